@@ -1,0 +1,274 @@
+// Package config loads, checks and documents the syncml-imap configuration
+// file.
+//
+// The file is TOML. Load and Parse start from Default, overlay what the file
+// sets, reject keys they do not know (naming the full dotted key and its
+// line) and then run Validate, so a *Config they return is complete and
+// consistent. example.toml in this directory lists every key with its default.
+//
+// Package config is not a flag or environment-variable layer, does not watch
+// the file for changes, and never touches the network or any file other than
+// the one passed to Load: paths such as imap.ca_file or http.tls_cert are
+// checked for shape only and are opened by the code that uses them.
+// Per-device policy overrides are not read here; Sync.Defaults is the policy
+// they start from.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration file. The zero value is not useful; start
+// from Default.
+type Config struct {
+	IMAP    IMAP    `toml:"imap"`
+	HTTP    HTTP    `toml:"http"`
+	Folders Folders `toml:"folders"`
+	Sync    Sync    `toml:"sync"`
+	Log     Log     `toml:"log"`
+}
+
+// IMAP is the [imap] table: how the daemon reaches the IMAP server.
+type IMAP struct {
+	// Address is the host:port of the IMAP server.
+	// Default: "127.0.0.1:143".
+	Address string `toml:"address"`
+
+	// TLS selects transport security towards the IMAP server.
+	// Default: TLSNone ("none").
+	TLS TLSMode `toml:"tls"`
+
+	// InsecureSkipVerify disables verification of the server certificate
+	// when TLS is "starttls" or "tls". Default: false.
+	InsecureSkipVerify bool `toml:"insecure_skip_verify"`
+
+	// CAFile is an optional PEM bundle of CA certificates used to verify the
+	// server instead of the system roots; it must be empty when TLS is
+	// TLSNone. Default: "" (system roots).
+	CAFile string `toml:"ca_file"`
+
+	// MasterUser is an optional Dovecot-style master user. When set,
+	// administrative commands log in as "<user><MasterSeparator><MasterUser>"
+	// with MasterPassword. Default: "" (no master user).
+	MasterUser string `toml:"master_user"`
+
+	// MasterPassword is the password of MasterUser; required when MasterUser
+	// is set. Default: "".
+	MasterPassword string `toml:"master_password"`
+
+	// MasterSeparator joins the user name and MasterUser in the login name,
+	// as Dovecot's auth_master_user_separator. Default: "*".
+	MasterSeparator string `toml:"master_separator"`
+
+	// DialTimeout bounds connecting to the server, including the TLS
+	// handshake; 0 means no limit. Default: 10s.
+	DialTimeout Duration `toml:"dial_timeout"`
+
+	// CommandTimeout bounds a single IMAP command; 0 means no limit.
+	// Default: 60s.
+	CommandTimeout Duration `toml:"command_timeout"`
+}
+
+// HTTP is the [http] table: the SyncML endpoint phones talk to.
+type HTTP struct {
+	// Listen is the host:port the HTTP server listens on.
+	// Default: "127.0.0.1:8080".
+	Listen string `toml:"listen"`
+
+	// Path is the URL path of the SyncML endpoint; it must start with "/".
+	// Default: "/syncml".
+	Path string `toml:"path"`
+
+	// TLSCert is a PEM certificate (chain) file; when set together with
+	// TLSKey the server speaks HTTPS itself. Default: "" (plain HTTP).
+	TLSCert string `toml:"tls_cert"`
+
+	// TLSKey is the PEM private key file for TLSCert. Default: "".
+	TLSKey string `toml:"tls_key"`
+
+	// PublicURL is the absolute http or https URL of the endpoint as phones
+	// see it, used in RespURI when running behind a reverse proxy, e.g.
+	// "https://sync.example.org/syncml". Default: "" (derived from each
+	// request).
+	PublicURL string `toml:"public_url"`
+
+	// MaxBodyBytes is the largest request body accepted, in bytes; 0 means
+	// no limit. Default: 1048576 (1 MiB).
+	MaxBodyBytes int64 `toml:"max_body_bytes"`
+
+	// SessionTimeout is how long an idle SyncML session is kept; 0 means
+	// sessions never expire. Default: 15m.
+	SessionTimeout Duration `toml:"session_timeout"`
+}
+
+// Folders is the [folders] table: IMAP mailbox names used per data type.
+type Folders struct {
+	// Contacts is the mailbox holding contacts. Default: "Contacts".
+	Contacts string `toml:"contacts"`
+
+	// Calendar is the mailbox holding calendar events. Default: "Calendar".
+	Calendar string `toml:"calendar"`
+
+	// Tasks is the mailbox holding tasks. Default: "Tasks".
+	Tasks string `toml:"tasks"`
+
+	// State is the hidden mailbox holding per-device sync state.
+	// Default: "SyncML State".
+	State string `toml:"state"`
+}
+
+// Sync is the [sync] table.
+type Sync struct {
+	// MaxDevices is how many devices one user may sync; at least 1.
+	// Default: 4.
+	MaxDevices int `toml:"max_devices"`
+
+	// Defaults is the [sync.defaults] table: the policy every device starts
+	// with. Default: see Policy.
+	Defaults Policy `toml:"defaults"`
+}
+
+// Policy is a per-device sync policy; Sync.Defaults holds the defaults.
+type Policy struct {
+	// Direction is which way changes flow. Default: DirectionTwoWay
+	// ("two-way").
+	Direction Direction `toml:"direction"`
+
+	// Conflict is how an item changed on both sides is resolved.
+	// Default: ConflictMerge ("merge").
+	Conflict Conflict `toml:"conflict"`
+
+	// ConflictTieBreak decides what Conflict cannot, e.g. a field changed on
+	// both sides during a merge. Only ConflictServerWins, ConflictDeviceWins
+	// and ConflictNewestWins are allowed. Default: ConflictServerWins
+	// ("server-wins").
+	ConflictTieBreak Conflict `toml:"conflict_tie_break"`
+
+	// ContactCategories limits the contacts sent to devices to those in at
+	// least one of these categories; empty means all contacts.
+	// Default: empty (nil).
+	ContactCategories []string `toml:"contact_categories"`
+
+	// CalendarPast is how far back events are sent: events that ended longer
+	// ago are not sent; 0 means no limit. Default: 30d.
+	CalendarPast Duration `toml:"calendar_past"`
+
+	// CalendarFuture is how far ahead events are sent: events starting later
+	// are not sent; 0 means no limit. Default: 365d.
+	CalendarFuture Duration `toml:"calendar_future"`
+
+	// TasksOpenOnly sends only tasks that are not completed or cancelled.
+	// Default: false.
+	TasksOpenOnly bool `toml:"tasks_open_only"`
+}
+
+// Log is the [log] table.
+type Log struct {
+	// Level is the least severe level logged. Default: LogLevelInfo
+	// ("info").
+	Level LogLevel `toml:"level"`
+
+	// Format is the log line format. Default: LogFormatText ("text").
+	Format LogFormat `toml:"format"`
+}
+
+// Default returns a new Config holding every default. It passes Validate.
+func Default() *Config {
+	return &Config{
+		IMAP: IMAP{
+			Address:            "127.0.0.1:143",
+			TLS:                TLSNone,
+			InsecureSkipVerify: false,
+			CAFile:             "",
+			MasterUser:         "",
+			MasterPassword:     "",
+			MasterSeparator:    "*",
+			DialTimeout:        Duration{10 * time.Second},
+			CommandTimeout:     Duration{60 * time.Second},
+		},
+		HTTP: HTTP{
+			Listen:         "127.0.0.1:8080",
+			Path:           "/syncml",
+			TLSCert:        "",
+			TLSKey:         "",
+			PublicURL:      "",
+			MaxBodyBytes:   1 << 20,
+			SessionTimeout: Duration{15 * time.Minute},
+		},
+		Folders: Folders{
+			Contacts: "Contacts",
+			Calendar: "Calendar",
+			Tasks:    "Tasks",
+			State:    "SyncML State",
+		},
+		Sync: Sync{
+			MaxDevices: 4,
+			Defaults: Policy{
+				Direction:         DirectionTwoWay,
+				Conflict:          ConflictMerge,
+				ConflictTieBreak:  ConflictServerWins,
+				ContactCategories: nil,
+				CalendarPast:      Duration{30 * day},
+				CalendarFuture:    Duration{365 * day},
+				TasksOpenOnly:     false,
+			},
+		},
+		Log: Log{
+			Level:  LogLevelInfo,
+			Format: LogFormatText,
+		},
+	}
+}
+
+// Load reads the TOML file at path and returns the resulting Config, as
+// Parse does. Error messages name path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Error is one problem found in a configuration. Load, Parse and Validate
+// return an *Error, or errors.Join of several when there is more than one
+// problem (use errors.As to get the first).
+type Error struct {
+	// File is the name given to Load or Parse; empty from Validate.
+	File string
+	// Line is the 1-based line in File; 0 when not known or not applicable,
+	// e.g. a default value that fails validation in combination with
+	// another key.
+	Line int
+	// Key is the full dotted key concerned, such as "imap.tls"; empty when
+	// no single key applies (e.g. most syntax errors).
+	Key string
+	// Msg is the complete description, including the key where there is
+	// one, but without the "config:" prefix and location.
+	Msg string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+// Error formats e as "config: FILE:LINE: MSG", leaving out the parts that
+// are unknown.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("config: ")
+	switch {
+	case e.File != "" && e.Line > 0:
+		fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
+	case e.File != "":
+		b.WriteString(e.File + ": ")
+	case e.Line > 0:
+		fmt.Fprintf(&b, "line %d: ", e.Line)
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Unwrap returns the underlying error, if any.
+func (e *Error) Unwrap() error { return e.Err }

@@ -1,0 +1,119 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Parse decodes data, the TOML text of a configuration file, over Default
+// and validates the result. name is used in error messages only, as the
+// file name. Keys absent from data keep their defaults; keys Config does
+// not have are errors.
+//
+// On failure Parse returns a nil *Config and an *Error, or errors.Join of
+// several *Error (unknown keys and validation problems are all reported,
+// in line order).
+func Parse(data []byte, name string) (*Config, error) {
+	src := string(data)
+
+	// Syntax first, so that these errors are told apart from errors about
+	// values: decoding into an empty struct decodes nothing.
+	if _, err := toml.Decode(src, &struct{}{}); err != nil {
+		return nil, syntaxError(name, src, err)
+	}
+
+	cfg := Default()
+	md, err := toml.Decode(src, cfg)
+	lines := keyLines(src)
+	if err != nil {
+		return nil, decodeError(name, err, lines)
+	}
+	if len(cfg.Sync.Defaults.ContactCategories) == 0 {
+		cfg.Sync.Defaults.ContactCategories = nil // one spelling of "empty"
+	}
+
+	var errs []*Error
+	for _, k := range unknownKeys(md) {
+		msg := fmt.Sprintf("unknown key %q", k.String())
+		if s := suggest(k); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		errs = append(errs, &Error{File: name, Line: lines[k.String()], Key: k.String(), Msg: msg})
+	}
+	for _, e := range cfg.validate() {
+		e.File, e.Line = name, lines[e.Key]
+		errs = append(errs, e)
+	}
+	slices.SortStableFunc(errs, func(a, b *Error) int {
+		switch {
+		case a.Line == b.Line:
+			return 0
+		case a.Line == 0: // not in the file: last
+			return 1
+		case b.Line == 0:
+			return -1
+		}
+		return a.Line - b.Line
+	})
+	if len(errs) > 0 {
+		return nil, joinErrors(errs)
+	}
+	return cfg, nil
+}
+
+func syntaxError(name, src string, err error) *Error {
+	var pe toml.ParseError
+	if !errors.As(err, &pe) {
+		return &Error{File: name, Msg: err.Error(), Err: err}
+	}
+	msg := "invalid TOML: " + pe.Message
+	if pe.LastKey != "" {
+		msg += fmt.Sprintf(" (last key %q)", pe.LastKey)
+	}
+	line := pe.Position.Line
+	// An unexpected newline ("got '\n' instead") is reported on the line
+	// after it, which may be past the end of the file; the newline belongs
+	// to the line it ends.
+	src = stripBOM(src) // Start is an offset into the text after the BOM
+	if start := pe.Position.Start; start >= 0 && start < len(src) && src[start] == '\n' &&
+		line == strings.Count(src[:start], "\n")+2 && strings.Contains(pe.Message, `'\n'`) {
+		line--
+	}
+	return &Error{File: name, Line: line, Msg: msg, Err: err}
+}
+
+func decodeError(name string, err error, lines map[string]int) *Error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		// Returned by UnmarshalText, e.g. an invalid Duration.
+		line := pe.Position.Line
+		if line == 0 {
+			line = lines[pe.LastKey]
+		}
+		msg := pe.Message
+		if pe.LastKey != "" {
+			msg = pe.LastKey + ": " + msg
+		}
+		return &Error{File: name, Line: line, Key: pe.LastKey, Msg: msg, Err: err}
+	}
+	// Type mismatches are not toml.ParseError but plain errors such as
+	// `toml: line 5 (last key "imap.address"): incompatible types: ...`.
+	// Should toml change that format, the message is passed on unchanged.
+	re := regexp.MustCompile(`^toml: (?:line ([0-9]+) )?\(last key ("(?:[^"\\]|\\.)*")\): (.*)$`)
+	if m := re.FindStringSubmatch(err.Error()); m != nil {
+		if key, uerr := strconv.Unquote(m[2]); uerr == nil {
+			line, _ := strconv.Atoi(m[1])
+			if line == 0 {
+				line = lines[key]
+			}
+			return &Error{File: name, Line: line, Key: key, Msg: key + ": " + m[3], Err: err}
+		}
+	}
+	return &Error{File: name, Msg: err.Error(), Err: err}
+}

@@ -1,0 +1,172 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// Validate checks c for values that are out of range or inconsistent. It
+// returns nil, one *Error, or errors.Join of several, each naming the key
+// concerned. Load and Parse call it; call it yourself after changing a
+// Config in code. Validate does not open any file or connection.
+func (c *Config) Validate() error {
+	return joinErrors(c.validate())
+}
+
+func joinErrors(errs []*Error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	all := make([]error, len(errs))
+	for i, e := range errs {
+		all[i] = e
+	}
+	return errors.Join(all...)
+}
+
+type checker struct {
+	errs []*Error
+}
+
+func (ch *checker) fail(key, format string, args ...any) {
+	ch.errs = append(ch.errs, &Error{Key: key, Msg: key + ": " + fmt.Sprintf(format, args...)})
+}
+
+func (ch *checker) required(key, v string) bool {
+	if v == "" {
+		ch.fail(key, "must not be empty")
+		return false
+	}
+	return true
+}
+
+func (ch *checker) hostPort(key, v string) {
+	if !ch.required(key, v) {
+		return
+	}
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		ch.fail(key, "%q is not host:port, e.g. %q", v, "127.0.0.1:143")
+	}
+}
+
+func (ch *checker) notNegative(key string, d Duration) {
+	if d.Duration < 0 {
+		ch.fail(key, "must not be negative, got %q", d)
+	}
+}
+
+func checkEnum[T ~string](ch *checker, key string, v T, allowed []T) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	ch.fail(key, "invalid value %q; want %s", v, choices(allowed))
+}
+
+func (c *Config) validate() []*Error {
+	ch := &checker{}
+
+	// [imap]
+	im := &c.IMAP
+	ch.hostPort("imap.address", im.Address)
+	checkEnum(ch, "imap.tls", im.TLS, tlsModes())
+	if im.CAFile != "" && im.TLS == TLSNone {
+		ch.fail("imap.ca_file", "is set but imap.tls is %q, so it would not be used", TLSNone)
+	}
+	ch.required("imap.master_separator", im.MasterSeparator)
+	switch {
+	case im.MasterUser != "" && im.MasterPassword == "":
+		ch.fail("imap.master_user", "is set but imap.master_password is empty")
+	case im.MasterUser == "" && im.MasterPassword != "":
+		ch.fail("imap.master_password", "is set but imap.master_user is empty")
+	}
+	if im.MasterUser != "" && im.MasterSeparator != "" && strings.Contains(im.MasterUser, im.MasterSeparator) {
+		ch.fail("imap.master_user", "must not contain imap.master_separator %q", im.MasterSeparator)
+	}
+	ch.notNegative("imap.dial_timeout", im.DialTimeout)
+	ch.notNegative("imap.command_timeout", im.CommandTimeout)
+
+	// [http]
+	h := &c.HTTP
+	ch.hostPort("http.listen", h.Listen)
+	if ch.required("http.path", h.Path) && !strings.HasPrefix(h.Path, "/") {
+		ch.fail("http.path", "%q must start with \"/\"", h.Path)
+	}
+	switch {
+	case h.TLSCert != "" && h.TLSKey == "":
+		ch.fail("http.tls_cert", "is set but http.tls_key is empty")
+	case h.TLSCert == "" && h.TLSKey != "":
+		ch.fail("http.tls_key", "is set but http.tls_cert is empty")
+	}
+	if h.PublicURL != "" {
+		u, err := url.Parse(h.PublicURL)
+		switch {
+		case err != nil:
+			ch.fail("http.public_url", "%q is not a URL", h.PublicURL)
+		case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+			ch.fail("http.public_url", "%q is not an absolute http:// or https:// URL", h.PublicURL)
+		case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+			ch.fail("http.public_url", "%q must not have a query or fragment", h.PublicURL)
+		}
+	}
+	if h.MaxBodyBytes < 0 {
+		ch.fail("http.max_body_bytes", "must not be negative, got %d", h.MaxBodyBytes)
+	}
+	ch.notNegative("http.session_timeout", h.SessionTimeout)
+
+	// [folders]
+	folders := []struct{ key, name string }{
+		{"folders.contacts", c.Folders.Contacts},
+		{"folders.calendar", c.Folders.Calendar},
+		{"folders.tasks", c.Folders.Tasks},
+		{"folders.state", c.Folders.State},
+	}
+	for i, f := range folders {
+		if !ch.required(f.key, f.name) {
+			continue
+		}
+		if strings.EqualFold(f.name, "INBOX") {
+			ch.fail(f.key, "must not be INBOX")
+			continue
+		}
+		for _, g := range folders[:i] {
+			if strings.EqualFold(f.name, g.name) {
+				ch.fail(f.key, "%q is also used for %s (names are compared ignoring case)", f.name, g.key)
+				break
+			}
+		}
+	}
+
+	// [sync]
+	if c.Sync.MaxDevices < 1 {
+		ch.fail("sync.max_devices", "must be at least 1, got %d", c.Sync.MaxDevices)
+	}
+	c.Sync.Defaults.check(ch, "sync.defaults.")
+
+	// [log]
+	checkEnum(ch, "log.level", c.Log.Level, logLevels())
+	checkEnum(ch, "log.format", c.Log.Format, logFormats())
+
+	return ch.errs
+}
+
+// check validates p, whose keys are prefix + the TOML key name.
+func (p *Policy) check(ch *checker, prefix string) {
+	checkEnum(ch, prefix+"direction", p.Direction, directions())
+	checkEnum(ch, prefix+"conflict", p.Conflict, conflicts())
+	checkEnum(ch, prefix+"conflict_tie_break", p.ConflictTieBreak, tieBreaks())
+	for i, cat := range p.ContactCategories {
+		if strings.TrimSpace(cat) == "" {
+			ch.fail(prefix+"contact_categories", "entry %d is empty", i+1)
+		}
+	}
+	ch.notNegative(prefix+"calendar_past", p.CalendarPast)
+	ch.notNegative(prefix+"calendar_future", p.CalendarFuture)
+}

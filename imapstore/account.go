@@ -1,0 +1,386 @@
+// Package imapstore keeps contacts, calendar events and tasks as messages in
+// folders of a user's own IMAP mailbox, and tells what changed in those
+// folders since a sync point. It also keeps opaque sync-state records in a
+// hidden folder of the same mailbox, so no other database is needed.
+//
+// It knows IMAP (go-imap/v2), MIME (go-message) and just enough of vCard
+// and iCalendar to name an item; it knows nothing of SyncML. Conversion
+// between device formats is not its job: it stores the objects it is given.
+//
+// One Account is one logged-in IMAP connection. It is safe for use by one
+// goroutine at a time (calls are serialised).
+package imapstore
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// TLSMode says how the connection to the IMAP server is secured.
+type TLSMode string
+
+const (
+	TLSNone     TLSMode = "none"     // plain TCP (only for a server on the same host)
+	TLSStartTLS TLSMode = "starttls" // plain TCP upgraded with STARTTLS
+	TLSImplicit TLSMode = "tls"      // TLS from the first byte (port 993)
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrAuthFailed: the server refused the user name or password.
+	ErrAuthFailed = errors.New("imapstore: authentication failed")
+	// ErrSyncPointInvalid: the folder's UIDVALIDITY changed, so nothing
+	// recorded against the old one means anything; a full (slow) sync is
+	// needed.
+	ErrSyncPointInvalid = errors.New("imapstore: sync point invalid (UIDVALIDITY changed)")
+	// ErrInvalidItem: the data is not one object of the folder's kind.
+	ErrInvalidItem = errors.New("imapstore: invalid item")
+	// ErrStateConflict: the state record changed since it was loaded.
+	ErrStateConflict = errors.New("imapstore: state record changed concurrently")
+	// ErrClosed: the connection was closed (by Close, a cancelled context
+	// or the server) and the Account can no longer be used.
+	ErrClosed = errors.New("imapstore: connection closed")
+)
+
+// Options say where the IMAP server is and how the store lays out folders.
+// A nil *Options or zero fields take the documented defaults.
+type Options struct {
+	Address   string      // host:port; default "127.0.0.1:143"
+	TLS       TLSMode     // default TLSNone
+	TLSConfig *tls.Config // nil: system roots, server name from Address
+
+	DialTimeout    time.Duration // default 10s
+	CommandTimeout time.Duration // per store operation; default 60s
+
+	// Folders names the folder of each kind; missing kinds take the
+	// defaults "Contacts", "Calendar", "Tasks".
+	Folders map[Kind]string
+	// StateFolder holds sync state; default "SyncML State". It is not
+	// subscribed, so mail clients do not show it by default.
+	StateFolder string
+
+	// AppendBatch is how many messages one MULTIAPPEND carries; default 100.
+	AppendBatch int
+
+	Logger *slog.Logger // default: discard
+}
+
+func (o *Options) withDefaults() Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.Address == "" {
+		r.Address = "127.0.0.1:143"
+	}
+	if r.TLS == "" {
+		r.TLS = TLSNone
+	}
+	if r.DialTimeout <= 0 {
+		r.DialTimeout = 10 * time.Second
+	}
+	if r.CommandTimeout <= 0 {
+		r.CommandTimeout = 60 * time.Second
+	}
+	folders := map[Kind]string{KindContacts: "Contacts", KindCalendar: "Calendar", KindTasks: "Tasks"}
+	for k, v := range r.Folders {
+		if v != "" {
+			folders[k] = v
+		}
+	}
+	r.Folders = folders
+	if r.StateFolder == "" {
+		r.StateFolder = "SyncML State"
+	}
+	if r.AppendBatch <= 0 {
+		r.AppendBatch = 100
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	return r
+}
+
+// Caps are the server capabilities the store uses, read after login (some
+// servers, Dovecot among them, announce CONDSTORE only then).
+type Caps struct {
+	CondStore   bool // RFC 7162: HIGHESTMODSEQ, CHANGEDSINCE
+	QResync     bool // RFC 7162 (not used: go-imap beta.8 lacks VANISHED)
+	ESearch     bool // RFC 4731: SEARCH RETURN (ALL) as compact ranges
+	UIDPlus     bool // RFC 4315: APPENDUID, UID EXPUNGE
+	MultiAppend bool // RFC 3502
+	LiteralPlus bool // RFC 7888
+	Move        bool // RFC 6851
+}
+
+// Account is a user's mailbox seen through one IMAP connection.
+type Account struct {
+	opts     Options
+	username string
+	password string      // kept only to open the MULTIAPPEND connection
+	tlsConf  *tls.Config // the effective TLS configuration, for that connection too
+	caps     Caps
+
+	mu       sync.Mutex
+	c        *imapclient.Client
+	selected string
+	folders  map[string]*folder
+	appender *multiAppender
+}
+
+// folder is the store's per-folder state within one Account.
+type folder struct {
+	name   string
+	kind   Kind // "" for the state folder
+	exists bool // known to exist (created or selected)
+	cur    *SyncPoint
+}
+
+// Dial connects to the IMAP server and logs in as the user. A refused login
+// is ErrAuthFailed; the password never appears in an error.
+func Dial(ctx context.Context, opts *Options, username, password string) (*Account, error) {
+	o := opts.withDefaults()
+	a := &Account{opts: o, username: username, password: password, folders: map[string]*folder{}}
+	ctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
+	defer cancel()
+
+	tlsConfig := o.TLSConfig
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{}
+	}
+	if tlsConfig.ServerName == "" && !tlsConfig.InsecureSkipVerify {
+		tlsConfig = tlsConfig.Clone()
+		if host, _, err := net.SplitHostPort(o.Address); err == nil {
+			tlsConfig.ServerName = host
+		}
+	}
+	a.tlsConf = tlsConfig
+	d := net.Dialer{}
+	conn, err := d.DialContext(ctx, "tcp", o.Address)
+	if err != nil {
+		return nil, fmt.Errorf("imapstore: connect to %s: %w", o.Address, err)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+
+	copts := &imapclient.Options{TLSConfig: tlsConfig}
+	switch o.TLS {
+	case TLSImplicit:
+		tc := tls.Client(conn, tlsConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("imapstore: TLS with %s: %w", o.Address, err)
+		}
+		a.c = imapclient.New(tc, copts)
+	case TLSStartTLS:
+		a.c, err = imapclient.NewStartTLS(conn, copts)
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("imapstore: STARTTLS with %s: %w", o.Address, ctxErr(ctx, err))
+		}
+	case TLSNone:
+		a.c = imapclient.New(conn, copts)
+	default:
+		conn.Close()
+		return nil, fmt.Errorf("imapstore: unknown TLS mode %q", o.TLS)
+	}
+	if err := a.c.WaitGreeting(); err != nil {
+		a.c.Close()
+		return nil, fmt.Errorf("imapstore: greeting from %s: %w", o.Address, ctxErr(ctx, err))
+	}
+	if err := a.c.Login(username, password).Wait(); err != nil {
+		a.c.Close()
+		var ierr *imap.Error
+		if errors.As(err, &ierr) && ierr.Type == imap.StatusResponseTypeNo {
+			return nil, fmt.Errorf("%w for user %q: %s", ErrAuthFailed, username, ierr.Text)
+		}
+		return nil, fmt.Errorf("imapstore: login as %q at %s: %w", username, o.Address, ctxErr(ctx, err))
+	}
+	// Capabilities after login: Dovecot announces CONDSTORE, QRESYNC and
+	// METADATA only to authenticated clients.
+	caps, err := a.c.Capability().Wait()
+	if err != nil {
+		a.c.Close()
+		return nil, fmt.Errorf("imapstore: capabilities of %s: %w", o.Address, ctxErr(ctx, err))
+	}
+	rev2 := caps.Has(imap.CapIMAP4rev2)
+	a.caps = Caps{
+		CondStore:   caps.Has(imap.CapCondStore) || caps.Has(imap.CapQResync),
+		QResync:     caps.Has(imap.CapQResync),
+		ESearch:     caps.Has(imap.CapESearch) || rev2,
+		UIDPlus:     caps.Has(imap.CapUIDPlus) || rev2,
+		MultiAppend: caps.Has(imap.CapMultiAppend),
+		LiteralPlus: caps.Has(imap.CapLiteralPlus),
+		Move:        caps.Has(imap.CapMove) || rev2,
+	}
+	o.Logger.Debug("imapstore: logged in", "user", username, "server", o.Address, "caps", fmt.Sprintf("%+v", a.caps))
+	return a, nil
+}
+
+func (a *Account) tlsConfig() *tls.Config { return a.tlsConf }
+
+// Caps returns the capabilities the store found.
+func (a *Account) Caps() Caps { return a.caps }
+
+// Username is the user the Account is logged in as.
+func (a *Account) Username() string { return a.username }
+
+// Close logs out and closes the connections.
+func (a *Account) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.appender != nil {
+		a.appender.Close()
+		a.appender = nil
+	}
+	if a.c == nil {
+		return nil
+	}
+	err := a.c.Logout().Wait()
+	a.c.Close()
+	a.c = nil
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("imapstore: logout %q: %w", a.username, err)
+	}
+	return nil
+}
+
+// begin serialises a store operation and bounds it by the command timeout.
+// If the context ends while a command is under way, the connection is
+// closed (an IMAP command cannot be taken back), and the Account then
+// reports ErrClosed.
+func (a *Account) begin(ctx context.Context) (context.Context, func(), error) {
+	a.mu.Lock()
+	if a.c == nil {
+		a.mu.Unlock()
+		return nil, nil, ErrClosed
+	}
+	select {
+	case <-a.c.Closed():
+		a.mu.Unlock()
+		return nil, nil, ErrClosed
+	default:
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.opts.CommandTimeout)
+	c := a.c
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	return ctx, func() {
+		stop()
+		cancel()
+		a.mu.Unlock()
+	}, nil
+}
+
+// ctxErr prefers the context's error: "context deadline exceeded" says more
+// than "use of closed network connection".
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return err
+}
+
+func (a *Account) errorf(ctx context.Context, f *folder, op string, err error) error {
+	where := ""
+	if f != nil {
+		where = fmt.Sprintf(" folder %q:", f.name)
+	}
+	return fmt.Errorf("imapstore: user %q:%s %s: %w", a.username, where, op, ctxErr(ctx, err))
+}
+
+func (a *Account) itemFolder(kind Kind) (*folder, error) {
+	if !kind.valid() {
+		return nil, fmt.Errorf("imapstore: unknown kind %q", kind)
+	}
+	return a.folderNamed(a.opts.Folders[kind], kind), nil
+}
+
+func (a *Account) stateFolder() *folder {
+	return a.folderNamed(a.opts.StateFolder, "")
+}
+
+func (a *Account) folderNamed(name string, kind Kind) *folder {
+	f := a.folders[name]
+	if f == nil {
+		f = &folder{name: name, kind: kind}
+		a.folders[name] = f
+	}
+	return f
+}
+
+// isNonexistent tells a "no such mailbox" answer from other failures.
+func isNonexistent(err error) bool {
+	var ierr *imap.Error
+	if !errors.As(err, &ierr) || ierr.Type != imap.StatusResponseTypeNo {
+		return false
+	}
+	switch ierr.Code {
+	case imap.ResponseCodeNonExistent, imap.ResponseCodeTryCreate:
+		return true
+	case "":
+		t := strings.ToLower(ierr.Text)
+		return strings.Contains(t, "exist") || strings.Contains(t, "not found")
+	}
+	return false
+}
+
+// create makes the folder; an item folder is also subscribed so that mail
+// clients show it. The state folder stays unsubscribed.
+func (a *Account) create(ctx context.Context, f *folder) error {
+	err := a.c.Create(f.name, nil).Wait()
+	var ierr *imap.Error
+	if err != nil && !(errors.As(err, &ierr) && ierr.Code == imap.ResponseCodeAlreadyExists) {
+		return a.errorf(ctx, f, "create", err)
+	}
+	if f.kind != "" {
+		if err := a.c.Subscribe(f.name).Wait(); err != nil {
+			a.opts.Logger.Warn("imapstore: subscribe failed", "user", a.username, "folder", f.name, "err", err)
+		}
+	}
+	f.exists = true
+	a.opts.Logger.Info("imapstore: created folder", "user", a.username, "folder", f.name)
+	return nil
+}
+
+// selectFolder selects f unless it is selected already, creating it when it
+// does not exist. A UIDVALIDITY other than the index's drops the index.
+func (a *Account) selectFolder(ctx context.Context, f *folder) error {
+	if a.selected == f.name {
+		return nil
+	}
+	data, err := a.c.Select(f.name, &imap.SelectOptions{CondStore: a.caps.CondStore}).Wait()
+	if err != nil && isNonexistent(err) {
+		if err = a.create(ctx, f); err != nil {
+			return err
+		}
+		data, err = a.c.Select(f.name, &imap.SelectOptions{CondStore: a.caps.CondStore}).Wait()
+	}
+	if err != nil {
+		a.selected = ""
+		return a.errorf(ctx, f, "select", err)
+	}
+	a.selected, f.exists = f.name, true
+	if f.cur != nil && f.cur.UIDValidity != data.UIDValidity {
+		f.cur = nil
+	}
+	return nil
+}
+
+// fromAddress is the From of the store's messages: the user when the login
+// is an address, else a reserved domain that can never be delivered to.
+func (a *Account) fromAddress() string {
+	if strings.Contains(a.username, "@") {
+		return a.username
+	}
+	return a.username + "@syncml.invalid"
+}

@@ -1,0 +1,351 @@
+package imapstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// ChangesData is what changed in a folder since a sync point.
+type ChangesData struct {
+	Added    []string // item IDs new since the sync point
+	Modified []string // item IDs stored anew (a new version) since
+	Deleted  []string // item IDs gone since
+	// SyncPoint is the folder now. It is not saved anywhere by the store:
+	// the caller keeps it as its anchor once it has acted on the changes.
+	SyncPoint *SyncPoint
+}
+
+// Empty reports whether nothing changed.
+func (d *ChangesData) Empty() bool {
+	return len(d.Added)+len(d.Modified)+len(d.Deleted) == 0
+}
+
+// Changes lists what changed in the kind's folder since the sync point.
+// A nil sync point lists every item as added (a slow sync). If the folder's
+// UIDVALIDITY is not the sync point's, the error is ErrSyncPointInvalid.
+//
+// Cost: with CONDSTORE, an unchanged folder costs one STATUS; a changed
+// one adds one pipelined round trip (SELECT, UID SEARCH, UID FETCH
+// CHANGEDSINCE). Without CONDSTORE, one pipelined round trip (SELECT, UID
+// SEARCH, UID FETCH of the UIDs past the old UIDNEXT). Messages dropped in
+// by other programs cost one more fetch when they appear.
+func (a *Account) Changes(ctx context.Context, kind Kind, since *SyncPoint) (*ChangesData, error) {
+	f, err := a.itemFolder(kind)
+	if err != nil {
+		return nil, err
+	}
+	ctx, end, err := a.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	if f.cur == nil && since != nil {
+		// Any sync point of the folder's UIDVALIDITY is a correct index,
+		// only maybe old: start from it so an unchanged folder costs one
+		// round trip even in a new session.
+		f.cur = since.Clone()
+	}
+	if err := a.refresh(ctx, f); err != nil {
+		return nil, err
+	}
+	if since != nil && since.UIDValidity != f.cur.UIDValidity {
+		return nil, fmt.Errorf("%w: folder %q was %d, is %d", ErrSyncPointInvalid, f.name, since.UIDValidity, f.cur.UIDValidity)
+	}
+	d := &ChangesData{SyncPoint: f.cur.Clone()}
+	d.Added, d.Modified, d.Deleted = diff(since, f.cur)
+	return d, nil
+}
+
+// Advance returns the sync point to keep after a session that started from
+// base and in which the caller itself stored or deleted the items own.
+// Those changes are the caller's, so they are folded into base and never
+// reported back to it; any other change made meanwhile (by a mail client,
+// another device) stays visible to the next Changes. When nothing else
+// changed, the folder's current sync point is returned, so the next
+// Changes of an untouched folder costs one round trip.
+func (a *Account) Advance(ctx context.Context, kind Kind, base *SyncPoint, own []string) (*SyncPoint, error) {
+	f, err := a.itemFolder(kind)
+	if err != nil {
+		return nil, err
+	}
+	ctx, end, err := a.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	if f.cur == nil && base != nil {
+		f.cur = base.Clone()
+	}
+	if err := a.refresh(ctx, f); err != nil {
+		return nil, err
+	}
+	if base == nil || base.UIDValidity != f.cur.UIDValidity {
+		// Nothing to fold into: the caller was told ErrSyncPointInvalid or
+		// had no anchor; what it has now is the folder as it is.
+		base = &SyncPoint{UIDValidity: f.cur.UIDValidity, items: map[imap.UID]string{}, other: map[imap.UID]struct{}{}}
+	}
+	mine := make(map[string]bool, len(own))
+	for _, id := range own {
+		mine[id] = true
+	}
+	added, modified, deleted := diff(base, f.cur)
+	foreign := false
+	for _, l := range [][]string{added, modified, deleted} {
+		for _, id := range l {
+			if !mine[id] {
+				foreign = true
+			}
+		}
+	}
+	if !foreign {
+		return f.cur.Clone(), nil
+	}
+	// Fold only the caller's own items into base; keep base's UIDNEXT and
+	// HIGHESTMODSEQ so the next Changes looks again and finds the rest.
+	next := base.Clone()
+	for uid, id := range next.items {
+		if mine[id] {
+			delete(next.items, uid)
+		}
+	}
+	for uid, id := range f.cur.items {
+		if mine[id] {
+			next.items[uid] = id
+		}
+	}
+	return next, nil
+}
+
+// headerFields are fetched to list a folder without reading bodies.
+var headerFields = &imap.FetchItemBodySection{
+	Specifier:    imap.PartSpecifierHeader,
+	HeaderFields: []string{headerItemID},
+	Peek:         true,
+}
+
+// listing is what one header fetch tells about a message.
+type listing struct {
+	id   string // item ID header; "" for a message we did not write
+	size int64
+}
+
+// refresh brings f.cur up to date with the folder (see Changes for the
+// cost). Messages without our header are adopted; two messages holding
+// one item (a crash between APPEND and the removal of the old version)
+// resolve to the newest, and the other is removed.
+func (a *Account) refresh(ctx context.Context, f *folder) error {
+	cur := f.cur
+	if cur != nil && a.caps.CondStore {
+		st, err := a.c.Status(f.name, &imap.StatusOptions{UIDNext: true, UIDValidity: true, HighestModSeq: true}).Wait()
+		if err != nil && !isNonexistent(err) {
+			return a.errorf(ctx, f, "status", err)
+		}
+		if err == nil && st.UIDValidity == cur.UIDValidity && st.UIDNext == cur.UIDNext && st.HighestModSeq == cur.HighestModSeq {
+			return nil
+		}
+	}
+
+	// One pipelined round trip: SELECT, the live UID set, and the headers
+	// of what may be new.
+	a.selected = ""
+	selCmd := a.c.Select(f.name, &imap.SelectOptions{CondStore: a.caps.CondStore})
+	var searchOpts *imap.SearchOptions
+	if a.caps.ESearch {
+		searchOpts = &imap.SearchOptions{ReturnAll: true}
+	}
+	searchCmd := a.c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagDeleted}}, searchOpts)
+	fetchOpts := &imap.FetchOptions{UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{headerFields}}
+	var fetchSet imap.UIDSet
+	switch {
+	case cur == nil:
+		fetchSet.AddRange(1, 0) // 1:*
+	case a.caps.CondStore:
+		fetchSet.AddRange(1, 0)
+		fetchOpts.ChangedSince = cur.HighestModSeq
+	default:
+		fetchSet.AddRange(max(cur.UIDNext, 1), 0)
+	}
+	fetchCmd := a.c.Fetch(fetchSet, fetchOpts)
+
+	sel, selErr := selCmd.Wait()
+	search, searchErr := searchCmd.Wait()
+	fetched, fetchErr := fetchCmd.Collect()
+	if selErr != nil {
+		if !isNonexistent(selErr) {
+			return a.errorf(ctx, f, "select", selErr)
+		}
+		if err := a.create(ctx, f); err != nil {
+			return err
+		}
+		f.cur = nil
+		return a.refresh(ctx, f)
+	}
+	a.selected, f.exists = f.name, true
+	if searchErr != nil {
+		return a.errorf(ctx, f, "search", searchErr)
+	}
+	if fetchErr != nil {
+		return a.errorf(ctx, f, "fetch", fetchErr)
+	}
+	if cur != nil && sel.UIDValidity != cur.UIDValidity {
+		a.opts.Logger.Warn("imapstore: UIDVALIDITY changed, rescanning", "user", a.username, "folder", f.name,
+			"was", cur.UIDValidity, "now", sel.UIDValidity)
+		f.cur = nil
+		return a.refresh(ctx, f)
+	}
+
+	next := newSyncPoint()
+	next.UIDValidity, next.UIDNext, next.HighestModSeq = sel.UIDValidity, sel.UIDNext, sel.HighestModSeq
+	known := make(map[imap.UID]listing, len(fetched))
+	for _, m := range fetched {
+		known[m.UID] = listingOf(m)
+	}
+	var unknown imap.UIDSet
+	var foreign []imap.UID
+	live := liveUIDs(search)
+	for _, uid := range live {
+		l, ok := known[uid]
+		switch {
+		case ok && l.id != "":
+			next.items[uid] = l.id
+		case ok:
+			foreign = append(foreign, uid)
+		case cur != nil && cur.items[uid] != "":
+			next.items[uid] = cur.items[uid]
+		case cur != nil && hasUID(cur.other, uid):
+			next.other[uid] = struct{}{}
+		default:
+			// Live but neither known nor just fetched: undeleted since, or
+			// (without CONDSTORE) older than UIDNEXT yet never seen.
+			unknown.AddNum(uid)
+		}
+	}
+	if len(unknown) > 0 {
+		msgs, err := a.c.Fetch(unknown, &imap.FetchOptions{UID: true, RFC822Size: true,
+			BodySection: []*imap.FetchItemBodySection{headerFields}}).Collect()
+		if err != nil {
+			return a.errorf(ctx, f, "fetch", err)
+		}
+		for _, m := range msgs {
+			if l := listingOf(m); l.id != "" {
+				next.items[m.UID] = l.id
+			} else {
+				foreign = append(foreign, m.UID)
+			}
+		}
+	}
+	f.cur = next
+	if f.kind != "" && len(foreign) > 0 {
+		if err := a.adopt(ctx, f, foreign, known); err != nil {
+			return err
+		}
+	}
+	return a.dropOldVersions(ctx, f)
+}
+
+func listingOf(m *imapclient.FetchMessageBuffer) listing {
+	l := listing{size: m.RFC822Size}
+	for _, s := range m.BodySection {
+		l.id = headerValue(s.Bytes, headerItemID)
+	}
+	if !validGUID(l.id) {
+		l.id = ""
+	}
+	return l
+}
+
+// headerValue finds one field in a raw header block (unfolded, trimmed).
+func headerValue(raw []byte, name string) string {
+	lines := strings.Split(strings.ReplaceAll(string(raw), "\r\n", "\n"), "\n")
+	for i, line := range lines {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), name) {
+			continue
+		}
+		for _, more := range lines[i+1:] {
+			if more == "" || (more[0] != ' ' && more[0] != '\t') {
+				break
+			}
+			v += more
+		}
+		return strings.TrimSpace(v)
+	}
+	return ""
+}
+
+func liveUIDs(data *imap.SearchData) []imap.UID {
+	set, ok := data.All.(imap.UIDSet)
+	if !ok {
+		return nil
+	}
+	uids, ok := set.Nums()
+	if !ok {
+		return nil
+	}
+	return uids
+}
+
+func hasUID(m map[imap.UID]struct{}, uid imap.UID) bool {
+	_, ok := m[uid]
+	return ok
+}
+
+// dropOldVersions removes all but the newest message of every item held
+// by more than one: what a crash between APPEND and the removal of the old
+// version leaves behind. The newest is the highest UID (UIDs grow with
+// every APPEND).
+func (a *Account) dropOldVersions(ctx context.Context, f *folder) error {
+	newest := f.cur.byID()
+	var old []imap.UID
+	for uid, id := range f.cur.items {
+		if uid != newest[id] {
+			old = append(old, uid)
+		}
+	}
+	if len(old) == 0 {
+		return nil
+	}
+	slices.Sort(old)
+	a.opts.Logger.Info("imapstore: removing superseded item versions", "user", a.username, "folder", f.name, "count", len(old))
+	return a.expunge(ctx, f, old)
+}
+
+// expunge removes messages by UID. With UIDPLUS only those; without it,
+// EXPUNGE also removes messages a mail client had marked \Deleted, which
+// is what that client asked for anyway.
+func (a *Account) expunge(ctx context.Context, f *folder, uids []imap.UID) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	if err := a.selectFolder(ctx, f); err != nil {
+		return err
+	}
+	set := imap.UIDSetNum(uids...)
+	store := a.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil)
+	var expunge *imapclient.ExpungeCommand
+	if a.caps.UIDPlus {
+		expunge = a.c.UIDExpunge(set)
+	} else {
+		expunge = a.c.Expunge()
+	}
+	storeErr := store.Close()
+	expErr := expunge.Close()
+	if storeErr != nil {
+		return a.errorf(ctx, f, "store \\Deleted", storeErr)
+	}
+	if expErr != nil {
+		return a.errorf(ctx, f, "expunge", expErr)
+	}
+	if f.cur != nil {
+		for _, uid := range uids {
+			delete(f.cur.items, uid)
+			delete(f.cur.other, uid)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,276 @@
+package imapstore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message"
+	// Registers charset readers: vCards in ISO-8859-1 or Windows-1252
+	// parts dropped in by other programs are read as UTF-8.
+	_ "github.com/emersion/go-message/charset"
+	"github.com/emersion/go-message/mail"
+)
+
+// Header fields the store writes on every item message. They let the store
+// list a folder from headers alone, without parsing a body.
+const (
+	headerItemID   = "X-SyncML-Item-ID"   // the stable item ID (GUID)
+	headerItemType = "X-SyncML-Item-Type" // e.g. "text/vcard; version=3.0"
+	headerStateKey = "X-SyncML-State-Key" // on state messages
+)
+
+// maxForeignSize bounds what the store reads of a message it did not write
+// (a mail dropped into a folder) when looking for items in it.
+const maxForeignSize = 16 << 20
+
+// buildItemMessage renders an item as a message a person can read in any
+// mail client: a Subject naming it, Date = last modification, a short
+// text/plain summary and the item itself as an attachment.
+func buildItemMessage(kind Kind, id string, data []byte, info itemInfo, from string, now time.Time) ([]byte, error) {
+	modified := info.Modified
+	if modified.IsZero() || modified.After(now.Add(24*time.Hour)) {
+		modified = now
+	}
+	var h mail.Header
+	h.SetDate(modified)
+	h.SetSubject(oneLine(info.Subject))
+	h.SetAddressList("From", []*mail.Address{{Name: "SyncML", Address: from}})
+	h.Set("Message-Id", "<"+id+"."+newGUID()[:8]+"@syncml-imap>")
+	h.Set("MIME-Version", "1.0")
+	h.Set(headerItemID, id)
+	itemType := kind.MediaType()
+	if info.Version != "" && isToken(info.Version) {
+		itemType += "; version=" + info.Version
+	}
+	h.Set(headerItemType, itemType)
+	h.SetContentType("multipart/mixed", nil)
+
+	var buf bytes.Buffer
+	w, err := mail.CreateWriter(&buf, h)
+	if err != nil {
+		return nil, err
+	}
+	var th mail.InlineHeader
+	th.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+	th.Set("Content-Transfer-Encoding", "quoted-printable")
+	tw, err := w.CreateSingleInline(th)
+	if err != nil {
+		return nil, err
+	}
+	io.WriteString(tw, strings.Join(info.Summary, "\r\n")+"\r\n")
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+
+	var ah mail.AttachmentHeader
+	params := map[string]string{"charset": "utf-8"}
+	if kind != KindContacts {
+		params["component"] = kind.component()
+	}
+	ah.SetContentType(kind.MediaType(), params)
+	ah.SetFilename(info.Filename)
+	ah.Set("Content-Transfer-Encoding", "quoted-printable")
+	aw, err := w.CreateAttachment(ah)
+	if err != nil {
+		return nil, err
+	}
+	aw.Write(data)
+	if err := aw.Close(); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// parsedMessage is an item message read back.
+type parsedMessage struct {
+	ID       string
+	Date     time.Time
+	Item     []byte   // the item part of one of our messages
+	Payloads [][]byte // for a foreign message: every part that may hold items
+}
+
+// parseItemMessage reads a message. For one of ours (with the item ID
+// header) it returns the item part; for any other it returns every part
+// that looks like vCard or iCalendar data (by media type or file name).
+func parseItemMessage(kind Kind, raw []byte) (*parsedMessage, error) {
+	e, err := message.Read(bytes.NewReader(raw))
+	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
+		return nil, fmt.Errorf("parse message: %w", err)
+	}
+	out := &parsedMessage{ID: strings.TrimSpace(e.Header.Get(headerItemID))}
+	mh := mail.Header{Header: e.Header}
+	if d, err := mh.Date(); err == nil {
+		out.Date = d
+	}
+	want := ""
+	if t := e.Header.Get(headerItemType); t != "" {
+		want, _, _ = mime.ParseMediaType(t)
+	}
+	err = e.Walk(func(path []int, part *message.Entity, err error) error {
+		if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
+			return err
+		}
+		mt, _, _ := part.Header.ContentType()
+		if strings.HasPrefix(mt, "multipart/") {
+			return nil
+		}
+		if out.ID != "" {
+			if out.Item == nil && mt == want {
+				out.Item, err = readPart(part)
+				return err
+			}
+			return nil
+		}
+		if looksLikeItemPart(kind, mt, partFilename(part)) {
+			b, err := readPart(part)
+			if err != nil {
+				return err
+			}
+			out.Payloads = append(out.Payloads, b)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("parse message: %w", err)
+	}
+	if out.ID != "" && out.Item == nil {
+		return nil, errors.New("parse message: item part missing")
+	}
+	return out, nil
+}
+
+// readPart returns a part's body: go-message has already undone the
+// transfer encoding, and the charset of text parts where it knows it.
+func readPart(part *message.Entity) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(part.Body, maxForeignSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxForeignSize {
+		return nil, fmt.Errorf("part larger than %d bytes", maxForeignSize)
+	}
+	return b, nil
+}
+
+func partFilename(part *message.Entity) string {
+	if _, p, err := part.Header.ContentDisposition(); err == nil && p["filename"] != "" {
+		return p["filename"]
+	}
+	if _, p, err := part.Header.ContentType(); err == nil {
+		return p["name"]
+	}
+	return ""
+}
+
+func looksLikeItemPart(kind Kind, mediaType, filename string) bool {
+	ext := strings.ToLower(path.Ext(filename))
+	if kind == KindContacts {
+		switch mediaType {
+		case "text/vcard", "text/x-vcard", "text/directory", "application/vcard":
+			return true
+		}
+		return ext == ".vcf" || ext == ".vcard"
+	}
+	switch mediaType {
+	case "text/calendar", "text/x-vcalendar", "application/ics", "application/calendar":
+		return true
+	}
+	return ext == ".ics" || ext == ".vcs" || ext == ".ical" || ext == ".ifb"
+}
+
+// buildStateMessage renders one sync-state record. The data is opaque to
+// the store; it goes base64 in an application/octet-stream part.
+func buildStateMessage(key string, data []byte, from string, now time.Time) ([]byte, error) {
+	var h mail.Header
+	h.SetDate(now)
+	h.SetSubject("SyncML state: " + oneLine(key))
+	h.SetAddressList("From", []*mail.Address{{Name: "SyncML", Address: from}})
+	h.Set("MIME-Version", "1.0")
+	h.Set(headerStateKey, escapeStateKey(key))
+	h.SetContentType("application/octet-stream", nil)
+	h.Set("Content-Transfer-Encoding", "base64")
+	var buf bytes.Buffer
+	w, err := message.CreateWriter(&buf, h.Header)
+	if err != nil {
+		return nil, err
+	}
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func parseStateMessage(raw []byte) (key string, data []byte, err error) {
+	e, err := message.Read(bytes.NewReader(raw))
+	if err != nil {
+		return "", nil, fmt.Errorf("parse state message: %w", err)
+	}
+	key, err = unescapeStateKey(strings.TrimSpace(e.Header.Get(headerStateKey)))
+	if err != nil {
+		return "", nil, err
+	}
+	data, err = io.ReadAll(e.Body)
+	if err != nil {
+		return "", nil, fmt.Errorf("parse state message: %w", err)
+	}
+	return key, data, nil
+}
+
+// State keys (device IDs such as "IMEI:35...", database names) are escaped
+// to header-safe ASCII: every byte outside [A-Za-z0-9 . _ : / @ -] as %XX.
+func escapeStateKey(key string) string {
+	var b strings.Builder
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._:/@-", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+func unescapeStateKey(s string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+2 >= len(s) {
+			return "", fmt.Errorf("bad state key %q", s)
+		}
+		var c byte
+		if _, err := fmt.Sscanf(s[i+1:i+3], "%02X", &c); err != nil {
+			return "", fmt.Errorf("bad state key %q", s)
+		}
+		b.WriteByte(c)
+		i += 2
+	}
+	return b.String(), nil
+}

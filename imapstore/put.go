@@ -1,0 +1,186 @@
+package imapstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// Put stores items in the kind's folder. An item with an empty ID is new:
+// the store gives it an ID (written back into item.ID). An item with an
+// ID replaces that item: the new version is appended first and the old
+// message removed after, so a crash in between leaves two versions, which
+// the next read resolves to the newest; nothing is lost.
+//
+// An item without a UID property gets one equal to its ID. Data that is
+// not one object of the kind fails with ErrInvalidItem before anything is
+// written. Many items go in MULTIAPPEND batches.
+func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
+	f, err := a.itemFolder(kind)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	msgs := make([]appendMessage, len(items))
+	ids := make([]string, len(items))
+	for i, it := range items {
+		if err := checkItem(kind, it.Data); err != nil {
+			return fmt.Errorf("%w: item %d (%q): %v", ErrInvalidItem, i, it.ID, err)
+		}
+		id := it.ID
+		if id == "" {
+			id = newGUID()
+		} else if !validGUID(id) {
+			return fmt.Errorf("%w: item ID %q has characters a header cannot carry", ErrInvalidItem, id)
+		}
+		data, _ := ensureUID(it.Data, kind.component(), id)
+		info := inspectItem(kind, data)
+		raw, err := buildItemMessage(kind, id, data, info, a.fromAddress(), now)
+		if err != nil {
+			return fmt.Errorf("imapstore: build message for item %q: %w", id, err)
+		}
+		msgs[i] = newAppendMessage(raw, now)
+		ids[i] = id
+		items[i].Data, items[i].Version = data, info.Version
+		items[i].Modified = info.Modified
+		if items[i].Modified.IsZero() {
+			items[i].Modified = now.Truncate(time.Second)
+		}
+	}
+
+	ctx, end, err := a.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer end()
+	if err := a.ensureIndex(ctx, f); err != nil {
+		return err
+	}
+	// Old versions are noted before the append, so that only they go.
+	var old []imap.UID
+	for _, id := range ids {
+		old = append(old, f.cur.uidsOf(id)...)
+	}
+	uids, err := a.appendAll(ctx, f, msgs)
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		items[i].ID = ids[i]
+	}
+	if uids != nil {
+		for i, uid := range uids {
+			f.cur.items[uid] = ids[i]
+		}
+	}
+	// Without APPENDUID the new UIDs are found by the next refresh, which
+	// sees them as ours by their header.
+	slices.Sort(old)
+	return a.expunge(ctx, f, slices.Compact(old))
+}
+
+// Delete removes items. IDs the folder does not hold are returned as
+// missing, not as an error: deleting what is gone already is no failure.
+func (a *Account) Delete(ctx context.Context, kind Kind, ids ...string) (missing []string, err error) {
+	f, err := a.itemFolder(kind)
+	if err != nil {
+		return nil, err
+	}
+	ctx, end, err := a.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	if err := a.ensureIndex(ctx, f); err != nil {
+		return nil, err
+	}
+	var uids []imap.UID
+	for _, id := range ids {
+		u := f.cur.uidsOf(id)
+		if len(u) == 0 {
+			missing = append(missing, id)
+		}
+		uids = append(uids, u...)
+	}
+	slices.Sort(uids)
+	return missing, a.expunge(ctx, f, slices.Compact(uids))
+}
+
+// Get reads items by ID. The result has one entry per ID, in order, nil
+// where the folder does not hold the item.
+func (a *Account) Get(ctx context.Context, kind Kind, ids ...string) ([]*Item, error) {
+	f, err := a.itemFolder(kind)
+	if err != nil {
+		return nil, err
+	}
+	ctx, end, err := a.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	if err := a.ensureIndex(ctx, f); err != nil {
+		return nil, err
+	}
+	byID := f.cur.byID()
+	for _, id := range ids {
+		if byID[id] == 0 {
+			// Maybe stored meanwhile by someone else: look once more.
+			if err := a.refresh(ctx, f); err != nil {
+				return nil, err
+			}
+			byID = f.cur.byID()
+			break
+		}
+	}
+	var set imap.UIDSet
+	for _, id := range ids {
+		if uid := byID[id]; uid != 0 {
+			set.AddNum(uid)
+		}
+	}
+	out := make([]*Item, len(ids))
+	if len(set) == 0 {
+		return out, nil
+	}
+	if err := a.selectFolder(ctx, f); err != nil {
+		return nil, err
+	}
+	body := &imap.FetchItemBodySection{Peek: true}
+	msgs, err := a.c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{body}}).Collect()
+	if err != nil {
+		return nil, a.errorf(ctx, f, "fetch", err)
+	}
+	byUID := make(map[imap.UID][]byte, len(msgs))
+	for _, m := range msgs {
+		byUID[m.UID] = m.FindBodySection(body)
+	}
+	for i, id := range ids {
+		raw, ok := byUID[byID[id]]
+		if !ok {
+			continue // expunged meanwhile
+		}
+		pm, err := parseItemMessage(kind, raw)
+		if err != nil {
+			return nil, a.errorf(ctx, f, fmt.Sprintf("read item %q (UID %d)", id, byID[id]), err)
+		}
+		it := &Item{ID: id, Data: pm.Item}
+		info := inspectItem(kind, pm.Item)
+		it.Version, it.Modified = info.Version, info.Modified
+		if it.Modified.IsZero() {
+			it.Modified = pm.Date
+		}
+		out[i] = it
+	}
+	return out, nil
+}
+
+// ensureIndex loads the folder's index when this Account has none yet.
+func (a *Account) ensureIndex(ctx context.Context, f *folder) error {
+	if f.cur != nil {
+		return nil
+	}
+	return a.refresh(ctx, f)
+}

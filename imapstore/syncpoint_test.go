@@ -1,0 +1,112 @@
+package imapstore
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+func spOf(validity uint32, items map[imap.UID]string) *SyncPoint {
+	sp := newSyncPoint()
+	sp.UIDValidity = validity
+	for k, v := range items {
+		sp.items[k] = v
+	}
+	return sp
+}
+
+func TestSyncPointRoundTrip(t *testing.T) {
+	sp := spOf(1700000000, map[imap.UID]string{
+		1: newGUID(), 2: "not-a-uuid", 70000: newGUID(), 4294967295: "Z0A6E2F6-UPPER-NOT-CANONICAL-0000000",
+	})
+	sp.UIDNext, sp.HighestModSeq = 70001, 1<<40
+	sp.other[5] = struct{}{}
+	sp.other[9] = struct{}{}
+	b, err := sp.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got SyncPoint
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, sp) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", &got, sp)
+	}
+	empty := newSyncPoint()
+	b, _ = empty.MarshalBinary()
+	if err := got.UnmarshalBinary(b); err != nil || got.Len() != 0 {
+		t.Fatalf("empty round trip: %v %d", err, got.Len())
+	}
+}
+
+func TestSyncPointSize(t *testing.T) {
+	sp := newSyncPoint()
+	for i := 1; i <= 10000; i++ {
+		sp.items[imap.UID(i*2)] = newGUID()
+	}
+	b, _ := sp.MarshalBinary()
+	if per := float64(len(b)) / 10000; per > 20 {
+		t.Errorf("%.1f bytes per item, want at most 20", per)
+	}
+}
+
+func TestSyncPointCorrupt(t *testing.T) {
+	sp := spOf(7, map[imap.UID]string{3: newGUID(), 4: "x"})
+	good, _ := sp.MarshalBinary()
+	for i := 0; i < len(good); i++ {
+		var got SyncPoint
+		err := got.UnmarshalBinary(good[:i])
+		if err == nil {
+			t.Errorf("truncated at %d: no error", i)
+		} else if !errors.Is(err, errSyncPointCorrupt) {
+			t.Errorf("truncated at %d: %v is not errSyncPointCorrupt", i, err)
+		}
+	}
+	if err := new(SyncPoint).UnmarshalBinary(append(good, 0)); err == nil {
+		t.Error("trailing byte accepted")
+	}
+}
+
+func FuzzSyncPointUnmarshal(f *testing.F) {
+	sp := spOf(7, map[imap.UID]string{3: newGUID(), 4: "x"})
+	good, _ := sp.MarshalBinary()
+	f.Add(good)
+	f.Add([]byte{1, 0, 0, 0, 255, 255, 255, 255, 15})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got SyncPoint
+		if err := got.UnmarshalBinary(b); err != nil {
+			return
+		}
+		again, err := got.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back SyncPoint
+		if err := back.UnmarshalBinary(again); err != nil || !reflect.DeepEqual(&back, &got) {
+			t.Fatalf("re-encoding differs: %v", err)
+		}
+	})
+}
+
+func TestDiff(t *testing.T) {
+	old := spOf(1, map[imap.UID]string{1: "a", 2: "b", 3: "c", 4: "d"})
+	now := spOf(1, map[imap.UID]string{1: "a", 3: "c", 5: "b", 6: "e", 7: "d", 8: "d"})
+	added, modified, deleted := diff(old, now)
+	got := fmt.Sprint(added, modified, deleted)
+	// b moved 2→5 (modified), d has a newer version 8 (modified), e is new.
+	if want := "[e] [b d] []"; got != want {
+		t.Errorf("diff = %s, want %s", got, want)
+	}
+	_, _, deleted = diff(now, old)
+	if fmt.Sprint(deleted) != "[e]" {
+		t.Errorf("reverse deleted = %v", deleted)
+	}
+	added, modified, deleted = diff(nil, now)
+	if fmt.Sprint(added, modified, deleted) != "[a b c d e] [] []" {
+		t.Errorf("diff from nil = %v %v %v", added, modified, deleted)
+	}
+}

@@ -1,0 +1,308 @@
+package imapstore
+
+import (
+	"bytes"
+	"mime/quotedprintable"
+	"strings"
+)
+
+// This file is a deliberately small, forgiving reader of the "vobject"
+// syntax shared by vCard 2.1/3.0/4.0, vCalendar 1.0 and iCalendar 2.0. The
+// store needs only a few things from an item: its UID, the fields that name
+// it in a Subject and summary, and the boundaries of the objects in a file
+// someone dropped into a folder. Full conversion between the forms belongs
+// to the protocol layer; this reader must never fail on odd input.
+
+// vLine is one logical (unfolded) content line.
+type vLine struct {
+	Group  string
+	Name   string            // upper case
+	Params map[string]string // upper-case names; bare vCard 2.1 parameters map to "TYPE"
+	Value  string            // raw value, QUOTED-PRINTABLE decoded when so marked
+	Raw    string            // the unfolded line
+	Orig   string            // the physical lines as they stood, CRLF-terminated
+}
+
+// vLines splits data into unfolded logical lines. It accepts CRLF and LF,
+// RFC 5545/6350 folding (a line starting with space or tab continues the
+// previous one) and vCard 2.1 quoted-printable soft breaks (a QP value
+// ending in "=" continues on the next line).
+func vLines(data []byte) []vLine {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 BOM
+	var out []vLine
+	var cur, orig strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			if l, ok := parseVLine(cur.String()); ok {
+				l.Orig = orig.String()
+				out = append(out, l)
+			}
+		}
+		cur.Reset()
+		orig.Reset()
+	}
+	qpSoft := false
+	for len(data) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			line, data = data, nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		switch {
+		case qpSoft:
+			// vCard 2.1: "=" at the end of a QP value is a soft line break.
+			s := strings.TrimSuffix(cur.String(), "=")
+			cur.Reset()
+			cur.WriteString(s)
+			cur.Write(line)
+		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t') && cur.Len() > 0:
+			cur.Write(line[1:])
+		default:
+			flush()
+			cur.Write(line)
+		}
+		orig.Write(line)
+		orig.WriteString("\r\n")
+		s := cur.String()
+		qpSoft = strings.HasSuffix(s, "=") && isQPLine(s)
+	}
+	flush()
+	return out
+}
+
+// isQPLine reports whether a raw line declares quoted-printable encoding.
+func isQPLine(s string) bool {
+	colon := strings.IndexByte(s, ':')
+	if colon < 0 {
+		return false
+	}
+	return strings.Contains(strings.ToUpper(s[:colon]), "QUOTED-PRINTABLE")
+}
+
+func parseVLine(s string) (vLine, bool) {
+	colon := indexUnquoted(s, ':')
+	if colon <= 0 {
+		return vLine{}, false
+	}
+	l := vLine{Raw: s, Value: s[colon+1:]}
+	head := strings.Split(s[:colon], ";")
+	name := head[0]
+	if dot := strings.LastIndexByte(name, '.'); dot >= 0 {
+		l.Group, name = name[:dot], name[dot+1:]
+	}
+	l.Name = strings.ToUpper(strings.TrimSpace(name))
+	if l.Name == "" {
+		return vLine{}, false
+	}
+	for _, p := range head[1:] {
+		if l.Params == nil {
+			l.Params = make(map[string]string)
+		}
+		k, v, ok := strings.Cut(p, "=")
+		if !ok {
+			k, v = "TYPE", p
+		}
+		k = strings.ToUpper(strings.TrimSpace(k))
+		v = strings.Trim(v, `"`)
+		if old, dup := l.Params[k]; dup && old != "" {
+			v = old + "," + v
+		}
+		l.Params[k] = v
+	}
+	if strings.EqualFold(l.Params["ENCODING"], "QUOTED-PRINTABLE") {
+		if dec, err := decodeQP(l.Value); err == nil {
+			l.Value = dec
+		}
+	}
+	return l, true
+}
+
+// indexUnquoted finds c outside double quotes (parameter values may be
+// quoted and contain ':', e.g. TZID="Europe/Berlin:x").
+func indexUnquoted(s string, c byte) int {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case c:
+			if !quoted {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func decodeQP(s string) (string, error) {
+	b, err := readAllQP(s)
+	return string(b), err
+}
+
+func readAllQP(s string) ([]byte, error) {
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(quotedprintable.NewReader(strings.NewReader(s)))
+	return buf.Bytes(), err
+}
+
+// unescapeText undoes RFC 6350/5545 TEXT escaping for display.
+func unescapeText(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+			switch s[i] {
+			case 'n', 'N':
+				b.WriteByte('\n')
+			default:
+				b.WriteByte(s[i])
+			}
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// vObject is one BEGIN/END block with its direct properties and children.
+type vObject struct {
+	Name     string // upper case, e.g. VCARD, VEVENT
+	Props    []vLine
+	Children []*vObject
+	Lines    []string // every physical line of the block as it stood (CRLF-terminated), BEGIN and END included
+}
+
+// Prop returns the first property called name, or nil.
+func (o *vObject) Prop(name string) *vLine {
+	for i := range o.Props {
+		if o.Props[i].Name == name {
+			return &o.Props[i]
+		}
+	}
+	return nil
+}
+
+// PropValue returns the display value of the first property called name.
+func (o *vObject) PropValue(name string) string {
+	if p := o.Prop(name); p != nil {
+		return strings.TrimSpace(unescapeText(p.Value))
+	}
+	return ""
+}
+
+// parseVObjects returns the top-level objects in data. Unbalanced input is
+// tolerated: an unterminated block ends at the end of the data, and a stray
+// END closes the innermost matching block.
+func parseVObjects(data []byte) []*vObject {
+	var top []*vObject
+	var stack []*vObject
+	for _, l := range vLines(data) {
+		switch l.Name {
+		case "BEGIN":
+			o := &vObject{Name: strings.ToUpper(strings.TrimSpace(l.Value))}
+			if n := len(stack); n > 0 {
+				stack[n-1].Children = append(stack[n-1].Children, o)
+			} else {
+				top = append(top, o)
+			}
+			stack = append(stack, o)
+			for _, s := range stack {
+				s.Lines = append(s.Lines, l.Orig)
+			}
+		case "END":
+			name := strings.ToUpper(strings.TrimSpace(l.Value))
+			for _, s := range stack {
+				s.Lines = append(s.Lines, l.Orig)
+			}
+			for i := len(stack) - 1; i >= 0; i-- {
+				if stack[i].Name == name {
+					stack = stack[:i]
+					break
+				}
+			}
+		default:
+			if n := len(stack); n > 0 {
+				stack[n-1].Props = append(stack[n-1].Props, l)
+				for _, s := range stack {
+					s.Lines = append(s.Lines, l.Orig)
+				}
+			}
+		}
+	}
+	return top
+}
+
+// ensureUID makes sure every component called comp in data has a UID
+// property, inserting "UID:uid" before the component's END line where it is
+// missing. The rest of the data is returned byte for byte. It reports
+// whether anything was inserted.
+func ensureUID(data []byte, comp, uid string) ([]byte, bool) {
+	comp = strings.ToUpper(comp)
+	nl := "\r\n"
+	if !bytes.Contains(data, []byte("\r\n")) {
+		nl = "\n"
+	}
+	var out bytes.Buffer
+	out.Grow(len(data) + len(uid) + 8)
+	depth, inComp, hasUID, changed := 0, -1, false, false
+	rest := data
+	qpSoft := false
+	for len(rest) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i+1], rest[i+1:]
+		} else {
+			line, rest = rest, nil
+		}
+		trimmed := strings.TrimRight(string(line), "\r\n")
+		cont := qpSoft || (len(trimmed) > 0 && (trimmed[0] == ' ' || trimmed[0] == '\t'))
+		qpSoft = strings.HasSuffix(trimmed, "=") && (qpSoft || isQPLine(trimmed))
+		if !cont {
+			name, value := lineNameValue(trimmed)
+			switch name {
+			case "BEGIN":
+				if strings.EqualFold(value, comp) && inComp < 0 {
+					inComp, hasUID = depth, false
+				}
+				depth++
+			case "END":
+				depth--
+				if inComp >= 0 && depth == inComp && strings.EqualFold(value, comp) {
+					if !hasUID {
+						out.WriteString("UID:" + uid + nl)
+						changed = true
+					}
+					inComp = -1
+				}
+			case "UID":
+				if inComp >= 0 && depth == inComp+1 {
+					hasUID = true
+				}
+			}
+		}
+		out.Write(line)
+	}
+	return out.Bytes(), changed
+}
+
+// lineNameValue returns the upper-case property name (without group) and
+// the raw value of a content line.
+func lineNameValue(s string) (string, string) {
+	colon := indexUnquoted(s, ':')
+	if colon < 0 {
+		return "", ""
+	}
+	name := s[:colon]
+	if semi := strings.IndexByte(name, ';'); semi >= 0 {
+		name = name[:semi]
+	}
+	if dot := strings.LastIndexByte(name, '.'); dot >= 0 {
+		name = name[dot+1:]
+	}
+	return strings.ToUpper(strings.TrimSpace(name)), strings.TrimSpace(s[colon+1:])
+}
