@@ -39,19 +39,19 @@ func (ch *checker) fail(key, format string, args ...any) {
 }
 
 func (ch *checker) required(key, v string) bool {
-	if v == "" {
+	if strings.TrimSpace(v) == "" {
 		ch.fail(key, "must not be empty")
 		return false
 	}
 	return true
 }
 
-func (ch *checker) hostPort(key, v string) {
+func (ch *checker) hostPort(key, v, example string) {
 	if !ch.required(key, v) {
 		return
 	}
 	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
-		ch.fail(key, "%q is not host:port, e.g. %q", v, "127.0.0.1:143")
+		ch.fail(key, "%q is not host:port, e.g. %q", v, example)
 	}
 }
 
@@ -75,7 +75,7 @@ func (c *Config) validate() []*Error {
 
 	// [imap]
 	im := &c.IMAP
-	ch.hostPort("imap.address", im.Address)
+	ch.hostPort("imap.address", im.Address, "imap.example.org:993")
 	checkEnum(ch, "imap.tls", im.TLS, tlsModes())
 	if im.CAFile != "" && im.TLS == TLSNone {
 		ch.fail("imap.ca_file", "is set but imap.tls is %q, so it would not be used", TLSNone)
@@ -95,7 +95,7 @@ func (c *Config) validate() []*Error {
 
 	// [http]
 	h := &c.HTTP
-	ch.hostPort("http.listen", h.Listen)
+	ch.hostPort("http.listen", h.Listen, "127.0.0.1:8080")
 	if ch.required("http.path", h.Path) && !strings.HasPrefix(h.Path, "/") {
 		ch.fail("http.path", "%q must start with \"/\"", h.Path)
 	}

@@ -73,6 +73,9 @@ type Options struct {
 	AppendBatch int
 
 	Logger *slog.Logger // default: discard
+
+	// wrapConn, for tests, wraps the main connection (to count commands).
+	wrapConn func(net.Conn) net.Conn
 }
 
 func (o *Options) withDefaults() Options {
@@ -121,6 +124,7 @@ type Caps struct {
 	MultiAppend bool // RFC 3502
 	LiteralPlus bool // RFC 7888
 	Move        bool // RFC 6851
+	Unselect    bool // RFC 3691
 }
 
 // Account is a user's mailbox seen through one IMAP connection.
@@ -154,50 +158,14 @@ func Dial(ctx context.Context, opts *Options, username, password string) (*Accou
 	ctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
 	defer cancel()
 
-	tlsConfig := o.TLSConfig
-	if tlsConfig == nil {
-		tlsConfig = &tls.Config{}
+	a.tlsConf = effectiveTLSConfig(&o)
+	var err error
+	if a.c, _, err = connect(ctx, &o, a.tlsConf); err != nil {
+		return nil, err
 	}
-	if tlsConfig.ServerName == "" && !tlsConfig.InsecureSkipVerify {
-		tlsConfig = tlsConfig.Clone()
-		if host, _, err := net.SplitHostPort(o.Address); err == nil {
-			tlsConfig.ServerName = host
-		}
-	}
-	a.tlsConf = tlsConfig
-	d := net.Dialer{}
-	conn, err := d.DialContext(ctx, "tcp", o.Address)
-	if err != nil {
-		return nil, fmt.Errorf("imapstore: connect to %s: %w", o.Address, err)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	c := a.c
+	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-
-	copts := &imapclient.Options{TLSConfig: tlsConfig}
-	switch o.TLS {
-	case TLSImplicit:
-		tc := tls.Client(conn, tlsConfig)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("imapstore: TLS with %s: %w", o.Address, err)
-		}
-		a.c = imapclient.New(tc, copts)
-	case TLSStartTLS:
-		a.c, err = imapclient.NewStartTLS(conn, copts)
-		if err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("imapstore: STARTTLS with %s: %w", o.Address, ctxErr(ctx, err))
-		}
-	case TLSNone:
-		a.c = imapclient.New(conn, copts)
-	default:
-		conn.Close()
-		return nil, fmt.Errorf("imapstore: unknown TLS mode %q", o.TLS)
-	}
-	if err := a.c.WaitGreeting(); err != nil {
-		a.c.Close()
-		return nil, fmt.Errorf("imapstore: greeting from %s: %w", o.Address, ctxErr(ctx, err))
-	}
 	if err := a.c.Login(username, password).Wait(); err != nil {
 		a.c.Close()
 		var ierr *imap.Error
@@ -222,6 +190,7 @@ func Dial(ctx context.Context, opts *Options, username, password string) (*Accou
 		MultiAppend: caps.Has(imap.CapMultiAppend),
 		LiteralPlus: caps.Has(imap.CapLiteralPlus),
 		Move:        caps.Has(imap.CapMove) || rev2,
+		Unselect:    caps.Has(imap.CapUnselect) || rev2,
 	}
 	o.Logger.Debug("imapstore: logged in", "user", username, "server", o.Address, "caps", fmt.Sprintf("%+v", a.caps))
 	return a, nil
@@ -354,10 +323,19 @@ func (a *Account) create(ctx context.Context, f *folder) error {
 
 // selectFolder selects f unless it is selected already, creating it when it
 // does not exist. A UIDVALIDITY other than the index's drops the index.
+//
+// A session's view of its selected mailbox moves only when the server
+// syncs it; callers that must see other sessions' latest changes use
+// reselectFolder.
 func (a *Account) selectFolder(ctx context.Context, f *folder) error {
 	if a.selected == f.name {
 		return nil
 	}
+	return a.reselectFolder(ctx, f)
+}
+
+// reselectFolder selects f afresh, for an up-to-date view.
+func (a *Account) reselectFolder(ctx context.Context, f *folder) error {
 	data, err := a.c.Select(f.name, &imap.SelectOptions{CondStore: a.caps.CondStore}).Wait()
 	if err != nil && isNonexistent(err) {
 		if err = a.create(ctx, f); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -140,8 +141,20 @@ type listing struct {
 // resolve to the newest, and the other is removed.
 func (a *Account) refresh(ctx context.Context, f *folder) error {
 	cur := f.cur
-	if cur != nil && a.caps.CondStore {
+	if cur != nil && a.caps.CondStore && (a.selected != f.name || a.caps.Unselect) {
+		// Dovecot answers STATUS on the selected mailbox from this
+		// session's view, which moves only when the session syncs: leave
+		// the mailbox first (pipelined, no extra round trip).
+		var unselect *imapclient.Command
+		if a.selected == f.name {
+			unselect, a.selected = a.c.Unselect(), ""
+		}
 		st, err := a.c.Status(f.name, &imap.StatusOptions{UIDNext: true, UIDValidity: true, HighestModSeq: true}).Wait()
+		if unselect != nil {
+			if uerr := unselect.Wait(); uerr != nil {
+				return a.errorf(ctx, f, "unselect", uerr)
+			}
+		}
 		if err != nil && !isNonexistent(err) {
 			return a.errorf(ctx, f, "status", err)
 		}
@@ -172,9 +185,18 @@ func (a *Account) refresh(ctx context.Context, f *folder) error {
 	}
 	fetchCmd := a.c.Fetch(fetchSet, fetchOpts)
 
-	sel, selErr := selCmd.Wait()
-	search, searchErr := searchCmd.Wait()
-	fetched, fetchErr := fetchCmd.Collect()
+	// Dovecot may run pipelined SEARCH and FETCH concurrently and answer in
+	// any order, and go-imap blocks its reader until FETCH data is taken:
+	// drain all three at once.
+	var sel *imap.SelectData
+	var search *imap.SearchData
+	var fetched []*imapclient.FetchMessageBuffer
+	var selErr, searchErr, fetchErr error
+	waitAll(
+		func() { sel, selErr = selCmd.Wait() },
+		func() { search, searchErr = searchCmd.Wait() },
+		func() { fetched, fetchErr = fetchCmd.Collect() },
+	)
 	if selErr != nil {
 		if !isNonexistent(selErr) {
 			return a.errorf(ctx, f, "select", selErr)
@@ -290,6 +312,16 @@ func liveUIDs(data *imap.SearchData) []imap.UID {
 	return uids
 }
 
+// waitAll runs the functions (each waiting for one pipelined command) at
+// once and returns when all are done.
+func waitAll(fns ...func()) {
+	var wg sync.WaitGroup
+	for _, fn := range fns {
+		wg.Go(fn)
+	}
+	wg.Wait()
+}
+
 func hasUID(m map[imap.UID]struct{}, uid imap.UID) bool {
 	_, ok := m[uid]
 	return ok
@@ -333,8 +365,8 @@ func (a *Account) expunge(ctx context.Context, f *folder, uids []imap.UID) error
 	} else {
 		expunge = a.c.Expunge()
 	}
-	storeErr := store.Close()
-	expErr := expunge.Close()
+	var storeErr, expErr error
+	waitAll(func() { storeErr = store.Close() }, func() { expErr = expunge.Close() })
 	if storeErr != nil {
 		return a.errorf(ctx, f, "store \\Deleted", storeErr)
 	}

@@ -8,16 +8,16 @@ import (
 
 func TestInspectItem(t *testing.T) {
 	tests := []struct {
-		kind                  Kind
-		data                  string
-		subject, file, uid    string
-		summary               []string
-		modified              time.Time
-		version               string
+		kind               Kind
+		data               string
+		subject, file, uid string
+		summary            []string
+		modified           time.Time
+		version            string
 	}{
 		{
-			kind: KindContacts,
-			data: "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u1\r\nFN:Jürgen Müller\r\nORG:ACME;Sales\r\nEMAIL;TYPE=work:j@example.org\r\nTEL;TYPE=cell:+49 1\r\nREV:20261124T101112Z\r\nEND:VCARD\r\n",
+			kind:    KindContacts,
+			data:    "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u1\r\nFN:Jürgen Müller\r\nORG:ACME;Sales\r\nEMAIL;TYPE=work:j@example.org\r\nTEL;TYPE=cell:+49 1\r\nREV:20261124T101112Z\r\nEND:VCARD\r\n",
 			subject: "Jürgen Müller", file: "Jürgen Müller.vcf", uid: "u1", version: "3.0",
 			summary:  []string{"Name: Jürgen Müller", "Organization: ACME, Sales", "E-mail (work): j@example.org", "Phone (cell): +49 1"},
 			modified: time.Date(2026, 11, 24, 10, 11, 12, 0, time.UTC),

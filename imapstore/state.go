@@ -134,7 +134,8 @@ func (a *Account) stateVersions(ctx context.Context, key string) ([]imap.UID, er
 // matching criteria (nil: all).
 func (a *Account) stateIndex(ctx context.Context, criteria *imap.SearchCriteria) (map[string][]imap.UID, error) {
 	f := a.stateFolder()
-	if err := a.selectFolder(ctx, f); err != nil {
+	// Another instance may have saved since: look at the folder afresh.
+	if err := a.reselectFolder(ctx, f); err != nil {
 		return nil, err
 	}
 	var set imap.UIDSet

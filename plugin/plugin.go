@@ -1,0 +1,62 @@
+// Package plugin is the HTTP front of syncml-imap: it is what a mail server
+// mounts or runs beside itself. It routes requests to SyncML sessions,
+// authenticates users against the IMAP server and wires the protocol
+// (package syncml) to the mailbox store (package imapstore). Neither of
+// those knows the other; this package is the only place they meet.
+package plugin
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"syncml-imap/config"
+	"syncml-imap/imapstore"
+)
+
+// noLimit stands for a timeout of 0 in the configuration ("no limit").
+const noLimit = 100 * 365 * 24 * time.Hour
+
+// StoreOptions turns the configuration into the store's options: server
+// address and TLS (with the configured CA bundle), timeouts, folder names.
+func StoreOptions(cfg *config.Config, logger *slog.Logger) (*imapstore.Options, error) {
+	o := &imapstore.Options{
+		Address:        cfg.IMAP.Address,
+		TLS:            imapstore.TLSMode(cfg.IMAP.TLS),
+		DialTimeout:    orNoLimit(cfg.IMAP.DialTimeout.Duration),
+		CommandTimeout: orNoLimit(cfg.IMAP.CommandTimeout.Duration),
+		Folders: map[imapstore.Kind]string{
+			imapstore.KindContacts: cfg.Folders.Contacts,
+			imapstore.KindCalendar: cfg.Folders.Calendar,
+			imapstore.KindTasks:    cfg.Folders.Tasks,
+		},
+		StateFolder: cfg.Folders.State,
+		Logger:      logger,
+	}
+	if o.TLS != imapstore.TLSNone {
+		tc := &tls.Config{InsecureSkipVerify: cfg.IMAP.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+		if cfg.IMAP.CAFile != "" {
+			pem, err := os.ReadFile(cfg.IMAP.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("plugin: imap.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("plugin: imap.ca_file %q: no PEM certificate in it", cfg.IMAP.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		o.TLSConfig = tc
+	}
+	return o, nil
+}
+
+func orNoLimit(d time.Duration) time.Duration {
+	if d == 0 {
+		return noLimit
+	}
+	return d
+}
