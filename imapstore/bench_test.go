@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"syncml-imap/internal/dovetest"
 )
 
 // BenchmarkChanges lists changes in a folder of 10,000 items, each
@@ -28,16 +30,20 @@ func BenchmarkChanges(b *testing.B) {
 				b.Fatalf("%d items", sp.Len())
 			}
 			run := func(b *testing.B, since *SyncPoint, wantChanges int) {
-				r := e.dial(b)
 				cmds := 0
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					r.folders = map[string]*folder{} // a new session: nothing in memory
+					b.StopTimer()
+					r := e.dial(b) // a new session: new connection, nothing in memory
+					b.StartTimer()
 					d := mustChanges(b, r, KindContacts, since)
+					b.StopTimer()
 					if n := len(d.Added) + len(d.Modified) + len(d.Deleted); n != wantChanges {
 						b.Fatalf("%d changes, want %d", n, wantChanges)
 					}
 					cmds += len(e.log.take())
+					r.Close()
+					b.StartTimer()
 				}
 				b.ReportMetric(float64(cmds)/float64(b.N), "cmds/op")
 			}
@@ -61,6 +67,33 @@ func BenchmarkChanges(b *testing.B) {
 			}
 			b.Run("10changes", func(b *testing.B) { run(b, sp, 10) })
 			b.Run("slow", func(b *testing.B) { run(b, nil, 10000) })
+		})
+	}
+}
+
+// BenchmarkPut stores 500 contacts per operation: with MULTIAPPEND
+// (batches of 100 on a second connection) and without (one APPEND each).
+func BenchmarkPut(b *testing.B) {
+	ctx := context.Background()
+	for _, p := range []struct {
+		name    string
+		profile dovetest.Profile
+	}{{"multiappend", dovetest.ProfileFull}, {"single", dovetest.ProfileMinimal}} {
+		b.Run(p.name, func(b *testing.B) {
+			e := newEnv(b, p.profile)
+			a := e.dial(b)
+			const n = 500
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				items := make([]*Item, n)
+				for j := range items {
+					items[j] = &Item{Data: vcard("", fmt.Sprintf("Person %d-%d", i, j))}
+				}
+				if err := a.Put(ctx, KindContacts, items...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "items/s")
 		})
 	}
 }

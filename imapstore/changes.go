@@ -50,8 +50,17 @@ func (a *Account) Changes(ctx context.Context, kind Kind, since *SyncPoint) (*Ch
 		// only maybe old: start from it so an unchanged folder costs one
 		// round trip even in a new session.
 		f.cur = since.Clone()
-	}
-	if err := a.refresh(ctx, f); err != nil {
+		unchanged, err := a.unchanged(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		if unchanged {
+			return &ChangesData{SyncPoint: since}, nil
+		}
+		if err := a.rescan(ctx, f); err != nil {
+			return nil, err
+		}
+	} else if err := a.refresh(ctx, f); err != nil {
 		return nil, err
 	}
 	if since != nil && since.UIDValidity != f.cur.UIDValidity {
@@ -140,29 +149,45 @@ type listing struct {
 // one item (a crash between APPEND and the removal of the old version)
 // resolve to the newest, and the other is removed.
 func (a *Account) refresh(ctx context.Context, f *folder) error {
+	if unchanged, err := a.unchanged(ctx, f); err != nil || unchanged {
+		return err
+	}
+	return a.rescan(ctx, f)
+}
+
+// unchanged reports whether one STATUS shows the folder as f.cur has it:
+// same UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ. Without CONDSTORE it cannot
+// tell, and says no.
+func (a *Account) unchanged(ctx context.Context, f *folder) (bool, error) {
 	cur := f.cur
-	if cur != nil && a.caps.CondStore && (a.selected != f.name || a.caps.Unselect) {
-		// Dovecot answers STATUS on the selected mailbox from this
-		// session's view, which moves only when the session syncs: leave
-		// the mailbox first (pipelined, no extra round trip).
-		var unselect *imapclient.Command
-		if a.selected == f.name {
-			unselect, a.selected = a.c.Unselect(), ""
-		}
-		st, err := a.c.Status(f.name, &imap.StatusOptions{UIDNext: true, UIDValidity: true, HighestModSeq: true}).Wait()
-		if unselect != nil {
-			if uerr := unselect.Wait(); uerr != nil {
-				return a.errorf(ctx, f, "unselect", uerr)
-			}
-		}
-		if err != nil && !isNonexistent(err) {
-			return a.errorf(ctx, f, "status", err)
-		}
-		if err == nil && st.UIDValidity == cur.UIDValidity && st.UIDNext == cur.UIDNext && st.HighestModSeq == cur.HighestModSeq {
-			return nil
+	if cur == nil || !a.caps.CondStore || (a.selected == f.name && !a.caps.Unselect) {
+		return false, nil
+	}
+	// Dovecot answers STATUS on the selected mailbox from this session's
+	// view, which moves only when the session syncs: leave the mailbox
+	// first (pipelined, no extra round trip).
+	var unselect *imapclient.Command
+	if a.selected == f.name {
+		unselect, a.selected = a.c.Unselect(), ""
+	}
+	st, err := a.c.Status(f.name, &imap.StatusOptions{UIDNext: true, UIDValidity: true, HighestModSeq: true}).Wait()
+	if unselect != nil {
+		if uerr := unselect.Wait(); uerr != nil {
+			return false, a.errorf(ctx, f, "unselect", uerr)
 		}
 	}
+	if err != nil {
+		if isNonexistent(err) {
+			return false, nil
+		}
+		return false, a.errorf(ctx, f, "status", err)
+	}
+	return st.UIDValidity == cur.UIDValidity && st.UIDNext == cur.UIDNext && st.HighestModSeq == cur.HighestModSeq, nil
+}
 
+// rescan reads what changed since f.cur (everything when f.cur is nil).
+func (a *Account) rescan(ctx context.Context, f *folder) error {
+	cur := f.cur
 	// One pipelined round trip: SELECT, the live UID set, and the headers
 	// of what may be new.
 	a.selected = ""
@@ -205,7 +230,7 @@ func (a *Account) refresh(ctx context.Context, f *folder) error {
 			return err
 		}
 		f.cur = nil
-		return a.refresh(ctx, f)
+		return a.rescan(ctx, f)
 	}
 	a.selected, f.exists = f.name, true
 	if searchErr != nil {
@@ -218,7 +243,7 @@ func (a *Account) refresh(ctx context.Context, f *folder) error {
 		a.opts.Logger.Warn("imapstore: UIDVALIDITY changed, rescanning", "user", a.username, "folder", f.name,
 			"was", cur.UIDValidity, "now", sel.UIDValidity)
 		f.cur = nil
-		return a.refresh(ctx, f)
+		return a.rescan(ctx, f)
 	}
 
 	next := newSyncPoint()

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test of syncml-imap. On a fresh Debian machine it first
+# installs what the tests need (Dovecot's IMAP server), with apt-get as
+# root; it fails loudly when it cannot.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+die() { echo "test.sh: $*" >&2; exit 1; }
+
+command -v go >/dev/null 2>&1 || die "Go is not installed (Go 1.26 or newer is needed: https://go.dev/dl/)"
+
+# Debian package -> a command it provides.
+need=()
+command -v dovecot >/dev/null 2>&1 || need+=(dovecot-imapd)
+command -v doveadm >/dev/null 2>&1 || need+=(dovecot-core)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need[*]}"
+  if [ "$(id -u)" -eq 0 ]; then sudo=""
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"
+  else die "missing ${need[*]} and no root: run as root, or: sudo apt-get install ${need[*]}"
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "missing ${need[*]} and no apt-get: install them with your package manager"
+  export DEBIAN_FRONTEND=noninteractive
+  # The packaged service must not start (and grab port 143) in containers.
+  $sudo apt-get update -qq || die "apt-get update failed"
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || die "apt-get install ${need[*]} failed"
+  command -v dovecot >/dev/null 2>&1 || die "dovecot still missing after installing ${need[*]}"
+fi
+echo "test.sh: $(go version), dovecot $(dovecot --version)"
+
+# Integration tests fail instead of skipping when a tool is missing.
+export CI=true
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+[ -z "$unformatted" ] || die "gofmt would change: $unformatted"
+go vet ./...
+go test -count=1 -timeout 20m "$@" ./...
