@@ -13,20 +13,17 @@ import (
 // dedicated connection when the server has it: one round trip and one
 // fsync per batch instead of per message, about 7x faster on Dovecot.
 func (a *Account) appendAll(ctx context.Context, f *folder, msgs []appendMessage) ([]imap.UID, error) {
-	var uids []imap.UID
+	uids := make([]imap.UID, 0, len(msgs))
 	for start := 0; start < len(msgs); start += a.opts.AppendBatch {
 		batch := msgs[start:min(start+a.opts.AppendBatch, len(msgs))]
 		got, err := a.appendBatch(ctx, f, batch)
 		if err != nil {
 			return nil, err
 		}
-		if got == nil {
-			uids = nil
-			continue
-		}
-		if start == 0 || uids != nil {
-			uids = append(uids, got...)
-		}
+		uids = append(uids, got...)
+	}
+	if len(uids) != len(msgs) {
+		return nil, nil // some batch came back without APPENDUID
 	}
 	return uids, nil
 }
@@ -53,11 +50,12 @@ func (a *Account) appendBatch(ctx context.Context, f *folder, batch []appendMess
 			return nil, a.errorf(ctx, f, "append", err)
 		}
 		f.exists = true
-		if data.UID == 0 {
-			uids = nil
-		} else if uids != nil {
+		if data.UID != 0 {
 			uids = append(uids, data.UID)
 		}
+	}
+	if len(uids) != len(batch) {
+		return nil, nil // no APPENDUID
 	}
 	return uids, nil
 }
