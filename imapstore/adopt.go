@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"syncml-imap/internal/vobject"
 )
 
 // adoptChunk bounds how many foreign messages are read at once.
@@ -75,7 +77,7 @@ func (a *Account) adoptChunk(ctx context.Context, f *folder, uids []imap.UID, kn
 				} else if validGUID(info.UID) && f.cur.Has(info.UID) {
 					id = info.UID // an export of ours coming back
 				}
-				data, _ := ensureUID(obj, f.kind.component(), id)
+				data, _ := vobject.EnsureUID(obj, f.kind.component(), id)
 				info = inspectItem(f.kind, data)
 				raw, err := buildItemMessage(f.kind, id, data, info, a.fromAddress(), now)
 				if err != nil {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"syncml-imap/internal/vobject"
 )
 
 // Kind is what a folder holds.
@@ -81,8 +83,8 @@ type itemInfo struct {
 // fails: a field it cannot find is left empty.
 func inspectItem(kind Kind, data []byte) itemInfo {
 	var info itemInfo
-	objs := parseVObjects(data)
-	var root, main *vObject
+	objs := vobject.Parse(data)
+	var root, main *vobject.Object
 	if len(objs) > 0 {
 		root = objs[0]
 	}
@@ -122,7 +124,7 @@ func inspectItem(kind Kind, data []byte) itemInfo {
 	return info
 }
 
-func contactSummary(c *vObject) (string, []string) {
+func contactSummary(c *vobject.Object) (string, []string) {
 	name := c.PropValue("FN")
 	if name == "" {
 		// N is family;given;additional;prefix;suffix
@@ -149,11 +151,11 @@ func contactSummary(c *vObject) (string, []string) {
 	for _, p := range c.Props {
 		switch p.Name {
 		case "EMAIL":
-			add("E-mail"+typeSuffix(p), unescapeText(p.Value))
+			add("E-mail"+typeSuffix(p), vobject.UnescapeText(p.Value))
 		case "TEL":
-			add("Phone"+typeSuffix(p), unescapeText(p.Value))
+			add("Phone"+typeSuffix(p), vobject.UnescapeText(p.Value))
 		case "ADR":
-			add("Address"+typeSuffix(p), joinNonEmpty(strings.Split(unescapeText(p.Value), ";"), ", "))
+			add("Address"+typeSuffix(p), joinNonEmpty(strings.Split(vobject.UnescapeText(p.Value), ";"), ", "))
 		}
 	}
 	add("Birthday", c.PropValue("BDAY"))
@@ -161,7 +163,7 @@ func contactSummary(c *vObject) (string, []string) {
 	return subject, lines
 }
 
-func calendarSummary(kind Kind, c *vObject) (string, []string) {
+func calendarSummary(kind Kind, c *vobject.Object) (string, []string) {
 	summary := firstNonEmpty(c.PropValue("SUMMARY"), "(no title)")
 	var lines []string
 	add := func(label, v string) {
@@ -195,7 +197,7 @@ func calendarSummary(kind Kind, c *vObject) (string, []string) {
 	return subject, lines
 }
 
-func typeSuffix(p vLine) string {
+func typeSuffix(p vobject.Line) string {
 	if t := p.Params["TYPE"]; t != "" {
 		return " (" + strings.ToLower(strings.ReplaceAll(t, ",", ", ")) + ")"
 	}
@@ -204,7 +206,7 @@ func typeSuffix(p vLine) string {
 
 // displayVTime renders a DATE or DATE-TIME property for people: the date,
 // the time when there is one, and its zone (UTC or TZID).
-func displayVTime(p *vLine) string {
+func displayVTime(p *vobject.Line) string {
 	if p == nil {
 		return ""
 	}
@@ -339,7 +341,7 @@ func validGUID(s string) bool {
 // contacts, a VCALENDAR with at least one VEVENT (VTODO) for the calendar
 // (tasks), all with one UID. It says why not.
 func checkItem(kind Kind, data []byte) error {
-	objs := parseVObjects(data)
+	objs := vobject.Parse(data)
 	if len(objs) == 0 {
 		return fmt.Errorf("no %s object found", kind.component())
 	}
@@ -383,7 +385,7 @@ func checkItem(kind Kind, data []byte) error {
 // VTIMEZONEs they refer to. Objects of another kind are left out.
 func splitObjects(kind Kind, data []byte) [][]byte {
 	var out [][]byte
-	for _, root := range parseVObjects(data) {
+	for _, root := range vobject.Parse(data) {
 		if kind == KindContacts {
 			if root.Name == "VCARD" {
 				out = append(out, joinLines(root.Lines))
@@ -393,9 +395,9 @@ func splitObjects(kind Kind, data []byte) [][]byte {
 		if root.Name != "VCALENDAR" {
 			continue
 		}
-		var zones []*vObject
+		var zones []*vobject.Object
 		var order []string
-		groups := map[string][]*vObject{}
+		groups := map[string][]*vobject.Object{}
 		for i, c := range root.Children {
 			switch c.Name {
 			case "VTIMEZONE":
@@ -434,7 +436,7 @@ func splitObjects(kind Kind, data []byte) [][]byte {
 	return out
 }
 
-func refersToZone(comps []*vObject, tzid string) bool {
+func refersToZone(comps []*vobject.Object, tzid string) bool {
 	if tzid == "" {
 		return false
 	}
@@ -448,7 +450,7 @@ func refersToZone(comps []*vObject, tzid string) bool {
 	return false
 }
 
-// joinLines concatenates lines kept as they stood (see vLine.Orig).
+// joinLines concatenates lines kept as they stood (see vobject.Line.Orig).
 func joinLines(lines []string) []byte {
 	return []byte(strings.Join(lines, ""))
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"syncml-imap/internal/vobject"
 )
 
 // Put stores items in the kind's folder. An item with an empty ID is new:
@@ -36,7 +38,7 @@ func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
 		} else if !validGUID(id) {
 			return fmt.Errorf("%w: item ID %q has characters a header cannot carry", ErrInvalidItem, id)
 		}
-		data, _ := ensureUID(it.Data, kind.component(), id)
+		data, _ := vobject.EnsureUID(it.Data, kind.component(), id)
 		info := inspectItem(kind, data)
 		raw, err := buildItemMessage(kind, id, data, info, a.fromAddress(), now)
 		if err != nil {

@@ -1,4 +1,10 @@
-package imapstore
+// Package vobject is a small, forgiving reader of the "vobject" syntax
+// shared by vCard 2.1/3.0/4.0, vCalendar 1.0 and iCalendar 2.0: unfolded
+// content lines (RFC 5545/6350 folding and vCard 2.1 quoted-printable soft
+// breaks), BEGIN/END blocks, and UID insertion that leaves every other byte
+// as it was. It never fails on odd input. It does not convert between
+// formats.
+package vobject
 
 import (
 	"bytes"
@@ -6,15 +12,8 @@ import (
 	"strings"
 )
 
-// This file is a deliberately small, forgiving reader of the "vobject"
-// syntax shared by vCard 2.1/3.0/4.0, vCalendar 1.0 and iCalendar 2.0. The
-// store needs only a few things from an item: its UID, the fields that name
-// it in a Subject and summary, and the boundaries of the objects in a file
-// someone dropped into a folder. Full conversion between the forms belongs
-// to the protocol layer; this reader must never fail on odd input.
-
-// vLine is one logical (unfolded) content line.
-type vLine struct {
+// Line is one logical (unfolded) content line.
+type Line struct {
 	Group  string
 	Name   string            // upper case
 	Params map[string]string // upper-case names; bare vCard 2.1 parameters map to "TYPE"
@@ -23,13 +22,13 @@ type vLine struct {
 	Orig   string            // the physical lines as they stood, CRLF-terminated
 }
 
-// vLines splits data into unfolded logical lines. It accepts CRLF and LF,
+// Lines splits data into unfolded logical lines. It accepts CRLF and LF,
 // RFC 5545/6350 folding (a line starting with space or tab continues the
 // previous one) and vCard 2.1 quoted-printable soft breaks (a QP value
 // ending in "=" continues on the next line).
-func vLines(data []byte) []vLine {
+func Lines(data []byte) []Line {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 BOM
-	var out []vLine
+	var out []Line
 	var cur, orig strings.Builder
 	flush := func() {
 		if cur.Len() > 0 {
@@ -81,12 +80,12 @@ func isQPLine(s string) bool {
 	return strings.Contains(strings.ToUpper(s[:colon]), "QUOTED-PRINTABLE")
 }
 
-func parseVLine(s string) (vLine, bool) {
+func parseVLine(s string) (Line, bool) {
 	colon := indexUnquoted(s, ':')
 	if colon <= 0 {
-		return vLine{}, false
+		return Line{}, false
 	}
-	l := vLine{Raw: s, Value: s[colon+1:]}
+	l := Line{Raw: s, Value: s[colon+1:]}
 	head := strings.Split(s[:colon], ";")
 	name := head[0]
 	if dot := strings.LastIndexByte(name, '.'); dot >= 0 {
@@ -94,7 +93,7 @@ func parseVLine(s string) (vLine, bool) {
 	}
 	l.Name = strings.ToUpper(strings.TrimSpace(name))
 	if l.Name == "" {
-		return vLine{}, false
+		return Line{}, false
 	}
 	for _, p := range head[1:] {
 		if l.Params == nil {
@@ -147,8 +146,8 @@ func readAllQP(s string) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// unescapeText undoes RFC 6350/5545 TEXT escaping for display.
-func unescapeText(s string) string {
+// UnescapeText undoes RFC 6350/5545 TEXT escaping for display.
+func UnescapeText(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}
@@ -169,16 +168,16 @@ func unescapeText(s string) string {
 	return b.String()
 }
 
-// vObject is one BEGIN/END block with its direct properties and children.
-type vObject struct {
+// Object is one BEGIN/END block with its direct properties and children.
+type Object struct {
 	Name     string // upper case, e.g. VCARD, VEVENT
-	Props    []vLine
-	Children []*vObject
+	Props    []Line
+	Children []*Object
 	Lines    []string // every physical line of the block as it stood (CRLF-terminated), BEGIN and END included
 }
 
 // Prop returns the first property called name, or nil.
-func (o *vObject) Prop(name string) *vLine {
+func (o *Object) Prop(name string) *Line {
 	for i := range o.Props {
 		if o.Props[i].Name == name {
 			return &o.Props[i]
@@ -188,23 +187,23 @@ func (o *vObject) Prop(name string) *vLine {
 }
 
 // PropValue returns the display value of the first property called name.
-func (o *vObject) PropValue(name string) string {
+func (o *Object) PropValue(name string) string {
 	if p := o.Prop(name); p != nil {
-		return strings.TrimSpace(unescapeText(p.Value))
+		return strings.TrimSpace(UnescapeText(p.Value))
 	}
 	return ""
 }
 
-// parseVObjects returns the top-level objects in data. Unbalanced input is
+// Parse returns the top-level objects in data. Unbalanced input is
 // tolerated: an unterminated block ends at the end of the data, and a stray
 // END closes the innermost matching block.
-func parseVObjects(data []byte) []*vObject {
-	var top []*vObject
-	var stack []*vObject
-	for _, l := range vLines(data) {
+func Parse(data []byte) []*Object {
+	var top []*Object
+	var stack []*Object
+	for _, l := range Lines(data) {
 		switch l.Name {
 		case "BEGIN":
-			o := &vObject{Name: strings.ToUpper(strings.TrimSpace(l.Value))}
+			o := &Object{Name: strings.ToUpper(strings.TrimSpace(l.Value))}
 			if n := len(stack); n > 0 {
 				stack[n-1].Children = append(stack[n-1].Children, o)
 			} else {
@@ -237,11 +236,11 @@ func parseVObjects(data []byte) []*vObject {
 	return top
 }
 
-// ensureUID makes sure every component called comp in data has a UID
+// EnsureUID makes sure every component called comp in data has a UID
 // property, inserting "UID:uid" before the component's END line where it is
 // missing. The rest of the data is returned byte for byte. It reports
 // whether anything was inserted.
-func ensureUID(data []byte, comp, uid string) ([]byte, bool) {
+func EnsureUID(data []byte, comp, uid string) ([]byte, bool) {
 	comp = strings.ToUpper(comp)
 	nl := "\r\n"
 	if !bytes.Contains(data, []byte("\r\n")) {

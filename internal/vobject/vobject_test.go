@@ -1,7 +1,6 @@
-package imapstore
+package vobject
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 )
@@ -22,14 +21,14 @@ item1.EMAIL;INTERNET;PREF:j@example.org
 TEL;CELL;VOICE:+49 1
 END:VCARD
 `)
-	lines := vLines(data)
+	lines := Lines(data)
 	want := map[string]string{
 		"N":     "Müller;Jürgen",
 		"NOTE":  "a long folded note",
 		"EMAIL": "j@example.org",
 		"TEL":   "+49 1",
 	}
-	got := map[string]vLine{}
+	got := map[string]Line{}
 	for _, l := range lines {
 		got[l.Name] = l
 	}
@@ -90,9 +89,9 @@ func TestEnsureUID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, changed := ensureUID([]byte(tt.in), tt.comp, "X")
+			got, changed := EnsureUID([]byte(tt.in), tt.comp, "X")
 			if string(got) != tt.want || changed != tt.changed {
-				t.Errorf("ensureUID = %q, %v\nwant %q, %v", got, changed, tt.want, tt.changed)
+				t.Errorf("EnsureUID = %q, %v\nwant %q, %v", got, changed, tt.want, tt.changed)
 			}
 		})
 	}
@@ -103,9 +102,9 @@ func TestParseVObjectsTolerant(t *testing.T) {
 		"", "garbage", ":", "BEGIN:VCARD", "END:VCARD\r\nBEGIN:VCARD\r\nFN:x\r\n",
 		"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n", "BEGIN:VCARD\r\n=\r\n;;;:\r\nEND:VCARD",
 	} {
-		parseVObjects([]byte(in)) // must not panic
+		Parse([]byte(in)) // must not panic
 	}
-	objs := parseVObjects(crlf(`
+	objs := Parse(crlf(`
 BEGIN:VCALENDAR
 BEGIN:VEVENT
 SUMMARY:x
@@ -116,90 +115,16 @@ END:VCALENDAR
 	}
 }
 
-func FuzzVObject(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add([]byte("BEGIN:VCARD\r\nVERSION:2.1\r\nN;ENCODING=QUOTED-PRINTABLE:a=\r\nb\r\nEND:VCARD\r\n"))
 	f.Add([]byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTART;TZID=\"a:b\":20260101T100000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, k := range Kinds {
-			out, _ := ensureUID(data, k.component(), "U")
-			if len(out) < len(data) {
-				t.Fatalf("ensureUID lost bytes")
-			}
-			inspectItem(k, data)
-			checkItem(k, data)
-			for _, obj := range splitObjects(k, data) {
-				if len(obj) == 0 {
-					t.Fatalf("empty object from split")
-				}
-			}
+		for _, o := range Parse(data) {
+			o.PropValue("UID")
+		}
+		out, _ := EnsureUID(data, "VCARD", "U")
+		if len(out) < len(data) {
+			t.Fatalf("EnsureUID lost bytes")
 		}
 	})
-}
-
-func TestSplitObjects(t *testing.T) {
-	vcf := crlf(`
-BEGIN:VCARD
-VERSION:3.0
-FN:One
-END:VCARD
-BEGIN:VCARD
-VERSION:2.1
-N;ENCODING=QUOTED-PRINTABLE:Tw=
-o
-END:VCARD
-`)
-	got := splitObjects(KindContacts, vcf)
-	if len(got) != 2 || !bytes.Contains(got[1], []byte("Tw=\r\no")) {
-		t.Fatalf("split vcf = %q", got)
-	}
-	ics := crlf(`
-BEGIN:VCALENDAR
-VERSION:2.0
-METHOD:PUBLISH
-PRODID:test
-BEGIN:VTIMEZONE
-TZID:Europe/Berlin
-END:VTIMEZONE
-BEGIN:VTIMEZONE
-TZID:America/New_York
-END:VTIMEZONE
-BEGIN:VEVENT
-UID:a
-DTSTART;TZID=Europe/Berlin:20260101T100000
-RRULE:FREQ=DAILY
-END:VEVENT
-BEGIN:VTODO
-UID:t
-END:VTODO
-BEGIN:VEVENT
-UID:b
-DTSTART:20260101T100000Z
-END:VEVENT
-BEGIN:VEVENT
-UID:a
-RECURRENCE-ID;TZID=Europe/Berlin:20260102T100000
-END:VEVENT
-END:VCALENDAR
-`)
-	events := splitObjects(KindCalendar, ics)
-	if len(events) != 2 {
-		t.Fatalf("got %d events, want 2 (a with its exception, b)", len(events))
-	}
-	a := string(events[0])
-	if strings.Count(a, "BEGIN:VEVENT") != 2 || !strings.Contains(a, "TZID:Europe/Berlin") ||
-		strings.Contains(a, "America/New_York") || strings.Contains(a, "METHOD") || !strings.Contains(a, "PRODID:test") {
-		t.Errorf("event a = %s", a)
-	}
-	if strings.Contains(string(events[1]), "VTIMEZONE") {
-		t.Errorf("event b carries a zone it does not use: %s", events[1])
-	}
-	for _, e := range events {
-		if err := checkItem(KindCalendar, e); err != nil {
-			t.Errorf("split event is not a valid item: %v", err)
-		}
-	}
-	tasks := splitObjects(KindTasks, ics)
-	if len(tasks) != 1 || !strings.Contains(string(tasks[0]), "UID:t") {
-		t.Errorf("tasks = %q", tasks)
-	}
 }

@@ -1,0 +1,185 @@
+package syncml
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ServerOptions configure a Server. Zero fields take the defaults.
+type ServerOptions struct {
+	Auth Authenticator
+	// Aliases maps client database names to canonical ones; nil:
+	// DefaultAliases.
+	Aliases map[string]string
+	// SessionTimeout: an idle session is forgotten after it; default 15m.
+	SessionTimeout time.Duration
+	// MaxMsgSize is what the server announces and uses when the client
+	// says nothing; default 65535 bytes.
+	MaxMsgSize int64
+	// ServerID is the server's DevID in its DevInf; default "syncml-imap".
+	ServerID string
+	Logger   *slog.Logger
+	// now, for tests.
+	now func() time.Time
+}
+
+// Server answers SyncML messages. It keeps the sessions in progress in
+// memory; everything else lives in the Store.
+type Server struct {
+	opts ServerOptions
+
+	mu       sync.Mutex
+	sessions map[string]*session
+}
+
+// NewServer makes a server.
+func NewServer(opts ServerOptions) *Server {
+	if opts.Aliases == nil {
+		opts.Aliases = DefaultAliases
+	}
+	if opts.SessionTimeout <= 0 {
+		opts.SessionTimeout = 15 * time.Minute
+	}
+	if opts.MaxMsgSize <= 0 {
+		opts.MaxMsgSize = 65535
+	}
+	if opts.ServerID == "" {
+		opts.ServerID = "syncml-imap"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.now == nil {
+		opts.now = time.Now
+	}
+	return &Server{opts: opts, sessions: map[string]*session{}}
+}
+
+// Request is one incoming SyncML message.
+type Request struct {
+	Body []byte
+	// SessionKey is the key from the RespURI the client posted to ("" for
+	// a new session).
+	SessionKey string
+	// BaseURL is the URL RespURIs are built on (the endpoint as the client
+	// reaches it); the server appends the session key as a query.
+	BaseURL string
+}
+
+// Response is the reply message, encoded.
+type Response struct {
+	Body        []byte
+	ContentType string
+}
+
+// ContentTypeXML is the media type of XML-encoded SyncML.
+const ContentTypeXML = "application/vnd.syncml+xml"
+
+// Handle answers one message. An error means the body could not be read
+// as SyncML at all (the HTTP front answers 400); every other problem is
+// answered inside SyncML with a status.
+func (s *Server) Handle(ctx context.Context, req *Request) (*Response, error) {
+	root, err := DecodeXML(bytes.NewReader(req.Body))
+	if err != nil {
+		return nil, err
+	}
+	msg, err := ParseMessage(root)
+	if err != nil {
+		return nil, err
+	}
+	reply := s.handleMessage(ctx, msg, req)
+	var out bytes.Buffer
+	if err := EncodeXML(&out, reply.Element()); err != nil {
+		return nil, err
+	}
+	return &Response{Body: out.Bytes(), ContentType: ContentTypeXML}, nil
+}
+
+// handleMessage finds or starts the session and lets it answer.
+func (s *Server) handleMessage(ctx context.Context, msg *Message, req *Request) *Message {
+	sess := s.lookup(req.SessionKey, msg)
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	sess.lastUsed = s.opts.now()
+	reply := sess.handle(ctx, msg, req.BaseURL)
+	if sess.done {
+		s.forget(sess)
+	}
+	return reply
+}
+
+// lookup returns the session the key names when it belongs to the same
+// device and SessionID, else a new session.
+func (s *Server) lookup(key string, msg *Message) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.now()
+	for k, sess := range s.sessions {
+		if now.Sub(sess.lastUsed) > s.opts.SessionTimeout {
+			delete(s.sessions, k)
+			go sess.close()
+		}
+	}
+	if sess, ok := s.sessions[key]; ok && sess.deviceID == msg.Hdr.Source.LocURI && sess.sessionID == msg.Hdr.SessionID {
+		return sess
+	}
+	sess := &session{
+		srv:       s,
+		key:       newSessionKey(),
+		deviceID:  msg.Hdr.Source.LocURI,
+		sessionID: msg.Hdr.SessionID,
+		dbs:       map[string]*dbSession{},
+		lastUsed:  now,
+		log:       s.opts.Logger.With("device", msg.Hdr.Source.LocURI, "session", msg.Hdr.SessionID),
+	}
+	s.sessions[sess.key] = sess
+	return sess
+}
+
+func (s *Server) forget(sess *session) {
+	s.mu.Lock()
+	delete(s.sessions, sess.key)
+	s.mu.Unlock()
+	sess.close()
+}
+
+// Close ends all sessions (their stores are closed; nothing is committed).
+func (s *Server) Close() {
+	s.mu.Lock()
+	all := s.sessions
+	s.sessions = map[string]*session{}
+	s.mu.Unlock()
+	for _, sess := range all {
+		sess.close()
+	}
+}
+
+func newSessionKey() string {
+	var b [18]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("syncml: crypto/rand: %v", err))
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// resolveDB maps a client database URI to a canonical database.
+func (s *Server) resolveDB(uri string) (string, bool) {
+	u := strings.ToLower(strings.TrimSpace(uri))
+	if i := strings.IndexAny(u, "?;"); i >= 0 {
+		u = u[:i]
+	}
+	u = strings.TrimPrefix(u, "./")
+	u = strings.TrimSuffix(u, "/")
+	db, ok := s.opts.Aliases[u]
+	return db, ok
+}
+
+var errNoStore = errors.New("syncml: not authenticated")

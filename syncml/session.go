@@ -1,0 +1,311 @@
+package syncml
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// session is one SyncML session: from the client's first message to the
+// server's last. It lives in memory of the instance that serves it.
+type session struct {
+	srv       *Server
+	key       string
+	deviceID  string
+	sessionID string
+	log       *slog.Logger
+
+	mu        sync.Mutex
+	lastUsed  time.Time
+	user      string
+	store     Store
+	verDTD    string
+	verProto  string
+	msgID     int   // the server's last MsgID
+	maxMsg    int64 // the client's MaxMsgSize
+	authFails int
+
+	dbs     map[string]*dbSession // by canonical database
+	order   []*dbSession          // in alert order
+	pending []Command             // server commands not yet sent (beyond what fitted)
+	phase   phase
+	done    bool
+}
+
+// phase is where the session stands in the package flow
+// (OMA-TS-DS_Protocol 1.2, 5: packages 1 to 6).
+type phase int
+
+const (
+	phaseInit        phase = iota // receiving package 1 (alerts)
+	phaseClientSync               // receiving package 3 (client changes)
+	phaseServerSync               // sending package 4 (server changes)
+	phaseMap                      // receiving package 5 (statuses, maps)
+)
+
+func (s *session) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.store != nil {
+		s.store.Close()
+		s.store = nil
+	}
+}
+
+// handle answers one client message.
+func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Message {
+	s.msgID++
+	if s.verDTD == "" {
+		s.verDTD, s.verProto = msg.Hdr.VerDTD, msg.Hdr.VerProto
+	}
+	reply := &Message{Hdr: SyncHdr{
+		VerDTD:    s.verDTD,
+		VerProto:  s.verProto,
+		SessionID: msg.Hdr.SessionID,
+		MsgID:     strconv.Itoa(s.msgID),
+		Target:    Loc{LocURI: msg.Hdr.Source.LocURI},
+		Source:    Loc{LocURI: msg.Hdr.Target.LocURI},
+	}}
+	if m := msg.Hdr.Meta; m != nil && m.MaxMsgSize > 0 {
+		s.maxMsg = m.MaxMsgSize
+	}
+	out := &outbox{sess: s, reply: reply, msgRef: msg.Hdr.MsgID}
+	hdrStatus := out.status("SyncHdr", "0", StatusOK)
+	hdrStatus.TargetRef = []string{msg.Hdr.Target.LocURI}
+	hdrStatus.SourceRef = []string{msg.Hdr.Source.LocURI}
+
+	// OMA-TS-SyncML_RepPro 1.2.2, 10: 505 for an unsupported VerDTD, 513
+	// for VerProto; the Item says what is supported.
+	switch {
+	case msg.Hdr.VerDTD != "1.1" && msg.Hdr.VerDTD != "1.2":
+		hdrStatus.Data = StatusVersionNotSupported.String()
+		hdrStatus.Items = []Item{{Data: &Data{Text: "1.1 1.2"}}}
+		return out.finish(true)
+	case msg.Hdr.VerProto != "SyncML/1.1" && msg.Hdr.VerProto != "SyncML/1.2":
+		hdrStatus.Data = StatusProtocolNotSupported.String()
+		hdrStatus.Items = []Item{{Data: &Data{Text: "SyncML/1.1 SyncML/1.2"}}}
+		return out.finish(true)
+	}
+
+	if s.store == nil {
+		code := s.authenticate(ctx, msg)
+		hdrStatus.Data = code.String()
+		if code != StatusAuthAccepted {
+			hdrStatus.Chal = &Chal{Meta: &Meta{Type: "syncml:auth-basic", Format: "b64"}}
+			s.log.Info("authentication refused", "status", int(code), "user", s.user)
+			return out.finish(true)
+		}
+	}
+	reply.Hdr.RespURI = respURI(baseURL, s.key)
+	if reply.Hdr.Meta == nil {
+		reply.Hdr.Meta = &Meta{MaxMsgSize: s.srv.opts.MaxMsgSize}
+	}
+	if msg.Hdr.NoResp {
+		out.noResp = true
+		out.reply.Body = nil
+	}
+
+	for _, cmd := range msg.Body {
+		s.dispatch(ctx, out, cmd)
+	}
+	return s.endOfMessage(ctx, out, msg.Final)
+}
+
+func respURI(base, key string) string {
+	if base == "" {
+		return ""
+	}
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "s=" + key
+}
+
+// authenticate checks the header credentials against the Authenticator
+// (the IMAP login) and opens the user's store.
+func (s *session) authenticate(ctx context.Context, msg *Message) StatusCode {
+	cred := msg.Hdr.Cred
+	if cred == nil || cred.Data == "" {
+		return StatusMissingCredentials
+	}
+	typ := "syncml:auth-basic"
+	if cred.Meta != nil && cred.Meta.Type != "" {
+		typ = cred.Meta.Type
+	}
+	if typ != "syncml:auth-basic" {
+		// MD5 needs a password the server can know; IMAP never reveals
+		// one. Ask for basic instead.
+		return StatusInvalidCredentials
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred.Data))
+	if err != nil {
+		return StatusInvalidCredentials
+	}
+	user, pass, ok := strings.Cut(string(raw), ":")
+	if !ok || user == "" {
+		return StatusInvalidCredentials
+	}
+	s.user = user
+	s.log = s.log.With("user", user)
+	st, err := s.srv.opts.Auth.Login(ctx, user, pass)
+	if err != nil {
+		s.authFails++
+		if !errors.Is(err, ErrAuthFailed) {
+			s.log.Error("login failed", "err", err)
+		}
+		return StatusInvalidCredentials
+	}
+	s.store = st
+	s.log.Info("authenticated")
+	return StatusAuthAccepted
+}
+
+// dispatch handles one command of the client's message.
+func (s *session) dispatch(ctx context.Context, out *outbox, cmd Command) {
+	switch c := cmd.(type) {
+	case *Status:
+		s.handleStatus(c)
+	case *Alert:
+		s.handleAlert(ctx, out, c)
+	case *Sync:
+		s.handleSync(ctx, out, c)
+	case *Access:
+		s.handleAccess(out, c)
+	case *Results:
+		if !noResp(c) {
+			st := out.status("Results", c.CmdID, StatusOK)
+			st.SourceRef = []string{c.SourceRef}
+		}
+		s.storeDevInf(c.Items)
+	case *Map:
+		s.handleMap(out, c)
+	case *Change:
+		// Outside a Sync an item command has no database.
+		if !c.NoResp {
+			out.status(c.Op, c.CmdID, StatusBadRequest)
+		}
+	case *Container:
+		if !c.NoResp {
+			out.status(c.Op, c.CmdID, StatusNotImplemented)
+		}
+	case *Unknown:
+		if !c.NoResp {
+			out.status(c.Name, c.CmdID, StatusNotImplemented)
+		}
+	}
+}
+
+func noResp(c Command) bool {
+	switch c := c.(type) {
+	case *Alert:
+		return c.NoResp
+	case *Sync:
+		return c.NoResp
+	case *Change:
+		return c.NoResp
+	case *Access:
+		return c.NoResp
+	}
+	return false
+}
+
+// handleStatus takes note of the client's answer to a server command.
+func (s *session) handleStatus(st *Status) {
+	code, _ := strconv.Atoi(st.Data)
+	if code >= 300 && code != int(StatusConflictServerWon) && st.Cmd != "SyncHdr" {
+		s.log.Warn("client refused a command", "cmd", st.Cmd, "status", code, "target", st.TargetRef, "source", st.SourceRef)
+	}
+	if st.Cmd == "Alert" && code == int(StatusRefreshRequired) {
+		// The client found our anchor stale: it asks for a slow sync
+		// (OMA-TS-DS_Protocol; Synthesis switches without a new Alert).
+		for _, d := range s.order {
+			for _, ref := range st.SourceRef {
+				if ref == d.serverURI {
+					d.mode = d.mode.slowVariant()
+				}
+			}
+		}
+	}
+}
+
+// endOfMessage decides what follows the statuses: server commands, the
+// next package, the end of the session.
+func (s *session) endOfMessage(ctx context.Context, out *outbox, final bool) *Message {
+	if !final {
+		// The client's package goes on. Answer its statuses; if nothing
+		// else is to be said, ask for the next message (Alert 222).
+		if len(out.reply.Body) <= 1 && len(s.pending) == 0 {
+			out.alertNext()
+		}
+		return out.finish(false)
+	}
+	switch s.phase {
+	case phaseInit:
+		s.phase = phaseClientSync
+		if len(s.order) > 0 && s.allClientSyncsDone() {
+			// A combined init+sync package: go on to the server's changes.
+			return s.startServerSync(ctx, out)
+		}
+		return out.finish(len(s.pending) == 0)
+	case phaseClientSync:
+		return s.startServerSync(ctx, out)
+	case phaseServerSync:
+		// The client answered a message of our package 4: send the rest.
+		return s.sendPending(ctx, out)
+	default: // phaseMap: the client's package 5 is complete.
+		s.commit(ctx)
+		return out.finish(true)
+	}
+}
+
+func (s *session) allClientSyncsDone() bool {
+	for _, d := range s.order {
+		if d.mode.clientSends() && !d.clientSynced {
+			return false
+		}
+	}
+	return true
+}
+
+// startServerSync runs after the client's package 3: finish client-side
+// work (refresh from client deletes what the client did not send), then
+// queue every database's server changes as package 4.
+func (s *session) startServerSync(ctx context.Context, out *outbox) *Message {
+	needMap := false
+	for _, d := range s.order {
+		if d.failed {
+			continue
+		}
+		d.finishClientSide(ctx)
+		if d.mode.serverSends() {
+			s.pending = append(s.pending, d.serverSync(ctx)...)
+			needMap = true
+		}
+	}
+	s.phase = phaseServerSync
+	if !needMap {
+		// One-way/refresh from client only: no package 5 follows
+		// (Synthesis: "don't expect map phase").
+		s.commit(ctx)
+		return out.finish(true)
+	}
+	return s.sendPending(ctx, out)
+}
+
+// sendPending puts as much of the pending package into this message as
+// fits; the last message of the package carries Final.
+func (s *session) sendPending(ctx context.Context, out *outbox) *Message {
+	out.fill()
+	if len(s.pending) == 0 {
+		s.phase = phaseMap
+		return out.finish(true)
+	}
+	return out.finish(false)
+}

@@ -1,0 +1,79 @@
+package syncml
+
+import (
+	"context"
+	"errors"
+)
+
+// Store is what the engine needs from where the items live: the few
+// operations of a sync, and a place for its state. Databases are named
+// canonically: "contacts", "calendar", "tasks". Items are in the canonical
+// stored form (vCard, iCalendar). Sync points are opaque to the engine.
+type Store interface {
+	// Changes lists what changed in db since the sync point (nil: every
+	// item, as added). ErrSyncPointInvalid: the point no longer applies
+	// and a slow sync is needed.
+	Changes(ctx context.Context, db string, since []byte) (*StoreChanges, error)
+	// Get returns one entry per ID, nil where the item does not exist.
+	Get(ctx context.Context, db string, ids ...string) ([]*StoreItem, error)
+	// Put stores items; an empty ID makes a new item and the store fills
+	// it in.
+	Put(ctx context.Context, db string, items ...*StoreItem) error
+	// Delete removes items and returns the IDs that did not exist.
+	Delete(ctx context.Context, db string, ids ...string) (missing []string, err error)
+	// Advance returns the sync point to keep after a session that started
+	// from base and itself wrote the items own.
+	Advance(ctx context.Context, db string, base []byte, own []string) ([]byte, error)
+
+	// LoadState returns the state record key, nil when there is none.
+	LoadState(ctx context.Context, key string) ([]byte, error)
+	// SaveState replaces the state record key.
+	SaveState(ctx context.Context, key string, data []byte) error
+
+	Close() error
+}
+
+// StoreChanges is the answer of Store.Changes.
+type StoreChanges struct {
+	Added, Modified, Deleted []string
+	Point                    []byte
+}
+
+// StoreItem is an item as the store keeps it.
+type StoreItem struct {
+	ID   string
+	Data []byte
+}
+
+// ErrSyncPointInvalid is returned by a Store when a sync point is no
+// longer valid (the folder was recreated, say).
+var ErrSyncPointInvalid = errors.New("syncml: sync point invalid")
+
+// ErrAuthFailed is returned by an Authenticator for wrong credentials.
+var ErrAuthFailed = errors.New("syncml: authentication failed")
+
+// Authenticator checks a user's credentials and opens the user's store.
+type Authenticator interface {
+	Login(ctx context.Context, user, password string) (Store, error)
+}
+
+// Databases served, canonical names.
+var Databases = []string{"contacts", "calendar", "tasks"}
+
+// DefaultAliases maps the database names real devices use to the
+// canonical ones. Lookups ignore case, a leading "./" and a trailing "/".
+var DefaultAliases = map[string]string{
+	"contacts": "contacts", "contact": "contacts", "card": "contacts", "cards": "contacts",
+	"addressbook": "contacts", "address": "contacts", "vcard": "contacts", "pab": "contacts",
+	"calendar": "calendar", "cal": "calendar", "event": "calendar", "events": "calendar",
+	"vcalendar": "calendar", "scal": "calendar",
+	"tasks": "tasks", "task": "tasks", "todo": "tasks", "todos": "tasks", "stask": "tasks",
+}
+
+// contentType is the media type and version items of db are sent in.
+func contentType(db string) (string, string) {
+	if db == "contacts" {
+		return "text/vcard", "3.0"
+	}
+	return "text/calendar", "2.0"
+}
