@@ -15,6 +15,7 @@ import (
 
 	"syncml-imap/config"
 	"syncml-imap/imapstore"
+	"syncml-imap/syncml"
 )
 
 // noLimit stands for a timeout of 0 in the configuration ("no limit").
@@ -59,4 +60,19 @@ func orNoLimit(d time.Duration) time.Duration {
 		return noLimit
 	}
 	return d
+}
+
+// NewHandler builds the SyncML endpoint from the configuration: a
+// syncml.Server whose users log in against the IMAP server.
+func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
+	opts, err := StoreOptions(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	srv := syncml.NewServer(syncml.ServerOptions{
+		Auth:           &IMAPAuth{Options: opts},
+		SessionTimeout: cfg.HTTP.SessionTimeout.Duration,
+		Logger:         logger,
+	})
+	return &Handler{Server: srv, PublicURL: cfg.HTTP.PublicURL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: logger}, nil
 }

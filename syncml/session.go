@@ -1,7 +1,6 @@
 package syncml
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -238,6 +237,10 @@ func (s *session) handleStatus(st *Status) {
 // endOfMessage decides what follows the statuses: server commands, the
 // next package, the end of the session.
 func (s *session) endOfMessage(ctx context.Context, out *outbox, final bool) *Message {
+	if s.phase == phaseServerSync {
+		// The client answered a message of our package 4: send the rest.
+		return s.sendPending(ctx, out)
+	}
 	if !final {
 		// The client's package goes on. Answer its statuses; if nothing
 		// else is to be said, ask for the next message (Alert 222).
@@ -253,12 +256,9 @@ func (s *session) endOfMessage(ctx context.Context, out *outbox, final bool) *Me
 			// A combined init+sync package: go on to the server's changes.
 			return s.startServerSync(ctx, out)
 		}
-		return out.finish(len(s.pending) == 0)
+		return out.finish(true)
 	case phaseClientSync:
 		return s.startServerSync(ctx, out)
-	case phaseServerSync:
-		// The client answered a message of our package 4: send the rest.
-		return s.sendPending(ctx, out)
 	default: // phaseMap: the client's package 5 is complete.
 		s.commit(ctx)
 		return out.finish(true)

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -90,8 +92,7 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// cmdServe runs the daemon. Until the SyncML front is in place it checks
-// what it can (configuration, IMAP server) and says so.
+// cmdServe runs the daemon until SIGINT or SIGTERM.
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f := newFlags("serve", stderr)
 	if err := f.fs.Parse(args); err != nil {
@@ -103,19 +104,44 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	logger := newLogger(cfg, stderr)
-	opts, err := plugin.StoreOptions(cfg, logger)
+	h, err := plugin.NewHandler(cfg, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	probe, err := imapstore.Probe(ctx, opts)
+	defer h.Server.Close()
+	mux := http.NewServeMux()
+	mux.Handle(cfg.HTTP.Path, h)
+	srv := &http.Server{Addr: cfg.HTTP.Listen, Handler: mux, ReadHeaderTimeout: 30 * time.Second}
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
-		logger.Error("IMAP server unreachable", "address", cfg.IMAP.Address, "err", err)
+		logger.Error("listen", "address", cfg.HTTP.Listen, "err", err)
 		return 1
 	}
-	logger.Info("IMAP server answers", "address", probe.Address, "tls", probe.TLS, "caps", strings.Join(probe.Caps, " "))
-	fmt.Fprintf(stdout, "configuration %s is valid and the IMAP server at %s answers.\n", f.config, probe.Address)
-	fmt.Fprintf(stdout, "The SyncML endpoint (%s%s) is not built yet in this version; nothing is served.\n", cfg.HTTP.Listen, cfg.HTTP.Path)
+	tlsOn := cfg.HTTP.TLSCert != ""
+	scheme := "http"
+	if tlsOn {
+		scheme = "https"
+	}
+	logger.Info("serving SyncML", "url", scheme+"://"+ln.Addr().String()+cfg.HTTP.Path, "imap", cfg.IMAP.Address)
+	errc := make(chan error, 1)
+	go func() {
+		if tlsOn {
+			errc <- srv.ServeTLS(ln, cfg.HTTP.TLSCert, cfg.HTTP.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		logger.Error("server stopped", "err", err)
+		return 1
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
 	return 0
 }
 

@@ -303,7 +303,7 @@ func newClient(dir string, tools *tools, opts *Options) (*Client, error) {
 func (c *Client) configureArgs() []string {
 	o := c.Opts
 	args := []string{
-		"--configure", "--template", "none",
+		"--configure", "--keyring=no", "--template", "none",
 		"syncURL=" + o.URL,
 		"username=" + o.Username,
 		"password=" + o.Password,
@@ -548,8 +548,8 @@ func sourceResult(ini map[string]string, prefix string) SourceResult {
 	s.MatchedSlow = st["remote-any-match"]
 	s.Conflicts = st["remote-any-conflict_server_won"] + st["remote-any-conflict_client_won"] +
 		st["remote-any-conflict_duplicated"]
-	s.Sent = st["local-any-sent_bytes"]
-	s.Received = st["local-any-received_bytes"]
+	s.Sent = st["local-any-sent"]
+	s.Received = st["local-any-received"]
 	return s
 }
 
@@ -694,8 +694,10 @@ func ReadMessages(dir string) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	type key struct{ trm, seq int }
-	keys := map[string]key{}
+	// The files are named syncevolution-log_trm<T>_<N>_<direction>.xml,
+	// N counting the messages of the session; T is not in order (000 for
+	// a message written while the session ends).
+	seqs := map[string]int{}
 	var names []string
 	for _, e := range entries {
 		name := e.Name()
@@ -707,21 +709,14 @@ func ReadMessages(dir string) ([]Message, error) {
 		if len(parts) != 3 || (parts[2] != "outgoing.xml" && parts[2] != "incoming.xml") {
 			continue
 		}
-		trm, err1 := strconv.Atoi(parts[0])
-		seq, err2 := strconv.Atoi(parts[1])
-		if err1 != nil || err2 != nil {
+		seq, err := strconv.Atoi(parts[1])
+		if err != nil {
 			continue
 		}
-		keys[name] = key{trm, seq}
+		seqs[name] = seq
 		names = append(names, name)
 	}
-	slices.SortFunc(names, func(a, b string) int {
-		ka, kb := keys[a], keys[b]
-		if ka.trm != kb.trm {
-			return ka.trm - kb.trm
-		}
-		return ka.seq - kb.seq
-	})
+	slices.SortFunc(names, func(a, b string) int { return seqs[a] - seqs[b] })
 	msgs := make([]Message, 0, len(names))
 	for _, name := range names {
 		data, err := os.ReadFile(filepath.Join(dir, name))

@@ -85,13 +85,15 @@ type toyServer struct {
 	mu        sync.Mutex
 	items     map[string]string // server ID -> vCard, sent to the client as Add
 	forceSlow bool              // answer every two-way alert with a slow sync (201)
+	loseAnchor bool             // send a wrong Last anchor, as a server that lost it
+	anchors   map[string]string // database -> the Next anchor sent last
 	added     []string          // item data of the client's Adds and Replaces
 	deleted   int               // the client's Deletes
 	msgs      int
 }
 
 func newToyServer(t testing.TB) *toyServer {
-	s := &toyServer{t: t, items: map[string]string{}}
+	s := &toyServer{t: t, items: map[string]string{}, anchors: map[string]string{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
@@ -171,9 +173,15 @@ func (s *toyServer) answer(msg *node) string {
 			if code == "200" && s.forceSlow {
 				code = "201"
 			}
+			last := s.anchors[target]
+			if s.loseAnchor {
+				last = "lost"
+			}
+			serverNext := fmt.Sprintf("toy-%d", s.msgs)
+			s.anchors[target] = serverNext
 			fmt.Fprintf(&after, "<Alert><CmdID>%d</CmdID><Data>%s</Data><Item><Target><LocURI>%s</LocURI></Target>"+
 				"<Source><LocURI>%s</LocURI></Source><Meta><Anchor xmlns='syncml:metinf'><Last>%s</Last><Next>%s</Next></Anchor></Meta></Item></Alert>",
-				next(), code, source, target, "0", anchor)
+				next(), code, source, target, last, serverNext)
 		case "Sync":
 			target, source := cmd.str("Target", "LocURI"), cmd.str("Source", "LocURI")
 			status(id, "Sync", target, source, "200", "")

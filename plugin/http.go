@@ -1,0 +1,105 @@
+package plugin
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"syncml-imap/syncml"
+)
+
+// Handler is the SyncML endpoint: POST carries SyncML messages, GET shows
+// a short page saying what the endpoint is.
+type Handler struct {
+	Server *syncml.Server
+	// PublicURL is the endpoint as clients reach it (behind a proxy);
+	// empty: derived from each request.
+	PublicURL string
+	// MaxBodyBytes bounds a request body; 0: no limit.
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+}
+
+const page = `<!doctype html>
+<title>SyncML endpoint</title>
+<h1>SyncML endpoint</h1>
+<p>This address is a SyncML (OMA Data Synchronization) server for contacts,
+calendars and tasks. Point a SyncML client (a phone's sync settings,
+SyncEvolution, Funambol) at this URL and log in with your mail account.</p>
+`
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, page)
+		return
+	case http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		http.Error(w, "method not allowed: SyncML messages are sent with POST", http.StatusMethodNotAllowed)
+		return
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case err != nil:
+		http.Error(w, "bad Content-Type: want application/vnd.syncml+xml", http.StatusUnsupportedMediaType)
+		return
+	case mt == "application/vnd.syncml+wbxml":
+		http.Error(w, "WBXML is not supported yet: configure the client for XML", http.StatusUnsupportedMediaType)
+		return
+	case mt != syncml.ContentTypeXML:
+		http.Error(w, fmt.Sprintf("unsupported Content-Type %q: want %s", mt, syncml.ContentTypeXML), http.StatusUnsupportedMediaType)
+		return
+	}
+	body := r.Body
+	if h.MaxBodyBytes > 0 {
+		body = http.MaxBytesReader(w, r.Body, h.MaxBodyBytes)
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.log().Warn("request body too large", "limit", h.MaxBodyBytes, "remote", r.RemoteAddr)
+			http.Error(w, fmt.Sprintf("request body larger than %d bytes", h.MaxBodyBytes), http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "reading request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	resp, err := h.Server.Handle(r.Context(), &syncml.Request{
+		Body:       data,
+		SessionKey: r.URL.Query().Get("s"),
+		BaseURL:    h.baseURL(r),
+	})
+	if err != nil {
+		h.log().Info("malformed SyncML request", "remote", r.RemoteAddr, "err", err)
+		http.Error(w, "not a SyncML message: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", resp.ContentType+"; charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(resp.Body)
+}
+
+func (h *Handler) baseURL(r *http.Request) string {
+	if h.PublicURL != "" {
+		return h.PublicURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + strings.TrimSuffix(r.URL.Path, "/")
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Logger
+}

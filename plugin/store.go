@@ -1,0 +1,151 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"syncml-imap/imapstore"
+	"syncml-imap/syncml"
+)
+
+// accountStore is a syncml.Store on one user's IMAP account.
+type accountStore struct {
+	acct *imapstore.Account
+}
+
+// IMAPAuth checks SyncML credentials by logging in to the IMAP server with
+// them; the connection then serves the session.
+type IMAPAuth struct {
+	Options *imapstore.Options
+}
+
+// Login implements syncml.Authenticator.
+func (a *IMAPAuth) Login(ctx context.Context, user, password string) (syncml.Store, error) {
+	acct, err := imapstore.Dial(ctx, a.Options, user, password)
+	if errors.Is(err, imapstore.ErrAuthFailed) {
+		return nil, fmt.Errorf("%w: %v", syncml.ErrAuthFailed, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &accountStore{acct: acct}, nil
+}
+
+func kindOf(db string) (imapstore.Kind, error) {
+	for _, k := range imapstore.Kinds {
+		if string(k) == db {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("plugin: unknown database %q", db)
+}
+
+func decodePoint(b []byte) (*imapstore.SyncPoint, error) {
+	if b == nil {
+		return nil, nil
+	}
+	sp := &imapstore.SyncPoint{}
+	if err := sp.UnmarshalBinary(b); err != nil {
+		return nil, fmt.Errorf("%w: %v", syncml.ErrSyncPointInvalid, err)
+	}
+	return sp, nil
+}
+
+func (s *accountStore) Changes(ctx context.Context, db string, since []byte) (*syncml.StoreChanges, error) {
+	kind, err := kindOf(db)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := decodePoint(since)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.acct.Changes(ctx, kind, sp)
+	if errors.Is(err, imapstore.ErrSyncPointInvalid) {
+		return nil, fmt.Errorf("%w: %v", syncml.ErrSyncPointInvalid, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	point, err := d.SyncPoint.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return &syncml.StoreChanges{Added: d.Added, Modified: d.Modified, Deleted: d.Deleted, Point: point}, nil
+}
+
+func (s *accountStore) Get(ctx context.Context, db string, ids ...string) ([]*syncml.StoreItem, error) {
+	kind, err := kindOf(db)
+	if err != nil {
+		return nil, err
+	}
+	items, err := s.acct.Get(ctx, kind, ids...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*syncml.StoreItem, len(items))
+	for i, it := range items {
+		if it != nil {
+			out[i] = &syncml.StoreItem{ID: it.ID, Data: it.Data}
+		}
+	}
+	return out, nil
+}
+
+func (s *accountStore) Put(ctx context.Context, db string, items ...*syncml.StoreItem) error {
+	kind, err := kindOf(db)
+	if err != nil {
+		return err
+	}
+	in := make([]*imapstore.Item, len(items))
+	for i, it := range items {
+		in[i] = &imapstore.Item{ID: it.ID, Data: it.Data}
+	}
+	if err := s.acct.Put(ctx, kind, in...); err != nil {
+		return err
+	}
+	for i, it := range in {
+		items[i].ID, items[i].Data = it.ID, it.Data
+	}
+	return nil
+}
+
+func (s *accountStore) Delete(ctx context.Context, db string, ids ...string) ([]string, error) {
+	kind, err := kindOf(db)
+	if err != nil {
+		return nil, err
+	}
+	return s.acct.Delete(ctx, kind, ids...)
+}
+
+func (s *accountStore) Advance(ctx context.Context, db string, base []byte, own []string) ([]byte, error) {
+	kind, err := kindOf(db)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := decodePoint(base)
+	if err != nil {
+		sp = nil
+	}
+	next, err := s.acct.Advance(ctx, kind, sp, own)
+	if err != nil {
+		return nil, err
+	}
+	return next.MarshalBinary()
+}
+
+func (s *accountStore) LoadState(ctx context.Context, key string) ([]byte, error) {
+	rec, err := s.acct.LoadState(ctx, key)
+	if err != nil || rec == nil {
+		return nil, err
+	}
+	return rec.Data, nil
+}
+
+func (s *accountStore) SaveState(ctx context.Context, key string, data []byte) error {
+	_, err := s.acct.SaveState(ctx, key, data, 0)
+	return err
+}
+
+func (s *accountStore) Close() error { return s.acct.Close() }

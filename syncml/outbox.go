@@ -1,0 +1,165 @@
+package syncml
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// outbox composes the server's reply message: statuses first, in the
+// order of the commands they answer, then server commands as far as the
+// client's MaxMsgSize allows; the rest waits in session.pending.
+type outbox struct {
+	sess   *session
+	reply  *Message
+	msgRef string
+	noResp bool
+}
+
+// status appends a Status for a command of the message being answered.
+func (o *outbox) status(cmd, cmdRef string, code StatusCode) *Status {
+	st := &Status{Cmd: cmd, CmdRef: cmdRef, Data: code.String()}
+	o.addStatus(st)
+	return st
+}
+
+func (o *outbox) addStatus(st *Status) {
+	st.MsgRef = o.msgRef
+	if o.noResp && st.Cmd != "SyncHdr" {
+		return
+	}
+	o.reply.Body = append(o.reply.Body, st)
+}
+
+// add queues a server command (after the statuses).
+func (o *outbox) add(c Command) {
+	o.sess.pending = append(o.sess.pending, c)
+}
+
+func (o *outbox) alertNext() {
+	o.reply.Body = append(o.reply.Body, &Alert{Data: AlertNextMessage.String(), Items: []Item{{
+		Target: &Loc{LocURI: o.reply.Hdr.Target.LocURI},
+		Source: &Loc{LocURI: o.reply.Hdr.Source.LocURI},
+	}}})
+}
+
+// sizeMargin covers what the estimate leaves out (CmdIDs, Final, the
+// message's MsgID growing by a digit).
+const sizeMargin = 256
+
+func (o *outbox) limit() int64 {
+	if o.sess.maxMsg > 0 {
+		return o.sess.maxMsg
+	}
+	return 1 << 20
+}
+
+func encodedSize(e *Element) int64 {
+	var b bytes.Buffer
+	writeXMLElement(&b, e, "")
+	return int64(b.Len())
+}
+
+// fill moves pending server commands into the reply while it stays under
+// the client's MaxMsgSize. A Sync is split between messages item by item.
+// At least one command goes into every message so that the package always
+// moves on, even when a single item exceeds the limit (large objects are
+// chunked by a later version).
+func (o *outbox) fill() {
+	limit := o.limit()
+	size := encodedSize(o.reply.Element()) + sizeMargin
+	for len(o.sess.pending) > 0 {
+		next := o.sess.pending[0]
+		sy, isSync := next.(*Sync)
+		if !isSync {
+			s := encodedSize(commandElement(next))
+			if size+s > limit && o.hasServerCommand() {
+				return
+			}
+			size += s
+			o.reply.Body = append(o.reply.Body, next)
+			o.sess.pending = o.sess.pending[1:]
+			continue
+		}
+		// A Sync: the container, then as many changes as fit.
+		part := &Sync{Target: sy.Target, Source: sy.Source, Meta: sy.Meta, NumberOfChanges: sy.NumberOfChanges}
+		s := encodedSize(commandElement(part))
+		if size+s > limit && o.hasServerCommand() {
+			return
+		}
+		size += s
+		sy.NumberOfChanges = nil // only the first part says how many
+		taken := 0
+		for _, c := range sy.Commands {
+			cs := encodedSize(commandElement(c))
+			if size+cs > limit && (taken > 0 || o.hasServerCommand()) {
+				break
+			}
+			size += cs
+			part.Commands = append(part.Commands, c)
+			taken++
+		}
+		sy.Commands = sy.Commands[taken:]
+		o.reply.Body = append(o.reply.Body, part)
+		if len(sy.Commands) > 0 {
+			return
+		}
+		o.sess.pending = o.sess.pending[1:]
+	}
+}
+
+func (o *outbox) hasServerCommand() bool {
+	for _, c := range o.reply.Body {
+		if _, ok := c.(*Status); !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// finish numbers the commands and sets Final when the package ends here.
+func (o *outbox) finish(final bool) *Message {
+	if final && len(o.sess.pending) > 0 {
+		o.fill()
+		final = len(o.sess.pending) == 0
+	}
+	o.reply.Final = final
+	id := 0
+	var number func(cs []Command)
+	number = func(cs []Command) {
+		for _, c := range cs {
+			id++
+			setCmdID(c, strconv.Itoa(id))
+			switch c := c.(type) {
+			case *Sync:
+				number(c.Commands)
+			case *Container:
+				number(c.Commands)
+			}
+		}
+	}
+	number(o.reply.Body)
+	return o.reply
+}
+
+func setCmdID(c Command, id string) {
+	switch c := c.(type) {
+	case *Alert:
+		c.CmdID = id
+	case *Status:
+		c.CmdID = id
+	case *Sync:
+		c.CmdID = id
+	case *Change:
+		c.CmdID = id
+	case *Access:
+		c.CmdID = id
+	case *Results:
+		c.CmdID = id
+	case *Map:
+		c.CmdID = id
+	case *Container:
+		c.CmdID = id
+	case *Unknown:
+		c.CmdID = id
+	}
+}

@@ -1,0 +1,610 @@
+package syncml
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// dbState is what the server keeps per device and database between
+// sessions (in the store's state records).
+type dbState struct {
+	ClientNext string            // the client's Next anchor of the last completed session
+	ServerNext string            // ours
+	Point      []byte            // the store's sync point then
+	Map        map[string]string // client LUID → server item ID
+}
+
+func stateKey(deviceID, db string) string { return "device/" + deviceID + "/" + db }
+
+// dbSession is one database being synced in a session.
+type dbSession struct {
+	s         *session
+	db        string
+	clientURI string // the client's database (Alert Source)
+	serverURI string // what the client calls ours (Alert Target)
+	mode      AlertCode
+	clientAnchor Anchor
+	serverNext   string
+	state        *dbState
+
+	changes *StoreChanges // server side, since the last sync point
+	// outgoing: server item ID → what to send ("Add", "Replace", "Delete").
+	outgoing map[string]string
+	// items: server contents loaded for matching and sending.
+	items map[string][]byte
+	own   []string        // items this client wrote in this session
+	kept  map[string]bool // items the client sent or matched (refresh from client)
+
+	clientSynced bool
+	failed       bool
+}
+
+// handleAlert handles a sync Alert (package 1) or an Alert 222.
+func (s *session) handleAlert(ctx context.Context, out *outbox, a *Alert) {
+	code, _ := strconv.Atoi(a.Data)
+	ac := AlertCode(code).normalize()
+	if ac == AlertNextMessage {
+		if !a.NoResp {
+			out.status("Alert", a.CmdID, StatusOK)
+		}
+		return
+	}
+	if !ac.isSync() {
+		if !a.NoResp {
+			out.status("Alert", a.CmdID, StatusNotSupported)
+		}
+		return
+	}
+	if s.phase != phaseInit {
+		out.status("Alert", a.CmdID, StatusForbidden)
+		return
+	}
+	for _, it := range a.Items {
+		target, source := locURI(it.Target), locURI(it.Source)
+		st := out.status("Alert", a.CmdID, StatusOK)
+		st.TargetRef, st.SourceRef = []string{target}, []string{source}
+		db, ok := s.srv.resolveDB(target)
+		if !ok {
+			st.Data = StatusNotFound.String()
+			s.log.Info("unknown database", "database", target)
+			continue
+		}
+		d := &dbSession{s: s, db: db, clientURI: source, serverURI: target, mode: ac,
+			outgoing: map[string]string{}, items: map[string][]byte{}, kept: map[string]bool{}}
+		if it.Meta != nil && it.Meta.Anchor != nil {
+			d.clientAnchor = *it.Meta.Anchor
+		}
+		code := d.start(ctx)
+		st.Data = code.String()
+		// The Status carries the client's Next back (OMA-TS-DS_Protocol).
+		st.Items = []Item{{Data: &Data{XML: anchorElement(Anchor{Next: d.clientAnchor.Next})}}}
+		if code != StatusOK && code != StatusRefreshRequired {
+			continue
+		}
+		if old := s.dbs[db]; old != nil {
+			st.Data = StatusForbidden.String() // the same database twice
+			continue
+		}
+		s.dbs[db] = d
+		s.order = append(s.order, d)
+		var last string
+		if d.state != nil {
+			last = d.state.ServerNext
+		}
+		out.add(&Alert{Data: d.mode.String(), Items: []Item{{
+			Target: &Loc{LocURI: source},
+			Source: &Loc{LocURI: target},
+			Meta:   &Meta{Anchor: &Anchor{Last: last, Next: d.serverNext}},
+		}}})
+	}
+}
+
+func locURI(l *Loc) string {
+	if l == nil {
+		return ""
+	}
+	return l.LocURI
+}
+
+func anchorElement(a Anchor) *Element {
+	e := &Element{Name: "Anchor", NS: NSMetInf}
+	e.addText("Last", a.Last)
+	e.addText("Next", a.Next)
+	return e
+}
+
+// start decides the sync mode (OMA-TS-DS_Protocol 1.2: anchors, 508) and
+// reads the server's changes.
+func (d *dbSession) start(ctx context.Context) StatusCode {
+	st := d.s.store
+	d.serverNext = d.s.srv.opts.now().UTC().Format("20060102T150405Z")
+	raw, err := st.LoadState(ctx, stateKey(d.s.deviceID, d.db))
+	if err != nil {
+		d.s.log.Error("load sync state", "database", d.db, "err", err)
+		return StatusDataStoreFailure
+	}
+	if raw != nil {
+		d.state = &dbState{}
+		if err := json.Unmarshal(raw, d.state); err != nil {
+			d.s.log.Warn("sync state unreadable, forcing slow sync", "database", d.db, "err", err)
+			d.state = nil
+		}
+	}
+	code := StatusOK
+	if !d.mode.slow() {
+		if d.state == nil || d.state.ClientNext == "" || d.state.ClientNext != d.clientAnchor.Last {
+			d.s.log.Info("anchor mismatch, slow sync", "database", d.db, "mode", int(d.mode))
+			d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
+		}
+	}
+	var since []byte
+	if !d.mode.slow() {
+		since = d.state.Point
+	}
+	d.changes, err = st.Changes(ctx, d.db, since)
+	if errors.Is(err, ErrSyncPointInvalid) {
+		d.s.log.Info("store sync point invalid, slow sync", "database", d.db)
+		d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
+		d.changes, err = st.Changes(ctx, d.db, nil)
+	}
+	if err != nil {
+		d.s.log.Error("list changes", "database", d.db, "err", err)
+		return StatusDataStoreFailure
+	}
+	if d.state == nil {
+		d.state = &dbState{}
+	}
+	if d.state.Map == nil || d.mode == AlertRefreshFromServer {
+		d.state.Map = map[string]string{}
+	}
+	// What the server would send, before the client's changes are known.
+	if d.mode.serverSends() {
+		for _, id := range d.changes.Added {
+			d.outgoing[id] = "Add"
+		}
+		for _, id := range d.changes.Modified {
+			d.outgoing[id] = "Replace"
+		}
+		for _, id := range d.changes.Deleted {
+			d.outgoing[id] = "Delete"
+		}
+	}
+	return code
+}
+
+// handleSync applies the client's changes to one database (package 3).
+func (s *session) handleSync(ctx context.Context, out *outbox, sy *Sync) {
+	target, source := locURI(sy.Target), locURI(sy.Source)
+	var d *dbSession
+	if db, ok := s.srv.resolveDB(target); ok {
+		d = s.dbs[db]
+	}
+	code := StatusOK
+	switch {
+	case d == nil:
+		code = StatusNotFound
+	case d.failed:
+		code = StatusDataStoreFailure
+	}
+	if !sy.NoResp {
+		st := out.status("Sync", sy.CmdID, code)
+		st.TargetRef, st.SourceRef = []string{target}, []string{source}
+	}
+	if code != StatusOK {
+		for _, c := range sy.Commands {
+			if !noResp(c) {
+				out.status(c.CmdName(), c.ID(), code)
+			}
+		}
+		return
+	}
+	if s.phase == phaseInit {
+		s.phase = phaseClientSync
+	}
+	d.clientSynced = true
+	d.applyClientChanges(ctx, out, sy.Commands)
+}
+
+// pendingPut is a client item waiting to be stored in one batch.
+type pendingPut struct {
+	item   *StoreItem
+	status *Status
+	luid   string
+	okCode StatusCode
+}
+
+func (d *dbSession) applyClientChanges(ctx context.Context, out *outbox, cmds []Command) {
+	var batch []*pendingPut
+	for _, c := range cmds {
+		ch, ok := c.(*Change)
+		if !ok {
+			if !noResp(c) {
+				out.status(c.CmdName(), c.ID(), StatusNotImplemented)
+			}
+			continue
+		}
+		for _, it := range ch.Items {
+			st := &Status{Cmd: ch.Op, CmdRef: ch.CmdID, Data: StatusOK.String()}
+			luid := locURI(it.Source)
+			if luid == "" {
+				luid = locURI(it.Target)
+			}
+			if it.Source != nil {
+				st.SourceRef = []string{it.Source.LocURI}
+			}
+			if it.Target != nil {
+				st.TargetRef = []string{it.Target.LocURI}
+			}
+			if !ch.NoResp {
+				out.addStatus(st)
+			}
+			if !d.mode.clientSends() {
+				st.Data = StatusCommandNotAllowed.String()
+				continue
+			}
+			if luid == "" {
+				st.Data = StatusIncompleteCommand.String()
+				continue
+			}
+			if p := d.applyOne(ctx, ch, it, luid, st); p != nil {
+				batch = append(batch, p)
+			}
+		}
+	}
+	d.storeBatch(ctx, batch)
+}
+
+// itemData returns an item's content, decoded when it came base64.
+func itemData(ch *Change, it Item) ([]byte, bool) {
+	if it.Data == nil {
+		return nil, false
+	}
+	format := ""
+	if it.Meta != nil {
+		format = it.Meta.Format
+	}
+	if format == "" && ch.Meta != nil {
+		format = ch.Meta.Format
+	}
+	if strings.EqualFold(format, "b64") {
+		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(it.Data.Text), ""))
+		if err != nil {
+			return nil, false
+		}
+		return b, true
+	}
+	return []byte(it.Data.Text), true
+}
+
+// applyOne handles one client Add, Replace or Delete. Puts are returned
+// to be stored in a batch.
+func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid string, st *Status) *pendingPut {
+	guid := d.state.Map[luid]
+	switch ch.Op {
+	case "Delete":
+		if guid == "" {
+			st.Data = StatusItemNotDeleted.String()
+			return nil
+		}
+		delete(d.state.Map, luid)
+		if d.outgoing[guid] == "Replace" || d.outgoing[guid] == "Add" {
+			// Changed on the server, deleted on the device: the server's
+			// version wins and goes back to the device as new.
+			d.outgoing[guid] = "Add"
+			st.Data = StatusConflictServerWon.String()
+			return nil
+		}
+		delete(d.outgoing, guid)
+		if _, err := d.s.store.Delete(ctx, d.db, guid); err != nil {
+			d.s.log.Error("delete item", "database", d.db, "id", guid, "err", err)
+			st.Data = StatusCommandFailed.String()
+			return nil
+		}
+		d.own = append(d.own, guid)
+		return nil
+	case "Add", "Replace":
+		data, ok := itemData(ch, it)
+		if !ok || len(bytes.TrimSpace(data)) == 0 {
+			st.Data = StatusIncompleteCommand.String()
+			return nil
+		}
+		okCode := StatusOK
+		if ch.Op == "Add" || guid == "" {
+			okCode = StatusItemAdded
+		}
+		if guid == "" {
+			// Not known under this LUID: an item the server may already
+			// have (slow sync, a repeated interrupted session).
+			if match := d.match(ctx, data); match != "" {
+				d.state.Map[luid] = match
+				d.kept[match] = true
+				if bytes.Equal(bytes.TrimSpace(d.items[match]), bytes.TrimSpace(data)) {
+					delete(d.outgoing, match)
+					st.Data = okCode.String()
+					return nil
+				}
+				// Same item, other content: the server's version stays and
+				// goes to the device (slow-sync match, server wins).
+				if d.mode.serverSends() {
+					d.outgoing[match] = "Replace"
+				} else {
+					// Refresh/one-way from client: the device's version wins.
+					return &pendingPut{item: &StoreItem{ID: match, Data: data}, status: st, luid: luid, okCode: okCode}
+				}
+				st.Data = okCode.String()
+				return nil
+			}
+			return &pendingPut{item: &StoreItem{Data: data}, status: st, luid: luid, okCode: okCode}
+		}
+		d.kept[guid] = true
+		switch d.outgoing[guid] {
+		case "Replace", "Add":
+			// Changed on both sides (a conflict). Default policy: the
+			// server wins; the device's version is kept as a duplicate
+			// only when it differs.
+			server := d.load(ctx, guid)
+			if bytes.Equal(bytes.TrimSpace(server), bytes.TrimSpace(data)) {
+				delete(d.outgoing, guid)
+				st.Data = StatusOK.String()
+				return nil
+			}
+			d.outgoing[guid] = "Replace"
+			d.s.log.Info("conflict: server wins, device version kept as a duplicate", "database", d.db, "id", guid)
+			return &pendingPut{item: &StoreItem{Data: data}, status: st, okCode: StatusConflictDuplicate, luid: ""}
+		case "Delete":
+			// Deleted on the server, changed on the device: keep the
+			// device's version rather than lose it.
+			delete(d.outgoing, guid)
+		}
+		return &pendingPut{item: &StoreItem{ID: guid, Data: data}, status: st, luid: luid, okCode: okCode}
+	}
+	st.Data = StatusNotImplemented.String()
+	return nil
+}
+
+// storeBatch stores the collected items in one store call (one
+// MULTIAPPEND), falling back to one by one to tell which item failed.
+func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
+	if len(batch) == 0 {
+		return
+	}
+	items := make([]*StoreItem, len(batch))
+	for i, p := range batch {
+		items[i] = p.item
+	}
+	if err := d.s.store.Put(ctx, d.db, items...); err != nil {
+		d.s.log.Warn("batch store failed, storing one by one", "database", d.db, "err", err)
+		for _, p := range batch {
+			if err := d.s.store.Put(ctx, d.db, p.item); err != nil {
+				d.s.log.Warn("item refused", "database", d.db, "luid", p.luid, "err", err)
+				p.status.Data = StatusUnsupportedMediaType.String()
+				p.item.ID = ""
+				continue
+			}
+			d.stored(p)
+		}
+		return
+	}
+	for _, p := range batch {
+		d.stored(p)
+	}
+}
+
+func (d *dbSession) stored(p *pendingPut) {
+	p.status.Data = p.okCode.String()
+	d.own = append(d.own, p.item.ID)
+	d.items[p.item.ID] = p.item.Data
+	d.kept[p.item.ID] = true
+	if p.luid != "" {
+		d.state.Map[p.luid] = p.item.ID
+	} else {
+		// A conflict duplicate: the device gets it as a new item.
+		d.outgoing[p.item.ID] = "Add"
+	}
+}
+
+// load returns a server item's content (cached).
+func (d *dbSession) load(ctx context.Context, id string) []byte {
+	if b, ok := d.items[id]; ok {
+		return b
+	}
+	got, err := d.s.store.Get(ctx, d.db, id)
+	if err != nil || len(got) == 0 || got[0] == nil {
+		return nil
+	}
+	d.items[id] = got[0].Data
+	return got[0].Data
+}
+
+// match finds a server item the client's new item is the same as: one
+// not mapped to another LUID of this device, with the same UID, or the
+// same identity fields (name; summary and start; summary and due).
+func (d *dbSession) match(ctx context.Context, data []byte) string {
+	candidates := d.candidates(ctx)
+	if len(candidates) == 0 {
+		return ""
+	}
+	key := identity(d.db, data)
+	mapped := make(map[string]bool, len(d.state.Map))
+	for _, g := range d.state.Map {
+		mapped[g] = true
+	}
+	byKey := ""
+	for _, id := range candidates {
+		if mapped[id] {
+			continue
+		}
+		k := identity(d.db, d.items[id])
+		if key.uid != "" && k.uid == key.uid {
+			return id
+		}
+		if byKey == "" && key.fields != "" && k.fields == key.fields {
+			byKey = id
+		}
+	}
+	return byKey
+}
+
+// candidates are the server items a client item may match: in a slow or
+// refresh sync every item, else the server's own new items (an earlier
+// session cut short may have stored what the client now sends again).
+func (d *dbSession) candidates(ctx context.Context) []string {
+	var ids []string
+	ids = append(ids, d.changes.Added...)
+	ids = append(ids, d.changes.Modified...)
+	var missing []string
+	for _, id := range ids {
+		if _, ok := d.items[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		got, err := d.s.store.Get(ctx, d.db, missing...)
+		if err != nil {
+			d.s.log.Error("read items for matching", "database", d.db, "err", err)
+		}
+		for i, it := range got {
+			if it != nil {
+				d.items[missing[i]] = it.Data
+			} else {
+				d.items[missing[i]] = nil
+			}
+		}
+	}
+	return ids
+}
+
+// finishClientSide runs when the client's changes are all in. A refresh
+// from the client removes the server items the client did not send.
+func (d *dbSession) finishClientSide(ctx context.Context) {
+	if d.mode != AlertRefreshFromClient {
+		return
+	}
+	var gone []string
+	for _, id := range d.changes.Added {
+		if !d.kept[id] {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	if _, err := d.s.store.Delete(ctx, d.db, gone...); err != nil {
+		d.s.log.Error("refresh from client: delete", "database", d.db, "err", err)
+		return
+	}
+	d.own = append(d.own, gone...)
+	for luid, g := range d.state.Map {
+		for _, id := range gone {
+			if g == id {
+				delete(d.state.Map, luid)
+			}
+		}
+	}
+}
+
+// serverSync builds the server's Sync for this database (package 4).
+func (d *dbSession) serverSync(ctx context.Context) []Command {
+	luidOf := make(map[string]string, len(d.state.Map))
+	for luid, g := range d.state.Map {
+		luidOf[g] = luid
+	}
+	var sends []string
+	for id := range d.outgoing {
+		sends = append(sends, id)
+	}
+	sortStrings(sends)
+	// Load what must be sent, in one read.
+	var need []string
+	for _, id := range sends {
+		if d.outgoing[id] != "Delete" {
+			if _, ok := d.items[id]; !ok {
+				need = append(need, id)
+			}
+		}
+	}
+	if len(need) > 0 {
+		got, err := d.s.store.Get(ctx, d.db, need...)
+		if err != nil {
+			d.s.log.Error("read items to send", "database", d.db, "err", err)
+		}
+		for i, it := range got {
+			if it != nil {
+				d.items[need[i]] = it.Data
+			}
+		}
+	}
+	typ, ver := contentType(d.db)
+	sy := &Sync{Target: &Loc{LocURI: d.clientURI}, Source: &Loc{LocURI: d.serverURI}}
+	for _, id := range sends {
+		op := d.outgoing[id]
+		luid := luidOf[id]
+		switch {
+		case op == "Delete":
+			if luid == "" {
+				continue // the device never had it
+			}
+			sy.Commands = append(sy.Commands, &Change{Op: "Delete", Items: []Item{{Target: &Loc{LocURI: luid}}}})
+			delete(d.state.Map, luid)
+		case d.items[id] == nil:
+			continue // gone meanwhile
+		case luid != "" && d.mode != AlertRefreshFromServer:
+			sy.Commands = append(sy.Commands, &Change{Op: "Replace", Meta: &Meta{Type: typ, Version: ver},
+				Items: []Item{{Target: &Loc{LocURI: luid}, Source: &Loc{LocURI: id}, Data: &Data{Text: string(d.items[id])}}}})
+		default:
+			sy.Commands = append(sy.Commands, &Change{Op: "Add", Meta: &Meta{Type: typ, Version: ver},
+				Items: []Item{{Source: &Loc{LocURI: id}, Data: &Data{Text: string(d.items[id])}}}})
+		}
+	}
+	n := len(sy.Commands)
+	sy.NumberOfChanges = &n
+	return []Command{sy}
+}
+
+// handleMap records the client's IDs for the server's new items.
+func (s *session) handleMap(out *outbox, m *Map) {
+	st := out.status("Map", m.CmdID, StatusOK)
+	st.TargetRef, st.SourceRef = []string{m.Target.LocURI}, []string{m.Source.LocURI}
+	db, ok := s.srv.resolveDB(m.Target.LocURI)
+	d := s.dbs[db]
+	if !ok || d == nil {
+		st.Data = StatusNotFound.String()
+		return
+	}
+	for _, mi := range m.MapItems {
+		if mi.Source != "" && mi.Target != "" {
+			d.state.Map[mi.Source] = mi.Target
+		}
+	}
+}
+
+// commit keeps each database's anchors, map and sync point: the session
+// is complete. A session cut before this point is simply repeated.
+func (s *session) commit(ctx context.Context) {
+	s.done = true
+	for _, d := range s.order {
+		if d.failed {
+			continue
+		}
+		point, err := s.store.Advance(ctx, d.db, d.changes.Point, d.own)
+		if err != nil {
+			s.log.Error("commit: sync point", "database", d.db, "err", err)
+			continue
+		}
+		d.state.ClientNext, d.state.ServerNext, d.state.Point = d.clientAnchor.Next, d.serverNext, point
+		raw, err := json.Marshal(d.state)
+		if err == nil {
+			err = s.store.SaveState(ctx, stateKey(s.deviceID, d.db), raw)
+		}
+		if err != nil {
+			s.log.Error("commit: save state", "database", d.db, "err", err)
+			continue
+		}
+		s.log.Info("sync complete", "database", d.db, "mode", int(d.mode), "from_device", len(d.own), "items", len(d.state.Map))
+	}
+}
