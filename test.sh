@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of syncml-imap. On a fresh Debian machine it first
-# installs what the tests need (Dovecot's IMAP server), with apt-get as
+# installs what the tests need (Dovecot's IMAP server, the SyncEvolution
+# client and gcc for its test shim), with apt-get as
 # root; it fails loudly when it cannot.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,6 +14,8 @@ command -v go >/dev/null 2>&1 || die "Go is not installed (Go 1.26 or newer is n
 need=()
 command -v dovecot >/dev/null 2>&1 || need+=(dovecot-imapd)
 command -v doveadm >/dev/null 2>&1 || need+=(dovecot-core)
+command -v syncevolution >/dev/null 2>&1 || need+=(syncevolution)
+command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)   # builds the SyncEvolution curl shim
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}"
@@ -25,7 +28,9 @@ if [ ${#need[@]} -gt 0 ]; then
   # The packaged service must not start (and grab port 143) in containers.
   $sudo apt-get update -qq || die "apt-get update failed"
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || die "apt-get install ${need[*]} failed"
-  command -v dovecot >/dev/null 2>&1 || die "dovecot still missing after installing ${need[*]}"
+  for c in dovecot syncevolution gcc; do
+    command -v $c >/dev/null 2>&1 || die "$c still missing after installing ${need[*]}"
+  done
 fi
 echo "test.sh: $(go version), dovecot $(dovecot --version)"
 

@@ -127,14 +127,14 @@ type Sync struct {
 
 // Change is an Add, Replace, Delete, Copy or Move.
 type Change struct {
-	Op     string // "Add", "Replace", "Delete", "Copy", "Move"
-	CmdID  string
-	NoResp bool
+	Op      string // "Add", "Replace", "Delete", "Copy", "Move"
+	CmdID   string
+	NoResp  bool
 	Archive bool
-	SftDel bool
-	Cred   *Cred
-	Meta   *Meta
-	Items  []Item
+	SftDel  bool
+	Cred    *Cred
+	Meta    *Meta
+	Items   []Item
 }
 
 // Access is a Put or a Get (of device information).

@@ -107,10 +107,11 @@ func (s *Server) Handle(ctx context.Context, req *Request) (*Response, error) {
 func (s *Server) handleMessage(ctx context.Context, msg *Message, req *Request) *Message {
 	sess := s.lookup(req.SessionKey, msg)
 	sess.mu.Lock()
-	defer sess.mu.Unlock()
 	sess.lastUsed = s.opts.now()
 	reply := sess.handle(ctx, msg, req.BaseURL)
-	if sess.done {
+	done := sess.done
+	sess.mu.Unlock()
+	if done {
 		s.forget(sess)
 	}
 	return reply

@@ -42,10 +42,10 @@ type session struct {
 type phase int
 
 const (
-	phaseInit        phase = iota // receiving package 1 (alerts)
-	phaseClientSync               // receiving package 3 (client changes)
-	phaseServerSync               // sending package 4 (server changes)
-	phaseMap                      // receiving package 5 (statuses, maps)
+	phaseInit       phase = iota // receiving package 1 (alerts)
+	phaseClientSync              // receiving package 3 (client changes)
+	phaseServerSync              // sending package 4 (server changes)
+	phaseMap                     // receiving package 5 (statuses, maps)
 )
 
 func (s *session) close() {

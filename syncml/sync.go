@@ -23,11 +23,11 @@ func stateKey(deviceID, db string) string { return "device/" + deviceID + "/" + 
 
 // dbSession is one database being synced in a session.
 type dbSession struct {
-	s         *session
-	db        string
-	clientURI string // the client's database (Alert Source)
-	serverURI string // what the client calls ours (Alert Target)
-	mode      AlertCode
+	s            *session
+	db           string
+	clientURI    string // the client's database (Alert Source)
+	serverURI    string // what the client calls ours (Alert Target)
+	mode         AlertCode
 	clientAnchor Anchor
 	serverNext   string
 	state        *dbState

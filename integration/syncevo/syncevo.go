@@ -14,10 +14,10 @@
 //
 // The packaged client crashes (SIGSEGV) on its first HTTP POST: the
 // constructor of SyncEvo::CurlTransportAgent in libsyncevolution.so.0 hands
-// libcurl garbage instead of its read and write callbacks. Every run is
-// therefore started with LD_PRELOAD of a small shim (testdata/curlshim.c, compiled
-// with gcc once per test binary) that replaces those two callbacks; see
-// the comment in testdata/curlshim.c.
+// libcurl garbage (in practice NULL) instead of its read and write
+// callbacks. Every run is therefore started with LD_PRELOAD of a small shim
+// (testdata/curlshim.c, compiled with gcc once per test binary and cached)
+// that replaces those two callbacks; see the comment in the C file.
 //
 // When syncevolution or gcc is missing, [New] installs them with apt-get
 // when running as root; when that is impossible the test is skipped, or
@@ -26,15 +26,17 @@
 // Settings every client gets: --daemon=no, keyring=no, enableWBXML=0
 // (unless [Options.WBXML]), loglevel=4, printChanges=0 and dumpData=0 (no
 // database dumps, so runs stay fast), maxlogdirs=0 (keep every session's
-// logs), RetryInterval=0 (no resending: a lost reply is a failure) and
-// RetryDuration equal to the sync time limit. preventSlowSync keeps
-// SyncEvolution's default (on), so a slow sync that the client did not ask
-// for fails on the client side with status 22000, unless
-// [Options.AllowSlowSync].
+// logs), and RetryInterval = RetryDuration = [Options.Timeout] (a reply
+// that does not come in time fails the sync; nothing is resent).
+// preventSlowSync keeps SyncEvolution's default (on): a slow sync that the
+// client did not ask for fails on the client side with status 22000 —
+// the server sent a Last anchor that does not match, or asked for a slow
+// sync, or it is the first sync and the client already has data. Tests can
+// turn it off with [Options.AllowSlowSync].
 //
-// The file backend sleeps about a second per datastore and sync (so that
-// changes made right after a sync get a new modification time), so a sync
-// takes at least a second or two.
+// A sync with the file backend takes about half a second to a second: it
+// waits until the modification times of the items it wrote are in the
+// past, so that changes made right after a sync are seen by the next.
 package syncevo
 
 import (
@@ -64,9 +66,12 @@ import (
 // client.
 const PeerName = "server"
 
-// DefaultTimeout is the time limit of one sync when [Options.Timeout] is
-// zero.
-const DefaultTimeout = 2 * time.Minute
+// DefaultTimeout is [Options.Timeout] when it is zero.
+const DefaultTimeout = time.Minute
+
+// killAfter is how much longer than Options.Timeout a sync may run before
+// the client is killed.
+const killAfter = time.Minute
 
 // Options configure a [Client].
 type Options struct {
@@ -86,8 +91,17 @@ type Options struct {
 	// AllowSlowSync sets preventSlowSync=0, so that the client accepts a
 	// slow sync it did not ask for.
 	AllowSlowSync bool
-	// Timeout is the time limit of one sync; 0: DefaultTimeout. The
-	// client is killed when it is over.
+	// RefreshSync sets enableRefreshSync=1, so that the client asks for
+	// RefreshFromServer and OneWayFromServer with SyncML alerts 205 and
+	// 204. Without it, SyncEvolution does neither: it wipes its data and
+	// asks for a slow sync (201) instead of 205, and asks for a two-way
+	// sync (200) instead of 204 (sending none of its changes).
+	RefreshSync bool
+	// Timeout is how long the client waits for each reply of the server
+	// before it gives up (RetryInterval and RetryDuration; it never
+	// resends); 0: DefaultTimeout. Whole seconds, at least one. A sync
+	// still running a minute after that is killed, and so is one that
+	// would outlive the test's deadline.
 	Timeout time.Duration
 	// NoShim runs the client without the curl shim, for demonstrating
 	// the packaged bug only.
@@ -109,26 +123,29 @@ type Source struct {
 	Dir        string // the file backend's directory; empty: one under the client's Dir
 }
 
-// Mode is a sync mode as SyncEvolution names it for its --sync option;
-// local is the client, remote the server.
+// Mode is a sync mode as SyncEvolution's --sync option names it; local is
+// the client, remote the server. The older names "refresh-from-server",
+// "refresh-from-client", "one-way-from-server" and "one-way-from-client"
+// are accepted too.
 type Mode string
 
-// The sync modes a client can ask for.
+// The sync modes a client can ask for, with the SyncML alert code it
+// sends.
 const (
-	Configured        Mode = ""                    // each datastore's configured mode (two-way)
-	TwoWay            Mode = "two-way"             // SyncML 200
-	Slow              Mode = "slow"                // SyncML 201
-	OneWayFromClient  Mode = "one-way-from-local"  // SyncML 202
-	RefreshFromClient Mode = "refresh-from-local"  // SyncML 203
-	OneWayFromServer  Mode = "one-way-from-remote" // SyncML 204
-	RefreshFromServer Mode = "refresh-from-remote" // SyncML 205; see enableRefreshSync in the man page
+	Configured        Mode = ""                    // each datastore's configured mode: two-way
+	TwoWay            Mode = "two-way"             // 200; 201 while the client has no anchor
+	Slow              Mode = "slow"                // 201
+	OneWayFromClient  Mode = "one-way-from-local"  // 202
+	RefreshFromClient Mode = "refresh-from-local"  // 203
+	OneWayFromServer  Mode = "one-way-from-remote" // 204 with Options.RefreshSync, else 200
+	RefreshFromServer Mode = "refresh-from-remote" // 205 with Options.RefreshSync, else local wipe and 201
 )
 
 // Client is one configured SyncEvolution client.
 type Client struct {
-	Dir     string // its HOME; everything of the client is below it
-	LogRoot string // the logdir property: one directory per session below it
-	Opts    Options
+	Dir     string  // its HOME; everything of the client is below it
+	LogRoot string  // the logdir property: one directory per session below it
+	Opts    Options // as configured, defaults filled in; do not change
 	sources map[string]Source
 
 	mu  sync.Mutex // one sync at a time
@@ -145,7 +162,13 @@ type Result struct {
 	Duration time.Duration
 
 	// From the session's status.ini; zero when the client wrote none.
-	Status  int    // overall status: 0 or 200 success, 22000 slow sync refused, 20401/10401... (local/remote + SyncML code)
+	// Status is SyncEvolution's overall status: 0 or 200 success; else
+	// 10000 or 20000 plus a SyncML or engine code (e.g. 20006 bad
+	// content in the reply, 20043 transport failure or no reply in time,
+	// 20017 datastore aborted), 22000 a slow sync refused
+	// (preventSlowSync), 22002 the client died (the value status.ini
+	// holds while a sync runs).
+	Status  int
 	Error   string // the error text, if any
 	Sources map[string]SourceResult
 	LogDir  string            // the session's log directory; "" when none was created
@@ -237,6 +260,7 @@ func newClient(dir string, tools *tools, opts *Options) (*Client, error) {
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
 	}
+	o.Timeout = max(o.Timeout.Round(time.Second), time.Second)
 	if len(o.Sources) == 0 {
 		o.Sources = []Source{{Name: "addressbook", URI: "contacts", Format: "text/vcard"}}
 	}
@@ -314,7 +338,9 @@ func (c *Client) configureArgs() []string {
 		"maxlogdirs=0",
 		"printChanges=0",
 		"dumpData=0",
-		"RetryInterval=0",
+		// A reply not there after RetryInterval is a failure, because the
+		// whole RetryDuration is over then too: no resending.
+		"RetryInterval=" + strconv.Itoa(int(o.Timeout.Seconds())),
 		"RetryDuration=" + strconv.Itoa(int(o.Timeout.Seconds())),
 	}
 	if o.MaxMsgSize > 0 {
@@ -328,6 +354,9 @@ func (c *Client) configureArgs() []string {
 	}
 	if o.AllowSlowSync {
 		args = append(args, "preventSlowSync=0")
+	}
+	if o.RefreshSync {
+		args = append(args, "enableRefreshSync=1")
 	}
 	names := []string{}
 	for _, s := range o.Sources {
@@ -355,7 +384,9 @@ func boolProp(b bool) string {
 }
 
 // Configure changes properties of the client's configuration, e.g.
-// "preventSlowSync=0" or "addressbook/syncFormat=text/x-vcard".
+// "preventSlowSync=0", "clientAuthType=basic" or
+// "addressbook/syncFormat=text/x-vcard" (see "syncevolution
+// --print-config --template none" for all properties).
 func (c *Client) Configure(t testing.TB, props ...string) {
 	t.Helper()
 	c.mu.Lock()
@@ -391,10 +422,14 @@ func (c *Client) Sync(t testing.TB, mode Mode, sources ...string) *Result {
 	args = append(args, "--", PeerName)
 	args = append(args, sources...)
 
+	limit := c.Opts.Timeout + killAfter
+	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if deadline, ok := d.Deadline(); ok {
+			limit = min(limit, max(time.Until(deadline)-5*time.Second, time.Second))
+		}
+	}
 	start := time.Now()
-	// The client gives up after RetryDuration; the extra time is for
-	// the file backend's sleeps and for writing the logs.
-	res := c.runSync(c.Opts.Timeout+30*time.Second, args)
+	res := c.runSync(limit, args)
 	res.Duration = time.Since(start)
 
 	after, err := sessionDirs(c.LogRoot)
@@ -794,6 +829,11 @@ func findTools() (*tools, error) {
 	return &tools{binary: bin, shim: shim}, nil
 }
 
+func ownedByMe(st os.FileInfo) bool {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && int(sys.Uid) == os.Getuid() && st.Mode().Perm()&0o022 == 0
+}
+
 func lookPath(name string) string {
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -844,9 +884,16 @@ func buildShim(gcc string) (string, error) {
 		err = os.MkdirAll(dir, 0o755)
 	}
 	if err != nil {
-		dir, err = os.MkdirTemp("", "syncevo-shim-")
-		if err != nil {
+		// No usable home (e.g. HOME=/nonexistent): a directory of our own
+		// in the temporary directory.
+		dir = filepath.Join(os.TempDir(), fmt.Sprintf("syncml-imap-syncevo-%d", os.Getuid()))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return "", err
+		}
+		if st, err := os.Stat(dir); err != nil || !ownedByMe(st) {
+			if dir, err = os.MkdirTemp("", "syncml-imap-syncevo-"); err != nil {
+				return "", err
+			}
 		}
 	}
 	lib := filepath.Join(dir, name)

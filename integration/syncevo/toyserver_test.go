@@ -82,14 +82,14 @@ type toyServer struct {
 	*httptest.Server
 	t testing.TB
 
-	mu        sync.Mutex
-	items     map[string]string // server ID -> vCard, sent to the client as Add
-	forceSlow bool              // answer every two-way alert with a slow sync (201)
-	loseAnchor bool             // send a wrong Last anchor, as a server that lost it
-	anchors   map[string]string // database -> the Next anchor sent last
-	added     []string          // item data of the client's Adds and Replaces
-	deleted   int               // the client's Deletes
-	msgs      int
+	mu         sync.Mutex
+	items      map[string]string // server ID -> vCard, sent to the client as Add
+	forceSlow  bool              // answer every two-way alert with a slow sync (201)
+	loseAnchor bool              // send a wrong Last anchor, as a server that lost it
+	anchors    map[string]string // database -> the Next anchor sent last
+	added      []string          // item data of the client's Adds and Replaces
+	deleted    int               // the client's Deletes
+	msgs       int
 }
 
 func newToyServer(t testing.TB) *toyServer {

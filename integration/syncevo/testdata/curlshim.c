@@ -10,10 +10,11 @@
  *     curl_easy_setopt(h, CURLOPT_READFUNCTION,  <garbage>);
  *     curl_easy_setopt(h, CURLOPT_READDATA,      this);
  *
- * where <garbage> is whatever the previous call left in %rdx (the compiler
- * dropped the static callback that should have been passed). libcurl calls
- * that "function" when it sends the first POST body and the client dies
- * with SIGSEGV.
+ * where <garbage> is whatever the previous curl_easy_setopt call left in
+ * %rdx: the compiled constructor (objdump -d at the symbol
+ * _ZN7SyncEvo18CurlTransportAgentC1Ev) loads no third argument for these
+ * two calls. In practice it is NULL. libcurl calls that "function" when it
+ * sends the first POST body, and the client dies with SIGSEGV.
  *
  * This library interposes curl_easy_setopt. For CURLOPT_WRITEFUNCTION and
  * CURLOPT_READFUNCTION set from inside that constructor (found by the
@@ -32,7 +33,14 @@
  * (dlsym(RTLD_NEXT)), passing the variadic argument with its proper type.
  *
  * No curl headers needed: the few constants are copied from curl.h.
- * Set CURLSHIM_DEBUG=1 to log substitutions to stderr.
+ * Set CURLSHIM_DEBUG=1 to log the substitutions to stderr; syncevolution
+ * captures its stderr, so they end up in the session's
+ * syncevolution-log.html.
+ *
+ * Built by the Go package syncevo (gcc -shared -fPIC ... -ldl); for a
+ * manual run:
+ *   gcc -O2 -shared -fPIC -o curlshim.so curlshim.c -ldl
+ *   LD_PRELOAD=$PWD/curlshim.so syncevolution --daemon=no <config>
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
