@@ -265,9 +265,12 @@ func (s *session) endOfMessage(ctx context.Context, out *outbox, final bool) *Me
 	}
 }
 
+// allClientSyncsDone reports whether the client has sent its Sync for
+// every database. Even in one-way and refresh from the server it sends an
+// empty one (package 3) before the server's changes may follow.
 func (s *session) allClientSyncsDone() bool {
 	for _, d := range s.order {
-		if d.mode.clientSends() && !d.clientSynced {
+		if !d.clientSynced {
 			return false
 		}
 	}

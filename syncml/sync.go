@@ -32,7 +32,8 @@ type dbSession struct {
 	serverNext   string
 	state        *dbState
 
-	changes *StoreChanges // server side, since the last sync point
+	changes  *StoreChanges // server side, since the last sync point
+	oldPoint []byte        // the sync point the session started from
 	// outgoing: server item ID → what to send ("Add", "Replace", "Delete").
 	outgoing map[string]string
 	// items: server contents loaded for matching and sending.
@@ -145,6 +146,7 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	var since []byte
 	if !d.mode.slow() {
 		since = d.state.Point
+		d.oldPoint = d.state.Point
 	}
 	d.changes, err = st.Changes(ctx, d.db, since)
 	if errors.Is(err, ErrSyncPointInvalid) {
@@ -591,7 +593,14 @@ func (s *session) commit(ctx context.Context) {
 		if d.failed {
 			continue
 		}
-		point, err := s.store.Advance(ctx, d.db, d.changes.Point, d.own)
+		// The new sync point: what the client now has. In one-way from
+		// the client the server's changes were not sent, so they stay
+		// pending: start from the old point and add the client's writes.
+		base := d.changes.Point
+		if !d.mode.serverSends() && d.mode != AlertRefreshFromClient && d.oldPoint != nil {
+			base = d.oldPoint
+		}
+		point, err := s.store.Advance(ctx, d.db, base, d.own)
 		if err != nil {
 			s.log.Error("commit: sync point", "database", d.db, "err", err)
 			continue

@@ -1,0 +1,335 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"syncml-imap/config"
+	"syncml-imap/imapstore"
+	"syncml-imap/integration/syncevo"
+	"syncml-imap/internal/dovetest"
+	"syncml-imap/plugin"
+)
+
+// env is one account on a real Dovecot, the syncml-imap endpoint in front
+// of it, and a real SyncEvolution client.
+type env struct {
+	t      *testing.T
+	dove   *dovetest.Server
+	url    string
+	user   string
+	pass   string
+	client *syncevo.Client
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	dove := dovetest.Start(t, nil)
+	e := &env{t: t, dove: dove, user: "carol@example.org", pass: "carol-pw"}
+	dove.AddUser(t, e.user, e.pass)
+	cfg := config.Default()
+	cfg.IMAP.Address = dove.Addr
+	h, err := plugin.NewHandler(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/syncml", h)
+	hs := &http.Server{Handler: mux}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close(); h.Server.Close() })
+	e.url = "http://" + ln.Addr().String() + "/syncml"
+	e.client = syncevo.New(t, &syncevo.Options{
+		URL: e.url, Username: e.user, Password: e.pass, DeviceID: "sc-test-device-1",
+		RefreshSync: true,
+		Sources: []syncevo.Source{
+			{Name: "addressbook", URI: "contacts", Format: "text/vcard"},
+			{Name: "calendar", URI: "calendar", Format: "text/calendar"},
+			{Name: "todo", URI: "tasks", Format: "text/calendar"},
+		},
+	})
+	return e
+}
+
+var kindOfSource = map[string]imapstore.Kind{"addressbook": imapstore.KindContacts, "calendar": imapstore.KindCalendar, "todo": imapstore.KindTasks}
+
+// mailbox reads every item of the kind as a mail client's account sees it.
+func (e *env) mailbox(kind imapstore.Kind) map[string][]byte {
+	e.t.Helper()
+	a, err := imapstore.Dial(context.Background(), &imapstore.Options{Address: e.dove.Addr}, e.user, e.pass)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer a.Close()
+	d, err := a.Changes(context.Background(), kind, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	items, err := a.Get(context.Background(), kind, d.Added...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, it := range items {
+		out[it.ID] = it.Data
+	}
+	return out
+}
+
+func (e *env) account() *imapstore.Account {
+	a, err := imapstore.Dial(context.Background(), &imapstore.Options{Address: e.dove.Addr}, e.user, e.pass)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { a.Close() })
+	return a
+}
+
+func (e *env) sync(t *testing.T, mode syncevo.Mode) *syncevo.Result {
+	t.Helper()
+	r := e.client.Sync(t, mode)
+	if !r.OK() {
+		var wire strings.Builder
+		if msgs, err := e.client.Messages(r); err == nil {
+			for _, m := range msgs[max(0, len(msgs)-3):] {
+				fmt.Fprintf(&wire, "--- %s (outgoing %v)\n%s\n", m.File, m.Outgoing, m.Data)
+			}
+		}
+		t.Fatalf("sync %q failed: %s\n%s\n%s", mode, r, r.Output, wire.String())
+	}
+	return r
+}
+
+// fields reduces an item to the properties that carry content, so that
+// the client's and the mailbox's copies compare field by field whatever
+// each side adds (PRODID, REV, X-properties, UID, line folding).
+var ignored = regexp.MustCompile(`^(PRODID|REV|UID|DTSTAMP|LAST-MODIFIED|CREATED|X-[A-Z0-9-]+|VERSION|BEGIN|END)[;:]`)
+
+func fields(data []byte) []string {
+	s := strings.ReplaceAll(string(data), "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\n ", "")
+	summary := ""
+	for _, l := range strings.Split(s, "\n") {
+		if v, ok := strings.CutPrefix(l, "SUMMARY:"); ok {
+			summary = v
+		}
+	}
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l == "" || ignored.MatchString(l) {
+			continue
+		}
+		if _, v, ok := strings.Cut(l, ":"); ok && strings.Trim(v, "; ") == "" {
+			continue // an empty property carries no content (SyncEvolution sends them all)
+		}
+		if l == "DESCRIPTION:"+summary {
+			continue // SyncEvolution's engine copies SUMMARY into DESCRIPTION when it sends
+		}
+		out = append(out, l)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func fieldSet(items map[string][]byte) []string {
+	var out []string
+	for _, d := range items {
+		out = append(out, strings.Join(fields(d), "|"))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// same checks that the client and the mailbox hold the same items, field
+// by field.
+func (e *env) same(t *testing.T, source string) {
+	t.Helper()
+	client := fieldSet(e.client.Items(t, source))
+	box := fieldSet(e.mailbox(kindOfSource[source]))
+	if !slices.Equal(client, box) {
+		t.Fatalf("%s: client and mailbox differ\nclient (%d):\n%s\nmailbox (%d):\n%s", source, len(client),
+			strings.Join(client, "\n"), len(box), strings.Join(box, "\n"))
+	}
+}
+
+func contact(i int, note string) []byte {
+	return []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person %03d\r\nN:%03d;Person;;;\r\nTEL;TYPE=CELL:+49 170 %07d\r\n"+
+		"EMAIL;TYPE=INTERNET:p%03d@example.org\r\nNOTE:%s\r\nEND:VCARD\r\n", i, i, i, i, note))
+}
+
+func event(i int, summary string) []byte {
+	start := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC).Add(time.Duration(i) * 24 * time.Hour)
+	return []byte(fmt.Sprintf("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:event-%03d@test\r\n"+
+		"DTSTART:%s\r\nDTEND:%s\r\nSUMMARY:%s\r\nLOCATION:Room %d\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+		i, start.Format("20060102T150405Z"), start.Add(time.Hour).Format("20060102T150405Z"), summary, i))
+}
+
+func todo(i int, summary string) []byte {
+	return []byte(fmt.Sprintf("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VTODO\r\nUID:task-%03d@test\r\n"+
+		"DUE:20261215T170000Z\r\nSUMMARY:%s\r\nPRIORITY:%d\r\nSTATUS:NEEDS-ACTION\r\nEND:VTODO\r\nEND:VCALENDAR\r\n", i, summary, i%9+1))
+}
+
+// TestSyncEvolution drives the real client through the sync modes against
+// a real Dovecot, comparing client and mailbox item by item after each step.
+func TestSyncEvolution(t *testing.T) {
+	e := newEnv(t)
+	c := e.client
+	for i := 0; i < 100; i++ {
+		c.WriteItem(t, "addressbook", fmt.Sprintf("c%03d.vcf", i), contact(i, "first"))
+	}
+	for i := 0; i < 50; i++ {
+		c.WriteItem(t, "calendar", fmt.Sprintf("e%03d.ics", i), event(i, fmt.Sprintf("Meeting %d", i)))
+	}
+	for i := 0; i < 20; i++ {
+		c.WriteItem(t, "todo", fmt.Sprintf("t%03d.ics", i), todo(i, fmt.Sprintf("Task %d", i)))
+	}
+
+	t.Run("slow sync into an empty mailbox", func(t *testing.T) {
+		r := e.sync(t, syncevo.Slow)
+		if n := len(e.mailbox(imapstore.KindContacts)); n != 100 {
+			t.Fatalf("%d contacts in the mailbox, want 100 (%s)", n, r)
+		}
+		for _, src := range []string{"addressbook", "calendar", "todo"} {
+			e.same(t, src)
+		}
+	})
+
+	t.Run("nothing changed", func(t *testing.T) {
+		r := e.sync(t, syncevo.TwoWay)
+		for name, s := range r.Sources {
+			if s.Mode != "two-way" || s.LocalAdded+s.LocalUpdated+s.LocalRemoved+s.RemoteAdded+s.RemoteUpdated+s.RemoteRemoved != 0 {
+				t.Errorf("%s: %+v", name, s)
+			}
+		}
+	})
+
+	t.Run("a change on each side", func(t *testing.T) {
+		c.WriteItem(t, "addressbook", "c005.vcf", contact(5, "changed on the phone"))
+		a := e.account()
+		box := e.mailbox(imapstore.KindContacts)
+		var target string
+		for id, d := range box {
+			if strings.Contains(string(d), "FN:Person 007") {
+				target = id
+			}
+		}
+		if err := a.Put(context.Background(), imapstore.KindContacts, &imapstore.Item{ID: target, Data: contact(7, "changed in the mailbox")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Put(context.Background(), imapstore.KindCalendar, &imapstore.Item{Data: event(77, "Added by mail client")}); err != nil {
+			t.Fatal(err)
+		}
+		r := e.sync(t, syncevo.TwoWay)
+		ab := r.Sources["addressbook"]
+		if ab.RemoteUpdated != 1 || ab.LocalUpdated != 1 {
+			t.Errorf("addressbook counters %+v", ab)
+		}
+		if r.Sources["calendar"].LocalAdded != 1 {
+			t.Errorf("calendar counters %+v", r.Sources["calendar"])
+		}
+		for _, src := range []string{"addressbook", "calendar", "todo"} {
+			e.same(t, src)
+		}
+	})
+
+	t.Run("deletes both ways", func(t *testing.T) {
+		c.DeleteItem(t, "addressbook", "c010.vcf")
+		c.DeleteItem(t, "todo", "t003.ics")
+		a := e.account()
+		box := e.mailbox(imapstore.KindContacts)
+		for id, d := range box {
+			if strings.Contains(string(d), "FN:Person 020") {
+				if _, err := a.Delete(context.Background(), imapstore.KindContacts, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		e.sync(t, syncevo.TwoWay)
+		if n := len(e.mailbox(imapstore.KindContacts)); n != 98 {
+			t.Errorf("%d contacts in the mailbox, want 98", n)
+		}
+		if n := len(c.Items(t, "addressbook")); n != 98 {
+			t.Errorf("%d contacts on the client, want 98", n)
+		}
+		for _, src := range []string{"addressbook", "calendar", "todo"} {
+			e.same(t, src)
+		}
+	})
+
+	t.Run("refresh from server", func(t *testing.T) {
+		c.WriteItem(t, "todo", "stray.ics", todo(99, "only on the client"))
+		e.sync(t, syncevo.RefreshFromServer)
+		for _, src := range []string{"addressbook", "calendar", "todo"} {
+			e.same(t, src)
+		}
+	})
+
+	t.Run("refresh from client", func(t *testing.T) {
+		a := e.account()
+		if err := a.Put(context.Background(), imapstore.KindTasks, &imapstore.Item{Data: todo(98, "only in the mailbox")}); err != nil {
+			t.Fatal(err)
+		}
+		e.deleteOnClient(t, "addressbook", "FN:Person 030")
+		e.sync(t, syncevo.RefreshFromClient)
+		for _, src := range []string{"addressbook", "calendar", "todo"} {
+			e.same(t, src)
+		}
+	})
+
+	t.Run("one-way from client", func(t *testing.T) {
+		c.WriteItem(t, "addressbook", "new1.vcf", contact(201, "one way up"))
+		a := e.account()
+		if err := a.Put(context.Background(), imapstore.KindContacts, &imapstore.Item{Data: contact(202, "stays on the server")}); err != nil {
+			t.Fatal(err)
+		}
+		e.sync(t, syncevo.OneWayFromClient)
+		box := fieldSet(e.mailbox(imapstore.KindContacts))
+		if !containsField(box, "FN:Person 201") || !containsField(box, "FN:Person 202") {
+			t.Errorf("mailbox lacks 201 or 202")
+		}
+		if containsField(fieldSet(c.Items(t, "addressbook")), "FN:Person 202") {
+			t.Errorf("one-way from client sent a server item to the client")
+		}
+	})
+
+	t.Run("one-way from server", func(t *testing.T) {
+		e.sync(t, syncevo.OneWayFromServer)
+		if !containsField(fieldSet(c.Items(t, "addressbook")), "FN:Person 202") {
+			t.Errorf("one-way from server did not bring 202")
+		}
+		e.same(t, "addressbook")
+	})
+}
+
+// deleteOnClient removes the client's item containing text (file names
+// change when the client refreshes).
+func (e *env) deleteOnClient(t *testing.T, source, text string) {
+	t.Helper()
+	for name, data := range e.client.Items(t, source) {
+		if strings.Contains(string(data), text) {
+			e.client.DeleteItem(t, source, name)
+			return
+		}
+	}
+	t.Fatalf("%s: no item with %q on the client", source, text)
+}
+
+func containsField(set []string, field string) bool {
+	for _, s := range set {
+		if strings.Contains(s, field) {
+			return true
+		}
+	}
+	return false
+}
