@@ -27,6 +27,7 @@ type env struct {
 	user   string
 	pass   string
 	client *syncevo.Client
+	cut    func() bool // when set and true, the next POST fails
 }
 
 func newEnv(t *testing.T) *env {
@@ -45,7 +46,14 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/syncml", h)
+	mux.Handle("/syncml", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && e.cut != nil && e.cut() {
+			// The connection drops: the request never reaches the server.
+			http.Error(w, "cut by the test", http.StatusBadGateway)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
 	hs := &http.Server{Handler: mux}
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close(); h.Server.Close() })
@@ -332,4 +340,44 @@ func containsField(set []string, field string) bool {
 		}
 	}
 	return false
+}
+
+// TestInterruptedSession cuts a session after the client sent its changes
+// (its package 5 never arrives, so nothing is committed), then repeats
+// the sync: nothing is lost and nothing doubled on either side.
+func TestInterruptedSession(t *testing.T) {
+	e := newEnv(t)
+	c := e.client
+	for i := 0; i < 5; i++ {
+		c.WriteItem(t, "addressbook", fmt.Sprintf("c%03d.vcf", i), contact(i, "first"))
+	}
+	e.sync(t, syncevo.Slow)
+	e.same(t, "addressbook")
+
+	c.WriteItem(t, "addressbook", "new-a.vcf", contact(50, "added before the cut"))
+	c.WriteItem(t, "addressbook", "new-b.vcf", contact(51, "added before the cut"))
+	a := e.account()
+	if err := a.Put(context.Background(), imapstore.KindContacts, &imapstore.Item{Data: contact(60, "added in the mailbox")}); err != nil {
+		t.Fatal(err)
+	}
+	posts := 0
+	e.cut = func() bool { posts++; return posts == 3 } // package 5: statuses and Map
+	r := c.Sync(t, syncevo.TwoWay)
+	if r.OK() {
+		t.Fatalf("the cut session succeeded: %s", r)
+	}
+	e.cut = nil
+	e.sync(t, syncevo.TwoWay)
+	e.same(t, "addressbook")
+	if box := e.mailbox(imapstore.KindContacts); len(box) != 8 {
+		t.Errorf("%d contacts in the mailbox, want 8:\n%s", len(box), strings.Join(fieldSet(box), "\n"))
+	}
+	if n := len(c.Items(t, "addressbook")); n != 8 {
+		t.Errorf("%d contacts on the client, want 8", n)
+	}
+	// And the next sync is a quiet two-way one.
+	r = e.sync(t, syncevo.TwoWay)
+	if s := r.Sources["addressbook"]; s.Mode != "two-way" || s.LocalAdded+s.RemoteAdded != 0 {
+		t.Errorf("after the repeat: %+v", s)
+	}
 }

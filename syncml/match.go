@@ -55,3 +55,54 @@ func identity(db string, data []byte) itemIdentity {
 }
 
 func sortStrings(s []string) { slices.Sort(s) }
+
+// volatile properties change without the item changing for a person.
+var volatile = map[string]bool{
+	"VERSION": true, "PRODID": true, "REV": true, "UID": true, "DTSTAMP": true,
+	"LAST-MODIFIED": true, "CREATED": true, "SEQUENCE": true,
+}
+
+// sameContent reports whether two versions of an item say the same
+// thing: the same properties with the same values, whatever their order,
+// folding and encoding, ignoring empty properties, bookkeeping (REV,
+// DTSTAMP, PRODID...), extensions (X-...), and a DESCRIPTION that only
+// repeats the SUMMARY (some clients add it). A device echoing back an
+// item it received is then not a change.
+func sameContent(a, b []byte) bool {
+	return slices.Equal(contentLines(a), contentLines(b))
+}
+
+func contentLines(data []byte) []string {
+	var out []string
+	var walk func(o *vobject.Object)
+	walk = func(o *vobject.Object) {
+		out = append(out, "BEGIN:"+o.Name)
+		summary := o.PropValue("SUMMARY")
+		for _, p := range o.Props {
+			v := strings.TrimSpace(p.Value)
+			if volatile[p.Name] || strings.HasPrefix(p.Name, "X-") || strings.Trim(v, "; ") == "" {
+				continue
+			}
+			if p.Name == "DESCRIPTION" && vobject.UnescapeText(v) == summary {
+				continue
+			}
+			var params []string
+			for k, pv := range p.Params {
+				if k == "ENCODING" || k == "CHARSET" {
+					continue
+				}
+				params = append(params, k+"="+strings.ToUpper(pv))
+			}
+			slices.Sort(params)
+			out = append(out, p.Name+";"+strings.Join(params, ";")+":"+v)
+		}
+		for _, c := range o.Children {
+			walk(c)
+		}
+	}
+	for _, o := range vobject.Parse(data) {
+		walk(o)
+	}
+	slices.Sort(out)
+	return out
+}

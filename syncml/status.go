@@ -31,6 +31,7 @@ const (
 	StatusNotImplemented       StatusCode = 501
 	StatusVersionNotSupported  StatusCode = 505
 	StatusRefreshRequired      StatusCode = 508
+	StatusResumeNotPossible    StatusCode = 509 // "reserved" in RepPro 1.2.2; what Synthesis sends
 	StatusDataStoreFailure     StatusCode = 510
 	StatusServerFailure        StatusCode = 511
 	StatusProtocolNotSupported StatusCode = 513

@@ -49,6 +49,15 @@ type dbSession struct {
 func (s *session) handleAlert(ctx context.Context, out *outbox, a *Alert) {
 	code, _ := strconv.Atoi(a.Data)
 	ac := AlertCode(code).normalize()
+	// A client that was cut off asks to resume (DS 1.2 Alert 225). This
+	// server does not keep suspended sessions: it answers 509 and offers an
+	// ordinary two-way sync (as Synthesis does), whose anchor check then
+	// decides between a normal and a slow sync. Nothing of the cut session
+	// was committed, so repeating it loses and doubles nothing.
+	resume := ac == AlertResume && s.verProto == "SyncML/1.2"
+	if resume {
+		ac = AlertTwoWay
+	}
 	if ac == AlertNextMessage {
 		if !a.NoResp {
 			out.status("Alert", a.CmdID, StatusOK)
@@ -82,6 +91,9 @@ func (s *session) handleAlert(ctx context.Context, out *outbox, a *Alert) {
 		}
 		code := d.start(ctx)
 		st.Data = code.String()
+		if resume && code == StatusOK {
+			st.Data = StatusResumeNotPossible.String()
+		}
 		// The Status carries the client's Next back (OMA-TS-DS_Protocol).
 		st.Items = []Item{{Data: &Data{XML: anchorElement(Anchor{Next: d.clientAnchor.Next})}}}
 		if code != StatusOK && code != StatusRefreshRequired {
@@ -325,7 +337,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			if match := d.match(ctx, data); match != "" {
 				d.state.Map[luid] = match
 				d.kept[match] = true
-				if bytes.Equal(bytes.TrimSpace(d.items[match]), bytes.TrimSpace(data)) {
+				if sameContent(d.items[match], data) {
 					delete(d.outgoing, match)
 					st.Data = okCode.String()
 					return nil
@@ -350,7 +362,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			// server wins; the device's version is kept as a duplicate
 			// only when it differs.
 			server := d.load(ctx, guid)
-			if bytes.Equal(bytes.TrimSpace(server), bytes.TrimSpace(data)) {
+			if sameContent(server, data) {
 				delete(d.outgoing, guid)
 				st.Data = StatusOK.String()
 				return nil
