@@ -35,7 +35,7 @@ func (c *client) send(final bool, cmds ...syncml.Command) *syncml.Message {
 		MsgID: fmt.Sprint(c.msgID), Target: syncml.Loc{LocURI: c.url}, Source: syncml.Loc{LocURI: c.device},
 		Cred: c.cred, Meta: &syncml.Meta{MaxMsgSize: 20000}}, Body: cmds, Final: final}
 	for i, cmd := range cmds {
-		setID(cmd, fmt.Sprint(i+1))
+		cmd.SetID(fmt.Sprint(i + 1))
 	}
 	var buf bytes.Buffer
 	syncml.EncodeXML(&buf, m.Element())
@@ -60,19 +60,6 @@ func (c *client) send(final bool, cmds ...syncml.Command) *syncml.Message {
 		c.url = reply.Hdr.RespURI
 	}
 	return reply
-}
-
-func setID(c syncml.Command, id string) {
-	switch c := c.(type) {
-	case *syncml.Alert:
-		c.CmdID = id
-	case *syncml.Sync:
-		c.CmdID = id
-	case *syncml.Status:
-		c.CmdID = id
-	case *syncml.Map:
-		c.CmdID = id
-	}
 }
 
 func statusOf(m *syncml.Message, cmd string) []string {

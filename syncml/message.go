@@ -87,6 +87,8 @@ type Command interface {
 	CmdName() string
 	// ID is the CmdID.
 	ID() string
+	// SetID sets the CmdID (the sender numbers commands per message).
+	SetID(string)
 }
 
 // Alert asks for a sync of one or more databases, or for the next message.
@@ -200,6 +202,16 @@ func (c *Results) CmdName() string   { return "Results" }
 func (c *Map) CmdName() string       { return "Map" }
 func (c *Container) CmdName() string { return c.Op }
 func (c *Unknown) CmdName() string   { return c.Name }
+
+func (c *Alert) SetID(id string)     { c.CmdID = id }
+func (c *Status) SetID(id string)    { c.CmdID = id }
+func (c *Sync) SetID(id string)      { c.CmdID = id }
+func (c *Change) SetID(id string)    { c.CmdID = id }
+func (c *Access) SetID(id string)    { c.CmdID = id }
+func (c *Results) SetID(id string)   { c.CmdID = id }
+func (c *Map) SetID(id string)       { c.CmdID = id }
+func (c *Container) SetID(id string) { c.CmdID = id }
+func (c *Unknown) SetID(id string)   { c.CmdID = id }
 
 func (c *Alert) ID() string     { return c.CmdID }
 func (c *Status) ID() string    { return c.CmdID }

@@ -128,7 +128,7 @@ func (o *outbox) finish(final bool) *Message {
 	number = func(cs []Command) {
 		for _, c := range cs {
 			id++
-			setCmdID(c, strconv.Itoa(id))
+			c.SetID(strconv.Itoa(id))
 			switch c := c.(type) {
 			case *Sync:
 				number(c.Commands)
@@ -139,27 +139,4 @@ func (o *outbox) finish(final bool) *Message {
 	}
 	number(o.reply.Body)
 	return o.reply
-}
-
-func setCmdID(c Command, id string) {
-	switch c := c.(type) {
-	case *Alert:
-		c.CmdID = id
-	case *Status:
-		c.CmdID = id
-	case *Sync:
-		c.CmdID = id
-	case *Change:
-		c.CmdID = id
-	case *Access:
-		c.CmdID = id
-	case *Results:
-		c.CmdID = id
-	case *Map:
-		c.CmdID = id
-	case *Container:
-		c.CmdID = id
-	case *Unknown:
-		c.CmdID = id
-	}
 }

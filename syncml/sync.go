@@ -422,6 +422,32 @@ func (d *dbSession) stored(p *pendingPut) {
 	}
 }
 
+// loadAll reads the items not cached yet, in one store call. An item
+// that does not exist (any more) is cached as nil.
+func (d *dbSession) loadAll(ctx context.Context, ids []string) {
+	var missing []string
+	for _, id := range ids {
+		if _, ok := d.items[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	got, err := d.s.store.Get(ctx, d.db, missing...)
+	if err != nil {
+		d.s.log.Error("read items", "database", d.db, "err", err)
+		return // not cached: a later call tries again
+	}
+	for i, it := range got {
+		if it != nil {
+			d.items[missing[i]] = it.Data
+		} else {
+			d.items[missing[i]] = nil
+		}
+	}
+}
+
 // load returns a server item's content (cached).
 func (d *dbSession) load(ctx context.Context, id string) []byte {
 	if b, ok := d.items[id]; ok {
@@ -471,25 +497,7 @@ func (d *dbSession) candidates(ctx context.Context) []string {
 	var ids []string
 	ids = append(ids, d.changes.Added...)
 	ids = append(ids, d.changes.Modified...)
-	var missing []string
-	for _, id := range ids {
-		if _, ok := d.items[id]; !ok {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) > 0 {
-		got, err := d.s.store.Get(ctx, d.db, missing...)
-		if err != nil {
-			d.s.log.Error("read items for matching", "database", d.db, "err", err)
-		}
-		for i, it := range got {
-			if it != nil {
-				d.items[missing[i]] = it.Data
-			} else {
-				d.items[missing[i]] = nil
-			}
-		}
-	}
+	d.loadAll(ctx, ids)
 	return ids
 }
 
@@ -537,22 +545,10 @@ func (d *dbSession) serverSync(ctx context.Context) []Command {
 	var need []string
 	for _, id := range sends {
 		if d.outgoing[id] != "Delete" {
-			if _, ok := d.items[id]; !ok {
-				need = append(need, id)
-			}
+			need = append(need, id)
 		}
 	}
-	if len(need) > 0 {
-		got, err := d.s.store.Get(ctx, d.db, need...)
-		if err != nil {
-			d.s.log.Error("read items to send", "database", d.db, "err", err)
-		}
-		for i, it := range got {
-			if it != nil {
-				d.items[need[i]] = it.Data
-			}
-		}
-	}
+	d.loadAll(ctx, need)
 	typ, ver := contentType(d.db)
 	sy := &Sync{Target: &Loc{LocURI: d.clientURI}, Source: &Loc{LocURI: d.serverURI}}
 	for _, id := range sends {
