@@ -165,9 +165,10 @@ func (l latin1Reader) Read(p []byte) (int, error) {
 	return len(out), err
 }
 
-// EncodeXML writes the tree as an XML document. Text that is not plain
-// (item data: vCards, calendars) goes in CDATA sections, which every SyncML
-// client reads and which keep line breaks as they are.
+// EncodeXML writes the tree as an XML document. Text is escaped, not put
+// in CDATA: XML parsers turn CR LF into LF even inside CDATA, and item data
+// (vCards, calendars) must keep its CRLF line ends, so CR is written as
+// &#13;.
 func EncodeXML(w io.Writer, root *Element) error {
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>`)
@@ -199,13 +200,18 @@ func writeXMLElement(b *bytes.Buffer, e *Element, parentNS string) {
 }
 
 func writeXMLText(b *bytes.Buffer, s string) {
-	plain := !strings.ContainsAny(s, "<>&\r\n\t")
-	if plain {
-		b.WriteString(s)
-		return
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '\r':
+			b.WriteString("&#13;")
+		default:
+			b.WriteByte(c)
+		}
 	}
-	// CDATA cannot hold "]]>": split it across two sections.
-	b.WriteString("<![CDATA[")
-	b.WriteString(strings.ReplaceAll(s, "]]>", "]]]]><![CDATA[>"))
-	b.WriteString("]]>")
 }

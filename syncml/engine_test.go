@@ -1,0 +1,267 @@
+package syncml
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// driver replays client messages against a Server, following RespURI.
+type driver struct {
+	t   *testing.T
+	srv *Server
+	key string
+	sid string
+}
+
+func (d *driver) send(body string) *Message {
+	d.t.Helper()
+	resp, err := d.srv.Handle(context.Background(), &Request{Body: []byte(body), SessionKey: d.key, BaseURL: "http://127.0.0.1/syncml"})
+	if err != nil {
+		d.t.Fatalf("Handle: %v", err)
+	}
+	m := parse(d.t, resp.Body)
+	if m.Hdr.RespURI != "" {
+		u, err := url.Parse(m.Hdr.RespURI)
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		d.key = u.Query().Get("s")
+	}
+	return m
+}
+
+func (d *driver) fixture(name string) *Message {
+	d.t.Helper()
+	return d.send(strings.ReplaceAll(string(readFixture(d.t, name)), "<SessionID>SID</SessionID>", "<SessionID>"+d.sid+"</SessionID>"))
+}
+
+func (d *driver) message(msgID int, final bool, cmds ...Command) *Message {
+	d.t.Helper()
+	m := &Message{Hdr: SyncHdr{VerDTD: "1.2", VerProto: "SyncML/1.2", SessionID: d.sid, MsgID: fmt.Sprint(msgID),
+		Target: Loc{LocURI: "http://127.0.0.1/syncml"}, Source: Loc{LocURI: "IMEI:3550000"},
+		Meta: &Meta{MaxMsgSize: 3000}}, Body: cmds, Final: final}
+	if msgID == 1 {
+		m.Hdr.Cred = &Cred{Meta: &Meta{Type: "syncml:auth-basic"}, Data: "YWxpY2U6cHc="}
+	}
+	for i, c := range cmds {
+		c.SetID(fmt.Sprint(i + 1))
+	}
+	var b bytes.Buffer
+	EncodeXML(&b, m.Element())
+	return d.send(b.String())
+}
+
+// statuses lists the reply's statuses as "Cmd CmdRef Data [refs]".
+func statuses(m *Message) []string {
+	var out []string
+	for _, c := range m.Body {
+		if st, ok := c.(*Status); ok {
+			s := fmt.Sprintf("%s %s %s", st.Cmd, st.CmdRef, st.Data)
+			if len(st.SourceRef) > 0 && st.Cmd != "SyncHdr" {
+				s += " src=" + strings.Join(st.SourceRef, ",")
+			}
+			if st.MsgRef != "" && st.Cmd != "SyncHdr" {
+				s += " msg=" + st.MsgRef
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func commands[T Command](m *Message) []T {
+	var out []T
+	for _, c := range m.Body {
+		if x, ok := c.(T); ok {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func newDriver(t *testing.T, store *memStore) *driver {
+	return &driver{t: t, srv: NewServer(ServerOptions{Auth: memAuth{store}}), sid: "7"}
+}
+
+// TestFixtureSession replays a whole slow sync: package 1 with devinf
+// Put/Get and one unknown database, package 3 with every item command
+// and status path, package 5 with a Map.
+func TestFixtureSession(t *testing.T) {
+	store := newMemStore()
+	d := newDriver(t, store)
+
+	r := d.fixture("pkg1-slow.xml")
+	want := []string{
+		"SyncHdr 0 212",
+		"Put 1 200 src=./devinf12 msg=1",
+		"Get 2 200 msg=1",
+		"Alert 3 200 src=./addressbook msg=1",
+		"Alert 4 404 src=./notes msg=1", // memos: unknown database; contacts still syncs
+	}
+	if got := statuses(r); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("package 2 statuses:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	res := commands[*Results](r)
+	if len(res) != 1 || res[0].CmdRef != "2" || res[0].Items[0].Data.XML.ChildText("DevTyp") != "server" {
+		t.Errorf("Results %+v", res)
+	}
+	alerts := commands[*Alert](r)
+	if len(alerts) != 1 || alerts[0].Data != "201" || alerts[0].Items[0].Target.LocURI != "./addressbook" || alerts[0].Items[0].Meta.Anchor.Next == "" {
+		t.Fatalf("server alerts %+v", alerts)
+	}
+	if st := r.Body[3].(*Status); st.Items[0].Data.XML.ChildText("Next") != "42" {
+		t.Errorf("Alert status does not echo the client's Next anchor: %+v", st.Items)
+	}
+	if !r.Final || r.Hdr.RespURI == "" || r.Hdr.SessionID != "7" || r.Hdr.Target.LocURI != "IMEI:3550000" {
+		t.Errorf("header %+v final %v", r.Hdr, r.Final)
+	}
+
+	r = d.fixture("s1-pkg3.xml")
+	want = []string{
+		"SyncHdr 0 200",
+		"Sync 3 200 src=./addressbook msg=2",
+		"Add 4 201 src=101 msg=2",
+		"Replace 5 201 src=102 msg=2", // unknown LUID: added
+		"Delete 6 211 src=103 msg=2",  // unknown LUID: not deleted
+		// Add 7 has NoResp
+		"Add 8 412 msg=2",               // no LUID
+		"Replace 9 400 msg=2",           // outside a Sync
+		"Sync 10 404 src=./notes msg=2", // unknown database
+		"Add 11 404 msg=2",
+		"Exec 12 501 msg=2",
+	}
+	if got := statuses(r); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("package 4 statuses:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if store.puts != 1 {
+		t.Errorf("%d Put calls for one Sync, want 1 batch", store.puts)
+	}
+	if n := len(store.items["contacts"]); n != 3 {
+		t.Errorf("%d contacts stored, want 3 (Ann, Bo, Quiet One)", n)
+	}
+	syncs := commands[*Sync](r)
+	if len(syncs) != 1 || len(syncs[0].Commands) != 0 || *syncs[0].NumberOfChanges != 0 || !r.Final {
+		t.Fatalf("server Sync %+v", syncs)
+	}
+	if len(store.state) != 0 {
+		t.Fatal("state committed before the session ended")
+	}
+
+	r = d.fixture("s1-pkg5.xml")
+	if got := statuses(r); fmt.Sprint(got) != "[SyncHdr 0 200 Map 3 200 src=./addressbook msg=3]" || !r.Final {
+		t.Fatalf("package 6: %v", got)
+	}
+	var st dbState
+	if err := json.Unmarshal(store.state["device/IMEI:3550000/contacts"], &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.ClientNext != "42" || st.ServerNext == "" || len(st.Map) != 4 || st.Map["101"] == "" || st.Map["900"] != "g-unknown" {
+		t.Errorf("committed state %+v", st)
+	}
+
+	// Next session: matching anchors give a two-way sync with our Last.
+	d2 := &driver{t: t, srv: d.srv, sid: "8"}
+	r = d2.fixture("s2-pkg1.xml")
+	if got := statuses(r); fmt.Sprint(got) != "[SyncHdr 0 212 Alert 1 200 src=./addressbook msg=1]" {
+		t.Fatalf("anchors match: %v", got)
+	}
+	if a := commands[*Alert](r)[0]; a.Data != "200" || a.Items[0].Meta.Anchor.Last != st.ServerNext {
+		t.Errorf("server alert %+v", a.Items[0].Meta.Anchor)
+	}
+	d3 := &driver{t: t, srv: d.srv, sid: "9"}
+	r = d3.fixture("s2-pkg1-badanchor.xml")
+	if got := statuses(r); fmt.Sprint(got) != "[SyncHdr 0 212 Alert 1 508 src=./addressbook msg=1]" || commands[*Alert](r)[0].Data != "201" {
+		t.Fatalf("anchor mismatch: %v", got)
+	}
+}
+
+func vc(name string) string {
+	return "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:" + name + "\r\nNOTE:" + strings.Repeat("x", 200) + "\r\nEND:VCARD\r\n"
+}
+
+// TestMultiMessagePackages: the server splits its package to stay under
+// the client's MaxMsgSize and the client pulls with Alert 222; the
+// client's own package may span messages too.
+func TestMultiMessagePackages(t *testing.T) {
+	store := newMemStore()
+	for i := 0; i < 30; i++ {
+		store.Put(context.Background(), "contacts", &StoreItem{Data: []byte(vc(fmt.Sprintf("Server %02d", i)))})
+	}
+	d := newDriver(t, store)
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	r := d.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
+	if !r.Final {
+		t.Fatal("package 2 not final")
+	}
+	// The client's package 3 in two messages.
+	add := func(luid string) *Change {
+		return &Change{Op: "Add", Items: []Item{{Source: loc(luid), Data: &Data{Text: vc("Client " + luid)}}}}
+	}
+	r = d.message(2, false, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{add("1"), add("2")}})
+	if r.Final || len(commands[*Sync](r)) != 0 {
+		t.Fatalf("server sent its Sync before the client's package ended")
+	}
+	r = d.message(3, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{add("3")}})
+	seen := map[string]bool{}
+	msg := 4
+	for {
+		var b bytes.Buffer
+		EncodeXML(&b, r.Element())
+		if b.Len() > 3000 {
+			t.Errorf("message of %d bytes exceeds MaxMsgSize 3000", b.Len())
+		}
+		for _, sy := range commands[*Sync](r) {
+			for _, c := range sy.Commands {
+				id := c.(*Change).Items[0].Source.LocURI
+				if seen[id] {
+					t.Errorf("%s sent twice", id)
+				}
+				seen[id] = true
+			}
+		}
+		if r.Final {
+			break
+		}
+		if msg > 40 {
+			t.Fatal("package never ends")
+		}
+		r = d.message(msg, false, &Alert{Data: "222", Items: []Item{{Target: loc("http://127.0.0.1/syncml"), Source: loc("IMEI:3550000")}}})
+		msg++
+	}
+	if len(seen) != 30 || msg < 6 {
+		t.Errorf("%d items in %d messages; want 30 items over several messages", len(seen), msg-4)
+	}
+}
+
+func TestSessionExpiry(t *testing.T) {
+	store := newMemStore()
+	now := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
+	d := &driver{t: t, sid: "7", srv: NewServer(ServerOptions{Auth: memAuth{store}, SessionTimeout: time.Minute,
+		now: func() time.Time { return now }})}
+	d.fixture("pkg1-slow.xml")
+	now = now.Add(2 * time.Minute)
+	r := d.fixture("s1-pkg3.xml") // no Cred: the expired session is gone
+	if got := statuses(r); len(got) != 1 || got[0] != "SyncHdr 0 407" {
+		t.Errorf("after expiry: %v", got)
+	}
+}
+
+func TestHeaderNoResp(t *testing.T) {
+	d := newDriver(t, newMemStore())
+	body := strings.Replace(string(readFixture(t, "pkg1-slow.xml")), "<Cred>", "<NoResp/><Cred>", 1)
+	r := d.send(strings.ReplaceAll(body, "SID", "7"))
+	// NoResp in the header: no Status at all, not even for the header
+	// (RepPro; Synthesis suppresses the header status too).
+	if got := statuses(r); len(got) != 0 {
+		t.Errorf("NoResp message got statuses %v", got)
+	}
+	if len(commands[*Alert](r)) != 1 {
+		t.Errorf("the server's own commands must still come")
+	}
+}

@@ -1,0 +1,152 @@
+package syncml
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// memStore is an in-memory Store for unit tests of the engine's logic.
+// The real store (IMAP) is proven in plugin and integration against
+// Dovecot; this one only has to keep the same contract: item versions,
+// sync points as opaque bytes, changes by diff, Advance folding own writes.
+type memStore struct {
+	mu      sync.Mutex
+	items   map[string]map[string][]byte // db → id → data
+	version map[string]map[string]int    // db → id → version
+	seq     int
+	state   map[string][]byte
+	puts    int // Put calls, to check batching
+}
+
+func newMemStore() *memStore {
+	m := &memStore{items: map[string]map[string][]byte{}, version: map[string]map[string]int{}, state: map[string][]byte{}}
+	for _, db := range Databases {
+		m.items[db], m.version[db] = map[string][]byte{}, map[string]int{}
+	}
+	return m
+}
+
+// memAuth logs "alice" in with password "pw" to one shared memStore.
+type memAuth struct{ store *memStore }
+
+func (a memAuth) Login(_ context.Context, user, pw string) (Store, error) {
+	if user != "alice" || pw != "pw" {
+		return nil, ErrAuthFailed
+	}
+	return memSession{a.store}, nil
+}
+
+// memSession is one login: closing it leaves the data.
+type memSession struct{ *memStore }
+
+func (memSession) Close() error { return nil }
+
+func (m *memStore) point(db string) []byte {
+	b, _ := json.Marshal(m.version[db])
+	return b
+}
+
+func (m *memStore) Changes(_ context.Context, db string, since []byte) (*StoreChanges, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := map[string]int{}
+	if since != nil {
+		if err := json.Unmarshal(since, &old); err != nil {
+			return nil, ErrSyncPointInvalid
+		}
+	}
+	d := &StoreChanges{Point: m.point(db)}
+	for id, v := range m.version[db] {
+		switch ov, ok := old[id]; {
+		case !ok:
+			d.Added = append(d.Added, id)
+		case ov != v:
+			d.Modified = append(d.Modified, id)
+		}
+	}
+	for id := range old {
+		if _, ok := m.version[db][id]; !ok {
+			d.Deleted = append(d.Deleted, id)
+		}
+	}
+	sort.Strings(d.Added)
+	sort.Strings(d.Modified)
+	sort.Strings(d.Deleted)
+	return d, nil
+}
+
+func (m *memStore) Get(_ context.Context, db string, ids ...string) ([]*StoreItem, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*StoreItem, len(ids))
+	for i, id := range ids {
+		if d, ok := m.items[db][id]; ok {
+			out[i] = &StoreItem{ID: id, Data: d}
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) Put(_ context.Context, db string, items ...*StoreItem) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.puts++
+	for _, it := range items {
+		if it.ID == "" {
+			m.seq++
+			it.ID = fmt.Sprintf("g%04d", m.seq)
+		}
+		m.items[db][it.ID] = it.Data
+		m.seq++
+		m.version[db][it.ID] = m.seq
+	}
+	return nil
+}
+
+func (m *memStore) Delete(_ context.Context, db string, ids ...string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var missing []string
+	for _, id := range ids {
+		if _, ok := m.items[db][id]; !ok {
+			missing = append(missing, id)
+		}
+		delete(m.items[db], id)
+		delete(m.version[db], id)
+	}
+	return missing, nil
+}
+
+func (m *memStore) Advance(_ context.Context, db string, base []byte, own []string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := map[string]int{}
+	json.Unmarshal(base, &next)
+	for _, id := range own {
+		if v, ok := m.version[db][id]; ok {
+			next[id] = v
+		} else {
+			delete(next, id)
+		}
+	}
+	b, _ := json.Marshal(next)
+	return b, nil
+}
+
+func (m *memStore) LoadState(_ context.Context, key string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state[key], nil
+}
+
+func (m *memStore) SaveState(_ context.Context, key string, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.state[key] = data
+	return nil
+}
+
+func (m *memStore) Close() error { return nil }
