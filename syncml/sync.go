@@ -39,6 +39,7 @@ type dbSession struct {
 	// items: server contents loaded for matching and sending.
 	items map[string][]byte
 	own   []string        // items this client wrote in this session
+	index *matchIndex     // built on the first match
 	kept  map[string]bool // items the client sent or matched (refresh from client)
 
 	clientSynced bool
@@ -463,31 +464,48 @@ func (d *dbSession) load(ctx context.Context, id string) []byte {
 
 // match finds a server item the client's new item is the same as: one
 // not mapped to another LUID of this device, with the same UID, or the
-// same identity fields (name; summary and start; summary and due).
+// same identity fields (name; summary and start; summary and due). The
+// candidates' identities are indexed once per session.
 func (d *dbSession) match(ctx context.Context, data []byte) string {
-	candidates := d.candidates(ctx)
-	if len(candidates) == 0 {
-		return ""
+	if d.index == nil {
+		d.buildIndex(ctx)
 	}
 	key := identity(d.db, data)
-	mapped := make(map[string]bool, len(d.state.Map))
+	for _, list := range [][]string{d.index.byUID[key.uid], d.index.byFields[key.fields]} {
+		for _, id := range list {
+			if !d.index.taken[id] {
+				d.index.taken[id] = true
+				return id
+			}
+		}
+	}
+	return ""
+}
+
+// matchIndex maps identities to the server items that have them.
+type matchIndex struct {
+	byUID    map[string][]string
+	byFields map[string][]string
+	taken    map[string]bool // mapped to a LUID already
+}
+
+func (d *dbSession) buildIndex(ctx context.Context) {
+	ids := d.candidates(ctx)
+	d.index = &matchIndex{byUID: map[string][]string{}, byFields: map[string][]string{}, taken: map[string]bool{}}
 	for _, g := range d.state.Map {
-		mapped[g] = true
+		d.index.taken[g] = true
 	}
-	byKey := ""
-	for _, id := range candidates {
-		if mapped[id] {
-			continue
-		}
+	for _, id := range ids {
 		k := identity(d.db, d.items[id])
-		if key.uid != "" && k.uid == key.uid {
-			return id
+		if k.uid != "" {
+			d.index.byUID[k.uid] = append(d.index.byUID[k.uid], id)
 		}
-		if byKey == "" && key.fields != "" && k.fields == key.fields {
-			byKey = id
+		if k.fields != "" {
+			d.index.byFields[k.fields] = append(d.index.byFields[k.fields], id)
 		}
 	}
-	return byKey
+	delete(d.index.byUID, "")
+	delete(d.index.byFields, "")
 }
 
 // candidates are the server items a client item may match: in a slow or
