@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,13 +31,20 @@ type env struct {
 	cut    func() bool // when set and true, the next POST fails
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil, nil) }
+
+// newEnvWith lets a test adjust the server's configuration and the
+// client's options.
+func newEnvWith(t *testing.T, server func(*config.Config), client func(*syncevo.Options)) *env {
 	t.Helper()
 	dove := dovetest.Start(t, nil)
 	e := &env{t: t, dove: dove, user: "carol@example.org", pass: "carol-pw"}
 	dove.AddUser(t, e.user, e.pass)
 	cfg := config.Default()
 	cfg.IMAP.Address = dove.Addr
+	if server != nil {
+		server(cfg)
+	}
 	h, err := plugin.NewHandler(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +66,7 @@ func newEnv(t *testing.T) *env {
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close(); h.Server.Close() })
 	e.url = "http://" + ln.Addr().String() + "/syncml"
-	e.client = syncevo.New(t, &syncevo.Options{
+	opts := &syncevo.Options{
 		URL: e.url, Username: e.user, Password: e.pass, DeviceID: "sc-test-device-1",
 		RefreshSync: true,
 		Sources: []syncevo.Source{
@@ -66,7 +74,11 @@ func newEnv(t *testing.T) *env {
 			{Name: "calendar", URI: "calendar", Format: "text/calendar"},
 			{Name: "todo", URI: "tasks", Format: "text/calendar"},
 		},
-	})
+	}
+	if client != nil {
+		client(opts)
+	}
+	e.client = syncevo.New(t, opts)
 	return e
 }
 
@@ -379,5 +391,96 @@ func TestInterruptedSession(t *testing.T) {
 	r = e.sync(t, syncevo.TwoWay)
 	if s := r.Sources["addressbook"]; s.Mode != "two-way" || s.LocalAdded+s.RemoteAdded != 0 {
 		t.Errorf("after the repeat: %+v", s)
+	}
+}
+
+// TestSmallMessages: with a small MaxMsgSize on both sides, packages
+// span many messages each way; no message exceeds the limit and the data
+// arrives whole.
+func TestSmallMessages(t *testing.T) {
+	const clientMax, serverMax = 5000, 6000 // the client raises its own to 10,240
+	e := newEnvWith(t, func(c *config.Config) { c.HTTP.MaxBodyBytes = serverMax },
+		func(o *syncevo.Options) { o.MaxMsgSize = clientMax })
+	c := e.client
+	for i := 0; i < 60; i++ {
+		c.WriteItem(t, "addressbook", fmt.Sprintf("c%03d.vcf", i), contact(i, strings.Repeat("long note ", 20)))
+	}
+	r := e.sync(t, syncevo.Slow)
+	e.same(t, "addressbook")
+	a := e.account()
+	var items []*imapstore.Item
+	for i := 100; i < 140; i++ {
+		items = append(items, &imapstore.Item{Data: contact(i, strings.Repeat("from the mailbox ", 15))})
+	}
+	if err := a.Put(context.Background(), imapstore.KindContacts, items...); err != nil {
+		t.Fatal(err)
+	}
+	r2 := e.sync(t, syncevo.TwoWay)
+	e.same(t, "addressbook")
+	if n := len(c.Items(t, "addressbook")); n != 100 {
+		t.Errorf("%d contacts on the client, want 100", n)
+	}
+	// SyncEvolution announces at least 10,240 whatever it is configured
+	// with: the server must keep to what the client announces.
+	announced := regexp.MustCompile(`MaxMsgSize[^>]*>([0-9]+)<`)
+	for _, res := range []*syncevo.Result{r, r2} {
+		msgs, err := c.Messages(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		limit, in := 0, 0
+		for _, m := range msgs {
+			if m.Outgoing {
+				if len(m.Data) > serverMax {
+					t.Errorf("client message of %d bytes over the server's %d", len(m.Data), serverMax)
+				}
+				if sm := announced.FindSubmatch(m.Data); sm != nil {
+					limit, _ = strconv.Atoi(string(sm[1]))
+				}
+				continue
+			}
+			in++
+			if limit == 0 {
+				t.Fatalf("the client announced no MaxMsgSize")
+			}
+			if len(m.Data) > limit {
+				t.Errorf("server message %s of %d bytes over the client's MaxMsgSize %d", m.File, len(m.Data), limit)
+			}
+		}
+		if in < 4 {
+			t.Errorf("only %d server messages: packages were not split", in)
+		}
+	}
+}
+
+// TestConflict: the same contact changed on both sides. Default policy:
+// the server's version wins on the device, and the device's version is
+// kept as a duplicate, so nothing anyone typed is lost.
+func TestConflict(t *testing.T) {
+	e := newEnv(t)
+	c := e.client
+	for i := 0; i < 3; i++ {
+		c.WriteItem(t, "addressbook", fmt.Sprintf("c%03d.vcf", i), contact(i, "original"))
+	}
+	e.sync(t, syncevo.Slow)
+	c.WriteItem(t, "addressbook", "c001.vcf", contact(1, "edited on the phone"))
+	a := e.account()
+	for id, d := range e.mailbox(imapstore.KindContacts) {
+		if strings.Contains(string(d), "FN:Person 001") {
+			if err := a.Put(context.Background(), imapstore.KindContacts, &imapstore.Item{ID: id, Data: contact(1, "edited in the mailbox")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	e.sync(t, syncevo.TwoWay)
+	e.same(t, "addressbook")
+	box := strings.Join(fieldSet(e.mailbox(imapstore.KindContacts)), "\n")
+	if len(e.mailbox(imapstore.KindContacts)) != 4 || !strings.Contains(box, "NOTE:edited on the phone") || !strings.Contains(box, "NOTE:edited in the mailbox") {
+		t.Errorf("after the conflict the mailbox holds:\n%s", box)
+	}
+	// A quiet sync afterwards: the conflict is settled.
+	r := e.sync(t, syncevo.TwoWay)
+	if s := r.Sources["addressbook"]; s.LocalAdded+s.LocalUpdated+s.RemoteAdded+s.RemoteUpdated != 0 {
+		t.Errorf("after the conflict: %+v", s)
 	}
 }

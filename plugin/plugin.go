@@ -69,9 +69,16 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The MaxMsgSize the server announces keeps clients under the body
+	// limit it enforces.
+	maxMsg := int64(65535)
+	if lim := cfg.HTTP.MaxBodyBytes; lim > 0 && lim < maxMsg {
+		maxMsg = lim
+	}
 	srv := syncml.NewServer(syncml.ServerOptions{
 		Auth:           &IMAPAuth{Options: opts},
 		SessionTimeout: cfg.HTTP.SessionTimeout.Duration,
+		MaxMsgSize:     maxMsg,
 		Logger:         logger,
 	})
 	return &Handler{Server: srv, PublicURL: cfg.HTTP.PublicURL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: logger}, nil

@@ -1,0 +1,61 @@
+package plugin
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"syncml-imap/config"
+)
+
+func TestHTTPFront(t *testing.T) {
+	cfg := config.Default()
+	cfg.IMAP.Address = "127.0.0.1:1" // never reached by these requests
+	cfg.HTTP.MaxBodyBytes = 2000
+	h, err := NewHandler(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Server.Close()
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+
+	do := func(method, ctype, body string) (int, string, http.Header) {
+		req, _ := http.NewRequest(method, ts.URL+"/syncml", strings.NewReader(body))
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	tests := []struct {
+		method, ctype, body string
+		code                int
+		says                string
+	}{
+		{"GET", "", "", 200, "SyncML endpoint"},
+		{"PUT", "application/vnd.syncml+xml", "<SyncML/>", 405, "POST"},
+		{"POST", "text/plain", "hello", 415, "application/vnd.syncml+xml"},
+		{"POST", "", "hello", 415, "Content-Type"},
+		{"POST", "application/vnd.syncml+wbxml", "\x02\xa4\x01\x6a\x00", 415, "WBXML"},
+		{"POST", "application/vnd.syncml+xml", "<SyncML><SyncHdr>", 400, "not a SyncML message"},
+		{"POST", "application/vnd.syncml+xml; charset=UTF-8", "<Other/>", 400, "root element"},
+		{"POST", "application/vnd.syncml+xml", "<SyncML>" + strings.Repeat("x", 3000) + "</SyncML>", 413, "larger than 2000"},
+	}
+	for _, tt := range tests {
+		code, body, hdr := do(tt.method, tt.ctype, tt.body)
+		if code != tt.code || !strings.Contains(body, tt.says) {
+			t.Errorf("%s %q: %d %q, want %d containing %q", tt.method, tt.ctype, code, body, tt.code, tt.says)
+		}
+		if code == 405 && !strings.Contains(hdr.Get("Allow"), "POST") {
+			t.Errorf("405 without Allow: %v", hdr)
+		}
+	}
+}
