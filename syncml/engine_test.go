@@ -49,9 +49,18 @@ func (d *driver) message(msgID int, final bool, cmds ...Command) *Message {
 	if msgID == 1 {
 		m.Hdr.Cred = &Cred{Meta: &Meta{Type: "syncml:auth-basic"}, Data: "YWxpY2U6cHc="}
 	}
-	for i, c := range cmds {
-		c.SetID(fmt.Sprint(i + 1))
+	id := 0
+	var number func([]Command)
+	number = func(cs []Command) {
+		for _, c := range cs {
+			id++
+			c.SetID(fmt.Sprint(id))
+			if sy, ok := c.(*Sync); ok {
+				number(sy.Commands)
+			}
+		}
 	}
+	number(cmds)
 	var b bytes.Buffer
 	EncodeXML(&b, m.Element())
 	return d.send(b.String())

@@ -24,6 +24,9 @@ type ServerOptions struct {
 	// MaxMsgSize is what the server announces and uses when the client
 	// says nothing; default 65535 bytes.
 	MaxMsgSize int64
+	// Conflicts decides items changed on both sides; nil:
+	// DefaultConflictPolicy.
+	Conflicts ConflictPolicy
 	// ServerID is the server's DevID in its DevInf; default "syncml-imap".
 	ServerID string
 	Logger   *slog.Logger
@@ -50,6 +53,9 @@ func NewServer(opts ServerOptions) *Server {
 	}
 	if opts.MaxMsgSize <= 0 {
 		opts.MaxMsgSize = 65535
+	}
+	if opts.Conflicts == nil {
+		opts.Conflicts = DefaultConflictPolicy
 	}
 	if opts.ServerID == "" {
 		opts.ServerID = "syncml-imap"

@@ -359,18 +359,27 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 		d.kept[guid] = true
 		switch d.outgoing[guid] {
 		case "Replace", "Add":
-			// Changed on both sides (a conflict). Default policy: the
-			// server wins; the device's version is kept as a duplicate
-			// only when it differs.
+			// Changed on both sides: a conflict, unless both say the same.
 			server := d.load(ctx, guid)
 			if sameContent(server, data) {
 				delete(d.outgoing, guid)
 				st.Data = StatusOK.String()
 				return nil
 			}
-			d.outgoing[guid] = "Replace"
-			d.s.log.Info("conflict: server wins, device version kept as a duplicate", "database", d.db, "id", guid)
-			return &pendingPut{item: &StoreItem{Data: data}, status: st, okCode: StatusConflictDuplicate, luid: ""}
+			res := d.s.srv.opts.Conflicts.Resolve(&Conflict{DB: d.db, ID: guid, Server: server, Device: data})
+			d.s.log.Info("conflict", "database", d.db, "id", guid, "resolution", res.status().String())
+			switch res {
+			case DeviceWins:
+				delete(d.outgoing, guid)
+				return &pendingPut{item: &StoreItem{ID: guid, Data: data}, status: st, luid: luid, okCode: res.status()}
+			case KeepBoth:
+				d.outgoing[guid] = "Replace"
+				return &pendingPut{item: &StoreItem{Data: data}, status: st, okCode: res.status(), luid: ""}
+			default:
+				d.outgoing[guid] = "Replace"
+				st.Data = res.status().String()
+				return nil
+			}
 		case "Delete":
 			// Deleted on the server, changed on the device: keep the
 			// device's version rather than lose it.

@@ -1,0 +1,70 @@
+package syncml
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestConflictPolicies: one item changed on both sides, resolved by each
+// policy; the status, the mailbox and what goes to the device follow.
+func TestConflictPolicies(t *testing.T) {
+	tests := []struct {
+		res        Resolution
+		status     string
+		items      int    // items stored afterwards
+		stored     string // the note of the item with the original ID
+		toDeviceOp string // what the server sends back ("" = nothing)
+	}{
+		{ServerWins, "419", 1, "server", "Replace"},
+		{DeviceWins, "208", 1, "device", ""},
+		{KeepBoth, "209", 2, "server", "Replace+Add"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.status, func(t *testing.T) {
+			ctx := context.Background()
+			store := newMemStore()
+			orig := &StoreItem{Data: []byte(vc("Ann"))}
+			store.Put(ctx, "contacts", orig)
+			point, _ := store.Changes(ctx, "contacts", nil)
+			st, _ := json.Marshal(&dbState{ClientNext: "1", ServerNext: "s1", Point: point.Point, Map: map[string]string{"L1": orig.ID}})
+			store.SaveState(ctx, "device/IMEI:3550000/contacts", st)
+			store.Put(ctx, "contacts", &StoreItem{ID: orig.ID, Data: []byte(strings.Replace(vc("Ann"), "NOTE:", "NOTE:server", 1))})
+
+			d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: memAuth{store},
+				Conflicts: ConflictFunc(func(c *Conflict) Resolution {
+					if c.ID != orig.ID || !strings.Contains(string(c.Device), "NOTE:device") {
+						t.Errorf("conflict %+v", c)
+					}
+					return tt.res
+				})})}
+			loc := func(s string) *Loc { return &Loc{LocURI: s} }
+			r := d.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: "1", Next: "2"}}}}})
+			if got := statuses(r); len(got) != 2 || got[1] != "Alert 1 200 src=ab msg=1" {
+				t.Fatalf("alert: %v", got)
+			}
+			r = d.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{
+				&Change{Op: "Replace", Items: []Item{{Source: loc("L1"), Data: &Data{Text: strings.Replace(vc("Ann"), "NOTE:", "NOTE:device", 1)}}}}}})
+			got := statuses(r)
+			if len(got) != 3 || !strings.HasPrefix(got[2], "Replace 2 "+tt.status) {
+				t.Fatalf("statuses %v, want Replace %s", got, tt.status)
+			}
+			if n := len(store.items["contacts"]); n != tt.items {
+				t.Errorf("%d items stored, want %d", n, tt.items)
+			}
+			if note := string(store.items["contacts"][orig.ID]); !strings.Contains(note, "NOTE:"+tt.stored) {
+				t.Errorf("original item now %q, want NOTE:%s", note, tt.stored)
+			}
+			var ops []string
+			for _, sy := range commands[*Sync](r) {
+				for _, c := range sy.Commands {
+					ops = append(ops, c.CmdName())
+				}
+			}
+			if strings.Join(ops, "+") != tt.toDeviceOp {
+				t.Errorf("sent to the device %v, want %s", ops, tt.toDeviceOp)
+			}
+		})
+	}
+}
