@@ -126,6 +126,12 @@ type Sync struct {
 	// Default: 4.
 	MaxDevices int `toml:"max_devices"`
 
+	// Aliases adds database names devices use, each mapped to "contacts",
+	// "calendar" or "tasks", to the built-in ones (contacts, card,
+	// addressbook, cal, event, task, todo and more; a leading "./" and
+	// case are ignored). Default: empty (nil), the built-in names only.
+	Aliases map[string]string `toml:"aliases"`
+
 	// Defaults is the [sync.defaults] table: the policy every device starts
 	// with. Default: see Policy.
 	Defaults Policy `toml:"defaults"`

@@ -587,3 +587,22 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestAliases(t *testing.T) {
+	cfg, err := Parse([]byte("[sync]\naliases = { phonebook = \"contacts\", \"./Agenda\" = \"calendar\" }\n"), "a.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Sync.Aliases["phonebook"] != "contacts" || cfg.Sync.Aliases["./Agenda"] != "calendar" {
+		t.Errorf("aliases %v", cfg.Sync.Aliases)
+	}
+	_, err = Parse([]byte("[sync]\naliases = { memo = \"notes\" }\n"), "b.toml")
+	if err == nil || !strings.Contains(err.Error(), "sync.aliases") || !strings.Contains(err.Error(), `"notes"`) {
+		t.Errorf("bad alias target: %v", err)
+	}
+	// A typo next to the map is still an unknown key.
+	_, err = Parse([]byte("[sync]\naliases = {}\naliasses = 1\n"), "c.toml")
+	if err == nil || !strings.Contains(err.Error(), `"sync.aliasses"`) {
+		t.Errorf("typo: %v", err)
+	}
+}

@@ -371,6 +371,24 @@ func unescapeBasic(raw string) string {
 // toml.Key.String form, mapped to its path.
 func knownKeys() map[string][]string {
 	keys := map[string][]string{}
+	walkFields(func(path []string, _ reflect.Type) { keys[toml.Key(path).String()] = path })
+	return keys
+}
+
+// openTables returns the keys whose values decode into a map: any key
+// below one of them is an entry of that map, not an unknown key.
+func openTables() map[string]bool {
+	open := map[string]bool{}
+	walkFields(func(path []string, t reflect.Type) {
+		if t.Kind() == reflect.Map {
+			open[toml.Key(path).String()] = true
+		}
+	})
+	return open
+}
+
+// walkFields calls fn for every setting of Config with its key path.
+func walkFields(fn func(path []string, t reflect.Type)) {
 	var walk func(t reflect.Type, prefix []string)
 	walk = func(t reflect.Type, prefix []string) {
 		for i := range t.NumField() {
@@ -380,7 +398,7 @@ func knownKeys() map[string][]string {
 				continue
 			}
 			path := append(append([]string(nil), prefix...), name)
-			keys[toml.Key(path).String()] = path
+			fn(path, f.Type)
 			textual := reflect.PointerTo(f.Type).Implements(reflect.TypeFor[encoding.TextUnmarshaler]())
 			if f.Type.Kind() == reflect.Struct && !textual {
 				walk(f.Type, path)
@@ -388,7 +406,6 @@ func knownKeys() map[string][]string {
 		}
 	}
 	walk(reflect.TypeFor[Config](), nil)
-	return keys
 }
 
 // unknownKeys returns the keys in md that Config does not have, in document
@@ -396,7 +413,7 @@ func knownKeys() map[string][]string {
 // md.Undecoded(), these include keys toml decoded only because it matches
 // field names case-insensitively ("Address" for "address").
 func unknownKeys(md toml.MetaData) []toml.Key {
-	known := knownKeys()
+	known, open := knownKeys(), openTables()
 	var out []toml.Key
 	seen := map[string]bool{}
 	isUnknown := map[string]bool{}
@@ -406,6 +423,9 @@ func unknownKeys(md toml.MetaData) []toml.Key {
 	for _, k := range md.Keys() {
 		s := k.String()
 		if _, ok := known[s]; ok && !isUnknown[s] {
+			continue
+		}
+		if len(k) > 1 && open[k[:len(k)-1].String()] && !isUnknown[s] {
 			continue
 		}
 		if seen[s] {

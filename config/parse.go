@@ -36,6 +36,9 @@ func Parse(data []byte, name string) (*Config, error) {
 	if err != nil {
 		return nil, decodeError(name, err, lines, md)
 	}
+	if len(cfg.Sync.Aliases) == 0 {
+		cfg.Sync.Aliases = nil // one spelling of "empty"
+	}
 	if len(cfg.Sync.Defaults.ContactCategories) == 0 {
 		cfg.Sync.Defaults.ContactCategories = nil // one spelling of "empty"
 	}

@@ -145,6 +145,13 @@ func (c *Config) validate() []*Error {
 	}
 
 	// [sync]
+	for name, db := range c.Sync.Aliases {
+		switch db {
+		case "contacts", "calendar", "tasks":
+		default:
+			ch.fail("sync.aliases", "alias %q must map to \"contacts\", \"calendar\" or \"tasks\", not %q", name, db)
+		}
+	}
 	if c.Sync.MaxDevices < 1 {
 		ch.fail("sync.max_devices", "must be at least 1, got %d", c.Sync.MaxDevices)
 	}

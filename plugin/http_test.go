@@ -59,3 +59,10 @@ func TestHTTPFront(t *testing.T) {
 		}
 	}
 }
+
+func TestAliases(t *testing.T) {
+	a := Aliases(map[string]string{"./PhoneBook/": "contacts", "card": "tasks"})
+	if a["phonebook"] != "contacts" || a["card"] != "tasks" || a["todo"] != "tasks" {
+		t.Errorf("merged aliases: phonebook=%q card=%q todo=%q", a["phonebook"], a["card"], a["todo"])
+	}
+}

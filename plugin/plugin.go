@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"syncml-imap/config"
@@ -77,9 +78,23 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	}
 	srv := syncml.NewServer(syncml.ServerOptions{
 		Auth:           &IMAPAuth{Options: opts},
+		Aliases:        Aliases(cfg.Sync.Aliases),
 		SessionTimeout: cfg.HTTP.SessionTimeout.Duration,
 		MaxMsgSize:     maxMsg,
 		Logger:         logger,
 	})
 	return &Handler{Server: srv, PublicURL: cfg.HTTP.PublicURL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: logger}, nil
+}
+
+// Aliases merges the configured database aliases into the built-in ones.
+// Names are matched without case and without a leading "./".
+func Aliases(extra map[string]string) map[string]string {
+	all := make(map[string]string, len(syncml.DefaultAliases)+len(extra))
+	for k, v := range syncml.DefaultAliases {
+		all[k] = v
+	}
+	for k, v := range extra {
+		all[strings.TrimSuffix(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(k)), "./"), "/")] = v
+	}
+	return all
 }

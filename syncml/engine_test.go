@@ -274,3 +274,19 @@ func TestHeaderNoResp(t *testing.T) {
 		t.Errorf("the server's own commands must still come")
 	}
 }
+
+func TestResolveDB(t *testing.T) {
+	s := NewServer(ServerOptions{Aliases: map[string]string{"phonebook": "contacts"}})
+	for uri, want := range map[string]string{"./PhoneBook": "contacts", "phonebook/": "contacts", "phonebook?CATEGORIES&EQ;x": "contacts", "contacts": ""} {
+		got, _ := s.resolveDB(uri)
+		if got != want {
+			t.Errorf("resolveDB(%q) = %q, want %q", uri, got, want)
+		}
+	}
+	d := NewServer(ServerOptions{})
+	for _, uri := range []string{"./contacts", "Card", "addressbook", "./cal", "event", "calendar", "./task", "todo", "tasks"} {
+		if _, ok := d.resolveDB(uri); !ok {
+			t.Errorf("built-in alias %q not resolved", uri)
+		}
+	}
+}
