@@ -484,3 +484,78 @@ func TestConflict(t *testing.T) {
 		t.Errorf("after the conflict: %+v", s)
 	}
 }
+
+// TestSlowSyncMatchesExisting: the first sync of a device whose items are
+// already in the mailbox (imported, or synced by another device) merges
+// them instead of doubling them: same UID, or same name (contacts), or
+// same summary and start (events).
+func TestSlowSyncMatchesExisting(t *testing.T) {
+	e := newEnv(t)
+	c := e.client
+	a := e.account()
+	var contacts, events []*imapstore.Item
+	for i := 0; i < 10; i++ {
+		contacts = append(contacts, &imapstore.Item{Data: contact(i, "same everywhere")})
+	}
+	contacts = append(contacts, &imapstore.Item{Data: contact(10, "the mailbox's version")})
+	contacts = append(contacts, &imapstore.Item{Data: contact(11, "only in the mailbox")})
+	for i := 0; i < 3; i++ {
+		events = append(events, &imapstore.Item{Data: event(i, fmt.Sprintf("Meeting %d", i))})
+	}
+	if err := a.Put(context.Background(), imapstore.KindContacts, contacts...); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Put(context.Background(), imapstore.KindCalendar, events...); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		c.WriteItem(t, "addressbook", fmt.Sprintf("c%03d.vcf", i), contact(i, "same everywhere"))
+	}
+	c.WriteItem(t, "addressbook", "c010.vcf", contact(10, "the phone's version"))
+	c.WriteItem(t, "addressbook", "c020.vcf", contact(20, "only on the phone"))
+	for i := 0; i < 3; i++ { // same UIDs as in the mailbox
+		c.WriteItem(t, "calendar", fmt.Sprintf("e%03d.ics", i), event(i, fmt.Sprintf("Meeting %d", i)))
+	}
+	c.WriteItem(t, "calendar", "e010.ics", event(10, "Only on the phone"))
+
+	e.sync(t, syncevo.Slow)
+	for _, src := range []string{"addressbook", "calendar"} {
+		e.same(t, src)
+	}
+	if n := len(e.mailbox(imapstore.KindContacts)); n != 13 {
+		t.Errorf("%d contacts, want 13 (10 matched, 1 matched with differences, 1 from each side)", n)
+	}
+	if n := len(e.mailbox(imapstore.KindCalendar)); n != 4 {
+		t.Errorf("%d events, want 4", n)
+	}
+	box := strings.Join(fieldSet(e.mailbox(imapstore.KindContacts)), "\n")
+	if !strings.Contains(box, "NOTE:the mailbox's version") || strings.Contains(box, "NOTE:the phone's version") {
+		t.Errorf("a slow-sync match with differences: the server's version stays (default policy)")
+	}
+}
+
+// TestSyncML11: a SyncML 1.1 client is answered in 1.1.
+func TestSyncML11(t *testing.T) {
+	e := newEnvWith(t, nil, func(o *syncevo.Options) { o.SyncMLVersion = "1.1" })
+	for i := 0; i < 5; i++ {
+		e.client.WriteItem(t, "addressbook", fmt.Sprintf("c%03d.vcf", i), contact(i, "one-one"))
+	}
+	r := e.sync(t, syncevo.Slow)
+	e.same(t, "addressbook")
+	msgs, err := e.client.Messages(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if !m.Outgoing && !strings.Contains(string(m.Data), "<VerDTD>1.1</VerDTD>") {
+			t.Errorf("server message %s not in SyncML 1.1", m.File)
+		}
+		if !m.Outgoing && !strings.Contains(string(m.Data), "SYNCML:SYNCML1.1") {
+			t.Errorf("server message %s without the 1.1 namespace", m.File)
+		}
+	}
+	r = e.sync(t, syncevo.TwoWay)
+	if s := r.Sources["addressbook"]; s.Mode != "two-way" {
+		t.Errorf("second 1.1 sync: %+v", s)
+	}
+}
