@@ -2,11 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"syncml-imap/internal/dovetest"
 )
@@ -73,5 +79,62 @@ func TestCheckFailures(t *testing.T) {
 	}
 	if code, _, _ := runCmd("check", "-config", filepath.Join(t.TempDir(), "missing.toml")); code != 1 {
 		t.Errorf("missing config: exit %d", code)
+	}
+}
+
+// TestServe runs the daemon as a mail admin would and talks SyncML to it.
+func TestServe(t *testing.T) {
+	srv := dovetest.Start(t, nil)
+	srv.AddUser(t, "dave@example.org", "dave-pw")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := writeConfig(t, fmt.Sprintf("[imap]\naddress = %q\n[http]\nlisten = %q\npath = \"/sync\"\n", srv.Addr, addr))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var stderr bytes.Buffer
+	go func() { done <- cmdServe(ctx, []string{"-config", cfg}, io.Discard, &stderr) }()
+
+	url := "http://" + addr + "/sync"
+	var resp *http.Response
+	for i := 0; i < 100; i++ {
+		if resp, err = http.Get(url); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("daemon not answering: %v\n%s", err, stderr.String())
+	}
+	resp.Body.Close()
+	msg := `<SyncML><SyncHdr><VerDTD>1.2</VerDTD><VerProto>SyncML/1.2</VerProto><SessionID>1</SessionID><MsgID>1</MsgID>` +
+		`<Target><LocURI>` + url + `</LocURI></Target><Source><LocURI>IMEI:1</LocURI></Source>` +
+		`<Cred><Meta><Type xmlns="syncml:metinf">syncml:auth-basic</Type></Meta><Data>` +
+		base64.StdEncoding.EncodeToString([]byte("dave@example.org:dave-pw")) + `</Data></Cred></SyncHdr>` +
+		`<SyncBody><Alert><CmdID>1</CmdID><Data>201</Data><Item><Target><LocURI>contacts</LocURI></Target><Source><LocURI>ab</LocURI></Source>` +
+		`<Meta><Anchor xmlns="syncml:metinf"><Next>1</Next></Anchor></Meta></Item></Alert><Final/></SyncBody></SyncML>`
+	resp, err = http.Post(url, "application/vnd.syncml+xml", strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "<Data>212</Data>") || !strings.Contains(string(body), "<RespURI>"+url+"?s=") {
+		t.Fatalf("SyncML reply %d:\n%s", resp.StatusCode, body)
+	}
+	if strings.Contains(stderr.String(), "dave-pw") {
+		t.Error("the log shows the password")
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("serve exited %d\n%s", code, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
 	}
 }
