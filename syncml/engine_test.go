@@ -290,3 +290,18 @@ func TestResolveDB(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidSyncPointForcesSlowSync: anchors match, but the store says
+// the sync point no longer applies (UIDVALIDITY changed): 508 + slow sync.
+func TestInvalidSyncPointForcesSlowSync(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	st, _ := json.Marshal(&dbState{ClientNext: "1", ServerNext: "s1", Point: []byte("not a point"), Map: map[string]string{"L1": "g1"}})
+	store.SaveState(ctx, "device/IMEI:3550000/contacts", st)
+	d := newDriver(t, store)
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	r := d.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: "1", Next: "2"}}}}})
+	if got := statuses(r); len(got) != 2 || got[1] != "Alert 1 508 src=ab msg=1" || commands[*Alert](r)[0].Data != "201" {
+		t.Fatalf("got %v, want 508 and a slow sync", got)
+	}
+}
