@@ -305,3 +305,31 @@ func TestInvalidSyncPointForcesSlowSync(t *testing.T) {
 		t.Fatalf("got %v, want 508 and a slow sync", got)
 	}
 }
+
+// TestSlowSyncKnownLUID: in a slow sync the device resends an item the
+// server already maps to its LUID, with other content: it is merged into
+// the server's item (the server's version goes back), never doubled.
+func TestSlowSyncKnownLUID(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	orig := &StoreItem{Data: []byte(vc("Ann"))}
+	store.Put(ctx, "contacts", orig)
+	st, _ := json.Marshal(&dbState{ClientNext: "1", ServerNext: "s1", Map: map[string]string{"L1": orig.ID}})
+	store.SaveState(ctx, "device/IMEI:3550000/contacts", st)
+	d := newDriver(t, store)
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	d.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Next: "2"}}}}})
+	r := d.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{
+		&Change{Op: "Replace", Items: []Item{{Source: loc("L1"), Data: &Data{Text: strings.Replace(vc("Ann"), "NOTE:", "NOTE:phone", 1)}}}}}})
+	if got := statuses(r); len(got) != 3 || !strings.HasPrefix(got[2], "Replace 2 200") {
+		t.Fatalf("statuses %v", got)
+	}
+	if n := len(store.items["contacts"]); n != 1 {
+		t.Errorf("%d items after the slow sync, want 1", n)
+	}
+	sy := commands[*Sync](r)
+	if len(sy) != 1 || len(sy[0].Commands) != 1 || sy[0].Commands[0].CmdName() != "Replace" ||
+		sy[0].Commands[0].(*Change).Items[0].Target.LocURI != "L1" {
+		t.Errorf("server sends %+v, want its version as Replace to L1", sy)
+	}
+}

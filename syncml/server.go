@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -188,5 +187,3 @@ func (s *Server) resolveDB(uri string) (string, bool) {
 	db, ok := s.opts.Aliases[u]
 	return db, ok
 }
-
-var errNoStore = errors.New("syncml: not authenticated")

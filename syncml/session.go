@@ -20,15 +20,14 @@ type session struct {
 	sessionID string
 	log       *slog.Logger
 
-	mu        sync.Mutex
-	lastUsed  time.Time
-	user      string
-	store     Store
-	verDTD    string
-	verProto  string
-	msgID     int   // the server's last MsgID
-	maxMsg    int64 // the client's MaxMsgSize
-	authFails int
+	mu       sync.Mutex
+	lastUsed time.Time
+	user     string
+	store    Store
+	verDTD   string
+	verProto string
+	msgID    int   // the server's last MsgID
+	maxMsg   int64 // the client's MaxMsgSize
 
 	dbs     map[string]*dbSession // by canonical database
 	order   []*dbSession          // in alert order
@@ -102,9 +101,7 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 		}
 	}
 	reply.Hdr.RespURI = respURI(baseURL, s.key)
-	if reply.Hdr.Meta == nil {
-		reply.Hdr.Meta = &Meta{MaxMsgSize: s.srv.opts.MaxMsgSize}
-	}
+	reply.Hdr.Meta = &Meta{MaxMsgSize: s.srv.opts.MaxMsgSize}
 	if msg.Hdr.NoResp {
 		out.noResp = true
 		out.reply.Body = nil
@@ -155,7 +152,6 @@ func (s *session) authenticate(ctx context.Context, msg *Message) StatusCode {
 	s.log = s.log.With("user", user)
 	st, err := s.srv.opts.Auth.Login(ctx, user, pass)
 	if err != nil {
-		s.authFails++
 		if !errors.Is(err, ErrAuthFailed) {
 			s.log.Error("login failed", "err", err)
 		}

@@ -357,6 +357,19 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			return &pendingPut{item: &StoreItem{Data: data}, status: st, luid: luid, okCode: okCode}
 		}
 		d.kept[guid] = true
+		if d.mode == AlertSlowSync && d.outgoing[guid] == "Add" {
+			// A slow sync resends everything: the device's item under a LUID
+			// we mapped is a match, merged into the server's item like any
+			// other slow-sync match (the server's version stays), not a
+			// conflict that would keep a duplicate.
+			if !sameContent(d.load(ctx, guid), data) {
+				d.outgoing[guid] = "Replace"
+			} else {
+				delete(d.outgoing, guid)
+			}
+			st.Data = okCode.String()
+			return nil
+		}
 		switch d.outgoing[guid] {
 		case "Replace", "Add":
 			// Changed on both sides: a conflict, unless both say the same.
