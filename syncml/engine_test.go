@@ -333,3 +333,34 @@ func TestSlowSyncKnownLUID(t *testing.T) {
 		t.Errorf("server sends %+v, want its version as Replace to L1", sy)
 	}
 }
+
+// TestSyncML10: a SyncML 1.0 phone's init package (P800/P900 style: no
+// root namespace, ./devinf10) is answered in 1.0 by the same engine.
+func TestSyncML10(t *testing.T) {
+	d := newDriver(t, newMemStore())
+	r := d.fixture("v10-pkg1.xml")
+	if r.Hdr.VerDTD != "1.0" || r.Hdr.VerProto != "SyncML/1.0" {
+		t.Fatalf("answered in %s %s", r.Hdr.VerDTD, r.Hdr.VerProto)
+	}
+	if got := statuses(r); fmt.Sprint(got) != "[SyncHdr 0 212 Put 1 200 src=./devinf10 msg=1 Alert 2 508 src=Contacts msg=1]" {
+		t.Fatalf("statuses %v", got)
+	}
+	if a := commands[*Alert](r); len(a) != 1 || a[0].Data != "201" {
+		t.Fatalf("alerts %+v", a)
+	}
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	m := &Message{Hdr: SyncHdr{VerDTD: "1.0", VerProto: "SyncML/1.0", SessionID: d.sid, MsgID: "2",
+		Target: Loc{LocURI: "http://127.0.0.1/syncml"}, Source: Loc{LocURI: "IMEI:3550000"}},
+		Body: []Command{&Sync{CmdID: "1", Target: loc("./Contacts"), Source: loc("Contacts")}}, Final: true}
+	var b bytes.Buffer
+	EncodeXML(&b, m.Element())
+	r = d.send(b.String())
+	if sy := commands[*Sync](r); len(sy) != 1 || sy[0].NumberOfChanges != nil {
+		t.Errorf("1.0 Sync must not carry NumberOfChanges: %+v", sy)
+	}
+	var enc bytes.Buffer
+	EncodeXML(&enc, r.Element())
+	if !strings.Contains(enc.String(), `<SyncML xmlns="SYNCML:SYNCML1.0">`) {
+		t.Errorf("reply namespace: %.120s", enc.String())
+	}
+}

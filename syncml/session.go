@@ -81,13 +81,13 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 	// OMA-TS-SyncML_RepPro 1.2.2, 10: 505 for an unsupported VerDTD, 513
 	// for VerProto; the Item says what is supported.
 	switch {
-	case msg.Hdr.VerDTD != "1.1" && msg.Hdr.VerDTD != "1.2":
+	case msg.Hdr.VerDTD != "1.0" && msg.Hdr.VerDTD != "1.1" && msg.Hdr.VerDTD != "1.2":
 		hdrStatus.Data = StatusVersionNotSupported.String()
-		hdrStatus.Items = []Item{{Data: &Data{Text: "1.1 1.2"}}}
+		hdrStatus.Items = []Item{{Data: &Data{Text: "1.0 1.1 1.2"}}}
 		return out.finish(true)
-	case msg.Hdr.VerProto != "SyncML/1.1" && msg.Hdr.VerProto != "SyncML/1.2":
+	case msg.Hdr.VerProto != "SyncML/1.0" && msg.Hdr.VerProto != "SyncML/1.1" && msg.Hdr.VerProto != "SyncML/1.2":
 		hdrStatus.Data = StatusProtocolNotSupported.String()
-		hdrStatus.Items = []Item{{Data: &Data{Text: "SyncML/1.1 SyncML/1.2"}}}
+		hdrStatus.Items = []Item{{Data: &Data{Text: "SyncML/1.0 SyncML/1.1 SyncML/1.2"}}}
 		return out.finish(true)
 	}
 

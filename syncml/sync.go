@@ -611,8 +611,10 @@ func (d *dbSession) serverSync(ctx context.Context) []Command {
 				Items: []Item{{Source: &Loc{LocURI: id}, Data: &Data{Text: string(d.items[id])}}}})
 		}
 	}
-	n := len(sy.Commands)
-	sy.NumberOfChanges = &n
+	if d.s.verDTD != "1.0" { // NumberOfChanges came with SyncML 1.1
+		n := len(sy.Commands)
+		sy.NumberOfChanges = &n
+	}
 	return []Command{sy}
 }
 
