@@ -53,6 +53,9 @@ func (s *session) storeDevInf(items []Item) {
 			continue
 		}
 		di := it.Data.XML
+		if di.Has("SupportLargeObjs") {
+			s.largeObjs = true
+		}
 		s.log.Info("device information", "man", di.ChildText("Man"), "mod", di.ChildText("Mod"), "swv", di.ChildText("SwV"))
 	}
 }

@@ -137,6 +137,10 @@ type Change struct {
 	Cred    *Cred
 	Meta    *Meta
 	Items   []Item
+
+	// continued marks the rest of a chunked item the server is sending;
+	// it is not part of the message on the wire.
+	continued bool
 }
 
 // Access is a Put or a Get (of device information).

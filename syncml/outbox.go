@@ -89,16 +89,35 @@ func (o *outbox) fill() {
 		size += s
 		sy.NumberOfChanges = nil // only the first part says how many
 		taken := 0
+		var rest *Change
 		for _, c := range sy.Commands {
 			cs := encodedSize(commandElement(c))
-			if size+cs > limit && (taken > 0 || o.hasServerCommand()) {
-				break
+			if size+cs <= limit {
+				size += cs
+				part.Commands = append(part.Commands, c)
+				taken++
+				continue
 			}
-			size += cs
-			part.Commands = append(part.Commands, c)
-			taken++
+			// It does not fit. A large object goes in chunks, the first
+			// one here, as the last item of this message.
+			if ch, ok := c.(*Change); ok && o.sess.largeObjects() {
+				if head, r, ok := splitChange(ch, limit-size, !ch.continued); ok {
+					part.Commands = append(part.Commands, head)
+					rest = r
+					taken++
+				}
+			}
+			if rest == nil && taken == 0 && !o.hasServerCommand() {
+				// Alone in its message and not chunkable: send it whole.
+				part.Commands = append(part.Commands, c)
+				taken++
+			}
+			break
 		}
 		sy.Commands = sy.Commands[taken:]
+		if rest != nil {
+			sy.Commands = append([]Command{rest}, sy.Commands...)
+		}
 		o.reply.Body = append(o.reply.Body, part)
 		if len(sy.Commands) > 0 {
 			return

@@ -26,6 +26,9 @@ type ServerOptions struct {
 	// Conflicts decides items changed on both sides; nil:
 	// DefaultConflictPolicy.
 	Conflicts ConflictPolicy
+	// MaxObjSize is the largest item accepted (announced in SyncML 1.1+);
+	// default 4 MiB.
+	MaxObjSize int64
 	// ServerID is the server's DevID in its DevInf; default "syncml-imap".
 	ServerID string
 	Logger   *slog.Logger
@@ -52,6 +55,9 @@ func NewServer(opts ServerOptions) *Server {
 	}
 	if opts.MaxMsgSize <= 0 {
 		opts.MaxMsgSize = 65535
+	}
+	if opts.MaxObjSize <= 0 {
+		opts.MaxObjSize = defaultMaxObjSize
 	}
 	if opts.Conflicts == nil {
 		opts.Conflicts = DefaultConflictPolicy

@@ -28,10 +28,14 @@ type session struct {
 	verProto string
 	msgID    int   // the server's last MsgID
 	maxMsg   int64 // the client's MaxMsgSize
+	maxObj   int64 // the client's MaxObjSize (0: not said)
+	// largeObjs: the client's DevInf says SupportLargeObjs.
+	largeObjs bool
 
 	dbs     map[string]*dbSession // by canonical database
 	order   []*dbSession          // in alert order
 	pending []Command             // server commands not yet sent (beyond what fitted)
+	partial *partialItem          // a chunked client item being assembled
 	phase   phase
 	done    bool
 }
@@ -73,6 +77,9 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 	if m := msg.Hdr.Meta; m != nil && m.MaxMsgSize > 0 {
 		s.maxMsg = m.MaxMsgSize
 	}
+	if m := msg.Hdr.Meta; m != nil && m.MaxObjSize > 0 {
+		s.maxObj = m.MaxObjSize
+	}
 	out := &outbox{sess: s, reply: reply, msgRef: msg.Hdr.MsgID}
 	hdrStatus := out.status("SyncHdr", "0", StatusOK)
 	hdrStatus.TargetRef = []string{msg.Hdr.Target.LocURI}
@@ -102,6 +109,9 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 	}
 	reply.Hdr.RespURI = respURI(baseURL, s.key)
 	reply.Hdr.Meta = &Meta{MaxMsgSize: s.srv.opts.MaxMsgSize}
+	if s.verDTD != "1.0" {
+		reply.Hdr.Meta.MaxObjSize = s.srv.opts.MaxObjSize
+	}
 	if msg.Hdr.NoResp {
 		out.noResp = true
 		out.reply.Body = nil
@@ -209,6 +219,13 @@ func noResp(c Command) bool {
 		return c.NoResp
 	}
 	return false
+}
+
+// largeObjects reports whether items may be sent to the client in
+// chunks: SyncML 1.1 or later, and the client announced a MaxObjSize or
+// said SupportLargeObjs in its DevInf.
+func (s *session) largeObjects() bool {
+	return s.verDTD != "1.0" && (s.maxObj > 0 || s.largeObjs)
 }
 
 // handleStatus takes note of the client's answer to a server command.

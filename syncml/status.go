@@ -22,11 +22,13 @@ const (
 	StatusNotSupported         StatusCode = 406
 	StatusMissingCredentials   StatusCode = 407
 	StatusConflict             StatusCode = 409
+	StatusSizeRequired         StatusCode = 411
 	StatusIncompleteCommand    StatusCode = 412
 	StatusEntityTooLarge       StatusCode = 413
 	StatusUnsupportedMediaType StatusCode = 415
 	StatusAlreadyExists        StatusCode = 418
 	StatusConflictServerWon    StatusCode = 419
+	StatusSizeMismatch         StatusCode = 424
 	StatusCommandFailed        StatusCode = 500
 	StatusNotImplemented       StatusCode = 501
 	StatusVersionNotSupported  StatusCode = 505

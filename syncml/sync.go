@@ -90,6 +90,9 @@ func (s *session) handleAlert(ctx context.Context, out *outbox, a *Alert) {
 		if it.Meta != nil && it.Meta.Anchor != nil {
 			d.clientAnchor = *it.Meta.Anchor
 		}
+		if it.Meta != nil && it.Meta.MaxObjSize > 0 {
+			s.maxObj = it.Meta.MaxObjSize
+		}
 		code := d.start(ctx)
 		st.Data = code.String()
 		if resume && code == StatusOK {
@@ -264,6 +267,14 @@ func (d *dbSession) applyClientChanges(ctx context.Context, out *outbox, cmds []
 			}
 			if luid == "" {
 				st.Data = StatusIncompleteCommand.String()
+				continue
+			}
+			it, ch, done := d.chunk(out, ch, it, luid, st)
+			if !done {
+				continue
+			}
+			if data, ok := itemData(ch, it); ok && int64(len(data)) > d.s.srv.opts.MaxObjSize {
+				st.Data = StatusEntityTooLarge.String()
 				continue
 			}
 			if p := d.applyOne(ctx, ch, it, luid, st); p != nil {
@@ -603,6 +614,10 @@ func (d *dbSession) serverSync(ctx context.Context) []Command {
 			delete(d.state.Map, luid)
 		case d.items[id] == nil:
 			continue // gone meanwhile
+		case d.s.maxObj > 0 && int64(len(d.items[id])) > d.s.maxObj:
+			d.s.log.Warn("item larger than the client's MaxObjSize, not sent", "database", d.db, "id", id,
+				"size", sizeLabel(len(d.items[id])), "max", d.s.maxObj)
+			continue
 		case luid != "" && d.mode != AlertRefreshFromServer:
 			sy.Commands = append(sy.Commands, &Change{Op: "Replace", Meta: &Meta{Type: typ, Version: ver},
 				Items: []Item{{Target: &Loc{LocURI: luid}, Source: &Loc{LocURI: id}, Data: &Data{Text: string(d.items[id])}}}})
