@@ -71,6 +71,7 @@ func (s *session) serverDevInf() *Element {
 	di.addText("DevID", s.srv.opts.ServerID)
 	di.addText("DevTyp", "server")
 	di.addFlag("UTC", true)
+	di.addFlag("SupportLargeObjs", true)
 	di.addFlag("SupportNumberOfChanges", true)
 	for _, db := range Databases {
 		ds := di.add("DataStore")

@@ -142,6 +142,15 @@ func splitChange(c *Change, room int64, first bool) (head, rest *Change, ok bool
 		used += cost
 		n += w
 	}
+	// Never cut next to white space: clients trim the text of a chunk's
+	// Data (SyncEvolution's engine does, and then reports 424), and vCard
+	// folding puts CRLF and a space at every line end.
+	for cut := n; cut > n/2; cut-- {
+		if cut < len(text) && !isSpaceByte(text[cut-1]) && !isSpaceByte(text[cut]) && utf8.RuneStart(text[cut]) {
+			n = cut
+			break
+		}
+	}
 	if n == 0 || n == len(text) {
 		return nil, nil, false
 	}
@@ -165,6 +174,8 @@ func splitChange(c *Change, room int64, first bool) (head, rest *Change, ok bool
 	r.continued = true
 	return &h, &r, true
 }
+
+func isSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // sizeLabel is for logs.
 func sizeLabel(n int) string { return strconv.Itoa(n) + " bytes" }

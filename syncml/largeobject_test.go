@@ -158,3 +158,41 @@ func TestChunkedToClient(t *testing.T) {
 		t.Errorf("only %d messages: the item was not chunked", msg-2)
 	}
 }
+
+func TestRestoreCRLF(t *testing.T) {
+	for in, want := range map[string]string{
+		"BEGIN:VCARD\nFN:a\nEND:VCARD\n":       "BEGIN:VCARD\r\nFN:a\r\nEND:VCARD\r\n",
+		"BEGIN:VCARD\r\nFN:a\r\nEND:VCARD\r\n": "BEGIN:VCARD\r\nFN:a\r\nEND:VCARD\r\n",
+		"no line end":                          "no line end",
+	} {
+		if got := string(restoreCRLF([]byte(in))); got != want {
+			t.Errorf("restoreCRLF(%q) = %q", in, got)
+		}
+	}
+}
+
+// TestChunkBoundaries: chunks never begin or end with white space (clients
+// trim it) and always reassemble exactly.
+func TestChunkBoundaries(t *testing.T) {
+	card := bigCard("X", 200000)
+	c := &Change{Op: "Add", Items: []Item{{Source: &Loc{LocURI: "g"}, Data: &Data{Text: card}}}}
+	got, first, n := "", true, 0
+	for {
+		h, r, ok := splitChange(c, 9000, first)
+		if !ok {
+			got += c.Items[0].Data.Text
+			break
+		}
+		text := h.Items[0].Data.Text
+		if isSpaceByte(text[0]) || isSpaceByte(text[len(text)-1]) || isSpaceByte(r.Items[0].Data.Text[0]) {
+			t.Fatalf("chunk %d cut at white space", n)
+		}
+		first = false
+		got += text
+		c = r
+		n++
+	}
+	if got != card || n < 20 {
+		t.Fatalf("reassembled %d of %d bytes in %d chunks", len(got), len(card), n)
+	}
+}

@@ -304,7 +304,18 @@ func itemData(ch *Change, it Item) ([]byte, bool) {
 		}
 		return b, true
 	}
-	return []byte(it.Data.Text), true
+	return restoreCRLF([]byte(it.Data.Text)), true
+}
+
+// restoreCRLF gives vCard and iCalendar text back the CRLF line ends they
+// require (RFC 6350, 5545) when XML parsing turned them into LF (XML
+// normalizes line ends, even in CDATA): text with LF and no CR at all.
+// Sizes the client announced for chunked items count the CRLFs.
+func restoreCRLF(b []byte) []byte {
+	if bytes.IndexByte(b, '\r') >= 0 || bytes.IndexByte(b, '\n') < 0 {
+		return b
+	}
+	return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
 }
 
 // applyOne handles one client Add, Replace or Delete. Puts are returned
