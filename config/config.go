@@ -28,7 +28,19 @@ type Config struct {
 	HTTP    HTTP    `toml:"http"`
 	Folders Folders `toml:"folders"`
 	Sync    Sync    `toml:"sync"`
+	Auth    Auth    `toml:"auth"`
 	Log     Log     `toml:"log"`
+}
+
+// Auth is the [auth] table: how devices authenticate beyond basic.
+type Auth struct {
+	// SecretsFile enables syncml:auth-md5 for the users it lists. IMAP never
+	// reveals a password, so MD5 needs one the server knows: each line is
+	// "user:{PLAIN}password" (the IMAP login then uses it) or
+	// "user:{MD5}B64(MD5(user:password))" (then imap.master_user opens the
+	// mailbox); "#" starts a comment. Users not listed use basic
+	// authentication. Default: "" (basic only).
+	SecretsFile string `toml:"secrets_file"`
 }
 
 // IMAP is the [imap] table: how the daemon reaches the IMAP server.

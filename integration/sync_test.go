@@ -2,10 +2,13 @@ package integration
 
 import (
 	"context"
+	"crypto/md5"
 	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -38,7 +41,7 @@ func newEnv(t *testing.T) *env { return newEnvWith(t, nil, nil) }
 // client's options.
 func newEnvWith(t *testing.T, server func(*config.Config), client func(*syncevo.Options)) *env {
 	t.Helper()
-	dove := dovetest.Start(t, nil)
+	dove := dovetest.Start(t, &dovetest.Options{MasterUser: "admin", MasterPassword: "master-pw"})
 	e := &env{t: t, dove: dove, user: "carol@example.org", pass: "carol-pw"}
 	dove.AddUser(t, e.user, e.pass)
 	cfg := config.Default()
@@ -617,4 +620,50 @@ func TestLargeObjects(t *testing.T) {
 	if s := r.Sources["addressbook"]; s.LocalAdded != 1 {
 		t.Errorf("photo from the mailbox: %+v", s)
 	}
+}
+
+// TestMD5Auth: SyncEvolution authenticates with syncml:auth-md5 against a
+// secrets file: a plain password (the IMAP login uses it), or only the
+// hash B64(MD5(user:password)) (a Dovecot master user opens the mailbox).
+func TestMD5Auth(t *testing.T) {
+	for _, tc := range []struct{ name, secret string }{
+		{"plain", "{PLAIN}carol-pw"},
+		{"hash via master user", "{MD5}" + base64.StdEncoding.EncodeToString(md5sum("carol@example.org:carol-pw"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			secrets := filepath.Join(t.TempDir(), "secrets")
+			if err := os.WriteFile(secrets, []byte("# test\ncarol@example.org:"+tc.secret+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			e := newEnvWith(t, func(c *config.Config) {
+				c.Auth.SecretsFile = secrets
+				c.IMAP.MasterUser, c.IMAP.MasterPassword = "admin", "master-pw"
+			}, nil)
+			e.client.Configure(t, "clientAuthType=md5")
+			for i := 0; i < 3; i++ {
+				e.client.WriteItem(t, "addressbook", fmt.Sprintf("c%03d.vcf", i), contact(i, "md5"))
+			}
+			r := e.sync(t, syncevo.Slow)
+			e.same(t, "addressbook")
+			msgs, err := e.client.Messages(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			md5Used := false
+			for _, m := range msgs {
+				if m.Outgoing && strings.Contains(string(m.Data), "syncml:auth-md5") {
+					md5Used = true
+				}
+			}
+			if !md5Used {
+				t.Error("the client never sent MD5 credentials")
+			}
+			e.sync(t, syncevo.TwoWay) // the nonce from the last session works
+		})
+	}
+}
+
+func md5sum(s string) []byte {
+	h := md5.Sum([]byte(s))
+	return h[:]
 }

@@ -1,13 +1,16 @@
 package plugin
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
 	"syncml-imap/config"
+	"syncml-imap/syncml"
 )
 
 func TestHTTPFront(t *testing.T) {
@@ -64,5 +67,33 @@ func TestAliases(t *testing.T) {
 	a := Aliases(map[string]string{"./PhoneBook/": "contacts", "card": "tasks"})
 	if a["phonebook"] != "contacts" || a["card"] != "tasks" || a["todo"] != "tasks" {
 		t.Errorf("merged aliases: phonebook=%q card=%q todo=%q", a["phonebook"], a["card"], a["todo"])
+	}
+}
+
+func TestLoadSecrets(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s string) string {
+		p := dir + "/s"
+		os.WriteFile(p, []byte(s), 0o600)
+		return p
+	}
+	f, err := LoadSecrets(write("# c\nalice:{PLAIN}pw\n\nbob:{MD5}i20da3+1Z6VdfXz+tHkdSA==\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := f.Secret(context.Background(), "alice"); s == nil || s.Password != "pw" {
+		t.Errorf("alice %+v", s)
+	}
+	if s, _ := f.Secret(context.Background(), "bob"); s == nil || s.HashB64 == "" {
+		t.Errorf("bob %+v", s)
+	}
+	if _, err := f.Secret(context.Background(), "carol"); err != syncml.ErrNoSecret {
+		t.Errorf("carol: %v", err)
+	}
+	for _, bad := range []string{"alice\n", "alice:pw\n", ":{PLAIN}x\n"} {
+		_, err := LoadSecrets(write(bad))
+		if err == nil || !strings.Contains(err.Error(), ":1:") || strings.Contains(err.Error(), "pw") && bad == "alice:pw\n" {
+			t.Errorf("%q: %v", bad, err)
+		}
 	}
 }

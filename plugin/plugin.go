@@ -76,8 +76,22 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	if lim := cfg.HTTP.MaxBodyBytes; lim > 0 && lim < maxMsg {
 		maxMsg = lim
 	}
+	var auth syncml.Authenticator = &IMAPAuth{Options: opts}
+	if cfg.IMAP.MasterUser != "" {
+		auth = &MasterAuth{IMAPAuth: IMAPAuth{Options: opts}, Master: cfg.IMAP.MasterUser,
+			Password: cfg.IMAP.MasterPassword, Separator: cfg.IMAP.MasterSeparator}
+	}
+	var secrets syncml.SecretSource
+	if cfg.Auth.SecretsFile != "" {
+		sf, err := LoadSecrets(cfg.Auth.SecretsFile)
+		if err != nil {
+			return nil, err
+		}
+		secrets = sf
+	}
 	srv := syncml.NewServer(syncml.ServerOptions{
-		Auth:           &IMAPAuth{Options: opts},
+		Auth:           auth,
+		Secrets:        secrets,
 		Aliases:        Aliases(cfg.Sync.Aliases),
 		SessionTimeout: cfg.HTTP.SessionTimeout.Duration,
 		MaxMsgSize:     maxMsg,

@@ -23,6 +23,9 @@ type ServerOptions struct {
 	// MaxMsgSize is what the server announces and uses when the client
 	// says nothing; default 65535 bytes.
 	MaxMsgSize int64
+	// Secrets enables syncml:auth-md5 for the users it knows; nil: only
+	// basic authentication.
+	Secrets SecretSource
 	// Conflicts decides items changed on both sides; nil:
 	// DefaultConflictPolicy.
 	Conflicts ConflictPolicy

@@ -99,10 +99,10 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 	}
 
 	if s.store == nil {
-		code := s.authenticate(ctx, msg)
+		code, chal := s.authenticate(ctx, msg)
 		hdrStatus.Data = code.String()
+		hdrStatus.Chal = chal
 		if code != StatusAuthAccepted {
-			hdrStatus.Chal = &Chal{Meta: &Meta{Type: "syncml:auth-basic", Format: "b64"}}
 			s.log.Info("authentication refused", "status", int(code), "user", s.user)
 			return out.finish(true)
 		}
@@ -134,29 +134,38 @@ func respURI(base, key string) string {
 	return base + sep + "s=" + key
 }
 
-// authenticate checks the header credentials against the Authenticator
-// (the IMAP login) and opens the user's store.
-func (s *session) authenticate(ctx context.Context, msg *Message) StatusCode {
+// authenticate checks the header credentials and opens the user's store:
+// basic by logging in to IMAP with them, MD5 against the configured
+// secret. It returns the header status and the challenge to send.
+func (s *session) authenticate(ctx context.Context, msg *Message) (StatusCode, *Chal) {
+	basicChal := &Chal{Meta: &Meta{Type: "syncml:auth-basic", Format: "b64"}}
 	cred := msg.Hdr.Cred
 	if cred == nil || cred.Data == "" {
-		return StatusMissingCredentials
+		// A client that names itself (LocName) and has a secret is asked
+		// for MD5, others for basic.
+		if chal := s.md5Challenge(ctx, msg.Hdr.Source.LocName); chal != nil {
+			return StatusMissingCredentials, chal
+		}
+		return StatusMissingCredentials, basicChal
 	}
 	typ := "syncml:auth-basic"
 	if cred.Meta != nil && cred.Meta.Type != "" {
 		typ = cred.Meta.Type
 	}
-	if typ != "syncml:auth-basic" {
-		// MD5 needs a password the server can know; IMAP never reveals
-		// one. Ask for basic instead.
-		return StatusInvalidCredentials
+	switch typ {
+	case "syncml:auth-md5":
+		return s.authMD5(ctx, msg)
+	case "syncml:auth-basic":
+	default:
+		return StatusInvalidCredentials, basicChal
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred.Data))
 	if err != nil {
-		return StatusInvalidCredentials
+		return StatusInvalidCredentials, basicChal
 	}
 	user, pass, ok := strings.Cut(string(raw), ":")
 	if !ok || user == "" {
-		return StatusInvalidCredentials
+		return StatusInvalidCredentials, basicChal
 	}
 	s.user = user
 	s.log = s.log.With("user", user)
@@ -165,11 +174,92 @@ func (s *session) authenticate(ctx context.Context, msg *Message) StatusCode {
 		if !errors.Is(err, ErrAuthFailed) {
 			s.log.Error("login failed", "err", err)
 		}
-		return StatusInvalidCredentials
+		return StatusInvalidCredentials, basicChal
 	}
 	s.store = st
-	s.log.Info("authenticated")
-	return StatusAuthAccepted
+	s.log.Info("authenticated", "method", "basic")
+	return StatusAuthAccepted, nil
+}
+
+// openForMD5 opens a user's store for MD5: with the password when the
+// secret has it, else through the master user. nil when MD5 is not
+// possible for this user.
+func (s *session) openForMD5(ctx context.Context, user string) (Store, *Secret) {
+	if s.srv.opts.Secrets == nil || user == "" {
+		return nil, nil
+	}
+	sec, err := s.srv.opts.Secrets.Secret(ctx, user)
+	if err != nil {
+		if !errors.Is(err, ErrNoSecret) {
+			s.log.Error("secret lookup", "user", user, "err", err)
+		}
+		return nil, nil
+	}
+	var st Store
+	if sec.Password != "" {
+		st, err = s.srv.opts.Auth.Login(ctx, user, sec.Password)
+	} else if m, ok := s.srv.opts.Auth.(MasterAuthenticator); ok {
+		st, err = m.LoginAs(ctx, user)
+	} else {
+		s.log.Warn("MD5 secret is a hash but no master user is configured", "user", user)
+		return nil, nil
+	}
+	if err != nil {
+		s.log.Error("open mailbox for MD5", "user", user, "err", err)
+		return nil, nil
+	}
+	return st, sec
+}
+
+// issueNonce stores a fresh nonce for the device and returns the MD5
+// challenge carrying it.
+func (s *session) issueNonce(ctx context.Context, st Store) *Chal {
+	n := newNonce()
+	if err := st.SaveState(ctx, nonceKey(s.deviceID), n); err != nil {
+		s.log.Error("save nonce", "err", err)
+		return nil
+	}
+	return &Chal{Meta: &Meta{Type: "syncml:auth-md5", Format: "b64", NextNonce: base64.StdEncoding.EncodeToString(n)}}
+}
+
+func (s *session) md5Challenge(ctx context.Context, user string) *Chal {
+	st, _ := s.openForMD5(ctx, user)
+	if st == nil {
+		return nil
+	}
+	defer st.Close()
+	return s.issueNonce(ctx, st)
+}
+
+// authMD5 checks an MD5 digest against the nonce issued to the device.
+// Either way a new nonce goes out in the Chal (for the next session, or
+// for the retry).
+func (s *session) authMD5(ctx context.Context, msg *Message) (StatusCode, *Chal) {
+	basicChal := &Chal{Meta: &Meta{Type: "syncml:auth-basic", Format: "b64"}}
+	user := msg.Hdr.Source.LocName
+	s.user = user
+	st, sec := s.openForMD5(ctx, user)
+	if st == nil {
+		return StatusInvalidCredentials, basicChal
+	}
+	nonce, err := st.LoadState(ctx, nonceKey(s.deviceID))
+	if err != nil {
+		st.Close()
+		return StatusInvalidCredentials, basicChal
+	}
+	ok := nonce != nil && checkMD5(strings.TrimSpace(msg.Hdr.Cred.Data), user, sec, nonce, msg.Hdr.VerDTD == "1.0")
+	chal := s.issueNonce(ctx, st)
+	if !ok {
+		st.Close()
+		if chal == nil {
+			chal = basicChal
+		}
+		return StatusInvalidCredentials, chal
+	}
+	s.store = st
+	s.log = s.log.With("user", user)
+	s.log.Info("authenticated", "method", "md5")
+	return StatusAuthAccepted, chal
 }
 
 // dispatch handles one command of the client's message.

@@ -1,0 +1,126 @@
+package syncml
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"testing"
+)
+
+// Test vectors from the project's protocol notes (cross-checked against
+// the OMA DM example formula).
+func TestMD5Vectors(t *testing.T) {
+	tests := []struct {
+		user, pass string
+		nonce      []byte
+		v10        bool
+		want       string
+	}{
+		{"Bruce2", "OhBehave", []byte("Nonce"), false, "Zz6EivR3yeaaENcRN6lpAQ=="},
+		{"test", "secret", []byte("abcdef"), false, "TI4tsPqMjerGDP8gawt+NA=="},
+		{"test", "secret", []byte("abcdef"), true, "9Kkn75ejqPhQIEU3rQXE8g=="},
+	}
+	for _, tt := range tests {
+		got, ok := md5Digest(tt.user, &Secret{Password: tt.pass}, tt.nonce, tt.v10)
+		if !ok || got != tt.want {
+			t.Errorf("%s/%s/%q v10=%v: %s, want %s", tt.user, tt.pass, tt.nonce, tt.v10, got, tt.want)
+		}
+	}
+	if h := md5Hash("test", "secret"); h != "i20da3+1Z6VdfXz+tHkdSA==" {
+		t.Errorf("B64(MD5(test:secret)) = %s", h)
+	}
+	// Only the hash known: 1.1/1.2 digests check, 1.0 ones cannot.
+	hashOnly := &Secret{HashB64: "i20da3+1Z6VdfXz+tHkdSA=="}
+	if !checkMD5("TI4tsPqMjerGDP8gawt+NA==", "test", hashOnly, []byte("abcdef"), false) {
+		t.Error("digest against the stored hash refused")
+	}
+	if checkMD5("9Kkn75ejqPhQIEU3rQXE8g==", "test", hashOnly, []byte("abcdef"), true) {
+		t.Error("a 1.0 digest accepted without the password")
+	}
+	raw, _ := base64.StdEncoding.DecodeString("TI4tsPqMjerGDP8gawt+NA==")
+	if !checkMD5(string(raw), "test", &Secret{Password: "secret"}, []byte("abcdef"), false) {
+		t.Error("raw 16-byte digest (WBXML) refused")
+	}
+	if checkMD5("TI4tsPqMjerGDP8gawt+NA==", "test", &Secret{Password: "wrong"}, []byte("abcdef"), false) {
+		t.Error("wrong password accepted")
+	}
+}
+
+type memSecrets map[string]*Secret
+
+func (m memSecrets) Secret(_ context.Context, user string) (*Secret, error) {
+	if s, ok := m[user]; ok {
+		return s, nil
+	}
+	return nil, ErrNoSecret
+}
+
+// memMaster adds a master login to memAuth.
+type memMaster struct{ memAuth }
+
+func (m memMaster) LoginAs(_ context.Context, user string) (Store, error) {
+	if user != "alice" {
+		return nil, ErrAuthFailed
+	}
+	return memSession{m.store}, nil
+}
+
+func md5Message(t *testing.T, d *driver, msgID int, digest string) *Message {
+	t.Helper()
+	m := &Message{Hdr: SyncHdr{VerDTD: "1.2", VerProto: "SyncML/1.2", SessionID: d.sid, MsgID: fmt.Sprint(msgID),
+		Target: Loc{LocURI: "http://127.0.0.1/syncml"}, Source: Loc{LocURI: "IMEI:3550000", LocName: "alice"}},
+		Body: []Command{&Alert{CmdID: "1", Data: "201", Items: []Item{{Target: &Loc{LocURI: "contacts"}, Source: &Loc{LocURI: "ab"},
+			Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}}}, Final: true}
+	if digest != "" {
+		m.Hdr.Cred = &Cred{Meta: &Meta{Type: "syncml:auth-md5", Format: "b64"}, Data: digest}
+	}
+	var b bytes.Buffer
+	EncodeXML(&b, m.Element())
+	return d.send(b.String())
+}
+
+func hdrStatus(m *Message) *Status { return m.Body[0].(*Status) }
+
+func TestMD5Session(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		secret *Secret
+		auth   Authenticator
+	}{
+		{"password", &Secret{Password: "pw"}, memAuth{newMemStore()}},
+		{"hash+master", &Secret{HashB64: md5Hash("alice", "pw")}, memMaster{memAuth{newMemStore()}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: tc.auth, Secrets: memSecrets{"alice": tc.secret}})}
+			// No credentials: 407 with an MD5 challenge and a nonce.
+			st := hdrStatus(md5Message(t, d, 1, ""))
+			if st.Data != "407" || st.Chal == nil || st.Chal.Meta.Type != "syncml:auth-md5" || st.Chal.Meta.NextNonce == "" {
+				t.Fatalf("no cred: %+v %+v", st, st.Chal)
+			}
+			nonce, _ := base64.StdEncoding.DecodeString(st.Chal.Meta.NextNonce)
+			// A wrong digest: 401 and a fresh nonce.
+			bad := hdrStatus(md5Message(t, d, 2, "AAAAAAAAAAAAAAAAAAAAAA=="))
+			if bad.Data != "401" || bad.Chal == nil || bad.Chal.Meta.NextNonce == st.Chal.Meta.NextNonce {
+				t.Fatalf("wrong digest: %+v", bad)
+			}
+			// The old nonce is spent: a digest over it fails.
+			old, _ := md5Digest("alice", &Secret{Password: "pw"}, nonce, false)
+			if st := hdrStatus(md5Message(t, d, 3, old)); st.Data != "401" {
+				t.Fatalf("replayed nonce accepted: %s", st.Data)
+			}
+			// The right digest over the newest nonce: 212 and the next nonce.
+			nonce, _ = base64.StdEncoding.DecodeString(hdrStatus(md5Message(t, d, 4, "AAAAAAAAAAAAAAAAAAAAAA==")).Chal.Meta.NextNonce)
+			good, _ := md5Digest("alice", &Secret{Password: "pw"}, nonce, false)
+			r := md5Message(t, d, 5, good)
+			if st := hdrStatus(r); st.Data != "212" || st.Chal == nil || st.Chal.Meta.NextNonce == "" || r.Hdr.RespURI == "" {
+				t.Fatalf("right digest: %+v", st)
+			}
+		})
+	}
+	// A user without a secret gets the basic challenge.
+	d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: memAuth{newMemStore()}, Secrets: memSecrets{}})}
+	if st := hdrStatus(md5Message(t, d, 1, "AAAAAAAAAAAAAAAAAAAAAA==")); st.Data != "401" || st.Chal.Meta.Type != "syncml:auth-basic" {
+		t.Errorf("unknown user: %+v", st)
+	}
+}
