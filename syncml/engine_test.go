@@ -364,3 +364,28 @@ func TestSyncML10(t *testing.T) {
 		t.Errorf("reply namespace: %.120s", enc.String())
 	}
 }
+
+// TestSuspendResume: a device suspends (224) in the middle; nothing is
+// committed; its resume (225) gets 509 and an ordinary sync.
+func TestSuspendResume(t *testing.T) {
+	store := newMemStore()
+	d := slowSession(t, store)
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	r := d.message(2, true, &Alert{Data: "224", Items: []Item{{Target: loc("http://127.0.0.1/syncml"), Source: loc("IMEI:3550000")}}})
+	if got := statuses(r); len(got) != 2 || !strings.HasPrefix(got[1], "Alert 1 200") || !r.Final || len(commands[*Sync](r)) != 0 {
+		t.Fatalf("suspend: %v", got)
+	}
+	if len(store.state) != 0 {
+		t.Fatal("a suspended session committed state")
+	}
+	d2 := &driver{t: t, srv: d.srv, sid: "2"}
+	r = d2.message(1, true, &Alert{Data: "225", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Next: "2"}}}}})
+	got := statuses(r)
+	if len(got) != 2 || !strings.HasPrefix(got[1], "Alert 1 508") {
+		// No anchors were ever committed: the ordinary sync becomes slow.
+		t.Fatalf("resume: %v", got)
+	}
+	if a := commands[*Alert](r); len(a) != 1 || a[0].Data != "201" {
+		t.Fatalf("resume alert %+v", a)
+	}
+}

@@ -36,8 +36,9 @@ type session struct {
 	order   []*dbSession          // in alert order
 	pending []Command             // server commands not yet sent (beyond what fitted)
 	partial *partialItem          // a chunked client item being assembled
-	phase   phase
-	done    bool
+	phase     phase
+	done      bool
+	suspended bool // the device suspended the session (Alert 224)
 }
 
 // phase is where the session stands in the package flow
@@ -119,6 +120,12 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 
 	for _, cmd := range msg.Body {
 		s.dispatch(ctx, out, cmd)
+	}
+	if s.suspended {
+		// Answer what came, send nothing more, keep nothing.
+		s.done = true
+		s.pending = nil
+		return out.finish(true)
 	}
 	return s.endOfMessage(ctx, out, msg.Final)
 }

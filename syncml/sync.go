@@ -59,6 +59,18 @@ func (s *session) handleAlert(ctx context.Context, out *outbox, a *Alert) {
 	if resume {
 		ac = AlertTwoWay
 	}
+	if ac == AlertSuspend && s.verProto == "SyncML/1.2" {
+		// DS 1.2 suspend: the session ends here without committing
+		// anything. The device's later resume (225) is answered 509 with
+		// an ordinary sync, which repeats what was cut without loss or
+		// doubles (nothing of this session was committed).
+		if !a.NoResp {
+			out.status("Alert", a.CmdID, StatusOK)
+		}
+		s.suspended = true
+		s.log.Info("session suspended by the device")
+		return
+	}
 	if ac == AlertNextMessage {
 		if !a.NoResp {
 			out.status("Alert", a.CmdID, StatusOK)
