@@ -1,10 +1,17 @@
 package syncml
 
-import "strings"
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
 
 // Device information (OMA-TS-DS_DevInf 1.2). The server answers a Get of
-// ./devinf11 or ./devinf12 with its own DevInf, and accepts the client's
-// Put (or Results).
+// ./devinf1x with its own DevInf, sends it unasked (Put) to a device that
+// has not seen this version of it, and keeps the device's DevInf (from its
+// Put or Results) with the device's slot, for later sessions.
 
 const devInfType = "application/vnd.syncml-devinf+xml"
 
@@ -13,7 +20,12 @@ func isDevInfURI(uri string) bool {
 	return u == "devinf10" || u == "devinf11" || u == "devinf12"
 }
 
-func (s *session) handleAccess(out *outbox, a *Access) {
+func (s *session) devInfURI() string { return "./devinf" + strings.ReplaceAll(s.verDTD, ".", "") }
+
+func devInfKey(deviceID string) string        { return "device/" + deviceID + "/devinf" }
+func serverInfSeenKey(deviceID string) string { return "device/" + deviceID + "/server-devinf" }
+
+func (s *session) handleAccess(ctx context.Context, out *outbox, a *Access) {
 	for _, it := range a.Items {
 		var uri string
 		if a.Op == "Put" {
@@ -37,55 +49,101 @@ func (s *session) handleAccess(out *outbox, a *Access) {
 			continue
 		}
 		if a.Op == "Put" {
-			s.storeDevInf([]Item{it})
+			s.storeDevInf(ctx, []Item{it})
 			continue
 		}
+		s.serverInfSent = true
 		out.add(&Results{MsgRef: out.msgRef, CmdRef: a.CmdID, Meta: &Meta{Type: devInfType},
-			Items: []Item{{Source: &Loc{LocURI: "./devinf" + strings.ReplaceAll(s.verDTD, ".", "")},
-				Data: &Data{XML: s.serverDevInf()}}}})
+			Items: []Item{{Source: &Loc{LocURI: s.devInfURI()}, Data: &Data{XML: s.serverDevInf()}}}})
 	}
 }
 
-// storeDevInf keeps what the device says of itself for the session.
-func (s *session) storeDevInf(items []Item) {
+// storeDevInf reads what the device says of itself and keeps it with the
+// device's slot.
+func (s *session) storeDevInf(ctx context.Context, items []Item) {
 	for _, it := range items {
 		if it.Data == nil || it.Data.XML == nil {
 			continue
 		}
-		di := it.Data.XML
-		if di.Has("SupportLargeObjs") {
+		di, err := ParseDevInf(it.Data.XML)
+		if err != nil {
+			s.log.Warn("device information unreadable", "err", err)
+			continue
+		}
+		s.devinf = di
+		if di.SupportLargeObjs {
 			s.largeObjs = true
 		}
-		s.log.Info("device information", "man", di.ChildText("Man"), "mod", di.ChildText("Mod"), "swv", di.ChildText("SwV"))
+		s.log.Info("device information", "man", di.Man, "mod", di.Mod, "swv", di.SwV, "datastores", len(di.DataStores))
+		var b bytes.Buffer
+		if err := EncodeXML(&b, it.Data.XML); err == nil {
+			if err := s.store.SaveState(ctx, devInfKey(s.deviceID), b.Bytes()); err != nil {
+				s.log.Error("save device information", "err", err)
+			}
+		}
 	}
 }
 
-// serverDevInf describes the server: one DataStore per database with the
-// types it takes and sends and the sync types it supports (1-7).
-func (s *session) serverDevInf() *Element {
-	di := &Element{Name: "DevInf", NS: NSDevInf}
-	di.addText("VerDTD", s.verDTD)
-	di.addText("Man", "syncml-imap")
-	di.addText("Mod", "syncml-imap")
-	di.addText("SwV", "0.1")
-	di.addText("DevID", s.srv.opts.ServerID)
-	di.addText("DevTyp", "server")
-	di.addFlag("UTC", true)
-	di.addFlag("SupportLargeObjs", true)
-	di.addFlag("SupportNumberOfChanges", true)
-	for _, db := range Databases {
-		ds := di.add("DataStore")
-		ds.addText("SourceRef", db)
-		typ, ver := contentType(db)
-		for _, name := range []string{"Rx-Pref", "Tx-Pref"} {
-			x := ds.add(name)
-			x.addText("CTType", typ)
-			x.addText("VerCT", ver)
-		}
-		sc := ds.add("SyncCap")
-		for _, t := range []string{"1", "2", "3", "4", "5", "6"} {
-			sc.addText("SyncType", t)
-		}
+// deviceInfo returns the device's DevInf: from this session, else as kept
+// from an earlier one (nil when the device never sent any).
+func (s *session) deviceInfo(ctx context.Context) *DevInf {
+	if s.devinf != nil || s.devinfLoaded {
+		return s.devinf
 	}
-	return di
+	s.devinfLoaded = true
+	raw, err := s.store.LoadState(ctx, devInfKey(s.deviceID))
+	if err != nil || raw == nil {
+		return nil
+	}
+	root, err := DecodeXML(bytes.NewReader(raw))
+	if err != nil {
+		return nil
+	}
+	if s.devinf, err = ParseDevInf(root); err != nil {
+		return nil
+	}
+	if s.devinf.SupportLargeObjs {
+		s.largeObjs = true
+	}
+	return s.devinf
+}
+
+// serverDevInf is this server's DevInf in the session's version.
+func (s *session) serverDevInf() *Element {
+	return ServerDevInf(s.verDTD, s.srv.opts.ServerID).Element(s.verDTD)
+}
+
+func (s *session) serverDevInfHash() string {
+	var b bytes.Buffer
+	EncodeXML(&b, s.serverDevInf())
+	h := sha256.Sum256(b.Bytes())
+	return hex.EncodeToString(h[:8])
+}
+
+// offerServerDevInf puts the server's DevInf to a device that has not
+// seen this version of it (package 2), once per session.
+func (s *session) offerServerDevInf(ctx context.Context, out *outbox) {
+	if s.serverInfSent || s.serverInfOffered {
+		return
+	}
+	s.serverInfOffered = true
+	seen, _ := s.store.LoadState(ctx, serverInfSeenKey(s.deviceID))
+	if string(seen) == s.serverDevInfHash() {
+		return
+	}
+	put := &Access{Op: "Put", Meta: &Meta{Type: devInfType},
+		Items: []Item{{Source: &Loc{LocURI: s.devInfURI()}, Data: &Data{XML: s.serverDevInf()}}}}
+	// Unasked, it must not crowd out package 2: a device with small
+	// messages can Get it instead.
+	if encodedSize(commandElement(put)) > out.limit()/3 {
+		return
+	}
+	out.add(put)
+}
+
+// serverDevInfAccepted records that the device took the server's DevInf.
+func (s *session) serverDevInfAccepted(ctx context.Context) {
+	if err := s.store.SaveState(ctx, serverInfSeenKey(s.deviceID), []byte(s.serverDevInfHash())); err != nil {
+		s.log.Error("save server devinf mark", "err", err)
+	}
 }

@@ -158,8 +158,11 @@ func TestFixtureSession(t *testing.T) {
 	if len(syncs) != 1 || len(syncs[0].Commands) != 0 || *syncs[0].NumberOfChanges != 0 || !r.Final {
 		t.Fatalf("server Sync %+v", syncs)
 	}
-	if len(store.state) != 0 {
-		t.Fatal("state committed before the session ended")
+	if store.state["device/IMEI:3550000/contacts"] != nil {
+		t.Fatal("sync state committed before the session ended")
+	}
+	if store.state["device/IMEI:3550000/devinf"] == nil {
+		t.Error("the device's DevInf was not kept")
 	}
 
 	r = d.fixture("s1-pkg5.xml")
@@ -375,7 +378,7 @@ func TestSuspendResume(t *testing.T) {
 	if got := statuses(r); len(got) != 2 || !strings.HasPrefix(got[1], "Alert 1 200") || !r.Final || len(commands[*Sync](r)) != 0 {
 		t.Fatalf("suspend: %v", got)
 	}
-	if len(store.state) != 0 {
+	if store.state["device/IMEI:3550000/contacts"] != nil {
 		t.Fatal("a suspended session committed state")
 	}
 	d2 := &driver{t: t, srv: d.srv, sid: "2"}
@@ -387,5 +390,58 @@ func TestSuspendResume(t *testing.T) {
 	}
 	if a := commands[*Alert](r); len(a) != 1 || a[0].Data != "201" {
 		t.Fatalf("resume alert %+v", a)
+	}
+}
+
+// TestDeviceInfoDriven: a device with MaxGUIDSize 8 gets short temporary
+// IDs for the server's items, its Map is translated back, its preferred
+// receive type is remembered, and its DevInf is kept for later sessions.
+func TestDeviceInfoDriven(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	long1, long2 := &StoreItem{ID: "0123456789-long-id-1", Data: []byte(vc("One"))}, &StoreItem{ID: "0123456789-long-id-2", Data: []byte(vc("Two"))}
+	store.Put(ctx, "contacts", long1, long2)
+	devinf := &Element{Name: "DevInf", NS: NSDevInf}
+	devinf.addText("VerDTD", "1.2")
+	devinf.addText("DevID", "IMEI:3550000")
+	devinf.addText("DevTyp", "phone")
+	ds := devinf.add("DataStore")
+	ds.addText("SourceRef", "ab")
+	ds.addText("MaxGUIDSize", "8")
+	rx := ds.add("Rx-Pref")
+	rx.addText("CTType", "text/x-vcard")
+	rx.addText("VerCT", "2.1")
+	d := newDriver(t, store)
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	d.message(1, true,
+		&Access{Op: "Put", Meta: &Meta{Type: devInfType}, Items: []Item{{Source: loc("./devinf12"), Data: &Data{XML: devinf}}}},
+		&Alert{Data: "201", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
+	r := d.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab")})
+	var temps []string
+	for _, sy := range commands[*Sync](r) {
+		for _, c := range sy.Commands {
+			temps = append(temps, c.(*Change).Items[0].Source.LocURI)
+		}
+	}
+	if fmt.Sprint(temps) != "[#1 #2]" {
+		t.Fatalf("IDs sent %v, want temporary ones", temps)
+	}
+	d.message(3, true, &Map{Target: *loc("contacts"), Source: *loc("ab"), MapItems: []MapItem{{Target: "#1", Source: "L1"}}})
+	var st dbState
+	json.Unmarshal(store.state["device/IMEI:3550000/contacts"], &st)
+	if st.Map["L1"] != long1.ID || st.TempIDs["#2"] != long2.ID || st.RxType != "text/x-vcard/2.1" {
+		t.Fatalf("state %+v", st)
+	}
+	// A later session without a DevInf Put still knows the device.
+	store.Put(ctx, "contacts", &StoreItem{ID: "0123456789-long-id-3", Data: []byte(vc("Three"))})
+	d2 := &driver{t: t, srv: d.srv, sid: "2"}
+	d2.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: "1", Next: "2"}}}}})
+	r = d2.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab")})
+	for _, sy := range commands[*Sync](r) {
+		for _, c := range sy.Commands {
+			if ch := c.(*Change); ch.Op == "Add" && len(ch.Items[0].Source.LocURI) > 8 {
+				t.Errorf("second session sent %q to a device with MaxGUIDSize 8", ch.Items[0].Source.LocURI)
+			}
+		}
 	}
 }

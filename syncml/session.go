@@ -31,11 +31,18 @@ type session struct {
 	maxObj   int64 // the client's MaxObjSize (0: not said)
 	// largeObjs: the client's DevInf says SupportLargeObjs.
 	largeObjs bool
+	// devinf: the device's DevInf, from this session or kept from an
+	// earlier one (devinfLoaded: looked for already).
+	devinf       *DevInf
+	devinfLoaded bool
+	// serverInfSent: the device asked for our DevInf (Get) this session;
+	// serverInfOffered: we Put it unasked.
+	serverInfSent, serverInfOffered bool
 
-	dbs     map[string]*dbSession // by canonical database
-	order   []*dbSession          // in alert order
-	pending []Command             // server commands not yet sent (beyond what fitted)
-	partial *partialItem          // a chunked client item being assembled
+	dbs       map[string]*dbSession // by canonical database
+	order     []*dbSession          // in alert order
+	pending   []Command             // server commands not yet sent (beyond what fitted)
+	partial   *partialItem          // a chunked client item being assembled
 	phase     phase
 	done      bool
 	suspended bool // the device suspended the session (Alert 224)
@@ -273,19 +280,19 @@ func (s *session) authMD5(ctx context.Context, msg *Message) (StatusCode, *Chal)
 func (s *session) dispatch(ctx context.Context, out *outbox, cmd Command) {
 	switch c := cmd.(type) {
 	case *Status:
-		s.handleStatus(c)
+		s.handleStatus(ctx, c)
 	case *Alert:
 		s.handleAlert(ctx, out, c)
 	case *Sync:
 		s.handleSync(ctx, out, c)
 	case *Access:
-		s.handleAccess(out, c)
+		s.handleAccess(ctx, out, c)
 	case *Results:
 		if !noResp(c) {
 			st := out.status("Results", c.CmdID, StatusOK)
 			st.SourceRef = []string{c.SourceRef}
 		}
-		s.storeDevInf(c.Items)
+		s.storeDevInf(ctx, c.Items)
 	case *Map:
 		s.handleMap(out, c)
 	case *Change:
@@ -326,8 +333,11 @@ func (s *session) largeObjects() bool {
 }
 
 // handleStatus takes note of the client's answer to a server command.
-func (s *session) handleStatus(st *Status) {
+func (s *session) handleStatus(ctx context.Context, st *Status) {
 	code, _ := strconv.Atoi(st.Data)
+	if st.Cmd == "Put" && code == int(StatusOK) && s.serverInfOffered {
+		s.serverDevInfAccepted(ctx)
+	}
 	if code >= 300 && code != int(StatusConflictServerWon) && st.Cmd != "SyncHdr" {
 		s.log.Warn("client refused a command", "cmd", st.Cmd, "status", code, "target", st.TargetRef, "source", st.SourceRef)
 	}

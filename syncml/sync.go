@@ -17,6 +17,13 @@ type dbState struct {
 	ServerNext string            // ours
 	Point      []byte            // the store's sync point then
 	Map        map[string]string // client LUID → server item ID
+	// TempIDs maps the short IDs sent to a device whose MaxGUIDSize is
+	// smaller than our item IDs back to those IDs, until its Map arrives
+	// (in this session or, cached by the device, the next).
+	TempIDs map[string]string `json:",omitempty"`
+	// RxType is the content type the device prefers to receive (from its
+	// DevInf), kept for the conversion to its format.
+	RxType string `json:",omitempty"`
 }
 
 func stateKey(deviceID, db string) string { return "device/" + deviceID + "/" + db }
@@ -87,6 +94,7 @@ func (s *session) handleAlert(ctx context.Context, out *outbox, a *Alert) {
 		out.status("Alert", a.CmdID, StatusForbidden)
 		return
 	}
+	s.offerServerDevInf(ctx, out)
 	for _, it := range a.Items {
 		target, source := locURI(it.Target), locURI(it.Source)
 		st := out.status("Alert", a.CmdID, StatusOK)
@@ -191,6 +199,21 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	}
 	if d.state.Map == nil || d.mode == AlertRefreshFromServer {
 		d.state.Map = map[string]string{}
+	}
+	if d.state.TempIDs == nil {
+		d.state.TempIDs = map[string]string{}
+	}
+	if ds := d.datastore(ctx); ds != nil {
+		typ, ver := contentType(d.db)
+		candidates := []ContentType{{typ, ver}}
+		if d.db == "contacts" {
+			candidates = append(candidates, ContentType{"text/x-vcard", "2.1"})
+		} else {
+			candidates = append(candidates, ContentType{"text/x-vcalendar", "1.0"})
+		}
+		if ct, ok := ds.Preferred(candidates...); ok {
+			d.state.RxType = ct.CTType + "/" + ct.VerCT
+		}
 	}
 	// What the server would send, before the client's changes are known.
 	if d.mode.serverSends() {
@@ -646,7 +669,7 @@ func (d *dbSession) serverSync(ctx context.Context) []Command {
 				Items: []Item{{Target: &Loc{LocURI: luid}, Source: &Loc{LocURI: id}, Data: &Data{Text: string(d.items[id])}}}})
 		default:
 			sy.Commands = append(sy.Commands, &Change{Op: "Add", Meta: &Meta{Type: typ, Version: ver},
-				Items: []Item{{Source: &Loc{LocURI: id}, Data: &Data{Text: string(d.items[id])}}}})
+				Items: []Item{{Source: &Loc{LocURI: d.sendableID(ctx, id)}, Data: &Data{Text: string(d.items[id])}}}})
 		}
 	}
 	if d.s.verDTD != "1.0" { // NumberOfChanges came with SyncML 1.1
@@ -654,6 +677,37 @@ func (d *dbSession) serverSync(ctx context.Context) []Command {
 		sy.NumberOfChanges = &n
 	}
 	return []Command{sy}
+}
+
+// datastore is the device's DevInf datastore for this database, if known.
+func (d *dbSession) datastore(ctx context.Context) *DataStore {
+	di := d.s.deviceInfo(ctx)
+	if di == nil {
+		return nil
+	}
+	return di.DataStore(d.clientURI)
+}
+
+// sendableID is the ID an item is added to the device under: its own, or
+// a short temporary one ("#n") when the device's MaxGUIDSize is smaller;
+// the device's Map is translated back (OMA-TS-DS_Protocol: MaxGUIDSize;
+// Synthesis does the same).
+func (d *dbSession) sendableID(ctx context.Context, id string) string {
+	ds := d.datastore(ctx)
+	if ds == nil || ds.MaxGUIDSize <= 0 || len(id) <= ds.MaxGUIDSize {
+		return id
+	}
+	for n := len(d.state.TempIDs) + 1; ; n++ {
+		tmp := "#" + strconv.Itoa(n)
+		if _, used := d.state.TempIDs[tmp]; !used && len(tmp) <= ds.MaxGUIDSize {
+			d.state.TempIDs[tmp] = id
+			return tmp
+		}
+		if len(tmp) > ds.MaxGUIDSize {
+			d.s.log.Warn("MaxGUIDSize too small even for a temporary ID", "max", ds.MaxGUIDSize)
+			return id
+		}
+	}
 }
 
 // handleMap records the client's IDs for the server's new items.
@@ -667,9 +721,15 @@ func (s *session) handleMap(out *outbox, m *Map) {
 		return
 	}
 	for _, mi := range m.MapItems {
-		if mi.Source != "" && mi.Target != "" {
-			d.state.Map[mi.Source] = mi.Target
+		if mi.Source == "" || mi.Target == "" {
+			continue
 		}
+		target := mi.Target
+		if real, ok := d.state.TempIDs[target]; ok {
+			target = real
+			delete(d.state.TempIDs, mi.Target)
+		}
+		d.state.Map[mi.Source] = target
 	}
 }
 
