@@ -108,9 +108,21 @@ func (s *session) deviceInfo(ctx context.Context) *DevInf {
 	return s.devinf
 }
 
-// serverDevInf is this server's DevInf in the session's version.
+// serverDevInf is this server's DevInf in the session's version. Its
+// CTCaps (optional) are left out when they would not fit comfortably in
+// the client's messages: a DevInf is not chunked.
 func (s *session) serverDevInf() *Element {
-	return ServerDevInf(s.verDTD, s.srv.opts.ServerID).Element(s.verDTD)
+	di := ServerDevInf(s.verDTD, s.srv.opts.ServerID)
+	full := di.Element(s.verDTD)
+	limit := s.maxMsg
+	if limit <= 0 || encodedSize(full) <= limit/2 {
+		return full
+	}
+	di.CTCaps = nil
+	for i := range di.DataStores {
+		di.DataStores[i].CTCaps = nil
+	}
+	return di.Element(s.verDTD)
 }
 
 func (s *session) serverDevInfHash() string {

@@ -18,6 +18,16 @@ import (
 // Not modelled (read and dropped): DisplayName of properties and
 // parameters, FieldLevel, Filter-Rx, FilterCap.
 
+// Limits on what ParseDevInf keeps, so that a hostile document cannot
+// make matching CTCaps to datastores quadratic or copying them multiply
+// memory. Real devices stay far below them.
+const (
+	maxDevInfDataStores = 128    // DataStores kept
+	maxDevInfTypes      = 64     // Rx and Tx entries kept per datastore
+	maxDevInfCTCaps     = 128    // CTCaps kept at DevInf level, and per datastore as sent
+	maxDevInfCopy       = 200000 // entries (caps, properties, parameters, values) copied when attaching DevInf-level CTCaps
+)
+
 // DevInf is a device's (or this server's) description of itself.
 type DevInf struct {
 	VerDTD, Man, Mod, OEM, FwV, SwV, HwV, DevID, DevTyp string
@@ -125,9 +135,11 @@ func ParseDevInf(e *Element) (*DevInf, error) {
 	for _, c := range e.Children {
 		switch {
 		case strings.EqualFold(c.Name, "DataStore"):
-			d.DataStores = append(d.DataStores, parseDataStore(c))
+			if len(d.DataStores) < maxDevInfDataStores {
+				d.DataStores = append(d.DataStores, parseDataStore(c))
+			}
 		case strings.EqualFold(c.Name, "CTCap"):
-			d.CTCaps = append(d.CTCaps, parseCTCaps(c)...)
+			d.CTCaps = appendCTCaps(d.CTCaps, parseCTCaps(c))
 		case strings.EqualFold(c.Name, "Ext"):
 			x := Ext{XNam: diText(c, "XNam")}
 			for _, v := range c.Children {
@@ -140,8 +152,15 @@ func ParseDevInf(e *Element) (*DevInf, error) {
 			}
 		}
 	}
+	budget := maxDevInfCopy
 	for i := range d.DataStores {
-		attachCTCaps(&d.DataStores[i], d.CTCaps)
+		ds := &d.DataStores[i]
+		for _, cp := range ds.matchingCTCaps(d.CTCaps) {
+			if n := ctCapSize(cp); n <= budget {
+				budget -= n
+				ds.CTCaps = append(ds.CTCaps, cloneCTCap(cp))
+			}
+		}
 	}
 	return d, nil
 }
@@ -160,15 +179,15 @@ func parseDataStore(e *Element) DataStore {
 		case strings.EqualFold(c.Name, "Tx-Pref"):
 			ds.TxPref = parseContentType(c)
 		case strings.EqualFold(c.Name, "Rx"):
-			if ct := parseContentType(c); ct.CTType != "" {
+			if ct := parseContentType(c); ct.CTType != "" && len(ds.Rx) < maxDevInfTypes {
 				ds.Rx = append(ds.Rx, ct)
 			}
 		case strings.EqualFold(c.Name, "Tx"):
-			if ct := parseContentType(c); ct.CTType != "" {
+			if ct := parseContentType(c); ct.CTType != "" && len(ds.Tx) < maxDevInfTypes {
 				ds.Tx = append(ds.Tx, ct)
 			}
 		case strings.EqualFold(c.Name, "CTCap"):
-			ds.CTCaps = append(ds.CTCaps, parseCTCaps(c)...)
+			ds.CTCaps = appendCTCaps(ds.CTCaps, parseCTCaps(c))
 		case strings.EqualFold(c.Name, "DSMem"):
 			ds.SharedMem = diFlag(c, "SharedMem")
 			ds.MaxMem = diInt64(diText(c, "MaxMem"))
@@ -186,6 +205,14 @@ func parseDataStore(e *Element) DataStore {
 		}
 	}
 	return ds
+}
+
+// appendCTCaps appends caps to list up to maxDevInfCTCaps.
+func appendCTCaps(list, caps []CTCap) []CTCap {
+	if room := maxDevInfCTCaps - len(list); len(caps) > room {
+		caps = caps[:max(room, 0)]
+	}
+	return append(list, caps...)
 }
 
 func parseContentType(e *Element) ContentType {
@@ -312,35 +339,39 @@ func parseProperty(e *Element) CTProperty {
 	return p
 }
 
-// attachCTCaps gives ds a copy of each cap of caps (DevInf-level CTCaps)
-// whose type the datastore receives or sends, unless it already has a cap
-// of that type and version. A copy of a cap without VerCT (the 1.1 shape)
-// takes the version of the datastore's matching type when that is
-// unambiguous.
-func attachCTCaps(ds *DataStore, caps []CTCap) {
+// matchingCTCaps returns those of caps (DevInf-level CTCaps) whose type
+// the datastore receives or sends and for which it has no cap of that
+// type and version yet, sharing memory with caps. A cap without VerCT (the
+// 1.1 shape) takes the version of the datastore's matching type when that
+// is unambiguous.
+func (ds *DataStore) matchingCTCaps(caps []CTCap) []CTCap {
+	var out []CTCap
 	for _, cp := range caps {
 		ver, ok := ds.typeVersion(cp.CTType, cp.VerCT)
 		if !ok {
 			continue
 		}
-		cc := cloneCTCap(cp)
-		if cc.VerCT == "" {
-			cc.VerCT = ver
+		if cp.VerCT == "" {
+			cp.VerCT = ver
 		}
-		if ds.hasCTCap(cc.CTType, cc.VerCT) {
+		if ds.hasCTCap(cp.CTType, cp.VerCT) || capListCovers(out, cp.CTType, cp.VerCT) {
 			continue
 		}
-		ds.CTCaps = append(ds.CTCaps, cc)
+		out = append(out, cp)
 	}
+	return out
 }
 
-// types returns Rx-Pref, Rx, Tx-Pref, Tx.
-func (ds *DataStore) types() []ContentType {
-	all := make([]ContentType, 0, 2+len(ds.Rx)+len(ds.Tx))
-	all = append(all, ds.RxPref)
-	all = append(all, ds.Rx...)
-	all = append(all, ds.TxPref)
-	return append(all, ds.Tx...)
+// ctCapSize counts the entries of a cap, for maxDevInfCopy.
+func ctCapSize(cp CTCap) int {
+	n := 1
+	for _, p := range cp.Properties {
+		n += 1 + len(p.ValEnums)
+		for _, pp := range p.Params {
+			n += 1 + len(pp.ValEnums)
+		}
+	}
+	return n
 }
 
 // typeVersion reports whether the datastore receives or sends ctType (of
@@ -350,9 +381,9 @@ func (ds *DataStore) typeVersion(ctType, verCT string) (string, bool) {
 	found := false
 	ver := ""
 	ambiguous := false
-	for _, t := range ds.types() {
+	check := func(t ContentType) {
 		if t.CTType == "" || !ctMatch(t, ContentType{ctType, verCT}) {
-			continue
+			return
 		}
 		found = true
 		switch {
@@ -363,6 +394,14 @@ func (ds *DataStore) typeVersion(ctType, verCT string) (string, bool) {
 			ambiguous = true
 		}
 	}
+	check(ds.RxPref)
+	for _, t := range ds.Rx {
+		check(t)
+	}
+	check(ds.TxPref)
+	for _, t := range ds.Tx {
+		check(t)
+	}
 	if ambiguous {
 		ver = ""
 	}
@@ -370,7 +409,13 @@ func (ds *DataStore) typeVersion(ctType, verCT string) (string, bool) {
 }
 
 func (ds *DataStore) hasCTCap(ctType, verCT string) bool {
-	for _, cp := range ds.CTCaps {
+	return capListCovers(ds.CTCaps, ctType, verCT)
+}
+
+// capListCovers reports whether caps has one of type ctType and version
+// verCT (a missing version matches any).
+func capListCovers(caps []CTCap, ctType, verCT string) bool {
+	for _, cp := range caps {
 		if strings.EqualFold(cp.CTType, ctType) && (cp.VerCT == "" || verCT == "" || cp.VerCT == verCT) {
 			return true
 		}
@@ -523,20 +568,37 @@ func (d *DevInf) Element(verDTD string) *Element {
 	for i := range d.DataStores {
 		ds := d.DataStores[i]
 		if !v11 {
-			// A model built with DevInf-level caps only: move them in.
-			ds.CTCaps = append([]CTCap(nil), ds.CTCaps...)
-			attachCTCaps(&ds, d.CTCaps)
+			// DevInf-level caps not attached yet (a model built by hand):
+			// 1.2 has them in the datastores only.
+			if more := ds.matchingCTCaps(d.CTCaps); len(more) > 0 {
+				ds.CTCaps = append(append([]CTCap(nil), ds.CTCaps...), more...)
+			}
 		}
 		e.Children = append(e.Children, ds.element(v11))
 	}
 	if v11 {
+		// One CTCap per type: the DevInf-level ones, then those of the
+		// datastores, skipping any whose type and version (a missing
+		// version matching any) is already written.
+		type seenType struct {
+			any  bool // some cap without version
+			vers map[string]bool
+		}
+		seen := map[string]*seenType{}
 		var caps []CTCap
 		add := func(cp CTCap) {
-			for _, have := range caps {
-				if strings.EqualFold(have.CTType, cp.CTType) && (have.VerCT == "" || cp.VerCT == "" || have.VerCT == cp.VerCT) {
-					return
-				}
+			k := strings.ToLower(cp.CTType)
+			st := seen[k]
+			if st == nil {
+				st = &seenType{vers: map[string]bool{}}
+				seen[k] = st
+			} else if st.any || cp.VerCT == "" || st.vers[cp.VerCT] {
+				return
 			}
+			if cp.VerCT == "" {
+				st.any = true
+			}
+			st.vers[cp.VerCT] = true
 			caps = append(caps, cp)
 		}
 		for _, cp := range d.CTCaps {
@@ -723,7 +785,7 @@ func ServerDevInf(verDTD, devID string) *DevInf {
 	if verDTD == "1.0" || verDTD == "1.1" {
 		for _, ds := range d.DataStores {
 			for _, cp := range ds.CTCaps {
-				if !capListHas(d.CTCaps, cp.CTType) {
+				if !capListCovers(d.CTCaps, cp.CTType, "") {
 					cc := cloneCTCap(cp)
 					cc.VerCT = ""
 					d.CTCaps = append(d.CTCaps, cc)
@@ -732,15 +794,6 @@ func ServerDevInf(verDTD, devID string) *DevInf {
 		}
 	}
 	return d
-}
-
-func capListHas(caps []CTCap, ctType string) bool {
-	for _, cp := range caps {
-		if strings.EqualFold(cp.CTType, ctType) {
-			return true
-		}
-	}
-	return false
 }
 
 // Properties are written so that both shapes carry them whole: ValEnums

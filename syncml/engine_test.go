@@ -445,3 +445,27 @@ func TestDeviceInfoDriven(t *testing.T) {
 		}
 	}
 }
+
+// TestPackage2PulledWith222: when the server's package 2 (results,
+// alerts) spans messages, the client's Alert 222 pulls the rest.
+func TestPackage2PulledWith222(t *testing.T) {
+	d := newDriver(t, newMemStore())
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	var alerts []Command
+	for _, db := range []string{"contacts", "calendar", "tasks"} {
+		alerts = append(alerts, &Alert{Data: "201", Items: []Item{{Target: loc(db), Source: loc("x" + db), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
+	}
+	cmds := append([]Command{&Access{Op: "Get", Meta: &Meta{Type: devInfType}, Items: []Item{{Target: loc("./devinf12")}}}}, alerts...)
+	r := d.message(1, true, cmds...)
+	got := len(commands[*Alert](r)) + len(commands[*Results](r))
+	for msg := 2; !r.Final; msg++ {
+		if msg > 10 {
+			t.Fatal("package 2 never ends")
+		}
+		r = d.message(msg, false, &Alert{Data: "222", Items: []Item{{Target: loc("http://127.0.0.1/syncml"), Source: loc("IMEI:3550000")}}})
+		got += len(commands[*Alert](r)) + len(commands[*Results](r))
+	}
+	if got != 4 {
+		t.Errorf("got %d of 3 alerts + 1 results", got)
+	}
+}

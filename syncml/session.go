@@ -46,6 +46,8 @@ type session struct {
 	phase     phase
 	done      bool
 	suspended bool // the device suspended the session (Alert 224)
+	// nextRequested: the client's message asked for our next one (222).
+	nextRequested bool
 }
 
 // phase is where the session stands in the package flow
@@ -360,6 +362,12 @@ func (s *session) endOfMessage(ctx context.Context, out *outbox, final bool) *Me
 	if s.phase == phaseServerSync {
 		// The client answered a message of our package 4: send the rest.
 		return s.sendPending(ctx, out)
+	}
+	if s.nextRequested && len(s.pending) > 0 {
+		// The client pulls the rest of our package (Alert 222).
+		s.nextRequested = false
+		out.fill()
+		return out.finish(len(s.pending) == 0)
 	}
 	if !final {
 		// The client's package goes on. Answer its statuses; if nothing

@@ -82,6 +82,7 @@ func (s *session) handleAlert(ctx context.Context, out *outbox, a *Alert) {
 		if !a.NoResp {
 			out.status("Alert", a.CmdID, StatusOK)
 		}
+		s.nextRequested = true
 		return
 	}
 	if !ac.isSync() {
