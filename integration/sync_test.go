@@ -667,3 +667,51 @@ func md5sum(s string) []byte {
 	h := md5.Sum([]byte(s))
 	return h[:]
 }
+
+// TestProtocolMatrix: the same syncs with SyncEvolution in WBXML and XML,
+// SyncML 1.1 and 1.2, basic and MD5 authentication, including a change on
+// each side and a photo larger than a message.
+func TestProtocolMatrix(t *testing.T) {
+	for _, wb := range []bool{true, false} {
+		for _, ver := range []string{"1.1", "1.2"} {
+			for _, auth := range []string{"basic", "md5"} {
+				name := fmt.Sprintf("wbxml=%v/%s/%s", wb, ver, auth)
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					secrets := filepath.Join(t.TempDir(), "secrets")
+					os.WriteFile(secrets, []byte("carol@example.org:{PLAIN}carol-pw\n"), 0o600)
+					e := newEnvWith(t, func(c *config.Config) {
+						c.HTTP.MaxBodyBytes = 20000
+						if auth == "md5" {
+							c.Auth.SecretsFile = secrets
+						}
+					}, func(o *syncevo.Options) {
+						o.WBXML, o.SyncMLVersion, o.MaxMsgSize = wb, ver, 10240
+					})
+					if auth == "md5" {
+						e.client.Configure(t, "clientAuthType=md5")
+					}
+					c := e.client
+					for i := 0; i < 5; i++ {
+						c.WriteItem(t, "addressbook", fmt.Sprintf("c%03d.vcf", i), contact(i, "matrix"))
+					}
+					c.WriteItem(t, "addressbook", "photo.vcf", photoCard(1, 60000))
+					c.WriteItem(t, "calendar", "e.ics", event(1, "Matrix meeting"))
+					e.sync(t, syncevo.Slow)
+					c.WriteItem(t, "addressbook", "c001.vcf", contact(1, "changed on the phone"))
+					a := e.account()
+					if err := a.Put(context.Background(), imapstore.KindContacts, &imapstore.Item{Data: photoCard(2, 50000)}); err != nil {
+						t.Fatal(err)
+					}
+					r := e.sync(t, syncevo.TwoWay)
+					for _, src := range []string{"addressbook", "calendar"} {
+						e.same(t, src)
+					}
+					if s := r.Sources["addressbook"]; s.Mode != "two-way" || s.LocalAdded != 1 || s.RemoteUpdated != 1 {
+						t.Errorf("two-way: %+v", s)
+					}
+				})
+			}
+		}
+	}
+}

@@ -45,15 +45,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var enc syncml.Encoding
 	switch {
 	case err != nil:
-		http.Error(w, "bad Content-Type: want application/vnd.syncml+xml", http.StatusUnsupportedMediaType)
+		http.Error(w, "bad Content-Type: want "+syncml.ContentTypeXML+" or "+syncml.ContentTypeWBXML, http.StatusUnsupportedMediaType)
 		return
-	case mt == "application/vnd.syncml+wbxml":
-		http.Error(w, "WBXML is not supported yet: configure the client for XML", http.StatusUnsupportedMediaType)
-		return
-	case mt != syncml.ContentTypeXML:
-		http.Error(w, fmt.Sprintf("unsupported Content-Type %q: want %s", mt, syncml.ContentTypeXML), http.StatusUnsupportedMediaType)
+	case mt == syncml.ContentTypeWBXML:
+		enc = syncml.EncodingWBXML
+	case mt == syncml.ContentTypeXML:
+		enc = syncml.EncodingXML
+	default:
+		http.Error(w, fmt.Sprintf("unsupported Content-Type %q: want %s or %s", mt, syncml.ContentTypeXML, syncml.ContentTypeWBXML), http.StatusUnsupportedMediaType)
 		return
 	}
 	body := r.Body
@@ -75,13 +77,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Body:       data,
 		SessionKey: r.URL.Query().Get("s"),
 		BaseURL:    h.baseURL(r),
+		Encoding:   enc,
 	})
 	if err != nil {
 		h.log().Info("malformed SyncML request", "remote", r.RemoteAddr, "err", err)
 		http.Error(w, "not a SyncML message: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	w.Header().Set("Content-Type", resp.ContentType+"; charset=UTF-8")
+	ct := resp.ContentType
+	if enc == syncml.EncodingXML {
+		ct += "; charset=UTF-8"
+	}
+	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(resp.Body)
 }

@@ -47,7 +47,7 @@ func TestHTTPFront(t *testing.T) {
 		{"PUT", "application/vnd.syncml+xml", "<SyncML/>", 405, "POST"},
 		{"POST", "text/plain", "hello", 415, "application/vnd.syncml+xml"},
 		{"POST", "", "hello", 415, "Content-Type"},
-		{"POST", "application/vnd.syncml+wbxml", "\x02\xa4\x01\x6a\x00", 415, "WBXML"},
+		{"POST", "application/vnd.syncml+wbxml", "\x02\xa4\x01\x6a\x00", 400, "WBXML"},
 		{"POST", "application/vnd.syncml+xml", "<SyncML><SyncHdr>", 400, "not a SyncML message"},
 		{"POST", "application/vnd.syncml+xml; charset=UTF-8", "<Other/>", 400, "root element"},
 		{"POST", "application/vnd.syncml+xml", "<SyncML>" + strings.Repeat("x", 3000) + "</SyncML>", 413, "larger than 2000"},

@@ -15,6 +15,15 @@ import (
 
 const devInfType = "application/vnd.syncml-devinf+xml"
 
+// devInfTypeFor is the DevInf media type in messages of the encoding
+// (a WBXML message carries its DevInf as WBXML).
+func devInfTypeFor(enc Encoding) string {
+	if enc == EncodingWBXML {
+		return "application/vnd.syncml-devinf+wbxml"
+	}
+	return devInfType
+}
+
 func isDevInfURI(uri string) bool {
 	u := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(uri), "./"))
 	return u == "devinf10" || u == "devinf11" || u == "devinf12"
@@ -53,7 +62,7 @@ func (s *session) handleAccess(ctx context.Context, out *outbox, a *Access) {
 			continue
 		}
 		s.serverInfSent = true
-		out.add(&Results{MsgRef: out.msgRef, CmdRef: a.CmdID, Meta: &Meta{Type: devInfType},
+		out.add(&Results{MsgRef: out.msgRef, CmdRef: a.CmdID, Meta: &Meta{Type: devInfTypeFor(s.encoding)},
 			Items: []Item{{Source: &Loc{LocURI: s.devInfURI()}, Data: &Data{XML: s.serverDevInf()}}}})
 	}
 }
@@ -143,7 +152,7 @@ func (s *session) offerServerDevInf(ctx context.Context, out *outbox) {
 	if string(seen) == s.serverDevInfHash() {
 		return
 	}
-	put := &Access{Op: "Put", Meta: &Meta{Type: devInfType},
+	put := &Access{Op: "Put", Meta: &Meta{Type: devInfTypeFor(s.encoding)},
 		Items: []Item{{Source: &Loc{LocURI: s.devInfURI()}, Data: &Data{XML: s.serverDevInf()}}}}
 	// Unasked, it must not crowd out package 2: a device with small
 	// messages can Get it instead.

@@ -565,13 +565,22 @@ func (d *DevInf) Element(verDTD string) *Element {
 	e.addFlag("SupportLargeObjs", d.SupportLargeObjs)
 	e.addFlag("SupportNumberOfChanges", d.SupportNumberOfChanges)
 	e.addFlag("SupportHierarchicalSync", d.SupportHierarchicalSync && !v11)
+	budget := maxDevInfCopy
 	for i := range d.DataStores {
 		ds := d.DataStores[i]
 		if !v11 {
-			// DevInf-level caps not attached yet (a model built by hand):
-			// 1.2 has them in the datastores only.
-			if more := ds.matchingCTCaps(d.CTCaps); len(more) > 0 {
-				ds.CTCaps = append(append([]CTCap(nil), ds.CTCaps...), more...)
+			// DevInf-level caps not attached yet (a model built by hand,
+			// or beyond maxDevInfCopy): 1.2 has them in the datastores
+			// only. The same budget bounds the copies written.
+			more := ds.matchingCTCaps(d.CTCaps)
+			if len(more) > 0 {
+				ds.CTCaps = append([]CTCap(nil), ds.CTCaps...)
+			}
+			for _, cp := range more {
+				if n := ctCapSize(cp); n <= budget {
+					budget -= n
+					ds.CTCaps = append(ds.CTCaps, cp)
+				}
 			}
 		}
 		e.Children = append(e.Children, ds.element(v11))

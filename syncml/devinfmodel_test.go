@@ -2,6 +2,7 @@ package syncml
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -475,6 +476,59 @@ func TestDevInfElementModelOnlyTopLevelCaps(t *testing.T) {
 	}
 	if !strings.Contains(xml, "<DevID>x</DevID><DevTyp>phone</DevTyp><DataStore>") {
 		t.Errorf("order:\n%s", xml)
+	}
+}
+
+// TestParseDevInfLimits: a hostile document cannot make the model or its
+// encoding grow beyond the limits.
+func TestParseDevInfLimits(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("<DevInf><VerDTD>1.1</VerDTD>")
+	for i := 0; i < maxDevInfDataStores+50; i++ {
+		fmt.Fprintf(&b, "<DataStore><SourceRef>%d</SourceRef><Rx-Pref><CTType>t</CTType></Rx-Pref>", i)
+		if i == 0 {
+			for j := 0; j < maxDevInfTypes+10; j++ {
+				fmt.Fprintf(&b, "<Rx><CTType>t</CTType><VerCT>%d</VerCT></Rx><Tx><CTType>t</CTType><VerCT>%d</VerCT></Tx>", j, j)
+			}
+		}
+		b.WriteString("</DataStore>")
+	}
+	b.WriteString("<CTCap><CTType>t</CTType>")
+	for j := 0; j < 3000; j++ {
+		b.WriteString("<PropName>P</PropName>")
+	}
+	for j := 0; j < maxDevInfCTCaps+10; j++ {
+		fmt.Fprintf(&b, "<CTType>t</CTType><VerCT>%d</VerCT>", j)
+	}
+	b.WriteString("</CTCap></DevInf>")
+	root, err := DecodeXML(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := ParseDevInf(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.DataStores) != maxDevInfDataStores || len(d.DataStores[0].Rx) != maxDevInfTypes || len(d.DataStores[0].Tx) != maxDevInfTypes || len(d.CTCaps) != maxDevInfCTCaps {
+		t.Errorf("kept %d datastores, %d Rx, %d Tx, %d CTCaps", len(d.DataStores), len(d.DataStores[0].Rx), len(d.DataStores[0].Tx), len(d.CTCaps))
+	}
+	copied := 0
+	for _, ds := range d.DataStores {
+		for _, cp := range ds.CTCaps {
+			copied += ctCapSize(cp)
+		}
+	}
+	if copied > maxDevInfCopy || copied == 0 {
+		t.Errorf("%d entries copied, limit %d", copied, maxDevInfCopy)
+	}
+	for _, ver := range []string{"1.1", "1.2"} {
+		var buf bytes.Buffer
+		if err := EncodeXML(&buf, d.Element(ver)); err != nil {
+			t.Fatal(err)
+		}
+		if buf.Len() > 4*(len(b.String())+maxDevInfCopy*40) {
+			t.Errorf("%s: %d bytes written for %d read", ver, buf.Len(), len(b.String()))
+		}
 	}
 }
 

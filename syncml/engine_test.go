@@ -469,3 +469,46 @@ func TestPackage2PulledWith222(t *testing.T) {
 		t.Errorf("got %d of 3 alerts + 1 results", got)
 	}
 }
+
+// TestFixtureSessionWBXML replays the package 1 fixture in WBXML: the
+// reply comes in WBXML, with the DevInf Results as an embedded WBXML
+// document, and says the same as in XML.
+func TestFixtureSessionWBXML(t *testing.T) {
+	srv := NewServer(ServerOptions{Auth: memAuth{newMemStore()}})
+	xmlBody := strings.ReplaceAll(string(readFixture(t, "pkg1-slow.xml")), "SID", "7")
+	root, err := DecodeXML(strings.NewReader(xmlBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wb bytes.Buffer
+	if err := Encode(EncodingWBXML, &wb, root); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := srv.Handle(context.Background(), &Request{Body: wb.Bytes(), Encoding: EncodingWBXML, BaseURL: "http://x/syncml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ContentType != ContentTypeWBXML || resp.Body[0] != 0x02 {
+		t.Fatalf("reply %s % x", resp.ContentType, resp.Body[:8])
+	}
+	if !bytes.Contains(resp.Body, []byte{0xC3}) {
+		t.Error("no OPAQUE (embedded DevInf) in the reply")
+	}
+	rt, err := Decode(EncodingWBXML, resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseMessage(rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"SyncHdr 0 212", "Put 1 200 src=./devinf12 msg=1", "Get 2 200 msg=1", "Alert 3 200 src=./addressbook msg=1", "Alert 4 404 src=./notes msg=1"}
+	if got := statuses(m); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("statuses %v", got)
+	}
+	res := commands[*Results](m)
+	if len(res) != 1 || res[0].Meta.Type != "application/vnd.syncml-devinf+wbxml" || res[0].Items[0].Data.XML == nil ||
+		res[0].Items[0].Data.XML.ChildText("DevTyp") != "server" {
+		t.Errorf("results %+v", res)
+	}
+}

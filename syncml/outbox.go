@@ -53,6 +53,9 @@ func (o *outbox) limit() int64 {
 	return 1 << 20
 }
 
+// size is an element's encoded size in the session's encoding.
+func (o *outbox) size(e *Element) int64 { return encodedSizeIn(o.sess.encoding, e) }
+
 func encodedSize(e *Element) int64 {
 	var b bytes.Buffer
 	writeXMLElement(&b, e, "")
@@ -66,12 +69,12 @@ func encodedSize(e *Element) int64 {
 // chunked by a later version).
 func (o *outbox) fill() {
 	limit := o.limit()
-	size := encodedSize(o.reply.Element()) + sizeMargin
+	size := o.size(o.reply.Element()) + sizeMargin
 	for len(o.sess.pending) > 0 {
 		next := o.sess.pending[0]
 		sy, isSync := next.(*Sync)
 		if !isSync {
-			s := encodedSize(commandElement(next))
+			s := o.size(commandElement(next))
 			if size+s > limit && o.hasServerCommand() {
 				return
 			}
@@ -82,7 +85,7 @@ func (o *outbox) fill() {
 		}
 		// A Sync: the container, then as many changes as fit.
 		part := &Sync{Target: sy.Target, Source: sy.Source, Meta: sy.Meta, NumberOfChanges: sy.NumberOfChanges}
-		s := encodedSize(commandElement(part))
+		s := o.size(commandElement(part))
 		if size+s > limit && o.hasServerCommand() {
 			return
 		}
@@ -91,7 +94,7 @@ func (o *outbox) fill() {
 		taken := 0
 		var rest *Change
 		for _, c := range sy.Commands {
-			cs := encodedSize(commandElement(c))
+			cs := o.size(commandElement(c))
 			if size+cs <= limit {
 				size += cs
 				part.Commands = append(part.Commands, c)

@@ -86,6 +86,8 @@ type Request struct {
 	// BaseURL is the URL RespURIs are built on (the endpoint as the client
 	// reaches it); the server appends the session key as a query.
 	BaseURL string
+	// Encoding of the body; the reply uses the same.
+	Encoding Encoding
 }
 
 // Response is the reply message, encoded.
@@ -94,14 +96,11 @@ type Response struct {
 	ContentType string
 }
 
-// ContentTypeXML is the media type of XML-encoded SyncML.
-const ContentTypeXML = "application/vnd.syncml+xml"
-
 // Handle answers one message. An error means the body could not be read
 // as SyncML at all (the HTTP front answers 400); every other problem is
 // answered inside SyncML with a status.
 func (s *Server) Handle(ctx context.Context, req *Request) (*Response, error) {
-	root, err := DecodeXML(bytes.NewReader(req.Body))
+	root, err := Decode(req.Encoding, req.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -111,10 +110,10 @@ func (s *Server) Handle(ctx context.Context, req *Request) (*Response, error) {
 	}
 	reply := s.handleMessage(ctx, msg, req)
 	var out bytes.Buffer
-	if err := EncodeXML(&out, reply.Element()); err != nil {
+	if err := Encode(req.Encoding, &out, reply.Element()); err != nil {
 		return nil, err
 	}
-	return &Response{Body: out.Bytes(), ContentType: ContentTypeXML}, nil
+	return &Response{Body: out.Bytes(), ContentType: req.Encoding.ContentType()}, nil
 }
 
 // handleMessage finds or starts the session and lets it answer.
@@ -122,6 +121,7 @@ func (s *Server) handleMessage(ctx context.Context, msg *Message, req *Request) 
 	sess := s.lookup(req.SessionKey, msg)
 	sess.mu.Lock()
 	sess.lastUsed = s.opts.now()
+	sess.encoding = req.Encoding
 	reply := sess.handle(ctx, msg, req.BaseURL)
 	done := sess.done
 	sess.mu.Unlock()

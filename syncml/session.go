@@ -24,6 +24,7 @@ type session struct {
 	lastUsed time.Time
 	user     string
 	store    Store
+	encoding Encoding // of the client's last message; replies use it
 	verDTD   string
 	verProto string
 	msgID    int   // the server's last MsgID
