@@ -1,10 +1,12 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -33,6 +35,7 @@ type env struct {
 	pass   string
 	client *syncevo.Client
 	cut    func() bool // when set and true, the next POST fails
+	record func(contentType string, body []byte) // when set, sees every request body
 }
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, nil, nil) }
@@ -59,6 +62,11 @@ func newEnvWith(t *testing.T, server func(*config.Config), client func(*syncevo.
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/syncml", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && e.record != nil {
+			body, _ := io.ReadAll(r.Body)
+			e.record(r.Header.Get("Content-Type"), body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		if r.Method == http.MethodPost && e.cut != nil && e.cut() {
 			// The connection drops: the request never reaches the server.
 			http.Error(w, "cut by the test", http.StatusBadGateway)
@@ -224,7 +232,17 @@ func todo(i int, summary string) []byte {
 // TestSyncEvolution drives the real client through the sync modes against
 // a real Dovecot, comparing client and mailbox item by item after each step.
 func TestSyncEvolution(t *testing.T) {
-	e := newEnv(t)
+	for _, wb := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wbxml=%v", wb), func(t *testing.T) {
+			t.Parallel()
+			fullSuite(t, wb)
+		})
+	}
+}
+
+// fullSuite is the engine issue's end-to-end suite, in one encoding.
+func fullSuite(t *testing.T, wb bool) {
+	e := newEnvWith(t, nil, func(o *syncevo.Options) { o.WBXML = wb })
 	c := e.client
 	for i := 0; i < 100; i++ {
 		c.WriteItem(t, "addressbook", fmt.Sprintf("c%03d.vcf", i), contact(i, "first"))
@@ -714,4 +732,30 @@ func TestProtocolMatrix(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCaptureWBXML records a real SyncEvolution WBXML session (a slow
+// sync of three contacts, then a two-way sync with one change) as
+// fixtures for syncml's replay test. It runs only when SYNCML_CAPTURE
+// names the directory to write to.
+func TestCaptureWBXML(t *testing.T) {
+	dir := os.Getenv("SYNCML_CAPTURE")
+	if dir == "" {
+		t.Skip("set SYNCML_CAPTURE=dir to record fixtures")
+	}
+	e := newEnvWith(t, nil, func(o *syncevo.Options) { o.WBXML = true; o.Sources = o.Sources[:1] })
+	n := 0
+	e.record = func(ct string, body []byte) {
+		n++
+		if !strings.Contains(ct, "wbxml") {
+			t.Errorf("request %d is %s", n, ct)
+		}
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("syncevolution-%02d.wbxml", n)), body, 0o644)
+	}
+	for i := 0; i < 3; i++ {
+		e.client.WriteItem(t, "addressbook", fmt.Sprintf("c%d.vcf", i), contact(i, "captured"))
+	}
+	e.sync(t, syncevo.Slow)
+	e.client.WriteItem(t, "addressbook", "c1.vcf", contact(1, "changed"))
+	e.sync(t, syncevo.TwoWay)
 }
