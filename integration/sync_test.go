@@ -34,7 +34,7 @@ type env struct {
 	user   string
 	pass   string
 	client *syncevo.Client
-	cut    func() bool // when set and true, the next POST fails
+	cut    func() bool                           // when set and true, the next POST fails
 	record func(contentType string, body []byte) // when set, sees every request body
 }
 
