@@ -134,9 +134,11 @@ func (s *session) serverDevInf() *Element {
 	return di.Element(s.verDTD)
 }
 
+// serverDevInfHash identifies this server's DevInf (in full, whatever
+// was trimmed to fit a message), to know whether a device has seen it.
 func (s *session) serverDevInfHash() string {
 	var b bytes.Buffer
-	EncodeXML(&b, s.serverDevInf())
+	EncodeXML(&b, ServerDevInf(s.verDTD, s.srv.opts.ServerID).Element(s.verDTD))
 	h := sha256.Sum256(b.Bytes())
 	return hex.EncodeToString(h[:8])
 }

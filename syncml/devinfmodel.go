@@ -13,7 +13,8 @@ import (
 // given version. The model is normalised so that its users need look only
 // at DataStore.CTCaps: DevInf 1.0/1.1 put the content-type capabilities at
 // the DevInf level (DevInf.CTCaps keeps them as sent), and ParseDevInf
-// attaches a copy of each to the datastores that receive or send that type.
+// attaches a copy of each to the datastores that receive or send that type
+// (within the limits below).
 //
 // Not modelled (read and dropped): DisplayName of properties and
 // parameters, FieldLevel, Filter-Rx, FilterCap.

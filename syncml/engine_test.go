@@ -512,3 +512,37 @@ func TestFixtureSessionWBXML(t *testing.T) {
 		t.Errorf("results %+v", res)
 	}
 }
+
+// TestServerDevInfOffered: a device that did not ask gets the server's
+// DevInf in package 2 (Put); once it accepted it (200), later sessions do
+// not repeat it.
+func TestServerDevInfOffered(t *testing.T) {
+	store := newMemStore()
+	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	run := func(sid string, last, next string) *Message {
+		d := &driver{t: t, srv: srv, sid: sid}
+		m := &Message{Hdr: SyncHdr{VerDTD: "1.2", VerProto: "SyncML/1.2", SessionID: sid, MsgID: "1",
+			Target: Loc{LocURI: "http://127.0.0.1/syncml"}, Source: Loc{LocURI: "IMEI:3550000"},
+			Cred: &Cred{Data: "YWxpY2U6cHc="}, Meta: &Meta{MaxMsgSize: 60000}},
+			Body:  []Command{&Alert{CmdID: "1", Data: "201", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: last, Next: next}}}}}},
+			Final: true}
+		var b bytes.Buffer
+		EncodeXML(&b, m.Element())
+		r := d.send(b.String())
+		puts := commands[*Access](r)
+		if len(puts) == 1 {
+			// The device accepts it.
+			d.message(2, true, &Status{MsgRef: "1", CmdRef: puts[0].CmdID, Cmd: "Put", Data: "200", SourceRef: []string{"./devinf12"}})
+		}
+		return r
+	}
+	r := run("1", "", "1")
+	puts := commands[*Access](r)
+	if len(puts) != 1 || puts[0].Op != "Put" || puts[0].Items[0].Data.XML.ChildText("DevTyp") != "server" {
+		t.Fatalf("first session: no DevInf Put: %+v", puts)
+	}
+	if r := run("2", "", "2"); len(commands[*Access](r)) != 0 {
+		t.Error("DevInf offered again after the device accepted it")
+	}
+}
