@@ -777,7 +777,9 @@ func ServerDevInf(verDTD, devID string) *DevInf {
 	store := func(ref, name string, pref, alt ContentType, caps ...CTCap) DataStore {
 		return DataStore{
 			SourceRef: ref, DisplayName: name, MaxGUIDSize: 64,
-			RxPref: pref, Rx: []ContentType{alt}, TxPref: pref, Tx: []ContentType{alt},
+			// The legacy type is taken (stored as it comes) but not sent
+			// until the conversion to it exists.
+			RxPref: pref, Rx: []ContentType{alt}, TxPref: pref,
 			CTCaps:    caps,
 			SyncTypes: append([]int(nil), syncTypes...),
 		}
