@@ -759,3 +759,44 @@ func TestCaptureWBXML(t *testing.T) {
 	e.client.WriteItem(t, "addressbook", "c1.vcf", contact(1, "changed"))
 	e.sync(t, syncevo.TwoWay)
 }
+
+// TestLegacyFormats: SyncEvolution configured for vCard 2.1 syncs the
+// same data as the 3.0 run; the mailbox keeps the canonical form, and its
+// items compare equal field by field with those of a 3.0 client.
+func TestLegacyFormats(t *testing.T) {
+	run := func(t *testing.T, card string) map[string][]string {
+		e := newEnvWith(t, nil, func(o *syncevo.Options) {
+			o.Sources = []syncevo.Source{{Name: "addressbook", URI: "contacts", Format: card}}
+		})
+		for i := 0; i < 5; i++ {
+			e.client.WriteItem(t, "addressbook", fmt.Sprintf("c%03d.vcf", i), contact(i, "Grüße aus Köln"))
+		}
+		e.sync(t, syncevo.Slow)
+		a := e.account()
+		if err := a.Put(context.Background(), imapstore.KindContacts, &imapstore.Item{Data: contact(50, "from the mailbox")}); err != nil {
+			t.Fatal(err)
+		}
+		e.sync(t, syncevo.TwoWay)
+		if n := len(e.client.Items(t, "addressbook")); n != 6 {
+			t.Errorf("%d contacts on the client, want 6", n)
+		}
+		out := map[string][]string{}
+		for _, k := range []imapstore.Kind{imapstore.KindContacts} {
+			for _, d := range e.mailbox(k) {
+				if !bytes.Contains(d, []byte("VERSION:3.0")) && !bytes.Contains(d, []byte("VERSION:2.0")) {
+					t.Errorf("stored item not canonical:\n%s", d)
+				}
+			}
+			out[string(k)] = fieldSet(e.mailbox(k))
+		}
+		return out
+	}
+	modern := run(t, "text/vcard")
+	legacy := run(t, "text/x-vcard")
+	for k := range modern {
+		if !slices.Equal(modern[k], legacy[k]) {
+			t.Errorf("%s: mailbox after a legacy client differs:\nmodern:\n%s\nlegacy:\n%s", k,
+				strings.Join(modern[k], "\n"), strings.Join(legacy[k], "\n"))
+		}
+	}
+}

@@ -429,7 +429,7 @@ func TestDeviceInfoDriven(t *testing.T) {
 	d.message(3, true, &Map{Target: *loc("contacts"), Source: *loc("ab"), MapItems: []MapItem{{Target: "#1", Source: "L1"}}})
 	var st dbState
 	json.Unmarshal(store.state["device/IMEI:3550000/contacts"], &st)
-	if st.Map["L1"] != long1.ID || st.TempIDs["#2"] != long2.ID || st.RxType != "text/x-vcard/2.1" {
+	if st.Map["L1"] != long1.ID || st.TempIDs["#2"] != long2.ID || st.RxType != "text/x-vcard" {
 		t.Fatalf("state %+v", st)
 	}
 	// A later session without a DevInf Put still knows the device.

@@ -24,6 +24,11 @@ type dbState struct {
 	// RxType is the content type the device prefers to receive (from its
 	// DevInf), kept for the conversion to its format.
 	RxType string `json:",omitempty"`
+	// TxForm is the form the device sends items in (used to answer in
+	// it when its DevInf says nothing); AllDay how it spells all-day
+	// events (vCalendar 1.0).
+	TxForm string `json:",omitempty"`
+	AllDay string `json:",omitempty"`
 }
 
 func stateKey(deviceID, db string) string { return "device/" + deviceID + "/" + db }
@@ -205,15 +210,14 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		d.state.TempIDs = map[string]string{}
 	}
 	if ds := d.datastore(ctx); ds != nil {
-		typ, ver := contentType(d.db)
-		candidates := []ContentType{{typ, ver}}
-		if d.db == "contacts" {
-			candidates = append(candidates, ContentType{"text/x-vcard", "2.1"})
-		} else {
-			candidates = append(candidates, ContentType{"text/x-vcalendar", "1.0"})
+		var candidates []ContentType
+		for _, c := range formCandidates(d.db) {
+			if convertible(formOfType(c.CTType, c.VerCT), d.db) {
+				candidates = append(candidates, c)
+			}
 		}
 		if ct, ok := ds.Preferred(candidates...); ok {
-			d.state.RxType = ct.CTType + "/" + ct.VerCT
+			d.state.RxType = formOfType(ct.CTType, ct.VerCT)
 		}
 	}
 	// What the server would send, before the client's changes are known.
@@ -386,6 +390,21 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			st.Data = StatusIncompleteCommand.String()
 			return nil
 		}
+		// The device's form to the stored one.
+		form := itemForm(metaTypeOf(ch, it), data)
+		canonical, allDay, err := toCanonical(form, data)
+		if err != nil {
+			d.s.log.Info("item not convertible", "database", d.db, "form", form, "err", err)
+			st.Data = StatusUnsupportedMediaType.String()
+			return nil
+		}
+		data = canonical
+		if form != "" {
+			d.state.TxForm = form
+		}
+		if allDay != "" {
+			d.state.AllDay = allDay
+		}
 		okCode := StatusOK
 		if ch.Op == "Add" || guid == "" {
 			okCode = StatusItemAdded
@@ -455,6 +474,10 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			// Deleted on the server, changed on the device: keep the
 			// device's version rather than lose it.
 			delete(d.outgoing, guid)
+		}
+		// What the device does not carry stays as stored.
+		if stored := d.load(ctx, guid); stored != nil {
+			data = mergeKept(stored, data, devicePropInfo(d.datastore(ctx), d.form()))
 		}
 		return &pendingPut{item: &StoreItem{ID: guid, Data: data}, status: st, luid: luid, okCode: okCode}
 	}
@@ -647,7 +670,7 @@ func (d *dbSession) serverSync(ctx context.Context) []Command {
 		}
 	}
 	d.loadAll(ctx, need)
-	typ, ver := contentType(d.db)
+	form := d.form()
 	sy := &Sync{Target: &Loc{LocURI: d.clientURI}, Source: &Loc{LocURI: d.serverURI}}
 	for _, id := range sends {
 		op := d.outgoing[id]
@@ -665,12 +688,20 @@ func (d *dbSession) serverSync(ctx context.Context) []Command {
 			d.s.log.Warn("item larger than the client's MaxObjSize, not sent", "database", d.db, "id", id,
 				"size", sizeLabel(len(d.items[id])), "max", d.s.maxObj)
 			continue
-		case luid != "" && d.mode != AlertRefreshFromServer:
-			sy.Commands = append(sy.Commands, &Change{Op: "Replace", Meta: &Meta{Type: typ, Version: ver},
-				Items: []Item{{Target: &Loc{LocURI: luid}, Source: &Loc{LocURI: id}, Data: &Data{Text: string(d.items[id])}}}})
 		default:
-			sy.Commands = append(sy.Commands, &Change{Op: "Add", Meta: &Meta{Type: typ, Version: ver},
-				Items: []Item{{Source: &Loc{LocURI: d.sendableID(ctx, id)}, Data: &Data{Text: string(d.items[id])}}}})
+			data, typ, ver, err := fromCanonical(form, d.db, d.items[id], d.state.AllDay)
+			if err != nil {
+				d.s.log.Warn("item not convertible to the device's form, sent as stored", "database", d.db, "id", id, "form", form, "err", err)
+				data, typ, ver, _ = fromCanonical("", d.db, d.items[id], "")
+			}
+			meta := &Meta{Type: typ, Version: ver}
+			if luid != "" && d.mode != AlertRefreshFromServer {
+				sy.Commands = append(sy.Commands, &Change{Op: "Replace", Meta: meta,
+					Items: []Item{{Target: &Loc{LocURI: luid}, Source: &Loc{LocURI: id}, Data: &Data{Text: string(data)}}}})
+			} else {
+				sy.Commands = append(sy.Commands, &Change{Op: "Add", Meta: meta,
+					Items: []Item{{Source: &Loc{LocURI: d.sendableID(ctx, id)}, Data: &Data{Text: string(data)}}}})
+			}
 		}
 	}
 	if d.s.verDTD != "1.0" { // NumberOfChanges came with SyncML 1.1
@@ -678,6 +709,41 @@ func (d *dbSession) serverSync(ctx context.Context) []Command {
 		sy.NumberOfChanges = &n
 	}
 	return []Command{sy}
+}
+
+// form is the form items go to this device in: its DevInf's preferred
+// receive type, else the form it sends, else the stored form.
+func (d *dbSession) form() string {
+	switch {
+	case d.state.RxType != "" && convertible(d.state.RxType, d.db):
+		return d.state.RxType
+	case d.state.TxForm != "" && convertible(d.state.TxForm, d.db):
+		return d.state.TxForm
+	}
+	return canonicalForm(d.db)
+}
+
+// formCandidates are the types the server sends for a database, its own
+// first.
+func formCandidates(db string) []ContentType {
+	switch db {
+	case "contacts":
+		return []ContentType{{"text/vcard", "3.0"}, {"text/x-vcard", "2.1"}, {formSIFC, "1.0"}}
+	case "tasks":
+		return []ContentType{{"text/calendar", "2.0"}, {"text/x-vcalendar", "1.0"}, {formSIFT, "1.0"}}
+	}
+	return []ContentType{{"text/calendar", "2.0"}, {"text/x-vcalendar", "1.0"}, {formSIFE, "1.0"}}
+}
+
+// metaTypeOf is an item's declared media type (item Meta, else command).
+func metaTypeOf(ch *Change, it Item) string {
+	if it.Meta != nil && it.Meta.Type != "" {
+		return it.Meta.Type
+	}
+	if ch.Meta != nil {
+		return ch.Meta.Type
+	}
+	return ""
 }
 
 // datastore is the device's DevInf datastore for this database, if known.

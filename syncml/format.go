@@ -1,0 +1,275 @@
+package syncml
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strings"
+
+	"syncml-imap/internal/vobject"
+	"syncml-imap/syncml/vformat"
+)
+
+// Item forms. The mailbox keeps one canonical form per database (vCard
+// 3.0; iCalendar 2.0); each device gets and sends its own.
+const (
+	formVCard30 = "text/vcard"
+	formVCard21 = "text/x-vcard"
+	formICal20  = "text/calendar"
+	formVCal10  = "text/x-vcalendar"
+	formSIFC    = "text/x-s4j-sifc"
+	formSIFE    = "text/x-s4j-sife"
+	formSIFT    = "text/x-s4j-sift"
+)
+
+// itemForm tells an incoming item's form: from its content when that is
+// clear (devices send wrong types: a vCard 2.1 labelled text/vcard), else
+// from its Meta Type.
+func itemForm(metaType string, data []byte) string {
+	t := strings.ToLower(strings.TrimSpace(metaType))
+	switch t {
+	case formSIFC, formSIFE, formSIFT:
+		return t
+	}
+	if x := sifPayload(data); x != nil {
+		switch {
+		case bytes.Contains(x, []byte("<contact")):
+			return formSIFC
+		case bytes.Contains(x, []byte("<appointment")):
+			return formSIFE
+		case bytes.Contains(x, []byte("<task")):
+			return formSIFT
+		}
+	}
+	objs := vobject.Parse(data)
+	if len(objs) == 0 {
+		return t
+	}
+	ver := objs[0].PropValue("VERSION")
+	switch objs[0].Name {
+	case "VCARD":
+		if ver == "2.1" || ver == "" {
+			return formVCard21
+		}
+		return formVCard30
+	case "VCALENDAR":
+		if ver == "1.0" {
+			return formVCal10
+		}
+		return formICal20
+	}
+	return t
+}
+
+// sifPayload returns SIF XML (base64 undone) when data looks like SIF.
+func sifPayload(data []byte) []byte {
+	d := bytes.TrimSpace(data)
+	if len(d) == 0 || bytes.Contains(d, []byte("BEGIN:")) {
+		return nil
+	}
+	if d[0] == '<' {
+		return d
+	}
+	if b, err := base64.StdEncoding.DecodeString(string(bytes.Join(bytes.Fields(d), nil))); err == nil && bytes.HasPrefix(bytes.TrimSpace(b), []byte("<")) {
+		return b
+	}
+	return nil
+}
+
+// converter converts between one device form and the stored form.
+type converter struct {
+	in       func(data []byte) (out []byte, allDay string, err error)
+	out      func(data []byte, allDay string) ([]byte, error)
+	typ, ver string // what items in this form are announced as
+}
+
+// converters lists the forms the server converts. A form without one is
+// taken and given as it is.
+var converters = map[string]converter{
+	formVCard21: {
+		in:  func(b []byte) ([]byte, string, error) { out, err := vformat.VCard21To30(b); return out, "", err },
+		out: func(b []byte, _ string) ([]byte, error) { return vformat.VCard30To21(b) },
+		typ: formVCard21, ver: "2.1",
+	},
+}
+
+// toCanonical converts an incoming item to the stored form of its
+// database. allDay reports how a vCalendar 1.0 device spells all-day
+// events (kept per device, to answer in the same form).
+func toCanonical(form string, data []byte) (out []byte, allDay string, err error) {
+	if c, ok := converters[form]; ok {
+		return c.in(data)
+	}
+	return data, "", nil
+}
+
+// fromCanonical converts a stored item to the form a device takes. It
+// returns the media type and version to announce.
+func fromCanonical(form string, db string, data []byte, allDay string) (out []byte, typ, ver string, err error) {
+	if c, ok := converters[form]; ok {
+		out, err = c.out(data, allDay)
+		return out, c.typ, c.ver, err
+	}
+	typ, ver = contentType(db)
+	return data, typ, ver, nil
+}
+
+// convertible reports whether the server can send items in a form.
+func convertible(form, db string) bool {
+	_, ok := converters[form]
+	return ok || form == canonicalForm(db)
+}
+
+// canonicalForm is the stored form of a database.
+func canonicalForm(db string) string {
+	if db == "contacts" {
+		return formVCard30
+	}
+	return formICal20
+}
+
+// formOfType maps a DevInf CTType to a form this server converts to.
+func formOfType(ctType, verCT string) string {
+	switch t := strings.ToLower(ctType); t {
+	case formVCard21, formVCal10, formSIFC, formSIFE, formSIFT:
+		return t
+	case "text/vcard":
+		if verCT == "2.1" {
+			return formVCard21
+		}
+		return formVCard30
+	case "text/calendar":
+		return formICal20
+	}
+	return ""
+}
+
+// propInfo is what a device's DevInf says of one property of its form:
+// whether it supports it (known: the DevInf says anything at all), and
+// the limits it truncates to (0: none given).
+type propInfo struct {
+	supported, known  bool
+	maxOccur, maxSize int
+}
+
+// devicePropInfo reads a property's support and limits from the device's
+// CTCap for the given type.
+func devicePropInfo(ds *DataStore, ctType string) func(string) propInfo {
+	return func(name string) propInfo {
+		if ds == nil {
+			return propInfo{}
+		}
+		sup, known := ds.SupportsProperty(ctType, name)
+		pi := propInfo{supported: sup, known: known}
+		for _, cp := range ds.CTCaps {
+			if !strings.EqualFold(cp.CTType, ctType) {
+				continue
+			}
+			for _, p := range cp.Properties {
+				if strings.EqualFold(p.Name, name) {
+					pi.maxOccur, pi.maxSize = p.MaxOccur, p.MaxSize
+				}
+			}
+		}
+		return pi
+	}
+}
+
+// mergeKept restores what a device did not send back. Both versions are
+// canonical; for calendars the event or task is merged.
+//   - A property the stored version has and the device's lacks is kept,
+//     unless the device's DevInf says it supports it (then leaving it out
+//     is a real deletion): a missing field is not a cleared field.
+//   - A device at its stated limits (MaxOccur instances, MaxSize length)
+//     truncated: the stored extra instances and the longer value stay.
+func mergeKept(stored, device []byte, info func(string) propInfo) []byte {
+	so, do := vobject.Parse(stored), vobject.Parse(device)
+	if len(so) == 0 || len(do) == 0 || so[0].Name != do[0].Name {
+		return device
+	}
+	if so[0].Name != "VCALENDAR" {
+		return []byte(mergeObject(so[0], do[0], info))
+	}
+	sc, dc := mainComponent(so[0]), mainComponent(do[0])
+	if sc == nil || dc == nil || sc.Name != dc.Name {
+		return device
+	}
+	whole := strings.Join(do[0].Lines, "")
+	return []byte(strings.Replace(whole, strings.Join(dc.Lines, ""), mergeObject(sc, dc, info), 1))
+}
+
+// mainComponent is the VEVENT or VTODO that is not an exception.
+func mainComponent(cal *vobject.Object) *vobject.Object {
+	var main *vobject.Object
+	for _, c := range cal.Children {
+		if (c.Name == "VEVENT" || c.Name == "VTODO") && (main == nil || c.Prop("RECURRENCE-ID") == nil) {
+			main = c
+		}
+	}
+	return main
+}
+
+func mergeObject(s, d *vobject.Object, info func(string) propInfo) string {
+	devByName := map[string][]vobject.Line{}
+	for _, p := range d.Props {
+		devByName[p.Name] = append(devByName[p.Name], p)
+	}
+	storedCount := map[string]int{}
+	for _, p := range s.Props {
+		storedCount[p.Name]++
+	}
+	var add []string
+	replace := map[string]string{} // device line (Orig) → stored line
+	for _, p := range s.Props {
+		if p.Name == "BEGIN" || p.Name == "END" || volatile[p.Name] {
+			continue
+		}
+		dev := devByName[p.Name]
+		pi := info(p.Name)
+		switch {
+		case len(dev) == 0:
+			if !(pi.known && pi.supported) {
+				add = append(add, p.Orig)
+			}
+		case containsValue(dev, p.Value):
+		case pi.maxOccur > 0 && len(dev) >= pi.maxOccur && storedCount[p.Name] > len(dev):
+			add = append(add, p.Orig) // an instance beyond the device's limit
+		case pi.maxSize > 0 && len(dev) == 1 && len(dev[0].Value) >= pi.maxSize &&
+			len(p.Value) > len(dev[0].Value) && strings.HasPrefix(p.Value, dev[0].Value):
+			replace[dev[0].Orig] = p.Orig // the device cut the text short
+		}
+	}
+	// Sub-components (alarms) the device dropped and does not claim.
+	var kids []string
+	for _, sc := range s.Children {
+		found := false
+		for _, dc := range d.Children {
+			found = found || dc.Name == sc.Name
+		}
+		if pi := info(sc.Name); !found && !(pi.known && pi.supported) {
+			kids = append(kids, strings.Join(sc.Lines, ""))
+		}
+	}
+	// The device's own lines, with the kept ones before its END. Lines of
+	// its sub-components are written as they are.
+	var b strings.Builder
+	for i, l := range d.Lines {
+		if i == len(d.Lines)-1 {
+			b.WriteString(strings.Join(add, ""))
+			b.WriteString(strings.Join(kids, ""))
+		}
+		if r, ok := replace[l]; ok {
+			l = r
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+func containsValue(lines []vobject.Line, v string) bool {
+	for _, l := range lines {
+		if l.Value == v {
+			return true
+		}
+	}
+	return false
+}

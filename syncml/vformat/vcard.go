@@ -1,0 +1,1323 @@
+package vformat
+
+// vCard conversion between the vCard 2.1 form old devices send and the
+// vCard 3.0 form the store keeps.
+//
+// Decisions on points the specifications leave open (see also the
+// comments of VCard21To30 and VCard30To21):
+//
+//   - Unfolding: in a vCard 2.1 card a continuation line (one starting with
+//     a space or tab) is joined keeping its leading white space, as RFC 822
+//     folding (which 2.1 uses) prescribes; in 3.0/4.0 one white space
+//     character is removed. Base64 values drop all white space anyway.
+//   - A line that is neither a property nor a continuation (a stray line
+//     break inside a value, unindented base64) is appended to the value
+//     before it after a line break; blank lines end a value.
+//   - vCard 2.1 backslash escapes: \\ \; \, \: are undone; any other
+//     backslash is literal. "\n" is not a line break in 2.1 (QP =0D=0A is).
+//   - Charsets: a missing CHARSET means UTF-8 when the bytes are valid
+//     UTF-8, otherwise Windows-1252. ISO-8859-1 is decoded as Windows-1252
+//     (as WHATWG does), so a euro sign sent as 0x80 survives.
+//   - N and ADR components: list commas inside a component become literal
+//     commas after a trip through 2.1 (2.1 has no lists there).
+//   - CATEGORIES and NICKNAME are lists: in 2.1 both ',' and ';' separate
+//     items on input, ',' on output.
+//   - GEO is "lat,lon" in 2.1 and "lat;lon" in 3.0.
+//   - 2.1 has no NICKNAME, CATEGORIES, SORT-STRING, ... : they are kept
+//     under their own names (2.1 tells receivers to ignore unknown
+//     properties), so they survive devices that keep what they do not know.
+//   - A converted 2.1 card lacking N or FN (both required by 3.0) gets an
+//     empty N and an FN made from N, ORG, EMAIL or TEL.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+)
+
+// VCardErrNotVCard is returned when the input holds no BEGIN:VCARD line.
+var VCardErrNotVCard = errors.New("vformat: not a vCard (no BEGIN:VCARD)")
+
+// vcardMaxDepth limits AGENT nesting; deeper nested cards are dropped.
+const vcardMaxDepth = 4
+
+// VCard21To30 converts a vCard 2.1 (or an older or odd vCard) to vCard 3.0
+// as stored: VERSION:3.0, UTF-8, TYPE= parameters (TEL;CELL;VOICE becomes
+// TEL;TYPE=CELL,VOICE), QUOTED-PRINTABLE and CHARSET decoded, ENCODING=b for
+// base64 (data kept exactly), groups, unknown and X- properties kept, TEXT
+// escaped per RFC 2426, a nested AGENT vCard converted and embedded as
+// escaped text. Output lines end in CRLF and are folded at 75 octets, never
+// inside a UTF-8 sequence. A 3.0 or 4.0 card is returned normalised (CRLF,
+// folding, QP/CHARSET decoded, ENCODING=BASE64 written as b in 3.0) but
+// otherwise unchanged; 4.0 stays 4.0. Several cards in the input give
+// several cards in the output. The only error is VCardErrNotVCard.
+func VCard21To30(in []byte) ([]byte, error) {
+	cards := vcardParse(in)
+	if len(cards) == 0 {
+		return nil, VCardErrNotVCard
+	}
+	var buf bytes.Buffer
+	for _, c := range cards {
+		for _, l := range vcardCardTo30(c, 0) {
+			vcardWriteFolded(&buf, l)
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// VCard30To21 converts the stored vCard 3.0 (or 4.0) form to what a vCard
+// 2.1 device expects: VERSION:2.1, bare type parameters (TYPE=CELL,VOICE
+// becomes ;CELL;VOICE; PHOTO/LOGO/SOUND/KEY keep TYPE=JPEG as in the 2.1
+// specification's examples), values with non-ASCII characters as
+// CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE, values with line breaks (or
+// ending in "=", which some parsers take for a soft break) as
+// QUOTED-PRINTABLE, QP lines soft-broken at 76 characters, base64 as
+// ENCODING=BASE64 on indented lines followed by a blank line, 2.1 escaping
+// (\; and \\, commas literal). Other ASCII lines are not folded. 3.0/4.0-only
+// properties are kept under their names. 4.0 data: URIs in PHOTO/LOGO/SOUND/
+// KEY become inline base64, tel: and geo: URIs plain values. A 2.1 input is
+// first normalised through VCard21To30. The only error is VCardErrNotVCard.
+func VCard30To21(in []byte) ([]byte, error) {
+	cards := vcardParse(in)
+	if len(cards) == 0 {
+		return nil, VCardErrNotVCard
+	}
+	var buf bytes.Buffer
+	for _, c := range cards {
+		if !vcardIsModern(c.version) {
+			c = vcardReparse30(vcardCardTo30(c, 0))
+		}
+		for _, l := range vcardCardTo21(c, 0) {
+			buf.WriteString(l)
+			buf.WriteString("\r\n")
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// ---------------------------------------------------------------------------
+// Parsing
+
+type vcardParam struct {
+	name   string   // upper case; bare 2.1 parameters are classified
+	values []string // unquoted
+	raw    string   // the parameter as written
+}
+
+type vcardLine struct {
+	group     string
+	name      string // upper case
+	rawName   string
+	params    []vcardParam
+	rawParams string // ";..." as written, without the colon
+	value     []byte // folding undone, QP/base64 still encoded
+	qp        bool
+	agent     *vcardCard // nested 2.1 AGENT card
+}
+
+type vcardCard struct {
+	version string
+	props   []*vcardLine
+}
+
+func vcardIsModern(v string) bool {
+	v = strings.TrimSpace(v)
+	return strings.HasPrefix(v, "3") || strings.HasPrefix(v, "4")
+}
+
+func vcardIs40(v string) bool { return strings.HasPrefix(strings.TrimSpace(v), "4") }
+
+// vcardParse splits in into cards. It returns nil when there is no
+// BEGIN:VCARD.
+func vcardParse(in []byte) []*vcardCard {
+	phys := vcardPhysical(vcardDecodeUTF16(in))
+	lines := vcardLogical(phys, vcardScanMode21(phys))
+	var cards []*vcardCard
+	for i := 0; i < len(lines); {
+		if vcardIsBeginEnd(lines[i], "BEGIN") {
+			c, next := vcardBuildCard(lines, i+1, 0)
+			cards = append(cards, c)
+			i = next
+			continue
+		}
+		i++
+	}
+	return cards
+}
+
+func vcardReparse30(lines []string) *vcardCard {
+	cards := vcardParse([]byte(strings.Join(lines, "\r\n")))
+	if len(cards) == 0 {
+		return &vcardCard{version: "3.0"}
+	}
+	return cards[0]
+}
+
+// vcardDecodeUTF16 turns UTF-16 input with a byte order mark into UTF-8.
+func vcardDecodeUTF16(in []byte) []byte {
+	if len(in) < 2 {
+		return in
+	}
+	var be bool
+	switch {
+	case in[0] == 0xFF && in[1] == 0xFE:
+	case in[0] == 0xFE && in[1] == 0xFF:
+		be = true
+	default:
+		return in
+	}
+	u := make([]uint16, 0, len(in)/2)
+	for i := 2; i+1 < len(in); i += 2 {
+		if be {
+			u = append(u, uint16(in[i])<<8|uint16(in[i+1]))
+		} else {
+			u = append(u, uint16(in[i+1])<<8|uint16(in[i]))
+		}
+	}
+	return []byte(string(utf16.Decode(u)))
+}
+
+// vcardPhysical splits at CRLF, LF or a lone CR.
+func vcardPhysical(in []byte) []string {
+	in = bytes.TrimPrefix(in, []byte("\xef\xbb\xbf"))
+	var out []string
+	for len(in) > 0 {
+		i := bytes.IndexAny(in, "\r\n")
+		if i < 0 {
+			out = append(out, string(in))
+			break
+		}
+		out = append(out, string(in[:i]))
+		if in[i] == '\r' && i+1 < len(in) && in[i+1] == '\n' {
+			i++
+		}
+		in = in[i+1:]
+	}
+	return out
+}
+
+// vcardScanMode21 reports whether the first VERSION line names anything
+// but 3.x or 4.x (or there is none): such input is read with 2.1 rules.
+func vcardScanMode21(phys []string) bool {
+	for _, l := range phys {
+		t := strings.TrimSpace(l)
+		if len(t) > 8 && strings.EqualFold(t[:8], "VERSION:") {
+			return !vcardIsModern(t[8:])
+		}
+	}
+	return true
+}
+
+func vcardIsEndVCard(l string) bool {
+	return strings.EqualFold(strings.TrimSpace(l), "END:VCARD")
+}
+
+func vcardIsBeginEnd(l *vcardLine, what string) bool {
+	return l.name == what && strings.EqualFold(strings.TrimSpace(string(l.value)), "VCARD")
+}
+
+// vcardLogical undoes folding and QP soft line breaks. A line that does
+// not parse as a property once unfolded (a stray line break inside a
+// value, unindented base64) is appended to the previous value after a line
+// break; a blank line ends a value.
+func vcardLogical(phys []string, mode21 bool) []*vcardLine {
+	var out []*vcardLine
+	var last *vcardLine // where stray lines go
+	var pend []byte     // the logical line being collected
+	havePend := false
+	// Whether pend declares QUOTED-PRINTABLE, found by scanning for the end
+	// of its header once and incrementally (-1: header not complete yet).
+	pendQP, pendScan, pendQuoted := -1, 0, false
+	isQP := func() bool {
+		for ; pendQP < 0 && pendScan < len(pend); pendScan++ {
+			switch pend[pendScan] {
+			case '"':
+				pendQuoted = !pendQuoted
+			case ':':
+				if !pendQuoted {
+					l, ok := vcardParseLine(string(pend[:pendScan+1]))
+					pendQP = 0
+					if ok && l.qp {
+						pendQP = 1
+					}
+				}
+			}
+		}
+		return pendQP == 1
+	}
+	flush := func() {
+		if !havePend {
+			return
+		}
+		havePend = false
+		s := string(pend)
+		if nl, ok := vcardParseLine(s); ok {
+			out = append(out, nl)
+			last = nl
+			if vcardIsBeginEnd(nl, "BEGIN") || vcardIsBeginEnd(nl, "END") {
+				last = nil // nothing continues BEGIN:VCARD or END:VCARD
+			}
+			return
+		}
+		if last != nil {
+			last.value = append(last.value, '\n')
+			last.value = append(last.value, s...)
+		}
+	}
+	for _, l := range phys {
+		if havePend && len(pend) > 0 && pend[len(pend)-1] == '=' && isQP() && !vcardIsEndVCard(l) {
+			// QP soft line break: the next line continues verbatim.
+			pend = append(pend[:len(pend)-1], l...)
+			continue
+		}
+		if strings.TrimSpace(l) == "" {
+			flush()
+			last = nil
+			continue
+		}
+		if l[0] == ' ' || l[0] == '\t' {
+			if havePend {
+				if mode21 {
+					pend = append(pend, l...)
+				} else {
+					pend = append(pend, l[1:]...)
+				}
+			}
+			continue
+		}
+		flush()
+		pend = append(pend[:0], l...)
+		havePend = true
+		pendQP, pendScan, pendQuoted = -1, 0, false
+	}
+	flush()
+	return out
+}
+
+// vcardIndexUnquoted finds c outside double quotes, or falls back to the
+// first c when the quotes do not balance.
+func vcardIndexUnquoted(s string, c byte) int {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case c:
+			if !quoted {
+				return i
+			}
+		}
+	}
+	return strings.IndexByte(s, c)
+}
+
+func vcardIsNameChar(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+func vcardParseLine(s string) (*vcardLine, bool) {
+	colon := vcardIndexUnquoted(s, ':')
+	if colon <= 0 {
+		return nil, false
+	}
+	head := s[:colon]
+	semi := vcardIndexUnquoted(head, ';')
+	nameEnd := len(head)
+	if semi >= 0 {
+		nameEnd = semi
+	}
+	full := strings.TrimSpace(head[:nameEnd])
+	if full == "" {
+		return nil, false
+	}
+	for i := 0; i < len(full); i++ {
+		if !vcardIsNameChar(full[i]) && full[i] != '.' {
+			return nil, false
+		}
+	}
+	l := &vcardLine{rawName: full, value: []byte(s[colon+1:])}
+	if dot := strings.LastIndexByte(full, '.'); dot >= 0 {
+		l.group, l.rawName = full[:dot], full[dot+1:]
+		if l.rawName == "" || l.group == "" || l.group[0] == '.' || l.group[len(l.group)-1] == '.' || strings.Contains(l.group, "..") {
+			return nil, false
+		}
+	}
+	l.name = strings.ToUpper(l.rawName)
+	if semi >= 0 {
+		l.rawParams = head[semi:]
+		l.params = vcardParseParams(head[semi+1:])
+	}
+	for _, p := range l.params {
+		if p.name == "ENCODING" && len(p.values) > 0 && strings.EqualFold(p.values[0], "QUOTED-PRINTABLE") {
+			l.qp = true
+		}
+	}
+	return l, true
+}
+
+// vcardSplitQuoted splits s at sep outside double quotes.
+func vcardSplitQuoted(s string, sep byte) []string {
+	var out []string
+	quoted := false
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case sep:
+			if !quoted {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
+}
+
+func vcardParseParams(s string) []vcardParam {
+	var out []vcardParam
+	for _, tok := range vcardSplitQuoted(s, ';') {
+		t := strings.TrimSpace(tok)
+		if t == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(t, "=")
+		if !ok {
+			out = append(out, vcardParam{name: vcardBareParam(t), values: []string{t}, raw: t})
+			continue
+		}
+		name := strings.ToUpper(strings.TrimSpace(k))
+		if !vcardIsToken(name) {
+			continue // not a parameter name: dropped
+		}
+		var vals []string
+		for _, pv := range vcardSplitQuoted(v, ',') {
+			vals = append(vals, strings.Trim(strings.TrimSpace(pv), `"`))
+		}
+		out = append(out, vcardParam{name: name, values: vals, raw: t})
+	}
+	return out
+}
+
+// vcardBareParam classifies a vCard 2.1 parameter written without a name.
+func vcardBareParam(v string) string {
+	switch strings.ToUpper(v) {
+	case "QUOTED-PRINTABLE", "BASE64", "8BIT", "7BIT":
+		return "ENCODING"
+	case "INLINE", "URL", "URI", "CONTENT-ID", "CID":
+		return "VALUE"
+	case "UTF-8", "UTF8", "ISO-8859-1", "WINDOWS-1252":
+		return "CHARSET"
+	}
+	return "TYPE"
+}
+
+func vcardBuildCard(lines []*vcardLine, i, depth int) (*vcardCard, int) {
+	c := &vcardCard{}
+	for i < len(lines) {
+		l := lines[i]
+		switch {
+		case vcardIsBeginEnd(l, "END"):
+			return c, i + 1
+		case vcardIsBeginEnd(l, "BEGIN"):
+			n := len(c.props)
+			if n > 0 && c.props[n-1].name == "AGENT" && c.props[n-1].agent == nil && len(bytes.TrimSpace(c.props[n-1].value)) == 0 {
+				if depth+1 < vcardMaxDepth {
+					child, next := vcardBuildCard(lines, i+1, depth+1)
+					c.props[n-1].agent = child
+					i = next
+				} else {
+					i = vcardSkipBlock(lines, i+1)
+				}
+				continue
+			}
+			return c, i // a new card starts: this one lacked its END
+		case l.name == "BEGIN" || l.name == "END":
+			i++ // a stray BEGIN:X/END:X has no place in a vCard
+		default:
+			if l.name == "VERSION" && c.version == "" {
+				c.version = strings.TrimSpace(string(l.value))
+			}
+			c.props = append(c.props, l)
+			i++
+		}
+	}
+	return c, i
+}
+
+func vcardSkipBlock(lines []*vcardLine, i int) int {
+	depth := 1
+	for ; i < len(lines); i++ {
+		switch {
+		case vcardIsBeginEnd(lines[i], "BEGIN"):
+			depth++
+		case vcardIsBeginEnd(lines[i], "END"):
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return i
+}
+
+// ---------------------------------------------------------------------------
+// Values
+
+// vcardQPDecode decodes quoted-printable leniently: bad escapes stay
+// literal, "=" before a line break or at the end is a soft break.
+func vcardQPDecode(s []byte) []byte {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '=' {
+			out = append(out, c)
+			continue
+		}
+		switch {
+		case i+2 < len(s) && vcardHex(s[i+1]) >= 0 && vcardHex(s[i+2]) >= 0:
+			out = append(out, byte(vcardHex(s[i+1])<<4|vcardHex(s[i+2])))
+			i += 2
+		case i+1 == len(s):
+		case s[i+1] == '\n':
+			i++
+		case s[i+1] == '\r' && i+2 < len(s) && s[i+2] == '\n':
+			i += 2
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func vcardHex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	}
+	return -1
+}
+
+// vcardCharmap finds a single-byte charset by its name or a usual alias.
+func vcardCharmap(name string) encoding.Encoding {
+	n := vcardCharsetKey(name)
+	switch n {
+	case "ISO88591", "LATIN1", "L1", "CP819", "IBM819", "ISO885911987", "WINDOWS1252", "CP1252", "WIN1252", "XCP1252", "ANSI":
+		return charmap.Windows1252
+	case "MAC", "MACROMAN", "XMACROMAN":
+		return charmap.Macintosh
+	case "LATIN2":
+		return charmap.ISO8859_2
+	case "LATIN9":
+		return charmap.ISO8859_15
+	}
+	for _, e := range charmap.All {
+		s, ok := e.(fmt.Stringer)
+		if !ok {
+			continue
+		}
+		k := vcardCharsetKey(s.String())
+		num := strings.TrimLeft(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+		if k == n || (num != "" && (strings.HasPrefix(k, "IBMCODEPAGE") || strings.HasPrefix(k, "WINDOWS")) &&
+			(n == "CP"+num || n == "IBM"+num || n == "WINDOWS"+num)) {
+			return e
+		}
+	}
+	return nil
+}
+
+func vcardCharsetKey(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		if c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// vcardToUTF8 converts b from charset to UTF-8. Unknown or missing
+// charsets mean UTF-8 if b is valid UTF-8 and Windows-1252 otherwise.
+func vcardToUTF8(b []byte, charset string) string {
+	k := vcardCharsetKey(charset)
+	if k != "" && k != "UTF8" && k != "USASCII" && k != "ASCII" {
+		if e := vcardCharmap(charset); e != nil {
+			if out, err := e.NewDecoder().Bytes(b); err == nil && utf8.Valid(out) {
+				return string(out)
+			}
+		}
+	}
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	out, err := charmap.Windows1252.NewDecoder().Bytes(b)
+	if err != nil || !utf8.Valid(out) {
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	return string(out)
+}
+
+// vcardCleanText turns CRLF and CR into LF and removes other control
+// characters except TAB.
+func vcardCleanText(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+		return s
+	}
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' && r != '\n' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func vcardCleanHeader(s string) string {
+	s = vcardToUTF8([]byte(s), "")
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func vcardStripSpace(b []byte) string {
+	var sb strings.Builder
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			sb.WriteByte(c)
+		}
+	}
+	return vcardCleanHeader(sb.String())
+}
+
+type vcardKind int
+
+const (
+	vcardKindText   vcardKind = iota // one TEXT value
+	vcardKindStruct                  // ';'-separated TEXT components (N, ADR, ORG, unknown)
+	vcardKindList                    // ','-separated TEXT list (CATEGORIES, NICKNAME)
+	vcardKindRaw                     // URI, date, phone number, ...: no TEXT escaping
+)
+
+func vcardKindOf(name, valueType string) vcardKind {
+	switch valueType {
+	case "uri", "url", "cid", "content-id", "date", "date-time", "time", "utc-offset":
+		return vcardKindRaw
+	}
+	switch name {
+	case "N", "ADR", "ORG", "GENDER", "CLIENTPIDMAP":
+		return vcardKindStruct
+	case "CATEGORIES", "NICKNAME":
+		return vcardKindList
+	case "FN", "NOTE", "TITLE", "ROLE", "LABEL", "MAILER", "PRODID", "SORT-STRING", "CLASS",
+		"NAME", "EMAIL", "UID", "KIND", "XML", "AGENT", "BIRTHPLACE", "DEATHPLACE", "EXPERTISE",
+		"HOBBY", "INTEREST", "ORG-DIRECTORY":
+		return vcardKindText
+	case "TEL", "URL", "BDAY", "REV", "TZ", "GEO", "PHOTO", "LOGO", "SOUND", "KEY", "SOURCE",
+		"FBURL", "CALURI", "CALADRURI", "CAPURI", "IMPP", "MEMBER", "RELATED", "ANNIVERSARY",
+		"LANG", "PROFILE", "VERSION", "BEGIN", "END", "DEATHDATE":
+		return vcardKindRaw
+	}
+	return vcardKindStruct
+}
+
+// vcardSplit splits a value into components at unescaped separators and
+// undoes escapes: \\ \; \, \: always, \n and \N only when v3 is set.
+// Other backslashes stay literal.
+func vcardSplit(s string, kind vcardKind, v3 bool) []string {
+	if kind == vcardKindRaw {
+		return []string{s}
+	}
+	var seps string
+	switch kind {
+	case vcardKindStruct:
+		seps = ";"
+	case vcardKindList:
+		seps = ","
+		if !v3 {
+			seps = ",;"
+		}
+	}
+	var out []string
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) {
+			switch n := s[i+1]; {
+			case n == '\\' || n == ';' || n == ',' || n == ':':
+				b.WriteByte(n)
+				i++
+				continue
+			case v3 && (n == 'n' || n == 'N'):
+				b.WriteByte('\n')
+				i++
+				continue
+			}
+		}
+		if strings.IndexByte(seps, c) >= 0 {
+			out = append(out, b.String())
+			b.Reset()
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return append(out, b.String())
+}
+
+func vcardEscape30(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\', ';', ',':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\n':
+			b.WriteString(`\n`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func vcardEscape21(s string, kind vcardKind) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' || c == ';' || c == ',' && kind == vcardKindList:
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func vcardJoin(comps []string, kind vcardKind, esc func(string) string) string {
+	sep := ";"
+	if kind == vcardKindList {
+		sep = ","
+	}
+	parts := make([]string, len(comps))
+	for i, c := range comps {
+		parts[i] = esc(c)
+	}
+	return strings.Join(parts, sep)
+}
+
+func vcardFirst(p vcardParam) string {
+	if len(p.values) == 0 {
+		return ""
+	}
+	return strings.TrimSpace(p.values[0])
+}
+
+// vcardAddType adds the upper-cased type values in v (a quoted value may
+// hold a comma-separated list) to types, without duplicates.
+func vcardAddType(types []string, v string) []string {
+	for _, t := range strings.Split(v, ",") {
+		t = strings.ToUpper(strings.TrimSpace(t))
+		if t != "" && !slices.Contains(types, t) {
+			types = append(types, t)
+		}
+	}
+	return types
+}
+
+// ---------------------------------------------------------------------------
+// Writing vCard 3.0
+
+func vcardParam30(name string, values []string) string {
+	var b strings.Builder
+	b.WriteString(";")
+	b.WriteString(name)
+	b.WriteString("=")
+	for i, v := range values {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		v = strings.ReplaceAll(vcardCleanHeader(v), `"`, "")
+		if strings.ContainsAny(v, ";:, \t") {
+			b.WriteString(`"` + v + `"`)
+		} else {
+			b.WriteString(v)
+		}
+	}
+	return b.String()
+}
+
+func vcardPrefix(group, name string) string {
+	if group != "" {
+		return group + "." + name
+	}
+	return name
+}
+
+// vcardCardTo30 returns the unfolded 3.0 content lines of c (4.0 stays 4.0).
+func vcardCardTo30(c *vcardCard, depth int) []string {
+	if vcardIsModern(c.version) {
+		return vcardPassThrough(c, depth)
+	}
+	out := []string{"BEGIN:VCARD", "VERSION:3.0"}
+	nAt := -1 // index in out of the first N line
+	hasFN := false
+	var nComps, orgComps []string
+	var email, tel string
+	for _, p := range c.props {
+		if p.name == "VERSION" {
+			continue
+		}
+		line, comps := vcardProp21To30(p, depth)
+		switch p.name {
+		case "N":
+			if nAt < 0 {
+				nAt, nComps = len(out), comps
+			}
+		case "FN":
+			hasFN = true
+		case "ORG":
+			if orgComps == nil {
+				orgComps = comps
+			}
+		case "EMAIL":
+			if email == "" && len(comps) > 0 {
+				email = comps[0]
+			}
+		case "TEL":
+			if tel == "" && len(comps) > 0 {
+				tel = comps[0]
+			}
+		}
+		out = append(out, line)
+	}
+	if nAt < 0 {
+		out = slices.Insert(out, 2, "N:;;;;")
+		nAt = 2
+	}
+	if !hasFN {
+		out = slices.Insert(out, nAt+1, "FN:"+vcardEscape30(vcardFormatName(nComps, orgComps, email, tel)))
+	}
+	return append(out, "END:VCARD")
+}
+
+// vcardFormatName builds a display name for a card without FN.
+func vcardFormatName(n, org []string, email, tel string) string {
+	var parts []string
+	for _, i := range []int{3, 1, 2, 0, 4} {
+		if i < len(n) && strings.TrimSpace(n[i]) != "" {
+			parts = append(parts, strings.TrimSpace(n[i]))
+		}
+	}
+	switch {
+	case len(parts) > 0:
+		return strings.Join(parts, " ")
+	case len(org) > 0 && strings.TrimSpace(org[0]) != "":
+		return strings.TrimSpace(org[0])
+	case strings.TrimSpace(email) != "":
+		return strings.TrimSpace(email)
+	}
+	return strings.TrimSpace(tel)
+}
+
+// vcardProp21To30 converts one 2.1 property; it also returns the decoded
+// components of text values (for building FN).
+func vcardProp21To30(p *vcardLine, depth int) (string, []string) {
+	var hdr strings.Builder
+	hdr.WriteString(vcardPrefix(p.group, p.name))
+	var types []string
+	typeAt := -1
+	var parts []string // parameter texts; parts[typeAt] is filled at the end
+	binary := false
+	charset, valueType := "", ""
+	for _, prm := range p.params {
+		switch prm.name {
+		case "TYPE":
+			for _, v := range prm.values {
+				types = vcardAddType(types, v)
+			}
+			if typeAt < 0 {
+				typeAt = len(parts)
+				parts = append(parts, "")
+			}
+		case "ENCODING":
+			switch strings.ToUpper(vcardFirst(prm)) {
+			case "BASE64", "B":
+				if !binary {
+					binary = true
+					parts = append(parts, ";ENCODING=b")
+				}
+			}
+		case "CHARSET":
+			charset = vcardFirst(prm)
+		case "VALUE":
+			switch v := strings.ToLower(vcardFirst(prm)); v {
+			case "inline", "":
+			case "url", "uri":
+				valueType = "uri"
+				parts = append(parts, ";VALUE=uri")
+			case "content-id", "cid":
+				valueType = "cid"
+				parts = append(parts, ";VALUE=uri")
+			default:
+				valueType = v
+				parts = append(parts, vcardParam30("VALUE", prm.values))
+			}
+		default:
+			parts = append(parts, vcardParam30(prm.name, prm.values))
+		}
+	}
+	if typeAt >= 0 {
+		if len(types) == 0 {
+			parts = append(parts[:typeAt], parts[typeAt+1:]...)
+		} else {
+			parts[typeAt] = vcardParam30("TYPE", types)
+		}
+	}
+	for _, s := range parts {
+		hdr.WriteString(s)
+	}
+	hdr.WriteByte(':')
+
+	raw := p.value
+	if p.qp {
+		raw = vcardQPDecode(raw)
+	}
+	if binary {
+		return hdr.String() + vcardStripSpace(raw), nil
+	}
+	text := vcardCleanText(vcardToUTF8(raw, charset))
+	if p.agent != nil {
+		nested := strings.Join(vcardCardTo30(p.agent, depth+1), "\n")
+		return hdr.String() + vcardEscape30(nested), nil
+	}
+	kind := vcardKindOf(p.name, valueType)
+	if p.name == "AGENT" && strings.HasPrefix(strings.ToUpper(strings.TrimSpace(text)), "BEGIN:VCARD") {
+		kind = vcardKindRaw // already an escaped 3.0-style vCard
+	}
+	switch {
+	case p.name == "GEO" && strings.Contains(text, ",") && !strings.Contains(text, ";"):
+		text = strings.Replace(text, ",", ";", 1)
+	case valueType == "cid" && !strings.HasPrefix(strings.ToLower(text), "cid:"):
+		text = "cid:" + strings.Trim(strings.TrimSpace(text), "<>")
+	}
+	if kind == vcardKindRaw {
+		return hdr.String() + strings.ReplaceAll(text, "\n", `\n`), []string{text}
+	}
+	comps := vcardSplit(text, kind, false)
+	return hdr.String() + vcardJoin(comps, kind, vcardEscape30), comps
+}
+
+// vcardPassThrough normalises a 3.0/4.0 card: values are kept as written
+// except that QP and CHARSET are decoded, base64 loses its white space
+// (and ENCODING=BASE64 becomes b in 3.0), stray line breaks become \n and a
+// nested 2.1 AGENT card is embedded as escaped text.
+func vcardPassThrough(c *vcardCard, depth int) []string {
+	v4 := vcardIs40(c.version)
+	out := []string{"BEGIN:VCARD"}
+	seenVersion := false
+	for _, p := range c.props {
+		if p.name == "VERSION" {
+			if !seenVersion {
+				seenVersion = true
+				if v4 {
+					out = append(out, "VERSION:4.0")
+				} else {
+					out = append(out, "VERSION:3.0")
+				}
+			}
+			continue
+		}
+		binary, rebuild := false, p.qp
+		charset := ""
+		for _, prm := range p.params {
+			switch prm.name {
+			case "ENCODING":
+				switch strings.ToUpper(vcardFirst(prm)) {
+				case "B":
+					binary = true
+				case "BASE64":
+					binary = true
+					if !v4 {
+						rebuild = true
+					}
+				}
+			case "CHARSET":
+				charset = vcardFirst(prm)
+				if k := vcardCharsetKey(charset); k != "UTF8" {
+					rebuild = true
+				}
+			}
+		}
+		hdr := vcardPrefix(p.group, p.rawName) + p.rawParams
+		if rebuild {
+			var b strings.Builder
+			b.WriteString(vcardPrefix(p.group, p.rawName))
+			for _, prm := range p.params {
+				switch {
+				case prm.name == "CHARSET", prm.name == "ENCODING" && strings.EqualFold(vcardFirst(prm), "QUOTED-PRINTABLE"):
+					continue
+				case prm.name == "ENCODING" && binary && !v4:
+					b.WriteString(";ENCODING=b")
+				default:
+					b.WriteString(";" + prm.raw)
+				}
+			}
+			hdr = b.String()
+		}
+		hdr = vcardCleanHeader(hdr)
+		raw := p.value
+		if p.qp {
+			raw = vcardQPDecode(raw)
+		}
+		var val string
+		switch {
+		case binary:
+			val = vcardStripSpace(raw)
+		case p.agent != nil:
+			val = vcardEscape30(strings.Join(vcardCardTo30(p.agent, depth+1), "\n"))
+		default:
+			val = strings.ReplaceAll(vcardCleanText(vcardToUTF8(raw, charset)), "\n", `\n`)
+		}
+		out = append(out, hdr+":"+val)
+	}
+	if !seenVersion { // cannot happen: c.version came from a VERSION line
+		out = append(out[:1], append([]string{"VERSION:3.0"}, out[1:]...)...)
+	}
+	return append(out, "END:VCARD")
+}
+
+// vcardWriteFolded writes line folded at 75 octets (not inside a UTF-8
+// sequence) with CRLF line ends.
+func vcardWriteFolded(buf *bytes.Buffer, line string) {
+	const max = 75
+	first := true
+	for {
+		limit := max
+		if !first {
+			limit = max - 1
+			buf.WriteByte(' ')
+		}
+		if len(line) <= limit {
+			buf.WriteString(line)
+			buf.WriteString("\r\n")
+			return
+		}
+		cut := limit
+		for cut > 1 && !utf8.RuneStart(line[cut]) {
+			cut--
+		}
+		buf.WriteString(line[:cut])
+		buf.WriteString("\r\n")
+		line = line[cut:]
+		first = false
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Writing vCard 2.1
+
+func vcardIsBinaryProp(name string) bool {
+	switch name {
+	case "PHOTO", "LOGO", "SOUND", "KEY":
+		return true
+	}
+	return false
+}
+
+func vcardIsToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !vcardIsNameChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func vcardParam21(name string, values []string) string {
+	var vs []string
+	for _, v := range values {
+		v = strings.ReplaceAll(vcardCleanHeader(v), `"`, "")
+		if strings.ContainsAny(v, ";:") {
+			v = `"` + v + `"`
+		}
+		vs = append(vs, v)
+	}
+	return ";" + name + "=" + strings.Join(vs, ",")
+}
+
+// vcardMediaSubtype turns "image/jpeg" into "JPEG".
+func vcardMediaSubtype(t string) string {
+	if i := strings.LastIndexByte(t, '/'); i >= 0 {
+		t = t[i+1:]
+	}
+	t = strings.ToUpper(strings.TrimSpace(t))
+	if t == "PJPEG" || t == "JPG" {
+		t = "JPEG"
+	}
+	return t
+}
+
+// vcardCardTo21 returns the physical 2.1 lines of a 3.0/4.0 card.
+func vcardCardTo21(c *vcardCard, depth int) []string {
+	v4 := vcardIs40(c.version)
+	out := []string{"BEGIN:VCARD", "VERSION:2.1"}
+	for _, p := range c.props {
+		if p.name == "VERSION" {
+			continue
+		}
+		out = append(out, vcardProp30To21(p, v4, depth)...)
+	}
+	return append(out, "END:VCARD")
+}
+
+func vcardProp30To21(p *vcardLine, v4 bool, depth int) []string {
+	var types, others []string
+	binary := false
+	charset, valueType, mediatype := "", "", ""
+	for _, prm := range p.params {
+		switch prm.name {
+		case "TYPE":
+			for _, v := range prm.values {
+				types = vcardAddType(types, v)
+			}
+		case "ENCODING":
+			switch strings.ToUpper(vcardFirst(prm)) {
+			case "B", "BASE64":
+				binary = true
+			}
+		case "CHARSET":
+			charset = vcardFirst(prm)
+		case "VALUE":
+			switch v := strings.ToLower(vcardFirst(prm)); v {
+			case "uri", "url":
+				valueType = "uri"
+			case "text", "date", "date-time", "time", "date-and-or-time", "timestamp", "boolean",
+				"integer", "float", "utc-offset", "language-tag", "phone-number", "binary", "":
+			default:
+				valueType = v
+				others = append(others, vcardParam21("VALUE", prm.values))
+			}
+		case "PREF":
+			types = vcardAddType(types, "PREF")
+		case "MEDIATYPE":
+			mediatype = vcardFirst(prm)
+		default:
+			others = append(others, vcardParam21(prm.name, prm.values))
+		}
+	}
+	raw := p.value
+	if p.qp {
+		raw = vcardQPDecode(raw)
+	}
+	var text string
+	if binary {
+		text = vcardStripSpace(raw)
+	} else {
+		text = vcardCleanText(vcardToUTF8(raw, charset))
+	}
+	prefix := vcardPrefix(p.group, p.name)
+
+	// 4.0 (and some 3.0) writers put inline data into a data: URI.
+	if !binary && vcardIsBinaryProp(p.name) && len(text) > 5 && strings.EqualFold(text[:5], "data:") {
+		if comma := strings.IndexByte(text, ','); comma > 0 {
+			meta := text[5:comma]
+			if strings.HasSuffix(strings.ToLower(meta), ";base64") {
+				binary = true
+				mediatype = strings.TrimSuffix(meta[:len(meta)-len(";base64")], ";")
+				if i := strings.IndexByte(mediatype, ';'); i >= 0 {
+					mediatype = mediatype[:i]
+				}
+				text = vcardStripSpace([]byte(text[comma+1:]))
+				valueType = ""
+			}
+		}
+	}
+	if binary {
+		var t21 []string
+		for _, t := range types {
+			t21 = vcardAddType(t21, vcardMediaSubtype(t))
+		}
+		if len(t21) == 0 && mediatype != "" {
+			t21 = []string{vcardMediaSubtype(mediatype)}
+		}
+		hdr := prefix + ";ENCODING=BASE64"
+		for _, t := range t21 {
+			hdr += vcardParam21("TYPE", []string{t})
+		}
+		hdr += strings.Join(others, "") + ":"
+		lines := []string{hdr}
+		for len(text) > 0 {
+			n := min(72, len(text))
+			lines = append(lines, " "+text[:n])
+			text = text[n:]
+		}
+		return append(lines, "")
+	}
+
+	switch p.name {
+	case "TEL":
+		if len(text) > 4 && strings.EqualFold(text[:4], "tel:") && (valueType == "uri" || v4) {
+			text, valueType = text[4:], ""
+		}
+	case "GEO":
+		if len(text) > 4 && strings.EqualFold(text[:4], "geo:") {
+			text, valueType = text[4:], ""
+			if i := strings.IndexByte(text, ';'); i >= 0 { // geo:lat,lon;u=10
+				text = text[:i]
+			}
+		}
+		text = strings.Replace(text, ";", ",", 1)
+	}
+	var hb strings.Builder
+	hb.WriteString(prefix)
+	for _, t := range types {
+		if vcardIsToken(t) {
+			hb.WriteString(";" + t)
+		} else {
+			hb.WriteString(vcardParam21("TYPE", []string{t}))
+		}
+	}
+	if valueType == "uri" {
+		hb.WriteString(";VALUE=URL")
+	}
+	for _, o := range others {
+		hb.WriteString(o)
+	}
+
+	kind := vcardKindOf(p.name, valueType)
+	if p.name == "GEO" {
+		kind = vcardKindRaw
+	}
+	var val string
+	if kind == vcardKindRaw {
+		val = text
+	} else {
+		comps := vcardSplit(text, kind, true)
+		if p.name == "AGENT" && len(comps) == 1 && depth+1 < vcardMaxDepth &&
+			strings.HasPrefix(strings.ToUpper(strings.TrimSpace(comps[0])), "BEGIN:VCARD") {
+			if cards := vcardParse([]byte(comps[0])); len(cards) > 0 {
+				nested := cards[0]
+				if !vcardIsModern(nested.version) {
+					nested = vcardReparse30(vcardCardTo30(nested, depth+1))
+				}
+				return append([]string{hb.String() + ":"}, vcardCardTo21(nested, depth+1)...)
+			}
+		}
+		val = vcardJoin(comps, kind, func(s string) string { return vcardEscape21(s, kind) })
+	}
+	return vcardValueLines21(hb.String(), val)
+}
+
+// vcardValueLines21 writes a 2.1 text value: plain when it is printable
+// ASCII, otherwise (or when it ends in "=") quoted-printable with soft line
+// breaks, plus CHARSET=UTF-8 when it is not ASCII.
+func vcardValueLines21(hdr, val string) []string {
+	ascii, plain := true, true
+	for i := 0; i < len(val); i++ {
+		c := val[i]
+		if c >= 0x80 {
+			ascii, plain = false, false
+		} else if c < 0x20 && c != '\t' || c == 0x7f {
+			plain = false
+		}
+	}
+	if strings.HasSuffix(val, "=") {
+		plain = false
+	}
+	if plain {
+		return []string{hdr + ":" + val}
+	}
+	if !ascii {
+		hdr += ";CHARSET=UTF-8"
+	}
+	hdr += ";ENCODING=QUOTED-PRINTABLE"
+	return vcardQPLines(hdr, val)
+}
+
+type vcardQPUnit struct {
+	lit string // as written when not at a line end
+	enc string // encoded form (white space only)
+}
+
+const vcardHexDigits = "0123456789ABCDEF"
+
+// vcardQPLines encodes val as quoted-printable after "hdr:", breaking
+// lines so that none exceeds 76 characters including the soft-break "=",
+// never splitting an escape or a UTF-8 sequence and never leaving white
+// space at a line end.
+func vcardQPLines(hdr, val string) []string {
+	const max = 75 // characters before the "="
+	units := make([]vcardQPUnit, 0, len(val))
+	for i := 0; i < len(val); {
+		c := val[i]
+		switch {
+		case c == '\n':
+			units = append(units, vcardQPUnit{lit: "=0D=0A"})
+			i++
+		case c == ' ' || c == '\t':
+			units = append(units, vcardQPUnit{lit: val[i : i+1], enc: "=" + string(vcardHexDigits[c>>4]) + string(vcardHexDigits[c&15])})
+			i++
+		case c >= 33 && c <= 126 && c != '=':
+			units = append(units, vcardQPUnit{lit: val[i : i+1]})
+			i++
+		default:
+			_, size := utf8.DecodeRuneInString(val[i:])
+			b := make([]byte, 0, 3*size)
+			for _, x := range []byte(val[i : i+size]) {
+				b = append(b, '=', vcardHexDigits[x>>4], vcardHexDigits[x&15])
+			}
+			units = append(units, vcardQPUnit{lit: string(b)})
+			i += size
+		}
+	}
+	var lines []string
+	var cur strings.Builder
+	cur.WriteString(hdr + ":")
+	for k, u := range units {
+		s := u.lit
+		if u.enc != "" {
+			// Literal white space only where the next unit surely follows
+			// on the same line.
+			if k == len(units)-1 {
+				s = u.enc
+			} else {
+				next := len(units[k+1].lit)
+				if units[k+1].enc != "" {
+					next = len(units[k+1].enc)
+				}
+				if cur.Len()+1+next > max {
+					s = u.enc
+				}
+			}
+		}
+		if cur.Len()+len(s) > max {
+			cur.WriteByte('=')
+			lines = append(lines, cur.String())
+			cur.Reset()
+		}
+		cur.WriteString(s)
+	}
+	return append(lines, cur.String())
+}
