@@ -777,9 +777,9 @@ func ServerDevInf(verDTD, devID string) *DevInf {
 	store := func(ref, name string, pref, alt ContentType, caps ...CTCap) DataStore {
 		return DataStore{
 			SourceRef: ref, DisplayName: name, MaxGUIDSize: 64,
-			// The legacy type is taken (stored as it comes) but not sent
-			// until the conversion to it exists.
-			RxPref: pref, Rx: []ContentType{alt}, TxPref: pref,
+			// The legacy type is sent only where the conversion to it
+			// exists (see converters); it is always taken.
+			RxPref: pref, Rx: []ContentType{alt}, TxPref: pref, Tx: sendable(ref, alt),
 			CTCaps:    caps,
 			SyncTypes: append([]int(nil), syncTypes...),
 		}
@@ -976,4 +976,15 @@ func containsInt(s []int, n int) bool {
 // for elements the DTD requires.
 func diAddRequired(e *Element, name, text string) {
 	e.Children = append(e.Children, &Element{Name: name, Text: text})
+}
+
+// sendable is the types among ts the server converts items of db to.
+func sendable(db string, ts ...ContentType) []ContentType {
+	var out []ContentType
+	for _, t := range ts {
+		if convertible(formOfType(t.CTType, t.VerCT), db) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

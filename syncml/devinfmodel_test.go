@@ -247,7 +247,7 @@ func TestServerDevInfRoundTrip(t *testing.T) {
 				t.Errorf("namespace or VerDTD:\n%s", xml)
 			}
 			if ver == "1.1" {
-				if strings.Contains(xml, "<Property>") || strings.Contains(xml, "<DataStore><SourceRef>contacts</SourceRef><DisplayName>Contacts</DisplayName><MaxGUIDSize>64</MaxGUIDSize><Rx-Pref><CTType>text/vcard</CTType><VerCT>3.0</VerCT></Rx-Pref><Rx><CTType>text/x-vcard</CTType><VerCT>2.1</VerCT></Rx><Tx-Pref><CTType>text/vcard</CTType><VerCT>3.0</VerCT></Tx-Pref><SyncCap>") == false {
+				if strings.Contains(xml, "<Property>") || strings.Contains(xml, "<DataStore><SourceRef>contacts</SourceRef><DisplayName>Contacts</DisplayName><MaxGUIDSize>64</MaxGUIDSize><Rx-Pref><CTType>text/vcard</CTType><VerCT>3.0</VerCT></Rx-Pref><Rx><CTType>text/x-vcard</CTType><VerCT>2.1</VerCT></Rx><Tx-Pref><CTType>text/vcard</CTType><VerCT>3.0</VerCT></Tx-Pref><Tx><CTType>text/x-vcard</CTType><VerCT>2.1</VerCT></Tx><SyncCap>") == false {
 					t.Errorf("1.1 shape:\n%s", xml)
 				}
 				if i, j := strings.LastIndex(xml, "</DataStore>"), strings.Index(xml, "<CTCap>"); j < i {
@@ -289,9 +289,12 @@ func TestServerDevInfContent(t *testing.T) {
 	for db, types := range want {
 		ds := mustStore(t, d, db)
 		wantEqual(t, db, []any{ds.RxPref, ds.TxPref, ds.Rx, ds.Tx, ds.SyncTypes, ds.MaxGUIDSize},
-			// The legacy type is taken (Rx) but not sent (Tx) until the
+			// The legacy type is always taken (Rx), and sent (Tx) where the
 			// conversion to it exists.
-			[]any{types[0], types[0], []ContentType{types[1]}, []ContentType(nil), []int{1, 2, 3, 4, 5, 6}, 64})
+			[]any{types[0], types[0], []ContentType{types[1]}, sendable(db, types[1]), []int{1, 2, 3, 4, 5, 6}, 64})
+		if db == "contacts" && len(ds.Tx) != 1 {
+			t.Errorf("contacts: vCard 2.1 is converted, so sent: Tx %v", ds.Tx)
+		}
 		for _, ct := range types {
 			if _, known := ds.SupportsProperty(ct.CTType, "UID"); !known {
 				t.Errorf("%s: no CTCap for %s", db, ct.CTType)
