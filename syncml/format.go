@@ -90,6 +90,71 @@ var converters = map[string]converter{
 		out: func(b []byte, _ string) ([]byte, error) { return vformat.VCard30To21(b) },
 		typ: formVCard21, ver: "2.1",
 	},
+	formSIFC: {
+		in:  func(b []byte) ([]byte, string, error) { out, err := vformat.SIFCToVCard(b); return out, "", err },
+		out: func(b []byte, _ string) ([]byte, error) { return vformat.VCardToSIFC(b) },
+		typ: formSIFC, ver: "1.0",
+	},
+	formSIFE: {
+		in:  func(b []byte) ([]byte, string, error) { out, err := vformat.SIFEToICal(b); return out, "", err },
+		out: func(b []byte, _ string) ([]byte, error) { return vformat.ICalToSIFE(b) },
+		typ: formSIFE, ver: "1.0",
+	},
+	formSIFT: {
+		in:  func(b []byte) ([]byte, string, error) { out, err := vformat.SIFTToICal(b); return out, "", err },
+		out: func(b []byte, _ string) ([]byte, error) { return vformat.ICalToSIFT(b) },
+		typ: formSIFT, ver: "1.0",
+	},
+}
+
+// carried returns the properties of the stored item that the form can
+// carry: those that survive stored → form → stored. nil: all (the stored
+// form itself, or a form without a converter).
+func carried(form string, stored []byte, allDay string) map[string]bool {
+	c, ok := converters[form]
+	if !ok {
+		return nil
+	}
+	out, err := c.out(stored, allDay)
+	if err != nil {
+		return nil
+	}
+	back, _, err := c.in(out)
+	if err != nil {
+		return nil
+	}
+	names := map[string]bool{}
+	objs := vobject.Parse(back)
+	if len(objs) == 0 {
+		return nil
+	}
+	obj := objs[0]
+	if obj.Name == "VCALENDAR" {
+		if obj = mainComponent(obj); obj == nil {
+			return nil
+		}
+	}
+	for _, p := range obj.Props {
+		names[p.Name] = true
+	}
+	for _, k := range obj.Children {
+		names[k.Name] = true
+	}
+	return names
+}
+
+// mergeInfo says, for the merge, what the device supports: its DevInf
+// CTCap when it says anything, else what its form can carry.
+func mergeInfo(ds *DataStore, form string, stored []byte, allDay string) func(string) propInfo {
+	dev := devicePropInfo(ds, form)
+	formCarries := carried(form, stored, allDay)
+	return func(name string) propInfo {
+		pi := dev(name)
+		if !pi.known && formCarries != nil {
+			pi.known, pi.supported = true, formCarries[name]
+		}
+		return pi
+	}
 }
 
 // toCanonical converts an incoming item to the stored form of its

@@ -1,6 +1,8 @@
 package syncml
 
 import (
+	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
 )
@@ -91,5 +93,63 @@ func TestItemForm(t *testing.T) {
 		if got := itemForm(tt.meta, []byte(tt.data)); got != tt.want {
 			t.Errorf("itemForm(%q, %.30q) = %q, want %q", tt.meta, tt.data, got, tt.want)
 		}
+	}
+}
+
+// TestSIFDevice: an Outlook client (Funambol) sends SIF-C, base64: it is
+// stored as a vCard 3.0 and the server's items go back in SIF-C. On its
+// Replace, a field SIF carries and Outlook cleared is deleted; a field
+// SIF cannot carry stays.
+func TestSIFDevice(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	server := &StoreItem{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Server Person\r\nN:Person;Server;;;\r\nEND:VCARD\r\n")}
+	store.Put(ctx, "contacts", server)
+	d := newDriver(t, store)
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	sif := "<?xml version=\"1.0\" encoding=\"UTF-8\"?><contact><SIFVersion>1.1</SIFVersion><FirstName>Zofia</FirstName><LastName>Nowak</LastName>" +
+		"<FileAs>Nowak, Zofia</FileAs><Body>notes from Outlook</Body><Email1Address>z@example.pl</Email1Address></contact>"
+	b64 := base64.StdEncoding.EncodeToString([]byte(sif))
+	d.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("contacts"), Source: loc("card"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
+	r := d.message(2, true, &Sync{Target: loc("contacts"), Source: loc("card"), Commands: []Command{
+		&Change{Op: "Add", Meta: &Meta{Type: "text/x-s4j-sifc", Format: "b64"}, Items: []Item{{Source: loc("O1"), Data: &Data{Text: b64}}}}}})
+	if got := statuses(r); len(got) != 3 || !strings.HasPrefix(got[2], "Add 2 201") {
+		t.Fatalf("statuses %v", got)
+	}
+	var stored string
+	var storedID string
+	for id, v := range store.items["contacts"] {
+		if id != server.ID {
+			stored, storedID = string(v), id
+		}
+	}
+	if !strings.Contains(stored, "VERSION:3.0") || !strings.Contains(stored, "z@example.pl") || !strings.Contains(stored, "notes from Outlook") {
+		t.Fatalf("stored %q", stored)
+	}
+	var sent *Change
+	for _, sy := range commands[*Sync](r) {
+		for _, c := range sy.Commands {
+			sent = c.(*Change)
+		}
+	}
+	if sent == nil || sent.Meta.Type != formSIFC || !strings.Contains(sent.Items[0].Data.Text, "<contact") || !strings.Contains(sent.Items[0].Data.Text, "Server") {
+		t.Fatalf("sent to Outlook: %+v", sent)
+	}
+	d.message(3, true, &Map{Target: *loc("contacts"), Source: *loc("card"), MapItems: []MapItem{{Target: sent.Items[0].Source.LocURI, Source: "O2"}}})
+
+	// The stored contact gets a field SIF cannot carry (GEO); Outlook then
+	// clears the notes.
+	store.items["contacts"][storedID] = []byte(strings.Replace(stored, "END:VCARD", "GEO:51.7;19.4\r\nEND:VCARD", 1))
+	d2 := &driver{t: t, srv: d.srv, sid: "2"}
+	d2.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("card"), Meta: &Meta{Anchor: &Anchor{Last: "1", Next: "2"}}}}})
+	cleared := strings.Replace(sif, "<Body>notes from Outlook</Body>", "<Body/>", 1)
+	d2.message(2, true, &Sync{Target: loc("contacts"), Source: loc("card"), Commands: []Command{
+		&Change{Op: "Replace", Meta: &Meta{Type: "text/x-s4j-sifc"}, Items: []Item{{Source: loc("O1"), Data: &Data{Text: cleared}}}}}})
+	now := string(store.items["contacts"][storedID])
+	if strings.Contains(now, "notes from Outlook") {
+		t.Errorf("the note Outlook cleared came back:\n%s", now)
+	}
+	if !strings.Contains(now, "GEO:51.7;19.4") {
+		t.Errorf("GEO, which SIF cannot carry, was lost:\n%s", now)
 	}
 }

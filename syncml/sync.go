@@ -477,7 +477,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 		}
 		// What the device does not carry stays as stored.
 		if stored := d.load(ctx, guid); stored != nil {
-			data = mergeKept(stored, data, devicePropInfo(d.datastore(ctx), d.form()))
+			data = mergeKept(stored, data, mergeInfo(d.datastore(ctx), form, stored, d.state.AllDay))
 		}
 		return &pendingPut{item: &StoreItem{ID: guid, Data: data}, status: st, luid: luid, okCode: okCode}
 	}

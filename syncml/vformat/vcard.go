@@ -9,23 +9,40 @@ package vformat
 //   - Unfolding: in a vCard 2.1 card a continuation line (one starting with
 //     a space or tab) is joined keeping its leading white space, as RFC 822
 //     folding (which 2.1 uses) prescribes; in 3.0/4.0 one white space
-//     character is removed. Base64 values drop all white space anyway.
+//     character is removed. Base64 values drop all white space anyway. The
+//     rule is chosen by the first VERSION line of the input.
 //   - A line that is neither a property nor a continuation (a stray line
 //     break inside a value, unindented base64) is appended to the value
-//     before it after a line break; blank lines end a value.
+//     before it after a line break; blank lines end a value. Stray
+//     BEGIN:X/END:X lines inside a card are dropped; a BEGIN:VCARD that does
+//     not follow an empty AGENT starts a new card. AGENT nesting deeper
+//     than vcardMaxDepth is dropped.
 //   - vCard 2.1 backslash escapes: \\ \; \, \: are undone; any other
 //     backslash is literal. "\n" is not a line break in 2.1 (QP =0D=0A is).
-//   - Charsets: a missing CHARSET means UTF-8 when the bytes are valid
-//     UTF-8, otherwise Windows-1252. ISO-8859-1 is decoded as Windows-1252
-//     (as WHATWG does), so a euro sign sent as 0x80 survives.
+//     On output 2.1 gets \; and \\ (as Synthesis/SyncEvolution write it);
+//     commas stay literal except inside CATEGORIES/NICKNAME items.
+//   - Charsets: a missing or unknown CHARSET means UTF-8 when the bytes are
+//     valid UTF-8, otherwise Windows-1252. ISO-8859-1 is decoded as
+//     Windows-1252 (as WHATWG does), so a euro sign sent as 0x80 survives.
+//     Other single-byte charsets come from x/text/encoding/charmap;
+//     multi-byte ones (Shift_JIS, GB2312, ...) are not supported. UTF-16
+//     input with a byte order mark is accepted.
 //   - N and ADR components: list commas inside a component become literal
 //     commas after a trip through 2.1 (2.1 has no lists there).
 //   - CATEGORIES and NICKNAME are lists: in 2.1 both ',' and ';' separate
 //     items on input, ',' on output.
 //   - GEO is "lat,lon" in 2.1 and "lat;lon" in 3.0.
-//   - 2.1 has no NICKNAME, CATEGORIES, SORT-STRING, ... : they are kept
-//     under their own names (2.1 tells receivers to ignore unknown
-//     properties), so they survive devices that keep what they do not know.
+//   - 2.1 has no NICKNAME, CATEGORIES, SORT-STRING, PRODID, ... : they are
+//     kept under their own names (2.1 tells receivers to ignore unknown
+//     properties; CATEGORIES and NICKNAME are widely understood), so they
+//     survive devices that keep what they do not know. Nothing is renamed
+//     to X-.
+//   - Parameters 2.1 cannot express are dropped on the way to 2.1: CHARSET
+//     (recomputed), VALUE=text/date/... (defaults), MEDIATYPE (used for the
+//     photo type); 4.0 PREF=n becomes the PREF type.
+//   - 2.1 output: plain ASCII lines are not folded however long (folding
+//     is where 2.1 parsers disagree); quoted-printable lines are soft-broken
+//     at 76 characters with white space at a break encoded (=20).
 //   - A converted 2.1 card lacking N or FN (both required by 3.0) gets an
 //     empty N and an FN made from N, ORG, EMAIL or TEL.
 
@@ -1069,11 +1086,12 @@ func vcardParam21(name string, values []string) string {
 
 // vcardMediaSubtype turns "image/jpeg" into "JPEG".
 func vcardMediaSubtype(t string) string {
-	if i := strings.LastIndexByte(t, '/'); i >= 0 {
-		t = t[i+1:]
+	i := strings.LastIndexByte(t, '/')
+	if i < 0 {
+		return t
 	}
-	t = strings.ToUpper(strings.TrimSpace(t))
-	if t == "PJPEG" || t == "JPG" {
+	t = strings.ToUpper(strings.TrimSpace(t[i+1:]))
+	if t == "PJPEG" {
 		t = "JPEG"
 	}
 	return t
@@ -1188,19 +1206,24 @@ func vcardProp30To21(p *vcardLine, v4 bool, depth int) []string {
 				text = text[:i]
 			}
 		}
-		text = strings.Replace(text, ";", ",", 1)
+		if !strings.Contains(text, ",") {
+			text = strings.Replace(text, ";", ",", 1)
+		}
 	}
 	var hb strings.Builder
 	hb.WriteString(prefix)
-	for _, t := range types {
-		if vcardIsToken(t) {
-			hb.WriteString(";" + t)
-		} else {
-			hb.WriteString(vcardParam21("TYPE", []string{t}))
-		}
-	}
 	if valueType == "uri" {
 		hb.WriteString(";VALUE=URL")
+	}
+	for _, t := range types {
+		switch {
+		case vcardIsBinaryProp(p.name): // PHOTO;VALUE=URL;TYPE=GIF as in the 2.1 spec
+			hb.WriteString(vcardParam21("TYPE", []string{vcardMediaSubtype(t)}))
+		case vcardIsToken(t) && vcardBareParam(t) == "TYPE":
+			hb.WriteString(";" + t)
+		default:
+			hb.WriteString(vcardParam21("TYPE", []string{t}))
+		}
 	}
 	for _, o := range others {
 		hb.WriteString(o)

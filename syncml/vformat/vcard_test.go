@@ -431,7 +431,7 @@ func TestVCard30To21Rules(t *testing.T) {
 		{"CATEGORIES list", "3.0", `CATEGORIES:a,b\,c`, []string{`CATEGORIES:a,b\,c`}},
 		{"NICKNAME kept", "3.0", `NICKNAME:Bob`, []string{"NICKNAME:Bob"}},
 		{"GEO", "3.0", "GEO:30.12;-130.34", []string{"GEO:30.12,-130.34"}},
-		{"VALUE=uri", "3.0", "PHOTO;VALUE=uri:http://example.org/p.jpg", []string{"PHOTO;VALUE=URL:http://example.org/p.jpg"}},
+		{"VALUE=uri", "3.0", "PHOTO;VALUE=uri;TYPE=image/png:http://example.org/p.png", []string{"PHOTO;VALUE=URL;TYPE=PNG:http://example.org/p.png"}},
 		{"VALUE=date dropped", "3.0", "BDAY;VALUE=date:1980-01-02", []string{"BDAY:1980-01-02"}},
 		{"CHARSET param replaced", "3.0", `NOTE;CHARSET="UTF-8":plain`, []string{"NOTE:plain"}},
 		{"grouped and X- kept", "3.0", "item1.EMAIL;type=INTERNET;type=pref:a@b\nitem1.X-ABLabel:_$!<Other>!$_", []string{"item1.EMAIL;INTERNET;PREF:a@b", "item1.X-ABLABEL:_$!<Other>!$_"}},
@@ -494,8 +494,8 @@ END:VCARD
 // independent parser in internal/vobject: group and name, the parameter
 // set (TYPE values upper-cased and sorted; CHARSET and default VALUE
 // types, which 2.1 cannot express, left out) and the value split into
-// components and unescaped (so "a,b" and "a\,b" inside N/ADR compare
-// equal, since 2.1 has no lists there).
+// components as its property type says and unescaped (so "a,b" and "a\,b"
+// inside N/ADR compare equal, since 2.1 has no lists there).
 func vcardNorm(t *testing.T, card []byte) []string {
 	t.Helper()
 	var out []string
@@ -518,6 +518,9 @@ func vcardNorm(t *testing.T, card []byte) []string {
 						ts = append(ts, x)
 					}
 				}
+				if len(ts) == 0 {
+					continue
+				}
 				slices.Sort(ts)
 				v = strings.Join(ts, ",")
 			case k == "ENCODING" || k == "VALUE":
@@ -530,7 +533,7 @@ func vcardNorm(t *testing.T, card []byte) []string {
 		if strings.EqualFold(l.Params["ENCODING"], "b") {
 			val = strings.Join(strings.Fields(val), "")
 		} else {
-			val = strings.Join(vcardSplit(val, vcardKindStruct, true), "\x00")
+			val = strings.Join(vcardSplit(val, vcardKindOf(l.Name, strings.ToLower(l.Params["VALUE"])), true), "\x00")
 		}
 		out = append(out, strings.ToLower(l.Group)+"."+l.Name+";"+strings.Join(ps, ";")+":"+val)
 	}
