@@ -294,7 +294,9 @@ func vcardLogical(phys []string, mode21 bool) []*vcardLine {
 			pend = append(pend[:len(pend)-1], l...)
 			continue
 		}
-		if strings.TrimSpace(l) == "" {
+		if l == "" || mode21 && strings.TrimSpace(l) == "" {
+			// A blank line ends a value (2.1 base64 ends so); in 3.0/4.0
+			// a line of white space is a folded piece of a value.
 			flush()
 			last = nil
 			continue
@@ -615,14 +617,17 @@ func vcardCleanHeader(s string) string {
 	}, s)
 }
 
-func vcardStripSpace(b []byte) string {
+// vcardBase64 returns the base64 text in b without white space (and
+// without any other byte that cannot be part of base64, URL-safe included).
+func vcardBase64(b []byte) string {
 	var sb strings.Builder
+	sb.Grow(len(b))
 	for _, c := range b {
-		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' || c == '-' || c == '_' {
 			sb.WriteByte(c)
 		}
 	}
-	return vcardCleanHeader(sb.String())
+	return sb.String()
 }
 
 type vcardKind int
@@ -919,7 +924,7 @@ func vcardProp21To30(p *vcardLine, depth int) (string, []string) {
 		raw = vcardQPDecode(raw)
 	}
 	if binary {
-		return hdr.String() + vcardStripSpace(raw), nil
+		return hdr.String() + vcardBase64(raw), nil
 	}
 	text := vcardCleanText(vcardToUTF8(raw, charset))
 	if p.agent != nil {
@@ -1008,7 +1013,7 @@ func vcardPassThrough(c *vcardCard, depth int) []string {
 		var val string
 		switch {
 		case binary:
-			val = vcardStripSpace(raw)
+			val = vcardBase64(raw)
 		case p.agent != nil:
 			val = vcardEscape30(strings.Join(vcardCardTo30(p.agent, depth+1), "\n"))
 		default:
@@ -1151,7 +1156,7 @@ func vcardProp30To21(p *vcardLine, v4 bool, depth int) []string {
 	}
 	var text string
 	if binary {
-		text = vcardStripSpace(raw)
+		text = vcardBase64(raw)
 	} else {
 		text = vcardCleanText(vcardToUTF8(raw, charset))
 	}
@@ -1167,7 +1172,7 @@ func vcardProp30To21(p *vcardLine, v4 bool, depth int) []string {
 				if i := strings.IndexByte(mediatype, ';'); i >= 0 {
 					mediatype = mediatype[:i]
 				}
-				text = vcardStripSpace([]byte(text[comma+1:]))
+				text = vcardBase64([]byte(text[comma+1:]))
 				valueType = ""
 			}
 		}

@@ -362,6 +362,11 @@ func TestVCard21To30Modern(t *testing.T) {
 			want: "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Simon\r\nTEL;VALUE=uri;TYPE=\"work,voice\";PREF=1:tel:+1-418-656-9254;ext=102\r\nEND:VCARD\r\n",
 		},
 		{
+			name: "3.0 folded piece of white space kept",
+			in:   "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:x\r\nNOTE:a\r\n  \r\n\r\nEND:VCARD\r\n",
+			want: "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:x\r\nNOTE:a \r\nEND:VCARD\r\n",
+		},
+		{
 			name: "3.0 with invalid UTF-8 and duplicate VERSION",
 			in:   "BEGIN:VCARD\r\nVERSION:3.0\r\nVERSION:3.0\r\nFN:G\xe4rtner\r\nEND:VCARD\r\n",
 			want: "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Gärtner\r\nEND:VCARD\r\n",
@@ -435,6 +440,7 @@ func TestVCard30To21Rules(t *testing.T) {
 		{"VALUE=date dropped", "3.0", "BDAY;VALUE=date:1980-01-02", []string{"BDAY:1980-01-02"}},
 		{"CHARSET param replaced", "3.0", `NOTE;CHARSET="UTF-8":plain`, []string{"NOTE:plain"}},
 		{"grouped and X- kept", "3.0", "item1.EMAIL;type=INTERNET;type=pref:a@b\nitem1.X-ABLabel:_$!<Other>!$_", []string{"item1.EMAIL;INTERNET;PREF:a@b", "item1.X-ABLABEL:_$!<Other>!$_"}},
+		{"type that looks like a 2.1 keyword", "3.0", "X-A;TYPE=BASE64,url:v", []string{"X-A;TYPE=BASE64;TYPE=URL:v"}},
 		{"X- param with quotes", "3.0", `X-TEST;PARAMETER2="a:b":v`, []string{`X-TEST;PARAMETER2="a:b":v`}},
 		{"photo base64 2.1 style", "3.0", "PHOTO;ENCODING=b;TYPE=JPEG:" + strings.Repeat("QUJD", 20), []string{
 			"PHOTO;ENCODING=BASE64;TYPE=JPEG:",
