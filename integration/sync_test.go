@@ -760,16 +760,21 @@ func TestCaptureWBXML(t *testing.T) {
 	e.sync(t, syncevo.TwoWay)
 }
 
-// TestLegacyFormats: SyncEvolution configured for vCard 2.1 syncs the
-// same data as the 3.0 run; the mailbox keeps the canonical form, and its
-// items compare equal field by field with those of a 3.0 client.
+// TestLegacyFormats: SyncEvolution configured for vCard 2.1 and
+// vCalendar 1.0 syncs the same data as the 3.0/2.0 run; the mailbox keeps
+// the canonical forms, and its items compare equal field by field with
+// those of a 3.0/2.0 client.
 func TestLegacyFormats(t *testing.T) {
-	run := func(t *testing.T, card string) map[string][]string {
+	run := func(t *testing.T, card, cal string) map[string][]string {
 		e := newEnvWith(t, nil, func(o *syncevo.Options) {
-			o.Sources = []syncevo.Source{{Name: "addressbook", URI: "contacts", Format: card}}
+			o.Sources = []syncevo.Source{
+				{Name: "addressbook", URI: "contacts", Format: card},
+				{Name: "calendar", URI: "calendar", Format: cal},
+			}
 		})
 		for i := 0; i < 5; i++ {
 			e.client.WriteItem(t, "addressbook", fmt.Sprintf("c%03d.vcf", i), contact(i, "Grüße aus Köln"))
+			e.client.WriteItem(t, "calendar", fmt.Sprintf("e%03d.ics", i), event(i, fmt.Sprintf("Treffen %d", i)))
 		}
 		e.sync(t, syncevo.Slow)
 		a := e.account()
@@ -781,7 +786,7 @@ func TestLegacyFormats(t *testing.T) {
 			t.Errorf("%d contacts on the client, want 6", n)
 		}
 		out := map[string][]string{}
-		for _, k := range []imapstore.Kind{imapstore.KindContacts} {
+		for _, k := range []imapstore.Kind{imapstore.KindContacts, imapstore.KindCalendar} {
 			for _, d := range e.mailbox(k) {
 				if !bytes.Contains(d, []byte("VERSION:3.0")) && !bytes.Contains(d, []byte("VERSION:2.0")) {
 					t.Errorf("stored item not canonical:\n%s", d)
@@ -791,8 +796,8 @@ func TestLegacyFormats(t *testing.T) {
 		}
 		return out
 	}
-	modern := run(t, "text/vcard")
-	legacy := run(t, "text/x-vcard")
+	modern := run(t, "text/vcard", "text/calendar")
+	legacy := run(t, "text/x-vcard", "text/x-vcalendar")
 	for k := range modern {
 		if !slices.Equal(modern[k], legacy[k]) {
 			t.Errorf("%s: mailbox after a legacy client differs:\nmodern:\n%s\nlegacy:\n%s", k,

@@ -90,6 +90,13 @@ var converters = map[string]converter{
 		out: func(b []byte, _ string) ([]byte, error) { return vformat.VCard30To21(b) },
 		typ: formVCard21, ver: "2.1",
 	},
+	formVCal10: {
+		in: vformat.VCal10ToICal20,
+		out: func(b []byte, allDay string) ([]byte, error) {
+			return vformat.ICal20ToVCal10(b, &vformat.VCalOptions{AllDayForm: allDay})
+		},
+		typ: formVCal10, ver: "1.0",
+	},
 	formSIFC: {
 		in:  func(b []byte) ([]byte, string, error) { out, err := vformat.SIFCToVCard(b); return out, "", err },
 		out: func(b []byte, _ string) ([]byte, error) { return vformat.VCardToSIFC(b) },

@@ -1,0 +1,536 @@
+package vformat
+
+// Content lines of vCalendar 1.0 and iCalendar 2.0: a tolerant reader
+// (folding, quoted-printable soft breaks, bare vCal 1.0 parameters) and
+// writers for both forms.
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/htmlindex"
+)
+
+// vcalProp is one unfolded content line.
+type vcalProp struct {
+	name   string            // upper case, group removed
+	params map[string]string // upper-case names; repeated ones joined by ","
+	value  string            // raw value: not yet QP/charset decoded or unescaped
+}
+
+// vcalComp is one BEGIN/END block.
+type vcalComp struct {
+	name  string
+	props []*vcalProp
+	comps []*vcalComp
+}
+
+func (c *vcalComp) prop(name string) *vcalProp {
+	for _, p := range c.props {
+		if p.name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+func (c *vcalComp) all(name string) []*vcalProp {
+	var out []*vcalProp
+	for _, p := range c.props {
+		if p.name == name {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (p *vcalProp) param(name string) string {
+	if p == nil {
+		return ""
+	}
+	return p.params[name]
+}
+
+// vcalParse splits data into components. vcal10 selects vCalendar 1.0
+// unfolding (RFC 822: the white space after a line break is kept);
+// otherwise iCalendar unfolding (the break and one white space character
+// are removed). Unbalanced blocks are tolerated.
+func vcalParse(data []byte, vcal10 bool) []*vcalComp {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	var logical []string
+	var cur strings.Builder
+	qpSoft := false
+	flush := func() {
+		if cur.Len() > 0 {
+			logical = append(logical, cur.String())
+		}
+		cur.Reset()
+	}
+	for len(data) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			line, data = data, nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		switch {
+		case qpSoft:
+			s := strings.TrimSuffix(cur.String(), "=")
+			cur.Reset()
+			cur.WriteString(s)
+			cur.Write(line)
+		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t') && cur.Len() > 0:
+			if vcal10 {
+				cur.Write(line)
+			} else {
+				cur.Write(line[1:])
+			}
+		default:
+			flush()
+			cur.Write(line)
+		}
+		s := cur.String()
+		qpSoft = strings.HasSuffix(s, "=") && vcalIsQPLine(s)
+	}
+	flush()
+
+	var top []*vcalComp
+	var stack []*vcalComp
+	for _, l := range logical {
+		p := vcalParseLine(l)
+		if p == nil {
+			continue
+		}
+		switch p.name {
+		case "BEGIN":
+			c := &vcalComp{name: strings.ToUpper(strings.TrimSpace(p.value))}
+			if n := len(stack); n > 0 {
+				stack[n-1].comps = append(stack[n-1].comps, c)
+			} else {
+				top = append(top, c)
+			}
+			stack = append(stack, c)
+		case "END":
+			name := strings.ToUpper(strings.TrimSpace(p.value))
+			for i := len(stack) - 1; i >= 0; i-- {
+				if stack[i].name == name {
+					stack = stack[:i]
+					break
+				}
+			}
+		default:
+			if n := len(stack); n > 0 {
+				stack[n-1].props = append(stack[n-1].props, p)
+			}
+		}
+	}
+	return top
+}
+
+func vcalIsQPLine(s string) bool {
+	colon := vcalIndexUnquoted(s, ':')
+	if colon < 0 {
+		return false
+	}
+	return strings.Contains(strings.ToUpper(s[:colon]), "QUOTED-PRINTABLE")
+}
+
+func vcalIndexUnquoted(s string, c byte) int {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case c:
+			if !quoted {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// vcalSplitUnquoted splits s at c outside double quotes.
+func vcalSplitUnquoted(s string, c byte) []string {
+	var out []string
+	quoted, start := false, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case c:
+			if !quoted {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
+}
+
+var vcalBareEncodings = map[string]bool{"QUOTED-PRINTABLE": true, "BASE64": true, "B": true, "8BIT": true, "7BIT": true}
+
+func vcalParseLine(s string) *vcalProp {
+	colon := vcalIndexUnquoted(s, ':')
+	if colon <= 0 {
+		return nil
+	}
+	head := vcalSplitUnquoted(s[:colon], ';')
+	name := strings.TrimSpace(head[0])
+	if dot := strings.LastIndexByte(name, '.'); dot >= 0 {
+		name = name[dot+1:]
+	}
+	name = strings.ToUpper(name)
+	if name == "" {
+		return nil
+	}
+	p := &vcalProp{name: name, value: s[colon+1:], params: map[string]string{}}
+	for _, h := range head[1:] {
+		h = strings.TrimSpace(h)
+		if h == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(h, "=")
+		if !ok {
+			v = h
+			if vcalBareEncodings[strings.ToUpper(h)] {
+				k = "ENCODING"
+			} else {
+				k = "TYPE"
+			}
+		}
+		k = strings.ToUpper(strings.TrimSpace(k))
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		if old, dup := p.params[k]; dup && old != "" {
+			v = old + "," + v
+		}
+		p.params[k] = v
+	}
+	return p
+}
+
+// vcalRawValue returns the value with its transfer encoding (QP, base64)
+// and character set undone, line breaks as "\n". No unescaping.
+func vcalRawValue(p *vcalProp) string {
+	if p == nil {
+		return ""
+	}
+	b := []byte(p.value)
+	switch strings.ToUpper(p.params["ENCODING"]) {
+	case "QUOTED-PRINTABLE":
+		b = vcalQPDecode(p.value)
+	case "BASE64", "B":
+		clean := strings.Map(func(r rune) rune {
+			if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+				return -1
+			}
+			return r
+		}, p.value)
+		if d, err := base64.StdEncoding.DecodeString(clean); err == nil {
+			b = d
+		} else if d, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(clean, "=")); err == nil {
+			b = d
+		}
+	}
+	s := vcalToUTF8(b, p.params["CHARSET"])
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	return s
+}
+
+// vcalQPDecode decodes quoted-printable leniently: a "=" not followed by
+// two hex digits is kept as it is.
+func vcalQPDecode(s string) []byte {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '=' {
+			if i+2 < len(s) {
+				if h, ok := vcalUnhex(s[i+1]); ok {
+					if l, ok := vcalUnhex(s[i+2]); ok {
+						out = append(out, h<<4|l)
+						i += 2
+						continue
+					}
+				}
+			}
+			if i == len(s)-1 {
+				continue // stray soft break
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func vcalUnhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// vcalToUTF8 converts b from charset to UTF-8. Without a charset, valid
+// UTF-8 stays, anything else is read as Windows-1252 (what vCalendar 1.0
+// devices without CHARSET mostly send).
+func vcalToUTF8(b []byte, charset string) string {
+	cs := strings.ToLower(strings.TrimSpace(charset))
+	switch cs {
+	case "", "utf-8", "utf8", "us-ascii", "ascii":
+		if utf8.Valid(b) {
+			return string(b)
+		}
+		cs = "windows-1252"
+	}
+	if enc, err := htmlindex.Get(cs); err == nil {
+		if s, err := enc.NewDecoder().Bytes(b); err == nil && utf8.Valid(s) {
+			return string(s)
+		}
+	}
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	s, _ := charmap.Windows1252.NewDecoder().Bytes(b)
+	return strings.ToValidUTF8(string(s), "\uFFFD")
+}
+
+// vcalText is a vCalendar 1.0 text value: decoded, "\;" and "\," (which
+// some devices send) unescaped.
+func vcalText(p *vcalProp) string {
+	s := vcalRawValue(p)
+	if strings.Contains(s, `\`) {
+		s = strings.NewReplacer(`\;`, ";", `\,`, ",").Replace(s)
+	}
+	return s
+}
+
+// vcalList splits a vCalendar 1.0 list value at unescaped ";" (and "," when
+// commas is set), unescaping each item and dropping empty ones.
+func vcalList(s string, commas bool) []string {
+	var out []string
+	var cur strings.Builder
+	emit := func() {
+		if v := strings.TrimSpace(cur.String()); v != "" {
+			out = append(out, v)
+		}
+		cur.Reset()
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < len(s) && (s[i+1] == ';' || s[i+1] == ','):
+			cur.WriteByte(s[i+1])
+			i++
+		case c == ';' || (commas && c == ','):
+			emit()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	emit()
+	return out
+}
+
+// icalText is an iCalendar 2.0 TEXT value, unescaped (RFC 5545 3.3.11).
+func icalText(p *vcalProp) string {
+	return icalUnescape(vcalRawValue(p))
+}
+
+func icalUnescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+			switch s[i] {
+			case 'n', 'N':
+				b.WriteByte('\n')
+			default:
+				b.WriteByte(s[i])
+			}
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// icalList splits an iCalendar multi-valued TEXT at unescaped commas.
+func icalList(raw string) []string {
+	var out []string
+	var cur strings.Builder
+	emit := func() {
+		if v := strings.TrimSpace(cur.String()); v != "" {
+			out = append(out, v)
+		}
+		cur.Reset()
+	}
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c == '\\' && i+1 < len(raw):
+			i++
+			if raw[i] == 'n' || raw[i] == 'N' {
+				cur.WriteByte('\n')
+			} else {
+				cur.WriteByte(raw[i])
+			}
+		case c == ',':
+			emit()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	emit()
+	return out
+}
+
+func icalEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\r\n", `\n`, "\n", `\n`, "\r", `\n`).Replace(s)
+}
+
+// vcalWriter builds CRLF-terminated content lines.
+type vcalWriter struct {
+	b strings.Builder
+}
+
+// icalLine writes an iCalendar line folded at 75 octets without splitting
+// UTF-8 sequences. params are name/value pairs; values with ":", ";" or
+// "," are quoted.
+func (w *vcalWriter) icalLine(name string, value string, params ...string) {
+	var l strings.Builder
+	l.WriteString(name)
+	for i := 0; i+1 < len(params); i += 2 {
+		if params[i+1] == "" {
+			continue
+		}
+		v := strings.NewReplacer(`"`, "'", "\r", "", "\n", " ").Replace(params[i+1])
+		if strings.ContainsAny(v, ":;,") {
+			v = `"` + v + `"`
+		}
+		l.WriteString(";" + params[i] + "=" + v)
+	}
+	l.WriteString(":")
+	l.WriteString(strings.NewReplacer("\r", "", "\n", "").Replace(value))
+	s := l.String()
+	first := true
+	for len(s) > 0 {
+		max := 75
+		if !first {
+			max = 74
+		}
+		if len(s) <= max {
+			if !first {
+				w.b.WriteByte(' ')
+			}
+			w.b.WriteString(s)
+			w.b.WriteString("\r\n")
+			break
+		}
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		if cut == 0 {
+			cut = max
+		}
+		if !first {
+			w.b.WriteByte(' ')
+		}
+		w.b.WriteString(s[:cut])
+		w.b.WriteString("\r\n")
+		s = s[cut:]
+		first = false
+	}
+}
+
+// vcalLine writes a vCalendar 1.0 line as it is (no folding; values that
+// would need it are written as quoted-printable by vcalTextLine).
+func (w *vcalWriter) vcalLine(name, value string, params ...string) {
+	w.b.WriteString(name)
+	for i := 0; i+1 < len(params); i += 2 {
+		if params[i+1] == "" {
+			continue
+		}
+		w.b.WriteString(";" + params[i] + "=" + params[i+1])
+	}
+	w.b.WriteString(":")
+	w.b.WriteString(strings.NewReplacer("\r", "", "\n", "").Replace(value))
+	w.b.WriteString("\r\n")
+}
+
+// vcalTextLine writes a vCalendar 1.0 text property: plain when it is
+// short single-line ASCII, else QUOTED-PRINTABLE (with CHARSET=UTF-8 when
+// not ASCII), line breaks as CRLF, soft breaks keeping lines under 76.
+func (w *vcalWriter) vcalTextLine(name, value string, params ...string) {
+	ascii := true
+	for i := 0; i < len(value); i++ {
+		if value[i] >= 0x80 || value[i] < 0x20 && value[i] != '\t' {
+			ascii = false
+			break
+		}
+	}
+	multi := strings.ContainsAny(value, "\r\n")
+	if ascii && !multi && len(name)+1+len(value) <= 75 && !strings.HasSuffix(value, " ") && !strings.HasSuffix(value, "=") {
+		w.vcalLine(name, value, params...)
+		return
+	}
+	value = strings.ReplaceAll(value, "\r\n", "\n")
+	value = strings.ReplaceAll(value, "\r", "\n")
+	value = strings.ReplaceAll(value, "\n", "\r\n")
+	var head strings.Builder
+	head.WriteString(name)
+	for i := 0; i+1 < len(params); i += 2 {
+		if params[i+1] != "" {
+			head.WriteString(";" + params[i] + "=" + params[i+1])
+		}
+	}
+	if !vcalIsASCII(value) {
+		head.WriteString(";CHARSET=UTF-8")
+	}
+	head.WriteString(";ENCODING=QUOTED-PRINTABLE:")
+	w.b.WriteString(head.String())
+	col := head.Len()
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		var tok string
+		switch {
+		case c == '=' || c >= 0x80 || (c < 0x20 && c != '\t') || c == 0x7f:
+			tok = "=" + strings.ToUpper(string("0123456789abcdef"[c>>4])+string("0123456789abcdef"[c&15]))
+		case (c == ' ' || c == '\t') && (i+1 == len(value) || value[i+1] == '\r'):
+			tok = "=" + strings.ToUpper(string("0123456789abcdef"[c>>4])+string("0123456789abcdef"[c&15]))
+		default:
+			tok = string(c)
+		}
+		if col+len(tok) > 75 {
+			w.b.WriteString("=\r\n")
+			col = 0
+		}
+		w.b.WriteString(tok)
+		col += len(tok)
+	}
+	w.b.WriteString("\r\n")
+}
+
+func vcalIsASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
