@@ -77,7 +77,7 @@ type VCalOptions struct {
 	// (DTSTART:20261224, VALUE=DATE), "midnight" (T000000 to T000000 next
 	// day, local), "utc-midnight" (T000000Z/T240000Z), "same" (equal start
 	// and end), "end-of-day" (T000000 to T235959 of the last day); "" =
-	// "date". ICalToVCal10 uses it.
+	// "date". ICal20ToVCal10 uses it.
 	AllDayForm string
 }
 
@@ -90,8 +90,8 @@ const (
 	VCalAllDayEndOfDay    = "end-of-day"
 )
 
-// ErrVCalNoCalendar is returned when the input holds no VCALENDAR.
-var ErrVCalNoCalendar = errors.New("vformat: no VCALENDAR object")
+// VCalErrNoCalendar is returned when the input holds no VCALENDAR.
+var VCalErrNoCalendar = errors.New("vformat: no VCALENDAR object")
 
 // vcalErrInternal wraps a recovered panic (a bug; the fuzz tests fail on it).
 var vcalErrInternal = errors.New("vformat: internal error in calendar conversion")
@@ -118,7 +118,7 @@ func VCal10ToICal20WithOptions(in []byte, opts *VCalOptions) (out []byte, allDay
 	}()
 	cals := vcalFindCalendars(vcalParse(in, true))
 	if len(cals) == 0 {
-		return nil, "", ErrVCalNoCalendar
+		return nil, "", VCalErrNoCalendar
 	}
 	var items []*vcalItem
 	for _, cal := range cals {
@@ -149,7 +149,7 @@ func ICal20ToVCal10(in []byte, opts *VCalOptions) (out []byte, err error) {
 	}()
 	cals := vcalFindCalendars(vcalParse(in, false))
 	if len(cals) == 0 {
-		return nil, ErrVCalNoCalendar
+		return nil, VCalErrNoCalendar
 	}
 	if opts == nil {
 		opts = &VCalOptions{}
@@ -202,7 +202,6 @@ type vcalItem struct {
 	recurrenceID                 vcalDT
 	allDay                       bool // start/end are dates, end exclusive
 	rule                         *vcalRecur
-	ruleStart                    time.Time // wall clock the rule was written against
 	exdates, rdates              []vcalDT
 	alarms                       []vcalAlarm
 	organizer                    *vcalPerson

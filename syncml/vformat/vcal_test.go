@@ -848,10 +848,10 @@ func TestVCalTaskMappings(t *testing.T) {
 		vcal, ical, back int
 	}{{0, 0, 0}, {1, 1, 1}, {2, 5, 2}, {3, 9, 3}, {7, 7, 3}, {12, 9, 3}}
 	for _, p := range prio {
-		out, _ := vcalTestToICal(t, vcalTestWrap("BEGIN:VTODO\nPRIORITY:"+itoa(p.vcal)+"\nEND:VTODO"))
-		vcalTestHas(t, out, "PRIORITY:"+itoa(p.ical))
+		out, _ := vcalTestToICal(t, vcalTestWrap("BEGIN:VTODO\nPRIORITY:"+vcalTestItoa(p.vcal)+"\nEND:VTODO"))
+		vcalTestHas(t, out, "PRIORITY:"+vcalTestItoa(p.ical))
 		v := vcalTestToVCal(t, out, nil)
-		vcalTestHas(t, v, "PRIORITY:"+itoa(p.back))
+		vcalTestHas(t, v, "PRIORITY:"+vcalTestItoa(p.back))
 	}
 	for i, want := range []int{0, 1, 1, 1, 1, 2, 3, 3, 3, 3} {
 		if got := vcalMapPriorityOut(i); got != want {
@@ -864,7 +864,7 @@ func TestVCalTaskMappings(t *testing.T) {
 	vcalTestHas(t, vcalTestToVCal(t, out, nil), "STATUS:DECLINED")
 }
 
-func itoa(n int) string { return vcalJoinInts([]int{n}) }
+func vcalTestItoa(n int) string { return vcalJoinInts([]int{n}) }
 
 func TestVCalTaskDates(t *testing.T) {
 	ical := vcalTestWrapICal("BEGIN:VTODO\nUID:t\nSUMMARY:date task\nDUE;VALUE=DATE:20261224\nEND:VTODO")
@@ -1113,10 +1113,10 @@ func TestVCalVTimezoneFromIANA(t *testing.T) {
 
 func TestVCalErrors(t *testing.T) {
 	for _, in := range [][]byte{nil, []byte(""), vcalTestFile(t, "no_calendar.txt"), []byte("garbage\x00\xff")} {
-		if _, _, err := VCal10ToICal20(in); !errors.Is(err, ErrVCalNoCalendar) {
+		if _, _, err := VCal10ToICal20(in); !errors.Is(err, VCalErrNoCalendar) {
 			t.Errorf("VCal10ToICal20(%q): %v", in, err)
 		}
-		if _, err := ICal20ToVCal10(in, nil); !errors.Is(err, ErrVCalNoCalendar) {
+		if _, err := ICal20ToVCal10(in, nil); !errors.Is(err, VCalErrNoCalendar) {
 			t.Errorf("ICal20ToVCal10(%q): %v", in, err)
 		}
 	}
@@ -1145,7 +1145,7 @@ func TestVCalLargeInputsBounded(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("BEGIN:VCALENDAR\nTZ:+01\n")
 	for y := 1500; y < 2100; y++ {
-		b.WriteString("DAYLIGHT:TRUE;+02;" + itoa(y) + "0329T020000;" + itoa(y) + "1025T030000;;\n")
+		b.WriteString("DAYLIGHT:TRUE;+02;" + vcalTestItoa(y) + "0329T020000;" + vcalTestItoa(y) + "1025T030000;;\n")
 	}
 	for i := 0; i < 200; i++ {
 		b.WriteString("BEGIN:VEVENT\nDTSTART:20260101T100000\nRRULE:W1 MO TU WE TH FR SA SU #99999\nEXDATE:20260102T100000;20260103T100000\nAALARM:20260101T090000\nEND:VEVENT\n")
