@@ -3,6 +3,7 @@ package syncml
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -68,3 +69,47 @@ func TestConflictPolicies(t *testing.T) {
 		})
 	}
 }
+
+// countingStore counts Get calls.
+type countingStore struct {
+	*memStore
+	gets int
+}
+
+func (c *countingStore) Get(ctx context.Context, db string, ids ...string) ([]*StoreItem, error) {
+	c.gets++
+	return c.memStore.Get(ctx, db, ids...)
+}
+
+// TestReplacesReadInOneGet: replacing many mapped items reads their stored
+// versions (for the merge) in one store call, not one per item.
+func TestReplacesReadInOneGet(t *testing.T) {
+	ctx := context.Background()
+	mem := newMemStore()
+	m := map[string]string{}
+	for i := 0; i < 20; i++ {
+		it := &StoreItem{Data: []byte(vc(fmt.Sprintf("P%d", i)))}
+		mem.Put(ctx, "contacts", it)
+		m[fmt.Sprintf("L%d", i)] = it.ID
+	}
+	point, _ := mem.Changes(ctx, "contacts", nil)
+	st, _ := json.Marshal(&dbState{ClientNext: "1", ServerNext: "s", Point: point.Point, Map: m})
+	mem.SaveState(ctx, "device/IMEI:3550000/contacts", st)
+	cs := &countingStore{memStore: mem}
+	d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: countingAuth{cs}})}
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	d.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: "1", Next: "2"}}}}})
+	sy := &Sync{Target: loc("contacts"), Source: loc("ab")}
+	for i := 0; i < 20; i++ {
+		sy.Commands = append(sy.Commands, &Change{Op: "Replace", Items: []Item{{Source: loc(fmt.Sprintf("L%d", i)), Data: &Data{Text: vc(fmt.Sprintf("P%d edited", i))}}}})
+	}
+	before := cs.gets
+	d.message(2, true, sy)
+	if n := cs.gets - before; n > 2 {
+		t.Errorf("%d Get calls for 20 replaces, want one read (plus at most one for sending)", n)
+	}
+}
+
+type countingAuth struct{ s *countingStore }
+
+func (a countingAuth) Login(context.Context, string, string) (Store, error) { return a.s, nil }

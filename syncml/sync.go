@@ -277,6 +277,19 @@ type pendingPut struct {
 }
 
 func (d *dbSession) applyClientChanges(ctx context.Context, out *outbox, cmds []Command) {
+	// The stored versions of the items the client replaces (for conflicts
+	// and the merge) come in one read, not one round trip per item.
+	var known []string
+	for _, c := range cmds {
+		if ch, ok := c.(*Change); ok && ch.Op == "Replace" {
+			for _, it := range ch.Items {
+				if g := d.state.Map[locURI(it.Source)]; g != "" {
+					known = append(known, g)
+				}
+			}
+		}
+	}
+	d.loadAll(ctx, known)
 	var batch []*pendingPut
 	for _, c := range cmds {
 		ch, ok := c.(*Change)

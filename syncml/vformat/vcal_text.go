@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/htmlindex"
+
+	"syncml-imap/internal/vobject"
 )
 
 // vcalProp is one unfolded content line.
@@ -345,28 +347,7 @@ func vcalList(s string, commas bool) []string {
 
 // icalText is an iCalendar 2.0 TEXT value, unescaped (RFC 5545 3.3.11).
 func icalText(p *vcalProp) string {
-	return icalUnescape(vcalRawValue(p))
-}
-
-func icalUnescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) {
-			i++
-			switch s[i] {
-			case 'n', 'N':
-				b.WriteByte('\n')
-			default:
-				b.WriteByte(s[i])
-			}
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return vobject.UnescapeText(vcalRawValue(p))
 }
 
 // icalList splits an iCalendar multi-valued TEXT at unescaped commas.
