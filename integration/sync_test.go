@@ -805,3 +805,67 @@ func TestLegacyFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestTasksInCalendar: a device that keeps tasks in its calendar database
+// (one vCalendar 1.0 datastore for events and to-dos, as many phones do)
+// gets its to-dos stored in the Tasks folder, events in Calendar, and the
+// mailbox's tasks come back to it in that calendar database.
+func TestTasksInCalendar(t *testing.T) {
+	e := newEnvWith(t, nil, func(o *syncevo.Options) {
+		o.Sources = []syncevo.Source{{Name: "calendar", URI: "calendar", Format: "text/x-vcalendar"}}
+	})
+	e.client.WriteItem(t, "calendar", "e1.ics", event(1, "Planning"))
+	e.client.WriteItem(t, "calendar", "t1.ics", todo(1, "Buy milk"))
+	e.sync(t, syncevo.Slow)
+	cal, tasks := e.mailbox(imapstore.KindCalendar), e.mailbox(imapstore.KindTasks)
+	if len(cal) != 1 || len(tasks) != 1 {
+		t.Fatalf("mailbox has %d events and %d tasks, want 1 and 1", len(cal), len(tasks))
+	}
+	for _, d := range tasks {
+		if !bytes.Contains(d, []byte("BEGIN:VTODO")) || !bytes.Contains(d, []byte("Buy milk")) {
+			t.Errorf("Tasks folder item is not the to-do:\n%s", d)
+		}
+	}
+	// A task made in a mail client's task list reaches the device's
+	// calendar database; one edited there comes back to the Tasks folder.
+	a := e.account()
+	if err := a.Put(context.Background(), imapstore.KindTasks, &imapstore.Item{Data: todo(2, "Call Bob")}); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(t, syncevo.TwoWay)
+	got := e.client.Items(t, "calendar")
+	var milk string
+	found := false
+	for name, d := range got {
+		if bytes.Contains(d, []byte("Call Bob")) && bytes.Contains(d, []byte("BEGIN:VTODO")) {
+			found = true
+		}
+		if bytes.Contains(d, []byte("Buy milk")) {
+			milk = name
+		}
+	}
+	if !found || len(got) != 3 {
+		t.Fatalf("device calendar has %d items, want 3 with the mailbox's task:\n%v", len(got), got)
+	}
+	e.client.WriteItem(t, "calendar", milk, bytes.ReplaceAll(todo(1, "Buy oat milk"), []byte("\n"), []byte("\r\n")))
+	e.sync(t, syncevo.TwoWay)
+	tasks = e.mailbox(imapstore.KindTasks)
+	if len(tasks) != 2 || len(e.mailbox(imapstore.KindCalendar)) != 1 {
+		t.Fatalf("after the edit: %d tasks, %d events; want 2 and 1", len(tasks), len(e.mailbox(imapstore.KindCalendar)))
+	}
+	n := 0
+	for _, d := range tasks {
+		if bytes.Contains(d, []byte("Buy oat milk")) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the device's task edit is not in the Tasks folder once (%d)", n)
+	}
+	// A delete on the device removes the task from the Tasks folder.
+	e.client.DeleteItem(t, "calendar", milk)
+	e.sync(t, syncevo.TwoWay)
+	if tasks = e.mailbox(imapstore.KindTasks); len(tasks) != 1 {
+		t.Errorf("after the device's delete: %d tasks, want 1", len(tasks))
+	}
+}

@@ -21,6 +21,9 @@ func identity(db string, data []byte) itemIdentity {
 		return itemIdentity{}
 	}
 	main := objs[0]
+	if db == "calendar" && !hasChild(main, "VEVENT") && hasChild(main, "VTODO") {
+		db = "tasks" // a to-do sent in a calendar database
+	}
 	comp := map[string]string{"calendar": "VEVENT", "tasks": "VTODO"}[db]
 	if comp != "" {
 		main = nil
@@ -48,10 +51,19 @@ func identity(db string, data []byte) itemIdentity {
 		}
 	case "tasks":
 		if s := norm(main.PropValue("SUMMARY")); s != "" {
-			id.fields = s + "|" + main.PropValue("DUE")
+			id.fields = s + "|due|" + main.PropValue("DUE")
 		}
 	}
 	return id
+}
+
+func hasChild(o *vobject.Object, name string) bool {
+	for _, c := range o.Children {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func sortStrings(s []string) { slices.Sort(s) }

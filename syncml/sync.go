@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -29,6 +30,9 @@ type dbState struct {
 	// events (vCalendar 1.0).
 	TxForm string `json:",omitempty"`
 	AllDay string `json:",omitempty"`
+	// Tasks: the device sent to-dos in this calendar database, so it
+	// keeps them there and gets the mailbox's tasks there too.
+	Tasks bool `json:",omitempty"`
 }
 
 func stateKey(deviceID, db string) string { return "device/" + deviceID + "/" + db }
@@ -43,6 +47,7 @@ type dbSession struct {
 	clientAnchor Anchor
 	serverNext   string
 	state        *dbState
+	view         dbView
 
 	changes  *StoreChanges // server side, since the last sync point
 	oldPoint []byte        // the sync point the session started from
@@ -178,9 +183,17 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 			d.state = nil
 		}
 	}
+	if d.state == nil {
+		d.state = &dbState{}
+	}
+	ds := d.datastore(ctx)
+	d.view = plainView{st, d.db}
+	if d.db == "calendar" {
+		d.view = &calendarView{st: st, carry: d.carriesTasks(ctx, ds)}
+	}
 	code := StatusOK
 	if !d.mode.slow() {
-		if d.state == nil || d.state.ClientNext == "" || d.state.ClientNext != d.clientAnchor.Last {
+		if d.state.ClientNext == "" || d.state.ClientNext != d.clientAnchor.Last {
 			d.s.log.Info("anchor mismatch, slow sync", "database", d.db, "mode", int(d.mode))
 			d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
 		}
@@ -190,18 +203,15 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		since = d.state.Point
 		d.oldPoint = d.state.Point
 	}
-	d.changes, err = st.Changes(ctx, d.db, since)
+	d.changes, err = d.view.Changes(ctx, since)
 	if errors.Is(err, ErrSyncPointInvalid) {
 		d.s.log.Info("store sync point invalid, slow sync", "database", d.db)
 		d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
-		d.changes, err = st.Changes(ctx, d.db, nil)
+		d.changes, err = d.view.Changes(ctx, nil)
 	}
 	if err != nil {
 		d.s.log.Error("list changes", "database", d.db, "err", err)
 		return StatusDataStoreFailure
-	}
-	if d.state == nil {
-		d.state = &dbState{}
 	}
 	if d.state.Map == nil || d.mode == AlertRefreshFromServer {
 		d.state.Map = map[string]string{}
@@ -209,7 +219,7 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	if d.state.TempIDs == nil {
 		d.state.TempIDs = map[string]string{}
 	}
-	if ds := d.datastore(ctx); ds != nil {
+	if ds != nil {
 		var candidates []ContentType
 		for _, c := range formCandidates(d.db) {
 			if convertible(formOfType(c.CTType, c.VerCT), d.db) {
@@ -233,6 +243,37 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		}
 	}
 	return code
+}
+
+// carriesTasks decides whether the device's calendar database also
+// carries its tasks: it sent to-dos there before, or its DevInf says its
+// vCalendar 1.0 calendar takes VTODOs (phones with one datastore for
+// both); never when the device has a tasks database of its own.
+func (d *dbSession) carriesTasks(ctx context.Context, ds *DataStore) bool {
+	if di := d.s.deviceInfo(ctx); di != nil {
+		for _, other := range di.DataStores {
+			if db, ok := d.s.srv.resolveDB(other.SourceRef); ok && db == "tasks" {
+				return false
+			}
+		}
+	}
+	if d.state.Tasks {
+		return true
+	}
+	if ds == nil {
+		return false
+	}
+	for _, cp := range ds.CTCaps {
+		if !strings.EqualFold(cp.CTType, formVCal10) {
+			continue
+		}
+		for _, p := range cp.Properties {
+			if strings.EqualFold(p.Name, "BEGIN") && slices.ContainsFunc(p.ValEnums, func(v string) bool { return strings.EqualFold(v, "VTODO") }) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // handleSync applies the client's changes to one database (package 3).
@@ -390,7 +431,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			return nil
 		}
 		delete(d.outgoing, guid)
-		if _, err := d.s.store.Delete(ctx, d.db, guid); err != nil {
+		if _, err := d.view.Delete(ctx, guid); err != nil {
 			d.s.log.Error("delete item", "database", d.db, "id", guid, "err", err)
 			st.Data = StatusCommandFailed.String()
 			return nil
@@ -412,6 +453,12 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			return nil
 		}
 		data = canonical
+		if cv, ok := d.view.(*calendarView); ok && isTaskOnly(data) {
+			// A to-do in the calendar: the device keeps tasks there. Its
+			// own are folded into the tasks point at commit; the mailbox's
+			// other tasks follow from the next session on.
+			d.state.Tasks, cv.carry = true, true
+		}
 		if form != "" {
 			d.state.TxForm = form
 		}
@@ -508,10 +555,10 @@ func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
 	for i, p := range batch {
 		items[i] = p.item
 	}
-	if err := d.s.store.Put(ctx, d.db, items...); err != nil {
+	if err := d.view.Put(ctx, items...); err != nil {
 		d.s.log.Warn("batch store failed, storing one by one", "database", d.db, "err", err)
 		for _, p := range batch {
-			if err := d.s.store.Put(ctx, d.db, p.item); err != nil {
+			if err := d.view.Put(ctx, p.item); err != nil {
 				d.s.log.Warn("item refused", "database", d.db, "luid", p.luid, "err", err)
 				p.status.Data = StatusUnsupportedMediaType.String()
 				p.item.ID = ""
@@ -551,7 +598,7 @@ func (d *dbSession) loadAll(ctx context.Context, ids []string) {
 	if len(missing) == 0 {
 		return
 	}
-	got, err := d.s.store.Get(ctx, d.db, missing...)
+	got, err := d.view.Get(ctx, missing...)
 	if err != nil {
 		d.s.log.Error("read items", "database", d.db, "err", err)
 		return // not cached: a later call tries again
@@ -570,7 +617,7 @@ func (d *dbSession) load(ctx context.Context, id string) []byte {
 	if b, ok := d.items[id]; ok {
 		return b
 	}
-	got, err := d.s.store.Get(ctx, d.db, id)
+	got, err := d.view.Get(ctx, id)
 	if err != nil || len(got) == 0 || got[0] == nil {
 		return nil
 	}
@@ -650,7 +697,7 @@ func (d *dbSession) finishClientSide(ctx context.Context) {
 	if len(gone) == 0 {
 		return
 	}
-	if _, err := d.s.store.Delete(ctx, d.db, gone...); err != nil {
+	if _, err := d.view.Delete(ctx, gone...); err != nil {
 		d.s.log.Error("refresh from client: delete", "database", d.db, "err", err)
 		return
 	}
@@ -828,7 +875,7 @@ func (s *session) commit(ctx context.Context) {
 		if !d.mode.serverSends() && d.mode != AlertRefreshFromClient && d.oldPoint != nil {
 			base = d.oldPoint
 		}
-		point, err := s.store.Advance(ctx, d.db, base, d.own)
+		point, err := d.view.Advance(ctx, base, d.own)
 		if err != nil {
 			s.log.Error("commit: sync point", "database", d.db, "err", err)
 			continue

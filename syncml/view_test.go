@@ -1,0 +1,160 @@
+package syncml
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestJoinSplitPoints(t *testing.T) {
+	for _, c := range []struct{ cal, tasks []byte }{
+		{[]byte("cal-point"), []byte("task-point")},
+		{[]byte("c"), nil},
+		{nil, []byte("t")},
+		{bytes.Repeat([]byte{0, 1, 2, 0xff}, 300), []byte(pointMagic)},
+	} {
+		cal, tasks, err := splitPoint(joinPoints(c.cal, c.tasks))
+		if err != nil || !bytes.Equal(cal, c.cal) || !bytes.Equal(tasks, c.tasks) {
+			t.Errorf("split(join(%q, %q)) = %q, %q, %v", c.cal, c.tasks, cal, tasks, err)
+		}
+	}
+	// A plain store point is the calendar's alone.
+	if cal, tasks, err := splitPoint([]byte("plain")); string(cal) != "plain" || tasks != nil || err != nil {
+		t.Errorf("plain point: %q %q %v", cal, tasks, err)
+	}
+	// A damaged joined point asks for a slow sync.
+	bad := append([]byte(pointMagic), 0xff, 0xff, 0x7f)
+	if _, _, err := splitPoint(bad); err != ErrSyncPointInvalid {
+		t.Errorf("damaged point: %v, want ErrSyncPointInvalid", err)
+	}
+}
+
+const (
+	vcalEvent = "BEGIN:VCALENDAR\r\nVERSION:1.0\r\nBEGIN:VEVENT\r\nSUMMARY:Dentist\r\nDTSTART:20261203T090000Z\r\nDTEND:20261203T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	vcalTodo  = "BEGIN:VCALENDAR\r\nVERSION:1.0\r\nBEGIN:VTODO\r\nSUMMARY:Buy milk\r\nDUE:20261204T170000Z\r\nPRIORITY:2\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+)
+
+// TestTasksInCalendarDatabase: a phone with one vCalendar datastore for
+// events and to-dos. Its to-dos go to the tasks database, events to the
+// calendar; the mailbox's tasks come back to it in the calendar database;
+// its edit and delete of a task reach the tasks database; a slow sync
+// matches its to-dos instead of doubling them.
+func TestTasksInCalendarDatabase(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	d := newDriver(t, store)
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	alert := func(d *driver, code, last, next string) {
+		d.message(1, true, &Alert{Data: code, Items: []Item{{Target: loc("calendar"), Source: loc("cal"), Meta: &Meta{Anchor: &Anchor{Last: last, Next: next}}}}})
+	}
+	alert(d, "201", "", "1")
+	r := d.message(2, true, &Sync{Target: loc("calendar"), Source: loc("cal"), Commands: []Command{
+		&Change{Op: "Add", Meta: &Meta{Type: "text/x-vcalendar"}, Items: []Item{
+			{Source: loc("E1"), Data: &Data{Text: vcalEvent}},
+			{Source: loc("T1"), Data: &Data{Text: vcalTodo}},
+		}}}})
+	if got := statuses(r); len(got) != 4 || !strings.HasPrefix(got[2], "Add 2 201") || !strings.HasPrefix(got[3], "Add 2 201") {
+		t.Fatalf("statuses %v", got)
+	}
+	d.message(3, true)
+	if len(store.items["calendar"]) != 1 || len(store.items["tasks"]) != 1 {
+		t.Fatalf("stored %d events and %d tasks, want 1 and 1", len(store.items["calendar"]), len(store.items["tasks"]))
+	}
+	var taskID string
+	for id, v := range store.items["tasks"] {
+		taskID = id
+		if !strings.Contains(string(v), "BEGIN:VTODO") || !strings.Contains(string(v), "VERSION:2.0") {
+			t.Errorf("stored task %q", v)
+		}
+	}
+
+	// A task from the mailbox reaches the device's calendar, in vCal 1.0.
+	store.Put(ctx, "tasks", &StoreItem{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nUID:t2\r\nSUMMARY:Call Bob\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")})
+	d2 := &driver{t: t, srv: d.srv, sid: "2"}
+	alert(d2, "200", "1", "2")
+	r = d2.message(2, true, &Sync{Target: loc("calendar"), Source: loc("cal")})
+	var adds []*Change
+	for _, sy := range commands[*Sync](r) {
+		for _, c := range sy.Commands {
+			adds = append(adds, c.(*Change))
+		}
+	}
+	if len(adds) != 1 || adds[0].Op != "Add" || adds[0].Meta.Type != formVCal10 ||
+		!strings.Contains(adds[0].Items[0].Data.Text, "Call Bob") || !strings.Contains(adds[0].Items[0].Data.Text, "VERSION:1.0") {
+		for _, a := range adds {
+			t.Logf("%s %+v %q", a.Op, a.Items[0].Target, a.Items[0].Data.Text)
+		}
+		t.Fatalf("sent to the device: %d changes", len(adds))
+	}
+	d2.message(3, true, &Map{Target: *loc("calendar"), Source: *loc("cal"), MapItems: []MapItem{{Target: adds[0].Items[0].Source.LocURI, Source: "T2"}}})
+
+	// The device edits its to-do and deletes the mailbox's one.
+	d3 := &driver{t: t, srv: d.srv, sid: "3"}
+	alert(d3, "200", "2", "3")
+	r = d3.message(2, true, &Sync{Target: loc("calendar"), Source: loc("cal"), Commands: []Command{
+		&Change{Op: "Replace", Meta: &Meta{Type: "text/x-vcalendar"}, Items: []Item{{Source: loc("T1"), Data: &Data{Text: strings.Replace(vcalTodo, "Buy milk", "Buy oat milk", 1)}}}},
+		&Change{Op: "Delete", Items: []Item{{Source: loc("T2")}}},
+	}})
+	if got := statuses(r); len(got) != 4 || !strings.HasPrefix(got[2], "Replace 2 200") || !strings.HasPrefix(got[3], "Delete 3 200") {
+		t.Fatalf("statuses %v", got)
+	}
+	d3.message(3, true)
+	if len(store.items["tasks"]) != 1 || !strings.Contains(string(store.items["tasks"][taskID]), "Buy oat milk") {
+		t.Fatalf("tasks after the device's edit and delete: %q", store.items["tasks"])
+	}
+	if len(store.items["calendar"]) != 1 {
+		t.Errorf("calendar: %d items", len(store.items["calendar"]))
+	}
+
+	// A slow sync (the device lost its anchors) matches, doubles nothing.
+	d4 := &driver{t: t, srv: d.srv, sid: "4"}
+	alert(d4, "201", "", "9")
+	d4.message(2, true, &Sync{Target: loc("calendar"), Source: loc("cal"), Commands: []Command{
+		&Change{Op: "Replace", Meta: &Meta{Type: "text/x-vcalendar"}, Items: []Item{
+			{Source: loc("E1"), Data: &Data{Text: vcalEvent}},
+			{Source: loc("T1"), Data: &Data{Text: strings.Replace(vcalTodo, "Buy milk", "Buy oat milk", 1)}},
+		}}}})
+	d4.message(3, true)
+	if len(store.items["calendar"]) != 1 || len(store.items["tasks"]) != 1 {
+		t.Errorf("after a slow sync: %d events and %d tasks, want 1 and 1", len(store.items["calendar"]), len(store.items["tasks"]))
+	}
+}
+
+// TestTasksNotCarriedWithTasksDatastore: a device whose DevInf has a
+// tasks datastore of its own does not get tasks in its calendar.
+func TestTasksNotCarriedWithTasksDatastore(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	store.Put(ctx, "tasks", &StoreItem{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nUID:t2\r\nSUMMARY:Call Bob\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")})
+	store.Put(ctx, "calendar", &StoreItem{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e2\r\nSUMMARY:Lunch\r\nDTSTART:20261201T120000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")})
+	for _, c := range []struct {
+		stores []string
+		want   int
+	}{
+		{[]string{"cal"}, 2},         // one vCalendar datastore announcing VTODO: tasks carried
+		{[]string{"cal", "todo"}, 1}, // a tasks datastore of its own: events only
+	} {
+		d := newDriver(t, store)
+		d.sid = strings.Join(c.stores, "")
+		di := &DevInf{VerDTD: "1.2", DevID: "IMEI:3550000", DevTyp: "phone"}
+		for _, s := range c.stores {
+			ds := DataStore{SourceRef: s, RxPref: ContentType{"text/x-vcalendar", "1.0"}, TxPref: ContentType{"text/x-vcalendar", "1.0"}, SyncTypes: []int{1, 2}}
+			ds.CTCaps = []CTCap{{CTType: "text/x-vcalendar", VerCT: "1.0", Properties: []CTProperty{
+				{Name: "BEGIN", ValEnums: []string{"VCALENDAR", "VEVENT", "VTODO"}}, {Name: "SUMMARY"}}}}
+			di.DataStores = append(di.DataStores, ds)
+		}
+		loc := func(s string) *Loc { return &Loc{LocURI: s} }
+		d.message(1, true,
+			&Access{Op: "Put", Meta: &Meta{Type: devInfType}, Items: []Item{{Source: loc("./devinf12"), Data: &Data{XML: di.Element("1.2")}}}},
+			&Alert{Data: "201", Items: []Item{{Target: loc("calendar"), Source: loc("cal"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
+		r := d.message(2, true, &Sync{Target: loc("calendar"), Source: loc("cal")})
+		n := 0
+		for _, sy := range commands[*Sync](r) {
+			n += len(sy.Commands)
+		}
+		if n != c.want {
+			t.Errorf("datastores %v: %d items sent, want %d", c.stores, n, c.want)
+		}
+	}
+}
