@@ -181,6 +181,12 @@ type Policy struct {
 	// TasksOpenOnly sends only tasks that are not completed or cancelled.
 	// Default: false.
 	TasksOpenOnly bool `toml:"tasks_open_only"`
+
+	// TimeZone is the IANA zone (e.g. "Europe/Berlin") of devices that send
+	// local times without saying their zone (many vCalendar 1.0 phones send
+	// no TZ, or only an offset). Empty: the zone a device's items gave
+	// before, else UTC. Default: "".
+	TimeZone string `toml:"time_zone"`
 }
 
 // Log is the [log] table.
@@ -232,6 +238,7 @@ func Default() *Config {
 				CalendarPast:      Duration{30 * day},
 				CalendarFuture:    Duration{365 * day},
 				TasksOpenOnly:     false,
+				TimeZone:          "",
 			},
 		},
 		Log: Log{

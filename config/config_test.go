@@ -118,7 +118,8 @@ func TestPartialFileKeepsDefaults(t *testing.T) {
 			c.IMAP.TLS = TLSImplicit
 			c.IMAP.Address = "imap.example.org:993"
 		}},
-		{"nested only", "[sync.defaults]\ncalendar_past = \"7d\"\ncontact_categories = [\"Work\"]\n", func(c *Config) {
+		{"nested only", "[sync.defaults]\ncalendar_past = \"7d\"\ncontact_categories = [\"Work\"]\ntime_zone = \"Europe/Berlin\"\n", func(c *Config) {
+			c.Sync.Defaults.TimeZone = "Europe/Berlin"
 			c.Sync.Defaults.CalendarPast = Duration{7 * 24 * time.Hour}
 			c.Sync.Defaults.ContactCategories = []string{"Work"}
 		}},
@@ -360,6 +361,7 @@ func TestValidation(t *testing.T) {
 		{"[sync.defaults]\ncontact_categories = [\"Work\", \" \"]\n", "sync.defaults.contact_categories", 2, "entry 2 is empty"},
 		{"[sync.defaults]\ncalendar_past = \"-1d\"\n", "sync.defaults.calendar_past", 2, "must not be negative"},
 		{"[sync.defaults]\ncalendar_future = \"-1h\"\n", "sync.defaults.calendar_future", 2, "must not be negative"},
+		{"[sync.defaults]\ntime_zone = \"Europe/Atlantis\"\n", "sync.defaults.time_zone", 2, `unknown time zone "Europe/Atlantis"`},
 		// [log]
 		{"[log]\nlevel = \"verbose\"\n", "log.level", 2, `want "debug", "info", "warn" or "error"`},
 		{"[log]\nformat = \"xml\"\n", "log.format", 2, `invalid value "xml"; want "text" or "json"`},

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
+	_ "time/tzdata" // time_zone names resolve on hosts without a zoneinfo database
 )
 
 // Validate checks c for values that are out of range or inconsistent. It
@@ -176,4 +178,9 @@ func (p *Policy) check(ch *checker, prefix string) {
 	}
 	ch.notNegative(prefix+"calendar_past", p.CalendarPast)
 	ch.notNegative(prefix+"calendar_future", p.CalendarFuture)
+	if p.TimeZone != "" {
+		if _, err := time.LoadLocation(p.TimeZone); err != nil || strings.EqualFold(p.TimeZone, "local") {
+			ch.fail(prefix+"time_zone", "unknown time zone %q (an IANA name such as \"Europe/Berlin\")", p.TimeZone)
+		}
+	}
 }

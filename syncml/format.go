@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"strings"
+	"time"
 
 	"syncml-imap/internal/vobject"
 	"syncml-imap/syncml/vformat"
@@ -77,7 +78,7 @@ func sifPayload(data []byte) []byte {
 
 // converter converts between one device form and the stored form.
 type converter struct {
-	in       func(data []byte) (out []byte, allDay string, err error)
+	in       func(data []byte, zone *time.Location) (out []byte, allDay string, err error)
 	out      func(data []byte, allDay string) ([]byte, error)
 	typ, ver string // what items in this form are announced as
 }
@@ -86,29 +87,31 @@ type converter struct {
 // taken and given as it is.
 var converters = map[string]converter{
 	formVCard21: {
-		in:  func(b []byte) ([]byte, string, error) { out, err := vformat.VCard21To30(b); return out, "", err },
+		in:  func(b []byte, _ *time.Location) ([]byte, string, error) { out, err := vformat.VCard21To30(b); return out, "", err },
 		out: func(b []byte, _ string) ([]byte, error) { return vformat.VCard30To21(b) },
 		typ: formVCard21, ver: "2.1",
 	},
 	formVCal10: {
-		in: vformat.VCal10ToICal20,
+		in: func(b []byte, zone *time.Location) ([]byte, string, error) {
+			return vformat.VCal10ToICal20WithOptions(b, &vformat.VCalOptions{Zone: zone})
+		},
 		out: func(b []byte, allDay string) ([]byte, error) {
 			return vformat.ICal20ToVCal10(b, &vformat.VCalOptions{AllDayForm: allDay})
 		},
 		typ: formVCal10, ver: "1.0",
 	},
 	formSIFC: {
-		in:  func(b []byte) ([]byte, string, error) { out, err := vformat.SIFCToVCard(b); return out, "", err },
+		in:  func(b []byte, _ *time.Location) ([]byte, string, error) { out, err := vformat.SIFCToVCard(b); return out, "", err },
 		out: func(b []byte, _ string) ([]byte, error) { return vformat.VCardToSIFC(b) },
 		typ: formSIFC, ver: "1.0",
 	},
 	formSIFE: {
-		in:  func(b []byte) ([]byte, string, error) { out, err := vformat.SIFEToICal(b); return out, "", err },
+		in:  func(b []byte, _ *time.Location) ([]byte, string, error) { out, err := vformat.SIFEToICal(b); return out, "", err },
 		out: func(b []byte, _ string) ([]byte, error) { return vformat.ICalToSIFE(b) },
 		typ: formSIFE, ver: "1.0",
 	},
 	formSIFT: {
-		in:  func(b []byte) ([]byte, string, error) { out, err := vformat.SIFTToICal(b); return out, "", err },
+		in:  func(b []byte, _ *time.Location) ([]byte, string, error) { out, err := vformat.SIFTToICal(b); return out, "", err },
 		out: func(b []byte, _ string) ([]byte, error) { return vformat.ICalToSIFT(b) },
 		typ: formSIFT, ver: "1.0",
 	},
@@ -126,7 +129,7 @@ func carried(form string, stored []byte, allDay string) map[string]bool {
 	if err != nil {
 		return nil
 	}
-	back, _, err := c.in(out)
+	back, _, err := c.in(out, nil)
 	if err != nil {
 		return nil
 	}
@@ -165,11 +168,13 @@ func mergeInfo(ds *DataStore, form string, stored []byte, allDay string) func(st
 }
 
 // toCanonical converts an incoming item to the stored form of its
-// database. allDay reports how a vCalendar 1.0 device spells all-day
-// events (kept per device, to answer in the same form).
-func toCanonical(form string, data []byte) (out []byte, allDay string, err error) {
+// database. zone is the device's time zone when known (for local times of
+// a vCalendar 1.0 item without TZ). allDay reports how a vCalendar 1.0
+// device spells all-day events (kept per device, to answer in the same
+// form).
+func toCanonical(form string, data []byte, zone *time.Location) (out []byte, allDay string, err error) {
 	if c, ok := converters[form]; ok {
-		return c.in(data)
+		return c.in(data, zone)
 	}
 	return data, "", nil
 }

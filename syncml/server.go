@@ -32,6 +32,10 @@ type ServerOptions struct {
 	// MaxObjSize is the largest item accepted (announced in SyncML 1.1+);
 	// default 4 MiB.
 	MaxObjSize int64
+	// TimeZone is the zone of devices that send local times without
+	// naming theirs (vCalendar 1.0 without TZ); nil: the zone a device's
+	// earlier items gave, else UTC.
+	TimeZone *time.Location
 	// ServerID is the server's DevID in its DevInf; default "syncml-imap".
 	ServerID string
 	Logger   *slog.Logger

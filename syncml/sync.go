@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"syncml-imap/internal/vobject"
 )
 
 // dbState is what the server keeps per device and database between
@@ -33,6 +35,9 @@ type dbState struct {
 	// Tasks: the device sent to-dos in this calendar database, so it
 	// keeps them there and gets the mailbox's tasks there too.
 	Tasks bool `json:",omitempty"`
+	// VCalTZ holds the TZ and DAYLIGHT lines of the device's last
+	// vCalendar 1.0 item that had them: its zone, for items without.
+	VCalTZ []string `json:",omitempty"`
 }
 
 func stateKey(deviceID, db string) string { return "device/" + deviceID + "/" + db }
@@ -245,6 +250,39 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	return code
 }
 
+// vcalZone remembers the zone (TZ, DAYLIGHT) a vCalendar 1.0 item of the
+// device names, and gives it to an item that names none: such a device
+// sends local times in the zone it announced before.
+func (d *dbSession) vcalZone(data []byte) []byte {
+	objs := vobject.Parse(data)
+	if len(objs) == 0 || objs[0].Name != "VCALENDAR" {
+		return data
+	}
+	var zone []string
+	for _, p := range objs[0].Props {
+		if p.Name == "TZ" || p.Name == "DAYLIGHT" {
+			zone = append(zone, p.Raw)
+		}
+	}
+	if len(zone) > 0 {
+		d.state.VCalTZ = zone
+		return data
+	}
+	if len(d.state.VCalTZ) == 0 {
+		return data
+	}
+	i := bytes.Index(data, []byte("\n"))
+	if i < 0 {
+		return data
+	}
+	out := append([]byte(nil), data[:i+1]...)
+	for _, l := range d.state.VCalTZ {
+		out = append(out, l...)
+		out = append(out, '\r', '\n')
+	}
+	return append(out, data[i+1:]...)
+}
+
 // carriesTasks decides whether the device's calendar database also
 // carries its tasks: it sent to-dos there before, or its DevInf says its
 // vCalendar 1.0 calendar takes VTODOs (phones with one datastore for
@@ -446,7 +484,10 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 		}
 		// The device's form to the stored one.
 		form := itemForm(metaTypeOf(ch, it), data)
-		canonical, allDay, err := toCanonical(form, data)
+		if form == formVCal10 {
+			data = d.vcalZone(data)
+		}
+		canonical, allDay, err := toCanonical(form, data, d.s.srv.opts.TimeZone)
 		if err != nil {
 			d.s.log.Info("item not convertible", "database", d.db, "form", form, "err", err)
 			st.Data = StatusUnsupportedMediaType.String()

@@ -3,8 +3,10 @@ package syncml
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestJoinSplitPoints(t *testing.T) {
@@ -157,4 +159,52 @@ func TestTasksNotCarriedWithTasksDatastore(t *testing.T) {
 			t.Errorf("datastores %v: %d items sent, want %d", c.stores, n, c.want)
 		}
 	}
+}
+
+// TestVCalDeviceZone: local times of a vCalendar 1.0 item without TZ are
+// read in the device's zone: the configured one, else the one its earlier
+// items named; never silently as floating times when a zone is known.
+func TestVCalDeviceZone(t *testing.T) {
+	const noTZ = "BEGIN:VCALENDAR\r\nVERSION:1.0\r\nBEGIN:VEVENT\r\nSUMMARY:%s\r\nDTSTART:20260701T090000\r\nDTEND:20260701T100000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	const withTZ = "BEGIN:VCALENDAR\r\nVERSION:1.0\r\nTZ:+01\r\nDAYLIGHT:TRUE;+02;20260329T020000;20261025T030000;;\r\n" +
+		"BEGIN:VEVENT\r\nSUMMARY:First\r\nDTSTART:20260105T090000\r\nDTEND:20260105T100000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	run := func(t *testing.T, zone *time.Location, items ...string) map[string]string {
+		store := newMemStore()
+		d := &driver{t: t, srv: NewServer(ServerOptions{Auth: memAuth{store}, TimeZone: zone}), sid: "1"}
+		d.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("calendar"), Source: loc("cal"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
+		var cmds []Command
+		for i, it := range items {
+			cmds = append(cmds, &Change{Op: "Add", Meta: &Meta{Type: "text/x-vcalendar"}, Items: []Item{{Source: loc(fmt.Sprint("L", i)), Data: &Data{Text: it}}}})
+		}
+		d.message(2, true, &Sync{Target: loc("calendar"), Source: loc("cal"), Commands: cmds})
+		out := map[string]string{}
+		for _, v := range store.items["calendar"] {
+			out[vobjectSummary(v)] = string(v)
+		}
+		return out
+	}
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, nil, fmt.Sprintf(noTZ, "Alone"))["Alone"]; !strings.Contains(got, "DTSTART:20260701T090000\r\n") {
+		t.Errorf("no zone known: want a floating time, got\n%s", got)
+	}
+	if got := run(t, berlin, fmt.Sprintf(noTZ, "Configured"))["Configured"]; !strings.Contains(got, "DTSTART;TZID=") || !strings.Contains(got, "BEGIN:VTIMEZONE") {
+		t.Errorf("configured zone not applied:\n%s", got)
+	}
+	got := run(t, nil, withTZ, fmt.Sprintf(noTZ, "Later"))["Later"]
+	if !strings.Contains(got, "DTSTART;TZID=") || !strings.Contains(got, "BEGIN:VTIMEZONE") {
+		t.Errorf("the zone of the device's earlier item not applied:\n%s", got)
+	}
+}
+
+func vobjectSummary(data []byte) string {
+	for _, l := range strings.Split(string(data), "\r\n") {
+		if s, ok := strings.CutPrefix(l, "SUMMARY:"); ok {
+			return s
+		}
+	}
+	return ""
 }
