@@ -87,7 +87,10 @@ type converter struct {
 // taken and given as it is.
 var converters = map[string]converter{
 	formVCard21: {
-		in:  func(b []byte, _ *time.Location) ([]byte, string, error) { out, err := vformat.VCard21To30(b); return out, "", err },
+		in: func(b []byte, _ *time.Location) ([]byte, string, error) {
+			out, err := vformat.VCard21To30(b)
+			return out, "", err
+		},
 		out: func(b []byte, _ string) ([]byte, error) { return vformat.VCard30To21(b) },
 		typ: formVCard21, ver: "2.1",
 	},
@@ -101,17 +104,26 @@ var converters = map[string]converter{
 		typ: formVCal10, ver: "1.0",
 	},
 	formSIFC: {
-		in:  func(b []byte, _ *time.Location) ([]byte, string, error) { out, err := vformat.SIFCToVCard(b); return out, "", err },
+		in: func(b []byte, _ *time.Location) ([]byte, string, error) {
+			out, err := vformat.SIFCToVCard(b)
+			return out, "", err
+		},
 		out: func(b []byte, _ string) ([]byte, error) { return vformat.VCardToSIFC(b) },
 		typ: formSIFC, ver: "1.0",
 	},
 	formSIFE: {
-		in:  func(b []byte, _ *time.Location) ([]byte, string, error) { out, err := vformat.SIFEToICal(b); return out, "", err },
+		in: func(b []byte, _ *time.Location) ([]byte, string, error) {
+			out, err := vformat.SIFEToICal(b)
+			return out, "", err
+		},
 		out: func(b []byte, _ string) ([]byte, error) { return vformat.ICalToSIFE(b) },
 		typ: formSIFE, ver: "1.0",
 	},
 	formSIFT: {
-		in:  func(b []byte, _ *time.Location) ([]byte, string, error) { out, err := vformat.SIFTToICal(b); return out, "", err },
+		in: func(b []byte, _ *time.Location) ([]byte, string, error) {
+			out, err := vformat.SIFTToICal(b)
+			return out, "", err
+		},
 		out: func(b []byte, _ string) ([]byte, error) { return vformat.ICalToSIFT(b) },
 		typ: formSIFT, ver: "1.0",
 	},
