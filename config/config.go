@@ -155,6 +155,14 @@ type Policy struct {
 	// ("two-way").
 	Direction Direction `toml:"direction"`
 
+	// ContactsDirection overrides Direction for contacts; empty:
+	// Direction. Default: "".
+	ContactsDirection Direction `toml:"contacts_direction"`
+	// CalendarDirection overrides Direction for the calendar. Default: "".
+	CalendarDirection Direction `toml:"calendar_direction"`
+	// TasksDirection overrides Direction for tasks. Default: "".
+	TasksDirection Direction `toml:"tasks_direction"`
+
 	// Conflict is how an item changed on both sides is resolved.
 	// Default: ConflictMerge ("merge").
 	Conflict Conflict `toml:"conflict"`
@@ -232,6 +240,9 @@ func Default() *Config {
 			MaxDevices: 4,
 			Defaults: Policy{
 				Direction:         DirectionTwoWay,
+				ContactsDirection: "",
+				CalendarDirection: "",
+				TasksDirection:    "",
 				Conflict:          ConflictMerge,
 				ConflictTieBreak:  ConflictServerWins,
 				ContactCategories: nil,

@@ -169,6 +169,11 @@ func (c *Config) validate() []*Error {
 // check validates p, whose keys are prefix + the TOML key name.
 func (p *Policy) check(ch *checker, prefix string) {
 	checkEnum(ch, prefix+"direction", p.Direction, directions())
+	for key, d := range map[string]Direction{"contacts_direction": p.ContactsDirection, "calendar_direction": p.CalendarDirection, "tasks_direction": p.TasksDirection} {
+		if d != "" {
+			checkEnum(ch, prefix+key, d, directions())
+		}
+	}
 	checkEnum(ch, prefix+"conflict", p.Conflict, conflicts())
 	checkEnum(ch, prefix+"conflict_tie_break", p.ConflictTieBreak, tieBreaks())
 	for i, cat := range p.ContactCategories {

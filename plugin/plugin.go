@@ -89,14 +89,9 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 		}
 		secrets = sf
 	}
-	var zone *time.Location
-	if name := cfg.Sync.Defaults.TimeZone; name != "" {
-		if zone, err = time.LoadLocation(name); err != nil {
-			return nil, fmt.Errorf("sync.defaults.time_zone: %w", err)
-		}
-	}
 	srv := syncml.NewServer(syncml.ServerOptions{
-		TimeZone:       zone,
+		Policy:         Policy(cfg.Sync.Defaults),
+		MaxDevices:     cfg.Sync.MaxDevices,
 		Auth:           auth,
 		Secrets:        secrets,
 		Aliases:        Aliases(cfg.Sync.Aliases),

@@ -148,4 +148,12 @@ func (s *accountStore) SaveState(ctx context.Context, key string, data []byte) e
 	return err
 }
 
+func (s *accountStore) DeleteState(ctx context.Context, key string) error {
+	return s.acct.DeleteState(ctx, key)
+}
+
+func (s *accountStore) ListState(ctx context.Context, prefix string) ([]string, error) {
+	return s.acct.ListState(ctx, prefix)
+}
+
 func (s *accountStore) Close() error { return s.acct.Close() }

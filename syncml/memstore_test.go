@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -147,6 +148,26 @@ func (m *memStore) SaveState(_ context.Context, key string, data []byte) error {
 	defer m.mu.Unlock()
 	m.state[key] = data
 	return nil
+}
+
+func (m *memStore) DeleteState(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.state, key)
+	return nil
+}
+
+func (m *memStore) ListState(_ context.Context, prefix string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var keys []string
+	for k := range m.state {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys, nil
 }
 
 func (m *memStore) Close() error { return nil }

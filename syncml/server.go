@@ -32,10 +32,11 @@ type ServerOptions struct {
 	// MaxObjSize is the largest item accepted (announced in SyncML 1.1+);
 	// default 4 MiB.
 	MaxObjSize int64
-	// TimeZone is the zone of devices that send local times without
-	// naming theirs (vCalendar 1.0 without TZ); nil: the zone a device's
-	// earlier items gave, else UTC.
-	TimeZone *time.Location
+	// Policy is how devices sync unless their slot overrides it; the zero
+	// value: DefaultPolicy.
+	Policy Policy
+	// MaxDevices is the number of device slots per account; default 4.
+	MaxDevices int
 	// ServerID is the server's DevID in its DevInf; default "syncml-imap".
 	ServerID string
 	Logger   *slog.Logger
@@ -68,6 +69,12 @@ func NewServer(opts ServerOptions) *Server {
 	}
 	if opts.Conflicts == nil {
 		opts.Conflicts = DefaultConflictPolicy
+	}
+	if opts.Policy.Direction == "" && opts.Policy.Conflict == "" {
+		opts.Policy = DefaultPolicy()
+	}
+	if opts.MaxDevices <= 0 {
+		opts.MaxDevices = 4
 	}
 	if opts.ServerID == "" {
 		opts.ServerID = "syncml-imap"
@@ -161,6 +168,21 @@ func (s *Server) lookup(key string, msg *Message) *session {
 	}
 	s.sessions[sess.key] = sess
 	return sess
+}
+
+// supersede marks the device's other live sessions of the same user as
+// replaced by sess: they answer nothing more and commit nothing, so the
+// newer session alone writes the device's state.
+func (s *Server) supersede(sess *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess.owner = sess.user
+	for _, other := range s.sessions {
+		if other != sess && other.deviceID == sess.deviceID && other.owner == sess.owner && !other.superseded.Load() {
+			other.superseded.Store(true)
+			sess.log.Info("replacing the device's earlier session", "earlier_session", other.sessionID)
+		}
+	}
 }
 
 func (s *Server) forget(sess *session) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,6 +50,13 @@ type session struct {
 	suspended bool // the device suspended the session (Alert 224)
 	// nextRequested: the client's message asked for our next one (222).
 	nextRequested bool
+
+	slot   *Slot
+	policy Policy
+	// superseded: the same device started a newer session; this one
+	// answers nothing more and commits nothing.
+	superseded atomic.Bool
+	owner      string // the user, once authenticated (guarded by Server.mu)
 }
 
 // phase is where the session stands in the package flow
@@ -109,6 +117,11 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 		return out.finish(true)
 	}
 
+	if s.superseded.Load() {
+		// The device started another session meanwhile; that one goes on.
+		s.refuse(out, msg, hdrStatus, StatusForbidden, "this session was replaced by a newer session of the same device")
+		return out.finish(true)
+	}
 	if s.store == nil {
 		code, chal := s.authenticate(ctx, msg)
 		hdrStatus.Data = code.String()
@@ -117,6 +130,18 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 			s.log.Info("authentication refused", "status", int(code), "user", s.user)
 			return out.finish(true)
 		}
+		if err := s.claimSlot(ctx); err != nil {
+			var full *SlotsFullError
+			if errors.As(err, &full) {
+				s.log.Warn("device refused: no free slot", "max_devices", full.Max)
+				s.refuse(out, msg, hdrStatus, StatusForbidden, "device refused: "+err.Error())
+			} else {
+				s.log.Error("device slot", "err", err)
+				s.refuse(out, msg, hdrStatus, StatusServiceUnavailable, "the server cannot read this account's device slots; try again later")
+			}
+			return out.finish(true)
+		}
+		s.srv.supersede(s)
 	}
 	reply.Hdr.RespURI = respURI(baseURL, s.key)
 	reply.Hdr.Meta = &Meta{MaxMsgSize: s.srv.opts.MaxMsgSize}
@@ -277,6 +302,43 @@ func (s *session) authMD5(ctx context.Context, msg *Message) (StatusCode, *Chal)
 	s.log = s.log.With("user", user)
 	s.log.Info("authenticated", "method", "md5")
 	return StatusAuthAccepted, chal
+}
+
+// claimSlot finds the device's slot, or gives a new device the first free
+// one, and sets the session's policy from it.
+func (s *session) claimSlot(ctx context.Context) error {
+	devs := NewDevices(s.store, s.srv.opts.MaxDevices)
+	devs.now = s.srv.opts.now
+	slot, err := devs.Claim(ctx, s.deviceID)
+	if err != nil {
+		return err
+	}
+	s.slot = slot
+	s.policy, err = slot.Policy(s.srv.opts.Policy)
+	if err != nil {
+		s.log.Warn("device policy overrides invalid, using the defaults", "err", err)
+		s.policy = s.srv.opts.Policy
+	}
+	s.log = s.log.With("slot", slot.Number)
+	return nil
+}
+
+// refuse answers a message without executing it: the header status says
+// why (code, with the reason as its Item), every command gets the same
+// code, and the session ends.
+func (s *session) refuse(out *outbox, msg *Message, hdr *Status, code StatusCode, reason string) {
+	hdr.Data = code.String()
+	hdr.Items = []Item{{Data: &Data{Text: reason}}}
+	out.reply.Hdr.RespURI = ""
+	for _, c := range msg.Body {
+		if _, isStatus := c.(*Status); isStatus || noResp(c) {
+			continue
+		}
+		st := out.status(c.CmdName(), c.ID(), code)
+		st.Items = []Item{{Data: &Data{Text: reason}}}
+	}
+	s.done = true
+	s.pending = nil
 }
 
 // dispatch handles one command of the client's message.

@@ -31,6 +31,7 @@ const (
 	StatusSizeMismatch         StatusCode = 424
 	StatusCommandFailed        StatusCode = 500
 	StatusNotImplemented       StatusCode = 501
+	StatusServiceUnavailable   StatusCode = 503
 	StatusVersionNotSupported  StatusCode = 505
 	StatusRefreshRequired      StatusCode = 508
 	StatusResumeNotPossible    StatusCode = 509 // "reserved" in RepPro 1.2.2; what Synthesis sends

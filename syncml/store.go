@@ -29,6 +29,10 @@ type Store interface {
 	LoadState(ctx context.Context, key string) ([]byte, error)
 	// SaveState replaces the state record key.
 	SaveState(ctx context.Context, key string, data []byte) error
+	// DeleteState removes the record key (no error when there is none).
+	DeleteState(ctx context.Context, key string) error
+	// ListState returns the keys that start with prefix, sorted.
+	ListState(ctx context.Context, prefix string) ([]string, error)
 
 	Close() error
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"syncml-imap/internal/vobject"
 )
@@ -38,6 +39,10 @@ type dbState struct {
 	// VCalTZ holds the TZ and DAYLIGHT lines of the device's last
 	// vCalendar 1.0 item that had them: its zone, for items without.
 	VCalTZ []string `json:",omitempty"`
+	// Direction is the policy's direction when the device last synced;
+	// another one now means a slow sync (what the device has no longer
+	// follows from the anchors).
+	Direction Direction `json:",omitempty"`
 }
 
 func stateKey(deviceID, db string) string { return "device/" + deviceID + "/" + db }
@@ -61,6 +66,10 @@ type dbSession struct {
 	// items: server contents loaded for matching and sending.
 	items map[string][]byte
 	own   []string        // items this client wrote in this session
+	// reverts: LUIDs of items a server-to-device device added, to be
+	// deleted on it again.
+	reverts []string
+	dir     Direction // the device's policy for this database
 	index *matchIndex     // built on the first match
 	kept  map[string]bool // items the client sent or matched (refresh from client)
 
@@ -191,6 +200,15 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	if d.state == nil {
 		d.state = &dbState{}
 	}
+	d.dir = d.s.policy.DirectionOf(d.db)
+	switch {
+	case d.dir == DirOff:
+		d.s.log.Info("database off for this device by policy", "database", d.db)
+		return StatusForbidden
+	case d.dir == DirServerToDevice && !d.mode.serverSends(), d.dir == DirDeviceToServer && !d.mode.clientSends():
+		d.s.log.Info("sync mode refused by the device's policy", "database", d.db, "mode", int(d.mode), "direction", string(d.dir))
+		return StatusNotSupported
+	}
 	ds := d.datastore(ctx)
 	d.view = plainView{st, d.db}
 	if d.db == "calendar" {
@@ -198,8 +216,12 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	}
 	code := StatusOK
 	if !d.mode.slow() {
-		if d.state.ClientNext == "" || d.state.ClientNext != d.clientAnchor.Last {
+		switch {
+		case d.state.ClientNext == "" || d.state.ClientNext != d.clientAnchor.Last:
 			d.s.log.Info("anchor mismatch, slow sync", "database", d.db, "mode", int(d.mode))
+			d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
+		case d.state.Direction != "" && d.state.Direction != d.dir:
+			d.s.log.Info("direction changed, slow sync", "database", d.db, "was", string(d.state.Direction), "now", string(d.dir))
 			d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
 		}
 	}
@@ -236,7 +258,7 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		}
 	}
 	// What the server would send, before the client's changes are known.
-	if d.mode.serverSends() {
+	if d.sends() {
 		for _, id := range d.changes.Added {
 			d.outgoing[id] = "Add"
 		}
@@ -248,6 +270,18 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		}
 	}
 	return code
+}
+
+// zone is the device's time zone by its policy (nil: not configured).
+func (s *session) zone() *time.Location {
+	if s.policy.TimeZone == "" {
+		return nil
+	}
+	loc, err := time.LoadLocation(s.policy.TimeZone)
+	if err != nil {
+		return nil
+	}
+	return loc
 }
 
 // vcalZone remembers the zone (TZ, DAYLIGHT) a vCalendar 1.0 item of the
@@ -281,6 +315,55 @@ func (d *dbSession) vcalZone(data []byte) []byte {
 		out = append(out, '\r', '\n')
 	}
 	return append(out, data[i+1:]...)
+}
+
+// sends reports whether server changes go to the device: the mode says
+// so and the policy does not keep the device receive-free.
+func (d *dbSession) sends() bool {
+	return d.mode.serverSends() && d.dir != DirDeviceToServer
+}
+
+// applies reports whether the device's changes are applied to the
+// mailbox (not for a server-to-device device: they are reverted).
+func (d *dbSession) applies() bool { return d.dir != DirServerToDevice }
+
+// revert answers a change of a server-to-device device: nothing is
+// written; the server's version goes back to the device in this session
+// (a Replace for an edit, an Add for a delete, a Delete for a new item),
+// so the device ends as the mailbox is. Items it merely sends again (slow
+// sync, an unchanged echo) are matched as usual.
+func (d *dbSession) revert(ctx context.Context, op, luid, guid string, data []byte, st *Status, okCode StatusCode) {
+	st.Data = okCode.String()
+	switch {
+	case op == "Delete":
+		if guid != "" {
+			delete(d.state.Map, luid)
+			d.outgoing[guid] = "Add"
+		}
+		return
+	case guid == "":
+		if match := d.match(ctx, data); match != "" {
+			d.state.Map[luid] = match
+			d.kept[match] = true
+			if !sameContent(d.items[match], data) {
+				d.outgoing[match] = "Replace"
+			} else if d.outgoing[match] == "Add" {
+				delete(d.outgoing, match)
+			}
+			return
+		}
+		d.reverts = append(d.reverts, luid)
+	default:
+		d.kept[guid] = true
+		if sameContent(d.load(ctx, guid), data) {
+			if d.outgoing[guid] == "Add" {
+				delete(d.outgoing, guid)
+			}
+			return
+		}
+		d.outgoing[guid] = "Replace"
+	}
+	d.s.log.Info("device change reverted (server-to-device)", "database", d.db, "op", op, "luid", luid)
 }
 
 // carriesTasks decides whether the device's calendar database also
@@ -454,6 +537,10 @@ func restoreCRLF(b []byte) []byte {
 // to be stored in a batch.
 func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid string, st *Status) *pendingPut {
 	guid := d.state.Map[luid]
+	if !d.applies() && ch.Op == "Delete" {
+		d.revert(ctx, ch.Op, luid, guid, nil, st, StatusOK)
+		return nil
+	}
 	switch ch.Op {
 	case "Delete":
 		if guid == "" {
@@ -487,7 +574,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 		if form == formVCal10 {
 			data = d.vcalZone(data)
 		}
-		canonical, allDay, err := toCanonical(form, data, d.s.srv.opts.TimeZone)
+		canonical, allDay, err := toCanonical(form, data, d.s.zone())
 		if err != nil {
 			d.s.log.Info("item not convertible", "database", d.db, "form", form, "err", err)
 			st.Data = StatusUnsupportedMediaType.String()
@@ -510,6 +597,10 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 		if ch.Op == "Add" || guid == "" {
 			okCode = StatusItemAdded
 		}
+		if !d.applies() {
+			d.revert(ctx, ch.Op, luid, guid, data, st, okCode)
+			return nil
+		}
 		if guid == "" {
 			// Not known under this LUID: an item the server may already
 			// have (slow sync, a repeated interrupted session).
@@ -523,7 +614,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 				}
 				// Same item, other content: the server's version stays and
 				// goes to the device (slow-sync match, server wins).
-				if d.mode.serverSends() {
+				if d.sends() {
 					d.outgoing[match] = "Replace"
 				} else {
 					// Refresh/one-way from client: the device's version wins.
@@ -805,6 +896,9 @@ func (d *dbSession) serverSync(ctx context.Context) []Command {
 			}
 		}
 	}
+	for _, luid := range d.reverts {
+		sy.Commands = append(sy.Commands, &Change{Op: "Delete", Items: []Item{{Target: &Loc{LocURI: luid}}}})
+	}
 	if d.s.verDTD != "1.0" { // NumberOfChanges came with SyncML 1.1
 		n := len(sy.Commands)
 		sy.NumberOfChanges = &n
@@ -905,6 +999,12 @@ func (s *session) handleMap(out *outbox, m *Map) {
 // is complete. A session cut before this point is simply repeated.
 func (s *session) commit(ctx context.Context) {
 	s.done = true
+	if s.superseded.Load() {
+		s.log.Info("session replaced by a newer one of the device: nothing committed")
+		return
+	}
+	now := s.srv.opts.now().UTC()
+	synced := false
 	for _, d := range s.order {
 		if d.failed {
 			continue
@@ -916,6 +1016,7 @@ func (s *session) commit(ctx context.Context) {
 		if !d.mode.serverSends() && d.mode != AlertRefreshFromClient && d.oldPoint != nil {
 			base = d.oldPoint
 		}
+		d.state.Direction = d.dir
 		point, err := d.view.Advance(ctx, base, d.own)
 		if err != nil {
 			s.log.Error("commit: sync point", "database", d.db, "err", err)
@@ -931,5 +1032,22 @@ func (s *session) commit(ctx context.Context) {
 			continue
 		}
 		s.log.Info("sync complete", "database", d.db, "mode", int(d.mode), "from_device", len(d.own), "items", len(d.state.Map))
+		if s.slot != nil {
+			if s.slot.Databases == nil {
+				s.slot.Databases = map[string]time.Time{}
+			}
+			s.slot.Databases[d.db] = now
+			synced = true
+		}
+	}
+	if s.slot != nil && (synced || s.devinf != nil) {
+		s.slot.updateFrom(s.deviceInfo(ctx))
+		if synced {
+			s.slot.LastSync = now
+		}
+		devs := NewDevices(s.store, s.srv.opts.MaxDevices)
+		if err := devs.Save(ctx, s.slot); err != nil {
+			s.log.Error("commit: save device slot", "err", err)
+		}
 	}
 }

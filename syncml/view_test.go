@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestJoinSplitPoints(t *testing.T) {
@@ -169,9 +168,11 @@ func TestVCalDeviceZone(t *testing.T) {
 	const withTZ = "BEGIN:VCALENDAR\r\nVERSION:1.0\r\nTZ:+01\r\nDAYLIGHT:TRUE;+02;20260329T020000;20261025T030000;;\r\n" +
 		"BEGIN:VEVENT\r\nSUMMARY:First\r\nDTSTART:20260105T090000\r\nDTEND:20260105T100000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }
-	run := func(t *testing.T, zone *time.Location, items ...string) map[string]string {
+	run := func(t *testing.T, zone string, items ...string) map[string]string {
 		store := newMemStore()
-		d := &driver{t: t, srv: NewServer(ServerOptions{Auth: memAuth{store}, TimeZone: zone}), sid: "1"}
+		p := DefaultPolicy()
+		p.TimeZone = zone
+		d := &driver{t: t, srv: NewServer(ServerOptions{Auth: memAuth{store}, Policy: p}), sid: "1"}
 		d.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("calendar"), Source: loc("cal"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
 		var cmds []Command
 		for i, it := range items {
@@ -184,17 +185,13 @@ func TestVCalDeviceZone(t *testing.T) {
 		}
 		return out
 	}
-	berlin, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := run(t, nil, fmt.Sprintf(noTZ, "Alone"))["Alone"]; !strings.Contains(got, "DTSTART:20260701T090000\r\n") {
+	if got := run(t, "", fmt.Sprintf(noTZ, "Alone"))["Alone"]; !strings.Contains(got, "DTSTART:20260701T090000\r\n") {
 		t.Errorf("no zone known: want a floating time, got\n%s", got)
 	}
-	if got := run(t, berlin, fmt.Sprintf(noTZ, "Configured"))["Configured"]; !strings.Contains(got, "DTSTART;TZID=") || !strings.Contains(got, "BEGIN:VTIMEZONE") {
+	if got := run(t, "Europe/Berlin", fmt.Sprintf(noTZ, "Configured"))["Configured"]; !strings.Contains(got, "DTSTART;TZID=") || !strings.Contains(got, "BEGIN:VTIMEZONE") {
 		t.Errorf("configured zone not applied:\n%s", got)
 	}
-	got := run(t, nil, withTZ, fmt.Sprintf(noTZ, "Later"))["Later"]
+	got := run(t, "", withTZ, fmt.Sprintf(noTZ, "Later"))["Later"]
 	if !strings.Contains(got, "DTSTART;TZID=") || !strings.Contains(got, "BEGIN:VTIMEZONE") {
 		t.Errorf("the zone of the device's earlier item not applied:\n%s", got)
 	}

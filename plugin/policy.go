@@ -1,0 +1,27 @@
+package plugin
+
+import (
+	"syncml-imap/config"
+	"syncml-imap/syncml"
+)
+
+// Policy maps the configuration's [sync.defaults] to the engine's policy.
+func Policy(p config.Policy) syncml.Policy {
+	out := syncml.Policy{
+		Direction:         syncml.Direction(p.Direction),
+		Directions:        map[string]syncml.Direction{},
+		Conflict:          syncml.ConflictRule(p.Conflict),
+		TieBreak:          syncml.ConflictRule(p.ConflictTieBreak),
+		ContactCategories: append([]string(nil), p.ContactCategories...),
+		CalendarPast:      p.CalendarPast.Duration,
+		CalendarFuture:    p.CalendarFuture.Duration,
+		TasksOpenOnly:     p.TasksOpenOnly,
+		TimeZone:          p.TimeZone,
+	}
+	for db, d := range map[string]config.Direction{"contacts": p.ContactsDirection, "calendar": p.CalendarDirection, "tasks": p.TasksDirection} {
+		if d != "" {
+			out.Directions[db] = syncml.Direction(d)
+		}
+	}
+	return out
+}

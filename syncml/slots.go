@@ -1,0 +1,336 @@
+package syncml
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Slot is one of an account's device slots. It lives in the state
+// records (key "slot/<device ID>"), with the device's other records under
+// "device/<device ID>/": its DevInf and, per database, anchors, map and
+// sync point.
+type Slot struct {
+	Number   int    `json:"number"`
+	DeviceID string `json:"device_id"`
+	// From the device's DevInf, when it sent one.
+	Manufacturer    string `json:"manufacturer,omitempty"`
+	Model           string `json:"model,omitempty"`
+	SoftwareVersion string `json:"software_version,omitempty"`
+	DevType         string `json:"dev_type,omitempty"`
+
+	FirstSync time.Time `json:"first_sync"`
+	LastSync  time.Time `json:"last_sync,omitzero"`
+	// Databases the device synced, with the time of the last completed
+	// sync of each.
+	Databases map[string]time.Time `json:"databases,omitempty"`
+	// Overrides of the server's default policy (PolicyKeys).
+	Overrides map[string]string `json:"overrides,omitempty"`
+}
+
+// StateStore is the part of a Store that keeps state records.
+type StateStore interface {
+	LoadState(ctx context.Context, key string) ([]byte, error)
+	SaveState(ctx context.Context, key string, data []byte) error
+	DeleteState(ctx context.Context, key string) error
+	ListState(ctx context.Context, prefix string) ([]string, error)
+}
+
+// SlotsFullError refuses a new device when every slot is taken.
+type SlotsFullError struct {
+	Max   int
+	Slots []*Slot
+}
+
+func (e *SlotsFullError) Error() string {
+	var ids []string
+	for _, s := range e.Slots {
+		ids = append(ids, strconv.Quote(s.DeviceID))
+	}
+	return fmt.Sprintf("all %d device slots of this account are taken (by %s); "+
+		"the administrator frees one with \"syncml-imap devices remove -user USER -device ID\" "+
+		"or raises [sync] max_devices", e.Max, strings.Join(ids, ", "))
+}
+
+// ErrNoSuchDevice: no slot holds the device.
+var ErrNoSuchDevice = errors.New("no such device")
+
+const slotPrefix = "slot/"
+
+func slotKey(deviceID string) string    { return slotPrefix + deviceID }
+func devicePrefix(deviceID string) string { return "device/" + deviceID + "/" }
+
+// Devices manages an account's device slots: the engine claims one per
+// device, the admin commands list, change, reset and remove them.
+type Devices struct {
+	st  StateStore
+	max int
+	now func() time.Time
+}
+
+// NewDevices manages the slots of the account behind st; max is the
+// number of slots (at least 1).
+func NewDevices(st StateStore, max int) *Devices {
+	if max < 1 {
+		max = 1
+	}
+	return &Devices{st: st, max: max, now: time.Now}
+}
+
+// List returns the slots in number order.
+func (d *Devices) List(ctx context.Context) ([]*Slot, error) {
+	keys, err := d.st.ListState(ctx, slotPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("list device slots: %w", err)
+	}
+	var out []*Slot
+	for _, k := range keys {
+		s, err := d.load(ctx, strings.TrimPrefix(k, slotPrefix))
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Slot) int {
+		if a.Number != b.Number {
+			return a.Number - b.Number
+		}
+		return strings.Compare(a.DeviceID, b.DeviceID)
+	})
+	return out, nil
+}
+
+// Get returns the device's slot, nil when it has none.
+func (d *Devices) Get(ctx context.Context, deviceID string) (*Slot, error) {
+	return d.load(ctx, deviceID)
+}
+
+// Find returns the slot a reference names: a device ID, or a slot number.
+func (d *Devices) Find(ctx context.Context, ref string) (*Slot, error) {
+	if s, err := d.load(ctx, ref); err != nil || s != nil {
+		return s, err
+	}
+	if n, err := strconv.Atoi(ref); err == nil {
+		all, err := d.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range all {
+			if s.Number == n {
+				return s, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w %q (give a device ID or a slot number; \"devices list\" shows them)", ErrNoSuchDevice, ref)
+}
+
+func (d *Devices) load(ctx context.Context, deviceID string) (*Slot, error) {
+	raw, err := d.st.LoadState(ctx, slotKey(deviceID))
+	if err != nil {
+		return nil, fmt.Errorf("read slot of %q: %w", deviceID, err)
+	}
+	if raw == nil {
+		return nil, nil
+	}
+	s := &Slot{}
+	if err := json.Unmarshal(raw, s); err != nil {
+		return nil, fmt.Errorf("slot of %q unreadable: %w", deviceID, err)
+	}
+	if s.DeviceID == "" {
+		s.DeviceID = deviceID
+	}
+	return s, nil
+}
+
+// Save writes a slot.
+func (d *Devices) Save(ctx context.Context, s *Slot) error {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if err := d.st.SaveState(ctx, slotKey(s.DeviceID), raw); err != nil {
+		return fmt.Errorf("save slot of %q: %w", s.DeviceID, err)
+	}
+	return nil
+}
+
+// Claim returns the device's slot, giving a new device the first free
+// one. When all are taken it returns a *SlotsFullError and writes
+// nothing. Two new devices claiming the last slot at once (on one
+// instance or two) both write, see each other, and the later one (by
+// first sync time, then device ID) withdraws.
+func (d *Devices) Claim(ctx context.Context, deviceID string) (*Slot, error) {
+	if s, err := d.load(ctx, deviceID); err != nil || s != nil {
+		return s, err
+	}
+	now := d.now().UTC().Truncate(time.Millisecond)
+	mine := &Slot{DeviceID: deviceID, FirstSync: now}
+	for attempt := 0; attempt < 4; attempt++ {
+		all, err := d.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		others := slices.DeleteFunc(all, func(s *Slot) bool { return s.DeviceID == deviceID })
+		if len(others) >= d.max {
+			if attempt > 0 {
+				d.st.DeleteState(ctx, slotKey(deviceID))
+			}
+			return nil, &SlotsFullError{Max: d.max, Slots: others}
+		}
+		used := map[int]bool{}
+		for _, s := range others {
+			used[s.Number] = true
+		}
+		if mine.Number == 0 || used[mine.Number] {
+			for n := 1; ; n++ {
+				if !used[n] {
+					mine.Number = n
+					break
+				}
+			}
+		}
+		if err := d.Save(ctx, mine); err != nil {
+			return nil, err
+		}
+		// Look again: someone may have claimed at the same time.
+		all, err = d.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		slices.SortFunc(all, func(a, b *Slot) int {
+			if c := a.FirstSync.Compare(b.FirstSync); c != 0 {
+				return c
+			}
+			return strings.Compare(a.DeviceID, b.DeviceID)
+		})
+		rank, clash := -1, false
+		for i, s := range all {
+			if s.DeviceID == deviceID {
+				rank = i
+				break
+			}
+			if s.Number == mine.Number {
+				clash = true // an earlier claimant has my number
+			}
+		}
+		if rank < 0 {
+			continue // my record vanished (removed meanwhile): try again
+		}
+		if rank >= d.max {
+			d.st.DeleteState(ctx, slotKey(deviceID))
+			return nil, &SlotsFullError{Max: d.max, Slots: slices.DeleteFunc(all, func(s *Slot) bool { return s.DeviceID == deviceID })}
+		}
+		if !clash {
+			return mine, nil
+		}
+	}
+	return mine, nil // numbers still clash after retries: the slot is valid, its number cosmetic
+}
+
+// SetPolicy changes a device's policy overrides (an empty value removes
+// a key) after checking them against base, the server's defaults.
+func (d *Devices) SetPolicy(ctx context.Context, ref string, base Policy, kv map[string]string) (*Slot, Policy, error) {
+	s, err := d.Find(ctx, ref)
+	if err != nil {
+		return nil, Policy{}, err
+	}
+	ov := map[string]string{}
+	for k, v := range s.Overrides {
+		ov[k] = v
+	}
+	for k, v := range kv {
+		if strings.TrimSpace(v) == "" && !strings.HasSuffix(k, "_direction") {
+			if !slices.Contains(PolicyKeys, k) {
+				return nil, Policy{}, fmt.Errorf("policy %s: unknown key; known: %s", k, strings.Join(PolicyKeys, ", "))
+			}
+			delete(ov, k)
+			continue
+		}
+		ov[k] = v
+	}
+	p, err := base.WithOverrides(ov)
+	if err != nil {
+		return nil, Policy{}, err
+	}
+	s.Overrides = ov
+	if len(ov) == 0 {
+		s.Overrides = nil
+	}
+	return s, p, d.Save(ctx, s)
+}
+
+// Reset forgets the device's sync state (anchors, maps, sync points): its
+// next sync of every database is a slow sync. The slot, its policy and
+// the items stay.
+func (d *Devices) Reset(ctx context.Context, ref string) (*Slot, error) {
+	s, err := d.Find(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := d.st.ListState(ctx, devicePrefix(s.DeviceID))
+	if err != nil {
+		return nil, fmt.Errorf("list state of %q: %w", s.DeviceID, err)
+	}
+	for _, k := range keys {
+		if db := strings.TrimPrefix(k, devicePrefix(s.DeviceID)); slices.Contains(Databases, strings.SplitN(db, "/", 2)[0]) {
+			if err := d.st.DeleteState(ctx, k); err != nil {
+				return nil, fmt.Errorf("reset %q: %w", s.DeviceID, err)
+			}
+		}
+	}
+	s.Databases = nil
+	return s, d.Save(ctx, s)
+}
+
+// Remove frees the device's slot and forgets everything kept about it;
+// the items stay. The device, if it syncs again, is a new device.
+func (d *Devices) Remove(ctx context.Context, ref string) (*Slot, error) {
+	s, err := d.Find(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := d.st.ListState(ctx, devicePrefix(s.DeviceID))
+	if err != nil {
+		return nil, fmt.Errorf("list state of %q: %w", s.DeviceID, err)
+	}
+	for _, k := range keys {
+		if err := d.st.DeleteState(ctx, k); err != nil {
+			return nil, fmt.Errorf("remove %q: %w", s.DeviceID, err)
+		}
+	}
+	if err := d.st.DeleteState(ctx, slotKey(s.DeviceID)); err != nil {
+		return nil, fmt.Errorf("remove %q: %w", s.DeviceID, err)
+	}
+	return s, nil
+}
+
+// updateFrom takes the device's description from its DevInf.
+func (s *Slot) updateFrom(di *DevInf) {
+	if di == nil {
+		return
+	}
+	if di.Man != "" {
+		s.Manufacturer = di.Man
+	}
+	if di.Mod != "" {
+		s.Model = di.Mod
+	}
+	if di.SwV != "" {
+		s.SoftwareVersion = di.SwV
+	}
+	if di.DevTyp != "" {
+		s.DevType = di.DevTyp
+	}
+}
+
+// Policy is the device's effective policy: base with its overrides.
+func (s *Slot) Policy(base Policy) (Policy, error) {
+	return base.WithOverrides(s.Overrides)
+}
