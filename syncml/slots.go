@@ -62,7 +62,7 @@ var ErrNoSuchDevice = errors.New("no such device")
 
 const slotPrefix = "slot/"
 
-func slotKey(deviceID string) string    { return slotPrefix + deviceID }
+func slotKey(deviceID string) string      { return slotPrefix + deviceID }
 func devicePrefix(deviceID string) string { return "device/" + deviceID + "/" }
 
 // Devices manages an account's device slots: the engine claims one per

@@ -65,13 +65,13 @@ type dbSession struct {
 	outgoing map[string]string
 	// items: server contents loaded for matching and sending.
 	items map[string][]byte
-	own   []string        // items this client wrote in this session
+	own   []string // items this client wrote in this session
 	// reverts: LUIDs of items a server-to-device device added, to be
 	// deleted on it again.
 	reverts []string
-	dir     Direction // the device's policy for this database
-	index *matchIndex     // built on the first match
-	kept  map[string]bool // items the client sent or matched (refresh from client)
+	dir     Direction       // the device's policy for this database
+	index   *matchIndex     // built on the first match
+	kept    map[string]bool // items the client sent or matched (refresh from client)
 
 	clientSynced bool
 	failed       bool

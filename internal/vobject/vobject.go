@@ -22,66 +22,23 @@ type Line struct {
 	Orig   string            // the physical lines as they stood, CRLF-terminated
 }
 
-// Lines splits data into unfolded logical lines. It accepts CRLF and LF,
-// RFC 5545/6350 folding (a line starting with space or tab continues the
-// previous one) and vCard 2.1 quoted-printable soft breaks (a QP value
-// ending in "=" continues on the next line).
+// Lines splits data into unfolded logical lines (see Unfold; content
+// lines use RFC 5545/6350 folding here) and parses them. A line without a
+// property name and a colon is dropped.
 func Lines(data []byte) []Line {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 BOM
+	texts, origs := unfold(data, false, true)
 	var out []Line
-	var cur, orig strings.Builder
-	flush := func() {
-		if cur.Len() > 0 {
-			if l, ok := parseVLine(cur.String()); ok {
-				l.Orig = orig.String()
-				out = append(out, l)
-			}
+	for i, t := range texts {
+		if l, ok := parseVLine(t); ok {
+			l.Orig = origs[i]
+			out = append(out, l)
 		}
-		cur.Reset()
-		orig.Reset()
 	}
-	qpSoft := false
-	for len(data) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			line, data = data, nil
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		switch {
-		case qpSoft:
-			// vCard 2.1: "=" at the end of a QP value is a soft line break.
-			s := strings.TrimSuffix(cur.String(), "=")
-			cur.Reset()
-			cur.WriteString(s)
-			cur.Write(line)
-		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t') && cur.Len() > 0:
-			cur.Write(line[1:])
-		default:
-			flush()
-			cur.Write(line)
-		}
-		orig.Write(line)
-		orig.WriteString("\r\n")
-		s := cur.String()
-		qpSoft = strings.HasSuffix(s, "=") && isQPLine(s)
-	}
-	flush()
 	return out
 }
 
-// isQPLine reports whether a raw line declares quoted-printable encoding.
-func isQPLine(s string) bool {
-	colon := strings.IndexByte(s, ':')
-	if colon < 0 {
-		return false
-	}
-	return strings.Contains(strings.ToUpper(s[:colon]), "QUOTED-PRINTABLE")
-}
-
 func parseVLine(s string) (Line, bool) {
-	colon := indexUnquoted(s, ':')
+	colon := IndexUnquoted(s, ':')
 	if colon <= 0 {
 		return Line{}, false
 	}
@@ -118,23 +75,10 @@ func parseVLine(s string) (Line, bool) {
 	return l, true
 }
 
-// indexUnquoted finds c outside double quotes (parameter values may be
-// quoted and contain ':', e.g. TZID="Europe/Berlin:x").
-func indexUnquoted(s string, c byte) int {
-	quoted := false
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"':
-			quoted = !quoted
-		case c:
-			if !quoted {
-				return i
-			}
-		}
-	}
-	return -1
-}
-
+// decodeQP decodes with mime/quotedprintable, not with the lenient
+// DecodeQP the converters use, so that the values imapstore and syncml
+// match on stay as they were: white space at the end of a value is
+// dropped (RFC 2045 6.7), and a value the reader refuses stays encoded.
 func decodeQP(s string) (string, error) {
 	b, err := readAllQP(s)
 	return string(b), err
@@ -144,28 +88,6 @@ func readAllQP(s string) ([]byte, error) {
 	var buf bytes.Buffer
 	_, err := buf.ReadFrom(quotedprintable.NewReader(strings.NewReader(s)))
 	return buf.Bytes(), err
-}
-
-// UnescapeText undoes RFC 6350/5545 TEXT escaping for display.
-func UnescapeText(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) {
-			i++
-			switch s[i] {
-			case 'n', 'N':
-				b.WriteByte('\n')
-			default:
-				b.WriteByte(s[i])
-			}
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // Object is one BEGIN/END block with its direct properties and children.
@@ -260,7 +182,7 @@ func EnsureUID(data []byte, comp, uid string) ([]byte, bool) {
 		}
 		trimmed := strings.TrimRight(string(line), "\r\n")
 		cont := qpSoft || (len(trimmed) > 0 && (trimmed[0] == ' ' || trimmed[0] == '\t'))
-		qpSoft = strings.HasSuffix(trimmed, "=") && (qpSoft || isQPLine(trimmed))
+		qpSoft = strings.HasSuffix(trimmed, "=") && (qpSoft || declaresQP(trimmed))
 		if !cont {
 			name, value := lineNameValue(trimmed)
 			switch name {
@@ -292,7 +214,7 @@ func EnsureUID(data []byte, comp, uid string) ([]byte, bool) {
 // lineNameValue returns the upper-case property name (without group) and
 // the raw value of a content line.
 func lineNameValue(s string) (string, string) {
-	colon := indexUnquoted(s, ':')
+	colon := IndexUnquoted(s, ':')
 	if colon < 0 {
 		return "", ""
 	}

@@ -40,6 +40,25 @@ const sifProdID = "-//syncml-imap//vformat SIF//EN"
 
 var sifBOM = []byte("\xef\xbb\xbf")
 
+// SIFOptions says how SIF items are converted; a nil *SIFOptions means the
+// defaults.
+type SIFOptions struct {
+	// Now is the clock DTSTAMP is read from (RFC 5545 3.8.7.2: required
+	// in a VEVENT and a VTODO; without a METHOD it is when the item was
+	// last changed). SIF carries no such time, so the time of conversion
+	// stands for it. nil = time.Now.
+	Now func() time.Time
+}
+
+// dtstamp is the DTSTAMP value of an item converted now.
+func (o *SIFOptions) dtstamp() string {
+	now := time.Now
+	if o != nil && o.Now != nil {
+		now = o.Now
+	}
+	return sifFmtUTC(now())
+}
+
 // SIFDecode undoes base64 when data is base64-encoded SIF (it does not
 // start with '<' but decodes to something that does, e.g. "PD94bWwg..." for
 // "<?xml "); anything else is returned as it is.
@@ -242,7 +261,7 @@ func sifCleanXML(data []byte) []byte {
 		}
 	}
 	if latin || !utf8.Valid(data) {
-		if !utf8.Valid(data) || latin && !sifIsASCII(data) {
+		if !utf8.Valid(data) || latin && !isASCII(data) {
 			data = sifCP1252ToUTF8(data)
 		}
 	}
@@ -255,15 +274,6 @@ func sifCleanXML(data []byte) []byte {
 		i += size
 	}
 	return out
-}
-
-func sifIsASCII(b []byte) bool {
-	for _, c := range b {
-		if c >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 // sifXMLChar reports whether XML 1.0 allows r in a document.
@@ -397,17 +407,7 @@ type sifLines struct{ b strings.Builder }
 // add writes name, params (each "KEY=value", already quoted as needed) and
 // an already escaped value.
 func (l *sifLines) add(name string, value string, params ...string) {
-	var line strings.Builder
-	line.WriteString(name)
-	for _, p := range params {
-		if p != "" {
-			line.WriteByte(';')
-			line.WriteString(p)
-		}
-	}
-	line.WriteByte(':')
-	line.WriteString(strings.NewReplacer("\r", "", "\n", "").Replace(value))
-	l.b.WriteString(sifFold(line.String()))
+	writeContentLine(&l.b, name, value, params...)
 }
 
 // text writes a TEXT property, escaped; nothing when value is empty.
@@ -415,86 +415,12 @@ func (l *sifLines) text(name, value string, params ...string) {
 	if value == "" {
 		return
 	}
-	l.add(name, sifEscText(value), params...)
+	l.add(name, vobject.EscapeText(value), params...)
 }
 
 func (l *sifLines) raw(s string) { l.b.WriteString(s) }
 
 func (l *sifLines) bytes() []byte { return []byte(l.b.String()) }
-
-func sifFold(line string) string {
-	const limit = 75
-	if len(line) <= limit {
-		return line + "\r\n"
-	}
-	var b strings.Builder
-	b.Grow(len(line) + len(line)/limit*3 + 2)
-	width := limit
-	for len(line) > width {
-		cut := width
-		for cut > 0 && !utf8.RuneStart(line[cut]) {
-			cut--
-		}
-		if cut == 0 {
-			cut = width
-		}
-		b.WriteString(line[:cut])
-		b.WriteString("\r\n ")
-		line = line[cut:]
-		width = limit - 1
-	}
-	b.WriteString(line)
-	b.WriteString("\r\n")
-	return b.String()
-}
-
-// sifEscText escapes a TEXT value (RFC 5545 3.3.11, RFC 2426 4).
-func sifEscText(s string) string {
-	s = sifText(s)
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	for _, r := range s {
-		switch r {
-		case '\\':
-			b.WriteString(`\\`)
-		case ';':
-			b.WriteString(`\;`)
-		case ',':
-			b.WriteString(`\,`)
-		case '\n':
-			b.WriteString(`\n`)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// sifParamValue quotes a parameter value when it holds ':', ';' or ','.
-func sifParamValue(v string) string {
-	v = strings.NewReplacer(`"`, "'", "\r", "", "\n", " ").Replace(v)
-	if strings.ContainsAny(v, ":;,") {
-		return `"` + v + `"`
-	}
-	return v
-}
-
-// sifSplitEscaped splits a raw vCard/iCalendar value on unescaped sep and
-// unescapes each part.
-func sifSplitEscaped(s string, sep byte) []string {
-	var parts []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case sep:
-			parts = append(parts, vobject.UnescapeText(s[start:i]))
-			start = i + 1
-		}
-	}
-	return append(parts, vobject.UnescapeText(s[start:]))
-}
 
 // sifCategories splits a SIF Categories value ("a; b" or "a, b").
 func sifCategories(s string) []string {
@@ -515,26 +441,12 @@ func sifCategories(s string) []string {
 	return out
 }
 
-// sifCategoryLine formats categories for a CATEGORIES property.
-func sifCategoryLine(cats []string) string {
-	esc := make([]string, len(cats))
-	for i, c := range cats {
-		esc[i] = sifEscText(c)
-	}
-	return strings.Join(esc, ",")
-}
-
 // sifObjCategories collects every CATEGORIES value of an object.
 func sifObjCategories(o *vobject.Object) []string {
 	var out []string
 	for _, p := range o.Props {
-		if p.Name != "CATEGORIES" {
-			continue
-		}
-		for _, c := range sifSplitEscaped(p.Value, ',') {
-			if c = strings.TrimSpace(c); c != "" {
-				out = append(out, c)
-			}
+		if p.Name == "CATEGORIES" {
+			out = append(out, textList(p.Value)...)
 		}
 	}
 	return out
@@ -570,7 +482,7 @@ func sifParseTime(s string) (time.Time, int) {
 		datePart, timePart, hasT = strings.Cut(datePart, " ")
 	}
 	datePart = strings.ReplaceAll(datePart, "-", "")
-	if len(datePart) != 8 || !sifDigits(datePart) {
+	if len(datePart) != 8 || !allDigits(datePart) {
 		return time.Time{}, sifKindNone
 	}
 	y, _ := strconv.Atoi(datePart[:4])
@@ -608,7 +520,7 @@ func sifParseTime(s string) (time.Time, int) {
 	if len(tp) == 4 {
 		tp += "00"
 	}
-	if len(tp) != 6 || !sifDigits(tp) {
+	if len(tp) != 6 || !allDigits(tp) {
 		return time.Time{}, sifKindNone
 	}
 	h, _ := strconv.Atoi(tp[:2])
@@ -619,15 +531,6 @@ func sifParseTime(s string) (time.Time, int) {
 	}
 	t := date.Add(time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute + time.Duration(se)*time.Second)
 	return t.Add(-time.Duration(offset) * time.Second), kind
-}
-
-func sifDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // sifParseOffset reads "+0100", "-06:00", "+01" into seconds east of UTC.
@@ -650,7 +553,7 @@ func sifParseOffset(s string) (int, bool) {
 	if len(s) == 6 {
 		s = s[:4] // seconds are not kept
 	}
-	if len(s) != 4 || !sifDigits(s) {
+	if len(s) != 4 || !allDigits(s) {
 		return 0, false
 	}
 	h, _ := strconv.Atoi(s[:2])

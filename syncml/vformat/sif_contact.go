@@ -165,7 +165,7 @@ func SIFCToVCard(in []byte) ([]byte, error) {
 	l.add("BEGIN", "VCARD")
 	l.add("VERSION", "3.0")
 	name := []string{get("LastName"), get("FirstName"), get("MiddleName"), get("Title"), get("Suffix")}
-	l.add("N", sifStructured(name))
+	l.add("N", vobject.JoinText(name, ';'))
 	fn := get("FileAs")
 	if fn == "" {
 		fn = get("Subject")
@@ -185,7 +185,7 @@ func SIFCToVCard(in []byte) ([]byte, error) {
 	if fn == "" {
 		fn = get("Email1Address")
 	}
-	l.add("FN", sifEscText(fn))
+	l.add("FN", vobject.EscapeText(fn))
 	l.text("NICKNAME", get("NickName"))
 	org := []string{get("CompanyName"), get("Department"), get("OfficeLocation")}
 	if org[2] == "" {
@@ -195,7 +195,7 @@ func SIFCToVCard(in []byte) ([]byte, error) {
 		}
 	}
 	if strings.Join(org, "") != "" {
-		l.add("ORG", sifStructured(org))
+		l.add("ORG", vobject.JoinText(org, ';'))
 	}
 	l.text("TITLE", get("JobTitle"))
 	l.text("ROLE", get("Profession"))
@@ -204,12 +204,12 @@ func SIFCToVCard(in []byte) ([]byte, error) {
 	}
 	for _, p := range sifPhones {
 		if v := get(p.elem); v != "" {
-			l.add("TEL", sifEscText(v), "TYPE="+p.types)
+			l.add("TEL", vobject.EscapeText(v), "TYPE="+p.types)
 		}
 	}
 	for _, e := range sifEmails {
 		if v := get(e.elem); v != "" {
-			l.add("EMAIL", sifEscText(v), "TYPE="+e.types)
+			l.add("EMAIL", vobject.EscapeText(v), "TYPE="+e.types)
 		}
 	}
 	if im := get("IMAddress"); im != "" {
@@ -243,20 +243,13 @@ func SIFCToVCard(in []byte) ([]byte, error) {
 		if a.types != "" {
 			tp = "TYPE=" + a.types
 		}
-		l.add("ADR", sifStructured(parts), tp)
+		l.add("ADR", vobject.JoinText(parts, ';'), tp)
 	}
 	l.text("NOTE", sifText(n.getRaw("Body")))
 	if cats := sifCategories(get("Categories")); len(cats) > 0 {
-		l.add("CATEGORIES", sifCategoryLine(cats))
+		l.add("CATEGORIES", vobject.JoinText(cats, ','))
 	}
-	switch n.num("Sensitivity", 0) {
-	case 1:
-		l.add("CLASS", "X-PERSONAL")
-	case 2:
-		l.add("CLASS", "PRIVATE")
-	case 3:
-		l.add("CLASS", "CONFIDENTIAL")
-	}
+	sifWriteClass(&l, n)
 	for _, x := range sifExtras {
 		v := get(x.elem)
 		if x.date {
@@ -293,15 +286,6 @@ func SIFCToVCard(in []byte) ([]byte, error) {
 	}
 	l.add("END", "VCARD")
 	return l.bytes(), nil
-}
-
-// sifStructured joins the components of N, ORG or ADR, escaped.
-func sifStructured(parts []string) string {
-	esc := make([]string, len(parts))
-	for i, p := range parts {
-		esc[i] = sifEscText(p)
-	}
-	return strings.Join(esc, ";")
 }
 
 func sifStripSpace(s string) string {
@@ -396,7 +380,7 @@ func VCardToSIFC(in []byte) ([]byte, error) {
 		p := &card.Props[i]
 		switch p.Name {
 		case "N":
-			c := sifSplitEscaped(p.Value, ';')
+			c := vobject.SplitText(p.Value, ';')
 			for i, e := range []string{"LastName", "FirstName", "MiddleName", "Title", "Suffix"} {
 				if i < len(c) {
 					set([]string{e}, strings.TrimSpace(c[i]))
@@ -405,9 +389,9 @@ func VCardToSIFC(in []byte) ([]byte, error) {
 		case "FN":
 			set([]string{"FileAs"}, val(p))
 		case "NICKNAME":
-			set([]string{"NickName"}, strings.TrimSpace(sifSplitEscaped(p.Value, ',')[0]))
+			set([]string{"NickName"}, strings.TrimSpace(vobject.SplitText(p.Value, ',')[0]))
 		case "ORG":
-			c := sifSplitEscaped(p.Value, ';')
+			c := vobject.SplitText(p.Value, ';')
 			for i, e := range []string{"CompanyName", "Department", "OfficeLocation"} {
 				if i < len(c) {
 					set([]string{e}, strings.TrimSpace(c[i]))
@@ -422,11 +406,7 @@ func VCardToSIFC(in []byte) ([]byte, error) {
 		case "NOTE":
 			set([]string{"Body"}, sifText(vobject.UnescapeText(p.Value)))
 		case "CATEGORIES":
-			for _, c := range sifSplitEscaped(p.Value, ',') {
-				if c = strings.TrimSpace(c); c != "" {
-					cats = append(cats, c)
-				}
-			}
+			cats = append(cats, textList(p.Value)...)
 		case "CLASS":
 			f["Sensitivity"] = strconv.Itoa(sifSensitivity(p.Value))
 		case "TEL":
@@ -469,7 +449,7 @@ func VCardToSIFC(in []byte) ([]byte, error) {
 			case t["HOME"]:
 				order = []string{"Home", "Other", "Business"}
 			}
-			c := sifSplitEscaped(p.Value, ';')
+			c := vobject.SplitText(p.Value, ';')
 			for _, prefix := range order {
 				if _, taken := f[prefix+"Address"]; taken {
 					continue

@@ -12,6 +12,7 @@ package vformat
 // DTEND the day after), ReminderSet/ReminderMinutesBeforeStart a display
 // VALARM, IsRecurring and the pattern RRULE, Exceptions ExcludeDate EXDATE
 // and IncludeDate RDATE, Timezone a VTIMEZONE, Folder X-FUNAMBOL-FOLDER.
+// DTSTAMP is the time of conversion (SIFOptions.Now).
 
 import (
 	"errors"
@@ -23,8 +24,13 @@ import (
 )
 
 // SIFEToICal converts a SIF-E appointment (base64 or not) to an iCalendar
-// 2.0 VEVENT.
+// 2.0 VEVENT, stamped with the current time.
 func SIFEToICal(in []byte) ([]byte, error) {
+	return SIFEToICalWithOptions(in, nil)
+}
+
+// SIFEToICalWithOptions is SIFEToICal with the clock in opts.
+func SIFEToICalWithOptions(in []byte, opts *SIFOptions) ([]byte, error) {
 	n, err := sifParse(in, "appointment")
 	if err != nil {
 		return nil, err
@@ -66,11 +72,12 @@ func SIFEToICal(in []byte) ([]byte, error) {
 		zone.vtimezone(&l)
 	}
 	l.add("BEGIN", "VEVENT")
+	l.add("DTSTAMP", opts.dtstamp())
 	l.text("SUMMARY", sifText(n.get("Subject")))
 	l.text("LOCATION", sifText(n.get("Location")))
 	l.text("DESCRIPTION", sifText(n.getRaw("Body")))
 	if cats := sifCategories(n.get("Categories")); len(cats) > 0 {
-		l.add("CATEGORIES", sifCategoryLine(cats))
+		l.add("CATEGORIES", vobject.JoinText(cats, ','))
 	}
 	sifWriteClassPriority(&l, n)
 	switch n.num("BusyStatus", 2) {
@@ -99,7 +106,7 @@ func SIFEToICal(in []byte) ([]byte, error) {
 		return sifFmtLocal(t)
 	}
 	if zone != nil {
-		tzParam = "TZID=" + sifParamValue(zone.id)
+		tzParam = "TZID=" + vobject.QuoteParam(zone.id)
 	}
 	if allDay {
 		sd := sifAllDayDate(start, sk, false)
@@ -237,9 +244,8 @@ func sifUntil(rec sifRecur, allDay bool, zone *sifZone, sk, shift int) string {
 	return sifFmtLocal(day.Add(24*time.Hour - time.Second))
 }
 
-// sifWriteClassPriority writes CLASS and PRIORITY from Sensitivity and
-// Importance.
-func sifWriteClassPriority(l *sifLines, n *sifNode) {
+// sifWriteClass writes CLASS from Sensitivity (public is not written).
+func sifWriteClass(l *sifLines, n *sifNode) {
 	switch n.num("Sensitivity", 0) {
 	case 1:
 		l.add("CLASS", "X-PERSONAL")
@@ -248,6 +254,12 @@ func sifWriteClassPriority(l *sifLines, n *sifNode) {
 	case 3:
 		l.add("CLASS", "CONFIDENTIAL")
 	}
+}
+
+// sifWriteClassPriority writes CLASS and PRIORITY from Sensitivity and
+// Importance.
+func sifWriteClassPriority(l *sifLines, n *sifNode) {
+	sifWriteClass(l, n)
 	switch n.num("Importance", 1) {
 	case 0:
 		l.add("PRIORITY", "9")

@@ -185,19 +185,6 @@ func (r sifRecur) rrule(first time.Time, shift int) string {
 	return strings.Join(parts, ";")
 }
 
-// sifRRuleParts splits an RRULE value into upper-case keys and values.
-func sifRRuleParts(rule string) map[string]string {
-	out := make(map[string]string)
-	for _, p := range strings.Split(rule, ";") {
-		k, v, ok := strings.Cut(p, "=")
-		if !ok {
-			continue
-		}
-		out[strings.ToUpper(strings.TrimSpace(k))] = strings.ToUpper(strings.TrimSpace(v))
-	}
-	return out
-}
-
 // sifParseByDay reads one BYDAY item: "MO", "2TU", "-1FR", "+1SU".
 func sifParseByDay(s string) (int, time.Weekday, bool) {
 	s = strings.TrimSpace(strings.ToUpper(s))
@@ -229,7 +216,7 @@ func sifParseByDay(s string) (int, time.Weekday, bool) {
 // wall clock. ok is false when Outlook has no such pattern (hourly and
 // finer); other rules are mapped to the nearest pattern.
 func sifRecurFromRRule(rule string, first time.Time) (sifRecur, bool) {
-	p := sifRRuleParts(rule)
+	p := rruleParts(rule)
 	r := sifRecur{interval: 1, noEnd: true}
 	if v, err := strconv.Atoi(p["INTERVAL"]); err == nil && v > 0 {
 		r.interval = v

@@ -12,13 +12,15 @@ package vformat
 // same date), ReminderSet/ReminderTime a display VALARM (a UTC ReminderTime
 // an absolute trigger, a local one relative to the due or start date), the
 // recurrence pattern RRULE with ExcludeDate EXDATE, Folder
-// X-FUNAMBOL-FOLDER.
+// X-FUNAMBOL-FOLDER. DTSTAMP is the time of conversion (SIFOptions.Now).
 
 import (
 	"errors"
 	"strconv"
 	"strings"
 	"time"
+
+	"syncml-imap/internal/vobject"
 )
 
 // sifTaskDate reads a SIF task date; a UTC instant is taken as a local
@@ -35,8 +37,13 @@ func sifTaskDate(s string) (time.Time, bool) {
 }
 
 // SIFTToICal converts a SIF-T task (base64 or not) to an iCalendar 2.0
-// VTODO.
+// VTODO, stamped with the current time.
 func SIFTToICal(in []byte) ([]byte, error) {
+	return SIFTToICalWithOptions(in, nil)
+}
+
+// SIFTToICalWithOptions is SIFTToICal with the clock in opts.
+func SIFTToICalWithOptions(in []byte, opts *SIFOptions) ([]byte, error) {
 	n, err := sifParse(in, "task")
 	if err != nil {
 		return nil, err
@@ -62,10 +69,11 @@ func SIFTToICal(in []byte) ([]byte, error) {
 	l.add("VERSION", "2.0")
 	l.add("PRODID", sifProdID)
 	l.add("BEGIN", "VTODO")
+	l.add("DTSTAMP", opts.dtstamp())
 	l.text("SUMMARY", sifText(n.get("Subject")))
 	l.text("DESCRIPTION", sifText(n.getRaw("Body")))
 	if cats := sifCategories(n.get("Categories")); len(cats) > 0 {
-		l.add("CATEGORIES", sifCategoryLine(cats))
+		l.add("CATEGORIES", vobject.JoinText(cats, ','))
 	}
 	sifWriteClassPriority(&l, n)
 	if haveStart {

@@ -551,8 +551,10 @@ func TestSIFERoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// SIF has no DTSTAMP: the one made from it is the time of
+			// conversion.
 			notCarried := []string{"UID", "DTSTAMP", "CREATED", "SEQUENCE"}
-			if g, w := sifTestProps(back), sifTestProps(in, notCarried...); !reflect.DeepEqual(g, w) {
+			if g, w := sifTestProps(back, "DTSTAMP"), sifTestProps(in, notCarried...); !reflect.DeepEqual(g, w) {
 				t.Errorf("round trip:\n got %q\nwant %q\nSIF:\n%s", g, w, sif)
 			}
 		})
@@ -751,7 +753,7 @@ func TestSIFTRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g, w := sifTestProps(back), sifTestProps(in, "UID", "DTSTAMP"); !reflect.DeepEqual(g, w) {
+	if g, w := sifTestProps(back, "DTSTAMP"), sifTestProps(in, "UID", "DTSTAMP"); !reflect.DeepEqual(g, w) {
 		t.Errorf("round trip:\n got %q\nwant %q\nSIF:\n%s", g, w, sif)
 	}
 	for _, c := range []struct {
@@ -777,6 +779,56 @@ func TestSIFTRoundTrip(t *testing.T) {
 		}
 		if g, w := sifTestNonEmpty(sifTestFields(t, back, "task"), c.skip...), sifTestNonEmpty(want, c.skip...); !reflect.DeepEqual(g, w) {
 			t.Errorf("%s round trip:\n got %v\nwant %v", c.file, g, w)
+		}
+	}
+}
+
+// RFC 5545 3.8.7.2: the VEVENT and VTODO made from SIF carry a DTSTAMP,
+// in UTC, from the clock in the options (SIF has no time of last change).
+func TestSIFDTStamp(t *testing.T) {
+	opts := &SIFOptions{Now: func() time.Time { return time.Date(2024, 1, 2, 4, 4, 5, 0, time.FixedZone("X", 3600)) }}
+	for _, c := range []struct {
+		comp string
+		conv func([]byte, *SIFOptions) ([]byte, error)
+		in   []byte
+	}{
+		{"VEVENT", SIFEToICalWithOptions, sifTestFile(t, "appointment_weekly.xml")},
+		{"VEVENT", SIFEToICalWithOptions, []byte("<appointment><Subject>x</Subject></appointment>")},
+		{"VTODO", SIFTToICalWithOptions, sifTestFile(t, "task_inprogress.xml")},
+		{"VTODO", SIFTToICalWithOptions, []byte("<task/>")},
+	} {
+		out, err := c.conv(c.in, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var comp *vobject.Object
+		for _, cal := range vobject.Parse(out) {
+			for _, k := range cal.Children {
+				if k.Name == c.comp {
+					comp = k
+				}
+			}
+		}
+		if comp == nil || comp.PropValue("DTSTAMP") != "20240102T030405Z" {
+			t.Errorf("%s without DTSTAMP:20240102T030405Z:\n%s", c.comp, out)
+		}
+	}
+	// Without options: the time of conversion.
+	before := time.Now().UTC().Truncate(time.Second)
+	ev, err := SIFEToICal([]byte("<appointment><Subject>x</Subject></appointment>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	td, err := SIFTToICal([]byte("<task><Subject>x</Subject></task>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now().UTC()
+	for _, out := range [][]byte{ev, td} {
+		comp := vobject.Parse(out)[0].Children[0]
+		stamp, err := time.Parse("20060102T150405Z", comp.PropValue("DTSTAMP"))
+		if err != nil || stamp.Before(before) || stamp.After(after) {
+			t.Errorf("DTSTAMP %q not the time of conversion (%v..%v):\n%s", comp.PropValue("DTSTAMP"), before, after, out)
 		}
 	}
 }

@@ -279,7 +279,7 @@ func sifRuleFromRRule(start time.Time, rrule string) (sifRule, bool) {
 	if rrule == "" {
 		return sifRule{}, false
 	}
-	parts := sifRRuleParts(rrule)
+	parts := rruleParts(rrule)
 	if parts["FREQ"] != "YEARLY" {
 		return sifRule{}, false
 	}
@@ -324,7 +324,7 @@ func sifRuleFromRRule(start time.Time, rrule string) (sifRule, bool) {
 // vtimezone writes the zone as a VTIMEZONE.
 func (z *sifZone) vtimezone(l *sifLines) {
 	l.add("BEGIN", "VTIMEZONE")
-	l.add("TZID", sifEscText(z.id))
+	l.add("TZID", vobject.EscapeText(z.id))
 	if !z.hasDST {
 		l.add("BEGIN", "STANDARD")
 		l.add("DTSTART", "19700101T000000")

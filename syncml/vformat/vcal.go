@@ -60,6 +60,9 @@ package vformat
 //     read back.
 //   - X- properties of the device are kept in the stored form (not the
 //     all-day hints); the stored form's are not sent to devices.
+//   - DTSTAMP, which RFC 5545 requires, is the item's own DTSTAMP,
+//     LAST-MODIFIED or DCREATED (in that order), else the time of
+//     conversion (VCalOptions.Now). It is not sent to devices.
 
 import (
 	"errors"
@@ -79,6 +82,18 @@ type VCalOptions struct {
 	// and end), "end-of-day" (T000000 to T235959 of the last day); "" =
 	// "date". ICal20ToVCal10 uses it.
 	AllDayForm string
+	// Now is the clock for the DTSTAMP (RFC 5545 3.8.7.2, required) of an
+	// item that has no DTSTAMP, LAST-MODIFIED or DCREATED to take it from;
+	// nil = time.Now. VCal10ToICal20WithOptions uses it.
+	Now func() time.Time
+}
+
+// now reads opts' clock.
+func (opts *VCalOptions) now() time.Time {
+	if opts != nil && opts.Now != nil {
+		return opts.Now()
+	}
+	return time.Now()
 }
 
 // All-day forms.
@@ -135,6 +150,14 @@ func VCal10ToICal20WithOptions(in []byte, opts *VCalOptions) (out []byte, allDay
 		}
 	}
 	vcalLinkExceptions(items)
+	// DTSTAMP is when the item last changed, as the device's own
+	// LAST-MODIFIED or DCREATED tell (icalWriteItem takes them in that
+	// order); without them, now.
+	for _, it := range items {
+		if it.stamp.isZero() && it.modified.isZero() && it.created.isZero() {
+			it.stamp = vcalDT{wall: opts.now().UTC(), kind: vcalUTC}
+		}
+	}
 	return icalWrite(items), allDayForm, nil
 }
 

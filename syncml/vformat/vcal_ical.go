@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"syncml-imap/internal/vobject"
 )
 
 // icalReadDT reads a DATE or DATE-TIME value of p (TZID and VALUE
@@ -82,7 +84,7 @@ func icalReadItem(c *vcalComp, tzs map[string]*vcalZone) *vcalItem {
 		case "TRANSP":
 			it.transp = strings.ToUpper(strings.TrimSpace(vcalRawValue(p)))
 		case "SEQUENCE":
-			if v := strings.TrimSpace(vcalRawValue(p)); vcalDigits(v) && len(v) < 10 {
+			if v := strings.TrimSpace(vcalRawValue(p)); allDigits(v) && len(v) < 10 {
 				it.sequence = v
 			}
 		case "PERCENT-COMPLETE":
@@ -92,9 +94,9 @@ func icalReadItem(c *vcalComp, tzs map[string]*vcalZone) *vcalItem {
 				it.priority, it.hasPriority = n, true
 			}
 		case "CATEGORIES":
-			it.categories = append(it.categories, icalList(vcalRawValue(p))...)
+			it.categories = append(it.categories, textList(vcalRawValue(p))...)
 		case "RESOURCES":
-			it.resources = append(it.resources, icalList(vcalRawValue(p))...)
+			it.resources = append(it.resources, textList(vcalRawValue(p))...)
 		case "DTSTART":
 			it.start = one(p)
 		case "DTEND":
@@ -329,7 +331,7 @@ func icalWrite(items []*vcalItem) []byte {
 func icalWriteItem(w *vcalWriter, it *vcalItem) {
 	w.icalLine("BEGIN", it.kind)
 	if it.uid != "" {
-		w.icalLine("UID", icalEscape(it.uid))
+		w.icalLine("UID", vobject.EscapeText(it.uid))
 	}
 	for _, d := range []vcalDT{it.stamp, it.modified, it.created} {
 		if !d.isZero() {
@@ -338,27 +340,19 @@ func icalWriteItem(w *vcalWriter, it *vcalItem) {
 		}
 	}
 	if it.summary != "" {
-		w.icalLine("SUMMARY", icalEscape(it.summary))
+		w.icalLine("SUMMARY", vobject.EscapeText(it.summary))
 	}
 	if it.description != "" {
-		w.icalLine("DESCRIPTION", icalEscape(it.description))
+		w.icalLine("DESCRIPTION", vobject.EscapeText(it.description))
 	}
 	if it.location != "" {
-		w.icalLine("LOCATION", icalEscape(it.location))
+		w.icalLine("LOCATION", vobject.EscapeText(it.location))
 	}
 	if len(it.categories) > 0 {
-		var cs []string
-		for _, c := range it.categories {
-			cs = append(cs, icalEscape(c))
-		}
-		w.icalLine("CATEGORIES", strings.Join(cs, ","))
+		w.icalLine("CATEGORIES", vobject.JoinText(it.categories, ','))
 	}
 	if len(it.resources) > 0 {
-		var cs []string
-		for _, c := range it.resources {
-			cs = append(cs, icalEscape(c))
-		}
-		w.icalLine("RESOURCES", strings.Join(cs, ","))
+		w.icalLine("RESOURCES", vobject.JoinText(it.resources, ','))
 	}
 	if it.class != "" {
 		w.icalLine("CLASS", it.class)
@@ -466,14 +460,14 @@ func icalWriteAlarm(w *vcalWriter, it *vcalItem, a vcalAlarm) {
 		}
 	}
 	if text != "" {
-		w.icalLine("DESCRIPTION", icalEscape(text))
+		w.icalLine("DESCRIPTION", vobject.EscapeText(text))
 	}
 	if a.action == "EMAIL" {
 		sum := it.summary
 		if sum == "" {
 			sum = "Reminder"
 		}
-		w.icalLine("SUMMARY", icalEscape(sum))
+		w.icalLine("SUMMARY", vobject.EscapeText(sum))
 		if a.email != "" {
 			w.icalLine("ATTENDEE", "mailto:"+a.email)
 		}

@@ -129,7 +129,7 @@ func vcalReadItem(c *vcalComp, zone *vcalZone) (*vcalItem, string) {
 				}
 			}
 		case "SEQUENCE":
-			if v := strings.TrimSpace(vcalRawValue(p)); vcalDigits(v) && len(v) < 10 {
+			if v := strings.TrimSpace(vcalRawValue(p)); allDigits(v) && len(v) < 10 {
 				it.sequence = v
 			}
 		case "PRIORITY":

@@ -46,19 +46,6 @@ type vcalRecur struct {
 	other    bool // parts beyond the above (BYHOUR, BYWEEKNO, ...)
 }
 
-// icalRRuleParts splits "FREQ=WEEKLY;BYDAY=MO" into upper-case parts.
-func icalRRuleParts(s string) map[string]string {
-	out := map[string]string{}
-	for _, p := range strings.Split(s, ";") {
-		k, v, ok := strings.Cut(p, "=")
-		if !ok {
-			continue
-		}
-		out[strings.ToUpper(strings.TrimSpace(k))] = strings.ToUpper(strings.TrimSpace(v))
-	}
-	return out
-}
-
 // icalParseWeekdayNum parses "MO", "1MO", "-1SU", "+2TU".
 func icalParseWeekdayNum(s string) (int, time.Weekday, bool) {
 	s = strings.ToUpper(strings.TrimSpace(s))
@@ -94,7 +81,7 @@ func vcalInts(s string, lo, hi int) ([]int, bool) {
 
 // icalParseRecur parses an iCalendar RRULE value.
 func icalParseRecur(s string) (vcalRecur, bool) {
-	parts := icalRRuleParts(s)
+	parts := rruleParts(s)
 	r := vcalRecur{freq: parts["FREQ"], interval: 1}
 	switch r.freq {
 	case "DAILY", "WEEKLY", "MONTHLY", "YEARLY":
@@ -233,7 +220,7 @@ func vcalParseRule1(s string) (r vcalRule1, intervals int, end string, ok bool) 
 			intervals = min(n, 100000)
 			end = ""
 			continue
-		case len(t) >= 8 && vcalDigits(t[:8]):
+		case len(t) >= 8 && allDigits(t[:8]):
 			end = t
 			intervals = 0
 			continue
@@ -249,7 +236,7 @@ func vcalParseRule1(s string) (r vcalRule1, intervals int, end string, ok bool) 
 			}
 			continue
 		}
-		if len(t) == 4 && vcalDigits(t) {
+		if len(t) == 4 && allDigits(t) {
 			continue // time of day list: occurrences stay at the start's time
 		}
 		num, sign := t, 1

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/teambition/rrule-go"
+
+	"syncml-imap/internal/vobject"
 )
 
 // ---- helpers ----
@@ -1110,6 +1113,66 @@ func TestVCalVTimezoneFromIANA(t *testing.T) {
 }
 
 // ---- errors and tolerance ----
+
+// RFC 5545 3.8.7.2: every VEVENT and VTODO gets a DTSTAMP, from the
+// item's own DTSTAMP, LAST-MODIFIED or DCREATED, else from the clock.
+func TestVCalDTStamp(t *testing.T) {
+	clock := func() time.Time { return time.Date(2026, 5, 4, 3, 2, 1, 0, time.FixedZone("X", 2*3600)) }
+	in := []byte("BEGIN:VCALENDAR\r\nVERSION:1.0\r\n" +
+		"BEGIN:VEVENT\r\nUID:none\r\nDTSTART:20260601T100000Z\r\nEND:VEVENT\r\n" +
+		"BEGIN:VEVENT\r\nUID:modified\r\nDCREATED:20250101T000000Z\r\nLAST-MODIFIED:20260301T120000Z\r\nEND:VEVENT\r\n" +
+		"BEGIN:VTODO\r\nUID:created\r\nDCREATED:20250102T080000Z\r\nEND:VTODO\r\n" +
+		"BEGIN:VTODO\r\nUID:stamped\r\nDTSTAMP:20240101T000000Z\r\nLAST-MODIFIED:20260301T120000Z\r\nEND:VTODO\r\n" +
+		"END:VCALENDAR\r\n")
+	out, _, err := VCal10ToICal20WithOptions(in, &VCalOptions{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"none":     "20260504T010201Z", // the clock, in UTC
+		"modified": "20260301T120000Z",
+		"created":  "20250102T080000Z",
+		"stamped":  "20240101T000000Z",
+	}
+	got := map[string]string{}
+	for _, cal := range vobject.Parse(out) {
+		for _, c := range cal.Children {
+			if c.Name != "VEVENT" && c.Name != "VTODO" {
+				continue
+			}
+			n := 0
+			for _, p := range c.Props {
+				if p.Name == "DTSTAMP" {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%s %s: %d DTSTAMPs", c.Name, c.PropValue("UID"), n)
+			}
+			got[c.PropValue("UID")] = c.PropValue("DTSTAMP")
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("DTSTAMPs %v, want %v\n%s", got, want, out)
+	}
+
+	// Without options every item of every fixture still gets one.
+	files, _ := filepath.Glob(filepath.Join("testdata", "vcal", "*.vcs"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := vcalTestToICal(t, b)
+		for _, cal := range vobject.Parse(out) {
+			for _, c := range cal.Children {
+				if (c.Name == "VEVENT" || c.Name == "VTODO") && c.Prop("DTSTAMP") == nil {
+					t.Errorf("%s: %s without DTSTAMP:\n%s", f, c.Name, out)
+				}
+			}
+		}
+	}
+}
 
 func TestVCalErrors(t *testing.T) {
 	for _, in := range [][]byte{nil, []byte(""), vcalTestFile(t, "no_calendar.txt"), []byte("garbage\x00\xff")} {

@@ -5,7 +5,6 @@ package vformat
 // writers for both forms.
 
 import (
-	"bytes"
 	"encoding/base64"
 	"strings"
 	"unicode/utf8"
@@ -61,48 +60,9 @@ func (p *vcalProp) param(name string) string {
 // otherwise iCalendar unfolding (the break and one white space character
 // are removed). Unbalanced blocks are tolerated.
 func vcalParse(data []byte, vcal10 bool) []*vcalComp {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	var logical []string
-	var cur strings.Builder
-	qpSoft := false
-	flush := func() {
-		if cur.Len() > 0 {
-			logical = append(logical, cur.String())
-		}
-		cur.Reset()
-	}
-	for len(data) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			line, data = data, nil
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		switch {
-		case qpSoft:
-			s := strings.TrimSuffix(cur.String(), "=")
-			cur.Reset()
-			cur.WriteString(s)
-			cur.Write(line)
-		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t') && cur.Len() > 0:
-			if vcal10 {
-				cur.Write(line)
-			} else {
-				cur.Write(line[1:])
-			}
-		default:
-			flush()
-			cur.Write(line)
-		}
-		s := cur.String()
-		qpSoft = strings.HasSuffix(s, "=") && vcalIsQPLine(s)
-	}
-	flush()
-
 	var top []*vcalComp
 	var stack []*vcalComp
-	for _, l := range logical {
+	for _, l := range vobject.Unfold(data, vcal10) {
 		p := vcalParseLine(l)
 		if p == nil {
 			continue
@@ -133,55 +93,14 @@ func vcalParse(data []byte, vcal10 bool) []*vcalComp {
 	return top
 }
 
-func vcalIsQPLine(s string) bool {
-	colon := vcalIndexUnquoted(s, ':')
-	if colon < 0 {
-		return false
-	}
-	return strings.Contains(strings.ToUpper(s[:colon]), "QUOTED-PRINTABLE")
-}
-
-func vcalIndexUnquoted(s string, c byte) int {
-	quoted := false
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"':
-			quoted = !quoted
-		case c:
-			if !quoted {
-				return i
-			}
-		}
-	}
-	return -1
-}
-
-// vcalSplitUnquoted splits s at c outside double quotes.
-func vcalSplitUnquoted(s string, c byte) []string {
-	var out []string
-	quoted, start := false, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"':
-			quoted = !quoted
-		case c:
-			if !quoted {
-				out = append(out, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, s[start:])
-}
-
 var vcalBareEncodings = map[string]bool{"QUOTED-PRINTABLE": true, "BASE64": true, "B": true, "8BIT": true, "7BIT": true}
 
 func vcalParseLine(s string) *vcalProp {
-	colon := vcalIndexUnquoted(s, ':')
+	colon := vobject.IndexUnquoted(s, ':')
 	if colon <= 0 {
 		return nil
 	}
-	head := vcalSplitUnquoted(s[:colon], ';')
+	head := vobject.SplitUnquoted(s[:colon], ';')
 	name := strings.TrimSpace(head[0])
 	if dot := strings.LastIndexByte(name, '.'); dot >= 0 {
 		name = name[dot+1:]
@@ -227,7 +146,7 @@ func vcalRawValue(p *vcalProp) string {
 	b := []byte(p.value)
 	switch strings.ToUpper(p.params["ENCODING"]) {
 	case "QUOTED-PRINTABLE":
-		b = vcalQPDecode(p.value)
+		b = vobject.DecodeQP(p.value)
 	case "BASE64", "B":
 		clean := strings.Map(func(r rune) rune {
 			if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
@@ -245,43 +164,6 @@ func vcalRawValue(p *vcalProp) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
 	return s
-}
-
-// vcalQPDecode decodes quoted-printable leniently: a "=" not followed by
-// two hex digits is kept as it is.
-func vcalQPDecode(s string) []byte {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '=' {
-			if i+2 < len(s) {
-				if h, ok := vcalUnhex(s[i+1]); ok {
-					if l, ok := vcalUnhex(s[i+2]); ok {
-						out = append(out, h<<4|l)
-						i += 2
-						continue
-					}
-				}
-			}
-			if i == len(s)-1 {
-				continue // stray soft break
-			}
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-func vcalUnhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
 }
 
 // vcalToUTF8 converts b from charset to UTF-8. Without a charset, valid
@@ -350,40 +232,6 @@ func icalText(p *vcalProp) string {
 	return vobject.UnescapeText(vcalRawValue(p))
 }
 
-// icalList splits an iCalendar multi-valued TEXT at unescaped commas.
-func icalList(raw string) []string {
-	var out []string
-	var cur strings.Builder
-	emit := func() {
-		if v := strings.TrimSpace(cur.String()); v != "" {
-			out = append(out, v)
-		}
-		cur.Reset()
-	}
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		switch {
-		case c == '\\' && i+1 < len(raw):
-			i++
-			if raw[i] == 'n' || raw[i] == 'N' {
-				cur.WriteByte('\n')
-			} else {
-				cur.WriteByte(raw[i])
-			}
-		case c == ',':
-			emit()
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	emit()
-	return out
-}
-
-func icalEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\r\n", `\n`, "\n", `\n`, "\r", `\n`).Replace(s)
-}
-
 // vcalWriter builds CRLF-terminated content lines.
 type vcalWriter struct {
 	b strings.Builder
@@ -393,50 +241,13 @@ type vcalWriter struct {
 // UTF-8 sequences. params are name/value pairs; values with ":", ";" or
 // "," are quoted.
 func (w *vcalWriter) icalLine(name string, value string, params ...string) {
-	var l strings.Builder
-	l.WriteString(name)
+	var ps []string
 	for i := 0; i+1 < len(params); i += 2 {
-		if params[i+1] == "" {
-			continue
+		if params[i+1] != "" {
+			ps = append(ps, params[i]+"="+vobject.QuoteParam(params[i+1]))
 		}
-		v := strings.NewReplacer(`"`, "'", "\r", "", "\n", " ").Replace(params[i+1])
-		if strings.ContainsAny(v, ":;,") {
-			v = `"` + v + `"`
-		}
-		l.WriteString(";" + params[i] + "=" + v)
 	}
-	l.WriteString(":")
-	l.WriteString(strings.NewReplacer("\r", "", "\n", "").Replace(value))
-	s := l.String()
-	first := true
-	for len(s) > 0 {
-		max := 75
-		if !first {
-			max = 74
-		}
-		if len(s) <= max {
-			if !first {
-				w.b.WriteByte(' ')
-			}
-			w.b.WriteString(s)
-			w.b.WriteString("\r\n")
-			break
-		}
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		if cut == 0 {
-			cut = max
-		}
-		if !first {
-			w.b.WriteByte(' ')
-		}
-		w.b.WriteString(s[:cut])
-		w.b.WriteString("\r\n")
-		s = s[cut:]
-		first = false
-	}
+	writeContentLine(&w.b, name, value, ps...)
 }
 
 // vcalLine writes a vCalendar 1.0 line as it is (no folding; values that
@@ -457,6 +268,11 @@ func (w *vcalWriter) vcalLine(name, value string, params ...string) {
 // vcalTextLine writes a vCalendar 1.0 text property: plain when it is
 // short single-line ASCII, else QUOTED-PRINTABLE (with CHARSET=UTF-8 when
 // not ASCII), line breaks as CRLF, soft breaks keeping lines under 76.
+//
+// The encoder is byte by byte, not vcardQPLines: that one also keeps a
+// UTF-8 sequence and a =0D=0A on one line and encodes white space only
+// where a line would end with it. Both decode to the same text, but
+// switching would change the bytes vCalendar 1.0 devices have been getting.
 func (w *vcalWriter) vcalTextLine(name, value string, params ...string) {
 	ascii := true
 	for i := 0; i < len(value); i++ {
@@ -480,7 +296,7 @@ func (w *vcalWriter) vcalTextLine(name, value string, params ...string) {
 			head.WriteString(";" + params[i] + "=" + params[i+1])
 		}
 	}
-	if !vcalIsASCII(value) {
+	if !isASCII(value) {
 		head.WriteString(";CHARSET=UTF-8")
 	}
 	head.WriteString(";ENCODING=QUOTED-PRINTABLE:")
@@ -505,13 +321,4 @@ func (w *vcalWriter) vcalTextLine(name, value string, params ...string) {
 		col += len(tok)
 	}
 	w.b.WriteString("\r\n")
-}
-
-func vcalIsASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }

@@ -71,7 +71,7 @@ func vcalParseDT(s string) (t time.Time, utc, date, ok bool) {
 	if !hasT {
 		datePart, timePart, hasT = strings.Cut(s, "t")
 	}
-	if len(datePart) != 8 || !vcalDigits(datePart) {
+	if len(datePart) != 8 || !allDigits(datePart) {
 		return time.Time{}, false, false, false
 	}
 	y, _ := strconv.Atoi(datePart[:4])
@@ -86,7 +86,7 @@ func vcalParseDT(s string) (t time.Time, utc, date, ok bool) {
 		}
 		return time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC), false, true, true
 	}
-	if !vcalDigits(timePart) || (len(timePart) != 6 && len(timePart) != 4) {
+	if !allDigits(timePart) || (len(timePart) != 6 && len(timePart) != 4) {
 		return time.Time{}, false, false, false
 	}
 	h, _ := strconv.Atoi(timePart[:2])
@@ -102,18 +102,6 @@ func vcalParseDT(s string) (t time.Time, utc, date, ok bool) {
 		sec = 59
 	}
 	return time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC), utc, false, true
-}
-
-func vcalDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // vcalFmtDate, vcalFmtLocal and vcalFmtUTC format the three forms.
@@ -237,7 +225,7 @@ func vcalParseOffset(s string) (int, bool) {
 		s = s[1:]
 	}
 	s = strings.ReplaceAll(s, ":", "")
-	if !vcalDigits(s) {
+	if !allDigits(s) {
 		return 0, false
 	}
 	var h, m, sec int

@@ -729,7 +729,7 @@ func icalZoneFromVTimezone(c *vcalComp) *vcalZone {
 }
 
 func icalFillObsRule(o *vcalObs, rule string) {
-	parts := icalRRuleParts(rule)
+	parts := rruleParts(rule)
 	freq := parts["FREQ"]
 	iv, _ := strconv.Atoi(parts["INTERVAL"])
 	if iv < 1 {

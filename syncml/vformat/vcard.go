@@ -57,6 +57,8 @@ import (
 
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
+
+	"syncml-imap/internal/vobject"
 )
 
 // VCardErrNotVCard is returned when the input holds no BEGIN:VCARD line.
@@ -83,7 +85,7 @@ func VCard21To30(in []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	for _, c := range cards {
 		for _, l := range vcardCardTo30(c, 0) {
-			vcardWriteFolded(&buf, l)
+			vobject.WriteFolded(&buf, l)
 		}
 	}
 	return buf.Bytes(), nil
@@ -243,7 +245,9 @@ func vcardIsBeginEnd(l *vcardLine, what string) bool {
 // vcardLogical undoes folding and QP soft line breaks. A line that does
 // not parse as a property once unfolded (a stray line break inside a
 // value, unindented base64) is appended to the previous value after a line
-// break; a blank line ends a value.
+// break; a blank line ends a value. It is not vobject.Unfold, which knows
+// none of this: vCard 2.1 input is messier than calendars (see the notes
+// at the top of this file), and an END:VCARD ends a QP value here.
 func vcardLogical(phys []string, mode21 bool) []*vcardLine {
 	var out []*vcardLine
 	var last *vcardLine // where stray lines go
@@ -321,18 +325,12 @@ func vcardLogical(phys []string, mode21 bool) []*vcardLine {
 }
 
 // vcardIndexUnquoted finds c outside double quotes, or falls back to the
-// first c when the quotes do not balance.
+// first c when the quotes do not balance: a 2.1 card may carry a stray '"'
+// in a parameter, and the line is kept rather than lost (vCalendar and
+// vobject take no such fallback).
 func vcardIndexUnquoted(s string, c byte) int {
-	quoted := false
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"':
-			quoted = !quoted
-		case c:
-			if !quoted {
-				return i
-			}
-		}
+	if i := vobject.IndexUnquoted(s, c); i >= 0 {
+		return i
 	}
 	return strings.IndexByte(s, c)
 }
@@ -381,28 +379,9 @@ func vcardParseLine(s string) (*vcardLine, bool) {
 	return l, true
 }
 
-// vcardSplitQuoted splits s at sep outside double quotes.
-func vcardSplitQuoted(s string, sep byte) []string {
-	var out []string
-	quoted := false
-	start := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"':
-			quoted = !quoted
-		case sep:
-			if !quoted {
-				out = append(out, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, s[start:])
-}
-
 func vcardParseParams(s string) []vcardParam {
 	var out []vcardParam
-	for _, tok := range vcardSplitQuoted(s, ';') {
+	for _, tok := range vobject.SplitUnquoted(s, ';') {
 		t := strings.TrimSpace(tok)
 		if t == "" {
 			continue
@@ -417,7 +396,7 @@ func vcardParseParams(s string) []vcardParam {
 			continue // not a parameter name: dropped
 		}
 		var vals []string
-		for _, pv := range vcardSplitQuoted(v, ',') {
+		for _, pv := range vobject.SplitUnquoted(v, ',') {
 			vals = append(vals, strings.Trim(strings.TrimSpace(pv), `"`))
 		}
 		out = append(out, vcardParam{name: name, values: vals, raw: t})
@@ -489,44 +468,6 @@ func vcardSkipBlock(lines []*vcardLine, i int) int {
 
 // ---------------------------------------------------------------------------
 // Values
-
-// vcardQPDecode decodes quoted-printable leniently: bad escapes stay
-// literal, "=" before a line break or at the end is a soft break.
-func vcardQPDecode(s []byte) []byte {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '=' {
-			out = append(out, c)
-			continue
-		}
-		switch {
-		case i+2 < len(s) && vcardHex(s[i+1]) >= 0 && vcardHex(s[i+2]) >= 0:
-			out = append(out, byte(vcardHex(s[i+1])<<4|vcardHex(s[i+2])))
-			i += 2
-		case i+1 == len(s):
-		case s[i+1] == '\n':
-			i++
-		case s[i+1] == '\r' && i+2 < len(s) && s[i+2] == '\n':
-			i += 2
-		default:
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func vcardHex(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	}
-	return -1
-}
 
 // vcardCharmap finds a single-byte charset by its name or a usual alias.
 func vcardCharmap(name string) encoding.Encoding {
@@ -704,22 +645,6 @@ func vcardSplit(s string, kind vcardKind, v3 bool) []string {
 	return append(out, b.String())
 }
 
-func vcardEscape30(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\', ';', ',':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '\n':
-			b.WriteString(`\n`)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
 func vcardEscape21(s string, kind vcardKind) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -836,7 +761,7 @@ func vcardCardTo30(c *vcardCard, depth int) []string {
 		nAt = 2
 	}
 	if !hasFN {
-		out = slices.Insert(out, nAt+1, "FN:"+vcardEscape30(vcardFormatName(nComps, orgComps, email, tel)))
+		out = slices.Insert(out, nAt+1, "FN:"+vobject.EscapeText(vcardFormatName(nComps, orgComps, email, tel)))
 	}
 	return append(out, "END:VCARD")
 }
@@ -921,7 +846,7 @@ func vcardProp21To30(p *vcardLine, depth int) (string, []string) {
 
 	raw := p.value
 	if p.qp {
-		raw = vcardQPDecode(raw)
+		raw = vobject.DecodeQP(raw)
 	}
 	if binary {
 		return hdr.String() + vcardBase64(raw), nil
@@ -929,7 +854,7 @@ func vcardProp21To30(p *vcardLine, depth int) (string, []string) {
 	text := vcardCleanText(vcardToUTF8(raw, charset))
 	if p.agent != nil {
 		nested := strings.Join(vcardCardTo30(p.agent, depth+1), "\n")
-		return hdr.String() + vcardEscape30(nested), nil
+		return hdr.String() + vobject.EscapeText(nested), nil
 	}
 	kind := vcardKindOf(p.name, valueType)
 	if p.name == "AGENT" && strings.HasPrefix(strings.ToUpper(strings.TrimSpace(text)), "BEGIN:VCARD") {
@@ -945,7 +870,7 @@ func vcardProp21To30(p *vcardLine, depth int) (string, []string) {
 		return hdr.String() + strings.ReplaceAll(text, "\n", `\n`), []string{text}
 	}
 	comps := vcardSplit(text, kind, false)
-	return hdr.String() + vcardJoin(comps, kind, vcardEscape30), comps
+	return hdr.String() + vcardJoin(comps, kind, vobject.EscapeText), comps
 }
 
 // vcardPassThrough normalises a 3.0/4.0 card: values are kept as written
@@ -1008,14 +933,14 @@ func vcardPassThrough(c *vcardCard, depth int) []string {
 		hdr = vcardCleanHeader(hdr)
 		raw := p.value
 		if p.qp {
-			raw = vcardQPDecode(raw)
+			raw = vobject.DecodeQP(raw)
 		}
 		var val string
 		switch {
 		case binary:
 			val = vcardBase64(raw)
 		case p.agent != nil:
-			val = vcardEscape30(strings.Join(vcardCardTo30(p.agent, depth+1), "\n"))
+			val = vobject.EscapeText(strings.Join(vcardCardTo30(p.agent, depth+1), "\n"))
 		default:
 			val = strings.ReplaceAll(vcardCleanText(vcardToUTF8(raw, charset)), "\n", `\n`)
 		}
@@ -1025,33 +950,6 @@ func vcardPassThrough(c *vcardCard, depth int) []string {
 		out = append(out[:1], append([]string{"VERSION:3.0"}, out[1:]...)...)
 	}
 	return append(out, "END:VCARD")
-}
-
-// vcardWriteFolded writes line folded at 75 octets (not inside a UTF-8
-// sequence) with CRLF line ends.
-func vcardWriteFolded(buf *bytes.Buffer, line string) {
-	const max = 75
-	first := true
-	for {
-		limit := max
-		if !first {
-			limit = max - 1
-			buf.WriteByte(' ')
-		}
-		if len(line) <= limit {
-			buf.WriteString(line)
-			buf.WriteString("\r\n")
-			return
-		}
-		cut := limit
-		for cut > 1 && !utf8.RuneStart(line[cut]) {
-			cut--
-		}
-		buf.WriteString(line[:cut])
-		buf.WriteString("\r\n")
-		line = line[cut:]
-		first = false
-	}
 }
 
 // ---------------------------------------------------------------------------
@@ -1152,7 +1050,7 @@ func vcardProp30To21(p *vcardLine, v4 bool, depth int) []string {
 	}
 	raw := p.value
 	if p.qp {
-		raw = vcardQPDecode(raw)
+		raw = vobject.DecodeQP(raw)
 	}
 	var text string
 	if binary {
