@@ -39,10 +39,6 @@ type dbState struct {
 	// VCalTZ holds the TZ and DAYLIGHT lines of the device's last
 	// vCalendar 1.0 item that had them: its zone, for items without.
 	VCalTZ []string `json:",omitempty"`
-	// Direction is the policy's direction when the device last synced;
-	// another one now means a slow sync (what the device has no longer
-	// follows from the anchors).
-	Direction Direction `json:",omitempty"`
 }
 
 func stateKey(deviceID, db string) string { return "device/" + deviceID + "/" + db }
@@ -219,9 +215,6 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		switch {
 		case d.state.ClientNext == "" || d.state.ClientNext != d.clientAnchor.Last:
 			d.s.log.Info("anchor mismatch, slow sync", "database", d.db, "mode", int(d.mode))
-			d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
-		case d.state.Direction != "" && d.state.Direction != d.dir:
-			d.s.log.Info("direction changed, slow sync", "database", d.db, "was", string(d.state.Direction), "now", string(d.dir))
 			d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
 		}
 	}
@@ -1012,11 +1005,12 @@ func (s *session) commit(ctx context.Context) {
 		// The new sync point: what the client now has. In one-way from
 		// the client the server's changes were not sent, so they stay
 		// pending: start from the old point and add the client's writes.
+		// The same when the policy keeps the device receive-free: what it
+		// was not sent stays pending, for when the policy changes.
 		base := d.changes.Point
-		if !d.mode.serverSends() && d.mode != AlertRefreshFromClient && d.oldPoint != nil {
+		if !d.sends() && d.mode != AlertRefreshFromClient {
 			base = d.oldPoint
 		}
-		d.state.Direction = d.dir
 		point, err := d.view.Advance(ctx, base, d.own)
 		if err != nil {
 			s.log.Error("commit: sync point", "database", d.db, "err", err)
