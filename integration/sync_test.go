@@ -496,7 +496,7 @@ func TestSmallMessages(t *testing.T) {
 // the server's version wins on the device, and the device's version is
 // kept as a duplicate, so nothing anyone typed is lost.
 func TestConflict(t *testing.T) {
-	e := newEnv(t)
+	e := newEnvWith(t, func(c *config.Config) { c.Sync.Defaults.Conflict = config.ConflictDuplicate }, nil)
 	c := e.client
 	for i := 0; i < 3; i++ {
 		c.WriteItem(t, "addressbook", fmt.Sprintf("c%03d.vcf", i), contact(i, "original"))

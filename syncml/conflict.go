@@ -1,5 +1,10 @@
 package syncml
 
+import (
+	"context"
+	"strings"
+)
+
 // A conflict is an item changed on both sides since the last sync. The
 // engine asks a ConflictPolicy what to do; the device-policy issue adds
 // server-wins, device-wins, newest-wins, duplicate and merge policies per
@@ -24,7 +29,54 @@ const (
 	// KeepBoth: the server's version stays and goes to the device; the
 	// device's version is stored as a new item and sent to the device too.
 	KeepBoth
+	// Merged: the two versions were merged field by field; the result is
+	// stored and goes to the device.
+	Merged
 )
+
+// resolveConflict decides a conflict by the device's policy (or the
+// server's ConflictPolicy when one is set). device has been completed
+// with what the device cannot hold. For Merged it returns the merged
+// item; for DeviceWins the device's.
+func (d *dbSession) resolveConflict(ctx context.Context, guid string, server, device []byte) (Resolution, []byte) {
+	if d.s.srv.opts.Conflicts != nil {
+		return d.s.srv.opts.Conflicts.Resolve(&Conflict{DB: d.db, ID: guid, Server: server, Device: device}), device
+	}
+	p := &d.s.policy
+	byRule := func(r ConflictRule) Resolution {
+		switch r {
+		case ConflictDeviceWins:
+			return DeviceWins
+		case ConflictDuplicate:
+			return KeepBoth
+		case ConflictNewestWins:
+			if newer, known := deviceNewer(server, device); known {
+				if newer {
+					return DeviceWins
+				}
+				return ServerWins
+			}
+			if p.TieBreak == ConflictDeviceWins {
+				return DeviceWins
+			}
+		}
+		return ServerWins
+	}
+	if p.Conflict != ConflictMerge {
+		return byRule(p.Conflict), device
+	}
+	merged, both := merge3(d.base(ctx, guid), server, device, tieBreakFor(p.TieBreak))
+	if len(both) > 0 {
+		d.s.log.Info("merge: fields changed on both sides", "database", d.db, "id", guid, "fields", strings.Join(both, ","), "tie_break", string(p.TieBreak))
+	}
+	switch {
+	case sameContent(merged, server):
+		return ServerWins, server
+	case sameContent(merged, device):
+		return DeviceWins, device
+	}
+	return Merged, merged
+}
 
 // ConflictPolicy decides conflicts. Two versions with the same content
 // are never a conflict: the policy is not asked.
@@ -50,6 +102,8 @@ func (r Resolution) status() StatusCode {
 		return StatusConflictClientWon
 	case KeepBoth:
 		return StatusConflictDuplicate
+	case Merged:
+		return StatusConflictMerged
 	}
 	return StatusConflictServerWon
 }

@@ -26,8 +26,8 @@ type ServerOptions struct {
 	// Secrets enables syncml:auth-md5 for the users it knows; nil: only
 	// basic authentication.
 	Secrets SecretSource
-	// Conflicts decides items changed on both sides; nil:
-	// DefaultConflictPolicy.
+	// Conflicts, when set, decides items changed on both sides instead of
+	// the devices' policies (for tests and embedders).
 	Conflicts ConflictPolicy
 	// MaxObjSize is the largest item accepted (announced in SyncML 1.1+);
 	// default 4 MiB.
@@ -66,9 +66,6 @@ func NewServer(opts ServerOptions) *Server {
 	}
 	if opts.MaxObjSize <= 0 {
 		opts.MaxObjSize = defaultMaxObjSize
-	}
-	if opts.Conflicts == nil {
-		opts.Conflicts = DefaultConflictPolicy
 	}
 	if opts.Policy.Direction == "" && opts.Policy.Conflict == "" {
 		opts.Policy = DefaultPolicy()

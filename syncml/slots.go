@@ -246,7 +246,7 @@ func (d *Devices) SetPolicy(ctx context.Context, ref string, base Policy, kv map
 		ov[k] = v
 	}
 	for k, v := range kv {
-		if strings.TrimSpace(v) == "" && !strings.HasSuffix(k, "_direction") {
+		if strings.TrimSpace(v) == "" {
 			if !slices.Contains(PolicyKeys, k) {
 				return nil, Policy{}, fmt.Errorf("policy %s: unknown key; known: %s", k, strings.Join(PolicyKeys, ", "))
 			}

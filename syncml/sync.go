@@ -66,6 +66,7 @@ type dbSession struct {
 	// deleted on it again.
 	reverts []string
 	dir     Direction       // the device's policy for this database
+	bases   baseState       // merge bases (policy "merge")
 	index   *matchIndex     // built on the first match
 	kept    map[string]bool // items the client sent or matched (refresh from client)
 
@@ -602,6 +603,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 				d.kept[match] = true
 				if sameContent(d.items[match], data) {
 					delete(d.outgoing, match)
+					d.agree(match, d.items[match])
 					st.Data = okCode.String()
 					return nil
 				}
@@ -628,6 +630,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 				d.outgoing[guid] = "Replace"
 			} else {
 				delete(d.outgoing, guid)
+				d.agree(guid, d.items[guid])
 			}
 			st.Data = okCode.String()
 			return nil
@@ -638,15 +641,23 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			server := d.load(ctx, guid)
 			if sameContent(server, data) {
 				delete(d.outgoing, guid)
+				d.agree(guid, server)
 				st.Data = StatusOK.String()
 				return nil
 			}
-			res := d.s.srv.opts.Conflicts.Resolve(&Conflict{DB: d.db, ID: guid, Server: server, Device: data})
-			d.s.log.Info("conflict", "database", d.db, "id", guid, "resolution", res.status().String())
+			if server != nil {
+				data = mergeKept(server, data, mergeInfo(d.datastore(ctx), form, server, d.state.AllDay))
+			}
+			res, result := d.resolveConflict(ctx, guid, server, data)
+			d.s.log.Info("conflict", "database", d.db, "id", guid, "policy", string(d.s.policy.Conflict), "resolution", res.status().String())
 			switch res {
 			case DeviceWins:
 				delete(d.outgoing, guid)
-				return &pendingPut{item: &StoreItem{ID: guid, Data: data}, status: st, luid: luid, okCode: res.status()}
+				return &pendingPut{item: &StoreItem{ID: guid, Data: result}, status: st, luid: luid, okCode: res.status()}
+			case Merged:
+				// Stored, and sent back: the device has only its half.
+				d.outgoing[guid] = "Replace"
+				return &pendingPut{item: &StoreItem{ID: guid, Data: result}, status: st, luid: luid, okCode: res.status()}
 			case KeepBoth:
 				d.outgoing[guid] = "Replace"
 				return &pendingPut{item: &StoreItem{Data: data}, status: st, okCode: res.status(), luid: ""}
@@ -700,6 +711,7 @@ func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
 
 func (d *dbSession) stored(p *pendingPut) {
 	p.status.Data = p.okCode.String()
+	d.agree(p.item.ID, p.item.Data)
 	d.own = append(d.own, p.item.ID)
 	d.items[p.item.ID] = p.item.Data
 	d.kept[p.item.ID] = true
@@ -867,6 +879,7 @@ func (d *dbSession) serverSync(ctx context.Context) []Command {
 			}
 			sy.Commands = append(sy.Commands, &Change{Op: "Delete", Items: []Item{{Target: &Loc{LocURI: luid}}}})
 			delete(d.state.Map, luid)
+			d.agree(id, nil)
 		case d.items[id] == nil:
 			continue // gone meanwhile
 		case d.s.maxObj > 0 && int64(len(d.items[id])) > d.s.maxObj:
@@ -880,6 +893,7 @@ func (d *dbSession) serverSync(ctx context.Context) []Command {
 				data, typ, ver, _ = fromCanonical("", d.db, d.items[id], "")
 			}
 			meta := &Meta{Type: typ, Version: ver}
+			d.agree(id, d.items[id])
 			if luid != "" && d.mode != AlertRefreshFromServer {
 				sy.Commands = append(sy.Commands, &Change{Op: "Replace", Meta: meta,
 					Items: []Item{{Target: &Loc{LocURI: luid}, Source: &Loc{LocURI: id}, Data: &Data{Text: string(data)}}}})
@@ -1020,6 +1034,9 @@ func (s *session) commit(ctx context.Context) {
 		raw, err := json.Marshal(d.state)
 		if err == nil {
 			err = s.store.SaveState(ctx, stateKey(s.deviceID, d.db), raw)
+		}
+		if err == nil && s.policy.Conflict == ConflictMerge {
+			d.saveBases(ctx)
 		}
 		if err != nil {
 			s.log.Error("commit: save state", "database", d.db, "err", err)

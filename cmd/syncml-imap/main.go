@@ -2,6 +2,8 @@
 //
 //	syncml-imap serve -config FILE    run the daemon
 //	syncml-imap check -config FILE    check the configuration and the IMAP server
+//	syncml-imap devices list|show|set|reset|remove -config FILE -user NAME ...
+//	                                  manage a user's device slots
 package main
 
 import (
@@ -32,6 +34,12 @@ Usage:
                                     check the configuration and the IMAP server;
                                     with -user, also log in as NAME (password from
                                     SYNCML_IMAP_PASSWORD, or the configured master user)
+  syncml-imap devices list|show|set|reset|remove -config FILE -user NAME
+                    [-device ID|N] [-json] [-yes] [key=value ...]
+                                    manage a user's device slots: list them, show
+                                    one, change its policy, reset its sync state
+                                    (next sync slow) or free its slot; the items
+                                    stay. "syncml-imap devices help" has details
   syncml-imap version
 `
 
@@ -51,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, args[1:], stdout, stderr)
+	case "devices":
+		return cmdDevices(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "syncml-imap", version())
 		return 0

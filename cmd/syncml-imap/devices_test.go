@@ -1,0 +1,413 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"syncml-imap/config"
+	"syncml-imap/imapstore"
+	"syncml-imap/internal/dovetest"
+	"syncml-imap/plugin"
+	"syncml-imap/syncml"
+)
+
+const (
+	devUser     = "alice@example.org"
+	devPassword = "alice-pw"
+	phone       = "IMEI:351234"
+	tablet      = "IMEI:359999"
+)
+
+// devicesSetup is a Dovecot with a master user and alice, whose account
+// has two device slots and a contact.
+type devicesSetup struct {
+	srv       *dovetest.Server
+	plainCfg  string // no master user: the password comes from the environment
+	masterCfg string // master user admin, separator "*" as dovetest configures
+	contactID string
+	lastSync  time.Time
+}
+
+func setupDevices(t *testing.T) *devicesSetup {
+	t.Helper()
+	srv := dovetest.Start(t, &dovetest.Options{MasterUser: "admin", MasterPassword: "master-pw"})
+	srv.AddUser(t, devUser, devPassword)
+	s := &devicesSetup{
+		srv:      srv,
+		plainCfg: writeConfig(t, fmt.Sprintf("[imap]\naddress = %q\n", srv.Addr)),
+		// dovetest sets auth_master_user_separator = "*".
+		masterCfg: writeConfig(t, fmt.Sprintf("[imap]\naddress = %q\nmaster_user = \"admin\"\nmaster_password = \"master-pw\"\nmaster_separator = \"*\"\n", srv.Addr)),
+		lastSync:  time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC),
+	}
+	ctx := context.Background()
+
+	// A contact, stored through imapstore as a sync would.
+	opts := &imapstore.Options{Address: srv.Addr}
+	acct, err := imapstore.Dial(ctx, opts, devUser, devPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := &imapstore.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Jane Roe\r\nTEL:+49 1\r\nEND:VCARD\r\n")}
+	if err := acct.Put(ctx, imapstore.KindContacts, item); err != nil {
+		t.Fatal(err)
+	}
+	s.contactID = item.ID
+	acct.Close()
+
+	st := s.open(t)
+	d := plugin.AdminDevices(s.config(t, s.plainCfg), st)
+	for _, id := range []string{phone, tablet} {
+		if _, err := d.Claim(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := d.Get(ctx, phone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Manufacturer, p.Model, p.SoftwareVersion, p.DevType = "Nokia", "E71", "300.21.012", "phone"
+	p.LastSync = s.lastSync
+	p.Databases = map[string]time.Time{"contacts": s.lastSync, "calendar": s.lastSync.Add(-time.Hour)}
+	if err := d.Save(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"contacts", "calendar", "calendar/map", "devinf"} {
+		if err := st.SaveState(ctx, "device/"+phone+"/"+key, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func (s *devicesSetup) config(t *testing.T, path string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// open logs in as alice on a fresh connection, so that what it reads was
+// written by the command, not cached.
+func (s *devicesSetup) open(t *testing.T) syncml.Store {
+	t.Helper()
+	st, err := plugin.OpenAccount(context.Background(), s.config(t, s.plainCfg), devUser, devPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func (s *devicesSetup) slot(t *testing.T, id string) *syncml.Slot {
+	t.Helper()
+	slot, err := plugin.AdminDevices(s.config(t, s.plainCfg), s.open(t)).Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slot
+}
+
+func (s *devicesSetup) stateKeys(t *testing.T, prefix string) []string {
+	t.Helper()
+	keys, err := s.open(t).ListState(context.Background(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+func (s *devicesSetup) contactStays(t *testing.T) {
+	t.Helper()
+	items, err := s.open(t).Get(context.Background(), "contacts", s.contactID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items[0] == nil || !strings.Contains(string(items[0].Data), "FN:Jane Roe") {
+		t.Errorf("the contact is gone: %v", items)
+	}
+}
+
+func mustContain(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, got)
+		}
+	}
+}
+
+// TestDevices walks through every subcommand with the password from the
+// environment.
+func TestDevices(t *testing.T) {
+	s := setupDevices(t)
+	t.Setenv("SYNCML_IMAP_PASSWORD", devPassword)
+	cfg := s.plainCfg
+	base := []string{"-config", cfg, "-user", devUser}
+	devices := func(sub string, args ...string) (int, string, string) {
+		return runCmd(append(append([]string{"devices", sub}, base...), args...)...)
+	}
+
+	code, out, errs := devices("list")
+	if code != 0 {
+		t.Fatalf("list: %d\n%s", code, errs)
+	}
+	mustContain(t, "list", out, "2 of 4 slots used", "SLOT", phone, tablet, "Nokia E71",
+		s.lastSync.Local().Format("2006-01-02 15:04"), "contacts,calendar", "never", "default")
+
+	code, out, errs = devices("list", "-json")
+	var listed struct {
+		User       string         `json:"user"`
+		MaxDevices int            `json:"max_devices"`
+		Slots      []*syncml.Slot `json:"slots"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &listed) != nil {
+		t.Fatalf("list -json: %d\n%s\n%s", code, out, errs)
+	}
+	if listed.User != devUser || listed.MaxDevices != 4 || len(listed.Slots) != 2 ||
+		listed.Slots[0].DeviceID != phone || listed.Slots[0].Number != 1 || listed.Slots[1].Number != 2 ||
+		!listed.Slots[0].LastSync.Equal(s.lastSync) {
+		t.Errorf("list -json: %s", out)
+	}
+
+	code, out, errs = devices("show", "-device", phone)
+	if code != 0 {
+		t.Fatalf("show: %d\n%s", code, errs)
+	}
+	mustContain(t, "show", out, "device "+phone+" (slot 1 of 4)", "manufacturer:     Nokia", "model:            E71",
+		"300.21.012", "device type:      phone", "contacts  last sync "+s.lastSync.Local().Format("2006-01-02 15:04:05"),
+		"    direction = two-way", "    conflict = merge")
+	if strings.Contains(out, "  * ") {
+		t.Errorf("show marks overrides of a device without any:\n%s", out)
+	}
+	// A slot number names the device too.
+	if code, out, _ = devices("show", "-device", "2"); code != 0 || !strings.Contains(out, "device "+tablet+" (slot 2 of 4)") ||
+		!strings.Contains(out, "databases: none synced yet") {
+		t.Errorf("show -device 2: %d\n%s", code, out)
+	}
+	if code, _, errs = devices("show", "-device", "IMEI:000"); code != 2 || !strings.Contains(errs, "no such device") {
+		t.Errorf("show of an unknown device: %d %q", code, errs)
+	}
+
+	// set: flags may also follow the key=value arguments.
+	code, out, errs = runCmd("devices", "set", "-config", cfg, "-user", devUser, "conflict=device-wins", "contacts_direction=server-to-device", "-device", phone)
+	if code != 0 {
+		t.Fatalf("set: %d\n%s", code, errs)
+	}
+	mustContain(t, "set", out, "  * conflict = device-wins", "  * contacts_direction = server-to-device", "    direction = two-way")
+	if ov := s.slot(t, phone).Overrides; ov["conflict"] != "device-wins" || ov["contacts_direction"] != "server-to-device" || len(ov) != 2 {
+		t.Errorf("stored overrides %v", ov)
+	}
+	if _, out, _ = devices("list"); !strings.Contains(out, "conflict=device-wins") {
+		t.Errorf("list does not show the overrides:\n%s", out)
+	}
+
+	for _, tc := range []struct{ arg, want string }{
+		{"colour=blue", "policy colour: unknown key"},
+		{"conflict=sometimes", `policy conflict: invalid value "sometimes"`},
+		{"calendar_past=lots", `policy calendar_past: invalid duration "lots"`},
+		{"nonsense", `"nonsense": want key=value`},
+	} {
+		code, out, errs = devices("set", "-device", phone, "tasks_open_only=true", tc.arg)
+		if code != 2 || !strings.Contains(errs, tc.want) || out != "" {
+			t.Errorf("set %s: %d %q %q, want exit 2 and %q", tc.arg, code, out, errs, tc.want)
+		}
+	}
+	if ov := s.slot(t, phone).Overrides; len(ov) != 2 {
+		t.Errorf("a refused set changed the overrides: %v", ov)
+	}
+
+	// key= removes an override, for a direction key as for any other.
+	code, out, errs = devices("set", "-device", "1", "conflict=", "contacts_direction=")
+	if code != 0 || strings.Contains(out, "  * ") || !strings.Contains(out, "    conflict = merge") {
+		t.Errorf("removing overrides: %d\n%s\n%s", code, out, errs)
+	}
+	if ov := s.slot(t, phone).Overrides; len(ov) != 0 {
+		t.Errorf("overrides left after removal: %v", ov)
+	}
+
+	// reset: the per-database state goes, the slot, its DevInf and the
+	// items stay.
+	code, out, errs = devices("reset", "-device", phone, "-yes")
+	if code != 0 || !strings.Contains(out, "slow sync") {
+		t.Fatalf("reset: %d\n%s\n%s", code, out, errs)
+	}
+	if keys := s.stateKeys(t, "device/"+phone+"/"); len(keys) != 1 || keys[0] != "device/"+phone+"/devinf" {
+		t.Errorf("state after reset: %v", keys)
+	}
+	if slot := s.slot(t, phone); slot == nil || slot.Number != 1 || slot.Databases != nil || slot.Model != "E71" {
+		t.Errorf("slot after reset: %+v", slot)
+	}
+	s.contactStays(t)
+
+	// remove: the slot and all state go, the items stay, the number is free.
+	code, out, errs = devices("remove", "-device", phone, "-yes")
+	if code != 0 || !strings.Contains(out, "slot 1 freed") || !strings.Contains(out, "items in the mailbox stay") {
+		t.Fatalf("remove: %d\n%s\n%s", code, out, errs)
+	}
+	if s.slot(t, phone) != nil {
+		t.Error("the slot is still there")
+	}
+	if keys := s.stateKeys(t, "device/"+phone+"/"); len(keys) != 0 {
+		t.Errorf("state after remove: %v", keys)
+	}
+	s.contactStays(t)
+	if _, out, _ = devices("list"); !strings.Contains(out, "1 of 4 slots used") || strings.Contains(out, phone) {
+		t.Errorf("list after remove:\n%s", out)
+	}
+	newcomer, err := plugin.AdminDevices(s.config(t, cfg), s.open(t)).Claim(context.Background(), "IMEI:777")
+	if err != nil || newcomer.Number != 1 {
+		t.Errorf("new device after remove: %+v, %v; want slot 1", newcomer, err)
+	}
+	if code, _, errs = devices("remove", "-device", phone, "-yes"); code != 2 || !strings.Contains(errs, "no such device") {
+		t.Errorf("second remove: %d %q", code, errs)
+	}
+}
+
+// TestDevicesCredentials: the master user, a wrong password, and no
+// password at all.
+func TestDevicesCredentials(t *testing.T) {
+	s := setupDevices(t)
+
+	t.Setenv("SYNCML_IMAP_PASSWORD", "")
+	code, out, errs := runCmd("devices", "list", "-config", s.masterCfg, "-user", devUser)
+	if code != 0 || !strings.Contains(out, "2 of 4 slots used") {
+		t.Errorf("master user: %d\n%s\n%s", code, out, errs)
+	}
+	// The master user may also change things.
+	if code, _, errs = runCmd("devices", "set", "-config", s.masterCfg, "-user", devUser, "-device", tablet, "tasks_open_only=true"); code != 0 {
+		t.Errorf("set as master: %d %q", code, errs)
+	}
+	if ov := s.slot(t, tablet).Overrides; ov["tasks_open_only"] != "true" {
+		t.Errorf("overrides after set as master: %v", ov)
+	}
+
+	badMaster := writeConfig(t, fmt.Sprintf("[imap]\naddress = %q\nmaster_user = \"admin\"\nmaster_password = \"not-the-master-pw\"\n", s.srv.Addr))
+	code, out, errs = runCmd("devices", "list", "-config", badMaster, "-user", devUser)
+	if code != 1 || !strings.Contains(errs, "login failed for "+devUser+" through master user admin") || strings.Contains(out+errs, "not-the-master-pw") {
+		t.Errorf("wrong master password: %d %q %q", code, out, errs)
+	}
+
+	// SYNCML_IMAP_PASSWORD wins over the master user.
+	t.Setenv("SYNCML_IMAP_PASSWORD", "wrong-secret-42")
+	for _, cfg := range []string{s.plainCfg, s.masterCfg} {
+		code, out, errs = runCmd("devices", "list", "-config", cfg, "-user", devUser)
+		if code != 1 || !strings.Contains(errs, "login failed for "+devUser+": wrong password") || strings.Contains(out+errs, "wrong-secret-42") {
+			t.Errorf("wrong password: %d %q %q", code, out, errs)
+		}
+	}
+}
+
+// fakeConsole is a terminal that answers with what the test says.
+type fakeConsole struct {
+	tty      bool
+	password string
+	answer   string
+	asked    []string
+}
+
+func (c *fakeConsole) interactive() bool { return c.tty }
+
+func (c *fakeConsole) readPassword(_ context.Context, prompt string) (string, error) {
+	c.asked = append(c.asked, prompt)
+	return c.password, nil
+}
+
+func (c *fakeConsole) confirm(_ context.Context, q string) (bool, error) {
+	c.asked = append(c.asked, q)
+	return c.answer == "y", nil
+}
+
+func runDevicesWith(con console, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := runDevices(context.Background(), args, &out, &errb, con)
+	return code, out.String(), errb.String()
+}
+
+// TestDevicesTerminal: the password prompt and the y/N question on a
+// terminal, and what happens without one.
+func TestDevicesTerminal(t *testing.T) {
+	s := setupDevices(t)
+	t.Setenv("SYNCML_IMAP_PASSWORD", "")
+	base := []string{"-config", s.plainCfg, "-user", devUser}
+
+	con := &fakeConsole{tty: true, password: devPassword, answer: "n"}
+	code, out, errs := runDevicesWith(con, append([]string{"remove", "-device", tablet}, base...)...)
+	if code != 0 || !strings.Contains(out, "nothing changed") || len(con.asked) != 2 ||
+		!strings.Contains(con.asked[0], "password of "+devUser) || !strings.Contains(con.asked[1], "[y/N]") {
+		t.Errorf("remove answered no: %d %q %q, asked %q", code, out, errs, con.asked)
+	}
+	if s.slot(t, tablet) == nil {
+		t.Fatal("the slot went although the answer was no")
+	}
+	con = &fakeConsole{tty: true, password: devPassword, answer: "y"}
+	if code, out, errs = runDevicesWith(con, append([]string{"remove", "-device", tablet}, base...)...); code != 0 || !strings.Contains(out, "freed") {
+		t.Errorf("remove answered yes: %d %q %q", code, out, errs)
+	}
+	if s.slot(t, tablet) != nil {
+		t.Error("the slot stayed although the answer was yes")
+	}
+
+	// No terminal: no question, no prompt.
+	con = &fakeConsole{}
+	code, out, errs = runDevicesWith(con, append([]string{"reset", "-device", phone}, base...)...)
+	if code != 2 || !strings.Contains(errs, "add -yes") || len(con.asked) != 0 {
+		t.Errorf("reset without terminal and -yes: %d %q %q", code, out, errs)
+	}
+	code, _, errs = runDevicesWith(con, append([]string{"list"}, base...)...)
+	if code != 2 || !strings.Contains(errs, "no password") || !strings.Contains(errs, "SYNCML_IMAP_PASSWORD") || len(con.asked) != 0 {
+		t.Errorf("list without password or terminal: %d %q", code, errs)
+	}
+	// An empty answer to the prompt is no password either.
+	con = &fakeConsole{tty: true}
+	if code, _, errs = runDevicesWith(con, append([]string{"list"}, base...)...); code != 2 || !strings.Contains(errs, "no password") {
+		t.Errorf("empty password at the prompt: %d %q", code, errs)
+	}
+	// With the master user configured nothing is asked.
+	con = &fakeConsole{tty: true}
+	if code, _, errs = runDevicesWith(con, "list", "-config", s.masterCfg, "-user", devUser); code != 0 || len(con.asked) != 0 {
+		t.Errorf("master user on a terminal: %d %q, asked %q", code, errs, con.asked)
+	}
+}
+
+// TestDevicesUsage: mistakes in the command line are exit 2 and found
+// before any login (the IMAP server here does not exist).
+func TestDevicesUsage(t *testing.T) {
+	down := writeConfig(t, "[imap]\naddress = \"127.0.0.1:1\"\ndial_timeout = \"2s\"\n")
+	t.Setenv("SYNCML_IMAP_PASSWORD", "pw")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"devices"}, "Usage:"},
+		{[]string{"devices", "frob"}, `unknown subcommand "frob"`},
+		{[]string{"devices", "list", "-config", down}, "-user is required"},
+		{[]string{"devices", "show", "-config", down, "-user", "u"}, "-device is required"},
+		{[]string{"devices", "set", "-config", down, "-user", "u", "-device", "1"}, "at least one key=value"},
+		{[]string{"devices", "list", "-config", down, "-user", "u", "extra"}, `unexpected argument "extra"`},
+		{[]string{"devices", "list", "-config", down, "-user", "u", "-yes"}, "flag provided but not defined: -yes"},
+		{[]string{"devices", "set", "-config", down, "-user", "u", "-device", "1", "direction=sideways"}, `policy direction: invalid value "sideways"`},
+		{[]string{"devices", "set", "-config", down, "-user", "u", "-device", "1", "time_zone=Mars/Base"}, "policy time_zone: unknown time zone"},
+		{[]string{"devices", "set", "-config", down, "-user", "u", "-device", "1", "conflict=merge", "conflict=duplicate"}, "policy conflict: given twice"},
+		{[]string{"devices", "set", "-config", down, "-user", "u", "-device", "1", "bogus="}, "policy bogus: unknown key"},
+	} {
+		code, _, errs := runCmd(tc.args...)
+		if code != 2 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%q: %d %q, want exit 2 and %q", tc.args, code, errs, tc.want)
+		}
+	}
+	// The IMAP server down is a runtime error.
+	code, _, errs := runCmd("devices", "list", "-config", down, "-user", "u")
+	if code != 1 || !strings.Contains(errs, "127.0.0.1:1") || strings.Contains(errs, "pw\"") {
+		t.Errorf("IMAP down: %d %q", code, errs)
+	}
+	if code, out, _ := runCmd("devices", "help"); code != 0 || !strings.Contains(out, "devices reset") {
+		t.Errorf("devices help: %d %q", code, out)
+	}
+}

@@ -1,0 +1,253 @@
+package vobject
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestUnfold(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		keepSpace bool
+		want      []string
+	}{
+		{"CRLF and LF", "A:1\r\nB:2\nC:3", false, []string{"A:1", "B:2", "C:3"}},
+		{"byte order mark", "\xef\xbb\xbfA:1\r\n", false, []string{"A:1"}},
+		{"RFC 5545 folding drops one white space", "NOTE:a\r\n  b\r\n\tc\r\n", false, []string{"NOTE:a bc"}},
+		{"RFC 822 folding keeps it", "NOTE:a\r\n  b\r\n\tc\r\n", true, []string{"NOTE:a  b\tc"}},
+		{"empty lines dropped, no continuation after them", "A:1\r\n\r\n b\r\n", false, []string{"A:1", " b"}},
+		{"QP soft break", "N;ENCODING=QUOTED-PRINTABLE:M=C3=BC=\r\nller\r\nX:y\r\n", false,
+			[]string{"N;ENCODING=QUOTED-PRINTABLE:M=C3=BCller", "X:y"}},
+		{"bare 2.1 QP parameter, lower case", "NOTE;quoted-printable:a=\r\nb=\r\nc\r\n", false, []string{"NOTE;quoted-printable:abc"}},
+		{"QP soft break, parameter with a quoted colon", "NOTE;X-A=\"a:b\";ENCODING=QUOTED-PRINTABLE:x=\r\ny\r\n", false,
+			[]string{"NOTE;X-A=\"a:b\";ENCODING=QUOTED-PRINTABLE:xy"}},
+		{"QP only in the value is no soft break", "NOTE:QUOTED-PRINTABLE=\r\nX:y\r\n", false, []string{"NOTE:QUOTED-PRINTABLE=", "X:y"}},
+		{"trailing = without QP", "URL:http://x/?a=\r\nB:1\r\n", false, []string{"URL:http://x/?a=", "B:1"}},
+		{"QP header complete only after folding", "NOTE;ENCODING=\r\n QUOTED-PRINTABLE:a=\r\nb\r\n", false,
+			[]string{"NOTE;ENCODING=QUOTED-PRINTABLE:ab"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Unfold([]byte(tt.in), tt.keepSpace); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Unfold(%q, %v) = %q, want %q", tt.in, tt.keepSpace, got, tt.want)
+			}
+		})
+	}
+}
+
+// Lines keeps the physical lines with each logical one and finds a soft
+// break behind a quoted colon in a parameter (it used to look at the first
+// colon, quoted or not).
+func TestLinesQuotedColonSoftBreak(t *testing.T) {
+	lines := Lines(crlf(`
+NOTE;X-A="a:b";ENCODING=QUOTED-PRINTABLE:M=C3=BC=
+ller
+`))
+	if len(lines) != 1 {
+		t.Fatalf("got %d lines, want 1: %+v", len(lines), lines)
+	}
+	l := lines[0]
+	if l.Value != "Müller" || l.Params["X-A"] != "a:b" {
+		t.Errorf("value %q, X-A %q", l.Value, l.Params["X-A"])
+	}
+	if want := "NOTE;X-A=\"a:b\";ENCODING=QUOTED-PRINTABLE:M=C3=BC=\r\nller\r\n"; l.Orig != want {
+		t.Errorf("Orig = %q, want %q", l.Orig, want)
+	}
+}
+
+func TestIndexSplitUnquoted(t *testing.T) {
+	for _, c := range []struct {
+		s     string
+		c     byte
+		index int
+		split []string
+	}{
+		{`DTSTART;TZID="a:b":2026`, ':', 18, []string{`DTSTART;TZID="a:b"`, `2026`}},
+		{`a;b="x;y";c`, ';', 1, []string{"a", `b="x;y"`, "c"}},
+		{`none`, ';', -1, []string{"none"}},
+		{`a;"open;b`, ';', 1, []string{"a", `"open;b`}},
+		{`"open:b`, ':', -1, nil},
+		{``, ';', -1, []string{""}},
+	} {
+		if got := IndexUnquoted(c.s, c.c); got != c.index {
+			t.Errorf("IndexUnquoted(%q, %q) = %d, want %d", c.s, c.c, got, c.index)
+		}
+		if c.split == nil {
+			continue
+		}
+		if got := SplitUnquoted(c.s, c.c); !reflect.DeepEqual(got, c.split) {
+			t.Errorf("SplitUnquoted(%q, %q) = %q, want %q", c.s, c.c, got, c.split)
+		}
+	}
+	if got := SplitUnquoted(`x="a,b",y`, ','); !reflect.DeepEqual(got, []string{`x="a,b"`, "y"}) {
+		t.Errorf("SplitUnquoted at ',' = %q", got)
+	}
+}
+
+func TestQuoteParam(t *testing.T) {
+	for in, want := range map[string]string{
+		"Europe/Berlin":   "Europe/Berlin",
+		"a:b":             `"a:b"`,
+		"Doe, Jane":       `"Doe, Jane"`,
+		`say "hi"`:        "say 'hi'",
+		"two\r\nlines":    "two lines",
+		`x;"y"`:           `"x;'y'"`,
+		"":                "",
+		"mailto:a@b.test": `"mailto:a@b.test"`,
+	} {
+		if got := QuoteParam(in); got != want {
+			t.Errorf("QuoteParam(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestDecodeQP(t *testing.T) {
+	for in, want := range map[string]string{
+		"M=C3=BCller":     "Müller",
+		"lower=c3=bc":     "lowerü",
+		"a=3Db":           "a=b",
+		"bad=ZZ=4":        "bad=ZZ=4", // not an escape: kept
+		"soft=":           "soft",     // soft break at the end
+		"a=\r\nb=\nc":     "abc",      // soft breaks inside (vCard stray lines)
+		"trailing space ": "trailing space ",
+		"=0D=0A":          "\r\n",
+		"=\rx":            "=\rx",
+		"":                "",
+	} {
+		if got := string(DecodeQP(in)); got != want {
+			t.Errorf("DecodeQP(%q) = %q, want %q", in, got, want)
+		}
+		if got := string(DecodeQP([]byte(in))); got != want {
+			t.Errorf("DecodeQP([]byte(%q)) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestEscapeUnescapeText(t *testing.T) {
+	for _, c := range []struct{ plain, escaped string }{
+		{"plain", "plain"},
+		{`a\b;c,d`, `a\\b\;c\,d`},
+		{"one\ntwo", `one\ntwo`},
+		{"ümlaut, ok", `ümlaut\, ok`},
+	} {
+		if got := EscapeText(c.plain); got != c.escaped {
+			t.Errorf("EscapeText(%q) = %q, want %q", c.plain, got, c.escaped)
+		}
+		if got := UnescapeText(c.escaped); got != c.plain {
+			t.Errorf("UnescapeText(%q) = %q, want %q", c.escaped, got, c.plain)
+		}
+	}
+	// Every line break is one "\n"; UnescapeText reads "\N" too and keeps a
+	// lone backslash at the end.
+	if got := EscapeText("a\r\nb\rc\n"); got != `a\nb\nc\n` {
+		t.Errorf("line breaks escaped as %q", got)
+	}
+	if got := UnescapeText(`A\NB\x\`); got != "A\nBx\\" {
+		t.Errorf("UnescapeText = %q", got)
+	}
+}
+
+func TestSplitJoinText(t *testing.T) {
+	if got := SplitText(`Doe;Jane\; Ann;;Dr.\, PhD`, ';'); !reflect.DeepEqual(got, []string{"Doe", "Jane; Ann", "", "Dr., PhD"}) {
+		t.Errorf("SplitText = %q", got)
+	}
+	if got := SplitText(`a\,b,c\nd,`, ','); !reflect.DeepEqual(got, []string{"a,b", "c\nd", ""}) {
+		t.Errorf("SplitText at ',' = %q", got)
+	}
+	if got := SplitText(`end\`, ','); !reflect.DeepEqual(got, []string{`end\`}) {
+		t.Errorf("SplitText with a lone backslash = %q", got)
+	}
+	parts := []string{"Doe", "Jane; Ann", "", "a\\b,c\nd"}
+	joined := JoinText(parts, ';')
+	if joined != `Doe;Jane\; Ann;;a\\b\,c\nd` {
+		t.Errorf("JoinText = %q", joined)
+	}
+	if back := SplitText(joined, ';'); !reflect.DeepEqual(back, parts) {
+		t.Errorf("SplitText(JoinText) = %q, want %q", back, parts)
+	}
+}
+
+func TestWriteFolded(t *testing.T) {
+	short := "SUMMARY:short"
+	var b strings.Builder
+	WriteFolded(&b, short)
+	if b.String() != short+"\r\n" {
+		t.Errorf("short line written as %q", b.String())
+	}
+	exact := "X:" + strings.Repeat("a", 73)
+	b.Reset()
+	WriteFolded(&b, exact)
+	if b.String() != exact+"\r\n" {
+		t.Errorf("75-octet line folded: %q", b.String())
+	}
+	// Two-octet characters: a cut at 75 would split one.
+	long := "DESCRIPTION:" + strings.Repeat("ü", 100)
+	b.Reset()
+	WriteFolded(&b, long)
+	out := b.String()
+	phys := strings.Split(strings.TrimSuffix(out, "\r\n"), "\r\n")
+	if len(phys) < 3 {
+		t.Fatalf("not folded: %q", out)
+	}
+	for i, p := range phys {
+		if len(p) > 75 {
+			t.Errorf("line %d has %d octets", i, len(p))
+		}
+		if i > 0 && p[0] != ' ' {
+			t.Errorf("continuation %d does not start with a space: %q", i, p)
+		}
+		if !utf8.ValidString(p) {
+			t.Errorf("line %d splits a character: %q", i, p)
+		}
+	}
+	if got := Unfold([]byte(out), false); len(got) != 1 || got[0] != long {
+		t.Errorf("unfolds to %q", got)
+	}
+}
+
+// FuzzTextRoundTrip: folding and TEXT escaping are undone by their
+// counterparts.
+func FuzzTextRoundTrip(f *testing.F) {
+	f.Add("DESCRIPTION:" + strings.Repeat("ü€x", 60))
+	f.Add(`a;b,c\d` + "\ne")
+	f.Fuzz(func(t *testing.T, s string) {
+		if back := UnescapeText(EscapeText(s)); back != strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(s) {
+			t.Fatalf("UnescapeText(EscapeText(%q)) = %q", s, back)
+		}
+		parts := strings.Split(s, "|")
+		for i, p := range parts {
+			parts[i] = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(p)
+		}
+		if back := SplitText(JoinText(parts, ';'), ';'); !reflect.DeepEqual(back, parts) {
+			t.Fatalf("SplitText(JoinText(%q)) = %q", parts, back)
+		}
+		line := "X:" + s
+		if strings.ContainsAny(s, "\r\n") {
+			return // not one content line
+		}
+		var b strings.Builder
+		WriteFolded(&b, line)
+		for _, p := range strings.Split(strings.TrimSuffix(b.String(), "\r\n"), "\r\n") {
+			if len(p) > 75 {
+				t.Fatalf("%d-octet line in %q", len(p), b.String())
+			}
+		}
+		if got := Unfold([]byte(b.String()), false); len(got) != 1 || got[0] != line {
+			t.Fatalf("Unfold(WriteFolded(%q)) = %q", line, got)
+		}
+	})
+}
+
+// BenchmarkUnfoldSoftBreaks: a value of many QP soft breaks unfolds in
+// linear time (each line used to copy the whole value so far).
+func BenchmarkUnfoldSoftBreaks(b *testing.B) {
+	data := []byte("NOTE;ENCODING=QUOTED-PRINTABLE:" + strings.Repeat("=41=\r\n", 20000) + "x\r\n")
+	for b.Loop() {
+		if got := Unfold(data, false); len(got) != 1 {
+			b.Fatalf("%d lines", len(got))
+		}
+	}
+}
