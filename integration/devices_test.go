@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -325,5 +327,67 @@ func TestConflictPolicies(t *testing.T) {
 				t.Errorf("after the conflict: %+v", s)
 			}
 		})
+	}
+}
+
+// TestSameDeviceSecondSession: a device starts a session and is cut off
+// after its first message (the session stays open on the server); its
+// next session takes over cleanly, and the first session's late message
+// is refused with a reason; nothing is lost or doubled.
+func TestSameDeviceSecondSession(t *testing.T) {
+	e := newEnvWith(t, nil, func(o *syncevo.Options) {
+		o.Sources = []syncevo.Source{{Name: "addressbook", URI: "contacts", Format: "text/vcard"}}
+	})
+	for i := 0; i < 3; i++ {
+		e.client.WriteItem(t, "addressbook", fmt.Sprintf("c%d.vcf", i), contact(i, "first"))
+	}
+	e.sync(t, syncevo.Slow)
+	e.client.WriteItem(t, "addressbook", "late.vcf", contact(9, "added before the cut"))
+	posts := 0
+	e.cut = func() bool { posts++; return posts == 2 }
+	r := e.client.Sync(t, syncevo.TwoWay)
+	e.cut = nil
+	if r.OK() {
+		t.Fatal("the cut session succeeded")
+	}
+	msgs, err := e.client.Messages(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var respURI string
+	var second []byte
+	for _, m := range msgs {
+		if !m.Outgoing && respURI == "" {
+			if i := bytes.Index(m.Data, []byte("<RespURI>")); i >= 0 {
+				j := bytes.Index(m.Data[i:], []byte("</RespURI>"))
+				respURI = string(m.Data[i+len("<RespURI>") : i+j])
+			}
+		}
+		if m.Outgoing && bytes.Contains(m.Data, []byte("<MsgID>2</MsgID>")) {
+			second = m.Data
+		}
+	}
+	if respURI == "" || second == nil {
+		t.Fatalf("no RespURI (%q) or second message (%d bytes) in the cut session", respURI, len(second))
+	}
+	// The device's next session: a clean sync.
+	e.sync(t, syncevo.TwoWay)
+	e.same(t, "addressbook")
+	// The first session's late message.
+	resp, err := http.Post(respURI, "application/vnd.syncml+xml", bytes.NewReader(second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(body, []byte("<Data>403</Data>")) || !bytes.Contains(body, []byte("replaced by a newer session")) {
+		t.Errorf("the replaced session's message got:\n%s", body)
+	}
+	r = e.sync(t, syncevo.TwoWay)
+	if s := r.Sources["addressbook"]; s.Mode != "two-way" || s.LocalAdded+s.RemoteAdded+s.LocalUpdated+s.RemoteUpdated != 0 {
+		t.Errorf("after the takeover: %+v", s)
+	}
+	if n := len(e.mailbox(imapstore.KindContacts)); n != 4 {
+		t.Errorf("mailbox has %d contacts, want 4", n)
 	}
 }
