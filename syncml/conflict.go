@@ -2,6 +2,7 @@ package syncml
 
 import (
 	"context"
+	"maps"
 	"strings"
 )
 
@@ -69,10 +70,13 @@ func (d *dbSession) resolveConflict(ctx context.Context, guid string, server, de
 	if len(both) > 0 {
 		d.s.log.Info("merge: fields changed on both sides", "database", d.db, "id", guid, "fields", strings.Join(both, ","), "tie_break", string(p.TieBreak))
 	}
+	// Compared by fingerprint, which (unlike sameContent) counts X-
+	// fields: a merge that took only an X- field from the device is one.
+	mf := fingerprintOf(merged)
 	switch {
-	case sameContent(merged, server):
+	case maps.Equal(mf, fingerprintOf(server)):
 		return ServerWins, server
-	case sameContent(merged, device):
+	case maps.Equal(mf, fingerprintOf(device)):
 		return DeviceWins, device
 	}
 	return Merged, merged

@@ -25,12 +25,14 @@ import (
 // FNV-1a hash of the field's normalised, sorted instances. Fields without
 // a non-empty instance are absent. As JSON it is an object of numbers,
 // about 18 bytes a field: 218 bytes for the 12 fields of a typical
-// 630-byte contact (TestFingerprintSize), about 110 for an event.
+// 630-byte contact (TestFingerprintSize), 126 for an 860-byte event.
 //
-// The hashes are stored, so the normalisation (fieldsOf, normLine) is part
-// of the stored format: changing it makes every stored base differ from
-// both sides once, which a merge then treats as a change on both sides
-// (the tie-break decides); nothing breaks, but it is worth avoiding.
+// The hashes are stored, so the normalisation (vdoc.fields, normLine) is
+// part of the stored format: changing it makes stored bases match neither
+// side, and until the next sync every field the two sides hold
+// differently goes by the tie-break; nothing breaks, but it is worth
+// avoiding. A hash collision (odds 2^-32 per field) makes a changed field
+// look unchanged.
 type fingerprint map[string]uint32
 
 // fingerprintOf returns the fingerprint of an item; nil when data holds no
