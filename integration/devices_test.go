@@ -207,8 +207,9 @@ func TestConcurrentDevices(t *testing.T) {
 		for i := 0; i < 20; i++ {
 			e.client.WriteItem(t, "addressbook", fmt.Sprintf("a%d-%d.vcf", round, i), contact(100*round+i, "from A"))
 			b.WriteItem(t, "addressbook", fmt.Sprintf("b%d-%d.vcf", round, i), contact(1000+100*round+i, "from B"))
-			e.client.WriteItem(t, "calendar", fmt.Sprintf("a%d-%d.ics", round, i), event(100*round+i, "A's meeting"))
-			b.WriteItem(t, "calendar", fmt.Sprintf("b%d-%d.ics", round, i), event(1000+100*round+i, "B's meeting"))
+			e.client.WriteItem(t, "calendar", fmt.Sprintf("a%d-%d.ics", round, i), event(50*round+i, "A's meeting"))
+			// Within the default calendar window (a year ahead).
+			b.WriteItem(t, "calendar", fmt.Sprintf("b%d-%d.ics", round, i), event(200+50*round+i, "B's meeting"))
 		}
 		var wg sync.WaitGroup
 		results := make([]*syncevo.Result, 2)

@@ -76,6 +76,20 @@ func (p *Policy) DirectionOf(db string) Direction {
 	return p.Direction
 }
 
+// filter is the device's filter for database db (to-dos carried in a
+// calendar database follow the tasks rule).
+func (p *Policy) filter(db string) filterRule {
+	switch db {
+	case "contacts":
+		return filterRule{Categories: p.ContactCategories}
+	case "calendar":
+		return filterRule{Past: p.CalendarPast, Future: p.CalendarFuture, OpenOnly: p.TasksOpenOnly}
+	case "tasks":
+		return filterRule{OpenOnly: p.TasksOpenOnly}
+	}
+	return filterRule{}
+}
+
 // PolicyKeys are the keys a slot's policy overrides may set, named as in
 // the configuration's [sync.defaults] table.
 var PolicyKeys = []string{

@@ -39,6 +39,9 @@ type dbState struct {
 	// VCalTZ holds the TZ and DAYLIGHT lines of the device's last
 	// vCalendar 1.0 item that had them: its zone, for items without.
 	VCalTZ []string `json:",omitempty"`
+	// Filter: the device's filter and the facts of every item, while its
+	// policy filters this database.
+	Filter *filterState `json:",omitempty"`
 }
 
 func stateKey(deviceID, db string) string { return "device/" + deviceID + "/" + db }
@@ -850,6 +853,9 @@ func (d *dbSession) finishClientSide(ctx context.Context) {
 
 // serverSync builds the server's Sync for this database (package 4).
 func (d *dbSession) serverSync(ctx context.Context) []Command {
+	if d.sends() {
+		d.applyFilter(ctx)
+	}
 	luidOf := make(map[string]string, len(d.state.Map))
 	for luid, g := range d.state.Map {
 		luidOf[g] = luid

@@ -1,0 +1,138 @@
+package syncml
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func catCard(name, cats string) string {
+	s := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:" + name + "\r\nN:" + name + ";;;;\r\n"
+	if cats != "" {
+		s += "CATEGORIES:" + cats + "\r\n"
+	}
+	return s + "END:VCARD\r\n"
+}
+
+// syncOps runs one two-way (or slow) session of device "ab" on db and
+// returns what the server sent, as "Op:name" (name = FN or SUMMARY, or
+// the LUID for deletes), mapping every Add to a LUID "L-"+name.
+func syncOps(t *testing.T, srv *Server, sid, db, code, last, next string, cmds ...Command) []string {
+	t.Helper()
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	d := &driver{t: t, srv: srv, sid: sid}
+	d.message(1, true, &Alert{Data: code, Items: []Item{{Target: loc(db), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: last, Next: next}}}}})
+	r := d.message(2, true, &Sync{Target: loc(db), Source: loc("ab"), Commands: cmds})
+	var ops []string
+	var maps []MapItem
+	for _, sy := range commands[*Sync](r) {
+		for _, c := range sy.Commands {
+			ch := c.(*Change)
+			it := ch.Items[0]
+			if ch.Op == "Delete" {
+				ops = append(ops, "Delete:"+it.Target.LocURI)
+				continue
+			}
+			name := vobjectField(it.Data.Text, "FN")
+			if name == "" {
+				name = vobjectField(it.Data.Text, "SUMMARY")
+			}
+			ops = append(ops, ch.Op+":"+name)
+			if ch.Op == "Add" {
+				maps = append(maps, MapItem{Target: it.Source.LocURI, Source: "L-" + name})
+			}
+		}
+	}
+	if len(maps) > 0 {
+		d.message(3, true, &Map{Target: *loc(db), Source: *loc("ab"), MapItems: maps})
+	} else {
+		d.message(3, true)
+	}
+	sortStrings(ops)
+	return ops
+}
+
+func vobjectField(text, name string) string {
+	for _, l := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
+		if v, ok := strings.CutPrefix(l, name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestContactFilter: only contacts in the device's categories are sent;
+// one that leaves them is deleted on the device (never in the mailbox),
+// one that enters them is added; the device's own contacts stay.
+func TestContactFilter(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	mum := &StoreItem{Data: []byte(catCard("Mum", "Family"))}
+	boss := &StoreItem{Data: []byte(catCard("Boss", "Work"))}
+	store.Put(ctx, "contacts", mum, boss, &StoreItem{Data: []byte(catCard("Nobody", ""))})
+	p := DefaultPolicy()
+	p.ContactCategories = []string{"family"}
+	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
+	got := syncOps(t, srv, "1", "contacts", "201", "", "1",
+		&Change{Op: "Add", Items: []Item{{Source: &Loc{LocURI: "own"}, Data: &Data{Text: catCard("Pal", "Friends")}}}})
+	if strings.Join(got, " ") != "Add:Mum" {
+		t.Fatalf("first sync sent %v, want Mum only", got)
+	}
+	if len(store.items["contacts"]) != 4 {
+		t.Errorf("the device's own contact not stored")
+	}
+	// Mum leaves the family (!), the boss joins it.
+	store.Put(ctx, "contacts", &StoreItem{ID: mum.ID, Data: []byte(catCard("Mum", "Work"))}, &StoreItem{ID: boss.ID, Data: []byte(catCard("Boss", "Work,Family"))})
+	got = syncOps(t, srv, "2", "contacts", "200", "1", "2")
+	if strings.Join(got, " ") != "Add:Boss Delete:L-Mum" {
+		t.Errorf("second sync sent %v, want the boss added and Mum removed", got)
+	}
+	if len(store.items["contacts"]) != 4 {
+		t.Errorf("the mailbox lost a contact: %d", len(store.items["contacts"]))
+	}
+	// Nothing changed: nothing sent (the device's own "Pal" stays).
+	if got = syncOps(t, srv, "3", "contacts", "200", "2", "3"); len(got) != 0 {
+		t.Errorf("quiet sync sent %v", got)
+	}
+	// The admin lifts the filter: the rest arrives.
+	srv.opts.Policy = DefaultPolicy()
+	if got = syncOps(t, srv, "4", "contacts", "200", "3", "4"); strings.Join(got, " ") != "Add:Mum Add:Nobody" {
+		t.Errorf("after lifting the filter: %v", got)
+	}
+}
+
+// TestCalendarWindow: events are sent while they overlap the window;
+// time passing moves them out (deleted on the device only) and in.
+func TestCalendarWindow(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	ev := func(summary, start string) []byte {
+		return []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:" + summary + "\r\nSUMMARY:" + summary +
+			"\r\nDTSTART:" + start + "\r\nDTEND:" + start[:9] + "235900Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+	}
+	store.Put(ctx, "calendar",
+		&StoreItem{Data: ev("Old", "20250101T100000Z")},
+		&StoreItem{Data: ev("Soon", "20261201T100000Z")},
+		&StoreItem{Data: ev("Far", "20280301T100000Z")},
+		&StoreItem{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:weekly\r\nSUMMARY:Weekly\r\nDTSTART:20240101T080000Z\r\nDTEND:20240101T090000Z\r\nRRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")})
+	p := DefaultPolicy()
+	p.CalendarPast, p.CalendarFuture = 30*24*time.Hour, 365*24*time.Hour
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
+	srv.opts.now = func() time.Time { return now }
+	if got := syncOps(t, srv, "1", "calendar", "201", "", "1"); strings.Join(got, " ") != "Add:Soon Add:Weekly" {
+		t.Fatalf("first sync sent %v", got)
+	}
+	// Four months later: "Soon" is past the window, "Far" enters it.
+	now = now.AddDate(0, 4, 0)
+	if got := syncOps(t, srv, "2", "calendar", "200", "1", "2"); strings.Join(got, " ") != "Add:Far Delete:L-Soon" {
+		t.Errorf("four months on: %v", got)
+	}
+	if len(store.items["calendar"]) != 4 {
+		t.Errorf("the mailbox lost an event")
+	}
+	if got := syncOps(t, srv, "3", "calendar", "200", "2", "3"); len(got) != 0 {
+		t.Errorf("quiet sync sent %v", got)
+	}
+}
