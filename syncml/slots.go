@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -102,8 +103,35 @@ func (d *Devices) List(ctx context.Context) ([]*Slot, error) {
 		if a.Number != b.Number {
 			return a.Number - b.Number
 		}
+		if c := a.FirstSync.Compare(b.FirstSync); c != 0 {
+			return c
+		}
 		return strings.Compare(a.DeviceID, b.DeviceID)
 	})
+	// Two devices that claimed at the same moment may hold one number:
+	// the later is shown under the first free number. Every reader
+	// decides the same way (first sync times do not change); nothing is
+	// written here, as a reader must not bring back a slot its claimant
+	// withdrew meanwhile.
+	used := map[int]bool{}
+	var moved []*Slot
+	for _, s := range out {
+		if s.Number < 1 || used[s.Number] {
+			moved = append(moved, s)
+			continue
+		}
+		used[s.Number] = true
+	}
+	for _, s := range moved {
+		n := 1
+		for used[n] {
+			n++
+		}
+		s.Number, used[n] = n, true
+	}
+	if len(moved) > 0 {
+		slices.SortFunc(out, func(a, b *Slot) int { return a.Number - b.Number })
+	}
 	return out, nil
 }
 
@@ -162,76 +190,65 @@ func (d *Devices) Save(ctx context.Context, s *Slot) error {
 }
 
 // Claim returns the device's slot, giving a new device the first free
-// one. When all are taken it returns a *SlotsFullError and writes
-// nothing. Two new devices claiming the last slot at once (on one
-// instance or two) both write, see each other, and the later one (by
-// first sync time, then device ID) withdraws.
+// one. When all are taken it returns a *SlotsFullError and keeps nothing.
+// Claims need no lock, on one instance or several: a new device writes
+// its slot, then lists the slots again, and keeps its slot only when the
+// slots (its own included) are not more than max; otherwise it withdraws
+// and tries again a little later. A device that kept its slot was seen by
+// every later claimant, so the slots never exceed max.
 func (d *Devices) Claim(ctx context.Context, deviceID string) (*Slot, error) {
 	if s, err := d.load(ctx, deviceID); err != nil || s != nil {
 		return s, err
 	}
-	now := d.now().UTC().Truncate(time.Millisecond)
-	mine := &Slot{DeviceID: deviceID, FirstSync: now}
-	for attempt := 0; attempt < 4; attempt++ {
+	mine := &Slot{DeviceID: deviceID, FirstSync: d.now().UTC().Truncate(time.Millisecond)}
+	var others []*Slot
+	for attempt := 0; attempt < 6; attempt++ {
+		if attempt > 0 {
+			// Two claimants withdrew from each other: try again apart.
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(mrand.IntN(40*attempt)+5) * time.Millisecond):
+			}
+		}
 		all, err := d.List(ctx)
 		if err != nil {
 			return nil, err
 		}
-		others := slices.DeleteFunc(all, func(s *Slot) bool { return s.DeviceID == deviceID })
+		others = slices.DeleteFunc(all, func(s *Slot) bool { return s.DeviceID == deviceID })
 		if len(others) >= d.max {
-			if attempt > 0 {
-				d.st.DeleteState(ctx, slotKey(deviceID))
-			}
 			return nil, &SlotsFullError{Max: d.max, Slots: others}
 		}
-		used := map[int]bool{}
-		for _, s := range others {
-			used[s.Number] = true
-		}
-		if mine.Number == 0 || used[mine.Number] {
-			for n := 1; ; n++ {
-				if !used[n] {
-					mine.Number = n
-					break
-				}
-			}
-		}
+		mine.Number = firstFree(others)
 		if err := d.Save(ctx, mine); err != nil {
 			return nil, err
 		}
-		// Look again: someone may have claimed at the same time.
 		all, err = d.List(ctx)
 		if err != nil {
 			return nil, err
 		}
-		slices.SortFunc(all, func(a, b *Slot) int {
-			if c := a.FirstSync.Compare(b.FirstSync); c != 0 {
-				return c
-			}
-			return strings.Compare(a.DeviceID, b.DeviceID)
-		})
-		rank, clash := -1, false
-		for i, s := range all {
-			if s.DeviceID == deviceID {
-				rank = i
-				break
-			}
-			if s.Number == mine.Number {
-				clash = true // an earlier claimant has my number
-			}
-		}
-		if rank < 0 {
-			continue // my record vanished (removed meanwhile): try again
-		}
-		if rank >= d.max {
-			d.st.DeleteState(ctx, slotKey(deviceID))
-			return nil, &SlotsFullError{Max: d.max, Slots: slices.DeleteFunc(all, func(s *Slot) bool { return s.DeviceID == deviceID })}
-		}
-		if !clash {
+		others = slices.DeleteFunc(all, func(s *Slot) bool { return s.DeviceID == deviceID })
+		if len(others) < d.max {
 			return mine, nil
 		}
+		if err := d.st.DeleteState(ctx, slotKey(deviceID)); err != nil {
+			return nil, fmt.Errorf("withdraw slot of %q: %w", deviceID, err)
+		}
 	}
-	return mine, nil // numbers still clash after retries: the slot is valid, its number cosmetic
+	return nil, &SlotsFullError{Max: d.max, Slots: others}
+}
+
+// firstFree is the lowest slot number none of slots has.
+func firstFree(slots []*Slot) int {
+	used := map[int]bool{}
+	for _, s := range slots {
+		used[s.Number] = true
+	}
+	n := 1
+	for used[n] {
+		n++
+	}
+	return n
 }
 
 // SetPolicy changes a device's policy overrides (an empty value removes
