@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"syncml-imap/config"
 	"syncml-imap/imapstore"
@@ -390,5 +391,93 @@ func TestSameDeviceSecondSession(t *testing.T) {
 	}
 	if n := len(e.mailbox(imapstore.KindContacts)); n != 4 {
 		t.Errorf("mailbox has %d contacts, want 4", n)
+	}
+}
+
+// TestFilterPolicies: a device that gets only "Family" contacts and the
+// events of a window (30 days back, 90 ahead). Items moving in and out
+// between syncs are added to and removed from the device; the mailbox
+// keeps everything, and the device's own items stay on it.
+func TestFilterPolicies(t *testing.T) {
+	e := newEnvWith(t, func(c *config.Config) {
+		c.Sync.Defaults.ContactCategories = []string{"Family"}
+		c.Sync.Defaults.CalendarPast = config.Duration{Duration: 30 * 24 * time.Hour}
+		c.Sync.Defaults.CalendarFuture = config.Duration{Duration: 90 * 24 * time.Hour}
+	}, func(o *syncevo.Options) {
+		o.Sources = []syncevo.Source{{Name: "addressbook", URI: "contacts", Format: "text/vcard"}, {Name: "calendar", URI: "calendar", Format: "text/calendar"}}
+	})
+	ctx := context.Background()
+	card := func(name, cats string) []byte {
+		return []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + name + "\r\nFN:" + name + "\r\nN:" + name + ";;;;\r\nCATEGORIES:" + cats + "\r\nEND:VCARD\r\n")
+	}
+	day := 24 * time.Hour
+	today := time.Now().UTC().Truncate(day)
+	ev := func(name string, start time.Time, extra string) []byte {
+		return []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:" + name + "\r\nSUMMARY:" + name +
+			"\r\nDTSTART:" + start.Add(9*time.Hour).Format("20060102T150405Z") + "\r\nDTEND:" + start.Add(10*time.Hour).Format("20060102T150405Z") +
+			"\r\n" + extra + "END:VEVENT\r\nEND:VCALENDAR\r\n")
+	}
+	a := e.account()
+	ids := map[string]string{}
+	put := func(kind imapstore.Kind, name string, data []byte) {
+		it := &imapstore.Item{ID: ids[name], Data: data}
+		if err := a.Put(ctx, kind, it); err != nil {
+			t.Fatal(err)
+		}
+		ids[name] = it.ID
+	}
+	put(imapstore.KindContacts, "Anna", card("Anna", "Family"))
+	put(imapstore.KindContacts, "Bert", card("Bert", "Work"))
+	put(imapstore.KindContacts, "Cleo", card("Cleo", ""))
+	put(imapstore.KindCalendar, "Dentist", ev("Dentist", today.Add(10*day), ""))
+	put(imapstore.KindCalendar, "Holiday", ev("Holiday", today.Add(200*day), ""))
+	put(imapstore.KindCalendar, "Choir", ev("Choir", today.Add(-700*day), "RRULE:FREQ=WEEKLY\r\n"))
+	put(imapstore.KindCalendar, "Party", ev("Party", today.Add(-60*day), ""))
+
+	names := func(source, prop string) []string {
+		var out []string
+		for _, d := range e.client.Items(t, source) {
+			for _, l := range strings.Split(strings.ReplaceAll(string(d), "\r\n", "\n"), "\n") {
+				if v, ok := strings.CutPrefix(l, prop+":"); ok {
+					out = append(out, v)
+				}
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	check := func(step string, contacts, events string) {
+		t.Helper()
+		if got := strings.Join(names("addressbook", "FN"), " "); got != contacts {
+			t.Errorf("%s: device contacts %q, want %q", step, got, contacts)
+		}
+		if got := strings.Join(names("calendar", "SUMMARY"), " "); got != events {
+			t.Errorf("%s: device events %q, want %q", step, got, events)
+		}
+	}
+	e.client.WriteItem(t, "addressbook", "own.vcf", card("Dora", ""))
+	e.sync(t, syncevo.Slow)
+	check("first sync", "Anna Dora", "Choir Dentist")
+
+	// Anna leaves the family, Bert joins; the dentist moves to next
+	// summer, the holiday to next month.
+	put(imapstore.KindContacts, "Anna", card("Anna", "Work"))
+	put(imapstore.KindContacts, "Bert", card("Bert", "Family,Work"))
+	put(imapstore.KindCalendar, "Dentist", ev("Dentist", today.Add(200*day), ""))
+	put(imapstore.KindCalendar, "Holiday", ev("Holiday", today.Add(20*day), ""))
+	e.sync(t, syncevo.TwoWay)
+	check("after the moves", "Bert Dora", "Choir Holiday")
+	if n, m := len(e.mailbox(imapstore.KindContacts)), len(e.mailbox(imapstore.KindCalendar)); n != 4 || m != 4 {
+		t.Errorf("mailbox has %d contacts and %d events, want 4 and 4", n, m)
+	}
+	// Anna comes back.
+	put(imapstore.KindContacts, "Anna", card("Anna", "family"))
+	e.sync(t, syncevo.TwoWay)
+	check("Anna back", "Anna Bert Dora", "Choir Holiday")
+	r := e.sync(t, syncevo.TwoWay)
+	for _, src := range []string{"addressbook", "calendar"} {
+		if s := r.Sources[src]; s.LocalAdded+s.LocalUpdated+s.LocalRemoved+s.RemoteAdded+s.RemoteUpdated+s.RemoteRemoved != 0 {
+			t.Errorf("quiet sync of %s: %+v", src, s)
+		}
 	}
 }
