@@ -178,6 +178,13 @@ type Policy struct {
 	// Default: empty (nil).
 	ContactCategories []string `toml:"contact_categories"`
 
+	// ContactFolders makes a device's contacts those of these sub-folders
+	// of the contacts folder (e.g. ["Family", "Friends/School"], "/"
+	// between levels whatever the IMAP server's separator); its new
+	// contacts go to the first. Empty: the contacts folder itself.
+	// Default: empty (nil).
+	ContactFolders []string `toml:"contact_folders"`
+
 	// CalendarPast is how far back events are sent: events that ended longer
 	// ago are not sent; 0 means no limit. Default: 30d.
 	CalendarPast Duration `toml:"calendar_past"`
@@ -246,6 +253,7 @@ func Default() *Config {
 				Conflict:          ConflictMerge,
 				ConflictTieBreak:  ConflictServerWins,
 				ContactCategories: nil,
+				ContactFolders:    nil,
 				CalendarPast:      Duration{30 * day},
 				CalendarFuture:    Duration{365 * day},
 				TasksOpenOnly:     false,

@@ -361,6 +361,7 @@ func TestValidation(t *testing.T) {
 		{"[sync.defaults]\ncontact_categories = [\"Work\", \" \"]\n", "sync.defaults.contact_categories", 2, "entry 2 is empty"},
 		{"[sync.defaults]\ncalendar_past = \"-1d\"\n", "sync.defaults.calendar_past", 2, "must not be negative"},
 		{"[sync.defaults]\ncalendar_future = \"-1h\"\n", "sync.defaults.calendar_future", 2, "must not be negative"},
+		{"[sync.defaults]\ncontact_folders = [\"Family\", \"a/../b\"]\n", "sync.defaults.contact_folders", 2, `entry 2 ("a/../b") is not a sub-folder path`},
 		{"[sync.defaults]\ntime_zone = \"Europe/Atlantis\"\n", "sync.defaults.time_zone", 2, `unknown time zone "Europe/Atlantis"`},
 		// [log]
 		{"[log]\nlevel = \"verbose\"\n", "log.level", 2, `want "debug", "info", "warn" or "error"`},

@@ -42,6 +42,9 @@ func Parse(data []byte, name string) (*Config, error) {
 	if len(cfg.Sync.Defaults.ContactCategories) == 0 {
 		cfg.Sync.Defaults.ContactCategories = nil // one spelling of "empty"
 	}
+	if len(cfg.Sync.Defaults.ContactFolders) == 0 {
+		cfg.Sync.Defaults.ContactFolders = nil
+	}
 
 	var errs []*Error
 	for _, k := range unknownKeys(md) {

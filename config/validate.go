@@ -181,6 +181,16 @@ func (p *Policy) check(ch *checker, prefix string) {
 			ch.fail(prefix+"contact_categories", "entry %d is empty", i+1)
 		}
 	}
+	for i, f := range p.ContactFolders {
+		f = strings.Trim(strings.TrimSpace(f), "/")
+		bad := f == ""
+		for _, seg := range strings.Split(f, "/") {
+			bad = bad || seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, "*%\"\x00\r\n\t")
+		}
+		if bad {
+			ch.fail(prefix+"contact_folders", "entry %d (%q) is not a sub-folder path such as \"Family\" or \"Friends/School\"", i+1, p.ContactFolders[i])
+		}
+	}
 	ch.notNegative(prefix+"calendar_past", p.CalendarPast)
 	ch.notNegative(prefix+"calendar_future", p.CalendarFuture)
 	if p.TimeZone != "" {

@@ -13,6 +13,7 @@ func Policy(p config.Policy) syncml.Policy {
 		Conflict:          syncml.ConflictRule(p.Conflict),
 		TieBreak:          syncml.ConflictRule(p.ConflictTieBreak),
 		ContactCategories: append([]string(nil), p.ContactCategories...),
+		ContactFolders:    append([]string(nil), p.ContactFolders...),
 		CalendarPast:      p.CalendarPast.Duration,
 		CalendarFuture:    p.CalendarFuture.Duration,
 		TasksOpenOnly:     p.TasksOpenOnly,

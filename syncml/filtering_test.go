@@ -136,3 +136,40 @@ func TestCalendarWindow(t *testing.T) {
 		t.Errorf("quiet sync sent %v", got)
 	}
 }
+
+// TestContactFolders: a device whose policy names sub-folders gets their
+// contacts only; its new contact goes to the first; a change of the
+// folders makes its next sync a slow sync.
+func TestContactFolders(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	store.Put(ctx, "contacts", &StoreItem{Data: []byte(catCard("Main", ""))})
+	store.Put(ctx, "contacts/Family", &StoreItem{Data: []byte(catCard("Mum", ""))})
+	store.Put(ctx, "contacts/Friends/School", &StoreItem{Data: []byte(catCard("Tom", ""))})
+	p := DefaultPolicy()
+	p.ContactFolders = []string{"Family", "Friends/School"}
+	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
+	got := syncOps(t, srv, "1", "contacts", "201", "", "1",
+		&Change{Op: "Add", Items: []Item{{Source: &Loc{LocURI: "own"}, Data: &Data{Text: catCard("Pal", "")}}}})
+	if strings.Join(got, " ") != "Add:Mum Add:Tom" {
+		t.Fatalf("first sync sent %v", got)
+	}
+	if len(store.items["contacts/Family"]) != 2 || len(store.items["contacts"]) != 1 {
+		t.Errorf("the device's contact went elsewhere: %v", store.items)
+	}
+	// Edit in a sub-folder reaches it; the main folder's do not.
+	for id := range store.items["contacts/Friends/School"] {
+		store.Put(ctx, "contacts/Friends/School", &StoreItem{ID: id, Data: []byte(catCard("Tom", "Pupil"))})
+	}
+	store.Put(ctx, "contacts", &StoreItem{Data: []byte(catCard("Other", ""))})
+	if got = syncOps(t, srv, "2", "contacts", "200", "1", "2"); strings.Join(got, " ") != "Replace:Tom" {
+		t.Errorf("second sync sent %v", got)
+	}
+	srv.opts.Policy.ContactFolders = []string{"Family"}
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	d := &driver{t: t, srv: srv, sid: "3"}
+	r := d.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: "2", Next: "3"}}}}})
+	if st := statuses(r); len(st) != 2 || !strings.HasPrefix(st[1], "Alert 1 508") {
+		t.Errorf("after the folders changed: %v, want 508", st)
+	}
+}

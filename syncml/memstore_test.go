@@ -100,6 +100,9 @@ func (m *memStore) Put(_ context.Context, db string, items ...*StoreItem) error 
 			m.seq++
 			it.ID = fmt.Sprintf("g%04d", m.seq)
 		}
+		if m.items[db] == nil { // a sub-folder ("contacts/Family")
+			m.items[db], m.version[db] = map[string][]byte{}, map[string]int{}
+		}
 		m.items[db][it.ID] = it.Data
 		m.seq++
 		m.version[db][it.ID] = m.seq

@@ -50,6 +50,10 @@ type Policy struct {
 	TieBreak ConflictRule
 	// ContactCategories: only contacts in one of them are sent; empty: all.
 	ContactCategories []string
+	// ContactFolders: the device's contacts are those of these
+	// sub-folders of the contacts folder ("Family", "Friends/School");
+	// its new contacts go to the first. Empty: the contacts folder.
+	ContactFolders []string
 	// CalendarPast, CalendarFuture: events are sent when an occurrence
 	// overlaps [now-past, now+future]; 0: unbounded on that side.
 	CalendarPast, CalendarFuture time.Duration
@@ -94,7 +98,7 @@ func (p *Policy) filter(db string) filterRule {
 // the configuration's [sync.defaults] table.
 var PolicyKeys = []string{
 	"direction", "contacts_direction", "calendar_direction", "tasks_direction",
-	"conflict", "conflict_tie_break", "contact_categories",
+	"conflict", "conflict_tie_break", "contact_categories", "contact_folders",
 	"calendar_past", "calendar_future", "tasks_open_only", "time_zone",
 }
 
@@ -105,6 +109,7 @@ var PolicyKeys = []string{
 func (p Policy) WithOverrides(ov map[string]string) (Policy, error) {
 	p.Directions = cloneDirections(p.Directions)
 	p.ContactCategories = slices.Clone(p.ContactCategories)
+	p.ContactFolders = slices.Clone(p.ContactFolders)
 	keys := make([]string, 0, len(ov))
 	for k := range ov {
 		keys = append(keys, k)
@@ -164,6 +169,18 @@ func (p *Policy) set(key, v string) error {
 				p.ContactCategories = append(p.ContactCategories, c)
 			}
 		}
+	case "contact_folders":
+		p.ContactFolders = nil
+		for _, f := range strings.Split(v, ",") {
+			f = strings.Trim(strings.TrimSpace(f), "/")
+			if f == "" {
+				continue
+			}
+			if err := checkFolderPath(f); err != nil {
+				return err
+			}
+			p.ContactFolders = append(p.ContactFolders, f)
+		}
 	case "calendar_past", "calendar_future":
 		d, err := ParseDays(v)
 		if err != nil {
@@ -189,6 +206,18 @@ func (p *Policy) set(key, v string) error {
 		p.TimeZone = v
 	default:
 		return fmt.Errorf("unknown key; known: %s", strings.Join(PolicyKeys, ", "))
+	}
+	return nil
+}
+
+// checkFolderPath accepts a sub-folder path: "/"-separated names, none
+// empty, "." or "..", without control characters or IMAP wildcards.
+func checkFolderPath(f string) error {
+	for _, seg := range strings.Split(f, "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, "*%\"") ||
+			strings.ContainsFunc(seg, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			return fmt.Errorf("invalid sub-folder %q", f)
+		}
 	}
 	return nil
 }
@@ -259,6 +288,7 @@ func (p *Policy) Format() []string {
 		"conflict = " + string(p.Conflict),
 		"conflict_tie_break = " + string(p.TieBreak),
 		"contact_categories = " + strings.Join(p.ContactCategories, ","),
+		"contact_folders = " + strings.Join(p.ContactFolders, ","),
 		"calendar_past = " + dur(p.CalendarPast),
 		"calendar_future = " + dur(p.CalendarFuture),
 		"tasks_open_only = " + strconv.FormatBool(p.TasksOpenOnly),

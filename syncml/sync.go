@@ -42,6 +42,9 @@ type dbState struct {
 	// Filter: the device's filter and the facts of every item, while its
 	// policy filters this database.
 	Filter *filterState `json:",omitempty"`
+	// Folders: the contact sub-folders the device's IDs refer to; when
+	// its policy names others, its next sync is a slow sync.
+	Folders []string `json:",omitempty"`
 }
 
 func stateKey(deviceID, db string) string { return "device/" + deviceID + "/" + db }
@@ -211,14 +214,21 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	}
 	ds := d.datastore(ctx)
 	d.view = plainView{st, d.db}
+	if folders := d.s.policy.ContactFolders; d.db == "contacts" && len(folders) > 0 {
+		d.view = foldersView(st, d.db, folders)
+	}
 	if d.db == "calendar" {
-		d.view = &calendarView{st: st, carry: d.carriesTasks(ctx, ds)}
+		d.view = calendarView(st, d.carriesTasks(ctx, ds))
 	}
 	code := StatusOK
 	if !d.mode.slow() {
 		switch {
 		case d.state.ClientNext == "" || d.state.ClientNext != d.clientAnchor.Last:
 			d.s.log.Info("anchor mismatch, slow sync", "database", d.db, "mode", int(d.mode))
+			d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
+		case d.db == "contacts" && !slices.Equal(d.state.Folders, d.s.policy.ContactFolders):
+			// The device's item IDs name the folders they came from.
+			d.s.log.Info("contact folders changed, slow sync", "database", d.db)
 			d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
 		}
 	}
@@ -236,6 +246,10 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	if err != nil {
 		d.s.log.Error("list changes", "database", d.db, "err", err)
 		return StatusDataStoreFailure
+	}
+	if d.db == "contacts" && !slices.Equal(d.state.Folders, d.s.policy.ContactFolders) {
+		d.state.Map, d.state.Filter = nil, nil // IDs of another view
+		d.state.Folders = slices.Clone(d.s.policy.ContactFolders)
 	}
 	if d.state.Map == nil || d.mode == AlertRefreshFromServer {
 		d.state.Map = map[string]string{}
@@ -578,11 +592,12 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			return nil
 		}
 		data = canonical
-		if cv, ok := d.view.(*calendarView); ok && isTaskOnly(data) {
+		if uv, ok := d.view.(*unionView); ok && d.db == "calendar" && isTaskOnly(data) {
 			// A to-do in the calendar: the device keeps tasks there. Its
 			// own are folded into the tasks point at commit; the mailbox's
 			// other tasks follow from the next session on.
-			d.state.Tasks, cv.carry = true, true
+			d.state.Tasks = true
+			uv.carryTasks()
 		}
 		if form != "" {
 			d.state.TxForm = form

@@ -5,15 +5,17 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 
 	"syncml-imap/internal/vobject"
 )
 
 // dbView is the store as one database of a session sees it. Most
-// databases are one store database; a device's calendar database may also
+// databases are one store database. A device's calendar database may also
 // carry its tasks (phones keep events and to-dos in one vCalendar
-// datastore), which live in the tasks folder.
+// datastore), which live in the tasks folder; a device's contacts may be
+// the union of some sub-folders of the contacts folder (its policy).
 type dbView interface {
 	Changes(ctx context.Context, since []byte) (*StoreChanges, error)
 	Get(ctx context.Context, ids ...string) ([]*StoreItem, error)
@@ -44,18 +46,59 @@ func (v plainView) Advance(ctx context.Context, base []byte, own []string) ([]by
 	return v.st.Advance(ctx, v.db, base, own)
 }
 
-// taskPrefix marks, in a calendar view, the IDs of items of the tasks
-// database. Store IDs are UUIDs, so no calendar ID has it.
-const taskPrefix = "task/"
+// viewPart is one store database of a unionView. Its items' IDs carry
+// prefix (store IDs are UUIDs, so no prefix of one part is another's ID).
+// listed: its changes are listed (a part that is not only takes writes).
+type viewPart struct {
+	db, prefix string
+	listed     bool
+}
+
+// unionView is several store databases as one: IDs are prefixed per part,
+// the sync point holds each part's, new items go where route says.
+type unionView struct {
+	st    Store
+	parts []viewPart
+	// route picks the part a new item goes to (index into parts).
+	route func(data []byte) int
+}
 
 // calendarView is the calendar database of a device that may send to-dos
 // in it: new to-dos go to the tasks database (their IDs get taskPrefix),
-// changes and deletes go where the item lives. With carry set, the tasks
-// database's changes are listed too, so the mailbox's tasks reach the
-// device in its calendar; the sync point then holds both databases'.
-type calendarView struct {
-	st    Store
-	carry bool
+// changes and deletes go where the item lives. carry lists the tasks
+// database's changes too, so the mailbox's tasks reach the device.
+func calendarView(st Store, carry bool) *unionView {
+	return &unionView{st: st,
+		parts: []viewPart{{db: "calendar", listed: true}, {db: "tasks", prefix: taskPrefix, listed: carry}},
+		route: func(data []byte) int {
+			if isTaskOnly(data) {
+				return 1
+			}
+			return 0
+		}}
+}
+
+// foldersView is a device's contacts when its policy names sub-folders:
+// their union; new contacts go to the first.
+func foldersView(st Store, db string, folders []string) *unionView {
+	v := &unionView{st: st, route: func([]byte) int { return 0 }}
+	for _, f := range folders {
+		v.parts = append(v.parts, viewPart{db: db + "/" + f, prefix: f + "/", listed: true})
+	}
+	return v
+}
+
+// taskPrefix marks, in a calendar view, the IDs of items of the tasks
+// database.
+const taskPrefix = "task/"
+
+// carryTasks starts listing the tasks of a calendar view.
+func (v *unionView) carryTasks() {
+	for i := range v.parts {
+		if v.parts[i].db == "tasks" {
+			v.parts[i].listed = true
+		}
+	}
 }
 
 // isTaskOnly reports whether an item is a to-do and no event.
@@ -64,196 +107,202 @@ func isTaskOnly(data []byte) bool {
 	if len(objs) == 0 {
 		return false
 	}
-	task := false
-	for _, c := range objs[0].Children {
-		switch c.Name {
-		case "VEVENT":
-			return false
-		case "VTODO":
-			task = true
-		}
-	}
-	return task
+	return !hasChild(objs[0], "VEVENT") && hasChild(objs[0], "VTODO")
 }
 
-// splitIDs separates calendar IDs from task IDs (without the prefix),
-// remembering each one's position.
-func splitIDs(ids []string) (cal, tasks []string, calAt, taskAt []int) {
+// part returns the part an ID belongs to and the store ID; -1 when the
+// ID names no part.
+func (v *unionView) part(id string) (int, string) {
+	for i, p := range v.parts {
+		if p.prefix == "" {
+			if !strings.Contains(id, "/") {
+				return i, id
+			}
+			continue
+		}
+		if rest, ok := strings.CutPrefix(id, p.prefix); ok && !strings.Contains(rest, "/") {
+			return i, rest
+		}
+	}
+	return -1, ""
+}
+
+// byPart splits IDs per part, remembering positions; IDs of no part are
+// left out.
+func (v *unionView) byPart(ids []string) (store [][]string, at [][]int) {
+	store, at = make([][]string, len(v.parts)), make([][]int, len(v.parts))
 	for i, id := range ids {
-		if t, ok := strings.CutPrefix(id, taskPrefix); ok {
-			tasks, taskAt = append(tasks, t), append(taskAt, i)
-		} else {
-			cal, calAt = append(cal, id), append(calAt, i)
+		if p, sid := v.part(id); p >= 0 {
+			store[p], at[p] = append(store[p], sid), append(at[p], i)
 		}
 	}
-	return
+	return store, at
 }
 
-func prefixed(ids []string) []string {
+func prefixed(prefix string, ids []string) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
-		out[i] = taskPrefix + id
+		out[i] = prefix + id
 	}
 	return out
 }
 
-// pointMagic starts a sync point of both databases. A store's own point
-// never starts with a NUL byte followed by this text.
-const pointMagic = "\x00syncml-imap calendar+tasks\x01"
+// pointMagic starts a sync point of several databases. A store's own
+// point never starts with a NUL byte followed by this text.
+const pointMagic = "\x00syncml-imap union\x01"
 
-func joinPoints(cal, tasks []byte) []byte {
-	b := make([]byte, 0, len(pointMagic)+binary.MaxVarintLen64+len(cal)+len(tasks))
-	b = append(b, pointMagic...)
-	b = binary.AppendUvarint(b, uint64(len(cal)))
-	b = append(b, cal...)
-	return append(b, tasks...)
+// joinPoints encodes one point per part.
+func joinPoints(points [][]byte) []byte {
+	b := []byte(pointMagic)
+	b = binary.AppendUvarint(b, uint64(len(points)))
+	for _, p := range points {
+		b = binary.AppendUvarint(b, uint64(len(p)))
+		b = append(b, p...)
+	}
+	return b
 }
 
-// splitPoint undoes joinPoints; a plain store point is the calendar's
-// alone (the device's tasks were not carried then).
-func splitPoint(p []byte) (cal, tasks []byte, err error) {
+// splitPoint undoes joinPoints for n parts; a plain store point is the
+// first part's (a view that had one part then), nil gives n nils.
+func splitPoint(p []byte, n int) ([][]byte, error) {
+	out := make([][]byte, n)
 	rest, ok := bytes.CutPrefix(p, []byte(pointMagic))
 	if !ok {
-		return p, nil, nil
+		if n > 0 {
+			out[0] = p
+		}
+		return out, nil
 	}
-	n, k := binary.Uvarint(rest)
-	if k <= 0 || n > uint64(len(rest)-k) {
-		return nil, nil, ErrSyncPointInvalid
+	count, k := binary.Uvarint(rest)
+	if k <= 0 || count > uint64(len(rest)) {
+		return nil, ErrSyncPointInvalid
 	}
-	cal, tasks = rest[k:k+int(n)], rest[k+int(n):]
-	if len(cal) == 0 {
-		cal = nil
+	rest = rest[k:]
+	for i := uint64(0); i < count; i++ {
+		l, k := binary.Uvarint(rest)
+		if k <= 0 || l > uint64(len(rest)-k) {
+			return nil, ErrSyncPointInvalid
+		}
+		if int(i) < n && l > 0 {
+			out[i] = rest[k : k+int(l)]
+		}
+		rest = rest[k+int(l):]
 	}
-	if len(tasks) == 0 {
-		tasks = nil
-	}
-	return cal, tasks, nil
+	return out, nil
 }
 
-func (v *calendarView) Changes(ctx context.Context, since []byte) (*StoreChanges, error) {
-	calSince, taskSince, err := splitPoint(since)
+func (v *unionView) Changes(ctx context.Context, since []byte) (*StoreChanges, error) {
+	sinces, err := splitPoint(since, len(v.parts))
 	if err != nil {
 		return nil, err
 	}
-	if since == nil {
-		calSince, taskSince = nil, nil
+	out := &StoreChanges{}
+	points := make([][]byte, len(v.parts))
+	for i, p := range v.parts {
+		if !p.listed {
+			points[i] = sinces[i]
+			continue
+		}
+		ch, err := v.st.Changes(ctx, p.db, sinces[i])
+		if errors.Is(err, ErrSyncPointInvalid) && since != nil {
+			return nil, err // the caller starts over with a slow sync
+		}
+		if err != nil {
+			return nil, err
+		}
+		out.Added = append(out.Added, prefixed(p.prefix, ch.Added)...)
+		out.Modified = append(out.Modified, prefixed(p.prefix, ch.Modified)...)
+		out.Deleted = append(out.Deleted, prefixed(p.prefix, ch.Deleted)...)
+		points[i] = ch.Point
 	}
-	ch, err := v.st.Changes(ctx, "calendar", calSince)
-	if err != nil || !v.carry {
-		return ch, err
-	}
-	tch, err := v.st.Changes(ctx, "tasks", taskSince)
-	if errors.Is(err, ErrSyncPointInvalid) && since != nil {
-		return nil, err // the caller starts over with a slow sync
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &StoreChanges{
-		Added:    append(ch.Added, prefixed(tch.Added)...),
-		Modified: append(ch.Modified, prefixed(tch.Modified)...),
-		Deleted:  append(ch.Deleted, prefixed(tch.Deleted)...),
-		Point:    joinPoints(ch.Point, tch.Point),
-	}, nil
+	out.Point = joinPoints(points)
+	return out, nil
 }
 
-func (v *calendarView) Get(ctx context.Context, ids ...string) ([]*StoreItem, error) {
-	cal, tasks, calAt, taskAt := splitIDs(ids)
+func (v *unionView) Get(ctx context.Context, ids ...string) ([]*StoreItem, error) {
+	store, at := v.byPart(ids)
 	out := make([]*StoreItem, len(ids))
-	if len(cal) > 0 {
-		got, err := v.st.Get(ctx, "calendar", cal...)
+	for i, p := range v.parts {
+		if len(store[i]) == 0 {
+			continue
+		}
+		got, err := v.st.Get(ctx, p.db, store[i]...)
 		if err != nil {
 			return nil, err
 		}
-		for i, it := range got {
-			out[calAt[i]] = it
-		}
-	}
-	if len(tasks) > 0 {
-		got, err := v.st.Get(ctx, "tasks", tasks...)
-		if err != nil {
-			return nil, err
-		}
-		for i, it := range got {
+		for j, it := range got {
 			if it != nil {
-				it = &StoreItem{ID: taskPrefix + it.ID, Data: it.Data}
+				it = &StoreItem{ID: p.prefix + it.ID, Data: it.Data}
 			}
-			out[taskAt[i]] = it
+			out[at[i][j]] = it
 		}
 	}
 	return out, nil
 }
 
-// Put stores events in the calendar and to-dos in the tasks database; the
-// new IDs of tasks come back prefixed.
-func (v *calendarView) Put(ctx context.Context, items ...*StoreItem) error {
-	var cal, tasks []*StoreItem
-	var taskItems []*StoreItem // the caller's, to fill in their IDs
+// Put stores each item in its part (new items where route says); the
+// new IDs come back prefixed.
+func (v *unionView) Put(ctx context.Context, items ...*StoreItem) error {
+	batches := make([][]*StoreItem, len(v.parts))
+	callers := make([][]*StoreItem, len(v.parts)) // the caller's, to fill in their IDs
 	for _, it := range items {
-		id, isTask := strings.CutPrefix(it.ID, taskPrefix)
+		p, sid := v.part(it.ID)
 		if it.ID == "" {
-			isTask = isTaskOnly(it.Data)
+			p = v.route(it.Data)
 		}
-		if isTask {
-			tasks = append(tasks, &StoreItem{ID: id, Data: it.Data})
-			taskItems = append(taskItems, it)
-		} else {
-			cal = append(cal, it)
+		if p < 0 {
+			return fmt.Errorf("syncml: item ID %q belongs to no folder of this view", it.ID)
 		}
+		batches[p] = append(batches[p], &StoreItem{ID: sid, Data: it.Data})
+		callers[p] = append(callers[p], it)
 	}
-	if len(cal) > 0 {
-		if err := v.st.Put(ctx, "calendar", cal...); err != nil {
+	for i, p := range v.parts {
+		if len(batches[i]) == 0 {
+			continue
+		}
+		if err := v.st.Put(ctx, p.db, batches[i]...); err != nil {
 			return err
 		}
-	}
-	if len(tasks) > 0 {
-		if err := v.st.Put(ctx, "tasks", tasks...); err != nil {
-			return err
-		}
-		for i, t := range tasks {
-			taskItems[i].ID = taskPrefix + t.ID
+		for j, it := range batches[i] {
+			callers[i][j].ID = p.prefix + it.ID
 		}
 	}
 	return nil
 }
 
-func (v *calendarView) Delete(ctx context.Context, ids ...string) ([]string, error) {
-	cal, tasks, _, _ := splitIDs(ids)
+func (v *unionView) Delete(ctx context.Context, ids ...string) ([]string, error) {
+	store, _ := v.byPart(ids)
 	var missing []string
-	if len(cal) > 0 {
-		m, err := v.st.Delete(ctx, "calendar", cal...)
+	for i, p := range v.parts {
+		if len(store[i]) == 0 {
+			continue
+		}
+		m, err := v.st.Delete(ctx, p.db, store[i]...)
 		if err != nil {
 			return nil, err
 		}
-		missing = append(missing, m...)
-	}
-	if len(tasks) > 0 {
-		m, err := v.st.Delete(ctx, "tasks", tasks...)
-		if err != nil {
-			return nil, err
-		}
-		missing = append(missing, prefixed(m)...)
+		missing = append(missing, prefixed(p.prefix, m)...)
 	}
 	return missing, nil
 }
 
-// Advance folds the session's own writes into each database's point.
-// Without carry only the calendar's point is kept. When carrying started
-// in this session, the tasks base is nil: the point then holds the
-// device's own to-dos, and the mailbox's other tasks stay to be sent.
-func (v *calendarView) Advance(ctx context.Context, base []byte, own []string) ([]byte, error) {
-	calBase, taskBase, err := splitPoint(base)
+// Advance folds the session's own writes into each listed part's point.
+// A part listed since this session has a nil base: its point then holds
+// the device's own items, and the rest stays to be sent.
+func (v *unionView) Advance(ctx context.Context, base []byte, own []string) ([]byte, error) {
+	bases, err := splitPoint(base, len(v.parts))
 	if err != nil {
-		calBase, taskBase = nil, nil
+		bases = make([][]byte, len(v.parts))
 	}
-	calOwn, taskOwn, _, _ := splitIDs(own)
-	cal, err := v.st.Advance(ctx, "calendar", calBase, calOwn)
-	if err != nil || !v.carry {
-		return cal, err
+	mine, _ := v.byPart(own)
+	points := make([][]byte, len(v.parts))
+	for i, p := range v.parts {
+		if !p.listed {
+			continue
+		}
+		if points[i], err = v.st.Advance(ctx, p.db, bases[i], mine[i]); err != nil {
+			return nil, err
+		}
 	}
-	tasks, err := v.st.Advance(ctx, "tasks", taskBase, taskOwn)
-	if err != nil {
-		return nil, err
-	}
-	return joinPoints(cal, tasks), nil
+	return joinPoints(points), nil
 }

@@ -9,24 +9,33 @@ import (
 )
 
 func TestJoinSplitPoints(t *testing.T) {
-	for _, c := range []struct{ cal, tasks []byte }{
+	for _, c := range [][][]byte{
 		{[]byte("cal-point"), []byte("task-point")},
 		{[]byte("c"), nil},
 		{nil, []byte("t")},
-		{bytes.Repeat([]byte{0, 1, 2, 0xff}, 300), []byte(pointMagic)},
+		{bytes.Repeat([]byte{0, 1, 2, 0xff}, 300), []byte(pointMagic), []byte("third")},
 	} {
-		cal, tasks, err := splitPoint(joinPoints(c.cal, c.tasks))
-		if err != nil || !bytes.Equal(cal, c.cal) || !bytes.Equal(tasks, c.tasks) {
-			t.Errorf("split(join(%q, %q)) = %q, %q, %v", c.cal, c.tasks, cal, tasks, err)
+		got, err := splitPoint(joinPoints(c), len(c))
+		if err != nil || len(got) != len(c) {
+			t.Fatalf("split(join(%q)) = %q, %v", c, got, err)
+		}
+		for i := range c {
+			if !bytes.Equal(got[i], c[i]) {
+				t.Errorf("split(join(%q))[%d] = %q", c, i, got[i])
+			}
 		}
 	}
-	// A plain store point is the calendar's alone.
-	if cal, tasks, err := splitPoint([]byte("plain")); string(cal) != "plain" || tasks != nil || err != nil {
-		t.Errorf("plain point: %q %q %v", cal, tasks, err)
+	// A plain store point is the first part's.
+	if got, err := splitPoint([]byte("plain"), 2); err != nil || string(got[0]) != "plain" || got[1] != nil {
+		t.Errorf("plain point: %q %v", got, err)
+	}
+	// A point of fewer parts leaves the rest nil (a part added since).
+	if got, err := splitPoint(joinPoints([][]byte{[]byte("a")}), 2); err != nil || string(got[0]) != "a" || got[1] != nil {
+		t.Errorf("shorter point: %q %v", got, err)
 	}
 	// A damaged joined point asks for a slow sync.
-	bad := append([]byte(pointMagic), 0xff, 0xff, 0x7f)
-	if _, _, err := splitPoint(bad); err != ErrSyncPointInvalid {
+	bad := append([]byte(pointMagic), 2, 0x7f)
+	if _, err := splitPoint(bad, 2); err != ErrSyncPointInvalid {
 		t.Errorf("damaged point: %v, want ErrSyncPointInvalid", err)
 	}
 }
