@@ -118,3 +118,17 @@ func contentLines(data []byte) []string {
 	slices.Sort(out)
 	return out
 }
+
+// Identity is what makes an item the same as another for duplicate
+// detection (slow sync, import): its UID, and its identity fields (a
+// contact's name; an event's summary and start; a task's summary and
+// due date), each "" when absent. Two items are the same when their UIDs
+// are equal, or their fields are.
+func Identity(db string, data []byte) (uid, fields string) {
+	id := identity(db, data)
+	return id.uid, id.fields
+}
+
+// SameContent reports whether two versions of an item say the same
+// thing (see sameContent).
+func SameContent(a, b []byte) bool { return sameContent(a, b) }
