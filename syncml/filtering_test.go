@@ -173,3 +173,26 @@ func TestContactFolders(t *testing.T) {
 		t.Errorf("after the folders changed: %v, want 508", st)
 	}
 }
+
+// TestSessionReport: a finished session is reported once, with its
+// databases, modes and counts both ways, and never with item content.
+func TestSessionReport(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	store.Put(ctx, "contacts", &StoreItem{Data: []byte(catCard("Secret Name", ""))})
+	var reports []*SessionReport
+	srv := NewServer(ServerOptions{Auth: memAuth{store}, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
+	syncOps(t, srv, "1", "contacts", "201", "", "1",
+		&Change{Op: "Add", Items: []Item{{Source: &Loc{LocURI: "a"}, Data: &Data{Text: catCard("Pal", "")}}}},
+		&Change{Op: "Add", Items: []Item{{Source: &Loc{LocURI: "b"}, Data: &Data{Text: catCard("Bud", "")}}}})
+	if len(reports) != 1 {
+		t.Fatalf("%d reports, want 1", len(reports))
+	}
+	r := reports[0]
+	if r.Result != "ok" || r.User != "alice" || r.Device != "IMEI:3550000" || len(r.Databases) != 1 {
+		t.Fatalf("report %+v", r)
+	}
+	if db := r.Databases[0]; db.Name != "contacts" || db.Mode != "slow" || db.FromDevice.Added != 2 || db.ToDevice.Added != 1 {
+		t.Errorf("database report %+v", db)
+	}
+}

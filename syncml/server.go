@@ -32,6 +32,9 @@ type ServerOptions struct {
 	// MaxObjSize is the largest item accepted (announced in SyncML 1.1+);
 	// default 4 MiB.
 	MaxObjSize int64
+	// OnSession, when set, receives the report of every finished session
+	// (for metrics); it must not block.
+	OnSession func(*SessionReport)
 	// Policy is how devices sync unless their slot overrides it; the zero
 	// value: DefaultPolicy.
 	Policy Policy
@@ -132,6 +135,9 @@ func (s *Server) handleMessage(ctx context.Context, msg *Message, req *Request) 
 	sess.encoding = req.Encoding
 	reply := sess.handle(ctx, msg, req.BaseURL)
 	done := sess.done
+	if done {
+		sess.report(sess.result())
+	}
 	sess.mu.Unlock()
 	if done {
 		s.forget(sess)
@@ -148,7 +154,12 @@ func (s *Server) lookup(key string, msg *Message) *session {
 	for k, sess := range s.sessions {
 		if now.Sub(sess.lastUsed) > s.opts.SessionTimeout {
 			delete(s.sessions, k)
-			go sess.close()
+			go func() {
+				sess.mu.Lock()
+				sess.report("expired")
+				sess.mu.Unlock()
+				sess.close()
+			}()
 		}
 	}
 	if sess, ok := s.sessions[key]; ok && sess.deviceID == msg.Hdr.Source.LocURI && sess.sessionID == msg.Hdr.SessionID {
@@ -161,6 +172,7 @@ func (s *Server) lookup(key string, msg *Message) *session {
 		sessionID: msg.Hdr.SessionID,
 		dbs:       map[string]*dbSession{},
 		lastUsed:  now,
+		started:   now,
 		log:       s.opts.Logger.With("device", msg.Hdr.Source.LocURI, "session", msg.Hdr.SessionID),
 	}
 	s.sessions[sess.key] = sess
@@ -196,6 +208,9 @@ func (s *Server) Close() {
 	s.sessions = map[string]*session{}
 	s.mu.Unlock()
 	for _, sess := range all {
+		sess.mu.Lock()
+		sess.report("shutdown")
+		sess.mu.Unlock()
 		sess.close()
 	}
 }

@@ -57,6 +57,10 @@ type session struct {
 	// answers nothing more and commits nothing.
 	superseded atomic.Bool
 	owner      string // the user, once authenticated (guarded by Server.mu)
+
+	started  time.Time
+	refused  bool // answered with a refusal (no slot, store unreadable)
+	reported bool // the session report was made
 }
 
 // phase is where the session stands in the package flow
@@ -338,6 +342,7 @@ func (s *session) refuse(out *outbox, msg *Message, hdr *Status, code StatusCode
 		st.Items = []Item{{Data: &Data{Text: reason}}}
 	}
 	s.done = true
+	s.refused = true
 	s.pending = nil
 }
 

@@ -73,6 +73,8 @@ type dbSession struct {
 	reverts []string
 	dir     Direction       // the device's policy for this database
 	bases   baseState       // merge bases (policy "merge")
+	// received, sent: item changes applied from the device, sent to it.
+	received, sent ChangeCounts
 	index   *matchIndex     // built on the first match
 	kept    map[string]bool // items the client sent or matched (refresh from client)
 
@@ -573,6 +575,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			return nil
 		}
 		d.own = append(d.own, guid)
+		d.received.count("Delete")
 		return nil
 	case "Add", "Replace":
 		data, ok := itemData(ch, it)
@@ -730,6 +733,11 @@ func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
 func (d *dbSession) stored(p *pendingPut) {
 	p.status.Data = p.okCode.String()
 	d.agree(p.item.ID, p.item.Data)
+	if p.okCode == StatusItemAdded || p.luid == "" {
+		d.received.count("Add")
+	} else {
+		d.received.count("Replace")
+	}
 	d.own = append(d.own, p.item.ID)
 	d.items[p.item.ID] = p.item.Data
 	d.kept[p.item.ID] = true
@@ -926,6 +934,9 @@ func (d *dbSession) serverSync(ctx context.Context) []Command {
 	}
 	for _, luid := range d.reverts {
 		sy.Commands = append(sy.Commands, &Change{Op: "Delete", Items: []Item{{Target: &Loc{LocURI: luid}}}})
+	}
+	for _, c := range sy.Commands {
+		d.sent.count(c.(*Change).Op)
 	}
 	if d.s.verDTD != "1.0" { // NumberOfChanges came with SyncML 1.1
 		n := len(sy.Commands)
