@@ -71,12 +71,12 @@ type dbSession struct {
 	// reverts: LUIDs of items a server-to-device device added, to be
 	// deleted on it again.
 	reverts []string
-	dir     Direction       // the device's policy for this database
-	bases   baseState       // merge bases (policy "merge")
+	dir     Direction // the device's policy for this database
+	bases   baseState // merge bases (policy "merge")
 	// received, sent: item changes applied from the device, sent to it.
 	received, sent ChangeCounts
-	index   *matchIndex     // built on the first match
-	kept    map[string]bool // items the client sent or matched (refresh from client)
+	index          *matchIndex     // built on the first match
+	kept           map[string]bool // items the client sent or matched (refresh from client)
 
 	clientSynced bool
 	failed       bool
