@@ -43,6 +43,10 @@ var (
 	// recorded against the old one means anything; a full (slow) sync is
 	// needed.
 	ErrSyncPointInvalid = errors.New("imapstore: sync point invalid (UIDVALIDITY changed)")
+	// ErrInvalidKind: the kind names no item folder (an unknown base kind,
+	// a malformed sub-folder path) or none this server can have (a
+	// sub-folder on a server without folder hierarchy).
+	ErrInvalidKind = errors.New("imapstore: invalid kind")
 	// ErrInvalidItem: the data is not one object of the folder's kind.
 	ErrInvalidItem = errors.New("imapstore: invalid item")
 	// ErrStateConflict: the state record changed since it was loaded.
@@ -62,8 +66,9 @@ type Options struct {
 	DialTimeout    time.Duration // default 10s
 	CommandTimeout time.Duration // per store operation; default 60s
 
-	// Folders names the folder of each kind; missing kinds take the
-	// defaults "Contacts", "Calendar", "Tasks".
+	// Folders names the folder of each base kind; missing kinds take the
+	// defaults "Contacts", "Calendar", "Tasks". A sub-folder kind's folder
+	// is named from its base kind's (see Kind.Sub).
 	Folders map[Kind]string
 	// StateFolder holds sync state; default "SyncML State". It is not
 	// subscribed, so mail clients do not show it by default.
@@ -140,6 +145,10 @@ type Account struct {
 	selected string
 	folders  map[string]*folder
 	appender *multiAppender
+	// delim is the server's hierarchy delimiter, asked for by the first
+	// use of a sub-folder (delimKnown); 0 if the server has no hierarchy.
+	delim      rune
+	delimKnown bool
 }
 
 // folder is the store's per-folder state within one Account.
@@ -267,11 +276,25 @@ func (a *Account) errorf(ctx context.Context, f *folder, op string, err error) e
 	return fmt.Errorf("imapstore: user %q:%s %s: %w", a.username, where, op, ctxErr(ctx, err))
 }
 
-func (a *Account) itemFolder(kind Kind) (*folder, error) {
-	if !kind.valid() {
-		return nil, fmt.Errorf("imapstore: unknown kind %q", kind)
+// itemFolder returns the kind's folder. Call it within begin: naming a
+// sub-folder takes the server's hierarchy delimiter, asked for once per
+// Account. Public methods check the kind before begin, so that a bad one
+// is refused before anything is sent.
+func (a *Account) itemFolder(ctx context.Context, kind Kind) (*folder, error) {
+	if err := kind.check(); err != nil {
+		return nil, err
 	}
-	return a.folderNamed(a.opts.Folders[kind], kind), nil
+	name := a.opts.Folders[kind.Base()]
+	if kind.SubPath() != "" {
+		delim, err := a.delimiter(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if name, err = subFolderName(name, kind, delim); err != nil {
+			return nil, err
+		}
+	}
+	return a.folderNamed(name, kind), nil
 }
 
 func (a *Account) stateFolder() *folder {
@@ -304,21 +327,41 @@ func isNonexistent(err error) bool {
 }
 
 // create makes the folder; an item folder is also subscribed so that mail
-// clients show it. The state folder stays unsubscribed.
+// clients show it. The state folder stays unsubscribed. A sub-folder's
+// missing parents are made first (see createParents).
 func (a *Account) create(ctx context.Context, f *folder) error {
-	err := a.c.Create(f.name, nil).Wait()
-	var ierr *imap.Error
-	if err != nil && !(errors.As(err, &ierr) && ierr.Code == imap.ResponseCodeAlreadyExists) {
-		return a.errorf(ctx, f, "create", err)
-	}
-	if f.kind != "" {
-		if err := a.c.Subscribe(f.name).Wait(); err != nil {
-			a.opts.Logger.Warn("imapstore: subscribe failed", "user", a.username, "folder", f.name, "err", err)
+	if f.kind.SubPath() != "" {
+		if err := a.createParents(ctx, f.kind); err != nil {
+			return err
 		}
 	}
-	f.exists = true
-	a.opts.Logger.Info("imapstore: created folder", "user", a.username, "folder", f.name)
+	if _, err := a.createFolder(ctx, f); err != nil {
+		return err
+	}
+	if f.kind != "" {
+		a.subscribe(f)
+	}
 	return nil
+}
+
+// createFolder makes f; created is false when it existed already.
+func (a *Account) createFolder(ctx context.Context, f *folder) (created bool, err error) {
+	err = a.c.Create(f.name, nil).Wait()
+	var ierr *imap.Error
+	if err != nil && !(errors.As(err, &ierr) && ierr.Code == imap.ResponseCodeAlreadyExists) {
+		return false, a.errorf(ctx, f, "create", err)
+	}
+	f.exists = true
+	if err == nil {
+		a.opts.Logger.Info("imapstore: created folder", "user", a.username, "folder", f.name)
+	}
+	return err == nil, nil
+}
+
+func (a *Account) subscribe(f *folder) {
+	if err := a.c.Subscribe(f.name).Wait(); err != nil {
+		a.opts.Logger.Warn("imapstore: subscribe failed", "user", a.username, "folder", f.name, "err", err)
+	}
 }
 
 // selectFolder selects f unless it is selected already, creating it when it

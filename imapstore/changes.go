@@ -36,8 +36,7 @@ func (d *ChangesData) Empty() bool {
 // SEARCH, UID FETCH of the UIDs past the old UIDNEXT). Messages dropped in
 // by other programs cost one more fetch when they appear.
 func (a *Account) Changes(ctx context.Context, kind Kind, since *SyncPoint) (*ChangesData, error) {
-	f, err := a.itemFolder(kind)
-	if err != nil {
+	if err := kind.check(); err != nil {
 		return nil, err
 	}
 	ctx, end, err := a.begin(ctx)
@@ -45,6 +44,10 @@ func (a *Account) Changes(ctx context.Context, kind Kind, since *SyncPoint) (*Ch
 		return nil, err
 	}
 	defer end()
+	f, err := a.itemFolder(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
 	if f.cur == nil && since != nil {
 		// Any sync point of the folder's UIDVALIDITY is a correct index,
 		// only maybe old: start from it so an unchanged folder costs one
@@ -79,8 +82,7 @@ func (a *Account) Changes(ctx context.Context, kind Kind, since *SyncPoint) (*Ch
 // changed, the folder's current sync point is returned, so the next
 // Changes of an untouched folder costs one round trip.
 func (a *Account) Advance(ctx context.Context, kind Kind, base *SyncPoint, own []string) (*SyncPoint, error) {
-	f, err := a.itemFolder(kind)
-	if err != nil {
+	if err := kind.check(); err != nil {
 		return nil, err
 	}
 	ctx, end, err := a.begin(ctx)
@@ -88,6 +90,10 @@ func (a *Account) Advance(ctx context.Context, kind Kind, base *SyncPoint, own [
 		return nil, err
 	}
 	defer end()
+	f, err := a.itemFolder(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
 	if f.cur == nil && base != nil {
 		f.cur = base.Clone()
 	}

@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha1"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"syncml-imap/internal/vobject"
 )
 
-// Kind is what a folder holds.
+// Kind is what a folder holds: one of the base kinds below, or a
+// sub-folder of a base kind's folder (see Kind.Sub).
 type Kind string
 
 const (
@@ -20,12 +24,43 @@ const (
 	KindTasks    Kind = "tasks"    // iCalendar VTODOs
 )
 
-// Kinds lists every kind of item folder.
+// Kinds lists every base kind of item folder.
 var Kinds = []Kind{KindContacts, KindCalendar, KindTasks}
+
+// Sub returns the kind of a sub-folder of k's folder: the base kind, "/",
+// and the sub-folder's path with "/" between its levels, whatever
+// hierarchy delimiter the IMAP server uses. KindContacts.Sub("Family") is
+// "contacts/Family", the folder "Contacts/Family" on a server whose
+// delimiter is "/" and "Contacts.Family" on one whose delimiter is ".";
+// KindContacts.Sub("Friends/School") and
+// KindContacts.Sub("Friends").Sub("School") are the same kind.
+//
+// A sub-folder kind holds what its base kind holds and works the same
+// everywhere a Kind is taken. Sub does not check name: a path with an
+// empty level, "." or "..", a control character or an IMAP wildcard
+// ("*", "%") makes a kind every operation refuses with ErrInvalidKind
+// before it sends anything to the server.
+func (k Kind) Sub(name string) Kind {
+	return k + "/" + Kind(name)
+}
+
+// Base returns the base kind of a sub-folder kind, and k itself for a base
+// kind.
+func (k Kind) Base() Kind {
+	base, _, _ := strings.Cut(string(k), "/")
+	return Kind(base)
+}
+
+// SubPath returns the sub-folder path of a sub-folder kind, levels
+// separated by "/"; "" for a base kind.
+func (k Kind) SubPath() string {
+	_, sub, _ := strings.Cut(string(k), "/")
+	return sub
+}
 
 // MediaType is the canonical media type of the kind's items.
 func (k Kind) MediaType() string {
-	if k == KindContacts {
+	if k.Base() == KindContacts {
 		return "text/vcard"
 	}
 	return "text/calendar"
@@ -33,7 +68,7 @@ func (k Kind) MediaType() string {
 
 // component is the vobject component that makes one item of this kind.
 func (k Kind) component() string {
-	switch k {
+	switch k.Base() {
 	case KindContacts:
 		return "VCARD"
 	case KindTasks:
@@ -44,14 +79,53 @@ func (k Kind) component() string {
 }
 
 func (k Kind) fileExt() string {
-	if k == KindContacts {
+	if k.Base() == KindContacts {
 		return ".vcf"
 	}
 	return ".ics"
 }
 
-func (k Kind) valid() bool {
-	return k == KindContacts || k == KindCalendar || k == KindTasks
+// check says why k names no item folder (nil when it names one). It
+// needs no server: what depends on the server's hierarchy delimiter is
+// checked when the folder is named (see Account.itemFolder).
+func (k Kind) check() error {
+	switch k.Base() {
+	case KindContacts, KindCalendar, KindTasks:
+	default:
+		return fmt.Errorf("%w %q: unknown base kind", ErrInvalidKind, k)
+	}
+	if !strings.Contains(string(k), "/") {
+		return nil
+	}
+	if err := checkSubPath(k.SubPath()); err != nil {
+		return fmt.Errorf("%w %q: %v", ErrInvalidKind, k, err)
+	}
+	return nil
+}
+
+// checkSubPath accepts a sub-folder path of non-empty levels separated by
+// "/". "." and ".." are refused because servers that keep folders as
+// directories read them as such; control characters because no mail
+// client can show them; "*" and "%" because they are wildcards in LIST
+// patterns (RFC 3501, 6.3.8), so such a folder could not be listed alone.
+func checkSubPath(sub string) error {
+	if !utf8.ValidString(sub) {
+		return errors.New("sub-folder path is not UTF-8")
+	}
+	for _, level := range strings.Split(sub, "/") {
+		switch level {
+		case "":
+			return errors.New("empty sub-folder name")
+		case ".", "..":
+			return fmt.Errorf("sub-folder name %q", level)
+		}
+		for _, r := range level {
+			if unicode.IsControl(r) || r == '*' || r == '%' {
+				return fmt.Errorf("sub-folder name %q has the character %q", level, r)
+			}
+		}
+	}
+	return nil
 }
 
 // Item is one contact, event or task as the store keeps it.
@@ -82,6 +156,7 @@ type itemInfo struct {
 // inspectItem reads what the store needs from an item's data. It never
 // fails: a field it cannot find is left empty.
 func inspectItem(kind Kind, data []byte) itemInfo {
+	kind = kind.Base() // a sub-folder holds what its base kind holds
 	var info itemInfo
 	objs := vobject.Parse(data)
 	var root, main *vobject.Object
@@ -307,7 +382,10 @@ func newGUID() string {
 
 // derivedGUID returns a name-based (version 5 style) UUID, so that the same
 // foreign object adopted twice (say after a crash) gets the same item ID and
-// collapses into one item instead of two.
+// collapses into one item instead of two. The whole kind goes into the
+// name, sub-folder path included, so the same vCard dropped into two
+// folders becomes two items with IDs of their own: a device that syncs
+// several sub-folders into one address book needs IDs unique across them.
 func derivedGUID(kind Kind, key []byte) string {
 	h := sha1.New()
 	h.Write([]byte("syncml-imap/" + string(kind) + "\x00"))
@@ -341,6 +419,7 @@ func validGUID(s string) bool {
 // contacts, a VCALENDAR with at least one VEVENT (VTODO) for the calendar
 // (tasks), all with one UID. It says why not.
 func checkItem(kind Kind, data []byte) error {
+	kind = kind.Base()
 	objs := vobject.Parse(data)
 	if len(objs) == 0 {
 		return fmt.Errorf("no %s object found", kind.component())
@@ -384,6 +463,7 @@ func checkItem(kind Kind, data []byte) error {
 // together, with the VCALENDAR's own properties (minus METHOD) and the
 // VTIMEZONEs they refer to. Objects of another kind are left out.
 func splitObjects(kind Kind, data []byte) [][]byte {
+	kind = kind.Base()
 	var out [][]byte
 	for _, root := range vobject.Parse(data) {
 		if kind == KindContacts {

@@ -33,6 +33,7 @@ const maxForeignSize = 16 << 20
 // mail client: a Subject naming it, Date = last modification, a short
 // text/plain summary and the item itself as an attachment.
 func buildItemMessage(kind Kind, id string, data []byte, info itemInfo, from string, now time.Time) ([]byte, error) {
+	kind = kind.Base() // a sub-folder holds what its base kind holds
 	modified := info.Modified
 	if modified.IsZero() || modified.After(now.Add(24*time.Hour)) {
 		modified = now
@@ -186,6 +187,7 @@ func partFilename(part *message.Entity) string {
 }
 
 func looksLikeItemPart(kind Kind, mediaType, filename string) bool {
+	kind = kind.Base()
 	ext := strings.ToLower(path.Ext(filename))
 	if kind == KindContacts {
 		switch mediaType {

@@ -21,8 +21,7 @@ import (
 // not one object of the kind fails with ErrInvalidItem before anything is
 // written. Many items go in MULTIAPPEND batches.
 func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
-	f, err := a.itemFolder(kind)
-	if err != nil {
+	if err := kind.check(); err != nil {
 		return err
 	}
 	now := time.Now()
@@ -58,6 +57,10 @@ func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
 		return err
 	}
 	defer end()
+	f, err := a.itemFolder(ctx, kind)
+	if err != nil {
+		return err
+	}
 	if err := a.ensureIndex(ctx, f); err != nil {
 		return err
 	}
@@ -87,8 +90,7 @@ func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
 // Delete removes items. IDs the folder does not hold are returned as
 // missing, not as an error: deleting what is gone already is no failure.
 func (a *Account) Delete(ctx context.Context, kind Kind, ids ...string) (missing []string, err error) {
-	f, err := a.itemFolder(kind)
-	if err != nil {
+	if err := kind.check(); err != nil {
 		return nil, err
 	}
 	ctx, end, err := a.begin(ctx)
@@ -96,6 +98,10 @@ func (a *Account) Delete(ctx context.Context, kind Kind, ids ...string) (missing
 		return nil, err
 	}
 	defer end()
+	f, err := a.itemFolder(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
 	if err := a.ensureIndex(ctx, f); err != nil {
 		return nil, err
 	}
@@ -114,8 +120,7 @@ func (a *Account) Delete(ctx context.Context, kind Kind, ids ...string) (missing
 // Get reads items by ID. The result has one entry per ID, in order, nil
 // where the folder does not hold the item.
 func (a *Account) Get(ctx context.Context, kind Kind, ids ...string) ([]*Item, error) {
-	f, err := a.itemFolder(kind)
-	if err != nil {
+	if err := kind.check(); err != nil {
 		return nil, err
 	}
 	ctx, end, err := a.begin(ctx)
@@ -123,6 +128,10 @@ func (a *Account) Get(ctx context.Context, kind Kind, ids ...string) ([]*Item, e
 		return nil, err
 	}
 	defer end()
+	f, err := a.itemFolder(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
 	if err := a.ensureIndex(ctx, f); err != nil {
 		return nil, err
 	}

@@ -481,3 +481,42 @@ func TestFilterPolicies(t *testing.T) {
 		}
 	}
 }
+
+// TestContactFoldersPolicy: a device whose policy names the "Family"
+// sub-folder gets those contacts only, and its new contact lands there.
+func TestContactFoldersPolicy(t *testing.T) {
+	e := newEnvWith(t, func(c *config.Config) { c.Sync.Defaults.ContactFolders = []string{"Family"} }, func(o *syncevo.Options) {
+		o.Sources = []syncevo.Source{{Name: "addressbook", URI: "contacts", Format: "text/vcard"}}
+	})
+	ctx := context.Background()
+	a := e.account()
+	family := imapstore.KindContacts.Sub("Family")
+	if err := a.Put(ctx, family, &imapstore.Item{Data: contact(1, "family")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Put(ctx, imapstore.KindContacts, &imapstore.Item{Data: contact(2, "main folder")}); err != nil {
+		t.Fatal(err)
+	}
+	e.client.WriteItem(t, "addressbook", "own.vcf", contact(3, "from the phone"))
+	e.sync(t, syncevo.Slow)
+	got := e.client.Items(t, "addressbook")
+	if len(got) != 2 {
+		t.Errorf("device has %d contacts, want the family one and its own", len(got))
+	}
+	for _, d := range got {
+		if bytes.Contains(d, []byte("main folder")) {
+			t.Error("a contact of the main folder reached the device")
+		}
+	}
+	d, err := a.Changes(ctx, family, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Added) != 2 {
+		t.Errorf("Contacts/Family has %d contacts, want 2 (the phone's new one goes there)", len(d.Added))
+	}
+	if n := len(e.mailbox(imapstore.KindContacts)); n != 1 {
+		t.Errorf("the main Contacts folder has %d, want 1", n)
+	}
+	e.sync(t, syncevo.TwoWay)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"syncml-imap/imapstore"
 	"syncml-imap/syncml"
@@ -32,9 +33,15 @@ func (a *IMAPAuth) Login(ctx context.Context, user, password string) (syncml.Sto
 	return &accountStore{acct: acct}, nil
 }
 
+// kindOf maps an engine database ("contacts", or a sub-folder view's
+// "contacts/Family") to the store's kind.
 func kindOf(db string) (imapstore.Kind, error) {
+	base, sub, _ := strings.Cut(db, "/")
 	for _, k := range imapstore.Kinds {
-		if string(k) == db {
+		if string(k) == base {
+			if sub != "" {
+				return k.Sub(sub), nil
+			}
 			return k, nil
 		}
 	}
