@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 )
 
 // BenchmarkSlowSync1000 runs the engine alone (in process, in-memory
@@ -90,4 +92,101 @@ func sessionKeyOf(b *testing.B, body []byte) string {
 		b.Fatalf("no session key in %q", m.Hdr.RespURI)
 	}
 	return m.Hdr.RespURI[i+2:]
+}
+
+// BenchmarkQuietSync5000Events: a two-way sync where nothing changed, of
+// a device holding 5,000 events (a fifth weekly series), with and without
+// a calendar window: what re-deciding the window every session costs. It
+// reports the device state's size too.
+func BenchmarkQuietSync5000Events(b *testing.B) {
+	for _, window := range []bool{false, true} {
+		b.Run(fmt.Sprintf("window=%v", window), func(b *testing.B) {
+			ctx := context.Background()
+			store := newMemStore()
+			for i := 0; i < 5000; i++ {
+				start := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC).Add(time.Duration(i) * 3 * time.Hour)
+				rule := ""
+				if i%5 == 0 {
+					rule = "RRULE:FREQ=WEEKLY;COUNT=20\r\n"
+				}
+				store.Put(ctx, "calendar", &StoreItem{Data: []byte(fmt.Sprintf("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e%d\r\nSUMMARY:Event %d\r\nDTSTART:%s\r\nDTEND:%s\r\n%sEND:VEVENT\r\nEND:VCALENDAR\r\n",
+					i, i, start.Format("20060102T150405Z"), start.Add(time.Hour).Format("20060102T150405Z"), rule))})
+			}
+			p := DefaultPolicy()
+			if window {
+				p.CalendarPast, p.CalendarFuture = 30*24*time.Hour, 365*24*time.Hour
+			}
+			srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
+			now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+			srv.opts.now = func() time.Time { return now }
+			loc := func(s string) *Loc { return &Loc{LocURI: s} }
+			session := func(sid, code, last, next string, maps bool) {
+				key := ""
+				post := func(msgID int, cmds ...Command) *Message {
+					m := &Message{Hdr: SyncHdr{VerDTD: "1.2", VerProto: "SyncML/1.2", SessionID: sid, MsgID: fmt.Sprint(msgID),
+						Target: Loc{LocURI: "http://127.0.0.1/syncml"}, Source: Loc{LocURI: "IMEI:1"}, Meta: &Meta{MaxMsgSize: 1 << 30}}, Body: cmds, Final: true}
+					if msgID == 1 {
+						m.Hdr.Cred = &Cred{Data: "YWxpY2U6cHc="}
+					}
+					for i, c := range cmds {
+						c.SetID(fmt.Sprint(i + 1))
+					}
+					var buf bytes.Buffer
+					EncodeXML(&buf, m.Element())
+					resp, err := srv.Handle(ctx, &Request{Body: buf.Bytes(), SessionKey: key, BaseURL: "http://x/syncml"})
+					if err != nil {
+						b.Fatal(err)
+					}
+					root, err := DecodeXML(bytes.NewReader(resp.Body))
+					if err != nil {
+						b.Fatal(err)
+					}
+					out, err := ParseMessage(root)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, k, ok := strings.Cut(out.Hdr.RespURI, "?s="); ok {
+						key = k
+					}
+					return out
+				}
+				post(1, &Alert{Data: code, Items: []Item{{Target: loc("calendar"), Source: loc("cal"), Meta: &Meta{Anchor: &Anchor{Last: last, Next: next}}}}})
+				r := post(2, &Sync{Target: loc("calendar"), Source: loc("cal")})
+				var mi []MapItem
+				if maps {
+					for _, c := range r.Body {
+						if sy, ok := c.(*Sync); ok {
+							for _, ch := range sy.Commands {
+								if x := ch.(*Change); x.Op == "Add" {
+									mi = append(mi, MapItem{Target: x.Items[0].Source.LocURI, Source: "L" + x.Items[0].Source.LocURI})
+								}
+							}
+						}
+					}
+				}
+				if len(mi) > 0 {
+					post(3, &Map{Target: *loc("calendar"), Source: *loc("cal"), MapItems: mi})
+				} else {
+					post(3)
+				}
+			}
+			session("s0", "201", "", "0", true)
+			if store.state["device/IMEI:1/calendar"] == nil {
+				b.Fatalf("first session not committed: %q", keys(store.state))
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				session(fmt.Sprint("q", i), "200", fmt.Sprint(i), fmt.Sprint(i+1), false)
+			}
+			b.ReportMetric(float64(len(store.state["device/IMEI:1/calendar"])), "state-bytes")
+		})
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

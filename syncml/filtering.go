@@ -2,6 +2,9 @@ package syncml
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -14,46 +17,95 @@ import (
 // device made itself outside the filter stay on it (only a change from
 // matching to not matching removes an item).
 
-// filterState is kept in dbState while a filter is active.
+// filterState is kept in dbState while a filter is active. The facts of
+// the items live in a record of their own (factsKey), read only when a
+// session has something to decide.
 type filterState struct {
-	Rule  filterRule           // the rule at the last sync
-	At    time.Time            // when it was applied
-	Facts map[string]itemFacts // every item of the database
+	Rule filterRule // the rule at the last sync
+	At   time.Time  // when every item was last decided under it
+}
+
+func factsKey(deviceID, db string) string { return stateKey(deviceID, db) + "/facts" }
+
+// loadFacts reads the device's facts for the database (nil when none).
+func (d *dbSession) loadFacts(ctx context.Context) (map[string]itemFacts, error) {
+	raw, err := d.s.store.LoadState(ctx, factsKey(d.s.deviceID, d.db))
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	facts := map[string]itemFacts{}
+	if err := json.Unmarshal(raw, &facts); err != nil {
+		d.s.log.Warn("filter facts unreadable: every item is read again", "database", d.db, "err", err)
+		return nil, nil
+	}
+	return facts, nil
 }
 
 // applyFilter adjusts what goes to the device (d.outgoing) to the
-// device's filter. It runs before the server's changes are sent.
+// device's filter. It runs before the server's changes are sent. A
+// session with nothing changed and the same rule within the hour reads
+// and writes nothing more.
 func (d *dbSession) applyFilter(ctx context.Context) {
 	rule := d.s.policy.filter(d.db)
 	now := d.s.srv.opts.now().UTC()
 	old := d.state.Filter
+	slow := d.mode.slow()
 	if !rule.active(d.db) {
 		if old != nil {
 			// The filter was lifted: what it kept from the device goes to
 			// it now.
+			facts, err := d.loadFacts(ctx)
+			if err != nil {
+				d.s.log.Error("filter: read facts", "database", d.db, "err", err)
+				d.failed = true
+				return
+			}
 			has := d.deviceHas()
-			for id := range old.Facts {
+			for id := range facts {
 				if !has[id] && d.outgoing[id] == "" {
 					d.outgoing[id] = "Add"
 				}
 			}
 			d.state.Filter = nil
+			d.factsDirty, d.facts = true, nil
 		}
 		return
 	}
-	slow := d.mode.slow()
-	facts := map[string]itemFacts{}
-	if old != nil && !slow {
-		for id, f := range old.Facts {
-			facts[id] = f
-		}
-	}
 	// Items whose facts are (re)read: every item when there is nothing
 	// to go on, else what changed on either side in this session.
-	var read []string
-	if old == nil || slow {
+	var changed []string
+	for id, op := range d.outgoing {
+		if op != "Delete" {
+			changed = append(changed, id)
+		}
+	}
+	changed = append(changed, d.own...)
+	sameRule := old != nil && slices.Equal(old.Rule.Categories, rule.Categories) && old.Rule.Past == rule.Past &&
+		old.Rule.Future == rule.Future && old.Rule.OpenOnly == rule.OpenOnly
+	fresh := sameRule && !slow && now.Sub(old.At) < time.Hour && !now.Before(old.At)
+	deleted := false
+	for _, op := range d.outgoing {
+		deleted = deleted || op == "Delete"
+	}
+	if fresh && len(changed) == 0 && !deleted {
+		return // nothing to decide
+	}
+	var facts map[string]itemFacts
+	if old != nil && !slow {
+		var err error
+		if facts, err = d.loadFacts(ctx); err != nil {
+			d.s.log.Error("filter: read facts", "database", d.db, "err", err)
+			d.failed = true
+			return
+		}
+	}
+	oldFacts := facts
+	read := changed
+	if facts == nil {
+		facts = map[string]itemFacts{}
+		fresh = false
 		if slow {
-			read = append(read, d.changes.Added...)
+			read = append([]string(nil), d.changes.Added...)
 		} else {
 			all, err := d.view.Changes(ctx, nil)
 			if err != nil {
@@ -64,12 +116,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 			read = all.Added
 		}
 	} else {
-		for id, op := range d.outgoing {
-			if op != "Delete" {
-				read = append(read, id)
-			}
-		}
-		read = append(read, d.own...)
+		facts = maps.Clone(facts)
 	}
 	d.loadAll(ctx, read)
 	for _, id := range read {
@@ -84,9 +131,23 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 			delete(facts, id)
 		}
 	}
+	// Every item is decided again when the rule changed or time moved on
+	// (by the hour: windows are counted in days); otherwise only the
+	// items read above can have changed their minds.
+	at := now
+	decide := facts
+	if fresh {
+		at = old.At
+		decide = map[string]itemFacts{}
+		for _, id := range read {
+			if f, ok := facts[id]; ok {
+				decide[id] = f
+			}
+		}
+	}
 	has := d.deviceHas()
 	added, removed := 0, 0
-	for id, f := range facts {
+	for id, f := range decide {
 		in := rule.matches(d.db, f, now)
 		switch {
 		case in && !has[id]:
@@ -99,8 +160,8 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 			// Not for the device any more, if it was before: what it
 			// matched then (a filter just switched on: it had everything).
 			was := !slow
-			if old != nil && !slow {
-				if of, ok := old.Facts[id]; ok {
+			if old != nil && !slow && oldFacts != nil {
+				if of, ok := oldFacts[id]; ok {
 					was = old.Rule.matches(d.db, of, old.At)
 				} else {
 					was = false // new since: the device's own, or not sent
@@ -117,7 +178,30 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 	if added+removed > 0 {
 		d.s.log.Info("filter", "database", d.db, "entering", added, "leaving", removed)
 	}
-	d.state.Filter = &filterState{Rule: rule, At: now, Facts: facts}
+	d.state.Filter = &filterState{Rule: rule, At: at}
+	d.facts, d.factsDirty = facts, true
+}
+
+// saveFacts writes the facts when the session changed them.
+func (d *dbSession) saveFacts(ctx context.Context) {
+	if !d.factsDirty {
+		return
+	}
+	key := factsKey(d.s.deviceID, d.db)
+	if d.facts == nil {
+		if err := d.s.store.DeleteState(ctx, key); err != nil {
+			d.s.log.Warn("filter: remove facts", "database", d.db, "err", err)
+		}
+		return
+	}
+	raw, err := json.Marshal(d.facts)
+	if err == nil {
+		err = d.s.store.SaveState(ctx, key, raw)
+	}
+	if err != nil {
+		d.s.log.Warn("filter: save facts", "database", d.db, "err", err)
+		d.state.Filter = nil // decided from scratch next time
+	}
 }
 
 // deviceHas is the set of server items the device has (mapped, or sent

@@ -73,6 +73,9 @@ type dbSession struct {
 	reverts []string
 	dir     Direction // the device's policy for this database
 	bases   baseState // merge bases (policy "merge")
+	// facts: the filter's item facts to keep (factsDirty: to be saved).
+	facts      map[string]itemFacts
+	factsDirty bool
 	// received, sent: item changes applied from the device, sent to it.
 	received, sent ChangeCounts
 	index          *matchIndex     // built on the first match
@@ -1063,6 +1066,7 @@ func (s *session) commit(ctx context.Context) {
 			continue
 		}
 		d.state.ClientNext, d.state.ServerNext, d.state.Point = d.clientAnchor.Next, d.serverNext, point
+		d.saveFacts(ctx) // before the state that refers to them
 		raw, err := json.Marshal(d.state)
 		if err == nil {
 			err = s.store.SaveState(ctx, stateKey(s.deviceID, d.db), raw)
