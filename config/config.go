@@ -32,7 +32,8 @@ type Config struct {
 	Log     Log     `toml:"log"`
 }
 
-// Auth is the [auth] table: how devices authenticate beyond basic.
+// Auth is the [auth] table: how devices authenticate beyond basic, and
+// how failed logins are throttled.
 type Auth struct {
 	// SecretsFile enables syncml:auth-md5 for the users it lists. IMAP never
 	// reveals a password, so MD5 needs one the server knows: each line is
@@ -41,6 +42,19 @@ type Auth struct {
 	// mailbox); "#" starts a comment. Users not listed use basic
 	// authentication. Default: "" (basic only).
 	SecretsFile string `toml:"secrets_file"`
+
+	// MaxFailures is how many failed logins one user, or one client
+	// address, may have within Lockout; further logins of that user or
+	// from that address are then refused, without asking the IMAP server,
+	// until Lockout has passed. A successful login clears the user's
+	// count. Loopback addresses (a reverse proxy on the same host) are
+	// not counted, only their users. 0 disables the throttle. Default: 5.
+	MaxFailures int `toml:"max_failures"`
+
+	// Lockout is the window failures are counted in and how long a user or
+	// address stays locked out; it must be more than 0 when MaxFailures
+	// is. Default: 5m.
+	Lockout Duration `toml:"lockout"`
 }
 
 // IMAP is the [imap] table: how the daemon reaches the IMAP server.
@@ -114,6 +128,17 @@ type HTTP struct {
 	// SessionTimeout is how long an idle SyncML session is kept; 0 means
 	// sessions never expire. Default: 15m.
 	SessionTimeout Duration `toml:"session_timeout"`
+
+	// MetricsPath is the URL path where Prometheus metrics are served, on
+	// the same listener as the endpoint; empty disables it. It must start
+	// with "/" and differ from Path and HealthPath. Default: "/metrics".
+	MetricsPath string `toml:"metrics_path"`
+
+	// HealthPath is the URL path of the health check: 200 while the IMAP
+	// server answers, 503 with the reason when it does not; empty disables
+	// it. It must start with "/" and differ from Path and MetricsPath.
+	// Default: "/healthz".
+	HealthPath string `toml:"health_path"`
 }
 
 // Folders is the [folders] table: IMAP mailbox names used per data type.
@@ -236,6 +261,8 @@ func Default() *Config {
 			PublicURL:      "",
 			MaxBodyBytes:   1 << 20,
 			SessionTimeout: Duration{15 * time.Minute},
+			MetricsPath:    "/metrics",
+			HealthPath:     "/healthz",
 		},
 		Folders: Folders{
 			Contacts: "Contacts",
@@ -259,6 +286,11 @@ func Default() *Config {
 				TasksOpenOnly:     false,
 				TimeZone:          "",
 			},
+		},
+		Auth: Auth{
+			SecretsFile: "",
+			MaxFailures: 5,
+			Lockout:     Duration{5 * time.Minute},
 		},
 		Log: Log{
 			Level:  LogLevelInfo,

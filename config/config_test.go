@@ -152,6 +152,12 @@ func TestPartialFileKeepsDefaults(t *testing.T) {
 			c.HTTP.PublicURL = "https://sync.example.org/syncml"
 			c.HTTP.MaxBodyBytes = 0
 		}},
+		{"metrics, health and throttle off", "[http]\nmetrics_path = \"\"\nhealth_path = \"\"\n[auth]\nmax_failures = 0\nlockout = \"0\"\n", func(c *Config) {
+			c.HTTP.MetricsPath = ""
+			c.HTTP.HealthPath = ""
+			c.Auth.MaxFailures = 0
+			c.Auth.Lockout = Duration{}
+		}},
 		{"BOM and CRLF", "\ufeff[folders]\r\ncontacts = \"Adressbuch\"\r\n", func(c *Config) {
 			c.Folders.Contacts = "Adressbuch"
 		}},
@@ -346,6 +352,9 @@ func TestValidation(t *testing.T) {
 		{"[http]\npublic_url = \"https://[::1/\"\n", "http.public_url", 2, "not a URL"},
 		{"[http]\nmax_body_bytes = -1\n", "http.max_body_bytes", 2, "must not be negative, got -1"},
 		{"[http]\nsession_timeout = \"-15m\"\n", "http.session_timeout", 2, "must not be negative"},
+		{"[http]\nmetrics_path = \"metrics\"\n", "http.metrics_path", 2, `"metrics" must start with "/"`},
+		{"[http]\nhealth_path = \"/syncml\"\n", "http.health_path", 2, `"/syncml" is also http.path`},
+		{"[http]\nmetrics_path = \"/m\"\nhealth_path = \"/m\"\n", "http.health_path", 3, `"/m" is also http.metrics_path`},
 		// [folders]
 		{"[folders]\ncontacts = \"\"\n", "folders.contacts", 2, "must not be empty"},
 		{"[folders]\nstate = \" \"\n", "folders.state", 2, "must not be empty"},
@@ -363,6 +372,10 @@ func TestValidation(t *testing.T) {
 		{"[sync.defaults]\ncalendar_future = \"-1h\"\n", "sync.defaults.calendar_future", 2, "must not be negative"},
 		{"[sync.defaults]\ncontact_folders = [\"Family\", \"a/../b\"]\n", "sync.defaults.contact_folders", 2, `entry 2 ("a/../b") is not a sub-folder path`},
 		{"[sync.defaults]\ntime_zone = \"Europe/Atlantis\"\n", "sync.defaults.time_zone", 2, `unknown time zone "Europe/Atlantis"`},
+		// [auth]
+		{"[auth]\nmax_failures = -1\n", "auth.max_failures", 2, "must not be negative, got -1"},
+		{"[auth]\nlockout = \"-5m\"\n", "auth.lockout", 2, "must not be negative"},
+		{"[auth]\nlockout = \"0\"\n", "auth.lockout", 2, "must be more than 0 while auth.max_failures is 5"},
 		// [log]
 		{"[log]\nlevel = \"verbose\"\n", "log.level", 2, `want "debug", "info", "warn" or "error"`},
 		{"[log]\nformat = \"xml\"\n", "log.format", 2, `invalid value "xml"; want "text" or "json"`},

@@ -122,6 +122,23 @@ func (c *Config) validate() []*Error {
 		ch.fail("http.max_body_bytes", "must not be negative, got %d", h.MaxBodyBytes)
 	}
 	ch.notNegative("http.session_timeout", h.SessionTimeout)
+	// The endpoint, metrics and health check share one listener, so each
+	// needs a path of its own.
+	paths := map[string]string{}
+	if h.Path != "" {
+		paths[h.Path] = "http.path"
+	}
+	for _, p := range []struct{ key, path string }{{"http.metrics_path", h.MetricsPath}, {"http.health_path", h.HealthPath}} {
+		switch {
+		case p.path == "":
+		case !strings.HasPrefix(p.path, "/"):
+			ch.fail(p.key, "%q must start with \"/\" (or be empty to disable it)", p.path)
+		case paths[p.path] != "":
+			ch.fail(p.key, "%q is also %s", p.path, paths[p.path])
+		default:
+			paths[p.path] = p.key
+		}
+	}
 
 	// [folders]
 	folders := []struct{ key, name string }{
@@ -158,6 +175,15 @@ func (c *Config) validate() []*Error {
 		ch.fail("sync.max_devices", "must be at least 1, got %d", c.Sync.MaxDevices)
 	}
 	c.Sync.Defaults.check(ch, "sync.defaults.")
+
+	// [auth]
+	if c.Auth.MaxFailures < 0 {
+		ch.fail("auth.max_failures", "must not be negative, got %d (0 disables the throttle)", c.Auth.MaxFailures)
+	}
+	ch.notNegative("auth.lockout", c.Auth.Lockout)
+	if c.Auth.MaxFailures > 0 && c.Auth.Lockout.Duration == 0 {
+		ch.fail("auth.lockout", "must be more than 0 while auth.max_failures is %d", c.Auth.MaxFailures)
+	}
 
 	// [log]
 	checkEnum(ch, "log.level", c.Log.Level, logLevels())

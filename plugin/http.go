@@ -22,6 +22,12 @@ type Handler struct {
 	// MaxBodyBytes bounds a request body; 0: no limit.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
+	// Metrics are the endpoint's metrics, which the caller serves at its
+	// metrics path; nil: none.
+	Metrics *Metrics
+	// Health is the health check, which the caller serves at its health
+	// path.
+	Health *Health
 }
 
 const page = `<!doctype html>
@@ -32,7 +38,8 @@ calendars and tasks. Point a SyncML client (a phone's sync settings,
 SyncEvolution, Funambol) at this URL and log in with your mail account.</p>
 `
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// serveSyncML answers one request to the endpoint; ServeHTTP wraps it.
+func (h *Handler) serveSyncML(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -64,7 +64,8 @@ func orNoLimit(d time.Duration) time.Duration {
 }
 
 // NewHandler builds the SyncML endpoint from the configuration: a
-// syncml.Server whose users log in against the IMAP server.
+// syncml.Server whose users log in against the IMAP server (failed logins
+// throttled as [auth] says), with its metrics and health check.
 func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	opts, err := StoreOptions(cfg, logger)
 	if err != nil {
@@ -80,6 +81,13 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	if cfg.IMAP.MasterUser != "" {
 		auth = &MasterAuth{IMAPAuth: IMAPAuth{Options: opts}, Master: cfg.IMAP.MasterUser,
 			Password: cfg.IMAP.MasterPassword, Separator: cfg.IMAP.MasterSeparator}
+	}
+	// Throttled attempts never reach the metered IMAP login.
+	metrics := NewMetrics()
+	auth = metrics.Authenticator(auth)
+	if cfg.Auth.MaxFailures > 0 {
+		auth = NewThrottle(auth, &ThrottleOptions{MaxFailures: cfg.Auth.MaxFailures, Lockout: cfg.Auth.Lockout.Duration,
+			Logger: logger, Metrics: metrics}).Authenticator()
 	}
 	var secrets syncml.SecretSource
 	if cfg.Auth.SecretsFile != "" {
@@ -98,8 +106,10 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 		SessionTimeout: cfg.HTTP.SessionTimeout.Duration,
 		MaxMsgSize:     maxMsg,
 		Logger:         logger,
+		OnSession:      metrics.ObserveSession,
 	})
-	return &Handler{Server: srv, PublicURL: cfg.HTTP.PublicURL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: logger}, nil
+	return &Handler{Server: srv, PublicURL: cfg.HTTP.PublicURL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: logger,
+		Metrics: metrics, Health: NewHealth(opts, logger)}, nil
 }
 
 // Aliases merges the configured database aliases into the built-in ones.

@@ -4,6 +4,10 @@
 //	syncml-imap check -config FILE    check the configuration and the IMAP server
 //	syncml-imap devices list|show|set|reset|remove -config FILE -user NAME ...
 //	                                  manage a user's device slots
+//	syncml-imap export -config FILE -user NAME -db DB -o FILE|- [-format F]
+//	                                  write a database to one .vcf/.ics/.vcs file
+//	syncml-imap import -config FILE -user NAME -db DB [-dry-run] FILE|-
+//	                                  read such a file into a database
 package main
 
 import (
@@ -13,8 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -40,6 +42,22 @@ Usage:
                                     one, change its policy, reset its sync state
                                     (next sync slow) or free its slot; the items
                                     stay. "syncml-imap devices help" has details
+  syncml-imap export -config FILE -user NAME -db contacts|calendar|tasks
+                    -o FILE|- [-format vcard30|vcard21|ical20|vcal10]
+                                    write every item of a database to one file:
+                                    .vcf (vCard 3.0, or 2.1) or .ics (iCalendar
+                                    2.0, or .vcs with vCalendar 1.0)
+  syncml-imap import -config FILE -user NAME -db contacts|calendar|tasks
+                    [-dry-run] FILE|-
+                                    read a .vcf, .ics or .vcs export (Outlook,
+                                    Thunderbird, Google, Apple, phones) into a
+                                    database, skipping what the mailbox has and
+                                    broken records. "syncml-imap import help"
+                                    has details
+  syncml-imap demo [-listen ADDR] [-user NAME] [-password PW]
+                                    try it: a SyncML server with its own in-memory
+                                    IMAP server, nothing else needed; data is lost
+                                    when it stops
   syncml-imap version
 `
 
@@ -61,6 +79,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(ctx, args[1:], stdout, stderr)
 	case "devices":
 		return cmdDevices(ctx, args[1:], stdout, stderr)
+	case "export":
+		return cmdExport(ctx, args[1:], stdout, stderr)
+	case "import":
+		return cmdImport(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "syncml-imap", version())
 		return 0
@@ -100,59 +124,6 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// cmdServe runs the daemon until SIGINT or SIGTERM.
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newFlags("serve", stderr)
-	if err := f.fs.Parse(args); err != nil {
-		return 2
-	}
-	cfg, err := f.load()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	logger := newLogger(cfg, stderr)
-	h, err := plugin.NewHandler(cfg, logger)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	defer h.Server.Close()
-	mux := http.NewServeMux()
-	mux.Handle(cfg.HTTP.Path, h)
-	srv := &http.Server{Addr: cfg.HTTP.Listen, Handler: mux, ReadHeaderTimeout: 30 * time.Second}
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
-	if err != nil {
-		logger.Error("listen", "address", cfg.HTTP.Listen, "err", err)
-		return 1
-	}
-	tlsOn := cfg.HTTP.TLSCert != ""
-	scheme := "http"
-	if tlsOn {
-		scheme = "https"
-	}
-	logger.Info("serving SyncML", "url", scheme+"://"+ln.Addr().String()+cfg.HTTP.Path, "imap", cfg.IMAP.Address)
-	errc := make(chan error, 1)
-	go func() {
-		if tlsOn {
-			errc <- srv.ServeTLS(ln, cfg.HTTP.TLSCert, cfg.HTTP.TLSKey)
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
-	select {
-	case err := <-errc:
-		logger.Error("server stopped", "err", err)
-		return 1
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	srv.Shutdown(sctx)
-	return 0
 }
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {

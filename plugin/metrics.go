@@ -1,0 +1,324 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"syncml-imap/syncml"
+)
+
+// Metrics are the daemon's Prometheus metrics, in a registry of their own
+// (never the global default one, so that two Handlers in one process do
+// not collide). Serve them with Handler.
+//
+// What they count: finished sessions and their databases and items (from
+// the engine's session reports), logins, each store operation on the
+// IMAP server with its latency, the IMAP connections sessions hold, and
+// the endpoint's HTTP requests. No metric has a user or device label.
+type Metrics struct {
+	// Registry holds the metrics below and the Go runtime and process
+	// collectors; an embedder may register more or gather it into its own.
+	Registry *prometheus.Registry
+
+	sessions        *prometheus.CounterVec
+	sessionDuration prometheus.Histogram
+	syncs           *prometheus.CounterVec
+	items           *prometheus.CounterVec
+	logins          *prometheus.CounterVec
+	imapOps         *prometheus.CounterVec
+	imapSeconds     *prometheus.HistogramVec
+	imapConns       prometheus.Gauge
+	httpRequests    *prometheus.CounterVec
+	httpInFlight    prometheus.Gauge
+}
+
+// Label values that exist from the start, so that rate() over them works
+// before the first event.
+var (
+	sessionResults = []string{"ok", "partial", "refused", "suspended", "replaced", "expired", "shutdown"}
+	loginResults   = []string{"ok", "refused", "throttled", "error"}
+)
+
+// NewMetrics makes the metrics and their registry.
+func NewMetrics() *Metrics {
+	const ns = "syncml_imap"
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		sessions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "sessions_total",
+			Help: "Finished SyncML sessions of logged-in users, by result (ok, partial, refused, suspended, replaced, expired, shutdown)."},
+			[]string{"result"}),
+		sessionDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "session_duration_seconds",
+			Help:    "Duration of finished SyncML sessions, from the first message to the last.",
+			Buckets: []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900}}),
+		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "syncs_total",
+			Help: "Databases synced in finished sessions, by database, sync mode and the session's result."},
+			[]string{"database", "mode", "result"}),
+		items: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "items_total",
+			Help: "Item changes in finished sessions, by database, direction (from_device, to_device) and operation (add, replace, delete)."},
+			[]string{"database", "direction", "op"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "logins_total",
+			Help: "Password logins, by result: ok, refused (wrong password), throttled (refused without asking IMAP after too many failures), error (IMAP unreachable or failing)."},
+			[]string{"result"}),
+		imapOps: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "imap_ops_total",
+			Help: "Store operations on the IMAP server (each one or more IMAP round trips), by operation and result (ok, refused, error)."},
+			[]string{"op", "result"}),
+		imapSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "imap_op_seconds",
+			Help:    "Latency of store operations on the IMAP server, by operation.",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}},
+			[]string{"op"}),
+		imapConns: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "imap_connections",
+			Help: "Logged-in IMAP connections open: one per SyncML session that has authenticated and not yet ended."}),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "http_requests_total",
+			Help: "Requests to the SyncML endpoint, by HTTP status code (SyncML statuses travel inside 200 answers)."},
+			[]string{"code"}),
+		httpInFlight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "http_requests_in_flight",
+			Help: "Requests to the SyncML endpoint being answered now."}),
+	}
+	m.Registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.sessions, m.sessionDuration, m.syncs, m.items, m.logins,
+		m.imapOps, m.imapSeconds, m.imapConns, m.httpRequests, m.httpInFlight,
+	)
+	for _, r := range sessionResults {
+		m.sessions.WithLabelValues(r)
+	}
+	for _, r := range loginResults {
+		m.logins.WithLabelValues(r)
+	}
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text (or OpenMetrics)
+// format. A collector that fails (the process collector, say, where
+// /proc is restricted) is logged to logger and left out; the rest is
+// served.
+func (m *Metrics) Handler(logger *slog.Logger) http.Handler {
+	opts := promhttp.HandlerOpts{Registry: m.Registry, EnableOpenMetrics: true, ErrorHandling: promhttp.ContinueOnError}
+	if logger != nil {
+		opts.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelError)
+	}
+	return promhttp.HandlerFor(m.Registry, opts)
+}
+
+// ObserveSession counts a finished session; it is the engine's
+// ServerOptions.OnSession.
+func (m *Metrics) ObserveSession(r *syncml.SessionReport) {
+	m.sessions.WithLabelValues(r.Result).Inc()
+	m.sessionDuration.Observe(r.Duration.Seconds())
+	for _, d := range r.Databases {
+		m.syncs.WithLabelValues(d.Name, d.Mode, r.Result).Inc()
+		for _, way := range []struct {
+			dir string
+			c   syncml.ChangeCounts
+		}{{"from_device", d.FromDevice}, {"to_device", d.ToDevice}} {
+			for _, op := range []struct {
+				name string
+				n    int
+			}{{"add", way.c.Added}, {"replace", way.c.Replaced}, {"delete", way.c.Deleted}} {
+				if op.n > 0 {
+					m.items.WithLabelValues(d.Name, way.dir, op.name).Add(float64(op.n))
+				}
+			}
+		}
+	}
+}
+
+func (m *Metrics) login(result string) {
+	if m != nil {
+		m.logins.WithLabelValues(result).Inc()
+	}
+}
+
+// observe records one store operation that started at start.
+func (m *Metrics) observe(op string, start time.Time, err error) {
+	result := "ok"
+	switch {
+	case err == nil, errors.Is(err, syncml.ErrSyncPointInvalid):
+		// An outdated sync point is an answer, not a failure.
+	case errors.Is(err, syncml.ErrAuthFailed):
+		result = "refused"
+	default:
+		result = "error"
+	}
+	m.imapOps.WithLabelValues(op, result).Inc()
+	m.imapSeconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
+}
+
+// Authenticator returns auth with its logins and the stores they open
+// measured: op "login" (and "login_master" for LoginAs) and one op per
+// Store method.
+func (m *Metrics) Authenticator(auth syncml.Authenticator) syncml.Authenticator {
+	return keepMaster(&measuredAuth{auth: auth, m: m}, auth)
+}
+
+type measuredAuth struct {
+	auth syncml.Authenticator
+	m    *Metrics
+}
+
+func (a *measuredAuth) Login(ctx context.Context, user, password string) (syncml.Store, error) {
+	start := time.Now()
+	st, err := a.auth.Login(ctx, user, password)
+	a.m.observe("login", start, err)
+	switch {
+	case err == nil:
+		a.m.login("ok")
+	case errors.Is(err, syncml.ErrAuthFailed):
+		a.m.login("refused")
+	default:
+		a.m.login("error")
+	}
+	return a.m.store(st), err
+}
+
+func (a *measuredAuth) LoginAs(ctx context.Context, user string) (syncml.Store, error) {
+	start := time.Now()
+	st, err := loginAs(ctx, a.auth, user)
+	a.m.observe("login_master", start, err)
+	return a.m.store(st), err
+}
+
+// store wraps an open store, counting it as an open connection until it
+// is closed.
+func (m *Metrics) store(st syncml.Store) syncml.Store {
+	if st == nil {
+		return nil
+	}
+	m.imapConns.Inc()
+	return &measuredStore{st: st, m: m}
+}
+
+// measuredStore is a syncml.Store that times each operation of the one
+// it wraps.
+type measuredStore struct {
+	st     syncml.Store
+	m      *Metrics
+	closed atomic.Bool
+}
+
+func (s *measuredStore) Changes(ctx context.Context, db string, since []byte) (*syncml.StoreChanges, error) {
+	start := time.Now()
+	c, err := s.st.Changes(ctx, db, since)
+	s.m.observe("changes", start, err)
+	return c, err
+}
+
+func (s *measuredStore) Get(ctx context.Context, db string, ids ...string) ([]*syncml.StoreItem, error) {
+	start := time.Now()
+	items, err := s.st.Get(ctx, db, ids...)
+	s.m.observe("get", start, err)
+	return items, err
+}
+
+func (s *measuredStore) Put(ctx context.Context, db string, items ...*syncml.StoreItem) error {
+	start := time.Now()
+	err := s.st.Put(ctx, db, items...)
+	s.m.observe("put", start, err)
+	return err
+}
+
+func (s *measuredStore) Delete(ctx context.Context, db string, ids ...string) ([]string, error) {
+	start := time.Now()
+	missing, err := s.st.Delete(ctx, db, ids...)
+	s.m.observe("delete", start, err)
+	return missing, err
+}
+
+func (s *measuredStore) Advance(ctx context.Context, db string, base []byte, own []string) ([]byte, error) {
+	start := time.Now()
+	p, err := s.st.Advance(ctx, db, base, own)
+	s.m.observe("advance", start, err)
+	return p, err
+}
+
+func (s *measuredStore) LoadState(ctx context.Context, key string) ([]byte, error) {
+	start := time.Now()
+	b, err := s.st.LoadState(ctx, key)
+	s.m.observe("load_state", start, err)
+	return b, err
+}
+
+func (s *measuredStore) SaveState(ctx context.Context, key string, data []byte) error {
+	start := time.Now()
+	err := s.st.SaveState(ctx, key, data)
+	s.m.observe("save_state", start, err)
+	return err
+}
+
+func (s *measuredStore) DeleteState(ctx context.Context, key string) error {
+	start := time.Now()
+	err := s.st.DeleteState(ctx, key)
+	s.m.observe("delete_state", start, err)
+	return err
+}
+
+func (s *measuredStore) ListState(ctx context.Context, prefix string) ([]string, error) {
+	start := time.Now()
+	keys, err := s.st.ListState(ctx, prefix)
+	s.m.observe("list_state", start, err)
+	return keys, err
+}
+
+func (s *measuredStore) Close() error {
+	if s.closed.Swap(true) {
+		return s.st.Close()
+	}
+	start := time.Now()
+	err := s.st.Close()
+	s.m.observe("logout", start, err)
+	s.m.imapConns.Dec()
+	return err
+}
+
+// ServeHTTP answers the SyncML endpoint (see serveSyncML). It puts the
+// client's address in the request context for the login throttle and
+// counts the request in Metrics.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(WithRemoteAddr(r.Context(), r.RemoteAddr))
+	m := h.Metrics
+	if m == nil {
+		h.serveSyncML(w, r)
+		return
+	}
+	m.httpInFlight.Inc()
+	defer m.httpInFlight.Dec()
+	rec := &statusRecorder{ResponseWriter: w}
+	h.serveSyncML(rec, r)
+	if rec.code == 0 {
+		rec.code = http.StatusOK
+	}
+	m.httpRequests.WithLabelValues(strconv.Itoa(rec.code)).Inc()
+}
+
+// statusRecorder remembers the status code of a response.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
