@@ -155,6 +155,11 @@ type Folders struct {
 	// State is the hidden mailbox holding per-device sync state.
 	// Default: "SyncML State".
 	State string `toml:"state"`
+
+	// Backup holds the snapshots taken before a device's first sync
+	// (policy backup_before_first_sync), one sub-folder per snapshot.
+	// Default: "SyncML Backup".
+	Backup string `toml:"backup"`
 }
 
 // Sync is the [sync] table.
@@ -222,6 +227,12 @@ type Policy struct {
 	// Default: false.
 	TasksOpenOnly bool `toml:"tasks_open_only"`
 
+	// BackupBeforeFirstSync copies a database's folder into [folders]
+	// backup (server side) before a device's first sync of it, so a
+	// device that brings unexpected data cannot spoil the only copy.
+	// Default: false.
+	BackupBeforeFirstSync bool `toml:"backup_before_first_sync"`
+
 	// TimeZone is the IANA zone (e.g. "Europe/Berlin") of devices that send
 	// local times without saying their zone (many vCalendar 1.0 phones send
 	// no TZ, or only an offset). Empty: the zone a device's items gave
@@ -269,22 +280,24 @@ func Default() *Config {
 			Calendar: "Calendar",
 			Tasks:    "Tasks",
 			State:    "SyncML State",
+			Backup:   "SyncML Backup",
 		},
 		Sync: Sync{
 			MaxDevices: 4,
 			Defaults: Policy{
-				Direction:         DirectionTwoWay,
-				ContactsDirection: "",
-				CalendarDirection: "",
-				TasksDirection:    "",
-				Conflict:          ConflictMerge,
-				ConflictTieBreak:  ConflictServerWins,
-				ContactCategories: nil,
-				ContactFolders:    nil,
-				CalendarPast:      Duration{30 * day},
-				CalendarFuture:    Duration{365 * day},
-				TasksOpenOnly:     false,
-				TimeZone:          "",
+				Direction:             DirectionTwoWay,
+				ContactsDirection:     "",
+				CalendarDirection:     "",
+				TasksDirection:        "",
+				Conflict:              ConflictMerge,
+				ConflictTieBreak:      ConflictServerWins,
+				ContactCategories:     nil,
+				ContactFolders:        nil,
+				CalendarPast:          Duration{30 * day},
+				CalendarFuture:        Duration{365 * day},
+				TasksOpenOnly:         false,
+				TimeZone:              "",
+				BackupBeforeFirstSync: false,
 			},
 		},
 		Auth: Auth{

@@ -73,6 +73,9 @@ type Options struct {
 	// StateFolder holds sync state; default "SyncML State". It is not
 	// subscribed, so mail clients do not show it by default.
 	StateFolder string
+	// BackupFolder holds the snapshots taken before a device's first
+	// sync (SnapshotFor); default "SyncML Backup".
+	BackupFolder string
 
 	// AppendBatch is how many messages one MULTIAPPEND carries; default 100.
 	AppendBatch int
@@ -109,6 +112,9 @@ func (o *Options) withDefaults() Options {
 	r.Folders = folders
 	if r.StateFolder == "" {
 		r.StateFolder = "SyncML State"
+	}
+	if r.BackupFolder == "" {
+		r.BackupFolder = "SyncML Backup"
 	}
 	if r.AppendBatch <= 0 {
 		r.AppendBatch = 100

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
 	"syncml-imap/config"
 	"syncml-imap/imapstore"
 	"syncml-imap/integration/syncevo"
@@ -519,4 +522,41 @@ func TestContactFoldersPolicy(t *testing.T) {
 		t.Errorf("the main Contacts folder has %d, want 1", n)
 	}
 	e.sync(t, syncevo.TwoWay)
+}
+
+// TestBackupBeforeFirstSync: with the policy on, a device's first sync of
+// a database copies its folder aside (server side) before anything is
+// written; later syncs do not.
+func TestBackupBeforeFirstSync(t *testing.T) {
+	e := newEnvWith(t, func(c *config.Config) { c.Sync.Defaults.BackupBeforeFirstSync = true }, func(o *syncevo.Options) {
+		o.Sources = []syncevo.Source{{Name: "addressbook", URI: "contacts", Format: "text/vcard"}}
+	})
+	a := e.account()
+	for i := 0; i < 2; i++ {
+		if err := a.Put(context.Background(), imapstore.KindContacts, &imapstore.Item{Data: contact(i, "before the phone")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.client.WriteItem(t, "addressbook", "p.vcf", contact(7, "from the phone"))
+	e.sync(t, syncevo.Slow)
+	e.sync(t, syncevo.TwoWay)
+	c, err := imapclient.DialInsecure(e.dove.Addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(e.user, e.pass).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.List("", "SyncML Backup/*/Contacts", nil).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || !strings.Contains(list[0].Mailbox, "sc-test-device-1") {
+		t.Fatalf("backup folders %v, want one for the device", list)
+	}
+	st, err := c.Status(list[0].Mailbox, &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil || *st.NumMessages != 2 {
+		t.Errorf("backup holds %v messages (%v), want the 2 from before the first sync", st.NumMessages, err)
+	}
 }

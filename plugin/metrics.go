@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -267,6 +268,19 @@ func (s *measuredStore) ListState(ctx context.Context, prefix string) ([]string,
 	keys, err := s.st.ListState(ctx, prefix)
 	s.m.observe("list_state", start, err)
 	return keys, err
+}
+
+// Snapshot passes syncml.Snapshotter through when the wrapped store has
+// it.
+func (s *measuredStore) Snapshot(ctx context.Context, db, label string) (int, error) {
+	sn, ok := s.st.(syncml.Snapshotter)
+	if !ok {
+		return 0, fmt.Errorf("plugin: this store cannot snapshot")
+	}
+	start := time.Now()
+	n, err := sn.Snapshot(ctx, db, label)
+	s.m.observe("snapshot", start, err)
+	return n, err
 }
 
 func (s *measuredStore) Close() error {

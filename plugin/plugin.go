@@ -35,8 +35,9 @@ func StoreOptions(cfg *config.Config, logger *slog.Logger) (*imapstore.Options, 
 			imapstore.KindCalendar: cfg.Folders.Calendar,
 			imapstore.KindTasks:    cfg.Folders.Tasks,
 		},
-		StateFolder: cfg.Folders.State,
-		Logger:      logger,
+		StateFolder:  cfg.Folders.State,
+		BackupFolder: cfg.Folders.Backup,
+		Logger:       logger,
 	}
 	if o.TLS != imapstore.TLSNone {
 		tc := &tls.Config{InsecureSkipVerify: cfg.IMAP.InsecureSkipVerify, MinVersion: tls.VersionTLS12}

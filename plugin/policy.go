@@ -18,6 +18,7 @@ func Policy(p config.Policy) syncml.Policy {
 		CalendarFuture:    p.CalendarFuture.Duration,
 		TasksOpenOnly:     p.TasksOpenOnly,
 		TimeZone:          p.TimeZone,
+		BackupFirstSync:   p.BackupBeforeFirstSync,
 	}
 	for db, d := range map[string]config.Direction{"contacts": p.ContactsDirection, "calendar": p.CalendarDirection, "tasks": p.TasksDirection} {
 		if d != "" {

@@ -155,6 +155,16 @@ func (s *accountStore) SaveState(ctx context.Context, key string, data []byte) e
 	return err
 }
 
+// Snapshot implements syncml.Snapshotter: a server-side copy of the
+// database's folder under the backup folder.
+func (s *accountStore) Snapshot(ctx context.Context, db, label string) (int, error) {
+	k, err := kindOf(db)
+	if err != nil {
+		return 0, err
+	}
+	return s.acct.SnapshotFor(ctx, k, label)
+}
+
 func (s *accountStore) DeleteState(ctx context.Context, key string) error {
 	return s.acct.DeleteState(ctx, key)
 }

@@ -61,6 +61,9 @@ type Policy struct {
 	TasksOpenOnly bool
 	// TimeZone (IANA) of a device that sends local times without a TZ.
 	TimeZone string
+	// BackupFirstSync: before a device's first sync of a database, its
+	// folder is copied (when the store can: Snapshotter).
+	BackupFirstSync bool
 }
 
 // DefaultPolicy is the policy of a server configured with nothing: two
@@ -99,7 +102,7 @@ func (p *Policy) filter(db string) filterRule {
 var PolicyKeys = []string{
 	"direction", "contacts_direction", "calendar_direction", "tasks_direction",
 	"conflict", "conflict_tie_break", "contact_categories", "contact_folders",
-	"calendar_past", "calendar_future", "tasks_open_only", "time_zone",
+	"calendar_past", "calendar_future", "tasks_open_only", "time_zone", "backup_before_first_sync",
 }
 
 // WithOverrides returns p with the overrides applied (keys of
@@ -197,6 +200,12 @@ func (p *Policy) set(key, v string) error {
 			return fmt.Errorf("want true or false, got %q", v)
 		}
 		p.TasksOpenOnly = b
+	case "backup_before_first_sync":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		p.BackupFirstSync = b
 	case "time_zone":
 		if v != "" {
 			if _, err := time.LoadLocation(v); err != nil || strings.EqualFold(v, "local") {
@@ -293,5 +302,6 @@ func (p *Policy) Format() []string {
 		"calendar_future = " + dur(p.CalendarFuture),
 		"tasks_open_only = " + strconv.FormatBool(p.TasksOpenOnly),
 		"time_zone = " + p.TimeZone,
+		"backup_before_first_sync = " + strconv.FormatBool(p.BackupFirstSync),
 	}
 }

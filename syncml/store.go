@@ -37,6 +37,12 @@ type Store interface {
 	Close() error
 }
 
+// Snapshotter is a Store that can copy a database aside (server side)
+// before a device's first sync; label names the copy (date and device).
+type Snapshotter interface {
+	Snapshot(ctx context.Context, db, label string) (int, error)
+}
+
 // StoreChanges is the answer of Store.Changes.
 type StoreChanges struct {
 	Added, Modified, Deleted []string

@@ -198,6 +198,18 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		d.s.log.Error("load sync state", "database", d.db, "err", err)
 		return StatusDataStoreFailure
 	}
+	if raw == nil && d.s.policy.BackupFirstSync && d.s.policy.DirectionOf(d.db) != DirOff {
+		// The device's first sync of this database: copy it aside first.
+		if sn, ok := st.(Snapshotter); ok {
+			label := d.s.srv.opts.now().UTC().Format("2006-01-02 150405Z") + " " + d.s.deviceID
+			n, err := sn.Snapshot(ctx, d.db, label)
+			if err != nil {
+				d.s.log.Error("backup before first sync failed: database not synced", "database", d.db, "err", err)
+				return StatusDataStoreFailure
+			}
+			d.s.log.Info("backup before first sync", "database", d.db, "items", n, "label", label)
+		}
+	}
 	if raw != nil {
 		d.state = &dbState{}
 		if err := json.Unmarshal(raw, d.state); err != nil {
