@@ -1,0 +1,76 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"syncml-imap/internal/vobject"
+	"syncml-imap/syncml"
+)
+
+// memStore is a Store in memory that, like the IMAP store, gives a new
+// item an ID and a UID equal to it when it has none.
+type memStore struct {
+	ids   map[string][]string
+	data  map[string][]byte
+	puts  []int // the number of items of each Put
+	next  int
+	fail  error // Put fails with it
+	gets  int
+	lists int
+}
+
+func newMemStore() *memStore {
+	return &memStore{ids: map[string][]string{}, data: map[string][]byte{}}
+}
+
+func (m *memStore) Changes(_ context.Context, db string, since []byte) (*syncml.StoreChanges, error) {
+	if since != nil {
+		return nil, fmt.Errorf("memStore: only full listings")
+	}
+	m.lists++
+	return &syncml.StoreChanges{Added: slices.Clone(m.ids[db])}, nil
+}
+
+func (m *memStore) Get(_ context.Context, db string, ids ...string) ([]*syncml.StoreItem, error) {
+	m.gets++
+	out := make([]*syncml.StoreItem, len(ids))
+	for i, id := range ids {
+		if d, ok := m.data[db+"/"+id]; ok {
+			out[i] = &syncml.StoreItem{ID: id, Data: slices.Clone(d)}
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) Put(_ context.Context, db string, items ...*syncml.StoreItem) error {
+	if m.fail != nil {
+		return m.fail
+	}
+	m.puts = append(m.puts, len(items))
+	comp := map[string]string{"contacts": "VCARD", "calendar": "VEVENT", "tasks": "VTODO"}[db]
+	for _, it := range items {
+		if err := checkObject(db, it.Data); err != nil {
+			return fmt.Errorf("memStore: invalid item: %v", err)
+		}
+		if it.ID == "" {
+			m.next++
+			it.ID = fmt.Sprintf("id-%d", m.next)
+			m.ids[db] = append(m.ids[db], it.ID)
+		}
+		it.Data, _ = vobject.EnsureUID(it.Data, comp, it.ID)
+		m.data[db+"/"+it.ID] = slices.Clone(it.Data)
+	}
+	return nil
+}
+
+func (m *memStore) count(db string) int { return len(m.ids[db]) }
+
+func (m *memStore) items(db string) []*Item {
+	var out []*Item
+	for _, id := range m.ids[db] {
+		out = append(out, &Item{DB: db, ID: id, Data: m.data[db+"/"+id]})
+	}
+	return out
+}
