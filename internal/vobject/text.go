@@ -149,6 +149,31 @@ func SplitUnquoted(s string, c byte) []string {
 	}
 }
 
+// ParamSet collects the parameters of a content line by name. A name
+// given more than once gets its values joined with "," (TEL;HOME;VOICE,
+// read with bare vCard 2.1 types as TYPE, is TYPE=HOME,VOICE), except that
+// an empty first value gives way to the next one. It takes time linear in
+// the number of parameters, however many repeat.
+type ParamSet map[string][]string
+
+// Add adds value to the parameter called name.
+func (s ParamSet) Add(name, value string) {
+	if vs, ok := s[name]; ok && !(len(vs) == 1 && vs[0] == "") {
+		s[name] = append(vs, value)
+		return
+	}
+	s[name] = []string{value}
+}
+
+// Joined returns each parameter with its values joined into one.
+func (s ParamSet) Joined() map[string]string {
+	m := make(map[string]string, len(s))
+	for name, vs := range s {
+		m[name] = strings.Join(vs, ",")
+	}
+	return m
+}
+
 // QuoteParam makes v a parameter value: a DQUOTE, which no parameter value
 // may hold, becomes "'", CR goes and LF becomes a space, and the value is
 // quoted when it holds ':', ';' or ',' (RFC 5545 3.2, RFC 6350 5).

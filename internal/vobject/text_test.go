@@ -251,3 +251,45 @@ func BenchmarkUnfoldSoftBreaks(b *testing.B) {
 		}
 	}
 }
+
+func TestParamSet(t *testing.T) {
+	s := ParamSet{}
+	for _, p := range [][2]string{
+		{"TYPE", "HOME"}, {"TYPE", "VOICE"}, // bare 2.1 types
+		{"X-E", ""}, {"X-E", "a"}, // an empty first value gives way
+		{"X-F", "a"}, {"X-F", ""}, {"X-F", "b"},
+		{"CHARSET", "UTF-8"},
+	} {
+		s.Add(p[0], p[1])
+	}
+	want := map[string]string{"TYPE": "HOME,VOICE", "X-E": "a", "X-F": "a,,b", "CHARSET": "UTF-8"}
+	if got := s.Joined(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Joined = %v, want %v", got, want)
+	}
+	if got := (ParamSet{}).Joined(); got == nil || len(got) != 0 {
+		t.Errorf("empty Joined = %#v", got)
+	}
+}
+
+// BenchmarkParseDeepNesting: blocks nested deep and END lines that close
+// nothing cost linear time and memory (each line used to be copied into
+// every open block, and each END searched the whole stack).
+func BenchmarkParseDeepNesting(b *testing.B) {
+	data := []byte("BEGIN:VCALENDAR\r\n" + strings.Repeat("BEGIN:X\r\n", 20000) + strings.Repeat("END:Y\r\n", 20000))
+	for b.Loop() {
+		if objs := Parse(data); len(objs) != 1 || len(objs[0].Lines) != 40001 {
+			b.Fatalf("%d objects", len(objs))
+		}
+	}
+}
+
+// BenchmarkLinesRepeatedParams: a parameter repeated many times is joined
+// in linear time.
+func BenchmarkLinesRepeatedParams(b *testing.B) {
+	data := []byte("TEL" + strings.Repeat(";HOME", 20000) + ":1\r\n")
+	for b.Loop() {
+		if ls := Lines(data); len(ls) != 1 || len(ls[0].Params["TYPE"]) != 20000*5-1 {
+			b.Fatal("wrong TYPE")
+		}
+	}
+}

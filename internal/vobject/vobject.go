@@ -2,8 +2,10 @@
 // shared by vCard 2.1/3.0/4.0, vCalendar 1.0 and iCalendar 2.0: unfolded
 // content lines (RFC 5545/6350 folding and vCard 2.1 quoted-printable soft
 // breaks), BEGIN/END blocks, and UID insertion that leaves every other byte
-// as it was. It never fails on odd input. It does not convert between
-// formats.
+// as it was. It never fails on odd input. It also holds the text helpers of
+// that syntax the format converters (syncml/vformat) share: unfolding,
+// quoted parameter values, quoted-printable, TEXT escaping, folding on
+// output. It does not convert between formats.
 package vobject
 
 import (
@@ -52,20 +54,16 @@ func parseVLine(s string) (Line, bool) {
 	if l.Name == "" {
 		return Line{}, false
 	}
-	for _, p := range head[1:] {
-		if l.Params == nil {
-			l.Params = make(map[string]string)
+	if len(head) > 1 {
+		params := ParamSet{}
+		for _, p := range head[1:] {
+			k, v, ok := strings.Cut(p, "=")
+			if !ok {
+				k, v = "TYPE", p
+			}
+			params.Add(strings.ToUpper(strings.TrimSpace(k)), strings.Trim(v, `"`))
 		}
-		k, v, ok := strings.Cut(p, "=")
-		if !ok {
-			k, v = "TYPE", p
-		}
-		k = strings.ToUpper(strings.TrimSpace(k))
-		v = strings.Trim(v, `"`)
-		if old, dup := l.Params[k]; dup && old != "" {
-			v = old + "," + v
-		}
-		l.Params[k] = v
+		l.Params = params.Joined()
 	}
 	if strings.EqualFold(l.Params["ENCODING"], "QUOTED-PRINTABLE") {
 		if dec, err := decodeQP(l.Value); err == nil {
@@ -118,10 +116,23 @@ func (o *Object) PropValue(name string) string {
 
 // Parse returns the top-level objects in data. Unbalanced input is
 // tolerated: an unterminated block ends at the end of the data, and a stray
-// END closes the innermost matching block.
+// END closes the innermost matching block. Time and memory are linear in
+// len(data) however deep the nesting.
 func Parse(data []byte) []*Object {
 	var top []*Object
 	var stack []*Object
+	// A block's Lines are a run of all: from its BEGIN to the END that
+	// closes it (or the end of the data), every line inside a block.
+	var all []string
+	var starts []int         // where in all each block on the stack begins
+	open := map[string]int{} // how many blocks of each name are on the stack
+	closeFrom := func(i int) {
+		for j := len(stack) - 1; j >= i; j-- {
+			stack[j].Lines = all[starts[j]:len(all):len(all)]
+			open[stack[j].Name]--
+		}
+		stack, starts = stack[:i], starts[:i]
+	}
 	for _, l := range Lines(data) {
 		switch l.Name {
 		case "BEGIN":
@@ -131,30 +142,32 @@ func Parse(data []byte) []*Object {
 			} else {
 				top = append(top, o)
 			}
-			stack = append(stack, o)
-			for _, s := range stack {
-				s.Lines = append(s.Lines, l.Orig)
-			}
+			stack, starts = append(stack, o), append(starts, len(all))
+			open[o.Name]++
+			all = append(all, l.Orig)
 		case "END":
+			if len(stack) == 0 {
+				continue
+			}
+			all = append(all, l.Orig)
 			name := strings.ToUpper(strings.TrimSpace(l.Value))
-			for _, s := range stack {
-				s.Lines = append(s.Lines, l.Orig)
+			if open[name] == 0 {
+				continue // closes nothing; without the count, a search of the whole stack
 			}
 			for i := len(stack) - 1; i >= 0; i-- {
 				if stack[i].Name == name {
-					stack = stack[:i]
+					closeFrom(i)
 					break
 				}
 			}
 		default:
 			if n := len(stack); n > 0 {
 				stack[n-1].Props = append(stack[n-1].Props, l)
-				for _, s := range stack {
-					s.Lines = append(s.Lines, l.Orig)
-				}
+				all = append(all, l.Orig)
 			}
 		}
 	}
+	closeFrom(0)
 	return top
 }
 

@@ -259,11 +259,26 @@ type vcalPerson struct {
 // when the series was anchored anew the RECURRENCE-ID follows to that
 // day's occurrence (a series has at most one a day in vCalendar 1.0).
 func vcalLinkExceptions(items []*vcalItem) {
+	// The masters of each UID, so that many items do not make every
+	// exception look at every item. An exception whose RECURRENCE-ID
+	// comes out zero (year 1) counts as a master from then on, as it
+	// always did: the plain search over all items takes over.
+	masters := make(map[string][]*vcalItem)
+	for _, m := range items {
+		if m.recurrenceID.isZero() {
+			masters[m.uid] = append(masters[m.uid], m)
+		}
+	}
+	searchAll := false
 	for _, ex := range items {
 		if ex.recurrenceID.isZero() {
 			continue
 		}
-		for _, m := range items {
+		cands := masters[ex.uid]
+		if searchAll {
+			cands = items
+		}
+		for _, m := range cands {
 			if m == ex || m.uid != ex.uid || !m.recurrenceID.isZero() {
 				continue
 			}
@@ -290,6 +305,7 @@ func vcalLinkExceptions(items []*vcalItem) {
 				ex.recurrenceID = r
 			}
 		}
+		searchAll = searchAll || ex.recurrenceID.isZero()
 	}
 }
 

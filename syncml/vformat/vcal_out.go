@@ -63,16 +63,18 @@ func vcalWrite(items []*vcalItem, opts *VCalOptions) []byte {
 	}
 	// Masters first; detached recurrences become EXDATEs of their master.
 	var masters, exceptions []*vcalItem
+	byUID := make(map[string][]*vcalItem)
 	for _, it := range items {
 		if it.recurrenceID.isZero() {
 			masters = append(masters, it)
+			byUID[it.uid] = append(byUID[it.uid], it)
 		} else {
 			exceptions = append(exceptions, it)
 		}
 	}
 	for _, ex := range exceptions {
-		for _, m := range masters {
-			if m.uid == ex.uid && (m.rule != nil || len(m.rdates) > 0) {
+		for _, m := range byUID[ex.uid] {
+			if m.rule != nil || len(m.rdates) > 0 {
 				m.exdates = append(m.exdates, ex.recurrenceID)
 			}
 		}

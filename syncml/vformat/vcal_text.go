@@ -58,10 +58,12 @@ func (p *vcalProp) param(name string) string {
 // vcalParse splits data into components. vcal10 selects vCalendar 1.0
 // unfolding (RFC 822: the white space after a line break is kept);
 // otherwise iCalendar unfolding (the break and one white space character
-// are removed). Unbalanced blocks are tolerated.
+// are removed). Unbalanced blocks are tolerated: an END closes the
+// innermost block of its name, one that matches none is ignored.
 func vcalParse(data []byte, vcal10 bool) []*vcalComp {
 	var top []*vcalComp
 	var stack []*vcalComp
+	open := map[string]int{} // how many blocks of each name are on the stack
 	for _, l := range vobject.Unfold(data, vcal10) {
 		p := vcalParseLine(l)
 		if p == nil {
@@ -76,10 +78,17 @@ func vcalParse(data []byte, vcal10 bool) []*vcalComp {
 				top = append(top, c)
 			}
 			stack = append(stack, c)
+			open[c.name]++
 		case "END":
 			name := strings.ToUpper(strings.TrimSpace(p.value))
+			if open[name] == 0 {
+				continue // closes nothing: no search of the whole stack
+			}
 			for i := len(stack) - 1; i >= 0; i-- {
 				if stack[i].name == name {
+					for _, c := range stack[i:] {
+						open[c.name]--
+					}
 					stack = stack[:i]
 					break
 				}
@@ -109,7 +118,7 @@ func vcalParseLine(s string) *vcalProp {
 	if name == "" {
 		return nil
 	}
-	p := &vcalProp{name: name, value: s[colon+1:], params: map[string]string{}}
+	params := vobject.ParamSet{}
 	for _, h := range head[1:] {
 		h = strings.TrimSpace(h)
 		if h == "" {
@@ -129,12 +138,9 @@ func vcalParseLine(s string) *vcalProp {
 		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 			v = v[1 : len(v)-1]
 		}
-		if old, dup := p.params[k]; dup && old != "" {
-			v = old + "," + v
-		}
-		p.params[k] = v
+		params.Add(k, v)
 	}
-	return p
+	return &vcalProp{name: name, value: s[colon+1:], params: params.Joined()}
 }
 
 // vcalRawValue returns the value with its transfer encoding (QP, base64)
@@ -261,7 +267,10 @@ func (w *vcalWriter) vcalLine(name, value string, params ...string) {
 		w.b.WriteString(";" + params[i] + "=" + params[i+1])
 	}
 	w.b.WriteString(":")
-	w.b.WriteString(strings.NewReplacer("\r", "", "\n", "").Replace(value))
+	if strings.ContainsAny(value, "\r\n") {
+		value = strings.NewReplacer("\r", "", "\n", "").Replace(value)
+	}
+	w.b.WriteString(value)
 	w.b.WriteString("\r\n")
 }
 

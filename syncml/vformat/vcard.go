@@ -693,6 +693,9 @@ func vcardAddType(types []string, v string) []string {
 // ---------------------------------------------------------------------------
 // Writing vCard 3.0
 
+// vcardParam30 writes ";name=v1,v2": a list, each value quoted on its own
+// when it holds a separator or white space, DQUOTEs dropped. Not
+// vobject.QuoteParam, which takes one value and quotes it whole.
 func vcardParam30(name string, values []string) string {
 	var b strings.Builder
 	b.WriteString(";")
