@@ -196,6 +196,7 @@ func capabilityReport(c imapstore.Caps) []string {
 	}
 	return []string{
 		say(c.CondStore, "CONDSTORE", "an unchanged folder costs one STATUS", "change detection compares UID sets (one SEARCH per folder and sync)"),
+		say(c.QResync, "QRESYNC", "announced; not needed: deletions come from the one UID SEARCH per changed folder", "deletions come from the one UID SEARCH per changed folder"),
 		say(c.ESearch, "ESEARCH", "UID sets come as compact ranges", "UID sets come as plain lists"),
 		say(c.MultiAppend, "MULTIAPPEND", "many items are stored in one command", "items are stored one APPEND at a time (slower first syncs)"),
 		say(c.UIDPlus, "UIDPLUS", "new UIDs known at once, precise UID EXPUNGE", "new UIDs found by the next listing; EXPUNGE also removes messages a mail client marked \\Deleted"),
