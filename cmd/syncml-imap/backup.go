@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -100,18 +99,9 @@ func runBackup(ctx context.Context, name string, args []string, stdout, stderr i
 		f.fs.BoolVar(&c.dryRun, "dry-run", false, "read and compare, write nothing")
 	}
 	// Flags may come before or after the file name.
-	var rest []string
-	for a := args; ; {
-		if err := f.fs.Parse(a); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		if a = f.fs.Args(); len(a) == 0 {
-			break
-		}
-		rest, a = append(rest, a[0]), a[1:]
+	rest, code, ok := parseInterleaved(f.fs, args)
+	if !ok {
+		return code
 	}
 	if code := c.checkArgs(rest); code != 0 {
 		return code

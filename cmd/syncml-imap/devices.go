@@ -99,18 +99,9 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer, co
 		f.fs.BoolVar(&c.yes, "yes", false, "do not ask for confirmation")
 	}
 	// Flags may come before or after the key=value arguments.
-	var rest []string
-	for a := args[1:]; ; {
-		if err := f.fs.Parse(a); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		if a = f.fs.Args(); len(a) == 0 {
-			break
-		}
-		rest, a = append(rest, a[0]), a[1:]
+	rest, code, ok := parseInterleaved(f.fs, args[1:])
+	if !ok {
+		return code
 	}
 	if code := c.checkArgs(rest); code != 0 {
 		return code
@@ -551,4 +542,22 @@ func (t *ttyConsole) confirm(ctx context.Context, question string) (bool, error)
 		return true, nil
 	}
 	return false, nil
+}
+
+// parseInterleaved parses flags that may stand before, between or after
+// the other arguments, which it returns. When !ok the command ends with
+// code (0 after -help).
+func parseInterleaved(fs *flag.FlagSet, args []string) (rest []string, code int, ok bool) {
+	for a := args; ; {
+		if err := fs.Parse(a); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, 0, false
+			}
+			return nil, 2, false
+		}
+		if a = fs.Args(); len(a) == 0 {
+			return rest, 0, true
+		}
+		rest, a = append(rest, a[0]), a[1:]
+	}
 }
