@@ -86,9 +86,11 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	// Throttled attempts never reach the metered IMAP login.
 	metrics := NewMetrics()
 	auth = metrics.Authenticator(auth)
+	var throttle syncml.AuthThrottle
 	if cfg.Auth.MaxFailures > 0 {
-		auth = NewThrottle(auth, &ThrottleOptions{MaxFailures: cfg.Auth.MaxFailures, Lockout: cfg.Auth.Lockout.Duration,
-			Logger: logger, Metrics: metrics}).Authenticator()
+		t := NewThrottle(auth, &ThrottleOptions{MaxFailures: cfg.Auth.MaxFailures, Lockout: cfg.Auth.Lockout.Duration,
+			Logger: logger, Metrics: metrics})
+		auth, throttle = t.Authenticator(), t
 	}
 	var secrets syncml.SecretSource
 	if cfg.Auth.SecretsFile != "" {
@@ -102,6 +104,7 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 		Policy:         Policy(cfg.Sync.Defaults),
 		MaxDevices:     cfg.Sync.MaxDevices,
 		Auth:           auth,
+		Throttle:       throttle,
 		Secrets:        secrets,
 		Aliases:        Aliases(cfg.Sync.Aliases),
 		SessionTimeout: cfg.HTTP.SessionTimeout.Duration,

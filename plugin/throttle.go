@@ -155,6 +155,51 @@ func (t *Throttle) Login(ctx context.Context, user, password string) (syncml.Sto
 	return st, err
 }
 
+// Allow implements syncml.AuthThrottle, for the MD5 digests the engine
+// checks itself: false while the user or the address is locked out.
+func (t *Throttle) Allow(ctx context.Context, user string) bool {
+	if t.max <= 0 || t.window <= 0 {
+		return true
+	}
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	u, a := t.current(t.users, strings.ToLower(user), now), t.current(t.addrs, addrKey(RemoteAddr(ctx)), now)
+	if u != nil && (!u.until.IsZero() || u.n >= t.max) || a != nil && !a.until.IsZero() {
+		t.m.login("throttled")
+		return false
+	}
+	return true
+}
+
+// Record implements syncml.AuthThrottle: a failed digest counts like a
+// failed login; a good one clears the user's count.
+func (t *Throttle) Record(ctx context.Context, user string, ok bool) {
+	if t.max <= 0 || t.window <= 0 {
+		return
+	}
+	ukey, akey := strings.ToLower(user), addrKey(RemoteAddr(ctx))
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if ok {
+		if u := t.users[ukey]; u != nil {
+			u.n, u.until = 0, time.Time{}
+			if u.pending == 0 {
+				delete(t.users, ukey)
+			}
+		}
+		return
+	}
+	t.log.Info("MD5 credentials refused", "user", user, "remote", RemoteAddr(ctx))
+	if t.fail(t.users, ukey, now) {
+		t.log.Warn("too many failed logins: user locked out", "user", user, "for", t.window.String())
+	}
+	if akey != "" && t.fail(t.addrs, akey, now) {
+		t.log.Warn("too many failed logins: address locked out", "remote", akey, "for", t.window.String())
+	}
+}
+
 // LoginAs implements syncml.MasterAuthenticator when the wrapped
 // Authenticator does (see Authenticator); it is not throttled.
 func (t *Throttle) LoginAs(ctx context.Context, user string) (syncml.Store, error) {

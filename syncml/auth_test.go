@@ -124,3 +124,39 @@ func TestMD5Session(t *testing.T) {
 		t.Errorf("unknown user: %+v", st)
 	}
 }
+
+// countingThrottle allows max failures.
+type countingThrottle struct{ fails, max, allowed int }
+
+func (c *countingThrottle) Allow(context.Context, string) bool {
+	c.allowed++
+	return c.fails < c.max
+}
+func (c *countingThrottle) Record(_ context.Context, _ string, ok bool) {
+	if !ok {
+		c.fails++
+	}
+}
+
+// TestMD5Throttled: wrong digests count as failed logins; once the
+// throttle says no, even the right digest is refused.
+func TestMD5Throttled(t *testing.T) {
+	th := &countingThrottle{max: 2}
+	d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: memAuth{newMemStore()}, Secrets: memSecrets{"alice": &Secret{Password: "pw"}}, Throttle: th})}
+	st := hdrStatus(md5Message(t, d, 1, ""))
+	nonce, _ := base64.StdEncoding.DecodeString(st.Chal.Meta.NextNonce)
+	for i := 2; i <= 3; i++ {
+		bad := hdrStatus(md5Message(t, d, i, "AAAAAAAAAAAAAAAAAAAAAA=="))
+		if bad.Data != "401" {
+			t.Fatalf("wrong digest %d: %s", i, bad.Data)
+		}
+		nonce, _ = base64.StdEncoding.DecodeString(bad.Chal.Meta.NextNonce)
+	}
+	if th.fails != 2 {
+		t.Fatalf("%d failures recorded, want 2", th.fails)
+	}
+	good, _ := md5Digest("alice", &Secret{Password: "pw"}, nonce, false)
+	if st := hdrStatus(md5Message(t, d, 4, good)); st.Data != "401" {
+		t.Errorf("locked out, the right digest got %s", st.Data)
+	}
+}

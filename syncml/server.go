@@ -23,6 +23,9 @@ type ServerOptions struct {
 	// MaxMsgSize is what the server announces and uses when the client
 	// says nothing; default 65535 bytes.
 	MaxMsgSize int64
+	// Throttle, when set, limits the MD5 digests the engine checks itself
+	// (basic logins are the Authenticator's to throttle).
+	Throttle AuthThrottle
 	// Secrets enables syncml:auth-md5 for the users it knows; nil: only
 	// basic authentication.
 	Secrets SecretSource

@@ -284,6 +284,10 @@ func (s *session) authMD5(ctx context.Context, msg *Message) (StatusCode, *Chal)
 	basicChal := &Chal{Meta: &Meta{Type: "syncml:auth-basic", Format: "b64"}}
 	user := msg.Hdr.Source.LocName
 	s.user = user
+	th := s.srv.opts.Throttle
+	if th != nil && !th.Allow(ctx, user) {
+		return StatusInvalidCredentials, basicChal // locked out: not even the secret is looked up
+	}
 	st, sec := s.openForMD5(ctx, user)
 	if st == nil {
 		return StatusInvalidCredentials, basicChal
@@ -294,6 +298,9 @@ func (s *session) authMD5(ctx context.Context, msg *Message) (StatusCode, *Chal)
 		return StatusInvalidCredentials, basicChal
 	}
 	ok := nonce != nil && checkMD5(strings.TrimSpace(msg.Hdr.Cred.Data), user, sec, nonce, msg.Hdr.VerDTD == "1.0")
+	if th != nil {
+		th.Record(ctx, user, ok)
+	}
 	chal := s.issueNonce(ctx, st)
 	if !ok {
 		st.Close()

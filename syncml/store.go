@@ -37,6 +37,14 @@ type Store interface {
 	Close() error
 }
 
+// AuthThrottle limits failed credential checks: Allow says whether user
+// (at the request's address, which ctx may carry) may try now, Record
+// counts a check's outcome.
+type AuthThrottle interface {
+	Allow(ctx context.Context, user string) bool
+	Record(ctx context.Context, user string, ok bool)
+}
+
 // Snapshotter is a Store that can copy a database aside (server side)
 // before a device's first sync; label names the copy (date and device).
 type Snapshotter interface {
