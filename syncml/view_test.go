@@ -214,3 +214,28 @@ func vobjectSummary(data []byte) string {
 	}
 	return ""
 }
+
+// TestNokiaCalendarCarriesTasks: a Nokia S60 (one vCalendar datastore
+// whose CTCap lists VTODO, no tasks datastore) gets the mailbox's tasks
+// in its calendar from its first sync on.
+func TestNokiaCalendarCarriesTasks(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	store.Put(ctx, "tasks", &StoreItem{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nUID:t1\r\nSUMMARY:Call Bob\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")})
+	di := readDevInfFixture(t, "nokia-s60-devinf12.xml")
+	d := newDriver(t, store)
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	d.message(1, true,
+		&Access{Op: "Put", Meta: &Meta{Type: devInfType}, Items: []Item{{Source: loc("./devinf12"), Data: &Data{XML: di.Element("1.2")}}}},
+		&Alert{Data: "201", Items: []Item{{Target: loc("calendar"), Source: loc(`./C\Calendar`), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
+	r := d.message(2, true, &Sync{Target: loc("calendar"), Source: loc(`./C\Calendar`)})
+	var got []string
+	for _, sy := range commands[*Sync](r) {
+		for _, c := range sy.Commands {
+			got = append(got, c.(*Change).Items[0].Data.Text)
+		}
+	}
+	if len(got) != 1 || !strings.Contains(got[0], "BEGIN:VTODO") || !strings.Contains(got[0], "VERSION:1.0") {
+		t.Fatalf("sent to the Nokia: %q", got)
+	}
+}
