@@ -239,3 +239,30 @@ func TestNokiaCalendarCarriesTasks(t *testing.T) {
 		t.Fatalf("sent to the Nokia: %q", got)
 	}
 }
+
+// FuzzSplitPoint: a sync point read back from the state folder may be
+// damaged; splitting it never panics, and a joined point splits back.
+func FuzzSplitPoint(f *testing.F) {
+	f.Add(joinPoints([][]byte{[]byte("cal"), []byte("tasks")}), 2)
+	f.Add([]byte("plain"), 1)
+	f.Add(append([]byte(pointMagic), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), 3)
+	f.Fuzz(func(t *testing.T, p []byte, n int) {
+		n = n&7 + 1
+		parts, err := splitPoint(p, n)
+		if err != nil {
+			return
+		}
+		if len(parts) != n {
+			t.Fatalf("%d parts, want %d", len(parts), n)
+		}
+		again, err := splitPoint(joinPoints(parts), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range parts {
+			if !bytes.Equal(parts[i], again[i]) {
+				t.Fatalf("part %d: %q then %q", i, parts[i], again[i])
+			}
+		}
+	})
+}
