@@ -385,27 +385,6 @@ func (c *devicesCmd) set(ctx context.Context, d *syncml.Devices, base syncml.Pol
 	if err != nil {
 		return err
 	}
-	// SetPolicy keeps "contacts_direction=" as an override meaning
-	// "follow direction"; for the admin, key= removes the override, for
-	// every key alike.
-	removed := false
-	for k, v := range c.kv {
-		if _, ok := s.Overrides[k]; ok && strings.TrimSpace(v) == "" {
-			delete(s.Overrides, k)
-			removed = true
-		}
-	}
-	if removed {
-		if len(s.Overrides) == 0 {
-			s.Overrides = nil
-		}
-		if p, err = s.Policy(base); err != nil {
-			return err
-		}
-		if err := d.Save(ctx, s); err != nil {
-			return err
-		}
-	}
 	fmt.Fprintf(c.stdout, "device %s (slot %d): policy saved; it applies from the next sync\n", s.DeviceID, s.Number)
 	c.writePolicy(s, p)
 	return nil
