@@ -20,6 +20,7 @@ type memStore struct {
 	seq     int
 	state   map[string][]byte
 	puts    int // Put calls, to check batching
+	saves   int // SaveState calls
 }
 
 func newMemStore() *memStore {
@@ -150,6 +151,7 @@ func (m *memStore) SaveState(_ context.Context, key string, data []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.state[key] = data
+	m.saves++
 	return nil
 }
 

@@ -269,3 +269,22 @@ func TestSameDeviceTwoSessions(t *testing.T) {
 		t.Errorf("state after the newer session: %s", store.state["device/IMEI:3550000/contacts"])
 	}
 }
+
+// TestQuietSyncWrites: a sync in which nothing changed writes one state
+// record (the database's anchors); the slot's times come from it.
+func TestQuietSyncWrites(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	store.Put(ctx, "contacts", &StoreItem{Data: []byte(vc("Ann"))})
+	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	syncOps(t, srv, "1", "contacts", "201", "", "1")
+	before := store.saves
+	syncOps(t, srv, "2", "contacts", "200", "1", "2")
+	if n := store.saves - before; n != 1 {
+		t.Errorf("a quiet sync wrote %d state records, want 1", n)
+	}
+	s, err := NewDevices(memSession{store}, 4).Get(ctx, "IMEI:3550000")
+	if err != nil || s == nil || s.LastSync.IsZero() || s.Databases["contacts"].IsZero() {
+		t.Errorf("slot %+v %v: sync times missing", s, err)
+	}
+}

@@ -83,8 +83,8 @@ func NewDevices(st StateStore, max int) *Devices {
 	return &Devices{st: st, max: max, now: time.Now}
 }
 
-// List returns the slots in number order.
-func (d *Devices) List(ctx context.Context) ([]*Slot, error) {
+// list returns the slots in number order, as stored.
+func (d *Devices) list(ctx context.Context) ([]*Slot, error) {
 	keys, err := d.st.ListState(ctx, slotPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("list device slots: %w", err)
@@ -135,18 +135,63 @@ func (d *Devices) List(ctx context.Context) ([]*Slot, error) {
 	return out, nil
 }
 
-// Get returns the device's slot, nil when it has none.
+// List returns the slots in number order, with their sync times.
+func (d *Devices) List(ctx context.Context) ([]*Slot, error) {
+	all, err := d.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range all {
+		if err := d.fill(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	return all, nil
+}
+
+// Get returns the device's slot with its sync times, nil when it has
+// none.
 func (d *Devices) Get(ctx context.Context, deviceID string) (*Slot, error) {
-	return d.load(ctx, deviceID)
+	s, err := d.load(ctx, deviceID)
+	if err != nil || s == nil {
+		return s, err
+	}
+	return s, d.fill(ctx, s)
+}
+
+// fill takes the device's sync times from its database states, which
+// every completed sync writes anyway (so a sync need not write the slot
+// too): per database, and the latest as LastSync.
+func (d *Devices) fill(ctx context.Context, s *Slot) error {
+	for _, db := range Databases {
+		raw, err := d.st.LoadState(ctx, stateKey(s.DeviceID, db))
+		if err != nil {
+			return fmt.Errorf("read state of %q: %w", s.DeviceID, err)
+		}
+		var st dbState
+		if raw == nil || json.Unmarshal(raw, &st) != nil || st.Synced.IsZero() {
+			continue
+		}
+		if s.Databases == nil {
+			s.Databases = map[string]time.Time{}
+		}
+		if st.Synced.After(s.Databases[db]) {
+			s.Databases[db] = st.Synced
+		}
+		if st.Synced.After(s.LastSync) {
+			s.LastSync = st.Synced
+		}
+	}
+	return nil
 }
 
 // Find returns the slot a reference names: a device ID, or a slot number.
 func (d *Devices) Find(ctx context.Context, ref string) (*Slot, error) {
-	if s, err := d.load(ctx, ref); err != nil || s != nil {
+	if s, err := d.Get(ctx, ref); err != nil || s != nil {
 		return s, err
 	}
 	if n, err := strconv.Atoi(ref); err == nil {
-		all, err := d.List(ctx)
+		all, err := d.list(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -211,7 +256,7 @@ func (d *Devices) Claim(ctx context.Context, deviceID string) (*Slot, error) {
 			case <-time.After(time.Duration(mrand.IntN(40*attempt)+5) * time.Millisecond):
 			}
 		}
-		all, err := d.List(ctx)
+		all, err := d.list(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -223,7 +268,7 @@ func (d *Devices) Claim(ctx context.Context, deviceID string) (*Slot, error) {
 		if err := d.Save(ctx, mine); err != nil {
 			return nil, err
 		}
-		all, err = d.List(ctx)
+		all, err = d.list(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -328,23 +373,24 @@ func (d *Devices) Remove(ctx context.Context, ref string) (*Slot, error) {
 	return s, nil
 }
 
-// updateFrom takes the device's description from its DevInf.
-func (s *Slot) updateFrom(di *DevInf) {
+// updateFrom takes the device's description from its DevInf and
+// reports whether anything changed.
+func (s *Slot) updateFrom(di *DevInf) bool {
 	if di == nil {
-		return
+		return false
 	}
-	if di.Man != "" {
-		s.Manufacturer = di.Man
+	changed := false
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{
+		{&s.Manufacturer, di.Man}, {&s.Model, di.Mod}, {&s.SoftwareVersion, di.SwV}, {&s.DevType, di.DevTyp},
+	} {
+		if f.v != "" && *f.dst != f.v {
+			*f.dst, changed = f.v, true
+		}
 	}
-	if di.Mod != "" {
-		s.Model = di.Mod
-	}
-	if di.SwV != "" {
-		s.SoftwareVersion = di.SwV
-	}
-	if di.DevTyp != "" {
-		s.DevType = di.DevTyp
-	}
+	return changed
 }
 
 // Policy is the device's effective policy: base with its overrides.

@@ -45,6 +45,8 @@ type dbState struct {
 	// Folders: the contact sub-folders the device's IDs refer to; when
 	// its policy names others, its next sync is a slow sync.
 	Folders []string `json:",omitempty"`
+	// Synced is when the last sync completed.
+	Synced time.Time `json:",omitzero"`
 }
 
 func stateKey(deviceID, db string) string { return "device/" + deviceID + "/" + db }
@@ -1058,7 +1060,6 @@ func (s *session) commit(ctx context.Context) {
 		return
 	}
 	now := s.srv.opts.now().UTC()
-	synced := false
 	for _, d := range s.order {
 		if d.failed {
 			continue
@@ -1078,6 +1079,7 @@ func (s *session) commit(ctx context.Context) {
 			continue
 		}
 		d.state.ClientNext, d.state.ServerNext, d.state.Point = d.clientAnchor.Next, d.serverNext, point
+		d.state.Synced = now
 		d.saveFacts(ctx) // before the state that refers to them
 		raw, err := json.Marshal(d.state)
 		if err == nil {
@@ -1091,21 +1093,11 @@ func (s *session) commit(ctx context.Context) {
 			continue
 		}
 		s.log.Info("sync complete", "database", d.db, "mode", int(d.mode), "from_device", len(d.own), "items", len(d.state.Map))
-		if s.slot != nil {
-			if s.slot.Databases == nil {
-				s.slot.Databases = map[string]time.Time{}
-			}
-			s.slot.Databases[d.db] = now
-			synced = true
-		}
 	}
-	if s.slot != nil && (synced || s.devinf != nil) {
-		s.slot.updateFrom(s.deviceInfo(ctx))
-		if synced {
-			s.slot.LastSync = now
-		}
-		devs := NewDevices(s.store, s.srv.opts.MaxDevices)
-		if err := devs.Save(ctx, s.slot); err != nil {
+	// The slot changes only when the device describes itself anew; its
+	// sync times are the database states' (Devices.fill).
+	if s.slot != nil && s.devinf != nil && s.slot.updateFrom(s.devinf) {
+		if err := NewDevices(s.store, s.srv.opts.MaxDevices).Save(ctx, s.slot); err != nil {
 			s.log.Error("commit: save device slot", "err", err)
 		}
 	}
