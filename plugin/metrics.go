@@ -285,7 +285,7 @@ func (s *measuredStore) Snapshot(ctx context.Context, db, label string) (int, er
 
 func (s *measuredStore) Close() error {
 	if s.closed.Swap(true) {
-		return s.st.Close()
+		return nil // closed already
 	}
 	start := time.Now()
 	err := s.st.Close()

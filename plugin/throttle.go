@@ -55,9 +55,10 @@ type ThrottleOptions struct {
 // proxy on the same host every client has the proxy's address, and
 // counting it would lock everybody out. Users are still counted.
 //
-// Only basic authentication is throttled: an MD5 digest is checked by
-// the engine after the mailbox is open (LoginAs), where this wrapper
-// does not see the outcome.
+// Basic logins are throttled here, in Login. MD5 digests are checked by
+// the engine after it opened the mailbox itself (a secret's password or
+// the master user: such logins are not counted); it reports them through
+// Allow and Record (syncml.AuthThrottle).
 type Throttle struct {
 	auth   syncml.Authenticator
 	max    int
@@ -103,7 +104,7 @@ var errThrottled = fmt.Errorf("%w: too many failed logins, try again later", syn
 
 // Login implements syncml.Authenticator.
 func (t *Throttle) Login(ctx context.Context, user, password string) (syncml.Store, error) {
-	if t.max <= 0 || t.window <= 0 {
+	if t.max <= 0 || t.window <= 0 || syncml.IsSecretLogin(ctx) {
 		return t.auth.Login(ctx, user, password)
 	}
 	remote := RemoteAddr(ctx)

@@ -296,3 +296,29 @@ func TestThrottleOverHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestThrottleMD5: wrong MD5 digests lock the user out even though the
+// engine logs in with the stored password before each check (that login
+// is the server's, marked WithSecretLogin, and resets nothing).
+func TestThrottleMD5(t *testing.T) {
+	inner := &countingAuth{}
+	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	th := newTestThrottle(inner, clock)
+	ctx := WithRemoteAddr(context.Background(), "127.0.0.1:40000")
+	for i := 0; i < 5; i++ {
+		if !th.Allow(ctx, "alice") {
+			t.Fatalf("attempt %d refused", i+1)
+		}
+		if _, err := th.Login(syncml.WithSecretLogin(ctx), "alice", "right"); err != nil {
+			t.Fatal(err)
+		}
+		th.Record(ctx, "alice", false)
+	}
+	if th.Allow(ctx, "alice") {
+		t.Error("five wrong digests, still allowed")
+	}
+	clock.advance(6 * time.Minute)
+	if !th.Allow(ctx, "alice") {
+		t.Error("still locked after the lockout")
+	}
+}

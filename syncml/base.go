@@ -78,13 +78,7 @@ func (d *dbSession) saveBases(ctx context.Context) {
 			d.bases.fps[id] = fingerprintOf(data)
 		}
 	}
-	has := make(map[string]bool, len(d.state.Map))
-	for _, g := range d.state.Map {
-		has[g] = true
-	}
-	for _, g := range d.state.TempIDs {
-		has[g] = true
-	}
+	has := d.deviceHas()
 	for id := range d.bases.fps {
 		if !has[id] {
 			delete(d.bases.fps, id)

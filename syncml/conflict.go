@@ -93,10 +93,6 @@ type ConflictFunc func(c *Conflict) Resolution
 
 func (f ConflictFunc) Resolve(c *Conflict) Resolution { return f(c) }
 
-// DefaultConflictPolicy: the server wins, and the device's version is kept
-// as a duplicate (it differs, or the policy would not be asked), so
-// nothing anyone typed is lost.
-var DefaultConflictPolicy ConflictPolicy = ConflictFunc(func(*Conflict) Resolution { return KeepBoth })
 
 // status is the SyncML status reported to the device for a resolution
 // (OMA-TS-SyncML_RepPro: 208 client won, 209 duplicate, 419 server won).

@@ -266,13 +266,13 @@ func ParseDays(s string) (time.Duration, error) {
 	}
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		days, err := strconv.Atoi(n)
-		if err != nil || days < 0 {
+		if err != nil || days < 0 || days > 36500 {
 			return 0, fmt.Errorf("invalid duration %q (want e.g. 30d or 36h)", s)
 		}
 		return time.Duration(days) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
+	if err != nil || d < 0 || d > 36500*24*time.Hour {
 		return 0, fmt.Errorf("invalid duration %q (want e.g. 30d or 36h)", s)
 	}
 	return d, nil

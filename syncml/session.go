@@ -243,7 +243,9 @@ func (s *session) openForMD5(ctx context.Context, user string) (Store, *Secret) 
 	}
 	var st Store
 	if sec.Password != "" {
-		st, err = s.srv.opts.Auth.Login(ctx, user, sec.Password)
+		// The server's own use of the secret: not a login attempt of the
+		// device (the digest is what is checked, and throttled).
+		st, err = s.srv.opts.Auth.Login(WithSecretLogin(ctx), user, sec.Password)
 	} else if m, ok := s.srv.opts.Auth.(MasterAuthenticator); ok {
 		st, err = m.LoginAs(ctx, user)
 	} else {

@@ -45,6 +45,21 @@ type AuthThrottle interface {
 	Record(ctx context.Context, user string, ok bool)
 }
 
+type secretLoginKey struct{}
+
+// WithSecretLogin marks a Login the engine makes with a password from its
+// secrets (MD5): an Authenticator that counts failed logins (a throttle)
+// leaves it alone; the digest check is counted through AuthThrottle.
+func WithSecretLogin(ctx context.Context) context.Context {
+	return context.WithValue(ctx, secretLoginKey{}, true)
+}
+
+// IsSecretLogin reports whether ctx is a login marked by WithSecretLogin.
+func IsSecretLogin(ctx context.Context) bool {
+	v, _ := ctx.Value(secretLoginKey{}).(bool)
+	return v
+}
+
 // Snapshotter is a Store that can copy a database aside (server side)
 // before a device's first sync; label names the copy (date and device).
 type Snapshotter interface {

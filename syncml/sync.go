@@ -896,6 +896,11 @@ func (d *dbSession) serverSync(ctx context.Context) []Command {
 	if d.sends() {
 		d.applyFilter(ctx)
 	}
+	if d.failed {
+		// Without the filter's decisions nothing is sent (not everything):
+		// the database is not committed and the next sync decides again.
+		return []Command{&Sync{Target: &Loc{LocURI: d.clientURI}, Source: &Loc{LocURI: d.serverURI}}}
+	}
 	luidOf := make(map[string]string, len(d.state.Map))
 	for luid, g := range d.state.Map {
 		luidOf[g] = luid

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -204,10 +203,7 @@ func (v *unionView) Changes(ctx context.Context, since []byte) (*StoreChanges, e
 			continue
 		}
 		ch, err := v.st.Changes(ctx, p.db, sinces[i])
-		if errors.Is(err, ErrSyncPointInvalid) && since != nil {
-			return nil, err // the caller starts over with a slow sync
-		}
-		if err != nil {
+		if err != nil { // ErrSyncPointInvalid included: the caller starts over with a slow sync
 			return nil, err
 		}
 		out.Added = append(out.Added, prefixed(p.prefix, ch.Added)...)
