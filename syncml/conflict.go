@@ -93,7 +93,6 @@ type ConflictFunc func(c *Conflict) Resolution
 
 func (f ConflictFunc) Resolve(c *Conflict) Resolution { return f(c) }
 
-
 // status is the SyncML status reported to the device for a resolution
 // (OMA-TS-SyncML_RepPro: 208 client won, 209 duplicate, 419 server won).
 func (r Resolution) status() StatusCode {
