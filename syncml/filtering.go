@@ -3,7 +3,6 @@ package syncml
 import (
 	"context"
 	"encoding/json"
-	"maps"
 	"slices"
 	"time"
 )
@@ -99,7 +98,10 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 			return
 		}
 	}
-	oldFacts := facts
+	// known: there were facts to go on; prev keeps the earlier facts of
+	// the items re-read below (the others' did not change).
+	known := facts != nil
+	prev := map[string]itemFacts{}
 	read := changed
 	if facts == nil {
 		facts = map[string]itemFacts{}
@@ -115,11 +117,16 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 			}
 			read = all.Added
 		}
-	} else {
-		facts = maps.Clone(facts)
 	}
 	d.loadAll(ctx, read)
+	dirty := !known
+	reread := make(map[string]bool, len(read))
 	for _, id := range read {
+		reread[id] = true
+		if f, ok := facts[id]; ok {
+			prev[id] = f
+		}
+		dirty = true
 		if data := d.items[id]; data != nil {
 			facts[id] = factsOf(d.db, data)
 		} else {
@@ -127,8 +134,9 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 		}
 	}
 	for id, op := range d.outgoing {
-		if op == "Delete" {
+		if _, ok := facts[id]; ok && op == "Delete" {
 			delete(facts, id)
+			dirty = true
 		}
 	}
 	// Every item is decided again when the rule changed or time moved on
@@ -160,8 +168,12 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 			// Not for the device any more, if it was before: what it
 			// matched then (a filter just switched on: it had everything).
 			was := !slow
-			if old != nil && !slow && oldFacts != nil {
-				if of, ok := oldFacts[id]; ok {
+			if old != nil && !slow && known {
+				of, ok := prev[id]
+				if !ok && !reread[id] {
+					of, ok = f, true // unchanged since
+				}
+				if ok {
 					was = old.Rule.matches(d.db, of, old.At)
 				} else {
 					was = false // new since: the device's own, or not sent
@@ -179,7 +191,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 		d.s.log.Info("filter", "database", d.db, "entering", added, "leaving", removed)
 	}
 	d.state.Filter = &filterState{Rule: rule, At: at}
-	d.facts, d.factsDirty = facts, true
+	d.facts, d.factsDirty = facts, dirty
 }
 
 // saveFacts writes the facts when the session changed them.

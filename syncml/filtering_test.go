@@ -196,3 +196,63 @@ func TestSessionReport(t *testing.T) {
 		t.Errorf("database report %+v", db)
 	}
 }
+
+// snapStore is a memStore that records snapshots.
+type snapStore struct {
+	memSession
+	snaps *[]string
+}
+
+func (s snapStore) Snapshot(_ context.Context, db, label string) (int, error) {
+	*s.snaps = append(*s.snaps, db)
+	return 0, nil
+}
+
+type snapAuth struct {
+	store *memStore
+	snaps *[]string
+}
+
+func (a snapAuth) Login(_ context.Context, user, pw string) (Store, error) {
+	if user != "alice" || pw != "pw" {
+		return nil, ErrAuthFailed
+	}
+	return snapStore{memSession{a.store}, a.snaps}, nil
+}
+
+// TestSnapshotBeforeFirstSync: the copy covers every folder behind the
+// device's view (sub-folders of its policy; Calendar and Tasks), once.
+func TestSnapshotBeforeFirstSync(t *testing.T) {
+	var snaps []string
+	p := DefaultPolicy()
+	p.BackupFirstSync, p.ContactFolders = true, []string{"Family", "Work"}
+	srv := NewServer(ServerOptions{Auth: snapAuth{newMemStore(), &snaps}, Policy: p})
+	syncOps(t, srv, "1", "contacts", "201", "", "1")
+	syncOps(t, srv, "2", "calendar", "201", "", "1")
+	syncOps(t, srv, "3", "contacts", "200", "1", "2")
+	if got := strings.Join(snaps, " "); got != "contacts/Family contacts/Work calendar tasks" {
+		t.Errorf("snapshots of %q", got)
+	}
+}
+
+// TestWindowQuietWrites: hours later, with nothing changed, the window is
+// decided again from the kept facts, and the facts are not rewritten.
+func TestWindowQuietWrites(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	store.Put(ctx, "calendar", &StoreItem{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nSUMMARY:A\r\nDTSTART:20261201T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")})
+	p := DefaultPolicy()
+	p.CalendarPast, p.CalendarFuture = 24*time.Hour, 30*24*time.Hour
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
+	srv.opts.now = func() time.Time { return now }
+	syncOps(t, srv, "1", "calendar", "201", "", "1")
+	now = now.Add(3 * time.Hour)
+	before := store.saves
+	if got := syncOps(t, srv, "2", "calendar", "200", "1", "2"); len(got) != 0 {
+		t.Errorf("sent %v", got)
+	}
+	if n := store.saves - before; n != 1 {
+		t.Errorf("%d state records written, want 1 (the anchors; the facts did not change)", n)
+	}
+}

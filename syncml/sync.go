@@ -200,18 +200,6 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		d.s.log.Error("load sync state", "database", d.db, "err", err)
 		return StatusDataStoreFailure
 	}
-	if raw == nil && d.s.policy.BackupFirstSync && d.s.policy.DirectionOf(d.db) != DirOff {
-		// The device's first sync of this database: copy it aside first.
-		if sn, ok := st.(Snapshotter); ok {
-			label := d.s.srv.opts.now().UTC().Format("2006-01-02 150405Z") + " " + d.s.deviceID
-			n, err := sn.Snapshot(ctx, d.db, label)
-			if err != nil {
-				d.s.log.Error("backup before first sync failed: database not synced", "database", d.db, "err", err)
-				return StatusDataStoreFailure
-			}
-			d.s.log.Info("backup before first sync", "database", d.db, "items", n, "label", label)
-		}
-	}
 	if raw != nil {
 		d.state = &dbState{}
 		if err := json.Unmarshal(raw, d.state); err != nil {
@@ -238,6 +226,11 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	}
 	if d.db == "calendar" {
 		d.view = calendarView(st, d.carriesTasks(ctx, ds))
+	}
+	if raw == nil && d.s.policy.BackupFirstSync {
+		if code := d.snapshot(ctx); code != StatusOK {
+			return code
+		}
 	}
 	code := StatusOK
 	if !d.mode.slow() {
@@ -300,6 +293,25 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		}
 	}
 	return code
+}
+
+// snapshot copies the folders behind the device's view of the database
+// aside before its first sync of it (policy backup_before_first_sync).
+func (d *dbSession) snapshot(ctx context.Context) StatusCode {
+	sn, ok := d.s.store.(Snapshotter)
+	if !ok {
+		return StatusOK
+	}
+	label := d.s.srv.opts.now().UTC().Format("2006-01-02 150405Z") + " " + d.s.deviceID
+	for _, db := range d.view.dbs() {
+		n, err := sn.Snapshot(ctx, db, label)
+		if err != nil {
+			d.s.log.Error("backup before first sync failed: database not synced", "database", db, "err", err)
+			return StatusDataStoreFailure
+		}
+		d.s.log.Info("backup before first sync", "database", db, "items", n, "label", label)
+	}
+	return StatusOK
 }
 
 // zone is the device's time zone by its policy (nil: not configured).

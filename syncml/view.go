@@ -21,6 +21,8 @@ type dbView interface {
 	Put(ctx context.Context, items ...*StoreItem) error
 	Delete(ctx context.Context, ids ...string) (missing []string, err error)
 	Advance(ctx context.Context, base []byte, own []string) ([]byte, error)
+	// dbs are the store databases behind the view.
+	dbs() []string
 }
 
 // plainView is one store database.
@@ -28,6 +30,8 @@ type plainView struct {
 	st Store
 	db string
 }
+
+func (v plainView) dbs() []string { return []string{v.db} }
 
 func (v plainView) Changes(ctx context.Context, since []byte) (*StoreChanges, error) {
 	return v.st.Changes(ctx, v.db, since)
@@ -188,6 +192,14 @@ func splitPoint(p []byte, n int) ([][]byte, error) {
 		rest = rest[k+int(l):]
 	}
 	return out, nil
+}
+
+func (v *unionView) dbs() []string {
+	var out []string
+	for _, p := range v.parts {
+		out = append(out, p.db)
+	}
+	return out
 }
 
 func (v *unionView) Changes(ctx context.Context, since []byte) (*StoreChanges, error) {
