@@ -332,20 +332,11 @@ func (d *Devices) SetPolicy(ctx context.Context, ref string, base Policy, kv map
 // next sync of every database is a slow sync. The slot, its policy and
 // the items stay.
 func (d *Devices) Reset(ctx context.Context, ref string) (*Slot, error) {
-	s, err := d.Find(ctx, ref)
+	s, err := d.forget(ctx, ref, "reset", func(rest string) bool {
+		return slices.Contains(Databases, strings.SplitN(rest, "/", 2)[0])
+	})
 	if err != nil {
 		return nil, err
-	}
-	keys, err := d.st.ListState(ctx, devicePrefix(s.DeviceID))
-	if err != nil {
-		return nil, fmt.Errorf("list state of %q: %w", s.DeviceID, err)
-	}
-	for _, k := range keys {
-		if db := strings.TrimPrefix(k, devicePrefix(s.DeviceID)); slices.Contains(Databases, strings.SplitN(db, "/", 2)[0]) {
-			if err := d.st.DeleteState(ctx, k); err != nil {
-				return nil, fmt.Errorf("reset %q: %w", s.DeviceID, err)
-			}
-		}
 	}
 	s.Databases = nil
 	return s, d.Save(ctx, s)
@@ -354,6 +345,19 @@ func (d *Devices) Reset(ctx context.Context, ref string) (*Slot, error) {
 // Remove frees the device's slot and forgets everything kept about it;
 // the items stay. The device, if it syncs again, is a new device.
 func (d *Devices) Remove(ctx context.Context, ref string) (*Slot, error) {
+	s, err := d.forget(ctx, ref, "remove", func(string) bool { return true })
+	if err != nil {
+		return nil, err
+	}
+	if err := d.st.DeleteState(ctx, slotKey(s.DeviceID)); err != nil {
+		return nil, fmt.Errorf("remove %q: %w", s.DeviceID, err)
+	}
+	return s, nil
+}
+
+// forget deletes the device's records under "device/<id>/" whose rest of
+// the key drop says.
+func (d *Devices) forget(ctx context.Context, ref, op string, drop func(rest string) bool) (*Slot, error) {
 	s, err := d.Find(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -363,12 +367,11 @@ func (d *Devices) Remove(ctx context.Context, ref string) (*Slot, error) {
 		return nil, fmt.Errorf("list state of %q: %w", s.DeviceID, err)
 	}
 	for _, k := range keys {
-		if err := d.st.DeleteState(ctx, k); err != nil {
-			return nil, fmt.Errorf("remove %q: %w", s.DeviceID, err)
+		if drop(strings.TrimPrefix(k, devicePrefix(s.DeviceID))) {
+			if err := d.st.DeleteState(ctx, k); err != nil {
+				return nil, fmt.Errorf("%s %q: %w", op, s.DeviceID, err)
+			}
 		}
-	}
-	if err := d.st.DeleteState(ctx, slotKey(s.DeviceID)); err != nil {
-		return nil, fmt.Errorf("remove %q: %w", s.DeviceID, err)
 	}
 	return s, nil
 }

@@ -116,16 +116,9 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer, co
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	password := os.Getenv("SYNCML_IMAP_PASSWORD")
-	if password == "" && cfg.IMAP.MasterUser == "" && con.interactive() {
-		if password, err = con.readPassword(ctx, "IMAP password of "+c.user+": "); err != nil {
-			c.fail(err)
-			return 1
-		}
-	}
 	// No overall deadline: the IMAP options' dial and command timeouts
 	// bound the I/O, and a y/N question may wait for the admin.
-	store, err := plugin.OpenAccount(ctx, cfg, c.user, password)
+	store, err := openMailbox(ctx, cfg, c.user, con)
 	if errors.Is(err, plugin.ErrNoPassword) {
 		c.fail(err)
 		return 2
