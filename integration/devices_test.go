@@ -560,3 +560,53 @@ func TestBackupBeforeFirstSync(t *testing.T) {
 		t.Errorf("backup holds %v messages (%v), want the 2 from before the first sync", st.NumMessages, err)
 	}
 }
+
+// TestOpenTasksOnly: with tasks_open_only the device gets open tasks;
+// one completed in the mailbox leaves the device (and stays in the
+// mailbox); one reopened comes back.
+func TestOpenTasksOnly(t *testing.T) {
+	e := newEnvWith(t, func(c *config.Config) { c.Sync.Defaults.TasksOpenOnly = true }, func(o *syncevo.Options) {
+		o.Sources = []syncevo.Source{{Name: "todo", URI: "tasks", Format: "text/calendar"}}
+	})
+	ctx := context.Background()
+	a := e.account()
+	task := func(name, status string) []byte {
+		return []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VTODO\r\nUID:" + name + "\r\nSUMMARY:" + name +
+			"\r\nDUE:20261215T170000Z\r\nSTATUS:" + status + "\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")
+	}
+	ids := map[string]string{}
+	put := func(name, status string) {
+		it := &imapstore.Item{ID: ids[name], Data: task(name, status)}
+		if err := a.Put(ctx, imapstore.KindTasks, it); err != nil {
+			t.Fatal(err)
+		}
+		ids[name] = it.ID
+	}
+	put("Open", "NEEDS-ACTION")
+	put("Done", "COMPLETED")
+	summaries := func() string {
+		var out []string
+		for _, d := range e.client.Items(t, "todo") {
+			for _, l := range strings.Split(strings.ReplaceAll(string(d), "\r\n", "\n"), "\n") {
+				if v, ok := strings.CutPrefix(l, "SUMMARY:"); ok {
+					out = append(out, v)
+				}
+			}
+		}
+		slices.Sort(out)
+		return strings.Join(out, " ")
+	}
+	e.sync(t, syncevo.Slow)
+	if got := summaries(); got != "Open" {
+		t.Fatalf("device tasks %q, want the open one", got)
+	}
+	put("Open", "COMPLETED")
+	put("Done", "IN-PROCESS")
+	e.sync(t, syncevo.TwoWay)
+	if got := summaries(); got != "Done" {
+		t.Errorf("after the changes: device tasks %q, want the reopened one only", got)
+	}
+	if n := len(e.mailbox(imapstore.KindTasks)); n != 2 {
+		t.Errorf("mailbox has %d tasks, want 2", n)
+	}
+}
