@@ -139,6 +139,13 @@ type HTTP struct {
 	// it. It must start with "/" and differ from Path and MetricsPath.
 	// Default: "/healthz".
 	HealthPath string `toml:"health_path"`
+
+	// TrustedProxies lists the reverse proxies (addresses or CIDR
+	// ranges) whose X-Forwarded-For names the client: a request from one
+	// of them is counted, for the login throttle and the logs, under the
+	// address the proxies report. Default: empty (nil): the connection's
+	// address counts.
+	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
 // Folders is the [folders] table: IMAP mailbox names used per data type.
@@ -274,6 +281,7 @@ func Default() *Config {
 			SessionTimeout: Duration{15 * time.Minute},
 			MetricsPath:    "/metrics",
 			HealthPath:     "/healthz",
+			TrustedProxies: nil,
 		},
 		Folders: Folders{
 			Contacts: "Contacts",

@@ -371,6 +371,7 @@ func TestValidation(t *testing.T) {
 		{"[sync.defaults]\ncalendar_past = \"-1d\"\n", "sync.defaults.calendar_past", 2, "must not be negative"},
 		{"[sync.defaults]\ncalendar_future = \"-1h\"\n", "sync.defaults.calendar_future", 2, "must not be negative"},
 		{"[sync.defaults]\ncontact_folders = [\"Family\", \"a/../b\"]\n", "sync.defaults.contact_folders", 2, `entry 2 ("a/../b") is not a sub-folder path`},
+		{"[http]\ntrusted_proxies = [\"127.0.0.1\", \"proxy.example\"]\n", "http.trusted_proxies", 2, `entry 2 ("proxy.example") is neither an IP address nor a CIDR range`},
 		{"[sync.defaults]\ntime_zone = \"Europe/Atlantis\"\n", "sync.defaults.time_zone", 2, `unknown time zone "Europe/Atlantis"`},
 		// [auth]
 		{"[auth]\nmax_failures = -1\n", "auth.max_failures", 2, "must not be negative, got -1"},

@@ -42,6 +42,9 @@ func Parse(data []byte, name string) (*Config, error) {
 	if len(cfg.Sync.Defaults.ContactCategories) == 0 {
 		cfg.Sync.Defaults.ContactCategories = nil // one spelling of "empty"
 	}
+	if len(cfg.HTTP.TrustedProxies) == 0 {
+		cfg.HTTP.TrustedProxies = nil
+	}
 	if len(cfg.Sync.Defaults.ContactFolders) == 0 {
 		cfg.Sync.Defaults.ContactFolders = nil
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -128,6 +129,11 @@ func (c *Config) validate() []*Error {
 	if h.Path != "" {
 		paths[h.Path] = "http.path"
 	}
+	for i, p := range h.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			ch.fail("http.trusted_proxies", "entry %d (%q) is neither an IP address nor a CIDR range", i+1, p)
+		}
+	}
 	for _, p := range []struct{ key, path string }{{"http.metrics_path", h.MetricsPath}, {"http.health_path", h.HealthPath}} {
 		switch {
 		case p.path == "":
@@ -224,4 +230,19 @@ func (p *Policy) check(ch *checker, prefix string) {
 			ch.fail(prefix+"time_zone", "unknown time zone %q (an IANA name such as \"Europe/Berlin\")", p.TimeZone)
 		}
 	}
+}
+
+// ParsePrefix reads a trusted proxy: an IP address (a prefix of its full
+// length) or a CIDR range.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"syncml-imap/syncml"
@@ -28,6 +29,9 @@ type Handler struct {
 	// Health is the health check, which the caller serves at its health
 	// path.
 	Health *Health
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (see ClientAddr).
+	TrustedProxies []netip.Prefix
 }
 
 const page = `<!doctype html>

@@ -298,7 +298,7 @@ func (s *measuredStore) Close() error {
 // client's address in the request context for the login throttle and
 // counts the request in Metrics.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = r.WithContext(WithRemoteAddr(r.Context(), r.RemoteAddr))
+	r = r.WithContext(WithRemoteAddr(r.Context(), ClientAddr(r, h.TrustedProxies)))
 	m := h.Metrics
 	if m == nil {
 		h.serveSyncML(w, r)

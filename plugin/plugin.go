@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -112,8 +113,16 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 		Logger:         logger,
 		OnSession:      metrics.ObserveSession,
 	})
+	var proxies []netip.Prefix
+	for _, p := range cfg.HTTP.TrustedProxies {
+		pr, err := config.ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("http.trusted_proxies: %q: %w", p, err)
+		}
+		proxies = append(proxies, pr)
+	}
 	return &Handler{Server: srv, PublicURL: cfg.HTTP.PublicURL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: logger,
-		Metrics: metrics, Health: NewHealth(opts, logger)}, nil
+		Metrics: metrics, Health: NewHealth(opts, logger), TrustedProxies: proxies}, nil
 }
 
 // Aliases merges the configured database aliases into the built-in ones.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -269,6 +270,46 @@ func (t *Throttle) sweep(now time.Time) {
 
 // addrKey is what an address is counted as: the IP for IPv4, the /64
 // for IPv6, "" for loopback and unparsable addresses.
+// ClientAddr is the address a request came from: the connection's, or,
+// when that is a trusted proxy, the last address in X-Forwarded-For that
+// is not one (proxies append; the entries left of an untrusted one are
+// whatever the client chose to send).
+func ClientAddr(r *http.Request, trusted []netip.Prefix) string {
+	isTrusted := func(s string) bool {
+		host := strings.TrimSpace(s)
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			return false
+		}
+		ip = ip.Unmap()
+		for _, p := range trusted {
+			if p.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(trusted) == 0 || !isTrusted(r.RemoteAddr) {
+		return r.RemoteAddr
+	}
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(h, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		if hop := strings.TrimSpace(hops[i]); hop != "" && !isTrusted(hop) {
+			if _, err := netip.ParseAddr(hop); err != nil {
+				return r.RemoteAddr // garbage: count the proxy
+			}
+			return hop
+		}
+	}
+	return r.RemoteAddr
+}
+
 func addrKey(remote string) string {
 	host := remote
 	if h, _, err := net.SplitHostPort(remote); err == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -320,5 +321,31 @@ func TestThrottleMD5(t *testing.T) {
 	clock.advance(6 * time.Minute)
 	if !th.Allow(ctx, "alice") {
 		t.Error("still locked after the lockout")
+	}
+}
+
+func TestClientAddr(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}
+	for _, c := range []struct {
+		remote, xff string
+		trusted     []netip.Prefix
+		want        string
+	}{
+		{"203.0.113.5:4000", "198.51.100.1", trusted, "203.0.113.5:4000"},                              // not from a proxy: header ignored
+		{"127.0.0.1:4000", "198.51.100.1", trusted, "198.51.100.1"},                                    // local proxy
+		{"127.0.0.1:4000", "6.6.6.6, 198.51.100.1, 10.1.2.3", trusted, "198.51.100.1"},                 // two proxies; the client's own claim ignored
+		{"127.0.0.1:4000", "", trusted, "127.0.0.1:4000"},                                              // no header
+		{"127.0.0.1:4000", "not-an-address", trusted, "127.0.0.1:4000"},                                // garbage
+		{"127.0.0.1:4000", "198.51.100.1", nil, "127.0.0.1:4000"},                                      // nothing trusted
+		{"[::1]:4000", "2001:db8::7", []netip.Prefix{netip.MustParsePrefix("::1/128")}, "2001:db8::7"}, // IPv6
+	} {
+		r := httptest.NewRequest("POST", "/syncml", nil)
+		r.RemoteAddr = c.remote
+		if c.xff != "" {
+			r.Header.Set("X-Forwarded-For", c.xff)
+		}
+		if got := ClientAddr(r, c.trusted); got != c.want {
+			t.Errorf("%s with X-Forwarded-For %q: %q, want %q", c.remote, c.xff, got, c.want)
+		}
 	}
 }
