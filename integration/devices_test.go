@@ -77,7 +77,6 @@ func TestDeviceSlotLimit(t *testing.T) {
 	fifth := e.device(t, "phone-5")
 	fifth.WriteItem(t, "addressbook", "x.vcf", contact(5, "from the fifth"))
 	var replies [][]byte
-	e.record = nil
 	r := fifth.Sync(t, syncevo.Slow)
 	if r.OK() {
 		t.Fatal("the fifth device synced")
@@ -349,9 +348,9 @@ func TestSameDeviceSecondSession(t *testing.T) {
 	e.sync(t, syncevo.Slow)
 	e.client.WriteItem(t, "addressbook", "late.vcf", contact(9, "added before the cut"))
 	posts := 0
-	e.cut = func() bool { posts++; return posts == 2 }
+	e.setCut(func() bool { posts++; return posts == 2 })
 	r := e.client.Sync(t, syncevo.TwoWay)
-	e.cut = nil
+	e.setCut(nil)
 	if r.OK() {
 		t.Fatal("the cut session succeeded")
 	}

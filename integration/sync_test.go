@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,8 +35,23 @@ type env struct {
 	user   string
 	pass   string
 	client *syncevo.Client
+	mu     sync.Mutex                            // guards cut and record, read by the HTTP server
 	cut    func() bool                           // when set and true, the next POST fails
 	record func(contentType string, body []byte) // when set, sees every request body
+}
+
+// setCut and setRecord change the hooks while the server runs.
+func (e *env) setCut(f func() bool) { e.mu.Lock(); e.cut = f; e.mu.Unlock() }
+func (e *env) setRecord(f func(string, []byte)) {
+	e.mu.Lock()
+	e.record = f
+	e.mu.Unlock()
+}
+
+func (e *env) hooks() (func() bool, func(string, []byte)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cut, e.record
 }
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, nil, nil) }
@@ -62,12 +78,13 @@ func newEnvWith(t *testing.T, server func(*config.Config), client func(*syncevo.
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/syncml", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && e.record != nil {
+		cut, record := e.hooks()
+		if r.Method == http.MethodPost && record != nil {
 			body, _ := io.ReadAll(r.Body)
-			e.record(r.Header.Get("Content-Type"), body)
+			record(r.Header.Get("Content-Type"), body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
-		if r.Method == http.MethodPost && e.cut != nil && e.cut() {
+		if r.Method == http.MethodPost && cut != nil && cut() {
 			// The connection drops: the request never reaches the server.
 			http.Error(w, "cut by the test", http.StatusBadGateway)
 			return
@@ -412,12 +429,12 @@ func TestInterruptedSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	posts := 0
-	e.cut = func() bool { posts++; return posts == 3 } // package 5: statuses and Map
+	e.setCut(func() bool { posts++; return posts == 3 }) // package 5: statuses and Map
 	r := c.Sync(t, syncevo.TwoWay)
 	if r.OK() {
 		t.Fatalf("the cut session succeeded: %s", r)
 	}
-	e.cut = nil
+	e.setCut(nil)
 	e.sync(t, syncevo.TwoWay)
 	e.same(t, "addressbook")
 	if box := e.mailbox(imapstore.KindContacts); len(box) != 8 {
@@ -745,13 +762,13 @@ func TestCaptureWBXML(t *testing.T) {
 	}
 	e := newEnvWith(t, nil, func(o *syncevo.Options) { o.WBXML = true; o.Sources = o.Sources[:1] })
 	n := 0
-	e.record = func(ct string, body []byte) {
+	e.setRecord(func(ct string, body []byte) {
 		n++
 		if !strings.Contains(ct, "wbxml") {
 			t.Errorf("request %d is %s", n, ct)
 		}
 		os.WriteFile(filepath.Join(dir, fmt.Sprintf("syncevolution-%02d.wbxml", n)), body, 0o644)
-	}
+	})
 	for i := 0; i < 3; i++ {
 		e.client.WriteItem(t, "addressbook", fmt.Sprintf("c%d.vcf", i), contact(i, "captured"))
 	}

@@ -134,7 +134,7 @@ func (s *Server) Handle(ctx context.Context, req *Request) (*Response, error) {
 func (s *Server) handleMessage(ctx context.Context, msg *Message, req *Request) *Message {
 	sess := s.lookup(req.SessionKey, msg)
 	sess.mu.Lock()
-	sess.lastUsed = s.opts.now()
+	sess.lastUsed.Store(s.opts.now().UnixNano())
 	sess.encoding = req.Encoding
 	reply := sess.handle(ctx, msg, req.BaseURL)
 	done := sess.done
@@ -155,7 +155,7 @@ func (s *Server) lookup(key string, msg *Message) *session {
 	defer s.mu.Unlock()
 	now := s.opts.now()
 	for k, sess := range s.sessions {
-		if now.Sub(sess.lastUsed) > s.opts.SessionTimeout {
+		if now.Sub(time.Unix(0, sess.lastUsed.Load())) > s.opts.SessionTimeout {
 			delete(s.sessions, k)
 			go func() {
 				sess.mu.Lock()
@@ -174,10 +174,10 @@ func (s *Server) lookup(key string, msg *Message) *session {
 		deviceID:  msg.Hdr.Source.LocURI,
 		sessionID: msg.Hdr.SessionID,
 		dbs:       map[string]*dbSession{},
-		lastUsed:  now,
 		started:   now,
 		log:       s.opts.Logger.With("device", msg.Hdr.Source.LocURI, "session", msg.Hdr.SessionID),
 	}
+	sess.lastUsed.Store(now.UnixNano())
 	s.sessions[sess.key] = sess
 	return sess
 }

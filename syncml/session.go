@@ -22,7 +22,7 @@ type session struct {
 	log       *slog.Logger
 
 	mu       sync.Mutex
-	lastUsed time.Time
+	lastUsed atomic.Int64 // unix nanoseconds; read by the server's expiry sweep
 	user     string
 	store    Store
 	encoding Encoding // of the client's last message; replies use it
