@@ -41,3 +41,6 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 [ -z "$unformatted" ] || die "gofmt would change: $unformatted"
 go vet ./...
 go test -count=1 -timeout 20m "$@" ./...
+# The engine and the HTTP front serve many sessions at once: their tests
+# run again under the race detector.
+go test -race -count=1 -timeout 10m "$@" ./syncml/ ./plugin/ ./backup/
