@@ -230,7 +230,12 @@ func TestSnapshotBeforeFirstSync(t *testing.T) {
 	syncOps(t, srv, "1", "contacts", "201", "", "1")
 	syncOps(t, srv, "2", "calendar", "201", "", "1")
 	syncOps(t, srv, "3", "contacts", "200", "1", "2")
-	if got := strings.Join(snaps, " "); got != "contacts/Family contacts/Work calendar tasks" {
+	// A first session cut before its end is repeated: no second copy.
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	cut := &driver{t: t, srv: srv, sid: "4"}
+	cut.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("tasks"), Source: loc("todo"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
+	syncOps(t, srv, "5", "tasks", "201", "", "1")
+	if got := strings.Join(snaps, " "); got != "contacts/Family contacts/Work calendar tasks tasks" {
 		t.Errorf("snapshots of %q", got)
 	}
 }

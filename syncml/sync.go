@@ -302,6 +302,11 @@ func (d *dbSession) snapshot(ctx context.Context) StatusCode {
 	if !ok {
 		return StatusOK
 	}
+	// A first session cut short and repeated copies nothing again.
+	key := stateKey(d.s.deviceID, d.db) + "/snapshot"
+	if done, err := d.s.store.LoadState(ctx, key); err == nil && done != nil {
+		return StatusOK
+	}
 	label := d.s.srv.opts.now().UTC().Format("2006-01-02 150405Z") + " " + d.s.deviceID
 	for _, db := range d.view.dbs() {
 		n, err := sn.Snapshot(ctx, db, label)
@@ -310,6 +315,9 @@ func (d *dbSession) snapshot(ctx context.Context) StatusCode {
 			return StatusDataStoreFailure
 		}
 		d.s.log.Info("backup before first sync", "database", db, "items", n, "label", label)
+	}
+	if err := d.s.store.SaveState(ctx, key, []byte(label)); err != nil {
+		d.s.log.Warn("backup before first sync: could not note it", "database", d.db, "err", err)
 	}
 	return StatusOK
 }
