@@ -125,19 +125,9 @@ func runBackup(ctx context.Context, name string, args []string, stdout, stderr i
 	}
 	defer out.abort()
 
-	cfg, err := f.load()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	store, err := openMailbox(ctx, cfg, c.user, con)
-	if errors.Is(err, plugin.ErrNoPassword) {
-		c.fail(err)
-		return 2
-	}
-	if err != nil {
-		c.fail(err)
-		return 1
+	_, store, code := openAdmin(ctx, f, c.user, con, stderr, c.fail)
+	if store == nil {
+		return code
 	}
 	defer store.Close()
 	if name == "export" {
@@ -185,6 +175,26 @@ func (c *backupCmd) readFile() ([]byte, error) {
 		return io.ReadAll(os.Stdin)
 	}
 	return os.ReadFile(c.file)
+}
+
+// openAdmin loads the configuration and opens the user's mailbox for an
+// admin command. On failure store is nil and code the exit status: 2 when
+// there is no password to log in with, 1 otherwise; fail reports why.
+func openAdmin(ctx context.Context, f *commonFlags, user string, con console, stderr io.Writer, fail func(error)) (*config.Config, syncml.Store, int) {
+	cfg, err := f.load()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, nil, 1
+	}
+	store, err := openMailbox(ctx, cfg, user, con)
+	if err != nil {
+		fail(err)
+		if errors.Is(err, plugin.ErrNoPassword) {
+			return nil, nil, 2
+		}
+		return nil, nil, 1
+	}
+	return cfg, store, 0
 }
 
 // openMailbox logs in as the devices commands do: SYNCML_IMAP_PASSWORD,

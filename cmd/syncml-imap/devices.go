@@ -111,26 +111,17 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer, co
 		return 2
 	}
 
-	cfg, err := f.load()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
 	// No overall deadline: the IMAP options' dial and command timeouts
 	// bound the I/O, and a y/N question may wait for the admin.
-	store, err := openMailbox(ctx, cfg, c.user, con)
-	if errors.Is(err, plugin.ErrNoPassword) {
-		c.fail(err)
-		return 2
-	}
-	if err != nil {
-		c.fail(err)
-		return 1
+	cfg, store, code := openAdmin(ctx, f, c.user, con, stderr, c.fail)
+	if store == nil {
+		return code
 	}
 	defer store.Close()
 	d := plugin.AdminDevices(cfg, store)
 	base := plugin.Policy(cfg.Sync.Defaults)
 
+	var err error
 	switch c.sub {
 	case "list":
 		err = c.list(ctx, d, cfg.Sync.MaxDevices)
