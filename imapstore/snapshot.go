@@ -57,16 +57,14 @@ func (a *Account) Snapshot(ctx context.Context, kind Kind, dest string) (int, er
 		}
 		levels = append(levels, l)
 	}
-	var target *folder
+	path := make([]*folder, len(levels))
 	for i := range levels {
-		p := a.folderNamed(strings.Join(levels[:i+1], string(delim)), "")
-		if created, err := a.createFolder(ctx, p); err != nil {
-			return 0, err
-		} else if created {
-			a.subscribe(p)
-		}
-		target = p
+		path[i] = a.folderNamed(strings.Join(levels[:i+1], string(delim)), "")
 	}
+	if err := a.createPath(ctx, path); err != nil {
+		return 0, err
+	}
+	target := path[len(path)-1]
 	if err := a.refresh(ctx, f); err != nil {
 		return 0, err
 	}

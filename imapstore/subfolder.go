@@ -67,6 +67,7 @@ func subFolderName(base string, kind Kind, delim rune) (string, error) {
 // exists keeps its subscription as the user left it.
 func (a *Account) createParents(ctx context.Context, kind Kind) error {
 	levels := strings.Split(kind.SubPath(), "/")
+	var path []*folder
 	for i := range levels {
 		parent := kind.Base()
 		if i > 0 {
@@ -76,6 +77,16 @@ func (a *Account) createParents(ctx context.Context, kind Kind) error {
 		if err != nil {
 			return err
 		}
+		path = append(path, p)
+	}
+	return a.createPath(ctx, path)
+}
+
+// createPath creates the folders of path, top down, that are not known to
+// exist, and subscribes those it made (an existing folder keeps the
+// subscription its user chose).
+func (a *Account) createPath(ctx context.Context, path []*folder) error {
+	for _, p := range path {
 		if p.exists {
 			continue
 		}
