@@ -85,6 +85,27 @@ var ErrSyncPointInvalid = errors.New("syncml: sync point invalid")
 // ErrAuthFailed is returned by an Authenticator for wrong credentials.
 var ErrAuthFailed = errors.New("syncml: authentication failed")
 
+// ErrUnavailable is returned (wrapped) by an Authenticator or a Store
+// when the server behind it cannot answer now: unreachable, timing out,
+// refusing for load or a connection limit. It says nothing about the
+// credentials; the device is told 503 (try later), never 401.
+var ErrUnavailable = errors.New("syncml: store unavailable")
+
+type deviceKey struct{}
+
+// WithDevice returns ctx naming the device (its SyncML device ID, or
+// another front's device identity) a login or store call is made for, so
+// that a throttle can count failures per user and device.
+func WithDevice(ctx context.Context, device string) context.Context {
+	return context.WithValue(ctx, deviceKey{}, device)
+}
+
+// DeviceOf returns the device WithDevice put in ctx, "" if none.
+func DeviceOf(ctx context.Context) string {
+	d, _ := ctx.Value(deviceKey{}).(string)
+	return d
+}
+
 // Authenticator checks a user's credentials and opens the user's store.
 type Authenticator interface {
 	Login(ctx context.Context, user, password string) (Store, error)
