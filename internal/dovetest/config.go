@@ -18,6 +18,10 @@ type config struct {
 	masterFile string // master passwd-file; empty: no master users
 	certFile   string // empty: ssl = no
 	keyFile    string
+
+	authPenalty     bool
+	trustedNetworks string
+	maxUserIP       int // 0: 100
 }
 
 // render returns the configuration file text.
@@ -115,10 +119,15 @@ func (c config) render() string {
 	if !c.acct.root {
 		line("  chroot =")
 	}
-	line("  unix_listener anvil-auth-penalty {")
-	line("    mode = 0")
-	line("  }")
+	if !c.authPenalty {
+		line("  unix_listener anvil-auth-penalty {")
+		line("    mode = 0")
+		line("  }")
+	}
 	line("}")
+	if c.trustedNetworks != "" {
+		line("login_trusted_networks = %s", c.trustedNetworks)
+	}
 	if !c.acct.root {
 		line("service ipc {")
 		line("  chroot =")
@@ -135,7 +144,11 @@ func (c config) render() string {
 		line("imap_capability = %s", c.capability)
 	}
 	line("protocol imap {")
-	line("  mail_max_userip_connections = 100")
+	maxUserIP := c.maxUserIP
+	if maxUserIP <= 0 {
+		maxUserIP = 100
+	}
+	line("  mail_max_userip_connections = %d", maxUserIP)
 	if c.metadata {
 		line("  imap_metadata = yes")
 	}

@@ -153,6 +153,17 @@ type Options struct {
 	// MetadataPlugin enables METADATA (mail_attribute_dict in the user's
 	// home and imap_metadata = yes).
 	MetadataPlugin bool
+
+	// AuthPenalty keeps Dovecot's auth penalty on: after failed logins
+	// from an IP, that IP's next logins are delayed (up to 15 s). Off by
+	// default so that tests of wrong passwords stay fast.
+	AuthPenalty bool
+	// TrustedNetworks is login_trusted_networks: clients from there may
+	// name the address they act for (IMAP ID x-originating-ip), which
+	// Dovecot then logs and penalises instead of theirs.
+	TrustedNetworks string
+	// MaxUserIPConnections is mail_max_userip_connections; 0: 100.
+	MaxUserIPConnections int
 }
 
 // Server is a running Dovecot instance.
@@ -263,9 +274,12 @@ func newServer(t testing.TB, opts *Options) (*Server, config) {
 		users:      make(map[string]bool),
 	}
 	cfg := config{
-		dir:      dir,
-		acct:     acct,
-		metadata: opts.MetadataPlugin,
+		dir:             dir,
+		acct:            acct,
+		metadata:        opts.MetadataPlugin,
+		authPenalty:     opts.AuthPenalty,
+		trustedNetworks: opts.TrustedNetworks,
+		maxUserIP:       opts.MaxUserIPConnections,
 	}
 	if explicit {
 		cfg.capability = strings.Join(caps, " ")
