@@ -426,7 +426,7 @@ func (s *session) handleStatus(ctx context.Context, st *Status) {
 		for _, d := range s.order {
 			for _, ref := range st.SourceRef {
 				if ref == d.serverURI {
-					d.mode = d.mode.slowVariant()
+					d.becomeSlow(ctx)
 				}
 			}
 		}

@@ -263,11 +263,8 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		d.state.Map, d.state.Filter = nil, nil // IDs of another view
 		d.state.Folders = slices.Clone(d.s.policy.ContactFolders)
 	}
-	if d.state.Map == nil || d.mode == AlertRefreshFromServer {
-		d.state.Map = map[string]string{}
-	}
-	if d.state.TempIDs == nil {
-		d.state.TempIDs = map[string]string{}
+	if d.state.Map == nil || d.mode.slow() {
+		d.forgetDeviceIDs()
 	}
 	if ds != nil {
 		var candidates []ContentType
@@ -280,19 +277,61 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 			d.state.RxType = formOfType(ct.CTType, ct.VerCT)
 		}
 	}
-	// What the server would send, before the client's changes are known.
-	if d.sends() {
-		for _, id := range d.changes.Added {
-			d.outgoing[id] = "Add"
-		}
-		for _, id := range d.changes.Modified {
-			d.outgoing[id] = "Replace"
-		}
-		for _, id := range d.changes.Deleted {
-			d.outgoing[id] = "Delete"
-		}
-	}
+	d.planOutgoing()
 	return code
+}
+
+// planOutgoing notes what the server would send, before the client's
+// changes are known.
+func (d *dbSession) planOutgoing() {
+	clear(d.outgoing)
+	if !d.sends() {
+		return
+	}
+	for _, id := range d.changes.Added {
+		d.outgoing[id] = "Add"
+	}
+	for _, id := range d.changes.Modified {
+		d.outgoing[id] = "Replace"
+	}
+	for _, id := range d.changes.Deleted {
+		d.outgoing[id] = "Delete"
+	}
+}
+
+// becomeSlow turns the sync into its slow variant after the client found
+// our anchor stale (its 508 to our Alert): the device's IDs are forgotten
+// and every mailbox item is listed again, as in a slow sync from the
+// start, so that the device's items are matched against all of them.
+func (d *dbSession) becomeSlow(ctx context.Context) {
+	slow := d.mode.slowVariant()
+	if slow == d.mode || d.clientSynced {
+		return
+	}
+	d.mode = slow
+	d.forgetDeviceIDs()
+	d.oldPoint = nil
+	changes, err := d.view.Changes(ctx, nil)
+	if err != nil {
+		d.s.log.Error("list changes", "database", d.db, "err", err)
+		d.failed = true
+		return
+	}
+	d.changes, d.index = changes, nil
+	d.planOutgoing()
+}
+
+// forgetDeviceIDs drops what the device's item IDs meant in earlier
+// sessions. A slow or refresh sync never trusts them: a phone that was
+// reset (or reinstalled, or is a new phone with the old IMEI) numbers its
+// items 1, 2, 3... again, and the old map would take its new items for
+// old ones and write them onto mailbox items they are not. Its items are
+// matched by content instead, and the map is rebuilt from what this
+// session matched, added and was told (Map); so the server replaces only
+// items under IDs the device sent in this session.
+func (d *dbSession) forgetDeviceIDs() {
+	d.state.Map = map[string]string{}
+	d.state.TempIDs = map[string]string{}
 }
 
 // snapshot copies the folders behind the device's view of the database
@@ -659,6 +698,9 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			if match := d.match(ctx, data); match != "" {
 				d.state.Map[luid] = match
 				d.kept[match] = true
+				if ch.Op == "Replace" {
+					okCode = StatusOK // the item was there: replaced, not added
+				}
 				if sameContent(d.items[match], data) {
 					delete(d.outgoing, match)
 					d.agree(match, d.items[match])
