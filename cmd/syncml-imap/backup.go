@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -30,8 +32,12 @@ const backupUsage = `Usage:
                             events or to-dos and each time zone they use
                             once; -format vcal10: vCalendar 1.0 (.vcs)
           FORMAT is vcard30, vcard21, ical20 or vcal10. -o - writes to
-          standard output. The file gets mode 0600 and replaces an existing
-          one only once it is complete.
+          standard output. A new file gets mode 0600 (less what the umask
+          takes away); an existing one is replaced only once the export is
+          complete, and keeps its mode and, where the user may give it
+          away (root), its owner. A symbolic link is written through (it
+          stays a link; its target gets the export); a device or named
+          pipe (/dev/null, a FIFO) is written to as it is.
   import  reads a .vcf (vCards 2.1, 3.0, 4.0 mixed), .ics (iCalendar 2.0,
           one or many VCALENDARs) or .vcs (vCalendar 1.0) file, as Outlook,
           Thunderbird, Google, Apple and phones export them; FILE - reads
@@ -246,11 +252,13 @@ func (p *progressLine) end() {
 	}
 }
 
-// outFile is where an export goes: standard output, or a temporary file
-// beside the named one that takes its place when complete.
+// outFile is where an export goes: standard output; a device or named
+// pipe, written as it is; or a temporary file beside the regular file
+// named (symbolic links resolved) that takes its place when complete.
 type outFile struct {
-	name string // the file named on the command line; "" for stdout
-	tmp  *os.File
+	name string   // the file written, links resolved; "" for stdout
+	tmp  *os.File // the temporary file that becomes name
+	dev  *os.File // name itself, when it is not a regular file
 	w    *bufio.Writer
 }
 
@@ -258,12 +266,113 @@ func createOut(name string, stdout io.Writer) (*outFile, error) {
 	if name == "-" {
 		return &outFile{w: bufio.NewWriter(stdout)}, nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*.tmp")
+	path, err := resolveLinks(name)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", name, err)
 	}
-	// CreateTemp makes it 0600: address books are personal data.
-	return &outFile{name: name, tmp: tmp, w: bufio.NewWriter(tmp)}, nil
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		fi = nil
+	case err != nil:
+		return nil, fmt.Errorf("create %s: %w", name, err)
+	case fi.IsDir():
+		return nil, fmt.Errorf("create %s: is a directory", name)
+	case !fi.Mode().IsRegular():
+		// A rename would put a regular file in place of /dev/null or a
+		// pipe a reader waits on.
+		dev, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", name, err)
+		}
+		return &outFile{name: path, dev: dev, w: bufio.NewWriter(dev)}, nil
+	default:
+		// Only what the user may write is replaced, as a shell's
+		// redirection would refuse a read-only file. Opening it changes
+		// nothing.
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", name, err)
+		}
+		f.Close()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", name, err)
+	}
+	// CreateTemp makes it 0600: address books are personal data. An
+	// existing file keeps what its owner chose.
+	o := &outFile{name: path, tmp: tmp, w: bufio.NewWriter(tmp)}
+	if fi != nil {
+		if err := keepOwnerAndMode(tmp, fi); err != nil {
+			o.abort()
+			return nil, fmt.Errorf("create %s: %w", name, err)
+		}
+	}
+	return o, nil
+}
+
+// resolveLinks follows symbolic links from name to the file they end at,
+// which need not exist yet (a link to a file still to be made is written
+// through too, as a shell's redirection does).
+func resolveLinks(name string) (string, error) {
+	if path, err := filepath.EvalSymlinks(name); err == nil {
+		return path, nil
+	}
+	path := name
+	for range 255 { // Linux's MAXSYMLINKS is 40
+		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return path, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
+	}
+	return "", errors.New("too many levels of symbolic links")
+}
+
+// keepOwnerAndMode gives tmp the owner and mode of the file fi it is to
+// replace. The owner is given where the system lets us (root may give a
+// file to anyone, others a group they are in); the mode always.
+func keepOwnerAndMode(tmp *os.File, fi fs.FileInfo) error {
+	if uid, gid, ok := fileOwner(fi); ok {
+		if tfi, err := tmp.Stat(); err == nil {
+			if tuid, tgid, ok := fileOwner(tfi); ok && (tuid != uid || tgid != gid) {
+				if tmp.Chown(uid, gid) != nil && tgid != gid {
+					tmp.Chown(-1, gid)
+				}
+			}
+		}
+	}
+	// After the chown, which clears set-user-ID and set-group-ID bits.
+	return tmp.Chmod(fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky))
+}
+
+// fileOwner reads the user and group ID of a file from fi.Sys(), a
+// *syscall.Stat_t on Unix systems. The fields are read by name: that type
+// exists on Unix only, and this file builds everywhere.
+func fileOwner(fi fs.FileInfo) (uid, gid int, ok bool) {
+	v := reflect.ValueOf(fi.Sys())
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return 0, 0, false
+	}
+	u, g := v.Elem().FieldByName("Uid"), v.Elem().FieldByName("Gid")
+	if !u.CanUint() || !g.CanUint() {
+		return 0, 0, false
+	}
+	return int(u.Uint()), int(g.Uint()), true
 }
 
 // commit flushes the data and puts the file in place.
@@ -271,8 +380,18 @@ func (o *outFile) commit() error {
 	if err := o.w.Flush(); err != nil {
 		return err
 	}
+	if o.dev != nil {
+		err := o.dev.Close()
+		o.dev = nil
+		return err
+	}
 	if o.tmp == nil {
 		return nil
+	}
+	// On disk before it takes the old file's place, so that a crash
+	// leaves the old file or the whole new one.
+	if err := o.tmp.Sync(); err != nil {
+		return err
 	}
 	if err := o.tmp.Close(); err != nil {
 		return err
@@ -284,11 +403,20 @@ func (o *outFile) commit() error {
 	return nil
 }
 
-// abort removes the temporary file of an export that did not complete.
+// abort removes the temporary file of an export that did not complete
+// (what went to a device or pipe is gone already).
 func (o *outFile) abort() {
-	if o != nil && o.tmp != nil {
+	if o == nil {
+		return
+	}
+	if o.dev != nil {
+		o.dev.Close()
+		o.dev = nil
+	}
+	if o.tmp != nil {
 		o.tmp.Close()
 		os.Remove(o.tmp.Name())
+		o.tmp = nil
 	}
 }
 

@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"syncml-imap/backup"
 	"syncml-imap/config"
@@ -280,11 +284,8 @@ func TestBackupDryRunAndBroken(t *testing.T) {
 	if code != 0 || strings.Count(out, "BEGIN:VCARD") != 3 || !strings.Contains(errs, "exported 3 contacts to standard output (vCard 3.0)") {
 		t.Errorf("export to stdout: %d\n%s\n%s", code, out, errs)
 	}
-	// An export replaces the file only when complete, and makes it 0600.
+	// A new file is made 0600 (TestExportTargets has the other kinds).
 	path := filepath.Join(s.dir, "out.ics")
-	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	if code, _, errs = runCmd("export", "-config", plain, "-user", dave, "-db", "calendar", "-o", path); code != 0 {
 		t.Fatalf("export: %d %s", code, errs)
 	}
@@ -337,4 +338,277 @@ func TestBackupUsage(t *testing.T) {
 	if code, out, _ := runCmd("import", "help"); code != 0 || !strings.Contains(out, "-dry-run reads and compares") {
 		t.Errorf("import help: %d %q", code, out)
 	}
+}
+
+// TestExportTargets: "export -o" writes to what it names as a shell's
+// redirection would, and replaces a regular file only when complete:
+// /dev/null and a named pipe are written to, not replaced; a symbolic
+// link stays one and its target gets the export; an existing file keeps
+// its mode and (as root) its owner; a failed export leaves the old file
+// as it was, with no temporary file beside it.
+func TestExportTargets(t *testing.T) {
+	const erin = "erin@example.org"
+	s := setupBackup(t, erin)
+	s.importFile(t, 0, erin, "contacts", fixture("google-contacts.vcf"))
+	down := writeConfig(t, "[imap]\naddress = \"127.0.0.1:1\"\ndial_timeout = \"2s\"\n")
+
+	export := func(t *testing.T, path string) {
+		t.Helper()
+		code, out, errs := runCmd("export", "-config", s.cfg, "-user", erin, "-db", "contacts", "-o", path)
+		if code != 0 || out != "exported 5 contacts to "+path+" (vCard 3.0)\n" || errs != "" {
+			t.Fatalf("export to %s: exit %d\n%s\n%s", path, code, out, errs)
+		}
+	}
+	isExport := func(t *testing.T, what string, data []byte) {
+		t.Helper()
+		if n := strings.Count(string(data), "BEGIN:VCARD"); n != 5 || !strings.Contains(string(data), "FN:Anna Schmidt") {
+			t.Errorf("%s: %d vCards, want the 5 of the mailbox:\n%s", what, n, data)
+		}
+	}
+	noTemp := func(t *testing.T, dir string) {
+		t.Helper()
+		if ls, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(ls) != 0 {
+			t.Errorf("temporary files left in %s: %v", dir, ls)
+		}
+	}
+	// file makes a regular file with content old, mode and, when the
+	// test may (root), the owner nobody.
+	asRoot := os.Geteuid() == 0
+	file := func(t *testing.T, path string, mode fs.FileMode) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte("old"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil { // past the umask
+			t.Fatal(err)
+		}
+		if asRoot {
+			if err := os.Chown(path, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sameFile := func(t *testing.T, path string, mode fs.FileMode) {
+		t.Helper()
+		fi, err := os.Lstat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.Mode().IsRegular() || fi.Mode().Perm() != mode {
+			t.Errorf("%s: mode %v, want a regular file of %v", path, fi.Mode(), mode)
+		}
+		if uid, gid, ok := fileOwner(fi); asRoot && (!ok || uid != 65534 || gid != 65534) {
+			t.Errorf("%s: owner %d:%d, want 65534:65534 as before", path, uid, gid)
+		}
+	}
+	// writtenAsIs fails the test unless an export to path would write to
+	// it directly: checked before a real export to /dev/null, so that a
+	// broken createOut cannot put a file in place of the system's.
+	writtenAsIs := func(t *testing.T, path string) {
+		t.Helper()
+		o, err := createOut(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.abort()
+		if o.dev == nil || o.tmp != nil {
+			t.Fatalf("an export to %s would not write to it as it is", path)
+		}
+	}
+	read := func(t *testing.T, path string) []byte {
+		t.Helper()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+
+	t.Run("new file", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "new.vcf")
+		export(t, path)
+		isExport(t, path, read(t, path))
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("new file: %v %v, want mode 0600", fi.Mode(), err)
+		}
+		noTemp(t, dir)
+	})
+
+	t.Run("existing file", func(t *testing.T) {
+		dir := t.TempDir()
+		for _, mode := range []fs.FileMode{0o600, 0o644, 0o640} {
+			path := filepath.Join(dir, fmt.Sprintf("%o.vcf", mode))
+			file(t, path, mode)
+			export(t, path)
+			isExport(t, path, read(t, path))
+			sameFile(t, path, mode)
+		}
+		noTemp(t, dir)
+	})
+
+	t.Run("dev null", func(t *testing.T) {
+		if fi, err := os.Stat("/dev/null"); err != nil || fi.Mode()&fs.ModeCharDevice == 0 {
+			t.Skip("no /dev/null here")
+		}
+		writtenAsIs(t, "/dev/null")
+		export(t, "/dev/null")
+		if fi, err := os.Stat("/dev/null"); err != nil || fi.Mode()&fs.ModeCharDevice == 0 {
+			t.Fatalf("/dev/null is now %v (%v)", fi.Mode(), err)
+		}
+		noTemp(t, "/dev")
+	})
+
+	t.Run("fifo", func(t *testing.T) {
+		mkfifo, err := exec.LookPath("mkfifo")
+		if err != nil {
+			t.Skip("no mkfifo here")
+		}
+		dir := t.TempDir()
+		fifo := filepath.Join(dir, "pipe")
+		if out, err := exec.Command(mkfifo, fifo).CombinedOutput(); err != nil {
+			t.Fatalf("mkfifo: %v %s", err, out)
+		}
+		got := make(chan []byte, 1)
+		go func() {
+			var data []byte
+			if r, err := os.Open(fifo); err == nil { // waits for the writer
+				data, _ = io.ReadAll(r)
+				r.Close()
+			}
+			got <- data
+		}()
+		// Should the export not open the pipe, this writer ends the reader.
+		defer func() {
+			if w, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+				w.Close()
+			}
+		}()
+		export(t, fifo)
+		select {
+		case data := <-got:
+			isExport(t, "what the pipe's reader got", data)
+		case <-time.After(time.Minute): // a hang guard, not a timing check
+			t.Fatal("the pipe's reader got no end of file")
+		}
+		if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&fs.ModeNamedPipe == 0 {
+			t.Errorf("the pipe is now %v (%v)", fi.Mode(), err)
+		}
+		noTemp(t, dir)
+	})
+
+	t.Run("symlink", func(t *testing.T) {
+		dir := t.TempDir()
+		target := filepath.Join(dir, "real.vcf")
+		file(t, target, 0o640)
+		links := map[string]string{ // link -> what it points to
+			filepath.Join(dir, "link.vcf"):  "real.vcf", // relative
+			filepath.Join(dir, "chain.vcf"): filepath.Join(dir, "link.vcf"),
+			filepath.Join(dir, "later.vcf"): "made.vcf", // nothing there yet
+			filepath.Join(dir, "null.vcf"):  "/dev/null",
+		}
+		for link, to := range links {
+			if err := os.Symlink(to, link); err != nil {
+				t.Skipf("no symbolic links here: %v", err)
+			}
+		}
+		for _, link := range []string{"link.vcf", "chain.vcf"} {
+			if err := os.WriteFile(target, []byte("old"), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			export(t, filepath.Join(dir, link))
+			isExport(t, "the target of "+link, read(t, target))
+			sameFile(t, target, 0o640)
+		}
+		export(t, filepath.Join(dir, "later.vcf"))
+		isExport(t, "the new target of later.vcf", read(t, filepath.Join(dir, "made.vcf")))
+		if _, err := os.Stat("/dev/null"); err == nil {
+			writtenAsIs(t, filepath.Join(dir, "null.vcf"))
+			export(t, filepath.Join(dir, "null.vcf"))
+			if fi, err := os.Stat("/dev/null"); err != nil || fi.Mode()&fs.ModeCharDevice == 0 {
+				t.Fatalf("/dev/null is now %v (%v)", fi.Mode(), err)
+			}
+		}
+		for link, to := range links {
+			if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+				t.Errorf("%s is no longer a link: %v %v", link, fi.Mode(), err)
+			} else if got, _ := os.Readlink(link); got != to {
+				t.Errorf("%s now points to %s, want %s", link, got, to)
+			}
+		}
+		noTemp(t, dir)
+	})
+
+	t.Run("failed export", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "old.vcf")
+		file(t, path, 0o640)
+		link := filepath.Join(dir, "link.vcf")
+		if err := os.Symlink("old.vcf", link); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("SYNCML_IMAP_PASSWORD", "pw")
+		for _, name := range []string{path, link} {
+			// The IMAP server down: the temporary file is made, then given up.
+			code, _, errs := runCmd("export", "-config", down, "-user", erin, "-db", "contacts", "-o", name)
+			if code != 1 || !strings.Contains(errs, "127.0.0.1:1") {
+				t.Errorf("export to %s with IMAP down: exit %d %q", name, code, errs)
+			}
+			if data := read(t, path); string(data) != "old" {
+				t.Errorf("a failed export to %s left %q", name, data)
+			}
+			sameFile(t, path, 0o640)
+		}
+		if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			t.Errorf("the link is no longer one: %v %v", fi.Mode(), err)
+		}
+		noTemp(t, dir)
+
+		// Given up after part of the export was written.
+		o, err := createOut(link, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.w.WriteString("BEGIN:VCARD\r\nVERSION:3.0\r\n")
+		o.w.Flush()
+		if o.tmp == nil {
+			t.Fatal("no temporary file for a regular file")
+		}
+		o.abort()
+		if data := read(t, path); string(data) != "old" {
+			t.Errorf("an export given up midway left %q", data)
+		}
+		sameFile(t, path, 0o640)
+		noTemp(t, dir)
+
+		// A directory is not written to, nor replaced.
+		sub := filepath.Join(dir, "sub")
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, errs := runCmd("export", "-config", s.cfg, "-user", erin, "-db", "contacts", "-o", sub); code != 1 || !strings.Contains(errs, "is a directory") {
+			t.Errorf("export to a directory: exit %d %q", code, errs)
+		}
+		if fi, err := os.Stat(sub); err != nil || !fi.IsDir() {
+			t.Errorf("the directory is now %v (%v)", fi.Mode(), err)
+		}
+		noTemp(t, dir)
+	})
+
+	t.Run("read-only file", func(t *testing.T) {
+		if asRoot {
+			t.Skip("root may write any file")
+		}
+		dir := t.TempDir()
+		path := filepath.Join(dir, "ro.vcf")
+		file(t, path, 0o444)
+		code, _, errs := runCmd("export", "-config", s.cfg, "-user", erin, "-db", "contacts", "-o", path)
+		if code != 1 || !strings.Contains(errs, "permission denied") {
+			t.Errorf("export to a read-only file: exit %d %q", code, errs)
+		}
+		if data := read(t, path); string(data) != "old" {
+			t.Errorf("the read-only file now holds %q", data)
+		}
+		noTemp(t, dir)
+	})
 }
