@@ -31,6 +31,9 @@ func (a *countingAuth) Login(ctx context.Context, user, password string) (syncml
 	if a.block != nil {
 		<-a.block
 	}
+	if password == "imap-down" {
+		return nil, fmt.Errorf("login: %w: connection refused", syncml.ErrUnavailable)
+	}
 	if password != "right" {
 		return nil, fmt.Errorf("%w: wrong password for %s", syncml.ErrAuthFailed, user)
 	}
@@ -347,5 +350,234 @@ func TestClientAddr(t *testing.T) {
 		if got := ClientAddr(r, c.trusted); got != c.want {
 			t.Errorf("%s with X-Forwarded-For %q: %q, want %q", c.remote, c.xff, got, c.want)
 		}
+	}
+}
+
+// deviceCtx is a login of device from addr.
+func deviceCtx(device, addr string) context.Context {
+	return syncml.WithDevice(WithRemoteAddr(context.Background(), addr), device)
+}
+
+// TestThrottleDevices: a stale phone locks out itself, not the user's
+// other devices nor another user.
+func TestThrottleDevices(t *testing.T) {
+	inner := &countingAuth{}
+	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	th := newTestThrottle(inner, clock)
+	// Behind a local proxy, so that only users and devices count.
+	phone, laptop := deviceCtx("IMEI:1", "127.0.0.1:1"), deviceCtx("sc-laptop", "127.0.0.1:2")
+	for i := 1; i <= 5; i++ {
+		if _, err := th.Login(phone, "alice", "stale"); !errors.Is(err, syncml.ErrAuthFailed) {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	n := inner.count()
+	if _, err := th.Login(phone, "alice", "right"); !errors.Is(err, syncml.ErrAuthFailed) || inner.count() != n {
+		t.Errorf("locked phone, right password: %v, %d logins reached IMAP", err, inner.count()-n)
+	}
+	if _, err := th.Login(laptop, "Alice", "right"); err != nil {
+		t.Errorf("alice's other device: %v", err)
+	}
+	if _, err := th.Login(context.Background(), "alice", "right"); err != nil {
+		t.Errorf("alice without a device (admin): %v", err)
+	}
+	if _, err := th.Login(deviceCtx("IMEI:1", "127.0.0.1:3"), "bob", "right"); err != nil {
+		t.Errorf("bob with the same device ID: %v", err)
+	}
+	// The phone's refused attempts were not counted: once the lockout is
+	// over, four more failures do not lock it again.
+	for i := 0; i < 20; i++ {
+		th.Login(phone, "alice", "stale")
+	}
+	clock.advance(5 * time.Minute)
+	for i := 0; i < 4; i++ {
+		th.Login(phone, "alice", "stale")
+	}
+	if _, err := th.Login(phone, "alice", "right"); err != nil {
+		t.Errorf("after the lockout, 4 failures locked the phone: %v", err)
+	}
+}
+
+// TestThrottleUserCap: inventing device IDs gets a guesser no more than
+// the per-user cap over all devices.
+func TestThrottleUserCap(t *testing.T) {
+	inner := &countingAuth{}
+	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	th := newTestThrottle(inner, clock)
+	for i := 0; i < 50; i++ {
+		th.Login(deviceCtx(fmt.Sprintf("guess-%d", i), "127.0.0.1:1"), "carol", "guess")
+	}
+	if got := inner.count(); got != 20 {
+		t.Errorf("%d guesses with rotating device IDs reached IMAP, want 20 (4 × max_failures)", got)
+	}
+	if _, err := th.Login(deviceCtx("IMEI:carol", "127.0.0.1:1"), "carol", "right"); !errors.Is(err, syncml.ErrAuthFailed) {
+		t.Errorf("user cap reached, a fresh device still logs in: %v", err)
+	}
+	if _, err := th.Login(deviceCtx("IMEI:dave", "127.0.0.1:1"), "dave", "right"); err != nil {
+		t.Errorf("another user: %v", err)
+	}
+	// A device that logs in takes its own failures off the user's count.
+	th2 := newTestThrottle(inner, clock)
+	for i := 0; i < 4; i++ {
+		for _, dev := range []string{"a", "b", "c", "d"} {
+			th2.Login(deviceCtx(dev, "127.0.0.1:1"), "erin", "wrong")
+		}
+	}
+	if _, err := th2.Login(deviceCtx("a", "127.0.0.1:1"), "erin", "right"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		th2.Login(deviceCtx("e", "127.0.0.1:1"), "erin", "wrong")
+	}
+	if _, err := th2.Login(deviceCtx("f", "127.0.0.1:1"), "erin", "right"); err != nil {
+		t.Errorf("16 failures, 4 of them forgiven, 4 more: %v", err)
+	}
+}
+
+// TestThrottleDeviceAddress: a device's failures count for its address
+// too, across users.
+func TestThrottleDeviceAddress(t *testing.T) {
+	inner := &countingAuth{}
+	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	th := newTestThrottle(inner, clock)
+	for i := 0; i < 5; i++ {
+		th.Login(deviceCtx(fmt.Sprintf("d%d", i), "203.0.113.9:1"), fmt.Sprintf("user%d", i), "wrong")
+	}
+	if _, err := th.Login(deviceCtx("x", "203.0.113.9:2"), "frank", "right"); !errors.Is(err, syncml.ErrAuthFailed) {
+		t.Errorf("locked address: %v", err)
+	}
+	if _, err := th.Login(deviceCtx("x", "203.0.113.10:2"), "frank", "right"); err != nil {
+		t.Errorf("other address: %v", err)
+	}
+}
+
+// TestThrottleUnavailable: an IMAP server that cannot answer says
+// nothing about the password: never counted.
+func TestThrottleUnavailable(t *testing.T) {
+	inner := &countingAuth{}
+	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	th := newTestThrottle(inner, clock)
+	ctx := deviceCtx("IMEI:1", "198.51.100.3:1")
+	for i := 0; i < 30; i++ {
+		if _, err := th.Login(ctx, "grace", "imap-down"); !errors.Is(err, syncml.ErrUnavailable) {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	if inner.count() != 30 {
+		t.Errorf("%d of 30 logins reached IMAP", inner.count())
+	}
+	if _, err := th.Login(ctx, "grace", "right"); err != nil {
+		t.Errorf("after IMAP was down: %v", err)
+	}
+	if l := th.Lockouts(""); len(l) != 0 {
+		t.Errorf("counted: %+v", l)
+	}
+}
+
+// TestThrottleMD5Devices: digests checked by the engine are counted per
+// device as logins are.
+func TestThrottleMD5Devices(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	th := newTestThrottle(&countingAuth{}, clock)
+	phone, tablet := deviceCtx("IMEI:1", "127.0.0.1:1"), deviceCtx("IMEI:2", "127.0.0.1:1")
+	for i := 0; i < 5; i++ {
+		th.Record(phone, "alice", false)
+	}
+	if th.Allow(phone, "alice") {
+		t.Error("five wrong digests, the phone is still allowed")
+	}
+	if !th.Allow(tablet, "alice") {
+		t.Error("the tablet is refused for the phone's digests")
+	}
+	// A basic login of the locked phone is refused too.
+	if _, err := th.Login(phone, "alice", "right"); !errors.Is(err, syncml.ErrAuthFailed) {
+		t.Errorf("basic login of the locked phone: %v", err)
+	}
+	th.Record(tablet, "alice", true)
+	th.Unlock("alice", "IMEI:1")
+	if !th.Allow(phone, "alice") {
+		t.Error("unlocked, still refused")
+	}
+}
+
+// TestThrottleUnlock: Lockouts shows what is counted, Unlock lifts a
+// device's lockout (and gives its failures back to the user and the
+// address), and the device logs in at once.
+func TestThrottleUnlock(t *testing.T) {
+	inner := &countingAuth{}
+	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	th := newTestThrottle(inner, clock)
+	phone := deviceCtx("IMEI:1", "192.0.2.7:4000")
+	for i := 0; i < 5; i++ {
+		th.Login(phone, "Alice", "stale")
+	}
+	th.Login(deviceCtx("IMEI:2", "127.0.0.1:1"), "alice", "typo")
+	th.Login(deviceCtx("IMEI:9", "192.0.2.8:1"), "bob", "typo")
+
+	got := th.Lockouts("ALICE")
+	if len(got) != 4 {
+		t.Fatalf("lockouts of alice: %+v", got)
+	}
+	until := clock.now().Add(5 * time.Minute)
+	want := []Lockout{
+		{Scope: ScopeDevice, User: "alice", Device: "IMEI:1", Address: "192.0.2.7", Failures: 5, LockedUntil: until, LastFailure: clock.now()},
+		{Scope: ScopeDevice, User: "alice", Device: "IMEI:2", Address: "127.0.0.1", Failures: 1, LastFailure: clock.now()},
+		{Scope: ScopeUser, User: "alice", Address: "127.0.0.1", Failures: 6, LastFailure: clock.now()},
+		{Scope: ScopeAddress, Address: "192.0.2.7", Failures: 5, LockedUntil: until, LastFailure: clock.now()},
+	}
+	for i := range want {
+		g := got[i]
+		if g.LastError == "" {
+			t.Errorf("lockout %d: no last error", i)
+		}
+		g.LastError = ""
+		if g != want[i] {
+			t.Errorf("lockout %d:\n got %+v\nwant %+v", i, g, want[i])
+		}
+	}
+	if all := th.Lockouts(""); len(all) != 7 {
+		t.Errorf("all lockouts: %d, want 7 (bob's device, user and address too): %+v", len(all), all)
+	}
+
+	lifted := th.Unlock("alice", "IMEI:1")
+	if len(lifted) != 1 || lifted[0].Device != "IMEI:1" || lifted[0].Failures != 5 {
+		t.Errorf("unlocked: %+v", lifted)
+	}
+	n := inner.count()
+	if _, err := th.Login(phone, "alice", "right"); err != nil || inner.count() != n+1 {
+		t.Errorf("unlocked phone: %v", err)
+	}
+	got = th.Lockouts("alice")
+	if len(got) != 2 || got[0].Device != "IMEI:2" || got[1].Scope != ScopeUser || got[1].Failures != 1 {
+		t.Errorf("after unlocking the phone: %+v", got)
+	}
+	// The user's count held only IMEI:2's failure, which goes with it.
+	if l := th.Unlock("alice", ""); len(l) != 1 || l[0].Device != "IMEI:2" {
+		t.Errorf("unlock all of alice: %+v", l)
+	}
+	if l := th.Lockouts("alice"); len(l) != 0 {
+		t.Errorf("after unlocking all: %+v", l)
+	}
+	if l := th.Lockouts("bob"); len(l) != 3 {
+		t.Errorf("bob's lockouts went too: %+v", l)
+	}
+	if l := th.Unlock("alice", "IMEI:1"); len(l) != 0 {
+		t.Errorf("nothing to unlock, yet: %+v", l)
+	}
+}
+
+// TestThrottleSweep: records of many guessed devices are forgotten.
+func TestThrottleSweep(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	th := newTestThrottle(&countingAuth{}, clock)
+	for i := 0; i < 100; i++ {
+		th.Login(deviceCtx(fmt.Sprint(i), fmt.Sprintf("192.0.2.%d:1", i)), fmt.Sprint("user", i), "wrong")
+	}
+	clock.advance(6 * time.Minute)
+	th.Login(context.Background(), "someone", "right")
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	if n := len(th.devices) + len(th.users) + len(th.addrs); n != 0 {
+		t.Errorf("%d records kept after their window", n)
 	}
 }
