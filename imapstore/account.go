@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,11 @@ const (
 var (
 	// ErrAuthFailed: the server refused the user name or password.
 	ErrAuthFailed = errors.New("imapstore: authentication failed")
+	// ErrUnavailable: the server could not be reached or could not serve
+	// now (connection refused or broken, a timeout, a temporary
+	// authentication failure, a connection limit, shutting down). It says
+	// nothing about the credentials; the same request may work later.
+	ErrUnavailable = errors.New("imapstore: IMAP server unavailable")
 	// ErrSyncPointInvalid: the folder's UIDVALIDITY changed, so nothing
 	// recorded against the old one means anything; a full (slow) sync is
 	// needed.
@@ -52,7 +58,8 @@ var (
 	// ErrStateConflict: the state record changed since it was loaded.
 	ErrStateConflict = errors.New("imapstore: state record changed concurrently")
 	// ErrClosed: the connection was closed (by Close, a cancelled context
-	// or the server) and the Account can no longer be used.
+	// or the server) and the Account can no longer be used. Unless Close
+	// closed it, the error also matches ErrUnavailable.
 	ErrClosed = errors.New("imapstore: connection closed")
 )
 
@@ -63,7 +70,7 @@ type Options struct {
 	TLS       TLSMode     // default TLSNone
 	TLSConfig *tls.Config // nil: system roots, server name from Address
 
-	DialTimeout    time.Duration // default 10s
+	DialTimeout    time.Duration // connect and log in; default 10s
 	CommandTimeout time.Duration // per store operation; default 60s
 
 	// Folders names the folder of each base kind; missing kinds take the
@@ -145,6 +152,7 @@ type Account struct {
 	password string      // kept only to open the MULTIAPPEND connection
 	tlsConf  *tls.Config // the effective TLS configuration, for that connection too
 	caps     Caps
+	origin   netip.AddrPort // the device's address (WithOriginatingIP), for both connections
 
 	mu       sync.Mutex
 	c        *imapclient.Client
@@ -165,47 +173,35 @@ type folder struct {
 	cur    *SyncPoint
 }
 
-// Dial connects to the IMAP server and logs in as the user. A refused login
-// is ErrAuthFailed; the password never appears in an error.
+// Dial connects to the IMAP server and logs in as the user, all within
+// Options.DialTimeout. A refused login is ErrAuthFailed; a server that
+// cannot be reached or cannot log anyone in now is ErrUnavailable. The
+// password never appears in an error. The address WithOriginatingIP put
+// in ctx is sent to the server before the login.
 func Dial(ctx context.Context, opts *Options, username, password string) (*Account, error) {
 	o := opts.withDefaults()
-	a := &Account{opts: o, username: username, password: password, folders: map[string]*folder{}}
+	a := &Account{opts: o, username: username, password: password, origin: originOf(ctx), folders: map[string]*folder{}}
 	ctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
 	defer cancel()
 
 	a.tlsConf = effectiveTLSConfig(&o)
-	var err error
-	if a.c, _, err = connect(ctx, &o, a.tlsConf); err != nil {
+	c, caps, err := login(ctx, &o, a.tlsConf, a.origin, username, password)
+	if err != nil {
 		return nil, err
 	}
-	c := a.c
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	if err := a.c.Login(username, password).Wait(); err != nil {
-		a.c.Close()
-		var ierr *imap.Error
-		if errors.As(err, &ierr) && ierr.Type == imap.StatusResponseTypeNo {
-			return nil, fmt.Errorf("%w for user %q: %s", ErrAuthFailed, username, ierr.Text)
-		}
-		return nil, fmt.Errorf("imapstore: login as %q at %s: %w", username, o.Address, ctxErr(ctx, err))
-	}
+	a.c = c
 	// Capabilities after login: Dovecot announces CONDSTORE, QRESYNC and
 	// METADATA only to authenticated clients.
-	caps, err := a.c.Capability().Wait()
-	if err != nil {
-		a.c.Close()
-		return nil, fmt.Errorf("imapstore: capabilities of %s: %w", o.Address, ctxErr(ctx, err))
-	}
-	rev2 := caps.Has(imap.CapIMAP4rev2)
+	rev2 := caps["IMAP4REV2"]
 	a.caps = Caps{
-		CondStore:   caps.Has(imap.CapCondStore) || caps.Has(imap.CapQResync),
-		QResync:     caps.Has(imap.CapQResync),
-		ESearch:     caps.Has(imap.CapESearch) || rev2,
-		UIDPlus:     caps.Has(imap.CapUIDPlus) || rev2,
-		MultiAppend: caps.Has(imap.CapMultiAppend),
-		LiteralPlus: caps.Has(imap.CapLiteralPlus),
-		Move:        caps.Has(imap.CapMove) || rev2,
-		Unselect:    caps.Has(imap.CapUnselect) || rev2,
+		CondStore:   caps["CONDSTORE"] || caps["QRESYNC"],
+		QResync:     caps["QRESYNC"],
+		ESearch:     caps["ESEARCH"] || rev2,
+		UIDPlus:     caps["UIDPLUS"] || rev2,
+		MultiAppend: caps["MULTIAPPEND"],
+		LiteralPlus: caps["LITERAL+"],
+		Move:        caps["MOVE"] || rev2,
+		Unselect:    caps["UNSELECT"] || rev2,
 	}
 	o.Logger.Debug("imapstore: logged in", "user", username, "server", o.Address, "caps", fmt.Sprintf("%+v", a.caps))
 	return a, nil
@@ -252,7 +248,9 @@ func (a *Account) begin(ctx context.Context) (context.Context, func(), error) {
 	select {
 	case <-a.c.Closed():
 		a.mu.Unlock()
-		return nil, nil, ErrClosed
+		// Closed by the server, a timeout or a cancelled operation: the
+		// next connection may well work.
+		return nil, nil, &unavailableError{ErrClosed}
 	default:
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.opts.CommandTimeout)
@@ -274,12 +272,16 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
+// errorf wraps the error of an operation on folder f (nil: none) with the
+// user, folder and operation. Every failed IMAP command of a store
+// operation passes here, so this is where a broken connection, a timeout
+// or a server saying "not now" becomes ErrUnavailable.
 func (a *Account) errorf(ctx context.Context, f *folder, op string, err error) error {
 	where := ""
 	if f != nil {
 		where = fmt.Sprintf(" folder %q:", f.name)
 	}
-	return fmt.Errorf("imapstore: user %q:%s %s: %w", a.username, where, op, ctxErr(ctx, err))
+	return markUnavailable(fmt.Errorf("imapstore: user %q:%s %s: %w", a.username, where, op, ctxErr(ctx, err)))
 }
 
 // itemFolder returns the kind's folder. Call it within begin: naming a

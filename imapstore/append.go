@@ -85,6 +85,7 @@ func (a *Account) multiAppend(ctx context.Context, f *folder, batch []appendMess
 			TLS:       a.opts.TLS,
 			TLSConfig: a.tlsConfig(),
 			Timeout:   a.opts.DialTimeout,
+			Origin:    a.origin,
 		}, a.username, a.password)
 		if err != nil {
 			return nil, errors.Join(errAppenderUnavailable, err)

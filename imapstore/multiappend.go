@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,13 @@ type maDialOptions struct {
 	TLS       TLSMode       // "" means TLSNone
 	TLSConfig *tls.Config   // nil: defaults; an empty ServerName is taken from Address
 	Timeout   time.Duration // bounds the dial and each command; 0: only ctx bounds them
+
+	// Origin, when valid, is the address of the device the login is made
+	// for: sent before LOGIN as IMAP ID x-originating-ip (and
+	// x-originating-port when not 0) if the server has ID (RFC 2971).
+	Origin netip.AddrPort
+	// wrap, for tests, wraps the TCP connection (to record commands).
+	wrap func(net.Conn) net.Conn
 }
 
 // maResponseError is a tagged NO or BAD from the server. The connection stays
@@ -63,6 +71,21 @@ func (e *maResponseError) Error() string {
 	return s
 }
 
+// maByeError is an untagged BYE the server sent before closing the
+// connection (shutting down, a limit, an idle timeout).
+type maByeError struct {
+	Code string // response code, e.g. "UNAVAILABLE"; "" if none
+	Text string
+}
+
+func (e *maByeError) Error() string {
+	s := "imapstore: multiappend: server closed the connection: BYE"
+	if e.Code != "" {
+		s += " [" + e.Code + "]"
+	}
+	return s + " " + e.Text
+}
+
 // multiAppender is an IMAP connection that only appends messages, sending many
 // messages in one APPEND command when the server has MULTIAPPEND.
 //
@@ -82,6 +105,9 @@ type multiAppender struct {
 	err        error // once set, the connection is unusable
 	loggingOut bool
 	closed     bool
+	// ignore holds tags whose tagged response nobody waits for (an ID
+	// pipelined before LOGIN): next drops it, whatever its status.
+	ignore map[string]bool
 }
 
 const (
@@ -111,6 +137,9 @@ func dialMultiAppender(ctx context.Context, opts *maDialOptions, username, passw
 	conn, err := d.DialContext(ctx, "tcp", opts.Address)
 	if err != nil {
 		return nil, fmt.Errorf("imapstore: multiappend: %w", err)
+	}
+	if opts.wrap != nil {
+		conn = opts.wrap(conn)
 	}
 	w := &multiAppender{raw: conn, timeout: opts.Timeout}
 	w.use(conn)
@@ -272,6 +301,17 @@ func (w *multiAppender) Close() error {
 	return w.conn.Close()
 }
 
+// detach hands the logged-in connection over to another client: it
+// returns the connection (TLS, if any) and what was read from it but not
+// yet used. w is unusable afterwards and must not be closed.
+func (w *multiAppender) detach() (net.Conn, []byte) {
+	rest, _ := w.br.Peek(w.br.Buffered())
+	w.raw.SetDeadline(time.Time{})
+	w.closed = true
+	w.err = errors.New("imapstore: multiappend: connection handed over")
+	return w.conn, bytes.Clone(rest)
+}
+
 func (w *multiAppender) setup(ctx context.Context, opts *maDialOptions, username, password string) error {
 	if opts.TLS == TLSImplicit {
 		if err := w.startTLS(ctx, opts); err != nil {
@@ -286,6 +326,9 @@ func (w *multiAppender) setup(ctx context.Context, opts *maDialOptions, username
 	g, err := maParseResponse(line)
 	if err != nil {
 		return err
+	}
+	if g.Tag == "*" && g.Kind == "BYE" {
+		return &maByeError{Code: g.Code, Text: g.Text}
 	}
 	if g.Tag != "*" || g.Kind != "OK" && g.Kind != "PREAUTH" {
 		return maProtoError("unexpected greeting", line)
@@ -322,6 +365,9 @@ func (w *multiAppender) setup(ctx context.Context, opts *maDialOptions, username
 	}
 	// Servers announce more after login, often in the tagged OK.
 	gen := w.capsGen
+	if err := w.sendID(ctx, opts.Origin); err != nil {
+		return err
+	}
 	if err := w.login(ctx, username, password); err != nil {
 		return err
 	}
@@ -348,6 +394,32 @@ func (w *multiAppender) startTLS(ctx context.Context, opts *maDialOptions) error
 	}
 	w.use(tc)
 	return nil
+}
+
+// sendID queues (unflushed, so that it goes out with LOGIN) an ID naming
+// the device the login is for. Dovecot takes x-originating-ip from clients
+// in login_trusted_networks for its logs and auth penalty, and ignores it
+// from others. The answer is not waited for: an ID the server refuses
+// changes nothing.
+func (w *multiAppender) sendID(ctx context.Context, origin netip.AddrPort) error {
+	if !origin.Addr().IsValid() || !w.caps["ID"] {
+		return nil
+	}
+	c := maNewCmd(`ID ("name" "syncml-imap" "x-originating-ip" `)
+	c.addString(origin.Addr().Unmap().String())
+	if origin.Port() != 0 {
+		c.add(` "x-originating-port" `)
+		c.addString(strconv.Itoa(int(origin.Port())))
+	}
+	c.add(")")
+	w.arm(ctx)
+	tag := w.nextTag()
+	if w.ignore == nil {
+		w.ignore = map[string]bool{}
+	}
+	w.ignore[tag] = true
+	_, err := w.send(tag, c)
+	return err
 }
 
 // login logs in with LOGIN, or with AUTHENTICATE PLAIN if the server has
@@ -622,13 +694,17 @@ func (w *multiAppender) next() (*maResponse, error) {
 		if r.Code == "CAPABILITY" {
 			w.setCaps(r.CodeArg)
 		}
+		if w.ignore[r.Tag] {
+			delete(w.ignore, r.Tag)
+			continue
+		}
 		if r.Tag != "*" {
 			return r, nil
 		}
 		switch r.Kind {
 		case "BYE":
 			if !w.loggingOut {
-				return nil, fmt.Errorf("imapstore: multiappend: server closed the connection: BYE %s", r.Text)
+				return nil, &maByeError{Code: r.Code, Text: r.Text}
 			}
 		case "CAPABILITY":
 			w.setCaps(r.Text)

@@ -654,3 +654,21 @@ func childEnv() []string {
 	}
 	return env
 }
+
+// FailPassdb makes the passdb lookup of the user fail the way a passdb
+// whose backend is down does (its passwd-file becomes a symbolic link to
+// itself): Dovecot then answers the user's logins with "NO [UNAVAILABLE]
+// Temporary authentication failure". Dovecot re-reads a passwd-file at
+// most once a second, so call it before the user's first login (or a
+// second after the last one).
+func (s *Server) FailPassdb(t testing.TB, name string) {
+	t.Helper()
+	name = strings.ToLower(name)
+	p := filepath.Join(s.Dir, "passwd.d", name)
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("dovetest: %v", err)
+	}
+	if err := os.Symlink(p, p); err != nil {
+		t.Fatalf("dovetest: %v", err)
+	}
+}
