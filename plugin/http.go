@@ -32,6 +32,9 @@ type Handler struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (see ClientAddr).
 	TrustedProxies []netip.Prefix
+	// Admin answers the admin requests made to the endpoint (a query
+	// parameter AdminParam); nil: none.
+	Admin *AdminHTTP
 }
 
 const page = `<!doctype html>

@@ -294,11 +294,16 @@ func (s *measuredStore) Close() error {
 	return err
 }
 
-// ServeHTTP answers the SyncML endpoint (see serveSyncML). It puts the
+// ServeHTTP answers the SyncML endpoint (see serveSyncML), and admin
+// requests (the query parameter AdminParam) with Admin. It puts the
 // client's address in the request context for the login throttle and
-// counts the request in Metrics.
+// counts the SyncML requests in Metrics.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(WithRemoteAddr(r.Context(), ClientAddr(r, h.TrustedProxies)))
+	if h.Admin != nil && r.URL.Query().Has(AdminParam) {
+		h.Admin.ServeHTTP(w, r)
+		return
+	}
 	m := h.Metrics
 	if m == nil {
 		h.serveSyncML(w, r)

@@ -88,8 +88,9 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	metrics := NewMetrics()
 	auth = metrics.Authenticator(auth)
 	var throttle syncml.AuthThrottle
+	var t *Throttle
 	if cfg.Auth.MaxFailures > 0 {
-		t := NewThrottle(auth, &ThrottleOptions{MaxFailures: cfg.Auth.MaxFailures, Lockout: cfg.Auth.Lockout.Duration,
+		t = NewThrottle(auth, &ThrottleOptions{MaxFailures: cfg.Auth.MaxFailures, Lockout: cfg.Auth.Lockout.Duration,
 			Logger: logger, Metrics: metrics})
 		auth, throttle = t.Authenticator(), t
 	}
@@ -122,7 +123,8 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 		proxies = append(proxies, pr)
 	}
 	return &Handler{Server: srv, PublicURL: cfg.HTTP.PublicURL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: logger,
-		Metrics: metrics, Health: NewHealth(opts, logger), TrustedProxies: proxies}, nil
+		Metrics: metrics, Health: NewHealth(opts, logger), TrustedProxies: proxies,
+		Admin: &AdminHTTP{Auth: auth, Throttle: t, MasterUser: cfg.IMAP.MasterUser, MasterPassword: cfg.IMAP.MasterPassword, Logger: logger}}, nil
 }
 
 // Aliases merges the configured database aliases into the built-in ones.
