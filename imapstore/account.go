@@ -281,7 +281,13 @@ func (a *Account) errorf(ctx context.Context, f *folder, op string, err error) e
 	if f != nil {
 		where = fmt.Sprintf(" folder %q:", f.name)
 	}
-	return markUnavailable(fmt.Errorf("imapstore: user %q:%s %s: %w", a.username, where, op, ctxErr(ctx, err)))
+	err = fmt.Errorf("imapstore: user %q:%s %s: %w", a.username, where, op, ctxErr(ctx, err))
+	if a.c != nil && a.c.State() == imap.ConnStateLogout && !errors.Is(err, context.Canceled) && !errors.Is(err, ErrUnavailable) {
+		// The connection is gone, whatever the error's text (go-imap
+		// does not wrap its read errors).
+		return &unavailableError{err}
+	}
+	return markUnavailable(err)
 }
 
 // itemFolder returns the kind's folder. Call it within begin: naming a
