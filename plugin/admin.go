@@ -26,7 +26,9 @@ func (e *loginError) Unwrap() error { return syncml.ErrAuthFailed }
 // user it logs in through the master user instead (Dovecot's
 // auth_master_user_separator: login name "<user><separator><master>" with
 // the master's password). A refused login matches syncml.ErrAuthFailed,
-// no password at all ErrNoPassword; no error carries a password.
+// an IMAP server that cannot be reached or cannot log in now
+// syncml.ErrUnavailable, no password at all ErrNoPassword; no error
+// carries a password.
 func OpenAccount(ctx context.Context, cfg *config.Config, user, password string) (syncml.Store, error) {
 	if user == "" {
 		return nil, errors.New("plugin: open account: no user name")
@@ -51,6 +53,9 @@ func OpenAccount(ctx context.Context, cfg *config.Config, user, password string)
 				user, via, cfg.IMAP.MasterSeparator)}
 		}
 		return nil, &loginError{fmt.Sprintf("plugin: login failed for %s: wrong password (or no such user)", user)}
+	}
+	if errors.Is(err, imapstore.ErrUnavailable) {
+		return nil, &mappedError{fmt.Errorf("plugin: open account of %s: the IMAP server is unavailable (not a wrong password; try again later): %w", user, err), syncml.ErrUnavailable}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("plugin: open account of %s: %w", user, err)

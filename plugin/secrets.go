@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 
-	"syncml-imap/imapstore"
 	"syncml-imap/syncml"
 )
 
@@ -65,11 +64,13 @@ type MasterAuth struct {
 	Master, Password, Separator string
 }
 
-// LoginAs implements syncml.MasterAuthenticator.
+// LoginAs implements syncml.MasterAuthenticator. As with Login, the
+// client's address goes to the IMAP server, and an IMAP server that
+// cannot log in now matches syncml.ErrUnavailable.
 func (a *MasterAuth) LoginAs(ctx context.Context, user string) (syncml.Store, error) {
-	acct, err := imapstore.Dial(ctx, a.Options, user+a.Separator+a.Master, a.Password)
+	st, err := dial(ctx, a.Options, user+a.Separator+a.Master, a.Password)
 	if err != nil {
 		return nil, fmt.Errorf("plugin: master login for %q: %w", user, err)
 	}
-	return &accountStore{acct: acct}, nil
+	return st, nil
 }

@@ -21,17 +21,47 @@ type IMAPAuth struct {
 	Options *imapstore.Options
 }
 
-// Login implements syncml.Authenticator.
+// Login implements syncml.Authenticator. The client's address
+// (RemoteAddr) goes to the IMAP server with the login, so that the
+// server's own logs and auth penalty name the device, not this daemon.
+// A refused login matches syncml.ErrAuthFailed, an IMAP server that
+// cannot be reached or cannot log in now syncml.ErrUnavailable.
 func (a *IMAPAuth) Login(ctx context.Context, user, password string) (syncml.Store, error) {
-	acct, err := imapstore.Dial(ctx, a.Options, user, password)
-	if errors.Is(err, imapstore.ErrAuthFailed) {
-		return nil, fmt.Errorf("%w: %v", syncml.ErrAuthFailed, err)
+	return dial(ctx, a.Options, user, password)
+}
+
+// dial logs in to the IMAP server for the device the context names.
+func dial(ctx context.Context, opts *imapstore.Options, login, password string) (*accountStore, error) {
+	if addr := RemoteAddr(ctx); addr != "" {
+		ctx = imapstore.WithOriginatingIP(ctx, addr)
 	}
+	acct, err := imapstore.Dial(ctx, opts, login, password)
 	if err != nil {
-		return nil, err
+		return nil, storeError(err)
 	}
 	return &accountStore{acct: acct}, nil
 }
+
+// storeError gives the store's sentinel errors the engine's meaning: the
+// error keeps its text and matches both imapstore's sentinel and
+// syncml's (ErrAuthFailed: 401; ErrUnavailable: 503, try later).
+func storeError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, imapstore.ErrUnavailable) && !errors.Is(err, syncml.ErrUnavailable):
+		return &mappedError{err, syncml.ErrUnavailable}
+	case errors.Is(err, imapstore.ErrAuthFailed) && !errors.Is(err, syncml.ErrAuthFailed):
+		return &mappedError{err, syncml.ErrAuthFailed}
+	}
+	return err
+}
+
+// mappedError is err that also matches as.
+type mappedError struct{ err, as error }
+
+func (e *mappedError) Error() string   { return e.err.Error() }
+func (e *mappedError) Unwrap() []error { return []error{e.err, e.as} }
 
 // kindOf maps an engine database ("contacts", or a sub-folder view's
 // "contacts/Family") to the store's kind.
@@ -73,7 +103,7 @@ func (s *accountStore) Changes(ctx context.Context, db string, since []byte) (*s
 		return nil, fmt.Errorf("%w: %v", syncml.ErrSyncPointInvalid, err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, storeError(err)
 	}
 	point, err := d.SyncPoint.MarshalBinary()
 	if err != nil {
@@ -89,7 +119,7 @@ func (s *accountStore) Get(ctx context.Context, db string, ids ...string) ([]*sy
 	}
 	items, err := s.acct.Get(ctx, kind, ids...)
 	if err != nil {
-		return nil, err
+		return nil, storeError(err)
 	}
 	out := make([]*syncml.StoreItem, len(items))
 	for i, it := range items {
@@ -110,7 +140,7 @@ func (s *accountStore) Put(ctx context.Context, db string, items ...*syncml.Stor
 		in[i] = &imapstore.Item{ID: it.ID, Data: it.Data}
 	}
 	if err := s.acct.Put(ctx, kind, in...); err != nil {
-		return err
+		return storeError(err)
 	}
 	for i, it := range in {
 		items[i].ID, items[i].Data = it.ID, it.Data
@@ -123,7 +153,8 @@ func (s *accountStore) Delete(ctx context.Context, db string, ids ...string) ([]
 	if err != nil {
 		return nil, err
 	}
-	return s.acct.Delete(ctx, kind, ids...)
+	missing, err := s.acct.Delete(ctx, kind, ids...)
+	return missing, storeError(err)
 }
 
 func (s *accountStore) Advance(ctx context.Context, db string, base []byte, own []string) ([]byte, error) {
@@ -137,7 +168,7 @@ func (s *accountStore) Advance(ctx context.Context, db string, base []byte, own 
 	}
 	next, err := s.acct.Advance(ctx, kind, sp, own)
 	if err != nil {
-		return nil, err
+		return nil, storeError(err)
 	}
 	return next.MarshalBinary()
 }
@@ -145,14 +176,14 @@ func (s *accountStore) Advance(ctx context.Context, db string, base []byte, own 
 func (s *accountStore) LoadState(ctx context.Context, key string) ([]byte, error) {
 	rec, err := s.acct.LoadState(ctx, key)
 	if err != nil || rec == nil {
-		return nil, err
+		return nil, storeError(err)
 	}
 	return rec.Data, nil
 }
 
 func (s *accountStore) SaveState(ctx context.Context, key string, data []byte) error {
 	_, err := s.acct.SaveState(ctx, key, data, 0)
-	return err
+	return storeError(err)
 }
 
 // Snapshot implements syncml.Snapshotter: a server-side copy of the
@@ -162,15 +193,17 @@ func (s *accountStore) Snapshot(ctx context.Context, db, label string) (int, err
 	if err != nil {
 		return 0, err
 	}
-	return s.acct.SnapshotFor(ctx, k, label)
+	n, err := s.acct.SnapshotFor(ctx, k, label)
+	return n, storeError(err)
 }
 
 func (s *accountStore) DeleteState(ctx context.Context, key string) error {
-	return s.acct.DeleteState(ctx, key)
+	return storeError(s.acct.DeleteState(ctx, key))
 }
 
 func (s *accountStore) ListState(ctx context.Context, prefix string) ([]string, error) {
-	return s.acct.ListState(ctx, prefix)
+	keys, err := s.acct.ListState(ctx, prefix)
+	return keys, storeError(err)
 }
 
 func (s *accountStore) Close() error { return s.acct.Close() }
