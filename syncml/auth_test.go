@@ -82,6 +82,17 @@ func md5Message(t *testing.T, d *driver, msgID int, digest string) *Message {
 
 func hdrStatus(m *Message) *Status { return m.Body[0].(*Status) }
 
+// storeOf is the memStore behind a test Authenticator.
+func storeOf(a Authenticator) *memStore {
+	switch a := a.(type) {
+	case memAuth:
+		return a.store
+	case memMaster:
+		return a.store
+	}
+	return nil
+}
+
 func TestMD5Session(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -93,28 +104,67 @@ func TestMD5Session(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: tc.auth, Secrets: memSecrets{"alice": tc.secret}})}
-			// No credentials: 407 with an MD5 challenge and a nonce.
-			st := hdrStatus(md5Message(t, d, 1, ""))
-			if st.Data != "407" || st.Chal == nil || st.Chal.Meta.Type != "syncml:auth-md5" || st.Chal.Meta.NextNonce == "" {
-				t.Fatalf("no cred: %+v %+v", st, st.Chal)
+			store := storeOf(tc.auth)
+			nonceOf := func(st *Status) []byte {
+				t.Helper()
+				if st.Chal == nil || st.Chal.Meta.Type != "syncml:auth-md5" || st.Chal.Meta.NextNonce == "" {
+					t.Fatalf("no MD5 challenge in %+v", st)
+				}
+				n, _ := base64.StdEncoding.DecodeString(st.Chal.Meta.NextNonce)
+				return n
 			}
-			nonce, _ := base64.StdEncoding.DecodeString(st.Chal.Meta.NextNonce)
-			// A wrong digest: 401 and a fresh nonce.
-			bad := hdrStatus(md5Message(t, d, 2, "AAAAAAAAAAAAAAAAAAAAAA=="))
-			if bad.Data != "401" || bad.Chal == nil || bad.Chal.Meta.NextNonce == st.Chal.Meta.NextNonce {
+			digest := func(nonce []byte) string {
+				g, _ := md5Digest("alice", &Secret{Password: "pw"}, nonce, false)
+				return g
+			}
+			newSession := func(sid string) { d.sid, d.key = sid, "" }
+			// No credentials: 407 with an MD5 challenge; nothing is stored.
+			st := hdrStatus(md5Message(t, d, 1, ""))
+			if st.Data != "407" {
+				t.Fatalf("no cred: %+v", st)
+			}
+			n1 := nonceOf(st)
+			// A wrong digest: 401 and a challenge; still nothing stored.
+			if bad := hdrStatus(md5Message(t, d, 2, "AAAAAAAAAAAAAAAAAAAAAA==")); bad.Data != "401" || nonceOf(bad) == nil {
 				t.Fatalf("wrong digest: %+v", bad)
 			}
-			// The old nonce is spent: a digest over it fails.
-			old, _ := md5Digest("alice", &Secret{Password: "pw"}, nonce, false)
-			if st := hdrStatus(md5Message(t, d, 3, old)); st.Data != "401" {
-				t.Fatalf("replayed nonce accepted: %s", st.Data)
+			if store.saves != 0 || len(store.state) != 0 {
+				t.Fatalf("unverified messages wrote %d state records: %v", store.saves, store.state)
 			}
-			// The right digest over the newest nonce: 212 and the next nonce.
-			nonce, _ = base64.StdEncoding.DecodeString(hdrStatus(md5Message(t, d, 4, "AAAAAAAAAAAAAAAAAAAAAA==")).Chal.Meta.NextNonce)
-			good, _ := md5Digest("alice", &Secret{Password: "pw"}, nonce, false)
-			r := md5Message(t, d, 5, good)
-			if st := hdrStatus(r); st.Data != "212" || st.Chal == nil || st.Chal.Meta.NextNonce == "" || r.Hdr.RespURI == "" {
+			// The right digest over the challenge: 212 and the next nonce.
+			good := digest(n1)
+			r := md5Message(t, d, 3, good)
+			if st := hdrStatus(r); st.Data != "212" || r.Hdr.RespURI == "" {
 				t.Fatalf("right digest: %+v", st)
+			}
+			next := nonceOf(hdrStatus(r))
+			// The same digest again, in a new session: a replay, refused.
+			newSession("2")
+			st = hdrStatus(md5Message(t, d, 1, good))
+			if st.Data != "401" {
+				t.Fatalf("replayed digest accepted: %s", st.Data)
+			}
+			// Over the nonce of that refusal: accepted.
+			if st := hdrStatus(md5Message(t, d, 2, digest(nonceOf(st)))); st.Data != "212" {
+				t.Fatalf("digest over the refusal's nonce: %+v", st)
+			}
+			next = nonceOf(st)
+			_ = next
+			// The next session uses the nonce it was given: accepted at once.
+			newSession("3")
+			r = md5Message(t, d, 1, digest(nonceOf(hdrStatus(md5Message(t, d, 1, "AAAAAAAAAAAAAAAAAAAAAA==")))))
+			if st := hdrStatus(r); st.Data != "212" {
+				t.Fatalf("digest after a challenge: %+v", st)
+			}
+			given := nonceOf(hdrStatus(r))
+			newSession("4")
+			if st := hdrStatus(md5Message(t, d, 1, digest(given))); st.Data != "212" {
+				t.Fatalf("digest over the nonce given with 212: %+v", st)
+			}
+			// That nonce is spent now.
+			newSession("5")
+			if st := hdrStatus(md5Message(t, d, 1, digest(given))); st.Data != "401" {
+				t.Fatalf("digest over a spent nonce: %+v", st)
 			}
 		})
 	}

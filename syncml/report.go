@@ -1,6 +1,10 @@
 package syncml
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -12,11 +16,15 @@ type SessionReport struct {
 	User, Device string
 	Started      time.Time
 	Duration     time.Duration
-	// Result: "ok"; "partial" (a database failed); "refused" (no free
-	// slot, or the store unreadable); "suspended" (by the device);
-	// "replaced" (the device started a newer session); "expired" (the
-	// device stopped answering); "shutdown".
-	Result    string
+	// Result: "ok"; "partial" (a database failed); "failed" (every
+	// database failed); "unavailable" (the mail server could not answer);
+	// "refused" (no free slot, too many sessions); "suspended" (by the
+	// device); "replaced" (the device started a newer session);
+	// "expired" (the device stopped answering); "shutdown".
+	Result string
+	// Error is the first failure of the session in plain words ("" when
+	// none).
+	Error     string
 	Databases []DatabaseReport
 }
 
@@ -68,11 +76,12 @@ func modeName(c AlertCode) string {
 // server's OnSession hook, once. Sessions that never logged in are not
 // reported (authentication is logged where it fails).
 func (s *session) report(result string) {
-	if s.reported || s.owner == "" && !s.refused {
+	if s.reported || s.owner == "" && !s.refused && !s.unavailable {
 		return
 	}
 	s.reported = true
-	r := &SessionReport{User: s.user, Device: s.deviceID, Started: s.started, Duration: s.srv.opts.now().Sub(s.started), Result: result}
+	r := &SessionReport{User: s.user, Device: s.deviceID, Started: s.started, Duration: s.srv.opts.now().Sub(s.started),
+		Result: result, Error: s.lastErr}
 	var dbs []string
 	for _, d := range s.order {
 		r.Databases = append(r.Databases, DatabaseReport{Name: d.db, Mode: modeName(d.mode), FromDevice: d.received, ToDevice: d.sent})
@@ -84,10 +93,84 @@ func (s *session) report(result string) {
 			"from_device", []int{d.FromDevice.Added, d.FromDevice.Replaced, d.FromDevice.Deleted},
 			"to_device", []int{d.ToDevice.Added, d.ToDevice.Replaced, d.ToDevice.Deleted}))
 	}
-	s.log.Info("sync session", attrs...)
+	if result == "ok" {
+		s.log.Info("sync session", attrs...)
+	} else {
+		if s.lastErr != "" {
+			attrs = append(attrs, "error", s.lastErr)
+		}
+		s.log.Warn("sync session", attrs...)
+		s.saveLastError(result)
+	}
 	if h := s.srv.opts.OnSession; h != nil {
 		h(r)
 	}
+}
+
+// lastErrorKey is the record of a device's last session that went wrong.
+func lastErrorKey(deviceID string) string { return "device/" + deviceID + "/last-error" }
+
+// LastError is what the device's last-error record holds: when a session
+// of the device ended badly, how, and why in plain words. It is not
+// cleared by a good session; it is news only while newer than the
+// device's last completed sync.
+type LastError struct {
+	Time   time.Time `json:"time"`
+	Result string    `json:"result"`
+	Error  string    `json:"error"`
+}
+
+// saveLastError keeps the failure of an authenticated device's session
+// for the admin's `devices list` (best effort). Callers hold s.mu.
+func (s *session) saveLastError(result string) {
+	switch result {
+	case "replaced", "shutdown", "suspended":
+		return
+	}
+	if s.slot == nil || s.store == nil {
+		return
+	}
+	text := s.lastErr
+	if text == "" {
+		text = resultText(result)
+	}
+	raw, err := json.Marshal(&LastError{Time: s.srv.opts.now().UTC(), Result: result, Error: text})
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.store.SaveState(ctx, lastErrorKey(s.deviceID), raw); err != nil {
+		s.log.Debug("could not keep the session's error", "err", err)
+	}
+}
+
+// resultText says a result in the admin's words.
+func resultText(result string) string {
+	switch result {
+	case "expired":
+		return "the device stopped answering in the middle of a sync"
+	case "unavailable":
+		return "the mail server could not be reached"
+	case "refused":
+		return "the sync was refused"
+	}
+	return "the sync did not complete"
+}
+
+// noteError keeps the session's first failure, in plain words.
+func (s *session) noteError(db, what string, err error) {
+	if errors.Is(err, ErrUnavailable) {
+		s.unavailable = true
+	}
+	if s.lastErr != "" {
+		return
+	}
+	cause := "the mail server failed"
+	if errors.Is(err, ErrUnavailable) {
+		cause = "the mail server could not be reached"
+	}
+	s.lastErr = fmt.Sprintf("%s: %s: %s (%v)", db, what, cause, err)
 }
 
 // result is how a finished session ended.
@@ -95,15 +178,24 @@ func (s *session) result() string {
 	switch {
 	case s.superseded.Load():
 		return "replaced"
+	case s.unavailable:
+		return "unavailable"
 	case s.refused:
 		return "refused"
 	case s.suspended:
 		return "suspended"
 	}
+	failed := 0
 	for _, d := range s.order {
 		if d.failed {
-			return "partial"
+			failed++
 		}
+	}
+	switch {
+	case failed > 0 && failed == len(s.order):
+		return "failed"
+	case failed > 0:
+		return "partial"
 	}
 	return "ok"
 }

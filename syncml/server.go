@@ -5,8 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +23,14 @@ type ServerOptions struct {
 	Aliases map[string]string
 	// SessionTimeout: an idle session is forgotten after it; default 15m.
 	SessionTimeout time.Duration
+	// IdleRelease: a session idle this long gives its IMAP connection
+	// back (its next message opens another); default 30s.
+	IdleRelease time.Duration
+	// MaxSessions caps the authenticated sessions open at once, all
+	// users; default 1000. MaxUserSessions caps one user's; default twice
+	// MaxDevices. At the user's cap the user's least recently used idle
+	// session is ended for the new one.
+	MaxSessions, MaxUserSessions int
 	// MaxMsgSize is what the server announces and uses when the client
 	// says nothing; default 65535 bytes.
 	MaxMsgSize int64
@@ -51,13 +62,28 @@ type ServerOptions struct {
 }
 
 // Server answers SyncML messages. It keeps the sessions in progress in
-// memory; everything else lives in the Store.
+// memory; everything else lives in the Store. A session exists only once
+// its device authenticated: a message without valid credentials is
+// answered and leaves nothing behind.
 type Server struct {
 	opts ServerOptions
 
 	mu       sync.Mutex
-	sessions map[string]*session
+	sessions map[string]*session // by key; replaced ones stay until they expire
+	byUser   map[string][]*session
+	live     int // authenticated sessions not replaced
+	swept    time.Time
+	janitor  sync.Once
+	stop     chan struct{}
+	closed   bool
 }
+
+// unavailableText is what a device is told when the mail server cannot
+// answer.
+const unavailableText = "the mail server is not reachable right now; nothing was changed; try again in a minute"
+
+// RetryAfter is what the HTTP front advises a device told 503.
+const RetryAfter = 60 * time.Second
 
 // NewServer makes a server.
 func NewServer(opts ServerOptions) *Server {
@@ -66,6 +92,12 @@ func NewServer(opts ServerOptions) *Server {
 	}
 	if opts.SessionTimeout <= 0 {
 		opts.SessionTimeout = 15 * time.Minute
+	}
+	if opts.IdleRelease <= 0 {
+		opts.IdleRelease = 30 * time.Second
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = 1000
 	}
 	if opts.MaxMsgSize <= 0 {
 		opts.MaxMsgSize = 65535
@@ -79,6 +111,9 @@ func NewServer(opts ServerOptions) *Server {
 	if opts.MaxDevices <= 0 {
 		opts.MaxDevices = 4
 	}
+	if opts.MaxUserSessions <= 0 {
+		opts.MaxUserSessions = 2 * opts.MaxDevices
+	}
 	if opts.ServerID == "" {
 		opts.ServerID = "syncml-imap"
 	}
@@ -88,7 +123,7 @@ func NewServer(opts ServerOptions) *Server {
 	if opts.now == nil {
 		opts.now = time.Now
 	}
-	return &Server{opts: opts, sessions: map[string]*session{}}
+	return &Server{opts: opts, sessions: map[string]*session{}, byUser: map[string][]*session{}, stop: make(chan struct{})}
 }
 
 // Request is one incoming SyncML message.
@@ -108,6 +143,9 @@ type Request struct {
 type Response struct {
 	Body        []byte
 	ContentType string
+	// RetryAfter, when set, is how long the device should wait before it
+	// tries again (the reply says 503: the mail server is unavailable).
+	RetryAfter time.Duration
 }
 
 // Handle answers one message. An error means the body could not be read
@@ -127,79 +165,175 @@ func (s *Server) Handle(ctx context.Context, req *Request) (*Response, error) {
 	if err := Encode(req.Encoding, &out, reply.Element()); err != nil {
 		return nil, err
 	}
-	return &Response{Body: out.Bytes(), ContentType: req.Encoding.ContentType()}, nil
+	resp := &Response{Body: out.Bytes(), ContentType: req.Encoding.ContentType()}
+	if len(reply.Body) > 0 {
+		if st, ok := reply.Body[0].(*Status); ok && st.Cmd == "SyncHdr" && st.Data == StatusServiceUnavailable.String() {
+			resp.RetryAfter = RetryAfter
+		}
+	}
+	return resp, nil
 }
 
-// handleMessage finds or starts the session and lets it answer.
+// handleMessage finds the session or starts one, and lets it answer. A
+// new session is kept only once it authenticated.
 func (s *Server) handleMessage(ctx context.Context, msg *Message, req *Request) *Message {
 	sess := s.lookup(req.SessionKey, msg)
+	fresh := sess == nil
+	if fresh {
+		sess = s.newSession(msg)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	sess.mu.Lock()
+	sess.setCancel(cancel)
 	sess.lastUsed.Store(s.opts.now().UnixNano())
 	sess.encoding = req.Encoding
 	reply := sess.handle(ctx, msg, req.BaseURL)
+	sess.setCancel(nil)
 	done := sess.done
 	if done {
 		sess.report(sess.result())
 	}
+	kept := sess.owner != ""
+	if !kept && !done && sess.unavailable {
+		sess.report("unavailable")
+	}
 	sess.mu.Unlock()
-	if done {
+	switch {
+	case done:
 		s.forget(sess)
+	case !kept:
+		sess.close() // never admitted: nothing of it stays
 	}
 	return reply
 }
 
 // lookup returns the session the key names when it belongs to the same
-// device and SessionID, else a new session.
+// device and SessionID, nil for none.
 func (s *Server) lookup(key string, msg *Message) *session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.opts.now()
-	for k, sess := range s.sessions {
-		if now.Sub(time.Unix(0, sess.lastUsed.Load())) > s.opts.SessionTimeout {
-			delete(s.sessions, k)
-			go func() {
-				sess.mu.Lock()
-				sess.report("expired")
-				sess.mu.Unlock()
-				sess.close()
-			}()
-		}
-	}
+	s.sweepLocked(s.opts.now())
 	if sess, ok := s.sessions[key]; ok && sess.deviceID == msg.Hdr.Source.LocURI && sess.sessionID == msg.Hdr.SessionID {
 		return sess
 	}
+	return nil
+}
+
+// newSession makes a session for a message that names none; it is not
+// kept until it authenticated (admit).
+func (s *Server) newSession(msg *Message) *session {
 	sess := &session{
 		srv:       s,
 		key:       newSessionKey(),
 		deviceID:  msg.Hdr.Source.LocURI,
 		sessionID: msg.Hdr.SessionID,
 		dbs:       map[string]*dbSession{},
-		started:   now,
+		started:   s.opts.now(),
 		log:       s.opts.Logger.With("device", msg.Hdr.Source.LocURI, "session", msg.Hdr.SessionID),
 	}
-	sess.lastUsed.Store(now.UnixNano())
-	s.sessions[sess.key] = sess
+	// The server answers each client message with one of its own: after
+	// refused attempts (which keep no session) its MsgIDs go on from the
+	// client's.
+	if n, err := strconv.Atoi(msg.Hdr.MsgID); err == nil && n > 1 {
+		sess.msgID = n - 1
+	}
+	sess.lastUsed.Store(sess.started.UnixNano())
 	return sess
 }
 
-// supersede marks the device's other live sessions of the same user as
-// replaced by sess: they answer nothing more and commit nothing, so the
-// newer session alone writes the device's state.
-func (s *Server) supersede(sess *session) {
+// errTooManySessions: the server's cap on open sessions is reached.
+var errTooManySessions = errors.New("the server has too many sessions open; try again in a minute")
+
+// admit keeps an authenticated session. The device's earlier sessions
+// (same user and device) are replaced by it and returned, to be ended at
+// once (endReplaced). At the user's cap the user's least recently used
+// idle session is ended too; at the server's cap the session is refused.
+func (s *Server) admit(sess *session) ([]*session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sess.owner = sess.user
-	for _, other := range s.sessions {
-		if other != sess && other.deviceID == sess.deviceID && other.owner == sess.owner && !other.superseded.Load() {
-			other.superseded.Store(true)
+	if s.closed {
+		return nil, errors.New("the server is shutting down; try again in a minute")
+	}
+	user := strings.ToLower(sess.user)
+	var victims []*session
+	var others []*session
+	for _, other := range s.byUser[user] {
+		if other.deviceID == sess.deviceID {
+			victims = append(victims, other)
 			sess.log.Info("replacing the device's earlier session", "earlier_session", other.sessionID)
+		} else {
+			others = append(others, other)
 		}
+	}
+	if len(others) >= s.opts.MaxUserSessions {
+		// Abandoned sessions must not keep the user's real devices out.
+		lru := others[0]
+		for _, o := range others[1:] {
+			if o.lastUsed.Load() < lru.lastUsed.Load() {
+				lru = o
+			}
+		}
+		if s.opts.now().Sub(time.Unix(0, lru.lastUsed.Load())) < s.opts.IdleRelease {
+			return nil, fmt.Errorf("this account has %d sessions open; try again in a minute", len(others))
+		}
+		sess.log.Info("ending the account's least recently used session", "earlier_device", lru.deviceID)
+		victims = append(victims, lru)
+		others = slices.DeleteFunc(others, func(o *session) bool { return o == lru })
+	}
+	if s.live-len(victims) >= s.opts.MaxSessions {
+		return nil, errTooManySessions
+	}
+	for _, v := range victims {
+		v.superseded.Store(true)
+		s.live--
+	}
+	sess.owner = sess.user
+	s.byUser[user] = append(others, sess)
+	s.sessions[sess.key] = sess
+	s.live++
+	s.janitor.Do(func() { go s.janitorLoop() })
+	return victims, nil
+}
+
+// endReplaced ends sessions admit replaced: the message one of them is
+// handling is cut (its store calls fail, it commits nothing), then its
+// IMAP connection is closed. Their later messages are refused with 403.
+func (s *Server) endReplaced(victims []*session) {
+	for _, v := range victims {
+		v.interrupt()
+		v.mu.Lock()
+		v.report("replaced")
+		v.closeStore()
+		v.mu.Unlock()
+	}
+}
+
+// unlink removes sess from the user's sessions; callers hold s.mu.
+func (s *Server) unlink(sess *session) {
+	if sess.owner == "" {
+		return
+	}
+	user := strings.ToLower(sess.owner)
+	list := s.byUser[user]
+	n := len(list)
+	list = slices.DeleteFunc(list, func(o *session) bool { return o == sess })
+	if len(list) < n && !sess.superseded.Load() {
+		s.live--
+	}
+	if len(list) == 0 {
+		delete(s.byUser, user)
+	} else {
+		s.byUser[user] = list
 	}
 }
 
 func (s *Server) forget(sess *session) {
 	s.mu.Lock()
-	delete(s.sessions, sess.key)
+	if s.sessions[sess.key] == sess {
+		delete(s.sessions, sess.key)
+	}
+	s.unlink(sess)
 	s.mu.Unlock()
 	sess.close()
 }
@@ -208,14 +342,81 @@ func (s *Server) forget(sess *session) {
 func (s *Server) Close() {
 	s.mu.Lock()
 	all := s.sessions
-	s.sessions = map[string]*session{}
+	s.sessions, s.byUser, s.live = map[string]*session{}, map[string][]*session{}, 0
+	if !s.closed {
+		s.closed = true
+		close(s.stop)
+	}
 	s.mu.Unlock()
 	for _, sess := range all {
+		sess.interrupt()
 		sess.mu.Lock()
 		sess.report("shutdown")
 		sess.mu.Unlock()
 		sess.close()
 	}
+}
+
+// sweepEvery is how often sessions are looked over for expiry and idle
+// connections.
+const sweepEvery = time.Second
+
+// janitorLoop sweeps while the server runs, so that idle sessions give
+// their connections back even when no other message comes.
+func (s *Server) janitorLoop() {
+	t := time.NewTicker(max(sweepEvery, s.opts.IdleRelease/4))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.mu.Lock()
+			s.sweepLocked(s.opts.now())
+			s.mu.Unlock()
+		}
+	}
+}
+
+// sweepLocked forgets expired sessions and has idle ones give back their
+// IMAP connections; at most once a second. Callers hold s.mu; the
+// sessions' own locks are taken outside it.
+func (s *Server) sweepLocked(now time.Time) {
+	if now.Sub(s.swept) < sweepEvery && !now.Before(s.swept) {
+		return
+	}
+	s.swept = now
+	var expired, idle []*session
+	for k, sess := range s.sessions {
+		switch quiet := now.Sub(time.Unix(0, sess.lastUsed.Load())); {
+		case quiet > s.opts.SessionTimeout:
+			delete(s.sessions, k)
+			s.unlink(sess)
+			expired = append(expired, sess)
+		case quiet > s.opts.IdleRelease && !sess.superseded.Load():
+			idle = append(idle, sess)
+		}
+	}
+	if len(expired) == 0 && len(idle) == 0 {
+		return
+	}
+	go func() {
+		for _, sess := range expired {
+			sess.mu.Lock()
+			sess.report("expired")
+			sess.mu.Unlock()
+			sess.close()
+		}
+		for _, sess := range idle {
+			if !sess.mu.TryLock() {
+				continue // busy: not idle after all
+			}
+			if sess.store != nil && sess.store.release() {
+				sess.log.Debug("idle session gave its IMAP connection back")
+			}
+			sess.mu.Unlock()
+		}
+	}()
 }
 
 func newSessionKey() string {

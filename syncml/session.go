@@ -2,7 +2,6 @@ package syncml
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"log/slog"
 	"strconv"
@@ -24,7 +23,11 @@ type session struct {
 	mu       sync.Mutex
 	lastUsed atomic.Int64 // unix nanoseconds; read by the server's expiry sweep
 	user     string
-	store    Store
+	store    *sessionStore // nil until authenticated
+	// cancel ends the message under way (set while one is handled; a
+	// newer session of the device calls it). Guarded by cancelMu, not mu.
+	cancelMu sync.Mutex
+	cancel   context.CancelFunc
 	encoding Encoding // of the client's last message; replies use it
 	verDTD   string
 	verProto string
@@ -61,6 +64,11 @@ type session struct {
 	started  time.Time
 	refused  bool // answered with a refusal (no slot, store unreadable)
 	reported bool // the session report was made
+	// unavailable: the mail server could not answer (login or store).
+	unavailable bool
+	// lastErr is the first failure of the session in plain words, for
+	// the device's last-error record.
+	lastErr string
 }
 
 // phase is where the session stands in the package flow
@@ -77,10 +85,33 @@ const (
 func (s *session) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closeStore()
+}
+
+// closeStore closes the session's store (its IMAP connection) for good;
+// callers hold s.mu. What the session holds in memory goes with it.
+func (s *session) closeStore() {
 	if s.store != nil {
 		s.store.Close()
-		s.store = nil
 	}
+	s.dbs, s.order, s.pending, s.partial = nil, nil, nil, nil
+}
+
+// setCancel notes how to end the message under way (nil: none).
+func (s *session) setCancel(cancel context.CancelFunc) {
+	s.cancelMu.Lock()
+	s.cancel = cancel
+	s.cancelMu.Unlock()
+}
+
+// interrupt ends the message under way, if any: its store calls fail
+// (the IMAP connection is closed under them) and it commits nothing.
+func (s *session) interrupt() {
+	s.cancelMu.Lock()
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.cancelMu.Unlock()
 }
 
 // handle answers one client message.
@@ -130,6 +161,9 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 		code, chal := s.authenticate(ctx, msg)
 		hdrStatus.Data = code.String()
 		hdrStatus.Chal = chal
+		if code == StatusServiceUnavailable {
+			hdrStatus.Items = []Item{{Data: &Data{Text: unavailableText}}}
+		}
 		if code != StatusAuthAccepted {
 			s.log.Info("authentication refused", "status", int(code), "user", s.user)
 			return out.finish(true)
@@ -141,11 +175,26 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 				s.refuse(out, msg, hdrStatus, StatusForbidden, "device refused: "+err.Error())
 			} else {
 				s.log.Error("device slot", "err", err)
+				s.unavailable = true
 				s.refuse(out, msg, hdrStatus, StatusServiceUnavailable, "the server cannot read this account's device slots; try again later")
 			}
 			return out.finish(true)
 		}
-		s.srv.supersede(s)
+		victims, err := s.srv.admit(s)
+		if err != nil {
+			s.log.Warn("session refused", "err", err)
+			s.unavailable = true
+			s.refuse(out, msg, hdrStatus, StatusServiceUnavailable, err.Error())
+			return out.finish(true)
+		}
+		s.srv.endReplaced(victims)
+	} else if u := credUser(msg); u != "" && !strings.EqualFold(u, s.user) {
+		// Credentials of another user on this user's session: nothing of
+		// it is executed, and the session ends.
+		s.log.Warn("message with another user's credentials on an open session refused", "other_user", u)
+		s.refuse(out, msg, hdrStatus, StatusInvalidCredentials, "this session belongs to another user")
+		hdrStatus.Chal = &Chal{Meta: &Meta{Type: "syncml:auth-basic", Format: "b64"}}
+		return out.finish(true)
 	}
 	reply.Hdr.RespURI = respURI(baseURL, s.key)
 	reply.Hdr.Meta = &Meta{MaxMsgSize: s.srv.opts.MaxMsgSize}
@@ -178,143 +227,6 @@ func respURI(base, key string) string {
 		sep = "&"
 	}
 	return base + sep + "s=" + key
-}
-
-// authenticate checks the header credentials and opens the user's store:
-// basic by logging in to IMAP with them, MD5 against the configured
-// secret. It returns the header status and the challenge to send.
-func (s *session) authenticate(ctx context.Context, msg *Message) (StatusCode, *Chal) {
-	basicChal := &Chal{Meta: &Meta{Type: "syncml:auth-basic", Format: "b64"}}
-	cred := msg.Hdr.Cred
-	if cred == nil || cred.Data == "" {
-		// A client that names itself (LocName) and has a secret is asked
-		// for MD5, others for basic.
-		if chal := s.md5Challenge(ctx, msg.Hdr.Source.LocName); chal != nil {
-			return StatusMissingCredentials, chal
-		}
-		return StatusMissingCredentials, basicChal
-	}
-	typ := "syncml:auth-basic"
-	if cred.Meta != nil && cred.Meta.Type != "" {
-		typ = cred.Meta.Type
-	}
-	switch typ {
-	case "syncml:auth-md5":
-		return s.authMD5(ctx, msg)
-	case "syncml:auth-basic":
-	default:
-		return StatusInvalidCredentials, basicChal
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred.Data))
-	if err != nil {
-		return StatusInvalidCredentials, basicChal
-	}
-	user, pass, ok := strings.Cut(string(raw), ":")
-	if !ok || user == "" {
-		return StatusInvalidCredentials, basicChal
-	}
-	s.user = user
-	s.log = s.log.With("user", user)
-	st, err := s.srv.opts.Auth.Login(ctx, user, pass)
-	if err != nil {
-		if !errors.Is(err, ErrAuthFailed) {
-			s.log.Error("login failed", "err", err)
-		}
-		return StatusInvalidCredentials, basicChal
-	}
-	s.store = st
-	s.log.Info("authenticated", "method", "basic")
-	return StatusAuthAccepted, nil
-}
-
-// openForMD5 opens a user's store for MD5: with the password when the
-// secret has it, else through the master user. nil when MD5 is not
-// possible for this user.
-func (s *session) openForMD5(ctx context.Context, user string) (Store, *Secret) {
-	if s.srv.opts.Secrets == nil || user == "" {
-		return nil, nil
-	}
-	sec, err := s.srv.opts.Secrets.Secret(ctx, user)
-	if err != nil {
-		if !errors.Is(err, ErrNoSecret) {
-			s.log.Error("secret lookup", "user", user, "err", err)
-		}
-		return nil, nil
-	}
-	var st Store
-	if sec.Password != "" {
-		// The server's own use of the secret: not a login attempt of the
-		// device (the digest is what is checked, and throttled).
-		st, err = s.srv.opts.Auth.Login(WithSecretLogin(ctx), user, sec.Password)
-	} else if m, ok := s.srv.opts.Auth.(MasterAuthenticator); ok {
-		st, err = m.LoginAs(ctx, user)
-	} else {
-		s.log.Warn("MD5 secret is a hash but no master user is configured", "user", user)
-		return nil, nil
-	}
-	if err != nil {
-		s.log.Error("open mailbox for MD5", "user", user, "err", err)
-		return nil, nil
-	}
-	return st, sec
-}
-
-// issueNonce stores a fresh nonce for the device and returns the MD5
-// challenge carrying it.
-func (s *session) issueNonce(ctx context.Context, st Store) *Chal {
-	n := newNonce()
-	if err := st.SaveState(ctx, nonceKey(s.deviceID), n); err != nil {
-		s.log.Error("save nonce", "err", err)
-		return nil
-	}
-	return &Chal{Meta: &Meta{Type: "syncml:auth-md5", Format: "b64", NextNonce: base64.StdEncoding.EncodeToString(n)}}
-}
-
-func (s *session) md5Challenge(ctx context.Context, user string) *Chal {
-	st, _ := s.openForMD5(ctx, user)
-	if st == nil {
-		return nil
-	}
-	defer st.Close()
-	return s.issueNonce(ctx, st)
-}
-
-// authMD5 checks an MD5 digest against the nonce issued to the device.
-// Either way a new nonce goes out in the Chal (for the next session, or
-// for the retry).
-func (s *session) authMD5(ctx context.Context, msg *Message) (StatusCode, *Chal) {
-	basicChal := &Chal{Meta: &Meta{Type: "syncml:auth-basic", Format: "b64"}}
-	user := msg.Hdr.Source.LocName
-	s.user = user
-	th := s.srv.opts.Throttle
-	if th != nil && !th.Allow(ctx, user) {
-		return StatusInvalidCredentials, basicChal // locked out: not even the secret is looked up
-	}
-	st, sec := s.openForMD5(ctx, user)
-	if st == nil {
-		return StatusInvalidCredentials, basicChal
-	}
-	nonce, err := st.LoadState(ctx, nonceKey(s.deviceID))
-	if err != nil {
-		st.Close()
-		return StatusInvalidCredentials, basicChal
-	}
-	ok := nonce != nil && checkMD5(strings.TrimSpace(msg.Hdr.Cred.Data), user, sec, nonce, msg.Hdr.VerDTD == "1.0")
-	if th != nil {
-		th.Record(ctx, user, ok)
-	}
-	chal := s.issueNonce(ctx, st)
-	if !ok {
-		st.Close()
-		if chal == nil {
-			chal = basicChal
-		}
-		return StatusInvalidCredentials, chal
-	}
-	s.store = st
-	s.log = s.log.With("user", user)
-	s.log.Info("authenticated", "method", "md5")
-	return StatusAuthAccepted, chal
 }
 
 // claimSlot finds the device's slot, or gives a new device the first free

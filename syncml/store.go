@@ -85,6 +85,11 @@ var ErrSyncPointInvalid = errors.New("syncml: sync point invalid")
 // ErrAuthFailed is returned by an Authenticator for wrong credentials.
 var ErrAuthFailed = errors.New("syncml: authentication failed")
 
+// ErrInvalidItem is returned (wrapped) by a Store's Put for data that is
+// not one item of the database's kind: the item is refused (415), the
+// store is fine.
+var ErrInvalidItem = errors.New("syncml: invalid item")
+
 // ErrUnavailable is returned (wrapped) by an Authenticator or a Store
 // when the server behind it cannot answer now: unreachable, timing out,
 // refusing for load or a connection limit. It says nothing about the

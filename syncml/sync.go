@@ -337,8 +337,12 @@ func (d *dbSession) forgetDeviceIDs() {
 // snapshot copies the folders behind the device's view of the database
 // aside before its first sync of it (policy backup_before_first_sync).
 func (d *dbSession) snapshot(ctx context.Context) StatusCode {
-	sn, ok := d.s.store.(Snapshotter)
-	if !ok {
+	sn, err := d.s.store.snapshotter(ctx)
+	if err != nil {
+		d.s.log.Error("backup before first sync: store unavailable: database not synced", "database", d.db, "err", err)
+		return StatusDataStoreFailure
+	}
+	if sn == nil {
 		return StatusOK
 	}
 	// A first session cut short and repeated copies nothing again.
@@ -581,8 +585,15 @@ func (d *dbSession) applyClientChanges(ctx context.Context, out *outbox, cmds []
 				st.Data = StatusEntityTooLarge.String()
 				continue
 			}
+			if d.failed {
+				st.Data = StatusDataStoreFailure.String()
+				continue
+			}
 			if p := d.applyOne(ctx, ch, it, luid, st); p != nil {
 				batch = append(batch, p)
+			}
+			if d.failed {
+				st.Data = StatusDataStoreFailure.String()
 			}
 		}
 	}
@@ -792,15 +803,36 @@ func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
 		items[i] = p.item
 	}
 	if err := d.view.Put(ctx, items...); err != nil {
-		d.s.log.Warn("batch store failed, storing one by one", "database", d.db, "err", err)
+		if !errors.Is(err, ErrInvalidItem) {
+			// The store failed, not an item: every item of the batch is
+			// answered 510 (the device sends them again), and the database
+			// commits nothing. What the store wrote before it failed is
+			// found by content when the device sends it again.
+			d.fail("store items", err)
+			for _, p := range batch {
+				p.status.Data = StatusDataStoreFailure.String()
+			}
+			return
+		}
+		// An item the store refuses: store the others one by one.
+		d.s.log.Warn("batch refused, storing one by one", "database", d.db, "err", err)
 		for _, p := range batch {
-			if err := d.view.Put(ctx, p.item); err != nil {
+			if d.failed {
+				p.status.Data = StatusDataStoreFailure.String()
+				continue
+			}
+			err := d.view.Put(ctx, p.item)
+			switch {
+			case errors.Is(err, ErrInvalidItem):
 				d.s.log.Warn("item refused", "database", d.db, "luid", p.luid, "err", err)
 				p.status.Data = StatusUnsupportedMediaType.String()
 				p.item.ID = ""
-				continue
+			case err != nil:
+				d.fail("store item", err)
+				p.status.Data = StatusDataStoreFailure.String()
+			default:
+				d.stored(p)
 			}
-			d.stored(p)
 		}
 		return
 	}
@@ -842,8 +874,10 @@ func (d *dbSession) loadAll(ctx context.Context, ids []string) {
 	}
 	got, err := d.view.Get(ctx, missing...)
 	if err != nil {
-		d.s.log.Error("read items", "database", d.db, "err", err)
-		return // not cached: a later call tries again
+		// A merge or a match on a missing value would write wrong data:
+		// the database's sync stops here and commits nothing.
+		d.fail("read items", err)
+		return
 	}
 	for i, it := range got {
 		if it != nil {
@@ -854,17 +888,22 @@ func (d *dbSession) loadAll(ctx context.Context, ids []string) {
 	}
 }
 
-// load returns a server item's content (cached).
+// load returns a server item's content (cached). nil: the item does not
+// exist, or it could not be read (then the database has failed).
 func (d *dbSession) load(ctx context.Context, id string) []byte {
-	if b, ok := d.items[id]; ok {
-		return b
+	d.loadAll(ctx, []string{id})
+	return d.items[id]
+}
+
+// fail stops the database's sync: nothing more of the device is applied
+// to it, nothing is sent for it, and nothing of it is committed; the next
+// sync repeats it.
+func (d *dbSession) fail(what string, err error) {
+	if !d.failed {
+		d.s.log.Error(what+": the database's sync stops, nothing of it is committed", "database", d.db, "err", err)
+		d.s.noteError(d.db, what, err)
 	}
-	got, err := d.view.Get(ctx, id)
-	if err != nil || len(got) == 0 || got[0] == nil {
-		return nil
-	}
-	d.items[id] = got[0].Data
-	return got[0].Data
+	d.failed = true
 }
 
 // match finds a server item the client's new item is the same as: one

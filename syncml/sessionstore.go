@@ -1,0 +1,142 @@
+package syncml
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// sessionStore is the store a session works on. It can give its
+// connection back while the session is idle (release) and opens a new one
+// on the session's next use, so that a device that went quiet between two
+// messages, or abandoned its session, does not hold an IMAP connection
+// (servers limit them per user) until the session expires. The session's
+// lock guards it: every use is under it.
+type sessionStore struct {
+	st     Store
+	reopen func(ctx context.Context) (Store, error) // nil: cannot reopen
+	closed bool
+}
+
+// errSessionClosed: the session ended (replaced, expired, shut down).
+var errSessionClosed = errors.New("syncml: session closed")
+
+func (s *sessionStore) open(ctx context.Context) (Store, error) {
+	if s.closed {
+		return nil, errSessionClosed
+	}
+	if s.st != nil {
+		return s.st, nil
+	}
+	if s.reopen == nil {
+		return nil, fmt.Errorf("%w: connection released and cannot be reopened", ErrUnavailable)
+	}
+	st, err := s.reopen(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("syncml: reopen the session's store: %w", err)
+	}
+	s.st = st
+	return st, nil
+}
+
+// release closes the connection; the next use opens a new one.
+func (s *sessionStore) release() bool {
+	if s.st == nil || s.reopen == nil {
+		return false
+	}
+	s.st.Close()
+	s.st = nil
+	return true
+}
+
+func (s *sessionStore) Close() error {
+	s.closed = true
+	if s.st == nil {
+		return nil
+	}
+	err := s.st.Close()
+	s.st = nil
+	return err
+}
+
+func (s *sessionStore) Changes(ctx context.Context, db string, since []byte) (*StoreChanges, error) {
+	st, err := s.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Changes(ctx, db, since)
+}
+
+func (s *sessionStore) Get(ctx context.Context, db string, ids ...string) ([]*StoreItem, error) {
+	st, err := s.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Get(ctx, db, ids...)
+}
+
+func (s *sessionStore) Put(ctx context.Context, db string, items ...*StoreItem) error {
+	st, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	return st.Put(ctx, db, items...)
+}
+
+func (s *sessionStore) Delete(ctx context.Context, db string, ids ...string) ([]string, error) {
+	st, err := s.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Delete(ctx, db, ids...)
+}
+
+func (s *sessionStore) Advance(ctx context.Context, db string, base []byte, own []string) ([]byte, error) {
+	st, err := s.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Advance(ctx, db, base, own)
+}
+
+func (s *sessionStore) LoadState(ctx context.Context, key string) ([]byte, error) {
+	st, err := s.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.LoadState(ctx, key)
+}
+
+func (s *sessionStore) SaveState(ctx context.Context, key string, data []byte) error {
+	st, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	return st.SaveState(ctx, key, data)
+}
+
+func (s *sessionStore) DeleteState(ctx context.Context, key string) error {
+	st, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	return st.DeleteState(ctx, key)
+}
+
+func (s *sessionStore) ListState(ctx context.Context, prefix string) ([]string, error) {
+	st, err := s.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.ListState(ctx, prefix)
+}
+
+// snapshotter is the store's Snapshotter, nil when it has none.
+func (s *sessionStore) snapshotter(ctx context.Context) (Snapshotter, error) {
+	st, err := s.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sn, _ := st.(Snapshotter)
+	return sn, nil
+}
