@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,6 +149,7 @@ func (e *env) agree(t *testing.T, want book) {
 			}
 		}
 		if len(problems) > 0 {
+			slices.Sort(problems)
 			bad = true
 			t.Errorf("%s holds %d contacts, want %d:\n%s", side.name, len(side.items), len(want), strings.Join(problems, "\n"))
 		}
@@ -358,10 +360,14 @@ func statusCodes(msg []byte) (hdr []int, all []int) {
 // no401 fails the test if any server message carries a 401.
 func no401(t *testing.T, msgs [][]byte) {
 	t.Helper()
+	var bad [][]byte
 	for _, m := range msgs {
 		if _, all := statusCodes(m); containsInt(all, 401) {
-			t.Errorf("a server message says 401 (wrong password) although the password is right:\n%s", m)
+			bad = append(bad, m)
 		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("%d of %d server messages say 401 (wrong password) although the password is right; the first:\n%s", len(bad), len(msgs), bad[0])
 	}
 }
 
@@ -648,7 +654,7 @@ func TestFaultDaemonKilled(t *testing.T) {
 			want.add("first", 0, 200)
 			// Message 3 carries the second part of the device's 200.
 			de.killDaemonAt(t, syncevo.Slow, 3, tc.mid, 30*time.Millisecond)
-			de.sync(t, syncevo.TwoWay)
+			t.Logf("the repair: %s", de.sync(t, syncevo.TwoWay))
 			de.agree(t, want)
 			de.quiet(t, want)
 		})
@@ -663,7 +669,7 @@ func TestFaultDaemonKilled(t *testing.T) {
 			de.changeBoth(t, want, 0, 40)
 			// Message 2 carries the first part of the device's changes.
 			de.killDaemonAt(t, syncevo.TwoWay, 2, tc.mid, 30*time.Millisecond)
-			de.sync(t, syncevo.TwoWay)
+			t.Logf("the repair: %s", de.sync(t, syncevo.TwoWay))
 			de.agree(t, want)
 			de.quiet(t, want)
 		})
@@ -722,7 +728,7 @@ func TestFaultIMAPDown(t *testing.T) {
 				}
 				e.dove.Restart(t)
 			}
-			e.sync(t, syncevo.TwoWay)
+			t.Logf("the repair: %s", e.sync(t, syncevo.TwoWay))
 			e.agree(t, want)
 			e.quiet(t, want)
 		})
@@ -783,7 +789,7 @@ func TestFaultClientKilled(t *testing.T) {
 	if r.Signal == "" {
 		t.Errorf("the client was not killed: %s", r)
 	}
-	e.sync(t, syncevo.TwoWay)
+	t.Logf("the repair: %s", e.sync(t, syncevo.TwoWay))
 	e.agree(t, want)
 	e.quiet(t, want)
 }
@@ -940,7 +946,7 @@ func TestFaultMailClientDuringSync(t *testing.T) {
 	want[50] = "edited in a mail client"
 	delete(want, 60)
 	want.add("dropped in", 700, 702)
-	e.sync(t, syncevo.TwoWay)
+	t.Logf("the repair: %s", e.sync(t, syncevo.TwoWay))
 	e.agree(t, want)
 	st, err := mc.Status("Contacts", &imap.StatusOptions{NumMessages: true}).Wait()
 	if err != nil {
@@ -985,6 +991,11 @@ func TestFaultIMAPDown503(t *testing.T) {
 	if len(msgs) == 0 {
 		t.Fatalf("no SyncML answer (HTTP %v): the device cannot tell what happened", codes)
 	}
+	// A 401 is right only for a message without credentials: this
+	// client sends them from its first message on.
+	if all, err := e.client.Messages(r); err != nil || len(all) == 0 || !all[0].Outgoing || !bytes.Contains(all[0].Data, []byte("<Cred>")) {
+		t.Fatalf("the client's first message carries no credentials (%v)", err)
+	}
 	hdr, _ := statusCodes(msgs[0])
 	if !containsInt(hdr, 503) {
 		t.Errorf("the SyncHdr status is %v, want 503:\n%s", hdr, msgs[0])
@@ -992,6 +1003,6 @@ func TestFaultIMAPDown503(t *testing.T) {
 	no401(t, msgs)
 
 	e.dove.Restart(t)
-	e.sync(t, syncevo.TwoWay)
+	t.Logf("the repair: %s", e.sync(t, syncevo.TwoWay))
 	e.agree(t, want)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -19,14 +20,35 @@ import (
 // These methods must not run concurrently with each other; the cleanup
 // registered by Start stops whatever process runs at the end.
 
-// Stop shuts the server down as at the end of a test (SIGTERM, Dovecot
-// waits a second for its children) and waits until it has exited. Clients
-// connected to it are disconnected; new connections are refused until
+// Stop shuts the server down as "systemctl stop dovecot" does: SIGTERM
+// to the master (which waits a second for its children), then SIGTERM to
+// whatever of its process group is left (Dovecot 2.3's master leaves the
+// imap processes of connected clients running; systemd signals the whole
+// control group), SIGKILL after a second. It returns when all are gone:
+// connected clients are disconnected, new connections are refused until
 // [Server.Restart].
 func (s *Server) Stop(t testing.TB) {
 	t.Helper()
+	pgid := s.proc.cmd.Process.Pid
 	if err := s.proc.stop(); err != nil && !isEarlyExit(err) {
 		t.Fatalf("dovetest: stopping dovecot: %v\n%s", err, s.Log())
+	}
+	procs, err := groupProcesses(pgid)
+	if err != nil {
+		t.Fatalf("dovetest: %v", err)
+	}
+	for _, p := range procs {
+		if proc, err := os.FindProcess(p.pid); err == nil {
+			proc.Signal(syscall.SIGTERM)
+		}
+	}
+	if waitGroupGone(pgid, time.Second) != nil {
+		if err := killGroup(s.proc.cmd.Process); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Fatalf("dovetest: killing what is left of dovecot: %v", err)
+		}
+		if err := waitGroupGone(pgid, killTimeout); err != nil {
+			t.Fatalf("dovetest: %v", err)
+		}
 	}
 }
 
