@@ -205,7 +205,9 @@ func (t *Throttle) Guard(ctx context.Context, user string, check func() error) e
 		t.succeeded(ukey, dkey, d, u)
 	case errors.Is(err, syncml.ErrAuthFailed) && !errors.Is(err, syncml.ErrUnavailable):
 		t.log.Info("login refused", "user", user, "device", device, "remote", remote)
-		t.failed(user, device, remote, err.Error(), now)
+		// The server's words add nothing for the admin, and Dovecot
+		// answers an unknown user like a wrong password.
+		t.failed(user, device, remote, "wrong password or unknown user", now)
 	}
 	// Other errors (IMAP down) say nothing about the password.
 	t.drop(t.devices, dkey, d)

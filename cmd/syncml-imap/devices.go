@@ -3,11 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -15,6 +20,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"syncml-imap/config"
 	"syncml-imap/plugin"
 	"syncml-imap/syncml"
 )
@@ -25,6 +31,7 @@ const devicesUsage = `Usage:
   syncml-imap devices set    -config FILE -user NAME -device ID|N key=value ...
   syncml-imap devices reset  -config FILE -user NAME -device ID|N [-yes]
   syncml-imap devices remove -config FILE -user NAME -device ID|N [-yes]
+  syncml-imap devices unlock -config FILE -user NAME [-device ID|N] [-server URL ...]
 
   list    the user's device slots: number, device, model, last sync,
           databases and policy overrides
@@ -33,7 +40,17 @@ const devicesUsage = `Usage:
           (` + "`key=`" + ` removes the device's override of key)
   reset   forget the device's sync state: its next sync is a slow sync
   remove  free the slot and forget the device; the items stay
+  unlock  lift the login lockout of the device (all of the user's
+          devices without -device) in the running daemon: after
+          [auth] max_failures wrong passwords a device is refused until
+          [auth] lockout has passed or it is unlocked
 
+  list and show also ask the running daemon which devices are locked out
+  (and say so in one line when it cannot be reached), and show a
+  device's last failed sync. The daemon is found at [http] listen and
+  path of the configuration; -server URL (the endpoint's URL, repeat it
+  for each instance: lockouts live in each instance's memory) asks
+  others.
   -device takes a device ID or a slot number, as "list" shows them.
   Password: with [imap] master_user configured and SYNCML_IMAP_PASSWORD
   unset, the master user logs in on the user's behalf; otherwise the
@@ -64,7 +81,19 @@ type devicesCmd struct {
 	user, device   string
 	json, yes      bool
 	kv             map[string]string
+	servers        stringList
+	configPath     string
 	stdout, stderr io.Writer
+}
+
+// stringList is a flag that may be given several times.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, " ") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
 }
 
 func (c *devicesCmd) fail(err error) {
@@ -78,7 +107,7 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer, co
 	}
 	c := &devicesCmd{sub: args[0], stdout: stdout, stderr: stderr}
 	switch c.sub {
-	case "list", "show", "set", "reset", "remove":
+	case "list", "show", "set", "reset", "remove", "unlock":
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, devicesUsage)
 		return 0
@@ -98,6 +127,9 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer, co
 	if c.sub == "reset" || c.sub == "remove" {
 		f.fs.BoolVar(&c.yes, "yes", false, "do not ask for confirmation")
 	}
+	if c.sub == "list" || c.sub == "show" || c.sub == "unlock" {
+		f.fs.Var(&c.servers, "server", "the daemon's SyncML endpoint URL (repeat for each instance); default: [http] listen and path")
+	}
 	// Flags may come before or after the key=value arguments.
 	rest, code, ok := parseInterleaved(f.fs, args[1:])
 	if !ok {
@@ -111,9 +143,16 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer, co
 		return 2
 	}
 
+	c.configPath = f.config
+	// The password typed at a prompt serves the daemon's admin requests too.
+	rc := &rememberingConsole{console: con}
+	if c.sub == "unlock" {
+		return c.unlock(ctx, f, rc)
+	}
+
 	// No overall deadline: the IMAP options' dial and command timeouts
 	// bound the I/O, and a y/N question may wait for the admin.
-	cfg, store, code := openAdmin(ctx, f, c.user, con, stderr, c.fail)
+	cfg, store, code := openAdmin(ctx, f, c.user, rc, stderr, c.fail)
 	if store == nil {
 		return code
 	}
@@ -124,9 +163,9 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer, co
 	var err error
 	switch c.sub {
 	case "list":
-		err = c.list(ctx, d, cfg.Sync.MaxDevices)
+		err = c.list(ctx, d, store, c.daemonLockouts(ctx, cfg, rc), cfg.Sync.MaxDevices)
 	case "show":
-		err = c.show(ctx, d, base, cfg.Sync.MaxDevices)
+		err = c.show(ctx, d, store, c.daemonLockouts(ctx, cfg, rc), base, cfg.Sync.MaxDevices)
 	case "set":
 		err = c.set(ctx, d, base)
 	case "reset", "remove":
@@ -150,7 +189,7 @@ func (c *devicesCmd) checkArgs(rest []string) int {
 	switch {
 	case c.user == "":
 		problem = "-user is required"
-	case c.sub != "list" && c.device == "":
+	case c.sub != "list" && c.sub != "unlock" && c.device == "":
 		problem = "-device is required (a device ID or a slot number, as \"devices list\" shows them)"
 	case c.sub == "set" && len(rest) == 0:
 		problem = "give at least one key=value (keys: " + strings.Join(syncml.PolicyKeys, ", ") + ")"
@@ -260,20 +299,40 @@ func (c *devicesCmd) writeJSON(v any) error {
 	return enc.Encode(v)
 }
 
-func (c *devicesCmd) list(ctx context.Context, d *syncml.Devices, max int) error {
+// slotJSON is a slot as list -json and show -json print it.
+type slotJSON struct {
+	*syncml.Slot
+	// Lockout is the device's login lockout in the daemon, if any.
+	Lockout *serverLockout `json:"lockout,omitempty"`
+	// LastError is the device's last failed sync, when it is newer than
+	// its last successful one.
+	LastError *lastError `json:"last_error,omitempty"`
+}
+
+func (c *devicesCmd) list(ctx context.Context, d *syncml.Devices, st syncml.Store, lk *lockouts, max int) error {
 	slots, err := d.List(ctx)
 	if err != nil {
 		return err
 	}
+	errs := map[string]*lastError{}
+	for _, s := range slots {
+		if errs[s.DeviceID], err = loadLastError(ctx, st, s); err != nil {
+			return err
+		}
+	}
 	if c.json {
-		if slots == nil {
-			slots = []*syncml.Slot{}
+		out := []slotJSON{}
+		for _, s := range slots {
+			out = append(out, slotJSON{Slot: s, Lockout: lk.device(s.DeviceID), LastError: errs[s.DeviceID]})
 		}
 		return c.writeJSON(struct {
-			User       string         `json:"user"`
-			MaxDevices int            `json:"max_devices"`
-			Slots      []*syncml.Slot `json:"slots"`
-		}{c.user, max, slots})
+			User       string          `json:"user"`
+			MaxDevices int             `json:"max_devices"`
+			Slots      []slotJSON      `json:"slots"`
+			Lockouts   []serverLockout `json:"lockouts"`
+			// LockoutsError says why Lockouts could not be read.
+			LockoutsError string `json:"lockouts_error,omitempty"`
+		}{c.user, max, out, lk.nonNil(), lk.errText()})
 	}
 	fmt.Fprintf(c.stdout, "%s: %d of %d slots used\n", c.user, len(slots), max)
 	if len(slots) == 0 {
@@ -293,7 +352,86 @@ func (c *devicesCmd) list(ctx context.Context, d *syncml.Devices, max int) error
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", s.Number, s.DeviceID, orDash(modelOf(s)),
 			localTime(s.LastSync, "2006-01-02 15:04"), orDash(strings.Join(databasesOf(s), ",")), policy)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, s := range slots {
+		if l := lk.device(s.DeviceID); l != nil {
+			fmt.Fprintf(c.stdout, "slot %d %s: %s\n", s.Number, s.DeviceID, c.lockedLine(l))
+			if l.LastError != "" {
+				fmt.Fprintf(c.stdout, "  last failed login: %s\n", l.LastError)
+			}
+		}
+		if e := errs[s.DeviceID]; e != nil {
+			fmt.Fprintf(c.stdout, "slot %d %s: %s\n", s.Number, s.DeviceID, e.line())
+		}
+	}
+	c.writeOtherLockouts(lk, slots)
+	return nil
+}
+
+// writeOtherLockouts prints the lockouts that are not of a slot's
+// device: devices without a slot, the user over all devices, addresses.
+func (c *devicesCmd) writeOtherLockouts(lk *lockouts, slots []*syncml.Slot) {
+	for _, l := range lk.list {
+		if l.LockedUntil.IsZero() {
+			continue
+		}
+		switch l.Scope {
+		case plugin.ScopeDevice:
+			if slices.ContainsFunc(slots, func(s *syncml.Slot) bool { return s.DeviceID == l.Device }) {
+				continue
+			}
+			name := "device " + l.Device + " (no slot)"
+			if l.Device == "" {
+				name = "logins without a device (admin)"
+			}
+			fmt.Fprintf(c.stdout, "%s: %s\n", name, c.lockedLine(&l))
+		case plugin.ScopeUser:
+			fmt.Fprintf(c.stdout, "all devices of %s: locked until %s (%d failed logins over all devices)%s; unlock: %s\n",
+				c.user, localTime(l.LockedUntil, "15:04"), l.Failures, l.onServer(), c.unlockCommand(""))
+		case plugin.ScopeAddress:
+			fmt.Fprintf(c.stdout, "address %s: locked until %s for every user (%d failed logins from it)%s; unlocking the devices that failed from it frees it\n",
+				l.Address, localTime(l.LockedUntil, "15:04"), l.Failures, l.onServer())
+		}
+	}
+	if lk.err != nil {
+		fmt.Fprintf(c.stderr, "devices %s: lockouts not shown: %v\n", c.sub, lk.err)
+	}
+}
+
+// lockedLine is "locked until HH:MM (N failed logins from ADDR); unlock:
+// the command".
+func (c *devicesCmd) lockedLine(l *serverLockout) string {
+	from := ""
+	if l.Address != "" {
+		from = " from " + l.Address
+	}
+	if l.LockedUntil.IsZero() {
+		return fmt.Sprintf("%d failed logins%s, not locked (yet)%s", l.Failures, from, l.onServer())
+	}
+	return fmt.Sprintf("locked until %s (%d failed logins%s)%s; unlock: %s", localTime(l.LockedUntil, "15:04"),
+		l.Failures, from, l.onServer(), c.unlockCommand(l.Device))
+}
+
+// unlockCommand is the command line that unlocks device ("": all).
+func (c *devicesCmd) unlockCommand(device string) string {
+	cmd := "syncml-imap devices unlock -config " + shellQuote(c.configPath) + " -user " + shellQuote(c.user)
+	if device != "" {
+		cmd += " -device " + shellQuote(device)
+	}
+	for _, s := range c.servers {
+		cmd += " -server " + shellQuote(s)
+	}
+	return cmd
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // policyLines is the effective policy, key = value, with the slot's
@@ -318,7 +456,7 @@ func (c *devicesCmd) writePolicy(s *syncml.Slot, p syncml.Policy) {
 	}
 }
 
-func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, base syncml.Policy, max int) error {
+func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, st syncml.Store, lk *lockouts, base syncml.Policy, max int) error {
 	s, err := d.Find(ctx, c.device)
 	if err != nil {
 		return err
@@ -327,6 +465,11 @@ func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, base syncml.Po
 	if err != nil {
 		return fmt.Errorf("device %q: its stored %w", s.DeviceID, err)
 	}
+	lastErr, err := loadLastError(ctx, st, s)
+	if err != nil {
+		return err
+	}
+	locked := lk.device(s.DeviceID)
 	if c.json {
 		eff := map[string]string{}
 		for _, line := range p.Format() {
@@ -338,10 +481,11 @@ func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, base syncml.Po
 			overridden = []string{}
 		}
 		return c.writeJSON(struct {
-			*syncml.Slot
-			Policy     map[string]string `json:"policy"`
-			Overridden []string          `json:"overridden"`
-		}{s, eff, overridden})
+			slotJSON
+			Policy        map[string]string `json:"policy"`
+			Overridden    []string          `json:"overridden"`
+			LockoutsError string            `json:"lockouts_error,omitempty"`
+		}{slotJSON{s, locked, lastErr}, eff, overridden, lk.errText()})
 	}
 	const layout = "2006-01-02 15:04:05 -0700"
 	w := c.stdout
@@ -352,6 +496,18 @@ func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, base syncml.Po
 	fmt.Fprintf(w, "  device type:      %s\n", orDash(s.DevType))
 	fmt.Fprintf(w, "  first sync:       %s\n", localTime(s.FirstSync, layout))
 	fmt.Fprintf(w, "  last sync:        %s\n", localTime(s.LastSync, layout))
+	if lastErr != nil {
+		fmt.Fprintf(w, "  last error:       %s\n", lastErr.line())
+	}
+	if locked != nil {
+		fmt.Fprintf(w, "  login:            %s\n", c.lockedLine(locked))
+		if locked.LastError != "" {
+			fmt.Fprintf(w, "  last failed login: %s\n", locked.LastError)
+		}
+	}
+	if lk.err != nil {
+		fmt.Fprintf(c.stderr, "devices %s: lockouts not shown: %v\n", c.sub, lk.err)
+	}
 	if dbs := databasesOf(s); len(dbs) == 0 {
 		fmt.Fprintln(w, "databases: none synced yet")
 	} else {
@@ -523,4 +679,345 @@ func parseInterleaved(fs *flag.FlagSet, args []string) (rest []string, code int,
 		}
 		rest, a = append(rest, a[0]), a[1:]
 	}
+}
+
+// lastError is the record the engine keeps of a device's last session
+// that ended badly (state key device/<ID>/last-error).
+type lastError struct {
+	Time   time.Time `json:"time"`
+	Result string    `json:"result"`
+	Error  string    `json:"error"`
+}
+
+func (e *lastError) line() string {
+	s := "last sync failed " + localTime(e.Time, "2006-01-02 15:04")
+	if e.Result != "" {
+		s += " (" + e.Result + ")"
+	}
+	if e.Error != "" {
+		s += ": " + e.Error
+	}
+	return s
+}
+
+// loadLastError reads the device's last failed session; nil when there
+// is none, or when the device synced well since (the record is not
+// cleared on success). An unreadable record is left out.
+func loadLastError(ctx context.Context, st syncml.Store, s *syncml.Slot) (*lastError, error) {
+	raw, err := st.LoadState(ctx, "device/"+s.DeviceID+"/last-error")
+	if err != nil {
+		return nil, fmt.Errorf("device %q: read its last error: %w", s.DeviceID, err)
+	}
+	var e lastError
+	if raw == nil || json.Unmarshal(raw, &e) != nil || e.Time.IsZero() || !e.Time.After(s.LastSync) {
+		return nil, nil
+	}
+	return &e, nil
+}
+
+// rememberingConsole keeps the password typed at its prompt, so that one
+// prompt serves both the mailbox and the daemon.
+type rememberingConsole struct {
+	console
+	password string
+}
+
+func (r *rememberingConsole) readPassword(ctx context.Context, prompt string) (string, error) {
+	pw, err := r.console.readPassword(ctx, prompt)
+	if err == nil {
+		r.password = pw
+	}
+	return pw, err
+}
+
+// daemonLogin returns the credentials for the daemon's admin requests, in
+// the order the mailbox login takes them: SYNCML_IMAP_PASSWORD, else the
+// master user, else the password typed (asked for now if it was not).
+func (c *devicesCmd) daemonLogin(ctx context.Context, cfg *config.Config, rc *rememberingConsole) (string, string, error) {
+	if pw := os.Getenv("SYNCML_IMAP_PASSWORD"); pw != "" {
+		return c.user, pw, nil
+	}
+	if cfg.IMAP.MasterUser != "" {
+		return cfg.IMAP.MasterUser, cfg.IMAP.MasterPassword, nil
+	}
+	if rc.password == "" && rc.interactive() {
+		if _, err := rc.readPassword(ctx, "IMAP password of "+c.user+": "); err != nil {
+			return "", "", err
+		}
+	}
+	if rc.password == "" {
+		return "", "", fmt.Errorf("%w for %s: set SYNCML_IMAP_PASSWORD, answer the prompt, or configure [imap] master_user", plugin.ErrNoPassword, c.user)
+	}
+	return c.user, rc.password, nil
+}
+
+// serverLockout is a lockout as one daemon instance reported it.
+type serverLockout struct {
+	plugin.Lockout
+	// Server is the instance's URL, when more than one was asked.
+	Server string `json:"server,omitempty"`
+}
+
+func (l *serverLockout) onServer() string {
+	if l.Server == "" {
+		return ""
+	}
+	return " on " + l.Server
+}
+
+// lockouts are the user's lockouts in the daemon, or why they could not
+// be read.
+type lockouts struct {
+	list []serverLockout
+	err  error
+}
+
+// device returns the device's lockout (the first instance's with one).
+func (lk *lockouts) device(id string) *serverLockout {
+	for i, l := range lk.list {
+		if l.Scope == plugin.ScopeDevice && l.Device == id {
+			return &lk.list[i]
+		}
+	}
+	return nil
+}
+
+func (lk *lockouts) nonNil() []serverLockout {
+	if lk.list == nil {
+		return []serverLockout{}
+	}
+	return lk.list
+}
+
+func (lk *lockouts) errText() string {
+	if lk.err == nil {
+		return ""
+	}
+	return lk.err.Error()
+}
+
+// daemonLockouts asks the daemon (each -server) for the user's lockouts,
+// best effort: what fails is in the result's err.
+func (c *devicesCmd) daemonLockouts(ctx context.Context, cfg *config.Config, rc *rememberingConsole) *lockouts {
+	login, password, err := c.daemonLogin(ctx, cfg, rc)
+	if err != nil {
+		return &lockouts{err: err}
+	}
+	dc := newDaemonClient(cfg, c.servers, login, password)
+	lk := &lockouts{}
+	var errs []error
+	for _, srv := range dc.servers {
+		got, err := dc.do(ctx, srv, plugin.AdminLockouts, url.Values{"user": {c.user}})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, l := range got {
+			lk.list = append(lk.list, serverLockout{Lockout: l, Server: dc.label(srv)})
+		}
+	}
+	lk.err = errors.Join(errs...)
+	return lk
+}
+
+// unlock runs "devices unlock": a slot number is looked up in the
+// mailbox, then each daemon instance is asked to lift the lockout.
+func (c *devicesCmd) unlock(ctx context.Context, f *commonFlags, rc *rememberingConsole) int {
+	device := c.device
+	var cfg *config.Config
+	if device != "" && strings.Trim(device, "0123456789") == "" {
+		var store syncml.Store
+		var code int
+		if cfg, store, code = openAdmin(ctx, f, c.user, rc, c.stderr, c.fail); store == nil {
+			return code
+		}
+		s, err := plugin.AdminDevices(cfg, store).Find(ctx, device)
+		store.Close()
+		if err != nil {
+			c.fail(err)
+			if errors.Is(err, syncml.ErrNoSuchDevice) {
+				return 2
+			}
+			return 1
+		}
+		device = s.DeviceID
+	} else {
+		var err error
+		if cfg, err = f.load(); err != nil {
+			fmt.Fprintln(c.stderr, err)
+			return 1
+		}
+	}
+	login, password, err := c.daemonLogin(ctx, cfg, rc)
+	if err != nil {
+		c.fail(err)
+		if errors.Is(err, plugin.ErrNoPassword) {
+			return 2
+		}
+		return 1
+	}
+	dc := newDaemonClient(cfg, c.servers, login, password)
+	what := "device " + device + " of " + c.user
+	if device == "" {
+		what = "the devices of " + c.user
+	}
+	code := 0
+	for _, srv := range dc.servers {
+		on := ""
+		if l := dc.label(srv); l != "" {
+			on = " on " + l
+		}
+		got, err := dc.do(ctx, srv, plugin.AdminUnlock, url.Values{"user": {c.user}, "device": {device}})
+		if err != nil {
+			c.fail(err)
+			code = 1
+			continue
+		}
+		if len(got) == 0 {
+			fmt.Fprintf(c.stdout, "%s: no failed logins counted%s; nothing to unlock\n", what, on)
+			continue
+		}
+		for _, l := range got {
+			state := "not locked"
+			if !l.LockedUntil.IsZero() {
+				state = "was locked until " + localTime(l.LockedUntil, "15:04")
+			}
+			switch l.Scope {
+			case plugin.ScopeUser:
+				fmt.Fprintf(c.stdout, "unlocked all devices of %s%s (%d failed logins over all devices, %s)\n", c.user, on, l.Failures, state)
+			default:
+				name := "device " + l.Device
+				if l.Device == "" {
+					name = "logins without a device"
+				}
+				fmt.Fprintf(c.stdout, "unlocked %s of %s%s (%d failed logins, %s); it may log in at once\n", name, c.user, on, l.Failures, state)
+			}
+		}
+	}
+	return code
+}
+
+// daemonClient makes admin requests to the running daemon's instances.
+type daemonClient struct {
+	servers         []string
+	login, password string
+	http            *http.Client
+	// many: several instances, so each answer is labelled with its URL.
+	many bool
+}
+
+// adminTimeout bounds one admin request: the daemon checks the password
+// with one IMAP login.
+const adminTimeout = 20 * time.Second
+
+// newDaemonClient asks servers, or else the daemon this configuration
+// describes: [http] listen (a wildcard address as 127.0.0.1) and path,
+// over HTTPS when the daemon has a certificate, which is then checked
+// for public_url's host name.
+func newDaemonClient(cfg *config.Config, servers []string, login, password string) *daemonClient {
+	dc := &daemonClient{login: login, password: password, http: &http.Client{Timeout: adminTimeout}, many: len(servers) > 1}
+	for _, s := range servers {
+		if !strings.Contains(s, "://") {
+			s = "http://" + s
+		}
+		if u, err := url.Parse(s); err == nil && (u.Path == "" || u.Path == "/") {
+			u.Path = cfg.HTTP.Path
+			s = u.String()
+		}
+		dc.servers = append(dc.servers, s)
+	}
+	if len(dc.servers) > 0 {
+		return dc
+	}
+	dc.servers = []string{localDaemonURL(cfg)}
+	if cfg.HTTP.TLSCert != "" {
+		if u, err := url.Parse(cfg.HTTP.PublicURL); err == nil && u.Hostname() != "" {
+			dc.http.Transport = &http.Transport{TLSClientConfig: &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}}
+		}
+	}
+	return dc
+}
+
+// localDaemonURL is the endpoint of the daemon cfg configures, as reached
+// on this host.
+func localDaemonURL(cfg *config.Config) string {
+	scheme := "http"
+	if cfg.HTTP.TLSCert != "" {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(cfg.HTTP.Listen)
+	if err != nil {
+		host, port = cfg.HTTP.Listen, ""
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	hostport := host
+	if port != "" {
+		hostport = net.JoinHostPort(host, port)
+	}
+	return scheme + "://" + hostport + cfg.HTTP.Path
+}
+
+func (dc *daemonClient) label(server string) string {
+	if dc.many {
+		return server
+	}
+	return ""
+}
+
+// do makes the admin request op to server; the answer is a list of
+// lockouts.
+func (dc *daemonClient) do(ctx context.Context, server, op string, form url.Values) ([]plugin.Lockout, error) {
+	u, err := url.Parse(server)
+	if err != nil {
+		return nil, fmt.Errorf("daemon URL %q: %w", server, err)
+	}
+	q := u.Query()
+	q.Set(plugin.AdminParam, op)
+	var req *http.Request
+	if op == plugin.AdminUnlock {
+		u.RawQuery = q.Encode()
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	} else {
+		for k, v := range form {
+			q[k] = v
+		}
+		u.RawQuery = q.Encode()
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	req.SetBasicAuth(dc.login, dc.password)
+	where := "daemon at " + server
+	resp, err := dc.http.Do(req)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, fmt.Errorf("%s not reachable (is it running? -server names another): %v", where, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	msg := strings.TrimSpace(string(body))
+	switch resp.StatusCode {
+	case http.StatusOK:
+		var out []plugin.Lockout
+		if err := json.Unmarshal(body, &out); err != nil {
+			return nil, fmt.Errorf("%s: not an admin answer (an older version, or not syncml-imap?): %v", where, err)
+		}
+		return out, nil
+	case http.StatusUnauthorized:
+		return nil, fmt.Errorf("%s refused the login of %s: wrong password, or locked out after failed logins (the master user can still unlock)", where, dc.login)
+	case http.StatusServiceUnavailable:
+		return nil, fmt.Errorf("%s cannot check the password now (IMAP server unavailable): %s", where, msg)
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return nil, fmt.Errorf("%s has no admin requests (an older version?): %s %s", where, resp.Status, msg)
+	}
+	return nil, fmt.Errorf("%s: %s: %s", where, resp.Status, msg)
 }

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -409,5 +412,154 @@ func TestDevicesUsage(t *testing.T) {
 	}
 	if code, out, _ := runCmd("devices", "help"); code != 0 || !strings.Contains(out, "devices reset") {
 		t.Errorf("devices help: %d %q", code, out)
+	}
+}
+
+// TestDevicesLockout: a device locked out by wrong passwords in a
+// running daemon shows as locked in "devices list" and "show", with its
+// last failed sync; "devices unlock" lifts the lockout and the device
+// logs in at once. Against Dovecot and the daemon's HTTP handler in this
+// process.
+func TestDevicesLockout(t *testing.T) {
+	s := setupDevices(t)
+	ctx := context.Background()
+	// The daemon knows the master user, as "unlock as master" needs.
+	cfg := s.config(t, s.masterCfg)
+	h, err := plugin.NewHandler(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Server.Close()
+	ts := httptest.NewServer(serveMux(cfg, h, slog.New(slog.DiscardHandler)))
+	defer ts.Close()
+	server := ts.URL + cfg.HTTP.Path
+
+	// The phone has a stale password. The logins go through the daemon's
+	// own (throttled) authenticator to Dovecot, as the engine's do, naming
+	// the device and the address they come from.
+	phoneLogin := func(password string) error {
+		st, err := h.Admin.Auth.Login(syncml.WithDevice(plugin.WithRemoteAddr(ctx, "192.0.2.7:4711"), phone), devUser, password)
+		if st != nil {
+			st.Close()
+		}
+		return err
+	}
+	for i := 0; i < 5; i++ {
+		if err := phoneLogin("stale"); !errors.Is(err, syncml.ErrAuthFailed) {
+			t.Fatalf("stale password %d: %v", i, err)
+		}
+	}
+	if err := phoneLogin(devPassword); !errors.Is(err, syncml.ErrAuthFailed) {
+		t.Fatalf("phone not locked out: %v", err)
+	}
+	// The tablet's last sync failed (it never synced well); the phone's
+	// error is older than its last good sync, so it is not shown.
+	st := s.open(t)
+	failedAt := time.Date(2026, 3, 15, 8, 0, 0, 0, time.UTC)
+	for id, rec := range map[string]string{
+		tablet: fmt.Sprintf(`{"time":%q,"result":"failed","error":"the IMAP server did not answer"}`, failedAt.Format(time.RFC3339)),
+		phone:  fmt.Sprintf(`{"time":%q,"result":"failed","error":"old trouble"}`, s.lastSync.Add(-time.Hour).Format(time.RFC3339)),
+	} {
+		if err := st.SaveState(ctx, "device/"+id+"/last-error", []byte(rec)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Setenv("SYNCML_IMAP_PASSWORD", devPassword)
+	base := []string{"-config", s.plainCfg, "-user", devUser, "-server", server}
+	devices := func(sub string, args ...string) (int, string, string) {
+		return runCmd(append(append([]string{"devices", sub}, base...), args...)...)
+	}
+	code, out, errs := devices("list")
+	if code != 0 {
+		t.Fatalf("list: %d\n%s%s", code, out, errs)
+	}
+	mustContain(t, "list", out, "2 of 4 slots used",
+		"slot 1 "+phone+": locked until ", "(5 failed logins from 192.0.2.7); unlock: syncml-imap devices unlock -config "+s.plainCfg+" -user "+devUser+" -device "+phone,
+		"last failed login: ", "slot 2 "+tablet+": last sync failed "+failedAt.Local().Format("2006-01-02 15:04")+" (failed): the IMAP server did not answer")
+	if strings.Contains(out, "old trouble") || strings.Contains(out, "slot 2 "+tablet+": locked") {
+		t.Errorf("list shows what it should not:\n%s", out)
+	}
+
+	code, out, _ = devices("list", "-json")
+	var listed struct {
+		Slots []struct {
+			DeviceID  string           `json:"device_id"`
+			Lockout   *plugin.Lockout  `json:"lockout"`
+			LastError *json.RawMessage `json:"last_error"`
+		} `json:"slots"`
+		Lockouts []plugin.Lockout `json:"lockouts"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &listed) != nil || len(listed.Slots) != 2 ||
+		listed.Slots[0].Lockout == nil || listed.Slots[0].Lockout.Failures != 5 || listed.Slots[0].Lockout.LockedUntil.IsZero() ||
+		listed.Slots[1].Lockout != nil || listed.Slots[1].LastError == nil || len(listed.Lockouts) != 3 {
+		t.Errorf("list -json: %d\n%s", code, out)
+	}
+
+	if code, out, errs = devices("show", "-device", "1"); code != 0 {
+		t.Fatalf("show: %d %s", code, errs)
+	}
+	mustContain(t, "show", out, "  login:            locked until ", "(5 failed logins from 192.0.2.7)")
+
+	// Unlock by slot number: the phone logs in at once.
+	code, out, errs = devices("unlock", "-device", "1")
+	if code != 0 {
+		t.Fatalf("unlock: %d\n%s%s", code, out, errs)
+	}
+	mustContain(t, "unlock", out, "unlocked device "+phone+" of "+devUser+" (5 failed logins, was locked until ")
+	if err := phoneLogin(devPassword); err != nil {
+		t.Errorf("phone after unlock: %v", err)
+	}
+	if code, out, _ = devices("list"); code != 0 || strings.Contains(out, "locked until") {
+		t.Errorf("list after unlock: %d\n%s", code, out)
+	}
+	if code, out, _ = devices("unlock", "-device", phone); code != 0 || !strings.Contains(out, "nothing to unlock") {
+		t.Errorf("unlock of an unlocked device: %d\n%s", code, out)
+	}
+
+	// The master user unlocks without the user's password.
+	for i := 0; i < 5; i++ {
+		phoneLogin("stale")
+	}
+	t.Setenv("SYNCML_IMAP_PASSWORD", "")
+	code, out, errs = runCmd("devices", "unlock", "-config", s.masterCfg, "-user", devUser, "-server", server)
+	if code != 0 || !strings.Contains(out, "unlocked device "+phone) {
+		t.Errorf("unlock as master: %d\n%s%s", code, out, errs)
+	}
+	// ...as long as the daemon takes the master's credentials.
+	t.Setenv("SYNCML_IMAP_PASSWORD", "not-alices")
+	if code, _, errs = devices("unlock"); code != 1 || !strings.Contains(errs, "refused the login of "+devUser) {
+		t.Errorf("unlock with a wrong password: %d %q", code, errs)
+	}
+
+	// No daemon: list still lists, and says why lockouts are missing in
+	// one line; unlock fails.
+	t.Setenv("SYNCML_IMAP_PASSWORD", devPassword)
+	down := []string{"-config", s.plainCfg, "-user", devUser, "-server", "http://" + freeAddr(t) + "/syncml"}
+	code, out, errs = runCmd(append([]string{"devices", "list"}, down...)...)
+	if code != 0 || !strings.Contains(out, phone) || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "not reachable") {
+		t.Errorf("list without a daemon: %d\n%s%q", code, out, errs)
+	}
+	if code, _, errs = runCmd(append([]string{"devices", "unlock"}, down...)...); code != 1 || !strings.Contains(errs, "not reachable") {
+		t.Errorf("unlock without a daemon: %d %q", code, errs)
+	}
+}
+
+func TestLocalDaemonURL(t *testing.T) {
+	for _, c := range []struct {
+		listen, cert, want string
+	}{
+		{"127.0.0.1:8080", "", "http://127.0.0.1:8080/syncml"},
+		{":8443", "cert.pem", "https://127.0.0.1:8443/syncml"},
+		{"0.0.0.0:80", "", "http://127.0.0.1:80/syncml"},
+		{"[::]:8080", "", "http://127.0.0.1:8080/syncml"},
+		{"[::1]:8080", "", "http://[::1]:8080/syncml"},
+		{"sync.example.org:8080", "", "http://sync.example.org:8080/syncml"},
+	} {
+		cfg := config.Default()
+		cfg.HTTP.Listen, cfg.HTTP.TLSCert = c.listen, c.cert
+		if got := localDaemonURL(cfg); got != c.want {
+			t.Errorf("listen %q: %q, want %q", c.listen, got, c.want)
+		}
 	}
 }

@@ -2,8 +2,8 @@
 //
 //	syncml-imap serve -config FILE    run the daemon
 //	syncml-imap check -config FILE    check the configuration and the IMAP server
-//	syncml-imap devices list|show|set|reset|remove -config FILE -user NAME ...
-//	                                  manage a user's device slots
+//	syncml-imap devices list|show|set|reset|remove|unlock -config FILE -user NAME ...
+//	                                  manage a user's device slots and lockouts
 //	syncml-imap export -config FILE -user NAME -db DB -o FILE|- [-format F]
 //	                                  write a database to one .vcf/.ics/.vcs file
 //	syncml-imap import -config FILE -user NAME -db DB [-dry-run] FILE|-
@@ -36,12 +36,13 @@ Usage:
                                     check the configuration and the IMAP server;
                                     with -user, also log in as NAME (password from
                                     SYNCML_IMAP_PASSWORD, or the configured master user)
-  syncml-imap devices list|show|set|reset|remove -config FILE -user NAME
-                    [-device ID|N] [-json] [-yes] [key=value ...]
+  syncml-imap devices list|show|set|reset|remove|unlock -config FILE -user NAME
+                    [-device ID|N] [-json] [-yes] [-server URL] [key=value ...]
                                     manage a user's device slots: list them, show
                                     one, change its policy, reset its sync state
-                                    (next sync slow) or free its slot; the items
-                                    stay. "syncml-imap devices help" has details
+                                    (next sync slow) or free its slot (the items
+                                    stay); unlock a device locked out after failed
+                                    logins. "syncml-imap devices help" has details
   syncml-imap export -config FILE -user NAME -db contacts|calendar|tasks
                     -o FILE|- [-format vcard30|vcard21|ical20|vcal10]
                                     write every item of a database to one file:
