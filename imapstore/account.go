@@ -171,6 +171,9 @@ type folder struct {
 	kind   Kind // "" for the state folder
 	exists bool // known to exist (created or selected)
 	cur    *SyncPoint
+	// rewritten maps the UID of a message Get found edited by a mail
+	// client to that of the message of our form that replaced it.
+	rewritten map[imap.UID]imap.UID
 }
 
 // Dial connects to the IMAP server and logs in as the user, all within

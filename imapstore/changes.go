@@ -104,6 +104,16 @@ func (a *Account) Advance(ctx context.Context, kind Kind, base *SyncPoint, own [
 		// Nothing to fold into: the caller was told ErrSyncPointInvalid or
 		// had no anchor; what it has now is the folder as it is.
 		base = &SyncPoint{UIDValidity: f.cur.UIDValidity, items: map[imap.UID]string{}, other: map[imap.UID]struct{}{}}
+	} else if len(f.rewritten) > 0 {
+		// A message the store itself rewrote (Get, for a mail client's
+		// edit) holds what base's did: not a change to send back.
+		base = base.Clone()
+		for old, nu := range f.rewritten {
+			if id, ok := base.items[old]; ok && f.cur.items[nu] == id {
+				delete(base.items, old)
+				base.items[nu] = id
+			}
+		}
 	}
 	mine := make(map[string]bool, len(own))
 	for _, id := range own {

@@ -111,6 +111,38 @@ type parsedMessage struct {
 	Date     time.Time
 	Item     []byte   // the item part of one of our messages
 	Payloads [][]byte // for a foreign message: every part that may hold items
+
+	// What inForm compares, for one of our messages.
+	Subject  string // decoded
+	ItemType string // the item type header as it is
+	Summary  string // the first text/plain part that is no attachment
+	exact    bool   // Item is the part of the type the header names
+	summary  bool   // Summary was found
+}
+
+// inForm reports whether the message is exactly what buildItemMessage
+// makes of its item (info is inspectItem of Item): same Subject, summary
+// and item type. A message a mail client saved with an edited attachment
+// but the old Subject and summary is not.
+func (pm *parsedMessage) inForm(kind Kind, info itemInfo) bool {
+	if !pm.exact || !pm.summary {
+		return false
+	}
+	itemType := kind.Base().MediaType()
+	if info.Version != "" && isToken(info.Version) {
+		itemType += "; version=" + info.Version
+	}
+	return pm.ItemType == itemType && oneLine(pm.Subject) == oneLine(info.Subject) &&
+		plainText(pm.Summary) == plainText(strings.Join(info.Summary, "\n"))
+}
+
+// plainText is s without line-end and trailing-space differences.
+func plainText(s string) string {
+	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \t\r")
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
 
 // parseItemMessage reads a message. For one of ours (with the item ID
@@ -121,11 +153,13 @@ func parseItemMessage(kind Kind, raw []byte) (*parsedMessage, error) {
 	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 		return nil, fmt.Errorf("parse message: %w", err)
 	}
-	out := &parsedMessage{ID: strings.TrimSpace(e.Header.Get(headerItemID))}
+	out := &parsedMessage{ID: strings.TrimSpace(e.Header.Get(headerItemID)), ItemType: e.Header.Get(headerItemType)}
 	mh := mail.Header{Header: e.Header}
 	if d, err := mh.Date(); err == nil {
 		out.Date = d
 	}
+	out.Subject, _ = mh.Subject()
+	var fallback []byte // an item part of another type, for an edited message
 	want := ""
 	if t := e.Header.Get(headerItemType); t != "" {
 		want, _, _ = mime.ParseMediaType(t)
@@ -139,8 +173,17 @@ func parseItemMessage(kind Kind, raw []byte) (*parsedMessage, error) {
 			return nil
 		}
 		if out.ID != "" {
-			if out.Item == nil && mt == want {
+			switch {
+			case out.Item == nil && mt == want:
 				out.Item, err = readPart(part)
+				out.exact = true
+				return err
+			case !out.summary && mt == "text/plain" && !isAttachment(part):
+				b, err := readPart(part)
+				out.Summary, out.summary = string(b), true
+				return err
+			case out.Item == nil && fallback == nil && looksLikeItemPart(kind, mt, partFilename(part)):
+				fallback, err = readPart(part)
 				return err
 			}
 			return nil
@@ -156,6 +199,9 @@ func parseItemMessage(kind Kind, raw []byte) (*parsedMessage, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("parse message: %w", err)
+	}
+	if out.ID != "" && out.Item == nil {
+		out.Item = fallback
 	}
 	if out.ID != "" && out.Item == nil {
 		return nil, errors.New("parse message: item part missing")
@@ -174,6 +220,11 @@ func readPart(part *message.Entity) ([]byte, error) {
 		return nil, fmt.Errorf("part larger than %d bytes", maxForeignSize)
 	}
 	return b, nil
+}
+
+func isAttachment(part *message.Entity) bool {
+	disp, _, err := part.Header.ContentDisposition()
+	return err == nil && disp == "attachment"
 }
 
 func partFilename(part *message.Entity) string {

@@ -156,6 +156,10 @@ func (a *Account) Get(ctx context.Context, kind Kind, ids ...string) ([]*Item, e
 	if len(set) == 0 {
 		return out, nil
 	}
+	now := time.Now()
+	var fresh []appendMessage
+	var freshIDs []string
+	var stale []imap.UID
 	if err := a.selectFolder(ctx, f); err != nil {
 		return nil, err
 	}
@@ -179,13 +183,68 @@ func (a *Account) Get(ctx context.Context, kind Kind, ids ...string) ([]*Item, e
 		}
 		it := &Item{ID: id, Data: pm.Item}
 		info := inspectItem(kind, pm.Item)
+		if !pm.inForm(kind, info) && !slices.Contains(freshIDs, id) {
+			if m, data, ok := a.reform(kind, id, pm.Item, now); ok {
+				fresh, freshIDs, stale = append(fresh, m), append(freshIDs, id), append(stale, byID[id])
+				it.Data, info = data, inspectItem(kind, data)
+			}
+		}
 		it.Version, it.Modified = info.Version, info.Modified
 		if it.Modified.IsZero() {
 			it.Modified = pm.Date
 		}
 		out[i] = it
 	}
+	if len(fresh) > 0 {
+		a.rewrite(ctx, f, fresh, freshIDs, stale)
+	}
 	return out, nil
+}
+
+// reform builds the message of our form for an item read from a message
+// that is not (a mail client's edit: new attachment, old Subject and
+// summary). ok is false for data the store would not take from Put.
+func (a *Account) reform(kind Kind, id string, item []byte, now time.Time) (m appendMessage, data []byte, ok bool) {
+	data, _ = vobject.EnsureUID(item, kind.component(), id)
+	if checkItem(kind, data) != nil {
+		return appendMessage{}, nil, false
+	}
+	raw, err := buildItemMessage(kind, id, data, inspectItem(kind, data), a.fromAddress(), now)
+	if err != nil {
+		return appendMessage{}, nil, false
+	}
+	return newAppendMessage(raw, now), data, true
+}
+
+// rewrite replaces the messages stale[i] by msgs[i] (item ids[i], in our
+// form), new version first as Put does, and notes each replacement so
+// that Advance does not report it back as a change: the item is what it
+// was, only its message is new. A failure is logged, not returned: the
+// read has succeeded, and the next read tries again.
+func (a *Account) rewrite(ctx context.Context, f *folder, msgs []appendMessage, ids []string, stale []imap.UID) {
+	uids, err := a.appendAll(ctx, f, msgs)
+	if err == nil {
+		err = a.expunge(ctx, f, slices.Sorted(slices.Values(stale)))
+	}
+	if err == nil && uids == nil {
+		err = a.refresh(ctx, f) // no APPENDUID: find them by their header
+		newest := f.cur.byID()
+		for _, id := range ids {
+			uids = append(uids, newest[id])
+		}
+	}
+	if err != nil {
+		a.opts.Logger.Warn("imapstore: rewriting edited items failed", "user", a.username, "folder", f.name, "err", err)
+		return
+	}
+	if f.rewritten == nil {
+		f.rewritten = map[imap.UID]imap.UID{}
+	}
+	for i, uid := range uids {
+		f.cur.items[uid] = ids[i]
+		f.rewritten[stale[i]] = uid
+	}
+	a.opts.Logger.Info("imapstore: rewrote items edited in a mail client", "user", a.username, "folder", f.name, "count", len(msgs))
 }
 
 // ensureIndex loads the folder's index when this Account has none yet.
