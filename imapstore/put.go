@@ -118,7 +118,9 @@ func (a *Account) Delete(ctx context.Context, kind Kind, ids ...string) (missing
 }
 
 // Get reads items by ID. The result has one entry per ID, in order, nil
-// where the folder does not hold the item.
+// where the folder does not hold the item. An item whose message is not
+// in the store's form (a mail client saved an edited copy: new
+// attachment, old Subject and summary) is rewritten into it, once.
 func (a *Account) Get(ctx context.Context, kind Kind, ids ...string) ([]*Item, error) {
 	if err := kind.check(); err != nil {
 		return nil, err
