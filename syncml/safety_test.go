@@ -1,9 +1,17 @@
 package syncml
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // mailboxNames lists the FN of every stored contact, sorted.
@@ -99,5 +107,390 @@ func TestResetPhoneKeepsSome(t *testing.T) {
 	}
 	if got := names(phone.items); !slices.Equal(got, want) {
 		t.Errorf("phone:\n%v\nwant\n%v", got, want)
+	}
+}
+
+// connAuth logs alice in to one memStore and counts the open
+// "connections" (stores not closed yet), like IMAP logins.
+type connAuth struct {
+	store  *memStore
+	mu     sync.Mutex
+	open   int
+	logins int
+	down   bool // the mail server is unreachable
+}
+
+type connStore struct {
+	*memStore
+	a    *connAuth
+	once sync.Once
+}
+
+func (c *connStore) Close() error {
+	c.once.Do(func() { c.a.mu.Lock(); c.a.open--; c.a.mu.Unlock() })
+	return nil
+}
+
+func (a *connAuth) Login(_ context.Context, user, pw string) (Store, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.down {
+		return nil, fmt.Errorf("dial: connection refused: %w", ErrUnavailable)
+	}
+	if user != "alice" || pw != "pw" {
+		return nil, ErrAuthFailed
+	}
+	a.open++
+	a.logins++
+	return &connStore{memStore: a.store, a: a}, nil
+}
+
+func (a *connAuth) conns() int { a.mu.Lock(); defer a.mu.Unlock(); return a.open }
+
+// TestUnauthenticatedLeavesNothing: messages without valid credentials
+// get their challenge and leave no session, no login and no state.
+func TestUnauthenticatedLeavesNothing(t *testing.T) {
+	store := newMemStore()
+	auth := &connAuth{store: store}
+	srv := NewServer(ServerOptions{Auth: auth})
+	defer srv.Close()
+	for i := 0; i < 1500; i++ {
+		dev := newSimDevice(t, srv, fmt.Sprintf("IMEI:%d", i))
+		if i%2 == 0 {
+			dev.cred = "YWxpY2U6d3Jvbmc=" // alice:wrong
+		} else {
+			dev.cred = ""
+		}
+		s := dev.begin()
+		if code := hdrCode(s.alert(true)); code != int(StatusInvalidCredentials) && code != int(StatusMissingCredentials) {
+			t.Fatalf("message %d: header status %d", i, code)
+		}
+	}
+	srv.mu.Lock()
+	n := len(srv.sessions)
+	srv.mu.Unlock()
+	if n != 0 || auth.conns() != 0 || store.saves != 0 {
+		t.Errorf("after 1500 unauthenticated messages: %d sessions, %d connections open, %d state writes", n, auth.conns(), store.saves)
+	}
+}
+
+// TestMailServerDown503: a login the mail server cannot answer is a 503
+// with a retry hint, never 401; the report says unavailable.
+func TestMailServerDown503(t *testing.T) {
+	auth := &connAuth{store: newMemStore(), down: true}
+	var reports []*SessionReport
+	srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
+	defer srv.Close()
+	dev := newSimDevice(t, srv, "IMEI:1")
+	s := dev.begin()
+	var b bytes.Buffer
+	m := &Message{Hdr: SyncHdr{VerDTD: "1.2", VerProto: "SyncML/1.2", SessionID: "1", MsgID: "1",
+		Target: Loc{LocURI: "http://127.0.0.1/syncml"}, Source: Loc{LocURI: "IMEI:1"},
+		Cred: &Cred{Meta: &Meta{Type: "syncml:auth-basic"}, Data: dev.cred}}, Final: true}
+	EncodeXML(&b, m.Element())
+	resp, err := srv.Handle(context.Background(), &Request{Body: b.Bytes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := parse(t, resp.Body)
+	st := hdrStatus(r)
+	if st.Data != "503" || resp.RetryAfter <= 0 || len(st.Items) == 0 || !strings.Contains(st.Items[0].Data.Text, "try again") {
+		t.Errorf("mail server down: status %s, retry after %v, items %+v", st.Data, resp.RetryAfter, st.Items)
+	}
+	if len(reports) != 1 || reports[0].Result != "unavailable" {
+		t.Errorf("reports: %+v", reports)
+	}
+	_ = s
+	// Up again: the device syncs.
+	auth.mu.Lock()
+	auth.down = false
+	auth.mu.Unlock()
+	dev.add(vc("Ann"))
+	if !dev.sync(true) {
+		t.Error("sync after the mail server came back failed")
+	}
+}
+
+// TestReplacedSessionEndsAtOnce: the device's newer session closes the
+// older one's connection at once; the older one's later messages are
+// refused and it commits nothing.
+func TestReplacedSessionEndsAtOnce(t *testing.T) {
+	store := newMemStore()
+	auth := &connAuth{store: store}
+	srv := NewServer(ServerOptions{Auth: auth})
+	defer srv.Close()
+	phone := newSimDevice(t, srv, "IMEI:7")
+	for i := 0; i < 5; i++ {
+		phone.add(vc(fmt.Sprintf("C%d", i)))
+	}
+	old := phone.begin()
+	old.alert(true)
+	if auth.conns() != 1 {
+		t.Fatalf("%d connections after the first message", auth.conns())
+	}
+	phone.sessions++ // the retry is a new session of the same device
+	retry := phone.begin()
+	retry.alert(true)
+	if n := auth.conns(); n != 1 {
+		t.Errorf("%d connections open after the device's new session, want 1 (the old one closed)", n)
+	}
+	r := old.clientSync(true)
+	if hdrCode(r) != int(StatusForbidden) || !strings.Contains(hdrStatus(r).Items[0].Data.Text, "replaced") {
+		t.Errorf("the old session's next message: %v", statuses(r))
+	}
+	if n := len(store.items["contacts"]); n != 0 {
+		t.Errorf("the replaced session stored %d items", n)
+	}
+	if !retry.serverChanges(retry.clientSync(true)) {
+		t.Fatal("the new session failed")
+	}
+	if n := len(store.items["contacts"]); n != 5 {
+		t.Errorf("%d items after the new session, want 5", n)
+	}
+}
+
+// TestOtherUsersCredentialsRefused: a message on alice's session with
+// bob's credentials executes nothing.
+func TestOtherUsersCredentialsRefused(t *testing.T) {
+	store := newMemStore()
+	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	defer srv.Close()
+	phone := newSimDevice(t, srv, "IMEI:8")
+	phone.add(vc("Ann"))
+	s := phone.begin()
+	s.alert(true)
+	s.msgID++
+	m := &Message{Hdr: SyncHdr{VerDTD: "1.2", VerProto: "SyncML/1.2", SessionID: s.sid, MsgID: strconv.Itoa(s.msgID),
+		Target: Loc{LocURI: "http://127.0.0.1/syncml"}, Source: Loc{LocURI: phone.id},
+		Cred: &Cred{Meta: &Meta{Type: "syncml:auth-basic"}, Data: base64.StdEncoding.EncodeToString([]byte("bob:bobs-pw"))}},
+		Body: []Command{&Sync{CmdID: "1", Target: &Loc{LocURI: "contacts"}, Source: &Loc{LocURI: "ab"}, Commands: []Command{
+			&Change{CmdID: "2", Op: "Add", Items: []Item{{Source: &Loc{LocURI: "1"}, Data: &Data{Text: vc("Ann")}}}}}}},
+		Final: true}
+	var b bytes.Buffer
+	EncodeXML(&b, m.Element())
+	resp, err := srv.Handle(context.Background(), &Request{Body: b.Bytes(), SessionKey: s.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := parse(t, resp.Body)
+	if st := hdrStatus(r); st.Data != "401" {
+		t.Errorf("another user's credentials: %v", statuses(r))
+	}
+	if n := len(store.items["contacts"]); n != 0 {
+		t.Errorf("%d items stored from the refused message", n)
+	}
+}
+
+// TestIdleSessionReleasesConnection: a session idle past IdleRelease
+// gives its connection back and opens a new one on its next message; the
+// sync completes.
+func TestIdleSessionReleasesConnection(t *testing.T) {
+	store := newMemStore()
+	auth := &connAuth{store: store}
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	srv := NewServer(ServerOptions{Auth: auth, IdleRelease: 20 * time.Second, now: clock})
+	defer srv.Close()
+	phone := newSimDevice(t, srv, "IMEI:9")
+	phone.add(vc("Ann"))
+	s := phone.begin()
+	s.alert(true)
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	// Any message to the server sweeps; a stranger's will do.
+	stranger := newSimDevice(t, srv, "IMEI:other")
+	stranger.cred = ""
+	stranger.begin().alert(true)
+	deadline := time.Now().Add(5 * time.Second)
+	for auth.conns() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := auth.conns(); n != 0 {
+		t.Fatalf("%d connections open while the session is idle", n)
+	}
+	if !s.serverChanges(s.clientSync(true)) {
+		t.Fatal("the session failed after its connection was released")
+	}
+	if auth.logins != 2 || len(store.items["contacts"]) != 1 {
+		t.Errorf("%d logins (want 2: the first and the reopen), %d items", auth.logins, len(store.items["contacts"]))
+	}
+}
+
+// TestUserSessionCap: abandoned sessions of many devices do not keep the
+// user's real phone out: at the cap the least recently used idle one is
+// ended.
+func TestUserSessionCap(t *testing.T) {
+	store := newMemStore()
+	auth := &connAuth{store: store}
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	srv := NewServer(ServerOptions{Auth: auth, MaxDevices: 20, MaxUserSessions: 4, IdleRelease: 10 * time.Second, now: clock})
+	defer srv.Close()
+	for i := 0; i < 12; i++ {
+		newSimDevice(t, srv, fmt.Sprintf("IMEI:abandoned-%d", i)).begin().alert(true)
+		mu.Lock()
+		now = now.Add(time.Minute)
+		mu.Unlock()
+	}
+	srv.mu.Lock()
+	live := len(srv.byUser["alice"])
+	srv.mu.Unlock()
+	if live > 4 {
+		t.Errorf("%d sessions of alice open, cap 4", live)
+	}
+	phone := newSimDevice(t, srv, "IMEI:real")
+	phone.add(vc("Ann"))
+	if !phone.sync(true) {
+		t.Fatal("the real phone's sync failed")
+	}
+	if n := auth.conns(); n > 4 {
+		t.Errorf("%d connections open, want at most the cap", n)
+	}
+}
+
+// faultAuth logs alice in to a memStore whose Get and Put fail on demand.
+type faultAuth struct {
+	store *memStore
+	mu    sync.Mutex
+	// failGet, failPut: the next calls fail; putThenFail: Put stores,
+	// then reports a failure (the connection broke after the write).
+	failGet, failPut, putThenFail bool
+}
+
+type faultStore struct {
+	memSession
+	a *faultAuth
+}
+
+func (a *faultAuth) Login(_ context.Context, user, pw string) (Store, error) {
+	if user != "alice" || pw != "pw" {
+		return nil, ErrAuthFailed
+	}
+	return &faultStore{memSession{a.store}, a}, nil
+}
+
+func (a *faultAuth) set(f func(a *faultAuth)) { a.mu.Lock(); f(a); a.mu.Unlock() }
+
+var errBroken = fmt.Errorf("imap: connection reset: %w", ErrUnavailable)
+
+func (f *faultStore) Get(ctx context.Context, db string, ids ...string) ([]*StoreItem, error) {
+	f.a.mu.Lock()
+	fail := f.a.failGet
+	f.a.mu.Unlock()
+	if fail {
+		return nil, errBroken
+	}
+	return f.memSession.Get(ctx, db, ids...)
+}
+
+func (f *faultStore) Put(ctx context.Context, db string, items ...*StoreItem) error {
+	f.a.mu.Lock()
+	fail, after := f.a.failPut, f.a.putThenFail
+	f.a.mu.Unlock()
+	if fail {
+		return errBroken
+	}
+	if err := f.memSession.Put(ctx, db, items...); err != nil {
+		return err
+	}
+	if after {
+		return errBroken
+	}
+	return nil
+}
+
+// TestStoreWriteFailure: a write the store fails is answered 510, never
+// 415; the database commits nothing and the session is reported failed;
+// the next sync stores each item once, also when the failed write had in
+// fact stored them.
+func TestStoreWriteFailure(t *testing.T) {
+	for _, after := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stored-then-failed=%v", after), func(t *testing.T) {
+			store := newMemStore()
+			auth := &faultAuth{store: store}
+			var reports []*SessionReport
+			srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
+			defer srv.Close()
+			phone := newSimDevice(t, srv, "IMEI:10")
+			for i := 0; i < 3; i++ {
+				phone.add(vc(fmt.Sprintf("C%d", i)))
+			}
+			auth.set(func(a *faultAuth) { a.failPut, a.putThenFail = !after, after })
+			s := phone.begin()
+			s.alert(true)
+			r := s.clientSync(true)
+			for _, st := range statuses(r) {
+				if strings.HasPrefix(st, "Add") && !strings.Contains(st, " 510") {
+					t.Errorf("status of a failed write: %s", st)
+				}
+			}
+			s.serverChanges(r)
+			if len(reports) != 1 || reports[0].Result != "unavailable" || reports[0].Error == "" {
+				t.Errorf("reports: %+v", reports)
+			}
+			if raw, _ := store.LoadState(context.Background(), stateKey(phone.id, "contacts")); raw != nil {
+				t.Error("the failed database committed its state")
+			}
+			var le LastError
+			if raw, _ := store.LoadState(context.Background(), lastErrorKey(phone.id)); raw == nil || json.Unmarshal(raw, &le) != nil || le.Result != "unavailable" {
+				t.Errorf("last-error record: %+v", le)
+			}
+			auth.set(func(a *faultAuth) { a.failPut, a.putThenFail = false, false })
+			if !phone.sync(true) {
+				t.Fatal("the next sync failed")
+			}
+			if got := mailboxNames(store); !slices.Equal(got, []string{"C0", "C1", "C2"}) {
+				t.Errorf("mailbox after the repeat: %v", got)
+			}
+			if got := names(phone.items); !slices.Equal(got, []string{"C0", "C1", "C2"}) {
+				t.Errorf("phone after the repeat: %v", got)
+			}
+		})
+	}
+}
+
+// TestStoreReadFailureAborts: a read that fails while the device's edit
+// is merged stops the database: nothing is written (no merge on a missing
+// value), nothing committed; the next sync applies the edit.
+func TestStoreReadFailureAborts(t *testing.T) {
+	store := newMemStore()
+	auth := &faultAuth{store: store}
+	srv := NewServer(ServerOptions{Auth: auth})
+	defer srv.Close()
+	phone := newSimDevice(t, srv, "IMEI:11")
+	luid := phone.add("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nTEL:111\r\nNOTE:kept\r\nEND:VCARD\r\n")
+	if !phone.sync(true) {
+		t.Fatal("first sync failed")
+	}
+	phone.items[luid] = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nTEL:222\r\nEND:VCARD\r\n"
+	phone.dirty[luid] = "Replace"
+	before := store.puts
+	auth.set(func(a *faultAuth) { a.failGet = true })
+	s := phone.begin()
+	s.alert(false)
+	r := s.clientSync(false)
+	if got := statuses(r); !slices.ContainsFunc(got, func(st string) bool { return strings.HasPrefix(st, "Replace") && strings.Contains(st, " 510") }) {
+		t.Errorf("statuses with the read failing: %v", got)
+	}
+	if store.puts != before {
+		t.Error("the store was written while its read failed")
+	}
+	if s.serverChanges(r) {
+		t.Error("the device took the session as complete")
+	}
+	auth.set(func(a *faultAuth) { a.failGet = false })
+	if !phone.sync(false) {
+		t.Fatal("the next sync failed")
+	}
+	for _, b := range store.items["contacts"] {
+		if !bytes.Contains(b, []byte("TEL:222")) {
+			t.Errorf("the edit did not reach the mailbox:\n%s", b)
+		}
+	}
+	if len(store.items["contacts"]) != 1 {
+		t.Errorf("%d contacts, want 1", len(store.items["contacts"]))
 	}
 }

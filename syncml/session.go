@@ -400,10 +400,11 @@ func (s *session) allClientSyncsDone() bool {
 func (s *session) startServerSync(ctx context.Context, out *outbox) *Message {
 	needMap := false
 	for _, d := range s.order {
-		if d.failed {
-			continue
+		if !d.failed {
+			d.finishClientSide(ctx)
 		}
-		d.finishClientSide(ctx)
+		// A failed database still gets its (empty) Sync, so that the
+		// device answers it and the session ends in order.
 		if d.mode.serverSends() {
 			s.pending = append(s.pending, d.serverSync(ctx)...)
 			needMap = true

@@ -154,6 +154,15 @@ func (s *simSession) clientSync(slow bool) *Message {
 func (s *simSession) serverChanges(r *Message) bool {
 	d := s.d
 	var cmds []*Change
+	// An item the server could not take (5xx) fails the database's sync
+	// on the device, as Synthesis-based clients do: it keeps its anchor
+	// and sends its changes again next time.
+	failed := false
+	for _, c := range r.Body {
+		if st, ok := c.(*Status); ok && st.Cmd != "SyncHdr" && len(st.Data) == 3 && st.Data[0] == '5' {
+			failed = true
+		}
+	}
 	for n := 0; ; n++ {
 		if hdrCode(r) >= 300 {
 			return false
@@ -201,6 +210,10 @@ func (s *simSession) serverChanges(r *Message) bool {
 	}
 	r = s.send(true, mapCmds...)
 	if hdrCode(r) >= 300 {
+		d.t.Logf("package 5 answered %v", statuses(r))
+		return false
+	}
+	if failed {
 		return false
 	}
 	d.dirty = map[string]string{}

@@ -657,8 +657,8 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 		}
 		delete(d.outgoing, guid)
 		if _, err := d.view.Delete(ctx, guid); err != nil {
-			d.s.log.Error("delete item", "database", d.db, "id", guid, "err", err)
-			st.Data = StatusCommandFailed.String()
+			d.fail("delete item", err)
+			st.Data = StatusDataStoreFailure.String()
 			return nil
 		}
 		d.own = append(d.own, guid)
@@ -979,7 +979,7 @@ func (d *dbSession) finishClientSide(ctx context.Context) {
 		return
 	}
 	if _, err := d.view.Delete(ctx, gone...); err != nil {
-		d.s.log.Error("refresh from client: delete", "database", d.db, "err", err)
+		d.fail("refresh from client: delete", err)
 		return
 	}
 	d.own = append(d.own, gone...)
@@ -994,7 +994,7 @@ func (d *dbSession) finishClientSide(ctx context.Context) {
 
 // serverSync builds the server's Sync for this database (package 4).
 func (d *dbSession) serverSync(ctx context.Context) []Command {
-	if d.sends() {
+	if d.sends() && !d.failed {
 		d.applyFilter(ctx)
 	}
 	if d.failed {
@@ -1181,7 +1181,7 @@ func (s *session) commit(ctx context.Context) {
 		}
 		point, err := d.view.Advance(ctx, base, d.own)
 		if err != nil {
-			s.log.Error("commit: sync point", "database", d.db, "err", err)
+			d.fail("commit: sync point", err)
 			continue
 		}
 		d.state.ClientNext, d.state.ServerNext, d.state.Point = d.clientAnchor.Next, d.serverNext, point
@@ -1195,7 +1195,7 @@ func (s *session) commit(ctx context.Context) {
 			d.saveBases(ctx)
 		}
 		if err != nil {
-			s.log.Error("commit: save state", "database", d.db, "err", err)
+			d.fail("commit: save state", err)
 			continue
 		}
 		s.log.Info("sync complete", "database", d.db, "mode", int(d.mode), "from_device", len(d.own), "items", len(d.state.Map))
