@@ -439,7 +439,7 @@ func TestDevicesLockout(t *testing.T) {
 	// the device and the address they come from.
 	phoneLogin := func(password string) error {
 		st, err := h.Admin.Auth.Login(syncml.WithDevice(plugin.WithRemoteAddr(ctx, "192.0.2.7:4711"), phone), devUser, password)
-		if st != nil {
+		if err == nil {
 			st.Close()
 		}
 		return err
