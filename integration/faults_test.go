@@ -6,11 +6,13 @@ package integration
 // check that the device and the mailbox hold the same contacts, every one
 // exactly once and with the content it should have (agree).
 //
-// All cases run in the normal run (go test -run TestFault ./integration/).
-// The heavier variants (the daemon killed while it answers the client's
-// message rather than before it reads it, and the whole Dovecot killed
-// with SIGKILL) run only with -faults.heavy or SYNCML_IMAP_HEAVY=1.
-// Each case logs how long it took ("fault case ... took").
+// go test -run TestFault ./integration/ runs the cases every CI run
+// needs; the variants that add little to them (the daemon killed while it
+// answers the client's message rather than before it reads it, the whole
+// Dovecot killed with SIGKILL rather than stopped) run only with
+// -faults.heavy or SYNCML_IMAP_HEAVY=1. The cases run in parallel (each has
+// its own Dovecot, endpoint and client) and each logs how long it took
+// ("fault case ... took").
 
 import (
 	"bytes"
@@ -264,9 +266,10 @@ func (e *env) changeBoth(t *testing.T, want book, base, n int) {
 	want.add("new in the mailbox", 900+base, 900+base+n)
 }
 
-// trigger holds the client's k-th message (counting POSTs from 1) on its
-// way to the server while the test injects a fault.
+// trigger holds a message of the client on its way to the server while
+// the test injects a fault: the k-th (from 1) of those that match.
 type trigger struct {
+	match   func(body []byte) bool // nil: every message
 	k       int32
 	n       atomic.Int32
 	reached chan struct{}
@@ -274,24 +277,45 @@ type trigger struct {
 	done    sync.Once
 }
 
-func newTrigger(k int) *trigger {
-	return &trigger{k: int32(k), reached: make(chan struct{}), resume: make(chan struct{})}
+func newTrigger(k int, match func([]byte) bool) *trigger {
+	return &trigger{match: match, k: int32(k), reached: make(chan struct{}), resume: make(chan struct{})}
 }
 
-// hold is called for every POST before the server sees it; at the k-th it
-// waits until the fault is injected.
-func (tr *trigger) hold() {
-	if tr.n.Add(1) == tr.k {
+// Which messages of the client a trigger counts.
+var (
+	// carriesChanges: the client's own Add, Replace or Delete commands.
+	carriesChanges = func(b []byte) bool {
+		return bytes.Contains(b, []byte("<Add>")) || bytes.Contains(b, []byte("<Replace>")) || bytes.Contains(b, []byte("<Delete>"))
+	}
+	// acksServerChanges: statuses for the server's Add, Replace or Delete
+	// commands, which the client has applied by now.
+	acksServerChanges = regexp.MustCompile(`<Cmd>(Add|Replace|Delete)</Cmd>`).Match
+	// carriesMap: the client's Map of the server's additions.
+	carriesMap = func(b []byte) bool { return bytes.Contains(b, []byte("<Map>")) }
+)
+
+// fires counts the message and tells whether it is the trigger's.
+func (tr *trigger) fires(body []byte) bool {
+	if tr.match != nil && !tr.match(body) {
+		return false
+	}
+	return tr.n.Add(1) == tr.k
+}
+
+// hold is called for every message before the server sees it; the
+// trigger's waits until the fault is injected.
+func (tr *trigger) hold(body []byte) {
+	if tr.fires(body) {
 		close(tr.reached)
 		<-tr.resume
 	}
 }
 
-// pass is called for every POST once the server has read it all; at the
-// k-th it lets the fault be injected after delay, while the server
+// pass is called for every message once the server has read it all; at
+// the trigger's, the fault is injected after delay, while the server
 // answers, without holding the message.
-func (tr *trigger) pass(n int32, delay time.Duration) {
-	if n == tr.k {
+func (tr *trigger) pass(body []byte, delay time.Duration) {
+	if tr.fires(body) {
 		time.AfterFunc(delay, func() { close(tr.reached) })
 	}
 }
@@ -317,7 +341,7 @@ func syncWithFault(t *testing.T, c *syncevo.Client, mode syncevo.Mode, tr *trigg
 
 // withTrigger makes the env's endpoint hold the trigger's message.
 func (e *env) withTrigger(tr *trigger) {
-	e.setCut(func() bool { tr.hold(); return false })
+	e.setRecord(func(_ string, body []byte) { tr.hold(body) })
 }
 
 // replies returns the server's messages of a sync.
@@ -465,10 +489,9 @@ type faultProxy struct {
 	posts atomic.Int32
 	mu    sync.Mutex
 	codes []int
-	// hold and pass, when set, see each POST (see trigger); pass gets the
-	// POST's number once its body went to the daemon.
-	hold func()
-	pass func(n int32)
+	// hold and pass, when set, see each POST's body (see trigger), pass
+	// once the body went to the daemon.
+	hold, pass func(body []byte)
 }
 
 func startProxy(t *testing.T, target string) *faultProxy {
@@ -492,16 +515,23 @@ func startProxy(t *testing.T, target string) *faultProxy {
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
-			n := p.posts.Add(1)
+			p.posts.Add(1)
 			p.mu.Lock()
 			hold, pass := p.hold, p.pass
 			p.mu.Unlock()
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, "proxy: "+err.Error(), http.StatusBadRequest)
+				return
+			}
 			if hold != nil {
-				hold()
+				hold(body)
 			}
+			var rd io.Reader = bytes.NewReader(body)
 			if pass != nil {
-				r.Body = &eofNotify{r: r.Body, f: func() { pass(n) }}
+				rd = &eofNotify{r: rd, f: func() { pass(body) }}
 			}
+			r.Body = io.NopCloser(rd)
 		}
 		rp.ServeHTTP(w, r)
 	})}
@@ -516,7 +546,7 @@ func (p *faultProxy) record(code int) {
 	p.mu.Unlock()
 }
 
-func (p *faultProxy) set(hold func(), pass func(int32)) {
+func (p *faultProxy) set(hold, pass func([]byte)) {
 	p.mu.Lock()
 	p.hold, p.pass = hold, pass
 	p.mu.Unlock()
@@ -532,7 +562,7 @@ func (p *faultProxy) takeCodes() []int {
 
 // eofNotify calls f once when the body has been read to its end.
 type eofNotify struct {
-	r    io.ReadCloser
+	r    io.Reader
 	f    func()
 	once sync.Once
 }
@@ -544,8 +574,6 @@ func (b *eofNotify) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-func (b *eofNotify) Close() error { return b.r.Close() }
 
 // daemonEnv is an env whose endpoint is a syncml-imap process behind a
 // counting proxy.
@@ -584,14 +612,13 @@ func newDaemonEnv(t *testing.T, bin string) *daemonEnv {
 }
 
 // killDaemonAt runs a sync of mode and SIGKILLs the daemon when the
-// client's k-th message has reached it (mid: after delay, while the
+// trigger's message has reached it (mid: after delay, while the
 // daemon answers it; else before the daemon reads it). A new daemon is
 // then started on the same port.
-func (de *daemonEnv) killDaemonAt(t *testing.T, mode syncevo.Mode, k int, mid bool, delay time.Duration) *syncevo.Result {
+func (de *daemonEnv) killDaemonAt(t *testing.T, mode syncevo.Mode, tr *trigger, mid bool, delay time.Duration) *syncevo.Result {
 	t.Helper()
-	tr := newTrigger(k)
 	if mid {
-		de.front.set(nil, func(n int32) { tr.pass(n, delay) })
+		de.front.set(nil, func(b []byte) { tr.pass(b, delay) })
 	} else {
 		de.front.set(tr.hold, nil)
 	}
@@ -600,9 +627,9 @@ func (de *daemonEnv) killDaemonAt(t *testing.T, mode syncevo.Mode, k int, mid bo
 	de.front.set(nil, nil)
 	posts := de.front.posts.Load() - before
 	if !hit {
-		t.Fatalf("the sync ended after %d messages, before its message %d: %s", posts, k, r)
+		t.Fatalf("the sync ended after %d messages, before the trigger's: %s", posts, r)
 	}
-	t.Logf("daemon killed at the client's message %d of %d (mid=%v): %s", k, posts, mid, r)
+	t.Logf("daemon killed at the client's message %d (mid=%v), the mailbox holds %d contacts then: %s", posts, mid, len(de.mailbox(imapstore.KindContacts)), r)
 	if r.OK() {
 		t.Errorf("the sync succeeded although its daemon was killed: %s", r)
 	}
@@ -619,56 +646,66 @@ func lastLines(s string, n int) string {
 }
 
 // TestFaultDaemonKilled: the daemon (a real syncml-imap serve process) is
-// killed with SIGKILL in the middle of a slow sync and of a two-way sync;
-// a new one on the same port serves the repeat, after which both sides
-// agree and a further sync is quiet.
+// killed with SIGKILL in the middle of a slow sync (while the device's 200
+// contacts come in) and of a two-way sync with changes on both sides
+// (while the device's changes come in, and while the server's go out); a
+// new one on the same port serves the repeat, after which both sides
+// agree and a further sync is quiet. The daemon is killed before it reads
+// the message, or (heavy) while it answers it.
 func TestFaultDaemonKilled(t *testing.T) {
+	t.Parallel()
 	bin := buildDaemon(t, t.TempDir())
+	slow := func(t *testing.T, de *daemonEnv, want book) syncevo.Mode {
+		// The mailbox has 40 of its own and 20 the device has too.
+		var items []*imapstore.Item
+		for i := 300; i < 340; i++ {
+			items = append(items, &imapstore.Item{Data: contact(i, "in the mailbox")})
+		}
+		for i := 180; i < 200; i++ {
+			items = append(items, &imapstore.Item{Data: contact(i, "first")})
+		}
+		if err := de.account().Put(context.Background(), imapstore.KindContacts, items...); err != nil {
+			t.Fatal(err)
+		}
+		want.add("in the mailbox", 300, 340)
+		for i := 0; i < 200; i++ {
+			de.client.WriteItem(t, "addressbook", fmt.Sprintf("c%03d.vcf", i), contact(i, "first"))
+		}
+		want.add("first", 0, 200)
+		return syncevo.Slow
+	}
+	twoWay := func(t *testing.T, de *daemonEnv, want book) syncevo.Mode {
+		de.seed(t, want, 0, 100)
+		de.changeBoth(t, want, 0, 40)
+		return syncevo.TwoWay
+	}
 	for _, tc := range []struct {
 		name  string
+		setup func(*testing.T, *daemonEnv, book) syncevo.Mode
+		at    func() *trigger
 		mid   bool
-		heavy bool
-	}{{"before it reads a message", false, false}, {"while it answers a message", true, true}} {
-		t.Run("slow sync/"+tc.name, func(t *testing.T) {
-			if tc.heavy {
+	}{
+		{"slow sync", slow, func() *trigger { return newTrigger(3, carriesChanges) }, false},
+		{"two-way sync/device's changes", twoWay, func() *trigger { return newTrigger(2, carriesChanges) }, false},
+		{"two-way sync/server's changes", twoWay, func() *trigger { return newTrigger(1, acksServerChanges) }, false},
+		{"slow sync", slow, func() *trigger { return newTrigger(3, carriesChanges) }, true},
+		{"two-way sync/device's changes", twoWay, func() *trigger { return newTrigger(2, carriesChanges) }, true},
+		{"two-way sync/server's changes", twoWay, func() *trigger { return newTrigger(1, acksServerChanges) }, true},
+	} {
+		name := tc.name + "/before it reads"
+		if tc.mid {
+			name = tc.name + "/while it answers"
+		}
+		t.Run(name, func(t *testing.T) {
+			if tc.mid {
 				heavyCase(t)
 			}
+			t.Parallel()
 			timed(t)
 			de := newDaemonEnv(t, bin)
 			want := book{}
-			// The mailbox has 40 of its own and 20 the device has too.
-			var items []*imapstore.Item
-			for i := 300; i < 340; i++ {
-				items = append(items, &imapstore.Item{Data: contact(i, "in the mailbox")})
-			}
-			for i := 180; i < 200; i++ {
-				items = append(items, &imapstore.Item{Data: contact(i, "first")})
-			}
-			if err := de.account().Put(context.Background(), imapstore.KindContacts, items...); err != nil {
-				t.Fatal(err)
-			}
-			want.add("in the mailbox", 300, 340)
-			for i := 0; i < 200; i++ {
-				de.client.WriteItem(t, "addressbook", fmt.Sprintf("c%03d.vcf", i), contact(i, "first"))
-			}
-			want.add("first", 0, 200)
-			// Message 3 carries the second part of the device's 200.
-			de.killDaemonAt(t, syncevo.Slow, 3, tc.mid, 30*time.Millisecond)
-			t.Logf("the repair: %s", de.sync(t, syncevo.TwoWay))
-			de.agree(t, want)
-			de.quiet(t, want)
-		})
-		t.Run("two-way sync/"+tc.name, func(t *testing.T) {
-			if tc.heavy {
-				heavyCase(t)
-			}
-			timed(t)
-			de := newDaemonEnv(t, bin)
-			want := book{}
-			de.seed(t, want, 0, 200)
-			de.changeBoth(t, want, 0, 40)
-			// Message 2 carries the first part of the device's changes.
-			de.killDaemonAt(t, syncevo.TwoWay, 2, tc.mid, 30*time.Millisecond)
+			mode := tc.setup(t, de, want)
+			de.killDaemonAt(t, mode, tc.at(), tc.mid, 30*time.Millisecond)
 			t.Logf("the repair: %s", de.sync(t, syncevo.TwoWay))
 			de.agree(t, want)
 			de.quiet(t, want)
@@ -688,6 +725,7 @@ func newFaultEnv(t *testing.T) *env {
 // answers (no hang) and never says 401. Dovecot is started again on the
 // same port; the next sync repairs everything.
 func TestFaultIMAPDown(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		heavy   bool
@@ -704,17 +742,19 @@ func TestFaultIMAPDown(t *testing.T) {
 			if tc.heavy {
 				heavyCase(t)
 			}
+			t.Parallel()
 			timed(t)
 			e := newFaultEnv(t)
 			want := book{}
-			e.seed(t, want, 0, 200)
+			e.seed(t, want, 0, 100)
 			e.changeBoth(t, want, 0, 30)
-			tr := newTrigger(2)
+			// Before the server sees the device's changes.
+			tr := newTrigger(1, carriesChanges)
 			e.withTrigger(tr)
 			r, hit := syncWithFault(t, e.client, syncevo.TwoWay, tr, func() { tc.fault(t, e.dove) })
-			e.setCut(nil)
+			e.setRecord(nil)
 			if !hit {
-				t.Fatalf("the sync ended before its second message: %s", r)
+				t.Fatalf("the sync ended before the device sent its changes: %s", r)
 			}
 			t.Logf("the sync with IMAP %s: %s", tc.name, r)
 			msgs := serverReplies(t, e.client, r)
@@ -769,21 +809,23 @@ func killClient(t *testing.T, c *syncevo.Client) int {
 // sends it its changes, so it has stored some of them and acknowledged
 // none; its next sync repairs everything.
 func TestFaultClientKilled(t *testing.T) {
+	t.Parallel()
 	timed(t)
 	e := newFaultEnv(t)
 	want := book{}
-	e.seed(t, want, 0, 200)
-	e.changeBoth(t, want, 0, 80)
-	tr := newTrigger(4)
+	e.seed(t, want, 0, 100)
+	e.changeBoth(t, want, 0, 60)
+	// The client has stored the first of the server's changes.
+	tr := newTrigger(1, acksServerChanges)
 	e.withTrigger(tr)
 	r, hit := syncWithFault(t, e.client, syncevo.TwoWay, tr, func() {
 		if n := killClient(t, e.client); n != 1 {
 			t.Errorf("killed %d client processes, want 1", n)
 		}
 	})
-	e.setCut(nil)
+	e.setRecord(nil)
 	if !hit {
-		t.Fatalf("the sync ended before its message 4: %s", r)
+		t.Fatalf("the sync ended before the client stored a change of the server: %s", r)
 	}
 	t.Logf("the killed sync: %s (device holds %d contacts)", r, len(e.client.Items(t, "addressbook")))
 	if r.Signal == "" {
@@ -896,41 +938,45 @@ func vcfMail(cards ...[]byte) []byte {
 // next sync device and mailbox agree, and the dropped mail is gone from
 // the folder, its contacts stored as items.
 func TestFaultMailClientDuringSync(t *testing.T) {
+	t.Parallel()
 	timed(t)
 	e := newFaultEnv(t)
 	want := book{}
-	e.seed(t, want, 0, 200)
+	e.seed(t, want, 0, 100)
 	e.changeBoth(t, want, 0, 30)
 	editID, delID := e.idOf(t, 50), e.idOf(t, 60)
 	mc := e.imapSession(t, "Contacts")
-	// One change at each of the client's messages 2, 3 and 4.
+	// The edit when the device's changes come in, the delete when the
+	// client acknowledges the server's changes, the drop-in with its Map
+	// (the session's end).
 	var posts atomic.Int32
 	var mu sync.Mutex
 	var errs []string
 	var done []string
-	e.setCut(func() bool {
+	edit, del, drop := newTrigger(1, carriesChanges), newTrigger(1, acksServerChanges), newTrigger(1, carriesMap)
+	e.setRecord(func(_ string, body []byte) {
 		n := posts.Add(1)
 		mu.Lock()
 		defer mu.Unlock()
 		var err error
-		switch n {
-		case 2:
+		// Each at most once, even if a message matches several.
+		switch {
+		case edit.fires(body):
 			err = mailEdit(mc, editID, "first", "edited in a mail client")
-			done = append(done, "edit at message 2")
-		case 3:
+			done = append(done, fmt.Sprintf("edit at message %d", n))
+		case del.fires(body):
 			err = mailDelete(mc, delID)
-			done = append(done, "delete at message 3")
-		case 4:
+			done = append(done, fmt.Sprintf("delete at message %d", n))
+		case drop.fires(body):
 			err = appendRaw(mc, "Contacts", vcfMail(contact(700, "dropped in"), contact(701, "dropped in")))
-			done = append(done, "drop-in at message 4")
+			done = append(done, fmt.Sprintf("drop-in at message %d", n))
 		}
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("message %d: %v", n, err))
 		}
-		return false
 	})
 	r := e.client.Sync(t, syncevo.TwoWay)
-	e.setCut(nil)
+	e.setRecord(nil)
 	mu.Lock()
 	t.Logf("the sync with mail-client changes (%d messages; %s): %s", posts.Load(), strings.Join(done, ", "), r)
 	if len(errs) > 0 {
@@ -948,7 +994,9 @@ func TestFaultMailClientDuringSync(t *testing.T) {
 	want.add("dropped in", 700, 702)
 	t.Logf("the repair: %s", e.sync(t, syncevo.TwoWay))
 	e.agree(t, want)
-	st, err := mc.Status("Contacts", &imap.StatusOptions{NumMessages: true}).Wait()
+	// A connection of its own: Dovecot's STATUS on the selected folder
+	// reports what that session has seen.
+	st, err := e.imapSession(t, "INBOX").Status("Contacts", &imap.StatusOptions{NumMessages: true}).Wait()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -963,6 +1011,7 @@ func TestFaultMailClientDuringSync(t *testing.T) {
 // 401 (wrong password), and no HTTP answer is a 401 either. When the IMAP
 // server is back, the next sync works.
 func TestFaultIMAPDown503(t *testing.T) {
+	t.Parallel()
 	timed(t)
 	e := newEnvWith(t, nil, func(o *syncevo.Options) {
 		o.Sources = []syncevo.Source{{Name: "addressbook", URI: "contacts", Format: "text/vcard"}}
