@@ -10,11 +10,17 @@
 # TIME is a go duration per target (default 20s). PATTERN (an extended
 # regular expression) keeps only the targets whose "package.FuzzName"
 # matches, e.g. ./fuzz.sh 1m vformat.
+#
+# FUZZ_MINIMIZE (default 5s) caps the time go spends minimizing each new
+# interesting input (go's default is 60s): its minimizer tries every
+# sub-range of the input, quadratic in its length, so a kilobyte-sized
+# input would keep a worker from fuzzing for the whole of a short run.
 set -uo pipefail
 cd "$(dirname "$0")"
 
 fuzztime=${1:-20s}
 pattern=${2:-}
+minimize=${FUZZ_MINIMIZE:-5s}
 logs=$(mktemp -d "${TMPDIR:-/tmp}/syncml-imap-fuzz.XXXXXX")
 
 # package directory and target name, one pair a line.
@@ -31,7 +37,7 @@ while read -r dir name; do
   [ -z "$pattern" ] || [[ "$dir/$name $target" =~ $pattern ]] || continue
   log="$logs/${dir//\//_}.$name.log"
   echo "fuzz.sh: $dir $name for $fuzztime" >&2
-  go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" "./$dir" >"$log" 2>&1
+  go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" "./$dir" >"$log" 2>&1
   rc=$?
   # The last status line of go's fuzzer:
   # "fuzz: elapsed: 21s, execs: 123456 (5878/sec), new interesting: ..."
@@ -51,7 +57,9 @@ while read -r dir name; do
   else
     failed=1
     result="FAIL (see $log)"
-    if input=$(grep -oE 'testdata/fuzz/[^ ]+' "$log" | head -n 1); [ -n "$input" ]; then
+    if grep -q '\[build failed\]' "$log"; then
+      result="build failed (see $log)"
+    elif input=$(grep -oE 'testdata/fuzz/[^ ]+' "$log" | head -n 1); [ -n "$input" ]; then
       result="FAIL: $dir/$input"
     fi
   fi
