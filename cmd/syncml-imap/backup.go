@@ -283,7 +283,7 @@ func createOut(name string, stdout io.Writer) (*outFile, error) {
 		// pipe a reader waits on.
 		dev, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
-			return nil, fmt.Errorf("create %s: %w", name, err)
+			return nil, err // names the path
 		}
 		return &outFile{name: path, dev: dev, w: bufio.NewWriter(dev)}, nil
 	default:
@@ -292,7 +292,7 @@ func createOut(name string, stdout io.Writer) (*outFile, error) {
 		// nothing.
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
-			return nil, fmt.Errorf("create %s: %w", name, err)
+			return nil, err // names the path
 		}
 		f.Close()
 	}
