@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"syncml-imap/syncml"
@@ -104,6 +105,11 @@ func (h *Handler) serveSyncML(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Cache-Control", "no-store")
+	if resp.RetryAfter > 0 {
+		// The reply says 503 (the mail server cannot answer); the HTTP
+		// status stays 200, as for every delivered SyncML reply.
+		w.Header().Set("Retry-After", strconv.Itoa(int(resp.RetryAfter.Seconds())))
+	}
 	w.Write(resp.Body)
 }
 

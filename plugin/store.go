@@ -27,7 +27,11 @@ type IMAPAuth struct {
 // A refused login matches syncml.ErrAuthFailed, an IMAP server that
 // cannot be reached or cannot log in now syncml.ErrUnavailable.
 func (a *IMAPAuth) Login(ctx context.Context, user, password string) (syncml.Store, error) {
-	return dial(ctx, a.Options, user, password)
+	st, err := dial(ctx, a.Options, user, password)
+	if err != nil {
+		return nil, err // not a nil *accountStore in a non-nil Store
+	}
+	return st, nil
 }
 
 // dial logs in to the IMAP server for the device the context names.
@@ -53,6 +57,8 @@ func storeError(err error) error {
 		return &mappedError{err, syncml.ErrUnavailable}
 	case errors.Is(err, imapstore.ErrAuthFailed) && !errors.Is(err, syncml.ErrAuthFailed):
 		return &mappedError{err, syncml.ErrAuthFailed}
+	case errors.Is(err, imapstore.ErrInvalidItem) && !errors.Is(err, syncml.ErrInvalidItem):
+		return &mappedError{err, syncml.ErrInvalidItem}
 	}
 	return err
 }
