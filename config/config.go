@@ -43,12 +43,15 @@ type Auth struct {
 	// authentication. Default: "" (basic only).
 	SecretsFile string `toml:"secrets_file"`
 
-	// MaxFailures is how many failed logins one user, or one client
-	// address, may have within Lockout; further logins of that user or
-	// from that address are then refused, without asking the IMAP server,
-	// until Lockout has passed. A successful login clears the user's
-	// count. Loopback addresses (a reverse proxy on the same host) are
-	// not counted, only their users. 0 disables the throttle. Default: 5.
+	// MaxFailures is how many failed logins one device of a user, or one
+	// client address, may have within Lockout; further logins of that
+	// device or from that address are then refused, without asking the
+	// IMAP server, until Lockout has passed (or `devices unlock`). A user
+	// over all devices may have 4 × MaxFailures. Only wrong passwords
+	// count, not an IMAP server that cannot answer. A successful login
+	// clears the device's count. Loopback addresses (a reverse proxy on
+	// the same host) are not counted, only users and devices. 0 disables
+	// the throttle. Default: 5.
 	MaxFailures int `toml:"max_failures"`
 
 	// Lockout is the window failures are counted in and how long a user or
@@ -128,6 +131,21 @@ type HTTP struct {
 	// SessionTimeout is how long an idle SyncML session is kept; 0 means
 	// sessions never expire. Default: 15m.
 	SessionTimeout Duration `toml:"session_timeout"`
+
+	// IdleRelease is how long a session may wait for the device's next
+	// message while holding its IMAP connection; after it the connection
+	// is closed, and the next message opens a new one. 0 keeps it for the
+	// whole session. Default: 30s.
+	IdleRelease Duration `toml:"idle_release"`
+
+	// MaxSessions caps the sessions open at once, all users; beyond it a
+	// new session is told 503 (try later). Default: 1000.
+	MaxSessions int `toml:"max_sessions"`
+
+	// MaxUserSessions caps one user's open sessions (each device has at
+	// most one); at the cap the user's least recently used idle session
+	// ends for the new one. 0: twice sync.max_devices. Default: 0.
+	MaxUserSessions int `toml:"max_user_sessions"`
 
 	// MetricsPath is the URL path where Prometheus metrics are served, on
 	// the same listener as the endpoint; empty disables it. It must start
@@ -279,6 +297,8 @@ func Default() *Config {
 			PublicURL:      "",
 			MaxBodyBytes:   1 << 20,
 			SessionTimeout: Duration{15 * time.Minute},
+			IdleRelease:    Duration{30 * time.Second},
+			MaxSessions:    1000,
 			MetricsPath:    "/metrics",
 			HealthPath:     "/healthz",
 			TrustedProxies: nil,

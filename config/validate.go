@@ -123,6 +123,13 @@ func (c *Config) validate() []*Error {
 		ch.fail("http.max_body_bytes", "must not be negative, got %d", h.MaxBodyBytes)
 	}
 	ch.notNegative("http.session_timeout", h.SessionTimeout)
+	ch.notNegative("http.idle_release", h.IdleRelease)
+	if h.MaxSessions < 0 {
+		ch.fail("http.max_sessions", "must not be negative, got %d", h.MaxSessions)
+	}
+	if h.MaxUserSessions < 0 {
+		ch.fail("http.max_user_sessions", "must not be negative, got %d", h.MaxUserSessions)
+	}
 	// The endpoint, metrics and health check share one listener, so each
 	// needs a path of its own.
 	paths := map[string]string{}

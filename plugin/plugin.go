@@ -103,16 +103,19 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 		secrets = sf
 	}
 	srv := syncml.NewServer(syncml.ServerOptions{
-		Policy:         Policy(cfg.Sync.Defaults),
-		MaxDevices:     cfg.Sync.MaxDevices,
-		Auth:           auth,
-		Throttle:       throttle,
-		Secrets:        secrets,
-		Aliases:        Aliases(cfg.Sync.Aliases),
-		SessionTimeout: cfg.HTTP.SessionTimeout.Duration,
-		MaxMsgSize:     maxMsg,
-		Logger:         logger,
-		OnSession:      metrics.ObserveSession,
+		Policy:          Policy(cfg.Sync.Defaults),
+		MaxDevices:      cfg.Sync.MaxDevices,
+		Auth:            auth,
+		Throttle:        throttle,
+		Secrets:         secrets,
+		Aliases:         Aliases(cfg.Sync.Aliases),
+		SessionTimeout:  cfg.HTTP.SessionTimeout.Duration,
+		IdleRelease:     orNoLimit(cfg.HTTP.IdleRelease.Duration),
+		MaxSessions:     cfg.HTTP.MaxSessions,
+		MaxUserSessions: cfg.HTTP.MaxUserSessions,
+		MaxMsgSize:      maxMsg,
+		Logger:          logger,
+		OnSession:       metrics.ObserveSession,
 	})
 	var proxies []netip.Prefix
 	for _, p := range cfg.HTTP.TrustedProxies {

@@ -364,7 +364,7 @@ const sweepEvery = time.Second
 // janitorLoop sweeps while the server runs, so that idle sessions give
 // their connections back even when no other message comes.
 func (s *Server) janitorLoop() {
-	t := time.NewTicker(max(sweepEvery, s.opts.IdleRelease/4))
+	t := time.NewTicker(max(sweepEvery, min(s.opts.IdleRelease, s.opts.SessionTimeout)/4))
 	defer t.Stop()
 	for {
 		select {
