@@ -136,6 +136,12 @@ func (s *session) authenticate(ctx context.Context, msg *Message) (StatusCode, *
 	s.log = s.log.With("user", user)
 	auth := s.srv.opts.Auth
 	st, err := auth.Login(ctx, user, pass)
+	if errors.Is(err, ErrUnavailable) && s.srv.releaseIdle(user) > 0 {
+		// Perhaps the IMAP server's connection limit, reached by the
+		// user's idle sessions: once more with their connections given
+		// back.
+		st, err = auth.Login(ctx, user, pass)
+	}
 	if err != nil {
 		return s.loginFailed(err), basicChal
 	}
@@ -320,6 +326,9 @@ func (s *session) authMD5(ctx context.Context, msg *Message) (StatusCode, *Chal)
 	// the nonce it keeps; failed digests are throttled, so a guesser gets
 	// few such logins.
 	st, err := s.openForMD5(ctx, user, sec)
+	if errors.Is(err, ErrUnavailable) && s.srv.releaseIdle(user) > 0 {
+		st, err = s.openForMD5(ctx, user, sec)
+	}
 	if err != nil {
 		if code := s.loginFailed(err); code != StatusInvalidCredentials {
 			return code, nil

@@ -118,6 +118,7 @@ type connAuth struct {
 	open   int
 	logins int
 	down   bool // the mail server is unreachable
+	limit  int  // connections the server allows (0: any)
 }
 
 type connStore struct {
@@ -139,6 +140,9 @@ func (a *connAuth) Login(_ context.Context, user, pw string) (Store, error) {
 	}
 	if user != "alice" || pw != "pw" {
 		return nil, ErrAuthFailed
+	}
+	if a.limit > 0 && a.open >= a.limit {
+		return nil, fmt.Errorf("NO [LIMIT] Maximum number of connections from user+IP exceeded: %w", ErrUnavailable)
 	}
 	a.open++
 	a.logins++
@@ -492,5 +496,40 @@ func TestStoreReadFailureAborts(t *testing.T) {
 	}
 	if len(store.items["contacts"]) != 1 {
 		t.Errorf("%d contacts, want 1", len(store.items["contacts"]))
+	}
+}
+
+// TestConnectionLimitIdleSessions: the IMAP server's per-user connection
+// limit is reached by sessions waiting for other devices; a new device's
+// login has them give their connections back and gets in at once.
+func TestConnectionLimitIdleSessions(t *testing.T) {
+	store := newMemStore()
+	auth := &connAuth{store: store, limit: 3}
+	srv := NewServer(ServerOptions{Auth: auth, MaxDevices: 16})
+	defer srv.Close()
+	var waiting []*simSession
+	for i := 0; i < 12; i++ {
+		s := newSimDevice(t, srv, fmt.Sprintf("IMEI:abandoned-%d", i)).begin()
+		if code := hdrCode(s.alert(true)); code != int(StatusAuthAccepted) {
+			t.Fatalf("session %d: header status %d", i, code)
+		}
+		waiting = append(waiting, s)
+	}
+	phone := newSimDevice(t, srv, "IMEI:real")
+	phone.add(vc("Ann"))
+	if !phone.sync(true) {
+		t.Fatal("the real phone was kept out by the idle sessions")
+	}
+	if n := auth.conns(); n > 3 {
+		t.Errorf("%d connections open, limit 3", n)
+	}
+	// A waiting session goes on with a connection of its own.
+	w := waiting[0]
+	w.d.add(vc("Bob"))
+	if !w.serverChanges(w.clientSync(true)) {
+		t.Error("a session whose connection was given back could not go on")
+	}
+	if got := mailboxNames(store); !slices.Equal(got, []string{"Ann", "Bob"}) {
+		t.Errorf("mailbox: %v", got)
 	}
 }

@@ -80,7 +80,7 @@ type Server struct {
 
 // unavailableText is what a device is told when the mail server cannot
 // answer.
-const unavailableText = "the mail server is not reachable right now; nothing was changed; try again in a minute"
+const unavailableText = "the mail server cannot take this login right now (unreachable, busy, or at its connection limit); nothing was changed; try again in a minute"
 
 // RetryAfter is what the HTTP front advises a device told 503.
 const RetryAfter = 60 * time.Second
@@ -355,6 +355,27 @@ func (s *Server) Close() {
 		sess.mu.Unlock()
 		sess.close()
 	}
+}
+
+// releaseIdle has the user's sessions that are not handling a message
+// give back their IMAP connections now, and returns how many did: the IMAP
+// server's per-user connection limit must not keep the user's device out
+// because of sessions waiting for (or abandoned by) other devices.
+func (s *Server) releaseIdle(user string) int {
+	s.mu.Lock()
+	list := slices.Clone(s.byUser[strings.ToLower(user)])
+	s.mu.Unlock()
+	n := 0
+	for _, sess := range list {
+		if !sess.mu.TryLock() {
+			continue
+		}
+		if sess.store != nil && sess.store.release() {
+			n++
+		}
+		sess.mu.Unlock()
+	}
+	return n
 }
 
 // sweepEvery is how often sessions are looked over for expiry and idle
