@@ -183,7 +183,6 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 		victims, err := s.srv.admit(s)
 		if err != nil {
 			s.log.Warn("session refused", "err", err)
-			s.unavailable = true
 			s.refuse(out, msg, hdrStatus, StatusServiceUnavailable, err.Error())
 			return out.finish(true)
 		}
