@@ -533,3 +533,32 @@ func TestConnectionLimitIdleSessions(t *testing.T) {
 		t.Errorf("mailbox: %v", got)
 	}
 }
+
+// TestServerSessionCap: at the server's cap a new session is refused
+// with 503 and a reason, and nothing of it is kept; once a session ends
+// there is room again.
+func TestServerSessionCap(t *testing.T) {
+	store := newMemStore()
+	auth := &connAuth{store: store}
+	srv := NewServer(ServerOptions{Auth: auth, MaxDevices: 8, MaxSessions: 2})
+	defer srv.Close()
+	a := newSimDevice(t, srv, "IMEI:a").begin()
+	a.alert(true)
+	newSimDevice(t, srv, "IMEI:b").begin().alert(true)
+	c := newSimDevice(t, srv, "IMEI:c")
+	r := c.begin().alert(true)
+	st := hdrStatus(r)
+	if st.Data != "503" || len(st.Items) == 0 || !strings.Contains(st.Items[0].Data.Text, "too many sessions") || r.Hdr.RespURI != "" {
+		t.Fatalf("third session at a cap of 2: %v %+v", statuses(r), st.Items)
+	}
+	if n := auth.conns(); n != 2 {
+		t.Errorf("%d connections open, want the 2 sessions'", n)
+	}
+	if !a.serverChanges(a.clientSync(true)) {
+		t.Fatal("a session under the cap failed")
+	}
+	c.add(vc("Cy"))
+	if !c.sync(true) {
+		t.Error("no room after a session ended")
+	}
+}
