@@ -67,7 +67,7 @@ func NewMetrics() *Metrics {
 			Help: "Item changes in finished sessions, by database, direction (from_device, to_device) and operation (add, replace, delete)."},
 			[]string{"database", "direction", "op"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "logins_total",
-			Help: "Password logins, by result: ok, refused (wrong password), throttled (refused without asking IMAP after too many failures), error (IMAP unreachable or failing)."},
+			Help: "Password logins, by result: ok, refused (wrong password), throttled (refused without asking IMAP after too many failures), unavailable (IMAP unreachable, timing out or at its limits), error (anything else)."},
 			[]string{"result"}),
 		imapOps: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "imap_ops_total",
 			Help: "Store operations on the IMAP server (each one or more IMAP round trips), by operation and result (ok, refused, error)."},
@@ -174,6 +174,8 @@ func (a *measuredAuth) Login(ctx context.Context, user, password string) (syncml
 	switch {
 	case err == nil:
 		a.m.login("ok")
+	case errors.Is(err, syncml.ErrUnavailable):
+		a.m.login("unavailable")
 	case errors.Is(err, syncml.ErrAuthFailed):
 		a.m.login("refused")
 	default:
