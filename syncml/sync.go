@@ -1134,6 +1134,16 @@ func (d *dbSession) sendableID(ctx context.Context, id string) string {
 	}
 }
 
+// isTempID reports whether id has the shape of a temporary ID
+// (sendableID): "#" and digits.
+func isTempID(id string) bool {
+	if len(id) < 2 || id[0] != '#' {
+		return false
+	}
+	_, err := strconv.Atoi(id[1:])
+	return err == nil
+}
+
 // handleMap records the client's IDs for the server's new items.
 func (s *session) handleMap(out *outbox, m *Map) {
 	st := out.status("Map", m.CmdID, StatusOK)
@@ -1152,6 +1162,10 @@ func (s *session) handleMap(out *outbox, m *Map) {
 		if real, ok := d.state.TempIDs[target]; ok {
 			target = real
 			delete(d.state.TempIDs, mi.Target)
+		} else if isTempID(target) {
+			// A temporary ID of an earlier life of the device (its slow
+			// sync forgot them): its item is matched by content instead.
+			continue
 		}
 		d.state.Map[mi.Source] = target
 	}
