@@ -562,3 +562,53 @@ func TestServerSessionCap(t *testing.T) {
 		t.Error("no room after a session ended")
 	}
 }
+
+// TestClientRefreshRequired: a reset phone that still sends its old
+// anchor (the server finds them matching) answers the server's Alert with
+// 508 and sends everything: the sync becomes slow then, the old item IDs
+// are forgotten and every mailbox item is listed, so nothing is
+// overwritten or doubled.
+func TestClientRefreshRequired(t *testing.T) {
+	store := newMemStore()
+	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	defer srv.Close()
+	phone := newSimDevice(t, srv, "IMEI:508")
+	var want []string
+	for i := 1; i <= 20; i++ {
+		n := fmt.Sprintf("Old %02d", i)
+		phone.add(vc(n))
+		want = append(want, n)
+	}
+	if !phone.sync(true) {
+		t.Fatal("first sync failed")
+	}
+	last := phone.last
+	phone.reset()
+	phone.last = last
+	for i := 1; i <= 5; i++ {
+		n := fmt.Sprintf("New %02d", i)
+		phone.add(vc(n))
+		want = append(want, n)
+	}
+	s := phone.begin()
+	if r := s.alert(false); alertStatus(r) != int(StatusOK) {
+		t.Fatalf("the server did not find the anchors matching: %v", statuses(r))
+	}
+	var cmds []Command
+	cmds = append(cmds, &Status{MsgRef: "1", CmdRef: "1", Cmd: "Alert", TargetRef: []string{"ab"}, SourceRef: []string{"contacts"}, Data: "508"})
+	var adds []Command
+	for l, v := range phone.items {
+		adds = append(adds, &Change{Op: "Add", Meta: &Meta{Type: "text/vcard"}, Items: []Item{{Source: &Loc{LocURI: l}, Data: &Data{Text: v}}}})
+	}
+	cmds = append(cmds, &Sync{Target: &Loc{LocURI: "contacts"}, Source: &Loc{LocURI: "ab"}, Commands: adds})
+	if !s.serverChanges(s.send(true, cmds...)) {
+		t.Fatal("the sync failed")
+	}
+	slices.Sort(want)
+	if got := mailboxNames(store); !slices.Equal(got, want) {
+		t.Errorf("mailbox:\n%v\nwant\n%v", got, want)
+	}
+	if got := names(phone.items); !slices.Equal(got, want) {
+		t.Errorf("phone:\n%v\nwant\n%v", got, want)
+	}
+}
