@@ -190,6 +190,9 @@ func (s *Server) handleMessage(ctx context.Context, msg *Message, req *Request) 
 	sess.encoding = req.Encoding
 	reply := sess.handle(ctx, msg, req.BaseURL)
 	sess.setCancel(nil)
+	// Idle from now on: the wait for the device's next message counts
+	// from the reply, not from the start of a long message.
+	sess.lastUsed.Store(s.opts.now().UnixNano())
 	done := sess.done
 	if done {
 		sess.report(sess.result())
