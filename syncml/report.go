@@ -185,14 +185,14 @@ func (s *session) result() string {
 	case s.suspended:
 		return "suspended"
 	}
-	failed := 0
+	failed := s.alertsFailed
 	for _, d := range s.order {
 		if d.failed {
 			failed++
 		}
 	}
 	switch {
-	case failed > 0 && failed == len(s.order):
+	case failed > 0 && failed == len(s.order)+s.alertsFailed:
 		return "failed"
 	case failed > 0:
 		return "partial"

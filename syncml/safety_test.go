@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -362,6 +363,8 @@ type faultAuth struct {
 	// failGet, failPut: the next calls fail; putThenFail: Put stores,
 	// then reports a failure (the connection broke after the write).
 	failGet, failPut, putThenFail bool
+	// failChanges: listing changes fails with this error.
+	failChanges error
 }
 
 type faultStore struct {
@@ -379,6 +382,16 @@ func (a *faultAuth) Login(_ context.Context, user, pw string) (Store, error) {
 func (a *faultAuth) set(f func(a *faultAuth)) { a.mu.Lock(); f(a); a.mu.Unlock() }
 
 var errBroken = fmt.Errorf("imap: connection reset: %w", ErrUnavailable)
+
+func (f *faultStore) Changes(ctx context.Context, db string, since []byte) (*StoreChanges, error) {
+	f.a.mu.Lock()
+	err := f.a.failChanges
+	f.a.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return f.memSession.Changes(ctx, db, since)
+}
 
 func (f *faultStore) Get(ctx context.Context, db string, ids ...string) ([]*StoreItem, error) {
 	f.a.mu.Lock()
@@ -610,5 +623,32 @@ func TestClientRefreshRequired(t *testing.T) {
 	}
 	if got := names(phone.items); !slices.Equal(got, want) {
 		t.Errorf("phone:\n%v\nwant\n%v", got, want)
+	}
+}
+
+// TestListFailureReported: a database whose changes cannot be listed is
+// answered 510 and the session is reported as failed (or unavailable),
+// never ok, with the reason kept for the device.
+func TestListFailureReported(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{{errBroken, "unavailable"}, {errors.New("imap: NO [SERVERBUG] internal error"), "failed"}} {
+		store := newMemStore()
+		auth := &faultAuth{store: store, failChanges: tc.err}
+		var reports []*SessionReport
+		srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
+		phone := newSimDevice(t, srv, "IMEI:list")
+		phone.add(vc("Ann"))
+		s := phone.begin()
+		r := s.alert(true)
+		if alertStatus(r) != int(StatusDataStoreFailure) {
+			t.Errorf("%v: alert status %v", tc.err, statuses(r))
+		}
+		s.send(true)
+		srv.Close()
+		if len(reports) != 1 || reports[0].Result != tc.want || !strings.Contains(reports[0].Error, "list changes") {
+			t.Errorf("%v: reports %+v, want result %s", tc.err, reports, tc.want)
+		}
 	}
 }

@@ -66,6 +66,9 @@ type session struct {
 	reported bool // the session report was made
 	// unavailable: the mail server could not answer (login or store).
 	unavailable bool
+	// alertsFailed counts databases that could not start (the store
+	// failed), which are not in order.
+	alertsFailed int
 	// lastErr is the first failure of the session in plain words, for
 	// the device's last-error record.
 	lastErr string

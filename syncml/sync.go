@@ -155,6 +155,9 @@ func (s *session) handleAlert(ctx context.Context, out *outbox, a *Alert) {
 		}
 		// The Status carries the client's Next back (OMA-TS-DS_Protocol).
 		st.Items = []Item{{Data: &Data{XML: anchorElement(Anchor{Next: d.clientAnchor.Next})}}}
+		if code == StatusDataStoreFailure {
+			s.alertsFailed++ // the database could not start: the session failed
+		}
 		if code != StatusOK && code != StatusRefreshRequired {
 			continue
 		}
@@ -198,6 +201,7 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	raw, err := st.LoadState(ctx, stateKey(d.s.deviceID, d.db))
 	if err != nil {
 		d.s.log.Error("load sync state", "database", d.db, "err", err)
+		d.s.noteError(d.db, "read the sync state", err)
 		return StatusDataStoreFailure
 	}
 	if raw != nil {
@@ -257,6 +261,7 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	}
 	if err != nil {
 		d.s.log.Error("list changes", "database", d.db, "err", err)
+		d.s.noteError(d.db, "list changes", err)
 		return StatusDataStoreFailure
 	}
 	if d.db == "contacts" && !slices.Equal(d.state.Folders, d.s.policy.ContactFolders) {
@@ -340,6 +345,7 @@ func (d *dbSession) snapshot(ctx context.Context) StatusCode {
 	sn, err := d.s.store.snapshotter(ctx)
 	if err != nil {
 		d.s.log.Error("backup before first sync: store unavailable: database not synced", "database", d.db, "err", err)
+		d.s.noteError(d.db, "backup before first sync", err)
 		return StatusDataStoreFailure
 	}
 	if sn == nil {
@@ -355,6 +361,7 @@ func (d *dbSession) snapshot(ctx context.Context) StatusCode {
 		n, err := sn.Snapshot(ctx, db, label)
 		if err != nil {
 			d.s.log.Error("backup before first sync failed: database not synced", "database", db, "err", err)
+			d.s.noteError(d.db, "backup before first sync", err)
 			return StatusDataStoreFailure
 		}
 		d.s.log.Info("backup before first sync", "database", db, "items", n, "label", label)
