@@ -102,7 +102,7 @@ func (a *Account) adoptChunk(ctx context.Context, f *folder, uids []imap.UID, kn
 		return err
 	}
 	for i, uid := range newUIDs {
-		f.cur.items[uid] = ids[i]
+		f.cur.set(uid, ids[i])
 	}
 	a.opts.Logger.Info("imapstore: adopted foreign messages", "user", a.username, "folder", f.name,
 		"messages", len(adopted), "items", len(out))

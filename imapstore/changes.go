@@ -110,8 +110,8 @@ func (a *Account) Advance(ctx context.Context, kind Kind, base *SyncPoint, own [
 		base = base.Clone()
 		for old, nu := range f.rewritten {
 			if id, ok := base.items[old]; ok && f.cur.items[nu] == id {
-				delete(base.items, old)
-				base.items[nu] = id
+				base.unset(old)
+				base.set(nu, id)
 			}
 		}
 	}
@@ -136,12 +136,12 @@ func (a *Account) Advance(ctx context.Context, kind Kind, base *SyncPoint, own [
 	next := base.Clone()
 	for uid, id := range next.items {
 		if mine[id] {
-			delete(next.items, uid)
+			next.unset(uid)
 		}
 	}
 	for uid, id := range f.cur.items {
 		if mine[id] {
-			next.items[uid] = id
+			next.set(uid, id)
 		}
 	}
 	return next, nil
@@ -275,11 +275,11 @@ func (a *Account) rescan(ctx context.Context, f *folder) error {
 		l, ok := known[uid]
 		switch {
 		case ok && l.id != "":
-			next.items[uid] = l.id
+			next.set(uid, l.id)
 		case ok:
 			foreign = append(foreign, uid)
 		case cur != nil && cur.items[uid] != "":
-			next.items[uid] = cur.items[uid]
+			next.set(uid, cur.items[uid])
 		case cur != nil && hasUID(cur.other, uid):
 			next.other[uid] = struct{}{}
 		default:
@@ -296,7 +296,7 @@ func (a *Account) rescan(ctx context.Context, f *folder) error {
 		}
 		for _, m := range msgs {
 			if l := listingOf(m); l.id != "" {
-				next.items[m.UID] = l.id
+				next.set(m.UID, l.id)
 			} else {
 				foreign = append(foreign, m.UID)
 			}
@@ -416,7 +416,7 @@ func (a *Account) expunge(ctx context.Context, f *folder, uids []imap.UID) error
 	}
 	if f.cur != nil {
 		for _, uid := range uids {
-			delete(f.cur.items, uid)
+			f.cur.unset(uid)
 			delete(f.cur.other, uid)
 		}
 	}

@@ -78,7 +78,7 @@ func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
 	}
 	if uids != nil {
 		for i, uid := range uids {
-			f.cur.items[uid] = ids[i]
+			f.cur.set(uid, ids[i])
 		}
 	}
 	// Without APPENDUID the new UIDs are found by the next refresh, which
@@ -243,7 +243,7 @@ func (a *Account) rewrite(ctx context.Context, f *folder, msgs []appendMessage, 
 		f.rewritten = map[imap.UID]imap.UID{}
 	}
 	for i, uid := range uids {
-		f.cur.items[uid] = ids[i]
+		f.cur.set(uid, ids[i])
 		f.rewritten[stale[i]] = uid
 	}
 	a.opts.Logger.Info("imapstore: rewrote items edited in a mail client", "user", a.username, "folder", f.name, "count", len(msgs))

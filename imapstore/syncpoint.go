@@ -28,6 +28,45 @@ type SyncPoint struct {
 
 	items map[imap.UID]string   // live messages that hold an item
 	other map[imap.UID]struct{} // live messages that hold no item we can read
+
+	// byItem is items reversed (ascending UIDs per item), built when
+	// first needed and kept by set and unset, so that finding an item's
+	// messages (every Put and Delete) does not scan the folder.
+	byItem map[string][]imap.UID
+}
+
+// set notes that message uid holds item id. Writers of items go through
+// set and unset, which keep byItem.
+func (sp *SyncPoint) set(uid imap.UID, id string) {
+	if old, ok := sp.items[uid]; ok {
+		if old == id {
+			return
+		}
+		sp.unset(uid)
+	}
+	sp.items[uid] = id
+	if sp.byItem != nil {
+		l := sp.byItem[id]
+		i, _ := slices.BinarySearch(l, uid)
+		sp.byItem[id] = slices.Insert(l, i, uid)
+	}
+}
+
+// unset notes that message uid holds no item (any more).
+func (sp *SyncPoint) unset(uid imap.UID) {
+	id, ok := sp.items[uid]
+	if !ok {
+		return
+	}
+	delete(sp.items, uid)
+	if sp.byItem != nil {
+		l := slices.DeleteFunc(sp.byItem[id], func(u imap.UID) bool { return u == uid })
+		if len(l) == 0 {
+			delete(sp.byItem, id)
+		} else {
+			sp.byItem[id] = l
+		}
+	}
 }
 
 func newSyncPoint() *SyncPoint {
@@ -69,14 +108,16 @@ func (sp *SyncPoint) uidsOf(id string) []imap.UID {
 	if sp == nil {
 		return nil
 	}
-	var uids []imap.UID
-	for uid, v := range sp.items {
-		if v == id {
-			uids = append(uids, uid)
+	if sp.byItem == nil {
+		sp.byItem = make(map[string][]imap.UID, len(sp.items))
+		for uid, v := range sp.items {
+			sp.byItem[v] = append(sp.byItem[v], uid)
+		}
+		for _, l := range sp.byItem {
+			slices.Sort(l)
 		}
 	}
-	slices.Sort(uids)
-	return uids
+	return slices.Clone(sp.byItem[id])
 }
 
 // byID maps each item ID to its newest UID.
@@ -96,6 +137,7 @@ func (sp *SyncPoint) Clone() *SyncPoint {
 		return nil
 	}
 	c := *sp
+	c.byItem = nil // built again when needed
 	c.items = make(map[imap.UID]string, len(sp.items))
 	for k, v := range sp.items {
 		c.items[k] = v

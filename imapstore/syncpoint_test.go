@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -108,5 +109,75 @@ func TestDiff(t *testing.T) {
 	added, modified, deleted = diff(nil, now)
 	if fmt.Sprint(added, modified, deleted) != "[a b c d e] [] []" {
 		t.Errorf("diff from nil = %v %v %v", added, modified, deleted)
+	}
+}
+
+// TestSyncPointIndex: the reverse index follows set and unset, also on a
+// clone and after it was built.
+func TestSyncPointIndex(t *testing.T) {
+	sp := newSyncPoint()
+	sp.set(5, "a")
+	sp.set(3, "a")
+	sp.set(4, "b")
+	if got := sp.uidsOf("a"); !slices.Equal(got, []imap.UID{3, 5}) {
+		t.Fatalf("uidsOf(a) = %v", got)
+	}
+	sp.set(7, "a")
+	sp.set(4, "a") // message 4 now read as holding a
+	sp.unset(3)
+	if got := sp.uidsOf("a"); !slices.Equal(got, []imap.UID{4, 5, 7}) {
+		t.Errorf("uidsOf(a) after changes = %v", got)
+	}
+	if got := sp.uidsOf("b"); len(got) != 0 {
+		t.Errorf("uidsOf(b) = %v", got)
+	}
+	c := sp.Clone()
+	c.unset(5)
+	if got, orig := c.uidsOf("a"), sp.uidsOf("a"); !slices.Equal(got, []imap.UID{4, 7}) || !slices.Equal(orig, []imap.UID{4, 5, 7}) {
+		t.Errorf("clone %v, original %v", got, orig)
+	}
+	// The caller's slice is its own.
+	got := sp.uidsOf("a")
+	got[0] = 99
+	if sp.uidsOf("a")[0] != 4 {
+		t.Error("uidsOf returned the index itself")
+	}
+}
+
+// BenchmarkItemLookup is the bookkeeping of a Put per item (find the
+// item's old messages, note its new one) in a folder of n items, with the
+// reverse index against a scan of the folder's index (what Put did).
+func BenchmarkItemLookup(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		sp := newSyncPoint()
+		for i := 0; i < n; i++ {
+			sp.set(imap.UID(i+1), fmt.Sprintf("id-%d", i))
+		}
+		scan := func(id string) []imap.UID {
+			var uids []imap.UID
+			for uid, v := range sp.items {
+				if v == id {
+					uids = append(uids, uid)
+				}
+			}
+			return uids
+		}
+		b.Run(fmt.Sprintf("index/%d", n), func(b *testing.B) {
+			next := imap.UID(n + 1)
+			for i := 0; b.Loop(); i++ {
+				id := fmt.Sprintf("id-%d", i%n)
+				old := sp.uidsOf(id)
+				sp.set(next, id)
+				for _, u := range old {
+					sp.unset(u)
+				}
+				next++
+			}
+		})
+		b.Run(fmt.Sprintf("scan/%d", n), func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				scan(fmt.Sprintf("id-%d", i%n))
+			}
+		})
 	}
 }
