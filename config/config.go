@@ -164,6 +164,11 @@ type HTTP struct {
 	// address the proxies report. Default: empty (nil): the connection's
 	// address counts.
 	TrustedProxies []string `toml:"trusted_proxies"`
+
+	// PprofListen, when set, is a loopback host:port where Go's profiler
+	// (net/http/pprof, under /debug/pprof/) is served for the admin, e.g.
+	// "127.0.0.1:6060". Default: "" (off).
+	PprofListen string `toml:"pprof_listen"`
 }
 
 // Folders is the [folders] table: IMAP mailbox names used per data type.

@@ -124,6 +124,16 @@ func (c *Config) validate() []*Error {
 	}
 	ch.notNegative("http.session_timeout", h.SessionTimeout)
 	ch.notNegative("http.idle_release", h.IdleRelease)
+	if h.PprofListen != "" {
+		host, port, err := net.SplitHostPort(h.PprofListen)
+		ip, perr := netip.ParseAddr(host)
+		switch {
+		case err != nil || port == "":
+			ch.fail("http.pprof_listen", "%q is not host:port, e.g. %q", h.PprofListen, "127.0.0.1:6060")
+		case host != "localhost" && (perr != nil || !ip.IsLoopback()):
+			ch.fail("http.pprof_listen", "%q must be a loopback address (the profiler shows the daemon's memory)", h.PprofListen)
+		}
+	}
 	if h.MaxSessions < 0 {
 		ch.fail("http.max_sessions", "must not be negative, got %d", h.MaxSessions)
 	}

@@ -56,6 +56,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 1
 		}
 	}
+	if addr := cfg.HTTP.PprofListen; addr != "" {
+		stop, err := startPprof(addr, logger)
+		if err != nil {
+			logger.Error("profiler listen", "address", addr, "err", err)
+			return 1
+		}
+		defer stop()
+	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		logger.Error("listen", "address", cfg.HTTP.Listen, "err", err)
