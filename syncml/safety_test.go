@@ -629,3 +629,27 @@ func TestListFailureReported(t *testing.T) {
 		}
 	}
 }
+
+// TestEndedSessionRefused: a message that reaches a session just ended
+// (the expiry sweep closed it after the message found it) is refused
+// cleanly, without touching the store.
+func TestEndedSessionRefused(t *testing.T) {
+	store := newMemStore()
+	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	defer srv.Close()
+	phone := newSimDevice(t, srv, "IMEI:ended")
+	phone.add(vc("Ann"))
+	s := phone.begin()
+	s.alert(true)
+	srv.mu.Lock()
+	sess := srv.sessions[s.key]
+	srv.mu.Unlock()
+	sess.close()
+	r := s.clientSync(true)
+	if st := hdrStatus(r); st.Data != "403" || !strings.Contains(st.Items[0].Data.Text, "ended") {
+		t.Errorf("message to an ended session: %v", statuses(r))
+	}
+	if n := len(store.items["contacts"]); n != 0 {
+		t.Errorf("%d items stored by an ended session", n)
+	}
+}

@@ -217,10 +217,14 @@ func (s *Server) lookup(key string, msg *Message) *session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweepLocked(s.opts.now())
-	if sess, ok := s.sessions[key]; ok && sess.deviceID == msg.Hdr.Source.LocURI && sess.sessionID == msg.Hdr.SessionID {
-		return sess
+	sess, ok := s.sessions[key]
+	if !ok || sess.deviceID != msg.Hdr.Source.LocURI || sess.sessionID != msg.Hdr.SessionID {
+		return nil
 	}
-	return nil
+	if s.opts.now().Sub(time.Unix(0, sess.lastUsed.Load())) > s.opts.SessionTimeout && !sess.superseded.Load() {
+		return nil // expired (the sweep runs at most once a second)
+	}
+	return sess
 }
 
 // newSession makes a session for a message that names none; it is not

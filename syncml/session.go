@@ -97,7 +97,7 @@ func (s *session) closeStore() {
 	if s.store != nil {
 		s.store.Close()
 	}
-	s.dbs, s.order, s.pending, s.partial = nil, nil, nil, nil
+	s.dbs, s.order, s.pending, s.partial = map[string]*dbSession{}, nil, nil, nil
 }
 
 // setCancel notes how to end the message under way (nil: none).
@@ -158,6 +158,11 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 	if s.superseded.Load() {
 		// The device started another session meanwhile; that one goes on.
 		s.refuse(out, msg, hdrStatus, StatusForbidden, "this session was replaced by a newer session of the same device")
+		return out.finish(true)
+	}
+	if s.store != nil && s.store.closed {
+		// Ended meanwhile (expired, or the server shuts down).
+		s.refuse(out, msg, hdrStatus, StatusForbidden, "this session has ended; start a new sync")
 		return out.finish(true)
 	}
 	if s.store == nil {
