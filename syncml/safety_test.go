@@ -432,9 +432,28 @@ func TestStoreWriteFailure(t *testing.T) {
 			if raw, _ := store.LoadState(context.Background(), lastErrorKey(phone.id)); raw == nil || json.Unmarshal(raw, &le) != nil || le.Result != "unavailable" {
 				t.Errorf("last-error record: %+v", le)
 			}
+			devs := NewDevices(memSession{store}, 4)
+			lastErr := func() *LastError {
+				t.Helper()
+				slot, err := devs.Get(context.Background(), phone.id)
+				if err != nil || slot == nil {
+					t.Fatalf("slot: %v %v", slot, err)
+				}
+				e, err := devs.LastError(context.Background(), slot)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return e
+			}
+			if e := lastErr(); e == nil || e.Result != "unavailable" {
+				t.Errorf("Devices.LastError after the failed sync: %+v", e)
+			}
 			auth.set(func(a *faultAuth) { a.failPut, a.putThenFail = false, false })
 			if !phone.sync(true) {
 				t.Fatal("the next sync failed")
+			}
+			if e := lastErr(); e != nil {
+				t.Errorf("Devices.LastError after a good sync: %+v, want none", e)
 			}
 			if got := mailboxNames(store); !slices.Equal(got, []string{"C0", "C1", "C2"}) {
 				t.Errorf("mailbox after the repeat: %v", got)

@@ -159,6 +159,22 @@ func (d *Devices) Get(ctx context.Context, deviceID string) (*Slot, error) {
 	return s, d.fill(ctx, s)
 }
 
+// LastError returns the device's last session that went wrong (its
+// last-error record), nil when there is none or when the device has
+// completed a sync since (the record is not cleared on success). An
+// unreadable record counts as none.
+func (d *Devices) LastError(ctx context.Context, s *Slot) (*LastError, error) {
+	raw, err := d.st.LoadState(ctx, lastErrorKey(s.DeviceID))
+	if err != nil {
+		return nil, fmt.Errorf("syncml: device %q: read its last error: %w", s.DeviceID, err)
+	}
+	var e LastError
+	if raw == nil || json.Unmarshal(raw, &e) != nil || e.Time.IsZero() || !e.Time.After(s.LastSync) {
+		return nil, nil
+	}
+	return &e, nil
+}
+
 // fill takes the device's sync times from its database states, which
 // every completed sync writes anyway (so a sync need not write the slot
 // too): per database, and the latest as LastSync.

@@ -163,9 +163,9 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer, co
 	var err error
 	switch c.sub {
 	case "list":
-		err = c.list(ctx, d, store, c.daemonLockouts(ctx, cfg, rc), cfg.Sync.MaxDevices)
+		err = c.list(ctx, d, c.daemonLockouts(ctx, cfg, rc), cfg.Sync.MaxDevices)
 	case "show":
-		err = c.show(ctx, d, store, c.daemonLockouts(ctx, cfg, rc), base, cfg.Sync.MaxDevices)
+		err = c.show(ctx, d, c.daemonLockouts(ctx, cfg, rc), base, cfg.Sync.MaxDevices)
 	case "set":
 		err = c.set(ctx, d, base)
 	case "reset", "remove":
@@ -306,17 +306,17 @@ type slotJSON struct {
 	Lockout *serverLockout `json:"lockout,omitempty"`
 	// LastError is the device's last failed sync, when it is newer than
 	// its last successful one.
-	LastError *lastError `json:"last_error,omitempty"`
+	LastError *syncml.LastError `json:"last_error,omitempty"`
 }
 
-func (c *devicesCmd) list(ctx context.Context, d *syncml.Devices, st syncml.Store, lk *lockouts, max int) error {
+func (c *devicesCmd) list(ctx context.Context, d *syncml.Devices, lk *lockouts, max int) error {
 	slots, err := d.List(ctx)
 	if err != nil {
 		return err
 	}
-	errs := map[string]*lastError{}
+	errs := map[string]*syncml.LastError{}
 	for _, s := range slots {
-		if errs[s.DeviceID], err = loadLastError(ctx, st, s); err != nil {
+		if errs[s.DeviceID], err = d.LastError(ctx, s); err != nil {
 			return err
 		}
 	}
@@ -363,7 +363,7 @@ func (c *devicesCmd) list(ctx context.Context, d *syncml.Devices, st syncml.Stor
 			}
 		}
 		if e := errs[s.DeviceID]; e != nil {
-			fmt.Fprintf(c.stdout, "slot %d %s: %s\n", s.Number, s.DeviceID, e.line())
+			fmt.Fprintf(c.stdout, "slot %d %s: %s\n", s.Number, s.DeviceID, lastErrorLine(e))
 		}
 	}
 	c.writeOtherLockouts(lk, slots)
@@ -456,7 +456,7 @@ func (c *devicesCmd) writePolicy(s *syncml.Slot, p syncml.Policy) {
 	}
 }
 
-func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, st syncml.Store, lk *lockouts, base syncml.Policy, max int) error {
+func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, lk *lockouts, base syncml.Policy, max int) error {
 	s, err := d.Find(ctx, c.device)
 	if err != nil {
 		return err
@@ -465,7 +465,7 @@ func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, st syncml.Stor
 	if err != nil {
 		return fmt.Errorf("device %q: its stored %w", s.DeviceID, err)
 	}
-	lastErr, err := loadLastError(ctx, st, s)
+	lastErr, err := d.LastError(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -497,7 +497,7 @@ func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, st syncml.Stor
 	fmt.Fprintf(w, "  first sync:       %s\n", localTime(s.FirstSync, layout))
 	fmt.Fprintf(w, "  last sync:        %s\n", localTime(s.LastSync, layout))
 	if lastErr != nil {
-		fmt.Fprintf(w, "  last error:       %s\n", lastErr.line())
+		fmt.Fprintf(w, "  last error:       %s\n", lastErrorLine(lastErr))
 	}
 	if locked != nil {
 		fmt.Fprintf(w, "  login:            %s\n", c.lockedLine(locked))
@@ -681,15 +681,8 @@ func parseInterleaved(fs *flag.FlagSet, args []string) (rest []string, code int,
 	}
 }
 
-// lastError is the record the engine keeps of a device's last session
-// that ended badly (state key device/<ID>/last-error).
-type lastError struct {
-	Time   time.Time `json:"time"`
-	Result string    `json:"result"`
-	Error  string    `json:"error"`
-}
-
-func (e *lastError) line() string {
+// lastErrorLine says a device's last failed sync in one line.
+func lastErrorLine(e *syncml.LastError) string {
 	s := "last sync failed " + localTime(e.Time, "2006-01-02 15:04")
 	if e.Result != "" {
 		s += " (" + e.Result + ")"
@@ -698,21 +691,6 @@ func (e *lastError) line() string {
 		s += ": " + e.Error
 	}
 	return s
-}
-
-// loadLastError reads the device's last failed session; nil when there
-// is none, or when the device synced well since (the record is not
-// cleared on success). An unreadable record is left out.
-func loadLastError(ctx context.Context, st syncml.Store, s *syncml.Slot) (*lastError, error) {
-	raw, err := st.LoadState(ctx, "device/"+s.DeviceID+"/last-error")
-	if err != nil {
-		return nil, fmt.Errorf("device %q: read its last error: %w", s.DeviceID, err)
-	}
-	var e lastError
-	if raw == nil || json.Unmarshal(raw, &e) != nil || e.Time.IsZero() || !e.Time.After(s.LastSync) {
-		return nil, nil
-	}
-	return &e, nil
 }
 
 // rememberingConsole keeps the password typed at its prompt, so that one
