@@ -132,8 +132,22 @@ func (pm *parsedMessage) inForm(kind Kind, info itemInfo) bool {
 	if info.Version != "" && isToken(info.Version) {
 		itemType += "; version=" + info.Version
 	}
-	return pm.ItemType == itemType && oneLine(pm.Subject) == oneLine(info.Subject) &&
+	return pm.ItemType == itemType && oneLine(pm.Subject) == oneLine(subjectAsRead(oneLine(info.Subject))) &&
 		plainText(pm.Summary) == plainText(strings.Join(info.Summary, "\n"))
+}
+
+// subjectAsRead is a Subject as a reader decodes it after the store
+// wrote it: text that looks like an encoded word ("=?utf-8?q?...?=") is
+// decoded, so the comparison must be with that, not with what was meant,
+// or such an item would be rewritten on every read.
+func subjectAsRead(s string) string {
+	var h mail.Header
+	h.SetSubject(s)
+	v, err := h.Subject()
+	if err != nil {
+		return s
+	}
+	return v
 }
 
 // plainText is s without line-end and trailing-space differences.

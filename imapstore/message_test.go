@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-message/mail"
+
+	"syncml-imap/internal/vobject"
 )
 
 const testVCard = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u1\r\nFN:Zoë Ångström\r\nEMAIL:z@example.org\r\n" +
@@ -157,4 +159,67 @@ func TestStateMessage(t *testing.T) {
 	if mt, _, _ := mime.ParseMediaType("application/octet-stream"); mt == "" {
 		t.Fatal("mime broken")
 	}
+}
+
+// inFormRoundTrip checks that a message the store builds reads back as
+// in its form, at the latest once Get has rewritten it from what it read
+// (reading may normalise the item, bare CRs say): otherwise every Get
+// would rewrite it (an APPEND and an EXPUNGE per read, and a change for
+// every other device each time).
+func inFormRoundTrip(t *testing.T, kind Kind, data []byte) {
+	t.Helper()
+	for round := 0; round < 2; round++ {
+		data, _ = vobject.EnsureUID(data, kind.component(), "g-1")
+		if checkItem(kind, data) != nil {
+			return // Put (or the rewrite) refuses it: never stored
+		}
+		raw, err := buildItemMessage(kind, "g-1", data, inspectItem(kind, data), "a@example.org", time.Unix(1700000000, 0))
+		if err != nil {
+			return
+		}
+		pm, err := parseItemMessage(kind, raw)
+		if err != nil {
+			t.Fatalf("the store's own message does not parse: %v\n%s", err, raw)
+		}
+		if pm.inForm(kind, inspectItem(kind, pm.Item)) {
+			return
+		}
+		if round == 1 {
+			t.Errorf("the store's own message is not in its form after a rewrite (Get would rewrite it every time):\nsubject %q\nsummary %q\nitem type %q\n%s",
+				pm.Subject, pm.Summary, pm.ItemType, raw)
+		}
+		data = pm.Item // what Get's rewrite builds from
+	}
+}
+
+func TestItemMessageInForm(t *testing.T) {
+	long := strings.Repeat("Ünïcödé ", 30)
+	for _, tc := range []struct {
+		kind Kind
+		data string
+	}{
+		{KindContacts, testVCard},
+		{KindContacts, "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:" + long + "\r\nNOTE:tab\there  \r\nEND:VCARD\r\n"},
+		{KindContacts, "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:\r\nEND:VCARD\r\n"},
+		{KindContacts, "BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=UTF-8:Müller;Jörg\r\nTEL:+49 30 1\r\nEND:VCARD\r\n"},
+		{KindContacts, "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:=?utf-8?q?encoded?=  word \"quoted\" <x@y>\r\nEND:VCARD\r\n"},
+		{KindCalendar, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e1\r\nSUMMARY:" + long + "\r\nDTSTART:20261204T090000Z\r\nLOCATION:Room\\, 1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"},
+		{KindCalendar, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e2\r\nDTSTART;VALUE=DATE:20261224\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"},
+		{KindTasks, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nUID:t1\r\nSUMMARY:Buy milk\r\nDUE:20261205\r\nSTATUS:COMPLETED\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"},
+	} {
+		inFormRoundTrip(t, tc.kind, []byte(tc.data))
+	}
+}
+
+func FuzzItemMessageInForm(f *testing.F) {
+	f.Add(0, []byte(testVCard))
+	f.Add(1, []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e1\r\nSUMMARY:x\r\nDTSTART:20261204T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"))
+	f.Add(2, []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nUID:t1\r\nSUMMARY:y\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"))
+	f.Fuzz(func(t *testing.T, k int, data []byte) {
+		if len(data) > 1<<16 {
+			return
+		}
+		kinds := []Kind{KindContacts, KindCalendar, KindTasks}
+		inFormRoundTrip(t, kinds[((k%3)+3)%3], data)
+	})
 }
