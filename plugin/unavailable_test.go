@@ -2,15 +2,19 @@ package plugin
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"syncml-imap/config"
+	"syncml-imap/imapstore"
 	"syncml-imap/internal/dovetest"
 	"syncml-imap/syncml"
 )
@@ -74,5 +78,71 @@ func TestIMAPDownIs503(t *testing.T) {
 	// Three unavailable logins did not lock the user out (max_failures 2).
 	if _, r := post("9"); fmt.Sprint(statusOf(r, "SyncHdr")) != "[212]" {
 		t.Errorf("after the IMAP server came back: %v", statusOf(r, "SyncHdr"))
+	}
+}
+
+// TestIdleReleaseAgainstDovecot: a session that waits longer than
+// idle_release between its messages gives its IMAP connection back (Dovecot
+// shows none) and goes on over a new one: its items reach the mailbox
+// once and the next session's anchors match.
+func TestIdleReleaseAgainstDovecot(t *testing.T) {
+	dove := dovetest.Start(t, nil)
+	dove.AddUser(t, "eve@example.org", "eve-pw")
+	cfg := config.Default()
+	cfg.IMAP.Address = dove.Addr
+	cfg.HTTP.IdleRelease = config.Duration{Duration: time.Second}
+	h, err := NewHandler(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Server.Close()
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	c := &client{t: t, url: ts.URL + "/syncml", device: "IMEI:idle", session: "1",
+		cred: &syncml.Cred{Meta: &syncml.Meta{Type: "syncml:auth-basic", Format: "b64"},
+			Data: base64.StdEncoding.EncodeToString([]byte("eve@example.org:eve-pw"))}}
+	r := c.send(true, alert("201", "./contacts", "", "1"))
+	if got := fmt.Sprint(statusOf(r, "SyncHdr"), statusOf(r, "Alert")); got != "[212] [200]" {
+		t.Fatalf("package 2: %s", got)
+	}
+	c.cred = nil
+	connections := func() int {
+		out := dove.Doveadm(t, "who", "-1", "eve@example.org")
+		return strings.Count(out, "eve@example.org")
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for connections() > 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := connections(); n != 0 {
+		t.Fatalf("the idle session still holds %d IMAP connections", n)
+	}
+	sync := &syncml.Sync{Target: &syncml.Loc{LocURI: "./contacts"}, Source: &syncml.Loc{LocURI: "./contacts-local"}}
+	for i, name := range []string{"Ann Alpha", "Bo Beta"} {
+		sync.Commands = append(sync.Commands, &syncml.Change{Op: "Add", CmdID: fmt.Sprint(10 + i),
+			Meta:  &syncml.Meta{Type: "text/vcard"},
+			Items: []syncml.Item{{Source: &syncml.Loc{LocURI: fmt.Sprint(i + 1)}, Data: &syncml.Data{Text: vcard(name)}}}})
+	}
+	r = c.send(true, &syncml.Status{MsgRef: "1", CmdRef: "1", Cmd: "Alert", Data: "200"}, sync)
+	if got := fmt.Sprint(statusOf(r, "Sync"), statusOf(r, "Add")); got != "[200] [201 201]" {
+		t.Fatalf("package 4 after the connection was given back: %s", got)
+	}
+	if r = c.send(true, &syncml.Status{MsgRef: "2", CmdRef: "3", Cmd: "Sync", Data: "200"}); !r.Final {
+		t.Fatal("package 6 not final")
+	}
+	acct, err := imapstore.Dial(context.Background(), &imapstore.Options{Address: dove.Addr}, "eve@example.org", "eve-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acct.Close()
+	if d, err := acct.Changes(context.Background(), imapstore.KindContacts, nil); err != nil || len(d.Added) != 2 {
+		t.Fatalf("mailbox: %+v %v", d, err)
+	}
+	// The session committed: the next one's anchors match.
+	c2 := &client{t: t, url: ts.URL + "/syncml", device: "IMEI:idle", session: "2",
+		cred: &syncml.Cred{Meta: &syncml.Meta{Type: "syncml:auth-basic", Format: "b64"},
+			Data: base64.StdEncoding.EncodeToString([]byte("eve@example.org:eve-pw"))}}
+	if r := c2.send(true, alert("200", "./contacts", "1", "2")); fmt.Sprint(statusOf(r, "Alert")) != "[200]" {
+		t.Errorf("next session's alert: %v", statusOf(r, "Alert"))
 	}
 }
