@@ -672,3 +672,54 @@ func TestEndedSessionRefused(t *testing.T) {
 		t.Errorf("%d items stored by an ended session", n)
 	}
 }
+
+// TestSharedDeviceIDSameSecond: two clients with one device ID (item IDs
+// 1, 2, 3... on both) sync one after the other within one second. Their
+// own anchors are alike, so only the server's anchor can tell them apart:
+// each session's must differ from the last one's, and each client, finding
+// the server's Last not its own, goes slow and ends with the union.
+func TestSharedDeviceIDSameSecond(t *testing.T) {
+	store := newMemStore()
+	now := time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
+	srv := NewServer(ServerOptions{Auth: memAuth{store}, now: func() time.Time { return now }})
+	defer srv.Close()
+	x, y := newSimDevice(t, srv, "IMEI:shared"), newSimDevice(t, srv, "IMEI:shared")
+	var want []string
+	for i := 1; i <= 5; i++ {
+		x.add(vc(fmt.Sprintf("X %d", i)))
+		y.add(vc(fmt.Sprintf("Y %d", i)))
+		want = append(want, fmt.Sprintf("X %d", i), fmt.Sprintf("Y %d", i))
+	}
+	slices.Sort(want)
+	for i, d := range []*simDevice{x, y, x, y} {
+		if !d.sync(false) {
+			t.Fatalf("sync %d failed", i+1)
+		}
+	}
+	if x.serverLast == y.serverLast {
+		t.Errorf("two sessions in one second got the same server anchor %q", x.serverLast)
+	}
+	if got := mailboxNames(store); !slices.Equal(got, want) {
+		t.Errorf("mailbox:\n%v\nwant\n%v", got, want)
+	}
+	for _, d := range []*simDevice{x, y} {
+		if got := names(d.items); !slices.Equal(got, want) {
+			t.Errorf("client:\n%v\nwant\n%v", got, want)
+		}
+	}
+}
+
+func TestNextServerAnchor(t *testing.T) {
+	now := time.Date(2026, 12, 4, 8, 0, 0, 500, time.UTC)
+	for _, tc := range []struct{ last, want string }{
+		{"", "20261204T080000Z"},
+		{"not a time", "20261204T080000Z"},
+		{"20261204T075959Z", "20261204T080000Z"},
+		{"20261204T080000Z", "20261204T080001Z"},
+		{"20261204T090000Z", "20261204T090001Z"}, // the clock went back
+	} {
+		if got := nextServerAnchor(now, tc.last); got != tc.want {
+			t.Errorf("nextServerAnchor(%q) = %q, want %q", tc.last, got, tc.want)
+		}
+	}
+}

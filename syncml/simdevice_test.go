@@ -23,7 +23,11 @@ type simDevice struct {
 	items    map[string]string
 	nextLUID int
 	last     string // the anchor of its last completed session
-	sessions int
+	// serverLast is the server's Next anchor of the last completed
+	// session. As Synthesis clients do, the device syncs normally only when
+	// the server's Last equals it, else it answers 508 and goes slow.
+	serverLast string
+	sessions   int
 	// changes made since the last sync, by LUID: "Add", "Replace", "Delete".
 	dirty map[string]string
 	// replaceOnSlow: in a slow sync the device sends its items as Replace
@@ -48,7 +52,7 @@ func (d *simDevice) add(data string) string {
 // reset wipes the device as a factory reset does: no items, no anchors,
 // IDs start at 1 again; the device ID stays.
 func (d *simDevice) reset() {
-	d.items, d.dirty, d.nextLUID, d.last = map[string]string{}, map[string]string{}, 0, ""
+	d.items, d.dirty, d.nextLUID, d.last, d.serverLast = map[string]string{}, map[string]string{}, 0, "", ""
 }
 
 // session is one client session in progress.
@@ -57,6 +61,8 @@ type simSession struct {
 	sid   string
 	key   string
 	msgID int
+	// serverNext is the Next anchor of the server's Alert.
+	serverNext string
 }
 
 func (d *simDevice) begin() *simSession {
@@ -111,13 +117,28 @@ func (s *simSession) alert(slow bool) *Message {
 	if slow || s.d.last == "" {
 		mode = "201"
 	}
-	return s.send(true, &Alert{Data: mode, Items: []Item{{Target: &Loc{LocURI: "contacts"}, Source: &Loc{LocURI: "ab"},
+	r := s.send(true, &Alert{Data: mode, Items: []Item{{Target: &Loc{LocURI: "contacts"}, Source: &Loc{LocURI: "ab"},
 		Meta: &Meta{Anchor: &Anchor{Last: s.d.last, Next: strconv.Itoa(s.d.sessions)}}}}})
+	s.serverNext = serverAnchor(r).Next
+	return r
+}
+
+// serverAnchor is the anchor of the server's Alert in r.
+func serverAnchor(r *Message) Anchor {
+	for _, a := range commands[*Alert](r) {
+		for _, it := range a.Items {
+			if it.Meta != nil && it.Meta.Anchor != nil {
+				return *it.Meta.Anchor
+			}
+		}
+	}
+	return Anchor{}
 }
 
 // clientSync sends the device's changes (all items when slow) in one
-// message and returns the first message of the server's package 4.
-func (s *simSession) clientSync(slow bool) *Message {
+// message and returns the first message of the server's package 4. pre
+// goes first in the message (a status to the server's Alert).
+func (s *simSession) clientSync(slow bool, pre ...Command) *Message {
 	d := s.d
 	var cmds []Command
 	luids := make([]string, 0, len(d.items))
@@ -146,7 +167,7 @@ func (s *simSession) clientSync(slow bool) *Message {
 			}
 		}
 	}
-	return s.send(true, &Sync{Target: &Loc{LocURI: "contacts"}, Source: &Loc{LocURI: "ab"}, Commands: cmds})
+	return s.send(true, append(pre, &Sync{Target: &Loc{LocURI: "contacts"}, Source: &Loc{LocURI: "ab"}, Commands: cmds})...)
 }
 
 // serverChanges pulls the rest of package 4 and applies it, then sends
@@ -218,6 +239,7 @@ func (s *simSession) serverChanges(r *Message) bool {
 	}
 	d.dirty = map[string]string{}
 	d.last = strconv.Itoa(d.sessions)
+	d.serverLast = s.serverNext
 	return true
 }
 
@@ -230,7 +252,12 @@ func (d *simDevice) sync(slow bool) bool {
 		return false
 	}
 	slow = slow || d.last == "" || alertStatus(r) == int(StatusRefreshRequired)
-	return s.serverChanges(s.clientSync(slow))
+	var pre []Command
+	if !slow && serverAnchor(r).Last != d.serverLast {
+		slow = true
+		pre = append(pre, &Status{MsgRef: "1", CmdRef: "1", Cmd: "Alert", TargetRef: []string{"ab"}, SourceRef: []string{"contacts"}, Data: "508"})
+	}
+	return s.serverChanges(s.clientSync(slow, pre...))
 }
 
 // hdrCode is the reply's SyncHdr status code.

@@ -193,11 +193,28 @@ func anchorElement(a Anchor) *Element {
 	return e
 }
 
+// anchorLayout is the form of the server's anchors: a UTC time to the
+// second, as most servers send (devices only compare them).
+const anchorLayout = "20060102T150405Z"
+
+// nextServerAnchor is the server's Next anchor for a session that starts at
+// now, after one that ended with the anchor last. It is always later than
+// last: a device keeps our anchor and syncs normally only while our Last
+// equals it (Synthesis: "must match for normal sync"), so two sessions in
+// one second must not share one. Two clients sharing a device ID would
+// otherwise each take the other's session for its own and miss its items.
+func nextServerAnchor(now time.Time, last string) string {
+	next := now.UTC().Truncate(time.Second)
+	if prev, err := time.Parse(anchorLayout, last); err == nil && !next.After(prev) {
+		next = prev.Add(time.Second)
+	}
+	return next.Format(anchorLayout)
+}
+
 // start decides the sync mode (OMA-TS-DS_Protocol 1.2: anchors, 508) and
 // reads the server's changes.
 func (d *dbSession) start(ctx context.Context) StatusCode {
 	st := d.s.store
-	d.serverNext = d.s.srv.opts.now().UTC().Format("20060102T150405Z")
 	raw, err := st.LoadState(ctx, stateKey(d.s.deviceID, d.db))
 	if err != nil {
 		d.s.log.Error("load sync state", "database", d.db, "err", err)
@@ -214,6 +231,7 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	if d.state == nil {
 		d.state = &dbState{}
 	}
+	d.serverNext = nextServerAnchor(d.s.srv.opts.now(), d.state.ServerNext)
 	d.dir = d.s.policy.DirectionOf(d.db)
 	switch {
 	case d.dir == DirOff:
