@@ -163,6 +163,7 @@ type Account struct {
 	// use of a sub-folder (delimKnown); 0 if the server has no hierarchy.
 	delim      rune
 	delimKnown bool
+	state      stateCache
 }
 
 // folder is the store's per-folder state within one Account.
@@ -396,22 +397,27 @@ func (a *Account) selectFolder(ctx context.Context, f *folder) error {
 
 // reselectFolder selects f afresh, for an up-to-date view.
 func (a *Account) reselectFolder(ctx context.Context, f *folder) error {
+	_, err := a.reselect(ctx, f)
+	return err
+}
+
+func (a *Account) reselect(ctx context.Context, f *folder) (*imap.SelectData, error) {
 	data, err := a.c.Select(f.name, &imap.SelectOptions{CondStore: a.caps.CondStore}).Wait()
 	if err != nil && isNonexistent(err) {
 		if err = a.create(ctx, f); err != nil {
-			return err
+			return nil, err
 		}
 		data, err = a.c.Select(f.name, &imap.SelectOptions{CondStore: a.caps.CondStore}).Wait()
 	}
 	if err != nil {
 		a.selected = ""
-		return a.errorf(ctx, f, "select", err)
+		return nil, a.errorf(ctx, f, "select", err)
 	}
 	a.selected, f.exists = f.name, true
 	if f.cur != nil && f.cur.UIDValidity != data.UIDValidity {
 		f.cur = nil
 	}
-	return nil
+	return data, nil
 }
 
 // fromAddress is the From of the store's messages: the user when the login
