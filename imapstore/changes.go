@@ -2,7 +2,9 @@ package imapstore
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -176,7 +178,15 @@ func (a *Account) refresh(ctx context.Context, f *folder) error {
 // tell, and says no.
 func (a *Account) unchanged(ctx context.Context, f *folder) (bool, error) {
 	cur := f.cur
-	if cur == nil || !a.caps.CondStore || (a.selected == f.name && !a.caps.Unselect) {
+	if cur == nil {
+		return false, nil
+	}
+	return a.statusIs(ctx, f, PointHead{cur.UIDValidity, cur.UIDNext, cur.HighestModSeq})
+}
+
+// statusIs reports whether one STATUS shows the folder as head has it.
+func (a *Account) statusIs(ctx context.Context, f *folder, head PointHead) (bool, error) {
+	if !a.caps.CondStore || head.HighestModSeq == 0 || (a.selected == f.name && !a.caps.Unselect) {
 		return false, nil
 	}
 	// Dovecot answers STATUS on the selected mailbox from this session's
@@ -198,7 +208,56 @@ func (a *Account) unchanged(ctx context.Context, f *folder) (bool, error) {
 		}
 		return false, a.errorf(ctx, f, "status", err)
 	}
-	return st.UIDValidity == cur.UIDValidity && st.UIDNext == cur.UIDNext && st.HighestModSeq == cur.HighestModSeq, nil
+	return st.UIDValidity == head.UIDValidity && st.UIDNext == head.UIDNext && st.HighestModSeq == head.HighestModSeq, nil
+}
+
+// PointHead is what Unchanged needs of a sync point: a few numbers,
+// whatever the folder holds.
+type PointHead struct {
+	UIDValidity   uint32
+	UIDNext       imap.UID
+	HighestModSeq uint64
+}
+
+// HeadOf reads the head of an encoded sync point (MarshalBinary) without
+// decoding the rest; ok is false for input that is none.
+func HeadOf(point []byte) (head PointHead, ok bool) {
+	if len(point) == 0 || point[0] != syncPointVersion {
+		return PointHead{}, false
+	}
+	b := point[1:]
+	var v [3]uint64
+	for i := range v {
+		n, k := binary.Uvarint(b)
+		if k <= 0 {
+			return PointHead{}, false
+		}
+		v[i], b = n, b[k:]
+	}
+	if v[0] > math.MaxUint32 || v[1] > math.MaxUint32 {
+		return PointHead{}, false
+	}
+	return PointHead{uint32(v[0]), imap.UID(v[1]), v[2]}, true
+}
+
+// Unchanged reports whether the kind's folder is as it was at a sync
+// point with this head, from one STATUS: same UIDVALIDITY, UIDNEXT and
+// HIGHESTMODSEQ. Without CONDSTORE it cannot tell and says no; Changes
+// then lists what changed.
+func (a *Account) Unchanged(ctx context.Context, kind Kind, head PointHead) (bool, error) {
+	if err := kind.check(); err != nil {
+		return false, err
+	}
+	ctx, end, err := a.begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer end()
+	f, err := a.itemFolder(ctx, kind)
+	if err != nil {
+		return false, err
+	}
+	return a.statusIs(ctx, f, head)
 }
 
 // rescan reads what changed since f.cur (everything when f.cur is nil).

@@ -2,9 +2,13 @@ package plugin
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
+
+	"github.com/emersion/go-imap/v2"
 
 	"syncml-imap/imapstore"
 	"syncml-imap/syncml"
@@ -116,6 +120,53 @@ func (s *accountStore) Changes(ctx context.Context, db string, since []byte) (*s
 		return nil, err
 	}
 	return &syncml.StoreChanges{Added: d.Added, Modified: d.Modified, Deleted: d.Deleted, Point: point}, nil
+}
+
+// PointHead: accountStore is a syncml.QuickStore; a point's head is the
+// start of its encoding.
+func (s *accountStore) PointHead(db string, point []byte) []byte {
+	h, ok := imapstore.HeadOf(point)
+	if !ok {
+		return nil
+	}
+	return headBytes(h)
+}
+
+// accountStore tells an unchanged folder from a point's head.
+var _ syncml.QuickStore = (*accountStore)(nil)
+
+func headBytes(h imapstore.PointHead) []byte {
+	b := binary.AppendUvarint(nil, uint64(h.UIDValidity))
+	b = binary.AppendUvarint(b, uint64(h.UIDNext))
+	return binary.AppendUvarint(b, h.HighestModSeq)
+}
+
+func parseHead(b []byte) (imapstore.PointHead, bool) {
+	var v [3]uint64
+	for i := range v {
+		n, k := binary.Uvarint(b)
+		if k <= 0 {
+			return imapstore.PointHead{}, false
+		}
+		v[i], b = n, b[k:]
+	}
+	if len(b) != 0 || v[0] > math.MaxUint32 || v[1] > math.MaxUint32 {
+		return imapstore.PointHead{}, false
+	}
+	return imapstore.PointHead{UIDValidity: uint32(v[0]), UIDNext: imap.UID(v[1]), HighestModSeq: v[2]}, true
+}
+
+func (s *accountStore) Unchanged(ctx context.Context, db string, head []byte) (bool, error) {
+	kind, err := kindOf(db)
+	if err != nil {
+		return false, err
+	}
+	h, ok := parseHead(head)
+	if !ok {
+		return false, nil
+	}
+	same, err := s.acct.Unchanged(ctx, kind, h)
+	return same, storeError(err)
 }
 
 func (s *accountStore) Get(ctx context.Context, db string, ids ...string) ([]*syncml.StoreItem, error) {

@@ -169,10 +169,7 @@ func TestFixtureSession(t *testing.T) {
 	if got := statuses(r); fmt.Sprint(got) != "[SyncHdr 0 200 Map 3 200 src=./addressbook msg=3]" || !r.Final {
 		t.Fatalf("package 6: %v", got)
 	}
-	var st dbState
-	if err := json.Unmarshal(store.state["device/IMEI:3550000/contacts"], &st); err != nil {
-		t.Fatal(err)
-	}
+	st := store.dbState(t, "IMEI:3550000", "contacts")
 	if st.ClientNext != "42" || st.ServerNext == "" || len(st.Map) != 4 || st.Map["101"] == "" || st.Map["900"] != "g-unknown" {
 		t.Errorf("committed state %+v", st)
 	}
@@ -427,8 +424,7 @@ func TestDeviceInfoDriven(t *testing.T) {
 		t.Fatalf("IDs sent %v, want temporary ones", temps)
 	}
 	d.message(3, true, &Map{Target: *loc("contacts"), Source: *loc("ab"), MapItems: []MapItem{{Target: "#1", Source: "L1"}}})
-	var st dbState
-	json.Unmarshal(store.state["device/IMEI:3550000/contacts"], &st)
+	st := store.dbState(t, "IMEI:3550000", "contacts")
 	if st.Map["L1"] != long1.ID || st.TempIDs["#2"] != long2.ID || st.RxType != "text/x-vcard" {
 		t.Fatalf("state %+v", st)
 	}

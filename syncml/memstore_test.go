@@ -1,12 +1,15 @@
 package syncml
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
+	"testing"
 )
 
 // memStore is an in-memory Store for unit tests of the engine's logic.
@@ -21,6 +24,12 @@ type memStore struct {
 	state   map[string][]byte
 	puts    int // Put calls, to check batching
 	saves   int // SaveState calls
+	loads   int // LoadState calls
+	// bulkLoads, bulkSaves: of bulk records (item map and point).
+	bulkLoads, bulkSaves int
+	// noQuick: the store cannot tell changes from a point's head.
+	noQuick     bool
+	quickChecks int
 }
 
 func newMemStore() *memStore {
@@ -144,6 +153,10 @@ func (m *memStore) Advance(_ context.Context, db string, base []byte, own []stri
 func (m *memStore) LoadState(_ context.Context, key string) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.loads++
+	if strings.Contains(key, "/map/") {
+		m.bulkLoads++
+	}
 	return m.state[key], nil
 }
 
@@ -152,6 +165,9 @@ func (m *memStore) SaveState(_ context.Context, key string, data []byte) error {
 	defer m.mu.Unlock()
 	m.state[key] = data
 	m.saves++
+	if strings.Contains(key, "/map/") {
+		m.bulkSaves++
+	}
 	return nil
 }
 
@@ -176,3 +192,44 @@ func (m *memStore) ListState(_ context.Context, prefix string) ([]string, error)
 }
 
 func (m *memStore) Close() error { return nil }
+
+// PointHead and Unchanged make memStore a QuickStore: a point's head is
+// its hash (the store's points are whole states), unless noQuick.
+func (m *memStore) PointHead(db string, point []byte) []byte {
+	if m.noQuick || point == nil {
+		return nil
+	}
+	h := sha256.Sum256(point)
+	return h[:8]
+}
+
+func (m *memStore) Unchanged(_ context.Context, db string, head []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.quickChecks++
+	if m.noQuick {
+		return false, nil
+	}
+	h := sha256.Sum256(m.point(db))
+	return bytes.Equal(h[:8], head), nil
+}
+
+// dbState is the committed state of a device's database, its bulk record
+// read in.
+func (m *memStore) dbState(t *testing.T, device, db string) *dbState {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var st dbState
+	if err := json.Unmarshal(m.state[stateKey(device, db)], &st); err != nil {
+		t.Fatalf("state of %s %s: %v", device, db, err)
+	}
+	if st.Bulk != 0 {
+		var b dbBulk
+		if err := json.Unmarshal(m.state[bulkKey(device, db, st.Bulk)], &b); err != nil {
+			t.Fatalf("bulk of %s %s: %v", device, db, err)
+		}
+		st.Point, st.Map, st.TempIDs = b.Point, b.Map, b.TempIDs
+	}
+	return &st
+}

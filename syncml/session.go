@@ -292,7 +292,7 @@ func (s *session) dispatch(ctx context.Context, out *outbox, cmd Command) {
 		}
 		s.storeDevInf(ctx, c.Items)
 	case *Map:
-		s.handleMap(out, c)
+		s.handleMap(ctx, out, c)
 	case *Change:
 		// Outside a Sync an item command has no database.
 		if !c.NoResp {

@@ -16,6 +16,9 @@ type sessionStore struct {
 	st     Store
 	reopen func(ctx context.Context) (Store, error) // nil: cannot reopen
 	closed bool
+	// q: the store as a QuickStore (qKnown: looked at once).
+	q      QuickStore
+	qKnown bool
 }
 
 // errSessionClosed: the session ended (replaced, expired, shut down).
@@ -97,6 +100,38 @@ func (s *sessionStore) Advance(ctx context.Context, db string, base []byte, own 
 		return nil, err
 	}
 	return st.Advance(ctx, db, base, own)
+}
+
+// PointHead needs no connection: a store's point heads are pure
+// functions of its points (the store kind does not change on reopen).
+func (s *sessionStore) PointHead(db string, point []byte) []byte {
+	if q := s.quick(); q != nil {
+		return q.PointHead(db, point)
+	}
+	return nil
+}
+
+// quick is the store behind as a QuickStore, nil when it is none.
+func (s *sessionStore) quick() QuickStore {
+	if s.st != nil {
+		s.q, _ = s.st.(QuickStore)
+		s.qKnown = true
+	}
+	if !s.qKnown {
+		return nil
+	}
+	return s.q
+}
+
+func (s *sessionStore) Unchanged(ctx context.Context, db string, head []byte) (bool, error) {
+	st, err := s.open(ctx)
+	if err != nil {
+		return false, err
+	}
+	if q, ok := st.(QuickStore); ok {
+		return q.Unchanged(ctx, db, head)
+	}
+	return false, nil
 }
 
 func (s *sessionStore) LoadState(ctx context.Context, key string) ([]byte, error) {

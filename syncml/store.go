@@ -37,6 +37,20 @@ type Store interface {
 	Close() error
 }
 
+// QuickStore is a Store that can tell from a small part of a sync point,
+// its head, that a database has not changed since: a sync where nothing
+// changed then reads neither the point nor the device's item map, whatever
+// the database holds (IMAP: UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ
+// against one STATUS).
+type QuickStore interface {
+	// PointHead returns the head of a sync point of db, nil when it has
+	// none that Unchanged can check.
+	PointHead(db string, point []byte) []byte
+	// Unchanged reports whether db is as it was at the point whose head
+	// this is; false when it cannot tell.
+	Unchanged(ctx context.Context, db string, head []byte) (bool, error)
+}
+
 // AuthThrottle limits failed credential checks: Allow says whether user
 // (at the request's address, which ctx may carry) may try now, Record
 // counts a check's outcome.

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,10 +18,20 @@ import (
 // dbState is what the server keeps per device and database between
 // sessions (in the store's state records).
 type dbState struct {
-	ClientNext string            // the client's Next anchor of the last completed session
-	ServerNext string            // ours
-	Point      []byte            // the store's sync point then
-	Map        map[string]string // client LUID → server item ID
+	ClientNext string // the client's Next anchor of the last completed session
+	ServerNext string // ours
+	// Point is the store's sync point then, Map the client LUID → server
+	// item ID. With TempIDs they are the bulk of the state, kept in a
+	// record of their own (bulkKey) that a sync where nothing changed
+	// neither reads nor writes; in this record only before bulk records.
+	Point []byte            `json:",omitempty"`
+	Map   map[string]string `json:",omitempty"`
+	// Bulk is the generation of the bulk record; 0: none (in this record).
+	Bulk int64 `json:",omitempty"`
+	// Head is Point's head (QuickStore): whether anything changed since is
+	// told from it alone. Items is the size of Map.
+	Head  []byte `json:",omitempty"`
+	Items int    `json:",omitempty"`
 	// TempIDs maps the short IDs sent to a device whose MaxGUIDSize is
 	// smaller than our item IDs back to those IDs, until its Map arrives
 	// (in this session or, cached by the device, the next).
@@ -51,6 +62,22 @@ type dbState struct {
 
 func stateKey(deviceID, db string) string { return "device/" + deviceID + "/" + db }
 
+// bulkKey names generation gen of the bulk record of a device's database:
+// a new generation is written, then the state that names it, then the old
+// one removed, so a crash in between leaves the state whole.
+func bulkKey(deviceID, db string, gen int64) string {
+	return bulkPrefix(deviceID, db) + strconv.FormatInt(gen, 10)
+}
+
+func bulkPrefix(deviceID, db string) string { return stateKey(deviceID, db) + "/map/" }
+
+// dbBulk is the bulk record.
+type dbBulk struct {
+	Point   []byte            `json:",omitempty"`
+	Map     map[string]string `json:",omitempty"`
+	TempIDs map[string]string `json:",omitempty"`
+}
+
 // dbSession is one database being synced in a session.
 type dbSession struct {
 	s            *session
@@ -65,6 +92,12 @@ type dbSession struct {
 
 	changes  *StoreChanges // server side, since the last sync point
 	oldPoint []byte        // the sync point the session started from
+	// lazy: nothing changed on the server's side (told from the point's
+	// head), and the bulk record (map, point) is not read until the
+	// device's changes or Map need it (ensureBulk). bulkRaw is the bulk
+	// record as read, to write it only when it changed.
+	lazy    bool
+	bulkRaw []byte
 	// outgoing: server item ID → what to send ("Add", "Replace", "Delete").
 	outgoing map[string]string
 	// items: server contents loaded for matching and sending.
@@ -266,11 +299,60 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 			d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
 		}
 	}
+	if !d.mode.slow() && d.quiet(ctx) {
+		d.lazy, d.changes = true, &StoreChanges{}
+	} else if code = d.listChanges(ctx, code); code == StatusDataStoreFailure {
+		return code
+	}
+	if ds != nil {
+		var candidates []ContentType
+		for _, c := range formCandidates(d.db) {
+			if convertible(formOfType(c.CTType, c.VerCT), d.db) {
+				candidates = append(candidates, c)
+			}
+		}
+		if ct, ok := ds.Preferred(candidates...); ok {
+			d.state.RxType = formOfType(ct.CTType, ct.VerCT)
+		}
+	}
+	d.planOutgoing()
+	return code
+}
+
+// quiet reports whether the server has nothing to send (told from the
+// point's head alone, so that the sync reads nothing that grows with the
+// database): no changes, and no filter to decide again.
+func (d *dbSession) quiet(ctx context.Context) bool {
+	if d.state.Bulk == 0 || d.state.Head == nil || d.state.Filter != nil || d.s.policy.filter(d.db).active(d.db) {
+		return false
+	}
+	same, err := d.view.unchanged(ctx, d.state.Head)
+	if err != nil {
+		d.s.log.Warn("quick check for changes failed, listing them", "database", d.db, "err", err)
+		return false
+	}
+	return same
+}
+
+// listChanges reads the bulk record and the server's changes since the
+// point (all of them in a slow sync); code is the Alert's status so far,
+// 508 when the sync had to become slow.
+func (d *dbSession) listChanges(ctx context.Context, code StatusCode) StatusCode {
+	if err := d.loadBulk(ctx); err != nil {
+		d.s.log.Error("load sync state", "database", d.db, "err", err)
+		d.s.noteError(d.db, "read the sync state", err)
+		return StatusDataStoreFailure
+	}
+	if d.state.Map == nil && d.state.Bulk != 0 && !d.mode.slow() {
+		d.s.log.Warn("item map missing, slow sync", "database", d.db)
+		d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
+	}
 	var since []byte
 	if !d.mode.slow() {
 		since = d.state.Point
 		d.oldPoint = d.state.Point
 	}
+	var err error
 	d.changes, err = d.view.Changes(ctx, since)
 	if errors.Is(err, ErrSyncPointInvalid) {
 		d.s.log.Info("store sync point invalid, slow sync", "database", d.db)
@@ -289,19 +371,64 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	if d.state.Map == nil || d.mode.slow() {
 		d.forgetDeviceIDs()
 	}
-	if ds != nil {
-		var candidates []ContentType
-		for _, c := range formCandidates(d.db) {
-			if convertible(formOfType(c.CTType, c.VerCT), d.db) {
-				candidates = append(candidates, c)
-			}
-		}
-		if ct, ok := ds.Preferred(candidates...); ok {
-			d.state.RxType = formOfType(ct.CTType, ct.VerCT)
+	return code
+}
+
+// loadBulk reads the bulk record named by the state (nothing when the
+// state holds the bulk itself). A record that is missing or unreadable
+// leaves Map nil.
+func (d *dbSession) loadBulk(ctx context.Context) error {
+	d.lazy = false
+	if d.state.Bulk == 0 {
+		return nil
+	}
+	raw, err := d.s.store.LoadState(ctx, bulkKey(d.s.deviceID, d.db, d.state.Bulk))
+	if err != nil {
+		return err
+	}
+	var b dbBulk
+	if raw != nil {
+		if err := json.Unmarshal(raw, &b); err != nil {
+			d.s.log.Warn("item map unreadable", "database", d.db, "err", err)
+			b = dbBulk{}
+			raw = nil
 		}
 	}
-	d.planOutgoing()
-	return code
+	d.bulkRaw = raw
+	d.state.Point, d.state.Map, d.state.TempIDs = b.Point, b.Map, b.TempIDs
+	if raw != nil && d.state.Map == nil {
+		d.state.Map = map[string]string{}
+	}
+	return nil
+}
+
+// ensureBulk reads the bulk record of a lazy database when the device's
+// changes or Map need its map; false when the database failed. The
+// server's side was unchanged, so the point read is also the point of
+// the session's start.
+func (d *dbSession) ensureBulk(ctx context.Context) bool {
+	if !d.lazy || d.failed {
+		return !d.failed
+	}
+	if err := d.loadBulk(ctx); err != nil {
+		d.fail("read the sync state", err)
+		return false
+	}
+	if d.state.Map == nil {
+		// The state names a bulk record that is gone: this session cannot
+		// tell the device's IDs. Forget the anchors, so that the next
+		// session is a slow sync, which matches by content.
+		d.fail("read the sync state", fmt.Errorf("item map %s missing", bulkKey(d.s.deviceID, d.db, d.state.Bulk)))
+		if err := d.s.store.DeleteState(ctx, stateKey(d.s.deviceID, d.db)); err != nil {
+			d.s.log.Error("forget the sync state", "database", d.db, "err", err)
+		}
+		return false
+	}
+	if d.state.TempIDs == nil {
+		d.state.TempIDs = map[string]string{}
+	}
+	d.changes.Point, d.oldPoint = d.state.Point, d.state.Point
+	return true
 }
 
 // planOutgoing notes what the server would send, before the client's
@@ -332,6 +459,7 @@ func (d *dbSession) becomeSlow(ctx context.Context) {
 		return
 	}
 	d.mode = slow
+	d.lazy, d.bulkRaw = false, nil // a new map and point, from this session
 	d.forgetDeviceIDs()
 	d.oldPoint = nil
 	changes, err := d.view.Changes(ctx, nil)
@@ -521,6 +649,9 @@ func (s *session) handleSync(ctx context.Context, out *outbox, sy *Sync) {
 	var d *dbSession
 	if db, ok := s.srv.resolveDB(target); ok {
 		d = s.dbs[db]
+	}
+	if d != nil && len(sy.Commands) > 0 {
+		d.ensureBulk(ctx) // the device's IDs are needed now
 	}
 	code := StatusOK
 	switch {
@@ -1170,13 +1301,17 @@ func isTempID(id string) bool {
 }
 
 // handleMap records the client's IDs for the server's new items.
-func (s *session) handleMap(out *outbox, m *Map) {
+func (s *session) handleMap(ctx context.Context, out *outbox, m *Map) {
 	st := out.status("Map", m.CmdID, StatusOK)
 	st.TargetRef, st.SourceRef = []string{m.Target.LocURI}, []string{m.Source.LocURI}
 	db, ok := s.srv.resolveDB(m.Target.LocURI)
 	d := s.dbs[db]
 	if !ok || d == nil {
 		st.Data = StatusNotFound.String()
+		return
+	}
+	if !d.ensureBulk(ctx) {
+		st.Data = StatusDataStoreFailure.String()
 		return
 	}
 	for _, mi := range m.MapItems {
@@ -1209,6 +1344,33 @@ func (s *session) commit(ctx context.Context) {
 		if d.failed {
 			continue
 		}
+		if err := d.commitState(ctx, now); err != nil {
+			d.fail("commit: save state", err)
+			continue
+		}
+		if s.policy.Conflict == ConflictMerge {
+			d.saveBases(ctx)
+		}
+		s.log.Info("sync complete", "database", d.db, "mode", int(d.mode), "from_device", len(d.own), "items", d.state.Items)
+	}
+	// The slot changes only when the device describes itself anew; its
+	// sync times are the database states' (Devices.fill).
+	if s.slot != nil && s.devinf != nil && s.slot.updateFrom(s.devinf) {
+		if err := NewDevices(s.store, s.srv.opts.MaxDevices).Save(ctx, s.slot); err != nil {
+			s.log.Error("commit: save device slot", "err", err)
+		}
+	}
+}
+
+// commitState writes the database's state at the end of the session: its
+// anchors always (one small record), its bulk (map, point) only when it
+// changed. A new bulk generation is written first, then the state naming
+// it, then older generations are removed.
+func (d *dbSession) commitState(ctx context.Context, now time.Time) error {
+	st := d.s.store
+	d.state.ClientNext, d.state.ServerNext, d.state.Synced = d.clientAnchor.Next, d.serverNext, now
+	var bulk []byte
+	if !d.lazy {
 		// The new sync point: what the client now has. In one-way from
 		// the client the server's changes were not sent, so they stay
 		// pending: start from the old point and add the client's writes.
@@ -1220,30 +1382,44 @@ func (s *session) commit(ctx context.Context) {
 		}
 		point, err := d.view.Advance(ctx, base, d.own)
 		if err != nil {
-			d.fail("commit: sync point", err)
-			continue
+			return fmt.Errorf("sync point: %w", err)
 		}
-		d.state.ClientNext, d.state.ServerNext, d.state.Point = d.clientAnchor.Next, d.serverNext, point
-		d.state.Synced = now
-		d.saveFacts(ctx) // before the state that refers to them
-		raw, err := json.Marshal(d.state)
-		if err == nil {
-			err = s.store.SaveState(ctx, stateKey(s.deviceID, d.db), raw)
+		d.state.Point, d.state.Head, d.state.Items = point, d.view.head(point), len(d.state.Map)
+		if bulk, err = json.Marshal(dbBulk{Point: point, Map: d.state.Map, TempIDs: d.state.TempIDs}); err != nil {
+			return err
 		}
-		if err == nil && s.policy.Conflict == ConflictMerge {
-			d.saveBases(ctx)
+	}
+	d.saveFacts(ctx) // before the state that refers to them
+	old := d.state.Bulk
+	if bulk != nil && (old == 0 || !bytes.Equal(bulk, d.bulkRaw)) {
+		gen := max(old+1, now.UnixNano())
+		if err := st.SaveState(ctx, bulkKey(d.s.deviceID, d.db, gen), bulk); err != nil {
+			return err
 		}
+		d.state.Bulk = gen
+	}
+	head := *d.state
+	head.Point, head.Map, head.TempIDs = nil, nil, nil
+	raw, err := json.Marshal(&head)
+	if err != nil {
+		return err
+	}
+	if err := st.SaveState(ctx, stateKey(d.s.deviceID, d.db), raw); err != nil {
+		return err
+	}
+	if d.state.Bulk != old {
+		// Older generations (and any a crash left behind) go.
+		keys, err := st.ListState(ctx, bulkPrefix(d.s.deviceID, d.db))
 		if err != nil {
-			d.fail("commit: save state", err)
-			continue
+			d.s.log.Warn("list old item maps", "database", d.db, "err", err)
 		}
-		s.log.Info("sync complete", "database", d.db, "mode", int(d.mode), "from_device", len(d.own), "items", len(d.state.Map))
-	}
-	// The slot changes only when the device describes itself anew; its
-	// sync times are the database states' (Devices.fill).
-	if s.slot != nil && s.devinf != nil && s.slot.updateFrom(s.devinf) {
-		if err := NewDevices(s.store, s.srv.opts.MaxDevices).Save(ctx, s.slot); err != nil {
-			s.log.Error("commit: save device slot", "err", err)
+		for _, k := range keys {
+			if k != bulkKey(d.s.deviceID, d.db, d.state.Bulk) {
+				if err := st.DeleteState(ctx, k); err != nil {
+					d.s.log.Warn("remove an old item map", "database", d.db, "key", k, "err", err)
+				}
+			}
 		}
 	}
+	return nil
 }

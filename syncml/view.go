@@ -23,6 +23,10 @@ type dbView interface {
 	Advance(ctx context.Context, base []byte, own []string) ([]byte, error)
 	// dbs are the store databases behind the view.
 	dbs() []string
+	// head is the head of a sync point of the view (QuickStore), nil
+	// when the store has none; unchanged checks one against the store.
+	head(point []byte) []byte
+	unchanged(ctx context.Context, head []byte) (bool, error)
 }
 
 // plainView is one store database.
@@ -32,6 +36,20 @@ type plainView struct {
 }
 
 func (v plainView) dbs() []string { return []string{v.db} }
+
+func (v plainView) head(point []byte) []byte {
+	if q, ok := v.st.(QuickStore); ok && point != nil {
+		return q.PointHead(v.db, point)
+	}
+	return nil
+}
+
+func (v plainView) unchanged(ctx context.Context, head []byte) (bool, error) {
+	if q, ok := v.st.(QuickStore); ok && head != nil {
+		return q.Unchanged(ctx, v.db, head)
+	}
+	return false, nil
+}
 
 func (v plainView) Changes(ctx context.Context, since []byte) (*StoreChanges, error) {
 	return v.st.Changes(ctx, v.db, since)
@@ -200,6 +218,54 @@ func (v *unionView) dbs() []string {
 		out = append(out, p.db)
 	}
 	return out
+}
+
+// head joins the heads of the listed parts' points; nil unless every
+// listed part has one.
+func (v *unionView) head(point []byte) []byte {
+	q, ok := v.st.(QuickStore)
+	if !ok || point == nil {
+		return nil
+	}
+	points, err := splitPoint(point, len(v.parts))
+	if err != nil {
+		return nil
+	}
+	heads := make([][]byte, len(v.parts))
+	for i, p := range v.parts {
+		if !p.listed {
+			continue
+		}
+		if heads[i] = q.PointHead(p.db, points[i]); heads[i] == nil {
+			return nil
+		}
+	}
+	return joinPoints(heads)
+}
+
+// unchanged: every listed part is unchanged (a part not listed has no
+// changes to send).
+func (v *unionView) unchanged(ctx context.Context, head []byte) (bool, error) {
+	q, ok := v.st.(QuickStore)
+	if !ok || head == nil {
+		return false, nil
+	}
+	heads, err := splitPoint(head, len(v.parts))
+	if err != nil {
+		return false, nil
+	}
+	for i, p := range v.parts {
+		if !p.listed {
+			continue
+		}
+		if heads[i] == nil {
+			return false, nil
+		}
+		if same, err := q.Unchanged(ctx, p.db, heads[i]); err != nil || !same {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 func (v *unionView) Changes(ctx context.Context, since []byte) (*StoreChanges, error) {

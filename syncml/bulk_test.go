@@ -1,0 +1,174 @@
+package syncml
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestQuietSyncSkipsBulk: a sync in which nothing changed reads and
+// writes only the small state record: the item map and the sync point
+// (the bulk, which grows with the database) are neither read nor
+// written. A change on either side reads the bulk and writes a new
+// generation of it, and removes the old one. Without a store that can
+// tell from a point's head, every sync reads the bulk, and all works the
+// same.
+func TestQuietSyncSkipsBulk(t *testing.T) {
+	for _, quick := range []bool{true, false} {
+		t.Run(fmt.Sprint("quick=", quick), func(t *testing.T) {
+			ctx := context.Background()
+			store := newMemStore()
+			store.noQuick = !quick
+			for i := 1; i <= 30; i++ {
+				store.Put(ctx, "contacts", &StoreItem{Data: []byte(vc(fmt.Sprintf("Server %02d", i)))})
+			}
+			srv := NewServer(ServerOptions{Auth: memAuth{store}})
+			defer srv.Close()
+			phone := newSimDevice(t, srv, "IMEI:bulk")
+			ann := phone.add(vc("Ann"))
+			if !phone.sync(true) {
+				t.Fatal("slow sync failed")
+			}
+			bulks := func() []string {
+				keys, _ := store.ListState(ctx, bulkPrefix(phone.id, "contacts"))
+				return keys
+			}
+			if n := len(bulks()); n != 1 {
+				t.Fatalf("%d bulk records after the first sync, want 1", n)
+			}
+			step := func(name string, wantBulkLoads, wantBulkSaves, wantSaves int) {
+				t.Helper()
+				l, bs, s := store.bulkLoads, store.bulkSaves, store.saves
+				if !phone.sync(false) {
+					t.Fatalf("%s: sync failed", name)
+				}
+				if got := store.bulkLoads - l; got != wantBulkLoads {
+					t.Errorf("%s: %d bulk loads, want %d", name, got, wantBulkLoads)
+				}
+				if got := store.bulkSaves - bs; got != wantBulkSaves {
+					t.Errorf("%s: %d bulk saves, want %d", name, got, wantBulkSaves)
+				}
+				if got := store.saves - s; wantSaves >= 0 && got != wantSaves {
+					t.Errorf("%s: %d state saves, want %d", name, got, wantSaves)
+				}
+				if n := len(bulks()); n != 1 {
+					t.Errorf("%s: %d bulk records, want 1", name, n)
+				}
+			}
+			loads := 0
+			if !quick {
+				loads = 1
+			}
+			step("quiet", loads, 0, 1)
+			step("quiet again", loads, 0, 1)
+			// The device edits Ann: the bulk is read (its map) and, the
+			// point having moved, written anew.
+			phone.items[ann] = vc("Ann Edited")
+			phone.dirty[ann] = "Replace"
+			step("device change", 1, 1, -1)
+			// A change on the server: read, sent, written.
+			store.Put(ctx, "contacts", &StoreItem{Data: []byte(vc("Server new"))})
+			step("server change", 1, 1, -1)
+			step("quiet after changes", loads, 0, 1)
+			// The device deletes an item.
+			delete(phone.items, ann)
+			phone.dirty[ann] = "Delete"
+			step("device delete", 1, 1, -1)
+			step("quiet at the end", loads, 0, 1)
+			want := mailboxNames(store)
+			if len(want) != 31 || slices.Contains(want, "Ann") || slices.Contains(want, "Ann Edited") {
+				t.Errorf("mailbox %v", want)
+			}
+			if got := names(phone.items); !slices.Equal(got, want) {
+				t.Errorf("phone %v, mailbox %v", got, want)
+			}
+		})
+	}
+}
+
+// TestStateBeforeBulkRecords: a device whose state was kept in one
+// record (map and point inside, as before bulk records) syncs on: its
+// first sync after reads them from there and moves them out.
+func TestStateBeforeBulkRecords(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	defer srv.Close()
+	phone := newSimDevice(t, srv, "IMEI:old")
+	ann := phone.add(vc("Ann"))
+	phone.add(vc("Bob"))
+	if !phone.sync(true) {
+		t.Fatal("slow sync failed")
+	}
+	// Rewrite the state as an older version kept it.
+	st := store.dbState(t, phone.id, "contacts")
+	for _, k := range mustList(t, store, bulkPrefix(phone.id, "contacts")) {
+		store.DeleteState(ctx, k)
+	}
+	st.Bulk, st.Head, st.Items = 0, nil, 0
+	raw, _ := json.Marshal(st)
+	store.SaveState(ctx, stateKey(phone.id, "contacts"), raw)
+
+	phone.items[ann] = vc("Ann Edited")
+	phone.dirty[ann] = "Replace"
+	if !phone.sync(false) {
+		t.Fatal("sync failed")
+	}
+	if got := mailboxNames(store); fmt.Sprint(got) != "[Ann Edited Bob]" {
+		t.Errorf("mailbox %v", got)
+	}
+	if keys := mustList(t, store, bulkPrefix(phone.id, "contacts")); len(keys) != 1 {
+		t.Errorf("bulk records %v, want one", keys)
+	}
+	if raw, _ := store.LoadState(ctx, stateKey(phone.id, "contacts")); strings.Contains(string(raw), `"Map"`) {
+		t.Errorf("the state record still holds the map: %s", raw)
+	}
+}
+
+// TestBulkRecordLost: the bulk record is gone (a mail client deleted it).
+// The device's next change cannot be told apart, so nothing of it is
+// applied and the state is forgotten; the sync after is slow and loses
+// nothing. (It matches by content, as every slow sync: the contact the
+// device renamed meanwhile is kept in both versions.)
+func TestBulkRecordLost(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	defer srv.Close()
+	phone := newSimDevice(t, srv, "IMEI:lost")
+	ann := phone.add(vc("Ann"))
+	phone.add(vc("Bob"))
+	if !phone.sync(true) {
+		t.Fatal("slow sync failed")
+	}
+	for _, k := range mustList(t, store, bulkPrefix(phone.id, "contacts")) {
+		store.DeleteState(ctx, k)
+	}
+	phone.items[ann] = vc("Ann Edited")
+	phone.dirty[ann] = "Replace"
+	if phone.sync(false) {
+		t.Fatal("a sync without the item map succeeded")
+	}
+	if !phone.sync(false) {
+		t.Fatal("the sync after failed")
+	}
+	got := mailboxNames(store)
+	if fmt.Sprint(got) != "[Ann Ann Edited Bob]" {
+		t.Errorf("mailbox %v", got)
+	}
+	if phone := names(phone.items); !slices.Equal(phone, got) {
+		t.Errorf("phone %v, mailbox %v", phone, got)
+	}
+}
+
+func mustList(t *testing.T, store *memStore, prefix string) []string {
+	t.Helper()
+	keys, err := store.ListState(context.Background(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
