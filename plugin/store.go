@@ -238,6 +238,19 @@ func (s *accountStore) LoadState(ctx context.Context, key string) ([]byte, error
 	return rec.Data, nil
 }
 
+// LoadStates: accountStore is a syncml.StateBatch.
+func (s *accountStore) LoadStates(ctx context.Context, keys ...string) (map[string][]byte, error) {
+	recs, err := s.acct.LoadStates(ctx, keys...)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	out := make(map[string][]byte, len(recs))
+	for k, r := range recs {
+		out[k] = r.Data
+	}
+	return out, nil
+}
+
 func (s *accountStore) SaveState(ctx context.Context, key string, data []byte) error {
 	_, err := s.acct.SaveState(ctx, key, data, 0)
 	return storeError(err)

@@ -151,6 +151,7 @@ func (s *session) authenticate(ctx context.Context, msg *Message) (StatusCode, *
 	s.store = &sessionStore{st: st, reopen: func(ctx context.Context) (Store, error) {
 		return auth.Login(WithSecretLogin(WithDevice(ctx, s.deviceID)), user, pass)
 	}}
+	s.store.ownRecords(s.deviceID)
 	s.log.Info("authenticated", "method", "basic")
 	return StatusAuthAccepted, nil
 }
@@ -381,6 +382,7 @@ func (s *session) authMD5(ctx context.Context, msg *Message) (StatusCode, *Chal)
 	s.store = &sessionStore{st: st, reopen: func(ctx context.Context) (Store, error) {
 		return s.openForMD5(WithDevice(ctx, s.deviceID), user, sec)
 	}}
+	s.store.ownRecords(s.deviceID)
 	s.log = s.log.With("user", user)
 	s.log.Info("authenticated", "method", "md5")
 	return StatusAuthAccepted, chal

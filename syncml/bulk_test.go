@@ -41,9 +41,13 @@ func TestQuietSyncSkipsBulk(t *testing.T) {
 			}
 			step := func(name string, wantBulkLoads, wantBulkSaves, wantSaves int) {
 				t.Helper()
-				l, bs, s := store.bulkLoads, store.bulkSaves, store.saves
+				l, bs, s, ld := store.bulkLoads, store.bulkSaves, store.saves, store.loads
 				if !phone.sync(false) {
 					t.Fatalf("%s: sync failed", name)
+				}
+				// The slot, then the device's records in one batch.
+				if quick && wantBulkLoads == 0 && store.loads-ld != 2 {
+					t.Errorf("%s: %d state reads, want 2 (the slot, one batch)", name, store.loads-ld)
 				}
 				if got := store.bulkLoads - l; got != wantBulkLoads {
 					t.Errorf("%s: %d bulk loads, want %d", name, got, wantBulkLoads)

@@ -160,6 +160,20 @@ func (m *memStore) LoadState(_ context.Context, key string) ([]byte, error) {
 	return m.state[key], nil
 }
 
+// LoadStates makes memStore a StateBatch: one load for all.
+func (m *memStore) LoadStates(_ context.Context, keys ...string) (map[string][]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.loads++
+	out := map[string][]byte{}
+	for _, k := range keys {
+		if v, ok := m.state[k]; ok {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
 func (m *memStore) SaveState(_ context.Context, key string, data []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // sessionStore is the store a session works on. It can give its
@@ -19,6 +20,38 @@ type sessionStore struct {
 	// q: the store as a QuickStore (qKnown: looked at once).
 	q      QuickStore
 	qKnown bool
+	// own is the prefix of the records only this session writes (its
+	// device's: one session per device). They are read once per session
+	// and kept (small ones), the usual ones in one batch on the first
+	// read of any (preload). kept holds nil for a record known missing.
+	own     string
+	preload []string
+	kept    map[string][]byte
+}
+
+// maxKeptRecord bounds the records a session keeps: the small ones it
+// reads more than once (anchors, DevInf), not item maps.
+const maxKeptRecord = 64 << 10
+
+// ownRecords makes the session keep its device's records, reading the
+// usual ones in one batch when the first is asked for.
+func (s *sessionStore) ownRecords(deviceID string) {
+	s.own, s.kept = devicePrefix(deviceID), map[string][]byte{}
+	s.preload = []string{devInfKey(deviceID), serverInfSeenKey(deviceID), lastErrorKey(deviceID)}
+	for _, db := range Databases {
+		s.preload = append(s.preload, stateKey(deviceID, db))
+	}
+}
+
+func (s *sessionStore) keep(key string, data []byte) {
+	if s.kept == nil || !strings.HasPrefix(key, s.own) {
+		return
+	}
+	if len(data) > maxKeptRecord {
+		delete(s.kept, key)
+		return
+	}
+	s.kept[key] = data
 }
 
 // errSessionClosed: the session ended (replaced, expired, shut down).
@@ -135,11 +168,30 @@ func (s *sessionStore) Unchanged(ctx context.Context, db string, head []byte) (b
 }
 
 func (s *sessionStore) LoadState(ctx context.Context, key string) ([]byte, error) {
+	if data, ok := s.kept[key]; ok {
+		return data, nil
+	}
 	st, err := s.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return st.LoadState(ctx, key)
+	if b, ok := st.(StateBatch); ok && s.preload != nil && strings.HasPrefix(key, s.own) {
+		keys := append(s.preload, key)
+		s.preload = nil
+		recs, err := b.LoadStates(ctx, keys...)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			s.keep(k, recs[k])
+		}
+		return recs[key], nil
+	}
+	data, err := st.LoadState(ctx, key)
+	if err == nil {
+		s.keep(key, data)
+	}
+	return data, err
 }
 
 func (s *sessionStore) SaveState(ctx context.Context, key string, data []byte) error {
@@ -147,7 +199,12 @@ func (s *sessionStore) SaveState(ctx context.Context, key string, data []byte) e
 	if err != nil {
 		return err
 	}
-	return st.SaveState(ctx, key, data)
+	delete(s.kept, key)
+	if err := st.SaveState(ctx, key, data); err != nil {
+		return err
+	}
+	s.keep(key, data)
+	return nil
 }
 
 func (s *sessionStore) DeleteState(ctx context.Context, key string) error {
@@ -155,7 +212,12 @@ func (s *sessionStore) DeleteState(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	return st.DeleteState(ctx, key)
+	delete(s.kept, key)
+	if err := st.DeleteState(ctx, key); err != nil {
+		return err
+	}
+	s.keep(key, nil)
+	return nil
 }
 
 func (s *sessionStore) ListState(ctx context.Context, prefix string) ([]string, error) {

@@ -51,6 +51,12 @@ type QuickStore interface {
 	Unchanged(ctx context.Context, db string, head []byte) (bool, error)
 }
 
+// StateBatch is a Store that reads several state records at the cost of
+// one: the map holds those that exist.
+type StateBatch interface {
+	LoadStates(ctx context.Context, keys ...string) (map[string][]byte, error)
+}
+
 // AuthThrottle limits failed credential checks: Allow says whether user
 // (at the request's address, which ctx may carry) may try now, Record
 // counts a check's outcome.
