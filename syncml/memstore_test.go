@@ -27,9 +27,11 @@ type memStore struct {
 	loads   int // LoadState calls
 	// bulkLoads, bulkSaves: of bulk records (item map and point).
 	bulkLoads, bulkSaves int
+	bytesLoaded          int
 	// noQuick: the store cannot tell changes from a point's head.
 	noQuick     bool
 	quickChecks int
+	heads       map[string][]byte // db → head of its current point
 }
 
 func newMemStore() *memStore {
@@ -105,6 +107,7 @@ func (m *memStore) Put(_ context.Context, db string, items ...*StoreItem) error 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.puts++
+	delete(m.heads, db)
 	for _, it := range items {
 		if it.ID == "" {
 			m.seq++
@@ -123,6 +126,7 @@ func (m *memStore) Put(_ context.Context, db string, items ...*StoreItem) error 
 func (m *memStore) Delete(_ context.Context, db string, ids ...string) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	delete(m.heads, db)
 	var missing []string
 	for _, id := range ids {
 		if _, ok := m.items[db][id]; !ok {
@@ -154,6 +158,7 @@ func (m *memStore) LoadState(_ context.Context, key string) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.loads++
+	m.bytesLoaded += len(m.state[key])
 	if strings.Contains(key, "/map/") {
 		m.bulkLoads++
 	}
@@ -168,6 +173,7 @@ func (m *memStore) LoadStates(_ context.Context, keys ...string) (map[string][]b
 	out := map[string][]byte{}
 	for _, k := range keys {
 		if v, ok := m.state[k]; ok {
+			m.bytesLoaded += len(v)
 			out[k] = v
 		}
 	}
@@ -224,8 +230,14 @@ func (m *memStore) Unchanged(_ context.Context, db string, head []byte) (bool, e
 	if m.noQuick {
 		return false, nil
 	}
-	h := sha256.Sum256(m.point(db))
-	return bytes.Equal(h[:8], head), nil
+	if m.heads == nil {
+		m.heads = map[string][]byte{}
+	}
+	if m.heads[db] == nil { // cleared by every write
+		h := sha256.Sum256(m.point(db))
+		m.heads[db] = h[:8]
+	}
+	return bytes.Equal(m.heads[db], head), nil
 }
 
 // dbState is the committed state of a device's database, its bulk record
