@@ -33,7 +33,10 @@ func (r *runner) logf(format string, args ...any) { r.cfg.Logf(format, args...) 
 // account acct: its device 1 does 1 to 3, its device 2 scenario 4.
 func (r *runner) sizes(ctx context.Context, n int, acct Account) {
 	cfg, rep := r.cfg, r.rep
-	idle, _ := cfg.Memory.Read(ctx, true)
+	idle, err := cfg.Memory.Read(ctx, true)
+	if err != nil {
+		r.logf("N=%d: memory: %v", n, err)
+	}
 	var peak *sampler
 	if cfg.Memory != nil {
 		peak = cfg.Memory.sample(ctx, 250*time.Millisecond)
@@ -55,12 +58,14 @@ func (r *runner) sizes(ctx context.Context, n int, acct Account) {
 	r.logf("N=%d: 1. slow sync of %d new contacts (%s)", n, n, dev.ID)
 	st, err := dev.sync(ctx, r.tr, cfg.URL, syncml.AlertSlowSync)
 	if err == nil {
+		// The account was emptied: the server has nothing to send.
 		err = expect(st, syncml.AlertSlowSync, n, 0)
 	}
 	if err != nil {
 		rep.errorf("N=%d: 1. slow sync: %v", n, err)
 		return
 	}
+	r.breaches(fmt.Sprintf("N=%d: 1. slow sync", n), st)
 	rep.add(Row{What: rowSlow, N: n, Figure: rate(n, st.Wall), Unit: "items/s"})
 	r.logf("N=%d: 1. %d items in %v, %d requests, %d messages in package 3, server time %v", n, n, st.Wall.Round(time.Millisecond),
 		st.Requests, st.PackageMessages, st.Latency.Round(time.Millisecond))
@@ -76,7 +81,7 @@ func (r *runner) sizes(ctx context.Context, n int, acct Account) {
 		} else {
 			rep.add(Row{What: rowFetch, N: n, Figure: b.fetch, Unit: "items/s"})
 			rep.add(Row{What: rowAppend, N: n, Figure: b.one, Unit: "items/s", Ratio: b.one / b.multi, RatioTo: "of MULTIAPPEND"})
-			rep.add(Row{What: rowMulti, N: n, Figure: b.multi, Unit: "items/s", Ratio: 1, RatioTo: "of MULTIAPPEND"})
+			rep.add(Row{What: rowMulti, N: n, Figure: b.multi, Unit: "items/s"})
 			slow := rep.find(rowSlow, n)
 			slow.Ratio, slow.RatioTo = slow.Figure/b.multi, "of MULTIAPPEND"
 		}
@@ -93,6 +98,7 @@ func (r *runner) sizes(ctx context.Context, n int, acct Account) {
 			rep.errorf("N=%d: 2. unchanged two-way sync %d: %v", n, i+1, err)
 			return
 		}
+		r.breaches(fmt.Sprintf("N=%d: 2. unchanged two-way sync %d", n, i+1), st)
 		quiet = append(quiet, st.Latency)
 	}
 	q := median(quiet)
@@ -114,6 +120,7 @@ func (r *runner) sizes(ctx context.Context, n int, acct Account) {
 			rep.errorf("N=%d: 3. two-way sync with %d changes, run %d: %v", n, cfg.Changes, i+1, err)
 			return
 		}
+		r.breaches(fmt.Sprintf("N=%d: 3. two-way sync with %d changes, run %d", n, cfg.Changes, i+1), st)
 		changed = append(changed, st.Latency)
 	}
 	c := median(changed)
@@ -138,11 +145,20 @@ func (r *runner) sizes(ctx context.Context, n int, acct Account) {
 		rep.errorf("N=%d: 4. refresh from server: %v", n, err)
 		return
 	}
+	r.breaches(fmt.Sprintf("N=%d: 4. refresh from server", n), st)
 	row = rep.add(Row{What: rowRefresh, N: n, Figure: rate(n, st.Wall), Unit: "items/s"})
 	if f := rep.find(rowFetch, n); f != nil {
 		row.Ratio, row.RatioTo = row.Figure/f.Figure, "of IMAP FETCH"
 	}
 	r.logf("N=%d: 4. %d items in %v, %d requests, server time %v", n, n, st.Wall.Round(time.Millisecond), st.Requests, st.Latency.Round(time.Millisecond))
+}
+
+// breaches notes the server's breaches of the protocol in a session
+// that otherwise went well.
+func (r *runner) breaches(label string, st *Stats) {
+	if len(st.Breaches) > 0 {
+		r.rep.errorf("%s: the server broke the protocol %d times, the first: %s", label, len(st.Breaches), st.Breaches[0])
+	}
 }
 
 // expect checks a session's mode and counts: sent items all sent and

@@ -33,6 +33,10 @@ type Stats struct {
 	MapsSent, MapsAcked int
 	// PackageMessages is how many messages the device's package 3 took.
 	PackageMessages int
+	// Breaches are the server's breaches of the protocol that did not
+	// stop the session (a reply over our MaxMsgSize): failed checks, but
+	// the session's figures stand.
+	Breaches []string
 }
 
 // Received is how many changes the server sent.
@@ -171,6 +175,9 @@ func (s *session) send(ctx context.Context, cmds []syncml.Command, final bool) (
 	s.stats.Latency += rt.latency
 	s.stats.BytesSent += int64(rt.sent)
 	s.stats.BytesReceived += int64(rt.replied)
+	if rt.breach != "" {
+		s.stats.Breaches = append(s.stats.Breaches, rt.breach)
+	}
 	if err != nil {
 		return nil, err
 	}
