@@ -176,3 +176,25 @@ func mustList(t *testing.T, store *memStore, prefix string) []string {
 	}
 	return keys
 }
+
+// TestMessagesWithinMaxMsgSize: a slow sync that sends the device 300
+// small contacts, many to a message: every message of the server stays
+// within the device's MaxMsgSize, CmdIDs included (the scripted phone
+// fails the test otherwise).
+func TestMessagesWithinMaxMsgSize(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	for i := 0; i < 300; i++ {
+		store.Put(ctx, "contacts", &StoreItem{Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:P%d\r\nEND:VCARD\r\n", i))})
+	}
+	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	defer srv.Close()
+	phone := newSimDevice(t, srv, "IMEI:small")
+	phone.maxMsgSize = 20000
+	if !phone.sync(true) {
+		t.Fatal("sync failed")
+	}
+	if len(phone.items) != 300 {
+		t.Errorf("phone holds %d, want 300", len(phone.items))
+	}
+}

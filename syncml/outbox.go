@@ -56,6 +56,16 @@ func (o *outbox) limit() int64 {
 // size is an element's encoded size in the session's encoding.
 func (o *outbox) size(e *Element) int64 { return encodedSizeIn(o.sess.encoding, e) }
 
+// cmdSize is a server command's encoded size with the CmdID it gets when
+// the message is numbered (commands are numbered after they are placed).
+func (o *outbox) cmdSize(c Command) int64 {
+	e := commandElement(c)
+	if c.ID() == "" {
+		e.addText("CmdID", "999999")
+	}
+	return o.size(e)
+}
+
 func encodedSize(e *Element) int64 {
 	var b bytes.Buffer
 	writeXMLElement(&b, e, "")
@@ -74,7 +84,7 @@ func (o *outbox) fill() {
 		next := o.sess.pending[0]
 		sy, isSync := next.(*Sync)
 		if !isSync {
-			s := o.size(commandElement(next))
+			s := o.cmdSize(next)
 			if size+s > limit && o.hasServerCommand() {
 				return
 			}
@@ -85,7 +95,7 @@ func (o *outbox) fill() {
 		}
 		// A Sync: the container, then as many changes as fit.
 		part := &Sync{Target: sy.Target, Source: sy.Source, Meta: sy.Meta, NumberOfChanges: sy.NumberOfChanges}
-		s := o.size(commandElement(part))
+		s := o.cmdSize(part)
 		if size+s > limit && o.hasServerCommand() {
 			return
 		}
@@ -94,7 +104,7 @@ func (o *outbox) fill() {
 		taken := 0
 		var rest *Change
 		for _, c := range sy.Commands {
-			cs := o.size(commandElement(c))
+			cs := o.cmdSize(c)
 			if size+cs <= limit {
 				size += cs
 				part.Commands = append(part.Commands, c)

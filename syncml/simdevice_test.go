@@ -33,6 +33,7 @@ type simDevice struct {
 	// replaceOnSlow: in a slow sync the device sends its items as Replace
 	// (Synthesis clients do), else as Add.
 	replaceOnSlow bool
+	maxMsgSize    int64
 }
 
 func newSimDevice(t *testing.T, srv *Server, id string) *simDevice {
@@ -55,6 +56,14 @@ func (d *simDevice) reset() {
 	d.items, d.dirty, d.nextLUID, d.last, d.serverLast = map[string]string{}, map[string]string{}, 0, "", ""
 }
 
+// maxMsg is the device's MaxMsgSize: maxMsgSize, default 4000.
+func (d *simDevice) maxMsg() int64 {
+	if d.maxMsgSize > 0 {
+		return d.maxMsgSize
+	}
+	return 4000
+}
+
 // session is one client session in progress.
 type simSession struct {
 	d     *simDevice
@@ -75,7 +84,7 @@ func (s *simSession) send(final bool, cmds ...Command) *Message {
 	s.msgID++
 	m := &Message{Hdr: SyncHdr{VerDTD: "1.2", VerProto: "SyncML/1.2", SessionID: s.sid, MsgID: strconv.Itoa(s.msgID),
 		Target: Loc{LocURI: "http://127.0.0.1/syncml"}, Source: Loc{LocURI: s.d.id},
-		Meta: &Meta{MaxMsgSize: 4000}}, Body: cmds, Final: final}
+		Meta: &Meta{MaxMsgSize: s.d.maxMsg()}}, Body: cmds, Final: final}
 	if s.key == "" {
 		m.Hdr.Cred = &Cred{Meta: &Meta{Type: "syncml:auth-basic"}, Data: s.d.cred}
 	}
@@ -98,6 +107,10 @@ func (s *simSession) send(final bool, cmds ...Command) *Message {
 	resp, err := s.d.srv.Handle(context.Background(), &Request{Body: b.Bytes(), SessionKey: s.key, BaseURL: "http://127.0.0.1/syncml"})
 	if err != nil {
 		s.d.t.Fatalf("Handle: %v", err)
+	}
+	// A phone refuses a message over its MaxMsgSize.
+	if int64(len(resp.Body)) > s.d.maxMsg() {
+		s.d.t.Errorf("the server's message %d is %d bytes, over the device's MaxMsgSize %d", s.msgID, len(resp.Body), s.d.maxMsg())
 	}
 	r := parse(s.d.t, resp.Body)
 	if r.Hdr.RespURI != "" {
