@@ -119,7 +119,7 @@ func splitChange(c *Change, room int64, first bool) (head, rest *Change, ok bool
 	probe.Items[0].Data = &Data{}
 	probe.Items[0].MoreData = true
 	probe.Items[0].Meta = &Meta{Size: int64(len(text)) + 1<<30} // room for the digits
-	probe.SetID("999999") // numbered when the message is
+	probe.SetID("999999")                                       // numbered when the message is
 	room -= encodedSize(commandElement(&probe))
 	if room < 256 {
 		return nil, nil, false
