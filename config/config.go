@@ -99,6 +99,15 @@ type IMAP struct {
 	// CommandTimeout bounds a single IMAP command; 0 means no limit.
 	// Default: 60s.
 	CommandTimeout Duration `toml:"command_timeout"`
+
+	// KeepIdle is how long the connection of a session that ended is kept
+	// for the user's next session with the same password (no new login);
+	// 0 turns keeping off. A password changed on the IMAP server keeps
+	// working that long, as with Dovecot's auth cache. Default: 30s.
+	KeepIdle Duration `toml:"keep_idle"`
+
+	// KeepPerUser bounds the connections kept per user. Default: 2.
+	KeepPerUser int `toml:"keep_per_user"`
 }
 
 // HTTP is the [http] table: the SyncML endpoint phones talk to.
@@ -293,6 +302,8 @@ func Default() *Config {
 			MasterSeparator:    "*",
 			DialTimeout:        Duration{10 * time.Second},
 			CommandTimeout:     Duration{60 * time.Second},
+			KeepIdle:           Duration{30 * time.Second},
+			KeepPerUser:        2,
 		},
 		HTTP: HTTP{
 			Listen:         "127.0.0.1:8080",

@@ -95,6 +95,10 @@ func (c *Config) validate() []*Error {
 	}
 	ch.notNegative("imap.dial_timeout", im.DialTimeout)
 	ch.notNegative("imap.command_timeout", im.CommandTimeout)
+	ch.notNegative("imap.keep_idle", im.KeepIdle)
+	if im.KeepPerUser < 0 {
+		ch.fail("imap.keep_per_user", "must not be negative")
+	}
 
 	// [http]
 	h := &c.HTTP

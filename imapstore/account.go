@@ -239,6 +239,17 @@ func (a *Account) Close() error {
 	return nil
 }
 
+// Alive reports whether the connection still works, with a NOOP: for a
+// connection kept between sessions.
+func (a *Account) Alive(ctx context.Context) bool {
+	ctx, end, err := a.begin(ctx)
+	if err != nil {
+		return false
+	}
+	defer end()
+	return a.c.Noop().Wait() == nil
+}
+
 // begin serialises a store operation and bounds it by the command timeout.
 // If the context ends while a command is under way, the connection is
 // closed (an IMAP command cannot be taken back), and the Account then

@@ -209,6 +209,12 @@ type measuredStore struct {
 	closed atomic.Bool
 }
 
+var (
+	_ syncml.QuickStore = (*measuredStore)(nil)
+	_ syncml.StateBatch = (*measuredStore)(nil)
+	_ syncml.Releaser   = (*measuredStore)(nil)
+)
+
 func (s *measuredStore) Changes(ctx context.Context, db string, since []byte) (*syncml.StoreChanges, error) {
 	start := time.Now()
 	c, err := s.st.Changes(ctx, db, since)
@@ -283,6 +289,68 @@ func (s *measuredStore) Snapshot(ctx context.Context, db, label string) (int, er
 	n, err := sn.Snapshot(ctx, db, label)
 	s.m.observe("snapshot", start, err)
 	return n, err
+}
+
+// PointHead, Unchanged, LoadStates and Release pass syncml.QuickStore,
+// syncml.StateBatch and syncml.Releaser through (with their fallbacks
+// when the wrapped store lacks them): the engine looks for them on the
+// store it is given, which is this one.
+func (s *measuredStore) PointHead(db string, point []byte) []byte {
+	if q, ok := s.st.(syncml.QuickStore); ok {
+		return q.PointHead(db, point)
+	}
+	return nil
+}
+
+func (s *measuredStore) Unchanged(ctx context.Context, db string, head []byte) (bool, error) {
+	q, ok := s.st.(syncml.QuickStore)
+	if !ok {
+		return false, nil
+	}
+	start := time.Now()
+	same, err := q.Unchanged(ctx, db, head)
+	s.m.observe("unchanged", start, err)
+	return same, err
+}
+
+func (s *measuredStore) LoadStates(ctx context.Context, keys ...string) (map[string][]byte, error) {
+	start := time.Now()
+	var out map[string][]byte
+	var err error
+	if b, ok := s.st.(syncml.StateBatch); ok {
+		out, err = b.LoadStates(ctx, keys...)
+	} else {
+		out = map[string][]byte{}
+		for _, k := range keys {
+			var data []byte
+			if data, err = s.st.LoadState(ctx, k); err != nil {
+				break
+			}
+			if data != nil {
+				out[k] = data
+			}
+		}
+	}
+	s.m.observe("load_state", start, err)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *measuredStore) Release() error {
+	r, ok := s.st.(syncml.Releaser)
+	if !ok {
+		return s.Close()
+	}
+	if s.closed.Swap(true) {
+		return nil
+	}
+	start := time.Now()
+	err := r.Release()
+	s.m.observe("logout", start, err)
+	s.m.imapConns.Dec()
+	return err
 }
 
 func (s *measuredStore) Close() error {

@@ -79,7 +79,11 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	if lim := cfg.HTTP.MaxBodyBytes; lim > 0 && lim < maxMsg {
 		maxMsg = lim
 	}
-	var auth syncml.Authenticator = &IMAPAuth{Options: opts}
+	imapAuth := &IMAPAuth{Options: opts}
+	if d := cfg.IMAP.KeepIdle.Duration; d > 0 {
+		imapAuth.Pool = NewPool(d, cfg.IMAP.KeepPerUser)
+	}
+	var auth syncml.Authenticator = imapAuth
 	if cfg.IMAP.MasterUser != "" {
 		auth = &MasterAuth{IMAPAuth: IMAPAuth{Options: opts}, Master: cfg.IMAP.MasterUser,
 			Password: cfg.IMAP.MasterPassword, Separator: cfg.IMAP.MasterSeparator}

@@ -17,12 +17,19 @@ import (
 // accountStore is a syncml.Store on one user's IMAP account.
 type accountStore struct {
 	acct *imapstore.Account
+	// pool, when set, takes the connection back on Close, for the next
+	// session of user with pass (checked alive before it is used again).
+	pool       *Pool
+	user, pass string
 }
 
 // IMAPAuth checks SyncML credentials by logging in to the IMAP server with
 // them; the connection then serves the session.
 type IMAPAuth struct {
 	Options *imapstore.Options
+	// Pool, when set, keeps connections of ended sessions for the user's
+	// next session.
+	Pool *Pool
 }
 
 // Login implements syncml.Authenticator. The client's address
@@ -31,9 +38,22 @@ type IMAPAuth struct {
 // A refused login matches syncml.ErrAuthFailed, an IMAP server that
 // cannot be reached or cannot log in now syncml.ErrUnavailable.
 func (a *IMAPAuth) Login(ctx context.Context, user, password string) (syncml.Store, error) {
+	if a.Pool != nil {
+		if acct := a.Pool.take(ctx, user, password); acct != nil {
+			return &accountStore{acct: acct, pool: a.Pool, user: user, pass: password}, nil
+		}
+	}
 	st, err := dial(ctx, a.Options, user, password)
 	if err != nil {
+		if a.Pool != nil && errors.Is(err, syncml.ErrUnavailable) {
+			// Perhaps the server's connection limit, which kept
+			// connections count against: give them back for the retry.
+			a.Pool.dropUser(user)
+		}
 		return nil, err // not a nil *accountStore in a non-nil Store
+	}
+	if a.Pool != nil {
+		st.pool, st.user, st.pass = a.Pool, user, password
 	}
 	return st, nil
 }
@@ -276,4 +296,15 @@ func (s *accountStore) ListState(ctx context.Context, prefix string) ([]string, 
 	return keys, storeError(err)
 }
 
-func (s *accountStore) Close() error { return s.acct.Close() }
+// Release closes the connection for good (a session gone idle gives it
+// back to the IMAP server, not to the pool).
+func (s *accountStore) Release() error { return s.acct.Close() }
+
+// Close gives the connection to the pool, if any.
+func (s *accountStore) Close() error {
+	if s.pool != nil {
+		s.pool.put(s.user, s.pass, s.acct)
+		return nil
+	}
+	return s.acct.Close()
+}

@@ -80,7 +80,11 @@ func (s *sessionStore) release() bool {
 	if s.st == nil || s.reopen == nil {
 		return false
 	}
-	s.st.Close()
+	if r, ok := s.st.(Releaser); ok {
+		r.Release()
+	} else {
+		s.st.Close()
+	}
 	s.st = nil
 	return true
 }

@@ -57,6 +57,13 @@ type StateBatch interface {
 	LoadStates(ctx context.Context, keys ...string) (map[string][]byte, error)
 }
 
+// Releaser is a Store whose Close may keep its connection for a later
+// login (a pool); Release closes it for good, as a session gone idle
+// does to give it back to the server.
+type Releaser interface {
+	Release() error
+}
+
 // AuthThrottle limits failed credential checks: Allow says whether user
 // (at the request's address, which ctx may carry) may try now, Record
 // counts a check's outcome.

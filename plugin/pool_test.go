@@ -1,0 +1,67 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"syncml-imap/imapstore"
+	"syncml-imap/internal/dovetest"
+	"syncml-imap/syncml"
+)
+
+// TestPoolKeepsConnection: the connection of a session that ended serves
+// the user's next login with the same password (no LOGIN), not one with
+// another password; it is closed when the idle time passes, and a session
+// gone idle (Release) gives its connection back to the server.
+func TestPoolKeepsConnection(t *testing.T) {
+	dove := dovetest.Start(t, nil)
+	dove.AddUser(t, "kim@example.org", "kim-pw")
+	ctx := context.Background()
+	pool := NewPool(2*time.Second, 1)
+	defer pool.Close()
+	auth := &IMAPAuth{Options: &imapstore.Options{Address: dove.Addr}, Pool: pool}
+	conns := func() int {
+		return strings.Count(dove.Doveadm(t, "who", "-1", "kim@example.org"), "kim@example.org")
+	}
+	first, err := auth.Login(ctx, "kim@example.org", "kim-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := first.(*accountStore).acct
+	first.Close()
+	if pool.Len() != 1 {
+		t.Fatalf("%d kept after the session ended, want 1", pool.Len())
+	}
+	if _, err := auth.Login(ctx, "kim@example.org", "wrong"); !errors.Is(err, syncml.ErrAuthFailed) {
+		t.Errorf("another password: %v, want a refused login", err)
+	}
+	second, err := auth.Login(ctx, "kim@example.org", "kim-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.(*accountStore).acct != acct {
+		t.Errorf("the next session logged in anew")
+	}
+	if err := second.SaveState(ctx, "device/x/contacts", []byte("works")); err != nil {
+		t.Errorf("the kept connection does not work: %v", err)
+	}
+	second.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for (pool.Len() > 0 || conns() > 0) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if pool.Len() != 0 || conns() != 0 {
+		t.Errorf("after the idle time: %d kept, %d connections at Dovecot", pool.Len(), conns())
+	}
+	third, err := auth.Login(ctx, "kim@example.org", "kim-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	third.(syncml.Releaser).Release()
+	if pool.Len() != 0 {
+		t.Errorf("a released connection was kept")
+	}
+}
