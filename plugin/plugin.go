@@ -85,7 +85,7 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	}
 	var auth syncml.Authenticator = imapAuth
 	if cfg.IMAP.MasterUser != "" {
-		auth = &MasterAuth{IMAPAuth: IMAPAuth{Options: opts}, Master: cfg.IMAP.MasterUser,
+		auth = &MasterAuth{IMAPAuth: *imapAuth, Master: cfg.IMAP.MasterUser,
 			Password: cfg.IMAP.MasterPassword, Separator: cfg.IMAP.MasterSeparator}
 	}
 	// Throttled attempts never reach the metered IMAP login.
