@@ -30,7 +30,7 @@ var (
 	loadFlag       = flag.Bool("load", false, "run the load measurement TestLoad (or SYNCML_IMAP_LOAD=1)")
 	loadOut        = flag.String("load.out", "", "TestLoad writes its table to this file too")
 	loadSizes      = flag.String("load.sizes", "1000,10000", "TestLoad: the N of scenarios 1 to 4, comma-separated")
-	loadConcurrent = flag.Int("load.concurrent", loadgen.DefaultConcurrent, "TestLoad: C, the sessions at once of scenario 5")
+	loadConcurrent = flag.Int("load.concurrent", loadgen.DefaultConcurrent, "TestLoad: C, the sessions at once of scenario 5; 0: none")
 	loadWBXML      = flag.Bool("load.wbxml", false, "TestLoad: WBXML instead of XML")
 	loadJSON       = flag.Bool("load.json", false, "TestLoad: log the report as JSON too")
 )
@@ -237,6 +237,9 @@ func TestLoad(t *testing.T) {
 		sizes = append(sizes, n)
 	}
 	cfg := &loadgen.Config{Sizes: sizes, Concurrent: *loadConcurrent, WBXML: *loadWBXML}
+	if *loadConcurrent == 0 {
+		cfg.Concurrent = -1 // no scenario 5
+	}
 	accts := loadAccounts(loadgen.NeedAccounts(cfg))
 	cfg.Accounts = accts
 	h := startSelfHost(t, accts, 2*max(*loadConcurrent, 500), true)

@@ -264,6 +264,12 @@ func (s *session) receive(r *syncml.Message) error {
 					return fmt.Errorf("loadgen: the server alerts a sync of %q, not of our %s", locURI(it.Target), localDB)
 				}
 				s.serverAlert, s.alertAnswer = c, st
+				if it.Meta != nil && it.Meta.Anchor != nil {
+					// The Status carries the server's Next back
+					// (OMA-TS-DS_Protocol 1.2, 5.4.2).
+					st.Items = []syncml.Item{{Data: &syncml.Data{XML: &syncml.Element{Name: "Anchor", NS: syncml.NSMetInf,
+						Children: []*syncml.Element{{Name: "Next", Text: it.Meta.Anchor.Next}}}}}}
+				}
 			default:
 				st.Data = syncml.StatusNotSupported.String()
 				s.itemErrs = append(s.itemErrs, "the server sent Alert "+c.Data)
