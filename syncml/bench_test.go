@@ -119,64 +119,13 @@ func BenchmarkQuietSync5000Events(b *testing.B) {
 			srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
 			now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 			srv.opts.now = func() time.Time { return now }
-			loc := func(s string) *Loc { return &Loc{LocURI: s} }
-			session := func(sid, code, last, next string, maps bool) {
-				key := ""
-				post := func(msgID int, cmds ...Command) *Message {
-					m := &Message{Hdr: SyncHdr{VerDTD: "1.2", VerProto: "SyncML/1.2", SessionID: sid, MsgID: fmt.Sprint(msgID),
-						Target: Loc{LocURI: "http://127.0.0.1/syncml"}, Source: Loc{LocURI: "IMEI:1"}, Meta: &Meta{MaxMsgSize: 1 << 30}}, Body: cmds, Final: true}
-					if msgID == 1 {
-						m.Hdr.Cred = &Cred{Data: "YWxpY2U6cHc="}
-					}
-					for i, c := range cmds {
-						c.SetID(fmt.Sprint(i + 1))
-					}
-					var buf bytes.Buffer
-					EncodeXML(&buf, m.Element())
-					resp, err := srv.Handle(ctx, &Request{Body: buf.Bytes(), SessionKey: key, BaseURL: "http://x/syncml"})
-					if err != nil {
-						b.Fatal(err)
-					}
-					root, err := DecodeXML(bytes.NewReader(resp.Body))
-					if err != nil {
-						b.Fatal(err)
-					}
-					out, err := ParseMessage(root)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if _, k, ok := strings.Cut(out.Hdr.RespURI, "?s="); ok {
-						key = k
-					}
-					return out
-				}
-				post(1, &Alert{Data: code, Items: []Item{{Target: loc("calendar"), Source: loc("cal"), Meta: &Meta{Anchor: &Anchor{Last: last, Next: next}}}}})
-				r := post(2, &Sync{Target: loc("calendar"), Source: loc("cal")})
-				var mi []MapItem
-				if maps {
-					for _, c := range r.Body {
-						if sy, ok := c.(*Sync); ok {
-							for _, ch := range sy.Commands {
-								if x := ch.(*Change); x.Op == "Add" {
-									mi = append(mi, MapItem{Target: x.Items[0].Source.LocURI, Source: "L" + x.Items[0].Source.LocURI})
-								}
-							}
-						}
-					}
-				}
-				if len(mi) > 0 {
-					post(3, &Map{Target: *loc("calendar"), Source: *loc("cal"), MapItems: mi})
-				} else {
-					post(3)
-				}
-			}
-			session("s0", "201", "", "0", true)
+			benchSession(b, srv, "calendar", "s0", "201", "", "0", true)
 			if store.state["device/IMEI:1/calendar"] == nil {
 				b.Fatalf("first session not committed: %q", keys(store.state))
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				session(fmt.Sprint("q", i), "200", fmt.Sprint(i), fmt.Sprint(i+1), false)
+				benchSession(b, srv, "calendar", fmt.Sprint("q", i), "200", fmt.Sprint(i), fmt.Sprint(i+1), false)
 			}
 			b.ReportMetric(float64(len(store.state["device/IMEI:1/calendar"])), "state-bytes")
 		})
@@ -210,7 +159,7 @@ func BenchmarkTwoWaySync(b *testing.B) {
 				}
 				srv := NewServer(ServerOptions{Auth: memAuth{store}})
 				defer srv.Close()
-				benchSession(b, srv, "s0", "201", "", "0", true)
+				benchSession(b, srv, "contacts", "s0", "201", "", "0", true)
 				b.ResetTimer()
 				bytesRead := 0
 				for i := 0; i < b.N; i++ {
@@ -221,7 +170,7 @@ func BenchmarkTwoWaySync(b *testing.B) {
 					}
 					before := store.bytesLoaded
 					b.StartTimer()
-					benchSession(b, srv, fmt.Sprint("q", i), "200", fmt.Sprint(i), fmt.Sprint(i+1), changes > 0)
+					benchSession(b, srv, "contacts", fmt.Sprint("q", i), "200", fmt.Sprint(i), fmt.Sprint(i+1), changes > 0)
 					bytesRead += store.bytesLoaded - before
 				}
 				b.ReportMetric(float64(bytesRead)/float64(b.N), "state-read-B")
@@ -230,9 +179,9 @@ func BenchmarkTwoWaySync(b *testing.B) {
 	}
 }
 
-// benchSession runs one contacts session of device IMEI:1 (alert code,
-// anchors), answering the server's Adds with a Map when maps.
-func benchSession(b *testing.B, srv *Server, sid, code, last, next string, maps bool) {
+// benchSession runs one session of device IMEI:1 for database db (alert
+// code, anchors), answering the server's Adds with a Map when maps.
+func benchSession(b *testing.B, srv *Server, db, sid, code, last, next string, maps bool) {
 	ctx := context.Background()
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }
 	key := ""
@@ -265,8 +214,8 @@ func benchSession(b *testing.B, srv *Server, sid, code, last, next string, maps 
 		}
 		return out
 	}
-	post(1, &Alert{Data: code, Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: last, Next: next}}}}})
-	r := post(2, &Sync{Target: loc("contacts"), Source: loc("ab")})
+	post(1, &Alert{Data: code, Items: []Item{{Target: loc(db), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: last, Next: next}}}}})
+	r := post(2, &Sync{Target: loc(db), Source: loc("ab")})
 	msgID := 2
 	var mi []MapItem
 	for {
@@ -295,7 +244,7 @@ func benchSession(b *testing.B, srv *Server, sid, code, last, next string, maps 
 			break
 		}
 		final = len(mi) == 0
-		last3 = post(msgID, &Map{Target: *loc("contacts"), Source: *loc("ab"), MapItems: chunk})
+		last3 = post(msgID, &Map{Target: *loc(db), Source: *loc("ab"), MapItems: chunk})
 		final = true
 		if len(mi) == 0 {
 			break
