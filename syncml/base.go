@@ -2,25 +2,36 @@ package syncml
 
 import (
 	"context"
-	"encoding/json"
+	"maps"
+	"strconv"
+	"time"
 )
 
 // The base of a merge: for each item a device has, the fingerprint of the
 // version the device and the server last agreed on (sent to it or taken
 // from it). A conflict merged field by field (policy "merge") tells from
 // it which side changed a field. The fingerprints live in their own state
-// record per device and database, read only when a conflict needs one or
-// when a session changed items.
+// records per device and database: a base (baseKey), rewritten now and
+// then, and the deltas of later sessions (baseKey+"+"+gen, listed in the
+// state's BaseLog), so that a session that changed k items writes O(k).
+// They are read only when a conflict needs one or when a session
+// rewrites the base.
 
 func baseKey(deviceID, db string) string { return stateKey(deviceID, db) + "/base" }
+
+func baseDeltaKey(deviceID, db string, gen int64) string {
+	return baseKey(deviceID, db) + "+" + strconv.FormatInt(gen, 10)
+}
 
 // baseState is a device's merge bases for one database.
 type baseState struct {
 	loaded bool
 	fps    map[string]fingerprint
-	// agreed: items whose agreed version changed in this session (nil
-	// data: the device no longer has the item).
-	agreed map[string][]byte
+	// agreed: fingerprints of items whose agreed version changed in this
+	// session (nil: the device no longer has the item, or it holds no
+	// fields).
+	agreed map[string]fingerprint
+	gone   map[string]bool
 }
 
 // base returns the fingerprint of the item's base version, nil when none
@@ -30,65 +41,125 @@ func (d *dbSession) base(ctx context.Context, guid string) fingerprint {
 	return d.bases.fps[guid]
 }
 
+func (d *dbSession) refreshing() bool {
+	return d.mode == AlertRefreshFromServer || d.mode == AlertRefreshFromClient
+}
+
+// loadBases reads the base record and the deltas in force.
 func (d *dbSession) loadBases(ctx context.Context) {
 	if d.bases.loaded {
 		return
 	}
 	d.bases.loaded = true
 	d.bases.fps = map[string]fingerprint{}
-	if d.mode == AlertRefreshFromServer || d.mode == AlertRefreshFromClient {
+	if d.refreshing() {
 		return // the device's contents start over
 	}
-	raw, err := d.s.store.LoadState(ctx, baseKey(d.s.deviceID, d.db))
+	keys := []string{baseKey(d.s.deviceID, d.db)}
+	for _, gen := range d.state.BaseLog {
+		keys = append(keys, baseDeltaKey(d.s.deviceID, d.db, gen))
+	}
+	raws, err := loadStates(ctx, d.s.store, keys)
 	if err != nil {
 		d.s.log.Warn("merge bases unreadable", "database", d.db, "err", err)
 		return
 	}
-	if raw != nil {
-		if err := json.Unmarshal(raw, &d.bases.fps); err != nil {
-			d.s.log.Warn("merge bases unreadable", "database", d.db, "err", err)
-			d.bases.fps = map[string]fingerprint{}
+	for _, k := range keys {
+		raw, ok := raws[k]
+		if !ok {
+			continue // a lost delta: those items merge without a base
 		}
+		fps, gone, err := decodeFingerprints(raw)
+		if err != nil {
+			d.s.log.Warn("merge bases unreadable", "database", d.db, "key", k, "err", err)
+			continue
+		}
+		for _, id := range gone {
+			delete(d.bases.fps, id)
+		}
+		maps.Copy(d.bases.fps, fps)
 	}
 }
 
 // agree records the version of an item both sides now have (nil: the
-// device no longer has it).
+// device no longer has it). Only the merge policy reads bases.
 func (d *dbSession) agree(guid string, data []byte) {
-	if guid == "" {
+	if guid == "" || d.s.policy.Conflict != ConflictMerge {
 		return
 	}
 	if d.bases.agreed == nil {
-		d.bases.agreed = map[string][]byte{}
+		d.bases.agreed, d.bases.gone = map[string]fingerprint{}, map[string]bool{}
 	}
-	d.bases.agreed[guid] = data
-}
-
-// saveBases writes the bases when the session changed any, keeping only
-// items the device has (its map).
-func (d *dbSession) saveBases(ctx context.Context) {
-	if len(d.bases.agreed) == 0 && d.mode != AlertRefreshFromServer && d.mode != AlertRefreshFromClient {
+	if data == nil {
+		delete(d.bases.agreed, guid)
+		d.bases.gone[guid] = true
 		return
 	}
-	d.loadBases(ctx)
-	for id, data := range d.bases.agreed {
-		if data == nil {
-			delete(d.bases.fps, id)
-		} else {
-			d.bases.fps[id] = fingerprintOf(data)
-		}
+	delete(d.bases.gone, guid)
+	d.bases.agreed[guid] = fingerprintOf(data)
+}
+
+// saveBases writes the bases the session changed as a delta, or, after a
+// refresh or when the deltas are many, the whole bases of the items the
+// device has (its map) as a new base; compacted reports the latter, whose
+// old deltas the caller removes once the state no longer names them. It
+// runs before the state naming the deltas is written.
+func (d *dbSession) saveBases(ctx context.Context, now time.Time) (compacted bool) {
+	n := len(d.bases.agreed) + len(d.bases.gone)
+	if n == 0 && !d.refreshing() {
+		return false
 	}
+	st := d.s.store
+	whole := d.refreshing() || len(d.state.BaseLog) >= maxLog || d.state.BaseLogSize+n > len(d.state.Map)/2+256
+	if !whole || d.state.Map == nil { // without the map, nothing to prune by
+		gen := now.UnixNano()
+		if l := len(d.state.BaseLog); l > 0 {
+			gen = max(gen, d.state.BaseLog[l-1]+1)
+		}
+		gone := make([]string, 0, len(d.bases.gone))
+		for id := range d.bases.gone {
+			gone = append(gone, id)
+		}
+		if err := st.SaveState(ctx, baseDeltaKey(d.s.deviceID, d.db, gen), encodeFingerprints(d.bases.agreed, gone)); err != nil {
+			d.s.log.Warn("save merge bases", "database", d.db, "err", err)
+			return false
+		}
+		d.state.BaseLog = append(d.state.BaseLog, gen)
+		d.state.BaseLogSize += n
+		return false
+	}
+	d.loadBases(ctx)
+	for id := range d.bases.gone {
+		delete(d.bases.fps, id)
+	}
+	maps.Copy(d.bases.fps, d.bases.agreed)
 	has := d.deviceHas()
 	for id := range d.bases.fps {
 		if !has[id] {
 			delete(d.bases.fps, id)
 		}
 	}
-	raw, err := json.Marshal(d.bases.fps)
-	if err == nil {
-		err = d.s.store.SaveState(ctx, baseKey(d.s.deviceID, d.db), raw)
-	}
-	if err != nil {
+	// The deltas are in the base now; a crash before the state is saved
+	// applies them again over it, which changes nothing.
+	if err := st.SaveState(ctx, baseKey(d.s.deviceID, d.db), encodeFingerprints(d.bases.fps, nil)); err != nil {
 		d.s.log.Warn("save merge bases", "database", d.db, "err", err)
+		return false
+	}
+	d.state.BaseLog, d.state.BaseLogSize = nil, 0
+	return true
+}
+
+// dropBaseDeltas removes the merge-bases deltas once a new base holds them.
+func (d *dbSession) dropBaseDeltas(ctx context.Context) {
+	st := d.s.store
+	keys, err := st.ListState(ctx, baseKey(d.s.deviceID, d.db)+"+")
+	if err != nil {
+		d.s.log.Warn("list old merge bases", "database", d.db, "err", err)
+		return
+	}
+	for _, k := range keys {
+		if err := st.DeleteState(ctx, k); err != nil {
+			d.s.log.Warn("remove old merge bases", "database", d.db, "key", k, "err", err)
+		}
 	}
 }

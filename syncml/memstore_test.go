@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -27,7 +29,11 @@ type memStore struct {
 	loads   int // LoadState calls
 	// bulkLoads, bulkSaves: of bulk records (item map and point).
 	bulkLoads, bulkSaves int
-	bytesLoaded          int
+	// bytesSaved, bulkBytesSaved: state bytes written (of bulk records).
+	bytesSaved, bulkBytesSaved int
+	// noDelta: not a PointDeltas (points are kept whole).
+	noDelta     bool
+	bytesLoaded int
 	// noQuick: the store cannot tell changes from a point's head.
 	noQuick     bool
 	quickChecks int
@@ -171,13 +177,71 @@ func (m *memStore) LoadStates(_ context.Context, keys ...string) (map[string][]b
 	defer m.mu.Unlock()
 	m.loads++
 	out := map[string][]byte{}
+	bulk := false
 	for _, k := range keys {
+		bulk = bulk || strings.Contains(k, "/map/")
 		if v, ok := m.state[k]; ok {
 			m.bytesLoaded += len(v)
 			out[k] = v
 		}
 	}
+	if bulk {
+		m.bulkLoads++
+	}
 	return out, nil
+}
+
+// PointDelta and ApplyPointDelta make memStore a PointDeltas, unless
+// noDelta: a delta is the versions set and the IDs gone.
+func (m *memStore) PointDelta(_ string, old, new []byte) ([]byte, error) {
+	if m.noDelta {
+		return nil, errors.New("memstore: no point deltas")
+	}
+	var o, n map[string]int
+	if err := json.Unmarshal(old, &o); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(new, &n); err != nil {
+		return nil, err
+	}
+	d := memPointDelta{Set: map[string]int{}}
+	for id, v := range n {
+		if ov, ok := o[id]; !ok || ov != v {
+			d.Set[id] = v
+		}
+	}
+	for id := range o {
+		if _, ok := n[id]; !ok {
+			d.Del = append(d.Del, id)
+		}
+	}
+	return json.Marshal(d)
+}
+
+type memPointDelta struct {
+	Set map[string]int
+	Del []string
+}
+
+func (m *memStore) ApplyPointDelta(_ string, old, delta []byte) ([]byte, error) {
+	var o map[string]int
+	var d memPointDelta
+	if err := json.Unmarshal(old, &o); err != nil {
+		return nil, ErrSyncPointInvalid
+	}
+	if err := json.Unmarshal(delta, &d); err != nil {
+		return nil, ErrSyncPointInvalid
+	}
+	if o == nil {
+		o = map[string]int{}
+	}
+	for _, id := range d.Del {
+		delete(o, id)
+	}
+	for id, v := range d.Set {
+		o[id] = v
+	}
+	return json.Marshal(o)
 }
 
 func (m *memStore) SaveState(_ context.Context, key string, data []byte) error {
@@ -185,8 +249,10 @@ func (m *memStore) SaveState(_ context.Context, key string, data []byte) error {
 	defer m.mu.Unlock()
 	m.state[key] = data
 	m.saves++
+	m.bytesSaved += len(data)
 	if strings.Contains(key, "/map/") {
 		m.bulkSaves++
+		m.bulkBytesSaved += len(data)
 	}
 	return nil
 }
@@ -251,8 +317,15 @@ func (m *memStore) dbState(t *testing.T, device, db string) *dbState {
 		t.Fatalf("state of %s %s: %v", device, db, err)
 	}
 	if st.Bulk != 0 {
-		var b dbBulk
-		if err := json.Unmarshal(m.state[bulkKey(device, db, st.Bulk)], &b); err != nil {
+		keys := []string{bulkKey(device, db, st.Bulk)}
+		for _, gen := range st.Log {
+			keys = append(keys, deltaKey(device, db, st.Bulk, gen))
+		}
+		raws := maps.Clone(m.state)
+		m.mu.Unlock()
+		b, err := readBulk(plainView{m, db}, keys, raws)
+		m.mu.Lock()
+		if err != nil || b == nil {
 			t.Fatalf("bulk of %s %s: %v", device, db, err)
 		}
 		st.Point, st.Map, st.TempIDs = b.Point, b.Map, b.TempIDs

@@ -20,6 +20,9 @@ type sessionStore struct {
 	// q: the store as a QuickStore (qKnown: looked at once).
 	q      QuickStore
 	qKnown bool
+	// pd: the store as a PointDeltas (pdKnown: looked at once).
+	pd      PointDeltas
+	pdKnown bool
 	// own is the prefix of the records only this session writes (its
 	// device's: one session per device). They are read once per session
 	// and kept (small ones), the usual ones in one batch on the first
@@ -240,4 +243,81 @@ func (s *sessionStore) snapshotter(ctx context.Context) (Snapshotter, error) {
 	}
 	sn, _ := st.(Snapshotter)
 	return sn, nil
+}
+
+// LoadStates reads the records not kept in one batch where the store
+// can (StateBatch).
+func (s *sessionStore) LoadStates(ctx context.Context, keys ...string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(keys))
+	var need []string
+	for _, k := range keys {
+		if data, ok := s.kept[k]; ok {
+			if data != nil {
+				out[k] = data
+			}
+			continue
+		}
+		need = append(need, k)
+	}
+	if len(need) == 0 {
+		return out, nil
+	}
+	st, err := s.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := st.(StateBatch)
+	if !ok {
+		for _, k := range need {
+			data, err := s.LoadState(ctx, k)
+			if err != nil {
+				return nil, err
+			}
+			if data != nil {
+				out[k] = data
+			}
+		}
+		return out, nil
+	}
+	recs, err := b.LoadStates(ctx, need...)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range need {
+		s.keep(k, recs[k])
+		if data, ok := recs[k]; ok {
+			out[k] = data
+		}
+	}
+	return out, nil
+}
+
+// errNoPointDeltas: the store keeps its points whole.
+var errNoPointDeltas = errors.New("syncml: the store has no point deltas")
+
+// pointDeltas is the store behind as a PointDeltas; like point heads,
+// deltas are pure functions of points and need no connection.
+func (s *sessionStore) pointDeltas() PointDeltas {
+	if s.st != nil {
+		s.pd, _ = s.st.(PointDeltas)
+		s.pdKnown = true
+	}
+	if !s.pdKnown {
+		return nil
+	}
+	return s.pd
+}
+
+func (s *sessionStore) PointDelta(db string, old, new []byte) ([]byte, error) {
+	if pd := s.pointDeltas(); pd != nil {
+		return pd.PointDelta(db, old, new)
+	}
+	return nil, errNoPointDeltas
+}
+
+func (s *sessionStore) ApplyPointDelta(db string, old, delta []byte) ([]byte, error) {
+	if pd := s.pointDeltas(); pd != nil {
+		return pd.ApplyPointDelta(db, old, delta)
+	}
+	return nil, errNoPointDeltas
 }

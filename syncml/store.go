@@ -51,6 +51,18 @@ type QuickStore interface {
 	Unchanged(ctx context.Context, db string, head []byte) (bool, error)
 }
 
+// PointDeltas is a Store that can express a sync point as a small change
+// of an earlier one: a device's state then keeps its point as a base and
+// the deltas of its later sessions, and a sync with k changes writes
+// O(k) bytes of it (see statelog.go).
+type PointDeltas interface {
+	// PointDelta returns what turns point old of db into new.
+	PointDelta(db string, old, new []byte) ([]byte, error)
+	// ApplyPointDelta returns the point PointDelta(db, old, new) was
+	// made from: new.
+	ApplyPointDelta(db string, old, delta []byte) ([]byte, error)
+}
+
 // StateBatch is a Store that reads several state records at the cost of
 // one: the map holds those that exist.
 type StateBatch interface {

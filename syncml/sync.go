@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +28,14 @@ type dbState struct {
 	Point []byte            `json:",omitempty"`
 	Map   map[string]string `json:",omitempty"`
 	// Bulk is the generation of the bulk record; 0: none (in this record).
-	Bulk int64 `json:",omitempty"`
+	// Log lists the delta records in force on it, oldest first, and
+	// LogSize their weight (statelog.go).
+	Bulk    int64   `json:",omitempty"`
+	Log     []int64 `json:",omitempty"`
+	LogSize int     `json:",omitempty"`
+	// BaseLog lists the merge-bases delta records in force (base.go).
+	BaseLog     []int64 `json:",omitempty"`
+	BaseLogSize int     `json:",omitempty"`
 	// Head is Point's head (QuickStore): whether anything changed since is
 	// told from it alone. Items is the size of Map.
 	Head  []byte `json:",omitempty"`
@@ -94,10 +102,12 @@ type dbSession struct {
 	oldPoint []byte        // the sync point the session started from
 	// lazy: nothing changed on the server's side (told from the point's
 	// head), and the bulk record (map, point) is not read until the
-	// device's changes or Map need it (ensureBulk). bulkRaw is the bulk
-	// record as read, to write it only when it changed.
-	lazy    bool
-	bulkRaw []byte
+	// device's changes or Map need it (ensureBulk).
+	lazy bool
+	// loaded is the bulk as read (base and deltas), to write only what
+	// the session changed of it; nil: the map and point are this
+	// session's own (a slow sync), written as a new base.
+	loaded *dbBulk
 	// outgoing: server item ID → what to send ("Add", "Replace", "Delete").
 	outgoing map[string]string
 	// items: server contents loaded for matching and sending.
@@ -374,32 +384,88 @@ func (d *dbSession) listChanges(ctx context.Context, code StatusCode) StatusCode
 	return code
 }
 
-// loadBulk reads the bulk record named by the state (nothing when the
-// state holds the bulk itself). A record that is missing or unreadable
-// leaves Map nil.
+// loadBulk reads the bulk record named by the state and the deltas in
+// force on it (nothing when the state holds the bulk itself). A record
+// that is missing or unreadable leaves Map nil.
 func (d *dbSession) loadBulk(ctx context.Context) error {
-	d.lazy = false
+	d.lazy, d.loaded = false, nil
 	if d.state.Bulk == 0 {
 		return nil
 	}
-	raw, err := d.s.store.LoadState(ctx, bulkKey(d.s.deviceID, d.db, d.state.Bulk))
+	keys := []string{bulkKey(d.s.deviceID, d.db, d.state.Bulk)}
+	for _, gen := range d.state.Log {
+		keys = append(keys, deltaKey(d.s.deviceID, d.db, d.state.Bulk, gen))
+	}
+	raws, err := loadStates(ctx, d.s.store, keys)
 	if err != nil {
 		return err
 	}
-	var b dbBulk
-	if raw != nil {
-		if err := json.Unmarshal(raw, &b); err != nil {
-			d.s.log.Warn("item map unreadable", "database", d.db, "err", err)
-			b = dbBulk{}
-			raw = nil
+	b, err := readBulk(d.view, keys, raws)
+	if err != nil {
+		d.s.log.Warn("item map unreadable", "database", d.db, "err", err)
+		d.state.Point, d.state.Map, d.state.TempIDs = nil, nil, nil
+		return nil
+	}
+	if b == nil {
+		d.state.Point, d.state.Map, d.state.TempIDs = nil, nil, nil
+		return nil
+	}
+	d.loaded = &dbBulk{Point: b.Point, Map: maps.Clone(b.Map), TempIDs: maps.Clone(b.TempIDs)}
+	d.state.Point, d.state.Map, d.state.TempIDs = b.Point, b.Map, b.TempIDs
+	return nil
+}
+
+// readBulk decodes a base record and its deltas (raws by keys); nil when
+// the base is missing, an error when it or a delta cannot be used.
+func readBulk(v dbView, keys []string, raws map[string][]byte) (*dbBulk, error) {
+	raw, ok := raws[keys[0]]
+	if !ok || raw == nil {
+		return nil, nil
+	}
+	b, err := decodeBulk(raw)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys[1:] {
+		raw, ok := raws[k]
+		if !ok || raw == nil {
+			return nil, fmt.Errorf("delta %s missing", k)
+		}
+		x, err := decodeDelta(raw)
+		if err != nil {
+			return nil, fmt.Errorf("delta %s: %w", k, err)
+		}
+		switch x.pointForm {
+		case pointWhole:
+			b.Point = x.point
+		case pointDelta:
+			if b.Point, err = v.applyPointDelta(b.Point, x.point); err != nil {
+				return nil, fmt.Errorf("delta %s: point: %w", k, err)
+			}
+		}
+		applyMap(b.Map, x.set, x.del)
+		applyMap(b.TempIDs, x.tempSet, x.tempDel)
+	}
+	return b, nil
+}
+
+// loadStates reads records in one batch where the store can; missing
+// ones are absent from the map.
+func loadStates(ctx context.Context, st Store, keys []string) (map[string][]byte, error) {
+	if sb, ok := st.(StateBatch); ok && len(keys) > 1 {
+		return sb.LoadStates(ctx, keys...)
+	}
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		raw, err := st.LoadState(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if raw != nil {
+			out[k] = raw
 		}
 	}
-	d.bulkRaw = raw
-	d.state.Point, d.state.Map, d.state.TempIDs = b.Point, b.Map, b.TempIDs
-	if raw != nil && d.state.Map == nil {
-		d.state.Map = map[string]string{}
-	}
-	return nil
+	return out, nil
 }
 
 // ensureBulk reads the bulk record of a lazy database when the device's
@@ -459,7 +525,7 @@ func (d *dbSession) becomeSlow(ctx context.Context) {
 		return
 	}
 	d.mode = slow
-	d.lazy, d.bulkRaw = false, nil // a new map and point, from this session
+	d.lazy = false // a new map and point, from this session (forgetDeviceIDs)
 	d.forgetDeviceIDs()
 	d.oldPoint = nil
 	changes, err := d.view.Changes(ctx, nil)
@@ -481,6 +547,7 @@ func (d *dbSession) becomeSlow(ctx context.Context) {
 // session matched, added and was told (Map); so the server replaces only
 // items under IDs the device sent in this session.
 func (d *dbSession) forgetDeviceIDs() {
+	d.loaded = nil // written anew, as a base
 	d.state.Map = map[string]string{}
 	d.state.TempIDs = map[string]string{}
 }
@@ -1348,9 +1415,6 @@ func (s *session) commit(ctx context.Context) {
 			d.fail("commit: save state", err)
 			continue
 		}
-		if s.policy.Conflict == ConflictMerge {
-			d.saveBases(ctx)
-		}
 		s.log.Info("sync complete", "database", d.db, "mode", int(d.mode), "from_device", len(d.own), "items", d.state.Items)
 	}
 	// The slot changes only when the device describes itself anew; its
@@ -1363,13 +1427,14 @@ func (s *session) commit(ctx context.Context) {
 }
 
 // commitState writes the database's state at the end of the session: its
-// anchors always (one small record), its bulk (map, point) only when it
-// changed. A new bulk generation is written first, then the state naming
-// it, then older generations are removed.
+// anchors always (one small record), and what the session changed of its
+// bulk (map, point) as a delta record or, now and then, a new base
+// (statelog.go). Delta and base records are written first, then the
+// state naming them, then records no longer named are removed.
 func (d *dbSession) commitState(ctx context.Context, now time.Time) error {
 	st := d.s.store
 	d.state.ClientNext, d.state.ServerNext, d.state.Synced = d.clientAnchor.Next, d.serverNext, now
-	var bulk []byte
+	compacted := false
 	if !d.lazy {
 		// The new sync point: what the client now has. In one-way from
 		// the client the server's changes were not sent, so they stay
@@ -1385,19 +1450,12 @@ func (d *dbSession) commitState(ctx context.Context, now time.Time) error {
 			return fmt.Errorf("sync point: %w", err)
 		}
 		d.state.Point, d.state.Head, d.state.Items = point, d.view.head(point), len(d.state.Map)
-		if bulk, err = json.Marshal(dbBulk{Point: point, Map: d.state.Map, TempIDs: d.state.TempIDs}); err != nil {
+		if compacted, err = d.writeBulk(ctx, now); err != nil {
 			return err
 		}
 	}
 	d.saveFacts(ctx) // before the state that refers to them
-	old := d.state.Bulk
-	if bulk != nil && (old == 0 || !bytes.Equal(bulk, d.bulkRaw)) {
-		gen := max(old+1, now.UnixNano())
-		if err := st.SaveState(ctx, bulkKey(d.s.deviceID, d.db, gen), bulk); err != nil {
-			return err
-		}
-		d.state.Bulk = gen
-	}
+	basesCompacted := d.s.policy.Conflict == ConflictMerge && d.saveBases(ctx, now)
 	head := *d.state
 	head.Point, head.Map, head.TempIDs = nil, nil, nil
 	raw, err := json.Marshal(&head)
@@ -1407,8 +1465,12 @@ func (d *dbSession) commitState(ctx context.Context, now time.Time) error {
 	if err := st.SaveState(ctx, stateKey(d.s.deviceID, d.db), raw); err != nil {
 		return err
 	}
-	if d.state.Bulk != old {
-		// Older generations (and any a crash left behind) go.
+	if basesCompacted {
+		d.dropBaseDeltas(ctx)
+	}
+	if compacted {
+		// Older generations and their deltas (and any a crash left
+		// behind) go.
 		keys, err := st.ListState(ctx, bulkPrefix(d.s.deviceID, d.db))
 		if err != nil {
 			d.s.log.Warn("list old item maps", "database", d.db, "err", err)
@@ -1422,4 +1484,49 @@ func (d *dbSession) commitState(ctx context.Context, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// writeBulk writes what the session changed of the bulk: a delta record
+// named in the state's Log, or a new base when there is none to build on
+// (a slow sync, no base yet) or the deltas outweigh a share of the base;
+// compacted reports the latter.
+func (d *dbSession) writeBulk(ctx context.Context, now time.Time) (compacted bool, err error) {
+	st := d.s.store
+	if d.loaded != nil && d.state.Bulk != 0 {
+		x := &bulkDelta{}
+		if !bytes.Equal(d.loaded.Point, d.state.Point) {
+			x.pointForm, x.point = pointWhole, d.state.Point
+			if delta, ok := d.view.pointDelta(d.loaded.Point, d.state.Point); ok && len(delta) < len(d.state.Point) {
+				x.pointForm, x.point = pointDelta, delta
+			}
+		}
+		x.set, x.del = diffMaps(d.loaded.Map, d.state.Map)
+		x.tempSet, x.tempDel = diffMaps(d.loaded.TempIDs, d.state.TempIDs)
+		if x.empty() {
+			return false, nil
+		}
+		if len(d.state.Log) < maxLog && d.state.LogSize+x.size() <= len(d.state.Map)/2+256 {
+			gen := now.UnixNano()
+			if n := len(d.state.Log); n > 0 {
+				gen = max(gen, d.state.Log[n-1]+1)
+			}
+			if err := st.SaveState(ctx, deltaKey(d.s.deviceID, d.db, d.state.Bulk, gen), x.encode()); err != nil {
+				return false, err
+			}
+			d.state.Log = append(d.state.Log, gen)
+			d.state.LogSize += x.size()
+			return false, nil
+		}
+	}
+	old := d.state.Bulk
+	gen := max(old+1, now.UnixNano())
+	for _, g := range d.state.Log {
+		gen = max(gen, g+1)
+	}
+	raw := encodeBulk(&dbBulk{Point: d.state.Point, Map: d.state.Map, TempIDs: d.state.TempIDs})
+	if err := st.SaveState(ctx, bulkKey(d.s.deviceID, d.db, gen), raw); err != nil {
+		return false, err
+	}
+	d.state.Bulk, d.state.Log, d.state.LogSize = gen, nil, 0
+	return true, nil
 }

@@ -27,6 +27,10 @@ type dbView interface {
 	// when the store has none; unchanged checks one against the store.
 	head(point []byte) []byte
 	unchanged(ctx context.Context, head []byte) (bool, error)
+	// pointDelta is what turns point old into new (PointDeltas); false
+	// when the store cannot tell, so that new is kept whole.
+	pointDelta(old, new []byte) ([]byte, bool)
+	applyPointDelta(old, delta []byte) ([]byte, error)
 }
 
 // plainView is one store database.
@@ -65,6 +69,23 @@ func (v plainView) Delete(ctx context.Context, ids ...string) ([]string, error) 
 }
 func (v plainView) Advance(ctx context.Context, base []byte, own []string) ([]byte, error) {
 	return v.st.Advance(ctx, v.db, base, own)
+}
+
+func (v plainView) pointDelta(old, new []byte) ([]byte, bool) {
+	pd, ok := v.st.(PointDeltas)
+	if !ok || old == nil || new == nil {
+		return nil, false
+	}
+	delta, err := pd.PointDelta(v.db, old, new)
+	return delta, err == nil
+}
+
+func (v plainView) applyPointDelta(old, delta []byte) ([]byte, error) {
+	pd, ok := v.st.(PointDeltas)
+	if !ok {
+		return nil, ErrSyncPointInvalid
+	}
+	return pd.ApplyPointDelta(v.db, old, delta)
 }
 
 // viewPart is one store database of a unionView. Its items' IDs carry
@@ -358,6 +379,53 @@ func (v *unionView) Delete(ctx context.Context, ids ...string) ([]string, error)
 		missing = append(missing, prefixed(p.prefix, m)...)
 	}
 	return missing, nil
+}
+
+// pointDelta joins the parts' deltas; a part whose point did not change
+// has an empty one.
+func (v *unionView) pointDelta(old, new []byte) ([]byte, bool) {
+	pd, ok := v.st.(PointDeltas)
+	olds, err1 := splitPoint(old, len(v.parts))
+	news, err2 := splitPoint(new, len(v.parts))
+	if !ok || err1 != nil || err2 != nil || !bytes.HasPrefix(old, []byte(pointMagic)) || !bytes.HasPrefix(new, []byte(pointMagic)) {
+		return nil, false
+	}
+	deltas := make([][]byte, len(v.parts))
+	for i, p := range v.parts {
+		switch {
+		case bytes.Equal(olds[i], news[i]):
+		case olds[i] == nil || news[i] == nil:
+			return nil, false
+		default:
+			d, err := pd.PointDelta(p.db, olds[i], news[i])
+			if err != nil {
+				return nil, false
+			}
+			deltas[i] = d
+		}
+	}
+	return joinPoints(deltas), true
+}
+
+func (v *unionView) applyPointDelta(old, delta []byte) ([]byte, error) {
+	pd, ok := v.st.(PointDeltas)
+	olds, err1 := splitPoint(old, len(v.parts))
+	deltas, err2 := splitPoint(delta, len(v.parts))
+	if !ok || err1 != nil || err2 != nil {
+		return nil, ErrSyncPointInvalid
+	}
+	news := make([][]byte, len(v.parts))
+	for i, p := range v.parts {
+		news[i] = olds[i]
+		if deltas[i] != nil {
+			n, err := pd.ApplyPointDelta(p.db, olds[i], deltas[i])
+			if err != nil {
+				return nil, err
+			}
+			news[i] = n
+		}
+	}
+	return joinPoints(news), nil
 }
 
 // Advance folds the session's own writes into each listed part's point.
