@@ -164,6 +164,7 @@ type Account struct {
 	delim      rune
 	delimKnown bool
 	state      stateCache
+	points     pointCache
 }
 
 // folder is the store's per-folder state within one Account.

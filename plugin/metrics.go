@@ -210,9 +210,10 @@ type measuredStore struct {
 }
 
 var (
-	_ syncml.QuickStore = (*measuredStore)(nil)
-	_ syncml.StateBatch = (*measuredStore)(nil)
-	_ syncml.Releaser   = (*measuredStore)(nil)
+	_ syncml.QuickStore  = (*measuredStore)(nil)
+	_ syncml.StateBatch  = (*measuredStore)(nil)
+	_ syncml.Releaser    = (*measuredStore)(nil)
+	_ syncml.PointDeltas = (*measuredStore)(nil)
 )
 
 func (s *measuredStore) Changes(ctx context.Context, db string, since []byte) (*syncml.StoreChanges, error) {
@@ -289,6 +290,22 @@ func (s *measuredStore) Snapshot(ctx context.Context, db, label string) (int, er
 	n, err := sn.Snapshot(ctx, db, label)
 	s.m.observe("snapshot", start, err)
 	return n, err
+}
+
+// PointDelta and ApplyPointDelta pass syncml.PointDeltas through; without
+// it, points are kept whole.
+func (s *measuredStore) PointDelta(db string, old, new []byte) ([]byte, error) {
+	if pd, ok := s.st.(syncml.PointDeltas); ok {
+		return pd.PointDelta(db, old, new)
+	}
+	return nil, errors.New("plugin: the store has no point deltas")
+}
+
+func (s *measuredStore) ApplyPointDelta(db string, old []byte, deltas ...[]byte) ([]byte, error) {
+	if pd, ok := s.st.(syncml.PointDeltas); ok {
+		return pd.ApplyPointDelta(db, old, deltas...)
+	}
+	return nil, syncml.ErrSyncPointInvalid
 }
 
 // PointHead, Unchanged, LoadStates and Release pass syncml.QuickStore,

@@ -108,23 +108,39 @@ func kindOf(db string) (imapstore.Kind, error) {
 	return "", fmt.Errorf("plugin: unknown database %q", db)
 }
 
-func decodePoint(b []byte) (*imapstore.SyncPoint, error) {
+// decodePoint decodes a point (shared: not to be changed).
+func (s *accountStore) decodePoint(b []byte) (*imapstore.SyncPoint, error) {
 	if b == nil {
 		return nil, nil
 	}
-	sp := &imapstore.SyncPoint{}
-	if err := sp.UnmarshalBinary(b); err != nil {
+	sp, err := s.acct.ParsePoint(b)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", syncml.ErrSyncPointInvalid, err)
 	}
 	return sp, nil
 }
+
+// PointDelta and ApplyPointDelta: accountStore is a syncml.PointDeltas.
+func (s *accountStore) PointDelta(db string, old, new []byte) ([]byte, error) {
+	return s.acct.PointDelta(old, new)
+}
+
+func (s *accountStore) ApplyPointDelta(db string, old []byte, deltas ...[]byte) ([]byte, error) {
+	p, err := s.acct.ApplyPointDelta(old, deltas...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", syncml.ErrSyncPointInvalid, err)
+	}
+	return p, nil
+}
+
+var _ syncml.PointDeltas = (*accountStore)(nil)
 
 func (s *accountStore) Changes(ctx context.Context, db string, since []byte) (*syncml.StoreChanges, error) {
 	kind, err := kindOf(db)
 	if err != nil {
 		return nil, err
 	}
-	sp, err := decodePoint(since)
+	sp, err := s.decodePoint(since)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +151,7 @@ func (s *accountStore) Changes(ctx context.Context, db string, since []byte) (*s
 	if err != nil {
 		return nil, storeError(err)
 	}
-	point, err := d.SyncPoint.MarshalBinary()
+	point, err := s.acct.EncodePoint(d.SyncPoint)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +255,7 @@ func (s *accountStore) Advance(ctx context.Context, db string, base []byte, own 
 	if err != nil {
 		return nil, err
 	}
-	sp, err := decodePoint(base)
+	sp, err := s.decodePoint(base)
 	if err != nil {
 		sp = nil
 	}
@@ -247,7 +263,7 @@ func (s *accountStore) Advance(ctx context.Context, db string, base []byte, own 
 	if err != nil {
 		return nil, storeError(err)
 	}
-	return next.MarshalBinary()
+	return s.acct.EncodePoint(next)
 }
 
 func (s *accountStore) LoadState(ctx context.Context, key string) ([]byte, error) {

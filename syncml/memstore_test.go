@@ -223,23 +223,25 @@ type memPointDelta struct {
 	Del []string
 }
 
-func (m *memStore) ApplyPointDelta(_ string, old, delta []byte) ([]byte, error) {
+func (m *memStore) ApplyPointDelta(_ string, old []byte, deltas ...[]byte) ([]byte, error) {
 	var o map[string]int
-	var d memPointDelta
 	if err := json.Unmarshal(old, &o); err != nil {
-		return nil, ErrSyncPointInvalid
-	}
-	if err := json.Unmarshal(delta, &d); err != nil {
 		return nil, ErrSyncPointInvalid
 	}
 	if o == nil {
 		o = map[string]int{}
 	}
-	for _, id := range d.Del {
-		delete(o, id)
-	}
-	for id, v := range d.Set {
-		o[id] = v
+	for _, delta := range deltas {
+		var d memPointDelta
+		if err := json.Unmarshal(delta, &d); err != nil {
+			return nil, ErrSyncPointInvalid
+		}
+		for _, id := range d.Del {
+			delete(o, id)
+		}
+		for id, v := range d.Set {
+			o[id] = v
+		}
 	}
 	return json.Marshal(o)
 }

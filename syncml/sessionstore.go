@@ -315,9 +315,9 @@ func (s *sessionStore) PointDelta(db string, old, new []byte) ([]byte, error) {
 	return nil, errNoPointDeltas
 }
 
-func (s *sessionStore) ApplyPointDelta(db string, old, delta []byte) ([]byte, error) {
+func (s *sessionStore) ApplyPointDelta(db string, old []byte, deltas ...[]byte) ([]byte, error) {
 	if pd := s.pointDeltas(); pd != nil {
-		return pd.ApplyPointDelta(db, old, delta)
+		return pd.ApplyPointDelta(db, old, deltas...)
 	}
 	return nil, errNoPointDeltas
 }

@@ -58,9 +58,9 @@ type QuickStore interface {
 type PointDeltas interface {
 	// PointDelta returns what turns point old of db into new.
 	PointDelta(db string, old, new []byte) ([]byte, error)
-	// ApplyPointDelta returns the point PointDelta(db, old, new) was
-	// made from: new.
-	ApplyPointDelta(db string, old, delta []byte) ([]byte, error)
+	// ApplyPointDelta returns the point that deltas, made one after the
+	// other from old by PointDelta, lead to.
+	ApplyPointDelta(db string, old []byte, deltas ...[]byte) ([]byte, error)
 }
 
 // StateBatch is a Store that reads several state records at the cost of

@@ -426,6 +426,7 @@ func readBulk(v dbView, keys []string, raws map[string][]byte) (*dbBulk, error) 
 	if err != nil {
 		return nil, err
 	}
+	var pointDeltas [][]byte // applied in one go, at the end
 	for _, k := range keys[1:] {
 		raw, ok := raws[k]
 		if !ok || raw == nil {
@@ -437,14 +438,18 @@ func readBulk(v dbView, keys []string, raws map[string][]byte) (*dbBulk, error) 
 		}
 		switch x.pointForm {
 		case pointWhole:
-			b.Point = x.point
+			b.Point, pointDeltas = x.point, nil
 		case pointDelta:
-			if b.Point, err = v.applyPointDelta(b.Point, x.point); err != nil {
-				return nil, fmt.Errorf("delta %s: point: %w", k, err)
-			}
+			pointDeltas = append(pointDeltas, x.point)
 		}
 		applyMap(b.Map, x.set, x.del)
 		applyMap(b.TempIDs, x.tempSet, x.tempDel)
+	}
+	if len(pointDeltas) > 0 {
+		var err error
+		if b.Point, err = v.applyPointDelta(b.Point, pointDeltas); err != nil {
+			return nil, fmt.Errorf("point deltas: %w", err)
+		}
 	}
 	return b, nil
 }

@@ -30,7 +30,7 @@ type dbView interface {
 	// pointDelta is what turns point old into new (PointDeltas); false
 	// when the store cannot tell, so that new is kept whole.
 	pointDelta(old, new []byte) ([]byte, bool)
-	applyPointDelta(old, delta []byte) ([]byte, error)
+	applyPointDelta(old []byte, deltas [][]byte) ([]byte, error)
 }
 
 // plainView is one store database.
@@ -80,12 +80,12 @@ func (v plainView) pointDelta(old, new []byte) ([]byte, bool) {
 	return delta, err == nil
 }
 
-func (v plainView) applyPointDelta(old, delta []byte) ([]byte, error) {
+func (v plainView) applyPointDelta(old []byte, deltas [][]byte) ([]byte, error) {
 	pd, ok := v.st.(PointDeltas)
 	if !ok {
 		return nil, ErrSyncPointInvalid
 	}
-	return pd.ApplyPointDelta(v.db, old, delta)
+	return pd.ApplyPointDelta(v.db, old, deltas...)
 }
 
 // viewPart is one store database of a unionView. Its items' IDs carry
@@ -407,18 +407,29 @@ func (v *unionView) pointDelta(old, new []byte) ([]byte, bool) {
 	return joinPoints(deltas), true
 }
 
-func (v *unionView) applyPointDelta(old, delta []byte) ([]byte, error) {
+func (v *unionView) applyPointDelta(old []byte, deltas [][]byte) ([]byte, error) {
 	pd, ok := v.st.(PointDeltas)
-	olds, err1 := splitPoint(old, len(v.parts))
-	deltas, err2 := splitPoint(delta, len(v.parts))
-	if !ok || err1 != nil || err2 != nil {
+	olds, err := splitPoint(old, len(v.parts))
+	if !ok || err != nil {
 		return nil, ErrSyncPointInvalid
+	}
+	parts := make([][][]byte, len(v.parts)) // each part's deltas
+	for _, delta := range deltas {
+		ds, err := splitPoint(delta, len(v.parts))
+		if err != nil {
+			return nil, ErrSyncPointInvalid
+		}
+		for i, d := range ds {
+			if d != nil {
+				parts[i] = append(parts[i], d)
+			}
+		}
 	}
 	news := make([][]byte, len(v.parts))
 	for i, p := range v.parts {
 		news[i] = olds[i]
-		if deltas[i] != nil {
-			n, err := pd.ApplyPointDelta(p.db, olds[i], deltas[i])
+		if len(parts[i]) > 0 {
+			n, err := pd.ApplyPointDelta(p.db, olds[i], parts[i]...)
 			if err != nil {
 				return nil, err
 			}
