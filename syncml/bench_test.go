@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -253,4 +255,63 @@ func benchSession(b *testing.B, srv *Server, db, sid, code, last, next string, m
 	if hdrCode(last3) >= 300 {
 		b.Fatalf("session %s ended %d", sid, hdrCode(last3))
 	}
+}
+
+// BenchmarkRefreshFromServer is the engine alone (in-memory store) in a
+// refresh from the server of n contacts to a device (MaxMsgSize 1 MiB),
+// Map included. peak-heap-MiB is the most heap in use during the session
+// above what it was before (the store's items are there before): it
+// should follow what one message needs, not n, so the figures of the n
+// read side by side tell. Run with -benchtime=1x for the large n.
+func BenchmarkRefreshFromServer(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			store := newMemStore()
+			for i := 0; i < n; i++ {
+				store.Put(ctx, "contacts", &StoreItem{Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person %06d\r\nN:%06d;Person;;;\r\nTEL;TYPE=CELL:+49 170 %07d\r\nEMAIL:p%06d@example.org\r\nEND:VCARD\r\n", i, i, i, i))})
+			}
+			srv := NewServer(ServerOptions{Auth: memAuth{store}})
+			defer srv.Close()
+			var peak uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				stop := sampleHeap()
+				benchSession(b, srv, "contacts", fmt.Sprint("r", i), "205", "", fmt.Sprint(i+1), true)
+				peak = max(peak, stop())
+			}
+			b.StopTimer()
+			if st := store.state[stateKey("IMEI:1", "contacts")]; st == nil {
+				b.Fatal("the refresh did not commit")
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+		})
+	}
+}
+
+// sampleHeap samples the heap's objects (live and not yet swept) until
+// the returned stop is called, which tells the largest sample above the
+// heap at the start (after a collection).
+func sampleHeap() (stop func() uint64) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+	runtime.GC()
+	base := read()
+	done, result := make(chan struct{}), make(chan uint64)
+	go func() {
+		peak := base
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				result <- max(peak, read()) - base
+				return
+			case <-t.C:
+				peak = max(peak, read())
+			}
+		}
+	}()
+	return func() uint64 { close(done); return <-result }
 }
