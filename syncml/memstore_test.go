@@ -28,6 +28,8 @@ type memStore struct {
 	// bulkLoads, bulkSaves: of bulk records (item map and point).
 	bulkLoads, bulkSaves int
 	bytesLoaded          int
+	// maxGet: the most items one Get asked for.
+	maxGet int
 	// noQuick: the store cannot tell changes from a point's head.
 	noQuick     bool
 	quickChecks int
@@ -94,6 +96,7 @@ func (m *memStore) Changes(_ context.Context, db string, since []byte) (*StoreCh
 func (m *memStore) Get(_ context.Context, db string, ids ...string) ([]*StoreItem, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.maxGet = max(m.maxGet, len(ids))
 	out := make([]*StoreItem, len(ids))
 	for i, id := range ids {
 		if d, ok := m.items[db][id]; ok {
