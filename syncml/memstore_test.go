@@ -30,6 +30,9 @@ type memStore struct {
 	bytesLoaded          int
 	// maxGet: the most items one Get asked for.
 	maxGet int
+	// copyGets: Get returns copies, as a real store returns what it read
+	// (else the engine's reads cost no memory of their own).
+	copyGets bool
 	// noQuick: the store cannot tell changes from a point's head.
 	noQuick     bool
 	quickChecks int
@@ -100,6 +103,9 @@ func (m *memStore) Get(_ context.Context, db string, ids ...string) ([]*StoreIte
 	out := make([]*StoreItem, len(ids))
 	for i, id := range ids {
 		if d, ok := m.items[db][id]; ok {
+			if m.copyGets {
+				d = bytes.Clone(d)
+			}
 			out[i] = &StoreItem{ID: id, Data: d}
 		}
 	}

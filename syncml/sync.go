@@ -118,6 +118,9 @@ type dbSession struct {
 
 	clientSynced bool
 	failed       bool
+
+	// tempIssued: the highest temporary ID (sendableID) of this session.
+	tempIssued int
 }
 
 // handleAlert handles a sync Alert (package 1) or an Alert 222.
@@ -1221,10 +1224,14 @@ func (d *dbSession) sendableID(ctx context.Context, id string) string {
 	if ds == nil || ds.MaxGUIDSize <= 0 || len(id) <= ds.MaxGUIDSize {
 		return id
 	}
-	for n := len(d.state.TempIDs) + 1; ; n++ {
+	// Never one issued before in this session: the package is produced
+	// as it is sent, so a Map may have freed one meanwhile, and a device
+	// that sends that Map item again must not point it at another item.
+	for n := max(len(d.state.TempIDs), d.tempIssued) + 1; ; n++ {
 		tmp := "#" + strconv.Itoa(n)
 		if _, used := d.state.TempIDs[tmp]; !used && len(tmp) <= ds.MaxGUIDSize {
 			d.state.TempIDs[tmp] = id
+			d.tempIssued = n
 			return tmp
 		}
 		if len(tmp) > ds.MaxGUIDSize {
