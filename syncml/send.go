@@ -59,21 +59,19 @@ func (d *dbSession) planSends() *changeFeed {
 	}
 	sortStrings(sends)
 	f := &changeFeed{d: d, form: d.form(), reverts: d.reverts}
-	keep := map[string]bool{}
 	for _, id := range sends {
 		p := plannedChange{id: id, op: d.outgoing[id], luid: luidOf[id]}
 		if p.op == "Delete" && p.luid == "" {
 			continue // the device never had it
 		}
 		f.plan = append(f.plan, p)
-		keep[id] = true
 	}
 	// From here on contents are needed only to be sent: what matching,
 	// merges and the filter read of other items goes (load reads it
 	// again, should the device still send a change), and so does the
 	// match index built on them.
 	for id := range d.items {
-		if !keep[id] {
+		if op := d.outgoing[id]; op != "Add" && op != "Replace" {
 			delete(d.items, id)
 		}
 	}
