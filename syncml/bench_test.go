@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -253,4 +255,77 @@ func benchSession(b *testing.B, srv *Server, db, sid, code, last, next string, m
 	if hdrCode(last3) >= 300 {
 		b.Fatalf("session %s ended %d", sid, hdrCode(last3))
 	}
+}
+
+// BenchmarkRefreshFromServer is the engine alone (in-memory store) in a
+// refresh from the server of n contacts to a device (MaxMsgSize 1 MiB),
+// Map included; the store's reads return copies, as the IMAP store's do. It reports the most heap the session used above what was
+// in use before it (the store's items were): peak-heap-MiB counts all
+// heap objects (garbage not yet collected too, so it follows the GC's
+// pacing), peak-live-MiB what the collections found live. The server
+// holds per item only small strings (its map, what it sends) and about
+// one message of contents, so the figures grow far slower than n: read
+// them side by side. Run with -benchtime=1x for the large n.
+func BenchmarkRefreshFromServer(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			store := newMemStore()
+			store.copyGets = true
+			for i := 0; i < n; i++ {
+				store.Put(ctx, "contacts", &StoreItem{Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person %06d\r\nN:%06d;Person;;;\r\nTEL;TYPE=CELL:+49 170 %07d\r\nEMAIL:p%06d@example.org\r\nEND:VCARD\r\n", i, i, i, i))})
+			}
+			srv := NewServer(ServerOptions{Auth: memAuth{store}})
+			defer srv.Close()
+			var peak heapPeak
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				stop := sampleHeap()
+				benchSession(b, srv, "contacts", fmt.Sprint("r", i), "205", "", fmt.Sprint(i+1), true)
+				p := stop()
+				peak.objects, peak.live = max(peak.objects, p.objects), max(peak.live, p.live)
+			}
+			b.StopTimer()
+			if st := store.state[stateKey("IMEI:1", "contacts")]; st == nil {
+				b.Fatal("the refresh did not commit")
+			}
+			b.ReportMetric(float64(peak.objects)/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(peak.live)/(1<<20), "peak-live-MiB")
+		})
+	}
+}
+
+// heapPeak is the most heap in use while it was sampled, above what was
+// in use at the start: all objects, and the live heap found by the
+// collections.
+type heapPeak struct{ objects, live uint64 }
+
+// sampleHeap samples the heap every millisecond until the returned stop
+// is called, which tells the peak.
+func sampleHeap() (stop func() heapPeak) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	read := func() heapPeak {
+		metrics.Read(sample)
+		return heapPeak{sample[0].Value.Uint64(), sample[1].Value.Uint64()}
+	}
+	runtime.GC()
+	base := read()
+	done, result := make(chan struct{}), make(chan heapPeak)
+	go func() {
+		peak := base
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			s := read()
+			peak.objects, peak.live = max(peak.objects, s.objects), max(peak.live, s.live)
+			select {
+			case <-done:
+				result <- heapPeak{peak.objects - base.objects, peak.live - base.live}
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() heapPeak { close(done); return <-result }
 }

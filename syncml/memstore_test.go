@@ -34,6 +34,11 @@ type memStore struct {
 	// noDelta: not a PointDeltas (points are kept whole).
 	noDelta     bool
 	bytesLoaded int
+	// maxGet: the most items one Get asked for.
+	maxGet int
+	// copyGets: Get returns copies, as a real store returns what it read
+	// (else the engine's reads cost no memory of their own).
+	copyGets bool
 	// noQuick: the store cannot tell changes from a point's head.
 	noQuick     bool
 	quickChecks int
@@ -100,9 +105,13 @@ func (m *memStore) Changes(_ context.Context, db string, since []byte) (*StoreCh
 func (m *memStore) Get(_ context.Context, db string, ids ...string) ([]*StoreItem, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.maxGet = max(m.maxGet, len(ids))
 	out := make([]*StoreItem, len(ids))
 	for i, id := range ids {
 		if d, ok := m.items[db][id]; ok {
+			if m.copyGets {
+				d = bytes.Clone(d)
+			}
 			out[i] = &StoreItem{ID: id, Data: d}
 		}
 	}

@@ -2,6 +2,7 @@ package syncml
 
 import (
 	"bytes"
+	"context"
 	"strconv"
 )
 
@@ -9,6 +10,9 @@ import (
 // order of the commands they answer, then server commands as far as the
 // client's MaxMsgSize allows; the rest waits in session.pending.
 type outbox struct {
+	// ctx is the request's: the server's changes are read from the store
+	// as the message under way takes them (changeFeed).
+	ctx    context.Context
 	sess   *session
 	reply  *Message
 	msgRef string
@@ -73,16 +77,17 @@ func encodedSize(e *Element) int64 {
 }
 
 // fill moves pending server commands into the reply while it stays under
-// the client's MaxMsgSize. A Sync is split between messages item by item.
+// the client's MaxMsgSize. A Sync is split between messages item by item;
+// the server's own Sync produces its items as they are placed here.
 // At least one command goes into every message so that the package always
-// moves on, even when a single item exceeds the limit (large objects are
-// chunked by a later version).
+// moves on, even when a single item exceeds the limit and cannot be
+// chunked as a large object.
 func (o *outbox) fill() {
 	limit := o.limit()
 	size := o.size(o.reply.Element()) + sizeMargin
 	for len(o.sess.pending) > 0 {
 		next := o.sess.pending[0]
-		sy, isSync := next.(*Sync)
+		sy, feed, isSync := syncOf(next)
 		if !isSync {
 			s := o.cmdSize(next)
 			if size+s > limit && o.hasServerCommand() {
@@ -101,42 +106,84 @@ func (o *outbox) fill() {
 		}
 		size += s
 		sy.NumberOfChanges = nil // only the first part says how many
-		taken := 0
-		var rest *Change
-		for _, c := range sy.Commands {
-			cs := o.cmdSize(c)
-			if size+cs <= limit {
-				size += cs
-				part.Commands = append(part.Commands, c)
-				taken++
-				continue
-			}
-			// It does not fit. A large object goes in chunks, the first
-			// one here, as the last item of this message.
-			if ch, ok := c.(*Change); ok && o.sess.largeObjects() {
-				if head, r, ok := splitChange(ch, limit-size, !ch.continued); ok {
-					part.Commands = append(part.Commands, head)
-					rest = r
-					taken++
-				}
-			}
-			if rest == nil && taken == 0 && !o.hasServerCommand() {
-				// Alone in its message and not chunkable: send it whole.
-				part.Commands = append(part.Commands, c)
-				taken++
-			}
-			break
-		}
-		sy.Commands = sy.Commands[taken:]
-		if rest != nil {
-			sy.Commands = append([]Command{rest}, sy.Commands...)
-		}
 		o.reply.Body = append(o.reply.Body, part)
-		if len(sy.Commands) > 0 {
+		if o.fillSync(part, sy, feed, size) {
 			return
 		}
 		o.sess.pending = o.sess.pending[1:]
 	}
+}
+
+// syncOf tells a pending Sync, with its feed when it is the server's own.
+func syncOf(c Command) (*Sync, *changeFeed, bool) {
+	switch c := c.(type) {
+	case *Sync:
+		return c, nil, true
+	case *outgoingSync:
+		return c.Sync, c.feed, true
+	}
+	return nil, nil, false
+}
+
+// fillSync moves sy's changes into part (placed already, the message
+// size with it) while they fit; more reports whether some are left for
+// the next message.
+func (o *outbox) fillSync(part, sy *Sync, feed *changeFeed, size int64) (more bool) {
+	limit := o.limit()
+	for {
+		if len(sy.Commands) == 0 && feed != nil {
+			sy.Commands = feed.next(o.ctx)
+		}
+		if len(sy.Commands) == 0 {
+			return false
+		}
+		c := sy.Commands[0]
+		cs := o.cmdSize(c)
+		if size+cs <= limit {
+			size += cs
+			part.Commands = append(part.Commands, c)
+			o.took(sy)
+			continue
+		}
+		// It does not fit. A large object goes in chunks, the first
+		// one here, as the last item of this message.
+		if ch, ok := c.(*Change); ok && o.sess.largeObjects() {
+			if head, rest, ok := splitChange(ch, limit-size, !ch.continued); ok {
+				part.Commands = append(part.Commands, head)
+				sy.Commands[0] = rest
+				return true
+			}
+		}
+		if len(part.Commands) == 0 && !o.hasOtherServerCommand(part) {
+			// Alone in its message and not chunkable: send it whole.
+			part.Commands = append(part.Commands, c)
+			o.took(sy)
+		}
+		// The next message goes on with what is left: ask for more
+		// first, so that an empty feed ends the Sync here.
+		if len(sy.Commands) == 0 && feed != nil {
+			sy.Commands = feed.next(o.ctx)
+		}
+		return len(sy.Commands) > 0
+	}
+}
+
+// took drops the first of sy's commands, placed in the message; its slot
+// is cleared so that the batch it came in does not keep it.
+func (o *outbox) took(sy *Sync) {
+	sy.Commands[0] = nil
+	sy.Commands = sy.Commands[1:]
+}
+
+// hasOtherServerCommand reports whether the reply holds a server command
+// besides part (the Sync part being filled).
+func (o *outbox) hasOtherServerCommand(part *Sync) bool {
+	for _, c := range o.reply.Body {
+		if _, ok := c.(*Status); !ok && c != Command(part) {
+			return true
+		}
+	}
+	return false
 }
 
 func (o *outbox) hasServerCommand() bool {

@@ -137,7 +137,7 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 	if m := msg.Hdr.Meta; m != nil && m.MaxObjSize > 0 {
 		s.maxObj = m.MaxObjSize
 	}
-	out := &outbox{sess: s, reply: reply, msgRef: msg.Hdr.MsgID}
+	out := &outbox{ctx: ctx, sess: s, reply: reply, msgRef: msg.Hdr.MsgID}
 	hdrStatus := out.status("SyncHdr", "0", StatusOK)
 	hdrStatus.TargetRef = []string{msg.Hdr.Target.LocURI}
 	hdrStatus.SourceRef = []string{msg.Hdr.Source.LocURI}

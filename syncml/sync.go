@@ -128,6 +128,9 @@ type dbSession struct {
 
 	clientSynced bool
 	failed       bool
+
+	// tempIssued: the highest temporary ID (sendableID) of this session.
+	tempIssued int
 }
 
 // handleAlert handles a sync Alert (package 1) or an Alert 222.
@@ -1220,7 +1223,8 @@ func (d *dbSession) finishClientSide(ctx context.Context) {
 	}
 }
 
-// serverSync builds the server's Sync for this database (package 4).
+// serverSync plans the server's Sync for this database (package 4): its
+// commands are produced as the messages take them (changeFeed).
 func (d *dbSession) serverSync(ctx context.Context) []Command {
 	if d.sends() && !d.failed {
 		d.applyFilter(ctx)
@@ -1230,70 +1234,13 @@ func (d *dbSession) serverSync(ctx context.Context) []Command {
 		// the database is not committed and the next sync decides again.
 		return []Command{&Sync{Target: &Loc{LocURI: d.clientURI}, Source: &Loc{LocURI: d.serverURI}}}
 	}
-	luidOf := make(map[string]string, len(d.state.Map))
-	for luid, g := range d.state.Map {
-		luidOf[g] = luid
-	}
-	var sends []string
-	for id := range d.outgoing {
-		sends = append(sends, id)
-	}
-	sortStrings(sends)
-	// Load what must be sent, in one read.
-	var need []string
-	for _, id := range sends {
-		if d.outgoing[id] != "Delete" {
-			need = append(need, id)
-		}
-	}
-	d.loadAll(ctx, need)
-	form := d.form()
+	feed := d.planSends()
 	sy := &Sync{Target: &Loc{LocURI: d.clientURI}, Source: &Loc{LocURI: d.serverURI}}
-	for _, id := range sends {
-		op := d.outgoing[id]
-		luid := luidOf[id]
-		switch {
-		case op == "Delete":
-			if luid == "" {
-				continue // the device never had it
-			}
-			sy.Commands = append(sy.Commands, &Change{Op: "Delete", Items: []Item{{Target: &Loc{LocURI: luid}}}})
-			delete(d.state.Map, luid)
-			d.agree(id, nil)
-		case d.items[id] == nil:
-			continue // gone meanwhile
-		case d.s.maxObj > 0 && int64(len(d.items[id])) > d.s.maxObj:
-			d.s.log.Warn("item larger than the client's MaxObjSize, not sent", "database", d.db, "id", id,
-				"size", sizeLabel(len(d.items[id])), "max", d.s.maxObj)
-			continue
-		default:
-			data, typ, ver, err := fromCanonical(form, d.db, d.items[id], d.state.AllDay)
-			if err != nil {
-				d.s.log.Warn("item not convertible to the device's form, sent as stored", "database", d.db, "id", id, "form", form, "err", err)
-				data, typ, ver, _ = fromCanonical("", d.db, d.items[id], "")
-			}
-			meta := &Meta{Type: typ, Version: ver}
-			d.agree(id, d.items[id])
-			if luid != "" && d.mode != AlertRefreshFromServer {
-				sy.Commands = append(sy.Commands, &Change{Op: "Replace", Meta: meta,
-					Items: []Item{{Target: &Loc{LocURI: luid}, Source: &Loc{LocURI: id}, Data: &Data{Text: string(data)}}}})
-			} else {
-				sy.Commands = append(sy.Commands, &Change{Op: "Add", Meta: meta,
-					Items: []Item{{Source: &Loc{LocURI: d.sendableID(ctx, id)}, Data: &Data{Text: string(data)}}}})
-			}
-		}
-	}
-	for _, luid := range d.reverts {
-		sy.Commands = append(sy.Commands, &Change{Op: "Delete", Items: []Item{{Target: &Loc{LocURI: luid}}}})
-	}
-	for _, c := range sy.Commands {
-		d.sent.count(c.(*Change).Op)
-	}
 	if d.s.verDTD != "1.0" { // NumberOfChanges came with SyncML 1.1
-		n := len(sy.Commands)
+		n := feed.announced
 		sy.NumberOfChanges = &n
 	}
-	return []Command{sy}
+	return []Command{&outgoingSync{Sync: sy, feed: feed}}
 }
 
 // form is the form items go to this device in: its DevInf's preferred
@@ -1349,10 +1296,14 @@ func (d *dbSession) sendableID(ctx context.Context, id string) string {
 	if ds == nil || ds.MaxGUIDSize <= 0 || len(id) <= ds.MaxGUIDSize {
 		return id
 	}
-	for n := len(d.state.TempIDs) + 1; ; n++ {
+	// Never one issued before in this session: the package is produced
+	// as it is sent, so a Map may have freed one meanwhile, and a device
+	// that sends that Map item again must not point it at another item.
+	for n := max(len(d.state.TempIDs), d.tempIssued) + 1; ; n++ {
 		tmp := "#" + strconv.Itoa(n)
 		if _, used := d.state.TempIDs[tmp]; !used && len(tmp) <= ds.MaxGUIDSize {
 			d.state.TempIDs[tmp] = id
+			d.tempIssued = n
 			return tmp
 		}
 		if len(tmp) > ds.MaxGUIDSize {
