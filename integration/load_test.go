@@ -32,6 +32,7 @@ var (
 	loadSizes      = flag.String("load.sizes", "1000,10000", "TestLoad: the N of scenarios 1 to 4, comma-separated")
 	loadConcurrent = flag.Int("load.concurrent", loadgen.DefaultConcurrent, "TestLoad: C, the sessions at once of scenario 5; 0: none")
 	loadWBXML      = flag.Bool("load.wbxml", false, "TestLoad: WBXML instead of XML")
+	loadRepeat     = flag.Int("load.repeat", loadgen.DefaultRepeat, "TestLoad: runs of scenarios 2 and 3 per N (the median counts)")
 	loadJSON       = flag.Bool("load.json", false, "TestLoad: log the report as JSON too")
 )
 
@@ -236,7 +237,7 @@ func TestLoad(t *testing.T) {
 		}
 		sizes = append(sizes, n)
 	}
-	cfg := &loadgen.Config{Sizes: sizes, Concurrent: *loadConcurrent, WBXML: *loadWBXML}
+	cfg := &loadgen.Config{Sizes: sizes, Concurrent: *loadConcurrent, WBXML: *loadWBXML, Repeat: *loadRepeat}
 	if *loadConcurrent == 0 {
 		cfg.Concurrent = -1 // no scenario 5
 	}
