@@ -89,6 +89,10 @@ type Options struct {
 
 	Logger *slog.Logger // default: discard
 
+	// Conns, when set, is told of every connection opened and closed,
+	// and may refuse one (see ConnGate).
+	Conns ConnGate
+
 	// wrapConn, for tests, wraps the main connection (to count commands).
 	wrapConn func(net.Conn) net.Conn
 }
