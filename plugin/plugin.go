@@ -92,8 +92,9 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	if cfg.IMAP.MasterUser != "" {
 		budget.MasterSuffix = cfg.IMAP.MasterSeparator + cfg.IMAP.MasterUser
 	}
+	imapAuth.Budget = NewConnBudget(budget)
 	storeOpts := *opts
-	storeOpts.Conns = NewConnBudget(budget)
+	storeOpts.Conns = imapAuth.Budget
 	imapAuth.Options = &storeOpts
 	var auth syncml.Authenticator = imapAuth
 	if cfg.IMAP.MasterUser != "" {

@@ -69,7 +69,7 @@ type MasterAuth struct {
 // cannot log in now matches syncml.ErrUnavailable.
 func (a *MasterAuth) LoginAs(ctx context.Context, user string) (syncml.Store, error) {
 	login := user + a.Separator + a.Master
-	st, err := a.budget().await(ctx, login, func() (*accountStore, error) {
+	st, err := a.Budget.await(ctx, login, func() (*accountStore, error) {
 		return dial(ctx, a.Options, login, a.Password)
 	})
 	if err != nil {

@@ -30,17 +30,21 @@ type IMAPAuth struct {
 	// Pool, when set, keeps connections of ended sessions for the user's
 	// next session.
 	Pool *Pool
+	// Budget, when set, is where a login at the user's full connection
+	// budget waits for room; it should be Options.Conns (or what that
+	// passes to).
+	Budget *ConnBudget
 }
 
 // Login implements syncml.Authenticator. The client's address
 // (RemoteAddr) goes to the IMAP server with the login, so that the
 // server's own logs and auth penalty name the device, not this daemon.
 // A refused login matches syncml.ErrAuthFailed, an IMAP server that
-// cannot be reached or cannot log in now syncml.ErrUnavailable. With
-// Options.Conns a ConnBudget, a login at the user's full budget waits for
-// room (see ConnBudget).
+// cannot be reached or cannot log in now syncml.ErrUnavailable. With a
+// Budget, a login at the user's full budget waits for room (see
+// ConnBudget).
 func (a *IMAPAuth) Login(ctx context.Context, user, password string) (syncml.Store, error) {
-	st, err := a.budget().await(ctx, user, func() (*accountStore, error) {
+	st, err := a.Budget.await(ctx, user, func() (*accountStore, error) {
 		if a.Pool != nil {
 			if acct := a.Pool.take(ctx, user, password); acct != nil {
 				return &accountStore{acct: acct, pool: a.Pool, user: user, pass: password}, nil
@@ -62,15 +66,6 @@ func (a *IMAPAuth) Login(ctx context.Context, user, password string) (syncml.Sto
 	return st, nil
 }
 
-// budget is the connection budget the store options name, if any.
-func (a *IMAPAuth) budget() *ConnBudget {
-	if a.Options != nil {
-		if b, ok := a.Options.Conns.(*ConnBudget); ok {
-			return b
-		}
-	}
-	return nil
-}
 
 // dial logs in to the IMAP server for the device the context names.
 func dial(ctx context.Context, opts *imapstore.Options, login, password string) (*accountStore, error) {
