@@ -66,7 +66,6 @@ func (a *IMAPAuth) Login(ctx context.Context, user, password string) (syncml.Sto
 	return st, nil
 }
 
-
 // dial logs in to the IMAP server for the device the context names.
 func dial(ctx context.Context, opts *imapstore.Options, login, password string) (*accountStore, error) {
 	if addr := RemoteAddr(ctx); addr != "" {
