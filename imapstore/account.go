@@ -243,6 +243,22 @@ func (a *Account) Close() error {
 	return nil
 }
 
+// Closed reports whether the connection is known to be closed (by Close,
+// a cancelled operation or the server), without asking the server.
+func (a *Account) Closed() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.c == nil {
+		return true
+	}
+	select {
+	case <-a.c.Closed():
+		return true
+	default:
+		return false
+	}
+}
+
 // Alive reports whether the connection still works, with a NOOP: for a
 // connection kept between sessions.
 func (a *Account) Alive(ctx context.Context) bool {

@@ -219,6 +219,36 @@ func TestConnectionsGauge(t *testing.T) {
 	}
 	fourth.(syncml.Releaser).Release()
 	check("released", 0, 0)
+
+	// A cancelled operation closes the connection: counted closed at
+	// once, and not again when the session closes its store.
+	fifth, err := auth.Login(ctx, "kim@example.org", "kim-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := fifth.SaveState(cctx, "device/x/contacts", []byte("x")); err == nil {
+		t.Error("a cancelled operation worked")
+	}
+	waitFor(t, "the cut connection is counted closed", func() bool { return budget.openOf("kim@example.org") == 0 })
+	fifth.Close()
+	check("cut connection closed", 0, 0)
+}
+
+// TestConnBudgetDialFails: a connection that cannot be opened is given
+// back to the budget.
+func TestConnBudgetDialFails(t *testing.T) {
+	budget := NewConnBudget(ConnBudgetOptions{MaxPerUser: 1, Wait: time.Minute})
+	auth := &IMAPAuth{Options: &imapstore.Options{Address: "127.0.0.1:1", Conns: budget}, Budget: budget}
+	for range 3 {
+		if _, err := auth.Login(context.Background(), "kim", "pw"); !errors.Is(err, syncml.ErrUnavailable) || errors.Is(err, errBudgetFull) {
+			t.Fatalf("login to nowhere: %v, want unavailable (not the budget)", err)
+		}
+	}
+	if n := budget.openOf("kim"); n != 0 {
+		t.Errorf("%d counted open", n)
+	}
 }
 
 func grepLines(text, prefix string) string {

@@ -81,11 +81,13 @@ func (p *Pool) take(ctx context.Context, user, pass string) *imapstore.Account {
 	}
 }
 
-// put keeps a connection, or closes it when the user has enough kept.
+// put keeps a connection, or closes it when the user has enough kept or
+// it is closed already (cut by a cancelled operation, say).
 func (p *Pool) put(user, pass string, a *imapstore.Account) {
 	k := keyOf(user, pass)
+	dead := a.Closed()
 	p.mu.Lock()
-	if len(p.kept[k]) >= p.perUser {
+	if len(p.kept[k]) >= p.perUser || dead {
 		p.mu.Unlock()
 		go a.Close()
 		return
