@@ -210,7 +210,7 @@ func TestConnectionsGauge(t *testing.T) {
 	}
 	third.Close()
 	check("kept again", 1, 1)
-	waitFor(t, "the kept connection expires", func() bool { return pool.Len() == 0 })
+	waitFor(t, "the kept connection expires", func() bool { return pool.Len() == 0 && budget.openOf("kim@example.org") == 0 })
 	check("kept connection expired", 0, 0)
 
 	fourth, err := auth.Login(ctx, "kim@example.org", "kim-pw")
