@@ -108,6 +108,22 @@ type IMAP struct {
 
 	// KeepPerUser bounds the connections kept per user. Default: 2.
 	KeepPerUser int `toml:"keep_per_user"`
+
+	// MaxUserConnections bounds one user's IMAP connections from this
+	// daemon: those of the user's sessions (a login each, and one more
+	// while a session stores many items with MULTIAPPEND) and those kept
+	// (KeepIdle). At the bound a kept connection is closed to make room,
+	// a MULTIAPPEND connection is done without, and a login waits up to
+	// ConnectionWait for one to close; then the device is told 503 (try
+	// later). 0 means no limit. Default: 8, under Dovecot's
+	// mail_max_userip_connections (10 per user and IP): four devices
+	// syncing at once with two connections each, and two left for the
+	// user's other clients from this host (webmail, admin commands).
+	MaxUserConnections int `toml:"max_user_connections"`
+
+	// ConnectionWait bounds how long a login waits for room under
+	// MaxUserConnections; 0 answers 503 at once. Default: 15s.
+	ConnectionWait Duration `toml:"connection_wait"`
 }
 
 // HTTP is the [http] table: the SyncML endpoint phones talk to.
@@ -304,6 +320,8 @@ func Default() *Config {
 			CommandTimeout:     Duration{60 * time.Second},
 			KeepIdle:           Duration{30 * time.Second},
 			KeepPerUser:        2,
+			MaxUserConnections: 8,
+			ConnectionWait:     Duration{15 * time.Second},
 		},
 		HTTP: HTTP{
 			Listen:         "127.0.0.1:8080",

@@ -339,6 +339,8 @@ func TestValidation(t *testing.T) {
 		{"[imap]\nmaster_user = \"ad*min\"\nmaster_password = \"pw\"\n", "imap.master_user", 2, `must not contain imap.master_separator "*"`},
 		{"[imap]\ndial_timeout = \"-1s\"\n", "imap.dial_timeout", 2, "must not be negative"},
 		{"[imap]\ncommand_timeout = \"-1d\"\n", "imap.command_timeout", 2, `must not be negative, got "-1d"`},
+		{"[imap]\nmax_user_connections = -1\n", "imap.max_user_connections", 2, "must not be negative, got -1"},
+		{"[imap]\nconnection_wait = \"-1s\"\n", "imap.connection_wait", 2, "must not be negative"},
 		// [http]
 		{"[http]\nlisten = \"\"\n", "http.listen", 2, "must not be empty"},
 		{"[http]\nlisten = \"8080\"\n", "http.listen", 2, `"8080" is not host:port, e.g. "127.0.0.1:8080"`},

@@ -99,6 +99,10 @@ func (c *Config) validate() []*Error {
 	if im.KeepPerUser < 0 {
 		ch.fail("imap.keep_per_user", "must not be negative")
 	}
+	if im.MaxUserConnections < 0 {
+		ch.fail("imap.max_user_connections", "must not be negative, got %d (0 means no limit)", im.MaxUserConnections)
+	}
+	ch.notNegative("imap.connection_wait", im.ConnectionWait)
 
 	// [http]
 	h := &c.HTTP

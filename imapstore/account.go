@@ -89,6 +89,10 @@ type Options struct {
 
 	Logger *slog.Logger // default: discard
 
+	// Conns, when set, is told of every connection opened and closed,
+	// and may refuse one (see ConnGate).
+	Conns ConnGate
+
 	// wrapConn, for tests, wraps the main connection (to count commands).
 	wrapConn func(net.Conn) net.Conn
 }
@@ -238,6 +242,22 @@ func (a *Account) Close() error {
 		return fmt.Errorf("imapstore: logout %q: %w", a.username, err)
 	}
 	return nil
+}
+
+// Closed reports whether the connection is known to be closed (by Close,
+// a cancelled operation or the server), without asking the server.
+func (a *Account) Closed() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.c == nil {
+		return true
+	}
+	select {
+	case <-a.c.Closed():
+		return true
+	default:
+		return false
+	}
 }
 
 // Alive reports whether the connection still works, with a NOOP: for a

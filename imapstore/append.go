@@ -80,14 +80,20 @@ var errAppenderUnavailable = errors.New("imapstore: MULTIAPPEND connection unava
 
 func (a *Account) multiAppend(ctx context.Context, f *folder, batch []appendMessage) ([]imap.UID, error) {
 	if a.appender == nil {
+		wrap, failed, err := a.opts.gate(ctx, a.username, true, nil)
+		if err != nil {
+			return nil, errors.Join(errAppenderUnavailable, err)
+		}
 		w, err := dialMultiAppender(ctx, &maDialOptions{
 			Address:   a.opts.Address,
 			TLS:       a.opts.TLS,
 			TLSConfig: a.tlsConfig(),
 			Timeout:   a.opts.DialTimeout,
 			Origin:    a.origin,
+			wrap:      wrap,
 		}, a.username, a.password)
 		if err != nil {
+			failed()
 			return nil, errors.Join(errAppenderUnavailable, err)
 		}
 		a.appender = w

@@ -68,15 +68,20 @@ func parseOrigin(s string) (netip.AddrPort, bool) {
 // login connects and logs in as o says, and returns a go-imap client on
 // the logged-in connection with the capabilities announced after login.
 func login(ctx context.Context, o *Options, tlsConf *tls.Config, origin netip.AddrPort, username, password string) (*imapclient.Client, map[string]bool, error) {
+	wrap, failed, err := o.gate(ctx, username, false, o.wrapConn)
+	if err != nil {
+		return nil, nil, markUnavailable(fmt.Errorf("imapstore: login as %q at %s: %w", username, o.Address, err))
+	}
 	w, err := dialMultiAppender(ctx, &maDialOptions{
 		Address:   o.Address,
 		TLS:       o.TLS,
 		TLSConfig: tlsConf,
 		Timeout:   o.DialTimeout,
 		Origin:    origin,
-		wrap:      o.wrapConn,
+		wrap:      wrap,
 	}, username, password)
 	if err != nil {
+		failed()
 		return nil, nil, loginError(username, o.Address, err)
 	}
 	caps := w.Caps()

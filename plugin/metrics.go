@@ -23,8 +23,8 @@ import (
 //
 // What they count: finished sessions and their databases and items (from
 // the engine's session reports), logins, each store operation on the
-// IMAP server with its latency, the IMAP connections sessions hold, and
-// the endpoint's HTTP requests. No metric has a user or device label.
+// IMAP server with its latency, the IMAP connections open (told by the
+// ConnBudget) and kept, and the endpoint's HTTP requests. No metric has a user or device label.
 type Metrics struct {
 	// Registry holds the metrics below and the Go runtime and process
 	// collectors; an embedder may register more or gather it into its own.
@@ -38,6 +38,7 @@ type Metrics struct {
 	imapOps         *prometheus.CounterVec
 	imapSeconds     *prometheus.HistogramVec
 	imapConns       prometheus.Gauge
+	imapWaits       *prometheus.CounterVec
 	httpRequests    *prometheus.CounterVec
 	httpInFlight    prometheus.Gauge
 }
@@ -47,6 +48,7 @@ type Metrics struct {
 var (
 	sessionResults = []string{"ok", "partial", "refused", "suspended", "replaced", "expired", "shutdown"}
 	loginResults   = []string{"ok", "refused", "throttled", "error"}
+	waitResults    = []string{"ok", "timeout", "canceled"}
 )
 
 // NewMetrics makes the metrics and their registry.
@@ -77,7 +79,10 @@ func NewMetrics() *Metrics {
 			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}},
 			[]string{"op"}),
 		imapConns: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "imap_connections",
-			Help: "Logged-in IMAP connections open: one per SyncML session that has authenticated and not yet ended."}),
+			Help: "IMAP connections open: those of sessions (a session's login and, while it stores many items, its MULTIAPPEND one) and those kept for the user's next session."}),
+		imapWaits: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "imap_connection_waits_total",
+			Help: "Logins that waited for room in the user's IMAP connection budget ([imap] max_user_connections), by how the wait ended: ok (room), timeout (the device is told 503), canceled."},
+			[]string{"result"}),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "http_requests_total",
 			Help: "Requests to the SyncML endpoint, by HTTP status code (SyncML statuses travel inside 200 answers)."},
 			[]string{"code"}),
@@ -88,8 +93,11 @@ func NewMetrics() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.sessions, m.sessionDuration, m.syncs, m.items, m.logins,
-		m.imapOps, m.imapSeconds, m.imapConns, m.httpRequests, m.httpInFlight,
+		m.imapOps, m.imapSeconds, m.imapConns, m.imapWaits, m.httpRequests, m.httpInFlight,
 	)
+	for _, r := range waitResults {
+		m.imapWaits.WithLabelValues(r)
+	}
 	for _, r := range sessionResults {
 		m.sessions.WithLabelValues(r)
 	}
@@ -191,14 +199,33 @@ func (a *measuredAuth) LoginAs(ctx context.Context, user string) (syncml.Store, 
 	return a.m.store(st), err
 }
 
-// store wraps an open store, counting it as an open connection until it
-// is closed.
+// store wraps an open store.
 func (m *Metrics) store(st syncml.Store) syncml.Store {
 	if st == nil {
 		return nil
 	}
-	m.imapConns.Inc()
 	return &measuredStore{st: st, m: m}
+}
+
+// conns counts IMAP connections opened (+1) and closed (-1); the
+// ConnBudget, which every connection passes, tells it.
+func (m *Metrics) conns(delta int) {
+	if m != nil {
+		m.imapConns.Add(float64(delta))
+	}
+}
+
+func (m *Metrics) connWait(result string) {
+	if m != nil {
+		m.imapWaits.WithLabelValues(result).Inc()
+	}
+}
+
+// KeepPool adds the gauge of the logins p keeps between sessions.
+func (m *Metrics) KeepPool(p *Pool) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "syncml_imap", Name: "imap_connections_kept",
+		Help: "IMAP logins kept open after their session ended, for the user's next session ([imap] keep_idle); imap_connections counts them (and a MULTIAPPEND connection one of them opened) too."},
+		func() float64 { return float64(p.Len()) }))
 }
 
 // measuredStore is a syncml.Store that times each operation of the one
@@ -366,7 +393,6 @@ func (s *measuredStore) Release() error {
 	start := time.Now()
 	err := r.Release()
 	s.m.observe("logout", start, err)
-	s.m.imapConns.Dec()
 	return err
 }
 
@@ -377,7 +403,6 @@ func (s *measuredStore) Close() error {
 	start := time.Now()
 	err := s.st.Close()
 	s.m.observe("logout", start, err)
-	s.m.imapConns.Dec()
 	return err
 }
 

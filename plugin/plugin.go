@@ -79,17 +79,29 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	if lim := cfg.HTTP.MaxBodyBytes; lim > 0 && lim < maxMsg {
 		maxMsg = lim
 	}
+	metrics := NewMetrics()
 	imapAuth := &IMAPAuth{Options: opts}
 	if d := cfg.IMAP.KeepIdle.Duration; d > 0 {
 		imapAuth.Pool = NewPool(d, cfg.IMAP.KeepPerUser)
+		metrics.KeepPool(imapAuth.Pool)
 	}
+	// Every connection of the sessions' stores passes the budget, which
+	// counts them; the health check's and admin commands' do not.
+	budget := ConnBudgetOptions{MaxPerUser: cfg.IMAP.MaxUserConnections, Wait: cfg.IMAP.ConnectionWait.Duration,
+		Pool: imapAuth.Pool, Metrics: metrics}
+	if cfg.IMAP.MasterUser != "" {
+		budget.MasterSuffix = cfg.IMAP.MasterSeparator + cfg.IMAP.MasterUser
+	}
+	imapAuth.Budget = NewConnBudget(budget)
+	storeOpts := *opts
+	storeOpts.Conns = imapAuth.Budget
+	imapAuth.Options = &storeOpts
 	var auth syncml.Authenticator = imapAuth
 	if cfg.IMAP.MasterUser != "" {
 		auth = &MasterAuth{IMAPAuth: *imapAuth, Master: cfg.IMAP.MasterUser,
 			Password: cfg.IMAP.MasterPassword, Separator: cfg.IMAP.MasterSeparator}
 	}
 	// Throttled attempts never reach the metered IMAP login.
-	metrics := NewMetrics()
 	auth = metrics.Authenticator(auth)
 	var throttle syncml.AuthThrottle
 	var t *Throttle

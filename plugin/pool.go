@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"crypto/sha256"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +25,10 @@ import (
 type Pool struct {
 	idle    time.Duration
 	perUser int
+	// budget, when set, is told of each connection kept (a login waiting
+	// for the user's budget may take it), and closes kept ones to make
+	// room (evict).
+	budget *ConnBudget
 
 	mu   sync.Mutex
 	kept map[poolKey][]*pooled
@@ -37,6 +42,7 @@ type poolKey struct {
 type pooled struct {
 	acct  *imapstore.Account
 	timer *time.Timer
+	since time.Time
 }
 
 // NewPool keeps connections up to idle; perUser bounds them per user.
@@ -75,16 +81,18 @@ func (p *Pool) take(ctx context.Context, user, pass string) *imapstore.Account {
 	}
 }
 
-// put keeps a connection, or closes it when the user has enough kept.
+// put keeps a connection, or closes it when the user has enough kept or
+// it is closed already (cut by a cancelled operation, say).
 func (p *Pool) put(user, pass string, a *imapstore.Account) {
 	k := keyOf(user, pass)
+	dead := a.Closed()
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.kept[k]) >= p.perUser {
+	if len(p.kept[k]) >= p.perUser || dead {
+		p.mu.Unlock()
 		go a.Close()
 		return
 	}
-	e := &pooled{acct: a}
+	e := &pooled{acct: a, since: time.Now()}
 	e.timer = time.AfterFunc(p.idle, func() {
 		p.mu.Lock()
 		list := p.kept[k]
@@ -98,6 +106,10 @@ func (p *Pool) put(user, pass string, a *imapstore.Account) {
 		a.Close()
 	})
 	p.kept[k] = append(p.kept[k], e)
+	p.mu.Unlock()
+	if p.budget != nil {
+		p.budget.kept(user)
+	}
 }
 
 func (p *Pool) setList(k poolKey, list []*pooled) {
@@ -106,6 +118,30 @@ func (p *Pool) setList(k poolKey, list []*pooled) {
 	} else {
 		p.kept[k] = list
 	}
+}
+
+// evict closes the longest kept connection of user, whatever its
+// password, to make room in the user's connection budget; false when none
+// is kept.
+func (p *Pool) evict(user string) bool {
+	p.mu.Lock()
+	var victim *pooled
+	var vk poolKey
+	for k, l := range p.kept {
+		if strings.EqualFold(k.user, user) && (victim == nil || l[0].since.Before(victim.since)) {
+			victim, vk = l[0], k
+		}
+	}
+	if victim == nil {
+		p.mu.Unlock()
+		return false
+	}
+	p.setList(vk, p.kept[vk][1:])
+	p.mu.Unlock()
+	if victim.timer.Stop() {
+		victim.acct.Close()
+	} // else its timer is closing it
+	return true
 }
 
 // dropUser closes the kept connections of user, whatever their password.

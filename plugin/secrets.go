@@ -68,7 +68,10 @@ type MasterAuth struct {
 // client's address goes to the IMAP server, and an IMAP server that
 // cannot log in now matches syncml.ErrUnavailable.
 func (a *MasterAuth) LoginAs(ctx context.Context, user string) (syncml.Store, error) {
-	st, err := dial(ctx, a.Options, user+a.Separator+a.Master, a.Password)
+	login := user + a.Separator + a.Master
+	st, err := a.Budget.await(ctx, login, func() (*accountStore, error) {
+		return dial(ctx, a.Options, login, a.Password)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("plugin: master login for %q: %w", user, err)
 	}

@@ -30,29 +30,37 @@ type IMAPAuth struct {
 	// Pool, when set, keeps connections of ended sessions for the user's
 	// next session.
 	Pool *Pool
+	// Budget, when set, is where a login at the user's full connection
+	// budget waits for room; it should be Options.Conns (or what that
+	// passes to).
+	Budget *ConnBudget
 }
 
 // Login implements syncml.Authenticator. The client's address
 // (RemoteAddr) goes to the IMAP server with the login, so that the
 // server's own logs and auth penalty name the device, not this daemon.
 // A refused login matches syncml.ErrAuthFailed, an IMAP server that
-// cannot be reached or cannot log in now syncml.ErrUnavailable.
+// cannot be reached or cannot log in now syncml.ErrUnavailable. With a
+// Budget, a login at the user's full budget waits for room (see
+// ConnBudget).
 func (a *IMAPAuth) Login(ctx context.Context, user, password string) (syncml.Store, error) {
-	if a.Pool != nil {
-		if acct := a.Pool.take(ctx, user, password); acct != nil {
-			return &accountStore{acct: acct, pool: a.Pool, user: user, pass: password}, nil
+	st, err := a.Budget.await(ctx, user, func() (*accountStore, error) {
+		if a.Pool != nil {
+			if acct := a.Pool.take(ctx, user, password); acct != nil {
+				return &accountStore{acct: acct, pool: a.Pool, user: user, pass: password}, nil
+			}
 		}
-	}
-	st, err := dial(ctx, a.Options, user, password)
+		return dial(ctx, a.Options, user, password)
+	})
 	if err != nil {
-		if a.Pool != nil && errors.Is(err, syncml.ErrUnavailable) {
+		if a.Pool != nil && errors.Is(err, syncml.ErrUnavailable) && !errors.Is(err, errBudgetFull) {
 			// Perhaps the server's connection limit, which kept
 			// connections count against: give them back for the retry.
 			a.Pool.dropUser(user)
 		}
 		return nil, err // not a nil *accountStore in a non-nil Store
 	}
-	if a.Pool != nil {
+	if a.Pool != nil && st.pool == nil {
 		st.pool, st.user, st.pass = a.Pool, user, password
 	}
 	return st, nil
