@@ -137,21 +137,21 @@ func (a *Account) Get(ctx context.Context, kind Kind, ids ...string) ([]*Item, e
 	if err := a.ensureIndex(ctx, f); err != nil {
 		return nil, err
 	}
-	byID := f.cur.byID()
 	for _, id := range ids {
-		if byID[id] == 0 {
+		if f.cur.newest(id) == 0 {
 			// Maybe stored meanwhile by someone else: look once more.
 			if err := a.refresh(ctx, f); err != nil {
 				return nil, err
 			}
-			byID = f.cur.byID()
 			break
 		}
 	}
 	var set imap.UIDSet
+	byID := make(map[string]imap.UID, len(ids))
 	for _, id := range ids {
-		if uid := byID[id]; uid != 0 {
+		if uid := f.cur.newest(id); uid != 0 {
 			set.AddNum(uid)
+			byID[id] = uid
 		}
 	}
 	out := make([]*Item, len(ids))

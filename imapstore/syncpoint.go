@@ -152,33 +152,65 @@ func (sp *SyncPoint) Clone() *SyncPoint {
 // diff returns the items added, modified (now held by another UID) and
 // deleted between old and new. A nil old means "nothing known": every item
 // is added. The lists are sorted.
+//
+// Messages never change, so only the items of UIDs in one point and not
+// the other (or holding another item) can differ: a few passes over the
+// points find them without building an index of either.
 func diff(old, new *SyncPoint) (added, modified, deleted []string) {
-	newIDs := new.byID()
 	if old == nil {
-		for id := range newIDs {
-			added = append(added, id)
-		}
-		slices.Sort(added)
-		return added, nil, nil
+		return new.IDs(), nil, nil
 	}
-	oldIDs := old.byID()
-	for id, uid := range newIDs {
-		switch ouid, ok := oldIDs[id]; {
-		case !ok:
-			added = append(added, id)
-		case ouid != uid:
-			modified = append(modified, id)
+	touched := map[string]bool{}
+	for uid, id := range old.items {
+		if nid, ok := new.items[uid]; !ok || nid != id {
+			touched[id] = true
 		}
 	}
-	for id := range oldIDs {
-		if _, ok := newIDs[id]; !ok {
+	for uid, id := range new.items {
+		if oid, ok := old.items[uid]; !ok || oid != id {
+			touched[id] = true
+		}
+	}
+	if len(touched) == 0 {
+		return nil, nil, nil
+	}
+	newest := func(sp *SyncPoint) map[string]imap.UID {
+		m := make(map[string]imap.UID, len(touched))
+		for uid, id := range sp.items {
+			if touched[id] && uid > m[id] {
+				m[id] = uid
+			}
+		}
+		return m
+	}
+	was, is := newest(old), newest(new)
+	for id := range touched {
+		switch o, n := was[id], is[id]; {
+		case o == 0 && n != 0:
+			added = append(added, id)
+		case o != 0 && n == 0:
 			deleted = append(deleted, id)
+		case o != n:
+			modified = append(modified, id)
 		}
 	}
 	slices.Sort(added)
 	slices.Sort(modified)
 	slices.Sort(deleted)
 	return added, modified, deleted
+}
+
+// newest returns the highest UID holding item id, 0 when none does.
+func (sp *SyncPoint) newest(id string) imap.UID {
+	if sp == nil {
+		return 0
+	}
+	sp.uidsOf("") // builds byItem once
+	l := sp.byItem[id]
+	if len(l) == 0 {
+		return 0
+	}
+	return l[len(l)-1]
 }
 
 // Encoding: a version byte, then uvarints UIDVALIDITY, UIDNEXT,
