@@ -25,7 +25,9 @@ func TestQuietSyncSkipsBulk(t *testing.T) {
 			for i := 1; i <= 30; i++ {
 				store.Put(ctx, "contacts", &StoreItem{Data: []byte(vc(fmt.Sprintf("Server %02d", i)))})
 			}
-			srv := NewServer(ServerOptions{Auth: memAuth{store}})
+			// Without the daemon's cache of states (TestStateCache), so
+			// that every read of the bulk shows.
+			srv := NewServer(ServerOptions{Auth: memAuth{store}, StateCacheItems: -1})
 			defer srv.Close()
 			phone := newSimDevice(t, srv, "IMEI:bulk")
 			ann := phone.add(vc("Ann"))
@@ -153,6 +155,10 @@ func TestBulkRecordLost(t *testing.T) {
 	for _, k := range mustList(t, store, bulkPrefix(phone.id, "contacts")) {
 		store.DeleteState(ctx, k)
 	}
+	// A daemon started afresh: nothing of the state in memory.
+	srv2 := NewServer(ServerOptions{Auth: memAuth{store}})
+	defer srv2.Close()
+	phone.srv = srv2
 	phone.items[ann] = vc("Ann Edited")
 	phone.dirty[ann] = "Replace"
 	if phone.sync(false) {

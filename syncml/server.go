@@ -56,7 +56,11 @@ type ServerOptions struct {
 	MaxDevices int
 	// ServerID is the server's DevID in its DevInf; default "syncml-imap".
 	ServerID string
-	Logger   *slog.Logger
+	// StateCacheItems bounds the device states (item maps) kept decoded
+	// between sessions, in items over all devices; default 500,000
+	// (about 50 MB); negative: none kept.
+	StateCacheItems int
+	Logger          *slog.Logger
 	// now, for tests.
 	now func() time.Time
 }
@@ -75,6 +79,7 @@ type Server struct {
 	swept    time.Time
 	janitor  sync.Once
 	stop     chan struct{}
+	bulks    *bulkCache // nil: none
 	closed   bool
 }
 
@@ -117,13 +122,20 @@ func NewServer(opts ServerOptions) *Server {
 	if opts.ServerID == "" {
 		opts.ServerID = "syncml-imap"
 	}
+	if opts.StateCacheItems == 0 {
+		opts.StateCacheItems = 500000
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.now == nil {
 		opts.now = time.Now
 	}
-	return &Server{opts: opts, sessions: map[string]*session{}, byUser: map[string][]*session{}, stop: make(chan struct{})}
+	srv := &Server{opts: opts, sessions: map[string]*session{}, byUser: map[string][]*session{}, stop: make(chan struct{})}
+	if opts.StateCacheItems > 0 {
+		srv.bulks = newBulkCache(opts.StateCacheItems)
+	}
+	return srv
 }
 
 // Request is one incoming SyncML message.

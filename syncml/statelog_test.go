@@ -129,6 +129,10 @@ func TestDeltaLost(t *testing.T) {
 		t.Fatalf("%d deltas, want 1", len(st.Log))
 	}
 	store.DeleteState(ctx, deltaKey(phone.id, "contacts", st.Bulk, st.Log[0]))
+	// A daemon started afresh: nothing of the state in memory.
+	srv2 := NewServer(ServerOptions{Auth: memAuth{store}})
+	defer srv2.Close()
+	phone.srv = srv2
 	phone.items[ann] = vc("Ann Edited")
 	phone.dirty[ann] = "Replace"
 	if phone.sync(false) {
@@ -198,4 +202,55 @@ func FuzzStateRecords(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStateCache: a device's next session on the same daemon takes the
+// bulk its last one committed from memory (no bulk record read), unless
+// the state names other records: another daemon's session on the same
+// mailbox wrote a delta, and the cached bulk is not used.
+func TestStateCache(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	for i := 0; i < 50; i++ {
+		store.Put(ctx, "contacts", &StoreItem{Data: []byte(vc(fmt.Sprintf("Server %02d", i)))})
+	}
+	srvA := NewServer(ServerOptions{Auth: memAuth{store}})
+	defer srvA.Close()
+	srvB := NewServer(ServerOptions{Auth: memAuth{store}})
+	defer srvB.Close()
+	phone := newSimDevice(t, srvA, "IMEI:cache")
+	if !phone.sync(true) {
+		t.Fatal("slow sync failed")
+	}
+	luids := slices.Sorted(maps.Keys(phone.items))
+	edit := func(srv *Server, i int) int {
+		t.Helper()
+		phone.srv = srv
+		phone.items[luids[i]] = vc(fmt.Sprintf("Edit %d", i))
+		phone.dirty[luids[i]] = "Replace"
+		before := store.bulkLoads
+		if !phone.sync(false) {
+			t.Fatalf("edit %d: sync failed", i)
+		}
+		return store.bulkLoads - before
+	}
+	if n := edit(srvA, 0); n != 0 {
+		t.Errorf("same daemon: %d bulk reads, want 0", n)
+	}
+	if n := edit(srvB, 1); n != 1 {
+		t.Errorf("other daemon, nothing cached: %d bulk reads, want 1", n)
+	}
+	if n := edit(srvA, 2); n != 1 {
+		t.Errorf("back on the first daemon after the other wrote: %d bulk reads, want 1 (the cache is stale)", n)
+	}
+	if n := edit(srvA, 3); n != 0 {
+		t.Errorf("same daemon again: %d bulk reads, want 0", n)
+	}
+	if got, want := names(phone.items), mailboxNames(store); !slices.Equal(got, want) {
+		t.Errorf("phone %v, mailbox %v", got, want)
+	}
+	st := store.dbState(t, phone.id, "contacts")
+	if len(st.Map) != len(phone.items) {
+		t.Errorf("state maps %d, phone holds %d", len(st.Map), len(phone.items))
+	}
 }

@@ -395,26 +395,29 @@ func (d *dbSession) loadBulk(ctx context.Context) error {
 	if d.state.Bulk == 0 {
 		return nil
 	}
-	keys := []string{bulkKey(d.s.deviceID, d.db, d.state.Bulk)}
-	for _, gen := range d.state.Log {
-		keys = append(keys, deltaKey(d.s.deviceID, d.db, d.state.Bulk, gen))
-	}
-	raws, err := loadStates(ctx, d.s.store, keys)
-	if err != nil {
-		return err
-	}
-	b, err := readBulk(d.view, keys, raws)
-	if err != nil {
-		d.s.log.Warn("item map unreadable", "database", d.db, "err", err)
-		d.state.Point, d.state.Map, d.state.TempIDs = nil, nil, nil
-		return nil
+	cacheKey := bulkCacheKey(d.s.user, d.s.deviceID, d.db)
+	b := d.s.srv.bulks.get(cacheKey, bulkIdent(d.state))
+	if b == nil {
+		keys := []string{bulkKey(d.s.deviceID, d.db, d.state.Bulk)}
+		for _, gen := range d.state.Log {
+			keys = append(keys, deltaKey(d.s.deviceID, d.db, d.state.Bulk, gen))
+		}
+		raws, err := loadStates(ctx, d.s.store, keys)
+		if err != nil {
+			return err
+		}
+		if b, err = readBulk(d.view, keys, raws); err != nil {
+			d.s.log.Warn("item map unreadable", "database", d.db, "err", err)
+			b = nil
+		}
 	}
 	if b == nil {
 		d.state.Point, d.state.Map, d.state.TempIDs = nil, nil, nil
 		return nil
 	}
-	d.loaded = &dbBulk{Point: b.Point, Map: maps.Clone(b.Map), TempIDs: maps.Clone(b.TempIDs)}
-	d.state.Point, d.state.Map, d.state.TempIDs = b.Point, b.Map, b.TempIDs
+	// The session changes copies; loaded stays as read.
+	d.loaded = b
+	d.state.Point, d.state.Map, d.state.TempIDs = b.Point, maps.Clone(b.Map), maps.Clone(b.TempIDs)
 	return nil
 }
 
@@ -1418,8 +1421,15 @@ func (d *dbSession) commitState(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	cacheKey := bulkCacheKey(d.s.user, d.s.deviceID, d.db)
 	if err := st.SaveState(ctx, stateKey(d.s.deviceID, d.db), raw); err != nil {
+		d.s.srv.bulks.drop(cacheKey)
 		return err
+	}
+	if !d.lazy && d.state.Map != nil {
+		// What the next session of the device starts from; this one
+		// changes it no more.
+		d.s.srv.bulks.put(cacheKey, bulkIdent(d.state), &dbBulk{Point: d.state.Point, Map: d.state.Map, TempIDs: d.state.TempIDs})
 	}
 	if basesCompacted {
 		d.dropBaseDeltas(ctx)
