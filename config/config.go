@@ -223,6 +223,13 @@ type Sync struct {
 	// Default: 4.
 	MaxDevices int `toml:"max_devices"`
 
+	// StateCacheItems bounds the devices' sync states (item maps) the
+	// daemon keeps in memory between sessions, counted in items over all
+	// devices (about 100 bytes each): a device's next sync then reads
+	// only a small record of its state from the mailbox. 0: none kept.
+	// Default: 500000.
+	StateCacheItems int `toml:"state_cache_items"`
+
 	// Aliases adds database names devices use, each mapped to "contacts",
 	// "calendar" or "tasks", to the built-in ones (contacts, card,
 	// addressbook, cal, event, task, todo and more; a leading "./" and
@@ -345,7 +352,8 @@ func Default() *Config {
 			Backup:   "SyncML Backup",
 		},
 		Sync: Sync{
-			MaxDevices: 4,
+			MaxDevices:      4,
+			StateCacheItems: 500000,
 			Defaults: Policy{
 				Direction:             DirectionTwoWay,
 				ContactsDirection:     "",

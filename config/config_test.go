@@ -357,6 +357,7 @@ func TestValidation(t *testing.T) {
 		{"[http]\nidle_release = \"-1s\"\n", "http.idle_release", 2, "must not be negative"},
 		{"[http]\nmax_sessions = -1\n", "http.max_sessions", 2, "must not be negative"},
 		{"[http]\nmax_user_sessions = -2\n", "http.max_user_sessions", 2, "must not be negative"},
+		{"[sync]\nstate_cache_items = -1\n", "sync.state_cache_items", 2, "must not be negative"},
 		{"[http]\npprof_listen = \"0.0.0.0:6060\"\n", "http.pprof_listen", 2, "must be a loopback address"},
 		{"[http]\npprof_listen = \":6060\"\n", "http.pprof_listen", 2, "must be a loopback address"},
 		{"[http]\npprof_listen = \"6060\"\n", "http.pprof_listen", 2, "is not host:port"},

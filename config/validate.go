@@ -205,6 +205,9 @@ func (c *Config) validate() []*Error {
 	if c.Sync.MaxDevices < 1 {
 		ch.fail("sync.max_devices", "must be at least 1, got %d", c.Sync.MaxDevices)
 	}
+	if c.Sync.StateCacheItems < 0 {
+		ch.fail("sync.state_cache_items", "must not be negative, got %d", c.Sync.StateCacheItems)
+	}
 	c.Sync.Defaults.check(ch, "sync.defaults.")
 
 	// [auth]

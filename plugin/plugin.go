@@ -58,6 +58,14 @@ func StoreOptions(cfg *config.Config, logger *slog.Logger) (*imapstore.Options, 
 	return o, nil
 }
 
+// orNone gives the engine's "none" (-1) for a configured 0.
+func orNone(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 func orNoLimit(d time.Duration) time.Duration {
 	if d == 0 {
 		return noLimit
@@ -121,6 +129,7 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	srv := syncml.NewServer(syncml.ServerOptions{
 		Policy:          Policy(cfg.Sync.Defaults),
 		MaxDevices:      cfg.Sync.MaxDevices,
+		StateCacheItems: orNone(cfg.Sync.StateCacheItems),
 		Auth:            auth,
 		Throttle:        throttle,
 		Secrets:         secrets,
