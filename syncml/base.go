@@ -26,11 +26,11 @@ func baseDeltaKey(deviceID, db string, gen int64) string {
 // baseState is a device's merge bases for one database.
 type baseState struct {
 	loaded bool
-	fps    map[string]fingerprint
+	fps    map[string]packedFP
 	// agreed: fingerprints of items whose agreed version changed in this
 	// session (nil: the device no longer has the item, or it holds no
 	// fields).
-	agreed map[string]fingerprint
+	agreed map[string]packedFP
 	gone   map[string]bool
 }
 
@@ -38,7 +38,7 @@ type baseState struct {
 // is kept.
 func (d *dbSession) base(ctx context.Context, guid string) fingerprint {
 	d.loadBases(ctx)
-	return d.bases.fps[guid]
+	return d.bases.fps[guid].unpack()
 }
 
 func (d *dbSession) refreshing() bool {
@@ -51,7 +51,7 @@ func (d *dbSession) loadBases(ctx context.Context) {
 		return
 	}
 	d.bases.loaded = true
-	d.bases.fps = map[string]fingerprint{}
+	d.bases.fps = map[string]packedFP{}
 	if d.refreshing() {
 		return // the device's contents start over
 	}
@@ -88,7 +88,7 @@ func (d *dbSession) agree(guid string, data []byte) {
 		return
 	}
 	if d.bases.agreed == nil {
-		d.bases.agreed, d.bases.gone = map[string]fingerprint{}, map[string]bool{}
+		d.bases.agreed, d.bases.gone = map[string]packedFP{}, map[string]bool{}
 	}
 	if data == nil {
 		delete(d.bases.agreed, guid)
@@ -96,7 +96,7 @@ func (d *dbSession) agree(guid string, data []byte) {
 		return
 	}
 	delete(d.bases.gone, guid)
-	d.bases.agreed[guid] = fingerprintOf(data)
+	d.bases.agreed[guid] = packFP(fingerprintOf(data))
 }
 
 // saveBases writes the bases the session changed as a delta, or, after a

@@ -256,20 +256,60 @@ func decodeDelta(raw []byte) (*bulkDelta, error) {
 	return x, d.end()
 }
 
+// packedFP is a fingerprint as kept for a merge base: its fields sorted
+// by name, each name and hash, a few bytes a field (a map of its own per
+// item would be ten times that, for every item a device holds).
+type packedFP []byte
+
+func packFP(fp fingerprint) packedFP {
+	if fp == nil {
+		return nil
+	}
+	e := enc{}
+	for _, n := range slices.Sorted(maps.Keys(fp)) {
+		e.str(n)
+		e = binary.BigEndian.AppendUint32(e, fp[n])
+	}
+	if e == nil {
+		e = enc{} // no fields, but a fingerprint
+	}
+	return packedFP(e)
+}
+
+// unpack undoes packFP; nil for nil or bad input.
+func (p packedFP) unpack() fingerprint {
+	if p == nil {
+		return nil
+	}
+	fp := fingerprint{}
+	d := dec{b: p}
+	for len(d.b) > 0 && !d.bad {
+		name := d.str()
+		if d.bad || len(d.b) < 4 {
+			return nil
+		}
+		fp[name] = binary.BigEndian.Uint32(d.b)
+		d.b = d.b[4:]
+	}
+	if d.bad {
+		return nil
+	}
+	return fp
+}
+
 // encodeFingerprints is a merge-bases record: fps set, gone removed.
-func encodeFingerprints(fps map[string]fingerprint, gone []string) []byte {
+func encodeFingerprints(fps map[string]packedFP, gone []string) []byte {
 	e := enc(fpMagic)
 	ids := slices.Sorted(maps.Keys(fps))
 	e.uv(uint64(len(ids)))
 	for _, id := range ids {
 		e.str(id)
-		fp := fps[id]
-		names := slices.Sorted(maps.Keys(fp))
-		e.uv(uint64(len(names)))
-		for _, n := range names {
-			e.str(n)
-			e = binary.BigEndian.AppendUint32(e, fp[n])
+		if fps[id] == nil {
+			e = append(e, 0)
+			continue
 		}
+		e = append(e, 1)
+		e.blob(fps[id])
 	}
 	e.strs(gone)
 	return e
@@ -277,32 +317,38 @@ func encodeFingerprints(fps map[string]fingerprint, gone []string) []byte {
 
 // decodeFingerprints reads a merge-bases record, binary or JSON (a base
 // written by an earlier version).
-func decodeFingerprints(raw []byte) (fps map[string]fingerprint, gone []string, err error) {
+func decodeFingerprints(raw []byte) (fps map[string]packedFP, gone []string, err error) {
 	rest, ok := bytes.CutPrefix(raw, []byte(fpMagic))
 	if !ok {
-		fps = map[string]fingerprint{}
-		return fps, nil, json.Unmarshal(raw, &fps)
+		var old map[string]fingerprint
+		if err := json.Unmarshal(raw, &old); err != nil {
+			return nil, nil, err
+		}
+		fps = make(map[string]packedFP, len(old))
+		for id, fp := range old {
+			fps[id] = packFP(fp)
+		}
+		return fps, nil, nil
 	}
 	d := dec{b: rest}
-	n := d.count(2)
-	fps = make(map[string]fingerprint, n)
+	n := d.count(3)
+	fps = make(map[string]packedFP, n)
 	for i := 0; i < n && !d.bad; i++ {
 		id := d.str()
-		m := d.count(5)
-		var fp fingerprint
-		if m > 0 {
-			fp = make(fingerprint, m)
+		if len(d.b) == 0 {
+			d.bad = true
+			break
 		}
-		for j := 0; j < m && !d.bad; j++ {
-			name := d.str()
-			if len(d.b) < 4 {
-				d.bad = true
-				break
-			}
-			fp[name] = binary.BigEndian.Uint32(d.b)
-			d.b = d.b[4:]
+		has := d.b[0]
+		d.b = d.b[1:]
+		switch has {
+		case 0:
+			fps[id] = nil
+		case 1:
+			fps[id] = packedFP(bytes.Clone(d.blob()))
+		default:
+			d.bad = true
 		}
-		fps[id] = fp
 	}
 	gone = d.strs()
 	return fps, gone, d.end()

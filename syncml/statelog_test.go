@@ -156,7 +156,7 @@ func TestStateRecordsCorrupt(t *testing.T) {
 	good := [][]byte{
 		encodeBulk(&dbBulk{Point: []byte("p"), Map: map[string]string{"1": "a", "2": "b"}, TempIDs: map[string]string{"#1": "a"}}),
 		(&bulkDelta{pointForm: pointDelta, point: []byte("d"), set: map[string]string{"3": "c"}, del: []string{"1"}}).encode(),
-		encodeFingerprints(map[string]fingerprint{"a": {"FN": 1, "TEL": 2}, "b": nil}, []string{"c"}),
+		encodeFingerprints(map[string]packedFP{"a": packFP(fingerprint{"FN": 1, "TEL": 2}), "b": nil, "e": packFP(fingerprint{})}, []string{"c"}),
 	}
 	for _, raw := range good {
 		for n := 0; n < len(raw); n++ {
@@ -174,7 +174,7 @@ func TestStateRecordsCorrupt(t *testing.T) {
 		t.Errorf("delta round trip: %+v %v", x, err)
 	}
 	fps, gone, err := decodeFingerprints(good[2])
-	if err != nil || fps["a"]["TEL"] != 2 || fps["b"] != nil || gone[0] != "c" {
+	if err != nil || fps["a"].unpack()["TEL"] != 2 || fps["b"] != nil || fps["e"].unpack() == nil || len(fps["e"].unpack()) != 0 || gone[0] != "c" {
 		t.Errorf("fingerprints round trip: %v %v %v", fps, gone, err)
 	}
 	if _, err := decodeBulk(good[0][:len(good[0])-1]); err == nil {
@@ -185,7 +185,7 @@ func TestStateRecordsCorrupt(t *testing.T) {
 func FuzzStateRecords(f *testing.F) {
 	f.Add(encodeBulk(&dbBulk{Point: []byte("p"), Map: map[string]string{"1": "a"}, TempIDs: map[string]string{}}))
 	f.Add((&bulkDelta{pointForm: pointWhole, point: []byte("q"), set: map[string]string{"2": "b"}, del: []string{"1"}}).encode())
-	f.Add(encodeFingerprints(map[string]fingerprint{"a": {"FN": 7}}, []string{"b"}))
+	f.Add(encodeFingerprints(map[string]packedFP{"a": packFP(fingerprint{"FN": 7})}, []string{"b"}))
 	f.Add([]byte(`{"Map":{"1":"a"}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if b, err := decodeBulk(raw); err == nil && b.Map == nil {
