@@ -29,6 +29,9 @@ type ConnBudget struct {
 	suffix string // "<separator><master>": a master login counts for its user
 	pool   *Pool
 	m      *Metrics
+	// releaseIdle has the user's sessions that wait between messages
+	// give their connections back (syncml.Server.ReleaseIdle).
+	releaseIdle func(user string) int
 
 	mu    sync.Mutex
 	users map[string]*userConns
@@ -66,6 +69,15 @@ func NewConnBudget(opts ConnBudgetOptions) *ConnBudget {
 		b.pool.budget = b
 	}
 	return b
+}
+
+// SetReleaseIdle sets what a login at the user's full budget calls, once,
+// before it waits: fn has the user's idle sessions close their
+// connections and says how many did.
+func (b *ConnBudget) SetReleaseIdle(fn func(user string) int) {
+	if b != nil {
+		b.releaseIdle = fn
+	}
 }
 
 // errBudgetFull: the user has as many IMAP connections as the budget
@@ -176,6 +188,7 @@ func (b *ConnBudget) await(ctx context.Context, login string, open func() (*acco
 	}
 	user := b.userOf(login)
 	var timeout <-chan time.Time
+	released := false
 	for {
 		// The channel is taken before the attempt, so that a connection
 		// freed after it failed is not missed.
@@ -188,6 +201,15 @@ func (b *ConnBudget) await(ctx context.Context, login string, open func() (*acco
 				b.m.connWait("ok")
 			}
 			return st, err
+		}
+		if !released && b.releaseIdle != nil {
+			// Sessions waiting for their device's next message hold
+			// connections they can open again: have them give theirs
+			// back first, and try again at once.
+			released = true
+			if b.releaseIdle(user) > 0 {
+				continue
+			}
 		}
 		if b.wait <= 0 {
 			return nil, err

@@ -375,3 +375,41 @@ func TestBudgetAgainstDovecot(t *testing.T) {
 		t.Error("the gauge does not come back to 0")
 	}
 }
+
+// TestConnBudgetReleasesIdleFirst: at the user's full budget a login
+// first has the user's idle sessions give their connections back and
+// then takes the room made, without waiting; when none was idle it
+// waits as before.
+func TestConnBudgetReleasesIdleFirst(t *testing.T) {
+	b := NewConnBudget(ConnBudgetOptions{MaxPerUser: 1, Wait: time.Hour})
+	dial := func() (*accountStore, error) {
+		if err := b.Open(context.Background(), "ann", false); err != nil {
+			return nil, storeError(err)
+		}
+		return &accountStore{user: "ann"}, nil
+	}
+	ctx := context.Background()
+	if _, err := b.await(ctx, "ann", dial); err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	b.SetReleaseIdle(func(user string) int {
+		asked = append(asked, user)
+		b.Closed(user) // the idle session's connection closes
+		return 1
+	})
+	if _, err := b.await(ctx, "Ann", dial); err != nil {
+		t.Fatalf("login after the release: %v", err)
+	}
+	if fmt.Sprint(asked) != "[ann]" {
+		t.Errorf("released %v, want [ann]", asked)
+	}
+	if n := b.waitingOf("ann"); n != 0 || b.openOf("ann") != 1 {
+		t.Errorf("waiting %d, open %d; want 0, 1", n, b.openOf("ann"))
+	}
+	b.SetReleaseIdle(func(string) int { return 0 })
+	b.wait = time.Millisecond
+	if _, err := b.await(ctx, "ann", dial); !errors.Is(err, syncml.ErrUnavailable) {
+		t.Errorf("nothing idle, budget full: %v, want unavailable", err)
+	}
+}

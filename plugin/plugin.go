@@ -142,6 +142,9 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 		Logger:          logger,
 		OnSession:       metrics.ObserveSession,
 	})
+	// A login at the user's full budget first has the user's sessions
+	// that wait between messages give their connections back.
+	imapAuth.Budget.SetReleaseIdle(srv.ReleaseIdle)
 	var proxies []netip.Prefix
 	for _, p := range cfg.HTTP.TrustedProxies {
 		pr, err := config.ParsePrefix(p)

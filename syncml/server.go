@@ -380,6 +380,12 @@ func (s *Server) Close() {
 // give back their IMAP connections now, and returns how many did: the IMAP
 // server's per-user connection limit must not keep the user's device out
 // because of sessions waiting for (or abandoned by) other devices.
+// ReleaseIdle has the user's sessions that are between messages give
+// their IMAP connections back (each opens one again on its device's next
+// message) and returns how many did: for a connection budget of the
+// store's, before it makes a login wait.
+func (s *Server) ReleaseIdle(user string) int { return s.releaseIdle(user) }
+
 func (s *Server) releaseIdle(user string) int {
 	s.mu.Lock()
 	list := slices.Clone(s.byUser[strings.ToLower(user)])
