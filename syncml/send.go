@@ -49,9 +49,13 @@ type outgoingSync struct {
 // planSends turns d.outgoing into the feed of the server's changes:
 // sorted by ID, a Delete only of what the device has, the reverts last.
 func (d *dbSession) planSends() *changeFeed {
-	luidOf := make(map[string]string, len(d.state.Map))
+	// The device's IDs of what is sent (a pass over the map, but no
+	// reverse map of all of it).
+	luidOf := make(map[string]string, len(d.outgoing))
 	for luid, g := range d.state.Map {
-		luidOf[g] = luid
+		if _, ok := d.outgoing[g]; ok {
+			luidOf[g] = luid
+		}
 	}
 	sends := make([]string, 0, len(d.outgoing))
 	for id := range d.outgoing {
