@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/emersion/go-imap/v2"
+
 	"syncml-imap/internal/dovetest"
 )
 
@@ -94,6 +96,108 @@ func BenchmarkPut(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "items/s")
+		})
+	}
+}
+
+// BenchmarkChangedCycle is the store's part of a sync with k=10 changes
+// on a kept connection, in folders of 1k, 10k and 100k contacts: the
+// device's 10 edits stored (Put), the changes since its point listed, its
+// point advanced past its own edits, and the point's delta to keep as its
+// state (encoded points, as the engine holds them). What it costs should
+// follow the 10 changes; what grows with the folder is Dovecot's and
+// the few passes over the point in memory.
+func BenchmarkChangedCycle(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprint("n=", n), func(b *testing.B) {
+			e := newEnv(b, dovetest.ProfileFull)
+			a := e.dial(b)
+			items := make([]*Item, n)
+			for i := range items {
+				items[i] = &Item{Data: vcard("", fmt.Sprintf("Person %06d", i))}
+			}
+			for i := 0; i < n; i += 5000 {
+				if err := a.Put(ctx, KindContacts, items[i:min(i+5000, n)]...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			point, err := a.EncodePoint(mustChanges(b, a, KindContacts, nil).SyncPoint)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				var own []string
+				var edits []*Item
+				for j := 0; j < 10; j++ {
+					it := items[(i*10+j)%n]
+					edits = append(edits, &Item{ID: it.ID, Data: vcard("", fmt.Sprintf("Edit %d %d", i, j))})
+					own = append(own, it.ID)
+				}
+				if err := a.Put(ctx, KindContacts, edits...); err != nil {
+					b.Fatal(err)
+				}
+				since, err := a.ParsePoint(point)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := a.Changes(ctx, KindContacts, since); err != nil {
+					b.Fatal(err)
+				}
+				next, err := a.Advance(ctx, KindContacts, since, own)
+				if err != nil {
+					b.Fatal(err)
+				}
+				raw, err := a.EncodePoint(next)
+				if err != nil {
+					b.Fatal(err)
+				}
+				delta, err := a.PointDelta(point, raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(delta) > 1000 {
+					b.Fatalf("a delta of %d bytes for 10 changes", len(delta))
+				}
+				point = raw
+			}
+		})
+	}
+}
+
+// BenchmarkPointDelta is the in-memory part alone: the delta of a point
+// of n items to one with 10 changed, and applying it, from encoded
+// points (the Account's cache holds the decoded ones, as in a session).
+func BenchmarkPointDelta(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprint("n=", n), func(b *testing.B) {
+			items := map[imap.UID]string{}
+			for uid := imap.UID(1); uid <= imap.UID(n); uid++ {
+				items[uid] = newGUID()
+			}
+			old := spOf(1, items)
+			old.UIDNext = imap.UID(n + 1)
+			next := old.Clone()
+			for j := 0; j < 10; j++ {
+				id := next.items[imap.UID(j+1)]
+				next.unset(imap.UID(j + 1))
+				next.set(next.UIDNext, id)
+				next.UIDNext++
+			}
+			a := &Account{}
+			ob, _ := a.EncodePoint(old)
+			nb, _ := a.EncodePoint(next)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				d, err := a.PointDelta(ob, nb)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := a.ApplyPointDelta(ob, d); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

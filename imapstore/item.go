@@ -398,7 +398,18 @@ func derivedGUID(kind Kind, key []byte) string {
 }
 
 func formatUUID(b [16]byte) string {
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	const digits = "0123456789abcdef"
+	var out [36]byte
+	n := 0
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[n] = '-'
+			n++
+		}
+		out[n], out[n+1] = digits[c>>4], digits[c&15]
+		n += 2
+	}
+	return string(out[:])
 }
 
 // validGUID reports whether s can be a header value and an IMAP search

@@ -118,3 +118,23 @@ func FuzzPointDelta(f *testing.F) {
 		}
 	})
 }
+
+// TestUUIDForm: the 16-byte form of item IDs in points is taken only for
+// the canonical lower-case form, and gives the same string back.
+func TestUUIDForm(t *testing.T) {
+	for i := 0; i < 1000; i++ {
+		id := newGUID()
+		raw, ok := uuidBytes(id)
+		if !ok || formatUUID(raw) != id {
+			t.Fatalf("%s: %v %q", id, ok, formatUUID(raw))
+		}
+	}
+	for _, s := range []string{
+		"F47AC10B-58CC-4372-A567-0E02B2C3D479", "f47ac10b-58cc-4372-a567-0e02b2c3d47", "f47ac10b-58cc-4372-a567-0e02b2c3d4790",
+		"f47ac10b058cc-4372-a567-0e02b2c3d479", "-47ac10b-58cc-4372-a567-0e02b2c3d479", "f47ac10b-58cc-4372-a567-0e02b2c3d47g",
+	} {
+		if _, ok := uuidBytes(s); ok {
+			t.Errorf("%q taken as canonical", s)
+		}
+	}
+}
