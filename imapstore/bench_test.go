@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -126,8 +127,10 @@ func BenchmarkChangedCycle(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			var phase [3]time.Duration // put, changes, advance
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
 				var own []string
 				var edits []*Item
 				for j := 0; j < 10; j++ {
@@ -138,6 +141,7 @@ func BenchmarkChangedCycle(b *testing.B) {
 				if err := a.Put(ctx, KindContacts, edits...); err != nil {
 					b.Fatal(err)
 				}
+				t1 := time.Now()
 				since, err := a.ParsePoint(point)
 				if err != nil {
 					b.Fatal(err)
@@ -145,10 +149,12 @@ func BenchmarkChangedCycle(b *testing.B) {
 				if _, err := a.Changes(ctx, KindContacts, since); err != nil {
 					b.Fatal(err)
 				}
+				t2 := time.Now()
 				next, err := a.Advance(ctx, KindContacts, since, own)
 				if err != nil {
 					b.Fatal(err)
 				}
+				phase[0], phase[1], phase[2] = phase[0]+t1.Sub(t0), phase[1]+t2.Sub(t1), phase[2]+time.Since(t2)
 				raw, err := a.EncodePoint(next)
 				if err != nil {
 					b.Fatal(err)
@@ -161,6 +167,9 @@ func BenchmarkChangedCycle(b *testing.B) {
 					b.Fatalf("a delta of %d bytes for 10 changes", len(delta))
 				}
 				point = raw
+			}
+			for i, name := range []string{"put-ms", "changes-ms", "advance-ms"} {
+				b.ReportMetric(float64(phase[i].Milliseconds())/float64(b.N), name)
 			}
 		})
 	}

@@ -432,12 +432,10 @@ func hasUID(m map[imap.UID]struct{}, uid imap.UID) bool {
 // version leaves behind. The newest is the highest UID (UIDs grow with
 // every APPEND).
 func (a *Account) dropOldVersions(ctx context.Context, f *folder) error {
-	newest := f.cur.byID()
 	var old []imap.UID
-	for uid, id := range f.cur.items {
-		if uid != newest[id] {
-			old = append(old, uid)
-		}
+	f.cur.uidsOf("") // builds the index of items once; set and unset keep it
+	for _, uids := range f.cur.byItem {
+		old = append(old, uids[:len(uids)-1]...) // all but the newest
 	}
 	if len(old) == 0 {
 		return nil

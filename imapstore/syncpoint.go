@@ -158,37 +158,39 @@ func diff(old, new *SyncPoint) (added, modified, deleted []string) {
 	if old == nil {
 		return new.IDs(), nil, nil
 	}
-	touched := map[string]bool{}
+	// gone: items of UIDs only old has, with the newest such UID;
+	// arrived: items of UIDs only new has.
+	gone, arrived := map[string]imap.UID{}, map[string]bool{}
 	for uid, id := range old.items {
 		if nid, ok := new.items[uid]; !ok || nid != id {
-			touched[id] = true
+			gone[id] = max(gone[id], uid)
 		}
 	}
 	for uid, id := range new.items {
 		if oid, ok := old.items[uid]; !ok || oid != id {
-			touched[id] = true
+			arrived[id] = true
 		}
 	}
-	if len(touched) == 0 {
-		return nil, nil, nil
+	touched := gone
+	for id := range arrived {
+		if _, ok := touched[id]; !ok {
+			touched[id] = 0
+		}
 	}
-	newest := func(sp *SyncPoint) map[string]imap.UID {
-		m := make(map[string]imap.UID, len(touched))
-		for uid, id := range sp.items {
-			if touched[id] && uid > m[id] {
-				m[id] = uid
+	for id, was := range touched {
+		// The newest UID of id in old: of those only old has, or of
+		// those both have (all among new's UIDs of id).
+		for _, uid := range new.uidsOfShared(id) {
+			if old.items[uid] == id {
+				was = max(was, uid)
 			}
 		}
-		return m
-	}
-	was, is := newest(old), newest(new)
-	for id := range touched {
-		switch o, n := was[id], is[id]; {
-		case o == 0 && n != 0:
+		switch is := new.newest(id); {
+		case was == 0 && is != 0:
 			added = append(added, id)
-		case o != 0 && n == 0:
+		case was != 0 && is == 0:
 			deleted = append(deleted, id)
-		case o != n:
+		case was != is:
 			modified = append(modified, id)
 		}
 	}
@@ -198,13 +200,21 @@ func diff(old, new *SyncPoint) (added, modified, deleted []string) {
 	return added, modified, deleted
 }
 
+// uidsOfShared is uidsOf without the copy: not to be changed or kept.
+func (sp *SyncPoint) uidsOfShared(id string) []imap.UID {
+	if sp == nil {
+		return nil
+	}
+	sp.uidsOf("") // builds byItem once
+	return sp.byItem[id]
+}
+
 // newest returns the highest UID holding item id, 0 when none does.
 func (sp *SyncPoint) newest(id string) imap.UID {
 	if sp == nil {
 		return 0
 	}
-	sp.uidsOf("") // builds byItem once
-	l := sp.byItem[id]
+	l := sp.uidsOfShared(id)
 	if len(l) == 0 {
 		return 0
 	}
