@@ -47,11 +47,17 @@ func measureBaseline(ctx context.Context, cfg *Config, acct Account, want int) (
 	}
 	scratch := fmt.Sprintf("loadgen-scratch-%d-%d", os.Getpid(), time.Now().UnixNano())
 	b.oneN = min(len(msgs), maxOneByOne)
+	if cfg.IngestOnly {
+		b.oneN = 0
+	}
 	for _, run := range []struct {
 		batch int
 		msgs  []imapMessage
 		rate  *float64
 	}{{1, msgs[:b.oneN], &b.one}, {baselineBatch, msgs, &b.multi}} {
+		if len(run.msgs) == 0 {
+			continue
+		}
 		folder := fmt.Sprintf("%s-%d", scratch, run.batch)
 		if _, err := a.command("CREATE " + quote(folder)); err != nil {
 			return nil, err
