@@ -14,8 +14,7 @@ import (
 // fsync per batch instead of per message, about 7x faster on Dovecot.
 func (a *Account) appendAll(ctx context.Context, f *folder, msgs []appendMessage) ([]imap.UID, error) {
 	uids := make([]imap.UID, 0, len(msgs))
-	for start := 0; start < len(msgs); start += a.opts.AppendBatch {
-		batch := msgs[start:min(start+a.opts.AppendBatch, len(msgs))]
+	for _, batch := range appendBatches(msgs, a.opts.AppendBatch, a.opts.AppendBatchBytes) {
 		got, err := a.appendBatch(ctx, f, batch)
 		if err != nil {
 			return nil, err
@@ -26,6 +25,22 @@ func (a *Account) appendAll(ctx context.Context, f *folder, msgs []appendMessage
 		return nil, nil // some batch came back without APPENDUID
 	}
 	return uids, nil
+}
+
+// appendBatches cuts msgs, in order, into batches of at most n messages
+// and at most size bytes of literals (a larger message goes alone).
+func appendBatches(msgs []appendMessage, n, size int) [][]appendMessage {
+	var out [][]appendMessage
+	for start := 0; start < len(msgs); {
+		end, bytes := start, 0
+		for end < len(msgs) && end-start < n && (end == start || bytes+len(msgs[end].Literal) <= size) {
+			bytes += len(msgs[end].Literal)
+			end++
+		}
+		out = append(out, msgs[start:end])
+		start = end
+	}
+	return out
 }
 
 func (a *Account) appendBatch(ctx context.Context, f *folder, batch []appendMessage) ([]imap.UID, error) {
@@ -86,6 +101,7 @@ func (a *Account) multiAppend(ctx context.Context, f *folder, batch []appendMess
 			TLSConfig: a.tlsConfig(),
 			Timeout:   a.opts.DialTimeout,
 			Origin:    a.origin,
+			wrap:      a.opts.wrapAppender,
 		}, a.username, a.password)
 		if err != nil {
 			return nil, errors.Join(errAppenderUnavailable, err)

@@ -1034,3 +1034,38 @@ func BenchmarkMultiAppend(b *testing.B) {
 		})
 	}
 }
+
+func TestAppendBatches(t *testing.T) {
+	msg := func(n int) appendMessage { return appendMessage{Literal: make([]byte, n)} }
+	for _, tc := range []struct {
+		sizes   []int
+		n, size int
+		want    []int // messages per batch
+	}{
+		{nil, 10, 100, nil},
+		{[]int{10, 10, 10}, 10, 100, []int{3}},
+		{[]int{10, 10, 10, 10, 10}, 2, 100, []int{2, 2, 1}},
+		{[]int{40, 40, 40, 40}, 10, 100, []int{2, 2}},
+		{[]int{40, 200, 40}, 10, 100, []int{1, 1, 1}}, // too large: alone
+		{[]int{50, 50, 1}, 10, 100, []int{2, 1}},
+	} {
+		var msgs []appendMessage
+		for _, n := range tc.sizes {
+			msgs = append(msgs, msg(n))
+		}
+		var got []int
+		total := 0
+		for _, b := range appendBatches(msgs, tc.n, tc.size) {
+			got = append(got, len(b))
+			for _, m := range b {
+				if &m.Literal[0] != &msgs[total].Literal[0] {
+					t.Errorf("%v: message %d out of order", tc.sizes, total)
+				}
+				total++
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) || total != len(msgs) {
+			t.Errorf("appendBatches(%v, %d, %d) = %v, want %v", tc.sizes, tc.n, tc.size, got, tc.want)
+		}
+	}
+}
