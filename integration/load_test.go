@@ -38,6 +38,7 @@ var (
 	loadIngest     = flag.Bool("load.ingest", false, "TestLoad: scenario 1 and the MULTIAPPEND baseline only")
 	loadFormat     = flag.String("load.mailformat", "", "TestLoad: Dovecot's mailbox format, maildir (default), sdbox or mdbox")
 	loadProfile    = flag.String("load.cpuprofile", "", "TestLoad: write the daemon's CPU profile of each slow sync to DIR/slow-N.pprof")
+	loadRawlog     = flag.String("load.rawlog", "", "TestLoad: Dovecot's rawlog_dir, a log of every IMAP session's traffic")
 	loadProfileSec = flag.Int("load.cpuprofile.seconds", 10, "TestLoad: how long each -load.cpuprofile runs (from the start of the slow sync)")
 )
 
@@ -91,6 +92,11 @@ func startSelfHost(t *testing.T, accts []loadgen.Account, maxSessions int, many 
 		f, err := os.OpenFile(dove.ConfigPath, os.O_WRONLY|os.O_APPEND, 0)
 		if err == nil {
 			_, err = f.WriteString(manyLogins)
+			if *loadRawlog != "" && err == nil {
+				// Dovecot writes what each IMAP session sent and received
+				// there (the directory must be writable by the mail user).
+				_, err = f.WriteString("protocol imap {\n  rawlog_dir = " + *loadRawlog + "\n}\n")
+			}
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
