@@ -28,7 +28,10 @@ func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
 	msgs := make([]appendMessage, len(items))
 	ids := make([]string, len(items))
 	for i, it := range items {
-		if err := checkItem(kind, it.Data); err != nil {
+		// One parse serves the check and what the message shows: a UID
+		// that EnsureUID adds changes none of the latter.
+		objs := vobject.Parse(it.Data)
+		if err := checkObjects(kind, objs); err != nil {
 			return fmt.Errorf("%w: item %d (%q): %v", ErrInvalidItem, i, it.ID, err)
 		}
 		id := it.ID
@@ -38,7 +41,7 @@ func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
 			return fmt.Errorf("%w: item ID %q has characters a header cannot carry", ErrInvalidItem, id)
 		}
 		data, _ := vobject.EnsureUID(it.Data, kind.component(), id)
-		info := inspectItem(kind, data)
+		info := inspectObjects(kind, objs)
 		raw, err := buildItemMessage(kind, id, data, info, a.fromAddress(), now)
 		if err != nil {
 			return fmt.Errorf("imapstore: build message for item %q: %w", id, err)
