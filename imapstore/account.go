@@ -84,8 +84,16 @@ type Options struct {
 	// sync (SnapshotFor); default "SyncML Backup".
 	BackupFolder string
 
-	// AppendBatch is how many messages one MULTIAPPEND carries; default 100.
-	AppendBatch int
+	// AppendBatch is how many messages one MULTIAPPEND carries at most;
+	// default 1000. AppendBatchBytes caps the batch's messages by size
+	// (one message larger than it goes alone); default 4 MiB. Every
+	// command is a transaction of its own on the server (an index
+	// update; with maildir a dovecot-uidlist update whose cost grows
+	// with the folder), so what one call stores goes in as few commands
+	// as these allow: the items of one SyncML message (MaxMsgSize at
+	// most 64 KB) in one.
+	AppendBatch      int
+	AppendBatchBytes int
 
 	Logger *slog.Logger // default: discard
 
@@ -93,8 +101,9 @@ type Options struct {
 	// and may refuse one (see ConnGate).
 	Conns ConnGate
 
-	// wrapConn, for tests, wraps the main connection (to count commands).
-	wrapConn func(net.Conn) net.Conn
+	// wrapConn, for tests, wraps the main connection (to count commands);
+	// wrapAppender the MULTIAPPEND connection.
+	wrapConn, wrapAppender func(net.Conn) net.Conn
 }
 
 func (o *Options) withDefaults() Options {
@@ -128,7 +137,10 @@ func (o *Options) withDefaults() Options {
 		r.BackupFolder = "SyncML Backup"
 	}
 	if r.AppendBatch <= 0 {
-		r.AppendBatch = 100
+		r.AppendBatch = 1000
+	}
+	if r.AppendBatchBytes <= 0 {
+		r.AppendBatchBytes = 4 << 20
 	}
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.DiscardHandler)

@@ -278,10 +278,10 @@ func (a *Account) rescan(ctx context.Context, f *folder) error {
 	case cur == nil:
 		fetchSet.AddRange(1, 0) // 1:*
 	case a.caps.CondStore:
-		fetchSet.AddRange(1, 0)
+		fetchSet = unknownUIDs(cur, 1)
 		fetchOpts.ChangedSince = cur.HighestModSeq
 	default:
-		fetchSet.AddRange(max(cur.UIDNext, 1), 0)
+		fetchSet = unknownUIDs(cur, max(cur.UIDNext, 1))
 	}
 	fetchCmd := a.c.Fetch(fetchSet, fetchOpts)
 
@@ -368,6 +368,42 @@ func (a *Account) rescan(ctx context.Context, f *folder) error {
 		}
 	}
 	return a.dropOldVersions(ctx, f)
+}
+
+// maxFetchRanges bounds the ranges of unknownUIDs' set: a longer command
+// line costs more than the headers it saves.
+const maxFetchRanges = 64
+
+// unknownUIDs is from:* without the messages cur knows to hold an item.
+// A message never changes, so its header is fetched once: what this
+// Account appended itself (Put notes the APPENDUIDs in cur) is not
+// fetched back when the folder is next read, which after a slow sync of
+// N items would be all N headers again. (Messages that hold no item are
+// fetched again when their flags change, and adoption tried again.) When
+// what is known is too scattered, it is from:* (the messages known are
+// then fetched again and found as they were).
+func unknownUIDs(cur *SyncPoint, from imap.UID) imap.UIDSet {
+	known := make([]imap.UID, 0, len(cur.items))
+	for uid := range cur.items {
+		if uid >= from {
+			known = append(known, uid)
+		}
+	}
+	slices.Sort(known)
+	var set imap.UIDSet
+	next := from // the lowest UID not ruled out
+	for _, uid := range known {
+		if uid > next {
+			if len(set) == maxFetchRanges-1 {
+				return imap.UIDSet{imap.UIDRange{Start: from, Stop: 0}}
+			}
+			set = append(set, imap.UIDRange{Start: next, Stop: uid - 1})
+		}
+		next = uid + 1
+	}
+	// Past the last UID, "next:*" still names the last message (RFC
+	// 3501 6.4.8: * is the highest UID in use), known or not: harmless.
+	return append(set, imap.UIDRange{Start: next, Stop: 0})
 }
 
 func listingOf(m *imapclient.FetchMessageBuffer) listing {

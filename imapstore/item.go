@@ -156,9 +156,13 @@ type itemInfo struct {
 // inspectItem reads what the store needs from an item's data. It never
 // fails: a field it cannot find is left empty.
 func inspectItem(kind Kind, data []byte) itemInfo {
+	return inspectObjects(kind, vobject.Parse(data))
+}
+
+// inspectObjects is inspectItem on data already parsed.
+func inspectObjects(kind Kind, objs []*vobject.Object) itemInfo {
 	kind = kind.Base() // a sub-folder holds what its base kind holds
 	var info itemInfo
-	objs := vobject.Parse(data)
 	var root, main *vobject.Object
 	if len(objs) > 0 {
 		root = objs[0]
@@ -430,8 +434,12 @@ func validGUID(s string) bool {
 // contacts, a VCALENDAR with at least one VEVENT (VTODO) for the calendar
 // (tasks), all with one UID. It says why not.
 func checkItem(kind Kind, data []byte) error {
+	return checkObjects(kind, vobject.Parse(data))
+}
+
+// checkObjects is checkItem on data already parsed.
+func checkObjects(kind Kind, objs []*vobject.Object) error {
 	kind = kind.Base()
-	objs := vobject.Parse(data)
 	if len(objs) == 0 {
 		return fmt.Errorf("no %s object found", kind.component())
 	}

@@ -1,9 +1,12 @@
 package imapstore
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"syncml-imap/internal/vobject"
 )
 
 func TestInspectItem(t *testing.T) {
@@ -121,6 +124,29 @@ func TestGUIDs(t *testing.T) {
 	for _, s := range []string{"", "a b", "a\"b", "ä", strings.Repeat("a", 201)} {
 		if validGUID(s) {
 			t.Errorf("validGUID(%q) = true", s)
+		}
+	}
+}
+
+// TestInspectBeforeEnsureUID: Put reads what a message shows from the
+// item as it came, before EnsureUID adds a UID; that must be what the
+// item with its UID shows.
+func TestInspectBeforeEnsureUID(t *testing.T) {
+	for _, tc := range []struct {
+		kind Kind
+		data []byte
+	}{
+		{KindContacts, vcard("", "No Uid")},
+		{KindContacts, []byte("BEGIN:VCARD\r\nVERSION:2.1\r\nN:Doe;John\r\nTEL;CELL:+1 555\r\nREV:20261120T080000Z\r\nEND:VCARD\r\n")},
+		{KindCalendar, []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nDTSTART:20261201T090000Z\r\nSUMMARY:Meeting\r\nLAST-MODIFIED:20261120T080000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")},
+		{KindTasks, []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nSUMMARY:Task\r\nDUE:20261201T090000Z\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")},
+		{KindCalendar, event("has-uid", "With UID")},
+	} {
+		with, _ := vobject.EnsureUID(tc.data, tc.kind.component(), "the-id")
+		want, got := inspectItem(tc.kind, with), inspectObjects(tc.kind, vobject.Parse(tc.data))
+		want.UID, got.UID = "", ""
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s %q: before EnsureUID %+v, after %+v", tc.kind, tc.data, got, want)
 		}
 	}
 }

@@ -182,21 +182,13 @@ func (w *multiAppender) Append(ctx context.Context, mailbox string, msgs []appen
 		return 0, nil, err
 	}
 	if w.caps["MULTIAPPEND"] {
-		c := maNewCmd("APPEND ")
-		c.addString(mbox)
+		// Refused before anything is sent, not half-way.
 		for i := range msgs {
-			if err := c.addMessage(&msgs[i]); err != nil {
+			if err := msgs[i].check(); err != nil {
 				return 0, nil, err
 			}
 		}
-		var r *maResponse
-		if err := w.run(ctx, func() (err error) { r, err = w.roundTrip(ctx, "APPEND", c); return err }); err != nil {
-			return 0, nil, err
-		}
-		if !w.caps["UIDPLUS"] {
-			return 0, nil, nil
-		}
-		return maAppendUID(r, len(msgs))
+		return w.AppendStream(ctx, mailbox, len(msgs), func(i int) (*appendMessage, error) { return &msgs[i], nil })
 	}
 
 	cmds := make([]*maCmd, len(msgs))
@@ -279,6 +271,77 @@ func (w *multiAppender) Append(ctx context.Context, mailbox string, msgs []appen
 		uids = nil
 	}
 	return uidValidity, uids, first
+}
+
+// AppendStream is Append of n messages with MULTIAPPEND, made as they
+// are sent: msg(i) is called for i = 0 to n-1 in order, and message i
+// is on its way to the server, which stores it, while message i+1 is
+// made. A message msg fails to make (or that is invalid) cannot be taken
+// back from the command: the connection is then unusable (Close it), the
+// server, seeing the command cut, stores none of the messages (RFC 3502),
+// and the error is returned. msg is not called for the messages after a
+// tagged NO that comes before their turn (a synchronising literal
+// refused).
+func (w *multiAppender) AppendStream(ctx context.Context, mailbox string, n int, msg func(i int) (*appendMessage, error)) (uidValidity uint32, uids []uint32, err error) {
+	if n == 0 {
+		return 0, nil, nil
+	}
+	if !w.caps["MULTIAPPEND"] {
+		return 0, nil, errors.New("imapstore: multiappend: the server has no MULTIAPPEND")
+	}
+	mbox, err := maEncodeMailbox(mailbox)
+	if err != nil {
+		return 0, nil, err
+	}
+	var r *maResponse
+	err = w.run(ctx, func() error {
+		w.arm(ctx)
+		tag := w.nextTag()
+		head := maNewCmd("APPEND ")
+		head.addString(mbox)
+		w.bw.WriteString(tag + " ")
+		var err error
+		if r, err = w.sendPart(tag, head); r != nil || err != nil {
+			return err
+		}
+		for i := range n {
+			m, err := msg(i)
+			c := maNewCmd("")
+			if err == nil {
+				err = c.addMessage(m)
+			}
+			if err != nil {
+				return fmt.Errorf("imapstore: multiappend: message %d of %d, the command is cut: %w", i+1, n, err)
+			}
+			if r, err = w.sendPart(tag, c); r != nil || err != nil {
+				return err
+			}
+			// Message i goes now, not when the buffer is full.
+			if err := w.bw.Flush(); err != nil {
+				return err
+			}
+		}
+		w.bw.WriteString("\r\n")
+		if err := w.bw.Flush(); err != nil {
+			return err
+		}
+		want := map[string]*maResponse{tag: nil}
+		if err := w.readTagged(want); err != nil {
+			return err
+		}
+		r = want[tag]
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := maStatusError("APPEND", r); err != nil {
+		return 0, nil, err
+	}
+	if !w.caps["UIDPLUS"] {
+		return 0, nil, nil
+	}
+	return maAppendUID(r, n)
 }
 
 // Close logs out (ignoring the outcome) and closes the connection.
@@ -593,21 +656,31 @@ func (c *maCmd) addString(s string) {
 	}
 }
 
-// addMessage adds one append-message of RFC 3502: [SP flag-list] [SP date-time] SP literal.
-func (c *maCmd) addMessage(m *appendMessage) error {
-	s := " "
-	if len(m.Flags) > 0 {
-		for _, f := range m.Flags {
-			if !maValidFlag(f) {
-				return fmt.Errorf("imapstore: multiappend: invalid flag %q", f)
-			}
+// check reports whether APPEND can carry m's flags and date.
+func (m *appendMessage) check() error {
+	for _, f := range m.Flags {
+		if !maValidFlag(f) {
+			return fmt.Errorf("imapstore: multiappend: invalid flag %q", f)
 		}
-		s += "(" + strings.Join(m.Flags, " ") + ") "
 	}
 	if !m.Date.IsZero() {
 		if y := m.Date.Year(); y < 1 || y > 9999 {
 			return fmt.Errorf("imapstore: multiappend: date %v out of range", m.Date)
 		}
+	}
+	return nil
+}
+
+// addMessage adds one append-message of RFC 3502: [SP flag-list] [SP date-time] SP literal.
+func (c *maCmd) addMessage(m *appendMessage) error {
+	if err := m.check(); err != nil {
+		return err
+	}
+	s := " "
+	if len(m.Flags) > 0 {
+		s += "(" + strings.Join(m.Flags, " ") + ") "
+	}
+	if !m.Date.IsZero() {
 		s += `"` + m.Date.Format(maDateLayout) + `" `
 	}
 	c.add(s)
@@ -620,7 +693,18 @@ func (c *maCmd) addMessage(m *appendMessage) error {
 // answers with c's tagged response instead, send returns it and writes no
 // more of c. Otherwise the output is left unflushed.
 func (w *multiAppender) send(tag string, c *maCmd) (*maResponse, error) {
-	w.bw.WriteString(tag + " " + c.text[0])
+	w.bw.WriteString(tag + " ")
+	if r, err := w.sendPart(tag, c); r != nil || err != nil {
+		return r, err
+	}
+	_, err := w.bw.WriteString("\r\n")
+	return nil, err
+}
+
+// sendPart writes c, a part of command tag, as send does, without the
+// tag and the CRLF that ends the command.
+func (w *multiAppender) sendPart(tag string, c *maCmd) (*maResponse, error) {
+	w.bw.WriteString(c.text[0])
 	for i, lit := range c.lits {
 		if w.nonSync(len(lit)) {
 			fmt.Fprintf(w.bw, "{%d+}\r\n", len(lit))
@@ -636,8 +720,7 @@ func (w *multiAppender) send(tag string, c *maCmd) (*maResponse, error) {
 		w.bw.Write(lit)
 		w.bw.WriteString(c.text[i+1])
 	}
-	_, err := w.bw.WriteString("\r\n")
-	return nil, err
+	return nil, nil
 }
 
 // waitContinue waits for a continuation request ("+"); it returns tag's

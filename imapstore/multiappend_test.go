@@ -1034,3 +1034,116 @@ func BenchmarkMultiAppend(b *testing.B) {
 		})
 	}
 }
+
+func TestAppendBatches(t *testing.T) {
+	for _, tc := range []struct {
+		sizes   []int
+		n, size int
+		want    []int // messages per batch
+	}{
+		{nil, 10, 100, nil},
+		{[]int{10, 10, 10}, 10, 100, []int{3}},
+		{[]int{10, 10, 10, 10, 10}, 2, 100, []int{2, 2, 1}},
+		{[]int{40, 40, 40, 40}, 10, 100, []int{2, 2}},
+		{[]int{40, 200, 40}, 10, 100, []int{1, 1, 1}}, // too large: alone
+		{[]int{50, 50, 1}, 10, 100, []int{2, 1}},
+	} {
+		var got []int
+		next := 0
+		for _, b := range appendBatches(len(tc.sizes), func(i int) int { return tc.sizes[i] }, tc.n, tc.size) {
+			if b[0] != next || b[1] <= b[0] {
+				t.Errorf("%v: batch %v after %d", tc.sizes, b, next)
+			}
+			got, next = append(got, b[1]-b[0]), b[1]
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) || next != len(tc.sizes) {
+			t.Errorf("appendBatches(%v, %d, %d) = %v, want %v", tc.sizes, tc.n, tc.size, got, tc.want)
+		}
+	}
+}
+
+// maCountConn counts the bytes written to a connection.
+type maCountConn struct {
+	net.Conn
+	mu      sync.Mutex
+	written []byte
+}
+
+func (c *maCountConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	c.written = append(c.written, b...)
+	c.mu.Unlock()
+	return c.Conn.Write(b)
+}
+
+func (c *maCountConn) sent() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.Clone(c.written)
+}
+
+// TestMultiAppendStream: AppendStream sends each message before the
+// next is made (so the server stores while the caller builds), and a
+// message that cannot be made cuts the command: nothing is stored, the
+// connection is unusable.
+func TestMultiAppendStream(t *testing.T) {
+	const user, pass = "alice", "pw"
+	ctx := context.Background()
+	srv := dovetest.Start(t, nil)
+	srv.AddUser(t, user, pass)
+	var conn *maCountConn
+	dial := func() *multiAppender {
+		w, err := dialMultiAppender(ctx, &maDialOptions{Address: srv.Addr, Timeout: 30 * time.Second,
+			wrap: func(c net.Conn) net.Conn { conn = &maCountConn{Conn: c}; return conn }}, user, pass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.Close() })
+		return w
+	}
+	w := dial()
+	msgs := []appendMessage{maDovecotMsg(1), maDovecotMsg(2), maDovecotMsg(3)}
+	_, _, err := w.AppendStream(ctx, "INBOX", len(msgs), func(i int) (*appendMessage, error) {
+		for j := range i {
+			if !bytes.Contains(conn.sent(), msgs[j].Literal) {
+				t.Errorf("message %d is made before message %d was sent", i, j)
+			}
+		}
+		return &msgs[i], nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, uids, err := w.AppendStream(ctx, "INBOX", 0, nil)
+	if err != nil || v != 0 || uids != nil {
+		t.Errorf("AppendStream of nothing = %d, %v, %v", v, uids, err)
+	}
+
+	// The third message fails: the first two, sent already, are not kept.
+	w2 := dial()
+	broken := errors.New("cannot make it")
+	_, _, err = w2.AppendStream(ctx, "INBOX", 3, func(i int) (*appendMessage, error) {
+		if i == 2 {
+			return nil, broken
+		}
+		return &msgs[i], nil
+	})
+	if !errors.Is(err, broken) {
+		t.Fatalf("AppendStream with a failing message: %v, want %v", err, broken)
+	}
+	if _, _, err := w2.Append(ctx, "INBOX", msgs[:1]); err == nil {
+		t.Error("the connection of a cut command is still used")
+	}
+	w2.Close()
+	// Dovecot drops the half-received MULTIAPPEND with the connection.
+	for range 50 {
+		if strings.Contains(srv.Log(), "Disconnected") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, got := maDovecotFetch(t, srv.Addr, user, pass, "INBOX")
+	if len(got) != 3 {
+		t.Errorf("INBOX holds %d messages after a cut MULTIAPPEND, want the 3 of the first", len(got))
+	}
+}

@@ -25,10 +25,13 @@ func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
 		return err
 	}
 	now := time.Now()
-	msgs := make([]appendMessage, len(items))
 	ids := make([]string, len(items))
+	infos := make([]itemInfo, len(items))
 	for i, it := range items {
-		if err := checkItem(kind, it.Data); err != nil {
+		// One parse serves the check and what the message shows: a UID
+		// that EnsureUID adds changes none of the latter.
+		objs := vobject.Parse(it.Data)
+		if err := checkObjects(kind, objs); err != nil {
 			return fmt.Errorf("%w: item %d (%q): %v", ErrInvalidItem, i, it.ID, err)
 		}
 		id := it.ID
@@ -38,13 +41,8 @@ func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
 			return fmt.Errorf("%w: item ID %q has characters a header cannot carry", ErrInvalidItem, id)
 		}
 		data, _ := vobject.EnsureUID(it.Data, kind.component(), id)
-		info := inspectItem(kind, data)
-		raw, err := buildItemMessage(kind, id, data, info, a.fromAddress(), now)
-		if err != nil {
-			return fmt.Errorf("imapstore: build message for item %q: %w", id, err)
-		}
-		msgs[i] = newAppendMessage(raw, now)
-		ids[i] = id
+		info := inspectObjects(kind, objs)
+		ids[i], infos[i] = id, info
 		items[i].Data, items[i].Version = data, info.Version
 		items[i].Modified = info.Modified
 		if items[i].Modified.IsZero() {
@@ -69,7 +67,19 @@ func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
 	for _, id := range ids {
 		old = append(old, f.cur.uidsOf(id)...)
 	}
-	uids, err := a.appendAll(ctx, f, msgs)
+	// The messages are made as they go: MULTIAPPEND sends one while the
+	// next is made, so that the server stores while we build.
+	from := a.fromAddress()
+	msgs := &outgoing{n: len(items),
+		size: func(i int) int { return 2*len(items[i].Data) + 1024 }, // the message: the item quoted-printable, a summary, headers
+		make: func(i int) (appendMessage, error) {
+			raw, err := buildItemMessage(kind, ids[i], items[i].Data, infos[i], from, now)
+			if err != nil {
+				return appendMessage{}, fmt.Errorf("imapstore: build message for item %q: %w", ids[i], err)
+			}
+			return newAppendMessage(raw, now), nil
+		}}
+	uids, err := a.appendOutgoing(ctx, f, msgs)
 	if err != nil {
 		return err
 	}

@@ -812,6 +812,11 @@ func TestBatchPut(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, p.profile)
+			var appends *cmdLog
+			e.opts.wrapAppender = func(c net.Conn) net.Conn {
+				appends = &cmdLog{Conn: c}
+				return appends
+			}
 			a := e.dial(t)
 			var items []*Item
 			for i := 0; i < 250; i++ {
@@ -819,6 +824,15 @@ func TestBatchPut(t *testing.T) {
 			}
 			if err := a.Put(ctx, KindContacts, items...); err != nil {
 				t.Fatal(err)
+			}
+			if a.caps.MultiAppend {
+				// One command for the lot: every command is a transaction
+				// of its own on the server.
+				if n := strings.Count(appends.buf.String(), " APPEND "); n != 1 {
+					t.Errorf("250 items went in %d MULTIAPPEND commands, want 1", n)
+				}
+			} else if appends != nil {
+				t.Errorf("a MULTIAPPEND connection without MULTIAPPEND")
 			}
 			d := mustChanges(t, e.dial(t), KindContacts, nil)
 			if fmt.Sprint(d.Added) != fmt.Sprint(sortedIDs(items...)) {
@@ -853,5 +867,48 @@ func TestContextCancel(t *testing.T) {
 	}
 	if _, err := a.Changes(context.Background(), KindContacts, nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("after a cut connection: %v, want ErrClosed", err)
+	}
+}
+
+// TestRescanSkipsOwnAppends: after a Put, reading the folder again does
+// not fetch back the headers of the messages the Put appended (their
+// UIDs came with APPENDUID), and still finds what others added.
+func TestRescanSkipsOwnAppends(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, p := range profiles[:2] {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, p.profile)
+			a := e.dial(t)
+			log := e.log
+			mustChanges(t, a, KindContacts, nil) // the folder exists, its index is read
+			var items []*Item
+			for i := 0; i < 20; i++ {
+				items = append(items, &Item{Data: vcard("", fmt.Sprintf("Own %d", i))})
+			}
+			if err := a.Put(ctx, KindContacts, items...); err != nil {
+				t.Fatal(err)
+			}
+			// Someone else adds one meanwhile.
+			if err := e.dial(t).Put(ctx, KindContacts, &Item{Data: vcard("", "Other")}); err != nil {
+				t.Fatal(err)
+			}
+			log.take()
+			log.mu.Lock()
+			log.buf.Reset()
+			log.mu.Unlock()
+			d := mustChanges(t, a, KindContacts, nil)
+			if len(d.Added) != 21 {
+				t.Errorf("%d items, want 21", len(d.Added))
+			}
+			log.mu.Lock()
+			sent := log.buf.String()
+			log.mu.Unlock()
+			fetches := regexp.MustCompile(`(?m)^T\d+ UID FETCH (\S+)`).FindAllStringSubmatch(sent, -1)
+			if len(fetches) != 1 || fetches[0][1] != "21:*" {
+				t.Errorf("the folder was read with %q, want one UID FETCH 21:* (the 20 own messages are UIDs 1:20)", fetches)
+			}
+		})
 	}
 }

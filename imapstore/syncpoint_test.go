@@ -181,3 +181,27 @@ func BenchmarkItemLookup(b *testing.B) {
 		})
 	}
 }
+
+func TestUnknownUIDs(t *testing.T) {
+	sp := newSyncPoint()
+	for _, u := range []imap.UID{1, 2, 3, 7, 9, 10} {
+		sp.set(u, fmt.Sprintf("id-%d", u))
+	}
+	sp.other[4] = struct{}{} // fetched again: it holds no item
+	for _, tc := range []struct {
+		from imap.UID
+		want string
+	}{{1, "4:6,8,11:*"}, {5, "5:6,8,11:*"}, {11, "11:*"}, {20, "20:*"}} {
+		if got := unknownUIDs(sp, tc.from).String(); got != tc.want {
+			t.Errorf("unknownUIDs from %d = %s, want %s", tc.from, got, tc.want)
+		}
+	}
+	// Too scattered: from:* whole.
+	many := newSyncPoint()
+	for u := imap.UID(2); u < 400; u += 2 {
+		many.set(u, fmt.Sprintf("id-%d", u))
+	}
+	if got := unknownUIDs(many, 1).String(); got != "1:*" {
+		t.Errorf("unknownUIDs of 199 scattered UIDs = %s, want 1:*", got)
+	}
+}

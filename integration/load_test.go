@@ -13,7 +13,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -34,6 +36,11 @@ var (
 	loadWBXML      = flag.Bool("load.wbxml", false, "TestLoad: WBXML instead of XML")
 	loadRepeat     = flag.Int("load.repeat", loadgen.DefaultRepeat, "TestLoad: runs of scenarios 2 and 3 per N (the median counts)")
 	loadJSON       = flag.Bool("load.json", false, "TestLoad: log the report as JSON too")
+	loadIngest     = flag.Bool("load.ingest", false, "TestLoad: scenario 1 and the MULTIAPPEND baseline only")
+	loadFormat     = flag.String("load.mailformat", "", "TestLoad: Dovecot's mailbox format, maildir (default), sdbox or mdbox")
+	loadProfile    = flag.String("load.cpuprofile", "", "TestLoad: write the daemon's CPU profile of each slow sync to DIR/slow-N.pprof")
+	loadRawlog     = flag.String("load.rawlog", "", "TestLoad: Dovecot's rawlog_dir, a log of every IMAP session's traffic")
+	loadProfileSec = flag.Int("load.cpuprofile.seconds", 10, "TestLoad: how long each -load.cpuprofile runs (from the start of the slow sync)")
 )
 
 // selfHost is a Dovecot with the load users and a syncml-imap serve
@@ -75,17 +82,22 @@ service imap {
 // with its profiler on a port of its own; maxSessions is its
 // [http] max_sessions; many configures Dovecot for hundreds of logins
 // at once (manyLogins).
-func startSelfHost(t *testing.T, accts []loadgen.Account, maxSessions int, many bool) *selfHost {
+func startSelfHost(t *testing.T, accts []loadgen.Account, maxSessions int, many bool, format dovetest.MailFormat) *selfHost {
 	t.Helper()
 	bin := buildDaemon(t, t.TempDir())
 	// Four devices a user, each with its session's connection and its
 	// MULTIAPPEND connection: far below the 100 a user and address.
-	dove := dovetest.Start(t, nil)
+	dove := dovetest.Start(t, &dovetest.Options{MailFormat: format})
 	if many {
 		dove.Stop(t)
 		f, err := os.OpenFile(dove.ConfigPath, os.O_WRONLY|os.O_APPEND, 0)
 		if err == nil {
 			_, err = f.WriteString(manyLogins)
+			if *loadRawlog != "" && err == nil {
+				// Dovecot writes what each IMAP session sent and received
+				// there (the directory must be writable by the mail user).
+				_, err = f.WriteString("protocol imap {\n  rawlog_dir = " + *loadRawlog + "\n}\n")
+			}
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
@@ -109,6 +121,35 @@ func startSelfHost(t *testing.T, accts []loadgen.Account, maxSessions int, many 
 	d := startDaemon(t, bin, confPath, addr, filepath.Join(dir, "daemon.log"))
 	return &selfHost{dove: dove, d: d, url: "http://" + addr + "/syncml",
 		probe: &loadgen.MemoryProbe{PprofURL: "http://" + pprofAddr, MetricsURL: "http://" + addr + "/metrics", PID: d.cmd.Process.Pid}}
+}
+
+// cpuProfile starts a CPU profile of the daemon of -load.cpuprofile.seconds
+// and returns a function that waits for it and writes it to path.
+func (h *selfHost) cpuProfile(t *testing.T, path string) func() {
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", h.probe.PprofURL, *loadProfileSec))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err == nil {
+			_, err = io.Copy(f, resp.Body)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		done <- err
+	}()
+	return func() {
+		if err := <-done; err != nil {
+			t.Logf("CPU profile %s: %v", path, err)
+		} else {
+			t.Logf("CPU profile of the daemon: %s", path)
+		}
+	}
 }
 
 func freeAddr(t *testing.T) string {
@@ -237,13 +278,23 @@ func TestLoad(t *testing.T) {
 		}
 		sizes = append(sizes, n)
 	}
-	cfg := &loadgen.Config{Sizes: sizes, Concurrent: *loadConcurrent, WBXML: *loadWBXML, Repeat: *loadRepeat}
+	cfg := &loadgen.Config{Sizes: sizes, Concurrent: *loadConcurrent, WBXML: *loadWBXML, Repeat: *loadRepeat, IngestOnly: *loadIngest}
 	if *loadConcurrent == 0 {
 		cfg.Concurrent = -1 // no scenario 5
 	}
 	accts := loadAccounts(loadgen.NeedAccounts(cfg))
 	cfg.Accounts = accts
-	h := startSelfHost(t, accts, 2*max(*loadConcurrent, 500), true)
+	format := dovetest.MailFormat(*loadFormat)
+	h := startSelfHost(t, accts, 2*max(*loadConcurrent, 500), true, format)
+	if format == "" {
+		format = dovetest.MailMaildir
+	}
+	t.Logf("Dovecot's mailbox format: %s", format)
+	if *loadProfile != "" {
+		cfg.OnSlowSync = func(n int) func() {
+			return h.cpuProfile(t, filepath.Join(*loadProfile, fmt.Sprintf("slow-%d.pprof", n)))
+		}
+	}
 	rep, err := h.run(t, cfg)
 	if rep != nil {
 		table := rep.Markdown()
@@ -273,7 +324,7 @@ func TestLoadSmall(t *testing.T) {
 	// Twice the accounts: the WBXML run gets its own.
 	n := loadgen.NeedAccounts(cfg)
 	accts := loadAccounts(2 * n)
-	h := startSelfHost(t, accts, 100, false)
+	h := startSelfHost(t, accts, 100, false, "")
 	for i, wbxml := range []bool{false, true} {
 		c := *cfg
 		c.WBXML, c.Accounts = wbxml, accts[i*n:(i+1)*n]

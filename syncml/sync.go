@@ -940,7 +940,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 		if guid == "" {
 			// Not known under this LUID: an item the server may already
 			// have (slow sync, a repeated interrupted session).
-			if match := d.match(ctx, data); match != "" {
+			if match := d.matchNew(ctx, data); match != "" {
 				d.state.Map[luid] = match
 				d.kept[match] = true
 				if ch.Op == "Replace" {

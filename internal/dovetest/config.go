@@ -21,7 +21,8 @@ type config struct {
 
 	authPenalty     bool
 	trustedNetworks string
-	maxUserIP       int // 0: 100
+	maxUserIP       int    // 0: 100
+	mailLocation    string // "": maildir:~/Maildir
 }
 
 // render returns the configuration file text.
@@ -49,7 +50,11 @@ func (c config) render() string {
 	line("first_valid_uid = 1")
 	line("first_valid_gid = %d", min(c.acct.mailGID, 1))
 	line("")
-	line("mail_location = maildir:~/Maildir")
+	if c.mailLocation != "" {
+		line("mail_location = %s", c.mailLocation)
+	} else {
+		line("mail_location = maildir:~/Maildir")
+	}
 	line("namespace inbox {")
 	line("  inbox = yes")
 	line("  separator = /")

@@ -20,7 +20,8 @@
 //
 // The server's configuration, in short:
 //
-//   - mail_location = maildir:~/Maildir, one inbox namespace with the
+//   - mail_location = maildir:~/Maildir (sdbox or mdbox with
+//     [Options.MailFormat]), one inbox namespace with the
 //     hierarchy separator "/" and no prefix. With Maildir++ and "/" as
 //     separator Dovecot rejects "." in mailbox names.
 //   - passwd-file passdb and userdb, one file per user (see [Server.AddUser]),
@@ -164,6 +165,37 @@ type Options struct {
 	TrustedNetworks string
 	// MaxUserIPConnections is mail_max_userip_connections; 0: 100.
 	MaxUserIPConnections int
+
+	// MailFormat is the mailbox format of mail_location: MailMaildir
+	// (the default, "" too), MailSdbox or MailMdbox. Every format keeps
+	// the inbox namespace with "/" as its separator.
+	MailFormat MailFormat
+}
+
+// MailFormat is a Dovecot mailbox format (Dovecot's "mailbox formats"
+// documentation): maildir keeps a file per message and a dovecot-uidlist
+// per folder, sdbox a file per message under Dovecot's own index, mdbox
+// many messages per file.
+type MailFormat string
+
+// The mailbox formats Options.MailFormat takes.
+const (
+	MailMaildir MailFormat = "maildir"
+	MailSdbox   MailFormat = "sdbox"
+	MailMdbox   MailFormat = "mdbox"
+)
+
+// location is the format's mail_location.
+func (f MailFormat) location() (string, error) {
+	switch f {
+	case "", MailMaildir:
+		return "maildir:~/Maildir", nil
+	case MailSdbox:
+		return "sdbox:~/sdbox", nil
+	case MailMdbox:
+		return "mdbox:~/mdbox", nil
+	}
+	return "", fmt.Errorf("unknown mailbox format %q (maildir, sdbox, mdbox)", string(f))
 }
 
 // Server is a running Dovecot instance.
@@ -246,6 +278,10 @@ func newServer(t testing.TB, opts *Options) (*Server, config) {
 			t.Fatalf("dovetest: master user: %v", err)
 		}
 	}
+	location, err := opts.MailFormat.location()
+	if err != nil {
+		t.Fatalf("dovetest: %v", err)
+	}
 	acct, err := lookupAccounts()
 	if err != nil {
 		t.Fatalf("dovetest: %v", err)
@@ -280,6 +316,7 @@ func newServer(t testing.TB, opts *Options) (*Server, config) {
 		authPenalty:     opts.AuthPenalty,
 		trustedNetworks: opts.TrustedNetworks,
 		maxUserIP:       opts.MaxUserIPConnections,
+		mailLocation:    location,
 	}
 	if explicit {
 		cfg.capability = strings.Join(caps, " ")

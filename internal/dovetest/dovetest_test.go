@@ -3,6 +3,8 @@ package dovetest_test
 import (
 	"crypto/tls"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -420,6 +422,54 @@ func TestManyParallel(t *testing.T) {
 			c := dial(t, s)
 			login(t, s, c, "alice", "secret")
 			appendMessage(t, c, "INBOX")
+		})
+	}
+}
+
+// TestMailFormat: each mailbox format stores what APPEND sends, in its
+// own directory layout, and "." in folder names works where it is no
+// hierarchy separator on disk.
+func TestMailFormat(t *testing.T) {
+	t.Parallel()
+	for _, f := range []struct {
+		format dovetest.MailFormat
+		dir    string // under the user's home
+		dot    bool   // CREATE "With.Dot" succeeds
+	}{{"", "Maildir", false}, {dovetest.MailSdbox, "sdbox", true}, {dovetest.MailMdbox, "mdbox", true}} {
+		name := string(f.format)
+		if name == "" {
+			name = "default"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := dovetest.Start(t, &dovetest.Options{MailFormat: f.format})
+			s.AddUser(t, "alice", "secret")
+			c := dial(t, s)
+			login(t, s, c, "alice", "secret")
+			if err := c.Create("Box", nil).Wait(); err != nil {
+				t.Fatal(err)
+			}
+			cmd := c.Append("Box", int64(len(testMessage)), nil)
+			if _, err := cmd.Write([]byte(testMessage)); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cmd.Wait(); err != nil {
+				t.Fatalf("APPEND: %v", err)
+			}
+			st, err := c.Status("Box", &imap.StatusOptions{NumMessages: true}).Wait()
+			if err != nil || st.NumMessages == nil || *st.NumMessages != 1 {
+				t.Fatalf("STATUS Box = %+v, %v; want 1 message", st, err)
+			}
+			if _, err := os.Stat(filepath.Join(s.Dir, "home", "alice", f.dir)); err != nil {
+				t.Errorf("the mail is not in ~/%s: %v", f.dir, err)
+			}
+			if err := c.Create("With.Dot", nil).Wait(); (err == nil) != f.dot {
+				t.Errorf(`CREATE "With.Dot": %v, want success %v`, err, f.dot)
+			}
+			checkLog(t, s)
 		})
 	}
 }

@@ -41,6 +41,14 @@ type Config struct {
 	// slow sync.
 	ConcurrentItems int
 
+	// IngestOnly runs scenario 1 and the MULTIAPPEND baseline only (no
+	// APPEND one by one, no scenarios 2 to 5): the ingest comparison alone.
+	IngestOnly bool
+	// OnSlowSync, when set, is called as scenario 1 starts at each N; the
+	// function it returns is called when it ends (to take a profile of
+	// the daemon during the ingest, say).
+	OnSlowSync func(n int) func()
+
 	// WBXML sends and expects WBXML instead of XML.
 	WBXML bool
 	// MaxMsgSize is the client's own MaxMsgSize: announced in every
@@ -86,7 +94,7 @@ var DefaultSizes = []int{1000, 10000}
 func NeedAccounts(cfg *Config) int {
 	c := cfg.withDefaults()
 	n := len(c.Sizes)
-	if c.Concurrent > 0 {
+	if c.Concurrent > 0 && !c.IngestOnly {
 		n += (c.Concurrent + DevicesPerUser - 1) / DevicesPerUser
 	}
 	return n

@@ -189,3 +189,13 @@ func TestMemoryProbe(t *testing.T) {
 		t.Errorf("nil probe: %+v, %v", m, err)
 	}
 }
+
+// TestFindLatest: an N measured twice gets each ratio from its own run.
+func TestFindLatest(t *testing.T) {
+	var rep Report
+	rep.add(Row{What: rowMulti, N: 1000, Figure: 1})
+	rep.add(Row{What: rowMulti, N: 1000, Figure: 2})
+	if r := rep.find(rowMulti, 1000); r == nil || r.Figure != 2 {
+		t.Errorf("find = %+v, want the second row", r)
+	}
+}

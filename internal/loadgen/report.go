@@ -39,9 +39,11 @@ func (r *Report) errorf(format string, args ...any) {
 	r.Errors = append(r.Errors, fmt.Sprintf(format, args...))
 }
 
-// find is the row of what at n, or nil.
+// find is the latest row of what at n, or nil.
 func (r *Report) find(what string, n int) *Row {
-	for i := range r.Rows {
+	// The latest: a run may measure an N more than once (-sizes
+	// 1000,1000), each time against its own baseline.
+	for i := len(r.Rows) - 1; i >= 0; i-- {
 		if r.Rows[i].What == what && r.Rows[i].N == n {
 			return &r.Rows[i]
 		}

@@ -44,7 +44,7 @@ func Run(ctx context.Context, cfg *Config) (*Report, error) {
 		}
 		r.sizes(ctx, n, accts[i])
 	}
-	if c.Concurrent > 0 && ctx.Err() == nil {
+	if c.Concurrent > 0 && !c.IngestOnly && ctx.Err() == nil {
 		r.concurrent(ctx, accts[len(c.Sizes):])
 	}
 	if err := ctx.Err(); err != nil {

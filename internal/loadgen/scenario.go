@@ -56,7 +56,14 @@ func (r *runner) sizes(ctx context.Context, n int, acct Account) {
 	dev := NewDevice(acct, 1)
 	dev.MakeContacts(n)
 	r.logf("N=%d: 1. slow sync of %d new contacts (%s)", n, n, dev.ID)
+	var done func()
+	if cfg.OnSlowSync != nil {
+		done = cfg.OnSlowSync(n)
+	}
 	st, err := dev.sync(ctx, r.tr, cfg.URL, syncml.AlertSlowSync)
+	if done != nil {
+		done()
+	}
 	if err == nil {
 		// The account was emptied: the server has nothing to send.
 		err = expect(st, syncml.AlertSlowSync, n, 0)
@@ -80,15 +87,21 @@ func (r *runner) sizes(ctx context.Context, n int, acct Account) {
 			rep.errorf("N=%d: baseline: %v", n, err)
 		} else {
 			rep.add(Row{What: rowFetch, N: n, Figure: b.fetch, Unit: "items/s"})
-			what := rowAppend
-			if b.oneN < n {
-				what = fmt.Sprintf("%s (the first %d)", rowAppend, b.oneN)
+			if b.oneN > 0 {
+				what := rowAppend
+				if b.oneN < n {
+					what = fmt.Sprintf("%s (the first %d)", rowAppend, b.oneN)
+				}
+				rep.add(Row{What: what, N: n, Figure: b.one, Unit: "items/s", Ratio: b.one / b.multi, RatioTo: "of MULTIAPPEND"})
 			}
-			rep.add(Row{What: what, N: n, Figure: b.one, Unit: "items/s", Ratio: b.one / b.multi, RatioTo: "of MULTIAPPEND"})
 			rep.add(Row{What: rowMulti, N: n, Figure: b.multi, Unit: "items/s"})
 			slow := rep.find(rowSlow, n)
 			slow.Ratio, slow.RatioTo = slow.Figure/b.multi, "of MULTIAPPEND"
 		}
+	}
+
+	if cfg.IngestOnly {
+		return
 	}
 
 	// 2. Two-way syncs in which nothing changed.
