@@ -95,8 +95,60 @@ func (d *dbSession) agree(guid string, data []byte) {
 		d.bases.gone[guid] = true
 		return
 	}
+	d.agreeFP(guid, packFP(fingerprintOf(data)))
+}
+
+// agreeFP is agree with the fingerprint worked out already.
+func (d *dbSession) agreeFP(guid string, fp packedFP) {
+	if guid == "" || d.s.policy.Conflict != ConflictMerge {
+		return
+	}
+	if d.bases.agreed == nil {
+		d.bases.agreed, d.bases.gone = map[string]packedFP{}, map[string]bool{}
+	}
 	delete(d.bases.gone, guid)
-	d.bases.agreed[guid] = packFP(fingerprintOf(data))
+	d.bases.agreed[guid] = fp
+}
+
+// batchFPs are the fingerprints of a batch being stored, worked out on a
+// goroutine of their own.
+type batchFPs struct {
+	done chan struct{}
+	fps  []batchFP
+}
+
+type batchFP struct {
+	data []byte // the data fingerprinted
+	fp   packedFP
+	ok   bool
+}
+
+// fingerprintsOf starts working out the batch's fingerprints (the merge
+// policy's bases); nil when the policy needs none.
+func (d *dbSession) fingerprintsOf(batch []*pendingPut) *batchFPs {
+	if d.s.policy.Conflict != ConflictMerge || len(batch) == 0 {
+		return nil
+	}
+	b := &batchFPs{done: make(chan struct{}), fps: make([]batchFP, len(batch))}
+	for i, p := range batch {
+		b.fps[i].data = p.item.Data
+	}
+	go func() {
+		defer close(b.done)
+		for i := range b.fps {
+			b.fps[i].fp, b.fps[i].ok = packFP(fingerprintOf(b.fps[i].data)), true
+		}
+	}()
+	return b
+}
+
+// wait returns fingerprint i once worked out (none from a nil batch).
+func (b *batchFPs) wait(i int) batchFP {
+	if b == nil {
+		return batchFP{}
+	}
+	<-b.done
+	return b.fps[i]
 }
 
 // saveBases writes the bases the session changed as a delta, or, after a

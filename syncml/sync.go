@@ -763,6 +763,9 @@ type pendingPut struct {
 	status *Status
 	luid   string
 	okCode StatusCode
+	// fp: the merge base of item's data, worked out while it was stored.
+	fp      packedFP
+	fpKnown bool
 }
 
 func (d *dbSession) applyClientChanges(ctx context.Context, out *outbox, cmds []Command) {
@@ -1036,7 +1039,16 @@ func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
 	for i, p := range batch {
 		items[i] = p.item
 	}
-	if err := d.view.Put(ctx, items...); err != nil {
+	// The merge bases of what is stored are worked out while the store
+	// writes (CPU beside I/O), from the data as sent to the store.
+	fps := d.fingerprintsOf(batch)
+	err := d.view.Put(ctx, items...)
+	for i, p := range batch {
+		if f := fps.wait(i); f.ok && bytes.Equal(f.data, p.item.Data) {
+			p.fp, p.fpKnown = f.fp, true
+		}
+	}
+	if err != nil {
 		if !errors.Is(err, ErrInvalidItem) {
 			// The store failed, not an item: every item of the batch is
 			// answered 510 (the device sends them again), and the database
@@ -1077,7 +1089,11 @@ func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
 
 func (d *dbSession) stored(p *pendingPut) {
 	p.status.Data = p.okCode.String()
-	d.agree(p.item.ID, p.item.Data)
+	if p.fpKnown {
+		d.agreeFP(p.item.ID, p.fp)
+	} else {
+		d.agree(p.item.ID, p.item.Data)
+	}
 	if p.okCode == StatusItemAdded || p.luid == "" {
 		d.received.count("Add")
 	} else {
