@@ -340,9 +340,6 @@ type faultAuth struct {
 	// failGet, failPut: the next calls fail; putThenFail: Put stores,
 	// then reports a failure (the connection broke after the write).
 	failGet, failPut, putThenFail bool
-	// putsLeft, when above 0, counts the Puts that still work; the one
-	// after fails.
-	putsLeft, puts int
 	// failChanges: listing changes fails with this error.
 	failChanges error
 }
@@ -386,11 +383,6 @@ func (f *faultStore) Get(ctx context.Context, db string, ids ...string) ([]*Stor
 func (f *faultStore) Put(ctx context.Context, db string, items ...*StoreItem) error {
 	f.a.mu.Lock()
 	fail, after := f.a.failPut, f.a.putThenFail
-	f.a.puts++
-	if f.a.putsLeft > 0 {
-		f.a.putsLeft--
-		fail = f.a.putsLeft == 0
-	}
 	f.a.mu.Unlock()
 	if fail {
 		return errBroken

@@ -782,7 +782,7 @@ func (d *dbSession) applyClientChanges(ctx context.Context, out *outbox, cmds []
 		}
 	}
 	d.loadAll(ctx, known)
-	pipe := d.storePipe(ctx, cmds)
+	var batch []*pendingPut
 	for _, c := range cmds {
 		ch, ok := c.(*Change)
 		if !ok {
@@ -827,52 +827,15 @@ func (d *dbSession) applyClientChanges(ctx context.Context, out *outbox, cmds []
 				continue
 			}
 			if p := d.applyOne(ctx, ch, it, luid, st); p != nil {
-				pipe.add(p)
+				batch = append(batch, p)
 			}
 			if d.failed {
 				st.Data = StatusDataStoreFailure.String()
 			}
 		}
 	}
-	pipe.finish()
+	d.storeBatch(ctx, batch)
 }
-
-// storePipe returns where applyClientChanges puts the items to store: a
-// storePipe when the message brings enough of them for the overlap to
-// pay, else a plain batch stored at the end.
-func (d *dbSession) storePipe(ctx context.Context, cmds []Command) itemSink {
-	n := 0
-	for _, c := range cmds {
-		if ch, ok := c.(*Change); ok {
-			n += len(ch.Items)
-		}
-	}
-	if n <= pipeFirst {
-		return &plainSink{d: d, ctx: ctx}
-	}
-	// The goroutine and this one share the session's store: open it
-	// here, so that neither opens it under the other.
-	if _, err := d.s.store.open(ctx); err != nil {
-		return &plainSink{d: d, ctx: ctx}
-	}
-	return d.newStorePipe(ctx)
-}
-
-// itemSink takes the items a message's changes give to store.
-type itemSink interface {
-	add(p *pendingPut)
-	finish()
-}
-
-// plainSink stores them in one batch at the end.
-type plainSink struct {
-	d     *dbSession
-	ctx   context.Context
-	batch []*pendingPut
-}
-
-func (ps *plainSink) add(p *pendingPut) { ps.batch = append(ps.batch, p) }
-func (ps *plainSink) finish()           { ps.d.storeBatch(ps.ctx, ps.batch) }
 
 // itemData returns an item's content, decoded when it came base64.
 func itemData(ch *Change, it Item) ([]byte, bool) {
@@ -1069,23 +1032,8 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 // storeBatch stores the collected items in one store call (one
 // MULTIAPPEND), falling back to one by one to tell which item failed.
 func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
-	d.settle(batch, d.putBatch(ctx, batch))
-}
-
-// putOutcome is what the store said to a batch: err for the whole of it,
-// or, when it refused an item, each item's error stored one by one.
-type putOutcome struct {
-	err     error
-	each    []error // nil: not stored one by one
-	skipped bool    // not tried: an earlier batch of the message failed
-}
-
-// putBatch is storeBatch's store calls alone; it changes nothing of the
-// session but the items' IDs and data (as the store gives them back), so
-// that it can run beside the conversion of the message's later items.
-func (d *dbSession) putBatch(ctx context.Context, batch []*pendingPut) putOutcome {
 	if len(batch) == 0 {
-		return putOutcome{}
+		return
 	}
 	items := make([]*StoreItem, len(batch))
 	for i, p := range batch {
@@ -1100,50 +1048,27 @@ func (d *dbSession) putBatch(ctx context.Context, batch []*pendingPut) putOutcom
 			p.fp, p.fpKnown = f.fp, true
 		}
 	}
-	if err == nil || !errors.Is(err, ErrInvalidItem) {
-		return putOutcome{err: err}
-	}
-	// An item the store refuses: store the others one by one.
-	out := putOutcome{err: err, each: make([]error, len(batch))}
-	for i, p := range batch {
-		if i > 0 && out.each[i-1] != nil && !errors.Is(out.each[i-1], ErrInvalidItem) {
-			out.each[i] = out.each[i-1] // the store failed: no more tries
-			continue
-		}
-		out.each[i] = d.view.Put(ctx, p.item)
-	}
-	return out
-}
-
-// settle answers a batch's items by what the store said (putBatch).
-func (d *dbSession) settle(batch []*pendingPut, o putOutcome) {
-	if len(batch) == 0 {
-		return
-	}
-	switch {
-	case o.skipped:
-		for _, p := range batch {
-			p.status.Data = StatusDataStoreFailure.String()
-		}
-	case o.err == nil:
-		for _, p := range batch {
-			d.stored(p)
-		}
-	case o.each == nil:
-		// The store failed, not an item: every item of the batch is
-		// answered 510 (the device sends them again), and the database
-		// commits nothing. What the store wrote before it failed is
-		// found by content when the device sends it again.
-		d.fail("store items", o.err)
-		for _, p := range batch {
-			p.status.Data = StatusDataStoreFailure.String()
-		}
-	default:
-		d.s.log.Warn("batch refused, storing one by one", "database", d.db, "err", o.err)
-		for i, p := range batch {
-			switch err := o.each[i]; {
-			case d.failed:
+	if err != nil {
+		if !errors.Is(err, ErrInvalidItem) {
+			// The store failed, not an item: every item of the batch is
+			// answered 510 (the device sends them again), and the database
+			// commits nothing. What the store wrote before it failed is
+			// found by content when the device sends it again.
+			d.fail("store items", err)
+			for _, p := range batch {
 				p.status.Data = StatusDataStoreFailure.String()
+			}
+			return
+		}
+		// An item the store refuses: store the others one by one.
+		d.s.log.Warn("batch refused, storing one by one", "database", d.db, "err", err)
+		for _, p := range batch {
+			if d.failed {
+				p.status.Data = StatusDataStoreFailure.String()
+				continue
+			}
+			err := d.view.Put(ctx, p.item)
+			switch {
 			case errors.Is(err, ErrInvalidItem):
 				d.s.log.Warn("item refused", "database", d.db, "luid", p.luid, "err", err)
 				p.status.Data = StatusUnsupportedMediaType.String()
@@ -1155,77 +1080,10 @@ func (d *dbSession) settle(batch []*pendingPut, o putOutcome) {
 				d.stored(p)
 			}
 		}
+		return
 	}
-}
-
-// storePipe stores a message's items in batches on a goroutine of its
-// own while the engine converts the message's later items: the IMAP
-// server writes the first items while the last are still parsed. Batches
-// are stored in order, and answered (settle) only when the message's
-// items are all converted, in order, on the session's goroutine, as one
-// storeBatch at the end would have: no later item of the message sees an
-// earlier one as stored in either case. After a batch the store failed,
-// the later ones are not tried.
-type storePipe struct {
-	d        *dbSession
-	in       chan []*pendingPut
-	done     chan struct{}
-	batches  [][]*pendingPut
-	outcomes []putOutcome
-	pending  []*pendingPut // the batch being filled
-	size     int           // items per batch from the second on
-}
-
-// pipeFirst and pipeBatch: the first batch is small, so that the IMAP
-// server starts early; the later ones bound the commands a message takes.
-const (
-	pipeFirst = 16
-	pipeBatch = 64
-)
-
-func (d *dbSession) newStorePipe(ctx context.Context) *storePipe {
-	sp := &storePipe{d: d, in: make(chan []*pendingPut, 64), done: make(chan struct{}), size: pipeFirst}
-	go func() {
-		defer close(sp.done)
-		failed := false
-		for batch := range sp.in {
-			var o putOutcome
-			if failed {
-				o.skipped = true
-			} else {
-				o = d.putBatch(ctx, batch)
-				failed = o.err != nil && (o.each == nil || !errors.Is(o.each[len(o.each)-1], ErrInvalidItem) && o.each[len(o.each)-1] != nil)
-			}
-			sp.outcomes = append(sp.outcomes, o)
-		}
-	}()
-	return sp
-}
-
-// add queues an item, sending the batch on when it is full.
-func (sp *storePipe) add(p *pendingPut) {
-	sp.pending = append(sp.pending, p)
-	if len(sp.pending) >= sp.size {
-		sp.flush()
-		sp.size = pipeBatch
-	}
-}
-
-func (sp *storePipe) flush() {
-	if len(sp.pending) > 0 {
-		sp.batches = append(sp.batches, sp.pending)
-		sp.in <- sp.pending
-		sp.pending = nil
-	}
-}
-
-// finish stores the rest, waits for the store and answers every item.
-func (sp *storePipe) finish() {
-	sp.flush()
-	close(sp.in)
-	<-sp.done
-	for i, batch := range sp.batches {
-		sp.d.settle(batch, sp.outcomes[i])
+	for _, p := range batch {
+		d.stored(p)
 	}
 }
 
