@@ -282,3 +282,40 @@ func TestServerSendReadFailure(t *testing.T) {
 		t.Errorf("committed map holds %d items, want %d", len(st.Map), n)
 	}
 }
+
+// TestSlowSyncFromDeviceHoldsNothing: a device's slow sync of 500 new
+// contacts into an empty mailbox, in two messages: after the first, the
+// session keeps none of what it stored (a slow sync of 100,000 would
+// otherwise hold them all until its end), and every contact is stored
+// once.
+func TestSlowSyncFromDeviceHoldsNothing(t *testing.T) {
+	store := newMemStore()
+	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	defer srv.Close()
+	phone := newSimDevice(t, srv, "IMEI:ingest")
+	phone.maxMsgSize = 1 << 20
+	s := phone.begin()
+	s.alert(true)
+	adds := func(from, to int) *Sync {
+		sy := &Sync{Target: &Loc{LocURI: "contacts"}, Source: &Loc{LocURI: "ab"}}
+		for i := from; i < to; i++ {
+			sy.Commands = append(sy.Commands, &Change{Op: "Add", Meta: &Meta{Type: "text/vcard"},
+				Items: []Item{{Source: &Loc{LocURI: fmt.Sprint(i)}, Data: &Data{Text: vc(fmt.Sprintf("Person %03d", i))}}}})
+		}
+		return sy
+	}
+	r := s.send(false, adds(0, 250))
+	if hdrCode(r) >= 300 {
+		t.Fatalf("message 2: %v", statuses(r))
+	}
+	if n := heldItems(sessionOf(srv, s.key)); n != 0 {
+		t.Errorf("the session holds %d items after storing them, want 0", n)
+	}
+	r = s.send(true, adds(250, 500))
+	if hdrCode(r) >= 300 {
+		t.Fatalf("message 3: %v", statuses(r))
+	}
+	if got := mailboxNames(store); len(got) != 500 {
+		t.Errorf("mailbox holds %d, want 500", len(got))
+	}
+}

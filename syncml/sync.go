@@ -1100,7 +1100,12 @@ func (d *dbSession) stored(p *pendingPut) {
 		d.received.count("Replace")
 	}
 	d.own = append(d.own, p.item.ID)
-	d.items[p.item.ID] = p.item.Data
+	if p.luid == "" || d.s.policy.filter(d.db).active(d.db) {
+		// Kept for what reads it later in the session: a duplicate is
+		// sent to the device, a filter decides on what changed. Else
+		// not: a slow sync of 100,000 items would hold them all.
+		d.items[p.item.ID] = p.item.Data
+	}
 	d.kept[p.item.ID] = true
 	if p.luid != "" {
 		d.state.Map[p.luid] = p.item.ID
