@@ -321,26 +321,54 @@ func (a *Account) rescan(ctx context.Context, f *folder) error {
 		return a.rescan(ctx, f)
 	}
 
-	next := newSyncPoint()
-	next.UIDValidity, next.UIDNext, next.HighestModSeq = sel.UIDValidity, sel.UIDNext, sel.HighestModSeq
 	known := make(map[imap.UID]listing, len(fetched))
 	for _, m := range fetched {
 		known[m.UID] = listingOf(m)
 	}
+	live := liveUIDs(search)
+	slices.Sort(live) // ascending already, as servers send them: cheap
+	// The index is brought up to date in place (set and unset keep its
+	// index by item, which a new point would build again): what is no
+	// longer live goes, what was fetched is taken in, what neither
+	// knows is fetched below. Its UIDNEXT and HIGHESTMODSEQ move only
+	// once all that worked, so that a failure leaves it looking old, and
+	// the next read looks again.
+	next := cur
+	if next == nil {
+		next = newSyncPoint()
+		next.UIDValidity = sel.UIDValidity
+	} else {
+		isLive := func(uid imap.UID) bool { _, ok := slices.BinarySearch(live, uid); return ok }
+		var gone []imap.UID
+		for uid := range next.items {
+			if !isLive(uid) {
+				gone = append(gone, uid)
+			}
+		}
+		for _, uid := range gone {
+			next.unset(uid)
+		}
+		for uid := range next.other {
+			if !isLive(uid) {
+				delete(next.other, uid)
+			}
+		}
+	}
+	f.cur = next
 	var unknown imap.UIDSet
 	var foreign []imap.UID
-	live := liveUIDs(search)
 	for _, uid := range live {
 		l, ok := known[uid]
 		switch {
 		case ok && l.id != "":
+			delete(next.other, uid)
 			next.set(uid, l.id)
 		case ok:
+			next.unset(uid)
+			delete(next.other, uid)
 			foreign = append(foreign, uid)
-		case cur != nil && cur.items[uid] != "":
-			next.set(uid, cur.items[uid])
-		case cur != nil && hasUID(cur.other, uid):
-			next.other[uid] = struct{}{}
+		case next.items[uid] != "", hasUID(next.other, uid):
+			// as it was
 		default:
 			// Live but neither known nor just fetched: undeleted since, or
 			// (without CONDSTORE) older than UIDNEXT yet never seen.
@@ -361,7 +389,7 @@ func (a *Account) rescan(ctx context.Context, f *folder) error {
 			}
 		}
 	}
-	f.cur = next
+	next.UIDNext, next.HighestModSeq = sel.UIDNext, sel.HighestModSeq
 	if f.kind != "" && len(foreign) > 0 {
 		if err := a.adopt(ctx, f, foreign, known); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/emersion/go-imap/v2"
@@ -136,13 +137,13 @@ func (sp *SyncPoint) Clone() *SyncPoint {
 	}
 	c := *sp
 	c.byItem = nil // built again when needed
-	c.items = make(map[imap.UID]string, len(sp.items))
-	for k, v := range sp.items {
-		c.items[k] = v
+	c.items = maps.Clone(sp.items)
+	c.other = maps.Clone(sp.other)
+	if c.items == nil {
+		c.items = map[imap.UID]string{}
 	}
-	c.other = make(map[imap.UID]struct{}, len(sp.other))
-	for k := range sp.other {
-		c.other[k] = struct{}{}
+	if c.other == nil {
+		c.other = map[imap.UID]struct{}{}
 	}
 	return &c
 }
