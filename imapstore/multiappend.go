@@ -322,15 +322,8 @@ func (w *multiAppender) AppendStream(ctx context.Context, mailbox string, n int,
 			}
 		}
 		w.bw.WriteString("\r\n")
-		if err := w.bw.Flush(); err != nil {
-			return err
-		}
-		want := map[string]*maResponse{tag: nil}
-		if err := w.readTagged(want); err != nil {
-			return err
-		}
-		r = want[tag]
-		return nil
+		r, err = w.await(tag)
+		return err
 	})
 	if err != nil {
 		return 0, nil, err
@@ -519,14 +512,10 @@ func (w *multiAppender) login(ctx context.Context, username, password string) er
 	}
 	if r == nil {
 		w.bw.WriteString(ir + "\r\n")
-		if err := w.bw.Flush(); err != nil {
+		var err error
+		if r, err = w.await(tag); err != nil {
 			return err
 		}
-		want := map[string]*maResponse{tag: nil}
-		if err := w.readTagged(want); err != nil {
-			return err
-		}
-		r = want[tag]
 	}
 	return maStatusError("AUTHENTICATE", r)
 }
@@ -618,16 +607,23 @@ func (w *multiAppender) roundTrip(ctx context.Context, name string, c *maCmd) (*
 		return nil, err
 	}
 	if r == nil {
-		if err := w.bw.Flush(); err != nil {
+		if r, err = w.await(tag); err != nil {
 			return nil, err
 		}
-		want := map[string]*maResponse{tag: nil}
-		if err := w.readTagged(want); err != nil {
-			return nil, err
-		}
-		r = want[tag]
 	}
 	return r, maStatusError(name, r)
+}
+
+// await sends what is buffered and reads up to the tagged response of tag.
+func (w *multiAppender) await(tag string) (*maResponse, error) {
+	if err := w.bw.Flush(); err != nil {
+		return nil, err
+	}
+	want := map[string]*maResponse{tag: nil}
+	if err := w.readTagged(want); err != nil {
+		return nil, err
+	}
+	return want[tag], nil
 }
 
 // maCmd is a command without its tag: text[0] lits[0] text[1] lits[1] ...

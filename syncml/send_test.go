@@ -319,3 +319,44 @@ func TestSlowSyncFromDeviceHoldsNothing(t *testing.T) {
 		t.Errorf("mailbox holds %d, want 500", len(got))
 	}
 }
+
+// TestMergedItemSentBack: the device and the server change different
+// fields of one contact; the merge (policy "merge") is stored and sent
+// back to the device as stored, not as the server had it before: both
+// sides end with both changes.
+func TestMergedItemSentBack(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	defer srv.Close()
+	phone := newSimDevice(t, srv, "IMEI:merge")
+	card := func(tel, email string) string {
+		return "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Conflict;Clara;;;\r\nFN:Clara Conflict\r\nTEL;TYPE=CELL:" + tel + "\r\nEMAIL;TYPE=INTERNET:" + email + "\r\nEND:VCARD\r\n"
+	}
+	luid := phone.add(card("+49 30 1111", "clara@old.example"))
+	if !phone.sync(true) {
+		t.Fatal("slow sync failed")
+	}
+	for id := range store.items["contacts"] {
+		store.Put(ctx, "contacts", &StoreItem{ID: id, Data: []byte(card("+49 30 2222", "clara@old.example"))})
+	}
+	phone.items[luid] = card("+49 30 1111", "clara@new.example")
+	phone.dirty[luid] = "Replace"
+	if !phone.sync(false) {
+		t.Fatal("sync failed")
+	}
+	for side, data := range map[string]string{"device": phone.items[luid], "mailbox": string(firstItem(store, "contacts"))} {
+		if !strings.Contains(data, "+49 30 2222") || !strings.Contains(data, "clara@new.example") {
+			t.Errorf("%s holds\n%s\nwant the server's TEL and the device's EMAIL", side, data)
+		}
+	}
+}
+
+func firstItem(store *memStore, db string) []byte {
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	for _, d := range store.items[db] {
+		return d
+	}
+	return nil
+}

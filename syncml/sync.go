@@ -1103,8 +1103,12 @@ func (d *dbSession) stored(p *pendingPut) {
 	if p.luid == "" || d.s.policy.filter(d.db).active(d.db) {
 		// Kept for what reads it later in the session: a duplicate is
 		// sent to the device, a filter decides on what changed. Else
-		// not: a slow sync of 100,000 items would hold them all.
+		// not: a slow sync of 100,000 items would hold them all. (What
+		// was read of the item before is stale now either way: a merged
+		// item goes back to the device as stored.)
 		d.items[p.item.ID] = p.item.Data
+	} else {
+		delete(d.items, p.item.ID)
 	}
 	d.kept[p.item.ID] = true
 	if p.luid != "" {
