@@ -135,6 +135,10 @@ func (d *dbSession) fingerprintsOf(batch []*pendingPut) *batchFPs {
 	}
 	go func() {
 		defer close(b.done)
+		// A panic here would end the daemon, not the request: an item
+		// that makes one is fingerprinted again by agree, on the
+		// request's goroutine, as before this overlap.
+		defer func() { recover() }()
 		for i := range b.fps {
 			b.fps[i].fp, b.fps[i].ok = packFP(fingerprintOf(b.fps[i].data)), true
 		}
