@@ -36,6 +36,18 @@ type Handler struct {
 	// Admin answers the admin requests made to the endpoint (a query
 	// parameter AdminParam); nil: none.
 	Admin *AdminHTTP
+	// pool keeps the IMAP logins of finished sessions ([imap] keep_idle);
+	// nil: none.
+	pool *Pool
+}
+
+// Close ends the sessions (nothing of an unfinished one is committed) and
+// logs out the connections the handler keeps.
+func (h *Handler) Close() {
+	h.Server.Close()
+	if h.pool != nil {
+		h.pool.Close()
+	}
 }
 
 const page = `<!doctype html>

@@ -155,7 +155,8 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	}
 	return &Handler{Server: srv, PublicURL: cfg.HTTP.PublicURL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: logger,
 		Metrics: metrics, Health: NewHealth(opts, logger), TrustedProxies: proxies,
-		Admin: &AdminHTTP{Auth: auth, Throttle: t, MasterUser: cfg.IMAP.MasterUser, MasterPassword: cfg.IMAP.MasterPassword, Logger: logger}}, nil
+		Admin: &AdminHTTP{Auth: auth, Throttle: t, MasterUser: cfg.IMAP.MasterUser, MasterPassword: cfg.IMAP.MasterPassword, Logger: logger},
+		pool:  imapAuth.Pool}, nil
 }
 
 // Aliases merges the configured database aliases into the built-in ones.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"syncml-imap/config"
 	"syncml-imap/imapstore"
 	"syncml-imap/internal/dovetest"
 	"syncml-imap/syncml"
@@ -63,5 +64,38 @@ func TestPoolKeepsConnection(t *testing.T) {
 	third.(syncml.Releaser).Release()
 	if pool.Len() != 0 {
 		t.Errorf("a released connection was kept")
+	}
+}
+
+// TestHandlerCloseLogsOut: the daemon's handler, closed at shutdown,
+// logs out the IMAP connections its pool keeps (they would otherwise last
+// until the process ends).
+func TestHandlerCloseLogsOut(t *testing.T) {
+	dove := dovetest.Start(t, nil)
+	dove.AddUser(t, "lou@example.org", "lou-pw")
+	cfg := config.Default()
+	cfg.IMAP.Address = dove.Addr
+	cfg.IMAP.KeepIdle = config.Duration{Duration: time.Hour}
+	h, err := NewHandler(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := &IMAPAuth{Options: &imapstore.Options{Address: dove.Addr}, Pool: h.pool}
+	st, err := auth.Login(context.Background(), "lou@example.org", "lou-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	conns := func() int { return strings.Count(dove.Doveadm(t, "who", "-1", "lou@example.org"), "lou@example.org") }
+	if h.pool.Len() != 1 || conns() != 1 {
+		t.Fatalf("%d kept, %d at Dovecot; want 1, 1", h.pool.Len(), conns())
+	}
+	h.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for conns() > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if h.pool.Len() != 0 || conns() != 0 {
+		t.Errorf("after Close: %d kept, %d at Dovecot; want none", h.pool.Len(), conns())
 	}
 }

@@ -48,7 +48,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	defer h.Server.Close()
+	defer h.Close()
 	d := &daemon{handler: serveMux(cfg, h, logger), logger: logger, shutdownTimeout: shutdownTimeout}
 	if cfg.HTTP.TLSCert != "" {
 		if d.certs, err = loadCerts(cfg.HTTP.TLSCert, cfg.HTTP.TLSKey, logger); err != nil {
@@ -77,8 +77,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"metrics_path", cfg.HTTP.MetricsPath, "health_path", cfg.HTTP.HealthPath)
 	err = d.run(ctx, ln, hup)
 	// The HTTP server is down: sessions not completed by now end without
-	// committing anything, by design (the devices repeat them).
-	h.Server.Close()
+	// committing anything, by design (the devices repeat them); kept
+	// IMAP logins are logged out.
+	h.Close()
 	if err != nil {
 		logger.Error("server stopped", "err", err)
 		return 1
