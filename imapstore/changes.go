@@ -497,8 +497,7 @@ func hasUID(m map[imap.UID]struct{}, uid imap.UID) bool {
 // every APPEND).
 func (a *Account) dropOldVersions(ctx context.Context, f *folder) error {
 	var old []imap.UID
-	f.cur.uidsOf("") // builds the index of items once; set and unset keep it
-	for _, uids := range f.cur.byItem {
+	for _, uids := range f.cur.index() {
 		old = append(old, uids[:len(uids)-1]...) // all but the newest
 	}
 	if len(old) == 0 {

@@ -49,26 +49,24 @@ func (sp *SyncPoint) Delta(next *SyncPoint) []byte {
 	b = binary.AppendUvarint(b, uint64(next.UIDValidity))
 	b = binary.AppendUvarint(b, uint64(next.UIDNext))
 	b = binary.AppendUvarint(b, next.HighestModSeq)
-	b = appendUIDs(b, goneItems)
-	slices.Sort(newItems)
-	b = binary.AppendUvarint(b, uint64(len(newItems)))
-	var prev imap.UID
-	for _, uid := range newItems {
-		b = binary.AppendUvarint(b, uint64(uid-prev))
-		prev = uid
-		b = appendItemID(b, next.items[uid])
-	}
-	b = appendUIDs(b, goneOther)
-	return appendUIDs(b, newOther)
+	b = appendUIDs(b, goneItems, nil)
+	b = appendUIDs(b, newItems, func(b []byte, uid imap.UID) []byte { return appendItemID(b, next.items[uid]) })
+	b = appendUIDs(b, goneOther, nil)
+	return appendUIDs(b, newOther, nil)
 }
 
-func appendUIDs(b []byte, uids []imap.UID) []byte {
+// appendUIDs encodes uids ascending (a count, then deltas), each followed
+// by what each appends, when set.
+func appendUIDs(b []byte, uids []imap.UID, each func([]byte, imap.UID) []byte) []byte {
 	slices.Sort(uids)
 	b = binary.AppendUvarint(b, uint64(len(uids)))
 	var prev imap.UID
 	for _, uid := range uids {
 		b = binary.AppendUvarint(b, uint64(uid-prev))
 		prev = uid
+		if each != nil {
+			b = each(b, uid)
+		}
 	}
 	return b
 }

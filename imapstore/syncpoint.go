@@ -104,9 +104,11 @@ func (sp *SyncPoint) Has(id string) bool {
 
 // uidsOf returns the UIDs that hold item id, ascending.
 func (sp *SyncPoint) uidsOf(id string) []imap.UID {
-	if sp == nil {
-		return nil
-	}
+	return slices.Clone(sp.uidsOfShared(id))
+}
+
+// index returns byItem, built on first use; set and unset keep it.
+func (sp *SyncPoint) index() map[string][]imap.UID {
 	if sp.byItem == nil {
 		sp.byItem = make(map[string][]imap.UID, len(sp.items))
 		for uid, v := range sp.items {
@@ -116,7 +118,7 @@ func (sp *SyncPoint) uidsOf(id string) []imap.UID {
 			slices.Sort(l)
 		}
 	}
-	return slices.Clone(sp.byItem[id])
+	return sp.byItem
 }
 
 // byID maps each item ID to its newest UID.
@@ -206,8 +208,7 @@ func (sp *SyncPoint) uidsOfShared(id string) []imap.UID {
 	if sp == nil {
 		return nil
 	}
-	sp.uidsOf("") // builds byItem once
-	return sp.byItem[id]
+	return sp.index()[id]
 }
 
 // newest returns the highest UID holding item id, 0 when none does.

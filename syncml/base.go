@@ -59,7 +59,7 @@ func (d *dbSession) loadBases(ctx context.Context) {
 	for _, gen := range d.state.BaseLog {
 		keys = append(keys, baseDeltaKey(d.s.deviceID, d.db, gen))
 	}
-	raws, err := loadStates(ctx, d.s.store, keys)
+	raws, err := d.s.store.LoadStates(ctx, keys...)
 	if err != nil {
 		d.s.log.Warn("merge bases unreadable", "database", d.db, "err", err)
 		return
@@ -87,10 +87,8 @@ func (d *dbSession) agree(guid string, data []byte) {
 	if guid == "" || d.s.policy.Conflict != ConflictMerge {
 		return
 	}
-	if d.bases.agreed == nil {
-		d.bases.agreed, d.bases.gone = map[string]packedFP{}, map[string]bool{}
-	}
 	if data == nil {
+		d.bases.track()
 		delete(d.bases.agreed, guid)
 		d.bases.gone[guid] = true
 		return
@@ -98,14 +96,19 @@ func (d *dbSession) agree(guid string, data []byte) {
 	d.agreeFP(guid, packFP(fingerprintOf(data)))
 }
 
+// track makes the sets of what the session agreed on.
+func (b *baseState) track() {
+	if b.agreed == nil {
+		b.agreed, b.gone = map[string]packedFP{}, map[string]bool{}
+	}
+}
+
 // agreeFP is agree with the fingerprint worked out already.
 func (d *dbSession) agreeFP(guid string, fp packedFP) {
 	if guid == "" || d.s.policy.Conflict != ConflictMerge {
 		return
 	}
-	if d.bases.agreed == nil {
-		d.bases.agreed, d.bases.gone = map[string]packedFP{}, map[string]bool{}
-	}
+	d.bases.track()
 	delete(d.bases.gone, guid)
 	d.bases.agreed[guid] = fp
 }

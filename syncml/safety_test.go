@@ -342,6 +342,9 @@ type faultAuth struct {
 	failGet, failPut, putThenFail bool
 	// failChanges: listing changes fails with this error.
 	failChanges error
+	// failSave: saving the state record of this key fails (the
+	// connection broke), every other record is saved.
+	failSave string
 }
 
 type faultStore struct {
@@ -378,6 +381,16 @@ func (f *faultStore) Get(ctx context.Context, db string, ids ...string) ([]*Stor
 		return nil, errBroken
 	}
 	return f.memSession.Get(ctx, db, ids...)
+}
+
+func (f *faultStore) SaveState(ctx context.Context, key string, data []byte) error {
+	f.a.mu.Lock()
+	fail := f.a.failSave != "" && key == f.a.failSave
+	f.a.mu.Unlock()
+	if fail {
+		return errBroken
+	}
+	return f.memSession.SaveState(ctx, key, data)
 }
 
 func (f *faultStore) Put(ctx context.Context, db string, items ...*StoreItem) error {

@@ -294,3 +294,58 @@ func TestUnionPointDelta(t *testing.T) {
 		t.Error("a delta from a store without point deltas")
 	}
 }
+
+// TestDeltaWithoutState: the connection breaks after a session wrote its
+// delta record but before the state record that names it. The session is
+// reported failed; the delta is not in force, the daemon's cache is not
+// taken for the new state, and the syncs after (the first a slow one, by
+// the anchors) leave each contact once, on both sides.
+func TestDeltaWithoutState(t *testing.T) {
+	store := newMemStore()
+	auth := &faultAuth{store: store}
+	srv := NewServer(ServerOptions{Auth: auth})
+	defer srv.Close()
+	phone := newSimDevice(t, srv, "IMEI:nohead")
+	ann := phone.add(vc("Ann"))
+	phone.add(vc("Bob"))
+	if !phone.sync(true) {
+		t.Fatal("slow sync failed")
+	}
+	before := store.dbState(t, phone.id, "contacts")
+	phone.items[ann] = vc("Ann Edited")
+	phone.dirty[ann] = "Replace"
+	var reports []string
+	srv.opts.OnSession = func(r *SessionReport) { reports = append(reports, r.Result) }
+	auth.set(func(a *faultAuth) { a.failSave = stateKey(phone.id, "contacts") })
+	// The device has its final answer before the commit: it takes the
+	// session as done, and its next anchor is not the one the state
+	// keeps (a slow sync, which matches by content).
+	phone.sync(false)
+	auth.set(func(a *faultAuth) { a.failSave = "" })
+	if len(reports) != 1 || reports[0] == "ok" {
+		t.Errorf("session results %v, want one that is not ok", reports)
+	}
+	if st := store.dbState(t, phone.id, "contacts"); len(st.Log) != len(before.Log) || st.Bulk != before.Bulk {
+		t.Fatalf("the state names %d deltas, want the %d before", len(st.Log), len(before.Log))
+	}
+	if keys := mustList(t, store, bulkPrefix(phone.id, "contacts")); len(keys) != 2 {
+		t.Fatalf("bulk records %v: want the base and the delta left behind", keys)
+	}
+	if !phone.sync(false) {
+		t.Fatal("the repeated sync failed")
+	}
+	phone.items[ann] = vc("Ann Twice")
+	phone.dirty[ann] = "Replace"
+	if !phone.sync(false) {
+		t.Fatal("the next sync failed")
+	}
+	if got := mailboxNames(store); fmt.Sprint(got) != "[Ann Twice Bob]" {
+		t.Errorf("mailbox %v", got)
+	}
+	if p := names(phone.items); !slices.Equal(p, mailboxNames(store)) {
+		t.Errorf("phone %v", p)
+	}
+	if st := store.dbState(t, phone.id, "contacts"); len(st.Map) != 2 {
+		t.Errorf("state maps %d items, want 2", len(st.Map))
+	}
+}

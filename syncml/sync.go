@@ -22,9 +22,10 @@ type dbState struct {
 	ClientNext string // the client's Next anchor of the last completed session
 	ServerNext string // ours
 	// Point is the store's sync point then, Map the client LUID → server
-	// item ID. With TempIDs they are the bulk of the state, kept in a
-	// record of their own (bulkKey) that a sync where nothing changed
-	// neither reads nor writes; in this record only before bulk records.
+	// item ID. With TempIDs they are the bulk of the state, kept as a
+	// base record (bulkKey) and deltas (statelog.go) that a sync where
+	// nothing changed neither reads nor writes; in this record only
+	// before bulk records.
 	Point []byte            `json:",omitempty"`
 	Map   map[string]string `json:",omitempty"`
 	// Bulk is the generation of the bulk record; 0: none (in this record).
@@ -402,7 +403,7 @@ func (d *dbSession) loadBulk(ctx context.Context) error {
 		for _, gen := range d.state.Log {
 			keys = append(keys, deltaKey(d.s.deviceID, d.db, d.state.Bulk, gen))
 		}
-		raws, err := loadStates(ctx, d.s.store, keys)
+		raws, err := d.s.store.LoadStates(ctx, keys...)
 		if err != nil {
 			return err
 		}
@@ -458,25 +459,6 @@ func readBulk(v dbView, keys []string, raws map[string][]byte) (*dbBulk, error) 
 		}
 	}
 	return b, nil
-}
-
-// loadStates reads records in one batch where the store can; missing
-// ones are absent from the map.
-func loadStates(ctx context.Context, st Store, keys []string) (map[string][]byte, error) {
-	if sb, ok := st.(StateBatch); ok && len(keys) > 1 {
-		return sb.LoadStates(ctx, keys...)
-	}
-	out := make(map[string][]byte, len(keys))
-	for _, k := range keys {
-		raw, err := st.LoadState(ctx, k)
-		if err != nil {
-			return nil, err
-		}
-		if raw != nil {
-			out[k] = raw
-		}
-	}
-	return out, nil
 }
 
 // ensureBulk reads the bulk record of a lazy database when the device's
