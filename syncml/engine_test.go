@@ -542,3 +542,39 @@ func TestServerDevInfOffered(t *testing.T) {
 		t.Error("DevInf offered again after the device accepted it")
 	}
 }
+
+// TestWBXMLTrailingBytes: a WBXML message with a stray newline after the
+// root element (as some recorded devices send) is answered like the same
+// message without it, not refused.
+func TestWBXMLTrailingBytes(t *testing.T) {
+	srv := NewServer(ServerOptions{Auth: memAuth{newMemStore()}})
+	xmlBody := strings.ReplaceAll(string(readFixture(t, "pkg1-slow.xml")), "SID", "8")
+	root, err := DecodeXML(strings.NewReader(xmlBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wb bytes.Buffer
+	if err := Encode(EncodingWBXML, &wb, root); err != nil {
+		t.Fatal(err)
+	}
+	wb.WriteString("\r\n")
+	resp, err := srv.Handle(context.Background(), &Request{Body: wb.Bytes(), Encoding: EncodingWBXML, BaseURL: "http://x/syncml"})
+	if err != nil {
+		t.Fatalf("a message with a trailing newline: %v", err)
+	}
+	rt, err := Decode(EncodingWBXML, resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseMessage(rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Hdr.SessionID != "8" {
+		t.Errorf("reply to session %q, want 8", m.Hdr.SessionID)
+	}
+	want := []string{"SyncHdr 0 212", "Put 1 200 src=./devinf12 msg=1", "Get 2 200 msg=1", "Alert 3 200 src=./addressbook msg=1", "Alert 4 404 src=./notes msg=1"}
+	if got := statuses(m); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("statuses %v, want %v", got, want)
+	}
+}

@@ -327,16 +327,12 @@ func decodeBody(data []byte, h header, doc Doc, depth int, lim *limits) (*Node, 
 		return nil, fmt.Errorf("wbxml: root element is %q, want %q for %s", root.Name, want, doc)
 	}
 	root.NS = doc.rootNS()
-	// Epilog: only processing instructions may follow.
-	for d.pos < len(data) {
-		if data[d.pos] != tokPI {
-			return nil, fmt.Errorf("wbxml: unexpected byte 0x%02X after the root element at offset %d", data[d.pos], d.pos)
-		}
-		d.pos++
-		if err := d.skipAttrs(); err != nil {
-			return nil, err
-		}
-	}
+	// The epilog holds processing instructions at most, and some devices
+	// send a stray byte or two after the root (a newline, a NUL). As
+	// libwbxml does, whatever follows the root's END is not read: the
+	// document is complete, and refusing it would fail a whole sync over
+	// bytes that carry nothing.
+	d.pos = len(data)
 	return root, nil
 }
 

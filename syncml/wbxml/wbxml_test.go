@@ -693,7 +693,6 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown code page", bs(0x02, 0xA4, 0x01, 0x6A, 0x00, 0x6D, 0x00, 0x03, 0x45, 0x01, 0x01), "code page"},
 		{"STR_T out of range", bs(0x02, 0xA4, 0x01, 0x6A, 0x00, 0x6D, 0x83, 0x00, 0x01), "out of range"},
 		{"OPAQUE too long", bs(0x02, 0xA4, 0x01, 0x6A, 0x00, 0x6D, 0xC3, 0x20, 0x01), "truncated"},
-		{"trailing bytes", bs(vector12, 0x01), "after the root"},
 		{"bad entity", bs(0x02, 0xA4, 0x01, 0x6A, 0x00, 0x6D, 0x02, 0x83, 0xB0, 0x00, 0x01), "entity"},
 		{"LITERAL_C in attributes", bs(0x02, 0xA4, 0x01, 0x6A, 0x00, 0xED, 0x44, 0x00, 0x01, 0x01), "attribute"},
 		{"no root", bs(0x02, 0xA4, 0x01, 0x6A, 0x00), "no root"},
@@ -718,6 +717,42 @@ func TestDecodeErrors(t *testing.T) {
 	ok = bs(0x02, 0xA4, 0x01, 0x6A, 0x00, 0x6D, bytes.Repeat([]byte{0x60}, maxDepth-1), bytes.Repeat([]byte{0x01}, maxDepth))
 	if _, _, err := Decode(ok); err != nil {
 		t.Errorf("depth %d: %v", maxDepth, err)
+	}
+}
+
+// TestDecodeIgnoresEpilog: bytes after the root element's END (a
+// trailing newline or NUL, as some recorded devices send, or a processing
+// instruction) are ignored, as libwbxml does; the document decodes as
+// without them.
+func TestDecodeIgnoresEpilog(t *testing.T) {
+	want, _, err := Decode(vector12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		tail []byte
+	}{
+		{"newline", bs("\n")},
+		{"CRLF", bs("\r\n")},
+		{"NUL", bs(0x00)},
+		{"END token", bs(0x01)},
+		{"junk", bs(0xFF, 0x80, "abc")},
+		{"processing instruction", bs(0x43, 0x45, 0x01)},
+		{"cut processing instruction", bs(0x43)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, doc, err := Decode(bs(vector12, tc.tail))
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if doc != SyncML12 {
+				t.Errorf("document %v, want %v", doc, SyncML12)
+			}
+			if dump(got) != dump(want) {
+				t.Errorf("got\n%s\nwant\n%s", dump(got), dump(want))
+			}
+		})
 	}
 }
 
