@@ -278,11 +278,11 @@ type Policy struct {
 	ContactFolders []string `toml:"contact_folders"`
 
 	// CalendarPast is how far back events are sent: events that ended longer
-	// ago are not sent; 0 means no limit. Default: 30d.
+	// ago are not sent; 0 means no limit. Default: 0 (every event is sent).
 	CalendarPast Duration `toml:"calendar_past"`
 
 	// CalendarFuture is how far ahead events are sent: events starting later
-	// are not sent; 0 means no limit. Default: 365d.
+	// are not sent; 0 means no limit. Default: 0 (every event is sent).
 	CalendarFuture Duration `toml:"calendar_future"`
 
 	// TasksOpenOnly sends only tasks that are not completed or cancelled.
@@ -363,8 +363,8 @@ func Default() *Config {
 				ConflictTieBreak:      ConflictServerWins,
 				ContactCategories:     nil,
 				ContactFolders:        nil,
-				CalendarPast:          Duration{30 * day},
-				CalendarFuture:        Duration{365 * day},
+				CalendarPast:          Duration{},
+				CalendarFuture:        Duration{},
 				TasksOpenOnly:         false,
 				TimeZone:              "",
 				BackupBeforeFirstSync: false,

@@ -632,3 +632,12 @@ func TestAliases(t *testing.T) {
 		t.Errorf("typo: %v", err)
 	}
 }
+
+// TestDefaultSendsAllEvents: by default no calendar window keeps events
+// off a device; a window is what a user or admin sets.
+func TestDefaultSendsAllEvents(t *testing.T) {
+	p := Default().Sync.Defaults
+	if p.CalendarPast.Duration != 0 || p.CalendarFuture.Duration != 0 {
+		t.Errorf("default calendar window %v back, %v ahead; want none", p.CalendarPast, p.CalendarFuture)
+	}
+}

@@ -165,7 +165,7 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer, co
 	case "list":
 		err = c.list(ctx, d, c.daemonLockouts(ctx, cfg, rc), cfg.Sync.MaxDevices)
 	case "show":
-		err = c.show(ctx, d, c.daemonLockouts(ctx, cfg, rc), base, cfg.Sync.MaxDevices)
+		err = c.show(ctx, d, store, c.daemonLockouts(ctx, cfg, rc), base, cfg.Sync.MaxDevices)
 	case "set":
 		err = c.set(ctx, d, base)
 	case "reset", "remove":
@@ -456,7 +456,7 @@ func (c *devicesCmd) writePolicy(s *syncml.Slot, p syncml.Policy) {
 	}
 }
 
-func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, lk *lockouts, base syncml.Policy, max int) error {
+func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, store syncml.Store, lk *lockouts, base syncml.Policy, max int) error {
 	s, err := d.Find(ctx, c.device)
 	if err != nil {
 		return err
@@ -516,8 +516,57 @@ func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, lk *lockouts, 
 			fmt.Fprintf(w, "  %-9s last sync %s\n", db, localTime(s.Databases[db], layout))
 		}
 	}
+	c.writeFiltered(ctx, store, p)
 	c.writePolicy(s, p)
 	return nil
+}
+
+// writeFiltered says, for each database whose filter is active, how many
+// of the mailbox's items it keeps off the device now (a calendar window
+// hides events with no hint on the device itself).
+func (c *devicesCmd) writeFiltered(ctx context.Context, store syncml.Store, p syncml.Policy) {
+	for _, db := range []string{"contacts", "calendar", "tasks"} {
+		if p.DirectionOf(db) == syncml.DirOff {
+			continue
+		}
+		n, err := p.CountFiltered(ctx, store, db, time.Now())
+		switch {
+		case err != nil:
+			fmt.Fprintf(c.stderr, "devices show: %s: what the filter hides not counted: %v\n", db, err)
+		case !n.Active && db == "calendar":
+			fmt.Fprintln(c.stdout, "filter: no calendar window: every event is sent to this device")
+		case n.Hidden > 0:
+			fmt.Fprintf(c.stdout, "filter: %d of %d %s are not sent to this device (%s)\n", n.Hidden, n.Total, itemsOf(db), filterWhy(db, p))
+		case n.Total > 0:
+			fmt.Fprintf(c.stdout, "filter: all %d %s are sent to this device (%s)\n", n.Total, itemsOf(db), filterWhy(db, p))
+		}
+	}
+}
+
+func itemsOf(db string) string {
+	switch db {
+	case "contacts":
+		return "contacts"
+	case "calendar":
+		return "events and tasks in the calendar"
+	}
+	return "tasks"
+}
+
+func filterWhy(db string, p syncml.Policy) string {
+	keys := map[string][]string{
+		"contacts": {"contact_categories"},
+		"calendar": {"calendar_past", "calendar_future", "tasks_open_only"},
+		"tasks":    {"tasks_open_only"},
+	}[db]
+	var why []string
+	for _, line := range p.Format() {
+		k, v, _ := strings.Cut(line, " = ")
+		if slices.Contains(keys, k) && v != "" && v != "0" && v != "false" {
+			why = append(why, line)
+		}
+	}
+	return strings.Join(why, ", ")
 }
 
 func (c *devicesCmd) set(ctx context.Context, d *syncml.Devices, base syncml.Policy) error {

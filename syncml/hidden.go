@@ -1,0 +1,50 @@
+package syncml
+
+import (
+	"context"
+	"time"
+)
+
+// FilterCount is what a device's filter does to one database now: Total
+// items in the mailbox, Hidden of them not sent to the device. Active is
+// false (and nothing counted) when the policy filters nothing there.
+type FilterCount struct {
+	Active        bool
+	Total, Hidden int
+}
+
+// CountFiltered reads every item of db from store and counts those the
+// policy's filter (calendar window, contact categories, open tasks only)
+// keeps off a device at time now. It is for telling an admin or a user
+// what a filter hides; a database without an active filter is not read.
+func (p *Policy) CountFiltered(ctx context.Context, store Store, db string, now time.Time) (FilterCount, error) {
+	rule := p.filter(db)
+	if !rule.active(db) {
+		return FilterCount{}, nil
+	}
+	ch, err := store.Changes(ctx, db, nil)
+	if err != nil {
+		return FilterCount{}, err
+	}
+	ids := append(append([]string(nil), ch.Added...), ch.Modified...)
+	n := FilterCount{Active: true}
+	const batch = 500
+	for len(ids) > 0 {
+		k := min(batch, len(ids))
+		items, err := store.Get(ctx, db, ids[:k]...)
+		if err != nil {
+			return FilterCount{}, err
+		}
+		ids = ids[k:]
+		for _, it := range items {
+			if it == nil {
+				continue // removed meanwhile
+			}
+			n.Total++
+			if !rule.matches(db, factsOf(db, it.Data), now) {
+				n.Hidden++
+			}
+		}
+	}
+	return n, nil
+}

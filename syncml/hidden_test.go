@@ -1,0 +1,56 @@
+package syncml
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestDefaultPolicySendsAllEvents: the default policy has no calendar
+// window, so an event two years back and one three years ahead are both
+// sent; a window set on a device keeps them off it, and CountFiltered
+// says how many it hides.
+func TestDefaultPolicySendsAllEvents(t *testing.T) {
+	ctx := context.Background()
+	now := filtTime("2026-12-06T12:00:00Z")
+	store := newMemStore()
+	for _, dt := range []string{"20241201T090000Z", "20261207T090000Z", "20291201T090000Z"} {
+		if err := store.Put(ctx, "calendar", &StoreItem{Data: filtEvent("DTSTART:" + dt + "\nDURATION:PT1H")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := DefaultPolicy()
+	n, err := p.CountFiltered(ctx, store, "calendar", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Active || n.Hidden != 0 {
+		t.Errorf("default policy: %+v, want no filter", n)
+	}
+	ch, err := store.Changes(ctx, "calendar", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ch.Added {
+		items, _ := store.Get(ctx, "calendar", id)
+		if !p.filter("calendar").matches("calendar", factsOf("calendar", items[0].Data), now) {
+			t.Errorf("default policy does not send %s", items[0].Data)
+		}
+	}
+
+	w, err := DefaultPolicy().WithOverrides(map[string]string{"calendar_past": "30d", "calendar_future": "365d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err = w.CountFiltered(ctx, store, "calendar", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != (FilterCount{Active: true, Total: 3, Hidden: 2}) {
+		t.Errorf("window 30d/365d: %+v, want 2 of 3 hidden", n)
+	}
+	// A database without an active filter is not read.
+	if n, err := w.CountFiltered(ctx, store, "contacts", now.Add(time.Hour)); err != nil || n != (FilterCount{}) {
+		t.Errorf("contacts without a filter: %+v, %v", n, err)
+	}
+}
