@@ -466,12 +466,10 @@ func TestPackage2PulledWith222(t *testing.T) {
 	}
 }
 
-// TestFixtureSessionWBXML replays the package 1 fixture in WBXML: the
-// reply comes in WBXML, with the DevInf Results as an embedded WBXML
-// document, and says the same as in XML.
-func TestFixtureSessionWBXML(t *testing.T) {
-	srv := NewServer(ServerOptions{Auth: memAuth{newMemStore()}})
-	xmlBody := strings.ReplaceAll(string(readFixture(t, "pkg1-slow.xml")), "SID", "7")
+// wbxmlFixture is the package 1 fixture as WBXML, in session sid.
+func wbxmlFixture(t *testing.T, sid string) []byte {
+	t.Helper()
+	xmlBody := strings.ReplaceAll(string(readFixture(t, "pkg1-slow.xml")), "SID", sid)
 	root, err := DecodeXML(strings.NewReader(xmlBody))
 	if err != nil {
 		t.Fatal(err)
@@ -480,7 +478,15 @@ func TestFixtureSessionWBXML(t *testing.T) {
 	if err := Encode(EncodingWBXML, &wb, root); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := srv.Handle(context.Background(), &Request{Body: wb.Bytes(), Encoding: EncodingWBXML, BaseURL: "http://x/syncml"})
+	return wb.Bytes()
+}
+
+// TestFixtureSessionWBXML replays the package 1 fixture in WBXML: the
+// reply comes in WBXML, with the DevInf Results as an embedded WBXML
+// document, and says the same as in XML.
+func TestFixtureSessionWBXML(t *testing.T) {
+	srv := NewServer(ServerOptions{Auth: memAuth{newMemStore()}})
+	resp, err := srv.Handle(context.Background(), &Request{Body: wbxmlFixture(t, "7"), Encoding: EncodingWBXML, BaseURL: "http://x/syncml"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,17 +554,8 @@ func TestServerDevInfOffered(t *testing.T) {
 // message without it, not refused.
 func TestWBXMLTrailingBytes(t *testing.T) {
 	srv := NewServer(ServerOptions{Auth: memAuth{newMemStore()}})
-	xmlBody := strings.ReplaceAll(string(readFixture(t, "pkg1-slow.xml")), "SID", "8")
-	root, err := DecodeXML(strings.NewReader(xmlBody))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wb bytes.Buffer
-	if err := Encode(EncodingWBXML, &wb, root); err != nil {
-		t.Fatal(err)
-	}
-	wb.WriteString("\r\n")
-	resp, err := srv.Handle(context.Background(), &Request{Body: wb.Bytes(), Encoding: EncodingWBXML, BaseURL: "http://x/syncml"})
+	body := append(wbxmlFixture(t, "8"), "\r\n"...)
+	resp, err := srv.Handle(context.Background(), &Request{Body: body, Encoding: EncodingWBXML, BaseURL: "http://x/syncml"})
 	if err != nil {
 		t.Fatalf("a message with a trailing newline: %v", err)
 	}

@@ -13,16 +13,19 @@ type FilterCount struct {
 	Total, Hidden int
 }
 
-// CountFiltered reads every item of db from store and counts those the
-// policy's filter (calendar window, contact categories, open tasks only)
-// keeps off a device at time now. It is for telling an admin or a user
-// what a filter hides; a database without an active filter is not read.
+// CountFiltered reads every item of database db, as a device with the
+// policy sees it (its contact sub-folders; the calendar without the
+// tasks, which count under "tasks"), and counts those the policy's filter
+// (calendar window, contact categories, open tasks only) keeps off the
+// device at time now. It is for telling an admin or a user what a filter
+// hides; a database without an active filter is not read.
 func (p *Policy) CountFiltered(ctx context.Context, store Store, db string, now time.Time) (FilterCount, error) {
 	rule := p.filter(db)
 	if !rule.active(db) {
 		return FilterCount{}, nil
 	}
-	ch, err := store.Changes(ctx, db, nil)
+	v := policyView(store, db, p, false)
+	ch, err := v.Changes(ctx, nil)
 	if err != nil {
 		return FilterCount{}, err
 	}
@@ -31,7 +34,7 @@ func (p *Policy) CountFiltered(ctx context.Context, store Store, db string, now 
 	const batch = 500
 	for len(ids) > 0 {
 		k := min(batch, len(ids))
-		items, err := store.Get(ctx, db, ids[:k]...)
+		items, err := v.Get(ctx, ids[:k]...)
 		if err != nil {
 			return FilterCount{}, err
 		}

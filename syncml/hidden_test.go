@@ -54,3 +54,25 @@ func TestDefaultPolicySendsAllEvents(t *testing.T) {
 		t.Errorf("contacts without a filter: %+v, %v", n, err)
 	}
 }
+
+// TestCountFilteredFolders: a device whose policy names contact
+// sub-folders is counted over those folders, as it syncs them, not over
+// the Contacts folder itself.
+func TestCountFilteredFolders(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	store.Put(ctx, "contacts", &StoreItem{Data: []byte(catCard("Boss", ""))})
+	store.Put(ctx, "contacts/Family", &StoreItem{Data: []byte(catCard("Mum", "VIP"))})
+	store.Put(ctx, "contacts/Family", &StoreItem{Data: []byte(catCard("Dad", ""))})
+	p, err := DefaultPolicy().WithOverrides(map[string]string{"contact_folders": "Family", "contact_categories": "VIP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := p.CountFiltered(ctx, store, "contacts", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != (FilterCount{Active: true, Total: 2, Hidden: 1}) {
+		t.Errorf("contacts of Family, VIP only: %+v, want 1 of 2 hidden", n)
+	}
+}

@@ -289,13 +289,7 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		return StatusNotSupported
 	}
 	ds := d.datastore(ctx)
-	d.view = plainView{st, d.db}
-	if folders := d.s.policy.ContactFolders; d.db == "contacts" && len(folders) > 0 {
-		d.view = foldersView(st, d.db, folders)
-	}
-	if d.db == "calendar" {
-		d.view = calendarView(st, d.carriesTasks(ctx, ds))
-	}
+	d.view = policyView(st, d.db, &d.s.policy, d.db == "calendar" && d.carriesTasks(ctx, ds))
 	if raw == nil && d.s.policy.BackupFirstSync {
 		if code := d.snapshot(ctx); code != StatusOK {
 			return code

@@ -33,6 +33,19 @@ type dbView interface {
 	applyPointDelta(old []byte, deltas [][]byte) ([]byte, error)
 }
 
+// policyView is the view of database db that a device with policy p
+// syncs: the contact sub-folders the policy names, the calendar with the
+// tasks when carryTasks, else the store database itself.
+func policyView(st Store, db string, p *Policy, carryTasks bool) dbView {
+	switch {
+	case db == "contacts" && len(p.ContactFolders) > 0:
+		return foldersView(st, db, p.ContactFolders)
+	case db == "calendar":
+		return calendarView(st, carryTasks)
+	}
+	return plainView{st, db}
+}
+
 // plainView is one store database.
 type plainView struct {
 	st Store
