@@ -822,93 +822,188 @@ func ctParam(name string, valEnums ...string) CTParam {
 	return CTParam{Name: name, ValEnums: valEnums}
 }
 
+// The extensions the mailbox keeps as written that phones and desktop
+// programs commonly hold: instant messaging (Evolution, KDE, Android,
+// Apple), related people and dates (Evolution, KDE, Apple's labelled
+// items), phonetic names (Apple, Android) and file-as names. They are
+// listed so that a client that only sends what the server announces (as
+// Synthesis-based clients do) sends them rather than leaving them out.
+var vcardExtensions = []string{
+	"X-AIM", "X-ICQ", "X-JABBER", "X-MSN", "X-YAHOO", "X-SKYPE", "X-SKYPE-USERNAME",
+	"X-GADUGADU", "X-GROUPWISE", "X-SIP", "X-QQ", "X-GOOGLE-TALK", "X-TWITTER",
+	"X-ABLabel", "X-ABDATE", "X-ABRELATEDNAMES", "X-ABADR", "X-ABShowAs", "X-ABUID",
+	"X-ANNIVERSARY", "X-SPOUSE", "X-MANAGER", "X-ASSISTANT", "X-GENDER",
+	"X-PHONETIC-FIRST-NAME", "X-PHONETIC-MIDDLE-NAME", "X-PHONETIC-LAST-NAME", "X-PHONETIC-ORG",
+	"X-MAIDENNAME", "X-EVOLUTION-FILE-AS", "X-EVOLUTION-BLOG-URL", "X-EVOLUTION-VIDEO-URL",
+	"X-EVOLUTION-SPOUSE", "X-EVOLUTION-MANAGER", "X-EVOLUTION-ASSISTANT", "X-EVOLUTION-ANNIVERSARY",
+	"X-MOZILLA-HTML", "X-ADDRESSBOOKSERVER-KIND", "X-ADDRESSBOOKSERVER-MEMBER",
+}
+
+// serverVCardCap lists every vCard property the mailbox keeps (all of
+// RFC 2426 and RFC 4770, the common extensions): the store keeps a card as
+// written, so nothing a client sends is dropped, and a client that sends
+// only what the server announces (Synthesis does) leaves nothing out. 2.1
+// gets the same names: the converter keeps 3.0-only properties under
+// their own names.
 func serverVCardCap(t ContentType) CTCap {
 	v3 := t.VerCT == "3.0"
-	telTypes := []string{"HOME", "WORK", "CELL", "VOICE", "FAX", "PAGER", "PREF"}
-	emailTypes := []string{"INTERNET", "HOME", "WORK", "PREF"}
+	telTypes := []string{"HOME", "WORK", "CELL", "VOICE", "FAX", "PAGER", "MSG", "BBS", "MODEM", "CAR", "ISDN", "VIDEO", "PCS", "PREF"}
+	emailTypes := []string{"INTERNET", "HOME", "WORK", "X400", "PREF"}
 	adrTypes := []string{"HOME", "WORK", "POSTAL", "PARCEL", "DOM", "INTL", "PREF"}
-	photo := CTProperty{Name: "PHOTO", DataType: "bin", Params: []CTParam{ctParam("TYPE", "JPEG", "PNG", "GIF")}}
-	if v3 {
-		photo.Params = append(photo.Params, ctParam("ENCODING", "b"))
-	} else {
-		photo.Params = append(photo.Params, ctParam("ENCODING", "BASE64"))
+	binary := func(name string, types ...string) CTProperty {
+		p := CTProperty{Name: name, DataType: "bin", Params: []CTParam{ctParam("TYPE", types...)}}
+		if v3 {
+			p.Params = append(p.Params, ctParam("ENCODING", "b"), ctParam("VALUE", "uri"))
+		} else {
+			p.Params = append(p.Params, ctParam("ENCODING", "BASE64"), ctParam("VALUE", "URL"))
+		}
+		return p
 	}
 	props := []CTProperty{
 		ctProp("BEGIN", "VCARD"),
 		ctProp("END", "VCARD"),
 		ctProp("VERSION", t.VerCT),
+		ctProp("PRODID"),
+		ctProp("REV"),
 		ctProp("UID"),
 		ctProp("FN"),
 		ctProp("N"),
-	}
-	if v3 {
-		props = append(props, ctProp("NICKNAME"))
-	}
-	props = append(props,
-		ctProp("ORG"),
-		ctProp("TITLE"),
-		ctProp("ROLE"),
+		ctProp("NICKNAME"),
+		ctProp("SORT-STRING"),
+		binary("PHOTO", "JPEG", "PNG", "GIF"),
+		ctProp("BDAY"),
+		ctPropParams("ADR", ctParam("TYPE", adrTypes...)),
+		ctPropParams("LABEL", ctParam("TYPE", adrTypes...)),
 		ctPropParams("TEL", ctParam("TYPE", telTypes...)),
 		ctPropParams("EMAIL", ctParam("TYPE", emailTypes...)),
-		ctPropParams("ADR", ctParam("TYPE", adrTypes...)),
-		ctProp("URL"),
-		ctProp("BDAY"),
-		ctProp("NOTE"),
-		photo,
+		ctProp("MAILER"),
+		ctProp("TZ"),
+		ctProp("GEO"),
+		ctProp("TITLE"),
+		ctProp("ROLE"),
+		binary("LOGO", "JPEG", "PNG", "GIF"),
+		ctProp("AGENT"),
+		ctProp("ORG"),
 		ctProp("CATEGORIES"),
-	)
+		ctProp("NOTE"),
+		binary("SOUND", "WAVE", "PCM", "AIFF"),
+		ctProp("URL"),
+		ctProp("CLASS", "PUBLIC", "PRIVATE", "CONFIDENTIAL"),
+		binary("KEY", "X509", "PGP"),
+		ctPropParams("IMPP", ctParam("TYPE", "HOME", "WORK", "PERSONAL", "BUSINESS", "MOBILE", "PREF")),
+		ctProp("CALURI"),
+		ctProp("CALADRURI"),
+		ctProp("FBURL"),
+	}
+	for _, x := range vcardExtensions {
+		props = append(props, ctProp(x))
+	}
 	return CTCap{CTType: t.CTType, VerCT: t.VerCT, Properties: props}
 }
 
 // serverICalCap: one CTCap per type for both calendar and tasks (a DevInf
-// 1.1 document cannot tell them apart anyway): VEVENT and VTODO
-// properties.
+// 1.1 document cannot tell them apart anyway): every VEVENT, VTODO and
+// VALARM property of RFC 5545 (or vCalendar 1.0) the mailbox keeps, with
+// the parameters of people and times, so that a client sending only what
+// the server announces leaves out nothing it holds.
 func serverICalCap(t ContentType) CTCap {
 	if t.VerCT == "1.0" {
 		return CTCap{CTType: t.CTType, VerCT: t.VerCT, Properties: []CTProperty{
 			ctProp("BEGIN", "VCALENDAR", "VEVENT", "VTODO"),
 			ctProp("END", "VCALENDAR", "VEVENT", "VTODO"),
 			ctProp("VERSION", "1.0"),
+			ctProp("PRODID"),
+			ctProp("TZ"),
+			ctProp("DAYLIGHT"),
 			ctProp("UID"),
+			ctProp("DCREATED"),
+			ctProp("LAST-MODIFIED"),
+			ctProp("SEQUENCE"),
 			ctProp("SUMMARY"),
 			ctProp("DESCRIPTION"),
 			ctProp("LOCATION"),
+			ctProp("URL"),
 			ctProp("DTSTART"),
 			ctProp("DTEND"),
 			ctProp("DUE"),
+			ctProp("COMPLETED"),
 			ctProp("RRULE"),
+			ctProp("RDATE"),
 			ctProp("EXDATE"),
 			ctProp("CLASS", "PUBLIC", "PRIVATE", "CONFIDENTIAL"),
 			ctProp("CATEGORIES"),
+			ctProp("RESOURCES"),
 			ctProp("PRIORITY"),
-			ctProp("STATUS", "NEEDS ACTION", "ACCEPTED", "DECLINED", "TENTATIVE", "CONFIRMED", "COMPLETED"),
-			ctProp("COMPLETED"),
+			ctProp("STATUS", "NEEDS ACTION", "ACCEPTED", "DECLINED", "TENTATIVE", "CONFIRMED", "COMPLETED", "DELEGATED", "SENT"),
+			ctProp("TRANSP"),
+			ctPropParams("ATTENDEE", ctParam("ROLE", "ATTENDEE", "ORGANIZER", "OWNER", "DELEGATE"),
+				ctParam("STATUS", "NEEDS ACTION", "ACCEPTED", "DECLINED", "TENTATIVE", "CONFIRMED", "COMPLETED", "DELEGATED", "SENT"),
+				ctParam("RSVP", "YES", "NO"), ctParam("EXPECT", "FYI", "REQUIRE", "REQUEST", "IMMEDIATE")),
+			ctProp("RELATED-TO"),
 			ctProp("AALARM"),
 			ctProp("DALARM"),
+			ctProp("PALARM"),
+			ctProp("MALARM"),
 		}}
 	}
 	tz := ctParam("TZID")
+	when := func(name string) CTProperty {
+		return ctPropParams(name, tz, ctParam("VALUE", "DATE", "DATE-TIME"))
+	}
+	person := []CTParam{ctParam("CN"), ctParam("ROLE", "CHAIR", "REQ-PARTICIPANT", "OPT-PARTICIPANT", "NON-PARTICIPANT"),
+		ctParam("PARTSTAT", "NEEDS-ACTION", "ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED", "COMPLETED", "IN-PROCESS"),
+		ctParam("RSVP", "TRUE", "FALSE"), ctParam("CUTYPE", "INDIVIDUAL", "GROUP", "RESOURCE", "ROOM", "UNKNOWN"),
+		ctParam("DELEGATED-TO"), ctParam("DELEGATED-FROM"), ctParam("SENT-BY"), ctParam("DIR"), ctParam("LANGUAGE"), ctParam("MEMBER")}
 	return CTCap{CTType: t.CTType, VerCT: t.VerCT, Properties: []CTProperty{
-		ctProp("BEGIN", "VCALENDAR", "VEVENT", "VTODO", "VALARM"),
-		ctProp("END", "VCALENDAR", "VEVENT", "VTODO", "VALARM"),
+		ctProp("BEGIN", "VCALENDAR", "VEVENT", "VTODO", "VALARM", "VTIMEZONE", "STANDARD", "DAYLIGHT"),
+		ctProp("END", "VCALENDAR", "VEVENT", "VTODO", "VALARM", "VTIMEZONE", "STANDARD", "DAYLIGHT"),
 		ctProp("VERSION", "2.0"),
+		ctProp("PRODID"),
+		ctProp("CALSCALE"),
+		ctProp("METHOD"),
 		ctProp("UID"),
+		ctProp("DTSTAMP"),
+		ctProp("CREATED"),
+		ctProp("LAST-MODIFIED"),
+		ctProp("SEQUENCE"),
 		ctProp("SUMMARY"),
 		ctProp("DESCRIPTION"),
 		ctProp("LOCATION"),
-		ctPropParams("DTSTART", tz, ctParam("VALUE", "DATE", "DATE-TIME")),
-		ctPropParams("DTEND", tz, ctParam("VALUE", "DATE", "DATE-TIME")),
-		ctPropParams("DUE", tz, ctParam("VALUE", "DATE", "DATE-TIME")),
+		ctProp("GEO"),
+		ctProp("URL"),
+		when("DTSTART"),
+		when("DTEND"),
+		when("DUE"),
+		ctProp("DURATION"),
+		ctProp("COMPLETED"),
+		ctProp("PERCENT-COMPLETE"),
 		ctProp("RRULE"),
-		ctPropParams("EXDATE", tz),
-		ctPropParams("RECURRENCE-ID", tz),
+		ctProp("EXRULE"),
+		when("RDATE"),
+		when("EXDATE"),
+		when("RECURRENCE-ID"),
 		ctProp("CLASS", "PUBLIC", "PRIVATE", "CONFIDENTIAL"),
 		ctProp("CATEGORIES"),
+		ctProp("RESOURCES"),
 		ctProp("PRIORITY"),
 		ctProp("STATUS", "TENTATIVE", "CONFIRMED", "CANCELLED", "NEEDS-ACTION", "COMPLETED", "IN-PROCESS"),
-		ctProp("COMPLETED"),
+		ctProp("TRANSP", "OPAQUE", "TRANSPARENT"),
+		ctPropParams("ORGANIZER", ctParam("CN"), ctParam("SENT-BY"), ctParam("DIR"), ctParam("LANGUAGE")),
+		ctPropParams("ATTENDEE", person...),
+		ctProp("CONTACT"),
+		ctProp("COMMENT"),
+		ctPropParams("RELATED-TO", ctParam("RELTYPE", "PARENT", "CHILD", "SIBLING")),
+		ctProp("ATTACH"),
+		ctProp("REQUEST-STATUS"),
+		ctProp("TZID"),
+		ctProp("TZNAME"),
+		ctProp("TZOFFSETFROM"),
+		ctProp("TZOFFSETTO"),
 		ctPropParams("TRIGGER", ctParam("VALUE", "DURATION", "DATE-TIME"), ctParam("RELATED", "START", "END")),
-		ctProp("ACTION", "AUDIO", "DISPLAY"),
+		ctProp("ACTION", "AUDIO", "DISPLAY", "EMAIL"),
+		ctProp("REPEAT"),
+		ctProp("X-MICROSOFT-CDO-BUSYSTATUS"),
+		ctProp("X-MICROSOFT-CDO-ALLDAYEVENT"),
 	}}
 }
 

@@ -307,13 +307,28 @@ func TestServerDevInfContent(t *testing.T) {
 			t.Errorf("vCard 3.0 %s not supported", p)
 		}
 	}
-	if ok, known := c.SupportsProperty("text/vcard", "X-EVOLUTION-FILE-AS"); ok || !known {
-		t.Errorf("X-EVOLUTION-FILE-AS = %v, %v", ok, known)
+	// Everything the mailbox keeps is announced, so that a client sending
+	// only what the server lists leaves nothing out (issue 14).
+	for _, ct := range []string{"text/vcard", "text/x-vcard"} {
+		for _, p := range []string{"X-JABBER", "X-PHONETIC-FIRST-NAME", "X-ABLabel", "X-ABDATE", "IMPP", "LABEL", "GEO", "X-EVOLUTION-FILE-AS"} {
+			if ok, _ := c.SupportsProperty(ct, p); !ok {
+				t.Errorf("%s %s not announced", ct, p)
+			}
+		}
+	}
+	if ok, known := c.SupportsProperty("text/vcard", "X-SOMETHING-ELSE"); ok || !known {
+		t.Errorf("X-SOMETHING-ELSE = %v, %v", ok, known)
 	}
 	cal := d.DataStore("calendar")
-	for _, p := range []string{"RRULE", "EXDATE", "RECURRENCE-ID", "TRIGGER", "ACTION", "DUE", "COMPLETED"} {
+	for _, p := range []string{"RRULE", "EXDATE", "RECURRENCE-ID", "TRIGGER", "ACTION", "DUE", "COMPLETED",
+		"ATTENDEE", "ORGANIZER", "URL", "TRANSP", "DTSTAMP", "CREATED", "LAST-MODIFIED", "PERCENT-COMPLETE", "SEQUENCE", "DURATION", "RELATED-TO"} {
 		if ok, _ := cal.SupportsProperty("text/calendar", p); !ok {
 			t.Errorf("iCalendar %s not supported", p)
+		}
+	}
+	for _, p := range []string{"ATTENDEE", "URL", "TRANSP", "DCREATED", "LAST-MODIFIED"} {
+		if ok, _ := cal.SupportsProperty("text/x-vcalendar", p); !ok {
+			t.Errorf("vCalendar %s not supported", p)
 		}
 	}
 	for _, p := range []string{"AALARM", "DALARM"} {

@@ -3,7 +3,9 @@ package syncml
 import (
 	"bytes"
 	"encoding/base64"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"syncml-imap/internal/vobject"
@@ -167,17 +169,118 @@ func carried(form string, stored []byte, allDay string) map[string]bool {
 
 // mergeInfo says, for the merge, what the device supports: its DevInf
 // CTCap when it says anything, else what its form can carry.
-func mergeInfo(ds *DataStore, form string, stored []byte, allDay string) func(string) propInfo {
+//
+// A property counts as supported only where the server's own CTCap for
+// the form lists it too: a client that sends only what the server
+// announces (Synthesis does) leaves out an unlisted property it holds,
+// which is then no deletion.
+//
+// And only what the device has itself sent at least once (sent, from
+// sentNames) counts: DevInf says what a client's format can express, not
+// what the device keeps (SyncEvolution announces URL and X-* for events
+// and cards, keeps neither for an event and sends back no X-ABLabel). A
+// property it never sent is one it does not hold, so its absence is no
+// deletion; a property it has sent, it holds.
+func mergeInfo(ds *DataStore, form string, stored []byte, allDay string, sent []string) func(string) propInfo {
 	dev := devicePropInfo(ds, form)
 	formCarries := carried(form, stored, allDay)
+	listed := serverLists(form)
+	comp := ""
+	if objs := vobject.Parse(stored); len(objs) > 0 {
+		comp = objs[0].Name
+		if m := mainComponent(objs[0]); comp == "VCALENDAR" && m != nil {
+			comp = m.Name
+		}
+	}
 	return func(name string) propInfo {
 		pi := dev(name)
 		if !pi.known && formCarries != nil {
 			pi.known, pi.supported = true, formCarries[name]
 		}
+		if pi.supported && listed != nil && !listed[strings.ToUpper(name)] {
+			pi.supported = false
+		}
+		if pi.supported {
+			_, pi.supported = slices.BinarySearch(sent, comp+":"+strings.ToUpper(name))
+		}
 		return pi
 	}
 }
+
+// sentNames lists the properties and sub-components of a canonical item's
+// main object as COMPONENT:NAME (VCARD:TEL, VEVENT:VALARM), to learn what
+// a device holds.
+func sentNames(data []byte) []string {
+	objs := vobject.Parse(data)
+	if len(objs) == 0 {
+		return nil
+	}
+	obj := objs[0]
+	if obj.Name == "VCALENDAR" {
+		if obj = mainComponent(obj); obj == nil {
+			return nil
+		}
+	}
+	var out []string
+	for _, p := range obj.Props {
+		if p.Name != "BEGIN" && p.Name != "END" {
+			out = append(out, obj.Name+":"+p.Name)
+		}
+	}
+	for _, k := range obj.Children {
+		out = append(out, obj.Name+":"+k.Name)
+	}
+	return out
+}
+
+// addNames returns the sorted set of names with more added; the same
+// slice when nothing is new.
+func addNames(set []string, more []string) []string {
+	grown := false
+	for _, n := range more {
+		if _, ok := slices.BinarySearch(set, n); !ok {
+			if !grown {
+				set = slices.Clone(set)
+				grown = true
+			}
+			set = append(set, n)
+			slices.Sort(set)
+		}
+	}
+	return set
+}
+
+// serverLists is the set of property (and component) names, upper case,
+// that the server's CTCap announces for a form; nil when the server
+// announces no CTCap for it (SIF), so that nothing is restricted.
+func serverLists(form string) map[string]bool {
+	serverCapsOnce.Do(func() {
+		serverCaps = map[string]map[string]bool{}
+		for _, ds := range ServerDevInf("1.2", "").DataStores {
+			for _, cp := range ds.CTCaps {
+				set := serverCaps[strings.ToLower(cp.CTType)]
+				if set == nil {
+					set = map[string]bool{}
+					serverCaps[strings.ToLower(cp.CTType)] = set
+				}
+				for _, p := range cp.Properties {
+					set[strings.ToUpper(p.Name)] = true
+					if p.Name == "BEGIN" {
+						for _, v := range p.ValEnums {
+							set[strings.ToUpper(v)] = true
+						}
+					}
+				}
+			}
+		}
+	})
+	return serverCaps[strings.ToLower(form)]
+}
+
+var (
+	serverCapsOnce sync.Once
+	serverCaps     map[string]map[string]bool // form → names
+)
 
 // toCanonical converts an incoming item to the stored form of its
 // database. zone is the device's time zone when known (for local times of

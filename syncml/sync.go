@@ -53,6 +53,10 @@ type dbState struct {
 	// events (vCalendar 1.0).
 	TxForm string `json:",omitempty"`
 	AllDay string `json:",omitempty"`
+	// Sent lists, sorted, the properties the device has sent (as
+	// COMPONENT:NAME, see sentNames): what it holds, so that what it
+	// leaves out of an item is a deletion only among these (mergeInfo).
+	Sent []string `json:",omitempty"`
 	// Tasks: the device sent to-dos in this calendar database, so it
 	// keeps them there and gets the mailbox's tasks there too.
 	Tasks bool `json:",omitempty"`
@@ -908,6 +912,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 		if allDay != "" {
 			d.state.AllDay = allDay
 		}
+		d.state.Sent = addNames(d.state.Sent, sentNames(data))
 		okCode := StatusOK
 		if ch.Op == "Add" || guid == "" {
 			okCode = StatusItemAdded
@@ -970,7 +975,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 				return nil
 			}
 			if server != nil {
-				data = mergeKept(server, data, mergeInfo(d.datastore(ctx), form, server, d.state.AllDay))
+				data = mergeKept(server, data, mergeInfo(d.datastore(ctx), form, server, d.state.AllDay, d.state.Sent))
 			}
 			res, result := d.resolveConflict(ctx, guid, server, data)
 			d.s.log.Info("conflict", "database", d.db, "id", guid, "policy", string(d.s.policy.Conflict), "resolution", res.status().String())
@@ -997,7 +1002,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 		}
 		// What the device does not carry stays as stored.
 		if stored := d.load(ctx, guid); stored != nil {
-			data = mergeKept(stored, data, mergeInfo(d.datastore(ctx), form, stored, d.state.AllDay))
+			data = mergeKept(stored, data, mergeInfo(d.datastore(ctx), form, stored, d.state.AllDay, d.state.Sent))
 		}
 		return &pendingPut{item: &StoreItem{ID: guid, Data: data}, status: st, luid: luid, okCode: okCode}
 	}

@@ -1,0 +1,140 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"syncml-imap/imapstore"
+	"syncml-imap/integration/syncevo"
+)
+
+// Items as a groupware server or a mail client keeps them: organizer,
+// attendees, URL, transparency, bookkeeping, an alarm; a contact with the
+// Apple/Google extras.
+const (
+	fullEvent = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Google Inc//Google Calendar 70.9054//EN\r\n" +
+		"BEGIN:VEVENT\r\nUID:full-event@test\r\nDTSTAMP:20261101T080000Z\r\nCREATED:20261020T080000Z\r\n" +
+		"LAST-MODIFIED:20261101T080000Z\r\nSEQUENCE:2\r\n" +
+		"DTSTART:20261210T090000Z\r\nDTEND:20261210T100000Z\r\nSUMMARY:Planning\r\nLOCATION:Room 4\r\n" +
+		"ORGANIZER;CN=Alice Boss:mailto:alice@example.org\r\n" +
+		"ATTENDEE;CN=Bob;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob@example.org\r\n" +
+		"ATTENDEE;CN=Carol;ROLE=OPT-PARTICIPANT;PARTSTAT=NEEDS-ACTION:mailto:carol@example.org\r\n" +
+		"URL:https://example.org/meetings/planning\r\nTRANSP:OPAQUE\r\n" +
+		"BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Planning\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n" +
+		"END:VEVENT\r\nEND:VCALENDAR\r\n"
+	fullTask = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VTODO\r\nUID:full-task@test\r\n" +
+		"DTSTAMP:20261101T080000Z\r\nCREATED:20261020T080000Z\r\nLAST-MODIFIED:20261101T080000Z\r\n" +
+		"SUMMARY:Write report\r\nDUE:20261215T170000Z\r\nPRIORITY:3\r\nSTATUS:IN-PROCESS\r\nPERCENT-COMPLETE:40\r\n" +
+		"URL:https://example.org/report\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+	fullContact = "BEGIN:VCARD\r\nVERSION:3.0\r\nPRODID:-//Apple Inc.//iPhone OS 17.1//EN\r\nUID:full-contact@test\r\n" +
+		"N:Appleseed;Johnny;;;\r\nFN:Johnny Appleseed\r\nX-PHONETIC-FIRST-NAME:Dschonni\r\nX-PHONETIC-LAST-NAME:Äppelsied\r\n" +
+		"ORG:Example Inc.;\r\nTEL;TYPE=CELL;TYPE=VOICE;TYPE=pref:+49 170 1234567\r\n" +
+		"EMAIL;TYPE=INTERNET;TYPE=WORK:johnny@example.org\r\n" +
+		"item1.URL;type=pref:https\\://johnny.example.org\r\nitem1.X-ABLabel:_$!<HomePage>!$_\r\n" +
+		"item2.X-ABDATE;type=pref:2010-06-01\r\nitem2.X-ABLabel:_$!<Anniversary>!$_\r\n" +
+		"X-JABBER;type=HOME:johnny@jabber.example.org\r\nX-ANNIVERSARY:2010-06-01\r\n" +
+		"NOTE:Met at the fair\r\nEND:VCARD\r\n"
+)
+
+// TestPhoneEditKeepsFields: items the mailbox holds in full go to the
+// phone; the phone edits one field of each; the mailbox afterwards holds
+// the edit and every field it had. The real client shows both halves of
+// the rule: it sends ATTENDEE, ORGANIZER, TRANSP and X-JABBER only since
+// the server's CTCap lists them, and it announces URL and X-* but keeps
+// no URL of an event, no X-PHONETIC-* and sends back no X-ABLabel: what it
+// never sent is not taken for a deletion.
+func TestPhoneEditKeepsFields(t *testing.T) {
+	e := newEnv(t)
+	a := e.account()
+	ctx := context.Background()
+	for kind, data := range map[imapstore.Kind]string{imapstore.KindCalendar: fullEvent, imapstore.KindTasks: fullTask, imapstore.KindContacts: fullContact} {
+		if err := a.Put(ctx, kind, &imapstore.Item{Data: []byte(data)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.sync(t, syncevo.Slow)
+
+	edit := func(source, from, to string) {
+		t.Helper()
+		items := e.client.Items(t, source)
+		if len(items) != 1 {
+			t.Fatalf("%s: the phone holds %d items, want 1", source, len(items))
+		}
+		for name, data := range items {
+			if !bytes.Contains(data, []byte(from)) {
+				t.Fatalf("%s: the phone's copy lacks %q:\n%s", source, from, data)
+			}
+			e.client.WriteItem(t, source, name, bytes.Replace(data, []byte(from), []byte(to), 1))
+		}
+	}
+	edit("calendar", "SUMMARY:Planning", "SUMMARY:Planning (moved)")
+	edit("todo", "SUMMARY:Write report", "SUMMARY:Write the report")
+	edit("addressbook", "NOTE:Met at the fair", "NOTE:Met at the spring fair")
+	e.sync(t, syncevo.TwoWay)
+
+	check := func(kind imapstore.Kind, want ...string) {
+		t.Helper()
+		box := e.mailbox(kind)
+		if len(box) != 1 {
+			t.Fatalf("%v: %d items in the mailbox, want 1", kind, len(box))
+		}
+		for _, data := range box {
+			got := unfoldLines(data)
+			for _, w := range want {
+				if !strings.Contains(got, w) {
+					t.Errorf("%v: the mailbox lost %q after the phone's edit:\n%s", kind, w, got)
+				}
+			}
+		}
+	}
+	check(imapstore.KindCalendar, "SUMMARY:Planning (moved)", "ORGANIZER", "Alice Boss", "mailto:alice@example.org",
+		"mailto:bob@example.org", "mailto:carol@example.org", "PARTSTAT=ACCEPTED", "URL:https://example.org/meetings/planning",
+		"TRANSP:OPAQUE", "-PT15M", "LOCATION:Room 4")
+	check(imapstore.KindTasks, "SUMMARY:Write the report", "PERCENT-COMPLETE:40", "STATUS:IN-PROCESS",
+		"URL:https://example.org/report", "PRIORITY:3")
+	check(imapstore.KindContacts, "NOTE:Met at the spring fair", "X-PHONETIC-FIRST-NAME:Dschonni",
+		"X-PHONETIC-LAST-NAME:Äppelsied", "X-JABBER", "johnny@jabber.example.org", "X-ABDATE", "2010-06-01",
+		"X-ABLabel:_$!<HomePage>!$_", "johnny.example.org", "X-ANNIVERSARY:")
+}
+
+// TestUploadKeepsFields: what a phone sends with ATTENDEE, ORGANIZER,
+// URL, TRANSP, the bookkeeping properties and a task's PERCENT-COMPLETE
+// reaches the mailbox (the server's CTCap lists them, so the client sends
+// them).
+func TestUploadKeepsFields(t *testing.T) {
+	e := newEnv(t)
+	e.client.WriteItem(t, "calendar", "full.ics", []byte(fullEvent))
+	e.client.WriteItem(t, "todo", "full.ics", []byte(fullTask))
+	e.client.WriteItem(t, "addressbook", "full.vcf", []byte(fullContact))
+	e.sync(t, syncevo.Slow)
+	for kind, want := range map[imapstore.Kind][]string{
+		// (The client itself keeps no URL of an event, see above.)
+		imapstore.KindCalendar: {"ORGANIZER", "mailto:alice@example.org", "mailto:bob@example.org", "mailto:carol@example.org",
+			"TRANSP:OPAQUE", "CREATED:20261020T080000Z",
+			"LAST-MODIFIED:", "DTSTAMP:", "-PT15M"},
+		imapstore.KindTasks:    {"PERCENT-COMPLETE:40", "URL:https://example.org/report", "CREATED:20261020T080000Z", "STATUS:IN-PROCESS"},
+		imapstore.KindContacts: {"X-JABBER", "johnny@jabber.example.org", "X-ABDATE", "X-ANNIVERSARY:"},
+	} {
+		box := e.mailbox(kind)
+		if len(box) != 1 {
+			t.Fatalf("%v: %d items in the mailbox, want 1", kind, len(box))
+		}
+		for _, data := range box {
+			got := unfoldLines(data)
+			for _, w := range want {
+				if !strings.Contains(got, w) {
+					t.Errorf("%v: the upload lost %q:\n%s", kind, w, got)
+				}
+			}
+		}
+	}
+}
+
+// unfoldLines undoes content-line folding, for substring checks.
+func unfoldLines(data []byte) string {
+	s := strings.ReplaceAll(string(data), "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\n ", "")
+	return strings.ReplaceAll(s, "\n\t", "")
+}
