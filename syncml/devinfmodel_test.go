@@ -606,3 +606,38 @@ func FuzzParseDevInf(f *testing.F) {
 		}
 	})
 }
+
+// TestServerDevInfFits: the server's DevInf (not chunked) takes at most
+// half of a device's MaxMsgSize: in full where that fits, else with the
+// CTCaps' property names only (what clients filter on), else without
+// CTCaps.
+func TestServerDevInfFits(t *testing.T) {
+	for _, c := range []struct {
+		maxMsg    int64
+		wantCaps  bool
+		wantParam bool
+	}{
+		{0, true, true}, {200000, true, true}, {45000, true, false}, {12000, false, false},
+	} {
+		s := &session{srv: NewServer(ServerOptions{ServerID: "srv"}), verDTD: "1.2", maxMsg: c.maxMsg}
+		e := s.serverDevInf()
+		if c.maxMsg > 0 && int64(encodedSize(e)) > c.maxMsg/2 {
+			t.Errorf("MaxMsgSize %d: DevInf of %d bytes", c.maxMsg, encodedSize(e))
+		}
+		di, err := ParseDevInf(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := di.DataStore("calendar")
+		ok, _ := cs.SupportsProperty("text/calendar", "ATTENDEE")
+		params := false
+		for _, cp := range cs.CTCaps {
+			for _, p := range cp.Properties {
+				params = params || len(p.Params) > 0
+			}
+		}
+		if ok != c.wantCaps || params != c.wantParam {
+			t.Errorf("MaxMsgSize %d: ATTENDEE announced %v (want %v), parameters %v (want %v)", c.maxMsg, ok, c.wantCaps, params, c.wantParam)
+		}
+	}
+}

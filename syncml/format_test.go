@@ -53,16 +53,7 @@ func TestMergeKept(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := string(mergeKept([]byte(stored), []byte(tt.device), tt.info))
-			for _, w := range tt.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("missing %q in\n%s", w, got)
-				}
-			}
-			for _, g := range tt.gone {
-				if strings.Contains(got, g) {
-					t.Errorf("%q should be gone from\n%s", g, got)
-				}
-			}
+			checkHas(t, got, tt.want, tt.gone)
 			if !strings.HasSuffix(got, "END:VCARD\r\n") || strings.Count(got, "BEGIN:VCARD") != 1 {
 				t.Errorf("broken result\n%s", got)
 			}
@@ -151,5 +142,129 @@ func TestSIFDevice(t *testing.T) {
 	}
 	if !strings.Contains(now, "GEO:51.7;19.4") {
 		t.Errorf("GEO, which SIF cannot carry, was lost:\n%s", now)
+	}
+}
+
+// TestMergeDeviceHolds: what a device leaves out of an item it edits is a
+// deletion only when its DevInf announces the property, the server's CTCap
+// lists it and the device has itself sent it before; everything else the
+// mailbox had stays (a phone whose CTCap lacks ATTENDEE, a client that
+// announces URL and X-* but never sends them).
+func TestMergeDeviceHolds(t *testing.T) {
+	stored := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e1\r\nSUMMARY:Planning\r\nDTSTART:20261210T090000Z\r\n" +
+		"DESCRIPTION:agenda\r\nURL:https://example.org/m\r\nORGANIZER;CN=Alice:mailto:alice@example.org\r\n" +
+		"ATTENDEE;CN=Bob:mailto:bob@example.org\r\nX-UNLISTED:kept\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	edited := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e1\r\nSUMMARY:Planning (moved)\r\nDTSTART:20261210T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	tests := []struct {
+		name       string
+		announced  []string // the device's CTCap for text/calendar
+		sent       []string // what it has sent before (dbState.Sent)
+		kept, gone []string
+	}{
+		{
+			name:      "a CTCap without ATTENDEE: the attendees stay",
+			announced: []string{"SUMMARY", "DTSTART", "DESCRIPTION", "URL"},
+			sent:      []string{"VEVENT:DESCRIPTION", "VEVENT:DTSTART", "VEVENT:SUMMARY"},
+			kept:      []string{"ATTENDEE;CN=Bob", "ORGANIZER;CN=Alice", "URL:https://example.org/m", "X-UNLISTED:kept"},
+			gone:      []string{"DESCRIPTION:agenda"},
+		},
+		{
+			name:      "announced, listed, sent before: left out is deleted",
+			announced: []string{"SUMMARY", "DTSTART", "DESCRIPTION", "URL", "ATTENDEE", "ORGANIZER", "X-*"},
+			sent:      []string{"VEVENT:ATTENDEE", "VEVENT:DESCRIPTION", "VEVENT:DTSTART", "VEVENT:ORGANIZER", "VEVENT:SUMMARY", "VEVENT:URL", "VEVENT:X-UNLISTED"},
+			kept:      []string{"X-UNLISTED:kept"}, // the server's CTCap does not list it
+			gone:      []string{"ATTENDEE", "ORGANIZER", "URL:", "DESCRIPTION"},
+		},
+		{
+			name:      "announced but never sent: kept",
+			announced: []string{"SUMMARY", "DTSTART", "DESCRIPTION", "URL", "ATTENDEE", "ORGANIZER", "X-*"},
+			sent:      []string{"VEVENT:DTSTART", "VEVENT:SUMMARY"},
+			kept:      []string{"ATTENDEE;CN=Bob", "ORGANIZER;CN=Alice", "URL:https://example.org/m", "DESCRIPTION:agenda", "X-UNLISTED:kept"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cp := CTCap{CTType: "text/calendar", VerCT: "2.0"}
+			for _, p := range append([]string{"BEGIN", "END", "VERSION", "UID"}, tt.announced...) {
+				cp.Properties = append(cp.Properties, CTProperty{Name: p})
+			}
+			ds := &DataStore{SourceRef: "cal", CTCaps: []CTCap{cp}}
+			got := string(mergeKept([]byte(stored), []byte(edited), mergeInfo(ds, formICal20, []byte(stored), "", tt.sent)))
+			if !strings.Contains(got, "SUMMARY:Planning (moved)") {
+				t.Errorf("the device's edit is lost:\n%s", got)
+			}
+			checkHas(t, got, tt.kept, tt.gone)
+		})
+	}
+}
+
+// TestDeviceLearnsHeld: the engine learns from what a device sends which
+// properties it holds: a field it sent once and then leaves out is deleted
+// in the mailbox, one it never sent stays, through a real session.
+func TestDeviceLearnsHeld(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nN:;Ann;;;\r\nTEL:1\r\nNOTE:old note\r\nX-PHONETIC-FIRST-NAME:An\r\nEND:VCARD\r\n"
+	orig := &StoreItem{Data: []byte(card)}
+	store.Put(ctx, "contacts", orig)
+	d := newDriver(t, store)
+	di := &DevInf{VerDTD: "1.2", DevID: "IMEI:3550000", DevTyp: "phone", DataStores: []DataStore{{SourceRef: "ab",
+		RxPref: ContentType{"text/vcard", "3.0"}, TxPref: ContentType{"text/vcard", "3.0"}, SyncTypes: []int{1, 2},
+		CTCaps: []CTCap{{CTType: "text/vcard", VerCT: "3.0", Properties: []CTProperty{{Name: "BEGIN"}, {Name: "END"},
+			{Name: "VERSION"}, {Name: "FN"}, {Name: "N"}, {Name: "TEL"}, {Name: "NOTE"}, {Name: "X-*"}}}}}}}
+	loc := func(s string) *Loc { return &Loc{LocURI: s} }
+	d.message(1, true,
+		&Access{Op: "Put", Meta: &Meta{Type: devInfType}, Items: []Item{{Source: loc("./devinf12"), Data: &Data{XML: di.Element("1.2")}}}},
+		&Alert{Data: "201", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
+	// The phone's slow sync: its own card (with a NOTE), then the server's.
+	own := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bea\r\nN:;Bea;;;\r\nTEL:2\r\nNOTE:hi\r\nEND:VCARD\r\n"
+	r := d.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{
+		&Change{Op: "Replace", Items: []Item{{Source: loc("L9"), Data: &Data{Text: own}}}}}})
+	var sentID string
+	for _, sy := range commands[*Sync](r) {
+		for _, c := range sy.Commands {
+			if ch, ok := c.(*Change); ok && ch.Items[0].Data != nil && strings.Contains(ch.Items[0].Data.Text, "FN:Ann") {
+				sentID = ch.Items[0].Source.LocURI
+			}
+		}
+	}
+	if sentID == "" {
+		t.Fatalf("the server did not send Ann: %v", statuses(r))
+	}
+	r = d.message(3, true, &Map{Target: *loc("contacts"), Source: *loc("ab"), MapItems: []MapItem{{Target: sentID, Source: "L1"}}})
+	if hdrCode(r) != 200 && hdrCode(r) != 212 {
+		t.Fatalf("map: %v", statuses(r))
+	}
+
+	// Next session: the phone edits Ann, sending no NOTE and no phonetic name.
+	d2 := newDriver(t, store)
+	d2.srv, d2.sid = d.srv, "8"
+	r = d2.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: "1", Next: "2"}}}}})
+	r = d2.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{
+		&Change{Op: "Replace", Items: []Item{{Source: loc("L1"), Data: &Data{Text: "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann B\r\nN:;Ann;;;\r\nTEL:1\r\nEND:VCARD\r\n"}}}}}})
+	got := string(store.items["contacts"][orig.ID])
+	if !strings.Contains(got, "FN:Ann B") {
+		t.Fatalf("the edit did not arrive (%v):\n%s", statuses(r), got)
+	}
+	if strings.Contains(got, "NOTE:") {
+		t.Errorf("the phone holds NOTE (it sent one) and left it out: deleted, yet:\n%s", got)
+	}
+	if !strings.Contains(got, "X-PHONETIC-FIRST-NAME:An") {
+		t.Errorf("the phone never sent X-PHONETIC-FIRST-NAME (announced only through X-*): lost:\n%s", got)
+	}
+}
+
+// checkHas reports what of want got lacks and what of gone it holds.
+func checkHas(t *testing.T, got string, want, gone []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q in\n%s", w, got)
+		}
+	}
+	for _, g := range gone {
+		if strings.Contains(got, g) {
+			t.Errorf("%q should be gone from\n%s", g, got)
+		}
 	}
 }
