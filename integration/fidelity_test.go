@@ -138,3 +138,94 @@ func unfoldLines(data []byte) string {
 	s = strings.ReplaceAll(s, "\n ", "")
 	return strings.ReplaceAll(s, "\n\t", "")
 }
+
+// A weekly meeting with one moved occurrence, as Google Calendar exports
+// it: the master and a RECURRENCE-ID instance in one item.
+const recurringEvent = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Google Inc//Google Calendar 70.9054//EN\r\n" +
+	"BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n" +
+	"RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nTZNAME:CET\r\nEND:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:19700329T020000\r\n" +
+	"TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nTZNAME:CEST\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n" +
+	"BEGIN:VEVENT\r\nUID:weekly-sync@google.com\r\nDTSTAMP:20261101T080000Z\r\n" +
+	"DTSTART;TZID=Europe/Berlin:20261207T100000\r\nDTEND;TZID=Europe/Berlin:20261207T110000\r\nRRULE:FREQ=WEEKLY;COUNT=10\r\n" +
+	"SUMMARY:Weekly sync\r\nORGANIZER;CN=Alice:mailto:alice@example.org\r\n" +
+	"ATTENDEE;CN=Bob;PARTSTAT=ACCEPTED:mailto:bob@example.org\r\n" +
+	"BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Weekly sync\r\nTRIGGER:-PT10M\r\nEND:VALARM\r\nEND:VEVENT\r\n" +
+	"BEGIN:VEVENT\r\nUID:weekly-sync@google.com\r\nDTSTAMP:20261101T080000Z\r\nRECURRENCE-ID;TZID=Europe/Berlin:20261214T100000\r\n" +
+	"DTSTART;TZID=Europe/Berlin:20261215T140000\r\nDTEND;TZID=Europe/Berlin:20261215T150000\r\n" +
+	"SUMMARY:Weekly sync (moved to Tuesday)\r\nORGANIZER;CN=Alice:mailto:alice@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+
+// TestRecurrenceException: a recurring event with an exception reaches
+// the phone as two items (the master and the detached occurrence, which
+// SyncEvolution holds as such); the phone's edit of either changes only
+// that one in the mailbox, which keeps the master, its attendees and
+// alarm and the exception in one item.
+func TestRecurrenceException(t *testing.T) {
+	e := newEnv(t)
+	if err := e.account().Put(context.Background(), imapstore.KindCalendar, &imapstore.Item{Data: []byte(recurringEvent)}); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(t, syncevo.Slow)
+	items := e.client.Items(t, "calendar")
+	if len(items) != 2 {
+		t.Fatalf("the phone holds %d items, want the master and the exception", len(items))
+	}
+	var master, exception string
+	for name, data := range items {
+		if strings.Contains(unfoldLines(data), "moved to Tuesday") {
+			exception = name
+		} else {
+			master = name
+		}
+	}
+	if master == "" || exception == "" {
+		t.Fatalf("the phone's items lack a master or the exception: %q", items)
+	}
+	box := func() string {
+		t.Helper()
+		b := e.mailbox(imapstore.KindCalendar)
+		if len(b) != 1 {
+			t.Fatalf("%d items in the mailbox, want the one recurring event", len(b))
+		}
+		for _, data := range b {
+			return unfoldLines(data)
+		}
+		return ""
+	}
+	edit := func(name, from, to string) {
+		t.Helper()
+		data := e.client.Items(t, "calendar")[name]
+		if !bytes.Contains(data, []byte(from)) {
+			t.Fatalf("the phone's %s lacks %q:\n%s", name, from, data)
+		}
+		e.client.WriteItem(t, "calendar", name, bytes.Replace(data, []byte(from), []byte(to), 1))
+	}
+
+	edit(master, "SUMMARY:Weekly sync", "SUMMARY:Weekly team sync")
+	e.sync(t, syncevo.TwoWay)
+	got := box()
+	for _, w := range []string{"SUMMARY:Weekly team sync", "SUMMARY:Weekly sync (moved to Tuesday)", "RRULE:FREQ=WEEKLY",
+		"RECURRENCE-ID;TZID=Europe/Berlin:20261214T100000", "mailto:bob@example.org", "-PT10M", "TZID:Europe/Berlin"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("after the phone edited the master the mailbox lacks %q:\n%s", w, got)
+		}
+	}
+	if n := strings.Count(got, "BEGIN:VEVENT"); n != 2 {
+		t.Errorf("%d VEVENTs in the mailbox's item, want 2:\n%s", n, got)
+	}
+
+	edit(exception, "SUMMARY:Weekly sync (moved to Tuesday)", "SUMMARY:Weekly sync (Tuesday in room 2)")
+	e.sync(t, syncevo.TwoWay)
+	got = box()
+	for _, w := range []string{"SUMMARY:Weekly team sync", "SUMMARY:Weekly sync (Tuesday in room 2)", "RRULE:FREQ=WEEKLY",
+		"RECURRENCE-ID;TZID=Europe/Berlin:20261214T100000", "mailto:bob@example.org", "-PT10M"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("after the phone edited the exception the mailbox lacks %q:\n%s", w, got)
+		}
+	}
+	if n := strings.Count(got, "BEGIN:VEVENT"); n != 2 {
+		t.Errorf("%d VEVENTs in the mailbox's item, want 2:\n%s", n, got)
+	}
+	if n := len(e.client.Items(t, "calendar")); n != 2 {
+		t.Errorf("the phone holds %d items, want 2", n)
+	}
+}

@@ -176,6 +176,14 @@ func (s *session) offerServerDevInf(ctx context.Context, out *outbox) {
 		return
 	}
 	s.serverInfOffered = true
+	if s.deviceInfo(ctx) == nil {
+		// A device that did not put its DevInf (Synthesis clients put it
+		// only once per server) is asked for it: what it holds decides
+		// merges and the form of recurring events. Its Results come with
+		// its next message, before the server sends items.
+		out.add(&Access{Op: "Get", Meta: &Meta{Type: devInfTypeFor(s.encoding)},
+			Items: []Item{{Target: &Loc{LocURI: s.devInfURI()}}}})
+	}
 	seen, _ := s.store.LoadState(ctx, serverInfSeenKey(s.deviceID))
 	if string(seen) == s.serverDevInfHash() {
 		return

@@ -532,7 +532,7 @@ func TestServerDevInfOffered(t *testing.T) {
 		var b bytes.Buffer
 		EncodeXML(&b, m.Element())
 		r := d.send(b.String())
-		puts := commands[*Access](r)
+		puts := accessOps(r, "Put")
 		if len(puts) == 1 {
 			// The device accepts it.
 			d.message(2, true, &Status{MsgRef: "1", CmdRef: puts[0].CmdID, Cmd: "Put", Data: "200", SourceRef: []string{"./devinf12"}})
@@ -540,13 +540,27 @@ func TestServerDevInfOffered(t *testing.T) {
 		return r
 	}
 	r := run("1", "", "1")
-	puts := commands[*Access](r)
-	if len(puts) != 1 || puts[0].Op != "Put" || puts[0].Items[0].Data.XML.ChildText("DevTyp") != "server" {
+	puts := accessOps(r, "Put")
+	if len(puts) != 1 || puts[0].Items[0].Data.XML.ChildText("DevTyp") != "server" {
 		t.Fatalf("first session: no DevInf Put: %+v", puts)
 	}
-	if r := run("2", "", "2"); len(commands[*Access](r)) != 0 {
+	// The device put no DevInf of its own: the server asks for it.
+	if gets := accessOps(r, "Get"); len(gets) != 1 || gets[0].Items[0].Target.LocURI != "./devinf12" {
+		t.Errorf("first session: no Get of the device's DevInf: %+v", gets)
+	}
+	if r := run("2", "", "2"); len(accessOps(r, "Put")) != 0 {
 		t.Error("DevInf offered again after the device accepted it")
 	}
+}
+
+func accessOps(m *Message, op string) []*Access {
+	var out []*Access
+	for _, a := range commands[*Access](m) {
+		if a.Op == op {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // TestWBXMLTrailingBytes: a WBXML message with a stray newline after the

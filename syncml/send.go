@@ -55,6 +55,15 @@ func (d *dbSession) planSends() *changeFeed {
 	for luid, g := range d.state.Map {
 		if _, ok := d.outgoing[g]; ok {
 			luidOf[g] = luid
+			continue
+		}
+		// An exception the device has, of an item that changed and no
+		// longer holds it (recur.go): deleted on the device.
+		if base, key := recurID(g); key != "" {
+			if op, ok := d.outgoing[base]; ok && op != "Add" {
+				d.outgoing[g] = "Delete"
+				luidOf[g] = luid
+			}
 		}
 	}
 	sends := make([]string, 0, len(d.outgoing))

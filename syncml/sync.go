@@ -294,6 +294,9 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	}
 	ds := d.datastore(ctx)
 	d.view = policyView(st, d.db, &d.s.policy, d.db == "calendar" && d.carriesTasks(ctx, ds))
+	if d.db == "calendar" || d.db == "tasks" {
+		d.view = newRecurView(d.view, func() bool { return holdsExceptions(d.datastore(ctx)) })
+	}
 	if raw == nil && d.s.policy.BackupFirstSync {
 		if code := d.snapshot(ctx); code != StatusOK {
 			return code
@@ -899,7 +902,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			return nil
 		}
 		data = canonical
-		if uv, ok := d.view.(*unionView); ok && d.db == "calendar" && isTaskOnly(data) {
+		if uv, ok := d.view.(interface{ carryTasks() }); ok && d.db == "calendar" && isTaskOnly(data) {
 			// A to-do in the calendar: the device keeps tasks there. Its
 			// own are folded into the tasks point at commit; the mailbox's
 			// other tasks follow from the next session on.
