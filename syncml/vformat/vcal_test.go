@@ -880,6 +880,75 @@ func TestVCalTaskDates(t *testing.T) {
 	vcalTestHas(t, out, "TRIGGER:-PT1H")
 }
 
+// TestVCalTaskAllDay: the all-day spellings of a task's due date (as
+// vCalendar 1.0 devices write a date: local midnight, or a date) are
+// stored as DUE;VALUE=DATE, and go back to the device as it wrote them.
+// UTC values and real times stay timed.
+func TestVCalTaskAllDay(t *testing.T) {
+	berlin := vcalTestLoad(t, "Europe/Berlin")
+	const tzBerlin = "TZ:+01\nDAYLIGHT:TRUE;+02;20260329T010000Z;20261025T010000Z;CET;CEST\n"
+	tests := []struct {
+		name, props string
+		zone        *time.Location // the device's zone on the way back
+		stored      []string
+		form        string
+		back        []string // the device's own lines, read back
+	}{
+		{"local midnight", "DUE:20261210T000000", nil,
+			[]string{"DUE;VALUE=DATE:20261210"}, VCalAllDayMidnight, []string{"DUE:20261210T000000"}},
+		{"date", "DUE:20261210", nil,
+			[]string{"DUE;VALUE=DATE:20261210"}, VCalAllDayDate, []string{"DUE:20261210"}},
+		{"start and due at midnight", "DTSTART:20261201T000000\nDUE:20261210T000000", nil,
+			[]string{"DTSTART;VALUE=DATE:20261201", "DUE;VALUE=DATE:20261210"}, VCalAllDayMidnight,
+			[]string{"DTSTART:20261201T000000", "DUE:20261210T000000"}},
+		{"start and due dates", "DTSTART:20261201\nDUE:20261210", nil,
+			[]string{"DTSTART;VALUE=DATE:20261201", "DUE;VALUE=DATE:20261210"}, VCalAllDayDate,
+			[]string{"DTSTART:20261201", "DUE:20261210"}},
+		{"start midnight, due end of day", "DTSTART:20261201T000000\nDUE:20261210T235959", nil,
+			[]string{"DTSTART;VALUE=DATE:20261201", "DUE;VALUE=DATE:20261210"}, VCalAllDayEndOfDay,
+			[]string{"DTSTART:20261201T000000", "DUE:20261210T235959"}},
+		{"start midnight, due 23:59", "DTSTART:20261210T000000\nDUE:20261210T235900", nil,
+			[]string{"DTSTART;VALUE=DATE:20261210", "DUE;VALUE=DATE:20261210"}, VCalAllDayEndOfDay,
+			[]string{"DTSTART:20261210T000000", "DUE:20261210T235959"}},
+		{"local midnight with TZ", tzBerlin + "DUE:20261210T000000", berlin,
+			[]string{"DUE;VALUE=DATE:20261210"}, VCalAllDayMidnight, []string{"DUE:20261210T000000"}},
+		{"hint on a UTC time", tzBerlin + "X-FUNAMBOL-ALLDAY:1\nDUE:20261209T230000Z", berlin,
+			[]string{"DUE;VALUE=DATE:20261210"}, VCalAllDayMidnight, []string{"DUE:20261210T000000"}},
+		{"hint on UTC midnight", "X-FUNAMBOL-ALLDAY:1\nDUE:20261210T000000Z", nil,
+			[]string{"DUE;VALUE=DATE:20261210"}, VCalAllDayUTCMidnight, []string{"DUE:20261210T000000Z"}},
+		// Timed.
+		{"UTC midnight", "DUE:20261210T000000Z", nil, []string{"DUE:20261210T000000Z"}, "", nil},
+		{"UTC at local midnight", tzBerlin + "DUE:20261209T230000Z", nil, []string{"DUE:20261209T230000Z"}, "", nil},
+		{"real time", "DUE:20261210T170000", nil, []string{"DUE:20261210T170000"}, "", nil},
+		{"due at midnight, start timed", "DTSTART:20261201T100000\nDUE:20261210T000000", nil,
+			[]string{"DTSTART:20261201T100000", "DUE:20261210T000000"}, "", nil},
+		{"due at 23:59:59 alone", "DUE:20261210T235959", nil, []string{"DUE:20261210T235959"}, "", nil},
+		{"due before start", "DTSTART:20261211T000000\nDUE:20261210T000000", nil,
+			[]string{"DTSTART:20261211T000000", "DUE:20261210T000000"}, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stored, form := vcalTestToICal(t, vcalTestWrap("BEGIN:VTODO\nUID:t\nSUMMARY:task\n"+tt.props+"\nEND:VTODO"))
+			vcalTestHas(t, stored, tt.stored...)
+			if form != tt.form {
+				t.Errorf("form %q, want %q", form, tt.form)
+			}
+			if tt.form == "" {
+				return
+			}
+			vcalTestHasNot(t, stored, "DTEND", "X-FUNAMBOL")
+			dev := vcalTestToVCal(t, stored, &VCalOptions{Zone: tt.zone, AllDayForm: form})
+			vcalTestHas(t, dev, tt.back...)
+			if strings.Contains(tt.props, "X-FUNAMBOL-ALLDAY") {
+				// The device flags its own all-day items again.
+				dev = []byte(strings.Replace(string(dev), "BEGIN:VTODO\r\n", "BEGIN:VTODO\r\nX-FUNAMBOL-ALLDAY:1\r\n", 1))
+			}
+			again, _ := vcalTestToICal(t, dev)
+			vcalTestHas(t, again, tt.stored...)
+		})
+	}
+}
+
 // ---- alarms ----
 
 func TestVCalAlarms(t *testing.T) {
