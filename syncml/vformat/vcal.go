@@ -9,7 +9,9 @@ package vformat
 //
 //   - Times. A vCalendar 1.0 local time (no "Z") is in the device's zone:
 //     the one its TZ/DAYLIGHT describe (matched to an IANA zone when the
-//     switches agree, else fitted to yearly rules), or VCalOptions.Zone
+//     switches agree, else fitted to yearly rules; without DAYLIGHT the
+//     fixed offset, Etc/GMT-1 or a zone such as Asia/Kolkata for an offset
+//     Etc/ has no name for), or VCalOptions.Zone
 //     (VCal10ToICal20WithOptions); stored with TZID and a VTIMEZONE.
 //     Without either it stays floating. UTC times stay UTC, except in
 //     recurring items when the device zone is known: a phone repeats at

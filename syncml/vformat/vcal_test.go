@@ -333,8 +333,8 @@ func TestVCal10ToICal20Fixtures(t *testing.T) {
 			},
 		},
 		{
-			file: "fixed_tz.vcs",
-			want: []string{"TZID:UTC+0530", "TZOFFSETFROM:+0530", "TZOFFSETTO:+0530", "DTSTART;TZID=UTC+0530:20260613T213000"},
+			file: "fixed_tz.vcs", // +05:30: the real zone that keeps it all year
+			want: []string{"TZID:Asia/Kolkata", "TZOFFSETFROM:+0530", "TZOFFSETTO:+0530", "DTSTART;TZID=Asia/Kolkata:20260613T213000"},
 		},
 		{
 			file: "custom_dst_rules.vcs", // three years of one rule no IANA zone has: fitted
@@ -1048,7 +1048,21 @@ func TestVCalTZProperties(t *testing.T) {
 		{"+0000", []string{"TRUE;+0100;20260329T010000;20261025T020000;GMT;BST"}, "Europe/London", nil},
 		{"+10", []string{"TRUE;+11;20261004T020000;20270404T030000;AEST;AEDT"}, "Australia/Sydney",
 			map[string]int{"20261004T000000Z": 1100, "20270403T155959Z": 1100, "20270403T160000Z": 1000}},
+		// SyncEvolution writes the switches nearest to now: this year's
+		// end of summer time before next year's start.
+		{"+01:00", []string{"TRUE;+02;20270328T010000Z;20261025T010000Z;CET;CEST"}, "Europe/Berlin",
+			map[string]int{"20261025T005959Z": 200, "20261025T010000Z": 100, "20270328T005959Z": 100, "20270328T010000Z": 200}},
+		{"-05:00", []string{"TRUE;-04:00;20260308T070000Z;20261101T060000Z;EST;EDT"}, "America/New_York", nil},
+		{"-05:00", []string{"TRUE;-04:00;20270314T070000Z;20261101T060000Z;EST;EDT"}, "America/New_York", nil},
+		// Rules no IANA zone has: fitted, summer time kept (not Etc/GMT-1).
+		{"+01", []string{"TRUE;+02;20260601T000000Z;20260901T000000Z;;"}, "UTC+0100/+0200",
+			map[string]int{"20260531T235959Z": 100, "20260701T000000Z": 200, "20261001T000000Z": 100}},
+		{"+01", []string{"TRUE;+02;20270601T000000Z;20260901T000000Z;;"}, "UTC+0100/+0200",
+			map[string]int{"20260801T000000Z": 200, "20261201T000000Z": 100, "20270701T000000Z": 200}},
 		{"+08", nil, "Etc/GMT-8", map[string]int{"20260101T000000Z": 800}},
+		// No Etc/ name for the offset: the zone that keeps it all year.
+		{"+05:30", nil, "Asia/Kolkata", map[string]int{"20260101T000000Z": 530, "20260701T000000Z": 530}},
+		{"+0545", []string{"FALSE"}, "Asia/Kathmandu", nil},
 		{"-03:30", []string{"FALSE"}, "UTC-0330", map[string]int{"20260701T000000Z": -330}},
 		{"", []string{"TRUE;+02;20260329T020000;20261025T030000;;"}, "Europe/Berlin", nil},
 		{"+00", nil, "UTC", nil},
@@ -1081,6 +1095,19 @@ func TestVCalTZProperties(t *testing.T) {
 	if tz, dl := tokyo.vcalTZLines(2026, 2027); tz != "+09" || !slices.Equal(dl, []string{"FALSE"}) {
 		t.Errorf("Tokyo: %s %q", tz, dl)
 	}
+}
+
+// TestVCalSyncEvolutionTZ: the TZ and DAYLIGHT SyncEvolution writes in
+// December (this year's end of summer time, next year's start) name the
+// device's real zone: a weekly series in UTC is anchored in
+// Europe/Berlin, and local times are stored in it, not in Etc/GMT-1.
+func TestVCalSyncEvolutionTZ(t *testing.T) {
+	const tz = "TZ:+01:00\nDAYLIGHT:TRUE;+02;20270328T010000Z;20261025T010000Z;CET;CEST\n"
+	out, _ := vcalTestToICal(t, vcalTestWrap(tz+"BEGIN:VEVENT\nUID:w\nDTSTART:20261207T080000Z\nDTEND:20261207T090000Z\nRRULE:W1 MO #0\nEND:VEVENT"))
+	vcalTestHas(t, out, "TZID:Europe/Berlin", "DTSTART;TZID=Europe/Berlin:20261207T090000", "RRULE:FREQ=WEEKLY;BYDAY=MO")
+	vcalTestHasNot(t, out, "TZID:Etc/", "TZID:UTC")
+	out, _ = vcalTestToICal(t, vcalTestWrap(tz+"BEGIN:VEVENT\nUID:l\nDTSTART:20260710T100000\nDTEND:20260710T110000\nEND:VEVENT"))
+	vcalTestHas(t, out, "DTSTART;TZID=Europe/Berlin:20260710T100000", "DTEND;TZID=Europe/Berlin:20260710T110000")
 }
 
 // A VTIMEZONE with the rules EDS writes (MONTHLY;INTERVAL=12, fixed
