@@ -351,6 +351,15 @@ func TestVCal10ToICal20Fixtures(t *testing.T) {
 			absent: []string{"RRULE:"},
 		},
 		{
+			file: "syncevolution_allday_tasks.vcs", // tasks due on a day, as local midnight; a monthly one
+			form: VCalAllDayMidnight,
+			want: []string{
+				"DTSTART;VALUE=DATE:20261201", "DUE;VALUE=DATE:20261201", "RRULE:FREQ=MONTHLY",
+				"EXDATE;VALUE=DATE:20270101", "DUE;VALUE=DATE:20261211",
+			},
+			absent: []string{"DUE:", "DTSTART:", "TZID"},
+		},
+		{
 			file: "monthly_pos.vcs", // #3 counts months: six occurrences
 			want: []string{"RRULE:FREQ=MONTHLY;BYDAY=1MO,-1FR;COUNT=6", "DTSTART:20260105T080000Z"},
 		},
