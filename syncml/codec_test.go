@@ -216,3 +216,38 @@ func TestHeaderStatuses(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeXMLIgnoresEpilog: bytes after the root element closes (a
+// trailing NUL or newline, as some devices send, or junk) are ignored,
+// as the WBXML decoder ignores what follows the root's END; the document
+// decodes as without them.
+func TestDecodeXMLIgnoresEpilog(t *testing.T) {
+	doc := readFixture(t, "pkg1-slow.xml")
+	want := parse(t, doc)
+	for _, tc := range []struct{ name, tail string }{
+		{"NUL", "\x00"},
+		{"CRLF", "\r\n"},
+		{"NUL and CRLF", "\x00\r\n"},
+		{"junk", "\xff\x80 abc <"},
+		{"second root", "<SyncML><SyncHdr/></SyncML>"},
+		{"unclosed comment", "<!-- "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root, err := DecodeXML(strings.NewReader(string(doc) + tc.tail))
+			if err != nil {
+				t.Fatalf("DecodeXML: %v", err)
+			}
+			m, err := ParseMessage(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(m, want) {
+				t.Errorf("decoded with %q after the root differs from the document alone", tc.tail)
+			}
+		})
+	}
+	// What comes before the root closes still counts.
+	if _, err := DecodeXML(strings.NewReader("<SyncML><SyncHdr>\x00</SyncHdr></SyncML>")); err == nil {
+		t.Error("a NUL inside the document was accepted")
+	}
+}

@@ -83,7 +83,8 @@ var errTooDeep = errors.New("syncml: document nested too deeply")
 
 // DecodeXML reads one XML document into an Element tree. Namespaces are
 // recorded for the sub-DTDs (MetInf, DevInf) but names are matched by
-// local name, since real devices are careless with namespaces.
+// local name, since real devices are careless with namespaces. Decoding
+// ends where the root element closes: bytes after it are ignored.
 func DecodeXML(r io.Reader) (*Element, error) {
 	d := xml.NewDecoder(r)
 	d.Strict = false
@@ -130,15 +131,19 @@ func DecodeXML(r io.Reader) (*Element, error) {
 					el.NS = parent.NS
 				}
 				parent.Children = append(parent.Children, el)
-			} else if root == nil {
-				root = el
 			} else {
-				return nil, errors.New("syncml: XML: more than one root element")
+				root = el
 			}
 			stack = append(stack, el)
 		case xml.EndElement:
 			if len(stack) > 0 {
 				stack = stack[:len(stack)-1]
+			}
+			if len(stack) == 0 && root != nil {
+				// The document is complete. Some devices send a NUL or a
+				// newline after it; as the WBXML decoder does after the
+				// root's END, what follows is not read.
+				return root, nil
 			}
 		case xml.CharData:
 			if n := len(stack); n > 0 {

@@ -581,11 +581,31 @@ func TestWBXMLTrailingBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Hdr.SessionID != "8" {
-		t.Errorf("reply to session %q, want 8", m.Hdr.SessionID)
+	checkPkg1SlowReply(t, m, "8")
+}
+
+// checkPkg1SlowReply checks the server's answer to pkg1-slow.xml sent as
+// session sid.
+func checkPkg1SlowReply(t *testing.T, m *Message, sid string) {
+	t.Helper()
+	if m.Hdr.SessionID != sid {
+		t.Errorf("reply to session %q, want %s", m.Hdr.SessionID, sid)
 	}
 	want := []string{"SyncHdr 0 212", "Put 1 200 src=./devinf12 msg=1", "Get 2 200 msg=1", "Alert 3 200 src=./addressbook msg=1", "Alert 4 404 src=./notes msg=1"}
 	if got := statuses(m); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("statuses %v, want %v", got, want)
 	}
+}
+
+// TestXMLTrailingBytes: an XML message followed by a NUL and a newline
+// (as some devices send) is answered like the same message without them,
+// not refused.
+func TestXMLTrailingBytes(t *testing.T) {
+	srv := NewServer(ServerOptions{Auth: memAuth{newMemStore()}})
+	body := strings.ReplaceAll(string(readFixture(t, "pkg1-slow.xml")), "SID", "9") + "\x00\r\n"
+	resp, err := srv.Handle(context.Background(), &Request{Body: []byte(body), Encoding: EncodingXML, BaseURL: "http://x/syncml"})
+	if err != nil {
+		t.Fatalf("a message with a trailing NUL and newline: %v", err)
+	}
+	checkPkg1SlowReply(t, parse(t, resp.Body), "9")
 }

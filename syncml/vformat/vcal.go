@@ -9,7 +9,9 @@ package vformat
 //
 //   - Times. A vCalendar 1.0 local time (no "Z") is in the device's zone:
 //     the one its TZ/DAYLIGHT describe (matched to an IANA zone when the
-//     switches agree, else fitted to yearly rules), or VCalOptions.Zone
+//     switches agree, else fitted to yearly rules; without DAYLIGHT the
+//     fixed offset, Etc/GMT-1 or a zone such as Asia/Kolkata for an offset
+//     Etc/ has no name for), or VCalOptions.Zone
 //     (VCal10ToICal20WithOptions); stored with TZID and a VTIMEZONE.
 //     Without either it stays floating. UTC times stay UTC, except in
 //     recurring items when the device zone is known: a phone repeats at
@@ -28,6 +30,13 @@ package vformat
 //     (T000000 to T235959 or T2359 of the last day). X-FUNAMBOL-ALLDAY,
 //     X-MICROSOFT-CDO-ALLDAYEVENT and Symbian's X-EPOCAGENDAENTRYTYPE:EVENT
 //     also mark an event all-day. ICal20ToVCal10 writes opts.AllDayForm.
+//     A task's DUE (and DTSTART) is stored as VALUE=DATE when written as a
+//     date, at local midnight (how vCalendar 1.0 devices write a date:
+//     "midnight"), or DTSTART at local midnight and DUE at 23:59(:59) of
+//     the due day ("end-of-day"); a due date is that day, not the day
+//     after. UTC values count only with a hint. Back, a due date is
+//     written in opts.AllDayForm: the date, local T000000, T000000Z, or
+//     T235959 in the end-of-day form when the task has a start date.
 //   - RRULE: see vcal_rrule.go. An iCalendar rule vCalendar 1.0 cannot
 //     express (BYHOUR, BYWEEKNO, BYSETPOS over several days, ...) is left
 //     out: the device gets the first occurrence only (the stored rule is

@@ -190,13 +190,23 @@ func vcalReadItem(c *vcalComp, zone *vcalZone) (*vcalItem, string) {
 	origStart := it.start
 	form := ""
 	var sd, ed time.Time
-	if it.kind == "VEVENT" && !it.start.isZero() {
+	switch {
+	case it.kind == "VEVENT" && !it.start.isZero():
 		sd, ed, form = vcalDetectAllDay(it.start, it.end, zone, hint)
+		if form != "" {
+			it.end = vcalDT{wall: ed, kind: vcalDate}
+		}
+	case it.kind == "VTODO":
+		sd, ed, form = vcalDetectAllDayTask(it.start, it.due, zone, hint)
+		if form != "" && !it.due.isZero() {
+			it.due = vcalDT{wall: ed, kind: vcalDate}
+		}
 	}
 	if form != "" {
 		it.allDay = true
-		it.start = vcalDT{wall: sd, kind: vcalDate}
-		it.end = vcalDT{wall: ed, kind: vcalDate}
+		if !it.start.isZero() {
+			it.start = vcalDT{wall: sd, kind: vcalDate}
+		}
 	}
 	toDate := func(d vcalDT) vcalDT {
 		w := d.wall
@@ -449,6 +459,53 @@ func vcalDetectAllDay(s, e vcalDT, zone *vcalZone, hint bool) (time.Time, time.T
 		return sw, sw.Add(day), VCalAllDayMidnight
 	}
 	return time.Time{}, time.Time{}, ""
+}
+
+// vcalDetectAllDayTask recognises the all-day spellings of a task: DUE,
+// and DTSTART when there is one, as dates ("date"), at local midnight
+// ("midnight", the way vCalendar 1.0 devices write a date), or DTSTART at
+// local midnight and DUE at 23:59 or 23:59:59 ("end-of-day"). A due date
+// is its own day, not the day after as an event's DTEND. UTC values are
+// instants, not dates: they count only with an all-day hint, as a lone
+// UTC start of an event does (vcalDetectAllDay). It returns the start and
+// due days (zero where the value is) and the form ("" when timed).
+func vcalDetectAllDayTask(s, due vcalDT, zone *vcalZone, hint bool) (time.Time, time.Time, string) {
+	day := func(d vcalDT) (time.Time, string, bool) {
+		switch {
+		case d.kind == vcalDate:
+			return d.wall, VCalAllDayDate, true
+		case d.kind != vcalUTC && vcalIsMidnight(d.wall):
+			return d.wall, VCalAllDayMidnight, true
+		case d.kind == vcalUTC && hint && vcalIsMidnight(d.wall):
+			return d.wall, VCalAllDayUTCMidnight, true
+		case hint:
+			return vcalDateOf(vcalLocalWall(d, zone)), VCalAllDayMidnight, true
+		}
+		return time.Time{}, "", false
+	}
+	var sd, dd time.Time
+	var sf, df string
+	ok := true
+	if !s.isZero() {
+		sd, sf, ok = day(s)
+	}
+	if ok && !due.isZero() {
+		dd, df, ok = day(due)
+		endOfDay := due.kind != vcalUTC && due.wall.Hour() == 23 && due.wall.Minute() == 59 &&
+			(due.wall.Second() == 0 || due.wall.Second() == 59)
+		if !ok && sf == VCalAllDayMidnight && endOfDay {
+			dd, df, ok = vcalDateOf(due.wall), VCalAllDayEndOfDay, true
+		}
+	}
+	switch {
+	case !ok || (sf == "" && df == ""):
+		return time.Time{}, time.Time{}, ""
+	case sf != "" && df != "" && dd.Before(sd):
+		return time.Time{}, time.Time{}, ""
+	case df != "":
+		return sd, dd, df
+	}
+	return sd, dd, sf
 }
 
 // vcalReadAlarm reads AALARM, DALARM, PALARM or MALARM:

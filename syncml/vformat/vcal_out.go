@@ -207,7 +207,7 @@ func (o *vcalOut) item(it *vcalItem) {
 	}
 	if it.kind == "VTODO" {
 		if !it.due.isZero() {
-			w.vcalLine("DUE", o.fmt(it.due))
+			w.vcalLine("DUE", o.fmtDue(it))
 		}
 		if !it.completed.isZero() {
 			w.vcalLine("COMPLETED", o.fmt(it.completed))
@@ -311,6 +311,17 @@ func (o *vcalOut) allDay(it *vcalItem) {
 		w.vcalLine("DTSTART", vcalFmtDate(sd))
 		w.vcalLine("DTEND", vcalFmtDate(ed))
 	}
+}
+
+// fmtDue writes a task's DUE. A due date goes in the device's all-day
+// spelling, which for a task is the date itself at local midnight, or, in
+// the end-of-day form with a start date, 23:59:59 of it: the spellings
+// vcalDetectAllDayTask reads back as that date.
+func (o *vcalOut) fmtDue(it *vcalItem) string {
+	if it.due.kind == vcalDate && o.form == VCalAllDayEndOfDay && it.start.kind == vcalDate {
+		return vcalFmtDate(it.due.wall) + "T235959"
+	}
+	return o.fmt(it.due)
 }
 
 // rule writes the item's RRULE in vCalendar 1.0 terms, if it can.

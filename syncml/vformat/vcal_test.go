@@ -333,8 +333,8 @@ func TestVCal10ToICal20Fixtures(t *testing.T) {
 			},
 		},
 		{
-			file: "fixed_tz.vcs",
-			want: []string{"TZID:UTC+0530", "TZOFFSETFROM:+0530", "TZOFFSETTO:+0530", "DTSTART;TZID=UTC+0530:20260613T213000"},
+			file: "fixed_tz.vcs", // +05:30: the real zone that keeps it all year
+			want: []string{"TZID:Asia/Kolkata", "TZOFFSETFROM:+0530", "TZOFFSETTO:+0530", "DTSTART;TZID=Asia/Kolkata:20260613T213000"},
 		},
 		{
 			file: "custom_dst_rules.vcs", // three years of one rule no IANA zone has: fitted
@@ -349,6 +349,15 @@ func TestVCal10ToICal20Fixtures(t *testing.T) {
 			file:   "irregular_dst.vcs", // switches on fixed dates: no rule, DTSTART only
 			want:   []string{"DTSTART:20250321T000000", "DTSTART:20260322T000000", "DTSTART:20250921T000000", "DTSTART:20260922T000000"},
 			absent: []string{"RRULE:"},
+		},
+		{
+			file: "syncevolution_allday_tasks.vcs", // tasks due on a day, as local midnight; a monthly one
+			form: VCalAllDayMidnight,
+			want: []string{
+				"DTSTART;VALUE=DATE:20261201", "DUE;VALUE=DATE:20261201", "RRULE:FREQ=MONTHLY",
+				"EXDATE;VALUE=DATE:20270101", "DUE;VALUE=DATE:20261211",
+			},
+			absent: []string{"DUE:", "DTSTART:", "TZID"},
 		},
 		{
 			file: "monthly_pos.vcs", // #3 counts months: six occurrences
@@ -880,6 +889,75 @@ func TestVCalTaskDates(t *testing.T) {
 	vcalTestHas(t, out, "TRIGGER:-PT1H")
 }
 
+// TestVCalTaskAllDay: the all-day spellings of a task's due date (as
+// vCalendar 1.0 devices write a date: local midnight, or a date) are
+// stored as DUE;VALUE=DATE, and go back to the device as it wrote them.
+// UTC values and real times stay timed.
+func TestVCalTaskAllDay(t *testing.T) {
+	berlin := vcalTestLoad(t, "Europe/Berlin")
+	const tzBerlin = "TZ:+01\nDAYLIGHT:TRUE;+02;20260329T010000Z;20261025T010000Z;CET;CEST\n"
+	tests := []struct {
+		name, props string
+		zone        *time.Location // the device's zone on the way back
+		stored      []string
+		form        string
+		back        []string // the device's own lines, read back
+	}{
+		{"local midnight", "DUE:20261210T000000", nil,
+			[]string{"DUE;VALUE=DATE:20261210"}, VCalAllDayMidnight, []string{"DUE:20261210T000000"}},
+		{"date", "DUE:20261210", nil,
+			[]string{"DUE;VALUE=DATE:20261210"}, VCalAllDayDate, []string{"DUE:20261210"}},
+		{"start and due at midnight", "DTSTART:20261201T000000\nDUE:20261210T000000", nil,
+			[]string{"DTSTART;VALUE=DATE:20261201", "DUE;VALUE=DATE:20261210"}, VCalAllDayMidnight,
+			[]string{"DTSTART:20261201T000000", "DUE:20261210T000000"}},
+		{"start and due dates", "DTSTART:20261201\nDUE:20261210", nil,
+			[]string{"DTSTART;VALUE=DATE:20261201", "DUE;VALUE=DATE:20261210"}, VCalAllDayDate,
+			[]string{"DTSTART:20261201", "DUE:20261210"}},
+		{"start midnight, due end of day", "DTSTART:20261201T000000\nDUE:20261210T235959", nil,
+			[]string{"DTSTART;VALUE=DATE:20261201", "DUE;VALUE=DATE:20261210"}, VCalAllDayEndOfDay,
+			[]string{"DTSTART:20261201T000000", "DUE:20261210T235959"}},
+		{"start midnight, due 23:59", "DTSTART:20261210T000000\nDUE:20261210T235900", nil,
+			[]string{"DTSTART;VALUE=DATE:20261210", "DUE;VALUE=DATE:20261210"}, VCalAllDayEndOfDay,
+			[]string{"DTSTART:20261210T000000", "DUE:20261210T235959"}},
+		{"local midnight with TZ", tzBerlin + "DUE:20261210T000000", berlin,
+			[]string{"DUE;VALUE=DATE:20261210"}, VCalAllDayMidnight, []string{"DUE:20261210T000000"}},
+		{"hint on a UTC time", tzBerlin + "X-FUNAMBOL-ALLDAY:1\nDUE:20261209T230000Z", berlin,
+			[]string{"DUE;VALUE=DATE:20261210"}, VCalAllDayMidnight, []string{"DUE:20261210T000000"}},
+		{"hint on UTC midnight", "X-FUNAMBOL-ALLDAY:1\nDUE:20261210T000000Z", nil,
+			[]string{"DUE;VALUE=DATE:20261210"}, VCalAllDayUTCMidnight, []string{"DUE:20261210T000000Z"}},
+		// Timed.
+		{"UTC midnight", "DUE:20261210T000000Z", nil, []string{"DUE:20261210T000000Z"}, "", nil},
+		{"UTC at local midnight", tzBerlin + "DUE:20261209T230000Z", nil, []string{"DUE:20261209T230000Z"}, "", nil},
+		{"real time", "DUE:20261210T170000", nil, []string{"DUE:20261210T170000"}, "", nil},
+		{"due at midnight, start timed", "DTSTART:20261201T100000\nDUE:20261210T000000", nil,
+			[]string{"DTSTART:20261201T100000", "DUE:20261210T000000"}, "", nil},
+		{"due at 23:59:59 alone", "DUE:20261210T235959", nil, []string{"DUE:20261210T235959"}, "", nil},
+		{"due before start", "DTSTART:20261211T000000\nDUE:20261210T000000", nil,
+			[]string{"DTSTART:20261211T000000", "DUE:20261210T000000"}, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stored, form := vcalTestToICal(t, vcalTestWrap("BEGIN:VTODO\nUID:t\nSUMMARY:task\n"+tt.props+"\nEND:VTODO"))
+			vcalTestHas(t, stored, tt.stored...)
+			if form != tt.form {
+				t.Errorf("form %q, want %q", form, tt.form)
+			}
+			if tt.form == "" {
+				return
+			}
+			vcalTestHasNot(t, stored, "DTEND", "X-FUNAMBOL")
+			dev := vcalTestToVCal(t, stored, &VCalOptions{Zone: tt.zone, AllDayForm: form})
+			vcalTestHas(t, dev, tt.back...)
+			if strings.Contains(tt.props, "X-FUNAMBOL-ALLDAY") {
+				// The device flags its own all-day items again.
+				dev = []byte(strings.Replace(string(dev), "BEGIN:VTODO\r\n", "BEGIN:VTODO\r\nX-FUNAMBOL-ALLDAY:1\r\n", 1))
+			}
+			again, _ := vcalTestToICal(t, dev)
+			vcalTestHas(t, again, tt.stored...)
+		})
+	}
+}
+
 // ---- alarms ----
 
 func TestVCalAlarms(t *testing.T) {
@@ -979,7 +1057,21 @@ func TestVCalTZProperties(t *testing.T) {
 		{"+0000", []string{"TRUE;+0100;20260329T010000;20261025T020000;GMT;BST"}, "Europe/London", nil},
 		{"+10", []string{"TRUE;+11;20261004T020000;20270404T030000;AEST;AEDT"}, "Australia/Sydney",
 			map[string]int{"20261004T000000Z": 1100, "20270403T155959Z": 1100, "20270403T160000Z": 1000}},
+		// SyncEvolution writes the switches nearest to now: this year's
+		// end of summer time before next year's start.
+		{"+01:00", []string{"TRUE;+02;20270328T010000Z;20261025T010000Z;CET;CEST"}, "Europe/Berlin",
+			map[string]int{"20261025T005959Z": 200, "20261025T010000Z": 100, "20270328T005959Z": 100, "20270328T010000Z": 200}},
+		{"-05:00", []string{"TRUE;-04:00;20260308T070000Z;20261101T060000Z;EST;EDT"}, "America/New_York", nil},
+		{"-05:00", []string{"TRUE;-04:00;20270314T070000Z;20261101T060000Z;EST;EDT"}, "America/New_York", nil},
+		// Rules no IANA zone has: fitted, summer time kept (not Etc/GMT-1).
+		{"+01", []string{"TRUE;+02;20260601T000000Z;20260901T000000Z;;"}, "UTC+0100/+0200",
+			map[string]int{"20260531T235959Z": 100, "20260701T000000Z": 200, "20261001T000000Z": 100}},
+		{"+01", []string{"TRUE;+02;20270601T000000Z;20260901T000000Z;;"}, "UTC+0100/+0200",
+			map[string]int{"20260801T000000Z": 200, "20261201T000000Z": 100, "20270701T000000Z": 200}},
 		{"+08", nil, "Etc/GMT-8", map[string]int{"20260101T000000Z": 800}},
+		// No Etc/ name for the offset: the zone that keeps it all year.
+		{"+05:30", nil, "Asia/Kolkata", map[string]int{"20260101T000000Z": 530, "20260701T000000Z": 530}},
+		{"+0545", []string{"FALSE"}, "Asia/Kathmandu", nil},
 		{"-03:30", []string{"FALSE"}, "UTC-0330", map[string]int{"20260701T000000Z": -330}},
 		{"", []string{"TRUE;+02;20260329T020000;20261025T030000;;"}, "Europe/Berlin", nil},
 		{"+00", nil, "UTC", nil},
@@ -1012,6 +1104,19 @@ func TestVCalTZProperties(t *testing.T) {
 	if tz, dl := tokyo.vcalTZLines(2026, 2027); tz != "+09" || !slices.Equal(dl, []string{"FALSE"}) {
 		t.Errorf("Tokyo: %s %q", tz, dl)
 	}
+}
+
+// TestVCalSyncEvolutionTZ: the TZ and DAYLIGHT SyncEvolution writes in
+// December (this year's end of summer time, next year's start) name the
+// device's real zone: a weekly series in UTC is anchored in
+// Europe/Berlin, and local times are stored in it, not in Etc/GMT-1.
+func TestVCalSyncEvolutionTZ(t *testing.T) {
+	const tz = "TZ:+01:00\nDAYLIGHT:TRUE;+02;20270328T010000Z;20261025T010000Z;CET;CEST\n"
+	out, _ := vcalTestToICal(t, vcalTestWrap(tz+"BEGIN:VEVENT\nUID:w\nDTSTART:20261207T080000Z\nDTEND:20261207T090000Z\nRRULE:W1 MO #0\nEND:VEVENT"))
+	vcalTestHas(t, out, "TZID:Europe/Berlin", "DTSTART;TZID=Europe/Berlin:20261207T090000", "RRULE:FREQ=WEEKLY;BYDAY=MO")
+	vcalTestHasNot(t, out, "TZID:Etc/", "TZID:UTC")
+	out, _ = vcalTestToICal(t, vcalTestWrap(tz+"BEGIN:VEVENT\nUID:l\nDTSTART:20260710T100000\nDTEND:20260710T110000\nEND:VEVENT"))
+	vcalTestHas(t, out, "DTSTART;TZID=Europe/Berlin:20260710T100000", "DTEND;TZID=Europe/Berlin:20260710T110000")
 }
 
 // A VTIMEZONE with the rules EDS writes (MONTHLY;INTERVAL=12, fixed

@@ -480,11 +480,28 @@ var vcalTZCandidates = []string{
 	"Asia/Jerusalem", "Asia/Beirut", "Africa/Cairo", "Asia/Amman", "Asia/Damascus", "Asia/Tehran",
 }
 
-// vcalZoneFromTZ builds the device's zone from TZ and DAYLIGHT values.
-// It returns nil when neither says anything usable.
+// vcalFixedCandidates are the zones a fixed offset without an Etc/ name
+// (a half or quarter hour) is matched against.
+var vcalFixedCandidates = []string{
+	"Asia/Kolkata", "Asia/Kathmandu", "Asia/Yangon", "Asia/Kabul", "Asia/Tehran",
+	"Australia/Darwin", "Australia/Eucla", "Pacific/Marquesas",
+}
+
+// vcalZoneFromTZ builds the device's zone from TZ and DAYLIGHT values:
+// the IANA zone whose switches match where one does (vcalTZCandidates),
+// else the switches fitted to yearly rules; without daylight saving, the
+// fixed offset (vcalFixedZone). It returns nil when neither says anything
+// usable.
+//
+// Each DAYLIGHT gives two switches, into daylight saving at its start and
+// out at its end. The end may come first: SyncEvolution writes the
+// switches nearest to now (in December, this year's end of summer time
+// and next year's start), so the two are taken as switches, not as one
+// period.
 func vcalZoneFromTZ(tz string, daylights []string) *vcalZone {
 	std, haveStd := vcalParseOffset(tz)
-	var periods []vcalDSTPeriod
+	var tr []vcalOnset
+	seen := map[time.Time]bool{}
 	for _, d := range daylights {
 		f := strings.Split(d, ";")
 		if len(f) < 4 || !strings.EqualFold(strings.TrimSpace(f[0]), "TRUE") {
@@ -509,47 +526,53 @@ func vcalZoneFromTZ(tz string, daylights []string) *vcalZone {
 		if !eUTC {
 			en = en.Add(-time.Duration(dst) * time.Second)
 		}
-		if !en.After(st) {
+		if en.Equal(st) || vcalAbs(en.Sub(st)) > 366*24*time.Hour {
 			continue
 		}
-		p := vcalDSTPeriod{start: st, end: en, std: s0, dst: dst}
+		if !haveStd {
+			std, haveStd = s0, true
+		}
+		var stdName, dstName string
 		if len(f) > 4 {
-			p.stdName = strings.TrimSpace(f[4])
+			stdName = strings.TrimSpace(f[4])
 		}
 		if len(f) > 5 {
-			p.dstName = strings.TrimSpace(f[5])
+			dstName = strings.TrimSpace(f[5])
 		}
-		periods = append(periods, p)
-	}
-	if !haveStd && len(periods) == 0 {
-		return nil
+		for _, o := range []vcalOnset{{at: st, from: s0, to: dst, dst: true, name: dstName}, {at: en, from: dst, to: s0, name: stdName}} {
+			if !seen[o.at] {
+				seen[o.at] = true
+				tr = append(tr, o)
+			}
+		}
 	}
 	if !haveStd {
-		std = periods[0].std
+		return nil
 	}
-	sort.Slice(periods, func(i, j int) bool { return periods[i].start.Before(periods[j].start) })
-	if len(periods) == 0 {
+	if len(tr) == 0 {
 		return vcalFixedZone(std)
 	}
+	sort.Slice(tr, func(i, j int) bool { return tr[i].at.Before(tr[j].at) })
 	for _, name := range vcalTZCandidates {
-		if loc := vcalLoadIANA(name); loc != nil && vcalLocMatches(loc, std, periods) {
+		if loc := vcalLoadIANA(name); loc != nil && vcalLocMatches(loc, tr) {
 			return &vcalZone{id: name, loc: loc}
 		}
 	}
-	var tr []vcalOnset
-	for _, p := range periods {
-		tr = append(tr, vcalOnset{at: p.start, from: p.std, to: p.dst, dst: true, name: p.dstName},
-			vcalOnset{at: p.end, from: p.dst, to: p.std, name: p.stdName})
+	dst := tr[0].to
+	if !tr[0].dst {
+		dst = tr[0].from
 	}
-	last := periods[len(periods)-1].start.Year()
+	last := tr[len(tr)-1].at.Year()
 	return &vcalZone{
-		id:  "UTC" + vcalFmtOffset(std, false) + "/" + vcalFmtOffset(periods[0].dst, false),
+		id:  "UTC" + vcalFmtOffset(std, false) + "/" + vcalFmtOffset(dst, false),
 		obs: vcalFitObs(tr, last, false),
 	}
 }
 
 // vcalFixedZone is a zone without daylight saving: Etc/GMT-1 for +01 (the
-// IANA names have the sign reversed), UTC+0530 where no IANA name exists.
+// IANA names have the sign reversed); for an offset that has no Etc/ name,
+// the IANA zone that keeps it all year (Asia/Kolkata for +05:30), else
+// UTC+0530.
 func vcalFixedZone(off int) *vcalZone {
 	if off == 0 {
 		return &vcalZone{id: "UTC", fixed: 0}
@@ -562,25 +585,32 @@ func vcalFixedZone(off int) *vcalZone {
 		}
 		return &vcalZone{id: name, fixed: off}
 	}
-	return &vcalZone{id: "UTC" + vcalFmtOffset(off, false), fixed: off}
+	z := &vcalZone{id: "UTC" + vcalFmtOffset(off, false), fixed: off}
+	for _, name := range vcalFixedCandidates {
+		if loc := vcalLoadIANA(name); loc != nil {
+			if real := (&vcalZone{id: name, loc: loc}); vcalZonesAgree(real, z) {
+				return real
+			}
+		}
+	}
+	return z
 }
 
-// vcalLocMatches reports whether loc has the standard offset std and DST
-// periods matching the device's (each switch within an hour).
-func vcalLocMatches(loc *time.Location, std int, periods []vcalDSTPeriod) bool {
-	for _, p := range periods {
-		mid := p.start.Add(p.end.Sub(p.start) / 2)
-		t := mid.In(loc)
-		_, off := t.Zone()
-		if !t.IsDST() || off != p.dst {
+// vcalLocMatches reports whether loc switches where the device's switches
+// are (each within an hour, between the same offsets) and keeps the
+// offset of each switch until the next.
+func vcalLocMatches(loc *time.Location, tr []vcalOnset) bool {
+	for i, o := range tr {
+		_, before := o.at.Add(-time.Hour - time.Second).In(loc).Zone()
+		_, after := o.at.Add(time.Hour + time.Second).In(loc).Zone()
+		if before != o.from || after != o.to {
 			return false
 		}
-		s, e := t.ZoneBounds()
-		if s.IsZero() || e.IsZero() || vcalAbs(s.Sub(p.start)) > time.Hour || vcalAbs(e.Sub(p.end)) > time.Hour {
-			return false
-		}
-		if _, o := s.Add(-time.Second).In(loc).Zone(); o != std {
-			return false
+		if i+1 < len(tr) {
+			mid := o.at.Add(tr[i+1].at.Sub(o.at) / 2)
+			if _, off := mid.In(loc).Zone(); off != o.to {
+				return false
+			}
 		}
 	}
 	return true
