@@ -188,7 +188,24 @@ func toCanonical(form string, data []byte, zone *time.Location) (out []byte, all
 	if c, ok := converters[form]; ok {
 		return c.in(data, zone)
 	}
+	if form == formVCard30 {
+		out, err = vcardAs30(data)
+		return out, "", err
+	}
 	return data, "", nil
+}
+
+// vcardAs30 is a card of the stored form's media type (text/vcard) as
+// the stored form is, vCard 3.0: a 4.0 card (what a device or client
+// sends under the same type) is converted, every card comes out 3.0
+// (vformat.VCard21To30). A 3.0 card, or data that is no vCard, is
+// returned as it is.
+func vcardAs30(data []byte) ([]byte, error) {
+	objs := vobject.Parse(data)
+	if len(objs) == 0 || objs[0].Name != "VCARD" || objs[0].PropValue("VERSION") == "3.0" {
+		return data, nil
+	}
+	return vformat.VCard21To30(data)
 }
 
 // fromCanonical converts a stored item to the form a device takes. It
@@ -199,6 +216,12 @@ func fromCanonical(form string, db string, data []byte, allDay string) (out []by
 		return out, c.typ, c.ver, err
 	}
 	typ, ver = contentType(db)
+	if typ == formVCard30 {
+		// Announced as vCard 3.0, so 3.0 it is, whatever the store holds.
+		if data, err = vcardAs30(data); err != nil {
+			return nil, "", "", err
+		}
+	}
 	return data, typ, ver, nil
 }
 
