@@ -78,7 +78,7 @@ func (a *Account) adoptChunk(ctx context.Context, f *folder, uids []imap.UID, kn
 				} else if validGUID(info.UID) && f.cur.Has(info.UID) {
 					id = info.UID // an export of ours coming back
 				}
-				data, _ := storedForm(f.kind, obj)
+				data, _ := storedForm(f.kind, obj, info.Version)
 				data, _ = vobject.EnsureUID(data, f.kind.component(), id)
 				info = inspectItem(f.kind, data)
 				raw, err := buildItemMessage(f.kind, id, data, info, a.fromAddress(), now)

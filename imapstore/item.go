@@ -134,13 +134,9 @@ func checkSubPath(sub string) error {
 // dropped into the folder, a 2.1 card of an old export) becomes 3.0, as
 // vformat.VCard21To30 converts it, so every device is sent a card it
 // takes and nothing 3.0 can carry is lost. Calendars are kept as they
-// are. ok reports a change.
-func storedForm(kind Kind, data []byte) (out []byte, ok bool) {
-	if kind.Base() != KindContacts {
-		return data, false
-	}
-	objs := vobject.Parse(data)
-	if len(objs) == 0 || inStoredForm(kind, objs[0].PropValue("VERSION")) {
+// are. version is data's VERSION; ok reports a change.
+func storedForm(kind Kind, data []byte, version string) (out []byte, ok bool) {
+	if inStoredForm(kind, version) {
 		return data, false
 	}
 	out, err := vformat.VCard21To30(data)

@@ -34,7 +34,7 @@ func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
 		if err := checkObjects(kind, objs); err != nil {
 			return fmt.Errorf("%w: item %d (%q): %v", ErrInvalidItem, i, it.ID, err)
 		}
-		if data, ok := storedForm(kind, it.Data); ok {
+		if data, ok := storedForm(kind, it.Data, objs[0].PropValue("VERSION")); ok {
 			it.Data, objs = data, vobject.Parse(data)
 		}
 		id := it.ID
@@ -222,7 +222,7 @@ func (a *Account) Get(ctx context.Context, kind Kind, ids ...string) ([]*Item, e
 // client saved, or one stored before cards were converted). ok is false
 // for data the store would not take from Put.
 func (a *Account) reform(kind Kind, id string, item []byte, now time.Time) (m appendMessage, data []byte, ok bool) {
-	data, _ = storedForm(kind, item)
+	data, _ = storedForm(kind, item, inspectItem(kind, item).Version)
 	data, _ = vobject.EnsureUID(data, kind.component(), id)
 	if checkItem(kind, data) != nil {
 		return appendMessage{}, nil, false
