@@ -275,7 +275,7 @@ func (v *vcard40) prop(p *vcardLine, depth int) ([]string, []string) {
 	default:
 		switch valueType {
 		case "", "text", "date-and-or-time", "timestamp", "language-tag", "phone-number":
-		case "uri":
+		case "uri", "url": // Thunderbird writes URL;VALUE=URL
 			if p.name != "URL" && p.name != "SOURCE" && p.name != "FBURL" && p.name != "CALURI" &&
 				p.name != "CALADRURI" && p.name != "IMPP" && p.name != "MEMBER" {
 				value = ";VALUE=uri"

@@ -83,6 +83,9 @@ func TestVCard40To30(t *testing.T) {
 		{"TZ offset", "TZ;VALUE=utc-offset:-0500", []string{"TZ:-05:00"}, nil},
 		{"IMPP kept", "IMPP;PREF=1:xmpp:a@b", []string{"IMPP;TYPE=PREF:xmpp:a@b"}, nil},
 		{"URL", "URL;VALUE=uri:https://example.org/", []string{"URL:https://example.org/"}, nil},
+		{"Thunderbird's URL, dates and photo", "URL;VALUE=URL:http://example.org/\nBDAY;VALUE=DATE:19800101\nANNIVERSARY;VALUE=DATE:20100612\n" +
+			"PHOTO;VALUE=URL:data:image/jpeg;base64,/9j/4AAQ",
+			[]string{"URL:http://example.org/", "BDAY:19800101", "X-ANNIVERSARY:20100612", "PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQ"}, []string{"VALUE"}},
 		{"text escapes kept", `NOTE:a\, b\; c\\d\nnext`, []string{`NOTE:a\, b\; c\\d\nnext`}, nil},
 		{"ALTID kept", "TITLE;ALTID=1;LANGUAGE=fr:Patron\nTITLE;ALTID=1;LANGUAGE=en:Boss",
 			[]string{"TITLE;ALTID=1;LANGUAGE=fr:Patron", "TITLE;ALTID=1;LANGUAGE=en:Boss"}, nil},
