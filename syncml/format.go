@@ -342,6 +342,12 @@ func mergeObject(s, d *vobject.Object, info func(string) propInfo) string {
 			if !(pi.known && pi.supported) {
 				add = append(add, p.Orig)
 			}
+		case len(dev) == 1 && dev[0].Raw != p.Raw && sameDate(dev[0].Value, p.Value):
+			// The device wrote the date its own way (16040415 for
+			// 1604-04-15) and dropped parameters it does not know
+			// (X-APPLE-OMIT-YEAR, a birthday without a year): the stored
+			// line says the same and more.
+			replace[dev[0].Orig] = p.Orig
 		case containsValue(dev, p.Value):
 		case pi.maxOccur > 0 && len(dev) >= pi.maxOccur && storedCount[p.Name] > len(dev):
 			add = append(add, p.Orig) // an instance beyond the device's limit
@@ -375,6 +381,20 @@ func mergeObject(s, d *vobject.Object, info func(string) propInfo) string {
 		b.WriteString(l)
 	}
 	return b.String()
+}
+
+// sameDate reports whether a and b are one date (YYYY-MM-DD or YYYYMMDD).
+func sameDate(a, b string) bool {
+	a, b = strings.ReplaceAll(a, "-", ""), strings.ReplaceAll(b, "-", "")
+	if len(a) != 8 || a != b {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] < '0' || a[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func containsValue(lines []vobject.Line, v string) bool {

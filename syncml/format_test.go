@@ -182,3 +182,22 @@ func TestVCard40Device(t *testing.T) {
 		t.Errorf("3.0 card changed on the way out: %v %q", err, out)
 	}
 }
+
+// TestMergeKeptDateSpelling: a phone that sends a stored birthday back in
+// its own spelling, without the parameter marking it as having no year
+// (SyncEvolution: BDAY:16040415), keeps the stored line; a changed date
+// is the phone's.
+func TestMergeKeptDateSpelling(t *testing.T) {
+	stored := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nBDAY;X-APPLE-OMIT-YEAR=1604:1604-04-15\r\nEND:VCARD\r\n"
+	all := func(string) propInfo { return propInfo{known: true, supported: true} }
+	for device, want := range map[string]string{
+		"BDAY:16040415":   "\r\nBDAY;X-APPLE-OMIT-YEAR=1604:1604-04-15\r\n",
+		"BDAY:1604-04-15": "\r\nBDAY;X-APPLE-OMIT-YEAR=1604:1604-04-15\r\n",
+		"BDAY:19800416":   "\r\nBDAY:19800416\r\n",
+	} {
+		got := string(mergeKept([]byte(stored), []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann B\r\n"+device+"\r\nEND:VCARD\r\n"), all))
+		if !strings.Contains(got, want) || strings.Count(got, "BDAY") != 1 || !strings.Contains(got, "FN:Ann B") {
+			t.Errorf("device %s: want %q in\n%s", device, strings.TrimSpace(want), got)
+		}
+	}
+}
