@@ -68,11 +68,11 @@ var VCardErrNotVCard = errors.New("vformat: not a vCard (no BEGIN:VCARD)")
 const vcardMaxDepth = 4
 
 // VCard21To30 converts a vCard of any version (2.1, older or odd, 3.0,
-// 4.0) to vCard 3.0 as stored: VERSION:3.0, UTF-8, TYPE= parameters (TEL;CELL;VOICE becomes
-// TEL;TYPE=CELL,VOICE), QUOTED-PRINTABLE and CHARSET decoded, ENCODING=b for
-// base64 (data kept exactly), groups, unknown and X- properties kept, TEXT
-// escaped per RFC 2426, a nested AGENT vCard converted and embedded as
-// escaped text. Output lines end in CRLF and are folded at 75 octets, never
+// 4.0) to vCard 3.0 as stored: VERSION:3.0, UTF-8, TYPE= parameters
+// (TEL;CELL;VOICE becomes TEL;TYPE=CELL,VOICE), QUOTED-PRINTABLE and
+// CHARSET decoded, ENCODING=b for base64 (data kept exactly), groups,
+// unknown and X- properties kept, TEXT escaped per RFC 2426, a nested
+// AGENT vCard converted and embedded as escaped text. Output lines end in CRLF and are folded at 75 octets, never
 // inside a UTF-8 sequence. A 3.0 card is returned normalised (CRLF,
 // folding, QP/CHARSET decoded, ENCODING=BASE64 written as b) but otherwise
 // unchanged. A 4.0 card is converted to 3.0 as vcard40.go says: what 3.0
@@ -93,8 +93,8 @@ func VCard21To30(in []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// VCard30To21 converts the stored vCard 3.0 form (or any vCard) to what a vCard
-// 2.1 device expects: VERSION:2.1, bare type parameters (TYPE=CELL,VOICE
+// VCard30To21 converts the stored vCard 3.0 form (or any vCard) to what a
+// vCard 2.1 device expects: VERSION:2.1, bare type parameters (TYPE=CELL,VOICE
 // becomes ;CELL;VOICE; PHOTO/LOGO/SOUND/KEY keep TYPE=JPEG as in the 2.1
 // specification's examples), values with non-ASCII characters as
 // CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE, values with line breaks (or
