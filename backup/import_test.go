@@ -216,3 +216,33 @@ func TestImportKeepsUIDsUnique(t *testing.T) {
 		t.Errorf("counts %+v, stored %d", c, st.count("contacts"))
 	}
 }
+
+// TestImportVCard40: the cards of a vCard 4.0 export (Thunderbird's) are
+// stored as 3.0 with every field.
+func TestImportVCard40(t *testing.T) {
+	st := newMemStore()
+	file := []byte("BEGIN:VCARD\r\nVERSION:4.0\r\nN:Doe;John;;;\r\nFN:John Doe\r\nEMAIL;PREF=1:john@example.com\r\n" +
+		"TEL;VALUE=TEXT;TYPE=cell:+49 170 1234567\r\nTEL;TYPE=\"work,voice\";VALUE=uri:tel:+49-30-1234\r\n" +
+		"ADR;TYPE=home:;;Street 1;Berlin;;10115;Germany\r\nNOTE:x\r\nUID:tb-1\r\nEND:VCARD\r\n" +
+		"BEGIN:VCARD\r\nVERSION:4.0\r\nKIND:group\r\nFN:Team\r\nMEMBER:urn:uuid:tb-1\r\nUID:tb-2\r\nEND:VCARD\r\n")
+	d := mustImport(t, st, "contacts", file, nil)
+	if c := countsOf(d, "contacts"); c != (counts{imported: 2}) {
+		t.Fatalf("import: %+v", c)
+	}
+	items := st.items("contacts")
+	for _, it := range items {
+		if v := mainComp(t, it).PropValue("VERSION"); v != "3.0" {
+			t.Errorf("stored as %q:\n%s", v, it.Data)
+		}
+	}
+	for _, want := range []string{"EMAIL;TYPE=PREF:john@example.com", "TEL;TYPE=CELL:+49 170 1234567", "TEL;TYPE=WORK,VOICE:+49-30-1234",
+		"ADR;TYPE=HOME:;;Street 1;Berlin;;10115;Germany", "NOTE:x"} {
+		if !bytes.Contains(items[0].Data, []byte("\r\n"+want+"\r\n")) {
+			t.Errorf("no %q in\n%s", want, items[0].Data)
+		}
+	}
+	if !bytes.Contains(items[1].Data, []byte("\r\nX-ADDRESSBOOKSERVER-KIND:group\r\n")) ||
+		!bytes.Contains(items[1].Data, []byte("\r\nX-ADDRESSBOOKSERVER-MEMBER:urn:uuid:tb-1\r\n")) {
+		t.Errorf("group card:\n%s", items[1].Data)
+	}
+}

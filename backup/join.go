@@ -14,8 +14,9 @@ import (
 const prodID = "-//syncml-imap//backup//EN"
 
 // Join writes items of the stored form as one file in format f:
-//   - vcard30: the vCards one after another (each normalised to 3.0
-//     from 2.1; a 4.0 card stays 4.0);
+//   - vcard30: the vCards one after another, each 3.0 (a 2.1 or 4.0
+//     card in the mailbox, written there before it was stored as 3.0 or
+//     by another program, is converted: the label says what is inside);
 //   - vcard21: the vCards converted to 2.1 (vformat.VCard30To21);
 //   - ical20: ONE VCALENDAR with every event and to-do, detached
 //     recurrences included, and the VTIMEZONEs they need once each (by

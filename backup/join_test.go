@@ -208,3 +208,28 @@ func TestExportWriteError(t *testing.T) {
 		t.Errorf("write error: %v", err)
 	}
 }
+
+// TestExportVCard40Stored: a vCard 4.0 card in the mailbox (stored before
+// cards were converted, or by another program) is exported as 3.0 in a
+// vCard 3.0 file: the file is what its label says.
+func TestExportVCard40Stored(t *testing.T) {
+	ctx := context.Background()
+	st := newMemStore()
+	st.ids["contacts"] = []string{"a", "b"}
+	st.data["contacts/a"] = []byte("BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Vera Vier\r\nEMAIL;PREF=1:vera@example.net\r\n" +
+		"TEL;VALUE=uri:tel:+49-30-1\r\nUID:a\r\nEND:VCARD\r\n")
+	st.data["contacts/b"] = []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nN:Drei;Dora;;;\r\nFN:Dora Drei\r\nUID:b\r\nEND:VCARD\r\n")
+	var b bytes.Buffer
+	d, err := Export(ctx, st, "contacts", &b, nil)
+	if err != nil || d.Count != 2 || d.Format != FormatVCard30 || len(d.Problems) > 0 {
+		t.Fatalf("Export: %+v %v", d, err)
+	}
+	if n := bytes.Count(b.Bytes(), []byte("\r\nVERSION:3.0\r\n")); n != 2 || bytes.Contains(b.Bytes(), []byte("4.0")) {
+		t.Errorf("%d cards of 3.0 in\n%s", n, b.Bytes())
+	}
+	for _, want := range []string{"EMAIL;TYPE=PREF:vera@example.net", "TEL:+49-30-1"} {
+		if !bytes.Contains(b.Bytes(), []byte("\r\n"+want+"\r\n")) {
+			t.Errorf("no %q in\n%s", want, b.Bytes())
+		}
+	}
+}

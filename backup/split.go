@@ -23,8 +23,8 @@ type Item struct {
 	// Line is the line of the file the record starts on (1 is the
 	// first); 0 for an item read from the mailbox.
 	Line int
-	// Data is the item in the stored form: one vCard (3.0; a 4.0 card
-	// stays 4.0, as when a device sends one), or one VCALENDAR (iCalendar
+	// Data is the item in the stored form: one vCard (3.0, whatever
+	// version the file had), or one VCALENDAR (iCalendar
 	// 2.0) with one event or to-do, its detached recurrences
 	// (RECURRENCE-ID) and the VTIMEZONEs they refer to.
 	Data []byte

@@ -16,7 +16,8 @@ const adoptChunk = 50
 // adopt turns messages the store did not write (a .vcf attached to a mail
 // dragged into the folder, a message another program appended) into items:
 // every vCard (VEVENT, VTODO) found in them becomes a message of ours, and
-// the original is removed once they are stored. A message with nothing of
+// the original is removed once they are stored. A vCard comes in as 3.0
+// whatever its version (storedForm). A message with nothing of
 // the kind in it is left alone and remembered, so it is not read again.
 //
 // The item ID of an adopted object is derived from its UID property (or
@@ -77,7 +78,8 @@ func (a *Account) adoptChunk(ctx context.Context, f *folder, uids []imap.UID, kn
 				} else if validGUID(info.UID) && f.cur.Has(info.UID) {
 					id = info.UID // an export of ours coming back
 				}
-				data, _ := vobject.EnsureUID(obj, f.kind.component(), id)
+				data, _ := storedForm(f.kind, obj, info.Version)
+				data, _ = vobject.EnsureUID(data, f.kind.component(), id)
 				info = inspectItem(f.kind, data)
 				raw, err := buildItemMessage(f.kind, id, data, info, a.fromAddress(), now)
 				if err != nil {

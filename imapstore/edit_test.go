@@ -17,8 +17,12 @@ import (
 // attachment: our item-ID and type headers kept, the old Subject and
 // summary, the new vCard attached (as partType).
 func editedCopy(id, oldName, newName, partType string) []byte {
-	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + id + "\r\nFN:" + newName + "\r\nN:" + newName +
-		";;;;\r\nTEL:+49 30 1234\r\nEND:VCARD\r\n"
+	return editedCopyOf(id, oldName, "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:"+id+"\r\nFN:"+newName+"\r\nN:"+newName+
+		";;;;\r\nTEL:+49 30 1234\r\nEND:VCARD\r\n", partType)
+}
+
+// editedCopyOf is editedCopy with the card the mail client saved.
+func editedCopyOf(id, oldName, card, partType string) []byte {
 	return []byte("From: Person <person@example.org>\r\n" +
 		"Subject: " + oldName + "\r\n" +
 		"Date: Tue, 01 Dec 2026 10:00:00 +0000\r\n" +

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"syncml-imap/internal/vobject"
+	"syncml-imap/syncml/vformat"
 )
 
 // Kind is what a folder holds: one of the base kinds below, or a
@@ -128,12 +129,36 @@ func checkSubPath(sub string) error {
 	return nil
 }
 
+// storedForm returns data in the one form the store keeps for its kind: a
+// vCard of any version but 3.0 (a Thunderbird 4.0 card a mail client
+// dropped into the folder, a 2.1 card of an old export) becomes 3.0, as
+// vformat.VCard21To30 converts it, so every device is sent a card it
+// takes and nothing 3.0 can carry is lost. Calendars are kept as they
+// are. version is data's VERSION; ok reports a change.
+func storedForm(kind Kind, data []byte, version string) (out []byte, ok bool) {
+	if inStoredForm(kind, version) {
+		return data, false
+	}
+	out, err := vformat.VCard21To30(data)
+	if err != nil {
+		return data, false
+	}
+	return out, true
+}
+
+// inStoredForm reports whether an item of kind with this VERSION is in
+// the store's form (see storedForm).
+func inStoredForm(kind Kind, version string) bool {
+	return kind.Base() != KindContacts || strings.TrimSpace(version) == "3.0"
+}
+
 // Item is one contact, event or task as the store keeps it.
 type Item struct {
 	// ID is the stable item ID (the SyncML GUID). Empty on Put means a new
 	// item; the store assigns one.
 	ID string
-	// Data is the vCard or iCalendar object, as given to Put.
+	// Data is the vCard or iCalendar object, as given to Put; a vCard
+	// of another version than 3.0 is stored (and read) as 3.0.
 	Data []byte
 	// Version is the object's VERSION ("3.0", "4.0", "2.0", ...), read from
 	// Data.

@@ -34,6 +34,9 @@ func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
 		if err := checkObjects(kind, objs); err != nil {
 			return fmt.Errorf("%w: item %d (%q): %v", ErrInvalidItem, i, it.ID, err)
 		}
+		if data, ok := storedForm(kind, it.Data, objs[0].PropValue("VERSION")); ok {
+			it.Data, objs = data, vobject.Parse(data)
+		}
 		id := it.ID
 		if id == "" {
 			id = newGUID()
@@ -195,7 +198,7 @@ func (a *Account) Get(ctx context.Context, kind Kind, ids ...string) ([]*Item, e
 		}
 		it := &Item{ID: id, Data: pm.Item}
 		info := inspectItem(kind, pm.Item)
-		if !pm.inForm(kind, info) && !slices.Contains(freshIDs, id) {
+		if (!pm.inForm(kind, info) || !inStoredForm(kind, info.Version)) && !slices.Contains(freshIDs, id) {
 			if m, data, ok := a.reform(kind, id, pm.Item, now); ok {
 				fresh, freshIDs, stale = append(fresh, m), append(freshIDs, id), append(stale, byID[id])
 				it.Data, info = data, inspectItem(kind, data)
@@ -215,9 +218,12 @@ func (a *Account) Get(ctx context.Context, kind Kind, ids ...string) ([]*Item, e
 
 // reform builds the message of our form for an item read from a message
 // that is not (a mail client's edit: new attachment, old Subject and
-// summary). ok is false for data the store would not take from Put.
+// summary), or whose item is not in the stored form (a vCard 4.0 a mail
+// client saved, or one stored before cards were converted). ok is false
+// for data the store would not take from Put.
 func (a *Account) reform(kind Kind, id string, item []byte, now time.Time) (m appendMessage, data []byte, ok bool) {
-	data, _ = vobject.EnsureUID(item, kind.component(), id)
+	data, _ = storedForm(kind, item, inspectItem(kind, item).Version)
+	data, _ = vobject.EnsureUID(data, kind.component(), id)
 	if checkItem(kind, data) != nil {
 		return appendMessage{}, nil, false
 	}

@@ -291,7 +291,24 @@ func toCanonical(form string, data []byte, zone *time.Location) (out []byte, all
 	if c, ok := converters[form]; ok {
 		return c.in(data, zone)
 	}
+	if form == formVCard30 {
+		out, err = vcardAs30(data)
+		return out, "", err
+	}
 	return data, "", nil
+}
+
+// vcardAs30 is a card of the stored form's media type (text/vcard) as
+// the stored form is, vCard 3.0: a 4.0 card (what a device or client
+// sends under the same type) is converted, every card comes out 3.0
+// (vformat.VCard21To30). A 3.0 card, or data that is no vCard, is
+// returned as it is.
+func vcardAs30(data []byte) ([]byte, error) {
+	objs := vobject.Parse(data)
+	if len(objs) == 0 || objs[0].Name != "VCARD" || objs[0].PropValue("VERSION") == "3.0" {
+		return data, nil
+	}
+	return vformat.VCard21To30(data)
 }
 
 // fromCanonical converts a stored item to the form a device takes. It
@@ -302,6 +319,12 @@ func fromCanonical(form string, db string, data []byte, allDay string) (out []by
 		return out, c.typ, c.ver, err
 	}
 	typ, ver = contentType(db)
+	if typ == formVCard30 {
+		// Announced as vCard 3.0, so 3.0 it is, whatever the store holds.
+		if data, err = vcardAs30(data); err != nil {
+			return nil, "", "", err
+		}
+	}
 	return data, typ, ver, nil
 }
 
@@ -422,6 +445,12 @@ func mergeObject(s, d *vobject.Object, info func(string) propInfo) string {
 			if !(pi.known && pi.supported) {
 				add = append(add, p.Orig)
 			}
+		case len(dev) == 1 && dev[0].Raw != p.Raw && sameDate(dev[0].Value, p.Value):
+			// The device wrote the date its own way (16040415 for
+			// 1604-04-15) and dropped parameters it does not know
+			// (X-APPLE-OMIT-YEAR, a birthday without a year): the stored
+			// line says the same and more.
+			replace[dev[0].Orig] = p.Orig
 		case containsValue(dev, p.Value):
 		case pi.maxOccur > 0 && len(dev) >= pi.maxOccur && storedCount[p.Name] > len(dev):
 			add = append(add, p.Orig) // an instance beyond the device's limit
@@ -455,6 +484,20 @@ func mergeObject(s, d *vobject.Object, info func(string) propInfo) string {
 		b.WriteString(l)
 	}
 	return b.String()
+}
+
+// sameDate reports whether a and b are one date (YYYY-MM-DD or YYYYMMDD).
+func sameDate(a, b string) bool {
+	a, b = strings.ReplaceAll(a, "-", ""), strings.ReplaceAll(b, "-", "")
+	if len(a) != 8 || a != b {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] < '0' || a[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func containsValue(lines []vobject.Line, v string) bool {

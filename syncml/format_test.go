@@ -268,3 +268,51 @@ func checkHas(t *testing.T, got string, want, gone []string) {
 		}
 	}
 }
+
+// TestVCard40Device: a vCard 4.0 sent as text/vcard is stored as 3.0, and
+// a 4.0 card a store holds is sent as the 3.0 it is announced as; a 3.0
+// card passes byte for byte.
+func TestVCard40Device(t *testing.T) {
+	card40 := []byte("BEGIN:VCARD\r\nVERSION:4.0\r\nN:Doe;John;;;\r\nFN:John Doe\r\nEMAIL;PREF=1:john@example.com\r\n" +
+		"TEL;TYPE=\"work,voice\";VALUE=uri:tel:+49-30-1234\r\nEND:VCARD\r\n")
+	want := "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;John;;;\r\nFN:John Doe\r\nEMAIL;TYPE=PREF:john@example.com\r\n" +
+		"TEL;TYPE=WORK,VOICE:+49-30-1234\r\nEND:VCARD\r\n"
+	form := itemForm("text/vcard", card40)
+	if form != formVCard30 {
+		t.Fatalf("form %q", form)
+	}
+	in, _, err := toCanonical(form, card40, nil)
+	if err != nil || string(in) != want {
+		t.Errorf("toCanonical: %v\n%s", err, in)
+	}
+	out, typ, ver, err := fromCanonical(formVCard30, "contacts", card40, "")
+	if err != nil || string(out) != want || typ != "text/vcard" || ver != "3.0" {
+		t.Errorf("fromCanonical: %v %s %s\n%s", err, typ, ver, out)
+	}
+	card30 := []byte("BEGIN:VCARD\nVERSION:3.0\nFN:As Is\nEND:VCARD\n")
+	if in, _, err := toCanonical(formVCard30, card30, nil); err != nil || string(in) != string(card30) {
+		t.Errorf("3.0 card changed: %v %q", err, in)
+	}
+	if out, _, _, err := fromCanonical(formVCard30, "contacts", card30, ""); err != nil || string(out) != string(card30) {
+		t.Errorf("3.0 card changed on the way out: %v %q", err, out)
+	}
+}
+
+// TestMergeKeptDateSpelling: a phone that sends a stored birthday back in
+// its own spelling, without the parameter marking it as having no year
+// (SyncEvolution: BDAY:16040415), keeps the stored line; a changed date
+// is the phone's.
+func TestMergeKeptDateSpelling(t *testing.T) {
+	stored := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nBDAY;X-APPLE-OMIT-YEAR=1604:1604-04-15\r\nEND:VCARD\r\n"
+	all := func(string) propInfo { return propInfo{known: true, supported: true} }
+	for device, want := range map[string]string{
+		"BDAY:16040415":   "\r\nBDAY;X-APPLE-OMIT-YEAR=1604:1604-04-15\r\n",
+		"BDAY:1604-04-15": "\r\nBDAY;X-APPLE-OMIT-YEAR=1604:1604-04-15\r\n",
+		"BDAY:19800416":   "\r\nBDAY:19800416\r\n",
+	} {
+		got := string(mergeKept([]byte(stored), []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann B\r\n"+device+"\r\nEND:VCARD\r\n"), all))
+		if !strings.Contains(got, want) || strings.Count(got, "BDAY") != 1 || !strings.Contains(got, "FN:Ann B") {
+			t.Errorf("device %s: want %q in\n%s", device, strings.TrimSpace(want), got)
+		}
+	}
+}

@@ -1,7 +1,7 @@
 package vformat
 
 // vCard conversion between the vCard 2.1 form old devices send and the
-// vCard 3.0 form the store keeps.
+// vCard 3.0 form the store keeps; vCard 4.0 to 3.0 is in vcard40.go.
 //
 // Decisions on points the specifications leave open (see also the
 // comments of VCard21To30 and VCard30To21):
@@ -39,7 +39,7 @@ package vformat
 //     to X-.
 //   - Parameters 2.1 cannot express are dropped on the way to 2.1: CHARSET
 //     (recomputed), VALUE=text/date/... (defaults), MEDIATYPE (used for the
-//     photo type); 4.0 PREF=n becomes the PREF type.
+//     photo type). A 4.0 card goes to 3.0 first (vcard40.go).
 //   - 2.1 output: plain ASCII lines are not folded however long (folding
 //     is where 2.1 parsers disagree); quoted-printable lines are soft-broken
 //     at 76 characters with white space at a break encoded (=20).
@@ -67,16 +67,18 @@ var VCardErrNotVCard = errors.New("vformat: not a vCard (no BEGIN:VCARD)")
 // vcardMaxDepth limits AGENT nesting; deeper nested cards are dropped.
 const vcardMaxDepth = 4
 
-// VCard21To30 converts a vCard 2.1 (or an older or odd vCard) to vCard 3.0
-// as stored: VERSION:3.0, UTF-8, TYPE= parameters (TEL;CELL;VOICE becomes
-// TEL;TYPE=CELL,VOICE), QUOTED-PRINTABLE and CHARSET decoded, ENCODING=b for
-// base64 (data kept exactly), groups, unknown and X- properties kept, TEXT
-// escaped per RFC 2426, a nested AGENT vCard converted and embedded as
-// escaped text. Output lines end in CRLF and are folded at 75 octets, never
-// inside a UTF-8 sequence. A 3.0 or 4.0 card is returned normalised (CRLF,
-// folding, QP/CHARSET decoded, ENCODING=BASE64 written as b in 3.0) but
-// otherwise unchanged; 4.0 stays 4.0. Several cards in the input give
-// several cards in the output. The only error is VCardErrNotVCard.
+// VCard21To30 converts a vCard of any version (2.1, older or odd, 3.0,
+// 4.0) to vCard 3.0 as stored: VERSION:3.0, UTF-8, TYPE= parameters
+// (TEL;CELL;VOICE becomes TEL;TYPE=CELL,VOICE), QUOTED-PRINTABLE and
+// CHARSET decoded, ENCODING=b for base64 (data kept exactly), groups,
+// unknown and X- properties kept, TEXT escaped per RFC 2426, a nested
+// AGENT vCard converted and embedded as escaped text. Output lines end in CRLF and are folded at 75 octets, never
+// inside a UTF-8 sequence. A 3.0 card is returned normalised (CRLF,
+// folding, QP/CHARSET decoded, ENCODING=BASE64 written as b) but otherwise
+// unchanged. A 4.0 card is converted to 3.0 as vcard40.go says: what 3.0
+// cannot carry is kept under X- names. Every card that comes out is 3.0;
+// several cards in the input give several cards in the output. The only
+// error is VCardErrNotVCard.
 func VCard21To30(in []byte) ([]byte, error) {
 	cards := vcardParse(in)
 	if len(cards) == 0 {
@@ -91,18 +93,19 @@ func VCard21To30(in []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// VCard30To21 converts the stored vCard 3.0 (or 4.0) form to what a vCard
-// 2.1 device expects: VERSION:2.1, bare type parameters (TYPE=CELL,VOICE
+// VCard30To21 converts the stored vCard 3.0 form (or any vCard) to what a
+// vCard 2.1 device expects: VERSION:2.1, bare type parameters (TYPE=CELL,VOICE
 // becomes ;CELL;VOICE; PHOTO/LOGO/SOUND/KEY keep TYPE=JPEG as in the 2.1
 // specification's examples), values with non-ASCII characters as
 // CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE, values with line breaks (or
 // ending in "=", which some parsers take for a soft break) as
 // QUOTED-PRINTABLE, QP lines soft-broken at 76 characters, base64 as
 // ENCODING=BASE64 on indented lines followed by a blank line, 2.1 escaping
-// (\; and \\, commas literal). Other ASCII lines are not folded. 3.0/4.0-only
-// properties are kept under their names. 4.0 data: URIs in PHOTO/LOGO/SOUND/
-// KEY become inline base64, tel: and geo: URIs plain values. A 2.1 input is
-// first normalised through VCard21To30. The only error is VCardErrNotVCard.
+// (\; and \\, commas literal). Other ASCII lines are not folded. 3.0-only
+// properties are kept under their names. data: URIs in PHOTO/LOGO/SOUND/KEY
+// become inline base64, tel: and geo: URIs plain values. A 2.1 or 4.0 input
+// is first converted through VCard21To30. The only error is
+// VCardErrNotVCard.
 func VCard30To21(in []byte) ([]byte, error) {
 	cards := vcardParse(in)
 	if len(cards) == 0 {
@@ -110,7 +113,7 @@ func VCard30To21(in []byte) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	for _, c := range cards {
-		if !vcardIsModern(c.version) {
+		if !vcardIsModern(c.version) || vcardIs40(c.version) {
 			c = vcardReparse30(vcardCardTo30(c, 0))
 		}
 		for _, l := range vcardCardTo21(c, 0) {
@@ -722,10 +725,17 @@ func vcardPrefix(group, name string) string {
 	return name
 }
 
-// vcardCardTo30 returns the unfolded 3.0 content lines of c (4.0 stays 4.0).
+// vcardCardTo30 returns the unfolded 3.0 content lines of c.
 func vcardCardTo30(c *vcardCard, depth int) []string {
-	if vcardIsModern(c.version) {
+	if vcardIsModern(c.version) && !vcardIs40(c.version) {
 		return vcardPassThrough(c, depth)
+	}
+	prop := func(p *vcardLine, depth int) ([]string, []string) {
+		line, comps := vcardProp21To30(p, depth)
+		return []string{line}, comps
+	}
+	if vcardIs40(c.version) {
+		prop = newVCard40(c).prop
 	}
 	out := []string{"BEGIN:VCARD", "VERSION:3.0"}
 	nAt := -1 // index in out of the first N line
@@ -736,7 +746,7 @@ func vcardCardTo30(c *vcardCard, depth int) []string {
 		if p.name == "VERSION" {
 			continue
 		}
-		line, comps := vcardProp21To30(p, depth)
+		lines, comps := prop(p, depth)
 		switch p.name {
 		case "N":
 			if nAt < 0 {
@@ -757,7 +767,7 @@ func vcardCardTo30(c *vcardCard, depth int) []string {
 				tel = comps[0]
 			}
 		}
-		out = append(out, line)
+		out = append(out, lines...)
 	}
 	if nAt < 0 {
 		out = slices.Insert(out, 2, "N:;;;;")
@@ -876,24 +886,14 @@ func vcardProp21To30(p *vcardLine, depth int) (string, []string) {
 	return hdr.String() + vcardJoin(comps, kind, vobject.EscapeText), comps
 }
 
-// vcardPassThrough normalises a 3.0/4.0 card: values are kept as written
+// vcardPassThrough normalises a 3.0 card: values are kept as written
 // except that QP and CHARSET are decoded, base64 loses its white space
-// (and ENCODING=BASE64 becomes b in 3.0), stray line breaks become \n and a
+// (and ENCODING=BASE64 becomes b), stray line breaks become \n and a
 // nested 2.1 AGENT card is embedded as escaped text.
 func vcardPassThrough(c *vcardCard, depth int) []string {
-	v4 := vcardIs40(c.version)
-	out := []string{"BEGIN:VCARD"}
-	seenVersion := false
+	out := []string{"BEGIN:VCARD", "VERSION:3.0"}
 	for _, p := range c.props {
 		if p.name == "VERSION" {
-			if !seenVersion {
-				seenVersion = true
-				if v4 {
-					out = append(out, "VERSION:4.0")
-				} else {
-					out = append(out, "VERSION:3.0")
-				}
-			}
 			continue
 		}
 		binary, rebuild := false, p.qp
@@ -905,10 +905,7 @@ func vcardPassThrough(c *vcardCard, depth int) []string {
 				case "B":
 					binary = true
 				case "BASE64":
-					binary = true
-					if !v4 {
-						rebuild = true
-					}
+					binary, rebuild = true, true
 				}
 			case "CHARSET":
 				charset = vcardFirst(prm)
@@ -925,7 +922,7 @@ func vcardPassThrough(c *vcardCard, depth int) []string {
 				switch {
 				case prm.name == "CHARSET", prm.name == "ENCODING" && strings.EqualFold(vcardFirst(prm), "QUOTED-PRINTABLE"):
 					continue
-				case prm.name == "ENCODING" && binary && !v4:
+				case prm.name == "ENCODING" && binary:
 					b.WriteString(";ENCODING=b")
 				default:
 					b.WriteString(";" + prm.raw)
@@ -934,25 +931,26 @@ func vcardPassThrough(c *vcardCard, depth int) []string {
 			hdr = b.String()
 		}
 		hdr = vcardCleanHeader(hdr)
-		raw := p.value
-		if p.qp {
-			raw = vobject.DecodeQP(raw)
-		}
-		var val string
-		switch {
-		case binary:
-			val = vcardBase64(raw)
-		case p.agent != nil:
-			val = vobject.EscapeText(strings.Join(vcardCardTo30(p.agent, depth+1), "\n"))
-		default:
-			val = strings.ReplaceAll(vcardCleanText(vcardToUTF8(raw, charset)), "\n", `\n`)
-		}
-		out = append(out, hdr+":"+val)
-	}
-	if !seenVersion { // cannot happen: c.version came from a VERSION line
-		out = append(out[:1], append([]string{"VERSION:3.0"}, out[1:]...)...)
+		out = append(out, hdr+":"+vcardValue30(p, binary, charset, depth))
 	}
 	return append(out, "END:VCARD")
+}
+
+// vcardValue30 is the value of a 3.0 or 4.0 property as written, QP and
+// charset decoded: base64 without white space, text with stray line
+// breaks as \n, a nested 2.1 AGENT card as escaped 3.0 text.
+func vcardValue30(p *vcardLine, binary bool, charset string, depth int) string {
+	raw := p.value
+	if p.qp {
+		raw = vobject.DecodeQP(raw)
+	}
+	switch {
+	case binary:
+		return vcardBase64(raw)
+	case p.agent != nil:
+		return vobject.EscapeText(strings.Join(vcardCardTo30(p.agent, depth+1), "\n"))
+	}
+	return strings.ReplaceAll(vcardCleanText(vcardToUTF8(raw, charset)), "\n", `\n`)
 }
 
 // ---------------------------------------------------------------------------
@@ -1003,20 +1001,19 @@ func vcardMediaSubtype(t string) string {
 	return t
 }
 
-// vcardCardTo21 returns the physical 2.1 lines of a 3.0/4.0 card.
+// vcardCardTo21 returns the physical 2.1 lines of a 3.0 card.
 func vcardCardTo21(c *vcardCard, depth int) []string {
-	v4 := vcardIs40(c.version)
 	out := []string{"BEGIN:VCARD", "VERSION:2.1"}
 	for _, p := range c.props {
 		if p.name == "VERSION" {
 			continue
 		}
-		out = append(out, vcardProp30To21(p, v4, depth)...)
+		out = append(out, vcardProp30To21(p, depth)...)
 	}
 	return append(out, "END:VCARD")
 }
 
-func vcardProp30To21(p *vcardLine, v4 bool, depth int) []string {
+func vcardProp30To21(p *vcardLine, depth int) []string {
 	var types, others []string
 	binary := false
 	charset, valueType, mediatype := "", "", ""
@@ -1063,19 +1060,10 @@ func vcardProp30To21(p *vcardLine, v4 bool, depth int) []string {
 	}
 	prefix := vcardPrefix(p.group, p.name)
 
-	// 4.0 (and some 3.0) writers put inline data into a data: URI.
-	if !binary && vcardIsBinaryProp(p.name) && len(text) > 5 && strings.EqualFold(text[:5], "data:") {
-		if comma := strings.IndexByte(text, ','); comma > 0 {
-			meta := text[5:comma]
-			if strings.HasSuffix(strings.ToLower(meta), ";base64") {
-				binary = true
-				mediatype = strings.TrimSuffix(meta[:len(meta)-len(";base64")], ";")
-				if i := strings.IndexByte(mediatype, ';'); i >= 0 {
-					mediatype = mediatype[:i]
-				}
-				text = vcardBase64([]byte(text[comma+1:]))
-				valueType = ""
-			}
+	// Some 3.0 writers put inline data into a data: URI, as 4.0 does.
+	if !binary && vcardIsBinaryProp(p.name) {
+		if mt, data, ok := vcardDataURI(text); ok {
+			binary, mediatype, text, valueType = true, mt, data, ""
 		}
 	}
 	if binary {
@@ -1102,15 +1090,12 @@ func vcardProp30To21(p *vcardLine, v4 bool, depth int) []string {
 
 	switch p.name {
 	case "TEL":
-		if len(text) > 4 && strings.EqualFold(text[:4], "tel:") && (valueType == "uri" || v4) {
-			text, valueType = text[4:], ""
+		if t, ok := vcardTelURI(text); ok && valueType == "uri" {
+			text, valueType = t, ""
 		}
 	case "GEO":
-		if len(text) > 4 && strings.EqualFold(text[:4], "geo:") {
-			text, valueType = text[4:], ""
-			if i := strings.IndexByte(text, ';'); i >= 0 { // geo:lat,lon;u=10
-				text = text[:i]
-			}
+		if t, ok := vcardGeoURI(text); ok {
+			text, valueType = t, ""
 		}
 		if !strings.Contains(text, ",") {
 			text = strings.Replace(text, ";", ",", 1)
