@@ -742,12 +742,7 @@ func TestFaultIMAPDown(t *testing.T) {
 			if tc.heavy {
 				heavyCase(t)
 			}
-			t.Parallel()
-			timed(t)
-			e := newFaultEnv(t)
-			want := book{}
-			e.seed(t, want, 0, 100)
-			e.changeBoth(t, want, 0, 30)
+			e, want := changedFaultEnv(t, 30)
 			// Before the server sees the device's changes.
 			tr := newTrigger(1, carriesChanges)
 			e.withTrigger(tr)
@@ -809,12 +804,7 @@ func killClient(t *testing.T, c *syncevo.Client) int {
 // sends it its changes, so it has stored some of them and acknowledged
 // none; its next sync repairs everything.
 func TestFaultClientKilled(t *testing.T) {
-	t.Parallel()
-	timed(t)
-	e := newFaultEnv(t)
-	want := book{}
-	e.seed(t, want, 0, 100)
-	e.changeBoth(t, want, 0, 60)
+	e, want := changedFaultEnv(t, 60)
 	// The client has stored the first of the server's changes.
 	tr := newTrigger(1, acksServerChanges)
 	e.withTrigger(tr)

@@ -366,7 +366,9 @@ func TestSyncML10(t *testing.T) {
 }
 
 // TestSuspendResume: a device suspends (224) in the middle; nothing is
-// committed; its resume (225) gets 509 and an ordinary sync.
+// committed; the session settled nothing (no position saved), so its
+// resume (225) gets an ordinary sync, slow without anchors. Resumes from
+// a saved position: resume_test.go.
 func TestSuspendResume(t *testing.T) {
 	store := newMemStore()
 	d := slowSession(t, store)

@@ -149,6 +149,7 @@ func (o *outbox) fillSync(part, sy *Sync, feed *changeFeed, size int64) (more bo
 		// one here, as the last item of this message.
 		if ch, ok := c.(*Change); ok && o.sess.largeObjects() {
 			if head, rest, ok := splitChange(ch, limit-size, !ch.continued); ok {
+				o.sess.carry(ch, rest)
 				part.Commands = append(part.Commands, head)
 				sy.Commands[0] = rest
 				return true
@@ -209,6 +210,8 @@ func (o *outbox) finish(final bool) *Message {
 			id++
 			c.SetID(strconv.Itoa(id))
 			switch c := c.(type) {
+			case *Change:
+				o.sess.numbered(o.reply.Hdr.MsgID, c)
 			case *Sync:
 				number(c.Commands)
 			case *Container:

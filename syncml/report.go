@@ -34,6 +34,9 @@ type DatabaseReport struct {
 	Mode       string // "two-way", "slow", "one-way-from-client", ...
 	FromDevice ChangeCounts
 	ToDevice   ChangeCounts
+	// Refused: server changes the device refused (device full...),
+	// offered again at its next sync.
+	Refused int
 }
 
 // ChangeCounts counts item changes one way.
@@ -84,14 +87,14 @@ func (s *session) report(result string) {
 		Result: result, Error: s.lastErr}
 	var dbs []string
 	for _, d := range s.order {
-		r.Databases = append(r.Databases, DatabaseReport{Name: d.db, Mode: modeName(d.mode), FromDevice: d.received, ToDevice: d.sent})
+		r.Databases = append(r.Databases, DatabaseReport{Name: d.db, Mode: modeName(d.mode), FromDevice: d.received, ToDevice: d.sent, Refused: d.refusedCount})
 		dbs = append(dbs, d.db+":"+modeName(d.mode))
 	}
 	attrs := []any{"result", result, "databases", strings.Join(dbs, ","), "duration_ms", r.Duration.Milliseconds()}
 	for _, d := range r.Databases {
 		attrs = append(attrs, slog.Group(d.Name,
 			"from_device", []int{d.FromDevice.Added, d.FromDevice.Replaced, d.FromDevice.Deleted},
-			"to_device", []int{d.ToDevice.Added, d.ToDevice.Replaced, d.ToDevice.Deleted}))
+			"to_device", []int{d.ToDevice.Added, d.ToDevice.Replaced, d.ToDevice.Deleted}, "refused_by_device", d.Refused))
 	}
 	if result == "ok" {
 		s.log.Info("sync session", attrs...)

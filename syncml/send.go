@@ -174,8 +174,10 @@ func (f *changeFeed) produce(ctx context.Context, batch []plannedChange) []Comma
 	var cmds []Command
 	for _, p := range batch {
 		if p.op == "Delete" {
-			cmds = append(cmds, f.emit(&Change{Op: "Delete", Items: []Item{{Target: &Loc{LocURI: p.luid}}}}))
-			delete(d.state.Map, p.luid)
+			c := &Change{Op: "Delete", Items: []Item{{Target: &Loc{LocURI: p.luid}}}}
+			d.s.track(c, &sentItem{d: d, id: p.id, op: "Delete", luid: p.luid})
+			cmds = append(cmds, f.emit(c))
+			delete(d.state.Map, p.luid) // noted for a resume once the device confirms it
 			d.agree(p.id, nil)
 			continue
 		}
@@ -188,7 +190,14 @@ func (f *changeFeed) produce(ctx context.Context, batch []plannedChange) []Comma
 				"size", sizeLabel(len(raw)), "max", d.s.maxObj)
 			continue
 		}
-		cmds = append(cmds, f.emit(d.changeOf(ctx, p, f.form, raw)))
+		c := d.changeOf(ctx, p, f.form, raw)
+		v := versionOf(raw)
+		d.s.track(c, &sentItem{d: d, id: p.id, op: c.Op, luid: p.luid, version: v})
+		if d.sentVersion == nil {
+			d.sentVersion = map[string]string{}
+		}
+		d.sentVersion[p.id] = v
+		cmds = append(cmds, f.emit(c))
 	}
 	return cmds
 }

@@ -53,6 +53,10 @@ type session struct {
 	suspended bool // the device suspended the session (Alert 224)
 	// nextRequested: the client's message asked for our next one (222).
 	nextRequested bool
+	// producing: server changes made and not yet placed in a message;
+	// awaiting: placed, by MsgRef/CmdRef, until the device's status.
+	producing map[*Change]*sentItem
+	awaiting  map[string]*sentItem
 
 	slot   *Slot
 	policy Policy
@@ -217,12 +221,31 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 		s.dispatch(ctx, out, cmd)
 	}
 	if s.suspended {
-		// Answer what came, send nothing more, keep nothing.
+		// Answer what came, send nothing more, commit nothing; the
+		// position is kept for the resume.
 		s.done = true
 		s.pending = nil
+		s.savePositions(ctx, false)
 		return out.finish(true)
 	}
-	return s.endOfMessage(ctx, out, msg.Final)
+	reply = s.endOfMessage(ctx, out, msg.Final)
+	s.savePositions(ctx, sendsChunk(reply))
+	return reply
+}
+
+// sendsChunk reports whether the reply carries a chunk of an item that
+// the next message goes on with.
+func sendsChunk(m *Message) bool {
+	for _, c := range m.Body {
+		if sy, ok := c.(*Sync); ok {
+			for _, c := range sy.Commands {
+				if ch, ok := c.(*Change); ok && len(ch.Items) > 0 && ch.Items[len(ch.Items)-1].MoreData {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func respURI(base, key string) string {
@@ -338,6 +361,10 @@ func (s *session) handleStatus(ctx context.Context, st *Status) {
 	}
 	if code >= 300 && code != int(StatusConflictServerWon) && st.Cmd != "SyncHdr" {
 		s.log.Warn("client refused a command", "cmd", st.Cmd, "status", code, "target", st.TargetRef, "source", st.SourceRef)
+	}
+	switch st.Cmd {
+	case "Add", "Replace", "Delete":
+		s.itemStatus(st, StatusCode(code))
 	}
 	if st.Cmd == "Alert" && code == int(StatusRefreshRequired) {
 		// The client found our anchor stale: it asks for a slow sync

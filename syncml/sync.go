@@ -71,6 +71,9 @@ type dbState struct {
 	Folders []string `json:",omitempty"`
 	// Synced is when the last sync completed.
 	Synced time.Time `json:",omitzero"`
+	// Retry: server changes the device refused in its last session (420
+	// device full...), offered again (server item ID → op; sent.go).
+	Retry map[string]string `json:",omitempty"`
 }
 
 func stateKey(deviceID, db string) string { return "device/" + deviceID + "/" + db }
@@ -136,26 +139,38 @@ type dbSession struct {
 
 	// tempIssued: the highest temporary ID (sendableID) of this session.
 	tempIssued int
+
+	// resume: the device asked to resume (225); resumed: it does.
+	resume, resumed bool
+	// pos: the session's position as saved for a resume (nil: not kept,
+	// before DS 1.2); resumedRecords: the records of the session resumed.
+	pos            *position
+	resumedRecords int
+	// refused: server changes the device refused (ID → op), to retry.
+	refused      map[string]string
+	refusedCount int
+	// sentVersion: versionOf each Add and Replace sent (server ID).
+	sentVersion map[string]string
 }
 
 // handleAlert handles a sync Alert (package 1) or an Alert 222.
 func (s *session) handleAlert(ctx context.Context, out *outbox, a *Alert) {
 	code, _ := strconv.Atoi(a.Data)
 	ac := AlertCode(code).normalize()
-	// A client that was cut off asks to resume (DS 1.2 Alert 225). This
-	// server does not keep suspended sessions: it answers 509 and offers an
-	// ordinary two-way sync (as Synthesis does), whose anchor check then
-	// decides between a normal and a slow sync. Nothing of the cut session
-	// was committed, so repeating it loses and doubles nothing.
+	// A client that suspended or was cut off asks to resume (DS 1.2 Alert
+	// 225): from its saved position when there is one (resume.go), else
+	// 509 and an ordinary two-way sync (as Synthesis does), whose anchor
+	// check then decides between a normal and a slow sync. Nothing of the
+	// cut session was committed, so repeating it loses and doubles
+	// nothing.
 	resume := ac == AlertResume && s.verProto == "SyncML/1.2"
 	if resume {
 		ac = AlertTwoWay
 	}
 	if ac == AlertSuspend && s.verProto == "SyncML/1.2" {
 		// DS 1.2 suspend: the session ends here without committing
-		// anything. The device's later resume (225) is answered 509 with
-		// an ordinary sync, which repeats what was cut without loss or
-		// doubles (nothing of this session was committed).
+		// anything; its position is saved with the message's end, for
+		// the device's later resume (225).
 		if !a.NoResp {
 			out.status("Alert", a.CmdID, StatusOK)
 		}
@@ -191,7 +206,7 @@ func (s *session) handleAlert(ctx context.Context, out *outbox, a *Alert) {
 			s.log.Info("unknown database", "database", target)
 			continue
 		}
-		d := &dbSession{s: s, db: db, clientURI: source, serverURI: target, mode: ac,
+		d := &dbSession{s: s, db: db, clientURI: source, serverURI: target, mode: ac, resume: resume,
 			outgoing: map[string]string{}, items: map[string][]byte{}, kept: map[string]bool{}}
 		if it.Meta != nil && it.Meta.Anchor != nil {
 			d.clientAnchor = *it.Meta.Anchor
@@ -201,7 +216,7 @@ func (s *session) handleAlert(ctx context.Context, out *outbox, a *Alert) {
 		}
 		code := d.start(ctx)
 		st.Data = code.String()
-		if resume && code == StatusOK {
+		if resume && code == StatusOK && !d.resumed {
 			st.Data = StatusResumeNotPossible.String()
 		}
 		// The Status carries the client's Next back (OMA-TS-DS_Protocol).
@@ -283,6 +298,9 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		d.state = &dbState{}
 	}
 	d.serverNext = nextServerAnchor(d.s.srv.opts.now(), d.state.ServerNext)
+	if d.s.verProto == "SyncML/1.2" {
+		d.pos = newPosition(d.state)
+	}
 	d.dir = d.s.policy.DirectionOf(d.db)
 	switch {
 	case d.dir == DirOff:
@@ -303,7 +321,12 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		}
 	}
 	code := StatusOK
-	if !d.mode.slow() {
+	var saved *savedPosition
+	if d.resume && d.pos != nil {
+		saved = d.resumeFrom(ctx)
+		d.resumed = saved != nil
+	}
+	if !d.mode.slow() && !d.resumed {
 		switch {
 		case d.state.ClientNext == "" || d.state.ClientNext != d.clientAnchor.Last:
 			d.s.log.Info("anchor mismatch, slow sync", "database", d.db, "mode", int(d.mode))
@@ -314,7 +337,7 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 			d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
 		}
 	}
-	if !d.mode.slow() && d.quiet(ctx) {
+	if !d.mode.slow() && !d.resumed && d.quiet(ctx) {
 		d.lazy, d.changes = true, &StoreChanges{}
 	} else if code = d.listChanges(ctx, code); code == StatusDataStoreFailure {
 		return code
@@ -331,6 +354,9 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		}
 	}
 	d.planOutgoing()
+	if d.resumed {
+		d.applyPosition(ctx, saved)
+	}
 	return code
 }
 
@@ -338,7 +364,7 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 // point's head alone, so that the sync reads nothing that grows with the
 // database): no changes, and no filter to decide again.
 func (d *dbSession) quiet(ctx context.Context) bool {
-	if d.state.Bulk == 0 || d.state.Head == nil || d.state.Filter != nil || d.s.policy.filter(d.db).active(d.db) {
+	if d.state.Bulk == 0 || d.state.Head == nil || d.state.Filter != nil || d.s.policy.filter(d.db).active(d.db) || len(d.state.Retry) > 0 {
 		return false
 	}
 	same, err := d.view.unchanged(ctx, d.state.Head)
@@ -507,6 +533,7 @@ func (d *dbSession) planOutgoing() {
 	for _, id := range d.changes.Deleted {
 		d.outgoing[id] = "Delete"
 	}
+	d.retry()
 }
 
 // becomeSlow turns the sync into its slow variant after the client found
@@ -519,6 +546,10 @@ func (d *dbSession) becomeSlow(ctx context.Context) {
 		return
 	}
 	d.mode = slow
+	if d.pos != nil {
+		// Nothing of the resumed or the normal sync goes on.
+		d.resumed, d.pos = false, newPosition(d.state)
+	}
 	d.lazy = false // a new map and point, from this session (forgetDeviceIDs)
 	d.forgetDeviceIDs()
 	d.oldPoint = nil
@@ -645,12 +676,14 @@ func (d *dbSession) revert(ctx context.Context, op, luid, guid string, data []by
 	case op == "Delete":
 		if guid != "" {
 			delete(d.state.Map, luid)
+			d.pos.touchMap(luid)
 			d.outgoing[guid] = "Add"
 		}
 		return
 	case guid == "":
 		if match := d.match(ctx, data); match != "" {
 			d.state.Map[luid] = match
+			d.pos.touchMap(luid)
 			d.kept[match] = true
 			if !sameContent(d.items[match], data) {
 				d.outgoing[match] = "Replace"
@@ -868,6 +901,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			return nil
 		}
 		delete(d.state.Map, luid)
+		d.pos.touchMap(luid)
 		if d.outgoing[guid] == "Replace" || d.outgoing[guid] == "Add" {
 			// Changed on the server, deleted on the device: the server's
 			// version wins and goes back to the device as new.
@@ -882,6 +916,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			return nil
 		}
 		d.own = append(d.own, guid)
+		d.pos.agreed(guid, "")
 		d.received.count("Delete")
 		return nil
 	case "Add", "Replace":
@@ -929,6 +964,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			// have (slow sync, a repeated interrupted session).
 			if match := d.matchNew(ctx, data); match != "" {
 				d.state.Map[luid] = match
+				d.pos.touchMap(luid)
 				d.kept[match] = true
 				if ch.Op == "Replace" {
 					okCode = StatusOK // the item was there: replaced, not added
@@ -936,6 +972,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 				if sameContent(d.items[match], data) {
 					delete(d.outgoing, match)
 					d.agree(match, d.items[match])
+					d.pos.agreed(match, versionOf(d.items[match]))
 					st.Data = okCode.String()
 					return nil
 				}
@@ -963,6 +1000,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			} else {
 				delete(d.outgoing, guid)
 				d.agree(guid, d.items[guid])
+				d.pos.agreed(guid, versionOf(d.items[guid]))
 			}
 			st.Data = okCode.String()
 			return nil
@@ -974,6 +1012,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			if sameContent(server, data) {
 				delete(d.outgoing, guid)
 				d.agree(guid, server)
+				d.pos.agreed(guid, versionOf(server))
 				st.Data = StatusOK.String()
 				return nil
 			}
@@ -1002,6 +1041,12 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			// Deleted on the server, changed on the device: keep the
 			// device's version rather than lose it.
 			delete(d.outgoing, guid)
+		}
+		if d.resumed && ch.Op == "Add" && d.outgoing[guid] == "" && sameContent(d.load(ctx, guid), data) {
+			// Applied in the session resumed; its status did not reach
+			// the device, which sends the item again.
+			st.Data = okCode.String()
+			return nil
 		}
 		// What the device does not carry stays as stored.
 		if stored := d.load(ctx, guid); stored != nil {
@@ -1097,9 +1142,13 @@ func (d *dbSession) stored(p *pendingPut) {
 	d.kept[p.item.ID] = true
 	if p.luid != "" {
 		d.state.Map[p.luid] = p.item.ID
+		d.pos.touchMap(p.luid)
 	} else {
 		// A conflict duplicate: the device gets it as a new item.
 		d.outgoing[p.item.ID] = "Add"
+	}
+	if _, sending := d.outgoing[p.item.ID]; !sending {
+		d.pos.agreed(p.item.ID, versionOf(p.item.Data))
 	}
 }
 
@@ -1315,6 +1364,7 @@ func (d *dbSession) sendableID(ctx context.Context, id string) string {
 		tmp := "#" + strconv.Itoa(n)
 		if _, used := d.state.TempIDs[tmp]; !used && len(tmp) <= ds.MaxGUIDSize {
 			d.state.TempIDs[tmp] = id
+			d.pos.touchTemp(tmp)
 			d.tempIssued = n
 			return tmp
 		}
@@ -1357,12 +1407,17 @@ func (s *session) handleMap(ctx context.Context, out *outbox, m *Map) {
 		if real, ok := d.state.TempIDs[target]; ok {
 			target = real
 			delete(d.state.TempIDs, mi.Target)
+			d.pos.touchTemp(mi.Target)
 		} else if isTempID(target) {
 			// A temporary ID of an earlier life of the device (its slow
 			// sync forgot them): its item is matched by content instead.
 			continue
 		}
 		d.state.Map[mi.Source] = target
+		d.pos.touchMap(mi.Source)
+		if v, ok := d.sentVersion[target]; ok {
+			d.pos.agreed(target, v) // the device has it (its status may not have come)
+		}
 	}
 }
 
@@ -1383,6 +1438,9 @@ func (s *session) commit(ctx context.Context) {
 			d.fail("commit: save state", err)
 			continue
 		}
+		if d.pos != nil {
+			d.dropPosition(ctx, max(d.pos.seq, d.resumedRecords))
+		}
 		s.log.Info("sync complete", "database", d.db, "mode", int(d.mode), "from_device", len(d.own), "items", d.state.Items)
 	}
 	// The slot changes only when the device describes itself anew; its
@@ -1402,6 +1460,9 @@ func (s *session) commit(ctx context.Context) {
 func (d *dbSession) commitState(ctx context.Context, now time.Time) error {
 	st := d.s.store
 	d.state.ClientNext, d.state.ServerNext, d.state.Synced = d.clientAnchor.Next, d.serverNext, now
+	if d.sends() {
+		d.state.Retry = d.refused // what was not refused again went
+	}
 	compacted := false
 	if !d.lazy {
 		// The new sync point: what the client now has. In one-way from
