@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"syncml-imap/internal/vobject"
-	"syncml-imap/syncml/vformat"
+	"syncml-imap/internal/vformat"
 )
 
 const prodID = "-//syncml-imap//backup//EN"

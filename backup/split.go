@@ -8,7 +8,7 @@ import (
 	"unicode/utf16"
 
 	"syncml-imap/internal/vobject"
-	"syncml-imap/syncml/vformat"
+	"syncml-imap/internal/vformat"
 )
 
 // Item is one contact, event or task: a record of a file, or an item of

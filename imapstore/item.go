@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 
 	"syncml-imap/internal/vobject"
-	"syncml-imap/syncml/vformat"
+	"syncml-imap/internal/vformat"
 )
 
 // Kind is what a folder holds: one of the base kinds below, or a

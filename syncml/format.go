@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"syncml-imap/internal/vobject"
-	"syncml-imap/syncml/vformat"
+	"syncml-imap/internal/vformat"
 )
 
 // Item forms. The mailbox keeps one canonical form per database (vCard

@@ -1,7 +1,7 @@
 package vobject
 
 // Text helpers of the content-line syntax, shared by this package's reader
-// and the format converters (syncml/vformat): unfolding, quoted parameter
+// and the format converters (internal/vformat): unfolding, quoted parameter
 // values, quoted-printable, TEXT escaping and folding on output.
 
 import (

@@ -3,7 +3,7 @@
 // content lines (RFC 5545/6350 folding and vCard 2.1 quoted-printable soft
 // breaks), BEGIN/END blocks, and UID insertion that leaves every other byte
 // as it was. It never fails on odd input. It also holds the text helpers of
-// that syntax the format converters (syncml/vformat) share: unfolding,
+// that syntax the format converters (internal/vformat) share: unfolding,
 // quoted parameter values, quoted-printable, TEXT escaping, folding on
 // output. It does not convert between formats.
 package vobject
