@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
-	"syncml-imap/internal/vobject"
 	"syncml-imap/internal/vformat"
+	"syncml-imap/internal/vobject"
 )
 
 const prodID = "-//syncml-imap//backup//EN"

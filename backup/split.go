@@ -7,8 +7,8 @@ import (
 	"strings"
 	"unicode/utf16"
 
-	"syncml-imap/internal/vobject"
 	"syncml-imap/internal/vformat"
+	"syncml-imap/internal/vobject"
 )
 
 // Item is one contact, event or task: a record of a file, or an item of

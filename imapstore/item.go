@@ -11,8 +11,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"syncml-imap/internal/vobject"
 	"syncml-imap/internal/vformat"
+	"syncml-imap/internal/vobject"
 )
 
 // Kind is what a folder holds: one of the base kinds below, or a

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"syncml-imap/internal/vobject"
 	"syncml-imap/internal/vformat"
+	"syncml-imap/internal/vobject"
 )
 
 // Item forms. The mailbox keeps one canonical form per database (vCard
