@@ -155,8 +155,8 @@ const recurringEvent = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Google Inc//
 	"SUMMARY:Weekly sync (moved to Tuesday)\r\nORGANIZER;CN=Alice:mailto:alice@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
 
 // TestRecurrenceException: a recurring event with an exception reaches
-// the phone as two items (the master and the detached occurrence, which
-// SyncEvolution holds as such); the phone's edit of either changes only
+// the phone as two items (the master and the detached occurrence with its
+// RECURRENCE-ID, which SyncEvolution holds as such); the phone's edit of either changes only
 // that one in the mailbox, which keeps the master, its attendees and
 // alarm and the exception in one item.
 func TestRecurrenceException(t *testing.T) {
@@ -179,6 +179,12 @@ func TestRecurrenceException(t *testing.T) {
 	}
 	if master == "" || exception == "" {
 		t.Fatalf("the phone's items lack a master or the exception: %q", items)
+	}
+	// SyncEvolution announces RECURRENCE-ID: it gets the exception as
+	// stored (the server asks for its DevInf before it sends items).
+	if ex := unfoldLines(items[exception]); !strings.Contains(ex, "RECURRENCE-ID;TZID=Europe/Berlin:20261214T100000") ||
+		!strings.Contains(ex, "UID:weekly-sync@google.com\n") || strings.Contains(unfoldLines(items[master]), "EXDATE") {
+		t.Errorf("not the form a client holding exceptions expects:\nmaster:\n%s\nexception:\n%s", items[master], ex)
 	}
 	box := func() string {
 		t.Helper()

@@ -172,17 +172,22 @@ func (s *session) serverDevInfHash() string {
 // offerServerDevInf puts the server's DevInf to a device that has not
 // seen this version of it (package 2), once per session.
 func (s *session) offerServerDevInf(ctx context.Context, out *outbox) {
-	if s.serverInfSent || s.serverInfOffered {
+	if s.serverInfOffered {
 		return
 	}
 	s.serverInfOffered = true
 	if s.deviceInfo(ctx) == nil {
-		// A device that did not put its DevInf (Synthesis clients put it
-		// only once per server) is asked for it: what it holds decides
-		// merges and the form of recurring events. Its Results come with
-		// its next message, before the server sends items.
+		// A device that did not put its DevInf is asked for it: what it
+		// holds decides merges and the form of recurring events. (A
+		// Synthesis client puts it in its first message only; when that
+		// message was answered with an authentication challenge, the
+		// retry comes without it.) Its Results come with its next
+		// message, before the server sends items.
 		out.add(&Access{Op: "Get", Meta: &Meta{Type: devInfTypeFor(s.encoding)},
 			Items: []Item{{Target: &Loc{LocURI: s.devInfURI()}}}})
+	}
+	if s.serverInfSent {
+		return
 	}
 	seen, _ := s.store.LoadState(ctx, serverInfSeenKey(s.deviceID))
 	if string(seen) == s.serverDevInfHash() {
