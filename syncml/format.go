@@ -364,6 +364,9 @@ func formOfType(ctType, verCT string) string {
 type propInfo struct {
 	supported, known  bool
 	maxOccur, maxSize int
+	// types are the TYPE values the device lists for the property; nil:
+	// it lists none (then it may hold any).
+	types []string
 }
 
 // devicePropInfo reads a property's support and limits from the device's
@@ -382,6 +385,11 @@ func devicePropInfo(ds *DataStore, ctType string) func(string) propInfo {
 			for _, p := range cp.Properties {
 				if strings.EqualFold(p.Name, name) {
 					pi.maxOccur, pi.maxSize = p.MaxOccur, p.MaxSize
+					for _, prm := range p.Params {
+						if strings.EqualFold(prm.Name, "TYPE") {
+							pi.types = append(pi.types, prm.ValEnums...)
+						}
+					}
 				}
 			}
 		}
@@ -452,6 +460,11 @@ func mergeObject(s, d *vobject.Object, info func(string) propInfo) string {
 			// line says the same and more.
 			replace[dev[0].Orig] = p.Orig
 		case containsValue(dev, p.Value):
+			// The same value; a type the device cannot hold (SyncEvolution
+			// lists no PREF for EMAIL) is no change: the stored line stays.
+			if d := lineWithValue(dev, p.Value); d != nil && d.Raw != p.Raw && dropsTypes(p, *d, pi.types) {
+				replace[d.Orig] = p.Orig
+			}
 		case pi.maxOccur > 0 && len(dev) >= pi.maxOccur && storedCount[p.Name] > len(dev):
 			add = append(add, p.Orig) // an instance beyond the device's limit
 		case pi.maxSize > 0 && len(dev) == 1 && len(dev[0].Value) >= pi.maxSize &&
@@ -498,6 +511,50 @@ func sameDate(a, b string) bool {
 		}
 	}
 	return true
+}
+
+func lineWithValue(lines []vobject.Line, v string) *vobject.Line {
+	for i := range lines {
+		if lines[i].Value == v {
+			return &lines[i]
+		}
+	}
+	return nil
+}
+
+// dropsTypes reports whether the device's line d lacks only types of the
+// stored line s that the device does not list (held, of all it lists):
+// it says the same as s, less what it cannot hold.
+func dropsTypes(s, d vobject.Line, held []string) bool {
+	if len(held) == 0 {
+		return false
+	}
+	split := func(l vobject.Line) map[string]bool {
+		out := map[string]bool{}
+		for _, t := range strings.Split(l.Params["TYPE"], ",") {
+			if t = strings.ToUpper(strings.TrimSpace(t)); t != "" {
+				out[t] = true
+			}
+		}
+		return out
+	}
+	st, dt := split(s), split(d)
+	lost := false
+	for t := range st {
+		if dt[t] {
+			continue
+		}
+		if slices.ContainsFunc(held, func(h string) bool { return strings.EqualFold(h, t) }) {
+			return false // a type the device holds and took off: an edit
+		}
+		lost = true
+	}
+	for t := range dt {
+		if !st[t] {
+			return false // the device added a type: an edit
+		}
+	}
+	return lost
 }
 
 func containsValue(lines []vobject.Line, v string) bool {

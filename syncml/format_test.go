@@ -316,3 +316,16 @@ func TestMergeKeptDateSpelling(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeKeepsTypes: a type the device's CTCap does not list for a
+// property (SyncEvolution has no PREF for EMAIL) stays when the device
+// sends the same value without it; a listed type it removes is an edit.
+func TestMergeKeepsTypes(t *testing.T) {
+	stored := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nEMAIL;TYPE=INTERNET,WORK,PREF:ann@example.org\r\nTEL;TYPE=CELL,HOME:1\r\nEND:VCARD\r\n"
+	info := func(name string) propInfo {
+		return propInfo{known: true, supported: true, types: map[string][]string{"EMAIL": {"HOME", "WORK", "INTERNET"}, "TEL": {"HOME", "WORK", "CELL"}}[name]}
+	}
+	got := string(mergeKept([]byte(stored), []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann B\r\nEMAIL;TYPE=WORK,INTERNET:ann@example.org\r\nTEL;TYPE=CELL:1\r\nEND:VCARD\r\n"), info))
+	checkHas(t, got, []string{"FN:Ann B", "EMAIL;TYPE=INTERNET,WORK,PREF:ann@example.org", "TEL;TYPE=CELL:1"},
+		[]string{"EMAIL;TYPE=WORK,INTERNET", "CELL,HOME"})
+}
