@@ -234,20 +234,21 @@ func sentNames(data []byte) []string {
 }
 
 // addNames returns the sorted set of names with more added; the same
-// slice when nothing is new.
+// slice when nothing is new (the common case: a device sends the same
+// properties again and again).
 func addNames(set []string, more []string) []string {
-	grown := false
+	var grown []string
 	for _, n := range more {
-		if _, ok := slices.BinarySearch(set, n); !ok {
-			if !grown {
-				set = slices.Clone(set)
-				grown = true
-			}
-			set = append(set, n)
-			slices.Sort(set)
+		if _, ok := slices.BinarySearch(set, n); !ok && !slices.Contains(grown, n) {
+			grown = append(grown, n)
 		}
 	}
-	return set
+	if len(grown) == 0 {
+		return set
+	}
+	out := slices.Concat(set, grown)
+	slices.Sort(out)
+	return out
 }
 
 // serverLists is the set of property (and component) names, upper case,

@@ -251,14 +251,8 @@ func (rs recurSet) withMaster(device []byte) []byte {
 	if len(objs) == 0 || objs[0].Name != "VCALENDAR" {
 		return nil
 	}
-	var m *vobject.Object
-	for _, c := range objs[0].Children {
-		if (c.Name == "VEVENT" || c.Name == "VTODO") && c.Prop("RECURRENCE-ID") == nil {
-			m = c
-			break
-		}
-	}
-	if m == nil {
+	m := mainComponent(objs[0])
+	if m == nil || m.Prop("RECURRENCE-ID") != nil {
 		return nil
 	}
 	rids := map[string]bool{}
@@ -365,6 +359,10 @@ type recurView struct {
 	// uids: the item ID of each UID this session read, to join a new
 	// exception to its item.
 	uids map[string]string
+	// cache holds what a small scan read (a sync with a few changes), so
+	// that sending those items does not read them again; any write
+	// drops it.
+	cache map[string][]byte
 }
 
 func newRecurView(inner dbView, capable func() bool) *recurView {
@@ -384,6 +382,10 @@ const recurReadBatch = 200
 // any; it notes every UID.
 func (v *recurView) scan(ctx context.Context, ids []string) (map[string][]string, error) {
 	out := map[string][]string{}
+	v.cache = nil
+	if len(ids) <= recurReadBatch {
+		v.cache = map[string][]byte{}
+	}
 	for len(ids) > 0 {
 		n := min(len(ids), recurReadBatch)
 		items, err := v.dbView.Get(ctx, ids[:n]...)
@@ -393,6 +395,9 @@ func (v *recurView) scan(ctx context.Context, ids []string) (map[string][]string
 		for _, it := range items {
 			if it == nil {
 				continue
+			}
+			if v.cache != nil {
+				v.cache[it.ID] = it.Data
 			}
 			if rs, ok := parseRecur(it.Data); ok {
 				out[it.ID] = rs.keys()
@@ -437,13 +442,21 @@ func (v *recurView) Changes(ctx context.Context, since []byte) (*StoreChanges, e
 
 // bases reads the stored items behind device IDs, by item ID.
 func (v *recurView) bases(ctx context.Context, ids []string) (map[string][]byte, error) {
+	out := map[string][]byte{}
 	var want []string
+	seen := map[string]bool{}
 	for _, id := range ids {
-		if b, _ := recurID(id); b != "" && !slices.Contains(want, b) {
+		b, _ := recurID(id)
+		if b == "" || seen[b] {
+			continue
+		}
+		seen[b] = true
+		if data, ok := v.cache[b]; ok {
+			out[b] = data
+		} else {
 			want = append(want, b)
 		}
 	}
-	out := map[string][]byte{}
 	if len(want) == 0 {
 		return out, nil
 	}
@@ -562,6 +575,7 @@ func (v *recurView) Put(ctx context.Context, items ...*StoreItem) error {
 		joined.set(base, merged)
 		callers, keys = append(callers, it), append(keys, base+recurSep+key)
 	}
+	v.cache = nil
 	if err := v.dbView.Put(ctx, append(plain, joined.items...)...); err != nil {
 		return err
 	}
@@ -607,6 +621,7 @@ func (v *recurView) Delete(ctx context.Context, ids ...string) ([]string, error)
 	}
 	var missing []string
 	if len(whole) > 0 {
+		v.cache = nil
 		m, err := v.dbView.Delete(ctx, whole...)
 		if err != nil {
 			return nil, err
@@ -639,6 +654,7 @@ func (v *recurView) Delete(ctx context.Context, ids ...string) ([]string, error)
 		puts.set(base, out)
 	}
 	if len(puts.items) > 0 {
+		v.cache = nil
 		if err := v.dbView.Put(ctx, puts.items...); err != nil {
 			return nil, err
 		}
