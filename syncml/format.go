@@ -148,15 +148,9 @@ func carried(form string, stored []byte, allDay string) map[string]bool {
 		return nil
 	}
 	names := map[string]bool{}
-	objs := vobject.Parse(back)
-	if len(objs) == 0 {
+	obj := mainObject(back)
+	if obj == nil {
 		return nil
-	}
-	obj := objs[0]
-	if obj.Name == "VCALENDAR" {
-		if obj = mainComponent(obj); obj == nil {
-			return nil
-		}
 	}
 	for _, p := range obj.Props {
 		names[p.Name] = true
@@ -186,11 +180,8 @@ func mergeInfo(ds *DataStore, form string, stored []byte, allDay string, sent []
 	formCarries := carried(form, stored, allDay)
 	listed := serverLists(form)
 	comp := ""
-	if objs := vobject.Parse(stored); len(objs) > 0 {
-		comp = objs[0].Name
-		if m := mainComponent(objs[0]); comp == "VCALENDAR" && m != nil {
-			comp = m.Name
-		}
+	if obj := mainObject(stored); obj != nil {
+		comp = obj.Name
 	}
 	return func(name string) propInfo {
 		pi := dev(name)
@@ -207,19 +198,26 @@ func mergeInfo(ds *DataStore, form string, stored []byte, allDay string, sent []
 	}
 }
 
-// sentNames lists the properties and sub-components of a canonical item's
-// main object as COMPONENT:NAME (VCARD:TEL, VEVENT:VALARM), to learn what
-// a device holds.
-func sentNames(data []byte) []string {
+// mainObject is an item's card, or its calendar's event or task that is
+// not an exception; nil when it has none.
+func mainObject(data []byte) *vobject.Object {
 	objs := vobject.Parse(data)
 	if len(objs) == 0 {
 		return nil
 	}
-	obj := objs[0]
-	if obj.Name == "VCALENDAR" {
-		if obj = mainComponent(obj); obj == nil {
-			return nil
-		}
+	if objs[0].Name == "VCALENDAR" {
+		return mainComponent(objs[0])
+	}
+	return objs[0]
+}
+
+// sentNames lists the properties and sub-components of a canonical item's
+// main object as COMPONENT:NAME (VCARD:TEL, VEVENT:VALARM), to learn what
+// a device holds.
+func sentNames(data []byte) []string {
+	obj := mainObject(data)
+	if obj == nil {
+		return nil
 	}
 	var out []string
 	for _, p := range obj.Props {
