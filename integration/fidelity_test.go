@@ -234,6 +234,17 @@ func TestRecurrenceException(t *testing.T) {
 	if n := len(e.client.Items(t, "calendar")); n != 2 {
 		t.Errorf("the phone holds %d items, want 2", n)
 	}
+
+	// A slow sync (a phone restored from its backup, its IDs forgotten)
+	// matches both items: nothing is doubled on either side.
+	e.sync(t, syncevo.Slow)
+	got = box()
+	if n := strings.Count(got, "BEGIN:VEVENT"); n != 2 || !strings.Contains(got, "SUMMARY:Weekly sync (Tuesday in room 2)") {
+		t.Errorf("after a slow sync the mailbox's item is:\n%s", got)
+	}
+	if n := len(e.client.Items(t, "calendar")); n != 2 {
+		t.Errorf("after a slow sync the phone holds %d items, want 2", n)
+	}
 }
 
 // thunderbird40 is a contact as Thunderbird writes it: vCard 4.0.
