@@ -32,51 +32,79 @@ func Unfold(data []byte, keepSpace bool) []string {
 // unfold is Unfold; with withOrig it also returns, for each logical line,
 // the physical lines it was read from, each CRLF-terminated.
 func unfold(data []byte, keepSpace, withOrig bool) (texts, origs []string) {
-	data = bytes.TrimPrefix(data, bom)
-	var cur []byte
-	var orig strings.Builder
-	var qp qpScan
+	// One copy of the data; a logical line that is one physical line (most
+	// are) is a part of it, and so is its original when the data has CRLF
+	// line ends, so that reading an item costs few allocations.
+	s := string(bytes.TrimPrefix(data, bom))
+	var (
+		cur        []byte // the logical line being read
+		qp         qpScan
+		qpSoft     bool
+		start, end int  // s[start:end]: its physical lines with their line ends
+		oneEnd     int  // where its first physical line's text ends in s
+		phys       int  // how many physical lines it has
+		crlf       bool // each of them ended in CRLF
+	)
 	flush := func() {
 		if len(cur) > 0 {
-			texts = append(texts, string(cur))
+			if phys == 1 {
+				texts = append(texts, s[start:oneEnd])
+			} else {
+				texts = append(texts, string(cur))
+			}
 			if withOrig {
-				origs = append(origs, orig.String())
+				if crlf {
+					origs = append(origs, s[start:end])
+				} else {
+					origs = append(origs, crlfLines(s[start:end]))
+				}
 			}
 		}
 		cur = cur[:0]
-		orig.Reset()
 		qp = qpScan{}
 	}
-	qpSoft := false
-	for len(data) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			line, data = data, nil
+	for pos := 0; pos < len(s); {
+		line, next, nl := s[pos:], len(s), false
+		if i := strings.IndexByte(line, '\n'); i >= 0 {
+			line, next, nl = line[:i], pos+i+1, true
 		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
+		cr := strings.HasSuffix(line, "\r")
+		line = strings.TrimSuffix(line, "\r")
 		switch {
 		case qpSoft:
 			cur = append(cur[:len(cur)-1], line...) // drop the soft break's "="
+			phys++
 		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t') && len(cur) > 0:
 			if keepSpace {
 				cur = append(cur, line...)
 			} else {
 				cur = append(cur, line[1:]...)
 			}
+			phys++
 		default:
 			flush()
 			cur = append(cur, line...)
+			start, oneEnd, phys, crlf = pos, pos+len(line), 1, true
 		}
-		if withOrig {
-			orig.Write(line)
-			orig.WriteString("\r\n")
-		}
+		crlf = crlf && cr && nl
+		end, pos = next, next
 		qpSoft = len(cur) > 0 && cur[len(cur)-1] == '=' && qp.declared(cur)
 	}
 	flush()
 	return texts, origs
+}
+
+// crlfLines is s with each line ended in CRLF, whatever its line ends were.
+func crlfLines(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	for s != "" {
+		line, rest, _ := strings.Cut(s, "\n")
+		b.WriteString(strings.TrimSuffix(line, "\r"))
+		b.WriteString("\r\n")
+		s = rest
+	}
+	return b.String()
 }
 
 // qpScan finds, once per logical line and without going over its bytes

@@ -293,3 +293,18 @@ func BenchmarkLinesRepeatedParams(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseCard: a card as a phone sends it, CRLF line ends, one line
+// folded. Most lines are read without a copy of their own.
+func BenchmarkParseCard(b *testing.B) {
+	data := []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;Jane;;;\r\nFN:Jane Doe\r\nORG:Example Ltd.;Sales\r\n" +
+		"TEL;TYPE=CELL:+49 170 0000001\r\nTEL;TYPE=WORK,VOICE:+49 30 0001 0001\r\nEMAIL;TYPE=INTERNET:jane@example.org\r\n" +
+		"ADR;TYPE=HOME:;;Main Street 1;Berlin;;10115;Germany\r\nNOTE:a note that is long enough to be folded by the\r\n  device that sent it\r\n" +
+		"UID:39cb7a97-e31b-4dc4-a875-f015d20b1a84\r\nEND:VCARD\r\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		if objs := Parse(data); len(objs) != 1 || len(objs[0].Lines) != 12 {
+			b.Fatalf("%d objects", len(objs))
+		}
+	}
+}

@@ -29,7 +29,7 @@ type Line struct {
 // property name and a colon is dropped.
 func Lines(data []byte) []Line {
 	texts, origs := unfold(data, false, true)
-	var out []Line
+	out := make([]Line, 0, len(texts))
 	for i, t := range texts {
 		if l, ok := parseVLine(t); ok {
 			l.Orig = origs[i]
