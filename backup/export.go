@@ -4,19 +4,18 @@ import (
 	"context"
 	"fmt"
 	"io"
-
-	"syncml-imap/syncml"
+	"syncml-imap/pim"
 )
 
 // Store is what Export and Import need of a mailbox: the listing,
-// reading and writing of syncml.Store, which any such store satisfies.
+// reading and writing of pim.Store, which any such store satisfies.
 type Store interface {
 	// Changes with a nil sync point lists every item of db.
-	Changes(ctx context.Context, db string, since []byte) (*syncml.StoreChanges, error)
-	Get(ctx context.Context, db string, ids ...string) ([]*syncml.StoreItem, error)
+	Changes(ctx context.Context, db string, since []byte) (*pim.Changes, error)
+	Get(ctx context.Context, db string, ids ...string) ([]*pim.Item, error)
 	// Put stores new items (empty ID) and fills in their IDs; many at a
 	// time go in one command (IMAP MULTIAPPEND).
-	Put(ctx context.Context, db string, items ...*syncml.StoreItem) error
+	Put(ctx context.Context, db string, items ...*pim.Item) error
 }
 
 // DefaultBatchSize is how many items Export reads and Import writes at

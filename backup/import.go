@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"syncml-imap/internal/vobject"
+	"syncml-imap/pim"
 	"syncml-imap/syncml"
 )
 
@@ -87,7 +88,7 @@ func (d *ImportData) Bad() int {
 // DBs lists the databases the file's records go to, in the usual order.
 func (d *ImportData) DBs() []string {
 	var dbs []string
-	for _, db := range syncml.Databases {
+	for _, db := range pim.Databases {
 		if slices.ContainsFunc(d.Records, func(r *Record) bool { return r.DB == db }) {
 			dbs = append(dbs, db)
 		}
@@ -164,9 +165,9 @@ func Import(ctx context.Context, st Store, db string, file []byte, opts *ImportO
 		}
 		for start := 0; start < len(todo); start += batch {
 			chunk := todo[start:min(start+batch, len(todo))]
-			items := make([]*syncml.StoreItem, len(chunk))
+			items := make([]*pim.Item, len(chunk))
 			for i, r := range chunk {
-				items[i] = &syncml.StoreItem{Data: r.Data}
+				items[i] = &pim.Item{Data: r.Data}
 			}
 			if err := st.Put(ctx, db, items...); err != nil {
 				return d, fmt.Errorf("backup: write %s (line %d on): %w", db, chunk[0].Line, err)

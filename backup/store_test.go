@@ -6,7 +6,7 @@ import (
 	"slices"
 
 	"syncml-imap/internal/vobject"
-	"syncml-imap/syncml"
+	"syncml-imap/pim"
 )
 
 // memStore is a Store in memory that, like the IMAP store, gives a new
@@ -25,26 +25,26 @@ func newMemStore() *memStore {
 	return &memStore{ids: map[string][]string{}, data: map[string][]byte{}}
 }
 
-func (m *memStore) Changes(_ context.Context, db string, since []byte) (*syncml.StoreChanges, error) {
+func (m *memStore) Changes(_ context.Context, db string, since []byte) (*pim.Changes, error) {
 	if since != nil {
 		return nil, fmt.Errorf("memStore: only full listings")
 	}
 	m.lists++
-	return &syncml.StoreChanges{Added: slices.Clone(m.ids[db])}, nil
+	return &pim.Changes{Added: slices.Clone(m.ids[db])}, nil
 }
 
-func (m *memStore) Get(_ context.Context, db string, ids ...string) ([]*syncml.StoreItem, error) {
+func (m *memStore) Get(_ context.Context, db string, ids ...string) ([]*pim.Item, error) {
 	m.gets++
-	out := make([]*syncml.StoreItem, len(ids))
+	out := make([]*pim.Item, len(ids))
 	for i, id := range ids {
 		if d, ok := m.data[db+"/"+id]; ok {
-			out[i] = &syncml.StoreItem{ID: id, Data: slices.Clone(d)}
+			out[i] = &pim.Item{ID: id, Data: slices.Clone(d)}
 		}
 	}
 	return out, nil
 }
 
-func (m *memStore) Put(_ context.Context, db string, items ...*syncml.StoreItem) error {
+func (m *memStore) Put(_ context.Context, db string, items ...*pim.Item) error {
 	if m.fail != nil {
 		return m.fail
 	}

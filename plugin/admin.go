@@ -7,6 +7,7 @@ import (
 
 	"syncml-imap/config"
 	"syncml-imap/imapstore"
+	"syncml-imap/pim"
 	"syncml-imap/syncml"
 )
 
@@ -15,21 +16,21 @@ import (
 var ErrNoPassword = errors.New("plugin: no password")
 
 // loginError is a refused login: its text says who and why in the
-// admin's words, and it still matches syncml.ErrAuthFailed.
+// admin's words, and it still matches pim.ErrAuthFailed.
 type loginError struct{ msg string }
 
 func (e *loginError) Error() string { return e.msg }
-func (e *loginError) Unwrap() error { return syncml.ErrAuthFailed }
+func (e *loginError) Unwrap() error { return pim.ErrAuthFailed }
 
 // OpenAccount opens a user's mailbox for the admin commands. It logs in
 // as user with password; with an empty password and a configured master
 // user it logs in through the master user instead (Dovecot's
 // auth_master_user_separator: login name "<user><separator><master>" with
-// the master's password). A refused login matches syncml.ErrAuthFailed,
+// the master's password). A refused login matches pim.ErrAuthFailed,
 // an IMAP server that cannot be reached or cannot log in now
-// syncml.ErrUnavailable, no password at all ErrNoPassword; no error
+// pim.ErrUnavailable, no password at all ErrNoPassword; no error
 // carries a password.
-func OpenAccount(ctx context.Context, cfg *config.Config, user, password string) (syncml.Store, error) {
+func OpenAccount(ctx context.Context, cfg *config.Config, user, password string) (pim.Store, error) {
 	if user == "" {
 		return nil, errors.New("plugin: open account: no user name")
 	}
@@ -55,7 +56,7 @@ func OpenAccount(ctx context.Context, cfg *config.Config, user, password string)
 		return nil, &loginError{fmt.Sprintf("plugin: login failed for %s: wrong password (or no such user)", user)}
 	}
 	if errors.Is(err, imapstore.ErrUnavailable) {
-		return nil, &mappedError{fmt.Errorf("plugin: open account of %s: the IMAP server is unavailable (not a wrong password; try again later): %w", user, err), syncml.ErrUnavailable}
+		return nil, &mappedError{fmt.Errorf("plugin: open account of %s: the IMAP server is unavailable (not a wrong password; try again later): %w", user, err), pim.ErrUnavailable}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("plugin: open account of %s: %w", user, err)
@@ -65,6 +66,6 @@ func OpenAccount(ctx context.Context, cfg *config.Config, user, password string)
 
 // AdminDevices manages the device slots of the account behind store, with
 // as many slots as the configuration grants.
-func AdminDevices(cfg *config.Config, store syncml.Store) *syncml.Devices {
+func AdminDevices(cfg *config.Config, store pim.Store) *syncml.Devices {
 	return syncml.NewDevices(store, cfg.Sync.MaxDevices)
 }

@@ -8,6 +8,7 @@ import (
 
 	"syncml-imap/config"
 	"syncml-imap/internal/dovetest"
+	"syncml-imap/pim"
 	"syncml-imap/syncml"
 )
 
@@ -36,7 +37,7 @@ func TestOpenAccount(t *testing.T) {
 	st.Close()
 
 	_, err = OpenAccount(ctx, cfg, "bob@example.org", "guess")
-	if !errors.Is(err, syncml.ErrAuthFailed) || err.Error() != "plugin: login failed for bob@example.org: wrong password (or no such user)" {
+	if !errors.Is(err, pim.ErrAuthFailed) || err.Error() != "plugin: login failed for bob@example.org: wrong password (or no such user)" {
 		t.Errorf("wrong password: %v", err)
 	}
 	if _, err = OpenAccount(ctx, cfg, "bob@example.org", ""); !errors.Is(err, ErrNoPassword) || !strings.Contains(err.Error(), "[imap] master_user") {
@@ -56,7 +57,7 @@ func TestOpenAccount(t *testing.T) {
 	}
 	cfg.IMAP.MasterPassword = "not-it"
 	_, err = OpenAccount(ctx, cfg, "bob@example.org", "")
-	if !errors.Is(err, syncml.ErrAuthFailed) || !strings.Contains(err.Error(), "through master user admin") || strings.Contains(err.Error(), "not-it") {
+	if !errors.Is(err, pim.ErrAuthFailed) || !strings.Contains(err.Error(), "through master user admin") || strings.Contains(err.Error(), "not-it") {
 		t.Errorf("wrong master password: %v", err)
 	}
 }

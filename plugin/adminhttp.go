@@ -9,8 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-
-	"syncml-imap/syncml"
+	"syncml-imap/pim"
 )
 
 // Admin requests are made to the SyncML endpoint's own URL with the query
@@ -41,7 +40,7 @@ const (
 type AdminHTTP struct {
 	// Auth checks a user's password: the Authenticator the SyncML engine
 	// uses, throttled.
-	Auth syncml.Authenticator
+	Auth pim.Authenticator
 	// Throttle holds the lockouts; nil: no throttle, nothing to show.
 	Throttle *Throttle
 	// MasterUser and MasterPassword are [imap] master_user and
@@ -123,9 +122,9 @@ func (a *AdminHTTP) authenticate(w http.ResponseWriter, r *http.Request) (login 
 	var err error
 	if a.MasterUser != "" && login == a.MasterUser {
 		master = true
-		err = a.Throttle.Guard(syncml.WithDevice(ctx, ""), login, func() error {
+		err = a.Throttle.Guard(pim.WithDevice(ctx, ""), login, func() error {
 			if subtle.ConstantTimeCompare([]byte(password), []byte(a.MasterPassword)) != 1 {
-				return fmt.Errorf("%w: wrong master password", syncml.ErrAuthFailed)
+				return fmt.Errorf("%w: wrong master password", pim.ErrAuthFailed)
 			}
 			return nil
 		})
@@ -135,7 +134,7 @@ func (a *AdminHTTP) authenticate(w http.ResponseWriter, r *http.Request) (login 
 	switch {
 	case err == nil:
 		return login, master, true
-	case errors.Is(err, syncml.ErrAuthFailed) && !errors.Is(err, syncml.ErrUnavailable):
+	case errors.Is(err, pim.ErrAuthFailed) && !errors.Is(err, pim.ErrUnavailable):
 		a.log().Info("admin login refused", "login", login, "remote", RemoteAddr(ctx))
 		w.Header().Set("WWW-Authenticate", adminRealm)
 		http.Error(w, "wrong user name or password, or too many failed logins", http.StatusUnauthorized)
@@ -149,7 +148,7 @@ func (a *AdminHTTP) authenticate(w http.ResponseWriter, r *http.Request) (login 
 
 // checkUser logs in as user, as a login that names no device.
 func (a *AdminHTTP) checkUser(ctx context.Context, user, password string) error {
-	st, err := a.Auth.Login(syncml.WithDevice(ctx, ""), user, password)
+	st, err := a.Auth.Login(pim.WithDevice(ctx, ""), user, password)
 	if err != nil {
 		return err
 	}

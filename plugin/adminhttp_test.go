@@ -8,10 +8,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"syncml-imap/pim"
 	"testing"
 	"time"
-
-	"syncml-imap/syncml"
 )
 
 // adminSetup is an endpoint with the admin requests, on countingAuth
@@ -120,7 +119,7 @@ func TestAdminLockouts(t *testing.T) {
 func TestAdminUnlock(t *testing.T) {
 	s := newAdminSetup(t)
 	phone := deviceCtx("IMEI:1", "192.0.2.7:1")
-	if _, err := s.th.Login(phone, "alice", "right"); !errors.Is(err, syncml.ErrAuthFailed) {
+	if _, err := s.th.Login(phone, "alice", "right"); !errors.Is(err, pim.ErrAuthFailed) {
 		t.Fatalf("phone not locked: %v", err)
 	}
 	if w := s.do("POST", "admin=unlock", "bob", "right", url.Values{"user": {"alice"}}); w.Code != http.StatusForbidden {

@@ -179,7 +179,7 @@ func (b *ConnBudget) waitingOf(user string) int {
 // it fails for the user's full budget, runs it again each time one of
 // the user's connections closes or is kept, for at most the budget's
 // wait or until ctx ends. What it then returns matches
-// syncml.ErrUnavailable, never ErrAuthFailed: the device is told 503 and
+// pim.ErrUnavailable, never ErrAuthFailed: the device is told 503 and
 // to try again later, and the engine first has the user's idle sessions
 // give their connections back and retries.
 func (b *ConnBudget) await(ctx context.Context, login string, open func() (*accountStore, error)) (*accountStore, error) {

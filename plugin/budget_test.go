@@ -11,7 +11,7 @@ import (
 
 	"syncml-imap/imapstore"
 	"syncml-imap/internal/dovetest"
-	"syncml-imap/syncml"
+	"syncml-imap/pim"
 )
 
 // waitFor polls cond (no wall-clock assertion: the deadline only ends a
@@ -42,7 +42,7 @@ func TestConnBudgetOpen(t *testing.T) {
 	}
 	for _, extra := range []bool{false, true} {
 		err := storeError(b.Open(ctx, "ann", extra))
-		if !errors.Is(err, syncml.ErrUnavailable) || errors.Is(err, syncml.ErrAuthFailed) {
+		if !errors.Is(err, pim.ErrUnavailable) || errors.Is(err, pim.ErrAuthFailed) {
 			t.Errorf("third connection (extra %v): %v, want unavailable", extra, err)
 		}
 	}
@@ -114,7 +114,7 @@ func TestConnBudgetAwait(t *testing.T) {
 	}()
 	waitFor(t, "a login waits", func() bool { return b.waitingOf("ann") == 1 })
 	cancel()
-	if err := <-got; !errors.Is(err, syncml.ErrUnavailable) || errors.Is(err, syncml.ErrAuthFailed) {
+	if err := <-got; !errors.Is(err, pim.ErrUnavailable) || errors.Is(err, pim.ErrAuthFailed) {
 		t.Errorf("cancelled wait: %v, want unavailable", err)
 	}
 	if n := b.waitingOf("ann"); n != 0 {
@@ -122,11 +122,11 @@ func TestConnBudgetAwait(t *testing.T) {
 	}
 
 	b.wait = time.Millisecond
-	if _, err := b.await(ctx, "ann", dial("ann")); !errors.Is(err, syncml.ErrUnavailable) || errors.Is(err, syncml.ErrAuthFailed) {
+	if _, err := b.await(ctx, "ann", dial("ann")); !errors.Is(err, pim.ErrUnavailable) || errors.Is(err, pim.ErrAuthFailed) {
 		t.Errorf("wait over: %v, want unavailable", err)
 	}
 	b.wait = 0
-	if _, err := b.await(ctx, "ann", dial("ann")); !errors.Is(err, syncml.ErrUnavailable) {
+	if _, err := b.await(ctx, "ann", dial("ann")); !errors.Is(err, pim.ErrUnavailable) {
 		t.Errorf("no wait: %v, want unavailable", err)
 	}
 	text := scrape(t, m)
@@ -185,9 +185,9 @@ func TestConnectionsGauge(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("kept connection reused", 1, 0)
-	var items []*syncml.StoreItem
+	var items []*pim.Item
 	for i := range 3 {
-		items = append(items, &syncml.StoreItem{Data: []byte(vcard(fmt.Sprintf("Person %d", i)))})
+		items = append(items, &pim.Item{Data: []byte(vcard(fmt.Sprintf("Person %d", i)))})
 	}
 	if err := second.Put(ctx, "contacts", items...); err != nil {
 		t.Fatal(err)
@@ -198,7 +198,7 @@ func TestConnectionsGauge(t *testing.T) {
 
 	// Another password at the full budget: the kept connections are
 	// closed to make room.
-	if _, err := auth.Login(ctx, "kim@example.org", "wrong"); !errors.Is(err, syncml.ErrAuthFailed) {
+	if _, err := auth.Login(ctx, "kim@example.org", "wrong"); !errors.Is(err, pim.ErrAuthFailed) {
 		t.Errorf("wrong password: %v", err)
 	}
 	check("kept connection evicted", 0, 0)
@@ -217,7 +217,7 @@ func TestConnectionsGauge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fourth.(syncml.Releaser).Release()
+	fourth.(pim.Releaser).Release()
 	check("released", 0, 0)
 
 	// A cancelled operation closes the connection: counted closed at
@@ -242,7 +242,7 @@ func TestConnBudgetDialFails(t *testing.T) {
 	budget := NewConnBudget(ConnBudgetOptions{MaxPerUser: 1, Wait: time.Minute})
 	auth := &IMAPAuth{Options: &imapstore.Options{Address: "127.0.0.1:1", Conns: budget}, Budget: budget}
 	for range 3 {
-		if _, err := auth.Login(context.Background(), "kim", "pw"); !errors.Is(err, syncml.ErrUnavailable) || errors.Is(err, errBudgetFull) {
+		if _, err := auth.Login(context.Background(), "kim", "pw"); !errors.Is(err, pim.ErrUnavailable) || errors.Is(err, errBudgetFull) {
 			t.Fatalf("login to nowhere: %v, want unavailable (not the budget)", err)
 		}
 	}
@@ -311,9 +311,9 @@ func TestBudgetAgainstDovecot(t *testing.T) {
 		defer st.Close()
 		loggedIn <- struct{}{}
 		<-proceed
-		var items []*syncml.StoreItem
+		var items []*pim.Item
 		for j := range 3 {
-			items = append(items, &syncml.StoreItem{Data: []byte(vcard(fmt.Sprintf("%s %d-%d", user, i, j)))})
+			items = append(items, &pim.Item{Data: []byte(vcard(fmt.Sprintf("%s %d-%d", user, i, j)))})
 		}
 		if err := st.Put(ctx, "contacts", items...); err != nil {
 			return fmt.Errorf("session %d: put: %w", i, err)
@@ -409,7 +409,7 @@ func TestConnBudgetReleasesIdleFirst(t *testing.T) {
 	}
 	b.SetReleaseIdle(func(string) int { return 0 })
 	b.wait = time.Millisecond
-	if _, err := b.await(ctx, "ann", dial); !errors.Is(err, syncml.ErrUnavailable) {
+	if _, err := b.await(ctx, "ann", dial); !errors.Is(err, pim.ErrUnavailable) {
 		t.Errorf("nothing idle, budget full: %v, want unavailable", err)
 	}
 }

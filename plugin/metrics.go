@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"syncml-imap/pim"
 	"syncml-imap/syncml"
 )
 
@@ -152,9 +153,9 @@ func (m *Metrics) login(result string) {
 func (m *Metrics) observe(op string, start time.Time, err error) {
 	result := "ok"
 	switch {
-	case err == nil, errors.Is(err, syncml.ErrSyncPointInvalid):
+	case err == nil, errors.Is(err, pim.ErrSyncPointInvalid):
 		// An outdated sync point is an answer, not a failure.
-	case errors.Is(err, syncml.ErrAuthFailed):
+	case errors.Is(err, pim.ErrAuthFailed):
 		result = "refused"
 	default:
 		result = "error"
@@ -166,25 +167,25 @@ func (m *Metrics) observe(op string, start time.Time, err error) {
 // Authenticator returns auth with its logins and the stores they open
 // measured: op "login" (and "login_master" for LoginAs) and one op per
 // Store method.
-func (m *Metrics) Authenticator(auth syncml.Authenticator) syncml.Authenticator {
+func (m *Metrics) Authenticator(auth pim.Authenticator) pim.Authenticator {
 	return keepMaster(&measuredAuth{auth: auth, m: m}, auth)
 }
 
 type measuredAuth struct {
-	auth syncml.Authenticator
+	auth pim.Authenticator
 	m    *Metrics
 }
 
-func (a *measuredAuth) Login(ctx context.Context, user, password string) (syncml.Store, error) {
+func (a *measuredAuth) Login(ctx context.Context, user, password string) (pim.Store, error) {
 	start := time.Now()
 	st, err := a.auth.Login(ctx, user, password)
 	a.m.observe("login", start, err)
 	switch {
 	case err == nil:
 		a.m.login("ok")
-	case errors.Is(err, syncml.ErrUnavailable):
+	case errors.Is(err, pim.ErrUnavailable):
 		a.m.login("unavailable")
-	case errors.Is(err, syncml.ErrAuthFailed):
+	case errors.Is(err, pim.ErrAuthFailed):
 		a.m.login("refused")
 	default:
 		a.m.login("error")
@@ -192,7 +193,7 @@ func (a *measuredAuth) Login(ctx context.Context, user, password string) (syncml
 	return a.m.store(st), err
 }
 
-func (a *measuredAuth) LoginAs(ctx context.Context, user string) (syncml.Store, error) {
+func (a *measuredAuth) LoginAs(ctx context.Context, user string) (pim.Store, error) {
 	start := time.Now()
 	st, err := loginAs(ctx, a.auth, user)
 	a.m.observe("login_master", start, err)
@@ -200,7 +201,7 @@ func (a *measuredAuth) LoginAs(ctx context.Context, user string) (syncml.Store, 
 }
 
 // store wraps an open store.
-func (m *Metrics) store(st syncml.Store) syncml.Store {
+func (m *Metrics) store(st pim.Store) pim.Store {
 	if st == nil {
 		return nil
 	}
@@ -228,36 +229,36 @@ func (m *Metrics) KeepPool(p *Pool) {
 		func() float64 { return float64(p.Len()) }))
 }
 
-// measuredStore is a syncml.Store that times each operation of the one
+// measuredStore is a pim.Store that times each operation of the one
 // it wraps.
 type measuredStore struct {
-	st     syncml.Store
+	st     pim.Store
 	m      *Metrics
 	closed atomic.Bool
 }
 
 var (
-	_ syncml.QuickStore  = (*measuredStore)(nil)
-	_ syncml.StateBatch  = (*measuredStore)(nil)
-	_ syncml.Releaser    = (*measuredStore)(nil)
-	_ syncml.PointDeltas = (*measuredStore)(nil)
+	_ pim.QuickStore  = (*measuredStore)(nil)
+	_ pim.StateBatch  = (*measuredStore)(nil)
+	_ pim.Releaser    = (*measuredStore)(nil)
+	_ pim.PointDeltas = (*measuredStore)(nil)
 )
 
-func (s *measuredStore) Changes(ctx context.Context, db string, since []byte) (*syncml.StoreChanges, error) {
+func (s *measuredStore) Changes(ctx context.Context, db string, since []byte) (*pim.Changes, error) {
 	start := time.Now()
 	c, err := s.st.Changes(ctx, db, since)
 	s.m.observe("changes", start, err)
 	return c, err
 }
 
-func (s *measuredStore) Get(ctx context.Context, db string, ids ...string) ([]*syncml.StoreItem, error) {
+func (s *measuredStore) Get(ctx context.Context, db string, ids ...string) ([]*pim.Item, error) {
 	start := time.Now()
 	items, err := s.st.Get(ctx, db, ids...)
 	s.m.observe("get", start, err)
 	return items, err
 }
 
-func (s *measuredStore) Put(ctx context.Context, db string, items ...*syncml.StoreItem) error {
+func (s *measuredStore) Put(ctx context.Context, db string, items ...*pim.Item) error {
 	start := time.Now()
 	err := s.st.Put(ctx, db, items...)
 	s.m.observe("put", start, err)
@@ -306,10 +307,10 @@ func (s *measuredStore) ListState(ctx context.Context, prefix string) ([]string,
 	return keys, err
 }
 
-// Snapshot passes syncml.Snapshotter through when the wrapped store has
+// Snapshot passes pim.Snapshotter through when the wrapped store has
 // it.
 func (s *measuredStore) Snapshot(ctx context.Context, db, label string) (int, error) {
-	sn, ok := s.st.(syncml.Snapshotter)
+	sn, ok := s.st.(pim.Snapshotter)
 	if !ok {
 		return 0, fmt.Errorf("plugin: this store cannot snapshot")
 	}
@@ -319,35 +320,35 @@ func (s *measuredStore) Snapshot(ctx context.Context, db, label string) (int, er
 	return n, err
 }
 
-// PointDelta and ApplyPointDelta pass syncml.PointDeltas through; without
+// PointDelta and ApplyPointDelta pass pim.PointDeltas through; without
 // it, points are kept whole.
 func (s *measuredStore) PointDelta(db string, old, new []byte) ([]byte, error) {
-	if pd, ok := s.st.(syncml.PointDeltas); ok {
+	if pd, ok := s.st.(pim.PointDeltas); ok {
 		return pd.PointDelta(db, old, new)
 	}
 	return nil, errors.New("plugin: the store has no point deltas")
 }
 
 func (s *measuredStore) ApplyPointDelta(db string, old []byte, deltas ...[]byte) ([]byte, error) {
-	if pd, ok := s.st.(syncml.PointDeltas); ok {
+	if pd, ok := s.st.(pim.PointDeltas); ok {
 		return pd.ApplyPointDelta(db, old, deltas...)
 	}
-	return nil, syncml.ErrSyncPointInvalid
+	return nil, pim.ErrSyncPointInvalid
 }
 
-// PointHead, Unchanged, LoadStates and Release pass syncml.QuickStore,
-// syncml.StateBatch and syncml.Releaser through (with their fallbacks
+// PointHead, Unchanged, LoadStates and Release pass pim.QuickStore,
+// pim.StateBatch and pim.Releaser through (with their fallbacks
 // when the wrapped store lacks them): the engine looks for them on the
 // store it is given, which is this one.
 func (s *measuredStore) PointHead(db string, point []byte) []byte {
-	if q, ok := s.st.(syncml.QuickStore); ok {
+	if q, ok := s.st.(pim.QuickStore); ok {
 		return q.PointHead(db, point)
 	}
 	return nil
 }
 
 func (s *measuredStore) Unchanged(ctx context.Context, db string, head []byte) (bool, error) {
-	q, ok := s.st.(syncml.QuickStore)
+	q, ok := s.st.(pim.QuickStore)
 	if !ok {
 		return false, nil
 	}
@@ -361,7 +362,7 @@ func (s *measuredStore) LoadStates(ctx context.Context, keys ...string) (map[str
 	start := time.Now()
 	var out map[string][]byte
 	var err error
-	if b, ok := s.st.(syncml.StateBatch); ok {
+	if b, ok := s.st.(pim.StateBatch); ok {
 		out, err = b.LoadStates(ctx, keys...)
 	} else {
 		out = map[string][]byte{}
@@ -383,7 +384,7 @@ func (s *measuredStore) LoadStates(ctx context.Context, keys ...string) (map[str
 }
 
 func (s *measuredStore) Release() error {
-	r, ok := s.st.(syncml.Releaser)
+	r, ok := s.st.(pim.Releaser)
 	if !ok {
 		return s.Close()
 	}

@@ -14,6 +14,7 @@ import (
 
 	"syncml-imap/config"
 	"syncml-imap/internal/dovetest"
+	"syncml-imap/pim"
 	"syncml-imap/syncml"
 )
 
@@ -74,31 +75,31 @@ func TestObserveSession(t *testing.T) {
 // failingStore fails what it is asked.
 type failingStore struct{ nopStore }
 
-func (failingStore) Put(context.Context, string, ...*syncml.StoreItem) error {
+func (failingStore) Put(context.Context, string, ...*pim.Item) error {
 	return errors.New("imapstore: append: connection reset")
 }
 
-func (failingStore) Changes(context.Context, string, []byte) (*syncml.StoreChanges, error) {
-	return nil, fmt.Errorf("%w: UIDVALIDITY changed", syncml.ErrSyncPointInvalid)
+func (failingStore) Changes(context.Context, string, []byte) (*pim.Changes, error) {
+	return nil, fmt.Errorf("%w: UIDVALIDITY changed", pim.ErrSyncPointInvalid)
 }
 
 func TestMeasuredStore(t *testing.T) {
 	m := NewMetrics()
-	auth := m.Authenticator(authFunc(func(ctx context.Context, user, pw string) (syncml.Store, error) {
+	auth := m.Authenticator(authFunc(func(ctx context.Context, user, pw string) (pim.Store, error) {
 		if pw != "right" {
-			return nil, syncml.ErrAuthFailed
+			return nil, pim.ErrAuthFailed
 		}
 		return failingStore{}, nil
 	}))
 	ctx := context.Background()
-	if _, err := auth.Login(ctx, "u", "wrong"); !errors.Is(err, syncml.ErrAuthFailed) {
+	if _, err := auth.Login(ctx, "u", "wrong"); !errors.Is(err, pim.ErrAuthFailed) {
 		t.Fatal(err)
 	}
 	st, err := auth.Login(ctx, "u", "right")
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Put(ctx, "contacts", &syncml.StoreItem{Data: []byte("x")})
+	st.Put(ctx, "contacts", &pim.Item{Data: []byte("x")})
 	st.Changes(ctx, "contacts", nil)
 	st.LoadState(ctx, "k")
 	st.Close()
@@ -121,9 +122,9 @@ func TestMeasuredStore(t *testing.T) {
 	}
 }
 
-type authFunc func(ctx context.Context, user, password string) (syncml.Store, error)
+type authFunc func(ctx context.Context, user, password string) (pim.Store, error)
 
-func (f authFunc) Login(ctx context.Context, user, password string) (syncml.Store, error) {
+func (f authFunc) Login(ctx context.Context, user, password string) (pim.Store, error) {
 	return f(ctx, user, password)
 }
 

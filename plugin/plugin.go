@@ -17,6 +17,7 @@ import (
 
 	"syncml-imap/config"
 	"syncml-imap/imapstore"
+	"syncml-imap/pim"
 	"syncml-imap/syncml"
 )
 
@@ -104,14 +105,14 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	storeOpts := *opts
 	storeOpts.Conns = imapAuth.Budget
 	imapAuth.Options = &storeOpts
-	var auth syncml.Authenticator = imapAuth
+	var auth pim.Authenticator = imapAuth
 	if cfg.IMAP.MasterUser != "" {
 		auth = &MasterAuth{IMAPAuth: *imapAuth, Master: cfg.IMAP.MasterUser,
 			Password: cfg.IMAP.MasterPassword, Separator: cfg.IMAP.MasterSeparator}
 	}
 	// Throttled attempts never reach the metered IMAP login.
 	auth = metrics.Authenticator(auth)
-	var throttle syncml.AuthThrottle
+	var throttle pim.AuthThrottle
 	var t *Throttle
 	if cfg.Auth.MaxFailures > 0 {
 		t = NewThrottle(auth, &ThrottleOptions{MaxFailures: cfg.Auth.MaxFailures, Lockout: cfg.Auth.Lockout.Duration,

@@ -10,7 +10,7 @@ import (
 	"syncml-imap/config"
 	"syncml-imap/imapstore"
 	"syncml-imap/internal/dovetest"
-	"syncml-imap/syncml"
+	"syncml-imap/pim"
 )
 
 // TestPoolKeepsConnection: the connection of a session that ended serves
@@ -36,7 +36,7 @@ func TestPoolKeepsConnection(t *testing.T) {
 	if pool.Len() != 1 {
 		t.Fatalf("%d kept after the session ended, want 1", pool.Len())
 	}
-	if _, err := auth.Login(ctx, "kim@example.org", "wrong"); !errors.Is(err, syncml.ErrAuthFailed) {
+	if _, err := auth.Login(ctx, "kim@example.org", "wrong"); !errors.Is(err, pim.ErrAuthFailed) {
 		t.Errorf("another password: %v, want a refused login", err)
 	}
 	second, err := auth.Login(ctx, "kim@example.org", "kim-pw")
@@ -61,7 +61,7 @@ func TestPoolKeepsConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	third.(syncml.Releaser).Release()
+	third.(pim.Releaser).Release()
 	if pool.Len() != 0 {
 		t.Errorf("a released connection was kept")
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"syncml-imap/pim"
 	"syncml-imap/syncml"
 )
 
@@ -66,8 +67,8 @@ type MasterAuth struct {
 
 // LoginAs implements syncml.MasterAuthenticator. As with Login, the
 // client's address goes to the IMAP server, and an IMAP server that
-// cannot log in now matches syncml.ErrUnavailable.
-func (a *MasterAuth) LoginAs(ctx context.Context, user string) (syncml.Store, error) {
+// cannot log in now matches pim.ErrUnavailable.
+func (a *MasterAuth) LoginAs(ctx context.Context, user string) (pim.Store, error) {
 	login := user + a.Separator + a.Master
 	st, err := a.Budget.await(ctx, login, func() (*accountStore, error) {
 		return dial(ctx, a.Options, login, a.Password)

@@ -11,10 +11,10 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"syncml-imap/imapstore"
-	"syncml-imap/syncml"
+	"syncml-imap/pim"
 )
 
-// accountStore is a syncml.Store on one user's IMAP account.
+// accountStore is a pim.Store on one user's IMAP account.
 type accountStore struct {
 	acct *imapstore.Account
 	// pool, when set, takes the connection back on Close, for the next
@@ -36,14 +36,14 @@ type IMAPAuth struct {
 	Budget *ConnBudget
 }
 
-// Login implements syncml.Authenticator. The client's address
+// Login implements pim.Authenticator. The client's address
 // (RemoteAddr) goes to the IMAP server with the login, so that the
 // server's own logs and auth penalty name the device, not this daemon.
-// A refused login matches syncml.ErrAuthFailed, an IMAP server that
-// cannot be reached or cannot log in now syncml.ErrUnavailable. With a
+// A refused login matches pim.ErrAuthFailed, an IMAP server that
+// cannot be reached or cannot log in now pim.ErrUnavailable. With a
 // Budget, a login at the user's full budget waits for room (see
 // ConnBudget).
-func (a *IMAPAuth) Login(ctx context.Context, user, password string) (syncml.Store, error) {
+func (a *IMAPAuth) Login(ctx context.Context, user, password string) (pim.Store, error) {
 	st, err := a.Budget.await(ctx, user, func() (*accountStore, error) {
 		if a.Pool != nil {
 			if acct := a.Pool.take(ctx, user, password); acct != nil {
@@ -53,7 +53,7 @@ func (a *IMAPAuth) Login(ctx context.Context, user, password string) (syncml.Sto
 		return dial(ctx, a.Options, user, password)
 	})
 	if err != nil {
-		if a.Pool != nil && errors.Is(err, syncml.ErrUnavailable) && !errors.Is(err, errBudgetFull) {
+		if a.Pool != nil && errors.Is(err, pim.ErrUnavailable) && !errors.Is(err, errBudgetFull) {
 			// Perhaps the server's connection limit, which kept
 			// connections count against: give them back for the retry.
 			a.Pool.dropUser(user)
@@ -85,12 +85,12 @@ func storeError(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, imapstore.ErrUnavailable) && !errors.Is(err, syncml.ErrUnavailable):
-		return &mappedError{err, syncml.ErrUnavailable}
-	case errors.Is(err, imapstore.ErrAuthFailed) && !errors.Is(err, syncml.ErrAuthFailed):
-		return &mappedError{err, syncml.ErrAuthFailed}
-	case errors.Is(err, imapstore.ErrInvalidItem) && !errors.Is(err, syncml.ErrInvalidItem):
-		return &mappedError{err, syncml.ErrInvalidItem}
+	case errors.Is(err, imapstore.ErrUnavailable) && !errors.Is(err, pim.ErrUnavailable):
+		return &mappedError{err, pim.ErrUnavailable}
+	case errors.Is(err, imapstore.ErrAuthFailed) && !errors.Is(err, pim.ErrAuthFailed):
+		return &mappedError{err, pim.ErrAuthFailed}
+	case errors.Is(err, imapstore.ErrInvalidItem) && !errors.Is(err, pim.ErrInvalidItem):
+		return &mappedError{err, pim.ErrInvalidItem}
 	}
 	return err
 }
@@ -123,12 +123,12 @@ func (s *accountStore) decodePoint(b []byte) (*imapstore.SyncPoint, error) {
 	}
 	sp, err := s.acct.ParsePoint(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", syncml.ErrSyncPointInvalid, err)
+		return nil, fmt.Errorf("%w: %v", pim.ErrSyncPointInvalid, err)
 	}
 	return sp, nil
 }
 
-// PointDelta and ApplyPointDelta: accountStore is a syncml.PointDeltas.
+// PointDelta and ApplyPointDelta: accountStore is a pim.PointDeltas.
 func (s *accountStore) PointDelta(db string, old, new []byte) ([]byte, error) {
 	return s.acct.PointDelta(old, new)
 }
@@ -136,14 +136,14 @@ func (s *accountStore) PointDelta(db string, old, new []byte) ([]byte, error) {
 func (s *accountStore) ApplyPointDelta(db string, old []byte, deltas ...[]byte) ([]byte, error) {
 	p, err := s.acct.ApplyPointDelta(old, deltas...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", syncml.ErrSyncPointInvalid, err)
+		return nil, fmt.Errorf("%w: %v", pim.ErrSyncPointInvalid, err)
 	}
 	return p, nil
 }
 
-var _ syncml.PointDeltas = (*accountStore)(nil)
+var _ pim.PointDeltas = (*accountStore)(nil)
 
-func (s *accountStore) Changes(ctx context.Context, db string, since []byte) (*syncml.StoreChanges, error) {
+func (s *accountStore) Changes(ctx context.Context, db string, since []byte) (*pim.Changes, error) {
 	kind, err := kindOf(db)
 	if err != nil {
 		return nil, err
@@ -154,7 +154,7 @@ func (s *accountStore) Changes(ctx context.Context, db string, since []byte) (*s
 	}
 	d, err := s.acct.Changes(ctx, kind, sp)
 	if errors.Is(err, imapstore.ErrSyncPointInvalid) {
-		return nil, fmt.Errorf("%w: %v", syncml.ErrSyncPointInvalid, err)
+		return nil, fmt.Errorf("%w: %v", pim.ErrSyncPointInvalid, err)
 	}
 	if err != nil {
 		return nil, storeError(err)
@@ -163,10 +163,10 @@ func (s *accountStore) Changes(ctx context.Context, db string, since []byte) (*s
 	if err != nil {
 		return nil, err
 	}
-	return &syncml.StoreChanges{Added: d.Added, Modified: d.Modified, Deleted: d.Deleted, Point: point}, nil
+	return &pim.Changes{Added: d.Added, Modified: d.Modified, Deleted: d.Deleted, Point: point}, nil
 }
 
-// PointHead: accountStore is a syncml.QuickStore; a point's head is the
+// PointHead: accountStore is a pim.QuickStore; a point's head is the
 // start of its encoding.
 func (s *accountStore) PointHead(db string, point []byte) []byte {
 	h, ok := imapstore.HeadOf(point)
@@ -177,7 +177,7 @@ func (s *accountStore) PointHead(db string, point []byte) []byte {
 }
 
 // accountStore tells an unchanged folder from a point's head.
-var _ syncml.QuickStore = (*accountStore)(nil)
+var _ pim.QuickStore = (*accountStore)(nil)
 
 func headBytes(h imapstore.PointHead) []byte {
 	b := binary.AppendUvarint(nil, uint64(h.UIDValidity))
@@ -213,7 +213,7 @@ func (s *accountStore) Unchanged(ctx context.Context, db string, head []byte) (b
 	return same, storeError(err)
 }
 
-func (s *accountStore) Get(ctx context.Context, db string, ids ...string) ([]*syncml.StoreItem, error) {
+func (s *accountStore) Get(ctx context.Context, db string, ids ...string) ([]*pim.Item, error) {
 	kind, err := kindOf(db)
 	if err != nil {
 		return nil, err
@@ -222,16 +222,16 @@ func (s *accountStore) Get(ctx context.Context, db string, ids ...string) ([]*sy
 	if err != nil {
 		return nil, storeError(err)
 	}
-	out := make([]*syncml.StoreItem, len(items))
+	out := make([]*pim.Item, len(items))
 	for i, it := range items {
 		if it != nil {
-			out[i] = &syncml.StoreItem{ID: it.ID, Data: it.Data}
+			out[i] = &pim.Item{ID: it.ID, Data: it.Data}
 		}
 	}
 	return out, nil
 }
 
-func (s *accountStore) Put(ctx context.Context, db string, items ...*syncml.StoreItem) error {
+func (s *accountStore) Put(ctx context.Context, db string, items ...*pim.Item) error {
 	kind, err := kindOf(db)
 	if err != nil {
 		return err
@@ -282,7 +282,7 @@ func (s *accountStore) LoadState(ctx context.Context, key string) ([]byte, error
 	return rec.Data, nil
 }
 
-// LoadStates: accountStore is a syncml.StateBatch.
+// LoadStates: accountStore is a pim.StateBatch.
 func (s *accountStore) LoadStates(ctx context.Context, keys ...string) (map[string][]byte, error) {
 	recs, err := s.acct.LoadStates(ctx, keys...)
 	if err != nil {
@@ -300,7 +300,7 @@ func (s *accountStore) SaveState(ctx context.Context, key string, data []byte) e
 	return storeError(err)
 }
 
-// Snapshot implements syncml.Snapshotter: a server-side copy of the
+// Snapshot implements pim.Snapshotter: a server-side copy of the
 // database's folder under the backup folder.
 func (s *accountStore) Snapshot(ctx context.Context, db, label string) (int, error) {
 	k, err := kindOf(db)

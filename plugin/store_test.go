@@ -11,11 +11,11 @@ import (
 	"syncml-imap/config"
 	"syncml-imap/imapstore"
 	"syncml-imap/internal/dovetest"
-	"syncml-imap/syncml"
+	"syncml-imap/pim"
 )
 
-// TestLoginErrorsDovecot: a wrong password is syncml.ErrAuthFailed, an IMAP
-// server that is gone is syncml.ErrUnavailable (for the store's own
+// TestLoginErrorsDovecot: a wrong password is pim.ErrAuthFailed, an IMAP
+// server that is gone is pim.ErrUnavailable (for the store's own
 // sentinel too), for a device's login, a master login, the admin's
 // OpenAccount and a store operation; the device's address reaches
 // Dovecot's log.
@@ -41,7 +41,7 @@ func TestLoginErrorsDovecot(t *testing.T) {
 	}
 	ms.Close()
 	_, err = auth.Login(phone, "carol@example.org", "guess")
-	if !errors.Is(err, syncml.ErrAuthFailed) || !errors.Is(err, imapstore.ErrAuthFailed) || errors.Is(err, syncml.ErrUnavailable) {
+	if !errors.Is(err, pim.ErrAuthFailed) || !errors.Is(err, imapstore.ErrAuthFailed) || errors.Is(err, pim.ErrUnavailable) {
 		t.Errorf("wrong password: %v", err)
 	}
 	for _, re := range []string{
@@ -61,14 +61,14 @@ func TestLoginErrorsDovecot(t *testing.T) {
 	// The session's connection breaks.
 	srv.KillIMAPProcesses(t)
 	_, err = st.Changes(phone, "contacts", nil)
-	if !errors.Is(err, syncml.ErrUnavailable) || !errors.Is(err, imapstore.ErrUnavailable) {
+	if !errors.Is(err, pim.ErrUnavailable) || !errors.Is(err, imapstore.ErrUnavailable) {
 		t.Errorf("Changes on a broken connection: %v", err)
 	}
 
 	srv.Stop(t)
 	wantDown := func(what string, err error) {
 		t.Helper()
-		if !errors.Is(err, syncml.ErrUnavailable) || !errors.Is(err, imapstore.ErrUnavailable) || errors.Is(err, syncml.ErrAuthFailed) {
+		if !errors.Is(err, pim.ErrUnavailable) || !errors.Is(err, imapstore.ErrUnavailable) || errors.Is(err, pim.ErrAuthFailed) {
 			t.Errorf("%s with the IMAP server stopped: %v", what, err)
 		} else {
 			t.Logf("%s: %v", what, err)

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"syncml-imap/pim"
 	"syncml-imap/syncml"
 )
 
@@ -57,7 +58,7 @@ type ThrottleOptions struct {
 // few tries per lockout period and the IMAP server does not see the rest.
 //
 // Failures are counted three ways, and any one of them locks:
-//   - per user and device (syncml.DeviceOf; "" for logins that name no
+//   - per user and device (pim.DeviceOf; "" for logins that name no
 //     device, such as the admin endpoint's): MaxFailures. A phone with a
 //     stale password locks out itself, not the user's other devices.
 //   - per user over all devices: MaxUserFailures, by default four
@@ -74,8 +75,8 @@ type ThrottleOptions struct {
 // proxy on the same host every client has the proxy's address, and
 // counting it would lock everybody out. Users and devices still are.
 //
-// Only wrong credentials (syncml.ErrAuthFailed) count; an IMAP server
-// that cannot answer (syncml.ErrUnavailable, any other error) says
+// Only wrong credentials (pim.ErrAuthFailed) count; an IMAP server
+// that cannot answer (pim.ErrUnavailable, any other error) says
 // nothing about the password, and an attempt refused here is not a
 // failure either. A successful login clears its device's count and takes
 // the device's failures off the user's count (they were the owner's).
@@ -83,13 +84,13 @@ type ThrottleOptions struct {
 // Basic logins are throttled here, in Login. MD5 digests are checked by
 // the engine after it opened the mailbox itself (a secret's password or
 // the master user: such logins are not counted); it reports them through
-// Allow and Record (syncml.AuthThrottle). Other checks of a password (the
+// Allow and Record (pim.AuthThrottle). Other checks of a password (the
 // admin endpoint's master user) go through Guard.
 //
 // Lockouts lists what is counted and Unlock lifts a lockout, for the
 // admin endpoint (AdminHTTP).
 type Throttle struct {
-	auth    syncml.Authenticator
+	auth    pim.Authenticator
 	max     int
 	userMax int
 	window  time.Duration
@@ -124,7 +125,7 @@ type failures struct {
 func deviceKey(user, device string) string { return strings.ToLower(user) + "\x00" + device }
 
 // NewThrottle wraps auth. Use Authenticator to hand it to the engine.
-func NewThrottle(auth syncml.Authenticator, opts *ThrottleOptions) *Throttle {
+func NewThrottle(auth pim.Authenticator, opts *ThrottleOptions) *Throttle {
 	t := &Throttle{auth: auth, max: opts.MaxFailures, userMax: opts.MaxUserFailures, window: opts.Lockout,
 		log: opts.Logger, m: opts.Metrics, now: opts.now,
 		devices: map[string]*failures{}, users: map[string]*failures{}, addrs: map[string]*failures{}}
@@ -142,20 +143,20 @@ func NewThrottle(auth syncml.Authenticator, opts *ThrottleOptions) *Throttle {
 
 // Authenticator returns t as the engine should see it: a
 // syncml.MasterAuthenticator only when the wrapped one is.
-func (t *Throttle) Authenticator() syncml.Authenticator { return keepMaster(t, t.auth) }
+func (t *Throttle) Authenticator() pim.Authenticator { return keepMaster(t, t.auth) }
 
 // errThrottled is what a refused attempt returns: a failed login to the
 // engine, which answers 401.
-var errThrottled = fmt.Errorf("%w: too many failed logins, try again later", syncml.ErrAuthFailed)
+var errThrottled = fmt.Errorf("%w: too many failed logins, try again later", pim.ErrAuthFailed)
 
 func (t *Throttle) off() bool { return t == nil || t.max <= 0 || t.window <= 0 }
 
-// Login implements syncml.Authenticator.
-func (t *Throttle) Login(ctx context.Context, user, password string) (syncml.Store, error) {
-	if t.off() || syncml.IsSecretLogin(ctx) {
+// Login implements pim.Authenticator.
+func (t *Throttle) Login(ctx context.Context, user, password string) (pim.Store, error) {
+	if t.off() || pim.IsSecretLogin(ctx) {
 		return t.auth.Login(ctx, user, password)
 	}
-	var st syncml.Store
+	var st pim.Store
 	err := t.Guard(ctx, user, func() error {
 		var err error
 		st, err = t.auth.Login(ctx, user, password)
@@ -166,13 +167,13 @@ func (t *Throttle) Login(ctx context.Context, user, password string) (syncml.Sto
 
 // Guard runs check, a check of user's credentials for the device and
 // address ctx names, as a login attempt: refused with an error matching
-// syncml.ErrAuthFailed, check not called, while any of them is locked
-// out; counted as a failure when check returns syncml.ErrAuthFailed.
+// pim.ErrAuthFailed, check not called, while any of them is locked
+// out; counted as a failure when check returns pim.ErrAuthFailed.
 func (t *Throttle) Guard(ctx context.Context, user string, check func() error) error {
 	if t.off() {
 		return check()
 	}
-	remote, device := RemoteAddr(ctx), syncml.DeviceOf(ctx)
+	remote, device := RemoteAddr(ctx), pim.DeviceOf(ctx)
 	ukey, dkey, akey := strings.ToLower(user), deviceKey(user, device), addrKey(remote)
 	now := t.now()
 	t.mu.Lock()
@@ -203,7 +204,7 @@ func (t *Throttle) Guard(ctx context.Context, user string, check func() error) e
 	switch {
 	case err == nil:
 		t.succeeded(ukey, dkey, d, u)
-	case errors.Is(err, syncml.ErrAuthFailed) && !errors.Is(err, syncml.ErrUnavailable):
+	case errors.Is(err, pim.ErrAuthFailed) && !errors.Is(err, pim.ErrUnavailable):
 		t.log.Info("login refused", "user", user, "device", device, "remote", remote)
 		// The server's words add nothing for the admin, and Dovecot
 		// answers an unknown user like a wrong password.
@@ -221,7 +222,7 @@ func blocked(f *failures, max int) bool {
 	return f != nil && (!f.until.IsZero() || f.n+f.pending >= max)
 }
 
-// Allow implements syncml.AuthThrottle, for the MD5 digests the engine
+// Allow implements pim.AuthThrottle, for the MD5 digests the engine
 // checks itself: false while the device, the user or the address is
 // locked out.
 func (t *Throttle) Allow(ctx context.Context, user string) bool {
@@ -231,7 +232,7 @@ func (t *Throttle) Allow(ctx context.Context, user string) bool {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	d := t.current(t.devices, deviceKey(user, syncml.DeviceOf(ctx)), now)
+	d := t.current(t.devices, deviceKey(user, pim.DeviceOf(ctx)), now)
 	u := t.current(t.users, strings.ToLower(user), now)
 	a := t.current(t.addrs, addrKey(RemoteAddr(ctx)), now)
 	if blocked(d, t.max) || blocked(u, t.userMax) || a != nil && !a.until.IsZero() {
@@ -241,13 +242,13 @@ func (t *Throttle) Allow(ctx context.Context, user string) bool {
 	return true
 }
 
-// Record implements syncml.AuthThrottle: a failed digest counts like a
+// Record implements pim.AuthThrottle: a failed digest counts like a
 // failed login, a good one like a successful login.
 func (t *Throttle) Record(ctx context.Context, user string, ok bool) {
 	if t.off() {
 		return
 	}
-	device, remote := syncml.DeviceOf(ctx), RemoteAddr(ctx)
+	device, remote := pim.DeviceOf(ctx), RemoteAddr(ctx)
 	ukey, dkey := strings.ToLower(user), deviceKey(user, device)
 	now := t.now()
 	t.mu.Lock()
@@ -312,7 +313,7 @@ func (t *Throttle) failed(user, device, remote, why string, now time.Time) {
 
 // LoginAs implements syncml.MasterAuthenticator when the wrapped
 // Authenticator does (see Authenticator); it is not throttled.
-func (t *Throttle) LoginAs(ctx context.Context, user string) (syncml.Store, error) {
+func (t *Throttle) LoginAs(ctx context.Context, user string) (pim.Store, error) {
 	return loginAs(ctx, t.auth, user)
 }
 
@@ -608,12 +609,12 @@ func addrKey(remote string) string {
 }
 
 // loginOnly hides the LoginAs of the Authenticator it holds.
-type loginOnly struct{ syncml.Authenticator }
+type loginOnly struct{ pim.Authenticator }
 
 // keepMaster returns a, which wraps inner, as a
 // syncml.MasterAuthenticator only when inner is one: the engine finds
 // LoginAs by type assertion, and a wrapper must neither hide nor invent it.
-func keepMaster(a syncml.MasterAuthenticator, inner syncml.Authenticator) syncml.Authenticator {
+func keepMaster(a syncml.MasterAuthenticator, inner pim.Authenticator) pim.Authenticator {
 	if _, ok := inner.(syncml.MasterAuthenticator); ok {
 		return a
 	}
@@ -621,7 +622,7 @@ func keepMaster(a syncml.MasterAuthenticator, inner syncml.Authenticator) syncml
 }
 
 // loginAs calls inner's LoginAs.
-func loginAs(ctx context.Context, inner syncml.Authenticator, user string) (syncml.Store, error) {
+func loginAs(ctx context.Context, inner pim.Authenticator, user string) (pim.Store, error) {
 	m, ok := inner.(syncml.MasterAuthenticator)
 	if !ok {
 		return nil, errors.New("plugin: no master user configured")

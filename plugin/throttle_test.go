@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"syncml-imap/config"
+	"syncml-imap/pim"
 	"syncml-imap/syncml"
 )
 
@@ -24,7 +25,7 @@ type countingAuth struct {
 	block chan struct{}
 }
 
-func (a *countingAuth) Login(ctx context.Context, user, password string) (syncml.Store, error) {
+func (a *countingAuth) Login(ctx context.Context, user, password string) (pim.Store, error) {
 	a.mu.Lock()
 	a.logins++
 	a.mu.Unlock()
@@ -32,10 +33,10 @@ func (a *countingAuth) Login(ctx context.Context, user, password string) (syncml
 		<-a.block
 	}
 	if password == "imap-down" {
-		return nil, fmt.Errorf("login: %w: connection refused", syncml.ErrUnavailable)
+		return nil, fmt.Errorf("login: %w: connection refused", pim.ErrUnavailable)
 	}
 	if password != "right" {
-		return nil, fmt.Errorf("%w: wrong password for %s", syncml.ErrAuthFailed, user)
+		return nil, fmt.Errorf("%w: wrong password for %s", pim.ErrAuthFailed, user)
 	}
 	return nopStore{}, nil
 }
@@ -48,19 +49,19 @@ func (a *countingAuth) count() int {
 
 type countingMaster struct{ countingAuth }
 
-func (a *countingMaster) LoginAs(ctx context.Context, user string) (syncml.Store, error) {
+func (a *countingMaster) LoginAs(ctx context.Context, user string) (pim.Store, error) {
 	return nopStore{}, nil
 }
 
-// nopStore is an empty syncml.Store.
+// nopStore is an empty pim.Store.
 type nopStore struct{}
 
-func (nopStore) Changes(context.Context, string, []byte) (*syncml.StoreChanges, error) {
-	return &syncml.StoreChanges{}, nil
+func (nopStore) Changes(context.Context, string, []byte) (*pim.Changes, error) {
+	return &pim.Changes{}, nil
 }
-func (nopStore) Get(context.Context, string, ...string) ([]*syncml.StoreItem, error) { return nil, nil }
-func (nopStore) Put(context.Context, string, ...*syncml.StoreItem) error             { return nil }
-func (nopStore) Delete(context.Context, string, ...string) ([]string, error)         { return nil, nil }
+func (nopStore) Get(context.Context, string, ...string) ([]*pim.Item, error) { return nil, nil }
+func (nopStore) Put(context.Context, string, ...*pim.Item) error             { return nil }
+func (nopStore) Delete(context.Context, string, ...string) ([]string, error) { return nil, nil }
 func (nopStore) Advance(context.Context, string, []byte, []string) ([]byte, error) {
 	return nil, nil
 }
@@ -87,7 +88,7 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newTestThrottle(inner syncml.Authenticator, clock *fakeClock) *Throttle {
+func newTestThrottle(inner pim.Authenticator, clock *fakeClock) *Throttle {
 	return NewThrottle(inner, &ThrottleOptions{MaxFailures: 5, Lockout: 5 * time.Minute, now: clock.now})
 }
 
@@ -104,7 +105,7 @@ func TestThrottleUser(t *testing.T) {
 	}
 
 	for i := 1; i <= 5; i++ {
-		if err := login("alice", "wrong"); !errors.Is(err, syncml.ErrAuthFailed) {
+		if err := login("alice", "wrong"); !errors.Is(err, pim.ErrAuthFailed) {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
@@ -112,10 +113,10 @@ func TestThrottleUser(t *testing.T) {
 		t.Fatalf("%d logins reached IMAP, want 5", inner.count())
 	}
 	// The 6th attempt, and even the right password, are refused unasked.
-	if err := login("alice", "wrong"); !errors.Is(err, syncml.ErrAuthFailed) {
+	if err := login("alice", "wrong"); !errors.Is(err, pim.ErrAuthFailed) {
 		t.Fatalf("6th attempt: %v", err)
 	}
-	if err := login("ALICE", "right"); !errors.Is(err, syncml.ErrAuthFailed) {
+	if err := login("ALICE", "right"); !errors.Is(err, pim.ErrAuthFailed) {
 		t.Fatalf("right password while locked out: %v", err)
 	}
 	if inner.count() != 5 {
@@ -177,7 +178,7 @@ func TestThrottleAddress(t *testing.T) {
 		th.Login(from("198.51.100.7:5000"), fmt.Sprintf("user%d", i), "wrong")
 	}
 	n := inner.count()
-	if _, err := th.Login(from("198.51.100.7:5001"), "someone-else", "right"); !errors.Is(err, syncml.ErrAuthFailed) || inner.count() != n {
+	if _, err := th.Login(from("198.51.100.7:5001"), "someone-else", "right"); !errors.Is(err, pim.ErrAuthFailed) || inner.count() != n {
 		t.Errorf("locked address: %v, %d logins reached IMAP", err, inner.count()-n)
 	}
 	if _, err := th.Login(from("198.51.100.8:5000"), "someone-else", "right"); err != nil {
@@ -188,7 +189,7 @@ func TestThrottleAddress(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		th.Login(from(fmt.Sprintf("[2001:db8:1:2::%x]:443", i+1)), fmt.Sprintf("v6user%d", i), "wrong")
 	}
-	if _, err := th.Login(from("[2001:db8:1:2:ffff::1]:443"), "dave", "right"); !errors.Is(err, syncml.ErrAuthFailed) {
+	if _, err := th.Login(from("[2001:db8:1:2:ffff::1]:443"), "dave", "right"); !errors.Is(err, pim.ErrAuthFailed) {
 		t.Errorf("same /64: %v", err)
 	}
 	if _, err := th.Login(from("[2001:db8:1:3::1]:443"), "dave", "right"); err != nil {
@@ -225,7 +226,7 @@ func TestThrottleConcurrent(t *testing.T) {
 	_, err := th.Login(context.Background(), "frank", "guess")
 	close(inner.block)
 	wg.Wait()
-	if !errors.Is(err, syncml.ErrAuthFailed) || inner.count() != 5 {
+	if !errors.Is(err, pim.ErrAuthFailed) || inner.count() != 5 {
 		t.Errorf("6th login while 5 are under way: %v, %d logins reached IMAP", err, inner.count())
 	}
 }
@@ -234,10 +235,10 @@ func TestWrappersKeepMaster(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	m := NewMetrics()
 	for _, tt := range []struct {
-		inner  syncml.Authenticator
+		inner  pim.Authenticator
 		master bool
 	}{{&countingAuth{}, false}, {&countingMaster{}, true}} {
-		for name, a := range map[string]syncml.Authenticator{
+		for name, a := range map[string]pim.Authenticator{
 			"throttle": newTestThrottle(tt.inner, clock).Authenticator(),
 			"metrics":  m.Authenticator(tt.inner),
 		} {
@@ -313,7 +314,7 @@ func TestThrottleMD5(t *testing.T) {
 		if !th.Allow(ctx, "alice") {
 			t.Fatalf("attempt %d refused", i+1)
 		}
-		if _, err := th.Login(syncml.WithSecretLogin(ctx), "alice", "right"); err != nil {
+		if _, err := th.Login(pim.WithSecretLogin(ctx), "alice", "right"); err != nil {
 			t.Fatal(err)
 		}
 		th.Record(ctx, "alice", false)
@@ -355,7 +356,7 @@ func TestClientAddr(t *testing.T) {
 
 // deviceCtx is a login of device from addr.
 func deviceCtx(device, addr string) context.Context {
-	return syncml.WithDevice(WithRemoteAddr(context.Background(), addr), device)
+	return pim.WithDevice(WithRemoteAddr(context.Background(), addr), device)
 }
 
 // TestThrottleDevices: a stale phone locks out itself, not the user's
@@ -367,12 +368,12 @@ func TestThrottleDevices(t *testing.T) {
 	// Behind a local proxy, so that only users and devices count.
 	phone, laptop := deviceCtx("IMEI:1", "127.0.0.1:1"), deviceCtx("sc-laptop", "127.0.0.1:2")
 	for i := 1; i <= 5; i++ {
-		if _, err := th.Login(phone, "alice", "stale"); !errors.Is(err, syncml.ErrAuthFailed) {
+		if _, err := th.Login(phone, "alice", "stale"); !errors.Is(err, pim.ErrAuthFailed) {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
 	n := inner.count()
-	if _, err := th.Login(phone, "alice", "right"); !errors.Is(err, syncml.ErrAuthFailed) || inner.count() != n {
+	if _, err := th.Login(phone, "alice", "right"); !errors.Is(err, pim.ErrAuthFailed) || inner.count() != n {
 		t.Errorf("locked phone, right password: %v, %d logins reached IMAP", err, inner.count()-n)
 	}
 	if _, err := th.Login(laptop, "Alice", "right"); err != nil {
@@ -410,7 +411,7 @@ func TestThrottleUserCap(t *testing.T) {
 	if got := inner.count(); got != 20 {
 		t.Errorf("%d guesses with rotating device IDs reached IMAP, want 20 (4 × max_failures)", got)
 	}
-	if _, err := th.Login(deviceCtx("IMEI:carol", "127.0.0.1:1"), "carol", "right"); !errors.Is(err, syncml.ErrAuthFailed) {
+	if _, err := th.Login(deviceCtx("IMEI:carol", "127.0.0.1:1"), "carol", "right"); !errors.Is(err, pim.ErrAuthFailed) {
 		t.Errorf("user cap reached, a fresh device still logs in: %v", err)
 	}
 	if _, err := th.Login(deviceCtx("IMEI:dave", "127.0.0.1:1"), "dave", "right"); err != nil {
@@ -443,7 +444,7 @@ func TestThrottleDeviceAddress(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		th.Login(deviceCtx(fmt.Sprintf("d%d", i), "203.0.113.9:1"), fmt.Sprintf("user%d", i), "wrong")
 	}
-	if _, err := th.Login(deviceCtx("x", "203.0.113.9:2"), "frank", "right"); !errors.Is(err, syncml.ErrAuthFailed) {
+	if _, err := th.Login(deviceCtx("x", "203.0.113.9:2"), "frank", "right"); !errors.Is(err, pim.ErrAuthFailed) {
 		t.Errorf("locked address: %v", err)
 	}
 	if _, err := th.Login(deviceCtx("x", "203.0.113.10:2"), "frank", "right"); err != nil {
@@ -459,7 +460,7 @@ func TestThrottleUnavailable(t *testing.T) {
 	th := newTestThrottle(inner, clock)
 	ctx := deviceCtx("IMEI:1", "198.51.100.3:1")
 	for i := 0; i < 30; i++ {
-		if _, err := th.Login(ctx, "grace", "imap-down"); !errors.Is(err, syncml.ErrUnavailable) {
+		if _, err := th.Login(ctx, "grace", "imap-down"); !errors.Is(err, pim.ErrUnavailable) {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
@@ -490,7 +491,7 @@ func TestThrottleMD5Devices(t *testing.T) {
 		t.Error("the tablet is refused for the phone's digests")
 	}
 	// A basic login of the locked phone is refused too.
-	if _, err := th.Login(phone, "alice", "right"); !errors.Is(err, syncml.ErrAuthFailed) {
+	if _, err := th.Login(phone, "alice", "right"); !errors.Is(err, pim.ErrAuthFailed) {
 		t.Errorf("basic login of the locked phone: %v", err)
 	}
 	th.Record(tablet, "alice", true)

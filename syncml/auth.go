@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"syncml-imap/pim"
 	"time"
 )
 
@@ -43,11 +44,11 @@ type SecretSource interface {
 // ErrNoSecret is returned by a SecretSource for an unknown user.
 var ErrNoSecret = errors.New("syncml: no secret for user")
 
-// MasterAuthenticator is an Authenticator that can also open a user's
+// MasterAuthenticator is an pim.Authenticator that can also open a user's
 // store without the user's password (a Dovecot master user).
 type MasterAuthenticator interface {
-	Authenticator
-	LoginAs(ctx context.Context, user string) (Store, error)
+	pim.Authenticator
+	LoginAs(ctx context.Context, user string) (pim.Store, error)
 }
 
 // md5Hash is B64(MD5("user:password")).
@@ -106,7 +107,7 @@ func nonceKey(deviceID string) string { return "device/" + deviceID + "/nonce" }
 // message without valid credentials leaves nothing behind: no session
 // (the server keeps none for it), no mailbox write.
 func (s *session) authenticate(ctx context.Context, msg *Message) (StatusCode, *Chal) {
-	ctx = WithDevice(ctx, s.deviceID)
+	ctx = pim.WithDevice(ctx, s.deviceID)
 	basicChal := &Chal{Meta: &Meta{Type: "syncml:auth-basic", Format: "b64"}}
 	cred := msg.Hdr.Cred
 	if cred == nil || cred.Data == "" {
@@ -136,7 +137,7 @@ func (s *session) authenticate(ctx context.Context, msg *Message) (StatusCode, *
 	s.log = s.log.With("user", user)
 	auth := s.srv.opts.Auth
 	st, err := auth.Login(ctx, user, pass)
-	if errors.Is(err, ErrUnavailable) && s.srv.releaseIdle(user) > 0 {
+	if errors.Is(err, pim.ErrUnavailable) && s.srv.releaseIdle(user) > 0 {
 		// Perhaps the IMAP server's connection limit, reached by the
 		// user's idle sessions: once more with their connections given
 		// back.
@@ -148,8 +149,8 @@ func (s *session) authenticate(ctx context.Context, msg *Message) (StatusCode, *
 	// The connection may be given back while the session is idle; the
 	// same login opens the next one (the server's own use of a password
 	// it checked: not counted as a device's attempt).
-	s.store = &sessionStore{st: st, reopen: func(ctx context.Context) (Store, error) {
-		return auth.Login(WithSecretLogin(WithDevice(ctx, s.deviceID)), user, pass)
+	s.store = &sessionStore{st: st, reopen: func(ctx context.Context) (pim.Store, error) {
+		return auth.Login(pim.WithSecretLogin(pim.WithDevice(ctx, s.deviceID)), user, pass)
 	}}
 	s.store.ownRecords(s.deviceID)
 	s.log.Info("authenticated", "method", "basic")
@@ -184,7 +185,7 @@ func credUser(msg *Message) string {
 // cannot answer (down, timing out, over its limits) the device is told
 // 503, so that nobody re-enters a right password.
 func (s *session) loginFailed(err error) StatusCode {
-	if errors.Is(err, ErrAuthFailed) {
+	if errors.Is(err, pim.ErrAuthFailed) {
 		return StatusInvalidCredentials
 	}
 	s.log.Error("login failed: mail server unavailable", "err", err)
@@ -235,7 +236,7 @@ type nonceRecord struct {
 	Spent int64 `json:",omitempty"`
 }
 
-func loadNonces(ctx context.Context, st Store, device string) (*nonceRecord, error) {
+func loadNonces(ctx context.Context, st pim.Store, device string) (*nonceRecord, error) {
 	raw, err := st.LoadState(ctx, nonceKey(device))
 	if err != nil {
 		return nil, err
@@ -247,7 +248,7 @@ func loadNonces(ctx context.Context, st Store, device string) (*nonceRecord, err
 	return rec, nil
 }
 
-func saveNonces(ctx context.Context, st Store, device string, rec *nonceRecord) error {
+func saveNonces(ctx context.Context, st pim.Store, device string, rec *nonceRecord) error {
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -278,11 +279,11 @@ func (s *session) secretOf(ctx context.Context, user string) *Secret {
 
 // openForMD5 opens a user's store for MD5: with the password when the
 // secret has it, else through the master user.
-func (s *session) openForMD5(ctx context.Context, user string, sec *Secret) (Store, error) {
+func (s *session) openForMD5(ctx context.Context, user string, sec *Secret) (pim.Store, error) {
 	if sec.Password != "" {
 		// The server's own use of the secret: not a login attempt of the
 		// device (the digest is what is checked, and throttled).
-		return s.srv.opts.Auth.Login(WithSecretLogin(ctx), user, sec.Password)
+		return s.srv.opts.Auth.Login(pim.WithSecretLogin(ctx), user, sec.Password)
 	}
 	return s.srv.opts.Auth.(MasterAuthenticator).LoginAs(ctx, user)
 }
@@ -327,7 +328,7 @@ func (s *session) authMD5(ctx context.Context, msg *Message) (StatusCode, *Chal)
 	// the nonce it keeps; failed digests are throttled, so a guesser gets
 	// few such logins.
 	st, err := s.openForMD5(ctx, user, sec)
-	if errors.Is(err, ErrUnavailable) && s.srv.releaseIdle(user) > 0 {
+	if errors.Is(err, pim.ErrUnavailable) && s.srv.releaseIdle(user) > 0 {
 		st, err = s.openForMD5(ctx, user, sec)
 	}
 	if err != nil {
@@ -379,8 +380,8 @@ func (s *session) authMD5(ctx context.Context, msg *Message) (StatusCode, *Chal)
 	} else {
 		chal = md5Chal(rec.Next)
 	}
-	s.store = &sessionStore{st: st, reopen: func(ctx context.Context) (Store, error) {
-		return s.openForMD5(WithDevice(ctx, s.deviceID), user, sec)
+	s.store = &sessionStore{st: st, reopen: func(ctx context.Context) (pim.Store, error) {
+		return s.openForMD5(pim.WithDevice(ctx, s.deviceID), user, sec)
 	}}
 	s.store.ownRecords(s.deviceID)
 	s.log = s.log.With("user", user)

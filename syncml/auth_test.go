@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"syncml-imap/pim"
 	"testing"
 )
 
@@ -59,9 +60,9 @@ func (m memSecrets) Secret(_ context.Context, user string) (*Secret, error) {
 // memMaster adds a master login to memAuth.
 type memMaster struct{ memAuth }
 
-func (m memMaster) LoginAs(_ context.Context, user string) (Store, error) {
+func (m memMaster) LoginAs(_ context.Context, user string) (pim.Store, error) {
 	if user != "alice" {
-		return nil, ErrAuthFailed
+		return nil, pim.ErrAuthFailed
 	}
 	return memSession{m.store}, nil
 }
@@ -82,8 +83,8 @@ func md5Message(t *testing.T, d *driver, msgID int, digest string) *Message {
 
 func hdrStatus(m *Message) *Status { return m.Body[0].(*Status) }
 
-// storeOf is the memStore behind a test Authenticator.
-func storeOf(a Authenticator) *memStore {
+// storeOf is the memStore behind a test pim.Authenticator.
+func storeOf(a pim.Authenticator) *memStore {
 	switch a := a.(type) {
 	case memAuth:
 		return a.store
@@ -97,7 +98,7 @@ func TestMD5Session(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		secret *Secret
-		auth   Authenticator
+		auth   pim.Authenticator
 	}{
 		{"password", &Secret{Password: "pw"}, memAuth{newMemStore()}},
 		{"hash+master", &Secret{HashB64: md5Hash("alice", "pw")}, memMaster{memAuth{newMemStore()}}},

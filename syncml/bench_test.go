@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strings"
+	"syncml-imap/pim"
 	"testing"
 	"time"
 )
@@ -53,7 +54,7 @@ func benchSlowSync(b *testing.B, prefill bool) {
 		store := newMemStore()
 		if prefill {
 			for _, data := range server {
-				store.Put(ctx, "contacts", &StoreItem{Data: data})
+				store.Put(ctx, "contacts", &pim.Item{Data: data})
 			}
 		}
 		b.StartTimer()
@@ -111,7 +112,7 @@ func BenchmarkQuietSync5000Events(b *testing.B) {
 				if i%5 == 0 {
 					rule = "RRULE:FREQ=WEEKLY;COUNT=20\r\n"
 				}
-				store.Put(ctx, "calendar", &StoreItem{Data: []byte(fmt.Sprintf("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e%d\r\nSUMMARY:Event %d\r\nDTSTART:%s\r\nDTEND:%s\r\n%sEND:VEVENT\r\nEND:VCALENDAR\r\n",
+				store.Put(ctx, "calendar", &pim.Item{Data: []byte(fmt.Sprintf("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e%d\r\nSUMMARY:Event %d\r\nDTSTART:%s\r\nDTEND:%s\r\n%sEND:VEVENT\r\nEND:VCALENDAR\r\n",
 					i, i, start.Format("20060102T150405Z"), start.Add(time.Hour).Format("20060102T150405Z"), rule))})
 			}
 			p := DefaultPolicy()
@@ -155,7 +156,7 @@ func BenchmarkTwoWaySync(b *testing.B) {
 				store := newMemStore()
 				var ids []string
 				for i := 0; i < n; i++ {
-					it := &StoreItem{Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person %06d\r\nN:%06d;Person;;;\r\nEMAIL:p%06d@example.org\r\nEND:VCARD\r\n", i, i, i))}
+					it := &pim.Item{Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person %06d\r\nN:%06d;Person;;;\r\nEMAIL:p%06d@example.org\r\nEND:VCARD\r\n", i, i, i))}
 					store.Put(ctx, "contacts", it)
 					ids = append(ids, it.ID)
 				}
@@ -168,7 +169,7 @@ func BenchmarkTwoWaySync(b *testing.B) {
 					b.StopTimer()
 					for j := 0; j < changes; j++ {
 						id := ids[(i*changes+j)%n]
-						store.Put(ctx, "contacts", &StoreItem{ID: id, Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Changed %s %d\r\nEND:VCARD\r\n", id, i))})
+						store.Put(ctx, "contacts", &pim.Item{ID: id, Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Changed %s %d\r\nEND:VCARD\r\n", id, i))})
 					}
 					before := store.bytesLoaded
 					b.StartTimer()
@@ -273,7 +274,7 @@ func BenchmarkRefreshFromServer(b *testing.B) {
 			store := newMemStore()
 			store.copyGets = true
 			for i := 0; i < n; i++ {
-				store.Put(ctx, "contacts", &StoreItem{Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person %06d\r\nN:%06d;Person;;;\r\nTEL;TYPE=CELL:+49 170 %07d\r\nEMAIL:p%06d@example.org\r\nEND:VCARD\r\n", i, i, i, i))})
+				store.Put(ctx, "contacts", &pim.Item{Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person %06d\r\nN:%06d;Person;;;\r\nTEL;TYPE=CELL:+49 170 %07d\r\nEMAIL:p%06d@example.org\r\nEND:VCARD\r\n", i, i, i, i))})
 			}
 			srv := NewServer(ServerOptions{Auth: memAuth{store}})
 			defer srv.Close()

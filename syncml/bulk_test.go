@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syncml-imap/pim"
 	"testing"
 )
 
@@ -23,7 +24,7 @@ func TestQuietSyncSkipsBulk(t *testing.T) {
 			store := newMemStore()
 			store.noQuick = !quick
 			for i := 1; i <= 30; i++ {
-				store.Put(ctx, "contacts", &StoreItem{Data: []byte(vc(fmt.Sprintf("Server %02d", i)))})
+				store.Put(ctx, "contacts", &pim.Item{Data: []byte(vc(fmt.Sprintf("Server %02d", i)))})
 			}
 			// Without the daemon's cache of states (TestStateCache), so
 			// that every read of the bulk shows.
@@ -78,7 +79,7 @@ func TestQuietSyncSkipsBulk(t *testing.T) {
 			phone.dirty[ann] = "Replace"
 			step("device change", 1, 1, -1)
 			// A change on the server: read, sent, written.
-			store.Put(ctx, "contacts", &StoreItem{Data: []byte(vc("Server new"))})
+			store.Put(ctx, "contacts", &pim.Item{Data: []byte(vc("Server new"))})
 			step("server change", 1, 1, -1)
 			step("quiet after changes", loads, 0, 1)
 			// The device deletes an item.
@@ -193,7 +194,7 @@ func TestMessagesWithinMaxMsgSize(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
 	for i := 0; i < 300; i++ {
-		store.Put(ctx, "contacts", &StoreItem{Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:P%d\r\nEND:VCARD\r\n", i))})
+		store.Put(ctx, "contacts", &pim.Item{Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:P%d\r\nEND:VCARD\r\n", i))})
 	}
 	srv := NewServer(ServerOptions{Auth: memAuth{store}})
 	defer srv.Close()

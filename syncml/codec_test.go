@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syncml-imap/pim"
 	"testing"
 )
 
@@ -180,12 +181,14 @@ func TestIdentity(t *testing.T) {
 	}
 }
 
-// refuseAll is an Authenticator that refuses every login: the header
+// refuseAll is an pim.Authenticator that refuses every login: the header
 // paths below never reach a store (the real one is tested in plugin and
 // integration, against Dovecot).
 type refuseAll struct{}
 
-func (refuseAll) Login(context.Context, string, string) (Store, error) { return nil, ErrAuthFailed }
+func (refuseAll) Login(context.Context, string, string) (pim.Store, error) {
+	return nil, pim.ErrAuthFailed
+}
 
 func TestHeaderStatuses(t *testing.T) {
 	s := NewServer(ServerOptions{Auth: refuseAll{}})

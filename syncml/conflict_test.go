@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"syncml-imap/pim"
 	"testing"
 )
 
@@ -26,12 +27,12 @@ func TestConflictPolicies(t *testing.T) {
 		t.Run(tt.status, func(t *testing.T) {
 			ctx := context.Background()
 			store := newMemStore()
-			orig := &StoreItem{Data: []byte(vc("Ann"))}
+			orig := &pim.Item{Data: []byte(vc("Ann"))}
 			store.Put(ctx, "contacts", orig)
 			point, _ := store.Changes(ctx, "contacts", nil)
 			st, _ := json.Marshal(&dbState{ClientNext: "1", ServerNext: "s1", Point: point.Point, Map: map[string]string{"L1": orig.ID}})
 			store.SaveState(ctx, "device/IMEI:3550000/contacts", st)
-			store.Put(ctx, "contacts", &StoreItem{ID: orig.ID, Data: []byte(strings.Replace(vc("Ann"), "NOTE:", "NOTE:server", 1))})
+			store.Put(ctx, "contacts", &pim.Item{ID: orig.ID, Data: []byte(strings.Replace(vc("Ann"), "NOTE:", "NOTE:server", 1))})
 
 			d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: memAuth{store},
 				Conflicts: ConflictFunc(func(c *Conflict) Resolution {
@@ -76,7 +77,7 @@ type countingStore struct {
 	gets int
 }
 
-func (c *countingStore) Get(ctx context.Context, db string, ids ...string) ([]*StoreItem, error) {
+func (c *countingStore) Get(ctx context.Context, db string, ids ...string) ([]*pim.Item, error) {
 	c.gets++
 	return c.memStore.Get(ctx, db, ids...)
 }
@@ -88,7 +89,7 @@ func TestReplacesReadInOneGet(t *testing.T) {
 	mem := newMemStore()
 	m := map[string]string{}
 	for i := 0; i < 20; i++ {
-		it := &StoreItem{Data: []byte(vc(fmt.Sprintf("P%d", i)))}
+		it := &pim.Item{Data: []byte(vc(fmt.Sprintf("P%d", i)))}
 		mem.Put(ctx, "contacts", it)
 		m[fmt.Sprintf("L%d", i)] = it.ID
 	}
@@ -112,4 +113,4 @@ func TestReplacesReadInOneGet(t *testing.T) {
 
 type countingAuth struct{ s *countingStore }
 
-func (a countingAuth) Login(context.Context, string, string) (Store, error) { return a.s, nil }
+func (a countingAuth) Login(context.Context, string, string) (pim.Store, error) { return a.s, nil }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"syncml-imap/pim"
 	"testing"
 	"time"
 )
@@ -200,7 +201,7 @@ func vc(name string) string {
 func TestMultiMessagePackages(t *testing.T) {
 	store := newMemStore()
 	for i := 0; i < 30; i++ {
-		store.Put(context.Background(), "contacts", &StoreItem{Data: []byte(vc(fmt.Sprintf("Server %02d", i)))})
+		store.Put(context.Background(), "contacts", &pim.Item{Data: []byte(vc(fmt.Sprintf("Server %02d", i)))})
 	}
 	d := newDriver(t, store)
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }
@@ -312,7 +313,7 @@ func TestInvalidSyncPointForcesSlowSync(t *testing.T) {
 func TestSlowSyncKnownLUID(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	orig := &StoreItem{Data: []byte(vc("Ann"))}
+	orig := &pim.Item{Data: []byte(vc("Ann"))}
 	store.Put(ctx, "contacts", orig)
 	st, _ := json.Marshal(&dbState{ClientNext: "1", ServerNext: "s1", Map: map[string]string{"L1": orig.ID}})
 	store.SaveState(ctx, "device/IMEI:3550000/contacts", st)
@@ -398,7 +399,7 @@ func TestSuspendResume(t *testing.T) {
 func TestDeviceInfoDriven(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	long1, long2 := &StoreItem{ID: "0123456789-long-id-1", Data: []byte(vc("One"))}, &StoreItem{ID: "0123456789-long-id-2", Data: []byte(vc("Two"))}
+	long1, long2 := &pim.Item{ID: "0123456789-long-id-1", Data: []byte(vc("One"))}, &pim.Item{ID: "0123456789-long-id-2", Data: []byte(vc("Two"))}
 	store.Put(ctx, "contacts", long1, long2)
 	devinf := &Element{Name: "DevInf", NS: NSDevInf}
 	devinf.addText("VerDTD", "1.2")
@@ -431,7 +432,7 @@ func TestDeviceInfoDriven(t *testing.T) {
 		t.Fatalf("state %+v", st)
 	}
 	// A later session without a DevInf Put still knows the device.
-	store.Put(ctx, "contacts", &StoreItem{ID: "0123456789-long-id-3", Data: []byte(vc("Three"))})
+	store.Put(ctx, "contacts", &pim.Item{ID: "0123456789-long-id-3", Data: []byte(vc("Three"))})
 	d2 := &driver{t: t, srv: d.srv, sid: "2"}
 	d2.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: "1", Next: "2"}}}}})
 	r = d2.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab")})

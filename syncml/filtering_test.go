@@ -3,6 +3,7 @@ package syncml
 import (
 	"context"
 	"strings"
+	"syncml-imap/pim"
 	"testing"
 	"time"
 )
@@ -68,9 +69,9 @@ func vobjectField(text, name string) string {
 func TestContactFilter(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	mum := &StoreItem{Data: []byte(catCard("Mum", "Family"))}
-	boss := &StoreItem{Data: []byte(catCard("Boss", "Work"))}
-	store.Put(ctx, "contacts", mum, boss, &StoreItem{Data: []byte(catCard("Nobody", ""))})
+	mum := &pim.Item{Data: []byte(catCard("Mum", "Family"))}
+	boss := &pim.Item{Data: []byte(catCard("Boss", "Work"))}
+	store.Put(ctx, "contacts", mum, boss, &pim.Item{Data: []byte(catCard("Nobody", ""))})
 	p := DefaultPolicy()
 	p.ContactCategories = []string{"family"}
 	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
@@ -83,7 +84,7 @@ func TestContactFilter(t *testing.T) {
 		t.Errorf("the device's own contact not stored")
 	}
 	// Mum leaves the family (!), the boss joins it.
-	store.Put(ctx, "contacts", &StoreItem{ID: mum.ID, Data: []byte(catCard("Mum", "Work"))}, &StoreItem{ID: boss.ID, Data: []byte(catCard("Boss", "Work,Family"))})
+	store.Put(ctx, "contacts", &pim.Item{ID: mum.ID, Data: []byte(catCard("Mum", "Work"))}, &pim.Item{ID: boss.ID, Data: []byte(catCard("Boss", "Work,Family"))})
 	got = syncOps(t, srv, "2", "contacts", "200", "1", "2")
 	if strings.Join(got, " ") != "Add:Boss Delete:L-Mum" {
 		t.Errorf("second sync sent %v, want the boss added and Mum removed", got)
@@ -112,10 +113,10 @@ func TestCalendarWindow(t *testing.T) {
 			"\r\nDTSTART:" + start + "\r\nDTEND:" + start[:9] + "235900Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
 	}
 	store.Put(ctx, "calendar",
-		&StoreItem{Data: ev("Old", "20250101T100000Z")},
-		&StoreItem{Data: ev("Soon", "20261201T100000Z")},
-		&StoreItem{Data: ev("Far", "20280301T100000Z")},
-		&StoreItem{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:weekly\r\nSUMMARY:Weekly\r\nDTSTART:20240101T080000Z\r\nDTEND:20240101T090000Z\r\nRRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")})
+		&pim.Item{Data: ev("Old", "20250101T100000Z")},
+		&pim.Item{Data: ev("Soon", "20261201T100000Z")},
+		&pim.Item{Data: ev("Far", "20280301T100000Z")},
+		&pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:weekly\r\nSUMMARY:Weekly\r\nDTSTART:20240101T080000Z\r\nDTEND:20240101T090000Z\r\nRRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")})
 	p := DefaultPolicy()
 	p.CalendarPast, p.CalendarFuture = 30*24*time.Hour, 365*24*time.Hour
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -143,9 +144,9 @@ func TestCalendarWindow(t *testing.T) {
 func TestContactFolders(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	store.Put(ctx, "contacts", &StoreItem{Data: []byte(catCard("Main", ""))})
-	store.Put(ctx, "contacts/Family", &StoreItem{Data: []byte(catCard("Mum", ""))})
-	store.Put(ctx, "contacts/Friends/School", &StoreItem{Data: []byte(catCard("Tom", ""))})
+	store.Put(ctx, "contacts", &pim.Item{Data: []byte(catCard("Main", ""))})
+	store.Put(ctx, "contacts/Family", &pim.Item{Data: []byte(catCard("Mum", ""))})
+	store.Put(ctx, "contacts/Friends/School", &pim.Item{Data: []byte(catCard("Tom", ""))})
 	p := DefaultPolicy()
 	p.ContactFolders = []string{"Family", "Friends/School"}
 	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
@@ -159,9 +160,9 @@ func TestContactFolders(t *testing.T) {
 	}
 	// Edit in a sub-folder reaches it; the main folder's do not.
 	for id := range store.items["contacts/Friends/School"] {
-		store.Put(ctx, "contacts/Friends/School", &StoreItem{ID: id, Data: []byte(catCard("Tom", "Pupil"))})
+		store.Put(ctx, "contacts/Friends/School", &pim.Item{ID: id, Data: []byte(catCard("Tom", "Pupil"))})
 	}
-	store.Put(ctx, "contacts", &StoreItem{Data: []byte(catCard("Other", ""))})
+	store.Put(ctx, "contacts", &pim.Item{Data: []byte(catCard("Other", ""))})
 	if got = syncOps(t, srv, "2", "contacts", "200", "1", "2"); strings.Join(got, " ") != "Replace:Tom" {
 		t.Errorf("second sync sent %v", got)
 	}
@@ -179,7 +180,7 @@ func TestContactFolders(t *testing.T) {
 func TestSessionReport(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	store.Put(ctx, "contacts", &StoreItem{Data: []byte(catCard("Secret Name", ""))})
+	store.Put(ctx, "contacts", &pim.Item{Data: []byte(catCard("Secret Name", ""))})
 	var reports []*SessionReport
 	srv := NewServer(ServerOptions{Auth: memAuth{store}, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
 	syncOps(t, srv, "1", "contacts", "201", "", "1",
@@ -213,9 +214,9 @@ type snapAuth struct {
 	snaps *[]string
 }
 
-func (a snapAuth) Login(_ context.Context, user, pw string) (Store, error) {
+func (a snapAuth) Login(_ context.Context, user, pw string) (pim.Store, error) {
 	if user != "alice" || pw != "pw" {
-		return nil, ErrAuthFailed
+		return nil, pim.ErrAuthFailed
 	}
 	return snapStore{memSession{a.store}, a.snaps}, nil
 }
@@ -245,7 +246,7 @@ func TestSnapshotBeforeFirstSync(t *testing.T) {
 func TestWindowQuietWrites(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	store.Put(ctx, "calendar", &StoreItem{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nSUMMARY:A\r\nDTSTART:20261201T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")})
+	store.Put(ctx, "calendar", &pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nSUMMARY:A\r\nDTSTART:20261201T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")})
 	p := DefaultPolicy()
 	p.CalendarPast, p.CalendarFuture = 24*time.Hour, 30*24*time.Hour
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)

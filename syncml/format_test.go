@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"strings"
+	"syncml-imap/pim"
 	"testing"
 )
 
@@ -94,7 +95,7 @@ func TestItemForm(t *testing.T) {
 func TestSIFDevice(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	server := &StoreItem{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Server Person\r\nN:Person;Server;;;\r\nEND:VCARD\r\n")}
+	server := &pim.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Server Person\r\nN:Person;Server;;;\r\nEND:VCARD\r\n")}
 	store.Put(ctx, "contacts", server)
 	d := newDriver(t, store)
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }
@@ -205,7 +206,7 @@ func TestDeviceLearnsHeld(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
 	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nN:;Ann;;;\r\nTEL:1\r\nNOTE:old note\r\nX-PHONETIC-FIRST-NAME:An\r\nEND:VCARD\r\n"
-	orig := &StoreItem{Data: []byte(card)}
+	orig := &pim.Item{Data: []byte(card)}
 	store.Put(ctx, "contacts", orig)
 	d := newDriver(t, store)
 	di := &DevInf{VerDTD: "1.2", DevID: "IMEI:3550000", DevTyp: "phone", DataStores: []DataStore{{SourceRef: "ab",

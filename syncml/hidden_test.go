@@ -2,6 +2,7 @@ package syncml
 
 import (
 	"context"
+	"syncml-imap/pim"
 	"testing"
 	"time"
 )
@@ -15,7 +16,7 @@ func TestDefaultPolicySendsAllEvents(t *testing.T) {
 	now := filtTime("2026-12-06T12:00:00Z")
 	store := newMemStore()
 	for _, dt := range []string{"20241201T090000Z", "20261207T090000Z", "20291201T090000Z"} {
-		if err := store.Put(ctx, "calendar", &StoreItem{Data: filtEvent("DTSTART:" + dt + "\nDURATION:PT1H")}); err != nil {
+		if err := store.Put(ctx, "calendar", &pim.Item{Data: filtEvent("DTSTART:" + dt + "\nDURATION:PT1H")}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -61,9 +62,9 @@ func TestDefaultPolicySendsAllEvents(t *testing.T) {
 func TestCountFilteredFolders(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	store.Put(ctx, "contacts", &StoreItem{Data: []byte(catCard("Boss", ""))})
-	store.Put(ctx, "contacts/Family", &StoreItem{Data: []byte(catCard("Mum", "VIP"))})
-	store.Put(ctx, "contacts/Family", &StoreItem{Data: []byte(catCard("Dad", ""))})
+	store.Put(ctx, "contacts", &pim.Item{Data: []byte(catCard("Boss", ""))})
+	store.Put(ctx, "contacts/Family", &pim.Item{Data: []byte(catCard("Mum", "VIP"))})
+	store.Put(ctx, "contacts/Family", &pim.Item{Data: []byte(catCard("Dad", ""))})
 	p, err := DefaultPolicy().WithOverrides(map[string]string{"contact_folders": "Family", "contact_categories": "VIP"})
 	if err != nil {
 		t.Fatal(err)

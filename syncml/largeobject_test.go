@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"syncml-imap/pim"
 	"testing"
 )
 
@@ -108,8 +109,8 @@ func TestChunkedFromClient(t *testing.T) {
 func TestChunkedToClient(t *testing.T) {
 	store := newMemStore()
 	card := bigCard("Server Photo", 9000)
-	store.Put(context.Background(), "contacts", &StoreItem{Data: []byte(card)})
-	store.Put(context.Background(), "contacts", &StoreItem{Data: []byte(vc("Small"))})
+	store.Put(context.Background(), "contacts", &pim.Item{Data: []byte(card)})
+	store.Put(context.Background(), "contacts", &pim.Item{Data: []byte(vc("Small"))})
 	d := slowSession(t, store)
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }
 	r := d.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab")})

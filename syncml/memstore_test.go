@@ -11,10 +11,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syncml-imap/pim"
 	"testing"
 )
 
-// memStore is an in-memory Store for unit tests of the engine's logic.
+// memStore is an in-memory pim.Store for unit tests of the engine's logic.
 // The real store (IMAP) is proven in plugin and integration against
 // Dovecot; this one only has to keep the same contract: item versions,
 // sync points as opaque bytes, changes by diff, Advance folding own writes.
@@ -31,7 +32,7 @@ type memStore struct {
 	bulkLoads, bulkSaves int
 	// bytesSaved, bulkBytesSaved: state bytes written (of bulk records).
 	bytesSaved, bulkBytesSaved int
-	// noDelta: not a PointDeltas (points are kept whole).
+	// noDelta: not a pim.PointDeltas (points are kept whole).
 	noDelta     bool
 	bytesLoaded int
 	// maxGet: the most items one Get asked for.
@@ -47,7 +48,7 @@ type memStore struct {
 
 func newMemStore() *memStore {
 	m := &memStore{items: map[string]map[string][]byte{}, version: map[string]map[string]int{}, state: map[string][]byte{}}
-	for _, db := range Databases {
+	for _, db := range pim.Databases {
 		m.items[db], m.version[db] = map[string][]byte{}, map[string]int{}
 	}
 	return m
@@ -56,9 +57,9 @@ func newMemStore() *memStore {
 // memAuth logs "alice" in with password "pw" to one shared memStore.
 type memAuth struct{ store *memStore }
 
-func (a memAuth) Login(_ context.Context, user, pw string) (Store, error) {
+func (a memAuth) Login(_ context.Context, user, pw string) (pim.Store, error) {
 	if user != "alice" || pw != "pw" {
-		return nil, ErrAuthFailed
+		return nil, pim.ErrAuthFailed
 	}
 	return memSession{a.store}, nil
 }
@@ -73,16 +74,16 @@ func (m *memStore) point(db string) []byte {
 	return b
 }
 
-func (m *memStore) Changes(_ context.Context, db string, since []byte) (*StoreChanges, error) {
+func (m *memStore) Changes(_ context.Context, db string, since []byte) (*pim.Changes, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := map[string]int{}
 	if since != nil {
 		if err := json.Unmarshal(since, &old); err != nil {
-			return nil, ErrSyncPointInvalid
+			return nil, pim.ErrSyncPointInvalid
 		}
 	}
-	d := &StoreChanges{Point: m.point(db)}
+	d := &pim.Changes{Point: m.point(db)}
 	for id, v := range m.version[db] {
 		switch ov, ok := old[id]; {
 		case !ok:
@@ -102,23 +103,23 @@ func (m *memStore) Changes(_ context.Context, db string, since []byte) (*StoreCh
 	return d, nil
 }
 
-func (m *memStore) Get(_ context.Context, db string, ids ...string) ([]*StoreItem, error) {
+func (m *memStore) Get(_ context.Context, db string, ids ...string) ([]*pim.Item, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.maxGet = max(m.maxGet, len(ids))
-	out := make([]*StoreItem, len(ids))
+	out := make([]*pim.Item, len(ids))
 	for i, id := range ids {
 		if d, ok := m.items[db][id]; ok {
 			if m.copyGets {
 				d = bytes.Clone(d)
 			}
-			out[i] = &StoreItem{ID: id, Data: d}
+			out[i] = &pim.Item{ID: id, Data: d}
 		}
 	}
 	return out, nil
 }
 
-func (m *memStore) Put(_ context.Context, db string, items ...*StoreItem) error {
+func (m *memStore) Put(_ context.Context, db string, items ...*pim.Item) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.puts++
@@ -200,7 +201,7 @@ func (m *memStore) LoadStates(_ context.Context, keys ...string) (map[string][]b
 	return out, nil
 }
 
-// PointDelta and ApplyPointDelta make memStore a PointDeltas, unless
+// PointDelta and ApplyPointDelta make memStore a pim.PointDeltas, unless
 // noDelta: a delta is the versions set and the IDs gone.
 func (m *memStore) PointDelta(_ string, old, new []byte) ([]byte, error) {
 	if m.noDelta {
@@ -235,7 +236,7 @@ type memPointDelta struct {
 func (m *memStore) ApplyPointDelta(_ string, old []byte, deltas ...[]byte) ([]byte, error) {
 	var o map[string]int
 	if err := json.Unmarshal(old, &o); err != nil {
-		return nil, ErrSyncPointInvalid
+		return nil, pim.ErrSyncPointInvalid
 	}
 	if o == nil {
 		o = map[string]int{}
@@ -243,7 +244,7 @@ func (m *memStore) ApplyPointDelta(_ string, old []byte, deltas ...[]byte) ([]by
 	for _, delta := range deltas {
 		var d memPointDelta
 		if err := json.Unmarshal(delta, &d); err != nil {
-			return nil, ErrSyncPointInvalid
+			return nil, pim.ErrSyncPointInvalid
 		}
 		for _, id := range d.Del {
 			delete(o, id)

@@ -62,7 +62,7 @@ type Policy struct {
 	// TimeZone (IANA) of a device that sends local times without a TZ.
 	TimeZone string
 	// BackupFirstSync: before a device's first sync of a database, its
-	// folder is copied (when the store can: Snapshotter).
+	// folder is copied (when the store can: pim.Snapshotter).
 	BackupFirstSync bool
 }
 

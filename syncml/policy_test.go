@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"syncml-imap/pim"
 	"testing"
 )
 
@@ -158,9 +159,9 @@ func TestSlotsFullRefused(t *testing.T) {
 func TestDirections(t *testing.T) {
 	ctx := context.Background()
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }
-	setup := func(t *testing.T, dir Direction) (*memStore, *driver, *StoreItem) {
+	setup := func(t *testing.T, dir Direction) (*memStore, *driver, *pim.Item) {
 		store := newMemStore()
-		ann := &StoreItem{Data: []byte(vc("Ann"))}
+		ann := &pim.Item{Data: []byte(vc("Ann"))}
 		store.Put(ctx, "contacts", ann)
 		p := DefaultPolicy()
 		p.Directions = map[string]Direction{"contacts": dir}
@@ -275,7 +276,7 @@ func TestSameDeviceTwoSessions(t *testing.T) {
 func TestQuietSyncWrites(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	store.Put(ctx, "contacts", &StoreItem{Data: []byte(vc("Ann"))})
+	store.Put(ctx, "contacts", &pim.Item{Data: []byte(vc("Ann"))})
 	srv := NewServer(ServerOptions{Auth: memAuth{store}})
 	syncOps(t, srv, "1", "contacts", "201", "", "1")
 	before := store.saves

@@ -38,10 +38,11 @@ import (
 	"strings"
 
 	"syncml-imap/internal/vobject"
+	"syncml-imap/pim"
 )
 
 // recurSep separates an item's ID from an exception's key in a device's
-// calendar. Store IDs never hold it.
+// calendar. pim.Store IDs never hold it.
 const recurSep = "~"
 
 // recurID splits a device-side ID into the item's ID and the exception's
@@ -413,7 +414,7 @@ func (v *recurView) scan(ctx context.Context, ids []string) (map[string][]string
 	return out, nil
 }
 
-func (v *recurView) Changes(ctx context.Context, since []byte) (*StoreChanges, error) {
+func (v *recurView) Changes(ctx context.Context, since []byte) (*pim.Changes, error) {
 	ch, err := v.dbView.Changes(ctx, since)
 	if err != nil {
 		return nil, err
@@ -472,12 +473,12 @@ func (v *recurView) bases(ctx context.Context, ids []string) (map[string][]byte,
 	return out, nil
 }
 
-func (v *recurView) Get(ctx context.Context, ids ...string) ([]*StoreItem, error) {
+func (v *recurView) Get(ctx context.Context, ids ...string) ([]*pim.Item, error) {
 	stored, err := v.bases(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*StoreItem, len(ids))
+	out := make([]*pim.Item, len(ids))
 	for i, id := range ids {
 		base, key := recurID(id)
 		data, ok := stored[base]
@@ -487,10 +488,10 @@ func (v *recurView) Get(ctx context.Context, ids ...string) ([]*StoreItem, error
 		rs, split := parseRecur(data)
 		switch {
 		case !split && key == "":
-			out[i] = &StoreItem{ID: id, Data: data}
+			out[i] = &pim.Item{ID: id, Data: data}
 		case split:
 			if d := rs.deviceForm(key, v.capable()); d != nil {
-				out[i] = &StoreItem{ID: id, Data: d}
+				out[i] = &pim.Item{ID: id, Data: d}
 			}
 		}
 	}
@@ -501,7 +502,7 @@ func (v *recurView) Get(ctx context.Context, ids ...string) ([]*StoreItem, error
 // many of its parts a call changes.
 type rewrites struct {
 	stored map[string][]byte
-	items  []*StoreItem
+	items  []*pim.Item
 	at     map[string]int
 }
 
@@ -520,13 +521,13 @@ func (r *rewrites) set(id string, data []byte) {
 		return
 	}
 	r.at[id] = len(r.items)
-	r.items = append(r.items, &StoreItem{ID: id, Data: data})
+	r.items = append(r.items, &pim.Item{ID: id, Data: data})
 }
 
 // Put writes what a device sent into the stored items: a master or an
 // exception into its item, a new exception of a known UID into that
 // item, anything else as it is.
-func (v *recurView) Put(ctx context.Context, items ...*StoreItem) error {
+func (v *recurView) Put(ctx context.Context, items ...*pim.Item) error {
 	var ids []string
 	for _, it := range items {
 		if it.ID != "" {
@@ -539,8 +540,8 @@ func (v *recurView) Put(ctx context.Context, items ...*StoreItem) error {
 	if err != nil {
 		return err
 	}
-	var plain []*StoreItem
-	var callers []*StoreItem
+	var plain []*pim.Item
+	var callers []*pim.Item
 	var keys []string
 	joined := &rewrites{stored: stored, at: map[string]int{}}
 	for _, it := range items {

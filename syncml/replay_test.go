@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syncml-imap/pim"
 	"testing"
 )
 
@@ -16,9 +17,9 @@ type userAuth struct {
 	store    *memStore
 }
 
-func (a userAuth) Login(_ context.Context, user, pw string) (Store, error) {
+func (a userAuth) Login(_ context.Context, user, pw string) (pim.Store, error) {
 	if user != a.user || pw != a.pw {
-		return nil, ErrAuthFailed
+		return nil, pim.ErrAuthFailed
 	}
 	return memSession{a.store}, nil
 }

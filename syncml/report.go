@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"syncml-imap/pim"
 	"time"
 )
 
@@ -163,14 +164,14 @@ func resultText(result string) string {
 
 // noteError keeps the session's first failure, in plain words.
 func (s *session) noteError(db, what string, err error) {
-	if errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, pim.ErrUnavailable) {
 		s.unavailable = true
 	}
 	if s.lastErr != "" {
 		return
 	}
 	cause := "the mail server failed"
-	if errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, pim.ErrUnavailable) {
 		cause = "the mail server could not be reached"
 	}
 	s.lastErr = fmt.Sprintf("%s: %s: %s (%v)", db, what, cause, err)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"syncml-imap/pim"
 	"testing"
 )
 
@@ -136,11 +137,11 @@ func (d *resumeDevice) suspend(s *simSession, sts []Command, maps []MapItem) {
 	}
 }
 
-func fillServer(t *testing.T, store Store, n int) []string {
+func fillServer(t *testing.T, store pim.Store, n int) []string {
 	t.Helper()
 	var ids []string
 	for i := range n {
-		it := &StoreItem{Data: []byte(vc(fmt.Sprintf("Server %02d", i)))}
+		it := &pim.Item{Data: []byte(vc(fmt.Sprintf("Server %02d", i)))}
 		if err := store.Put(context.Background(), "contacts", it); err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +169,7 @@ func TestResumeServerChanges(t *testing.T) {
 	testResumeServerChanges(t, m, memAuth{m})
 }
 
-func testResumeServerChanges(t *testing.T, store Store, auth Authenticator) {
+func testResumeServerChanges(t *testing.T, store pim.Store, auth pim.Authenticator) {
 	srv := NewServer(ServerOptions{Auth: auth})
 	d := newResumeDevice(t, srv)
 	d.maxMsgSize = 2500
@@ -247,7 +248,7 @@ func TestResumeClientAdds(t *testing.T) {
 	}
 }
 
-func testResumeClientAdds(t *testing.T, store Store, auth Authenticator, resendAll bool) {
+func testResumeClientAdds(t *testing.T, store pim.Store, auth pim.Authenticator, resendAll bool) {
 	srv := NewServer(ServerOptions{Auth: auth})
 	d := newResumeDevice(t, srv)
 	if !d.sync(false) {
@@ -360,7 +361,7 @@ func TestRefusedAddRetried(t *testing.T) {
 	testRefusedAddRetried(t, m, memAuth{m})
 }
 
-func testRefusedAddRetried(t *testing.T, store Store, auth Authenticator) {
+func testRefusedAddRetried(t *testing.T, store pim.Store, auth pim.Authenticator) {
 	var reports []*SessionReport
 	srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
 	d := newResumeDevice(t, srv)
@@ -408,7 +409,7 @@ func uniq(ids []string) []string {
 	return slices.Compact(s)
 }
 
-func countItems(t *testing.T, store Store) int {
+func countItems(t *testing.T, store pim.Store) int {
 	t.Helper()
 	ch, err := store.Changes(context.Background(), "contacts", nil)
 	if err != nil {
@@ -427,7 +428,7 @@ func containsResume(key string) bool {
 }
 
 // memState is the memStore's state records (nil for another store).
-func memState(st Store) map[string][]byte {
+func memState(st pim.Store) map[string][]byte {
 	if m, ok := st.(*memStore); ok {
 		return m.state
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syncml-imap/pim"
 	"testing"
 	"time"
 )
@@ -110,17 +111,17 @@ func (c *connStore) Close() error {
 	return nil
 }
 
-func (a *connAuth) Login(_ context.Context, user, pw string) (Store, error) {
+func (a *connAuth) Login(_ context.Context, user, pw string) (pim.Store, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.down {
-		return nil, fmt.Errorf("dial: connection refused: %w", ErrUnavailable)
+		return nil, fmt.Errorf("dial: connection refused: %w", pim.ErrUnavailable)
 	}
 	if user != "alice" || pw != "pw" {
-		return nil, ErrAuthFailed
+		return nil, pim.ErrAuthFailed
 	}
 	if a.limit > 0 && a.open >= a.limit {
-		return nil, fmt.Errorf("NO [LIMIT] Maximum number of connections from user+IP exceeded: %w", ErrUnavailable)
+		return nil, fmt.Errorf("NO [LIMIT] Maximum number of connections from user+IP exceeded: %w", pim.ErrUnavailable)
 	}
 	a.open++
 	a.logins++
@@ -352,18 +353,18 @@ type faultStore struct {
 	a *faultAuth
 }
 
-func (a *faultAuth) Login(_ context.Context, user, pw string) (Store, error) {
+func (a *faultAuth) Login(_ context.Context, user, pw string) (pim.Store, error) {
 	if user != "alice" || pw != "pw" {
-		return nil, ErrAuthFailed
+		return nil, pim.ErrAuthFailed
 	}
 	return &faultStore{memSession{a.store}, a}, nil
 }
 
 func (a *faultAuth) set(f func(a *faultAuth)) { a.mu.Lock(); f(a); a.mu.Unlock() }
 
-var errBroken = fmt.Errorf("imap: connection reset: %w", ErrUnavailable)
+var errBroken = fmt.Errorf("imap: connection reset: %w", pim.ErrUnavailable)
 
-func (f *faultStore) Changes(ctx context.Context, db string, since []byte) (*StoreChanges, error) {
+func (f *faultStore) Changes(ctx context.Context, db string, since []byte) (*pim.Changes, error) {
 	f.a.mu.Lock()
 	err := f.a.failChanges
 	f.a.mu.Unlock()
@@ -373,7 +374,7 @@ func (f *faultStore) Changes(ctx context.Context, db string, since []byte) (*Sto
 	return f.memSession.Changes(ctx, db, since)
 }
 
-func (f *faultStore) Get(ctx context.Context, db string, ids ...string) ([]*StoreItem, error) {
+func (f *faultStore) Get(ctx context.Context, db string, ids ...string) ([]*pim.Item, error) {
 	f.a.mu.Lock()
 	fail := f.a.failGet
 	f.a.mu.Unlock()
@@ -393,7 +394,7 @@ func (f *faultStore) SaveState(ctx context.Context, key string, data []byte) err
 	return f.memSession.SaveState(ctx, key, data)
 }
 
-func (f *faultStore) Put(ctx context.Context, db string, items ...*StoreItem) error {
+func (f *faultStore) Put(ctx context.Context, db string, items ...*pim.Item) error {
 	f.a.mu.Lock()
 	fail, after := f.a.failPut, f.a.putThenFail
 	f.a.mu.Unlock()

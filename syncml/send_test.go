@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syncml-imap/pim"
 	"testing"
 )
 
@@ -107,7 +108,7 @@ func TestRefreshFromServerBounded(t *testing.T) {
 	store := newMemStore()
 	var ids []string
 	for i := 0; i < n; i++ {
-		it := &StoreItem{Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person %04d\r\nN:%04d;Person;;;\r\nEND:VCARD\r\n", i, i))}
+		it := &pim.Item{Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person %04d\r\nN:%04d;Person;;;\r\nEND:VCARD\r\n", i, i))}
 		store.Put(ctx, "contacts", it)
 		ids = append(ids, it.ID)
 	}
@@ -176,7 +177,7 @@ func TestServerChangesAcrossMessages(t *testing.T) {
 	store := newMemStore()
 	var ids []string
 	for i := 0; i < 600; i++ {
-		it := &StoreItem{Data: []byte(vc(fmt.Sprintf("C%03d", i)))}
+		it := &pim.Item{Data: []byte(vc(fmt.Sprintf("C%03d", i)))}
 		store.Put(ctx, "contacts", it)
 		ids = append(ids, it.ID)
 	}
@@ -190,13 +191,13 @@ func TestServerChangesAcrossMessages(t *testing.T) {
 	for i, id := range ids {
 		switch i % 3 {
 		case 0:
-			store.Put(ctx, "contacts", &StoreItem{ID: id, Data: []byte(vc(fmt.Sprintf("C%03d edited", i)))})
+			store.Put(ctx, "contacts", &pim.Item{ID: id, Data: []byte(vc(fmt.Sprintf("C%03d edited", i)))})
 		case 1:
 			store.Delete(ctx, "contacts", id)
 		}
 	}
 	for i := 0; i < 100; i++ {
-		store.Put(ctx, "contacts", &StoreItem{Data: []byte(vc(fmt.Sprintf("New %03d", i)))})
+		store.Put(ctx, "contacts", &pim.Item{Data: []byte(vc(fmt.Sprintf("New %03d", i)))})
 	}
 	store.maxGet = 0
 	if !phone.sync(false) {
@@ -237,7 +238,7 @@ func TestServerSendReadFailure(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
 	for i := 0; i < n; i++ {
-		store.Put(ctx, "contacts", &StoreItem{Data: []byte(vc(fmt.Sprintf("C%04d", i)))})
+		store.Put(ctx, "contacts", &pim.Item{Data: []byte(vc(fmt.Sprintf("C%04d", i)))})
 	}
 	auth := &faultAuth{store: store}
 	var reports []*SessionReport
@@ -338,7 +339,7 @@ func TestMergedItemSentBack(t *testing.T) {
 		t.Fatal("slow sync failed")
 	}
 	for id := range store.items["contacts"] {
-		store.Put(ctx, "contacts", &StoreItem{ID: id, Data: []byte(card("+49 30 2222", "clara@old.example"))})
+		store.Put(ctx, "contacts", &pim.Item{ID: id, Data: []byte(card("+49 30 2222", "clara@old.example"))})
 	}
 	phone.items[luid] = card("+49 30 1111", "clara@new.example")
 	phone.dirty[luid] = "Replace"

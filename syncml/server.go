@@ -12,12 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syncml-imap/pim"
 	"time"
 )
 
 // ServerOptions configure a Server. Zero fields take the defaults.
 type ServerOptions struct {
-	Auth Authenticator
+	Auth pim.Authenticator
 	// Aliases maps client database names to canonical ones; nil:
 	// DefaultAliases.
 	Aliases map[string]string
@@ -35,8 +36,8 @@ type ServerOptions struct {
 	// says nothing; default 65535 bytes.
 	MaxMsgSize int64
 	// Throttle, when set, limits the MD5 digests the engine checks itself
-	// (basic logins are the Authenticator's to throttle).
-	Throttle AuthThrottle
+	// (basic logins are the pim.Authenticator's to throttle).
+	Throttle pim.AuthThrottle
 	// Secrets enables syncml:auth-md5 for the users it knows; nil: only
 	// basic authentication.
 	Secrets SecretSource
@@ -66,7 +67,7 @@ type ServerOptions struct {
 }
 
 // Server answers SyncML messages. It keeps the sessions in progress in
-// memory; everything else lives in the Store. A session exists only once
+// memory; everything else lives in the pim.Store. A session exists only once
 // its device authenticated: a message without valid credentials is
 // answered and leaves nothing behind.
 type Server struct {

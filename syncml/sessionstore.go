@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syncml-imap/pim"
 )
 
 // sessionStore is the store a session works on. It can give its
@@ -14,14 +15,14 @@ import (
 // (servers limit them per user) until the session expires. The session's
 // lock guards it: every use is under it.
 type sessionStore struct {
-	st     Store
-	reopen func(ctx context.Context) (Store, error) // nil: cannot reopen
+	st     pim.Store
+	reopen func(ctx context.Context) (pim.Store, error) // nil: cannot reopen
 	closed bool
-	// q: the store as a QuickStore (qKnown: looked at once).
-	q      QuickStore
+	// q: the store as a pim.QuickStore (qKnown: looked at once).
+	q      pim.QuickStore
 	qKnown bool
-	// pd: the store as a PointDeltas (pdKnown: looked at once).
-	pd      PointDeltas
+	// pd: the store as a pim.PointDeltas (pdKnown: looked at once).
+	pd      pim.PointDeltas
 	pdKnown bool
 	// own is the prefix of the records only this session writes (its
 	// device's: one session per device). They are read once per session
@@ -41,7 +42,7 @@ const maxKeptRecord = 64 << 10
 func (s *sessionStore) ownRecords(deviceID string) {
 	s.own, s.kept = devicePrefix(deviceID), map[string][]byte{}
 	s.preload = []string{devInfKey(deviceID), serverInfSeenKey(deviceID), lastErrorKey(deviceID)}
-	for _, db := range Databases {
+	for _, db := range pim.Databases {
 		s.preload = append(s.preload, stateKey(deviceID, db))
 	}
 }
@@ -60,7 +61,7 @@ func (s *sessionStore) keep(key string, data []byte) {
 // errSessionClosed: the session ended (replaced, expired, shut down).
 var errSessionClosed = errors.New("syncml: session closed")
 
-func (s *sessionStore) open(ctx context.Context) (Store, error) {
+func (s *sessionStore) open(ctx context.Context) (pim.Store, error) {
 	if s.closed {
 		return nil, errSessionClosed
 	}
@@ -68,7 +69,7 @@ func (s *sessionStore) open(ctx context.Context) (Store, error) {
 		return s.st, nil
 	}
 	if s.reopen == nil {
-		return nil, fmt.Errorf("%w: connection released and cannot be reopened", ErrUnavailable)
+		return nil, fmt.Errorf("%w: connection released and cannot be reopened", pim.ErrUnavailable)
 	}
 	st, err := s.reopen(ctx)
 	if err != nil {
@@ -83,7 +84,7 @@ func (s *sessionStore) release() bool {
 	if s.st == nil || s.reopen == nil {
 		return false
 	}
-	if r, ok := s.st.(Releaser); ok {
+	if r, ok := s.st.(pim.Releaser); ok {
 		r.Release()
 	} else {
 		s.st.Close()
@@ -102,7 +103,7 @@ func (s *sessionStore) Close() error {
 	return err
 }
 
-func (s *sessionStore) Changes(ctx context.Context, db string, since []byte) (*StoreChanges, error) {
+func (s *sessionStore) Changes(ctx context.Context, db string, since []byte) (*pim.Changes, error) {
 	st, err := s.open(ctx)
 	if err != nil {
 		return nil, err
@@ -110,7 +111,7 @@ func (s *sessionStore) Changes(ctx context.Context, db string, since []byte) (*S
 	return st.Changes(ctx, db, since)
 }
 
-func (s *sessionStore) Get(ctx context.Context, db string, ids ...string) ([]*StoreItem, error) {
+func (s *sessionStore) Get(ctx context.Context, db string, ids ...string) ([]*pim.Item, error) {
 	st, err := s.open(ctx)
 	if err != nil {
 		return nil, err
@@ -118,7 +119,7 @@ func (s *sessionStore) Get(ctx context.Context, db string, ids ...string) ([]*St
 	return st.Get(ctx, db, ids...)
 }
 
-func (s *sessionStore) Put(ctx context.Context, db string, items ...*StoreItem) error {
+func (s *sessionStore) Put(ctx context.Context, db string, items ...*pim.Item) error {
 	st, err := s.open(ctx)
 	if err != nil {
 		return err
@@ -151,10 +152,10 @@ func (s *sessionStore) PointHead(db string, point []byte) []byte {
 	return nil
 }
 
-// quick is the store behind as a QuickStore, nil when it is none.
-func (s *sessionStore) quick() QuickStore {
+// quick is the store behind as a pim.QuickStore, nil when it is none.
+func (s *sessionStore) quick() pim.QuickStore {
 	if s.st != nil {
-		s.q, _ = s.st.(QuickStore)
+		s.q, _ = s.st.(pim.QuickStore)
 		s.qKnown = true
 	}
 	if !s.qKnown {
@@ -168,7 +169,7 @@ func (s *sessionStore) Unchanged(ctx context.Context, db string, head []byte) (b
 	if err != nil {
 		return false, err
 	}
-	if q, ok := st.(QuickStore); ok {
+	if q, ok := st.(pim.QuickStore); ok {
 		return q.Unchanged(ctx, db, head)
 	}
 	return false, nil
@@ -182,7 +183,7 @@ func (s *sessionStore) LoadState(ctx context.Context, key string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	if b, ok := st.(StateBatch); ok && s.preload != nil && strings.HasPrefix(key, s.own) {
+	if b, ok := st.(pim.StateBatch); ok && s.preload != nil && strings.HasPrefix(key, s.own) {
 		keys := append(s.preload, key)
 		s.preload = nil
 		recs, err := b.LoadStates(ctx, keys...)
@@ -235,18 +236,18 @@ func (s *sessionStore) ListState(ctx context.Context, prefix string) ([]string, 
 	return st.ListState(ctx, prefix)
 }
 
-// snapshotter is the store's Snapshotter, nil when it has none.
-func (s *sessionStore) snapshotter(ctx context.Context) (Snapshotter, error) {
+// snapshotter is the store's pim.Snapshotter, nil when it has none.
+func (s *sessionStore) snapshotter(ctx context.Context) (pim.Snapshotter, error) {
 	st, err := s.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sn, _ := st.(Snapshotter)
+	sn, _ := st.(pim.Snapshotter)
 	return sn, nil
 }
 
 // LoadStates reads the records not kept in one batch where the store
-// can (StateBatch).
+// can (pim.StateBatch).
 func (s *sessionStore) LoadStates(ctx context.Context, keys ...string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(keys))
 	var need []string
@@ -266,7 +267,7 @@ func (s *sessionStore) LoadStates(ctx context.Context, keys ...string) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	b, ok := st.(StateBatch)
+	b, ok := st.(pim.StateBatch)
 	if !ok {
 		for _, k := range need {
 			data, err := s.LoadState(ctx, k)
@@ -295,11 +296,11 @@ func (s *sessionStore) LoadStates(ctx context.Context, keys ...string) (map[stri
 // errNoPointDeltas: the store keeps its points whole.
 var errNoPointDeltas = errors.New("syncml: the store has no point deltas")
 
-// pointDeltas is the store behind as a PointDeltas; like point heads,
+// pointDeltas is the store behind as a pim.PointDeltas; like point heads,
 // deltas are pure functions of points and need no connection.
-func (s *sessionStore) pointDeltas() PointDeltas {
+func (s *sessionStore) pointDeltas() pim.PointDeltas {
 	if s.st != nil {
-		s.pd, _ = s.st.(PointDeltas)
+		s.pd, _ = s.st.(pim.PointDeltas)
 		s.pdKnown = true
 	}
 	if !s.pdKnown {

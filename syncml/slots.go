@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syncml-imap/pim"
 	"time"
 )
 
@@ -34,7 +35,7 @@ type Slot struct {
 	Overrides map[string]string `json:"overrides,omitempty"`
 }
 
-// StateStore is the part of a Store that keeps state records.
+// StateStore is the part of a pim.Store that keeps state records.
 type StateStore interface {
 	LoadState(ctx context.Context, key string) ([]byte, error)
 	SaveState(ctx context.Context, key string, data []byte) error
@@ -179,7 +180,7 @@ func (d *Devices) LastError(ctx context.Context, s *Slot) (*LastError, error) {
 // every completed sync writes anyway (so a sync need not write the slot
 // too): per database, and the latest as LastSync.
 func (d *Devices) fill(ctx context.Context, s *Slot) error {
-	for _, db := range Databases {
+	for _, db := range pim.Databases {
 		raw, err := d.st.LoadState(ctx, stateKey(s.DeviceID, db))
 		if err != nil {
 			return fmt.Errorf("read state of %q: %w", s.DeviceID, err)
@@ -349,7 +350,7 @@ func (d *Devices) SetPolicy(ctx context.Context, ref string, base Policy, kv map
 // the items stay.
 func (d *Devices) Reset(ctx context.Context, ref string) (*Slot, error) {
 	s, err := d.forget(ctx, ref, "reset", func(rest string) bool {
-		return slices.Contains(Databases, strings.SplitN(rest, "/", 2)[0])
+		return slices.Contains(pim.Databases, strings.SplitN(rest, "/", 2)[0])
 	})
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"syncml-imap/pim"
 	"testing"
 )
 
@@ -25,7 +26,7 @@ func TestChangedSyncWritesDelta(t *testing.T) {
 			store.noDelta = !deltas
 			var ids []string
 			for i := 0; i < 2000; i++ {
-				it := &StoreItem{Data: []byte(vc(fmt.Sprintf("Server %04d", i)))}
+				it := &pim.Item{Data: []byte(vc(fmt.Sprintf("Server %04d", i)))}
 				store.Put(ctx, "contacts", it)
 				ids = append(ids, it.ID)
 			}
@@ -66,7 +67,7 @@ func TestChangedSyncWritesDelta(t *testing.T) {
 					phone.items[luid] = vc(fmt.Sprintf("Phone edit %d", step))
 					phone.dirty[luid] = "Replace"
 				} else {
-					store.Put(ctx, "contacts", &StoreItem{ID: ids[step], Data: []byte(vc(fmt.Sprintf("Server edit %d", step)))})
+					store.Put(ctx, "contacts", &pim.Item{ID: ids[step], Data: []byte(vc(fmt.Sprintf("Server edit %d", step)))})
 				}
 				if !phone.sync(false) {
 					t.Fatalf("step %d: sync failed", step)
@@ -212,7 +213,7 @@ func TestStateCache(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
 	for i := 0; i < 50; i++ {
-		store.Put(ctx, "contacts", &StoreItem{Data: []byte(vc(fmt.Sprintf("Server %02d", i)))})
+		store.Put(ctx, "contacts", &pim.Item{Data: []byte(vc(fmt.Sprintf("Server %02d", i)))})
 	}
 	srvA := NewServer(ServerOptions{Auth: memAuth{store}})
 	defer srvA.Close()
@@ -264,15 +265,15 @@ func TestUnionPointDelta(t *testing.T) {
 	store := newMemStore()
 	v := calendarView(store, true)
 	for i := 0; i < 5; i++ {
-		store.Put(ctx, "calendar", &StoreItem{Data: []byte(fmt.Sprintf("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:E%d\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", i))})
-		store.Put(ctx, "tasks", &StoreItem{Data: []byte(fmt.Sprintf("BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nSUMMARY:T%d\r\nEND:VTODO\r\nEND:VCALENDAR\r\n", i))})
+		store.Put(ctx, "calendar", &pim.Item{Data: []byte(fmt.Sprintf("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:E%d\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", i))})
+		store.Put(ctx, "tasks", &pim.Item{Data: []byte(fmt.Sprintf("BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nSUMMARY:T%d\r\nEND:VTODO\r\nEND:VCALENDAR\r\n", i))})
 	}
 	ch, err := v.Changes(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	old := ch.Point
-	store.Put(ctx, "tasks", &StoreItem{Data: []byte("BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nSUMMARY:New\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")})
+	store.Put(ctx, "tasks", &pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nSUMMARY:New\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")})
 	ch, err = v.Changes(ctx, old)
 	if err != nil || len(ch.Added) != 1 {
 		t.Fatalf("changes %+v, %v", ch, err)

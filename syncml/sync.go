@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"syncml-imap/internal/vobject"
+	"syncml-imap/pim"
 )
 
 // dbState is what the server keeps per device and database between
@@ -37,7 +38,7 @@ type dbState struct {
 	// BaseLog lists the merge-bases delta records in force (base.go).
 	BaseLog     []int64 `json:",omitempty"`
 	BaseLogSize int     `json:",omitempty"`
-	// Head is Point's head (QuickStore): whether anything changed since is
+	// Head is Point's head (pim.QuickStore): whether anything changed since is
 	// told from it alone. Items is the size of Map.
 	Head  []byte `json:",omitempty"`
 	Items int    `json:",omitempty"`
@@ -106,8 +107,8 @@ type dbSession struct {
 	state        *dbState
 	view         dbView
 
-	changes  *StoreChanges // server side, since the last sync point
-	oldPoint []byte        // the sync point the session started from
+	changes  *pim.Changes // server side, since the last sync point
+	oldPoint []byte       // the sync point the session started from
 	// lazy: nothing changed on the server's side (told from the point's
 	// head), and the bulk record (map, point) is not read until the
 	// device's changes or Map need it (ensureBulk).
@@ -338,7 +339,7 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		}
 	}
 	if !d.mode.slow() && !d.resumed && d.quiet(ctx) {
-		d.lazy, d.changes = true, &StoreChanges{}
+		d.lazy, d.changes = true, &pim.Changes{}
 	} else if code = d.listChanges(ctx, code); code == StatusDataStoreFailure {
 		return code
 	}
@@ -395,7 +396,7 @@ func (d *dbSession) listChanges(ctx context.Context, code StatusCode) StatusCode
 	}
 	var err error
 	d.changes, err = d.view.Changes(ctx, since)
-	if errors.Is(err, ErrSyncPointInvalid) {
+	if errors.Is(err, pim.ErrSyncPointInvalid) {
 		d.s.log.Info("store sync point invalid, slow sync", "database", d.db)
 		d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
 		d.changes, err = d.view.Changes(ctx, nil)
@@ -775,7 +776,7 @@ func (s *session) handleSync(ctx context.Context, out *outbox, sy *Sync) {
 
 // pendingPut is a client item waiting to be stored in one batch.
 type pendingPut struct {
-	item   *StoreItem
+	item   *pim.Item
 	status *Status
 	luid   string
 	okCode StatusCode
@@ -982,12 +983,12 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 					d.outgoing[match] = "Replace"
 				} else {
 					// Refresh/one-way from client: the device's version wins.
-					return &pendingPut{item: &StoreItem{ID: match, Data: data}, status: st, luid: luid, okCode: okCode}
+					return &pendingPut{item: &pim.Item{ID: match, Data: data}, status: st, luid: luid, okCode: okCode}
 				}
 				st.Data = okCode.String()
 				return nil
 			}
-			return &pendingPut{item: &StoreItem{Data: data}, status: st, luid: luid, okCode: okCode}
+			return &pendingPut{item: &pim.Item{Data: data}, status: st, luid: luid, okCode: okCode}
 		}
 		d.kept[guid] = true
 		if d.mode == AlertSlowSync && d.outgoing[guid] == "Add" {
@@ -1024,14 +1025,14 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			switch res {
 			case DeviceWins:
 				delete(d.outgoing, guid)
-				return &pendingPut{item: &StoreItem{ID: guid, Data: result}, status: st, luid: luid, okCode: res.status()}
+				return &pendingPut{item: &pim.Item{ID: guid, Data: result}, status: st, luid: luid, okCode: res.status()}
 			case Merged:
 				// Stored, and sent back: the device has only its half.
 				d.outgoing[guid] = "Replace"
-				return &pendingPut{item: &StoreItem{ID: guid, Data: result}, status: st, luid: luid, okCode: res.status()}
+				return &pendingPut{item: &pim.Item{ID: guid, Data: result}, status: st, luid: luid, okCode: res.status()}
 			case KeepBoth:
 				d.outgoing[guid] = "Replace"
-				return &pendingPut{item: &StoreItem{Data: data}, status: st, okCode: res.status(), luid: ""}
+				return &pendingPut{item: &pim.Item{Data: data}, status: st, okCode: res.status(), luid: ""}
 			default:
 				d.outgoing[guid] = "Replace"
 				st.Data = res.status().String()
@@ -1052,7 +1053,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 		if stored := d.load(ctx, guid); stored != nil {
 			data = mergeKept(stored, data, mergeInfo(d.datastore(ctx), form, stored, d.state.AllDay, d.state.Sent))
 		}
-		return &pendingPut{item: &StoreItem{ID: guid, Data: data}, status: st, luid: luid, okCode: okCode}
+		return &pendingPut{item: &pim.Item{ID: guid, Data: data}, status: st, luid: luid, okCode: okCode}
 	}
 	st.Data = StatusNotImplemented.String()
 	return nil
@@ -1064,7 +1065,7 @@ func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
 	if len(batch) == 0 {
 		return
 	}
-	items := make([]*StoreItem, len(batch))
+	items := make([]*pim.Item, len(batch))
 	for i, p := range batch {
 		items[i] = p.item
 	}
@@ -1078,7 +1079,7 @@ func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
 		}
 	}
 	if err != nil {
-		if !errors.Is(err, ErrInvalidItem) {
+		if !errors.Is(err, pim.ErrInvalidItem) {
 			// The store failed, not an item: every item of the batch is
 			// answered 510 (the device sends them again), and the database
 			// commits nothing. What the store wrote before it failed is
@@ -1098,7 +1099,7 @@ func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
 			}
 			err := d.view.Put(ctx, p.item)
 			switch {
-			case errors.Is(err, ErrInvalidItem):
+			case errors.Is(err, pim.ErrInvalidItem):
 				d.s.log.Warn("item refused", "database", d.db, "luid", p.luid, "err", err)
 				p.status.Data = StatusUnsupportedMediaType.String()
 				p.item.ID = ""

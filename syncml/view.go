@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"syncml-imap/internal/vobject"
+	"syncml-imap/pim"
 )
 
 // dbView is the store as one database of a session sees it. Most
@@ -16,18 +17,18 @@ import (
 // datastore), which live in the tasks folder; a device's contacts may be
 // the union of some sub-folders of the contacts folder (its policy).
 type dbView interface {
-	Changes(ctx context.Context, since []byte) (*StoreChanges, error)
-	Get(ctx context.Context, ids ...string) ([]*StoreItem, error)
-	Put(ctx context.Context, items ...*StoreItem) error
+	Changes(ctx context.Context, since []byte) (*pim.Changes, error)
+	Get(ctx context.Context, ids ...string) ([]*pim.Item, error)
+	Put(ctx context.Context, items ...*pim.Item) error
 	Delete(ctx context.Context, ids ...string) (missing []string, err error)
 	Advance(ctx context.Context, base []byte, own []string) ([]byte, error)
 	// dbs are the store databases behind the view.
 	dbs() []string
-	// head is the head of a sync point of the view (QuickStore), nil
+	// head is the head of a sync point of the view (pim.QuickStore), nil
 	// when the store has none; unchanged checks one against the store.
 	head(point []byte) []byte
 	unchanged(ctx context.Context, head []byte) (bool, error)
-	// pointDelta is what turns point old into new (PointDeltas); false
+	// pointDelta is what turns point old into new (pim.PointDeltas); false
 	// when the store cannot tell, so that new is kept whole.
 	pointDelta(old, new []byte) ([]byte, bool)
 	applyPointDelta(old []byte, deltas [][]byte) ([]byte, error)
@@ -36,7 +37,7 @@ type dbView interface {
 // policyView is the view of database db that a device with policy p
 // syncs: the contact sub-folders the policy names, the calendar with the
 // tasks when carryTasks, else the store database itself.
-func policyView(st Store, db string, p *Policy, carryTasks bool) dbView {
+func policyView(st pim.Store, db string, p *Policy, carryTasks bool) dbView {
 	switch {
 	case db == "contacts" && len(p.ContactFolders) > 0:
 		return foldersView(st, db, p.ContactFolders)
@@ -48,33 +49,33 @@ func policyView(st Store, db string, p *Policy, carryTasks bool) dbView {
 
 // plainView is one store database.
 type plainView struct {
-	st Store
+	st pim.Store
 	db string
 }
 
 func (v plainView) dbs() []string { return []string{v.db} }
 
 func (v plainView) head(point []byte) []byte {
-	if q, ok := v.st.(QuickStore); ok && point != nil {
+	if q, ok := v.st.(pim.QuickStore); ok && point != nil {
 		return q.PointHead(v.db, point)
 	}
 	return nil
 }
 
 func (v plainView) unchanged(ctx context.Context, head []byte) (bool, error) {
-	if q, ok := v.st.(QuickStore); ok && head != nil {
+	if q, ok := v.st.(pim.QuickStore); ok && head != nil {
 		return q.Unchanged(ctx, v.db, head)
 	}
 	return false, nil
 }
 
-func (v plainView) Changes(ctx context.Context, since []byte) (*StoreChanges, error) {
+func (v plainView) Changes(ctx context.Context, since []byte) (*pim.Changes, error) {
 	return v.st.Changes(ctx, v.db, since)
 }
-func (v plainView) Get(ctx context.Context, ids ...string) ([]*StoreItem, error) {
+func (v plainView) Get(ctx context.Context, ids ...string) ([]*pim.Item, error) {
 	return v.st.Get(ctx, v.db, ids...)
 }
-func (v plainView) Put(ctx context.Context, items ...*StoreItem) error {
+func (v plainView) Put(ctx context.Context, items ...*pim.Item) error {
 	return v.st.Put(ctx, v.db, items...)
 }
 func (v plainView) Delete(ctx context.Context, ids ...string) ([]string, error) {
@@ -85,7 +86,7 @@ func (v plainView) Advance(ctx context.Context, base []byte, own []string) ([]by
 }
 
 func (v plainView) pointDelta(old, new []byte) ([]byte, bool) {
-	pd, ok := v.st.(PointDeltas)
+	pd, ok := v.st.(pim.PointDeltas)
 	if !ok || old == nil || new == nil {
 		return nil, false
 	}
@@ -94,9 +95,9 @@ func (v plainView) pointDelta(old, new []byte) ([]byte, bool) {
 }
 
 func (v plainView) applyPointDelta(old []byte, deltas [][]byte) ([]byte, error) {
-	pd, ok := v.st.(PointDeltas)
+	pd, ok := v.st.(pim.PointDeltas)
 	if !ok {
-		return nil, ErrSyncPointInvalid
+		return nil, pim.ErrSyncPointInvalid
 	}
 	return pd.ApplyPointDelta(v.db, old, deltas...)
 }
@@ -112,7 +113,7 @@ type viewPart struct {
 // unionView is several store databases as one: IDs are prefixed per part,
 // the sync point holds each part's, new items go where route says.
 type unionView struct {
-	st    Store
+	st    pim.Store
 	parts []viewPart
 	// route picks the part a new item goes to (index into parts).
 	route func(data []byte) int
@@ -122,7 +123,7 @@ type unionView struct {
 // in it: new to-dos go to the tasks database (their IDs get taskPrefix),
 // changes and deletes go where the item lives. carry lists the tasks
 // database's changes too, so the mailbox's tasks reach the device.
-func calendarView(st Store, carry bool) *unionView {
+func calendarView(st pim.Store, carry bool) *unionView {
 	return &unionView{st: st,
 		parts: []viewPart{{db: "calendar", listed: true}, {db: "tasks", prefix: taskPrefix, listed: carry}},
 		route: func(data []byte) int {
@@ -135,7 +136,7 @@ func calendarView(st Store, carry bool) *unionView {
 
 // foldersView is a device's contacts when its policy names sub-folders:
 // their union; new contacts go to the first.
-func foldersView(st Store, db string, folders []string) *unionView {
+func foldersView(st pim.Store, db string, folders []string) *unionView {
 	v := &unionView{st: st, route: func([]byte) int { return 0 }}
 	for _, f := range folders {
 		v.parts = append(v.parts, viewPart{db: db + "/" + f, prefix: f + "/", listed: true})
@@ -230,13 +231,13 @@ func splitPoint(p []byte, n int) ([][]byte, error) {
 	}
 	count, k := binary.Uvarint(rest)
 	if k <= 0 || count > uint64(len(rest)) {
-		return nil, ErrSyncPointInvalid
+		return nil, pim.ErrSyncPointInvalid
 	}
 	rest = rest[k:]
 	for i := uint64(0); i < count; i++ {
 		l, k := binary.Uvarint(rest)
 		if k <= 0 || l > uint64(len(rest)-k) {
-			return nil, ErrSyncPointInvalid
+			return nil, pim.ErrSyncPointInvalid
 		}
 		if int(i) < n && l > 0 {
 			out[i] = rest[k : k+int(l)]
@@ -257,7 +258,7 @@ func (v *unionView) dbs() []string {
 // head joins the heads of the listed parts' points; nil unless every
 // listed part has one.
 func (v *unionView) head(point []byte) []byte {
-	q, ok := v.st.(QuickStore)
+	q, ok := v.st.(pim.QuickStore)
 	if !ok || point == nil {
 		return nil
 	}
@@ -280,7 +281,7 @@ func (v *unionView) head(point []byte) []byte {
 // unchanged: every listed part is unchanged (a part not listed has no
 // changes to send).
 func (v *unionView) unchanged(ctx context.Context, head []byte) (bool, error) {
-	q, ok := v.st.(QuickStore)
+	q, ok := v.st.(pim.QuickStore)
 	if !ok || head == nil {
 		return false, nil
 	}
@@ -302,12 +303,12 @@ func (v *unionView) unchanged(ctx context.Context, head []byte) (bool, error) {
 	return true, nil
 }
 
-func (v *unionView) Changes(ctx context.Context, since []byte) (*StoreChanges, error) {
+func (v *unionView) Changes(ctx context.Context, since []byte) (*pim.Changes, error) {
 	sinces, err := splitPoint(since, len(v.parts))
 	if err != nil {
 		return nil, err
 	}
-	out := &StoreChanges{}
+	out := &pim.Changes{}
 	points := make([][]byte, len(v.parts))
 	for i, p := range v.parts {
 		if !p.listed {
@@ -315,7 +316,7 @@ func (v *unionView) Changes(ctx context.Context, since []byte) (*StoreChanges, e
 			continue
 		}
 		ch, err := v.st.Changes(ctx, p.db, sinces[i])
-		if err != nil { // ErrSyncPointInvalid included: the caller starts over with a slow sync
+		if err != nil { // pim.ErrSyncPointInvalid included: the caller starts over with a slow sync
 			return nil, err
 		}
 		out.Added = append(out.Added, prefixed(p.prefix, ch.Added)...)
@@ -327,9 +328,9 @@ func (v *unionView) Changes(ctx context.Context, since []byte) (*StoreChanges, e
 	return out, nil
 }
 
-func (v *unionView) Get(ctx context.Context, ids ...string) ([]*StoreItem, error) {
+func (v *unionView) Get(ctx context.Context, ids ...string) ([]*pim.Item, error) {
 	store, at := v.byPart(ids)
-	out := make([]*StoreItem, len(ids))
+	out := make([]*pim.Item, len(ids))
 	for i, p := range v.parts {
 		if len(store[i]) == 0 {
 			continue
@@ -340,7 +341,7 @@ func (v *unionView) Get(ctx context.Context, ids ...string) ([]*StoreItem, error
 		}
 		for j, it := range got {
 			if it != nil {
-				it = &StoreItem{ID: p.prefix + it.ID, Data: it.Data}
+				it = &pim.Item{ID: p.prefix + it.ID, Data: it.Data}
 			}
 			out[at[i][j]] = it
 		}
@@ -350,9 +351,9 @@ func (v *unionView) Get(ctx context.Context, ids ...string) ([]*StoreItem, error
 
 // Put stores each item in its part (new items where route says); the
 // new IDs come back prefixed.
-func (v *unionView) Put(ctx context.Context, items ...*StoreItem) error {
-	batches := make([][]*StoreItem, len(v.parts))
-	callers := make([][]*StoreItem, len(v.parts)) // the caller's, to fill in their IDs
+func (v *unionView) Put(ctx context.Context, items ...*pim.Item) error {
+	batches := make([][]*pim.Item, len(v.parts))
+	callers := make([][]*pim.Item, len(v.parts)) // the caller's, to fill in their IDs
 	for _, it := range items {
 		p, sid := v.part(it.ID)
 		if it.ID == "" {
@@ -361,7 +362,7 @@ func (v *unionView) Put(ctx context.Context, items ...*StoreItem) error {
 		if p < 0 {
 			return fmt.Errorf("syncml: item ID %q belongs to no folder of this view", it.ID)
 		}
-		batches[p] = append(batches[p], &StoreItem{ID: sid, Data: it.Data})
+		batches[p] = append(batches[p], &pim.Item{ID: sid, Data: it.Data})
 		callers[p] = append(callers[p], it)
 	}
 	for i, p := range v.parts {
@@ -397,7 +398,7 @@ func (v *unionView) Delete(ctx context.Context, ids ...string) ([]string, error)
 // pointDelta joins the parts' deltas; a part whose point did not change
 // has an empty one.
 func (v *unionView) pointDelta(old, new []byte) ([]byte, bool) {
-	pd, ok := v.st.(PointDeltas)
+	pd, ok := v.st.(pim.PointDeltas)
 	olds, err1 := splitPoint(old, len(v.parts))
 	news, err2 := splitPoint(new, len(v.parts))
 	if !ok || err1 != nil || err2 != nil || !bytes.HasPrefix(old, []byte(pointMagic)) || !bytes.HasPrefix(new, []byte(pointMagic)) {
@@ -421,16 +422,16 @@ func (v *unionView) pointDelta(old, new []byte) ([]byte, bool) {
 }
 
 func (v *unionView) applyPointDelta(old []byte, deltas [][]byte) ([]byte, error) {
-	pd, ok := v.st.(PointDeltas)
+	pd, ok := v.st.(pim.PointDeltas)
 	olds, err := splitPoint(old, len(v.parts))
 	if !ok || err != nil {
-		return nil, ErrSyncPointInvalid
+		return nil, pim.ErrSyncPointInvalid
 	}
 	parts := make([][][]byte, len(v.parts)) // each part's deltas
 	for _, delta := range deltas {
 		ds, err := splitPoint(delta, len(v.parts))
 		if err != nil {
-			return nil, ErrSyncPointInvalid
+			return nil, pim.ErrSyncPointInvalid
 		}
 		for i, d := range ds {
 			if d != nil {

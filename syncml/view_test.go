@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"syncml-imap/pim"
 	"testing"
 )
 
@@ -35,8 +36,8 @@ func TestJoinSplitPoints(t *testing.T) {
 	}
 	// A damaged joined point asks for a slow sync.
 	bad := append([]byte(pointMagic), 2, 0x7f)
-	if _, err := splitPoint(bad, 2); err != ErrSyncPointInvalid {
-		t.Errorf("damaged point: %v, want ErrSyncPointInvalid", err)
+	if _, err := splitPoint(bad, 2); err != pim.ErrSyncPointInvalid {
+		t.Errorf("damaged point: %v, want pim.ErrSyncPointInvalid", err)
 	}
 }
 
@@ -80,7 +81,7 @@ func TestTasksInCalendarDatabase(t *testing.T) {
 	}
 
 	// A task from the mailbox reaches the device's calendar, in vCal 1.0.
-	store.Put(ctx, "tasks", &StoreItem{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nUID:t2\r\nSUMMARY:Call Bob\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")})
+	store.Put(ctx, "tasks", &pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nUID:t2\r\nSUMMARY:Call Bob\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")})
 	d2 := &driver{t: t, srv: d.srv, sid: "2"}
 	alert(d2, "200", "1", "2")
 	r = d2.message(2, true, &Sync{Target: loc("calendar"), Source: loc("cal")})
@@ -136,8 +137,8 @@ func TestTasksInCalendarDatabase(t *testing.T) {
 func TestTasksNotCarriedWithTasksDatastore(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	store.Put(ctx, "tasks", &StoreItem{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nUID:t2\r\nSUMMARY:Call Bob\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")})
-	store.Put(ctx, "calendar", &StoreItem{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e2\r\nSUMMARY:Lunch\r\nDTSTART:20261201T120000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")})
+	store.Put(ctx, "tasks", &pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nUID:t2\r\nSUMMARY:Call Bob\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")})
+	store.Put(ctx, "calendar", &pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e2\r\nSUMMARY:Lunch\r\nDTSTART:20261201T120000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")})
 	for _, c := range []struct {
 		stores []string
 		want   int
@@ -221,7 +222,7 @@ func vobjectSummary(data []byte) string {
 func TestNokiaCalendarCarriesTasks(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	store.Put(ctx, "tasks", &StoreItem{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nUID:t1\r\nSUMMARY:Call Bob\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")})
+	store.Put(ctx, "tasks", &pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nUID:t1\r\nSUMMARY:Call Bob\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")})
 	di := readDevInfFixture(t, "nokia-s60-devinf12.xml")
 	d := newDriver(t, store)
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }

@@ -16,8 +16,8 @@ import (
 
 	"syncml-imap/backup"
 	"syncml-imap/config"
+	"syncml-imap/pim"
 	"syncml-imap/plugin"
-	"syncml-imap/syncml"
 )
 
 const backupUsage = `Usage:
@@ -186,7 +186,7 @@ func (c *backupCmd) readFile() ([]byte, error) {
 // openAdmin loads the configuration and opens the user's mailbox for an
 // admin command. On failure store is nil and code the exit status: 2 when
 // there is no password to log in with, 1 otherwise; fail reports why.
-func openAdmin(ctx context.Context, f *commonFlags, user string, con console, stderr io.Writer, fail func(error)) (*config.Config, syncml.Store, int) {
+func openAdmin(ctx context.Context, f *commonFlags, user string, con console, stderr io.Writer, fail func(error)) (*config.Config, pim.Store, int) {
 	cfg, err := f.load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -206,7 +206,7 @@ func openAdmin(ctx context.Context, f *commonFlags, user string, con console, st
 // openMailbox logs in as the devices commands do: SYNCML_IMAP_PASSWORD,
 // else the configured master user, else the password asked for on the
 // terminal.
-func openMailbox(ctx context.Context, cfg *config.Config, user string, con console) (syncml.Store, error) {
+func openMailbox(ctx context.Context, cfg *config.Config, user string, con console) (pim.Store, error) {
 	password := os.Getenv("SYNCML_IMAP_PASSWORD")
 	if password == "" && cfg.IMAP.MasterUser == "" && con.interactive() {
 		var err error

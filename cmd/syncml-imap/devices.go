@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"syncml-imap/config"
+	"syncml-imap/pim"
 	"syncml-imap/plugin"
 	"syncml-imap/syncml"
 )
@@ -255,12 +256,12 @@ func databasesOf(s *syncml.Slot) []string {
 		dbs = append(dbs, db)
 	}
 	slices.SortFunc(dbs, func(a, b string) int {
-		ia, ib := slices.Index(syncml.Databases, a), slices.Index(syncml.Databases, b)
+		ia, ib := slices.Index(pim.Databases, a), slices.Index(pim.Databases, b)
 		if ia < 0 {
-			ia = len(syncml.Databases)
+			ia = len(pim.Databases)
 		}
 		if ib < 0 {
-			ib = len(syncml.Databases)
+			ib = len(pim.Databases)
 		}
 		if ia != ib {
 			return ia - ib
@@ -456,7 +457,7 @@ func (c *devicesCmd) writePolicy(s *syncml.Slot, p syncml.Policy) {
 	}
 }
 
-func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, store syncml.Store, lk *lockouts, base syncml.Policy, max int) error {
+func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, store pim.Store, lk *lockouts, base syncml.Policy, max int) error {
 	s, err := d.Find(ctx, c.device)
 	if err != nil {
 		return err
@@ -524,7 +525,7 @@ func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, store syncml.S
 // writeFiltered says, for each database whose filter is active, how many
 // of the mailbox's items it keeps off the device now (a calendar window
 // hides events with no hint on the device itself).
-func (c *devicesCmd) writeFiltered(ctx context.Context, store syncml.Store, p syncml.Policy) {
+func (c *devicesCmd) writeFiltered(ctx context.Context, store pim.Store, p syncml.Policy) {
 	for _, db := range []string{"contacts", "calendar", "tasks"} {
 		if p.DirectionOf(db) == syncml.DirOff {
 			continue
@@ -853,7 +854,7 @@ func (c *devicesCmd) unlock(ctx context.Context, f *commonFlags, rc *remembering
 	device := c.device
 	var cfg *config.Config
 	if device != "" && strings.Trim(device, "0123456789") == "" {
-		var store syncml.Store
+		var store pim.Store
 		var code int
 		if cfg, store, code = openAdmin(ctx, f, c.user, rc, c.stderr, c.fail); store == nil {
 			return code

@@ -15,6 +15,7 @@ import (
 	"syncml-imap/config"
 	"syncml-imap/imapstore"
 	"syncml-imap/internal/dovetest"
+	"syncml-imap/pim"
 	"syncml-imap/plugin"
 	"syncml-imap/syncml"
 )
@@ -98,7 +99,7 @@ func (s *devicesSetup) config(t *testing.T, path string) *config.Config {
 
 // open logs in as alice on a fresh connection, so that what it reads was
 // written by the command, not cached.
-func (s *devicesSetup) open(t *testing.T) syncml.Store {
+func (s *devicesSetup) open(t *testing.T) pim.Store {
 	t.Helper()
 	st, err := plugin.OpenAccount(context.Background(), s.config(t, s.plainCfg), devUser, devPassword)
 	if err != nil {
@@ -438,18 +439,18 @@ func TestDevicesLockout(t *testing.T) {
 	// own (throttled) authenticator to Dovecot, as the engine's do, naming
 	// the device and the address they come from.
 	phoneLogin := func(password string) error {
-		st, err := h.Admin.Auth.Login(syncml.WithDevice(plugin.WithRemoteAddr(ctx, "192.0.2.7:4711"), phone), devUser, password)
+		st, err := h.Admin.Auth.Login(pim.WithDevice(plugin.WithRemoteAddr(ctx, "192.0.2.7:4711"), phone), devUser, password)
 		if err == nil {
 			st.Close()
 		}
 		return err
 	}
 	for i := 0; i < 5; i++ {
-		if err := phoneLogin("stale"); !errors.Is(err, syncml.ErrAuthFailed) {
+		if err := phoneLogin("stale"); !errors.Is(err, pim.ErrAuthFailed) {
 			t.Fatalf("stale password %d: %v", i, err)
 		}
 	}
-	if err := phoneLogin(devPassword); !errors.Is(err, syncml.ErrAuthFailed) {
+	if err := phoneLogin(devPassword); !errors.Is(err, pim.ErrAuthFailed) {
 		t.Fatalf("phone not locked out: %v", err)
 	}
 	// The tablet's last sync failed (it never synced well); the phone's

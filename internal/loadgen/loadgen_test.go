@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"syncml-imap/pim"
 	"syncml-imap/syncml"
 )
 
@@ -29,7 +30,7 @@ type endpoint struct {
 	wbxml              bool
 }
 
-func newEndpoint(t *testing.T, auth syncml.Authenticator, maxMsg int64) (*endpoint, string) {
+func newEndpoint(t *testing.T, auth pim.Authenticator, maxMsg int64) (*endpoint, string) {
 	e := &endpoint{t: t, max: maxMsg, srv: syncml.NewServer(syncml.ServerOptions{Auth: auth, MaxMsgSize: maxMsg})}
 	ts := httptest.NewServer(e)
 	t.Cleanup(ts.Close)

@@ -7,11 +7,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
-
-	"syncml-imap/syncml"
+	"syncml-imap/pim"
 )
 
-// memStore is an in-memory syncml.Store, so that the client can be tried
+// memStore is an in-memory pim.Store, so that the client can be tried
 // against the real engine without a mail server: item versions, sync
 // points as the versions seen, changes by difference, Advance folding in
 // the session's own writes. lose, when set, makes Put drop every lose-th
@@ -37,9 +36,9 @@ type memAuth struct {
 	lose   int
 }
 
-func (a *memAuth) Login(_ context.Context, user, pw string) (syncml.Store, error) {
+func (a *memAuth) Login(_ context.Context, user, pw string) (pim.Store, error) {
 	if pw != "pw" {
-		return nil, syncml.ErrAuthFailed
+		return nil, pim.ErrAuthFailed
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -66,18 +65,18 @@ func (m *memStore) db(db string) {
 	}
 }
 
-func (m *memStore) Changes(_ context.Context, db string, since []byte) (*syncml.StoreChanges, error) {
+func (m *memStore) Changes(_ context.Context, db string, since []byte) (*pim.Changes, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.db(db)
 	old := map[string]int{}
 	if since != nil {
 		if err := json.Unmarshal(since, &old); err != nil {
-			return nil, syncml.ErrSyncPointInvalid
+			return nil, pim.ErrSyncPointInvalid
 		}
 	}
 	point, _ := json.Marshal(m.version[db])
-	d := &syncml.StoreChanges{Point: point}
+	d := &pim.Changes{Point: point}
 	for id, v := range m.version[db] {
 		switch ov, ok := old[id]; {
 		case !ok:
@@ -97,19 +96,19 @@ func (m *memStore) Changes(_ context.Context, db string, since []byte) (*syncml.
 	return d, nil
 }
 
-func (m *memStore) Get(_ context.Context, db string, ids ...string) ([]*syncml.StoreItem, error) {
+func (m *memStore) Get(_ context.Context, db string, ids ...string) ([]*pim.Item, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]*syncml.StoreItem, len(ids))
+	out := make([]*pim.Item, len(ids))
 	for i, id := range ids {
 		if d, ok := m.items[db][id]; ok {
-			out[i] = &syncml.StoreItem{ID: id, Data: d}
+			out[i] = &pim.Item{ID: id, Data: d}
 		}
 	}
 	return out, nil
 }
 
-func (m *memStore) Put(_ context.Context, db string, items ...*syncml.StoreItem) error {
+func (m *memStore) Put(_ context.Context, db string, items ...*pim.Item) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.db(db)

@@ -1,0 +1,159 @@
+package pim
+
+import (
+	"context"
+	"errors"
+)
+
+// Store is what the fronts need from where the items live: the few
+// operations of a sync, and a place for their state. Databases are named
+// canonically: "contacts", "calendar", "tasks". Items are in the canonical
+// stored form (vCard, iCalendar). Sync points are opaque to the engine.
+type Store interface {
+	// Changes lists what changed in db since the sync point (nil: every
+	// item, as added). ErrSyncPointInvalid: the point no longer applies
+	// and a slow sync is needed.
+	Changes(ctx context.Context, db string, since []byte) (*Changes, error)
+	// Get returns one entry per ID, nil where the item does not exist.
+	Get(ctx context.Context, db string, ids ...string) ([]*Item, error)
+	// Put stores items; an empty ID makes a new item and the store fills
+	// it in.
+	Put(ctx context.Context, db string, items ...*Item) error
+	// Delete removes items and returns the IDs that did not exist.
+	Delete(ctx context.Context, db string, ids ...string) (missing []string, err error)
+	// Advance returns the sync point to keep after a session that started
+	// from base and itself wrote the items own.
+	Advance(ctx context.Context, db string, base []byte, own []string) ([]byte, error)
+
+	// LoadState returns the state record key, nil when there is none.
+	LoadState(ctx context.Context, key string) ([]byte, error)
+	// SaveState replaces the state record key.
+	SaveState(ctx context.Context, key string, data []byte) error
+	// DeleteState removes the record key (no error when there is none).
+	DeleteState(ctx context.Context, key string) error
+	// ListState returns the keys that start with prefix, sorted.
+	ListState(ctx context.Context, prefix string) ([]string, error)
+
+	Close() error
+}
+
+// QuickStore is a Store that can tell from a small part of a sync point,
+// its head, that a database has not changed since: a sync where nothing
+// changed then reads neither the point nor the device's item map, whatever
+// the database holds (IMAP: UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ
+// against one STATUS).
+type QuickStore interface {
+	// PointHead returns the head of a sync point of db, nil when it has
+	// none that Unchanged can check.
+	PointHead(db string, point []byte) []byte
+	// Unchanged reports whether db is as it was at the point whose head
+	// this is; false when it cannot tell.
+	Unchanged(ctx context.Context, db string, head []byte) (bool, error)
+}
+
+// PointDeltas is a Store that can express a sync point as a small change
+// of an earlier one: a device's state then keeps its point as a base and
+// the deltas of its later sessions, and a sync with k changes writes
+// O(k) bytes of it (see statelog.go).
+type PointDeltas interface {
+	// PointDelta returns what turns point old of db into new.
+	PointDelta(db string, old, new []byte) ([]byte, error)
+	// ApplyPointDelta returns the point that deltas, made one after the
+	// other from old by PointDelta, lead to.
+	ApplyPointDelta(db string, old []byte, deltas ...[]byte) ([]byte, error)
+}
+
+// StateBatch is a Store that reads several state records at the cost of
+// one: the map holds those that exist.
+type StateBatch interface {
+	LoadStates(ctx context.Context, keys ...string) (map[string][]byte, error)
+}
+
+// Releaser is a Store whose Close may keep its connection for a later
+// login (a pool); Release closes it for good, as a session gone idle
+// does to give it back to the server.
+type Releaser interface {
+	Release() error
+}
+
+// AuthThrottle limits failed credential checks: Allow says whether user
+// (at the request's address, which ctx may carry) may try now, Record
+// counts a check's outcome.
+type AuthThrottle interface {
+	Allow(ctx context.Context, user string) bool
+	Record(ctx context.Context, user string, ok bool)
+}
+
+type secretLoginKey struct{}
+
+// WithSecretLogin marks a Login the engine makes with a password from its
+// secrets (MD5): an Authenticator that counts failed logins (a throttle)
+// leaves it alone; the digest check is counted through AuthThrottle.
+func WithSecretLogin(ctx context.Context) context.Context {
+	return context.WithValue(ctx, secretLoginKey{}, true)
+}
+
+// IsSecretLogin reports whether ctx is a login marked by WithSecretLogin.
+func IsSecretLogin(ctx context.Context) bool {
+	v, _ := ctx.Value(secretLoginKey{}).(bool)
+	return v
+}
+
+// Snapshotter is a Store that can copy a database aside (server side)
+// before a device's first sync; label names the copy (date and device).
+type Snapshotter interface {
+	Snapshot(ctx context.Context, db, label string) (int, error)
+}
+
+// Changes is the answer of Store.Changes.
+type Changes struct {
+	Added, Modified, Deleted []string
+	Point                    []byte
+}
+
+// Item is an item as the store keeps it.
+type Item struct {
+	ID   string
+	Data []byte
+}
+
+// ErrSyncPointInvalid is returned by a Store when a sync point is no
+// longer valid (the folder was recreated, say).
+var ErrSyncPointInvalid = errors.New("pim: sync point invalid")
+
+// ErrAuthFailed is returned by an Authenticator for wrong credentials.
+var ErrAuthFailed = errors.New("pim: authentication failed")
+
+// ErrInvalidItem is returned (wrapped) by a Store's Put for data that is
+// not one item of the database's kind: the item is refused (415), the
+// store is fine.
+var ErrInvalidItem = errors.New("pim: invalid item")
+
+// ErrUnavailable is returned (wrapped) by an Authenticator or a Store
+// when the server behind it cannot answer now: unreachable, timing out,
+// refusing for load or a connection limit. It says nothing about the
+// credentials; the device is told 503 (try later), never 401.
+var ErrUnavailable = errors.New("pim: store unavailable")
+
+type deviceKey struct{}
+
+// WithDevice returns ctx naming the device (its SyncML device ID, or
+// another front's device identity) a login or store call is made for, so
+// that a throttle can count failures per user and device.
+func WithDevice(ctx context.Context, device string) context.Context {
+	return context.WithValue(ctx, deviceKey{}, device)
+}
+
+// DeviceOf returns the device WithDevice put in ctx, "" if none.
+func DeviceOf(ctx context.Context) string {
+	d, _ := ctx.Value(deviceKey{}).(string)
+	return d
+}
+
+// Authenticator checks a user's credentials and opens the user's store.
+type Authenticator interface {
+	Login(ctx context.Context, user, password string) (Store, error)
+}
+
+// Databases served, canonical names.
+var Databases = []string{"contacts", "calendar", "tasks"}
