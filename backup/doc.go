@@ -7,7 +7,7 @@
 // to and from a file through the few Store operations they need.
 //
 // Import skips what the mailbox already has by the rules of a slow sync
-// (syncml.Identity: the same UID, or the same name / summary and start /
+// (pim.IdentityOf: the same UID, or the same name / summary and start /
 // summary and due date; each mailbox item stands for one record at most)
 // and records that repeat an earlier one of the file. A broken record is
 // reported with its line and left out; the rest is imported.

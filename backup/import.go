@@ -8,7 +8,6 @@ import (
 
 	"syncml-imap/internal/vobject"
 	"syncml-imap/pim"
-	"syncml-imap/syncml"
 )
 
 // Outcome is what Import did with a record of the file.
@@ -104,12 +103,12 @@ func (d *ImportData) DBs() []string {
 //
 // A record is skipped when the mailbox has it already, by the rules of
 // a slow sync: an item with the same UID, else one with the same
-// identity fields (syncml.Identity). A mailbox item found by its fields
+// identity fields (pim.Identity). A mailbox item found by its fields
 // stands for one record at most (one with the same content is taken
 // first), and a UID the mailbox has is never imported again. A record is
 // also skipped when it repeats an earlier record of the file: the same
 // UID (same content or not: the first is kept), or the same identity
-// fields and the same content (syncml.SameContent). Two records with the
+// fields and the same content (pim.SameContent). Two records with the
 // same name but different content are two items (two people called John
 // Smith).
 //
@@ -196,7 +195,8 @@ func classify(db string, records []*Record, existing []*Item) {
 	// The mailbox, indexed as a slow sync does.
 	byUID, byFields := map[string][]*Item{}, map[string][]*Item{}
 	for _, it := range existing {
-		uid, fields := syncml.Identity(db, it.Data)
+		id := pim.IdentityOf(db, it.Data)
+		uid, fields := id.UID, id.Fields
 		if uid != "" {
 			byUID[uid] = append(byUID[uid], it)
 		}
@@ -211,13 +211,14 @@ func classify(db string, records []*Record, existing []*Item) {
 		if r.DB != db {
 			continue
 		}
-		uid, fields := syncml.Identity(db, r.Data)
+		id := pim.IdentityOf(db, r.Data)
+		uid, fields := id.UID, id.Fields
 		if first := seenUID[uid]; uid != "" && first != nil {
-			r.Outcome, r.Of, r.Same = Duplicate, first.Line, syncml.SameContent(first.Data, r.Data)
+			r.Outcome, r.Of, r.Same = Duplicate, first.Line, pim.SameContent(first.Data, r.Data)
 			continue
 		}
 		if fields != "" {
-			if i := slices.IndexFunc(seenFields[fields], func(e *Record) bool { return syncml.SameContent(e.Data, r.Data) }); i >= 0 {
+			if i := slices.IndexFunc(seenFields[fields], func(e *Record) bool { return pim.SameContent(e.Data, r.Data) }); i >= 0 {
 				r.Outcome, r.Of, r.Same = Duplicate, seenFields[fields][i].Line, true
 				continue
 			}
@@ -245,7 +246,7 @@ func classify(db string, records []*Record, existing []*Item) {
 		}
 		if match == nil && fields != "" {
 			free := slices.DeleteFunc(slices.Clone(byFields[fields]), func(it *Item) bool { return taken[it] })
-			if i := slices.IndexFunc(free, func(it *Item) bool { return syncml.SameContent(it.Data, r.Data) }); i >= 0 {
+			if i := slices.IndexFunc(free, func(it *Item) bool { return pim.SameContent(it.Data, r.Data) }); i >= 0 {
 				match = free[i]
 			} else if len(free) > 0 {
 				match = free[0]
@@ -257,7 +258,7 @@ func classify(db string, records []*Record, existing []*Item) {
 		}
 		taken[match] = true
 		r.Existing = match.ID
-		if syncml.SameContent(match.Data, r.Data) {
+		if pim.SameContent(match.Data, r.Data) {
 			r.Outcome = Unchanged
 		} else {
 			r.Outcome = Differs

@@ -8,11 +8,11 @@ import (
 	"testing"
 
 	"syncml-imap/internal/vobject"
-	"syncml-imap/syncml"
+	"syncml-imap/pim"
 )
 
 // sameItems checks that two sets of items say the same, item by item in
-// order (syncml.SameContent: the same properties and values, whatever
+// order (pim.SameContent: the same properties and values, whatever
 // the folding, order and encoding).
 func sameItems(t *testing.T, what string, got, want []*Item) {
 	t.Helper()
@@ -20,7 +20,7 @@ func sameItems(t *testing.T, what string, got, want []*Item) {
 		t.Fatalf("%s: %d items, want %d", what, len(got), len(want))
 	}
 	for i := range got {
-		if got[i].DB != want[i].DB || !syncml.SameContent(got[i].Data, want[i].Data) {
+		if got[i].DB != want[i].DB || !pim.SameContent(got[i].Data, want[i].Data) {
 			t.Errorf("%s: item %d differs:\n%s\nwant:\n%s", what, i, got[i].Data, want[i].Data)
 		}
 	}

@@ -18,8 +18,8 @@ import (
 	"syncml-imap/config"
 	"syncml-imap/imapstore"
 	"syncml-imap/integration/syncevo"
+	"syncml-imap/pim"
 	"syncml-imap/plugin"
-	"syncml-imap/syncml"
 )
 
 // device is one more SyncEvolution client (its own device ID) on the
@@ -43,13 +43,13 @@ func mustSync(t *testing.T, c *syncevo.Client, mode syncevo.Mode) *syncevo.Resul
 }
 
 // slots reads the account's device slots as the admin commands do.
-func (e *env) slots(t *testing.T) *syncml.Devices {
+func (e *env) slots(t *testing.T) *pim.Devices {
 	t.Helper()
-	return syncml.NewDevices(e.stateStore(t), 4)
+	return pim.NewDevices(e.stateStore(t), 4)
 }
 
 // stateStore is the account's state records through the plugin's store.
-func (e *env) stateStore(t *testing.T) syncml.StateStore {
+func (e *env) stateStore(t *testing.T) pim.StateStore {
 	t.Helper()
 	cfg := config.Default()
 	cfg.IMAP.Address = e.dove.Addr
@@ -130,7 +130,7 @@ func TestDirectionPolicies(t *testing.T) {
 
 	kid := e.device(t, "kids-phone")
 	mustSync(t, kid, syncevo.Slow)
-	if _, _, err := e.slots(t).SetPolicy(ctx, "kids-phone", syncml.DefaultPolicy(), map[string]string{"contacts_direction": "server-to-device"}); err != nil {
+	if _, _, err := e.slots(t).SetPolicy(ctx, "kids-phone", pim.DefaultPolicy(), map[string]string{"contacts_direction": "server-to-device"}); err != nil {
 		t.Fatal(err)
 	}
 	items := kid.Items(t, "addressbook")
@@ -173,7 +173,7 @@ func TestDirectionPolicies(t *testing.T) {
 	// device-to-server: a desktop that only sends.
 	desk := e.device(t, "desktop")
 	mustSync(t, desk, syncevo.Slow)
-	if _, _, err := e.slots(t).SetPolicy(ctx, "desktop", syncml.DefaultPolicy(), map[string]string{"direction": "device-to-server"}); err != nil {
+	if _, _, err := e.slots(t).SetPolicy(ctx, "desktop", pim.DefaultPolicy(), map[string]string{"direction": "device-to-server"}); err != nil {
 		t.Fatal(err)
 	}
 	desk.WriteItem(t, "addressbook", "d.vcf", contact(90, "from the desktop"))

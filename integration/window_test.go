@@ -8,7 +8,7 @@ import (
 
 	"syncml-imap/imapstore"
 	"syncml-imap/integration/syncevo"
-	"syncml-imap/syncml"
+	"syncml-imap/pim"
 )
 
 // TestDefaultSendsAllEvents: with the daemon's default configuration a
@@ -47,7 +47,7 @@ func TestDefaultSendsAllEvents(t *testing.T) {
 	second := e.device(t, "window-phone-2", cal)
 	mustSync(t, second, syncevo.Slow)
 	d := e.slots(t)
-	if _, _, err := d.SetPolicy(context.Background(), "window-phone-2", syncml.DefaultPolicy(), map[string]string{"calendar_past": "30d", "calendar_future": "365d"}); err != nil {
+	if _, _, err := d.SetPolicy(context.Background(), "window-phone-2", pim.DefaultPolicy(), map[string]string{"calendar_past": "30d", "calendar_future": "365d"}); err != nil {
 		t.Fatal(err)
 	}
 	mustSync(t, second, syncevo.TwoWay)

@@ -8,7 +8,6 @@ import (
 	"syncml-imap/config"
 	"syncml-imap/imapstore"
 	"syncml-imap/pim"
-	"syncml-imap/syncml"
 )
 
 // ErrNoPassword: OpenAccount got no password and no master user is
@@ -66,6 +65,6 @@ func OpenAccount(ctx context.Context, cfg *config.Config, user, password string)
 
 // AdminDevices manages the device slots of the account behind store, with
 // as many slots as the configuration grants.
-func AdminDevices(cfg *config.Config, store pim.Store) *syncml.Devices {
-	return syncml.NewDevices(store, cfg.Sync.MaxDevices)
+func AdminDevices(cfg *config.Config, store pim.Store) *pim.Devices {
+	return pim.NewDevices(store, cfg.Sync.MaxDevices)
 }

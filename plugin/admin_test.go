@@ -9,7 +9,6 @@ import (
 	"syncml-imap/config"
 	"syncml-imap/internal/dovetest"
 	"syncml-imap/pim"
-	"syncml-imap/syncml"
 )
 
 func TestOpenAccount(t *testing.T) {
@@ -30,7 +29,7 @@ func TestOpenAccount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var full *syncml.SlotsFullError
+	var full *pim.SlotsFullError
 	if _, err := d.Claim(ctx, "dev-c"); !errors.As(err, &full) || full.Max != 2 {
 		t.Errorf("third device with max_devices 2: %v", err)
 	}

@@ -2,16 +2,16 @@ package plugin
 
 import (
 	"syncml-imap/config"
-	"syncml-imap/syncml"
+	"syncml-imap/pim"
 )
 
 // Policy maps the configuration's [sync.defaults] to the engine's policy.
-func Policy(p config.Policy) syncml.Policy {
-	out := syncml.Policy{
-		Direction:         syncml.Direction(p.Direction),
-		Directions:        map[string]syncml.Direction{},
-		Conflict:          syncml.ConflictRule(p.Conflict),
-		TieBreak:          syncml.ConflictRule(p.ConflictTieBreak),
+func Policy(p config.Policy) pim.Policy {
+	out := pim.Policy{
+		Direction:         pim.Direction(p.Direction),
+		Directions:        map[string]pim.Direction{},
+		Conflict:          pim.ConflictRule(p.Conflict),
+		TieBreak:          pim.ConflictRule(p.ConflictTieBreak),
 		ContactCategories: append([]string(nil), p.ContactCategories...),
 		ContactFolders:    append([]string(nil), p.ContactFolders...),
 		CalendarPast:      p.CalendarPast.Duration,
@@ -22,7 +22,7 @@ func Policy(p config.Policy) syncml.Policy {
 	}
 	for db, d := range map[string]config.Direction{"contacts": p.ContactsDirection, "calendar": p.CalendarDirection, "tasks": p.TasksDirection} {
 		if d != "" {
-			out.Directions[db] = syncml.Direction(d)
+			out.Directions[db] = pim.Direction(d)
 		}
 	}
 	return out

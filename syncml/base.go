@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"strconv"
+	"syncml-imap/pim"
 	"time"
 )
 
@@ -36,7 +37,7 @@ type baseState struct {
 
 // base returns the fingerprint of the item's base version, nil when none
 // is kept.
-func (d *dbSession) base(ctx context.Context, guid string) fingerprint {
+func (d *dbSession) base(ctx context.Context, guid string) pim.Fingerprint {
 	d.loadBases(ctx)
 	return d.bases.fps[guid].unpack()
 }
@@ -84,7 +85,7 @@ func (d *dbSession) loadBases(ctx context.Context) {
 // agree records the version of an item both sides now have (nil: the
 // device no longer has it). Only the merge policy reads bases.
 func (d *dbSession) agree(guid string, data []byte) {
-	if guid == "" || d.s.policy.Conflict != ConflictMerge {
+	if guid == "" || d.s.policy.Conflict != pim.ConflictMerge {
 		return
 	}
 	if data == nil {
@@ -93,7 +94,7 @@ func (d *dbSession) agree(guid string, data []byte) {
 		d.bases.gone[guid] = true
 		return
 	}
-	d.agreeFP(guid, packFP(fingerprintOf(data)))
+	d.agreeFP(guid, packFP(pim.FingerprintOf(data)))
 }
 
 // track makes the sets of what the session agreed on.
@@ -105,7 +106,7 @@ func (b *baseState) track() {
 
 // agreeFP is agree with the fingerprint worked out already.
 func (d *dbSession) agreeFP(guid string, fp packedFP) {
-	if guid == "" || d.s.policy.Conflict != ConflictMerge {
+	if guid == "" || d.s.policy.Conflict != pim.ConflictMerge {
 		return
 	}
 	d.bases.track()
@@ -129,7 +130,7 @@ type batchFP struct {
 // fingerprintsOf starts working out the batch's fingerprints (the merge
 // policy's bases); nil when the policy needs none.
 func (d *dbSession) fingerprintsOf(batch []*pendingPut) *batchFPs {
-	if d.s.policy.Conflict != ConflictMerge || len(batch) == 0 {
+	if d.s.policy.Conflict != pim.ConflictMerge || len(batch) == 0 {
 		return nil
 	}
 	b := &batchFPs{done: make(chan struct{}), fps: make([]batchFP, len(batch))}
@@ -143,7 +144,7 @@ func (d *dbSession) fingerprintsOf(batch []*pendingPut) *batchFPs {
 		// request's goroutine, as before this overlap.
 		defer func() { recover() }()
 		for i := range b.fps {
-			b.fps[i].fp, b.fps[i].ok = packFP(fingerprintOf(b.fps[i].data)), true
+			b.fps[i].fp, b.fps[i].ok = packFP(pim.FingerprintOf(b.fps[i].data)), true
 		}
 	}()
 	return b

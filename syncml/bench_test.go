@@ -115,7 +115,7 @@ func BenchmarkQuietSync5000Events(b *testing.B) {
 				store.Put(ctx, "calendar", &pim.Item{Data: []byte(fmt.Sprintf("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e%d\r\nSUMMARY:Event %d\r\nDTSTART:%s\r\nDTEND:%s\r\n%sEND:VEVENT\r\nEND:VCALENDAR\r\n",
 					i, i, start.Format("20060102T150405Z"), start.Add(time.Hour).Format("20060102T150405Z"), rule))})
 			}
-			p := DefaultPolicy()
+			p := pim.DefaultPolicy()
 			if window {
 				p.CalendarPast, p.CalendarFuture = 30*24*time.Hour, 365*24*time.Hour
 			}

@@ -157,26 +157,26 @@ func FuzzDecode(f *testing.F) {
 func TestSameContent(t *testing.T) {
 	a := []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nTEL;TYPE=cell:1\r\nEND:VCARD\r\n")
 	b := []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nPRODID:x\r\nTEL;TYPE=CELL:1\r\nTITLE:\r\nADR:;;;;;;\r\nFN:Ann\r\nREV:2026\r\nEND:VCARD\r\n")
-	if !sameContent(a, b) {
+	if !pim.SameContent(a, b) {
 		t.Error("echo with empty properties and bookkeeping counted as a change")
 	}
 	c := []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nTEL;TYPE=cell:2\r\nEND:VCARD\r\n")
-	if sameContent(a, c) {
+	if pim.SameContent(a, c) {
 		t.Error("a changed phone number counted as the same")
 	}
 	ev := []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
 	ev2 := []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:x\r\nDESCRIPTION:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
-	if !sameContent(ev, ev2) {
+	if !pim.SameContent(ev, ev2) {
 		t.Error("DESCRIPTION repeating SUMMARY counted as a change")
 	}
 }
 
 func TestIdentity(t *testing.T) {
-	if a, b := identity("contacts", []byte("BEGIN:VCARD\r\nFN:Ann  Alpha\r\nEND:VCARD\r\n")), identity("contacts", []byte("BEGIN:VCARD\r\nFN:ann alpha\r\nEND:VCARD\r\n")); a != b {
+	if a, b := pim.IdentityOf("contacts", []byte("BEGIN:VCARD\r\nFN:Ann  Alpha\r\nEND:VCARD\r\n")), pim.IdentityOf("contacts", []byte("BEGIN:VCARD\r\nFN:ann alpha\r\nEND:VCARD\r\n")); a != b {
 		t.Errorf("%+v != %+v", a, b)
 	}
-	ev := identity("calendar", []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:u\r\nSUMMARY:S\r\nDTSTART:20261201T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"))
-	if ev.uid != "u" || ev.fields != "s|20261201T090000Z" {
+	ev := pim.IdentityOf("calendar", []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:u\r\nSUMMARY:S\r\nDTSTART:20261201T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"))
+	if ev.UID != "u" || ev.Fields != "s|20261201T090000Z" {
 		t.Errorf("event identity %+v", ev)
 	}
 }

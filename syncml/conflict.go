@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"strings"
+	"syncml-imap/pim"
 )
 
 // A conflict is an item changed on both sides since the last sync. The
@@ -44,39 +45,39 @@ func (d *dbSession) resolveConflict(ctx context.Context, guid string, server, de
 		return d.s.srv.opts.Conflicts.Resolve(&Conflict{DB: d.db, ID: guid, Server: server, Device: device}), device
 	}
 	p := &d.s.policy
-	byRule := func(r ConflictRule) Resolution {
+	byRule := func(r pim.ConflictRule) Resolution {
 		switch r {
-		case ConflictDeviceWins:
+		case pim.ConflictDeviceWins:
 			return DeviceWins
-		case ConflictDuplicate:
+		case pim.ConflictDuplicate:
 			return KeepBoth
-		case ConflictNewestWins:
-			if newer, known := deviceNewer(server, device); known {
+		case pim.ConflictNewestWins:
+			if newer, known := pim.DeviceNewer(server, device); known {
 				if newer {
 					return DeviceWins
 				}
 				return ServerWins
 			}
-			if p.TieBreak == ConflictDeviceWins {
+			if p.TieBreak == pim.ConflictDeviceWins {
 				return DeviceWins
 			}
 		}
 		return ServerWins
 	}
-	if p.Conflict != ConflictMerge {
+	if p.Conflict != pim.ConflictMerge {
 		return byRule(p.Conflict), device
 	}
-	merged, both := merge3(d.base(ctx, guid), server, device, tieBreakFor(p.TieBreak))
+	merged, both := pim.Merge3(d.base(ctx, guid), server, device, pim.TieBreakFor(p.TieBreak))
 	if len(both) > 0 {
 		d.s.log.Info("merge: fields changed on both sides", "database", d.db, "id", guid, "fields", strings.Join(both, ","), "tie_break", string(p.TieBreak))
 	}
 	// Compared by fingerprint, which (unlike sameContent) counts X-
 	// fields: a merge that took only an X- field from the device is one.
-	mf := fingerprintOf(merged)
+	mf := pim.FingerprintOf(merged)
 	switch {
-	case maps.Equal(mf, fingerprintOf(server)):
+	case maps.Equal(mf, pim.FingerprintOf(server)):
 		return ServerWins, server
-	case maps.Equal(mf, fingerprintOf(device)):
+	case maps.Equal(mf, pim.FingerprintOf(device)):
 		return DeviceWins, device
 	}
 	return Merged, merged

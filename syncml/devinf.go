@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+	"syncml-imap/pim"
 )
 
 // Device information (OMA-TS-DS_DevInf 1.2). The server answers a Get of
@@ -208,4 +209,41 @@ func (s *session) serverDevInfAccepted(ctx context.Context) {
 	if err := s.store.SaveState(ctx, serverInfSeenKey(s.deviceID), []byte(s.serverDevInfHash())); err != nil {
 		s.log.Error("save server devinf mark", "err", err)
 	}
+}
+
+// holdsExceptions reports whether a device takes recurrence exceptions
+// as items of their own: its DevInf announces RECURRENCE-ID (or
+// Synthesis' X-RECURRENCE-ID, for vCalendar 1.0) for a calendar type.
+func holdsExceptions(ds *DataStore) bool {
+	if ds == nil {
+		return false
+	}
+	for _, cp := range ds.CTCaps {
+		for _, p := range []string{"RECURRENCE-ID", "X-RECURRENCE-ID"} {
+			if ok, _ := ds.SupportsProperty(cp.CTType, p); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// slotFromDevInf takes the device's description from its DevInf into its
+// slot and reports whether anything changed.
+func slotFromDevInf(s *pim.Slot, di *DevInf) bool {
+	if di == nil {
+		return false
+	}
+	changed := false
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{
+		{&s.Manufacturer, di.Man}, {&s.Model, di.Mod}, {&s.SoftwareVersion, di.SwV}, {&s.DevType, di.DevTyp},
+	} {
+		if f.v != "" && *f.dst != f.v {
+			*f.dst, changed = f.v, true
+		}
+	}
+	return changed
 }

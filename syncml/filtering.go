@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"syncml-imap/pim"
 	"time"
 )
 
@@ -20,19 +21,19 @@ import (
 // the items live in a record of their own (factsKey), read only when a
 // session has something to decide.
 type filterState struct {
-	Rule filterRule // the rule at the last sync
-	At   time.Time  // when every item was last decided under it
+	Rule pim.FilterRule // the rule at the last sync
+	At   time.Time      // when every item was last decided under it
 }
 
 func factsKey(deviceID, db string) string { return stateKey(deviceID, db) + "/facts" }
 
 // loadFacts reads the device's facts for the database (nil when none).
-func (d *dbSession) loadFacts(ctx context.Context) (map[string]itemFacts, error) {
+func (d *dbSession) loadFacts(ctx context.Context) (map[string]pim.ItemFacts, error) {
 	raw, err := d.s.store.LoadState(ctx, factsKey(d.s.deviceID, d.db))
 	if err != nil || raw == nil {
 		return nil, err
 	}
-	facts := map[string]itemFacts{}
+	facts := map[string]pim.ItemFacts{}
 	if err := json.Unmarshal(raw, &facts); err != nil {
 		d.s.log.Warn("filter facts unreadable: every item is read again", "database", d.db, "err", err)
 		return nil, nil
@@ -45,11 +46,11 @@ func (d *dbSession) loadFacts(ctx context.Context) (map[string]itemFacts, error)
 // session with nothing changed and the same rule within the hour reads
 // and writes nothing more.
 func (d *dbSession) applyFilter(ctx context.Context) {
-	rule := d.s.policy.filter(d.db)
+	rule := d.s.policy.Filter(d.db)
 	now := d.s.srv.opts.now().UTC()
 	old := d.state.Filter
 	slow := d.mode.slow()
-	if !rule.active(d.db) {
+	if !rule.Active(d.db) {
 		if old != nil {
 			// The filter was lifted: what it kept from the device goes to
 			// it now.
@@ -89,7 +90,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 	if fresh && len(changed) == 0 && !deleted {
 		return // nothing to decide
 	}
-	var facts map[string]itemFacts
+	var facts map[string]pim.ItemFacts
 	if old != nil && !slow {
 		var err error
 		if facts, err = d.loadFacts(ctx); err != nil {
@@ -101,10 +102,10 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 	// known: there were facts to go on; prev keeps the earlier facts of
 	// the items re-read below (the others' did not change).
 	known := facts != nil
-	prev := map[string]itemFacts{}
+	prev := map[string]pim.ItemFacts{}
 	read := changed
 	if facts == nil {
-		facts = map[string]itemFacts{}
+		facts = map[string]pim.ItemFacts{}
 		fresh = false
 		if slow {
 			read = append([]string(nil), d.changes.Added...)
@@ -128,7 +129,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 		}
 		dirty = true
 		if data := d.items[id]; data != nil {
-			facts[id] = factsOf(d.db, data)
+			facts[id] = pim.FactsOf(d.db, data)
 		} else {
 			delete(facts, id)
 		}
@@ -146,7 +147,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 	decide := facts
 	if fresh {
 		at = old.At
-		decide = map[string]itemFacts{}
+		decide = map[string]pim.ItemFacts{}
 		for _, id := range read {
 			if f, ok := facts[id]; ok {
 				decide[id] = f
@@ -156,7 +157,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 	has := d.deviceHas()
 	added, removed := 0, 0
 	for id, f := range decide {
-		in := rule.matches(d.db, f, now)
+		in := rule.Matches(d.db, f, now)
 		switch {
 		case in && !has[id]:
 			if d.outgoing[id] == "" || d.outgoing[id] == "Replace" {
@@ -174,7 +175,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 					of, ok = f, true // unchanged since
 				}
 				if ok {
-					was = old.Rule.matches(d.db, of, old.At)
+					was = old.Rule.Matches(d.db, of, old.At)
 				} else {
 					was = false // new since: the device's own, or not sent
 				}

@@ -2,6 +2,7 @@ package syncml
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"syncml-imap/pim"
 	"testing"
@@ -50,7 +51,7 @@ func syncOps(t *testing.T, srv *Server, sid, db, code, last, next string, cmds .
 	} else {
 		d.message(3, true)
 	}
-	sortStrings(ops)
+	slices.Sort(ops)
 	return ops
 }
 
@@ -72,7 +73,7 @@ func TestContactFilter(t *testing.T) {
 	mum := &pim.Item{Data: []byte(catCard("Mum", "Family"))}
 	boss := &pim.Item{Data: []byte(catCard("Boss", "Work"))}
 	store.Put(ctx, "contacts", mum, boss, &pim.Item{Data: []byte(catCard("Nobody", ""))})
-	p := DefaultPolicy()
+	p := pim.DefaultPolicy()
 	p.ContactCategories = []string{"family"}
 	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
 	got := syncOps(t, srv, "1", "contacts", "201", "", "1",
@@ -97,7 +98,7 @@ func TestContactFilter(t *testing.T) {
 		t.Errorf("quiet sync sent %v", got)
 	}
 	// The admin lifts the filter: the rest arrives.
-	srv.opts.Policy = DefaultPolicy()
+	srv.opts.Policy = pim.DefaultPolicy()
 	if got = syncOps(t, srv, "4", "contacts", "200", "3", "4"); strings.Join(got, " ") != "Add:Mum Add:Nobody" {
 		t.Errorf("after lifting the filter: %v", got)
 	}
@@ -117,7 +118,7 @@ func TestCalendarWindow(t *testing.T) {
 		&pim.Item{Data: ev("Soon", "20261201T100000Z")},
 		&pim.Item{Data: ev("Far", "20280301T100000Z")},
 		&pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:weekly\r\nSUMMARY:Weekly\r\nDTSTART:20240101T080000Z\r\nDTEND:20240101T090000Z\r\nRRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")})
-	p := DefaultPolicy()
+	p := pim.DefaultPolicy()
 	p.CalendarPast, p.CalendarFuture = 30*24*time.Hour, 365*24*time.Hour
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
@@ -147,7 +148,7 @@ func TestContactFolders(t *testing.T) {
 	store.Put(ctx, "contacts", &pim.Item{Data: []byte(catCard("Main", ""))})
 	store.Put(ctx, "contacts/Family", &pim.Item{Data: []byte(catCard("Mum", ""))})
 	store.Put(ctx, "contacts/Friends/School", &pim.Item{Data: []byte(catCard("Tom", ""))})
-	p := DefaultPolicy()
+	p := pim.DefaultPolicy()
 	p.ContactFolders = []string{"Family", "Friends/School"}
 	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
 	got := syncOps(t, srv, "1", "contacts", "201", "", "1",
@@ -225,7 +226,7 @@ func (a snapAuth) Login(_ context.Context, user, pw string) (pim.Store, error) {
 // device's view (sub-folders of its policy; Calendar and Tasks), once.
 func TestSnapshotBeforeFirstSync(t *testing.T) {
 	var snaps []string
-	p := DefaultPolicy()
+	p := pim.DefaultPolicy()
 	p.BackupFirstSync, p.ContactFolders = true, []string{"Family", "Work"}
 	srv := NewServer(ServerOptions{Auth: snapAuth{newMemStore(), &snaps}, Policy: p})
 	syncOps(t, srv, "1", "contacts", "201", "", "1")
@@ -247,7 +248,7 @@ func TestWindowQuietWrites(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
 	store.Put(ctx, "calendar", &pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nSUMMARY:A\r\nDTSTART:20261201T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")})
-	p := DefaultPolicy()
+	p := pim.DefaultPolicy()
 	p.CalendarPast, p.CalendarFuture = 24*time.Hour, 30*24*time.Hour
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})

@@ -10,6 +10,7 @@ import (
 
 	"syncml-imap/internal/vformat"
 	"syncml-imap/internal/vobject"
+	"syncml-imap/pim"
 )
 
 // Item forms. The mailbox keeps one canonical form per database (vCard
@@ -206,7 +207,7 @@ func mainObject(data []byte) *vobject.Object {
 		return nil
 	}
 	if objs[0].Name == "VCALENDAR" {
-		return mainComponent(objs[0])
+		return pim.MainComponent(objs[0])
 	}
 	return objs[0]
 }
@@ -411,23 +412,12 @@ func mergeKept(stored, device []byte, info func(string) propInfo) []byte {
 	if so[0].Name != "VCALENDAR" {
 		return []byte(mergeObject(so[0], do[0], info))
 	}
-	sc, dc := mainComponent(so[0]), mainComponent(do[0])
+	sc, dc := pim.MainComponent(so[0]), pim.MainComponent(do[0])
 	if sc == nil || dc == nil || sc.Name != dc.Name {
 		return device
 	}
 	whole := strings.Join(do[0].Lines, "")
 	return []byte(strings.Replace(whole, strings.Join(dc.Lines, ""), mergeObject(sc, dc, info), 1))
-}
-
-// mainComponent is the VEVENT or VTODO that is not an exception.
-func mainComponent(cal *vobject.Object) *vobject.Object {
-	var main *vobject.Object
-	for _, c := range cal.Children {
-		if (c.Name == "VEVENT" || c.Name == "VTODO") && (main == nil || c.Prop("RECURRENCE-ID") == nil) {
-			main = c
-		}
-	}
-	return main
 }
 
 func mergeObject(s, d *vobject.Object, info func(string) propInfo) string {
@@ -442,7 +432,7 @@ func mergeObject(s, d *vobject.Object, info func(string) propInfo) string {
 	var add []string
 	replace := map[string]string{} // device line (Orig) → stored line
 	for _, p := range s.Props {
-		if p.Name == "BEGIN" || p.Name == "END" || volatile[p.Name] {
+		if p.Name == "BEGIN" || p.Name == "END" || pim.Volatile(p.Name) {
 			continue
 		}
 		dev := devByName[p.Name]

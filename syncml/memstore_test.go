@@ -335,7 +335,7 @@ func (m *memStore) dbState(t *testing.T, device, db string) *dbState {
 		}
 		raws := maps.Clone(m.state)
 		m.mu.Unlock()
-		b, err := readBulk(plainView{m, db}, keys, raws)
+		b, err := readBulk(pim.DatabaseView(m, db), keys, raws)
 		m.mu.Lock()
 		if err != nil || b == nil {
 			t.Fatalf("bulk of %s %s: %v", device, db, err)

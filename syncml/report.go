@@ -111,19 +111,6 @@ func (s *session) report(result string) {
 	}
 }
 
-// lastErrorKey is the record of a device's last session that went wrong.
-func lastErrorKey(deviceID string) string { return "device/" + deviceID + "/last-error" }
-
-// LastError is what the device's last-error record holds: when a session
-// of the device ended badly, how, and why in plain words. It is not
-// cleared by a good session; it is news only while newer than the
-// device's last completed sync.
-type LastError struct {
-	Time   time.Time `json:"time"`
-	Result string    `json:"result"`
-	Error  string    `json:"error"`
-}
-
 // saveLastError keeps the failure of an authenticated device's session
 // for the admin's `devices list` (best effort). Callers hold s.mu.
 func (s *session) saveLastError(result string) {
@@ -138,13 +125,13 @@ func (s *session) saveLastError(result string) {
 	if text == "" {
 		text = resultText(result)
 	}
-	raw, err := json.Marshal(&LastError{Time: s.srv.opts.now().UTC(), Result: result, Error: text})
+	raw, err := json.Marshal(&pim.LastError{Time: s.srv.opts.now().UTC(), Result: result, Error: text})
 	if err != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := s.store.SaveState(ctx, lastErrorKey(s.deviceID), raw); err != nil {
+	if err := s.store.SaveState(ctx, pim.LastErrorKey(s.deviceID), raw); err != nil {
 		s.log.Debug("could not keep the session's error", "err", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"syncml-imap/pim"
 )
 
 // Suspend and resume (OMA-TS-DS_Protocol 1.2, Alert 224 and 225). A
@@ -126,7 +127,7 @@ func touched(set map[string]bool, key string) map[string]bool {
 // what the filter sent in the first part is not kept.
 func (d *dbSession) resumable() bool {
 	return d.s.verProto == "SyncML/1.2" && (d.mode == AlertTwoWay || d.mode == AlertSlowSync) &&
-		d.state.Filter == nil && !d.s.policy.filter(d.db).active(d.db)
+		d.state.Filter == nil && !d.s.policy.Filter(d.db).Active(d.db)
 }
 
 // savePositions writes what each database's part of the message settled
@@ -168,8 +169,8 @@ func (s *session) savePositions(ctx context.Context, chunking bool) {
 				r.TempDel = append(r.TempDel, tmp)
 			}
 		}
-		sortStrings(r.MapDel)
-		sortStrings(r.TempDel)
+		slices.Sort(r.MapDel)
+		slices.Sort(r.TempDel)
 		raw, err := json.Marshal(r)
 		if err != nil {
 			continue
@@ -331,7 +332,7 @@ func (d *dbSession) applyPosition(ctx context.Context, sp *savedPosition) {
 	}
 	d.loadAll(ctx, load)
 	for _, id := range load {
-		if versionOf(d.items[id]) == sp.Agreed[id] {
+		if pim.ContentVersion(d.items[id]) == sp.Agreed[id] {
 			delete(d.outgoing, id)
 		}
 	}

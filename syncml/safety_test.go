@@ -442,12 +442,12 @@ func TestStoreWriteFailure(t *testing.T) {
 			if raw, _ := store.LoadState(context.Background(), stateKey(phone.id, "contacts")); raw != nil {
 				t.Error("the failed database committed its state")
 			}
-			var le LastError
-			if raw, _ := store.LoadState(context.Background(), lastErrorKey(phone.id)); raw == nil || json.Unmarshal(raw, &le) != nil || le.Result != "unavailable" {
+			var le pim.LastError
+			if raw, _ := store.LoadState(context.Background(), pim.LastErrorKey(phone.id)); raw == nil || json.Unmarshal(raw, &le) != nil || le.Result != "unavailable" {
 				t.Errorf("last-error record: %+v", le)
 			}
-			devs := NewDevices(memSession{store}, 4)
-			lastErr := func() *LastError {
+			devs := pim.NewDevices(memSession{store}, 4)
+			lastErr := func() *pim.LastError {
 				t.Helper()
 				slot, err := devs.Get(context.Background(), phone.id)
 				if err != nil || slot == nil {
@@ -460,14 +460,14 @@ func TestStoreWriteFailure(t *testing.T) {
 				return e
 			}
 			if e := lastErr(); e == nil || e.Result != "unavailable" {
-				t.Errorf("Devices.LastError after the failed sync: %+v", e)
+				t.Errorf("pim.Devices.LastError after the failed sync: %+v", e)
 			}
 			auth.set(func(a *faultAuth) { a.failPut, a.putThenFail = false, false })
 			if !phone.sync(true) {
 				t.Fatal("the next sync failed")
 			}
 			if e := lastErr(); e != nil {
-				t.Errorf("Devices.LastError after a good sync: %+v, want none", e)
+				t.Errorf("pim.Devices.LastError after a good sync: %+v, want none", e)
 			}
 			if got := mailboxNames(store); !slices.Equal(got, []string{"C0", "C1", "C2"}) {
 				t.Errorf("mailbox after the repeat: %v", got)

@@ -1,6 +1,10 @@
 package syncml
 
-import "context"
+import (
+	"context"
+	"slices"
+	"syncml-imap/pim"
+)
 
 // The server's changes (package 4) are produced as the messages take
 // them, not all at once: serverSync plans what to send (IDs and ops, small
@@ -59,7 +63,7 @@ func (d *dbSession) planSends() *changeFeed {
 		}
 		// An exception the device has, of an item that changed and no
 		// longer holds it (recur.go): deleted on the device.
-		if base, key := recurID(g); key != "" {
+		if base, key := pim.RecurID(g); key != "" {
 			if op, ok := d.outgoing[base]; ok && op != "Add" {
 				d.outgoing[g] = "Delete"
 				luidOf[g] = luid
@@ -70,7 +74,7 @@ func (d *dbSession) planSends() *changeFeed {
 	for id := range d.outgoing {
 		sends = append(sends, id)
 	}
-	sortStrings(sends)
+	slices.Sort(sends)
 	f := &changeFeed{d: d, form: d.form(), reverts: d.reverts}
 	for _, id := range sends {
 		p := plannedChange{id: id, op: d.outgoing[id], luid: luidOf[id]}
@@ -191,7 +195,7 @@ func (f *changeFeed) produce(ctx context.Context, batch []plannedChange) []Comma
 			continue
 		}
 		c := d.changeOf(ctx, p, f.form, raw)
-		v := versionOf(raw)
+		v := pim.ContentVersion(raw)
 		d.s.track(c, &sentItem{d: d, id: p.id, op: c.Op, luid: p.luid, version: v})
 		if d.sentVersion == nil {
 			d.sentVersion = map[string]string{}

@@ -1,11 +1,5 @@
 package syncml
 
-import (
-	"crypto/sha256"
-	"encoding/base64"
-	"strings"
-)
-
 // The device answers each server Add, Replace and Delete with a Status
 // (OMA-TS-DS_Protocol 1.2, 6.9). What it accepted is on the device; what
 // it refused (420 device full, 5xx, a 4xx other than 418 "already
@@ -106,15 +100,4 @@ func (d *dbSession) retry() {
 			d.outgoing[id] = op
 		}
 	}
-}
-
-// versionOf names an item's content for telling later whether it is
-// still the version the device has: a digest of what sameContent
-// compares, so bookkeeping a store adds (UID, REV) does not count.
-func versionOf(data []byte) string {
-	if data == nil {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(strings.Join(contentLines(data), "\n")))
-	return base64.RawStdEncoding.EncodeToString(sum[:12])
 }

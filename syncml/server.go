@@ -52,7 +52,7 @@ type ServerOptions struct {
 	OnSession func(*SessionReport)
 	// Policy is how devices sync unless their slot overrides it; the zero
 	// value: DefaultPolicy.
-	Policy Policy
+	Policy pim.Policy
 	// MaxDevices is the number of device slots per account; default 4.
 	MaxDevices int
 	// ServerID is the server's DevID in its DevInf; default "syncml-imap".
@@ -112,7 +112,7 @@ func NewServer(opts ServerOptions) *Server {
 		opts.MaxObjSize = defaultMaxObjSize
 	}
 	if opts.Policy.Direction == "" && opts.Policy.Conflict == "" {
-		opts.Policy = DefaultPolicy()
+		opts.Policy = pim.DefaultPolicy()
 	}
 	if opts.MaxDevices <= 0 {
 		opts.MaxDevices = 4

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syncml-imap/pim"
 	"time"
 )
 
@@ -58,8 +59,8 @@ type session struct {
 	producing map[*Change]*sentItem
 	awaiting  map[string]*sentItem
 
-	slot   *Slot
-	policy Policy
+	slot   *pim.Slot
+	policy pim.Policy
 	// superseded: the same device started a newer session; this one
 	// answers nothing more and commits nothing.
 	superseded atomic.Bool
@@ -181,7 +182,7 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 			return out.finish(true)
 		}
 		if err := s.claimSlot(ctx); err != nil {
-			var full *SlotsFullError
+			var full *pim.SlotsFullError
 			if errors.As(err, &full) {
 				s.log.Warn("device refused: no free slot", "max_devices", full.Max)
 				s.refuse(out, msg, hdrStatus, StatusForbidden, "device refused: "+err.Error())
@@ -262,8 +263,8 @@ func respURI(base, key string) string {
 // claimSlot finds the device's slot, or gives a new device the first free
 // one, and sets the session's policy from it.
 func (s *session) claimSlot(ctx context.Context) error {
-	devs := NewDevices(s.store, s.srv.opts.MaxDevices)
-	devs.now = s.srv.opts.now
+	devs := pim.NewDevices(s.store, s.srv.opts.MaxDevices)
+	devs.Now = s.srv.opts.now
 	slot, err := devs.Claim(ctx, s.deviceID)
 	if err != nil {
 		return err

@@ -40,8 +40,8 @@ const maxKeptRecord = 64 << 10
 // ownRecords makes the session keep its device's records, reading the
 // usual ones in one batch when the first is asked for.
 func (s *sessionStore) ownRecords(deviceID string) {
-	s.own, s.kept = devicePrefix(deviceID), map[string][]byte{}
-	s.preload = []string{devInfKey(deviceID), serverInfSeenKey(deviceID), lastErrorKey(deviceID)}
+	s.own, s.kept = pim.DevicePrefix(deviceID), map[string][]byte{}
+	s.preload = []string{devInfKey(deviceID), serverInfSeenKey(deviceID), pim.LastErrorKey(deviceID)}
 	for _, db := range pim.Databases {
 		s.preload = append(s.preload, stateKey(deviceID, db))
 	}

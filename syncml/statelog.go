@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"syncml-imap/pim"
 )
 
 // The bulk of a device's state for a database (its item map, the
@@ -261,7 +262,7 @@ func decodeDelta(raw []byte) (*bulkDelta, error) {
 // item would be ten times that, for every item a device holds).
 type packedFP []byte
 
-func packFP(fp fingerprint) packedFP {
+func packFP(fp pim.Fingerprint) packedFP {
 	if fp == nil {
 		return nil
 	}
@@ -277,11 +278,11 @@ func packFP(fp fingerprint) packedFP {
 }
 
 // unpack undoes packFP; nil for nil or bad input.
-func (p packedFP) unpack() fingerprint {
+func (p packedFP) unpack() pim.Fingerprint {
 	if p == nil {
 		return nil
 	}
-	fp := fingerprint{}
+	fp := pim.Fingerprint{}
 	d := dec{b: p}
 	for len(d.b) > 0 && !d.bad {
 		name := d.str()
@@ -320,7 +321,7 @@ func encodeFingerprints(fps map[string]packedFP, gone []string) []byte {
 func decodeFingerprints(raw []byte) (fps map[string]packedFP, gone []string, err error) {
 	rest, ok := bytes.CutPrefix(raw, []byte(fpMagic))
 	if !ok {
-		var old map[string]fingerprint
+		var old map[string]pim.Fingerprint
 		if err := json.Unmarshal(raw, &old); err != nil {
 			return nil, nil, err
 		}

@@ -157,7 +157,7 @@ func TestStateRecordsCorrupt(t *testing.T) {
 	good := [][]byte{
 		encodeBulk(&dbBulk{Point: []byte("p"), Map: map[string]string{"1": "a", "2": "b"}, TempIDs: map[string]string{"#1": "a"}}),
 		(&bulkDelta{pointForm: pointDelta, point: []byte("d"), set: map[string]string{"3": "c"}, del: []string{"1"}}).encode(),
-		encodeFingerprints(map[string]packedFP{"a": packFP(fingerprint{"FN": 1, "TEL": 2}), "b": nil, "e": packFP(fingerprint{})}, []string{"c"}),
+		encodeFingerprints(map[string]packedFP{"a": packFP(pim.Fingerprint{"FN": 1, "TEL": 2}), "b": nil, "e": packFP(pim.Fingerprint{})}, []string{"c"}),
 	}
 	for _, raw := range good {
 		for n := 0; n < len(raw); n++ {
@@ -186,7 +186,7 @@ func TestStateRecordsCorrupt(t *testing.T) {
 func FuzzStateRecords(f *testing.F) {
 	f.Add(encodeBulk(&dbBulk{Point: []byte("p"), Map: map[string]string{"1": "a"}, TempIDs: map[string]string{}}))
 	f.Add((&bulkDelta{pointForm: pointWhole, point: []byte("q"), set: map[string]string{"2": "b"}, del: []string{"1"}}).encode())
-	f.Add(encodeFingerprints(map[string]packedFP{"a": packFP(fingerprint{"FN": 7})}, []string{"b"}))
+	f.Add(encodeFingerprints(map[string]packedFP{"a": packFP(pim.Fingerprint{"FN": 7})}, []string{"b"}))
 	f.Add([]byte(`{"Map":{"1":"a"}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if b, err := decodeBulk(raw); err == nil && b.Map == nil {
@@ -253,46 +253,6 @@ func TestStateCache(t *testing.T) {
 	st := store.dbState(t, phone.id, "contacts")
 	if len(st.Map) != len(phone.items) {
 		t.Errorf("state maps %d, phone holds %d", len(st.Map), len(phone.items))
-	}
-}
-
-// TestUnionPointDelta: a calendar view that carries tasks keeps one point
-// per folder; its delta holds a delta for each folder that changed, and
-// applying it gives the new point. Without point deltas it says so, and
-// the point is kept whole.
-func TestUnionPointDelta(t *testing.T) {
-	ctx := context.Background()
-	store := newMemStore()
-	v := calendarView(store, true)
-	for i := 0; i < 5; i++ {
-		store.Put(ctx, "calendar", &pim.Item{Data: []byte(fmt.Sprintf("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:E%d\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", i))})
-		store.Put(ctx, "tasks", &pim.Item{Data: []byte(fmt.Sprintf("BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nSUMMARY:T%d\r\nEND:VTODO\r\nEND:VCALENDAR\r\n", i))})
-	}
-	ch, err := v.Changes(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := ch.Point
-	store.Put(ctx, "tasks", &pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nSUMMARY:New\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")})
-	ch, err = v.Changes(ctx, old)
-	if err != nil || len(ch.Added) != 1 {
-		t.Fatalf("changes %+v, %v", ch, err)
-	}
-	delta, ok := v.pointDelta(old, ch.Point)
-	if !ok {
-		t.Fatal("no delta")
-	}
-	got, err := v.applyPointDelta(old, [][]byte{delta})
-	if err != nil || !bytes.Equal(got, ch.Point) {
-		t.Fatalf("applied delta %q, want %q (%v)", got, ch.Point, err)
-	}
-	parts, _ := splitPoint(delta, 2)
-	if parts[0] != nil || parts[1] == nil {
-		t.Errorf("delta parts %q: want only the tasks folder's", parts)
-	}
-	store.noDelta = true
-	if _, ok := v.pointDelta(old, ch.Point); ok {
-		t.Error("a delta from a store without point deltas")
 	}
 }
 

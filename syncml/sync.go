@@ -77,7 +77,7 @@ type dbState struct {
 	Retry map[string]string `json:",omitempty"`
 }
 
-func stateKey(deviceID, db string) string { return "device/" + deviceID + "/" + db }
+func stateKey(deviceID, db string) string { return pim.DeviceKey(deviceID, db) }
 
 // bulkKey names generation gen of the bulk record of a device's database:
 // a new generation is written, then the state that names it, then the old
@@ -105,7 +105,7 @@ type dbSession struct {
 	clientAnchor Anchor
 	serverNext   string
 	state        *dbState
-	view         dbView
+	view         pim.View
 
 	changes  *pim.Changes // server side, since the last sync point
 	oldPoint []byte       // the sync point the session started from
@@ -125,10 +125,10 @@ type dbSession struct {
 	// reverts: LUIDs of items a server-to-device device added, to be
 	// deleted on it again.
 	reverts []string
-	dir     Direction // the device's policy for this database
-	bases   baseState // merge bases (policy "merge")
+	dir     pim.Direction // the device's policy for this database
+	bases   baseState     // merge bases (policy "merge")
 	// facts: the filter's item facts to keep (factsDirty: to be saved).
-	facts      map[string]itemFacts
+	facts      map[string]pim.ItemFacts
 	factsDirty bool
 	// received, sent: item changes applied from the device, sent to it.
 	received, sent ChangeCounts
@@ -304,17 +304,17 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	}
 	d.dir = d.s.policy.DirectionOf(d.db)
 	switch {
-	case d.dir == DirOff:
+	case d.dir == pim.DirOff:
 		d.s.log.Info("database off for this device by policy", "database", d.db)
 		return StatusForbidden
-	case d.dir == DirServerToDevice && !d.mode.serverSends(), d.dir == DirDeviceToServer && !d.mode.clientSends():
+	case d.dir == pim.DirServerToDevice && !d.mode.serverSends(), d.dir == pim.DirDeviceToServer && !d.mode.clientSends():
 		d.s.log.Info("sync mode refused by the device's policy", "database", d.db, "mode", int(d.mode), "direction", string(d.dir))
 		return StatusNotSupported
 	}
 	ds := d.datastore(ctx)
-	d.view = policyView(st, d.db, &d.s.policy, d.db == "calendar" && d.carriesTasks(ctx, ds))
+	d.view = pim.PolicyView(st, d.db, &d.s.policy, d.db == "calendar" && d.carriesTasks(ctx, ds))
 	if d.db == "calendar" || d.db == "tasks" {
-		d.view = newRecurView(d.view, func() bool { return holdsExceptions(d.datastore(ctx)) })
+		d.view = pim.NewRecurView(d.view, func() bool { return holdsExceptions(d.datastore(ctx)) })
 	}
 	if raw == nil && d.s.policy.BackupFirstSync {
 		if code := d.snapshot(ctx); code != StatusOK {
@@ -365,10 +365,10 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 // point's head alone, so that the sync reads nothing that grows with the
 // database): no changes, and no filter to decide again.
 func (d *dbSession) quiet(ctx context.Context) bool {
-	if d.state.Bulk == 0 || d.state.Head == nil || d.state.Filter != nil || d.s.policy.filter(d.db).active(d.db) || len(d.state.Retry) > 0 {
+	if d.state.Bulk == 0 || d.state.Head == nil || d.state.Filter != nil || d.s.policy.Filter(d.db).Active(d.db) || len(d.state.Retry) > 0 {
 		return false
 	}
-	same, err := d.view.unchanged(ctx, d.state.Head)
+	same, err := d.view.Unchanged(ctx, d.state.Head)
 	if err != nil {
 		d.s.log.Warn("quick check for changes failed, listing them", "database", d.db, "err", err)
 		return false
@@ -452,7 +452,7 @@ func (d *dbSession) loadBulk(ctx context.Context) error {
 
 // readBulk decodes a base record and its deltas (raws by keys); nil when
 // the base is missing, an error when it or a delta cannot be used.
-func readBulk(v dbView, keys []string, raws map[string][]byte) (*dbBulk, error) {
+func readBulk(v pim.View, keys []string, raws map[string][]byte) (*dbBulk, error) {
 	raw, ok := raws[keys[0]]
 	if !ok || raw == nil {
 		return nil, nil
@@ -482,7 +482,7 @@ func readBulk(v dbView, keys []string, raws map[string][]byte) (*dbBulk, error) 
 	}
 	if len(pointDeltas) > 0 {
 		var err error
-		if b.Point, err = v.applyPointDelta(b.Point, pointDeltas); err != nil {
+		if b.Point, err = v.ApplyPointDelta(b.Point, pointDeltas); err != nil {
 			return nil, fmt.Errorf("point deltas: %w", err)
 		}
 	}
@@ -596,7 +596,7 @@ func (d *dbSession) snapshot(ctx context.Context) StatusCode {
 		return StatusOK
 	}
 	label := d.s.srv.opts.now().UTC().Format("2006-01-02 150405Z") + " " + d.s.deviceID
-	for _, db := range d.view.dbs() {
+	for _, db := range d.view.Databases() {
 		n, err := sn.Snapshot(ctx, db, label)
 		if err != nil {
 			d.s.log.Error("backup before first sync failed: database not synced", "database", db, "err", err)
@@ -659,12 +659,12 @@ func (d *dbSession) vcalZone(data []byte) []byte {
 // sends reports whether server changes go to the device: the mode says
 // so and the policy does not keep the device receive-free.
 func (d *dbSession) sends() bool {
-	return d.mode.serverSends() && d.dir != DirDeviceToServer
+	return d.mode.serverSends() && d.dir != pim.DirDeviceToServer
 }
 
 // applies reports whether the device's changes are applied to the
 // mailbox (not for a server-to-device device: they are reverted).
-func (d *dbSession) applies() bool { return d.dir != DirServerToDevice }
+func (d *dbSession) applies() bool { return d.dir != pim.DirServerToDevice }
 
 // revert answers a change of a server-to-device device: nothing is
 // written; the server's version goes back to the device in this session
@@ -686,7 +686,7 @@ func (d *dbSession) revert(ctx context.Context, op, luid, guid string, data []by
 			d.state.Map[luid] = match
 			d.pos.touchMap(luid)
 			d.kept[match] = true
-			if !sameContent(d.items[match], data) {
+			if !pim.SameContent(d.items[match], data) {
 				d.outgoing[match] = "Replace"
 			} else if d.outgoing[match] == "Add" {
 				delete(d.outgoing, match)
@@ -696,7 +696,7 @@ func (d *dbSession) revert(ctx context.Context, op, luid, guid string, data []by
 		d.reverts = append(d.reverts, luid)
 	default:
 		d.kept[guid] = true
-		if sameContent(d.load(ctx, guid), data) {
+		if pim.SameContent(d.load(ctx, guid), data) {
 			if d.outgoing[guid] == "Add" {
 				delete(d.outgoing, guid)
 			}
@@ -938,12 +938,12 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			return nil
 		}
 		data = canonical
-		if uv, ok := d.view.(interface{ carryTasks() }); ok && d.db == "calendar" && isTaskOnly(data) {
+		if uv, ok := d.view.(pim.TaskCarrier); ok && d.db == "calendar" && pim.IsTaskOnly(data) {
 			// A to-do in the calendar: the device keeps tasks there. Its
 			// own are folded into the tasks point at commit; the mailbox's
 			// other tasks follow from the next session on.
 			d.state.Tasks = true
-			uv.carryTasks()
+			uv.CarryTasks()
 		}
 		if form != "" {
 			d.state.TxForm = form
@@ -970,10 +970,10 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 				if ch.Op == "Replace" {
 					okCode = StatusOK // the item was there: replaced, not added
 				}
-				if sameContent(d.items[match], data) {
+				if pim.SameContent(d.items[match], data) {
 					delete(d.outgoing, match)
 					d.agree(match, d.items[match])
-					d.pos.agreed(match, versionOf(d.items[match]))
+					d.pos.agreed(match, pim.ContentVersion(d.items[match]))
 					st.Data = okCode.String()
 					return nil
 				}
@@ -996,12 +996,12 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			// we mapped is a match, merged into the server's item like any
 			// other slow-sync match (the server's version stays), not a
 			// conflict that would keep a duplicate.
-			if !sameContent(d.load(ctx, guid), data) {
+			if !pim.SameContent(d.load(ctx, guid), data) {
 				d.outgoing[guid] = "Replace"
 			} else {
 				delete(d.outgoing, guid)
 				d.agree(guid, d.items[guid])
-				d.pos.agreed(guid, versionOf(d.items[guid]))
+				d.pos.agreed(guid, pim.ContentVersion(d.items[guid]))
 			}
 			st.Data = okCode.String()
 			return nil
@@ -1010,10 +1010,10 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 		case "Replace", "Add":
 			// Changed on both sides: a conflict, unless both say the same.
 			server := d.load(ctx, guid)
-			if sameContent(server, data) {
+			if pim.SameContent(server, data) {
 				delete(d.outgoing, guid)
 				d.agree(guid, server)
-				d.pos.agreed(guid, versionOf(server))
+				d.pos.agreed(guid, pim.ContentVersion(server))
 				st.Data = StatusOK.String()
 				return nil
 			}
@@ -1043,7 +1043,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			// device's version rather than lose it.
 			delete(d.outgoing, guid)
 		}
-		if d.resumed && ch.Op == "Add" && d.outgoing[guid] == "" && sameContent(d.load(ctx, guid), data) {
+		if d.resumed && ch.Op == "Add" && d.outgoing[guid] == "" && pim.SameContent(d.load(ctx, guid), data) {
 			// Applied in the session resumed; its status did not reach
 			// the device, which sends the item again.
 			st.Data = okCode.String()
@@ -1130,7 +1130,7 @@ func (d *dbSession) stored(p *pendingPut) {
 		d.received.count("Replace")
 	}
 	d.own = append(d.own, p.item.ID)
-	if p.luid == "" || d.s.policy.filter(d.db).active(d.db) {
+	if p.luid == "" || d.s.policy.Filter(d.db).Active(d.db) {
 		// Kept for what reads it later in the session: a duplicate is
 		// sent to the device, a filter decides on what changed. Else
 		// not: a slow sync of 100,000 items would hold them all. (What
@@ -1149,7 +1149,7 @@ func (d *dbSession) stored(p *pendingPut) {
 		d.outgoing[p.item.ID] = "Add"
 	}
 	if _, sending := d.outgoing[p.item.ID]; !sending {
-		d.pos.agreed(p.item.ID, versionOf(p.item.Data))
+		d.pos.agreed(p.item.ID, pim.ContentVersion(p.item.Data))
 	}
 }
 
@@ -1207,8 +1207,8 @@ func (d *dbSession) match(ctx context.Context, data []byte) string {
 	if d.index == nil {
 		d.buildIndex(ctx)
 	}
-	key := identity(d.db, data)
-	for _, list := range [][]string{d.index.byUID[key.uid], d.index.byFields[key.fields]} {
+	key := pim.IdentityOf(d.db, data)
+	for _, list := range [][]string{d.index.byUID[key.UID], d.index.byFields[key.Fields]} {
 		for _, id := range list {
 			if !d.index.taken[id] {
 				d.index.taken[id] = true
@@ -1233,12 +1233,12 @@ func (d *dbSession) buildIndex(ctx context.Context) {
 		d.index.taken[g] = true
 	}
 	for _, id := range ids {
-		k := identity(d.db, d.items[id])
-		if k.uid != "" {
-			d.index.byUID[k.uid] = append(d.index.byUID[k.uid], id)
+		k := pim.IdentityOf(d.db, d.items[id])
+		if k.UID != "" {
+			d.index.byUID[k.UID] = append(d.index.byUID[k.UID], id)
 		}
-		if k.fields != "" {
-			d.index.byFields[k.fields] = append(d.index.byFields[k.fields], id)
+		if k.Fields != "" {
+			d.index.byFields[k.Fields] = append(d.index.byFields[k.Fields], id)
 		}
 	}
 	delete(d.index.byUID, "")
@@ -1446,8 +1446,8 @@ func (s *session) commit(ctx context.Context) {
 	}
 	// The slot changes only when the device describes itself anew; its
 	// sync times are the database states' (Devices.fill).
-	if s.slot != nil && s.devinf != nil && s.slot.updateFrom(s.devinf) {
-		if err := NewDevices(s.store, s.srv.opts.MaxDevices).Save(ctx, s.slot); err != nil {
+	if s.slot != nil && s.devinf != nil && slotFromDevInf(s.slot, s.devinf) {
+		if err := pim.NewDevices(s.store, s.srv.opts.MaxDevices).Save(ctx, s.slot); err != nil {
 			s.log.Error("commit: save device slot", "err", err)
 		}
 	}
@@ -1479,13 +1479,13 @@ func (d *dbSession) commitState(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return fmt.Errorf("sync point: %w", err)
 		}
-		d.state.Point, d.state.Head, d.state.Items = point, d.view.head(point), len(d.state.Map)
+		d.state.Point, d.state.Head, d.state.Items = point, d.view.Head(point), len(d.state.Map)
 		if compacted, err = d.writeBulk(ctx, now); err != nil {
 			return err
 		}
 	}
 	d.saveFacts(ctx) // before the state that refers to them
-	basesCompacted := d.s.policy.Conflict == ConflictMerge && d.saveBases(ctx, now)
+	basesCompacted := d.s.policy.Conflict == pim.ConflictMerge && d.saveBases(ctx, now)
 	head := *d.state
 	head.Point, head.Map, head.TempIDs = nil, nil, nil
 	raw, err := json.Marshal(&head)
@@ -1533,7 +1533,7 @@ func (d *dbSession) writeBulk(ctx context.Context, now time.Time) (compacted boo
 		x := &bulkDelta{}
 		if !bytes.Equal(d.loaded.Point, d.state.Point) {
 			x.pointForm, x.point = pointWhole, d.state.Point
-			if delta, ok := d.view.pointDelta(d.loaded.Point, d.state.Point); ok && len(delta) < len(d.state.Point) {
+			if delta, ok := d.view.PointDelta(d.loaded.Point, d.state.Point); ok && len(delta) < len(d.state.Point) {
 				x.pointForm, x.point = pointDelta, delta
 			}
 		}

@@ -1,45 +1,12 @@
 package syncml
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
 	"syncml-imap/pim"
 	"testing"
 )
-
-func TestJoinSplitPoints(t *testing.T) {
-	for _, c := range [][][]byte{
-		{[]byte("cal-point"), []byte("task-point")},
-		{[]byte("c"), nil},
-		{nil, []byte("t")},
-		{bytes.Repeat([]byte{0, 1, 2, 0xff}, 300), []byte(pointMagic), []byte("third")},
-	} {
-		got, err := splitPoint(joinPoints(c), len(c))
-		if err != nil || len(got) != len(c) {
-			t.Fatalf("split(join(%q)) = %q, %v", c, got, err)
-		}
-		for i := range c {
-			if !bytes.Equal(got[i], c[i]) {
-				t.Errorf("split(join(%q))[%d] = %q", c, i, got[i])
-			}
-		}
-	}
-	// A plain store point is the first part's.
-	if got, err := splitPoint([]byte("plain"), 2); err != nil || string(got[0]) != "plain" || got[1] != nil {
-		t.Errorf("plain point: %q %v", got, err)
-	}
-	// A point of fewer parts leaves the rest nil (a part added since).
-	if got, err := splitPoint(joinPoints([][]byte{[]byte("a")}), 2); err != nil || string(got[0]) != "a" || got[1] != nil {
-		t.Errorf("shorter point: %q %v", got, err)
-	}
-	// A damaged joined point asks for a slow sync.
-	bad := append([]byte(pointMagic), 2, 0x7f)
-	if _, err := splitPoint(bad, 2); err != pim.ErrSyncPointInvalid {
-		t.Errorf("damaged point: %v, want pim.ErrSyncPointInvalid", err)
-	}
-}
 
 const (
 	vcalEvent = "BEGIN:VCALENDAR\r\nVERSION:1.0\r\nBEGIN:VEVENT\r\nSUMMARY:Dentist\r\nDTSTART:20261203T090000Z\r\nDTEND:20261203T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
@@ -180,7 +147,7 @@ func TestVCalDeviceZone(t *testing.T) {
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }
 	run := func(t *testing.T, zone string, items ...string) map[string]string {
 		store := newMemStore()
-		p := DefaultPolicy()
+		p := pim.DefaultPolicy()
 		p.TimeZone = zone
 		d := &driver{t: t, srv: NewServer(ServerOptions{Auth: memAuth{store}, Policy: p}), sid: "1"}
 		d.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("calendar"), Source: loc("cal"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
@@ -239,31 +206,4 @@ func TestNokiaCalendarCarriesTasks(t *testing.T) {
 	if len(got) != 1 || !strings.Contains(got[0], "BEGIN:VTODO") || !strings.Contains(got[0], "VERSION:1.0") {
 		t.Fatalf("sent to the Nokia: %q", got)
 	}
-}
-
-// FuzzSplitPoint: a sync point read back from the state folder may be
-// damaged; splitting it never panics, and a joined point splits back.
-func FuzzSplitPoint(f *testing.F) {
-	f.Add(joinPoints([][]byte{[]byte("cal"), []byte("tasks")}), 2)
-	f.Add([]byte("plain"), 1)
-	f.Add(append([]byte(pointMagic), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), 3)
-	f.Fuzz(func(t *testing.T, p []byte, n int) {
-		n = n&7 + 1
-		parts, err := splitPoint(p, n)
-		if err != nil {
-			return
-		}
-		if len(parts) != n {
-			t.Fatalf("%d parts, want %d", len(parts), n)
-		}
-		again, err := splitPoint(joinPoints(parts), n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range parts {
-			if !bytes.Equal(parts[i], again[i]) {
-				t.Fatalf("part %d: %q then %q", i, parts[i], again[i])
-			}
-		}
-	})
 }

@@ -23,7 +23,6 @@ import (
 	"syncml-imap/config"
 	"syncml-imap/pim"
 	"syncml-imap/plugin"
-	"syncml-imap/syncml"
 )
 
 const devicesUsage = `Usage:
@@ -175,7 +174,7 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer, co
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, syncml.ErrNoSuchDevice):
+	case errors.Is(err, pim.ErrNoSuchDevice):
 		c.fail(err)
 		return 2
 	}
@@ -193,7 +192,7 @@ func (c *devicesCmd) checkArgs(rest []string) int {
 	case c.sub != "list" && c.sub != "unlock" && c.device == "":
 		problem = "-device is required (a device ID or a slot number, as \"devices list\" shows them)"
 	case c.sub == "set" && len(rest) == 0:
-		problem = "give at least one key=value (keys: " + strings.Join(syncml.PolicyKeys, ", ") + ")"
+		problem = "give at least one key=value (keys: " + strings.Join(pim.PolicyKeys, ", ") + ")"
 	case c.sub != "set" && len(rest) > 0:
 		problem = fmt.Sprintf("unexpected argument %q", rest[0])
 	}
@@ -211,8 +210,8 @@ func (c *devicesCmd) checkArgs(rest []string) int {
 		switch {
 		case !ok || k == "":
 			problem = fmt.Sprintf("argument %q: want key=value (key= removes the override)", arg)
-		case !slices.Contains(syncml.PolicyKeys, k):
-			problem = fmt.Sprintf("policy %s: unknown key; known: %s", k, strings.Join(syncml.PolicyKeys, ", "))
+		case !slices.Contains(pim.PolicyKeys, k):
+			problem = fmt.Sprintf("policy %s: unknown key; known: %s", k, strings.Join(pim.PolicyKeys, ", "))
 		default:
 			if _, dup := c.kv[k]; dup {
 				problem = fmt.Sprintf("policy %s: given twice", k)
@@ -222,7 +221,7 @@ func (c *devicesCmd) checkArgs(rest []string) int {
 			// just this override tells whether it is valid; SetPolicy
 			// checks again against the real defaults.
 			if strings.TrimSpace(v) != "" {
-				if _, err := syncml.DefaultPolicy().WithOverrides(map[string]string{k: v}); err != nil {
+				if _, err := pim.DefaultPolicy().WithOverrides(map[string]string{k: v}); err != nil {
 					problem = err.Error()
 				}
 			}
@@ -244,13 +243,13 @@ func localTime(t time.Time, layout string) string {
 	return t.Local().Format(layout)
 }
 
-func modelOf(s *syncml.Slot) string {
+func modelOf(s *pim.Slot) string {
 	return strings.TrimSpace(s.Manufacturer + " " + s.Model)
 }
 
 // databasesOf lists the slot's databases, the served ones in their
 // usual order first.
-func databasesOf(s *syncml.Slot) []string {
+func databasesOf(s *pim.Slot) []string {
 	var dbs []string
 	for db := range s.Databases {
 		dbs = append(dbs, db)
@@ -272,15 +271,15 @@ func databasesOf(s *syncml.Slot) []string {
 }
 
 // overriddenKeys are the slot's overridden policy keys in PolicyKeys order.
-func overriddenKeys(s *syncml.Slot) []string {
+func overriddenKeys(s *pim.Slot) []string {
 	var keys []string
-	for _, k := range syncml.PolicyKeys {
+	for _, k := range pim.PolicyKeys {
 		if _, ok := s.Overrides[k]; ok {
 			keys = append(keys, k)
 		}
 	}
 	for k := range s.Overrides {
-		if !slices.Contains(syncml.PolicyKeys, k) {
+		if !slices.Contains(pim.PolicyKeys, k) {
 			keys = append(keys, k) // written by a newer version, say
 		}
 	}
@@ -302,20 +301,20 @@ func (c *devicesCmd) writeJSON(v any) error {
 
 // slotJSON is a slot as list -json and show -json print it.
 type slotJSON struct {
-	*syncml.Slot
+	*pim.Slot
 	// Lockout is the device's login lockout in the daemon, if any.
 	Lockout *serverLockout `json:"lockout,omitempty"`
 	// LastError is the device's last failed sync, when it is newer than
 	// its last successful one.
-	LastError *syncml.LastError `json:"last_error,omitempty"`
+	LastError *pim.LastError `json:"last_error,omitempty"`
 }
 
-func (c *devicesCmd) list(ctx context.Context, d *syncml.Devices, lk *lockouts, max int) error {
+func (c *devicesCmd) list(ctx context.Context, d *pim.Devices, lk *lockouts, max int) error {
 	slots, err := d.List(ctx)
 	if err != nil {
 		return err
 	}
-	errs := map[string]*syncml.LastError{}
+	errs := map[string]*pim.LastError{}
 	for _, s := range slots {
 		if errs[s.DeviceID], err = d.LastError(ctx, s); err != nil {
 			return err
@@ -373,14 +372,14 @@ func (c *devicesCmd) list(ctx context.Context, d *syncml.Devices, lk *lockouts, 
 
 // writeOtherLockouts prints the lockouts that are not of a slot's
 // device: devices without a slot, the user over all devices, addresses.
-func (c *devicesCmd) writeOtherLockouts(lk *lockouts, slots []*syncml.Slot) {
+func (c *devicesCmd) writeOtherLockouts(lk *lockouts, slots []*pim.Slot) {
 	for _, l := range lk.list {
 		if l.LockedUntil.IsZero() {
 			continue
 		}
 		switch l.Scope {
 		case plugin.ScopeDevice:
-			if slices.ContainsFunc(slots, func(s *syncml.Slot) bool { return s.DeviceID == l.Device }) {
+			if slices.ContainsFunc(slots, func(s *pim.Slot) bool { return s.DeviceID == l.Device }) {
 				continue
 			}
 			name := "device " + l.Device + " (no slot)"
@@ -437,7 +436,7 @@ func shellQuote(s string) string {
 
 // policyLines is the effective policy, key = value, with the slot's
 // overrides marked "*".
-func policyLines(s *syncml.Slot, p syncml.Policy) []string {
+func policyLines(s *pim.Slot, p pim.Policy) []string {
 	var out []string
 	for _, line := range p.Format() {
 		key, _, _ := strings.Cut(line, " = ")
@@ -450,14 +449,14 @@ func policyLines(s *syncml.Slot, p syncml.Policy) []string {
 	return out
 }
 
-func (c *devicesCmd) writePolicy(s *syncml.Slot, p syncml.Policy) {
+func (c *devicesCmd) writePolicy(s *pim.Slot, p pim.Policy) {
 	fmt.Fprintln(c.stdout, "policy (* = this device's override, the rest from [sync.defaults]):")
 	for _, line := range policyLines(s, p) {
 		fmt.Fprintln(c.stdout, line)
 	}
 }
 
-func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, store pim.Store, lk *lockouts, base syncml.Policy, max int) error {
+func (c *devicesCmd) show(ctx context.Context, d *pim.Devices, store pim.Store, lk *lockouts, base pim.Policy, max int) error {
 	s, err := d.Find(ctx, c.device)
 	if err != nil {
 		return err
@@ -525,9 +524,9 @@ func (c *devicesCmd) show(ctx context.Context, d *syncml.Devices, store pim.Stor
 // writeFiltered says, for each database whose filter is active, how many
 // of the mailbox's items it keeps off the device now (a calendar window
 // hides events with no hint on the device itself).
-func (c *devicesCmd) writeFiltered(ctx context.Context, store pim.Store, p syncml.Policy) {
+func (c *devicesCmd) writeFiltered(ctx context.Context, store pim.Store, p pim.Policy) {
 	for _, db := range []string{"contacts", "calendar", "tasks"} {
-		if p.DirectionOf(db) == syncml.DirOff {
+		if p.DirectionOf(db) == pim.DirOff {
 			continue
 		}
 		n, err := p.CountFiltered(ctx, store, db, time.Now())
@@ -554,7 +553,7 @@ func itemsOf(db string) string {
 	return "tasks"
 }
 
-func filterWhy(db string, p syncml.Policy) string {
+func filterWhy(db string, p pim.Policy) string {
 	keys := map[string][]string{
 		"contacts": {"contact_categories"},
 		"calendar": {"calendar_past", "calendar_future", "tasks_open_only"},
@@ -570,7 +569,7 @@ func filterWhy(db string, p syncml.Policy) string {
 	return strings.Join(why, ", ")
 }
 
-func (c *devicesCmd) set(ctx context.Context, d *syncml.Devices, base syncml.Policy) error {
+func (c *devicesCmd) set(ctx context.Context, d *pim.Devices, base pim.Policy) error {
 	s, p, err := d.SetPolicy(ctx, c.device, base, c.kv)
 	if err != nil {
 		return err
@@ -580,7 +579,7 @@ func (c *devicesCmd) set(ctx context.Context, d *syncml.Devices, base syncml.Pol
 	return nil
 }
 
-func (c *devicesCmd) resetOrRemove(ctx context.Context, d *syncml.Devices, con console) error {
+func (c *devicesCmd) resetOrRemove(ctx context.Context, d *pim.Devices, con console) error {
 	s, err := d.Find(ctx, c.device)
 	if err != nil {
 		return err
@@ -732,7 +731,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) (rest []string, code int,
 }
 
 // lastErrorLine says a device's last failed sync in one line.
-func lastErrorLine(e *syncml.LastError) string {
+func lastErrorLine(e *pim.LastError) string {
 	s := "last sync failed " + localTime(e.Time, "2006-01-02 15:04")
 	if e.Result != "" {
 		s += " (" + e.Result + ")"
@@ -863,7 +862,7 @@ func (c *devicesCmd) unlock(ctx context.Context, f *commonFlags, rc *remembering
 		store.Close()
 		if err != nil {
 			c.fail(err)
-			if errors.Is(err, syncml.ErrNoSuchDevice) {
+			if errors.Is(err, pim.ErrNoSuchDevice) {
 				return 2
 			}
 			return 1

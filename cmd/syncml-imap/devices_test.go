@@ -17,7 +17,6 @@ import (
 	"syncml-imap/internal/dovetest"
 	"syncml-imap/pim"
 	"syncml-imap/plugin"
-	"syncml-imap/syncml"
 )
 
 const (
@@ -109,7 +108,7 @@ func (s *devicesSetup) open(t *testing.T) pim.Store {
 	return st
 }
 
-func (s *devicesSetup) slot(t *testing.T, id string) *syncml.Slot {
+func (s *devicesSetup) slot(t *testing.T, id string) *pim.Slot {
 	t.Helper()
 	slot, err := plugin.AdminDevices(s.config(t, s.plainCfg), s.open(t)).Get(context.Background(), id)
 	if err != nil {
@@ -167,9 +166,9 @@ func TestDevices(t *testing.T) {
 
 	code, out, errs = devices("list", "-json")
 	var listed struct {
-		User       string         `json:"user"`
-		MaxDevices int            `json:"max_devices"`
-		Slots      []*syncml.Slot `json:"slots"`
+		User       string      `json:"user"`
+		MaxDevices int         `json:"max_devices"`
+		Slots      []*pim.Slot `json:"slots"`
 	}
 	if code != 0 || json.Unmarshal([]byte(out), &listed) != nil {
 		t.Fatalf("list -json: %d\n%s\n%s", code, out, errs)

@@ -1,4 +1,4 @@
-package syncml
+package pim
 
 import (
 	"encoding/json"
@@ -71,20 +71,20 @@ type filterCase struct {
 	name string
 	db   string
 	item []byte
-	rule filterRule
+	rule FilterRule
 	now  string
 	want bool
 }
 
 func filterCases() []filterCase {
-	cats := filterRule{Categories: []string{"Family", " work "}}
+	cats := FilterRule{Categories: []string{"Family", " work "}}
 	// now 2026-05-01T12:00Z (a Friday): [2026-04-01T12:00Z, 2027-05-01T12:00Z)
 	const now = "2026-05-01T12:00:00Z"
-	month := filterRule{Past: 30 * filtDay, Future: 365 * filtDay}
+	month := FilterRule{Past: 30 * filtDay, Future: 365 * filtDay}
 	// Thursday noon to Saturday noon around now.
-	days := filterRule{Past: filtDay, Future: filtDay}
-	week := filterRule{Past: filtDay, Future: 7 * filtDay}
-	open := filterRule{OpenOnly: true}
+	days := FilterRule{Past: filtDay, Future: filtDay}
+	week := FilterRule{Past: filtDay, Future: 7 * filtDay}
+	open := FilterRule{OpenOnly: true}
 	return []filterCase{
 		// Contacts.
 		{"category", "contacts", filtCard("CATEGORIES:Family"), cats, now, true},
@@ -98,7 +98,7 @@ func filterCases() []filterCase {
 		{"category quoted-printable 2.1", "contacts", filtItem("BEGIN:VCARD\nVERSION:2.1\nN:Muster;Anna\nCATEGORIES;ENCODING=QUOTED-PRINTABLE:Fam=69ly\nEND:VCARD"), cats, now, true},
 		{"category vcard4 group", "contacts", filtItem("BEGIN:VCARD\nVERSION:4.0\nKIND:group\nFN:Team\nMEMBER:urn:uuid:c1\nCATEGORIES:Work\nEND:VCARD"), cats, now, true},
 		{"category grouped property", "contacts", filtCard("item1.CATEGORIES:work"), cats, now, true},
-		{"category rule inactive", "contacts", filtCard("TEL:1"), filterRule{Categories: []string{" ", ""}}, now, true},
+		{"category rule inactive", "contacts", filtCard("TEL:1"), FilterRule{Categories: []string{" ", ""}}, now, true},
 
 		// Events, single.
 		{"event in window", "calendar", filtEvent("DTSTART:20260510T090000Z\nDTEND:20260510T100000Z"), month, now, true},
@@ -109,8 +109,8 @@ func filterCases() []filterCase {
 		{"instant at window start", "calendar", filtEvent("DTSTART:20260401T120000Z"), month, now, true},
 		{"instant before window start", "calendar", filtEvent("DTSTART:20260401T115959Z"), month, now, false},
 		{"event long ago", "calendar", filtEvent("DTSTART:20200101T090000Z\nDTEND:20200101T100000Z"), month, now, false},
-		{"event unbounded past", "calendar", filtEvent("DTSTART:19990101T090000Z"), filterRule{Future: filtDay}, now, true},
-		{"event unbounded future", "calendar", filtEvent("DTSTART:20990101T090000Z"), filterRule{Past: filtDay}, now, true},
+		{"event unbounded past", "calendar", filtEvent("DTSTART:19990101T090000Z"), FilterRule{Future: filtDay}, now, true},
+		{"event unbounded future", "calendar", filtEvent("DTSTART:20990101T090000Z"), FilterRule{Past: filtDay}, now, true},
 		{"event floating", "calendar", filtEvent("DTSTART:20260402T090000\nDTEND:20260402T100000"), month, now, true},
 		{"event extended ISO", "calendar", filtEvent("DTSTART:2026-04-02T09:00:00Z"), month, now, true},
 
@@ -125,30 +125,30 @@ func filterCases() []filterCase {
 		// before; read as UTC it would be in the window.
 		{"TZID Berlin ends at window start", "calendar",
 			filtEvent("DTSTART;TZID=Europe/Berlin:20260501T003000\nDTEND;TZID=Europe/Berlin:20260501T010000"),
-			filterRule{Past: time.Hour}, "2026-05-01T00:00:00Z", false},
+			FilterRule{Past: time.Hour}, "2026-05-01T00:00:00Z", false},
 		{"TZID Berlin in window", "calendar",
 			filtEvent("DTSTART;TZID=Europe/Berlin:20260501T010000\nDTEND;TZID=Europe/Berlin:20260501T013000"),
-			filterRule{Past: time.Hour}, "2026-05-01T00:00:00Z", true},
+			FilterRule{Past: time.Hour}, "2026-05-01T00:00:00Z", true},
 		{"TZID mozilla prefix", "calendar",
 			filtEvent("DTSTART;TZID=/mozilla.org/20050126_1/Europe/Berlin:20260501T003000\nDTEND;TZID=/mozilla.org/20050126_1/Europe/Berlin:20260501T010000"),
-			filterRule{Past: time.Hour}, "2026-05-01T00:00:00Z", false},
+			FilterRule{Past: time.Hour}, "2026-05-01T00:00:00Z", false},
 		{"TZID VTIMEZONE only, summer", "calendar",
 			filtEvent("DTSTART;TZID=W. Europe Standard Time:20260501T003000\nDTEND;TZID=W. Europe Standard Time:20260501T010000", filtOutlookZone),
-			filterRule{Past: time.Hour}, "2026-05-01T00:00:00Z", false},
+			FilterRule{Past: time.Hour}, "2026-05-01T00:00:00Z", false},
 		{"TZID VTIMEZONE only, winter", "calendar",
 			filtEvent("DTSTART;TZID=W. Europe Standard Time:20260115T000000\nDTEND;TZID=W. Europe Standard Time:20260115T003000", filtOutlookZone),
-			filterRule{Past: 30 * time.Minute}, "2026-01-15T00:00:00Z", false},
+			FilterRule{Past: 30 * time.Minute}, "2026-01-15T00:00:00Z", false},
 		{"TZID VTIMEZONE only, winter in", "calendar",
 			filtEvent("DTSTART;TZID=W. Europe Standard Time:20260115T000000\nDTEND;TZID=W. Europe Standard Time:20260115T003001", filtOutlookZone),
-			filterRule{Past: 30 * time.Minute}, "2026-01-15T00:00:00Z", true},
+			FilterRule{Past: 30 * time.Minute}, "2026-01-15T00:00:00Z", true},
 		{"TZID unknown is UTC", "calendar",
 			filtEvent("DTSTART;TZID=Nowhere Standard Time:20260501T003000\nDTEND;TZID=Nowhere Standard Time:20260501T010000"),
-			filterRule{Past: time.Hour}, "2026-05-01T00:00:00Z", true},
+			FilterRule{Past: time.Hour}, "2026-05-01T00:00:00Z", true},
 		// Weekly on Fridays 00:30 Berlin, i.e. Thursdays 22:30Z: expanded
 		// in UTC, BYDAY=FR would give Fridays.
 		{"TZID weekly expands on local days", "calendar",
 			filtEvent("DTSTART;TZID=Europe/Berlin:20240503T003000\nDURATION:PT30M\nRRULE:FREQ=WEEKLY;BYDAY=FR"),
-			filterRule{Past: 12 * time.Hour, Future: 11 * time.Hour}, "2026-04-30T12:00:00Z", true},
+			FilterRule{Past: 12 * time.Hour, Future: 11 * time.Hour}, "2026-04-30T12:00:00Z", true},
 
 		// Recurrence.
 		{"weekly since 2 years, Friday", "calendar", filtEvent("DTSTART:20240503T090000Z\nDTEND:20240503T100000Z\nRRULE:FREQ=WEEKLY;BYDAY=FR"), days, now, true},
@@ -160,7 +160,7 @@ func filterCases() []filterCase {
 		{"weekly UNTIL in window", "calendar", filtEvent("DTSTART:20240503T090000Z\nDTEND:20240503T100000Z\nRRULE:FREQ=WEEKLY;UNTIL=20260410T235959Z"), month, now, true},
 		{"daily COUNT ended", "calendar", filtEvent("DTSTART:20260301T090000Z\nDTEND:20260301T100000Z\nRRULE:FREQ=DAILY;COUNT=10"), month, now, false},
 		{"daily COUNT reaches window", "calendar", filtEvent("DTSTART:20260301T090000Z\nDTEND:20260301T100000Z\nRRULE:FREQ=DAILY;COUNT=40"), month, now, true},
-		{"monthly last Friday", "calendar", filtEvent("DTSTART:20250131T090000Z\nDURATION:PT1H\nRRULE:FREQ=MONTHLY;BYDAY=-1FR"), filterRule{Past: filtDay, Future: filtDay}, "2026-04-24T12:00:00Z", true},
+		{"monthly last Friday", "calendar", filtEvent("DTSTART:20250131T090000Z\nDURATION:PT1H\nRRULE:FREQ=MONTHLY;BYDAY=-1FR"), FilterRule{Past: filtDay, Future: filtDay}, "2026-04-24T12:00:00Z", true},
 		{"monthly last Friday, other Friday", "calendar", filtEvent("DTSTART:20250131T090000Z\nDURATION:PT1H\nRRULE:FREQ=MONTHLY;BYDAY=-1FR"), days, now, false},
 		{"birthday in the week", "calendar", filtEvent("DTSTART;VALUE=DATE:19800515\nRRULE:FREQ=YEARLY"), week, "2026-05-10T12:00:00Z", true},
 		{"birthday not in the week", "calendar", filtEvent("DTSTART;VALUE=DATE:19800515\nRRULE:FREQ=YEARLY"), week, "2026-06-01T12:00:00Z", false},
@@ -192,7 +192,7 @@ func filterCases() []filterCase {
 		{"series starts after window", "calendar", filtEvent("DTSTART:20270601T090000Z\nRRULE:FREQ=DAILY"), month, now, false},
 		{"no DTSTART: sent", "calendar", filtEvent("DTEND:20200101T090000Z"), month, now, true},
 		{"bad DTSTART: sent", "calendar", filtEvent("DTSTART:yesterday"), month, now, true},
-		{"calendar rule inactive", "calendar", filtEvent("DTSTART:20200101T090000Z"), filterRule{Categories: []string{"Work"}}, now, true},
+		{"calendar rule inactive", "calendar", filtEvent("DTSTART:20200101T090000Z"), FilterRule{Categories: []string{"Work"}}, now, true},
 
 		// Tasks.
 		{"task open", "tasks", filtTodo("STATUS:NEEDS-ACTION\nDUE:20260101T000000Z"), open, now, true},
@@ -201,9 +201,9 @@ func filterCases() []filterCase {
 		{"task cancelled", "tasks", filtTodo("STATUS:CANCELLED"), open, now, false},
 		{"task COMPLETED date", "tasks", filtTodo("COMPLETED:20260101T100000Z"), open, now, false},
 		{"task 100 percent", "tasks", filtTodo("PERCENT-COMPLETE:100"), open, now, false},
-		{"task completed, rule off", "tasks", filtTodo("STATUS:COMPLETED"), filterRule{Past: filtDay}, now, true},
-		{"to-do in calendar, completed", "calendar", filtTodo("STATUS:COMPLETED"), filterRule{Past: filtDay, OpenOnly: true}, now, false},
-		{"to-do in calendar, open", "calendar", filtTodo("DTSTART:20200101T000000Z\nSTATUS:NEEDS-ACTION"), filterRule{Past: filtDay, OpenOnly: true}, now, true},
+		{"task completed, rule off", "tasks", filtTodo("STATUS:COMPLETED"), FilterRule{Past: filtDay}, now, true},
+		{"to-do in calendar, completed", "calendar", filtTodo("STATUS:COMPLETED"), FilterRule{Past: filtDay, OpenOnly: true}, now, false},
+		{"to-do in calendar, open", "calendar", filtTodo("DTSTART:20200101T000000Z\nSTATUS:NEEDS-ACTION"), FilterRule{Past: filtDay, OpenOnly: true}, now, true},
 		{"to-do in calendar, window only", "calendar", filtTodo("STATUS:COMPLETED"), days, now, true},
 
 		// Garbage and mismatches.
@@ -218,8 +218,8 @@ func filterCases() []filterCase {
 
 func TestFilterMatches(t *testing.T) {
 	for _, tc := range filterCases() {
-		f := factsOf(tc.db, tc.item)
-		if got := tc.rule.matches(tc.db, f, filtTime(tc.now)); got != tc.want {
+		f := FactsOf(tc.db, tc.item)
+		if got := tc.rule.Matches(tc.db, f, filtTime(tc.now)); got != tc.want {
 			b, _ := json.Marshal(f)
 			t.Errorf("%s: matches = %v, want %v; facts %s", tc.name, got, tc.want, b)
 		}
@@ -230,19 +230,19 @@ func TestFilterMatches(t *testing.T) {
 // still decide the same.
 func TestFactsJSONRoundTrip(t *testing.T) {
 	for _, tc := range filterCases() {
-		f := factsOf(tc.db, tc.item)
+		f := FactsOf(tc.db, tc.item)
 		b, err := json.Marshal(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var g itemFacts
+		var g ItemFacts
 		if err := json.Unmarshal(b, &g); err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(f, g) {
 			t.Errorf("%s: %+v became %+v", tc.name, f, g)
 		}
-		if got := tc.rule.matches(tc.db, g, filtTime(tc.now)); got != tc.want {
+		if got := tc.rule.Matches(tc.db, g, filtTime(tc.now)); got != tc.want {
 			t.Errorf("%s: after JSON matches = %v, want %v (%s)", tc.name, got, tc.want, b)
 		}
 	}
@@ -272,7 +272,7 @@ func TestFactsOfLayout(t *testing.T) {
 		{"task done", "tasks", filtTodo("STATUS:COMPLETED"), `{"k":"t","f":true}`},
 		{"garbage", "calendar", []byte("hello"), `{}`},
 	} {
-		b, _ := json.Marshal(factsOf(tc.db, tc.item))
+		b, _ := json.Marshal(FactsOf(tc.db, tc.item))
 		if string(b) != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, b, tc.want)
 		}
@@ -309,7 +309,7 @@ func TestFilterRecurrenceAgainstFullExpansion(t *testing.T) {
 	for _, rule := range rules {
 		for _, first := range starts {
 			item := filtEvent(fmt.Sprintf("DTSTART:%s\nDURATION:PT2H\nRRULE:%s", first.Format("20060102T150405Z"), rule))
-			f := factsOf("calendar", item)
+			f := FactsOf("calendar", item)
 			o, err := rrule.StrToROption(rule)
 			if err != nil {
 				t.Fatal(err)
@@ -322,13 +322,13 @@ func TestFilterRecurrenceAgainstFullExpansion(t *testing.T) {
 			all := full.Between(first, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), true)
 			for range 300 {
 				now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rnd.Int64N(int64(3 * 365 * filtDay))))
-				r := filterRule{Past: time.Duration(rnd.Int64N(int64(3 * filtDay))), Future: time.Duration(rnd.Int64N(int64(5 * filtDay)))}
+				r := FilterRule{Past: time.Duration(rnd.Int64N(int64(3 * filtDay))), Future: time.Duration(rnd.Int64N(int64(5 * filtDay)))}
 				w := r.window(now)
 				want := w.overlaps(first.Unix(), first.Unix()+7200)
 				for _, t := range all {
 					want = want || w.overlaps(t.Unix(), t.Unix()+7200)
 				}
-				if got := r.matches("calendar", f, now); got != want {
+				if got := r.Matches("calendar", f, now); got != want {
 					t.Fatalf("%s from %s, now %s, %v: matches %v, want %v (facts %+v)", rule, first, now, r, got, want, f)
 				}
 			}
@@ -338,23 +338,23 @@ func TestFilterRecurrenceAgainstFullExpansion(t *testing.T) {
 
 func TestFilterActive(t *testing.T) {
 	for _, tc := range []struct {
-		rule filterRule
+		rule FilterRule
 		db   string
 		want bool
 	}{
-		{filterRule{}, "contacts", false},
-		{filterRule{Categories: []string{"Work"}}, "contacts", true},
-		{filterRule{Categories: []string{"Work"}}, "calendar", false},
-		{filterRule{Past: time.Hour}, "calendar", true},
-		{filterRule{Future: time.Hour}, "calendar", true},
-		{filterRule{Past: time.Hour}, "tasks", false},
-		{filterRule{OpenOnly: true}, "tasks", true},
-		{filterRule{OpenOnly: true}, "calendar", true},
-		{filterRule{OpenOnly: true}, "contacts", false},
-		{filterRule{OpenOnly: true}, "notes", false},
+		{FilterRule{}, "contacts", false},
+		{FilterRule{Categories: []string{"Work"}}, "contacts", true},
+		{FilterRule{Categories: []string{"Work"}}, "calendar", false},
+		{FilterRule{Past: time.Hour}, "calendar", true},
+		{FilterRule{Future: time.Hour}, "calendar", true},
+		{FilterRule{Past: time.Hour}, "tasks", false},
+		{FilterRule{OpenOnly: true}, "tasks", true},
+		{FilterRule{OpenOnly: true}, "calendar", true},
+		{FilterRule{OpenOnly: true}, "contacts", false},
+		{FilterRule{OpenOnly: true}, "notes", false},
 	} {
-		if got := tc.rule.active(tc.db); got != tc.want {
-			t.Errorf("%+v.active(%s) = %v", tc.rule, tc.db, got)
+		if got := tc.rule.Active(tc.db); got != tc.want {
+			t.Errorf("%+v.Active(%s) = %v", tc.rule, tc.db, got)
 		}
 	}
 }
@@ -366,7 +366,7 @@ func BenchmarkFilterMatches(b *testing.B) {
 	rnd := rand.New(rand.NewPCG(3, 4))
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	stamp := func(t time.Time) string { return t.Format("20060102T150405Z") }
-	facts := make([]itemFacts, 10000)
+	facts := make([]ItemFacts, 10000)
 	for i := range facts {
 		start := now.Add(time.Duration(rnd.Int64N(int64(6*365*filtDay))) - 3*365*filtDay).Truncate(15 * time.Minute)
 		var props string
@@ -388,14 +388,14 @@ func BenchmarkFilterMatches(b *testing.B) {
 			props = fmt.Sprintf("DTSTART;TZID=Europe/Berlin:%s\nDURATION:PT1H\nRRULE:FREQ=WEEKLY;INTERVAL=2\nEXDATE;TZID=Europe/Berlin:%s",
 				start.AddDate(-1, 0, 0).Format("20060102T150405"), start.AddDate(0, 0, 14).Format("20060102T150405"))
 		}
-		facts[i] = factsOf("calendar", filtEvent(props))
+		facts[i] = FactsOf("calendar", filtEvent(props))
 	}
-	r := filterRule{Past: 30 * filtDay, Future: 365 * filtDay}
+	r := FilterRule{Past: 30 * filtDay, Future: 365 * filtDay}
 	n := 0
 	for b.Loop() {
 		n = 0
 		for _, f := range facts {
-			if r.matches("calendar", f, now) {
+			if r.Matches("calendar", f, now) {
 				n++
 			}
 		}
@@ -418,7 +418,7 @@ func FuzzFactsOf(f *testing.F) {
 		f.Add(seed, uint8(0))
 	}
 	dbs := []string{"contacts", "calendar", "tasks"}
-	rules := []filterRule{
+	rules := []FilterRule{
 		{Categories: []string{"Work"}},
 		{Past: 30 * filtDay, Future: 365 * filtDay},
 		{Past: filtDay, Future: filtDay, OpenOnly: true},
@@ -428,23 +428,23 @@ func FuzzFactsOf(f *testing.F) {
 	nows := []time.Time{time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)}
 	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
 		db := dbs[int(which)%len(dbs)]
-		facts := factsOf(db, data)
+		facts := FactsOf(db, data)
 		b, err := json.Marshal(facts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var back itemFacts
+		var back ItemFacts
 		if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(facts, back) {
 			t.Fatalf("JSON round trip: %+v became %+v (%v)", facts, back, err)
 		}
 		for _, r := range rules {
 			for _, now := range nows {
-				r.matches(db, facts, now)
+				r.Matches(db, facts, now)
 			}
 		}
 		if facts.Kind == "" {
 			for _, r := range rules {
-				if !r.matches(db, facts, nows[0]) {
+				if !r.Matches(db, facts, nows[0]) {
 					t.Fatalf("unknown facts hidden by %+v", r)
 				}
 			}

@@ -1,4 +1,4 @@
-package syncml
+package pim
 
 import (
 	"bytes"
@@ -8,36 +8,35 @@ import (
 	"strings"
 
 	"syncml-imap/internal/vobject"
-	"syncml-imap/pim"
 )
 
-// dbView is the store as one database of a session sees it. Most
+// View is the store as one database of a session sees it. Most
 // databases are one store database. A device's calendar database may also
 // carry its tasks (phones keep events and to-dos in one vCalendar
 // datastore), which live in the tasks folder; a device's contacts may be
 // the union of some sub-folders of the contacts folder (its policy).
-type dbView interface {
-	Changes(ctx context.Context, since []byte) (*pim.Changes, error)
-	Get(ctx context.Context, ids ...string) ([]*pim.Item, error)
-	Put(ctx context.Context, items ...*pim.Item) error
+type View interface {
+	Changes(ctx context.Context, since []byte) (*Changes, error)
+	Get(ctx context.Context, ids ...string) ([]*Item, error)
+	Put(ctx context.Context, items ...*Item) error
 	Delete(ctx context.Context, ids ...string) (missing []string, err error)
 	Advance(ctx context.Context, base []byte, own []string) ([]byte, error)
-	// dbs are the store databases behind the view.
-	dbs() []string
-	// head is the head of a sync point of the view (pim.QuickStore), nil
-	// when the store has none; unchanged checks one against the store.
-	head(point []byte) []byte
-	unchanged(ctx context.Context, head []byte) (bool, error)
-	// pointDelta is what turns point old into new (pim.PointDeltas); false
+	// Databases are the store databases behind the view.
+	Databases() []string
+	// Head is the head of a sync point of the view (QuickStore), nil
+	// when the store has none; Unchanged checks one against the store.
+	Head(point []byte) []byte
+	Unchanged(ctx context.Context, head []byte) (bool, error)
+	// PointDelta is what turns point old into new (PointDeltas); false
 	// when the store cannot tell, so that new is kept whole.
-	pointDelta(old, new []byte) ([]byte, bool)
-	applyPointDelta(old []byte, deltas [][]byte) ([]byte, error)
+	PointDelta(old, new []byte) ([]byte, bool)
+	ApplyPointDelta(old []byte, deltas [][]byte) ([]byte, error)
 }
 
-// policyView is the view of database db that a device with policy p
+// PolicyView is the view of database db that a device with policy p
 // syncs: the contact sub-folders the policy names, the calendar with the
 // tasks when carryTasks, else the store database itself.
-func policyView(st pim.Store, db string, p *Policy, carryTasks bool) dbView {
+func PolicyView(st Store, db string, p *Policy, carryTasks bool) View {
 	switch {
 	case db == "contacts" && len(p.ContactFolders) > 0:
 		return foldersView(st, db, p.ContactFolders)
@@ -47,35 +46,39 @@ func policyView(st pim.Store, db string, p *Policy, carryTasks bool) dbView {
 	return plainView{st, db}
 }
 
+// DatabaseView is database db of st as it is, without a policy's folders
+// or carried tasks.
+func DatabaseView(st Store, db string) View { return plainView{st, db} }
+
 // plainView is one store database.
 type plainView struct {
-	st pim.Store
+	st Store
 	db string
 }
 
-func (v plainView) dbs() []string { return []string{v.db} }
+func (v plainView) Databases() []string { return []string{v.db} }
 
-func (v plainView) head(point []byte) []byte {
-	if q, ok := v.st.(pim.QuickStore); ok && point != nil {
+func (v plainView) Head(point []byte) []byte {
+	if q, ok := v.st.(QuickStore); ok && point != nil {
 		return q.PointHead(v.db, point)
 	}
 	return nil
 }
 
-func (v plainView) unchanged(ctx context.Context, head []byte) (bool, error) {
-	if q, ok := v.st.(pim.QuickStore); ok && head != nil {
+func (v plainView) Unchanged(ctx context.Context, head []byte) (bool, error) {
+	if q, ok := v.st.(QuickStore); ok && head != nil {
 		return q.Unchanged(ctx, v.db, head)
 	}
 	return false, nil
 }
 
-func (v plainView) Changes(ctx context.Context, since []byte) (*pim.Changes, error) {
+func (v plainView) Changes(ctx context.Context, since []byte) (*Changes, error) {
 	return v.st.Changes(ctx, v.db, since)
 }
-func (v plainView) Get(ctx context.Context, ids ...string) ([]*pim.Item, error) {
+func (v plainView) Get(ctx context.Context, ids ...string) ([]*Item, error) {
 	return v.st.Get(ctx, v.db, ids...)
 }
-func (v plainView) Put(ctx context.Context, items ...*pim.Item) error {
+func (v plainView) Put(ctx context.Context, items ...*Item) error {
 	return v.st.Put(ctx, v.db, items...)
 }
 func (v plainView) Delete(ctx context.Context, ids ...string) ([]string, error) {
@@ -85,8 +88,8 @@ func (v plainView) Advance(ctx context.Context, base []byte, own []string) ([]by
 	return v.st.Advance(ctx, v.db, base, own)
 }
 
-func (v plainView) pointDelta(old, new []byte) ([]byte, bool) {
-	pd, ok := v.st.(pim.PointDeltas)
+func (v plainView) PointDelta(old, new []byte) ([]byte, bool) {
+	pd, ok := v.st.(PointDeltas)
 	if !ok || old == nil || new == nil {
 		return nil, false
 	}
@@ -94,10 +97,10 @@ func (v plainView) pointDelta(old, new []byte) ([]byte, bool) {
 	return delta, err == nil
 }
 
-func (v plainView) applyPointDelta(old []byte, deltas [][]byte) ([]byte, error) {
-	pd, ok := v.st.(pim.PointDeltas)
+func (v plainView) ApplyPointDelta(old []byte, deltas [][]byte) ([]byte, error) {
+	pd, ok := v.st.(PointDeltas)
 	if !ok {
-		return nil, pim.ErrSyncPointInvalid
+		return nil, ErrSyncPointInvalid
 	}
 	return pd.ApplyPointDelta(v.db, old, deltas...)
 }
@@ -113,7 +116,7 @@ type viewPart struct {
 // unionView is several store databases as one: IDs are prefixed per part,
 // the sync point holds each part's, new items go where route says.
 type unionView struct {
-	st    pim.Store
+	st    Store
 	parts []viewPart
 	// route picks the part a new item goes to (index into parts).
 	route func(data []byte) int
@@ -123,11 +126,11 @@ type unionView struct {
 // in it: new to-dos go to the tasks database (their IDs get taskPrefix),
 // changes and deletes go where the item lives. carry lists the tasks
 // database's changes too, so the mailbox's tasks reach the device.
-func calendarView(st pim.Store, carry bool) *unionView {
+func calendarView(st Store, carry bool) *unionView {
 	return &unionView{st: st,
 		parts: []viewPart{{db: "calendar", listed: true}, {db: "tasks", prefix: taskPrefix, listed: carry}},
 		route: func(data []byte) int {
-			if isTaskOnly(data) {
+			if IsTaskOnly(data) {
 				return 1
 			}
 			return 0
@@ -136,7 +139,7 @@ func calendarView(st pim.Store, carry bool) *unionView {
 
 // foldersView is a device's contacts when its policy names sub-folders:
 // their union; new contacts go to the first.
-func foldersView(st pim.Store, db string, folders []string) *unionView {
+func foldersView(st Store, db string, folders []string) *unionView {
 	v := &unionView{st: st, route: func([]byte) int { return 0 }}
 	for _, f := range folders {
 		v.parts = append(v.parts, viewPart{db: db + "/" + f, prefix: f + "/", listed: true})
@@ -144,12 +147,16 @@ func foldersView(st pim.Store, db string, folders []string) *unionView {
 	return v
 }
 
+// TaskCarrier is a calendar view that can carry the tasks database too,
+// for a device that keeps its to-dos among its events.
+type TaskCarrier interface{ CarryTasks() }
+
 // taskPrefix marks, in a calendar view, the IDs of items of the tasks
 // database.
 const taskPrefix = "task/"
 
-// carryTasks starts listing the tasks of a calendar view.
-func (v *unionView) carryTasks() {
+// CarryTasks starts listing the tasks of a calendar view.
+func (v *unionView) CarryTasks() {
 	for i := range v.parts {
 		if v.parts[i].db == "tasks" {
 			v.parts[i].listed = true
@@ -157,8 +164,8 @@ func (v *unionView) carryTasks() {
 	}
 }
 
-// isTaskOnly reports whether an item is a to-do and no event.
-func isTaskOnly(data []byte) bool {
+// IsTaskOnly reports whether an item is a to-do and no event.
+func IsTaskOnly(data []byte) bool {
 	objs := vobject.Parse(data)
 	if len(objs) == 0 {
 		return false
@@ -231,13 +238,13 @@ func splitPoint(p []byte, n int) ([][]byte, error) {
 	}
 	count, k := binary.Uvarint(rest)
 	if k <= 0 || count > uint64(len(rest)) {
-		return nil, pim.ErrSyncPointInvalid
+		return nil, ErrSyncPointInvalid
 	}
 	rest = rest[k:]
 	for i := uint64(0); i < count; i++ {
 		l, k := binary.Uvarint(rest)
 		if k <= 0 || l > uint64(len(rest)-k) {
-			return nil, pim.ErrSyncPointInvalid
+			return nil, ErrSyncPointInvalid
 		}
 		if int(i) < n && l > 0 {
 			out[i] = rest[k : k+int(l)]
@@ -247,7 +254,7 @@ func splitPoint(p []byte, n int) ([][]byte, error) {
 	return out, nil
 }
 
-func (v *unionView) dbs() []string {
+func (v *unionView) Databases() []string {
 	var out []string
 	for _, p := range v.parts {
 		out = append(out, p.db)
@@ -255,10 +262,10 @@ func (v *unionView) dbs() []string {
 	return out
 }
 
-// head joins the heads of the listed parts' points; nil unless every
+// Head joins the heads of the listed parts' points; nil unless every
 // listed part has one.
-func (v *unionView) head(point []byte) []byte {
-	q, ok := v.st.(pim.QuickStore)
+func (v *unionView) Head(point []byte) []byte {
+	q, ok := v.st.(QuickStore)
 	if !ok || point == nil {
 		return nil
 	}
@@ -278,10 +285,10 @@ func (v *unionView) head(point []byte) []byte {
 	return joinPoints(heads)
 }
 
-// unchanged: every listed part is unchanged (a part not listed has no
+// Unchanged: every listed part is unchanged (a part not listed has no
 // changes to send).
-func (v *unionView) unchanged(ctx context.Context, head []byte) (bool, error) {
-	q, ok := v.st.(pim.QuickStore)
+func (v *unionView) Unchanged(ctx context.Context, head []byte) (bool, error) {
+	q, ok := v.st.(QuickStore)
 	if !ok || head == nil {
 		return false, nil
 	}
@@ -303,12 +310,12 @@ func (v *unionView) unchanged(ctx context.Context, head []byte) (bool, error) {
 	return true, nil
 }
 
-func (v *unionView) Changes(ctx context.Context, since []byte) (*pim.Changes, error) {
+func (v *unionView) Changes(ctx context.Context, since []byte) (*Changes, error) {
 	sinces, err := splitPoint(since, len(v.parts))
 	if err != nil {
 		return nil, err
 	}
-	out := &pim.Changes{}
+	out := &Changes{}
 	points := make([][]byte, len(v.parts))
 	for i, p := range v.parts {
 		if !p.listed {
@@ -316,7 +323,7 @@ func (v *unionView) Changes(ctx context.Context, since []byte) (*pim.Changes, er
 			continue
 		}
 		ch, err := v.st.Changes(ctx, p.db, sinces[i])
-		if err != nil { // pim.ErrSyncPointInvalid included: the caller starts over with a slow sync
+		if err != nil { // ErrSyncPointInvalid included: the caller starts over with a slow sync
 			return nil, err
 		}
 		out.Added = append(out.Added, prefixed(p.prefix, ch.Added)...)
@@ -328,9 +335,9 @@ func (v *unionView) Changes(ctx context.Context, since []byte) (*pim.Changes, er
 	return out, nil
 }
 
-func (v *unionView) Get(ctx context.Context, ids ...string) ([]*pim.Item, error) {
+func (v *unionView) Get(ctx context.Context, ids ...string) ([]*Item, error) {
 	store, at := v.byPart(ids)
-	out := make([]*pim.Item, len(ids))
+	out := make([]*Item, len(ids))
 	for i, p := range v.parts {
 		if len(store[i]) == 0 {
 			continue
@@ -341,7 +348,7 @@ func (v *unionView) Get(ctx context.Context, ids ...string) ([]*pim.Item, error)
 		}
 		for j, it := range got {
 			if it != nil {
-				it = &pim.Item{ID: p.prefix + it.ID, Data: it.Data}
+				it = &Item{ID: p.prefix + it.ID, Data: it.Data}
 			}
 			out[at[i][j]] = it
 		}
@@ -351,9 +358,9 @@ func (v *unionView) Get(ctx context.Context, ids ...string) ([]*pim.Item, error)
 
 // Put stores each item in its part (new items where route says); the
 // new IDs come back prefixed.
-func (v *unionView) Put(ctx context.Context, items ...*pim.Item) error {
-	batches := make([][]*pim.Item, len(v.parts))
-	callers := make([][]*pim.Item, len(v.parts)) // the caller's, to fill in their IDs
+func (v *unionView) Put(ctx context.Context, items ...*Item) error {
+	batches := make([][]*Item, len(v.parts))
+	callers := make([][]*Item, len(v.parts)) // the caller's, to fill in their IDs
 	for _, it := range items {
 		p, sid := v.part(it.ID)
 		if it.ID == "" {
@@ -362,7 +369,7 @@ func (v *unionView) Put(ctx context.Context, items ...*pim.Item) error {
 		if p < 0 {
 			return fmt.Errorf("syncml: item ID %q belongs to no folder of this view", it.ID)
 		}
-		batches[p] = append(batches[p], &pim.Item{ID: sid, Data: it.Data})
+		batches[p] = append(batches[p], &Item{ID: sid, Data: it.Data})
 		callers[p] = append(callers[p], it)
 	}
 	for i, p := range v.parts {
@@ -395,10 +402,10 @@ func (v *unionView) Delete(ctx context.Context, ids ...string) ([]string, error)
 	return missing, nil
 }
 
-// pointDelta joins the parts' deltas; a part whose point did not change
+// PointDelta joins the parts' deltas; a part whose point did not change
 // has an empty one.
-func (v *unionView) pointDelta(old, new []byte) ([]byte, bool) {
-	pd, ok := v.st.(pim.PointDeltas)
+func (v *unionView) PointDelta(old, new []byte) ([]byte, bool) {
+	pd, ok := v.st.(PointDeltas)
 	olds, err1 := splitPoint(old, len(v.parts))
 	news, err2 := splitPoint(new, len(v.parts))
 	if !ok || err1 != nil || err2 != nil || !bytes.HasPrefix(old, []byte(pointMagic)) || !bytes.HasPrefix(new, []byte(pointMagic)) {
@@ -421,17 +428,17 @@ func (v *unionView) pointDelta(old, new []byte) ([]byte, bool) {
 	return joinPoints(deltas), true
 }
 
-func (v *unionView) applyPointDelta(old []byte, deltas [][]byte) ([]byte, error) {
-	pd, ok := v.st.(pim.PointDeltas)
+func (v *unionView) ApplyPointDelta(old []byte, deltas [][]byte) ([]byte, error) {
+	pd, ok := v.st.(PointDeltas)
 	olds, err := splitPoint(old, len(v.parts))
 	if !ok || err != nil {
-		return nil, pim.ErrSyncPointInvalid
+		return nil, ErrSyncPointInvalid
 	}
 	parts := make([][][]byte, len(v.parts)) // each part's deltas
 	for _, delta := range deltas {
 		ds, err := splitPoint(delta, len(v.parts))
 		if err != nil {
-			return nil, pim.ErrSyncPointInvalid
+			return nil, ErrSyncPointInvalid
 		}
 		for i, d := range ds {
 			if d != nil {

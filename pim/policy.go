@@ -1,4 +1,4 @@
-package syncml
+package pim
 
 import (
 	"fmt"
@@ -62,7 +62,7 @@ type Policy struct {
 	// TimeZone (IANA) of a device that sends local times without a TZ.
 	TimeZone string
 	// BackupFirstSync: before a device's first sync of a database, its
-	// folder is copied (when the store can: pim.Snapshotter).
+	// folder is copied (when the store can: Snapshotter).
 	BackupFirstSync bool
 }
 
@@ -83,18 +83,18 @@ func (p *Policy) DirectionOf(db string) Direction {
 	return p.Direction
 }
 
-// filter is the device's filter for database db (to-dos carried in a
+// Filter is the device's filter for database db (to-dos carried in a
 // calendar database follow the tasks rule).
-func (p *Policy) filter(db string) filterRule {
+func (p *Policy) Filter(db string) FilterRule {
 	switch db {
 	case "contacts":
-		return filterRule{Categories: p.ContactCategories}
+		return FilterRule{Categories: p.ContactCategories}
 	case "calendar":
-		return filterRule{Past: p.CalendarPast, Future: p.CalendarFuture, OpenOnly: p.TasksOpenOnly}
+		return FilterRule{Past: p.CalendarPast, Future: p.CalendarFuture, OpenOnly: p.TasksOpenOnly}
 	case "tasks":
-		return filterRule{OpenOnly: p.TasksOpenOnly}
+		return FilterRule{OpenOnly: p.TasksOpenOnly}
 	}
-	return filterRule{}
+	return FilterRule{}
 }
 
 // PolicyKeys are the keys a slot's policy overrides may set, named as in
@@ -240,18 +240,18 @@ func parseDirection(v string) (Direction, error) {
 	return "", fmt.Errorf("invalid value %q; want two-way, server-to-device, device-to-server or off", v)
 }
 
-func parseConflict(v string, tieBreak bool) (ConflictRule, error) {
+func parseConflict(v string, TieBreak bool) (ConflictRule, error) {
 	c := ConflictRule(strings.ToLower(v))
 	switch c {
 	case ConflictServerWins, ConflictDeviceWins, ConflictNewestWins:
 		return c, nil
 	case ConflictDuplicate, ConflictMerge:
-		if !tieBreak {
+		if !TieBreak {
 			return c, nil
 		}
 		return "", fmt.Errorf("invalid value %q; want server-wins, device-wins or newest-wins", v)
 	}
-	if tieBreak {
+	if TieBreak {
 		return "", fmt.Errorf("invalid value %q; want server-wins, device-wins or newest-wins", v)
 	}
 	return "", fmt.Errorf("invalid value %q; want server-wins, device-wins, newest-wins, duplicate or merge", v)

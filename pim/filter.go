@@ -1,4 +1,4 @@
-package syncml
+package pim
 
 // Per-device filters: which of the server's items a device is sent
 // (Policy.ContactCategories, CalendarPast/CalendarFuture, TasksOpenOnly).
@@ -65,10 +65,10 @@ const (
 	maxRuleSteps = 100000
 )
 
-// itemFacts is what the policy filters look at, kept per item in the
+// ItemFacts is what the policy filters look at, kept per item in the
 // device's state (JSON, hence the short tags). The zero value means
 // "unknown": it matches every rule.
-type itemFacts struct {
+type ItemFacts struct {
 	// Kind: factsContact, factsEvent, factsTask, or "" (unknown).
 	Kind string `json:"k,omitempty"`
 
@@ -99,8 +99,8 @@ type itemFacts struct {
 	Done bool `json:"f,omitempty"`
 }
 
-// filterRule is a device's filter for one database.
-type filterRule struct {
+// FilterRule is a device's filter for one database.
+type FilterRule struct {
 	// Categories: contacts are sent that have at least one of these
 	// CATEGORIES (case-insensitive, trimmed); empty: all.
 	Categories []string
@@ -112,8 +112,8 @@ type filterRule struct {
 	OpenOnly bool
 }
 
-// active reports whether the rule filters anything for db.
-func (r filterRule) active(db string) bool {
+// Active reports whether the rule filters anything for db.
+func (r FilterRule) Active(db string) bool {
 	switch db {
 	case "contacts":
 		return slices.ContainsFunc(r.Categories, func(c string) bool { return strings.TrimSpace(c) != "" })
@@ -125,11 +125,11 @@ func (r filterRule) active(db string) bool {
 	return false
 }
 
-// matches reports whether an item with facts f is sent under r at time
+// Matches reports whether an item with facts f is sent under r at time
 // now. Facts of a kind the database's rule does not judge (unknown ones
 // in particular) match.
-func (r filterRule) matches(db string, f itemFacts, now time.Time) bool {
-	if !r.active(db) {
+func (r FilterRule) Matches(db string, f ItemFacts, now time.Time) bool {
+	if !r.Active(db) {
 		return true
 	}
 	switch {
@@ -143,7 +143,7 @@ func (r filterRule) matches(db string, f itemFacts, now time.Time) bool {
 	return true
 }
 
-func (r filterRule) hasCategory(have []string) bool {
+func (r FilterRule) hasCategory(have []string) bool {
 	for _, want := range r.Categories {
 		want = strings.TrimSpace(want)
 		for _, h := range have {
@@ -159,7 +159,7 @@ func (r filterRule) hasCategory(have []string) bool {
 // seconds) an occurrence must overlap.
 type factsWindow struct{ lo, hi int64 }
 
-func (r filterRule) window(now time.Time) factsWindow {
+func (r FilterRule) window(now time.Time) factsWindow {
 	w := factsWindow{-factsForever, factsForever}
 	if r.Past > 0 {
 		w.lo = now.Add(-r.Past).Unix()
@@ -185,7 +185,7 @@ func (w factsWindow) unbounded() bool {
 }
 
 // inWindow reports whether the event f has an occurrence overlapping w.
-func (f itemFacts) inWindow(w factsWindow) bool {
+func (f ItemFacts) inWindow(w factsWindow) bool {
 	if w.unbounded() {
 		return true
 	}
@@ -211,7 +211,7 @@ func (f itemFacts) inWindow(w factsWindow) bool {
 }
 
 // ruleInWindow expands f.Rule from the window's start on.
-func (f itemFacts) ruleInWindow(w factsWindow, dur int64) (in bool) {
+func (f ItemFacts) ruleInWindow(w factsWindow, dur int64) (in bool) {
 	// rrule-go panics on some rules; ruleExpandable should keep them out,
 	// and what slips through is sent.
 	defer func() {
@@ -424,11 +424,11 @@ func ruleLatest(o rrule.ROption, first, w time.Time) (last time.Time, ok bool) {
 	return last, ok
 }
 
-// factsOf extracts an item's facts. db is "contacts", "calendar" or
+// FactsOf extracts an item's facts. db is "contacts", "calendar" or
 // "tasks"; an item in "calendar" may be a VTODO (a to-do carried in a
 // calendar database): then task facts apply. Data that is not a vCard or
 // an iCalendar object with a VEVENT or VTODO gives unknown facts.
-func factsOf(db string, data []byte) itemFacts {
+func FactsOf(db string, data []byte) ItemFacts {
 	for _, o := range vobject.Parse(data) {
 		switch {
 		case o.Name == "VCARD" && db != "calendar" && db != "tasks":
@@ -437,14 +437,14 @@ func factsOf(db string, data []byte) itemFacts {
 			return calendarFacts(o)
 		}
 	}
-	return itemFacts{}
+	return ItemFacts{}
 }
 
 // contactFacts collects CATEGORIES: a comma-separated TEXT list (RFC 6350
 // 6.7.1), possibly repeated; "\," is a comma within a category. A vCard 4
 // group card (KIND:group) is judged by its categories like any other.
-func contactFacts(card *vobject.Object) itemFacts {
-	f := itemFacts{Kind: factsContact}
+func contactFacts(card *vobject.Object) ItemFacts {
+	f := ItemFacts{Kind: factsContact}
 	for _, p := range card.Props {
 		if p.Name != "CATEGORIES" {
 			continue
@@ -462,7 +462,7 @@ func contactFacts(card *vobject.Object) itemFacts {
 
 // calendarFacts judges the main component: the VEVENT or VTODO without a
 // RECURRENCE-ID, else the first one.
-func calendarFacts(cal *vobject.Object) itemFacts {
+func calendarFacts(cal *vobject.Object) ItemFacts {
 	var main *vobject.Object
 	for _, c := range cal.Children {
 		if c.Name != "VEVENT" && c.Name != "VTODO" {
@@ -478,9 +478,9 @@ func calendarFacts(cal *vobject.Object) itemFacts {
 	}
 	switch {
 	case main == nil:
-		return itemFacts{}
+		return ItemFacts{}
 	case main.Name == "VTODO":
-		return itemFacts{Kind: factsTask, Done: taskDone(main)}
+		return ItemFacts{Kind: factsTask, Done: taskDone(main)}
 	}
 	return eventFacts(cal, main)
 }
@@ -499,20 +499,20 @@ func taskDone(t *vobject.Object) bool {
 	return err == nil && p >= 100
 }
 
-func eventFacts(cal, ev *vobject.Object) itemFacts {
+func eventFacts(cal, ev *vobject.Object) ItemFacts {
 	dp := ev.Prop("DTSTART")
 	if dp == nil {
-		return itemFacts{}
+		return ItemFacts{}
 	}
 	st, ok := parseCalTime(dp.Value, dp.Params)
 	if !ok {
-		return itemFacts{}
+		return ItemFacts{}
 	}
 	c := &calReader{cal: cal, zones: map[string]*calZone{}}
 	if !st.date && !st.utc {
 		c.frame = c.zone(dp.Params["TZID"])
 	}
-	f := itemFacts{Kind: factsEvent, Start: st.wall.Unix(), Offset: c.frame.offsetAt(st.wall)}
+	f := ItemFacts{Kind: factsEvent, Start: st.wall.Unix(), Offset: c.frame.offsetAt(st.wall)}
 	c.startDate, c.timeOfDay = st.date, f.Start-floorDiv(f.Start, daySeconds)*daySeconds
 	var def int64 // RFC 5545 3.6.1: a DATE start lasts a day, a DATE-TIME one no time
 	if st.date {
@@ -601,7 +601,7 @@ func eventFacts(cal, ev *vobject.Object) itemFacts {
 
 // addSpan stands a rule not expanded: one occurrence from the first start
 // to the end of the last one the rule allows (untilWall, 0: none).
-func (f *itemFacts) addSpan(untilWall int64) {
+func (f *ItemFacts) addSpan(untilWall int64) {
 	end := factsForever
 	if untilWall != 0 {
 		if untilWall < f.Start {
@@ -614,7 +614,7 @@ func (f *itemFacts) addSpan(untilWall int64) {
 
 // rule reads the event's RRULE into f.Rule and f.Until, or, when it is
 // not to be expanded, into a span in f.Extra.
-func (c *calReader) rule(f *itemFacts, raw string) {
+func (c *calReader) rule(f *ItemFacts, raw string) {
 	o, count, untilText, ok := parseRule(raw)
 	var untilWall int64
 	if t, ok := parseCalTime(untilText, nil); ok {

@@ -1,24 +1,29 @@
-package syncml
+package pim
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"slices"
 	"strings"
 
 	"syncml-imap/internal/vobject"
 )
 
-// itemIdentity is what makes two items "the same" for duplicate detection
-// in a slow sync: the UID property, else identity fields (a contact's
-// name; an event's summary and start; a task's summary and due date).
-type itemIdentity struct {
-	uid    string
-	fields string
+// Identity is what makes an item the same as another for duplicate
+// detection (slow sync, import): its UID, and its identity fields (a
+// contact's name; an event's summary and start; a task's summary and
+// due date), each "" when absent. Two items are the same when their UIDs
+// are equal, or their fields are.
+type Identity struct {
+	UID    string
+	Fields string
 }
 
-func identity(db string, data []byte) itemIdentity {
+// IdentityOf returns the identity of an item of database db.
+func IdentityOf(db string, data []byte) Identity {
 	objs := vobject.Parse(data)
 	if len(objs) == 0 {
-		return itemIdentity{}
+		return Identity{}
 	}
 	main := objs[0]
 	if db == "calendar" && !hasChild(main, "VEVENT") && hasChild(main, "VTODO") {
@@ -33,10 +38,10 @@ func identity(db string, data []byte) itemIdentity {
 			}
 		}
 		if main == nil {
-			return itemIdentity{}
+			return Identity{}
 		}
 	}
-	id := itemIdentity{uid: main.PropValue("UID")}
+	id := Identity{UID: main.PropValue("UID")}
 	norm := func(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
 	switch db {
 	case "contacts":
@@ -44,14 +49,14 @@ func identity(db string, data []byte) itemIdentity {
 		if name == "" {
 			name = strings.ReplaceAll(main.PropValue("N"), ";", " ")
 		}
-		id.fields = norm(name)
+		id.Fields = norm(name)
 	case "calendar":
 		if s := norm(main.PropValue("SUMMARY")); s != "" {
-			id.fields = s + "|" + main.PropValue("DTSTART")
+			id.Fields = s + "|" + main.PropValue("DTSTART")
 		}
 	case "tasks":
 		if s := norm(main.PropValue("SUMMARY")); s != "" {
-			id.fields = s + "|due|" + main.PropValue("DUE")
+			id.Fields = s + "|due|" + main.PropValue("DUE")
 		}
 	}
 	return id
@@ -66,24 +71,29 @@ func hasChild(o *vobject.Object, name string) bool {
 	return false
 }
 
-func sortStrings(s []string) { slices.Sort(s) }
-
 // volatile properties change without the item changing for a person.
 var volatile = map[string]bool{
 	"VERSION": true, "PRODID": true, "REV": true, "UID": true, "DTSTAMP": true,
 	"LAST-MODIFIED": true, "CREATED": true, "SEQUENCE": true,
 }
 
-// sameContent reports whether two versions of an item say the same
+// Volatile reports whether a property (by upper-case name) is bookkeeping
+// that changes without the item changing for a person: merges and
+// same-content checks pass over it.
+func Volatile(name string) bool { return volatile[name] }
+
+// SameContent reports whether two versions of an item say the same
 // thing: the same properties with the same values, whatever their order,
 // folding and encoding, ignoring empty properties, bookkeeping (REV,
 // DTSTAMP, PRODID...), extensions (X-...), and a DESCRIPTION that only
 // repeats the SUMMARY (some clients add it). A device echoing back an
 // item it received is then not a change.
-func sameContent(a, b []byte) bool {
+func SameContent(a, b []byte) bool {
 	return slices.Equal(contentLines(a), contentLines(b))
 }
 
+// contentLines is what SameContent compares: the item's properties in a
+// normal form, without what it passes over, sorted.
 func contentLines(data []byte) []string {
 	var out []string
 	var walk func(o *vobject.Object)
@@ -119,16 +129,13 @@ func contentLines(data []byte) []string {
 	return out
 }
 
-// Identity is what makes an item the same as another for duplicate
-// detection (slow sync, import): its UID, and its identity fields (a
-// contact's name; an event's summary and start; a task's summary and
-// due date), each "" when absent. Two items are the same when their UIDs
-// are equal, or their fields are.
-func Identity(db string, data []byte) (uid, fields string) {
-	id := identity(db, data)
-	return id.uid, id.fields
+// ContentVersion names an item's content, for telling later whether it
+// is still the version a device has: a digest of what SameContent
+// compares, so bookkeeping a store adds (UID, REV) does not count.
+func ContentVersion(data []byte) string {
+	if data == nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(strings.Join(contentLines(data), "\n")))
+	return base64.RawStdEncoding.EncodeToString(sum[:12])
 }
-
-// SameContent reports whether two versions of an item say the same
-// thing (see sameContent).
-func SameContent(a, b []byte) bool { return sameContent(a, b) }

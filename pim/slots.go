@@ -1,4 +1,4 @@
-package syncml
+package pim
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syncml-imap/pim"
 	"time"
 )
 
@@ -35,7 +34,7 @@ type Slot struct {
 	Overrides map[string]string `json:"overrides,omitempty"`
 }
 
-// StateStore is the part of a pim.Store that keeps state records.
+// StateStore is the part of a Store that keeps state records.
 type StateStore interface {
 	LoadState(ctx context.Context, key string) ([]byte, error)
 	SaveState(ctx context.Context, key string, data []byte) error
@@ -64,15 +63,36 @@ var ErrNoSuchDevice = errors.New("no such device")
 
 const slotPrefix = "slot/"
 
-func slotKey(deviceID string) string      { return slotPrefix + deviceID }
-func devicePrefix(deviceID string) string { return "device/" + deviceID + "/" }
+func slotKey(deviceID string) string { return slotPrefix + deviceID }
+
+// DevicePrefix starts the names of every state record of a device.
+func DevicePrefix(deviceID string) string { return "device/" + deviceID + "/" }
+
+// DeviceKey names the state record name of a device: its per-database
+// states, its last error, whatever a front keeps for it. They all start
+// with the device's prefix, so that removing the device removes them.
+func DeviceKey(deviceID, name string) string { return DevicePrefix(deviceID) + name }
+
+// LastErrorKey is the record of a device's last session that went wrong.
+func LastErrorKey(deviceID string) string { return DeviceKey(deviceID, "last-error") }
+
+// LastError is what the device's last-error record holds: when a session
+// of the device ended badly, how, and why in plain words. It is not
+// cleared by a good session; it is news only while newer than the
+// device's last completed sync.
+type LastError struct {
+	Time   time.Time `json:"time"`
+	Result string    `json:"result"`
+	Error  string    `json:"error"`
+}
 
 // Devices manages an account's device slots: the engine claims one per
 // device, the admin commands list, change, reset and remove them.
 type Devices struct {
 	st  StateStore
 	max int
-	now func() time.Time
+	// Now is the clock (time.Now unless a test sets it).
+	Now func() time.Time
 }
 
 // NewDevices manages the slots of the account behind st; max is the
@@ -81,7 +101,7 @@ func NewDevices(st StateStore, max int) *Devices {
 	if max < 1 {
 		max = 1
 	}
-	return &Devices{st: st, max: max, now: time.Now}
+	return &Devices{st: st, max: max, Now: time.Now}
 }
 
 // list returns the slots in number order, as stored.
@@ -165,7 +185,7 @@ func (d *Devices) Get(ctx context.Context, deviceID string) (*Slot, error) {
 // completed a sync since (the record is not cleared on success). An
 // unreadable record counts as none.
 func (d *Devices) LastError(ctx context.Context, s *Slot) (*LastError, error) {
-	raw, err := d.st.LoadState(ctx, lastErrorKey(s.DeviceID))
+	raw, err := d.st.LoadState(ctx, LastErrorKey(s.DeviceID))
 	if err != nil {
 		return nil, fmt.Errorf("syncml: device %q: read its last error: %w", s.DeviceID, err)
 	}
@@ -176,16 +196,17 @@ func (d *Devices) LastError(ctx context.Context, s *Slot) (*LastError, error) {
 	return &e, nil
 }
 
-// fill takes the device's sync times from its database states, which
+// fill takes the device's sync times from its database states (the
+// records DeviceKey(device, database), JSON with a "Synced" time), which
 // every completed sync writes anyway (so a sync need not write the slot
 // too): per database, and the latest as LastSync.
 func (d *Devices) fill(ctx context.Context, s *Slot) error {
-	for _, db := range pim.Databases {
-		raw, err := d.st.LoadState(ctx, stateKey(s.DeviceID, db))
+	for _, db := range Databases {
+		raw, err := d.st.LoadState(ctx, DeviceKey(s.DeviceID, db))
 		if err != nil {
 			return fmt.Errorf("read state of %q: %w", s.DeviceID, err)
 		}
-		var st dbState
+		var st struct{ Synced time.Time } // of a front's database state
 		if raw == nil || json.Unmarshal(raw, &st) != nil || st.Synced.IsZero() {
 			continue
 		}
@@ -262,7 +283,7 @@ func (d *Devices) Claim(ctx context.Context, deviceID string) (*Slot, error) {
 	if s, err := d.load(ctx, deviceID); err != nil || s != nil {
 		return s, err
 	}
-	mine := &Slot{DeviceID: deviceID, FirstSync: d.now().UTC().Truncate(time.Millisecond)}
+	mine := &Slot{DeviceID: deviceID, FirstSync: d.Now().UTC().Truncate(time.Millisecond)}
 	var others []*Slot
 	for attempt := 0; attempt < 6; attempt++ {
 		if attempt > 0 {
@@ -350,7 +371,7 @@ func (d *Devices) SetPolicy(ctx context.Context, ref string, base Policy, kv map
 // the items stay.
 func (d *Devices) Reset(ctx context.Context, ref string) (*Slot, error) {
 	s, err := d.forget(ctx, ref, "reset", func(rest string) bool {
-		return slices.Contains(pim.Databases, strings.SplitN(rest, "/", 2)[0])
+		return slices.Contains(Databases, strings.SplitN(rest, "/", 2)[0])
 	})
 	if err != nil {
 		return nil, err
@@ -379,38 +400,18 @@ func (d *Devices) forget(ctx context.Context, ref, op string, drop func(rest str
 	if err != nil {
 		return nil, err
 	}
-	keys, err := d.st.ListState(ctx, devicePrefix(s.DeviceID))
+	keys, err := d.st.ListState(ctx, DevicePrefix(s.DeviceID))
 	if err != nil {
 		return nil, fmt.Errorf("list state of %q: %w", s.DeviceID, err)
 	}
 	for _, k := range keys {
-		if drop(strings.TrimPrefix(k, devicePrefix(s.DeviceID))) {
+		if drop(strings.TrimPrefix(k, DevicePrefix(s.DeviceID))) {
 			if err := d.st.DeleteState(ctx, k); err != nil {
 				return nil, fmt.Errorf("%s %q: %w", op, s.DeviceID, err)
 			}
 		}
 	}
 	return s, nil
-}
-
-// updateFrom takes the device's description from its DevInf and
-// reports whether anything changed.
-func (s *Slot) updateFrom(di *DevInf) bool {
-	if di == nil {
-		return false
-	}
-	changed := false
-	for _, f := range []struct {
-		dst *string
-		v   string
-	}{
-		{&s.Manufacturer, di.Man}, {&s.Model, di.Mod}, {&s.SoftwareVersion, di.SwV}, {&s.DevType, di.DevTyp},
-	} {
-		if f.v != "" && *f.dst != f.v {
-			*f.dst, changed = f.v, true
-		}
-	}
-	return changed
 }
 
 // Policy is the device's effective policy: base with its overrides.

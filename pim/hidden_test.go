@@ -1,8 +1,7 @@
-package syncml
+package pim
 
 import (
 	"context"
-	"syncml-imap/pim"
 	"testing"
 	"time"
 )
@@ -16,7 +15,7 @@ func TestDefaultPolicySendsAllEvents(t *testing.T) {
 	now := filtTime("2026-12-06T12:00:00Z")
 	store := newMemStore()
 	for _, dt := range []string{"20241201T090000Z", "20261207T090000Z", "20291201T090000Z"} {
-		if err := store.Put(ctx, "calendar", &pim.Item{Data: filtEvent("DTSTART:" + dt + "\nDURATION:PT1H")}); err != nil {
+		if err := store.Put(ctx, "calendar", &Item{Data: filtEvent("DTSTART:" + dt + "\nDURATION:PT1H")}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -34,7 +33,7 @@ func TestDefaultPolicySendsAllEvents(t *testing.T) {
 	}
 	for _, id := range ch.Added {
 		items, _ := store.Get(ctx, "calendar", id)
-		if !p.filter("calendar").matches("calendar", factsOf("calendar", items[0].Data), now) {
+		if !p.Filter("calendar").Matches("calendar", FactsOf("calendar", items[0].Data), now) {
 			t.Errorf("default policy does not send %s", items[0].Data)
 		}
 	}
@@ -62,9 +61,9 @@ func TestDefaultPolicySendsAllEvents(t *testing.T) {
 func TestCountFilteredFolders(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	store.Put(ctx, "contacts", &pim.Item{Data: []byte(catCard("Boss", ""))})
-	store.Put(ctx, "contacts/Family", &pim.Item{Data: []byte(catCard("Mum", "VIP"))})
-	store.Put(ctx, "contacts/Family", &pim.Item{Data: []byte(catCard("Dad", ""))})
+	store.Put(ctx, "contacts", &Item{Data: []byte(catCard("Boss", ""))})
+	store.Put(ctx, "contacts/Family", &Item{Data: []byte(catCard("Mum", "VIP"))})
+	store.Put(ctx, "contacts/Family", &Item{Data: []byte(catCard("Dad", ""))})
 	p, err := DefaultPolicy().WithOverrides(map[string]string{"contact_folders": "Family", "contact_categories": "VIP"})
 	if err != nil {
 		t.Fatal(err)
@@ -76,4 +75,12 @@ func TestCountFilteredFolders(t *testing.T) {
 	if n != (FilterCount{Active: true, Total: 2, Hidden: 1}) {
 		t.Errorf("contacts of Family, VIP only: %+v, want 1 of 2 hidden", n)
 	}
+}
+
+func catCard(name, cats string) string {
+	s := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:" + name + "\r\nN:" + name + ";;;;\r\n"
+	if cats != "" {
+		s += "CATEGORIES:" + cats + "\r\n"
+	}
+	return s + "END:VCARD\r\n"
 }

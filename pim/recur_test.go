@@ -1,9 +1,8 @@
-package syncml
+package pim
 
 import (
 	"context"
 	"strings"
-	"syncml-imap/pim"
 	"testing"
 )
 
@@ -20,10 +19,10 @@ func TestRecurView(t *testing.T) {
 	for _, capable := range []bool{true, false} {
 		ctx := context.Background()
 		store := newMemStore()
-		it := &pim.Item{Data: []byte(recurItem)}
+		it := &Item{Data: []byte(recurItem)}
 		store.Put(ctx, "calendar", it)
-		store.Put(ctx, "calendar", &pim.Item{Data: []byte(strings.Replace(strings.Replace(recurItem, "w@x", "plain@x", 1), "RECURRENCE-ID", "X-NOT-AN-EXCEPTION", 1))})
-		v := newRecurView(plainView{store, "calendar"}, func() bool { return capable })
+		store.Put(ctx, "calendar", &Item{Data: []byte(strings.Replace(strings.Replace(recurItem, "w@x", "plain@x", 1), "RECURRENCE-ID", "X-NOT-AN-EXCEPTION", 1))})
+		v := NewRecurView(plainView{store, "calendar"}, func() bool { return capable })
 		ch, err := v.Changes(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -45,8 +44,8 @@ func TestRecurView(t *testing.T) {
 			t.Errorf("capable %v: master\n%s\nexception\n%s", capable, master, ex)
 		}
 		// The device edits both parts.
-		if err := v.Put(ctx, &pim.Item{ID: exc, Data: []byte(strings.Replace(ex, "Moved", "Moved again", 1))},
-			&pim.Item{ID: it.ID, Data: []byte(strings.Replace(strings.Replace(master, "SUMMARY:Weekly", "SUMMARY:Weekly team", 1), "ATTENDEE:mailto:bob@example.org\r\n", "", 1))}); err != nil {
+		if err := v.Put(ctx, &Item{ID: exc, Data: []byte(strings.Replace(ex, "Moved", "Moved again", 1))},
+			&Item{ID: it.ID, Data: []byte(strings.Replace(strings.Replace(master, "SUMMARY:Weekly", "SUMMARY:Weekly team", 1), "ATTENDEE:mailto:bob@example.org\r\n", "", 1))}); err != nil {
 			t.Fatal(err)
 		}
 		stored := string(store.items["calendar"][it.ID])
@@ -70,9 +69,9 @@ func TestRecurView(t *testing.T) {
 func TestRecurViewReadsOnce(t *testing.T) {
 	ctx := context.Background()
 	store := &countingStore{memStore: newMemStore()}
-	it := &pim.Item{Data: []byte(recurItem)}
+	it := &Item{Data: []byte(recurItem)}
 	store.Put(ctx, "calendar", it)
-	v := newRecurView(plainView{store, "calendar"}, func() bool { return true })
+	v := NewRecurView(plainView{store, "calendar"}, func() bool { return true })
 	ch, err := v.Changes(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +83,7 @@ func TestRecurViewReadsOnce(t *testing.T) {
 	if store.gets != 1 {
 		t.Errorf("%d reads of the store, want 1 (the scan's)", store.gets)
 	}
-	if err := v.Put(ctx, &pim.Item{ID: it.ID, Data: got[0].Data}); err != nil {
+	if err := v.Put(ctx, &Item{ID: it.ID, Data: got[0].Data}); err != nil {
 		t.Fatal(err)
 	}
 	before := store.gets

@@ -1,4 +1,4 @@
-package syncml
+package pim
 
 // Field-by-field three-way merge of an item changed both on the server
 // and on a device since their last sync (the "merge" conflict policy).
@@ -21,7 +21,7 @@ import (
 	"syncml-imap/internal/vobject"
 )
 
-// fingerprint is the compact form of an item's base version: field name →
+// Fingerprint is the compact form of an item's base version: field name →
 // FNV-1a hash of the field's normalised, sorted instances. Fields without
 // a non-empty instance are absent. As JSON it is an object of numbers,
 // about 18 bytes a field: 218 bytes for the 12 fields of a typical
@@ -33,17 +33,17 @@ import (
 // differently goes by the tie-break; nothing breaks, but it is worth
 // avoiding. A hash collision (odds 2^-32 per field) makes a changed field
 // look unchanged.
-type fingerprint map[string]uint32
+type Fingerprint map[string]uint32
 
-// fingerprintOf returns the fingerprint of an item; nil when data holds no
+// FingerprintOf returns the fingerprint of an item; nil when data holds no
 // vCard nor calendar with a main component.
-func fingerprintOf(data []byte) fingerprint {
+func FingerprintOf(data []byte) Fingerprint {
 	d := parseDoc(data)
 	if d.main == nil {
 		return nil
 	}
 	fields, _ := d.fields()
-	fp := make(fingerprint, len(fields))
+	fp := make(Fingerprint, len(fields))
 	for name, f := range fields {
 		if f.present() {
 			fp[name] = f.hash()
@@ -52,28 +52,28 @@ func fingerprintOf(data []byte) fingerprint {
 	return fp
 }
 
-// tieBreak decides a field changed on both sides.
-type tieBreak int
+// TieBreak decides a field changed on both sides.
+type TieBreak int
 
 const (
-	tieServer tieBreak = iota // the server's version of the field
-	tieDevice                 // the device's
-	tieNewest                 // the newer item's (deviceNewer); the server's when unknown
+	TieServer TieBreak = iota // the server's version of the field
+	TieDevice                 // the device's
+	TieNewest                 // the newer item's (deviceNewer); the server's when unknown
 )
 
-// tieBreakFor maps a policy's TieBreak to a tieBreak; anything but
+// TieBreakFor maps a policy's TieBreak to a tieBreak; anything but
 // device-wins and newest-wins is server-wins.
-func tieBreakFor(r ConflictRule) tieBreak {
+func TieBreakFor(r ConflictRule) TieBreak {
 	switch r {
 	case ConflictDeviceWins:
-		return tieDevice
+		return TieDevice
 	case ConflictNewestWins:
-		return tieNewest
+		return TieNewest
 	}
-	return tieServer
+	return TieServer
 }
 
-// merge3 combines the server's and the device's versions of an item
+// Merge3 combines the server's and the device's versions of an item
 // against the fingerprint of their base. Per field:
 //   - the same on both sides, or changed on the server only: the server's;
 //   - changed (added, edited or removed) on the device only: the device's;
@@ -102,7 +102,7 @@ func tieBreakFor(r ConflictRule) tieBreak {
 // The device's version should have been completed with what the device
 // cannot hold (mergeKept) before: a field the device dropped for lack of
 // support looks like a field the device deleted.
-func merge3(base fingerprint, server, device []byte, tb tieBreak) (merged []byte, both []string) {
+func Merge3(base Fingerprint, server, device []byte, tb TieBreak) (merged []byte, both []string) {
 	sd, dd := parseDoc(server), parseDoc(device)
 	if !mergeable(sd, dd) {
 		return server, nil
@@ -134,7 +134,7 @@ func merge3(base fingerprint, server, device []byte, tb tieBreak) (merged []byte
 		case inBase(d, name):
 		default:
 			both = append(both, name)
-			if tb == tieDevice || tb == tieNewest && newer {
+			if tb == TieDevice || tb == TieNewest && newer {
 				take[name] = true
 			}
 		}
@@ -186,11 +186,11 @@ func merge3(base fingerprint, server, device []byte, tb tieBreak) (merged []byte
 	return []byte(b.String()), both
 }
 
-// deviceNewer reports whether the device's version is newer than the
+// DeviceNewer reports whether the device's version is newer than the
 // server's by their modification times: a vCard's REV; a calendar's
 // LAST-MODIFIED, else DTSTAMP, of the main component. known is false when
 // either has no time it can read. Times without a zone are taken as UTC.
-func deviceNewer(server, device []byte) (newer, known bool) {
+func DeviceNewer(server, device []byte) (newer, known bool) {
 	st, sok := parseDoc(server).stamp()
 	dt, dok := parseDoc(device).stamp()
 	if !sok || !dok {

@@ -1,4 +1,4 @@
-package syncml
+package pim
 
 import (
 	"encoding/json"
@@ -124,7 +124,7 @@ func TestMerge3(t *testing.T) {
 	tests := []struct {
 		name                 string
 		base, server, device string
-		tb                   tieBreak
+		tb                   TieBreak
 		want                 string
 		both                 []string
 	}{
@@ -141,7 +141,7 @@ func TestMerge3(t *testing.T) {
 			base:   mergeCard,
 			server: edit(mergeCard, note, "NOTE:Server note."),
 			device: edit(mergeCard, note, "NOTE:Device note.", rev, revNew),
-			tb:     tieServer,
+			tb:     TieServer,
 			want:   edit(mergeCard, note, "NOTE:Server note."),
 			both:   []string{"NOTE"},
 		},
@@ -150,7 +150,7 @@ func TestMerge3(t *testing.T) {
 			base:   mergeCard,
 			server: edit(mergeCard, note, "NOTE:Server note."),
 			device: edit(mergeCard, note, "NOTE:Device note.", rev, revOld),
-			tb:     tieDevice,
+			tb:     TieDevice,
 			want:   edit(mergeCard, note, "NOTE:Device note."),
 			both:   []string{"NOTE"},
 		},
@@ -159,7 +159,7 @@ func TestMerge3(t *testing.T) {
 			base:   mergeCard,
 			server: edit(mergeCard, note, "NOTE:Server note."),
 			device: edit(mergeCard, note, "NOTE:Device note.", rev, revNew),
-			tb:     tieNewest,
+			tb:     TieNewest,
 			want:   edit(mergeCard, note, "NOTE:Device note.", rev, "REV:20260112T083000Z"),
 			both:   []string{"NOTE"},
 		},
@@ -168,7 +168,7 @@ func TestMerge3(t *testing.T) {
 			base:   mergeCard,
 			server: edit(mergeCard, note, "NOTE:Server note.", rev, "REV:20260113T000000Z"),
 			device: edit(mergeCard, note, "NOTE:Device note.", rev, revNew),
-			tb:     tieNewest,
+			tb:     TieNewest,
 			want:   edit(mergeCard, note, "NOTE:Server note.", rev, "REV:20260113T000000Z"),
 			both:   []string{"NOTE"},
 		},
@@ -177,7 +177,7 @@ func TestMerge3(t *testing.T) {
 			base:   mergeCard,
 			server: edit(mergeCard, note, "NOTE:Server note."),
 			device: edit(mergeCard, note, "NOTE:Device note.", rev, ""),
-			tb:     tieNewest,
+			tb:     TieNewest,
 			want:   edit(mergeCard, note, "NOTE:Server note."),
 			both:   []string{"NOTE"},
 		},
@@ -186,7 +186,7 @@ func TestMerge3(t *testing.T) {
 			base:   mergeEvent,
 			server: edit(mergeEvent, loc, "LOCATION:Room 1.01"),
 			device: edit(mergeEvent, loc, "LOCATION:Online", lastMod, "LAST-MODIFIED:20260111T120000Z"),
-			tb:     tieNewest,
+			tb:     TieNewest,
 			want:   edit(mergeEvent, loc, "LOCATION:Online", lastMod, "LAST-MODIFIED:20260111T120000Z"),
 			both:   []string{"LOCATION"},
 		},
@@ -196,7 +196,7 @@ func TestMerge3(t *testing.T) {
 			server: edit(mergeEvent, loc, "LOCATION:Room 1.01", lastMod, "LAST-MODIFIED:20260111T130000Z"),
 			device: edit(mergeEvent, loc, "LOCATION:Online", lastMod, "LAST-MODIFIED:20260111T120000Z",
 				"DTSTAMP:20260110T090000Z", "DTSTAMP:20260111T140000Z"),
-			tb:   tieNewest,
+			tb:   TieNewest,
 			want: edit(mergeEvent, loc, "LOCATION:Room 1.01", lastMod, "LAST-MODIFIED:20260111T130000Z"),
 			both: []string{"LOCATION"},
 		},
@@ -205,7 +205,7 @@ func TestMerge3(t *testing.T) {
 			base:   mergeTask,
 			server: edit(mergeTask, "PRIORITY:5", "PRIORITY:1"),
 			device: edit(mergeTask, "PRIORITY:5", "PRIORITY:9", "DTSTAMP:20260110T090000Z", "DTSTAMP:20260111T090000Z"),
-			tb:     tieNewest,
+			tb:     TieNewest,
 			want: edit(mergeTask, "PRIORITY:5", "PRIORITY:9",
 				"END:VTODO", "LAST-MODIFIED:20260111T090000Z\nEND:VTODO"),
 			both: []string{"PRIORITY"},
@@ -223,7 +223,7 @@ func TestMerge3(t *testing.T) {
 			base:   mergeCard,
 			server: edit(mergeCard, "URL:https://example.com/team/anna", "URL:https://example.com/anna"),
 			device: edit(mergeCard, "URL:https://example.com/team/anna", ""),
-			tb:     tieDevice,
+			tb:     TieDevice,
 			want:   edit(mergeCard, "URL:https://example.com/team/anna", ""),
 			both:   []string{"URL"},
 		},
@@ -272,7 +272,7 @@ func TestMerge3(t *testing.T) {
 			base:   mergeCard,
 			server: edit(mergeCard, cell, cell+"\nTEL;TYPE=FAX:+49 30 1234568"),
 			device: edit(mergeCard, cell, cell+"\nTEL;TYPE=HOME:+49 30 7777777"),
-			tb:     tieDevice,
+			tb:     TieDevice,
 			want:   edit(mergeCard, cell, cell+"\nTEL;TYPE=HOME:+49 30 7777777"),
 			both:   []string{"TEL"},
 		},
@@ -311,7 +311,7 @@ END:VCARD
 			server: edit(mergeCard, cell, "TEL;TYPE=CELL:+49 170 7654321"),
 			device: edit(mergeCard, "ADR;TYPE=WORK:;;Hauptstraße 1;Berlin;;10115;Germany", "ADR;TYPE=WORK:;;Hauptstraße 2;Berlin;;10115;Germany",
 				email, "EMAIL;TYPE=INTERNET,WORK:anna@example.com", note, "NOTE:Prefers email."),
-			tb: tieServer,
+			tb: TieServer,
 			want: edit(mergeCard, cell, "TEL;TYPE=CELL:+49 170 7654321",
 				"ADR;TYPE=WORK:;;Hauptstraße 1;Berlin;;10115;Germany", "ADR;TYPE=WORK:;;Hauptstraße 2;Berlin;;10115;Germany",
 				email, "EMAIL;TYPE=INTERNET,WORK:anna@example.com", note, "NOTE:Prefers email."),
@@ -320,7 +320,7 @@ END:VCARD
 			name:   "no base kept: differing fields go by the tie-break, one-sided fields stay",
 			server: edit(mergeCard, note, "NOTE:Server note."),
 			device: edit(mergeCard, note, "NOTE:Device note.", "TITLE:Head of Sales", "TITLE:Head of Sales\nNICKNAME:Annie"),
-			tb:     tieDevice,
+			tb:     TieDevice,
 			want:   edit(mergeCard, note, "NOTE:Device note.", "END:VCARD", "NICKNAME:Annie\nEND:VCARD"),
 			both:   []string{"NOTE"},
 		},
@@ -343,17 +343,17 @@ END:VCARD
 			base:   mergeEvent,
 			server: mergeEvent,
 			device: mergeTask,
-			tb:     tieDevice,
+			tb:     TieDevice,
 			want:   mergeEvent,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var base fingerprint
+			var base Fingerprint
 			if tt.base != "" {
-				base = fingerprintOf([]byte(tt.base))
+				base = FingerprintOf([]byte(tt.base))
 			}
-			got, both := merge3(base, []byte(tt.server), []byte(tt.device), tt.tb)
+			got, both := Merge3(base, []byte(tt.server), []byte(tt.device), tt.tb)
 			if string(got) != tt.want {
 				t.Errorf("merged:\n%s\nwant:\n%s", got, tt.want)
 			}
@@ -366,7 +366,7 @@ END:VCARD
 
 func TestMerge3Garbage(t *testing.T) {
 	for _, server := range []string{"", "garbage", "BEGIN:VCARD\r\nFN:unterminated\r\n", "BEGIN:VJOURNAL\r\nEND:VJOURNAL\r\n"} {
-		got, both := merge3(fingerprintOf([]byte(mergeCard)), []byte(server), []byte(mergeCard), tieDevice)
+		got, both := Merge3(FingerprintOf([]byte(mergeCard)), []byte(server), []byte(mergeCard), TieDevice)
 		if string(got) != server || both != nil {
 			t.Errorf("server %q: got %q, %q; want the server unchanged", server, got, both)
 		}
@@ -374,30 +374,30 @@ func TestMerge3Garbage(t *testing.T) {
 }
 
 func TestFingerprintSize(t *testing.T) {
-	fp := fingerprintOf([]byte(mergeCard))
+	fp := FingerprintOf([]byte(mergeCard))
 	js, err := json.Marshal(fp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("fingerprint of a %d-byte contact with %d fields: %d bytes of JSON: %s", len(mergeCard), len(fp), len(js), js)
+	t.Logf("Fingerprint of a %d-byte contact with %d fields: %d bytes of JSON: %s", len(mergeCard), len(fp), len(js), js)
 	if len(fp) != 12 {
 		t.Errorf("%d fields, want 12 (bookkeeping left out, TEL and EMAIL one field each)", len(fp))
 	}
 	if len(js) > 300 {
-		t.Errorf("fingerprint JSON is %d bytes, want at most 300", len(js))
+		t.Errorf("Fingerprint JSON is %d bytes, want at most 300", len(js))
 	}
-	var back fingerprint
+	var back Fingerprint
 	if err := json.Unmarshal(js, &back); err != nil || !maps.Equal(back, fp) {
 		t.Errorf("JSON round trip: %v, %v", back, err)
 	}
-	ev := fingerprintOf([]byte(mergeEvent))
+	ev := FingerprintOf([]byte(mergeEvent))
 	if _, ok := ev["RECURRENCE-ID"]; len(ev) != 6 || ok {
-		t.Errorf("event fingerprint %v: want the 6 fields of the main VEVENT", ev)
+		t.Errorf("event Fingerprint %v: want the 6 fields of the main VEVENT", ev)
 	}
 	js, _ = json.Marshal(ev)
-	t.Logf("fingerprint of a %d-byte event with %d fields: %d bytes of JSON", len(mergeEvent), len(ev), len(js))
-	if fingerprintOf([]byte("garbage")) != nil {
-		t.Error("fingerprint of garbage not nil")
+	t.Logf("Fingerprint of a %d-byte event with %d fields: %d bytes of JSON", len(mergeEvent), len(ev), len(js))
+	if FingerprintOf([]byte("garbage")) != nil {
+		t.Error("Fingerprint of garbage not nil")
 	}
 }
 
@@ -427,9 +427,9 @@ func TestDeviceNewer(t *testing.T) {
 		{"garbage", []byte("x"), card("REV:2026-01-10T09:00:00Z\r\n"), false, false},
 	}
 	for _, tt := range tests {
-		newer, known := deviceNewer(tt.server, tt.device)
+		newer, known := DeviceNewer(tt.server, tt.device)
 		if newer != tt.newer || known != tt.known {
-			t.Errorf("%s: deviceNewer = %v, %v; want %v, %v", tt.name, newer, known, tt.newer, tt.known)
+			t.Errorf("%s: DeviceNewer = %v, %v; want %v, %v", tt.name, newer, known, tt.newer, tt.known)
 		}
 	}
 }
@@ -442,13 +442,13 @@ func FuzzMerge3(f *testing.F) {
 	f.Add([]byte("BEGIN:VCARD\nFN:a\n\n item1.TEL:1\nEND:VCARD"), []byte("BEGIN:VCARD\r\nTEL:2\r\nBEGIN:X\r\nEND:X\r\nEND:VCARD\r\n"), uint8(1))
 	f.Add([]byte("BEGIN:VCARD\r\nN;ENCODING=QUOTED-PRINTABLE:a=\r\nb\r\nEND:FOO\r\nEND:VCARD\r\n"), []byte("garbage"), uint8(2))
 	f.Fuzz(func(t *testing.T, x, y []byte, tb uint8) {
-		tie := tieBreak(tb % 3)
-		got, both := merge3(fingerprintOf(x), x, x, tie)
-		if !sameContent(got, x) || len(both) != 0 {
+		tie := TieBreak(tb % 3)
+		got, both := Merge3(FingerprintOf(x), x, x, tie)
+		if !SameContent(got, x) || len(both) != 0 {
 			t.Fatalf("merging x with itself: both = %q, content changed:\n%q\n%q", both, x, got)
 		}
-		merge3(fingerprintOf(y), y, x, tie) // no panic
-		merge3(nil, x, y, tie)
+		Merge3(FingerprintOf(y), y, x, tie) // no panic
+		Merge3(nil, x, y, tie)
 		if !mergeable(parseDoc(x), parseDoc(y)) {
 			return
 		}
@@ -458,11 +458,11 @@ func FuzzMerge3(f *testing.F) {
 			base []byte
 			want []byte
 		}{{x, y}, {y, x}} {
-			got, both := merge3(fingerprintOf(c.base), x, y, tie)
+			got, both := Merge3(FingerprintOf(c.base), x, y, tie)
 			if len(both) != 0 {
 				t.Fatalf("changes on one side only reported on both: %q", both)
 			}
-			if fg, fw := fingerprintOf(got), fingerprintOf(c.want); !maps.Equal(fg, fw) {
+			if fg, fw := FingerprintOf(got), FingerprintOf(c.want); !maps.Equal(fg, fw) {
 				t.Fatalf("merged fields %v, want %v\nserver %q\ndevice %q\nmerged %q", fg, fw, x, y, got)
 			}
 		}

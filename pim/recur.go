@@ -1,4 +1,4 @@
-package syncml
+package pim
 
 // Recurring events with exceptions.
 //
@@ -38,16 +38,15 @@ import (
 	"strings"
 
 	"syncml-imap/internal/vobject"
-	"syncml-imap/pim"
 )
 
 // recurSep separates an item's ID from an exception's key in a device's
-// calendar. pim.Store IDs never hold it.
+// calendar. Store IDs never hold it.
 const recurSep = "~"
 
-// recurID splits a device-side ID into the item's ID and the exception's
+// RecurID splits a device-side ID into the item's ID and the exception's
 // key ("" for the item itself).
-func recurID(id string) (base, key string) {
+func RecurID(id string) (base, key string) {
 	if i := strings.LastIndex(id, recurSep); i >= 0 {
 		return id[:i], id[i+len(recurSep):]
 	}
@@ -252,7 +251,7 @@ func (rs recurSet) withMaster(device []byte) []byte {
 	if len(objs) == 0 || objs[0].Name != "VCALENDAR" {
 		return nil
 	}
-	m := mainComponent(objs[0])
+	m := MainComponent(objs[0])
 	if m == nil || m.Prop("RECURRENCE-ID") != nil {
 		return nil
 	}
@@ -296,7 +295,7 @@ func (rs recurSet) withException(key string, device []byte) []byte {
 	if len(objs) == 0 || objs[0].Name != "VCALENDAR" {
 		return nil
 	}
-	dev := mainComponent(objs[0])
+	dev := MainComponent(objs[0])
 	for _, c := range objs[0].Children {
 		if (c.Name == "VEVENT" || c.Name == "VTODO") && recurKey(c) == key {
 			dev = c
@@ -353,7 +352,7 @@ func (rs recurSet) withoutException(key string) []byte {
 // recurView shows a calendar database's recurring items with exceptions
 // as several device items (see the top of this file).
 type recurView struct {
-	dbView
+	View
 	// capable tells whether the device holds exceptions; asked when
 	// items are sent (its DevInf may come after the view is made).
 	capable func() bool
@@ -366,14 +365,17 @@ type recurView struct {
 	cache map[string][]byte
 }
 
-func newRecurView(inner dbView, capable func() bool) *recurView {
-	return &recurView{dbView: inner, capable: capable, uids: map[string]string{}}
+// NewRecurView shows inner's recurring items with exceptions as several
+// device items; capable reports, when first needed, whether the device
+// holds exceptions as items of their own (RECURRENCE-ID).
+func NewRecurView(inner View, capable func() bool) View {
+	return &recurView{View: inner, capable: capable, uids: map[string]string{}}
 }
 
-// carryTasks passes on to a calendar view that carries tasks.
-func (v *recurView) carryTasks() {
-	if c, ok := v.dbView.(interface{ carryTasks() }); ok {
-		c.carryTasks()
+// CarryTasks passes on to a calendar view that carries tasks.
+func (v *recurView) CarryTasks() {
+	if c, ok := v.View.(TaskCarrier); ok {
+		c.CarryTasks()
 	}
 }
 
@@ -389,7 +391,7 @@ func (v *recurView) scan(ctx context.Context, ids []string) (map[string][]string
 	}
 	for len(ids) > 0 {
 		n := min(len(ids), recurReadBatch)
-		items, err := v.dbView.Get(ctx, ids[:n]...)
+		items, err := v.View.Get(ctx, ids[:n]...)
 		if err != nil {
 			return nil, err
 		}
@@ -404,7 +406,7 @@ func (v *recurView) scan(ctx context.Context, ids []string) (map[string][]string
 				out[it.ID] = rs.keys()
 				v.uids[rs.master.PropValue("UID")] = it.ID
 			} else if objs := vobject.Parse(it.Data); len(objs) > 0 {
-				if m := mainComponent(objs[0]); m != nil && m.Prop("RECURRENCE-ID") == nil {
+				if m := MainComponent(objs[0]); m != nil && m.Prop("RECURRENCE-ID") == nil {
 					v.uids[m.PropValue("UID")] = it.ID
 				}
 			}
@@ -414,8 +416,8 @@ func (v *recurView) scan(ctx context.Context, ids []string) (map[string][]string
 	return out, nil
 }
 
-func (v *recurView) Changes(ctx context.Context, since []byte) (*pim.Changes, error) {
-	ch, err := v.dbView.Changes(ctx, since)
+func (v *recurView) Changes(ctx context.Context, since []byte) (*Changes, error) {
+	ch, err := v.View.Changes(ctx, since)
 	if err != nil {
 		return nil, err
 	}
@@ -447,7 +449,7 @@ func (v *recurView) bases(ctx context.Context, ids []string) (map[string][]byte,
 	var want []string
 	seen := map[string]bool{}
 	for _, id := range ids {
-		b, _ := recurID(id)
+		b, _ := RecurID(id)
 		if b == "" || seen[b] {
 			continue
 		}
@@ -461,7 +463,7 @@ func (v *recurView) bases(ctx context.Context, ids []string) (map[string][]byte,
 	if len(want) == 0 {
 		return out, nil
 	}
-	items, err := v.dbView.Get(ctx, want...)
+	items, err := v.View.Get(ctx, want...)
 	if err != nil {
 		return nil, err
 	}
@@ -473,14 +475,14 @@ func (v *recurView) bases(ctx context.Context, ids []string) (map[string][]byte,
 	return out, nil
 }
 
-func (v *recurView) Get(ctx context.Context, ids ...string) ([]*pim.Item, error) {
+func (v *recurView) Get(ctx context.Context, ids ...string) ([]*Item, error) {
 	stored, err := v.bases(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*pim.Item, len(ids))
+	out := make([]*Item, len(ids))
 	for i, id := range ids {
-		base, key := recurID(id)
+		base, key := RecurID(id)
 		data, ok := stored[base]
 		if !ok {
 			continue
@@ -488,10 +490,10 @@ func (v *recurView) Get(ctx context.Context, ids ...string) ([]*pim.Item, error)
 		rs, split := parseRecur(data)
 		switch {
 		case !split && key == "":
-			out[i] = &pim.Item{ID: id, Data: data}
+			out[i] = &Item{ID: id, Data: data}
 		case split:
 			if d := rs.deviceForm(key, v.capable()); d != nil {
-				out[i] = &pim.Item{ID: id, Data: d}
+				out[i] = &Item{ID: id, Data: d}
 			}
 		}
 	}
@@ -502,7 +504,7 @@ func (v *recurView) Get(ctx context.Context, ids ...string) ([]*pim.Item, error)
 // many of its parts a call changes.
 type rewrites struct {
 	stored map[string][]byte
-	items  []*pim.Item
+	items  []*Item
 	at     map[string]int
 }
 
@@ -521,13 +523,13 @@ func (r *rewrites) set(id string, data []byte) {
 		return
 	}
 	r.at[id] = len(r.items)
-	r.items = append(r.items, &pim.Item{ID: id, Data: data})
+	r.items = append(r.items, &Item{ID: id, Data: data})
 }
 
 // Put writes what a device sent into the stored items: a master or an
 // exception into its item, a new exception of a known UID into that
 // item, anything else as it is.
-func (v *recurView) Put(ctx context.Context, items ...*pim.Item) error {
+func (v *recurView) Put(ctx context.Context, items ...*Item) error {
 	var ids []string
 	for _, it := range items {
 		if it.ID != "" {
@@ -540,12 +542,12 @@ func (v *recurView) Put(ctx context.Context, items ...*pim.Item) error {
 	if err != nil {
 		return err
 	}
-	var plain []*pim.Item
-	var callers []*pim.Item
+	var plain []*Item
+	var callers []*Item
 	var keys []string
 	joined := &rewrites{stored: stored, at: map[string]int{}}
 	for _, it := range items {
-		base, key := recurID(it.ID)
+		base, key := RecurID(it.ID)
 		if it.ID == "" {
 			if uid, rid := newException(it.Data); rid != "" && v.uids[uid] != "" {
 				base, key = v.uids[uid], strings.Map(keyRune, rid)
@@ -577,11 +579,11 @@ func (v *recurView) Put(ctx context.Context, items ...*pim.Item) error {
 		callers, keys = append(callers, it), append(keys, base+recurSep+key)
 	}
 	v.cache = nil
-	if err := v.dbView.Put(ctx, append(plain, joined.items...)...); err != nil {
+	if err := v.View.Put(ctx, append(plain, joined.items...)...); err != nil {
 		return err
 	}
 	for i, it := range callers {
-		if b, k := recurID(keys[i]); k == "" {
+		if b, k := RecurID(keys[i]); k == "" {
 			it.ID = b
 		} else {
 			it.ID = keys[i]
@@ -614,7 +616,7 @@ func newException(data []byte) (uid, rid string) {
 func (v *recurView) Delete(ctx context.Context, ids ...string) ([]string, error) {
 	var whole, parts []string
 	for _, id := range ids {
-		if _, key := recurID(id); key == "" {
+		if _, key := RecurID(id); key == "" {
 			whole = append(whole, id)
 		} else {
 			parts = append(parts, id)
@@ -623,7 +625,7 @@ func (v *recurView) Delete(ctx context.Context, ids ...string) ([]string, error)
 	var missing []string
 	if len(whole) > 0 {
 		v.cache = nil
-		m, err := v.dbView.Delete(ctx, whole...)
+		m, err := v.View.Delete(ctx, whole...)
 		if err != nil {
 			return nil, err
 		}
@@ -631,7 +633,7 @@ func (v *recurView) Delete(ctx context.Context, ids ...string) ([]string, error)
 	}
 	var rest []string
 	for _, id := range parts {
-		if b, _ := recurID(id); !slices.Contains(whole, b) {
+		if b, _ := RecurID(id); !slices.Contains(whole, b) {
 			rest = append(rest, id)
 		}
 	}
@@ -641,7 +643,7 @@ func (v *recurView) Delete(ctx context.Context, ids ...string) ([]string, error)
 	}
 	puts := &rewrites{stored: stored, at: map[string]int{}}
 	for _, id := range rest {
-		base, key := recurID(id)
+		base, key := RecurID(id)
 		data, ok := puts.current(base)
 		rs, split := parseRecur(data)
 		var out []byte
@@ -656,7 +658,7 @@ func (v *recurView) Delete(ctx context.Context, ids ...string) ([]string, error)
 	}
 	if len(puts.items) > 0 {
 		v.cache = nil
-		if err := v.dbView.Put(ctx, puts.items...); err != nil {
+		if err := v.View.Put(ctx, puts.items...); err != nil {
 			return nil, err
 		}
 	}
@@ -667,26 +669,9 @@ func (v *recurView) Delete(ctx context.Context, ids ...string) ([]string, error)
 func (v *recurView) Advance(ctx context.Context, base []byte, own []string) ([]byte, error) {
 	var items []string
 	for _, id := range own {
-		if b, _ := recurID(id); !slices.Contains(items, b) {
+		if b, _ := RecurID(id); !slices.Contains(items, b) {
 			items = append(items, b)
 		}
 	}
-	return v.dbView.Advance(ctx, base, items)
-}
-
-// holdsExceptions reports whether a device takes recurrence exceptions
-// as items of their own: its DevInf announces RECURRENCE-ID (or
-// Synthesis' X-RECURRENCE-ID, for vCalendar 1.0) for a calendar type.
-func holdsExceptions(ds *DataStore) bool {
-	if ds == nil {
-		return false
-	}
-	for _, cp := range ds.CTCaps {
-		for _, p := range []string{"RECURRENCE-ID", "X-RECURRENCE-ID"} {
-			if ok, _ := ds.SupportsProperty(cp.CTType, p); ok {
-				return true
-			}
-		}
-	}
-	return false
+	return v.View.Advance(ctx, base, items)
 }

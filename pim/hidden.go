@@ -1,8 +1,7 @@
-package syncml
+package pim
 
 import (
 	"context"
-	"syncml-imap/pim"
 	"time"
 )
 
@@ -20,12 +19,12 @@ type FilterCount struct {
 // (calendar window, contact categories, open tasks only) keeps off the
 // device at time now. It is for telling an admin or a user what a filter
 // hides; a database without an active filter is not read.
-func (p *Policy) CountFiltered(ctx context.Context, store pim.Store, db string, now time.Time) (FilterCount, error) {
-	rule := p.filter(db)
-	if !rule.active(db) {
+func (p *Policy) CountFiltered(ctx context.Context, store Store, db string, now time.Time) (FilterCount, error) {
+	rule := p.Filter(db)
+	if !rule.Active(db) {
 		return FilterCount{}, nil
 	}
-	v := policyView(store, db, p, false)
+	v := PolicyView(store, db, p, false)
 	ch, err := v.Changes(ctx, nil)
 	if err != nil {
 		return FilterCount{}, err
@@ -45,7 +44,7 @@ func (p *Policy) CountFiltered(ctx context.Context, store pim.Store, db string, 
 				continue // removed meanwhile
 			}
 			n.Total++
-			if !rule.matches(db, factsOf(db, it.Data), now) {
+			if !rule.Matches(db, FactsOf(db, it.Data), now) {
 				n.Hidden++
 			}
 		}
