@@ -13,15 +13,15 @@ import (
 // policy; the status, the mailbox and what goes to the device follow.
 func TestConflictPolicies(t *testing.T) {
 	tests := []struct {
-		res        Resolution
+		res        pim.Resolution
 		status     string
 		items      int    // items stored afterwards
 		stored     string // the note of the item with the original ID
 		toDeviceOp string // what the server sends back ("" = nothing)
 	}{
-		{ServerWins, "419", 1, "server", "Replace"},
-		{DeviceWins, "208", 1, "device", ""},
-		{KeepBoth, "209", 2, "server", "Replace+Add"},
+		{pim.ServerWins, "419", 1, "server", "Replace"},
+		{pim.DeviceWins, "208", 1, "device", ""},
+		{pim.KeepBoth, "209", 2, "server", "Replace+Add"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.status, func(t *testing.T) {
@@ -35,7 +35,7 @@ func TestConflictPolicies(t *testing.T) {
 			store.Put(ctx, "contacts", &pim.Item{ID: orig.ID, Data: []byte(strings.Replace(vc("Ann"), "NOTE:", "NOTE:server", 1))})
 
 			d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: memAuth{store},
-				Conflicts: ConflictFunc(func(c *Conflict) Resolution {
+				Conflicts: pim.ConflictFunc(func(c *pim.Conflict) pim.Resolution {
 					if c.ID != orig.ID || !strings.Contains(string(c.Device), "NOTE:device") {
 						t.Errorf("conflict %+v", c)
 					}

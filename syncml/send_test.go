@@ -332,7 +332,7 @@ func TestMergedItemSentBack(t *testing.T) {
 	defer srv.Close()
 	phone := newSimDevice(t, srv, "IMEI:merge")
 	card := func(tel, email string) string {
-		return "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Conflict;Clara;;;\r\nFN:Clara Conflict\r\nTEL;TYPE=CELL:" + tel + "\r\nEMAIL;TYPE=INTERNET:" + email + "\r\nEND:VCARD\r\n"
+		return "BEGIN:VCARD\r\nVERSION:3.0\r\nN:pim.Conflict;Clara;;;\r\nFN:Clara pim.Conflict\r\nTEL;TYPE=CELL:" + tel + "\r\nEMAIL;TYPE=INTERNET:" + email + "\r\nEND:VCARD\r\n"
 	}
 	luid := phone.add(card("+49 30 1111", "clara@old.example"))
 	if !phone.sync(true) {

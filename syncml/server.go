@@ -43,7 +43,7 @@ type ServerOptions struct {
 	Secrets SecretSource
 	// Conflicts, when set, decides items changed on both sides instead of
 	// the devices' policies (for tests and embedders).
-	Conflicts ConflictPolicy
+	Conflicts pim.ConflictPolicy
 	// MaxObjSize is the largest item accepted (announced in SyncML 1.1+);
 	// default 4 MiB.
 	MaxObjSize int64

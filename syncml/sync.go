@@ -1021,21 +1021,21 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 				data = mergeKept(server, data, mergeInfo(d.datastore(ctx), form, server, d.state.AllDay, d.state.Sent))
 			}
 			res, result := d.resolveConflict(ctx, guid, server, data)
-			d.s.log.Info("conflict", "database", d.db, "id", guid, "policy", string(d.s.policy.Conflict), "resolution", res.status().String())
+			d.s.log.Info("conflict", "database", d.db, "id", guid, "policy", string(d.s.policy.Conflict), "resolution", resolutionStatus(res).String())
 			switch res {
-			case DeviceWins:
+			case pim.DeviceWins:
 				delete(d.outgoing, guid)
-				return &pendingPut{item: &pim.Item{ID: guid, Data: result}, status: st, luid: luid, okCode: res.status()}
-			case Merged:
+				return &pendingPut{item: &pim.Item{ID: guid, Data: result}, status: st, luid: luid, okCode: resolutionStatus(res)}
+			case pim.Merged:
 				// Stored, and sent back: the device has only its half.
 				d.outgoing[guid] = "Replace"
-				return &pendingPut{item: &pim.Item{ID: guid, Data: result}, status: st, luid: luid, okCode: res.status()}
-			case KeepBoth:
+				return &pendingPut{item: &pim.Item{ID: guid, Data: result}, status: st, luid: luid, okCode: resolutionStatus(res)}
+			case pim.KeepBoth:
 				d.outgoing[guid] = "Replace"
-				return &pendingPut{item: &pim.Item{Data: data}, status: st, okCode: res.status(), luid: ""}
+				return &pendingPut{item: &pim.Item{Data: data}, status: st, okCode: resolutionStatus(res), luid: ""}
 			default:
 				d.outgoing[guid] = "Replace"
-				st.Data = res.status().String()
+				st.Data = resolutionStatus(res).String()
 				return nil
 			}
 		case "Delete":
