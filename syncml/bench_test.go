@@ -42,7 +42,7 @@ func benchSlowSync(b *testing.B, prefill bool) {
 	var server [][]byte
 	for i := 0; i < 1000; i++ {
 		server = append(server, []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person %04d\r\nN:%04d;Person;;;\r\nTEL;TYPE=CELL:+49 170 %07d\r\nEMAIL:p%04d@example.org\r\nEND:VCARD\r\n", i, i, i, i)))
-		sync.Commands = append(sync.Commands, &Change{Op: "Add", Items: []Item{{Source: loc(fmt.Sprint(i)),
+		sync.Commands = append(sync.Commands, &Change{Op: OpAdd, Items: []Item{{Source: loc(fmt.Sprint(i)),
 			Data: &Data{Text: fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person %04d\r\nN:%04d;Person;;;\r\nTEL;TYPE=CELL:+49 170 %07d\r\nEMAIL:p%04d@example.org\r\nEND:VCARD\r\n", i, i, i, i)}}}})
 	}
 	pkg3 := encode(2, "1", true, sync)
@@ -224,7 +224,7 @@ func benchSession(b *testing.B, srv *Server, db, sid, code, last, next string, m
 	for {
 		for _, sy := range commands[*Sync](r) {
 			for _, ch := range sy.Commands {
-				if x := ch.(*Change); x.Op == "Add" && maps {
+				if x := ch.(*Change); x.Op == OpAdd && maps {
 					mi = append(mi, MapItem{Target: x.Items[0].Source.LocURI, Source: "L" + x.Items[0].Source.LocURI})
 				}
 			}

@@ -76,7 +76,7 @@ func TestQuietSyncSkipsBulk(t *testing.T) {
 			// The device edits Ann: the bulk is read (its map) and, the
 			// point having moved, a delta written.
 			phone.items[ann] = vc("Ann Edited")
-			phone.dirty[ann] = "Replace"
+			phone.dirty[ann] = OpReplace
 			step("device change", 1, 1, -1)
 			// A change on the server: read, sent, written.
 			store.Put(ctx, "contacts", &pim.Item{Data: []byte(vc("Server new"))})
@@ -84,7 +84,7 @@ func TestQuietSyncSkipsBulk(t *testing.T) {
 			step("quiet after changes", loads, 0, 1)
 			// The device deletes an item.
 			delete(phone.items, ann)
-			phone.dirty[ann] = "Delete"
+			phone.dirty[ann] = OpDelete
 			step("device delete", 1, 1, -1)
 			step("quiet at the end", loads, 0, 1)
 			want := mailboxNames(store)
@@ -122,7 +122,7 @@ func TestStateBeforeBulkRecords(t *testing.T) {
 	store.SaveState(ctx, stateKey(phone.id, "contacts"), raw)
 
 	phone.items[ann] = vc("Ann Edited")
-	phone.dirty[ann] = "Replace"
+	phone.dirty[ann] = OpReplace
 	if !phone.sync(false) {
 		t.Fatal("sync failed")
 	}
@@ -161,7 +161,7 @@ func TestBulkRecordLost(t *testing.T) {
 	defer srv2.Close()
 	phone.srv = srv2
 	phone.items[ann] = vc("Ann Edited")
-	phone.dirty[ann] = "Replace"
+	phone.dirty[ann] = OpReplace
 	if phone.sync(false) {
 		t.Fatal("a sync without the item map succeeded")
 	}

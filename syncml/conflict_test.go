@@ -47,7 +47,7 @@ func TestConflictPolicies(t *testing.T) {
 				t.Fatalf("alert: %v", got)
 			}
 			r = d.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{
-				&Change{Op: "Replace", Items: []Item{{Source: loc("L1"), Data: &Data{Text: strings.Replace(vc("Ann"), "NOTE:", "NOTE:device", 1)}}}}}})
+				&Change{Op: OpReplace, Items: []Item{{Source: loc("L1"), Data: &Data{Text: strings.Replace(vc("Ann"), "NOTE:", "NOTE:device", 1)}}}}}})
 			got := statuses(r)
 			if len(got) != 3 || !strings.HasPrefix(got[2], "Replace 2 "+tt.status) {
 				t.Fatalf("statuses %v, want Replace %s", got, tt.status)
@@ -102,7 +102,7 @@ func TestReplacesReadInOneGet(t *testing.T) {
 	d.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: "1", Next: "2"}}}}})
 	sy := &Sync{Target: loc("contacts"), Source: loc("ab")}
 	for i := 0; i < 20; i++ {
-		sy.Commands = append(sy.Commands, &Change{Op: "Replace", Items: []Item{{Source: loc(fmt.Sprintf("L%d", i)), Data: &Data{Text: vc(fmt.Sprintf("P%d edited", i))}}}})
+		sy.Commands = append(sy.Commands, &Change{Op: OpReplace, Items: []Item{{Source: loc(fmt.Sprintf("L%d", i)), Data: &Data{Text: vc(fmt.Sprintf("P%d edited", i))}}}})
 	}
 	before := cs.gets
 	d.message(2, true, sy)

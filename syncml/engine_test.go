@@ -211,7 +211,7 @@ func TestMultiMessagePackages(t *testing.T) {
 	}
 	// The client's package 3 in two messages.
 	add := func(luid string) *Change {
-		return &Change{Op: "Add", Items: []Item{{Source: loc(luid), Data: &Data{Text: vc("Client " + luid)}}}}
+		return &Change{Op: OpAdd, Items: []Item{{Source: loc(luid), Data: &Data{Text: vc("Client " + luid)}}}}
 	}
 	r = d.message(2, false, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{add("1"), add("2")}})
 	if r.Final || len(commands[*Sync](r)) != 0 {
@@ -321,7 +321,7 @@ func TestSlowSyncKnownLUID(t *testing.T) {
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }
 	d.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Next: "2"}}}}})
 	r := d.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{
-		&Change{Op: "Replace", Items: []Item{{Source: loc("L1"), Data: &Data{Text: strings.Replace(vc("Ann"), "NOTE:", "NOTE:phone", 1)}}}}}})
+		&Change{Op: OpReplace, Items: []Item{{Source: loc("L1"), Data: &Data{Text: strings.Replace(vc("Ann"), "NOTE:", "NOTE:phone", 1)}}}}}})
 	if got := statuses(r); len(got) != 3 || !strings.HasPrefix(got[2], "Replace 2 200") {
 		t.Fatalf("statuses %v", got)
 	}
@@ -438,7 +438,7 @@ func TestDeviceInfoDriven(t *testing.T) {
 	r = d2.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab")})
 	for _, sy := range commands[*Sync](r) {
 		for _, c := range sy.Commands {
-			if ch := c.(*Change); ch.Op == "Add" && len(ch.Items[0].Source.LocURI) > 8 {
+			if ch := c.(*Change); ch.Op == OpAdd && len(ch.Items[0].Source.LocURI) > 8 {
 				t.Errorf("second session sent %q to a device with MaxGUIDSize 8", ch.Items[0].Source.LocURI)
 			}
 		}

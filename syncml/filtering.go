@@ -63,7 +63,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 			has := d.deviceHas()
 			for id := range facts {
 				if !has[id] && d.outgoing[id] == "" {
-					d.outgoing[id] = "Add"
+					d.outgoing[id] = OpAdd
 				}
 			}
 			d.state.Filter = nil
@@ -75,7 +75,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 	// to go on, else what changed on either side in this session.
 	var changed []string
 	for id, op := range d.outgoing {
-		if op != "Delete" {
+		if op != OpDelete {
 			changed = append(changed, id)
 		}
 	}
@@ -85,7 +85,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 	fresh := sameRule && !slow && now.Sub(old.At) < time.Hour && !now.Before(old.At)
 	deleted := false
 	for _, op := range d.outgoing {
-		deleted = deleted || op == "Delete"
+		deleted = deleted || op == OpDelete
 	}
 	if fresh && len(changed) == 0 && !deleted {
 		return // nothing to decide
@@ -135,7 +135,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 		}
 	}
 	for id, op := range d.outgoing {
-		if _, ok := facts[id]; ok && op == "Delete" {
+		if _, ok := facts[id]; ok && op == OpDelete {
 			delete(facts, id)
 			dirty = true
 		}
@@ -161,7 +161,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 		switch {
 		case in && !has[id]:
 			if d.outgoing[id] == "" || d.outgoing[id] == "Replace" {
-				d.outgoing[id] = "Add"
+				d.outgoing[id] = OpAdd
 				added++
 			}
 		case in:
@@ -181,7 +181,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 				}
 			}
 			if was {
-				d.outgoing[id] = "Delete"
+				d.outgoing[id] = OpDelete
 				removed++
 			}
 		default:

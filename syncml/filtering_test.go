@@ -32,7 +32,7 @@ func syncOps(t *testing.T, srv *Server, sid, db, code, last, next string, cmds .
 		for _, c := range sy.Commands {
 			ch := c.(*Change)
 			it := ch.Items[0]
-			if ch.Op == "Delete" {
+			if ch.Op == OpDelete {
 				ops = append(ops, "Delete:"+it.Target.LocURI)
 				continue
 			}
@@ -40,8 +40,8 @@ func syncOps(t *testing.T, srv *Server, sid, db, code, last, next string, cmds .
 			if name == "" {
 				name = vobjectField(it.Data.Text, "SUMMARY")
 			}
-			ops = append(ops, ch.Op+":"+name)
-			if ch.Op == "Add" {
+			ops = append(ops, string(ch.Op)+":"+name)
+			if ch.Op == OpAdd {
 				maps = append(maps, MapItem{Target: it.Source.LocURI, Source: "L-" + name})
 			}
 		}
@@ -77,7 +77,7 @@ func TestContactFilter(t *testing.T) {
 	p.ContactCategories = []string{"family"}
 	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
 	got := syncOps(t, srv, "1", "contacts", "201", "", "1",
-		&Change{Op: "Add", Items: []Item{{Source: &Loc{LocURI: "own"}, Data: &Data{Text: catCard("Pal", "Friends")}}}})
+		&Change{Op: OpAdd, Items: []Item{{Source: &Loc{LocURI: "own"}, Data: &Data{Text: catCard("Pal", "Friends")}}}})
 	if strings.Join(got, " ") != "Add:Mum" {
 		t.Fatalf("first sync sent %v, want Mum only", got)
 	}
@@ -152,7 +152,7 @@ func TestContactFolders(t *testing.T) {
 	p.ContactFolders = []string{"Family", "Friends/School"}
 	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
 	got := syncOps(t, srv, "1", "contacts", "201", "", "1",
-		&Change{Op: "Add", Items: []Item{{Source: &Loc{LocURI: "own"}, Data: &Data{Text: catCard("Pal", "")}}}})
+		&Change{Op: OpAdd, Items: []Item{{Source: &Loc{LocURI: "own"}, Data: &Data{Text: catCard("Pal", "")}}}})
 	if strings.Join(got, " ") != "Add:Mum Add:Tom" {
 		t.Fatalf("first sync sent %v", got)
 	}
@@ -185,8 +185,8 @@ func TestSessionReport(t *testing.T) {
 	var reports []*SessionReport
 	srv := NewServer(ServerOptions{Auth: memAuth{store}, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
 	syncOps(t, srv, "1", "contacts", "201", "", "1",
-		&Change{Op: "Add", Items: []Item{{Source: &Loc{LocURI: "a"}, Data: &Data{Text: catCard("Pal", "")}}}},
-		&Change{Op: "Add", Items: []Item{{Source: &Loc{LocURI: "b"}, Data: &Data{Text: catCard("Bud", "")}}}})
+		&Change{Op: OpAdd, Items: []Item{{Source: &Loc{LocURI: "a"}, Data: &Data{Text: catCard("Pal", "")}}}},
+		&Change{Op: OpAdd, Items: []Item{{Source: &Loc{LocURI: "b"}, Data: &Data{Text: catCard("Bud", "")}}}})
 	if len(reports) != 1 {
 		t.Fatalf("%d reports, want 1", len(reports))
 	}

@@ -104,7 +104,7 @@ func TestSIFDevice(t *testing.T) {
 	b64 := base64.StdEncoding.EncodeToString([]byte(sif))
 	d.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("contacts"), Source: loc("card"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
 	r := d.message(2, true, &Sync{Target: loc("contacts"), Source: loc("card"), Commands: []Command{
-		&Change{Op: "Add", Meta: &Meta{Type: "text/x-s4j-sifc", Format: "b64"}, Items: []Item{{Source: loc("O1"), Data: &Data{Text: b64}}}}}})
+		&Change{Op: OpAdd, Meta: &Meta{Type: "text/x-s4j-sifc", Format: "b64"}, Items: []Item{{Source: loc("O1"), Data: &Data{Text: b64}}}}}})
 	if got := statuses(r); len(got) != 3 || !strings.HasPrefix(got[2], "Add 2 201") {
 		t.Fatalf("statuses %v", got)
 	}
@@ -136,7 +136,7 @@ func TestSIFDevice(t *testing.T) {
 	d2.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("card"), Meta: &Meta{Anchor: &Anchor{Last: "1", Next: "2"}}}}})
 	cleared := strings.Replace(sif, "<Body>notes from Outlook</Body>", "<Body/>", 1)
 	d2.message(2, true, &Sync{Target: loc("contacts"), Source: loc("card"), Commands: []Command{
-		&Change{Op: "Replace", Meta: &Meta{Type: "text/x-s4j-sifc"}, Items: []Item{{Source: loc("O1"), Data: &Data{Text: cleared}}}}}})
+		&Change{Op: OpReplace, Meta: &Meta{Type: "text/x-s4j-sifc"}, Items: []Item{{Source: loc("O1"), Data: &Data{Text: cleared}}}}}})
 	now := string(store.items["contacts"][storedID])
 	if strings.Contains(now, "notes from Outlook") {
 		t.Errorf("the note Outlook cleared came back:\n%s", now)
@@ -220,7 +220,7 @@ func TestDeviceLearnsHeld(t *testing.T) {
 	// The phone's slow sync: its own card (with a NOTE), then the server's.
 	own := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bea\r\nN:;Bea;;;\r\nTEL:2\r\nNOTE:hi\r\nEND:VCARD\r\n"
 	r := d.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{
-		&Change{Op: "Replace", Items: []Item{{Source: loc("L9"), Data: &Data{Text: own}}}}}})
+		&Change{Op: OpReplace, Items: []Item{{Source: loc("L9"), Data: &Data{Text: own}}}}}})
 	var sentID string
 	for _, sy := range commands[*Sync](r) {
 		for _, c := range sy.Commands {
@@ -242,7 +242,7 @@ func TestDeviceLearnsHeld(t *testing.T) {
 	d2.srv, d2.sid = d.srv, "8"
 	r = d2.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: "1", Next: "2"}}}}})
 	r = d2.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{
-		&Change{Op: "Replace", Items: []Item{{Source: loc("L1"), Data: &Data{Text: "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann B\r\nN:;Ann;;;\r\nTEL:1\r\nEND:VCARD\r\n"}}}}}})
+		&Change{Op: OpReplace, Items: []Item{{Source: loc("L1"), Data: &Data{Text: "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann B\r\nN:;Ann;;;\r\nTEL:1\r\nEND:VCARD\r\n"}}}}}})
 	got := string(store.items["contacts"][orig.ID])
 	if !strings.Contains(got, "FN:Ann B") {
 		t.Fatalf("the edit did not arrive (%v):\n%s", statuses(r), got)

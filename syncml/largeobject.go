@@ -14,7 +14,7 @@ import (
 // partialItem is a chunked item from the client, being assembled.
 type partialItem struct {
 	db   *dbSession
-	op   string
+	op   ChangeOp
 	luid string
 	size int64
 	data []byte
@@ -108,7 +108,7 @@ func metaSize(metas ...*Meta) int64 {
 // total Size when it is the first of the object) and the rest, which goes
 // in the next message. ok is false when nothing useful fits.
 func splitChange(c *Change, room int64, first bool) (head, rest *Change, ok bool) {
-	if len(c.Items) != 1 || c.Items[0].Data == nil || (c.Op != "Add" && c.Op != "Replace") {
+	if len(c.Items) != 1 || c.Items[0].Data == nil || (c.Op != OpAdd && c.Op != OpReplace) {
 		return nil, nil, false
 	}
 	it := c.Items[0]

@@ -46,7 +46,7 @@ func TestChunkedFromClient(t *testing.T) {
 		if i == 0 {
 			it.Meta = &Meta{Size: size}
 		}
-		return &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{&Change{Op: "Add", Meta: &Meta{Type: "text/vcard"}, Items: []Item{it}}}}
+		return &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{&Change{Op: OpAdd, Meta: &Meta{Type: "text/vcard"}, Items: []Item{it}}}}
 	}
 
 	store := newMemStore()
@@ -80,7 +80,7 @@ func TestChunkedFromClient(t *testing.T) {
 	d = slowSession(t, store)
 	d.message(2, false, chunk(0, int64(len(card))))
 	r = d.message(3, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{
-		&Change{Op: "Add", Items: []Item{{Source: loc("L2"), Data: &Data{Text: vc("Small")}}}}}})
+		&Change{Op: OpAdd, Items: []Item{{Source: loc("L2"), Data: &Data{Text: vc("Small")}}}}}})
 	var abandoned bool
 	for _, a := range commands[*Alert](r) {
 		if a.Data == "223" && a.Items[0].Target.LocURI == "L1" {
@@ -176,7 +176,7 @@ func TestRestoreCRLF(t *testing.T) {
 // trim it) and always reassemble exactly.
 func TestChunkBoundaries(t *testing.T) {
 	card := bigCard("X", 200000)
-	c := &Change{Op: "Add", Items: []Item{{Source: &Loc{LocURI: "g"}, Data: &Data{Text: card}}}}
+	c := &Change{Op: OpAdd, Items: []Item{{Source: &Loc{LocURI: "g"}, Data: &Data{Text: card}}}}
 	got, first, n := "", true, 0
 	for {
 		h, r, ok := splitChange(c, 9000, first)

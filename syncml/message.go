@@ -127,9 +127,21 @@ type Sync struct {
 	Commands        []Command
 }
 
+// ChangeOp is what a Change does to an item: its element name.
+type ChangeOp string
+
+// The change commands (OMA-TS-SyncML_RepPro 6.6).
+const (
+	OpAdd     ChangeOp = "Add"
+	OpReplace ChangeOp = "Replace"
+	OpDelete  ChangeOp = "Delete"
+	OpCopy    ChangeOp = "Copy"
+	OpMove    ChangeOp = "Move"
+)
+
 // Change is an Add, Replace, Delete, Copy or Move.
 type Change struct {
-	Op      string // "Add", "Replace", "Delete", "Copy", "Move"
+	Op      ChangeOp
 	CmdID   string
 	NoResp  bool
 	Archive bool
@@ -200,7 +212,7 @@ type Unknown struct {
 func (c *Alert) CmdName() string     { return "Alert" }
 func (c *Status) CmdName() string    { return "Status" }
 func (c *Sync) CmdName() string      { return "Sync" }
-func (c *Change) CmdName() string    { return c.Op }
+func (c *Change) CmdName() string    { return string(c.Op) }
 func (c *Access) CmdName() string    { return c.Op }
 func (c *Results) CmdName() string   { return "Results" }
 func (c *Map) CmdName() string       { return "Map" }
@@ -332,7 +344,7 @@ func parseCommand(e *Element, depth int) (Command, error) {
 		}
 		return s, nil
 	case "Add", "Replace", "Delete", "Copy", "Move":
-		return &Change{Op: e.Name, CmdID: id, NoResp: e.Has("NoResp"), Archive: e.Has("Archive"), SftDel: e.Has("SftDel"),
+		return &Change{Op: ChangeOp(e.Name), CmdID: id, NoResp: e.Has("NoResp"), Archive: e.Has("Archive"), SftDel: e.Has("SftDel"),
 			Cred: parseCred(e.Child("Cred")), Meta: parseMeta(e.Child("Meta")), Items: parseItems(e)}, nil
 	case "Put", "Get":
 		return &Access{Op: e.Name, CmdID: id, NoResp: e.Has("NoResp"), Lang: e.ChildText("Lang"),

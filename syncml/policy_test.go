@@ -62,7 +62,7 @@ func TestDirections(t *testing.T) {
 		for _, sy := range commands[*Sync](r) {
 			for _, c := range sy.Commands {
 				ch := c.(*Change)
-				ops = append(ops, ch.Op+":"+locURI(ch.Items[0].Target)+locURI(ch.Items[0].Source))
+				ops = append(ops, string(ch.Op)+":"+locURI(ch.Items[0].Target)+locURI(ch.Items[0].Source))
 			}
 		}
 		return ops
@@ -72,7 +72,7 @@ func TestDirections(t *testing.T) {
 		store, d, ann := setup(t, pim.DirServerToDevice)
 		d.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
 		r := d.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{
-			&Change{Op: "Add", Items: []Item{{Source: loc("L9"), Data: &Data{Text: vc("Mallory")}}}}}})
+			&Change{Op: OpAdd, Items: []Item{{Source: loc("L9"), Data: &Data{Text: vc("Mallory")}}}}}})
 		if got := statuses(r); len(got) != 3 || !strings.HasPrefix(got[2], "Add 2 201") {
 			t.Fatalf("statuses %v", got)
 		}
@@ -87,7 +87,7 @@ func TestDirections(t *testing.T) {
 		d2 := &driver{t: t, srv: d.srv, sid: "2"}
 		d2.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: "1", Next: "2"}}}}})
 		r = d2.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{
-			&Change{Op: "Replace", Items: []Item{{Source: loc("L1"), Data: &Data{Text: strings.Replace(vc("Ann"), "NOTE:", "NOTE:edited", 1)}}}}}})
+			&Change{Op: OpReplace, Items: []Item{{Source: loc("L1"), Data: &Data{Text: strings.Replace(vc("Ann"), "NOTE:", "NOTE:edited", 1)}}}}}})
 		if ops := strings.Join(sent(r), " "); ops != "Replace:L1"+ann.ID {
 			t.Errorf("edit: sent %s, want the server's version back", ops)
 		}
@@ -98,7 +98,7 @@ func TestDirections(t *testing.T) {
 		d3 := &driver{t: t, srv: d.srv, sid: "3"}
 		d3.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: "2", Next: "3"}}}}})
 		r = d3.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{
-			&Change{Op: "Delete", Items: []Item{{Source: loc("L1")}}}}})
+			&Change{Op: OpDelete, Items: []Item{{Source: loc("L1")}}}}})
 		if ops := strings.Join(sent(r), " "); ops != "Add:"+ann.ID {
 			t.Errorf("delete: sent %s, want the item added again", ops)
 		}
@@ -117,7 +117,7 @@ func TestDirections(t *testing.T) {
 		store, d, _ := setup(t, pim.DirDeviceToServer)
 		d.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
 		r := d.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{
-			&Change{Op: "Add", Items: []Item{{Source: loc("L9"), Data: &Data{Text: vc("Bob")}}}}}})
+			&Change{Op: OpAdd, Items: []Item{{Source: loc("L9"), Data: &Data{Text: vc("Bob")}}}}}})
 		if ops := sent(r); len(ops) != 0 {
 			t.Errorf("sent %v to a device-to-server device", ops)
 		}
@@ -146,7 +146,7 @@ func TestSameDeviceTwoSessions(t *testing.T) {
 	second := &driver{t: t, srv: srv, sid: "2"}
 	second.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Next: "new"}}}}})
 	r := first.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{
-		&Change{Op: "Add", Items: []Item{{Source: loc("L1"), Data: &Data{Text: vc("Stale")}}}}}})
+		&Change{Op: OpAdd, Items: []Item{{Source: loc("L1"), Data: &Data{Text: vc("Stale")}}}}}})
 	if hdr := r.Body[0].(*Status); hdr.Data != "403" || !strings.Contains(hdr.Items[0].Data.Text, "replaced by a newer session") {
 		t.Fatalf("the replaced session: %+v", hdr)
 	}

@@ -43,7 +43,7 @@ type DatabaseReport struct {
 // ChangeCounts counts item changes one way.
 type ChangeCounts struct{ Added, Replaced, Deleted int }
 
-func (c *ChangeCounts) count(op string) {
+func (c *ChangeCounts) count(op ChangeOp) {
 	switch op {
 	case "Add":
 		c.Added++

@@ -322,7 +322,7 @@ func (d *dbSession) applyPosition(ctx context.Context, sp *savedPosition) {
 		v, ok := sp.Agreed[id]
 		switch {
 		case !ok:
-		case op == "Delete":
+		case op == OpDelete:
 			if v == "" {
 				delete(d.outgoing, id)
 			}

@@ -40,7 +40,7 @@ func (d *resumeDevice) apply(r *Message, limit int) ([]Command, []MapItem) {
 			limit--
 			ch := c.(*Change)
 			it := ch.Items[0]
-			st := &Status{MsgRef: r.Hdr.MsgID, CmdRef: ch.CmdID, Cmd: ch.Op, Data: "200"}
+			st := &Status{MsgRef: r.Hdr.MsgID, CmdRef: ch.CmdID, Cmd: string(ch.Op), Data: "200"}
 			switch ch.Op {
 			case "Add":
 				guid := it.Source.LocURI
@@ -103,7 +103,7 @@ func (d *resumeDevice) finish(s *simSession, r *Message, pendingMaps []MapItem) 
 		}
 		r = s.send(false, append(sts, d.next())...)
 	}
-	d.dirty = map[string]string{}
+	d.dirty = map[string]ChangeOp{}
 	d.last = strconv.Itoa(d.sessions)
 	d.serverLast = s.serverNext
 }
@@ -263,7 +263,7 @@ func testResumeClientAdds(t *testing.T, store pim.Store, auth pim.Authenticator,
 	adds := func(ls []string) []Command {
 		var cmds []Command
 		for _, l := range ls {
-			cmds = append(cmds, &Change{Op: "Add", Meta: &Meta{Type: "text/vcard"},
+			cmds = append(cmds, &Change{Op: OpAdd, Meta: &Meta{Type: "text/vcard"},
 				Items: []Item{{Source: &Loc{LocURI: l}, Data: &Data{Text: d.items[l]}}}})
 		}
 		return cmds

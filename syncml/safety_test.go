@@ -247,7 +247,7 @@ func TestOtherUsersCredentialsRefused(t *testing.T) {
 		Target: Loc{LocURI: "http://127.0.0.1/syncml"}, Source: Loc{LocURI: phone.id},
 		Cred: &Cred{Meta: &Meta{Type: "syncml:auth-basic"}, Data: base64.StdEncoding.EncodeToString([]byte("bob:bobs-pw"))}},
 		Body: []Command{&Sync{CmdID: "1", Target: &Loc{LocURI: "contacts"}, Source: &Loc{LocURI: "ab"}, Commands: []Command{
-			&Change{CmdID: "2", Op: "Add", Items: []Item{{Source: &Loc{LocURI: "1"}, Data: &Data{Text: vc("Ann")}}}}}}},
+			&Change{CmdID: "2", Op: OpAdd, Items: []Item{{Source: &Loc{LocURI: "1"}, Data: &Data{Text: vc("Ann")}}}}}}},
 		Final: true}
 	var b bytes.Buffer
 	EncodeXML(&b, m.Element())
@@ -493,7 +493,7 @@ func TestStoreReadFailureAborts(t *testing.T) {
 		t.Fatal("first sync failed")
 	}
 	phone.items[luid] = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nTEL:222\r\nEND:VCARD\r\n"
-	phone.dirty[luid] = "Replace"
+	phone.dirty[luid] = OpReplace
 	before := store.puts
 	auth.set(func(a *faultAuth) { a.failGet = true })
 	s := phone.begin()
@@ -621,7 +621,7 @@ func TestClientRefreshRequired(t *testing.T) {
 	cmds = append(cmds, &Status{MsgRef: "1", CmdRef: "1", Cmd: "Alert", TargetRef: []string{"ab"}, SourceRef: []string{"contacts"}, Data: "508"})
 	var adds []Command
 	for l, v := range phone.items {
-		adds = append(adds, &Change{Op: "Add", Meta: &Meta{Type: "text/vcard"}, Items: []Item{{Source: &Loc{LocURI: l}, Data: &Data{Text: v}}}})
+		adds = append(adds, &Change{Op: OpAdd, Meta: &Meta{Type: "text/vcard"}, Items: []Item{{Source: &Loc{LocURI: l}, Data: &Data{Text: v}}}})
 	}
 	cmds = append(cmds, &Sync{Target: &Loc{LocURI: "contacts"}, Source: &Loc{LocURI: "ab"}, Commands: adds})
 	if !s.serverChanges(s.send(true, cmds...)) {

@@ -15,9 +15,9 @@ import (
 
 // plannedChange is one change the server means to send.
 type plannedChange struct {
-	id   string // server item ID
-	op   string // "Add", "Replace", "Delete"
-	luid string // the device's ID of the item, if it has one
+	id   string   // server item ID
+	op   ChangeOp // OpAdd, OpReplace or OpDelete
+	luid string   // the device's ID of the item, if it has one
 }
 
 // Bounds of a batch: the items read in one store call, at most
@@ -64,8 +64,8 @@ func (d *dbSession) planSends() *changeFeed {
 		// An exception the device has, of an item that changed and no
 		// longer holds it (recur.go): deleted on the device.
 		if base, key := pim.RecurID(g); key != "" {
-			if op, ok := d.outgoing[base]; ok && op != "Add" {
-				d.outgoing[g] = "Delete"
+			if op, ok := d.outgoing[base]; ok && op != OpAdd {
+				d.outgoing[g] = OpDelete
 				luidOf[g] = luid
 			}
 		}
@@ -78,7 +78,7 @@ func (d *dbSession) planSends() *changeFeed {
 	f := &changeFeed{d: d, form: d.form(), reverts: d.reverts}
 	for _, id := range sends {
 		p := plannedChange{id: id, op: d.outgoing[id], luid: luidOf[id]}
-		if p.op == "Delete" && p.luid == "" {
+		if p.op == OpDelete && p.luid == "" {
 			continue // the device never had it
 		}
 		f.plan = append(f.plan, p)
@@ -88,7 +88,7 @@ func (d *dbSession) planSends() *changeFeed {
 	// again, should the device still send a change), and so does the
 	// match index built on them.
 	for id := range d.items {
-		if op := d.outgoing[id]; op != "Add" && op != "Replace" {
+		if op := d.outgoing[id]; op != OpAdd && op != OpReplace {
 			delete(d.items, id)
 		}
 	}
@@ -111,7 +111,7 @@ func (f *changeFeed) next(ctx context.Context) []Command {
 		case len(f.reverts) > 0:
 			n := min(len(f.reverts), feedBatch)
 			for _, luid := range f.reverts[:n] {
-				cmds = append(cmds, f.emit(&Change{Op: "Delete", Items: []Item{{Target: &Loc{LocURI: luid}}}}))
+				cmds = append(cmds, f.emit(&Change{Op: OpDelete, Items: []Item{{Target: &Loc{LocURI: luid}}}}))
 			}
 			f.reverts = f.reverts[n:]
 		default:
@@ -133,7 +133,7 @@ func (f *changeFeed) batchLen() int {
 	}
 	n := 0
 	for n < len(f.plan) && n < feedBatch && loads > 0 {
-		if f.plan[n].op != "Delete" {
+		if f.plan[n].op != OpDelete {
 			loads--
 		}
 		n++
@@ -177,8 +177,8 @@ func (f *changeFeed) produce(ctx context.Context, batch []plannedChange) []Comma
 	}
 	var cmds []Command
 	for _, p := range batch {
-		if p.op == "Delete" {
-			c := &Change{Op: "Delete", Items: []Item{{Target: &Loc{LocURI: p.luid}}}}
+		if p.op == OpDelete {
+			c := &Change{Op: OpDelete, Items: []Item{{Target: &Loc{LocURI: p.luid}}}}
 			d.s.track(c, &sentItem{d: d, id: p.id, op: "Delete", luid: p.luid})
 			cmds = append(cmds, f.emit(c))
 			delete(d.state.Map, p.luid) // noted for a resume once the device confirms it
@@ -214,7 +214,7 @@ func (f *changeFeed) load(ctx context.Context, batch []plannedChange) (map[strin
 	data := make(map[string][]byte, len(batch))
 	var missing []string
 	for _, p := range batch {
-		if p.op == "Delete" {
+		if p.op == OpDelete {
 			continue
 		}
 		if raw, ok := d.items[p.id]; ok {
@@ -254,9 +254,9 @@ func (d *dbSession) changeOf(ctx context.Context, p plannedChange, form string, 
 	meta := &Meta{Type: typ, Version: ver}
 	d.agree(p.id, raw)
 	if p.luid != "" && d.mode != AlertRefreshFromServer {
-		return &Change{Op: "Replace", Meta: meta,
+		return &Change{Op: OpReplace, Meta: meta,
 			Items: []Item{{Target: &Loc{LocURI: p.luid}, Source: &Loc{LocURI: p.id}, Data: &Data{Text: string(data)}}}}
 	}
-	return &Change{Op: "Add", Meta: meta,
+	return &Change{Op: OpAdd, Meta: meta,
 		Items: []Item{{Source: &Loc{LocURI: d.sendableID(ctx, p.id)}, Data: &Data{Text: string(data)}}}}
 }

@@ -54,7 +54,7 @@ func refreshSession(t *testing.T, srv *Server, phone *simDevice, after func(s *s
 	// Package 5: the Map of what was added, in messages of 500.
 	var maps []MapItem
 	for _, c := range sent {
-		if c.Op == "Add" {
+		if c.Op == OpAdd {
 			maps = append(maps, MapItem{Target: c.Items[0].Source.LocURI, Source: "L" + c.Items[0].Source.LocURI})
 		}
 	}
@@ -138,7 +138,7 @@ func TestRefreshFromServerBounded(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for _, c := range sent {
-		if c.Op != "Add" {
+		if c.Op != OpAdd {
 			t.Errorf("refresh from server sent %s", c.Op)
 			continue
 		}
@@ -300,7 +300,7 @@ func TestSlowSyncFromDeviceHoldsNothing(t *testing.T) {
 	adds := func(from, to int) *Sync {
 		sy := &Sync{Target: &Loc{LocURI: "contacts"}, Source: &Loc{LocURI: "ab"}}
 		for i := from; i < to; i++ {
-			sy.Commands = append(sy.Commands, &Change{Op: "Add", Meta: &Meta{Type: "text/vcard"},
+			sy.Commands = append(sy.Commands, &Change{Op: OpAdd, Meta: &Meta{Type: "text/vcard"},
 				Items: []Item{{Source: &Loc{LocURI: fmt.Sprint(i)}, Data: &Data{Text: vc(fmt.Sprintf("Person %03d", i))}}}})
 		}
 		return sy
@@ -342,7 +342,7 @@ func TestMergedItemSentBack(t *testing.T) {
 		store.Put(ctx, "contacts", &pim.Item{ID: id, Data: []byte(card("+49 30 2222", "clara@old.example"))})
 	}
 	phone.items[luid] = card("+49 30 1111", "clara@new.example")
-	phone.dirty[luid] = "Replace"
+	phone.dirty[luid] = OpReplace
 	if !phone.sync(false) {
 		t.Fatal("sync failed")
 	}

@@ -12,10 +12,10 @@ package syncml
 // sentItem is one server change sent to the device, until its status.
 type sentItem struct {
 	d       *dbSession
-	id      string // server item ID
-	op      string // "Add", "Replace", "Delete"
-	luid    string // the device's ID (Replace, Delete)
-	version string // versionOf the content sent (Add, Replace)
+	id      string   // server item ID
+	op      ChangeOp // OpAdd, OpReplace or OpDelete
+	luid    string   // the device's ID (Replace, Delete)
+	version string   // versionOf the content sent (Add, Replace)
 }
 
 // track notes a change produced for the device; its CmdID is known once
@@ -63,7 +63,7 @@ func (s *session) itemStatus(st *Status, code StatusCode) {
 		return
 	}
 	switch {
-	case it.op == "Delete":
+	case it.op == OpDelete:
 		// Gone from the device, or it never had it (211, 404).
 		if code < 300 || code == StatusNotFound {
 			d.pos.agreed(it.id, "")
@@ -84,11 +84,11 @@ func (s *session) itemStatus(st *Status, code StatusCode) {
 func (d *dbSession) refuse(it *sentItem, code StatusCode) {
 	d.s.log.Info("device refused an item: offered again at the next sync", "database", d.db, "op", it.op, "id", it.id, "status", int(code))
 	if d.refused == nil {
-		d.refused = map[string]string{}
+		d.refused = map[string]ChangeOp{}
 	}
 	d.refused[it.id] = it.op
 	d.refusedCount++
-	if it.op == "Add" {
+	if it.op == OpAdd {
 		d.agree(it.id, nil) // the device has no version of it
 	}
 }

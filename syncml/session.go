@@ -320,7 +320,7 @@ func (s *session) dispatch(ctx context.Context, out *outbox, cmd Command) {
 	case *Change:
 		// Outside a Sync an item command has no database.
 		if !c.NoResp {
-			out.status(c.Op, c.CmdID, StatusBadRequest)
+			out.status(string(c.Op), c.CmdID, StatusBadRequest)
 		}
 	case *Container:
 		if !c.NoResp {

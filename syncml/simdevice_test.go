@@ -29,7 +29,7 @@ type simDevice struct {
 	serverLast string
 	sessions   int
 	// changes made since the last sync, by LUID: "Add", "Replace", "Delete".
-	dirty map[string]string
+	dirty map[string]ChangeOp
 	// replaceOnSlow: in a slow sync the device sends its items as Replace
 	// (Synthesis clients do), else as Add.
 	replaceOnSlow bool
@@ -37,7 +37,7 @@ type simDevice struct {
 }
 
 func newSimDevice(t *testing.T, srv *Server, id string) *simDevice {
-	return &simDevice{t: t, srv: srv, id: id, cred: "YWxpY2U6cHc=", items: map[string]string{}, dirty: map[string]string{}}
+	return &simDevice{t: t, srv: srv, id: id, cred: "YWxpY2U6cHc=", items: map[string]string{}, dirty: map[string]ChangeOp{}}
 }
 
 // add makes a new item on the device and returns its LUID; IDs are
@@ -46,14 +46,14 @@ func (d *simDevice) add(data string) string {
 	d.nextLUID++
 	luid := strconv.Itoa(d.nextLUID)
 	d.items[luid] = data
-	d.dirty[luid] = "Add"
+	d.dirty[luid] = OpAdd
 	return luid
 }
 
 // reset wipes the device as a factory reset does: no items, no anchors,
 // IDs start at 1 again; the device ID stays.
 func (d *simDevice) reset() {
-	d.items, d.dirty, d.nextLUID, d.last, d.serverLast = map[string]string{}, map[string]string{}, 0, "", ""
+	d.items, d.dirty, d.nextLUID, d.last, d.serverLast = map[string]string{}, map[string]ChangeOp{}, 0, "", ""
 }
 
 // maxMsg is the device's MaxMsgSize: maxMsgSize, default 4000.
@@ -162,12 +162,12 @@ func (s *simSession) clientSync(slow bool, pre ...Command) *Message {
 	for _, l := range luids {
 		op := d.dirty[l]
 		if slow {
-			op = "Add"
+			op = OpAdd
 			if d.replaceOnSlow {
-				op = "Replace"
+				op = OpReplace
 			}
 		}
-		if op == "" || op == "Delete" {
+		if op == "" || op == OpDelete {
 			continue
 		}
 		cmds = append(cmds, &Change{Op: op, Meta: &Meta{Type: "text/vcard"},
@@ -175,8 +175,8 @@ func (s *simSession) clientSync(slow bool, pre ...Command) *Message {
 	}
 	if !slow {
 		for l, op := range d.dirty {
-			if op == "Delete" {
-				cmds = append(cmds, &Change{Op: "Delete", Items: []Item{{Source: &Loc{LocURI: l}}}})
+			if op == OpDelete {
+				cmds = append(cmds, &Change{Op: OpDelete, Items: []Item{{Source: &Loc{LocURI: l}}}})
 			}
 		}
 	}
@@ -250,7 +250,7 @@ func (s *simSession) serverChanges(r *Message) bool {
 	if failed {
 		return false
 	}
-	d.dirty = map[string]string{}
+	d.dirty = map[string]ChangeOp{}
 	d.last = strconv.Itoa(d.sessions)
 	d.serverLast = s.serverNext
 	return true

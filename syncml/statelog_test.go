@@ -65,7 +65,7 @@ func TestChangedSyncWritesDelta(t *testing.T) {
 				if step%2 == 0 {
 					luid := luids[step]
 					phone.items[luid] = vc(fmt.Sprintf("Phone edit %d", step))
-					phone.dirty[luid] = "Replace"
+					phone.dirty[luid] = OpReplace
 				} else {
 					store.Put(ctx, "contacts", &pim.Item{ID: ids[step], Data: []byte(vc(fmt.Sprintf("Server edit %d", step)))})
 				}
@@ -121,7 +121,7 @@ func TestDeltaLost(t *testing.T) {
 		t.Fatal("slow sync failed")
 	}
 	phone.items[bob] = vc("Bob Edited")
-	phone.dirty[bob] = "Replace"
+	phone.dirty[bob] = OpReplace
 	if !phone.sync(false) {
 		t.Fatal("sync failed")
 	}
@@ -135,7 +135,7 @@ func TestDeltaLost(t *testing.T) {
 	defer srv2.Close()
 	phone.srv = srv2
 	phone.items[ann] = vc("Ann Edited")
-	phone.dirty[ann] = "Replace"
+	phone.dirty[ann] = OpReplace
 	if phone.sync(false) {
 		t.Fatal("a sync without its delta succeeded")
 	}
@@ -274,7 +274,7 @@ func TestDeltaWithoutState(t *testing.T) {
 	}
 	before := store.dbState(t, phone.id, "contacts")
 	phone.items[ann] = vc("Ann Edited")
-	phone.dirty[ann] = "Replace"
+	phone.dirty[ann] = OpReplace
 	var reports []string
 	srv.opts.OnSession = func(r *SessionReport) { reports = append(reports, r.Result) }
 	auth.set(func(a *faultAuth) { a.failSave = stateKey(phone.id, "contacts") })
@@ -296,7 +296,7 @@ func TestDeltaWithoutState(t *testing.T) {
 		t.Fatal("the repeated sync failed")
 	}
 	phone.items[ann] = vc("Ann Twice")
-	phone.dirty[ann] = "Replace"
+	phone.dirty[ann] = OpReplace
 	if !phone.sync(false) {
 		t.Fatal("the next sync failed")
 	}

@@ -74,7 +74,7 @@ type dbState struct {
 	Synced time.Time `json:",omitzero"`
 	// Retry: server changes the device refused in its last session (420
 	// device full...), offered again (server item ID → op; sent.go).
-	Retry map[string]string `json:",omitempty"`
+	Retry map[string]ChangeOp `json:",omitempty"`
 }
 
 func stateKey(deviceID, db string) string { return pim.DeviceKey(deviceID, db) }
@@ -118,7 +118,7 @@ type dbSession struct {
 	// session's own (a slow sync), written as a new base.
 	loaded *dbBulk
 	// outgoing: server item ID → what to send ("Add", "Replace", "Delete").
-	outgoing map[string]string
+	outgoing map[string]ChangeOp
 	// items: server contents loaded for matching and sending.
 	items map[string][]byte
 	own   []string // items this client wrote in this session
@@ -148,7 +148,7 @@ type dbSession struct {
 	pos            *position
 	resumedRecords int
 	// refused: server changes the device refused (ID → op), to retry.
-	refused      map[string]string
+	refused      map[string]ChangeOp
 	refusedCount int
 	// sentVersion: versionOf each Add and Replace sent (server ID).
 	sentVersion map[string]string
@@ -208,7 +208,7 @@ func (s *session) handleAlert(ctx context.Context, out *outbox, a *Alert) {
 			continue
 		}
 		d := &dbSession{s: s, db: db, clientURI: source, serverURI: target, mode: ac, resume: resume,
-			outgoing: map[string]string{}, items: map[string][]byte{}, kept: map[string]bool{}}
+			outgoing: map[string]ChangeOp{}, items: map[string][]byte{}, kept: map[string]bool{}}
 		if it.Meta != nil && it.Meta.Anchor != nil {
 			d.clientAnchor = *it.Meta.Anchor
 		}
@@ -526,13 +526,13 @@ func (d *dbSession) planOutgoing() {
 		return
 	}
 	for _, id := range d.changes.Added {
-		d.outgoing[id] = "Add"
+		d.outgoing[id] = OpAdd
 	}
 	for _, id := range d.changes.Modified {
-		d.outgoing[id] = "Replace"
+		d.outgoing[id] = OpReplace
 	}
 	for _, id := range d.changes.Deleted {
-		d.outgoing[id] = "Delete"
+		d.outgoing[id] = OpDelete
 	}
 	d.retry()
 }
@@ -671,14 +671,14 @@ func (d *dbSession) applies() bool { return d.dir != pim.DirServerToDevice }
 // (a Replace for an edit, an Add for a delete, a Delete for a new item),
 // so the device ends as the mailbox is. Items it merely sends again (slow
 // sync, an unchanged echo) are matched as usual.
-func (d *dbSession) revert(ctx context.Context, op, luid, guid string, data []byte, st *Status, okCode StatusCode) {
+func (d *dbSession) revert(ctx context.Context, op ChangeOp, luid, guid string, data []byte, st *Status, okCode StatusCode) {
 	st.Data = okCode.String()
 	switch {
-	case op == "Delete":
+	case op == OpDelete:
 		if guid != "" {
 			delete(d.state.Map, luid)
 			d.pos.touchMap(luid)
-			d.outgoing[guid] = "Add"
+			d.outgoing[guid] = OpAdd
 		}
 		return
 	case guid == "":
@@ -687,7 +687,7 @@ func (d *dbSession) revert(ctx context.Context, op, luid, guid string, data []by
 			d.pos.touchMap(luid)
 			d.kept[match] = true
 			if !pim.SameContent(d.items[match], data) {
-				d.outgoing[match] = "Replace"
+				d.outgoing[match] = OpReplace
 			} else if d.outgoing[match] == "Add" {
 				delete(d.outgoing, match)
 			}
@@ -702,7 +702,7 @@ func (d *dbSession) revert(ctx context.Context, op, luid, guid string, data []by
 			}
 			return
 		}
-		d.outgoing[guid] = "Replace"
+		d.outgoing[guid] = OpReplace
 	}
 	d.s.log.Info("device change reverted (server-to-device)", "database", d.db, "op", op, "luid", luid)
 }
@@ -790,7 +790,7 @@ func (d *dbSession) applyClientChanges(ctx context.Context, out *outbox, cmds []
 	// and the merge) come in one read, not one round trip per item.
 	var known []string
 	for _, c := range cmds {
-		if ch, ok := c.(*Change); ok && ch.Op == "Replace" {
+		if ch, ok := c.(*Change); ok && ch.Op == OpReplace {
 			for _, it := range ch.Items {
 				if g := d.state.Map[locURI(it.Source)]; g != "" {
 					known = append(known, g)
@@ -809,7 +809,7 @@ func (d *dbSession) applyClientChanges(ctx context.Context, out *outbox, cmds []
 			continue
 		}
 		for _, it := range ch.Items {
-			st := &Status{Cmd: ch.Op, CmdRef: ch.CmdID, Data: StatusOK.String()}
+			st := &Status{Cmd: string(ch.Op), CmdRef: ch.CmdID, Data: StatusOK.String()}
 			luid := locURI(it.Source)
 			if luid == "" {
 				luid = locURI(it.Target)
@@ -891,7 +891,7 @@ func restoreCRLF(b []byte) []byte {
 // to be stored in a batch.
 func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid string, st *Status) *pendingPut {
 	guid := d.state.Map[luid]
-	if !d.applies() && ch.Op == "Delete" {
+	if !d.applies() && ch.Op == OpDelete {
 		d.revert(ctx, ch.Op, luid, guid, nil, st, StatusOK)
 		return nil
 	}
@@ -906,7 +906,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 		if d.outgoing[guid] == "Replace" || d.outgoing[guid] == "Add" {
 			// Changed on the server, deleted on the device: the server's
 			// version wins and goes back to the device as new.
-			d.outgoing[guid] = "Add"
+			d.outgoing[guid] = OpAdd
 			st.Data = StatusConflictServerWon.String()
 			return nil
 		}
@@ -953,7 +953,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 		}
 		d.state.Sent = addNames(d.state.Sent, sentNames(data))
 		okCode := StatusOK
-		if ch.Op == "Add" || guid == "" {
+		if ch.Op == OpAdd || guid == "" {
 			okCode = StatusItemAdded
 		}
 		if !d.applies() {
@@ -967,7 +967,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 				d.state.Map[luid] = match
 				d.pos.touchMap(luid)
 				d.kept[match] = true
-				if ch.Op == "Replace" {
+				if ch.Op == OpReplace {
 					okCode = StatusOK // the item was there: replaced, not added
 				}
 				if pim.SameContent(d.items[match], data) {
@@ -980,7 +980,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 				// Same item, other content: the server's version stays and
 				// goes to the device (slow-sync match, server wins).
 				if d.sends() {
-					d.outgoing[match] = "Replace"
+					d.outgoing[match] = OpReplace
 				} else {
 					// Refresh/one-way from client: the device's version wins.
 					return &pendingPut{item: &pim.Item{ID: match, Data: data}, status: st, luid: luid, okCode: okCode}
@@ -997,7 +997,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			// other slow-sync match (the server's version stays), not a
 			// conflict that would keep a duplicate.
 			if !pim.SameContent(d.load(ctx, guid), data) {
-				d.outgoing[guid] = "Replace"
+				d.outgoing[guid] = OpReplace
 			} else {
 				delete(d.outgoing, guid)
 				d.agree(guid, d.items[guid])
@@ -1028,13 +1028,13 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 				return &pendingPut{item: &pim.Item{ID: guid, Data: result}, status: st, luid: luid, okCode: resolutionStatus(res)}
 			case pim.Merged:
 				// Stored, and sent back: the device has only its half.
-				d.outgoing[guid] = "Replace"
+				d.outgoing[guid] = OpReplace
 				return &pendingPut{item: &pim.Item{ID: guid, Data: result}, status: st, luid: luid, okCode: resolutionStatus(res)}
 			case pim.KeepBoth:
-				d.outgoing[guid] = "Replace"
+				d.outgoing[guid] = OpReplace
 				return &pendingPut{item: &pim.Item{Data: data}, status: st, okCode: resolutionStatus(res), luid: ""}
 			default:
-				d.outgoing[guid] = "Replace"
+				d.outgoing[guid] = OpReplace
 				st.Data = resolutionStatus(res).String()
 				return nil
 			}
@@ -1043,7 +1043,7 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			// device's version rather than lose it.
 			delete(d.outgoing, guid)
 		}
-		if d.resumed && ch.Op == "Add" && d.outgoing[guid] == "" && pim.SameContent(d.load(ctx, guid), data) {
+		if d.resumed && ch.Op == OpAdd && d.outgoing[guid] == "" && pim.SameContent(d.load(ctx, guid), data) {
 			// Applied in the session resumed; its status did not reach
 			// the device, which sends the item again.
 			st.Data = okCode.String()
@@ -1146,7 +1146,7 @@ func (d *dbSession) stored(p *pendingPut) {
 		d.pos.touchMap(p.luid)
 	} else {
 		// A conflict duplicate: the device gets it as a new item.
-		d.outgoing[p.item.ID] = "Add"
+		d.outgoing[p.item.ID] = OpAdd
 	}
 	if _, sending := d.outgoing[p.item.ID]; !sending {
 		d.pos.agreed(p.item.ID, pim.ContentVersion(p.item.Data))

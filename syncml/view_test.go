@@ -28,7 +28,7 @@ func TestTasksInCalendarDatabase(t *testing.T) {
 	}
 	alert(d, "201", "", "1")
 	r := d.message(2, true, &Sync{Target: loc("calendar"), Source: loc("cal"), Commands: []Command{
-		&Change{Op: "Add", Meta: &Meta{Type: "text/x-vcalendar"}, Items: []Item{
+		&Change{Op: OpAdd, Meta: &Meta{Type: "text/x-vcalendar"}, Items: []Item{
 			{Source: loc("E1"), Data: &Data{Text: vcalEvent}},
 			{Source: loc("T1"), Data: &Data{Text: vcalTodo}},
 		}}}})
@@ -58,7 +58,7 @@ func TestTasksInCalendarDatabase(t *testing.T) {
 			adds = append(adds, c.(*Change))
 		}
 	}
-	if len(adds) != 1 || adds[0].Op != "Add" || adds[0].Meta.Type != formVCal10 ||
+	if len(adds) != 1 || adds[0].Op != OpAdd || adds[0].Meta.Type != formVCal10 ||
 		!strings.Contains(adds[0].Items[0].Data.Text, "Call Bob") || !strings.Contains(adds[0].Items[0].Data.Text, "VERSION:1.0") {
 		for _, a := range adds {
 			t.Logf("%s %+v %q", a.Op, a.Items[0].Target, a.Items[0].Data.Text)
@@ -71,8 +71,8 @@ func TestTasksInCalendarDatabase(t *testing.T) {
 	d3 := &driver{t: t, srv: d.srv, sid: "3"}
 	alert(d3, "200", "2", "3")
 	r = d3.message(2, true, &Sync{Target: loc("calendar"), Source: loc("cal"), Commands: []Command{
-		&Change{Op: "Replace", Meta: &Meta{Type: "text/x-vcalendar"}, Items: []Item{{Source: loc("T1"), Data: &Data{Text: strings.Replace(vcalTodo, "Buy milk", "Buy oat milk", 1)}}}},
-		&Change{Op: "Delete", Items: []Item{{Source: loc("T2")}}},
+		&Change{Op: OpReplace, Meta: &Meta{Type: "text/x-vcalendar"}, Items: []Item{{Source: loc("T1"), Data: &Data{Text: strings.Replace(vcalTodo, "Buy milk", "Buy oat milk", 1)}}}},
+		&Change{Op: OpDelete, Items: []Item{{Source: loc("T2")}}},
 	}})
 	if got := statuses(r); len(got) != 4 || !strings.HasPrefix(got[2], "Replace 2 200") || !strings.HasPrefix(got[3], "Delete 3 200") {
 		t.Fatalf("statuses %v", got)
@@ -89,7 +89,7 @@ func TestTasksInCalendarDatabase(t *testing.T) {
 	d4 := &driver{t: t, srv: d.srv, sid: "4"}
 	alert(d4, "201", "", "9")
 	d4.message(2, true, &Sync{Target: loc("calendar"), Source: loc("cal"), Commands: []Command{
-		&Change{Op: "Replace", Meta: &Meta{Type: "text/x-vcalendar"}, Items: []Item{
+		&Change{Op: OpReplace, Meta: &Meta{Type: "text/x-vcalendar"}, Items: []Item{
 			{Source: loc("E1"), Data: &Data{Text: vcalEvent}},
 			{Source: loc("T1"), Data: &Data{Text: strings.Replace(vcalTodo, "Buy milk", "Buy oat milk", 1)}},
 		}}}})
@@ -153,7 +153,7 @@ func TestVCalDeviceZone(t *testing.T) {
 		d.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("calendar"), Source: loc("cal"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
 		var cmds []Command
 		for i, it := range items {
-			cmds = append(cmds, &Change{Op: "Add", Meta: &Meta{Type: "text/x-vcalendar"}, Items: []Item{{Source: loc(fmt.Sprint("L", i)), Data: &Data{Text: it}}}})
+			cmds = append(cmds, &Change{Op: OpAdd, Meta: &Meta{Type: "text/x-vcalendar"}, Items: []Item{{Source: loc(fmt.Sprint("L", i)), Data: &Data{Text: it}}}})
 		}
 		d.message(2, true, &Sync{Target: loc("calendar"), Source: loc("cal"), Commands: cmds})
 		out := map[string]string{}

@@ -15,7 +15,7 @@ import (
 func (s *session) apply(ch *syncml.Change) []*syncml.Status {
 	var out []*syncml.Status
 	for _, it := range ch.Items {
-		st := &syncml.Status{CmdRef: ch.CmdID, Cmd: ch.Op, Data: syncml.StatusOK.String()}
+		st := &syncml.Status{CmdRef: ch.CmdID, Cmd: string(ch.Op), Data: syncml.StatusOK.String()}
 		if it.Source != nil {
 			st.SourceRef = []string{it.Source.LocURI}
 		}
@@ -63,7 +63,7 @@ func (s *session) apply(ch *syncml.Change) []*syncml.Status {
 			s.stats.Deleted++
 		default:
 			st.Data = syncml.StatusNotImplemented.String()
-			s.itemErrs = append(s.itemErrs, "the server sent "+ch.Op)
+			s.itemErrs = append(s.itemErrs, "the server sent "+string(ch.Op))
 		}
 	}
 	return out
@@ -80,7 +80,7 @@ func (s *session) assemble(ch *syncml.Change, it syncml.Item) (data string, comp
 	c := s.chunk
 	if c == nil && !it.MoreData {
 		if ch.Op != "Delete" && it.Data == nil {
-			s.itemErrs = append(s.itemErrs, "the server sent "+ch.Op+" without data")
+			s.itemErrs = append(s.itemErrs, "the server sent "+string(ch.Op)+" without data")
 			return "", false, syncml.StatusIncompleteCommand
 		}
 		return text, true, 0

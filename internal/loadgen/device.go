@@ -21,7 +21,7 @@ type Device struct {
 	nextLUID int
 	// dirty: what changed since the last completed session, by LUID:
 	// "Add", "Replace" or "Delete".
-	dirty map[string]string
+	dirty map[string]syncml.ChangeOp
 	made  int // contacts this device made (numbers their FN)
 	// last is our Next anchor of the last completed session; serverLast
 	// the server's (OMA-TS-DS_Protocol 1.2, 2.2.2: the server's Last must
@@ -35,7 +35,7 @@ type Device struct {
 // "IMEI:load-<user>-<n>" and an empty address book.
 func NewDevice(acct Account, n int) *Device {
 	return &Device{ID: fmt.Sprintf("IMEI:load-%s-%d", acct.User, n), account: acct, number: n,
-		items: map[string]string{}, dirty: map[string]string{}}
+		items: map[string]string{}, dirty: map[string]syncml.ChangeOp{}}
 }
 
 // Len is how many contacts the device holds.
@@ -55,7 +55,7 @@ func (d *Device) MakeContacts(n int) {
 	for range n {
 		d.made++
 		luid := d.add(contact(d.account.User, d.number, d.made, 0))
-		d.dirty[luid] = "Add"
+		d.dirty[luid] = syncml.OpAdd
 	}
 }
 
@@ -67,7 +67,7 @@ func (d *Device) Change(n, rev int) {
 		l := luids[(rev*n+i)%len(luids)]
 		d.items[l] = withNote(d.items[l], fmt.Sprintf("revision %d of a contact the load generator made", rev))
 		if d.dirty[l] != "Add" {
-			d.dirty[l] = "Replace"
+			d.dirty[l] = syncml.OpReplace
 		}
 	}
 }
@@ -99,9 +99,9 @@ func (d *Device) luids() []string {
 // a two-way or one-way sync from the client, nothing otherwise.
 func (d *Device) outgoing(mode syncml.AlertCode) []syncml.Command {
 	var cmds []syncml.Command
-	change := func(op, luid string) {
+	change := func(op syncml.ChangeOp, luid string) {
 		c := &syncml.Change{Op: op, Items: []syncml.Item{{Source: &syncml.Loc{LocURI: luid}}}}
-		if op != "Delete" {
+		if op != syncml.OpDelete {
 			c.Meta = &syncml.Meta{Type: "text/vcard"}
 			c.Items[0].Data = &syncml.Data{Text: d.items[luid]}
 		}
@@ -120,7 +120,7 @@ func (d *Device) outgoing(mode syncml.AlertCode) []syncml.Command {
 		}
 		var gone []string
 		for l, op := range d.dirty {
-			if op == "Delete" {
+			if op == syncml.OpDelete {
 				gone = append(gone, l)
 			}
 		}

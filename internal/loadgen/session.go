@@ -83,9 +83,10 @@ type sentCmd struct {
 // chunk is a large object the server sends in pieces (MoreData;
 // OMA-TS-SyncML_RepPro 1.2, 7: its first piece carries the Size).
 type chunk struct {
-	op, source, target string
-	size               int64
-	data               strings.Builder
+	op             syncml.ChangeOp
+	source, target string
+	size           int64
+	data           strings.Builder
 }
 
 func newSession(d *Device, tr *transport, url string) *session {
