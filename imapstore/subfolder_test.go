@@ -328,6 +328,30 @@ func TestSubFolderInvalid(t *testing.T) {
 	}
 }
 
+// TestSubFolderQuote: a quote and a backslash, which config and the
+// engine's policy used to refuse in a sub-folder path, make a folder
+// Dovecot keeps and lists like any other (IMAP quotes them), so
+// folderpath.Check takes them.
+func TestSubFolderQuote(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, dovetest.ProfileFull)
+	a := e.dial(t)
+	sub := `Say "hi"/back\slash`
+	if err := a.Put(ctx, KindContacts.Sub(sub), &Item{Data: vcard("q", "Quoted")}); err != nil {
+		t.Fatal(err)
+	}
+	if subs := mustSubFolders(t, a, KindContacts); !slices.Equal(subs, []string{`Say "hi"`, sub}) {
+		t.Errorf("SubFolders = %q", subs)
+	}
+	if d := mustChanges(t, a, KindContacts.Sub(sub), nil); len(d.Added) != 1 {
+		t.Errorf("%s: %s", sub, changesString(d))
+	}
+	if n := len(folderMessages(t, e.mailClient(t), `Contacts/Say "hi"/back\slash`)); n != 1 {
+		t.Errorf("the folder holds %d messages, want 1", n)
+	}
+}
+
 // dropMail is a mail with a vCard attachment, as a mail client writes it.
 func dropMail(card string) []byte {
 	return []byte("From: friend@example.org\r\nSubject: a contact\r\nMIME-Version: 1.0\r\n" +
