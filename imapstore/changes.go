@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/emersion/go-imap/v2"
@@ -443,25 +442,6 @@ func listingOf(m *imapclient.FetchMessageBuffer) listing {
 		l.id = ""
 	}
 	return l
-}
-
-// headerValue finds one field in a raw header block (unfolded, trimmed).
-func headerValue(raw []byte, name string) string {
-	lines := strings.Split(strings.ReplaceAll(string(raw), "\r\n", "\n"), "\n")
-	for i, line := range lines {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok || !strings.EqualFold(strings.TrimSpace(k), name) {
-			continue
-		}
-		for _, more := range lines[i+1:] {
-			if more == "" || (more[0] != ' ' && more[0] != '\t') {
-				break
-			}
-			v += more
-		}
-		return strings.TrimSpace(v)
-	}
-	return ""
 }
 
 func liveUIDs(data *imap.SearchData) []imap.UID {
