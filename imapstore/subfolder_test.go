@@ -199,9 +199,7 @@ func TestSubFolders(t *testing.T) {
 			}
 
 			// Replace and delete in the sub-folder.
-			if err := b.Put(ctx, family, &Item{ID: dad.ID, Data: vcard("", "Dad Renamed")}); err != nil {
-				t.Fatal(err)
-			}
+			mustPut(t, b, family, &Item{ID: dad.ID, Data: vcard("", "Dad Renamed")})
 			missing, err := b.Delete(ctx, family, mum.ID, base.ID)
 			if err != nil || fmt.Sprint(missing) != fmt.Sprint([]string{base.ID}) {
 				t.Fatalf("Delete in %s: missing %v, err %v", family, missing, err)
@@ -334,13 +332,10 @@ func TestSubFolderInvalid(t *testing.T) {
 // folderpath.Check takes them.
 func TestSubFolderQuote(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	e := newEnv(t, dovetest.ProfileFull)
 	a := e.dial(t)
 	sub := `Say "hi"/back\slash`
-	if err := a.Put(ctx, KindContacts.Sub(sub), &Item{Data: vcard("q", "Quoted")}); err != nil {
-		t.Fatal(err)
-	}
+	mustPut(t, a, KindContacts.Sub(sub), &Item{Data: vcard("q", "Quoted")})
 	if subs := mustSubFolders(t, a, KindContacts); !slices.Equal(subs, []string{`Say "hi"`, sub}) {
 		t.Errorf("SubFolders = %q", subs)
 	}
@@ -424,9 +419,7 @@ func TestSubFolderDotDelimiter(t *testing.T) {
 	a := e.dial(t)
 	school := KindContacts.Sub("Friends/School")
 	pal := &Item{Data: vcard("", "School Pal")}
-	if err := a.Put(ctx, school, pal); err != nil {
-		t.Fatal(err)
-	}
+	mustPut(t, a, school, pal)
 	if n := len(folderMessages(t, mc, "Contacts.Friends.School")); n != 1 {
 		t.Errorf("Contacts.Friends.School: %d messages", n)
 	}
