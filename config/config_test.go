@@ -305,17 +305,7 @@ func TestValueError(t *testing.T) {
 		{"value for table", "imap = \"x:1\"\n", "imap", 1, "must be a table, not a string"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse([]byte(tt.src), "t.toml")
-			e := only(t, err)
-			if e.Key != tt.key || e.Line != tt.line {
-				t.Errorf("got key %q line %d, want %q line %d: %v", e.Key, e.Line, tt.key, tt.line, err)
-			}
-			prefix := fmt.Sprintf("config: t.toml:%d: %s: ", tt.line, tt.key)
-			if !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("got %q, want prefix %q and %q", err, prefix, tt.msg)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { parseFails(t, tt.src, tt.key, tt.line, tt.msg) })
 	}
 }
 
@@ -397,20 +387,25 @@ func TestValidation(t *testing.T) {
 		{"[log]\nformat = \"xml\"\n", "log.format", 2, `invalid value "xml"; want "text" or "json"`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.key, func(t *testing.T) {
-			cfg, err := Parse([]byte(tt.src), "t.toml")
-			if cfg != nil {
-				t.Error("Config returned with error")
-			}
-			e := only(t, err)
-			if e.Key != tt.key || e.Line != tt.line {
-				t.Errorf("got key %q line %d, want %q line %d: %v", e.Key, e.Line, tt.key, tt.line, err)
-			}
-			prefix := fmt.Sprintf("config: t.toml:%d: %s: ", tt.line, tt.key)
-			if !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("got  %s\nwant %s...%s", err, prefix, tt.msg)
-			}
-		})
+		t.Run(tt.key, func(t *testing.T) { parseFails(t, tt.src, tt.key, tt.line, tt.msg) })
+	}
+}
+
+// parseFails parses src, which must fail with one error, about key at
+// line, that says msg.
+func parseFails(t *testing.T, src, key string, line int, msg string) {
+	t.Helper()
+	cfg, err := Parse([]byte(src), "t.toml")
+	if cfg != nil {
+		t.Error("Config returned with error")
+	}
+	e := only(t, err)
+	if e.Key != key || e.Line != line {
+		t.Errorf("got key %q line %d, want %q line %d: %v", e.Key, e.Line, key, line, err)
+	}
+	prefix := fmt.Sprintf("config: t.toml:%d: %s: ", line, key)
+	if !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), msg) {
+		t.Errorf("got  %s\nwant %s...%s", err, prefix, msg)
 	}
 }
 
