@@ -305,17 +305,7 @@ func TestValueError(t *testing.T) {
 		{"value for table", "imap = \"x:1\"\n", "imap", 1, "must be a table, not a string"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse([]byte(tt.src), "t.toml")
-			e := only(t, err)
-			if e.Key != tt.key || e.Line != tt.line {
-				t.Errorf("got key %q line %d, want %q line %d: %v", e.Key, e.Line, tt.key, tt.line, err)
-			}
-			prefix := fmt.Sprintf("config: t.toml:%d: %s: ", tt.line, tt.key)
-			if !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("got %q, want prefix %q and %q", err, prefix, tt.msg)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { parseFails(t, tt.src, tt.key, tt.line, tt.msg) })
 	}
 }
 
@@ -380,6 +370,12 @@ func TestValidation(t *testing.T) {
 		{"[sync.defaults]\ncalendar_past = \"-1d\"\n", "sync.defaults.calendar_past", 2, "must not be negative"},
 		{"[sync.defaults]\ncalendar_future = \"-1h\"\n", "sync.defaults.calendar_future", 2, "must not be negative"},
 		{"[sync.defaults]\ncontact_folders = [\"Family\", \"a/../b\"]\n", "sync.defaults.contact_folders", 2, `entry 2 ("a/../b") is not a sub-folder path`},
+		// Control characters besides NUL, CR, LF and tab were let through
+		// (TestContactFolders).
+		{"[sync.defaults]\ncontact_folders = [\"ctl\\u0001\"]\n", "sync.defaults.contact_folders", 2, `entry 1 ("ctl\x01") is not a sub-folder path`},
+		{"[sync.defaults]\ncontact_folders = [\"del\\u007f\"]\n", "sync.defaults.contact_folders", 2, `entry 1 ("del\x7f") is not a sub-folder path`},
+		{"[sync.defaults]\ncontact_folders = [\"c1\\u0085c1\"]\n", "sync.defaults.contact_folders", 2, `entry 1 ("c1\u0085c1") is not a sub-folder path`},
+		{"[sync.defaults]\ncontact_folders = [\" / \"]\n", "sync.defaults.contact_folders", 2, `entry 1 ("") is not a sub-folder path`},
 		{"[http]\ntrusted_proxies = [\"127.0.0.1\", \"proxy.example\"]\n", "http.trusted_proxies", 2, `entry 2 ("proxy.example") is neither an IP address nor a CIDR range`},
 		{"[sync.defaults]\ntime_zone = \"Europe/Atlantis\"\n", "sync.defaults.time_zone", 2, `unknown time zone "Europe/Atlantis"`},
 		// [auth]
@@ -391,20 +387,48 @@ func TestValidation(t *testing.T) {
 		{"[log]\nformat = \"xml\"\n", "log.format", 2, `invalid value "xml"; want "text" or "json"`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.key, func(t *testing.T) {
-			cfg, err := Parse([]byte(tt.src), "t.toml")
-			if cfg != nil {
-				t.Error("Config returned with error")
-			}
-			e := only(t, err)
-			if e.Key != tt.key || e.Line != tt.line {
-				t.Errorf("got key %q line %d, want %q line %d: %v", e.Key, e.Line, tt.key, tt.line, err)
-			}
-			prefix := fmt.Sprintf("config: t.toml:%d: %s: ", tt.line, tt.key)
-			if !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("got  %s\nwant %s...%s", err, prefix, tt.msg)
-			}
-		})
+		t.Run(tt.key, func(t *testing.T) { parseFails(t, tt.src, tt.key, tt.line, tt.msg) })
+	}
+}
+
+// parseFails parses src, which must fail with one error, about key at
+// line, that says msg.
+func parseFails(t *testing.T, src, key string, line int, msg string) {
+	t.Helper()
+	cfg, err := Parse([]byte(src), "t.toml")
+	if cfg != nil {
+		t.Error("Config returned with error")
+	}
+	e := only(t, err)
+	if e.Key != key || e.Line != line {
+		t.Errorf("got key %q line %d, want %q line %d: %v", e.Key, e.Line, key, line, err)
+	}
+	prefix := fmt.Sprintf("config: t.toml:%d: %s: ", line, key)
+	if !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), msg) {
+		t.Errorf("got  %s\nwant %s...%s", err, prefix, msg)
+	}
+}
+
+// TestContactFolders: contact_folders follows folderpath's rule, the
+// store's. Config used to check a trimmed copy of each entry but hand on
+// the entry as written, so " /Family/" passed here and failed at the first
+// sync; it refused a quote, which an IMAP folder name may hold, and let
+// control characters through that Dovecot refuses (TestValidation).
+func TestContactFolders(t *testing.T) {
+	cfg, err := Parse([]byte("[sync.defaults]\ncontact_folders = [\" /Family/ \", 'Say \"hi\"/back\\slash', \"Friends/School/\"]\n"), "t.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Family", `Say "hi"/back\slash`, "Friends/School"}
+	if got := cfg.Sync.Defaults.ContactFolders; !reflect.DeepEqual(got, want) {
+		t.Errorf("contact_folders = %q, want %q", got, want)
+	}
+	// A Config changed in code is checked as it is: the store would refuse
+	// the empty level.
+	c := Default()
+	c.Sync.Defaults.ContactFolders = []string{"/Family"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "not a sub-folder path") {
+		t.Errorf("Validate of \"/Family\": %v", err)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"unicode"
 
 	"github.com/BurntSushi/toml"
+
+	"syncml-imap/internal/folderpath"
 )
 
 // Parse decodes data, the TOML text of a configuration file, over Default
@@ -47,6 +49,10 @@ func Parse(data []byte, name string) (*Config, error) {
 	}
 	if len(cfg.Sync.Defaults.ContactFolders) == 0 {
 		cfg.Sync.Defaults.ContactFolders = nil
+	}
+	for i, f := range cfg.Sync.Defaults.ContactFolders {
+		// The store takes the path validate checks, not " /Family/ ".
+		cfg.Sync.Defaults.ContactFolders[i] = folderpath.Trim(f)
 	}
 
 	var errs []*Error

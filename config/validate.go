@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // time_zone names resolve on hosts without a zoneinfo database
+
+	"syncml-imap/internal/folderpath"
 )
 
 // Validate checks c for values that are out of range or inconsistent. It
@@ -242,12 +244,7 @@ func (p *Policy) check(ch *checker, prefix string) {
 		}
 	}
 	for i, f := range p.ContactFolders {
-		f = strings.Trim(strings.TrimSpace(f), "/")
-		bad := f == ""
-		for _, seg := range strings.Split(f, "/") {
-			bad = bad || seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, "*%\"\x00\r\n\t")
-		}
-		if bad {
+		if folderpath.Check(f) != nil {
 			ch.fail(prefix+"contact_folders", "entry %d (%q) is not a sub-folder path such as \"Family\" or \"Friends/School\"", i+1, p.ContactFolders[i])
 		}
 	}

@@ -311,6 +311,26 @@ func (a *Account) begin(ctx context.Context) (context.Context, func(), error) {
 	}, nil
 }
 
+// beginFolder begins an operation (see begin) on the kind's folder; the
+// caller calls end when done. The kind is checked first: one that names
+// no folder is refused with ErrInvalidKind, before the Account is asked
+// for anything (ErrClosed included).
+func (a *Account) beginFolder(ctx context.Context, kind Kind) (context.Context, *folder, func(), error) {
+	if err := kind.check(); err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, end, err := a.begin(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	f, err := a.itemFolder(ctx, kind)
+	if err != nil {
+		end()
+		return nil, nil, nil, err
+	}
+	return ctx, f, end, nil
+}
+
 // ctxErr prefers the context's error: "context deadline exceeded" says more
 // than "use of closed network connection".
 func ctxErr(ctx context.Context, err error) error {

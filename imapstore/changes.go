@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/emersion/go-imap/v2"
@@ -38,18 +37,11 @@ func (d *ChangesData) Empty() bool {
 // SEARCH, UID FETCH of the UIDs past the old UIDNEXT). Messages dropped in
 // by other programs cost one more fetch when they appear.
 func (a *Account) Changes(ctx context.Context, kind Kind, since *SyncPoint) (*ChangesData, error) {
-	if err := kind.check(); err != nil {
-		return nil, err
-	}
-	ctx, end, err := a.begin(ctx)
+	ctx, f, end, err := a.beginFolder(ctx, kind)
 	if err != nil {
 		return nil, err
 	}
 	defer end()
-	f, err := a.itemFolder(ctx, kind)
-	if err != nil {
-		return nil, err
-	}
 	if f.cur == nil && since != nil {
 		// Any sync point of the folder's UIDVALIDITY is a correct index,
 		// only maybe old: start from it so an unchanged folder costs one
@@ -84,18 +76,11 @@ func (a *Account) Changes(ctx context.Context, kind Kind, since *SyncPoint) (*Ch
 // changed, the folder's current sync point is returned, so the next
 // Changes of an untouched folder costs one round trip.
 func (a *Account) Advance(ctx context.Context, kind Kind, base *SyncPoint, own []string) (*SyncPoint, error) {
-	if err := kind.check(); err != nil {
-		return nil, err
-	}
-	ctx, end, err := a.begin(ctx)
+	ctx, f, end, err := a.beginFolder(ctx, kind)
 	if err != nil {
 		return nil, err
 	}
 	defer end()
-	f, err := a.itemFolder(ctx, kind)
-	if err != nil {
-		return nil, err
-	}
 	if f.cur == nil && base != nil {
 		f.cur = base.Clone()
 	}
@@ -245,18 +230,11 @@ func HeadOf(point []byte) (head PointHead, ok bool) {
 // HIGHESTMODSEQ. Without CONDSTORE it cannot tell and says no; Changes
 // then lists what changed.
 func (a *Account) Unchanged(ctx context.Context, kind Kind, head PointHead) (bool, error) {
-	if err := kind.check(); err != nil {
-		return false, err
-	}
-	ctx, end, err := a.begin(ctx)
+	ctx, f, end, err := a.beginFolder(ctx, kind)
 	if err != nil {
 		return false, err
 	}
 	defer end()
-	f, err := a.itemFolder(ctx, kind)
-	if err != nil {
-		return false, err
-	}
 	return a.statusIs(ctx, f, head)
 }
 
@@ -443,25 +421,6 @@ func listingOf(m *imapclient.FetchMessageBuffer) listing {
 		l.id = ""
 	}
 	return l
-}
-
-// headerValue finds one field in a raw header block (unfolded, trimmed).
-func headerValue(raw []byte, name string) string {
-	lines := strings.Split(strings.ReplaceAll(string(raw), "\r\n", "\n"), "\n")
-	for i, line := range lines {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok || !strings.EqualFold(strings.TrimSpace(k), name) {
-			continue
-		}
-		for _, more := range lines[i+1:] {
-			if more == "" || (more[0] != ' ' && more[0] != '\t') {
-				break
-			}
-			v += more
-		}
-		return strings.TrimSpace(v)
-	}
-	return ""
 }
 
 func liveUIDs(data *imap.SearchData) []imap.UID {

@@ -52,9 +52,7 @@ func TestMailClientEdit(t *testing.T) {
 			e := newEnv(t, p.profile)
 			a := e.dial(t)
 			ann, bob := &Item{Data: vcard("", "Ann Old")}, &Item{Data: vcard("", "Bob Old")}
-			if err := a.Put(ctx, KindContacts, ann, bob); err != nil {
-				t.Fatal(err)
-			}
+			mustPut(t, a, KindContacts, ann, bob)
 			base := mustChanges(t, a, KindContacts, nil)
 
 			// The common path: reading items in our form writes nothing.

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha1"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"syncml-imap/internal/folderpath"
 	"syncml-imap/internal/vformat"
 	"syncml-imap/internal/vobject"
 )
@@ -37,10 +35,10 @@ var Kinds = []Kind{KindContacts, KindCalendar, KindTasks}
 // KindContacts.Sub("Friends").Sub("School") are the same kind.
 //
 // A sub-folder kind holds what its base kind holds and works the same
-// everywhere a Kind is taken. Sub does not check name: a path with an
-// empty level, "." or "..", a control character or an IMAP wildcard
-// ("*", "%") makes a kind every operation refuses with ErrInvalidKind
-// before it sends anything to the server.
+// everywhere a Kind is taken. Sub does not check name: a path that
+// folderpath.Check refuses (an empty level, "." or "..", a control
+// character, an IMAP wildcard) makes a kind every operation refuses with
+// ErrInvalidKind before it sends anything to the server.
 func (k Kind) Sub(name string) Kind {
 	return k + "/" + Kind(name)
 }
@@ -98,33 +96,8 @@ func (k Kind) check() error {
 	if !strings.Contains(string(k), "/") {
 		return nil
 	}
-	if err := checkSubPath(k.SubPath()); err != nil {
+	if err := folderpath.Check(k.SubPath()); err != nil {
 		return fmt.Errorf("%w %q: %v", ErrInvalidKind, k, err)
-	}
-	return nil
-}
-
-// checkSubPath accepts a sub-folder path of non-empty levels separated by
-// "/". "." and ".." are refused because servers that keep folders as
-// directories read them as such; control characters because no mail
-// client can show them; "*" and "%" because they are wildcards in LIST
-// patterns (RFC 3501, 6.3.8), so such a folder could not be listed alone.
-func checkSubPath(sub string) error {
-	if !utf8.ValidString(sub) {
-		return errors.New("sub-folder path is not UTF-8")
-	}
-	for _, level := range strings.Split(sub, "/") {
-		switch level {
-		case "":
-			return errors.New("empty sub-folder name")
-		case ".", "..":
-			return fmt.Errorf("sub-folder name %q", level)
-		}
-		for _, r := range level {
-			if unicode.IsControl(r) || r == '*' || r == '%' {
-				return fmt.Errorf("sub-folder name %q has the character %q", level, r)
-			}
-		}
 	}
 	return nil
 }

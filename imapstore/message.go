@@ -1,6 +1,7 @@
 package imapstore
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	// parts dropped in by other programs are read as UTF-8.
 	_ "github.com/emersion/go-message/charset"
 	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
 )
 
 // Header fields the store writes on every item message. They let the store
@@ -24,6 +26,18 @@ const (
 	headerItemType = "X-SyncML-Item-Type" // e.g. "text/vcard; version=3.0"
 	headerStateKey = "X-SyncML-State-Key" // on state messages
 )
+
+// headerValue returns one field of a header block, as FETCH
+// BODY[HEADER.FIELDS (...)] returns it (RFC 3501, 6.4.5), unfolded and
+// trimmed; "" when the block has none. The fields end at the blank line
+// (what follows is no header), or at a line that is no field, which a
+// server does not send in such a block.
+func headerValue(raw []byte, name string) string {
+	// A buffer of the block's size: a folder's listing reads one block a
+	// message, and bufio's default would be 4 KiB each.
+	h, _ := textproto.ReadHeader(bufio.NewReaderSize(bytes.NewReader(raw), len(raw)+1))
+	return h.Get(name)
+}
 
 // maxForeignSize bounds what the store reads of a message it did not write
 // (a mail dropped into a folder) when looking for items in it.

@@ -223,3 +223,27 @@ func FuzzItemMessageInForm(f *testing.F) {
 		inFormRoundTrip(t, kinds[((k%3)+3)%3], data)
 	})
 }
+
+// TestHeaderValue: the header blocks FETCH BODY[HEADER.FIELDS (...)]
+// returns, as servers write them.
+func TestHeaderValue(t *testing.T) {
+	for _, tc := range []struct{ raw, want string }{
+		{"X-SyncML-Item-ID: abc\r\n\r\n", "abc"},
+		{"x-syncml-item-id:abc\r\n\r\n", "abc"},         // any case, no space
+		{"X-SyncML-Item-ID : abc \r\n\r\n", "abc"},      // space before the colon
+		{"X-SyncML-Item-ID: abc\n\n", "abc"},            // bare LF
+		{"X-SyncML-Item-ID: abc", "abc"},                // no blank line
+		{"X-SyncML-Item-ID:\r\n abc\r\n\r\n", "abc"},    // folded
+		{"X-SyncML-Item-ID: a\r\n\tbc\r\n\r\n", "a bc"}, // folded with a tab
+		{"X-SyncML-Item-ID: first\r\nX-SyncML-Item-ID: second\r\n\r\n", "first"},
+		{"X-Other: x\r\n\r\n", ""},
+		{"\r\n", ""},
+		{"", ""},
+		// A field after the blank line is the body's, not the header's.
+		{"X-Other: x\r\n\r\nX-SyncML-Item-ID: body\r\n", ""},
+	} {
+		if got := headerValue([]byte(tc.raw), headerItemID); got != tc.want {
+			t.Errorf("headerValue(%q) = %q, want %q", tc.raw, got, tc.want)
+		}
+	}
+}

@@ -53,15 +53,11 @@ func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
 		}
 	}
 
-	ctx, end, err := a.begin(ctx)
+	ctx, f, end, err := a.beginFolder(ctx, kind)
 	if err != nil {
 		return err
 	}
 	defer end()
-	f, err := a.itemFolder(ctx, kind)
-	if err != nil {
-		return err
-	}
 	if err := a.ensureIndex(ctx, f); err != nil {
 		return err
 	}
@@ -103,18 +99,11 @@ func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
 // Delete removes items. IDs the folder does not hold are returned as
 // missing, not as an error: deleting what is gone already is no failure.
 func (a *Account) Delete(ctx context.Context, kind Kind, ids ...string) (missing []string, err error) {
-	if err := kind.check(); err != nil {
-		return nil, err
-	}
-	ctx, end, err := a.begin(ctx)
+	ctx, f, end, err := a.beginFolder(ctx, kind)
 	if err != nil {
 		return nil, err
 	}
 	defer end()
-	f, err := a.itemFolder(ctx, kind)
-	if err != nil {
-		return nil, err
-	}
 	if err := a.ensureIndex(ctx, f); err != nil {
 		return nil, err
 	}
@@ -135,18 +124,11 @@ func (a *Account) Delete(ctx context.Context, kind Kind, ids ...string) (missing
 // in the store's form (a mail client saved an edited copy: new
 // attachment, old Subject and summary) is rewritten into it, once.
 func (a *Account) Get(ctx context.Context, kind Kind, ids ...string) ([]*Item, error) {
-	if err := kind.check(); err != nil {
-		return nil, err
-	}
-	ctx, end, err := a.begin(ctx)
+	ctx, f, end, err := a.beginFolder(ctx, kind)
 	if err != nil {
 		return nil, err
 	}
 	defer end()
-	f, err := a.itemFolder(ctx, kind)
-	if err != nil {
-		return nil, err
-	}
 	if err := a.ensureIndex(ctx, f); err != nil {
 		return nil, err
 	}

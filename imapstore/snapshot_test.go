@@ -23,9 +23,7 @@ func TestSnapshot(t *testing.T) {
 		t.Fatalf("empty folder: %d %v", n, err)
 	}
 	for i := 0; i < 3; i++ {
-		if err := a.Put(ctx, KindContacts, &Item{Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:P%d\r\nN:P%d;;;;\r\nEND:VCARD\r\n", i, i))}); err != nil {
-			t.Fatal(err)
-		}
+		mustPut(t, a, KindContacts, &Item{Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:P%d\r\nN:P%d;;;;\r\nEND:VCARD\r\n", i, i))})
 	}
 	n, err := a.Snapshot(ctx, KindContacts, "SyncML Backup/2026-11-25 phone/Contacts")
 	if err != nil || n != 3 {

@@ -150,6 +150,13 @@ func mustChanges(t testing.TB, a *Account, kind Kind, since *SyncPoint) *Changes
 	return d
 }
 
+func mustPut(t testing.TB, a *Account, kind Kind, items ...*Item) {
+	t.Helper()
+	if err := a.Put(context.Background(), kind, items...); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+}
+
 func changesString(d *ChangesData) string {
 	return fmt.Sprintf("added %v modified %v deleted %v", d.Added, d.Modified, d.Deleted)
 }
@@ -261,9 +268,7 @@ func TestLifecycle(t *testing.T) {
 				sp0 := d.SyncPoint
 
 				x, y, z := &Item{Data: mk("uid-x", "X Ray")}, &Item{Data: mk("uid-y", "Yan Kee")}, &Item{Data: mk("uid-z", "Zu Lu")}
-				if err := a.Put(ctx, kind, x, y, z); err != nil {
-					t.Fatal(err)
-				}
+				mustPut(t, a, kind, x, y, z)
 				d = mustChanges(t, a, kind, sp0)
 				if got, want := fmt.Sprint(d.Added), fmt.Sprint(sortedIDs(x, y, z)); got != want || len(d.Modified)+len(d.Deleted) > 0 {
 					t.Fatalf("%s after 3 adds: %s, want added %s", kind, changesString(d), want)
@@ -282,9 +287,7 @@ func TestLifecycle(t *testing.T) {
 				}
 
 				y2 := &Item{ID: y.ID, Data: mk("uid-y", "Yan Kee Renamed")}
-				if err := a.Put(ctx, kind, y2); err != nil {
-					t.Fatal(err)
-				}
+				mustPut(t, a, kind, y2)
 				missing, err := a.Delete(ctx, kind, z.ID, "no-such-id")
 				if err != nil || fmt.Sprint(missing) != "[no-such-id]" {
 					t.Fatalf("Delete: missing %v, err %v", missing, err)
@@ -309,7 +312,6 @@ func TestLifecycle(t *testing.T) {
 // TestRoundTrips checks the cost promises by counting the IMAP commands sent.
 func TestRoundTrips(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	for _, p := range profiles[:2] {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
@@ -319,9 +321,7 @@ func TestRoundTrips(t *testing.T) {
 			for i := 0; i < 20; i++ {
 				items = append(items, &Item{Data: vcard("", fmt.Sprintf("Person %d", i))})
 			}
-			if err := a.Put(ctx, KindContacts, items...); err != nil {
-				t.Fatal(err)
-			}
+			mustPut(t, a, KindContacts, items...)
 			sp := mustChanges(t, a, KindContacts, nil).SyncPoint
 
 			// A new session (new Account) starting from the stored sync point.
@@ -337,9 +337,7 @@ func TestRoundTrips(t *testing.T) {
 			}
 
 			// A change elsewhere: one more pipelined round trip, no extra fetch.
-			if err := a.Put(ctx, KindContacts, &Item{Data: vcard("", "Newcomer")}); err != nil {
-				t.Fatal(err)
-			}
+			mustPut(t, a, KindContacts, &Item{Data: vcard("", "Newcomer")})
 			d = mustChanges(t, b, KindContacts, sp)
 			cmds = e.log.take()
 			if a.caps.CondStore {
@@ -360,9 +358,7 @@ func TestCrashBetweenAppendAndExpunge(t *testing.T) {
 	e := newEnv(t, dovetest.ProfileFull)
 	a := e.dial(t)
 	it := &Item{Data: vcard("u", "Old Name")}
-	if err := a.Put(ctx, KindContacts, it); err != nil {
-		t.Fatal(err)
-	}
+	mustPut(t, a, KindContacts, it)
 	sp := mustChanges(t, a, KindContacts, nil).SyncPoint
 
 	newer := vcard("u", "New Name")
@@ -408,9 +404,7 @@ func TestUIDValidityChange(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, p.profile)
 			a := e.dial(t)
-			if err := a.Put(ctx, KindContacts, &Item{Data: vcard("", "Somebody")}); err != nil {
-				t.Fatal(err)
-			}
+			mustPut(t, a, KindContacts, &Item{Data: vcard("", "Somebody")})
 			sp := mustChanges(t, a, KindContacts, nil).SyncPoint
 			// A restore from backup, or an admin recreating the folder.
 			mc := e.mailClient(t)
@@ -512,16 +506,13 @@ func TestForeignMessages(t *testing.T) {
 // add again.
 func TestMailClientDeletes(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	for _, p := range profiles {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, p.profile)
 			a := e.dial(t)
 			x, y := &Item{Data: vcard("", "Xavier")}, &Item{Data: vcard("", "Yvonne")}
-			if err := a.Put(ctx, KindContacts, x, y); err != nil {
-				t.Fatal(err)
-			}
+			mustPut(t, a, KindContacts, x, y)
 			sp := mustChanges(t, a, KindContacts, nil).SyncPoint
 			mc := e.mailClient(t)
 			msgs := folderMessages(t, mc, "Contacts")
@@ -556,14 +547,11 @@ func TestMailClientDeletes(t *testing.T) {
 
 func TestReadableMessage(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	e := newEnv(t, dovetest.ProfileFull)
 	a := e.dial(t)
 	ev := &Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nSUMMARY:Café meeting\r\n" +
 		"DTSTART;TZID=Europe/Paris:20261203T150000\r\nLOCATION:Le Zinc\r\nLAST-MODIFIED:20261101T120000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")}
-	if err := a.Put(ctx, KindCalendar, ev); err != nil {
-		t.Fatal(err)
-	}
+	mustPut(t, a, KindCalendar, ev)
 	if !bytes.Contains(ev.Data, []byte("UID:"+ev.ID)) {
 		t.Errorf("no UID property added: %s", ev.Data)
 	}
@@ -615,12 +603,8 @@ func TestNonASCIIFolders(t *testing.T) {
 	e.opts.Folders = map[Kind]string{KindContacts: "Adressbuch Privat – Ämter", KindCalendar: "Événements"}
 	e.opts.StateFolder = "Sync-Zustand ✓"
 	a := e.dial(t)
-	if err := a.Put(ctx, KindContacts, &Item{Data: vcard("", "Ärger Öz")}); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Put(ctx, KindCalendar, &Item{Data: event("e", "Fête")}); err != nil {
-		t.Fatal(err)
-	}
+	mustPut(t, a, KindContacts, &Item{Data: vcard("", "Ärger Öz")})
+	mustPut(t, a, KindCalendar, &Item{Data: event("e", "Fête")})
 	if _, err := a.SaveState(ctx, "k", []byte("v"), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -734,9 +718,7 @@ func TestStateDoesNotTouchItemFolders(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, dovetest.ProfileFull)
 	a := e.dial(t)
-	if err := a.Put(ctx, KindContacts, &Item{Data: vcard("", "P")}); err != nil {
-		t.Fatal(err)
-	}
+	mustPut(t, a, KindContacts, &Item{Data: vcard("", "P")})
 	sp := mustChanges(t, a, KindContacts, nil).SyncPoint
 	blob, _ := sp.MarshalBinary()
 	if _, err := a.SaveState(ctx, "device/x/contacts", blob, 0); err != nil {
@@ -769,9 +751,7 @@ func TestAdvance(t *testing.T) {
 			a := e.dial(t)
 			base := mustChanges(t, a, KindContacts, nil).SyncPoint
 			mine := &Item{Data: vcard("", "Mine")}
-			if err := a.Put(ctx, KindContacts, mine); err != nil {
-				t.Fatal(err)
-			}
+			mustPut(t, a, KindContacts, mine)
 			next, err := a.Advance(ctx, KindContacts, base, []string{mine.ID})
 			if err != nil {
 				t.Fatal(err)
@@ -786,13 +766,9 @@ func TestAdvance(t *testing.T) {
 			// Someone else adds while the session writes its own.
 			other := e.dial(t)
 			theirs := &Item{Data: vcard("", "Theirs")}
-			if err := other.Put(ctx, KindContacts, theirs); err != nil {
-				t.Fatal(err)
-			}
+			mustPut(t, other, KindContacts, theirs)
 			mine2 := &Item{ID: mine.ID, Data: vcard("", "Mine v2")}
-			if err := a.Put(ctx, KindContacts, mine2); err != nil {
-				t.Fatal(err)
-			}
+			mustPut(t, a, KindContacts, mine2)
 			next2, err := a.Advance(ctx, KindContacts, next, []string{mine.ID})
 			if err != nil {
 				t.Fatal(err)
@@ -807,7 +783,6 @@ func TestAdvance(t *testing.T) {
 
 func TestBatchPut(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	for _, p := range profiles {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
@@ -822,9 +797,7 @@ func TestBatchPut(t *testing.T) {
 			for i := 0; i < 250; i++ {
 				items = append(items, &Item{Data: vcard("", fmt.Sprintf("Batch %03d", i))})
 			}
-			if err := a.Put(ctx, KindContacts, items...); err != nil {
-				t.Fatal(err)
-			}
+			mustPut(t, a, KindContacts, items...)
 			if a.caps.MultiAppend {
 				// One command for the lot: every command is a transaction
 				// of its own on the server.
@@ -842,9 +815,7 @@ func TestBatchPut(t *testing.T) {
 			for _, it := range items {
 				it.Data = bytes.Replace(it.Data, []byte("Batch"), []byte("Again"), 1)
 			}
-			if err := a.Put(ctx, KindContacts, items...); err != nil {
-				t.Fatal(err)
-			}
+			mustPut(t, a, KindContacts, items...)
 			d2 := mustChanges(t, a, KindContacts, d.SyncPoint)
 			if len(d2.Modified) != 250 || len(d2.Added)+len(d2.Deleted) != 0 {
 				t.Errorf("after replacing all: %d/%d/%d", len(d2.Added), len(d2.Modified), len(d2.Deleted))
@@ -875,7 +846,6 @@ func TestContextCancel(t *testing.T) {
 // UIDs came with APPENDUID), and still finds what others added.
 func TestRescanSkipsOwnAppends(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	for _, p := range profiles[:2] {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
@@ -887,13 +857,9 @@ func TestRescanSkipsOwnAppends(t *testing.T) {
 			for i := 0; i < 20; i++ {
 				items = append(items, &Item{Data: vcard("", fmt.Sprintf("Own %d", i))})
 			}
-			if err := a.Put(ctx, KindContacts, items...); err != nil {
-				t.Fatal(err)
-			}
+			mustPut(t, a, KindContacts, items...)
 			// Someone else adds one meanwhile.
-			if err := e.dial(t).Put(ctx, KindContacts, &Item{Data: vcard("", "Other")}); err != nil {
-				t.Fatal(err)
-			}
+			mustPut(t, e.dial(t), KindContacts, &Item{Data: vcard("", "Other")})
 			log.take()
 			log.mu.Lock()
 			log.buf.Reset()

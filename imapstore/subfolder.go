@@ -8,6 +8,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"syncml-imap/internal/folderpath"
 )
 
 // Sub-folders of item folders. A Kind names them with "/" between levels
@@ -178,7 +180,7 @@ func (a *Account) SubFolders(ctx context.Context, kind Kind) ([]string, error) {
 			continue
 		}
 		levels := strings.Split(rel, string(a.delim))
-		if a.delim != '/' && strings.Contains(rel, "/") || checkSubPath(strings.Join(levels, "/")) != nil {
+		if a.delim != '/' && strings.Contains(rel, "/") || folderpath.Check(strings.Join(levels, "/")) != nil {
 			a.opts.Logger.Debug("imapstore: sub-folder name no kind can have", "user", a.username, "folder", l.Mailbox)
 			continue
 		}

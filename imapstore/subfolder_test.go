@@ -199,9 +199,7 @@ func TestSubFolders(t *testing.T) {
 			}
 
 			// Replace and delete in the sub-folder.
-			if err := b.Put(ctx, family, &Item{ID: dad.ID, Data: vcard("", "Dad Renamed")}); err != nil {
-				t.Fatal(err)
-			}
+			mustPut(t, b, family, &Item{ID: dad.ID, Data: vcard("", "Dad Renamed")})
 			missing, err := b.Delete(ctx, family, mum.ID, base.ID)
 			if err != nil || fmt.Sprint(missing) != fmt.Sprint([]string{base.ID}) {
 				t.Fatalf("Delete in %s: missing %v, err %v", family, missing, err)
@@ -328,6 +326,27 @@ func TestSubFolderInvalid(t *testing.T) {
 	}
 }
 
+// TestSubFolderQuote: a quote and a backslash, which config and the
+// engine's policy used to refuse in a sub-folder path, make a folder
+// Dovecot keeps and lists like any other (IMAP quotes them), so
+// folderpath.Check takes them.
+func TestSubFolderQuote(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, dovetest.ProfileFull)
+	a := e.dial(t)
+	sub := `Say "hi"/back\slash`
+	mustPut(t, a, KindContacts.Sub(sub), &Item{Data: vcard("q", "Quoted")})
+	if subs := mustSubFolders(t, a, KindContacts); !slices.Equal(subs, []string{`Say "hi"`, sub}) {
+		t.Errorf("SubFolders = %q", subs)
+	}
+	if d := mustChanges(t, a, KindContacts.Sub(sub), nil); len(d.Added) != 1 {
+		t.Errorf("%s: %s", sub, changesString(d))
+	}
+	if n := len(folderMessages(t, e.mailClient(t), `Contacts/Say "hi"/back\slash`)); n != 1 {
+		t.Errorf("the folder holds %d messages, want 1", n)
+	}
+}
+
 // dropMail is a mail with a vCard attachment, as a mail client writes it.
 func dropMail(card string) []byte {
 	return []byte("From: friend@example.org\r\nSubject: a contact\r\nMIME-Version: 1.0\r\n" +
@@ -400,9 +419,7 @@ func TestSubFolderDotDelimiter(t *testing.T) {
 	a := e.dial(t)
 	school := KindContacts.Sub("Friends/School")
 	pal := &Item{Data: vcard("", "School Pal")}
-	if err := a.Put(ctx, school, pal); err != nil {
-		t.Fatal(err)
-	}
+	mustPut(t, a, school, pal)
 	if n := len(folderMessages(t, mc, "Contacts.Friends.School")); n != 1 {
 		t.Errorf("Contacts.Friends.School: %d messages", n)
 	}

@@ -101,9 +101,7 @@ func TestMailClientEditVCard40(t *testing.T) {
 	e := newEnv(t, dovetest.ProfileFull)
 	a := e.dial(t)
 	it := &Item{Data: vcard("", "John Doe")}
-	if err := a.Put(ctx, KindContacts, it); err != nil {
-		t.Fatal(err)
-	}
+	mustPut(t, a, KindContacts, it)
 	base := mustChanges(t, a, KindContacts, nil)
 	mc := e.mailClient(t)
 	old := folderMessages(t, mc, "Contacts")
@@ -155,9 +153,7 @@ func TestMailClientEditVCard40(t *testing.T) {
 
 	// Put of a 4.0 card stores 3.0.
 	it2 := &Item{Data: []byte(thunderbird40)}
-	if err := a.Put(ctx, KindContacts, it2); err != nil {
-		t.Fatal(err)
-	}
+	mustPut(t, a, KindContacts, it2)
 	if it2.Version != "3.0" {
 		t.Errorf("Put: Version %q", it2.Version)
 	}

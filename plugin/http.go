@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 
 	"syncml-imap/syncml"
 )
@@ -39,6 +40,28 @@ type Handler struct {
 	// pool keeps the IMAP logins of finished sessions ([imap] keep_idle);
 	// nil: none.
 	pool *Pool
+
+	endpointOnce sync.Once
+	endpoint     http.Handler // serveSyncML, measured in Metrics
+}
+
+// ServeHTTP answers the SyncML endpoint (see serveSyncML), and admin
+// requests (the query parameter AdminParam) with Admin. It puts the
+// client's address in the request context for the login throttle and
+// counts the SyncML requests in Metrics.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(WithRemoteAddr(r.Context(), ClientAddr(r, h.TrustedProxies)))
+	if h.Admin != nil && r.URL.Query().Has(AdminParam) {
+		h.Admin.ServeHTTP(w, r)
+		return
+	}
+	h.endpointOnce.Do(func() {
+		h.endpoint = http.HandlerFunc(h.serveSyncML)
+		if h.Metrics != nil {
+			h.endpoint = h.Metrics.instrumentHTTP(h.endpoint)
+		}
+	})
+	h.endpoint.ServeHTTP(w, r)
 }
 
 // Close ends the sessions (nothing of an unfinished one is committed) and

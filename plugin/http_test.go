@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -17,13 +16,7 @@ func TestHTTPFront(t *testing.T) {
 	cfg := config.Default()
 	cfg.IMAP.Address = "127.0.0.1:1" // never reached by these requests
 	cfg.HTTP.MaxBodyBytes = 2000
-	h, err := NewHandler(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Server.Close()
-	ts := httptest.NewServer(h)
-	defer ts.Close()
+	_, ts := serve(t, cfg)
 
 	do := func(method, ctype, body string) (int, string, http.Header) {
 		req, _ := http.NewRequest(method, ts.URL+"/syncml", strings.NewReader(body))

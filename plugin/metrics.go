@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -118,6 +117,12 @@ func (m *Metrics) Handler(logger *slog.Logger) http.Handler {
 		opts.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelError)
 	}
 	return promhttp.HandlerFor(m.Registry, opts)
+}
+
+// instrumentHTTP returns next with the endpoint's HTTP metrics: the
+// requests it answered by status code, and those it is answering.
+func (m *Metrics) instrumentHTTP(next http.Handler) http.Handler {
+	return promhttp.InstrumentHandlerInFlight(m.httpInFlight, promhttp.InstrumentHandlerCounter(m.httpRequests, next))
 }
 
 // ObserveSession counts a finished session; it is the engine's
@@ -406,51 +411,3 @@ func (s *measuredStore) Close() error {
 	s.m.observe("logout", start, err)
 	return err
 }
-
-// ServeHTTP answers the SyncML endpoint (see serveSyncML), and admin
-// requests (the query parameter AdminParam) with Admin. It puts the
-// client's address in the request context for the login throttle and
-// counts the SyncML requests in Metrics.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r = r.WithContext(WithRemoteAddr(r.Context(), ClientAddr(r, h.TrustedProxies)))
-	if h.Admin != nil && r.URL.Query().Has(AdminParam) {
-		h.Admin.ServeHTTP(w, r)
-		return
-	}
-	m := h.Metrics
-	if m == nil {
-		h.serveSyncML(w, r)
-		return
-	}
-	m.httpInFlight.Inc()
-	defer m.httpInFlight.Dec()
-	rec := &statusRecorder{ResponseWriter: w}
-	h.serveSyncML(rec, r)
-	if rec.code == 0 {
-		rec.code = http.StatusOK
-	}
-	m.httpRequests.WithLabelValues(strconv.Itoa(rec.code)).Inc()
-}
-
-// statusRecorder remembers the status code of a response.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -131,13 +130,7 @@ func (f authFunc) Login(ctx context.Context, user, password string) (pim.Store, 
 func TestHTTPMetrics(t *testing.T) {
 	cfg := config.Default()
 	cfg.IMAP.Address = "127.0.0.1:1"
-	h, err := NewHandler(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Server.Close()
-	ts := httptest.NewServer(h)
-	defer ts.Close()
+	h, ts := serve(t, cfg)
 	for _, ct := range []string{"text/plain", "text/plain", syncml.ContentTypeXML} {
 		resp, err := http.Post(ts.URL, ct, strings.NewReader("<SyncML>"))
 		if err != nil {
@@ -173,28 +166,16 @@ func TestMetricsAgainstDovecot(t *testing.T) {
 	srv.AddUser(t, "gina@example.org", "gina-pw")
 	cfg := config.Default()
 	cfg.IMAP.Address = srv.Addr
-	h, err := NewHandler(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Server.Close()
-	ts := httptest.NewServer(h)
-	defer ts.Close()
+	h, ts := serve(t, cfg)
 
 	c := &client{t: t, url: ts.URL + "/syncml", device: "IMEI:7", session: "1",
-		cred: &syncml.Cred{Meta: &syncml.Meta{Type: "syncml:auth-basic", Format: "b64"},
-			Data: base64.StdEncoding.EncodeToString([]byte("gina@example.org:gina-pw"))}}
+		cred: basicCred("gina@example.org", "gina-pw")}
 	r := c.send(true, alert("200", "./contacts", "", "1"))
 	if fmt.Sprint(statusOf(r, "SyncHdr")) != "[212]" {
 		t.Fatalf("login: %v", statusOf(r, "SyncHdr"))
 	}
 	c.cred = nil
-	sync := &syncml.Sync{Target: &syncml.Loc{LocURI: "./contacts"}, Source: &syncml.Loc{LocURI: "./contacts-local"}}
-	for i, name := range []string{"Ann Alpha", "Bo Beta"} {
-		sync.Commands = append(sync.Commands, &syncml.Change{Op: "Add", CmdID: fmt.Sprint(10 + i),
-			Meta:  &syncml.Meta{Type: "text/vcard"},
-			Items: []syncml.Item{{Source: &syncml.Loc{LocURI: fmt.Sprint(i + 1)}, Data: &syncml.Data{Text: vcard(name)}}}})
-	}
+	sync := addContacts("Ann Alpha", "Bo Beta")
 	c.send(true, &syncml.Status{MsgRef: "1", CmdRef: "1", Cmd: "Alert", Data: "200"}, sync)
 	if r := c.send(true, &syncml.Status{MsgRef: "2", CmdRef: "3", Cmd: "Sync", Data: "200"}); !r.Final {
 		t.Fatal("last package not final")

@@ -62,6 +62,39 @@ func (c *client) send(final bool, cmds ...syncml.Command) *syncml.Message {
 	return reply
 }
 
+// serve starts the Handler NewHandler makes of cfg behind a test HTTP
+// server; both end with the test.
+func serve(t *testing.T, cfg *config.Config) (*Handler, *httptest.Server) {
+	t.Helper()
+	h, err := NewHandler(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Server.Close)
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return h, ts
+}
+
+// basicCred is the SyncML credential of user and password
+// (syncml:auth-basic, base64).
+func basicCred(user, password string) *syncml.Cred {
+	return &syncml.Cred{Meta: &syncml.Meta{Type: "syncml:auth-basic", Format: "b64"},
+		Data: base64.StdEncoding.EncodeToString([]byte(user + ":" + password))}
+}
+
+// addContacts is a device's Sync of ./contacts that adds a contact of
+// each name (CmdIDs from 10, LocURIs from 1).
+func addContacts(names ...string) *syncml.Sync {
+	sync := &syncml.Sync{Target: &syncml.Loc{LocURI: "./contacts"}, Source: &syncml.Loc{LocURI: "./contacts-local"}}
+	for i, name := range names {
+		sync.Commands = append(sync.Commands, &syncml.Change{Op: "Add", CmdID: fmt.Sprint(10 + i),
+			Meta:  &syncml.Meta{Type: "text/vcard"},
+			Items: []syncml.Item{{Source: &syncml.Loc{LocURI: fmt.Sprint(i + 1)}, Data: &syncml.Data{Text: vcard(name)}}}})
+	}
+	return sync
+}
+
 func statusOf(m *syncml.Message, cmd string) []string {
 	var out []string
 	for _, c := range m.Body {
@@ -97,18 +130,11 @@ func TestSessionAgainstDovecot(t *testing.T) {
 	srv.AddUser(t, "bob@example.org", "bob-pw")
 	cfg := config.Default()
 	cfg.IMAP.Address = srv.Addr
-	h, err := NewHandler(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Server.Close()
-	ts := httptest.NewServer(h)
-	defer ts.Close()
+	_, ts := serve(t, cfg)
 
 	newClient := func(session, pw string) *client {
 		return &client{t: t, url: ts.URL + "/syncml", device: "IMEI:42", session: session,
-			cred: &syncml.Cred{Meta: &syncml.Meta{Type: "syncml:auth-basic", Format: "b64"},
-				Data: base64.StdEncoding.EncodeToString([]byte("bob@example.org:" + pw))}}
+			cred: basicCred("bob@example.org", pw)}
 	}
 
 	// Wrong password: 401 with a challenge, nothing else.
@@ -129,12 +155,7 @@ func TestSessionAgainstDovecot(t *testing.T) {
 		t.Fatalf("server alert %+v final %v", alerts, r.Final)
 	}
 	c.cred = nil
-	sync := &syncml.Sync{Target: &syncml.Loc{LocURI: "./contacts"}, Source: &syncml.Loc{LocURI: "./contacts-local"}}
-	for i, name := range []string{"Ann Alpha", "Bo Beta"} {
-		sync.Commands = append(sync.Commands, &syncml.Change{Op: "Add", CmdID: fmt.Sprint(10 + i),
-			Meta:  &syncml.Meta{Type: "text/vcard"},
-			Items: []syncml.Item{{Source: &syncml.Loc{LocURI: fmt.Sprint(i + 1)}, Data: &syncml.Data{Text: vcard(name)}}}})
-	}
+	sync := addContacts("Ann Alpha", "Bo Beta")
 	r = c.send(true, &syncml.Status{MsgRef: "1", CmdRef: "1", Cmd: "Alert", Data: "200"}, sync)
 	if got := fmt.Sprint(statusOf(r, "Sync"), statusOf(r, "Add")); got != "[200] [201 201]" {
 		t.Fatalf("pkg4 statuses %s", got)

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -274,18 +273,11 @@ func TestThrottleOverHTTP(t *testing.T) {
 	imap := startFakeIMAP(t, "* OK fake IMAP ready")
 	cfg := config.Default()
 	cfg.IMAP.Address = imap.addr()
-	h, err := NewHandler(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Server.Close()
-	ts := httptest.NewServer(h)
-	defer ts.Close()
+	h, ts := serve(t, cfg)
 
 	for i := 1; i <= 6; i++ {
 		c := &client{t: t, url: ts.URL + "/syncml", device: "IMEI:6", session: fmt.Sprint(i),
-			cred: &syncml.Cred{Meta: &syncml.Meta{Type: "syncml:auth-basic", Format: "b64"},
-				Data: base64.StdEncoding.EncodeToString([]byte("mallory@example.org:guess" + fmt.Sprint(i)))}}
+			cred: basicCred("mallory@example.org", "guess"+fmt.Sprint(i))}
 		r := c.send(true, alert("200", "contacts", "", "1"))
 		if got := fmt.Sprint(statusOf(r, "SyncHdr")); got != "[401]" {
 			t.Fatalf("attempt %d: SyncHdr status %s, want [401]", i, got)

@@ -3,12 +3,10 @@ package plugin
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -29,19 +27,12 @@ func TestIMAPDownIs503(t *testing.T) {
 	cfg := config.Default()
 	cfg.IMAP.Address = dove.Addr
 	cfg.Auth.MaxFailures = 2
-	h, err := NewHandler(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Server.Close()
-	ts := httptest.NewServer(h)
-	defer ts.Close()
+	_, ts := serve(t, cfg)
 	post := func(session string) (*http.Response, *syncml.Message) {
 		t.Helper()
 		m := &syncml.Message{Hdr: syncml.SyncHdr{VerDTD: "1.2", VerProto: "SyncML/1.2", SessionID: session, MsgID: "1",
 			Target: syncml.Loc{LocURI: ts.URL + "/syncml"}, Source: syncml.Loc{LocURI: "IMEI:503"},
-			Cred: &syncml.Cred{Meta: &syncml.Meta{Type: "syncml:auth-basic", Format: "b64"},
-				Data: base64.StdEncoding.EncodeToString([]byte("dan@example.org:dan-pw"))}},
+			Cred: basicCred("dan@example.org", "dan-pw")},
 			Body: []syncml.Command{alert("200", "contacts", "", "1")}, Final: true}
 		m.Body[0].SetID("1")
 		var buf bytes.Buffer
@@ -91,16 +82,9 @@ func TestIdleReleaseAgainstDovecot(t *testing.T) {
 	cfg := config.Default()
 	cfg.IMAP.Address = dove.Addr
 	cfg.HTTP.IdleRelease = config.Duration{Duration: time.Second}
-	h, err := NewHandler(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Server.Close()
-	ts := httptest.NewServer(h)
-	defer ts.Close()
+	_, ts := serve(t, cfg)
 	c := &client{t: t, url: ts.URL + "/syncml", device: "IMEI:idle", session: "1",
-		cred: &syncml.Cred{Meta: &syncml.Meta{Type: "syncml:auth-basic", Format: "b64"},
-			Data: base64.StdEncoding.EncodeToString([]byte("eve@example.org:eve-pw"))}}
+		cred: basicCred("eve@example.org", "eve-pw")}
 	r := c.send(true, alert("201", "./contacts", "", "1"))
 	if got := fmt.Sprint(statusOf(r, "SyncHdr"), statusOf(r, "Alert")); got != "[212] [200]" {
 		t.Fatalf("package 2: %s", got)
@@ -117,12 +101,7 @@ func TestIdleReleaseAgainstDovecot(t *testing.T) {
 	if n := connections(); n != 0 {
 		t.Fatalf("the idle session still holds %d IMAP connections", n)
 	}
-	sync := &syncml.Sync{Target: &syncml.Loc{LocURI: "./contacts"}, Source: &syncml.Loc{LocURI: "./contacts-local"}}
-	for i, name := range []string{"Ann Alpha", "Bo Beta"} {
-		sync.Commands = append(sync.Commands, &syncml.Change{Op: "Add", CmdID: fmt.Sprint(10 + i),
-			Meta:  &syncml.Meta{Type: "text/vcard"},
-			Items: []syncml.Item{{Source: &syncml.Loc{LocURI: fmt.Sprint(i + 1)}, Data: &syncml.Data{Text: vcard(name)}}}})
-	}
+	sync := addContacts("Ann Alpha", "Bo Beta")
 	r = c.send(true, &syncml.Status{MsgRef: "1", CmdRef: "1", Cmd: "Alert", Data: "200"}, sync)
 	if got := fmt.Sprint(statusOf(r, "Sync"), statusOf(r, "Add")); got != "[200] [201 201]" {
 		t.Fatalf("package 4 after the connection was given back: %s", got)
@@ -140,8 +119,7 @@ func TestIdleReleaseAgainstDovecot(t *testing.T) {
 	}
 	// The session committed: the next one's anchors match.
 	c2 := &client{t: t, url: ts.URL + "/syncml", device: "IMEI:idle", session: "2",
-		cred: &syncml.Cred{Meta: &syncml.Meta{Type: "syncml:auth-basic", Format: "b64"},
-			Data: base64.StdEncoding.EncodeToString([]byte("eve@example.org:eve-pw"))}}
+		cred: basicCred("eve@example.org", "eve-pw")}
 	if r := c2.send(true, alert("200", "./contacts", "1", "2")); fmt.Sprint(statusOf(r, "Alert")) != "[200]" {
 		t.Errorf("next session's alert: %v", statusOf(r, "Alert"))
 	}

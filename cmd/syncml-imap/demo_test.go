@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,30 +17,12 @@ import (
 	"syncml-imap/syncml"
 )
 
-// lockedBuffer is a bytes.Buffer the demo writes to while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // runningDemo is `syncml-imap demo` started by a test, with what its
 // banner says.
 type runningDemo struct {
 	url, user, password, imap string
 	banner                    string
-	stderr                    *lockedBuffer
+	stderr                    *syncBuffer
 	stop                      func() int // cancels the demo's context, returns its exit code
 }
 
@@ -52,7 +33,7 @@ var bannerField = regexp.MustCompile(`(?m)^  (SyncML URL|user|password|IMAP serv
 func startDemo(t *testing.T, args ...string) *runningDemo {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- cmdDemo(ctx, args, stdout, stderr) }()
 	stopped := false

@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -86,20 +84,13 @@ func TestCheckFailures(t *testing.T) {
 func TestServe(t *testing.T) {
 	srv := dovetest.Start(t, nil)
 	srv.AddUser(t, "dave@example.org", "dave-pw")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	cfg := writeConfig(t, fmt.Sprintf("[imap]\naddress = %q\n[http]\nlisten = %q\npath = \"/sync\"\n", srv.Addr, addr))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	var stderr bytes.Buffer
-	go func() { done <- cmdServe(ctx, []string{"-config", cfg}, io.Discard, &stderr) }()
+	stderr, stop := startServe(t, cfg)
 
 	url := "http://" + addr + "/sync"
 	var resp *http.Response
+	var err error
 	for i := 0; i < 100; i++ {
 		if resp, err = http.Get(url); err == nil {
 			break
@@ -128,13 +119,7 @@ func TestServe(t *testing.T) {
 	if strings.Contains(stderr.String(), "dave-pw") {
 		t.Error("the log shows the password")
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("serve exited %d\n%s", code, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+	if code := stop(); code != 0 {
+		t.Errorf("serve exited %d\n%s", code, stderr.String())
 	}
 }

@@ -29,8 +29,8 @@ import (
 	"syncml-imap/config"
 )
 
-// syncBuffer is a bytes.Buffer the daemon's logger and the test may use
-// at once.
+// syncBuffer is a bytes.Buffer a running command writes to while the
+// test reads.
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -91,6 +91,28 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// startServe runs `syncml-imap serve -config cfg` with a context standing
+// for SIGINT. stop cancels it and returns its exit code.
+func startServe(t *testing.T, cfg string) (stderr *syncBuffer, stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	stderr = &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- cmdServe(ctx, []string{"-config", cfg}, io.Discard, stderr) }()
+	return stderr, func() int {
+		t.Helper()
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop")
+			return 0
+		}
+	}
+}
+
 // waitFor polls cond until it holds, failing the test after a generous
 // bound (a hung daemon, not a slow one).
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -119,11 +141,7 @@ func TestServeTLSReload(t *testing.T) {
 	addr := freeAddr(t)
 	cfg := writeConfig(t, fmt.Sprintf("[imap]\naddress = \"127.0.0.1:1\"\n[http]\nlisten = %q\ntls_cert = %q\ntls_key = %q\n[log]\nformat = \"json\"\n",
 		addr, certFile, keyFile))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- cmdServe(ctx, []string{"-config", cfg}, io.Discard, &stderr) }()
+	stderr, stop := startServe(t, cfg)
 
 	servedName := func() string {
 		conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
@@ -167,14 +185,8 @@ func TestServeTLSReload(t *testing.T) {
 		t.Errorf("after a broken certificate: serving %q, want the last good one", got)
 	}
 
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("serve exited %d\n%s", code, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop")
+	if code := stop(); code != 0 {
+		t.Errorf("serve exited %d\n%s", code, stderr.String())
 	}
 	// [log] format = "json": every line is a JSON object.
 	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
