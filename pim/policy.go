@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syncml-imap/internal/folderpath"
 	"time"
 )
 
@@ -175,12 +176,12 @@ func (p *Policy) set(key, v string) error {
 	case "contact_folders":
 		p.ContactFolders = nil
 		for _, f := range strings.Split(v, ",") {
-			f = strings.Trim(strings.TrimSpace(f), "/")
+			f = folderpath.Trim(f)
 			if f == "" {
 				continue
 			}
-			if err := checkFolderPath(f); err != nil {
-				return err
+			if err := folderpath.Check(f); err != nil {
+				return fmt.Errorf("invalid sub-folder %q: %w", f, err)
 			}
 			p.ContactFolders = append(p.ContactFolders, f)
 		}
@@ -215,18 +216,6 @@ func (p *Policy) set(key, v string) error {
 		p.TimeZone = v
 	default:
 		return fmt.Errorf("unknown key; known: %s", strings.Join(PolicyKeys, ", "))
-	}
-	return nil
-}
-
-// checkFolderPath accepts a sub-folder path: "/"-separated names, none
-// empty, "." or "..", without control characters or IMAP wildcards.
-func checkFolderPath(f string) error {
-	for _, seg := range strings.Split(f, "/") {
-		if seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, "*%\"") ||
-			strings.ContainsFunc(seg, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-			return fmt.Errorf("invalid sub-folder %q", f)
-		}
 	}
 	return nil
 }

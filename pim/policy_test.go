@@ -116,3 +116,26 @@ func TestClaimRace(t *testing.T) {
 		t.Errorf("%d claims succeeded, %d slots, numbers %v; want 3 of each", ok, len(all), nums)
 	}
 }
+
+// TestPolicyFolderRule: a device's contact_folders override follows the
+// one sub-folder rule config and the store use (internal/folderpath): a
+// quote is a valid IMAP name, a C1 control, an empty level or ".." is not.
+func TestPolicyFolderRule(t *testing.T) {
+	for v, ok := range map[string]bool{
+		`Family, Friends/School`: true,
+		`Say "hi"`:               true,
+		" /Family/ ":             true,
+		"Fam\u0085ily":           false,
+		"a//b":                   false,
+		"../Other":               false,
+		"Fam*":                   false,
+	} {
+		p, err := DefaultPolicy().WithOverrides(map[string]string{"contact_folders": v})
+		if (err == nil) != ok {
+			t.Errorf("contact_folders %q: err %v, want ok %v", v, err, ok)
+		}
+		if ok && v == " /Family/ " && (len(p.ContactFolders) != 1 || p.ContactFolders[0] != "Family") {
+			t.Errorf("contact_folders %q: %q", v, p.ContactFolders)
+		}
+	}
+}
