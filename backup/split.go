@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf16"
 
 	"syncml-imap/internal/vformat"
 	"syncml-imap/internal/vobject"
@@ -92,18 +91,7 @@ func Split(data []byte) *SplitData {
 // byte order marks where a line starts with one (concatenated files have
 // several), and cuts at CRLF, LF and lone CR. The end of line is not kept.
 func physicalLines(data []byte) []string {
-	if len(data) >= 2 && (data[0] == 0xff && data[1] == 0xfe || data[0] == 0xfe && data[1] == 0xff) {
-		le := data[0] == 0xff
-		u := make([]uint16, 0, len(data)/2)
-		for i := 2; i+1 < len(data); i += 2 {
-			if le {
-				u = append(u, uint16(data[i])|uint16(data[i+1])<<8)
-			} else {
-				u = append(u, uint16(data[i])<<8|uint16(data[i+1]))
-			}
-		}
-		data = []byte(string(utf16.Decode(u)))
-	}
+	data = vobject.DecodeUTF16(data)
 	var lines []string
 	for len(data) > 0 {
 		i := bytes.IndexAny(data, "\r\n")

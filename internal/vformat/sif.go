@@ -262,7 +262,7 @@ func sifCleanXML(data []byte) []byte {
 	}
 	if latin || !utf8.Valid(data) {
 		if !utf8.Valid(data) || latin && !isASCII(data) {
-			data = sifCP1252ToUTF8(data)
+			data = []byte(vobject.DecodeCharset(data, "windows-1252"))
 		}
 	}
 	out := make([]byte, 0, len(data))
@@ -289,28 +289,6 @@ func sifXMLChar(r rune) bool {
 		return false
 	}
 	return r <= 0x10FFFF
-}
-
-// sifCP1252 maps the bytes 0x80..0x9F of Windows-1252.
-var sifCP1252 = [32]rune{
-	'€', 0x81, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0x8D, 'Ž', 0x8F,
-	0x90, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0x9D, 'ž', 'Ÿ',
-}
-
-func sifCP1252ToUTF8(b []byte) []byte {
-	var out bytes.Buffer
-	out.Grow(len(b) + len(b)/8)
-	for _, c := range b {
-		switch {
-		case c < 0x80:
-			out.WriteByte(c)
-		case c < 0xA0:
-			out.WriteRune(sifCP1252[c-0x80])
-		default:
-			out.WriteRune(rune(c))
-		}
-	}
-	return out.Bytes()
 }
 
 // sifWriter writes a SIF item the way the Funambol client does: one

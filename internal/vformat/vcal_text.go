@@ -7,10 +7,6 @@ package vformat
 import (
 	"encoding/base64"
 	"strings"
-	"unicode/utf8"
-
-	"golang.org/x/text/encoding/charmap"
-	"golang.org/x/text/encoding/htmlindex"
 
 	"syncml-imap/internal/vobject"
 )
@@ -64,7 +60,7 @@ func vcalParse(data []byte, vcal10 bool) []*vcalComp {
 	var top []*vcalComp
 	var stack []*vcalComp
 	open := map[string]int{} // how many blocks of each name are on the stack
-	for _, l := range vobject.Unfold(data, vcal10) {
+	for _, l := range vobject.Unfold(vobject.DecodeUTF16(data), vcal10) {
 		p := vcalParseLine(l)
 		if p == nil {
 			continue
@@ -166,34 +162,10 @@ func vcalRawValue(p *vcalProp) string {
 			b = d
 		}
 	}
-	s := vcalToUTF8(b, p.params["CHARSET"])
+	s := vobject.DecodeCharset(b, p.params["CHARSET"])
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
 	return s
-}
-
-// vcalToUTF8 converts b from charset to UTF-8. Without a charset, valid
-// UTF-8 stays, anything else is read as Windows-1252 (what vCalendar 1.0
-// devices without CHARSET mostly send).
-func vcalToUTF8(b []byte, charset string) string {
-	cs := strings.ToLower(strings.TrimSpace(charset))
-	switch cs {
-	case "", "utf-8", "utf8", "us-ascii", "ascii":
-		if utf8.Valid(b) {
-			return string(b)
-		}
-		cs = "windows-1252"
-	}
-	if enc, err := htmlindex.Get(cs); err == nil {
-		if s, err := enc.NewDecoder().Bytes(b); err == nil && utf8.Valid(s) {
-			return string(s)
-		}
-	}
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	s, _ := charmap.Windows1252.NewDecoder().Bytes(b)
-	return strings.ToValidUTF8(string(s), "\uFFFD")
 }
 
 // vcalText is a vCalendar 1.0 text value: decoded, "\;" and "\," (which

@@ -24,9 +24,9 @@ package vformat
 //   - Charsets: a missing or unknown CHARSET means UTF-8 when the bytes are
 //     valid UTF-8, otherwise Windows-1252. ISO-8859-1 is decoded as
 //     Windows-1252 (as WHATWG does), so a euro sign sent as 0x80 survives.
-//     Other single-byte charsets come from x/text/encoding/charmap;
-//     multi-byte ones (Shift_JIS, GB2312, ...) are not supported. UTF-16
-//     input with a byte order mark is accepted.
+//     Other charsets, multi-byte ones (Shift_JIS, GB2312, ...) included,
+//     are read by vobject.DecodeCharset, as in vCalendars. UTF-16 input
+//     with a byte order mark is accepted.
 //   - N and ADR components: list commas inside a component become literal
 //     commas after a trip through 2.1 (2.1 has no lists there).
 //   - CATEGORIES and NICKNAME are lists: in 2.1 both ',' and ';' separate
@@ -49,14 +49,9 @@ package vformat
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
-
-	"golang.org/x/text/encoding"
-	"golang.org/x/text/encoding/charmap"
 
 	"syncml-imap/internal/vobject"
 )
@@ -159,7 +154,7 @@ func vcardIs40(v string) bool { return strings.HasPrefix(strings.TrimSpace(v), "
 // vcardParse splits in into cards. It returns nil when there is no
 // BEGIN:VCARD.
 func vcardParse(in []byte) []*vcardCard {
-	phys := vcardPhysical(vcardDecodeUTF16(in))
+	phys := vcardPhysical(vobject.DecodeUTF16(in))
 	lines := vcardLogical(phys, vcardScanMode21(phys))
 	var cards []*vcardCard
 	for i := 0; i < len(lines); {
@@ -180,30 +175,6 @@ func vcardReparse30(lines []string) *vcardCard {
 		return &vcardCard{version: "3.0"}
 	}
 	return cards[0]
-}
-
-// vcardDecodeUTF16 turns UTF-16 input with a byte order mark into UTF-8.
-func vcardDecodeUTF16(in []byte) []byte {
-	if len(in) < 2 {
-		return in
-	}
-	var be bool
-	switch {
-	case in[0] == 0xFF && in[1] == 0xFE:
-	case in[0] == 0xFE && in[1] == 0xFF:
-		be = true
-	default:
-		return in
-	}
-	u := make([]uint16, 0, len(in)/2)
-	for i := 2; i+1 < len(in); i += 2 {
-		if be {
-			u = append(u, uint16(in[i])<<8|uint16(in[i+1]))
-		} else {
-			u = append(u, uint16(in[i+1])<<8|uint16(in[i]))
-		}
-	}
-	return []byte(string(utf16.Decode(u)))
 }
 
 // vcardPhysical splits at CRLF, LF or a lone CR.
@@ -472,69 +443,6 @@ func vcardSkipBlock(lines []*vcardLine, i int) int {
 // ---------------------------------------------------------------------------
 // Values
 
-// vcardCharmap finds a single-byte charset by its name or a usual alias.
-func vcardCharmap(name string) encoding.Encoding {
-	n := vcardCharsetKey(name)
-	switch n {
-	case "ISO88591", "LATIN1", "L1", "CP819", "IBM819", "ISO885911987", "WINDOWS1252", "CP1252", "WIN1252", "XCP1252", "ANSI":
-		return charmap.Windows1252
-	case "MAC", "MACROMAN", "XMACROMAN":
-		return charmap.Macintosh
-	case "LATIN2":
-		return charmap.ISO8859_2
-	case "LATIN9":
-		return charmap.ISO8859_15
-	}
-	for _, e := range charmap.All {
-		s, ok := e.(fmt.Stringer)
-		if !ok {
-			continue
-		}
-		k := vcardCharsetKey(s.String())
-		num := strings.TrimLeft(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-		if k == n || (num != "" && (strings.HasPrefix(k, "IBMCODEPAGE") || strings.HasPrefix(k, "WINDOWS")) &&
-			(n == "CP"+num || n == "IBM"+num || n == "WINDOWS"+num)) {
-			return e
-		}
-	}
-	return nil
-}
-
-func vcardCharsetKey(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		if c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-// vcardToUTF8 converts b from charset to UTF-8. Unknown or missing
-// charsets mean UTF-8 if b is valid UTF-8 and Windows-1252 otherwise.
-func vcardToUTF8(b []byte, charset string) string {
-	k := vcardCharsetKey(charset)
-	if k != "" && k != "UTF8" && k != "USASCII" && k != "ASCII" {
-		if e := vcardCharmap(charset); e != nil {
-			if out, err := e.NewDecoder().Bytes(b); err == nil && utf8.Valid(out) {
-				return string(out)
-			}
-		}
-	}
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	out, err := charmap.Windows1252.NewDecoder().Bytes(b)
-	if err != nil || !utf8.Valid(out) {
-		return strings.ToValidUTF8(string(b), "\uFFFD")
-	}
-	return string(out)
-}
-
 // vcardCleanText turns CRLF and CR into LF and removes other control
 // characters except TAB.
 func vcardCleanText(s string) string {
@@ -552,7 +460,7 @@ func vcardCleanText(s string) string {
 }
 
 func vcardCleanHeader(s string) string {
-	s = vcardToUTF8([]byte(s), "")
+	s = vobject.DecodeCharset([]byte(s), "")
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 && r != '\t' || r == 0x7f {
 			return -1
@@ -864,7 +772,7 @@ func vcardProp21To30(p *vcardLine, depth int) (string, []string) {
 	if binary {
 		return hdr.String() + vcardBase64(raw), nil
 	}
-	text := vcardCleanText(vcardToUTF8(raw, charset))
+	text := vcardCleanText(vobject.DecodeCharset(raw, charset))
 	if p.agent != nil {
 		nested := strings.Join(vcardCardTo30(p.agent, depth+1), "\n")
 		return hdr.String() + vobject.EscapeText(nested), nil
@@ -909,7 +817,7 @@ func vcardPassThrough(c *vcardCard, depth int) []string {
 				}
 			case "CHARSET":
 				charset = vcardFirst(prm)
-				if k := vcardCharsetKey(charset); k != "UTF8" {
+				if !vobject.IsUTF8Charset(charset) {
 					rebuild = true
 				}
 			}
@@ -950,7 +858,7 @@ func vcardValue30(p *vcardLine, binary bool, charset string, depth int) string {
 	case p.agent != nil:
 		return vobject.EscapeText(strings.Join(vcardCardTo30(p.agent, depth+1), "\n"))
 	}
-	return strings.ReplaceAll(vcardCleanText(vcardToUTF8(raw, charset)), "\n", `\n`)
+	return strings.ReplaceAll(vcardCleanText(vobject.DecodeCharset(raw, charset)), "\n", `\n`)
 }
 
 // ---------------------------------------------------------------------------
@@ -1056,7 +964,7 @@ func vcardProp30To21(p *vcardLine, depth int) []string {
 	if binary {
 		text = vcardBase64(raw)
 	} else {
-		text = vcardCleanText(vcardToUTF8(raw, charset))
+		text = vcardCleanText(vobject.DecodeCharset(raw, charset))
 	}
 	prefix := vcardPrefix(p.group, p.name)
 

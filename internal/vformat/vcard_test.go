@@ -404,6 +404,24 @@ func TestVCardUTF16Input(t *testing.T) {
 	}
 }
 
+// TestVCardShiftJIS: a Japanese phone's card, in Shift_JIS both plain and
+// quoted-printable. The vCard reader knew only single-byte charsets and
+// read these as Windows-1252; it now shares vCalendar's decoder
+// (vobject.DecodeCharset).
+func TestVCardShiftJIS(t *testing.T) {
+	in := []byte("BEGIN:VCARD\r\nVERSION:2.1\r\n" +
+		"N;CHARSET=SHIFT_JIS:\x8e\x52\x93\x63;\x91\xbe\x98\x59\r\n" +
+		"ADR;HOME;CHARSET=SHIFT_JIS;ENCODING=QUOTED-PRINTABLE:;;;=93=8C=8B=9E=93=73\r\n" +
+		"NOTE;CHARSET=Shift_JIS;QUOTED-PRINTABLE:=93=8C=\r\n=8B=9E\r\n" +
+		"END:VCARD\r\n")
+	lines := vcardUnfold30(vcardMust30(t, in))
+	for _, want := range []string{"N:山田;太郎", "ADR;TYPE=HOME:;;;東京都", "NOTE:東京", "FN:太郎 山田"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("no %q in\n%s", want, strings.Join(lines, "\n"))
+		}
+	}
+}
+
 // ---------------------------------------------------------------------------
 // 3.0 -> 2.1, one rule per case
 
