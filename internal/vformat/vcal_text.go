@@ -98,45 +98,12 @@ func vcalParse(data []byte, vcal10 bool) []*vcalComp {
 	return top
 }
 
-var vcalBareEncodings = map[string]bool{"QUOTED-PRINTABLE": true, "BASE64": true, "B": true, "8BIT": true, "7BIT": true}
-
 func vcalParseLine(s string) *vcalProp {
-	colon := vobject.IndexUnquoted(s, ':')
-	if colon <= 0 {
+	l, ok := vobject.ParseContentLine(s)
+	if !ok {
 		return nil
 	}
-	head := vobject.SplitUnquoted(s[:colon], ';')
-	name := strings.TrimSpace(head[0])
-	if dot := strings.LastIndexByte(name, '.'); dot >= 0 {
-		name = name[dot+1:]
-	}
-	name = strings.ToUpper(name)
-	if name == "" {
-		return nil
-	}
-	params := vobject.ParamSet{}
-	for _, h := range head[1:] {
-		h = strings.TrimSpace(h)
-		if h == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(h, "=")
-		if !ok {
-			v = h
-			if vcalBareEncodings[strings.ToUpper(h)] {
-				k = "ENCODING"
-			} else {
-				k = "TYPE"
-			}
-		}
-		k = strings.ToUpper(strings.TrimSpace(k))
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-			v = v[1 : len(v)-1]
-		}
-		params.Add(k, v)
-	}
-	return &vcalProp{name: name, value: s[colon+1:], params: params.Joined()}
+	return &vcalProp{name: l.Name, value: l.Value, params: l.ParamMap()}
 }
 
 // vcalRawValue returns the value with its transfer encoding (QP, base64)

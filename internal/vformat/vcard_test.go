@@ -79,7 +79,7 @@ func vcardCheck30(t testing.TB, out []byte) {
 			name = name[:i]
 		}
 		for _, c := range []byte(name) {
-			if !vcardIsNameChar(c) && c != '.' {
+			if c != '.' && !vobject.IsName(string(c)) {
 				t.Fatalf("bad property name in %q", l)
 			}
 		}

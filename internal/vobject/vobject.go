@@ -2,10 +2,12 @@
 // shared by vCard 2.1/3.0/4.0, vCalendar 1.0 and iCalendar 2.0: unfolded
 // content lines (RFC 5545/6350 folding and vCard 2.1 quoted-printable soft
 // breaks), BEGIN/END blocks, and UID insertion that leaves every other byte
-// as it was. It never fails on odd input. It also holds the text helpers of
-// that syntax the format converters (internal/vformat) share: unfolding,
-// quoted parameter values, quoted-printable, TEXT escaping, folding on
-// output. It does not convert between formats.
+// as it was. It never fails on odd input. It is the one content-line model
+// of the module: the format converters (internal/vformat) and the backup
+// files read lines through its Unfolder and ParseContentLine, decode
+// charsets with DecodeCharset, and share its text helpers (quoted
+// parameter values, quoted-printable, TEXT escaping, folding on output).
+// It does not convert between formats.
 package vobject
 
 import (
@@ -28,11 +30,12 @@ type Line struct {
 // lines use RFC 5545/6350 folding here) and parses them. A line without a
 // property name and a colon is dropped.
 func Lines(data []byte) []Line {
-	texts, origs := unfold(data, false, true)
-	out := make([]Line, 0, len(texts))
-	for i, t := range texts {
-		if l, ok := parseVLine(t); ok {
-			l.Orig = origs[i]
+	var out []Line
+	u := NewUnfolder(data, &UnfoldOptions{Orig: true})
+	for u.Next() {
+		f := u.Line()
+		if l, ok := parseVLine(f.Text); ok {
+			l.Orig = f.Orig
 			out = append(out, l)
 		}
 	}
@@ -40,31 +43,11 @@ func Lines(data []byte) []Line {
 }
 
 func parseVLine(s string) (Line, bool) {
-	colon := IndexUnquoted(s, ':')
-	if colon <= 0 {
+	c, ok := ParseContentLine(s)
+	if !ok {
 		return Line{}, false
 	}
-	l := Line{Raw: s, Value: s[colon+1:]}
-	head := strings.Split(s[:colon], ";")
-	name := head[0]
-	if dot := strings.LastIndexByte(name, '.'); dot >= 0 {
-		l.Group, name = name[:dot], name[dot+1:]
-	}
-	l.Name = strings.ToUpper(strings.TrimSpace(name))
-	if l.Name == "" {
-		return Line{}, false
-	}
-	if len(head) > 1 {
-		params := ParamSet{}
-		for _, p := range head[1:] {
-			k, v, ok := strings.Cut(p, "=")
-			if !ok {
-				k, v = "TYPE", p
-			}
-			params.Add(strings.ToUpper(strings.TrimSpace(k)), strings.Trim(v, `"`))
-		}
-		l.Params = params.Joined()
-	}
+	l := Line{Group: c.Group, Name: c.Name, Params: c.ParamMap(), Value: c.Value, Raw: s}
 	if strings.EqualFold(l.Params["ENCODING"], "QUOTED-PRINTABLE") {
 		if dec, err := decodeQP(l.Value); err == nil {
 			l.Value = dec

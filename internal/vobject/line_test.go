@@ -1,0 +1,96 @@
+package vobject
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestParseContentLine(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		ok     bool
+		group  string
+		name   string
+		params map[string]string
+		value  string
+	}{
+		{"item1.TEL;HOME;VOICE:+49", true, "item1", "TEL", map[string]string{"TYPE": "HOME,VOICE"}, "+49"},
+		{"NOTE;QUOTED-PRINTABLE;UTF-8:a=3D", true, "", "NOTE", map[string]string{"ENCODING": "QUOTED-PRINTABLE", "CHARSET": "UTF-8"}, "a=3D"},
+		{"PHOTO;URL:http://x", true, "", "PHOTO", map[string]string{"VALUE": "URL"}, "http://x"},
+		{`DTSTART;TZID="Europe/Berlin;x:y":20260101T000000`, true, "", "DTSTART", map[string]string{"TZID": "Europe/Berlin;x:y"}, "20260101T000000"},
+		{`ATTENDEE;DELEGATED-TO="mailto:a","mailto:b":mailto:c`, true, "", "ATTENDEE", map[string]string{"DELEGATED-TO": "mailto:a,mailto:b"}, "mailto:c"},
+		{"TEL;;HOME; ;WORK:1", true, "", "TEL", map[string]string{"TYPE": "HOME,WORK"}, "1"},
+		{"X;A B=c;D=e:v", true, "", "X", map[string]string{"D": "e"}, "v"},
+		{`NOTE;X="a:Hello`, true, "", "NOTE", map[string]string{"X": "a"}, "Hello"}, // unbalanced quote: first colon
+		{"fn:a:b", true, "", "FN", nil, "a:b"},
+		{":v", false, "", "", nil, ""},
+		{" ;X=y:v", false, "", "", nil, ""},
+		{"no colon", false, "", "", nil, ""},
+	} {
+		l, ok := ParseContentLine(tc.in)
+		if ok != tc.ok {
+			t.Errorf("ParseContentLine(%q) ok = %v", tc.in, ok)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if l.Group != tc.group || l.Name != tc.name || l.Value != tc.value || !reflect.DeepEqual(l.ParamMap(), tc.params) {
+			t.Errorf("ParseContentLine(%q) = %q %q %v %q, want %q %q %v %q", tc.in, l.Group, l.Name, l.ParamMap(), l.Value, tc.group, tc.name, tc.params, tc.value)
+		}
+	}
+}
+
+func TestWellFormedName(t *testing.T) {
+	for in, want := range map[string]bool{
+		"FN:x": true, "item1.FN:x": true, "a.b.FN:x": true, "X-FOO_BAR:x": true,
+		".FN:x": false, "a..FN:x": false, "a.:x": false, "Hello world:x": false, "F\"N:x": false,
+	} {
+		l, ok := ParseContentLine(in)
+		if got := ok && l.WellFormedName(); got != want {
+			t.Errorf("WellFormedName(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// TestLinesSharedRules: Lines once had a parameter reader of its own,
+// which split at every ';' (inside quotes too) and took every bare
+// parameter for a TYPE, so that a vCard 2.1 NOTE;QUOTED-PRINTABLE stayed
+// encoded; it now reads lines as the converters do.
+func TestLinesSharedRules(t *testing.T) {
+	ls := Lines([]byte("NOTE;QUOTED-PRINTABLE:a=3Db\r\nX-A;X-P=\"a;b\":v\rDESCRIPTION;X=\"q:kept\n"))
+	if len(ls) != 3 {
+		t.Fatalf("got %d lines: %+v", len(ls), ls)
+	}
+	if ls[0].Value != "a=b" || ls[0].Params["ENCODING"] != "QUOTED-PRINTABLE" || ls[0].Params["TYPE"] != "" {
+		t.Errorf("bare QUOTED-PRINTABLE: %+v", ls[0])
+	}
+	if ls[1].Params["X-P"] != "a;b" || ls[1].Value != "v" {
+		t.Errorf("quoted ';' in a parameter: %+v", ls[1])
+	}
+	if ls[2].Name != "DESCRIPTION" || ls[2].Value != "kept" {
+		t.Errorf("unbalanced quote: %+v", ls[2])
+	}
+}
+
+func TestUnfolder(t *testing.T) {
+	data := "\xef\xbb\xbfA:1\r\n b\r\n\r\nC;ENCODING=QUOTED-PRINTABLE:x=\rEND:VCARD\n \n\xef\xbb\xbfD:2\n   \nE:3"
+	var got []Folded
+	u := NewUnfolder([]byte(data), &UnfoldOptions{KeepSpace: true, BlankEnds: true, Orig: true, EndsSoftBreak: func(l string) bool { return l == "END:VCARD" }})
+	for u.Next() {
+		got = append(got, u.Line())
+	}
+	want := []Folded{
+		{Text: "A:1 b", First: 1, Last: 2, Orig: "A:1\r\n b\r\n"},
+		{Text: "C;ENCODING=QUOTED-PRINTABLE:x=", First: 4, Last: 4, Orig: "C;ENCODING=QUOTED-PRINTABLE:x=\r\n", StrayBreak: true},
+		{Text: "END:VCARD", First: 5, Last: 5, Orig: "END:VCARD\r\n"},
+		{Text: "D:2", First: 7, Last: 7, Orig: "D:2\r\n"},
+		{Text: "E:3", First: 9, Last: 9, Orig: "E:3\r\n"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	if phys := PhysicalLines([]byte(data)); len(phys) != 9 || phys[0] != "A:1" || phys[6] != "D:2" || phys[5] != " " {
+		t.Errorf("PhysicalLines = %q", phys)
+	}
+}
