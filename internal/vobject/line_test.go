@@ -77,8 +77,15 @@ func TestUnfolder(t *testing.T) {
 	data := "\xef\xbb\xbfA:1\r\n b\r\n\r\nC;ENCODING=QUOTED-PRINTABLE:x=\rEND:VCARD\n \n\xef\xbb\xbfD:2\n   \nE:3"
 	var got []Folded
 	u := NewUnfolder([]byte(data), &UnfoldOptions{KeepSpace: true, BlankEnds: true, Orig: true, EndsSoftBreak: func(l string) bool { return l == "END:VCARD" }})
+	var spans []string
 	for u.Next() {
-		got = append(got, u.Line())
+		f := u.Line()
+		spans = append(spans, data[f.Start:f.End])
+		f.Start, f.End = 0, 0
+		got = append(got, f)
+	}
+	if want := []string{"A:1\r\n b\r\n", "C;ENCODING=QUOTED-PRINTABLE:x=\r", "END:VCARD\n", "D:2\n", "E:3"}; !reflect.DeepEqual(spans, want) {
+		t.Errorf("spans %q, want %q", spans, want)
 	}
 	want := []Folded{
 		{Text: "A:1 b", First: 1, Last: 2, Orig: "A:1\r\n b\r\n"},

@@ -40,6 +40,9 @@ type Folded struct {
 	// Orig is its physical lines as they stood, each CRLF-terminated
 	// (only with UnfoldOptions.Orig).
 	Orig string
+	// Start is where its first physical line starts in the data (after
+	// a byte order mark), End where the line after its last one starts.
+	Start, End int
 	// StrayBreak reports that it ends in a quoted-printable soft break
 	// that EndsSoftBreak cut; the "=" is still in Text.
 	StrayBreak bool
@@ -140,7 +143,7 @@ func (u *Unfolder) flush(stray bool) bool {
 	got := len(u.cur) > 0
 	if got {
 		// Every physical line from the first on was joined to it.
-		l := Folded{First: u.first, Last: u.first + u.phys - 1, StrayBreak: stray}
+		l := Folded{First: u.first, Last: u.first + u.phys - 1, Start: u.start, End: u.end, StrayBreak: stray}
 		if u.phys == 1 {
 			l.Text = u.s[u.start:u.oneEnd]
 		} else {
@@ -235,13 +238,6 @@ func (q *qpScan) declared(line []byte) bool {
 		}
 	}
 	return q.qp
-}
-
-// declaresQP reports whether a raw content line declares quoted-printable
-// encoding before its first unquoted colon.
-func declaresQP(s string) bool {
-	colon := IndexUnquoted(s, ':')
-	return colon >= 0 && headerDeclaresQP(s[:colon])
 }
 
 func headerDeclaresQP(head string) bool {

@@ -167,59 +167,37 @@ func EnsureUID(data []byte, comp, uid string) ([]byte, bool) {
 	var out bytes.Buffer
 	out.Grow(len(data) + len(uid) + 8)
 	depth, inComp, hasUID, changed := 0, -1, false, false
-	rest := data
-	qpSoft := false
-	for len(rest) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line, rest = rest[:i+1], rest[i+1:]
-		} else {
-			line, rest = rest, nil
+	copied := 0 // data[:copied] is in out
+	u := NewUnfolder(data, nil)
+	for u.Next() {
+		f := u.Line()
+		l, ok := ParseContentLine(f.Text)
+		if !ok {
+			continue
 		}
-		trimmed := strings.TrimRight(string(line), "\r\n")
-		cont := qpSoft || (len(trimmed) > 0 && (trimmed[0] == ' ' || trimmed[0] == '\t'))
-		qpSoft = strings.HasSuffix(trimmed, "=") && (qpSoft || declaresQP(trimmed))
-		if !cont {
-			name, value := lineNameValue(trimmed)
-			switch name {
-			case "BEGIN":
-				if strings.EqualFold(value, comp) && inComp < 0 {
-					inComp, hasUID = depth, false
+		value := strings.TrimSpace(l.Value)
+		switch l.Name {
+		case "BEGIN":
+			if strings.EqualFold(value, comp) && inComp < 0 {
+				inComp, hasUID = depth, false
+			}
+			depth++
+		case "END":
+			depth--
+			if inComp >= 0 && depth == inComp && strings.EqualFold(value, comp) {
+				if !hasUID {
+					out.Write(data[copied:f.Start])
+					out.WriteString("UID:" + uid + nl)
+					copied, changed = f.Start, true
 				}
-				depth++
-			case "END":
-				depth--
-				if inComp >= 0 && depth == inComp && strings.EqualFold(value, comp) {
-					if !hasUID {
-						out.WriteString("UID:" + uid + nl)
-						changed = true
-					}
-					inComp = -1
-				}
-			case "UID":
-				if inComp >= 0 && depth == inComp+1 {
-					hasUID = true
-				}
+				inComp = -1
+			}
+		case "UID":
+			if inComp >= 0 && depth == inComp+1 {
+				hasUID = true
 			}
 		}
-		out.Write(line)
 	}
+	out.Write(data[copied:])
 	return out.Bytes(), changed
-}
-
-// lineNameValue returns the upper-case property name (without group) and
-// the raw value of a content line.
-func lineNameValue(s string) (string, string) {
-	colon := IndexUnquoted(s, ':')
-	if colon < 0 {
-		return "", ""
-	}
-	name := s[:colon]
-	if semi := strings.IndexByte(name, ';'); semi >= 0 {
-		name = name[:semi]
-	}
-	if dot := strings.LastIndexByte(name, '.'); dot >= 0 {
-		name = name[dot+1:]
-	}
-	return strings.ToUpper(strings.TrimSpace(name)), strings.TrimSpace(s[colon+1:])
 }
