@@ -322,60 +322,6 @@ func (r sifRecur) write(w *sifWriter, start, end string) {
 	}
 }
 
-// sifParseDuration reads an RFC 5545 duration ("-PT15M", "P1DT2H", "-P2W").
-func sifParseDuration(s string) (time.Duration, bool) {
-	s = strings.ToUpper(strings.TrimSpace(s))
-	neg := false
-	switch {
-	case strings.HasPrefix(s, "-"):
-		neg, s = true, s[1:]
-	case strings.HasPrefix(s, "+"):
-		s = s[1:]
-	}
-	if !strings.HasPrefix(s, "P") || len(s) < 3 {
-		return 0, false
-	}
-	s = s[1:]
-	var d time.Duration
-	inTime := false
-	num := ""
-	for _, c := range s {
-		switch {
-		case c >= '0' && c <= '9':
-			num += string(c)
-		case c == 'T':
-			inTime = true
-		default:
-			v, err := strconv.Atoi(num)
-			if err != nil || v > 1<<20 {
-				return 0, false
-			}
-			num = ""
-			switch {
-			case c == 'W' && !inTime:
-				d += time.Duration(v) * 7 * 24 * time.Hour
-			case c == 'D' && !inTime:
-				d += time.Duration(v) * 24 * time.Hour
-			case c == 'H' && inTime:
-				d += time.Duration(v) * time.Hour
-			case c == 'M' && inTime:
-				d += time.Duration(v) * time.Minute
-			case c == 'S' && inTime:
-				d += time.Duration(v) * time.Second
-			default:
-				return 0, false
-			}
-		}
-	}
-	if num != "" {
-		return 0, false
-	}
-	if neg {
-		d = -d
-	}
-	return d, true
-}
-
 // sifFmtMinutes writes a duration of whole minutes ("-PT15M", "-P1D").
 func sifFmtMinutes(m int) string {
 	sign := ""
@@ -420,8 +366,8 @@ func sifFirstTrigger(o *vobject.Object) sifTrigger {
 			}
 			continue
 		}
-		if d, ok := sifParseDuration(v); ok {
-			return sifTrigger{ok: true, rel: d, toEnd: strings.EqualFold(p.Params["RELATED"], "END")}
+		if d, ok := vobject.ParseDuration(v); ok {
+			return sifTrigger{ok: true, rel: d.Approx(), toEnd: strings.EqualFold(p.Params["RELATED"], "END")}
 		}
 	}
 	return sifTrigger{}

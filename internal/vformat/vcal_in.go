@@ -5,6 +5,7 @@ package vformat
 import (
 	"strconv"
 	"strings"
+	"syncml-imap/internal/vobject"
 	"time"
 )
 
@@ -518,8 +519,8 @@ func vcalReadAlarm(p *vcalProp, zone *vcalZone) (vcalAlarm, bool) {
 	}
 	a := vcalAlarm{abs: at}
 	if len(f) > 1 {
-		if d, ex, ok := vcalParseDuration(f[1]); ok && d >= 0 && d < 1000 && ex >= 0 {
-			a.snooze = time.Duration(d)*24*time.Hour + ex
+		if dur, ok := vobject.ParseDuration(f[1]); ok && !dur.Negative() && dur.Days < 1000 {
+			a.snooze = dur.Approx()
 		}
 	}
 	if len(f) > 2 {

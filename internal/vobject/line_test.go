@@ -2,6 +2,7 @@ package vobject
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -100,4 +101,26 @@ func TestUnfolder(t *testing.T) {
 	if phys := PhysicalLines([]byte(data)); len(phys) != 9 || phys[0] != "A:1" || phys[6] != "D:2" || phys[5] != " " {
 		t.Errorf("PhysicalLines = %q", phys)
 	}
+}
+
+// FuzzParseContentLine: a parsed line has an upper-case name, its value
+// is the end of the line, and each parameter's raw text is in the line.
+func FuzzParseContentLine(f *testing.F) {
+	for _, s := range []string{"item1.TEL;HOME;VOICE:+49", `DTSTART;TZID="a;b:c":2026`, `NOTE;X="a:b`, "TEL;;HOME; ;WORK:1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		l, ok := ParseContentLine(s)
+		if !ok {
+			return
+		}
+		if l.Name == "" || l.Name != strings.ToUpper(l.Name) || !strings.HasSuffix(s, ":"+l.Value) {
+			t.Fatalf("%q: %+v", s, l)
+		}
+		for _, p := range l.Params {
+			if !strings.Contains(l.RawParams, p.Raw) || p.Name == "" {
+				t.Fatalf("%q: parameter %+v not in %q", s, p, l.RawParams)
+			}
+		}
+	})
 }
