@@ -487,7 +487,7 @@ func sifParseTime(s string) (time.Time, int) {
 		i := strings.LastIndexAny(tp, "+-")
 		off := tp[i:]
 		tp = tp[:i]
-		if o, ok := sifParseOffset(off); ok {
+		if o, ok := vcalParseOffset(off); ok {
 			offset = o
 			kind = sifKindUTC
 		}
@@ -509,47 +509,6 @@ func sifParseTime(s string) (time.Time, int) {
 	}
 	t := date.Add(time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute + time.Duration(se)*time.Second)
 	return t.Add(-time.Duration(offset) * time.Second), kind
-}
-
-// sifParseOffset reads "+0100", "-06:00", "+01" into seconds east of UTC.
-func sifParseOffset(s string) (int, bool) {
-	s = strings.TrimSpace(strings.ReplaceAll(s, ":", ""))
-	if len(s) < 2 {
-		return 0, false
-	}
-	sign := 1
-	switch s[0] {
-	case '-':
-		sign = -1
-		s = s[1:]
-	case '+':
-		s = s[1:]
-	}
-	if len(s) == 2 {
-		s += "00"
-	}
-	if len(s) == 6 {
-		s = s[:4] // seconds are not kept
-	}
-	if len(s) != 4 || !allDigits(s) {
-		return 0, false
-	}
-	h, _ := strconv.Atoi(s[:2])
-	m, _ := strconv.Atoi(s[2:])
-	if h > 14 || m > 59 {
-		return 0, false
-	}
-	return sign * (h*3600 + m*60), true
-}
-
-// sifFormatOffset writes seconds east of UTC as "+0100".
-func sifFormatOffset(sec int) string {
-	sign := '+'
-	if sec < 0 {
-		sign = '-'
-		sec = -sec
-	}
-	return fmt.Sprintf("%c%02d%02d", sign, sec/3600, sec%3600/60)
 }
 
 func sifFmtDate(t time.Time) string     { return t.Format("20060102") }
