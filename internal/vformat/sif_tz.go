@@ -173,11 +173,7 @@ func sifZoneFromSIF(n *sifNode) *sifZone {
 // the smaller and larger of its offsets in January and July of year are
 // standard and daylight time. nil when it has no usable observance.
 func sifZoneFromVTimezone(o *vobject.Object, year int) *sifZone {
-	comps := vcalParse([]byte(strings.Join(o.Lines, "")), false)
-	if len(comps) == 0 {
-		return nil
-	}
-	m := icalZoneFromVTimezone(comps[0])
+	m := zoneOfVTimezone(o)
 	if m == nil {
 		return nil
 	}
