@@ -70,26 +70,31 @@ func ParseContentLine(s string) (ContentLine, bool) {
 }
 
 func parseParams(s string) []Param {
-	var out []Param
-	for _, tok := range SplitUnquoted(s, ';') {
+	toks := SplitUnquoted(s, ';')
+	out := make([]Param, 0, len(toks))
+	// The values of all parameters share one array: a line of thousands
+	// of bare TYPEs costs a few allocations, not thousands.
+	pool := make([]string, 0, len(toks))
+	for _, tok := range toks {
 		t := strings.TrimSpace(tok)
 		if t == "" {
 			continue
 		}
 		k, v, ok := strings.Cut(t, "=")
 		if !ok {
-			out = append(out, Param{Name: BareParamName(t), Values: []string{t}, Raw: t})
+			pool = append(pool, t)
+			out = append(out, Param{Name: BareParamName(t), Values: pool[len(pool)-1 : len(pool) : len(pool)], Raw: t})
 			continue
 		}
 		name := strings.ToUpper(strings.TrimSpace(k))
 		if !IsName(name) {
 			continue
 		}
-		var vals []string
+		first := len(pool)
 		for _, pv := range SplitUnquoted(v, ',') {
-			vals = append(vals, strings.Trim(strings.TrimSpace(pv), `"`))
+			pool = append(pool, strings.Trim(strings.TrimSpace(pv), `"`))
 		}
-		out = append(out, Param{Name: name, Values: vals, Raw: t})
+		out = append(out, Param{Name: name, Values: pool[first:len(pool):len(pool)], Raw: t})
 	}
 	return out
 }
