@@ -51,59 +51,45 @@ func (p *vcalProp) param(name string) string {
 	return p.params[name]
 }
 
-// vcalParse splits data into components. vcal10 selects vCalendar 1.0
-// unfolding (RFC 822: the white space after a line break is kept);
-// otherwise iCalendar unfolding (the break and one white space character
-// are removed). Unbalanced blocks are tolerated: an END closes the
-// innermost block of its name, one that matches none is ignored.
+// vcalParse splits data into components (vobject.ParseWith). vcal10
+// selects vCalendar 1.0 unfolding (RFC 822: the white space after a line
+// break is kept); otherwise iCalendar unfolding (the break and one white
+// space character are removed). Unbalanced blocks are tolerated: an END
+// closes the innermost block of its name, one that matches none is
+// ignored.
 func vcalParse(data []byte, vcal10 bool) []*vcalComp {
-	var top []*vcalComp
-	var stack []*vcalComp
-	open := map[string]int{} // how many blocks of each name are on the stack
-	for _, l := range vobject.Unfold(vobject.DecodeUTF16(data), vcal10) {
-		p := vcalParseLine(l)
-		if p == nil {
-			continue
-		}
-		switch p.name {
-		case "BEGIN":
-			c := &vcalComp{name: strings.ToUpper(strings.TrimSpace(p.value))}
-			if n := len(stack); n > 0 {
-				stack[n-1].comps = append(stack[n-1].comps, c)
-			} else {
-				top = append(top, c)
-			}
-			stack = append(stack, c)
-			open[c.name]++
-		case "END":
-			name := strings.ToUpper(strings.TrimSpace(p.value))
-			if open[name] == 0 {
-				continue // closes nothing: no search of the whole stack
-			}
-			for i := len(stack) - 1; i >= 0; i-- {
-				if stack[i].name == name {
-					for _, c := range stack[i:] {
-						open[c.name]--
-					}
-					stack = stack[:i]
-					break
-				}
-			}
-		default:
-			if n := len(stack); n > 0 {
-				stack[n-1].props = append(stack[n-1].props, p)
-			}
-		}
+	objs := vobject.ParseWith(vobject.DecodeUTF16(data), &vobject.UnfoldOptions{KeepSpace: vcal10})
+	out := make([]*vcalComp, len(objs))
+	for i, o := range objs {
+		out[i] = vcalCompOf(o)
 	}
-	return top
+	return out
 }
 
-func vcalParseLine(s string) *vcalProp {
-	l, ok := vobject.ParseContentLine(s)
-	if !ok {
-		return nil
+// vcalCompOf is the component of a vobject block, values as written.
+// It walks the tree without recursion, as nesting may be deep.
+func vcalCompOf(o *vobject.Object) *vcalComp {
+	type pending struct {
+		o *vobject.Object
+		c *vcalComp
 	}
-	return &vcalProp{name: l.Name, value: l.Value, params: l.ParamMap()}
+	root := &vcalComp{}
+	for stack := []pending{{o, root}}; len(stack) > 0; {
+		p := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		p.c.name = p.o.Name
+		p.c.props = make([]*vcalProp, len(p.o.Props))
+		for i := range p.o.Props {
+			l := &p.o.Props[i]
+			p.c.props[i] = &vcalProp{name: l.Name, params: l.Params, value: l.RawValue}
+		}
+		p.c.comps = make([]*vcalComp, len(p.o.Children))
+		for i, ch := range p.o.Children {
+			p.c.comps[i] = &vcalComp{}
+			stack = append(stack, pending{ch, p.c.comps[i]})
+		}
+	}
+	return root
 }
 
 // vcalRawValue returns the value with its transfer encoding (QP, base64)

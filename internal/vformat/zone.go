@@ -46,11 +46,7 @@ func LookupZone(cal *vobject.Object, tzid string) *Zone {
 // zoneOfVTimezone reads a VTIMEZONE object into the zone model; nil when
 // it has no usable observance.
 func zoneOfVTimezone(o *vobject.Object) *vcalZone {
-	comps := vcalParse([]byte(strings.Join(o.Lines, "")), false)
-	if len(comps) == 0 {
-		return nil
-	}
-	return icalZoneFromVTimezone(comps[0])
+	return icalZoneFromVTimezone(vcalCompOf(o))
 }
 
 // Instant is the instant of a wall clock time of the zone, the wall

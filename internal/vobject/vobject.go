@@ -22,16 +22,27 @@ type Line struct {
 	Name   string            // upper case
 	Params map[string]string // upper-case names; bare vCard 2.1 parameters map to "TYPE"
 	Value  string            // raw value, QUOTED-PRINTABLE decoded when so marked
-	Raw    string            // the unfolded line
-	Orig   string            // the physical lines as they stood, CRLF-terminated
+	// RawValue is the value as written, not decoded: for readers that
+	// decode it themselves (charsets, base64, lenient quoted-printable).
+	RawValue string
+	Raw      string // the unfolded line
+	Orig     string // the physical lines as they stood, CRLF-terminated
 }
 
 // Lines splits data into unfolded logical lines (see Unfold; content
 // lines use RFC 5545/6350 folding here) and parses them. A line without a
 // property name and a colon is dropped.
-func Lines(data []byte) []Line {
+func Lines(data []byte) []Line { return lines(data, nil) }
+
+// lines is Lines with the unfolding rules of opts.
+func lines(data []byte, opts *UnfoldOptions) []Line {
+	o := UnfoldOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	o.Orig = true
 	var out []Line
-	u := NewUnfolder(data, &UnfoldOptions{Orig: true})
+	u := NewUnfolder(data, &o)
 	for u.Next() {
 		f := u.Line()
 		if l, ok := parseVLine(f.Text); ok {
@@ -47,7 +58,7 @@ func parseVLine(s string) (Line, bool) {
 	if !ok {
 		return Line{}, false
 	}
-	l := Line{Group: c.Group, Name: c.Name, Params: c.ParamMap(), Value: c.Value, Raw: s}
+	l := Line{Group: c.Group, Name: c.Name, Params: c.ParamMap(), Value: c.Value, RawValue: c.Value, Raw: s}
 	if strings.EqualFold(l.Params["ENCODING"], "QUOTED-PRINTABLE") {
 		if dec, err := decodeQP(l.Value); err == nil {
 			l.Value = dec
@@ -101,7 +112,11 @@ func (o *Object) PropValue(name string) string {
 // tolerated: an unterminated block ends at the end of the data, and a stray
 // END closes the innermost matching block. Time and memory are linear in
 // len(data) however deep the nesting.
-func Parse(data []byte) []*Object {
+func Parse(data []byte) []*Object { return ParseWith(data, nil) }
+
+// ParseWith is Parse with the unfolding rules of opts (nil: those of
+// Parse); each Line's Orig is kept whatever opts says.
+func ParseWith(data []byte, opts *UnfoldOptions) []*Object {
 	var top []*Object
 	var stack []*Object
 	// A block's Lines are a run of all: from its BEGIN to the END that
@@ -116,7 +131,7 @@ func Parse(data []byte) []*Object {
 		}
 		stack, starts = stack[:i], starts[:i]
 	}
-	for _, l := range Lines(data) {
+	for _, l := range lines(data, opts) {
 		switch l.Name {
 		case "BEGIN":
 			o := &Object{Name: strings.ToUpper(strings.TrimSpace(l.Value))}
