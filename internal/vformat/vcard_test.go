@@ -867,3 +867,12 @@ func FuzzVCard30To21(f *testing.F) {
 		vcardCheck30(t, back)
 	})
 }
+
+// TestVCardBareB: a bare "B" is the b encoding, as vCalendar read it; the
+// vCard reader took it for a TYPE and kept the base64 as text.
+func TestVCardBareB(t *testing.T) {
+	out := vcardMust30(t, vcardCRLF("\nBEGIN:VCARD\nVERSION:2.1\nN:A\nPHOTO;JPEG;B:/9j/\n 4AAQ\nEND:VCARD\n"))
+	if lines := vcardUnfold30(out); !slices.Contains(lines, "PHOTO;TYPE=JPEG;ENCODING=b:/9j/4AAQ") {
+		t.Errorf("bare B:\n%s", out)
+	}
+}

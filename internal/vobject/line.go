@@ -100,11 +100,12 @@ func parseParams(s string) []Param {
 }
 
 // BareParamName names a parameter written without one, as vCard 2.1
-// (2.1.3-2.1.5) and vCalendar 1.0 allow: an encoding, a value location, a
-// charset some devices write bare, or else a TYPE.
+// (2.1.3-2.1.5) and vCalendar 1.0 allow: an encoding (and "B", which no
+// TYPE is but vCard 3.0's ENCODING=b is), a value location, a charset
+// some devices write bare, or else a TYPE.
 func BareParamName(v string) string {
 	switch strings.ToUpper(v) {
-	case "QUOTED-PRINTABLE", "BASE64", "8BIT", "7BIT":
+	case "QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT":
 		return "ENCODING"
 	case "INLINE", "URL", "URI", "CONTENT-ID", "CID":
 		return "VALUE"

@@ -17,6 +17,7 @@ func TestParseContentLine(t *testing.T) {
 	}{
 		{"item1.TEL;HOME;VOICE:+49", true, "item1", "TEL", map[string]string{"TYPE": "HOME,VOICE"}, "+49"},
 		{"NOTE;QUOTED-PRINTABLE;UTF-8:a=3D", true, "", "NOTE", map[string]string{"ENCODING": "QUOTED-PRINTABLE", "CHARSET": "UTF-8"}, "a=3D"},
+		{"PHOTO;JPEG;B:AAAA", true, "", "PHOTO", map[string]string{"TYPE": "JPEG", "ENCODING": "B"}, "AAAA"},
 		{"PHOTO;URL:http://x", true, "", "PHOTO", map[string]string{"VALUE": "URL"}, "http://x"},
 		{`DTSTART;TZID="Europe/Berlin;x:y":20260101T000000`, true, "", "DTSTART", map[string]string{"TZID": "Europe/Berlin;x:y"}, "20260101T000000"},
 		{`ATTENDEE;DELEGATED-TO="mailto:a","mailto:b":mailto:c`, true, "", "ATTENDEE", map[string]string{"DELEGATED-TO": "mailto:a,mailto:b"}, "mailto:c"},
