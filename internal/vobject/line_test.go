@@ -75,35 +75,6 @@ func TestLinesSharedRules(t *testing.T) {
 	}
 }
 
-func TestUnfolder(t *testing.T) {
-	data := "\xef\xbb\xbfA:1\r\n b\r\n\r\nC;ENCODING=QUOTED-PRINTABLE:x=\rEND:VCARD\n \n\xef\xbb\xbfD:2\n   \nE:3"
-	var got []Folded
-	u := NewUnfolder([]byte(data), &UnfoldOptions{KeepSpace: true, BlankEnds: true, Orig: true, EndsSoftBreak: func(l string) bool { return l == "END:VCARD" }})
-	var spans []string
-	for u.Next() {
-		f := u.Line()
-		spans = append(spans, data[f.Start:f.End])
-		f.Start, f.End = 0, 0
-		got = append(got, f)
-	}
-	if want := []string{"A:1\r\n b\r\n", "C;ENCODING=QUOTED-PRINTABLE:x=\r", "END:VCARD\n", "D:2\n", "E:3"}; !reflect.DeepEqual(spans, want) {
-		t.Errorf("spans %q, want %q", spans, want)
-	}
-	want := []Folded{
-		{Text: "A:1 b", First: 1, Last: 2, Orig: "A:1\r\n b\r\n"},
-		{Text: "C;ENCODING=QUOTED-PRINTABLE:x=", First: 4, Last: 4, Orig: "C;ENCODING=QUOTED-PRINTABLE:x=\r\n", StrayBreak: true},
-		{Text: "END:VCARD", First: 5, Last: 5, Orig: "END:VCARD\r\n"},
-		{Text: "D:2", First: 7, Last: 7, Orig: "D:2\r\n"},
-		{Text: "E:3", First: 9, Last: 9, Orig: "E:3\r\n"},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got  %+v\nwant %+v", got, want)
-	}
-	if phys := PhysicalLines([]byte(data)); len(phys) != 9 || phys[0] != "A:1" || phys[6] != "D:2" || phys[5] != " " {
-		t.Errorf("PhysicalLines = %q", phys)
-	}
-}
-
 // FuzzParseContentLine: a parsed line has an upper-case name, its value
 // is the end of the line, and each parameter's raw text is in the line.
 func FuzzParseContentLine(f *testing.F) {
