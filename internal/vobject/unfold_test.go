@@ -76,3 +76,26 @@ func TestUnfolder(t *testing.T) {
 		t.Errorf("PhysicalLines = %q", phys)
 	}
 }
+
+// FuzzUnfolder: logical lines come in order, cover the physical lines
+// they name, and stand in the data where they say.
+func FuzzUnfolder(f *testing.F) {
+	f.Add([]byte("A:1\r\n b\r\n\r\nC;QUOTED-PRINTABLE:x=\rEND:VCARD\n"), true)
+	f.Add([]byte("\xef\xbb\xbfX:y\n\n\xef\xbb\xbfZ;ENCODING=QUOTED-PRINTABLE:=\n=\n"), false)
+	f.Fuzz(func(t *testing.T, data []byte, v21 bool) {
+		opts := &UnfoldOptions{KeepSpace: v21, BlankEnds: v21, Orig: true, EndsSoftBreak: func(l string) bool { return l == "END:VCARD" }}
+		phys := PhysicalLines(data)
+		u := NewUnfolder(data, opts)
+		last, end := 0, 0
+		for u.Next() {
+			l := u.Line()
+			if l.Text == "" || l.First <= last || l.Last < l.First || l.Last > len(phys) || l.Start < end || l.End < l.Start || l.End > len(data) {
+				t.Fatalf("%q: line %+v after line %d ending at %d", data, l, last, end)
+			}
+			if n := strings.Count(l.Orig, "\r\n"); n != l.Last-l.First+1 {
+				t.Fatalf("%q: %+v: %d original lines", data, l, n)
+			}
+			last, end = l.Last, l.End
+		}
+	})
+}
