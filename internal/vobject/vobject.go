@@ -20,7 +20,7 @@ import (
 type Line struct {
 	Group  string
 	Name   string            // upper case
-	Params map[string]string // upper-case names; bare vCard 2.1 parameters map to "TYPE"
+	Params map[string]string // ContentLine.ParamMap: bare vCard 2.1 parameters named by BareParamName
 	Value  string            // raw value, QUOTED-PRINTABLE decoded when so marked
 	// RawValue is the value as written, not decoded: for readers that
 	// decode it themselves (charsets, base64, lenient quoted-printable).
@@ -29,9 +29,10 @@ type Line struct {
 	Orig     string // the physical lines as they stood, CRLF-terminated
 }
 
-// Lines splits data into unfolded logical lines (see Unfold; content
-// lines use RFC 5545/6350 folding here) and parses them. A line without a
-// property name and a colon is dropped.
+// Lines splits data into unfolded logical lines (see Unfolder; content
+// lines use RFC 5545/6350 folding here) and parses them
+// (ParseContentLine). A line without a property name and a colon is
+// dropped.
 func Lines(data []byte) []Line { return lines(data, nil) }
 
 // lines is Lines with the unfolding rules of opts.
