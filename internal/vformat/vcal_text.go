@@ -1,8 +1,10 @@
 package vformat
 
-// Content lines of vCalendar 1.0 and iCalendar 2.0: a tolerant reader
-// (folding, quoted-printable soft breaks, bare vCal 1.0 parameters) and
-// writers for both forms.
+// Content lines of vCalendar 1.0 and iCalendar 2.0: the components and
+// properties the converters work on, read by internal/vobject (folding,
+// quoted-printable soft breaks, bare vCal 1.0 parameters), their values
+// decoded here (transfer encoding, charset, escapes), and writers for
+// both forms.
 
 import (
 	"encoding/base64"
