@@ -219,36 +219,26 @@ func joinVCal(w io.Writer, items []*Item) ([]*Problem, error) {
 }
 
 // vcalSplit cuts the converter's vCalendar 1.0 output into its TZ and
-// DAYLIGHT lines and its components (CRLF-terminated).
+// DAYLIGHT lines and its components (CRLF-terminated, as they stood).
+// BEGIN/END:VCALENDAR, VERSION and PRODID are written once per section.
 func vcalSplit(data []byte) (tz string, daylight []string, comps []byte) {
+	objs := vobject.Parse(data)
+	if len(objs) == 0 {
+		return "", nil, nil
+	}
+	for _, p := range objs[0].Props {
+		switch p.Name {
+		case "TZ":
+			tz = p.Raw
+		case "DAYLIGHT":
+			daylight = append(daylight, p.Raw)
+		}
+	}
 	var c bytes.Buffer
-	depth := 0
-	for _, line := range physicalLines(data) {
-		name, value, _ := strings.Cut(line, ":")
-		name = strings.ToUpper(name)
-		if i := strings.IndexByte(name, ';'); i >= 0 {
-			name = name[:i]
+	for _, o := range objs[0].Children {
+		for _, l := range o.Lines {
+			c.WriteString(l)
 		}
-		upper := strings.ToUpper(strings.TrimSpace(value))
-		if depth == 0 {
-			switch {
-			case name == "BEGIN" && upper != "VCALENDAR":
-				depth++
-				c.WriteString(line + "\r\n")
-			case name == "TZ":
-				tz = line
-			case name == "DAYLIGHT":
-				daylight = append(daylight, line)
-			}
-			continue // BEGIN/END:VCALENDAR, VERSION, PRODID: written once per section
-		}
-		switch name {
-		case "BEGIN":
-			depth++
-		case "END":
-			depth--
-		}
-		c.WriteString(line + "\r\n")
 	}
 	return tz, daylight, c.Bytes()
 }

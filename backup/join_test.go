@@ -233,3 +233,34 @@ func TestExportVCard40Stored(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinVCalSoftBreakLine: vcalSplit once read the converter's output
+// by physical lines, so that a quoted-printable continuation line that
+// happened to start with "BEGIN:VEVENT" (a description broken just
+// there) counted as a component and the file came out unbalanced; it
+// now reads the content lines vobject reads.
+func TestJoinVCalSoftBreakLine(t *testing.T) {
+	var b bytes.Buffer
+	broken := false
+	// The length of "a"s that puts the soft break right before BEGIN.
+	for n := 0; n < 80 && !broken; n++ {
+		desc := "é" + strings.Repeat("a", n) + "BEGIN:VEVENT and more"
+		item := &Item{DB: "calendar", ID: "1", Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:u1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T100000Z\r\nSUMMARY:s\r\nDESCRIPTION:" + desc + "\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")}
+		b.Reset()
+		if problems, err := Join(&b, FormatVCal10, []*Item{item}); err != nil || len(problems) > 0 {
+			t.Fatalf("Join: %v %v", err, problems)
+		}
+		broken = strings.Contains(b.String(), "=\r\nBEGIN:VEVENT")
+	}
+	if !broken {
+		t.Fatalf("the description is never broken where the test needs it:\n%s", b.String())
+	}
+	objs := vobject.Parse(b.Bytes())
+	if len(objs) != 1 || len(objs[0].Children) != 1 || strings.Count(b.String(), "END:VCALENDAR") != 1 {
+		t.Fatalf("not one VCALENDAR with one event:\n%s", b.String())
+	}
+	back := Split(b.Bytes())
+	if len(back.Items) != 1 || !strings.Contains(string(back.Items[0].Data), "and more") {
+		t.Fatalf("read back: %+v %v", back.Items, back.Problems)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf16"
 
 	"syncml-imap/internal/vformat"
 	"syncml-imap/internal/vobject"
@@ -80,46 +79,21 @@ func (d *SplitData) Bad() int {
 // text outside any BEGIN/END, a journal entry) is a Problem with the
 // line it starts on; Split never fails and never panics.
 func Split(data []byte) *SplitData {
-	s := &splitter{lines: physicalLines(data), open: map[string]int{}, d: &SplitData{}}
-	s.build()
+	data = vobject.DecodeUTF16(data)
+	s := &splitter{lines: vobject.PhysicalLines(data), open: map[string]int{}, d: &SplitData{}}
+	s.build(data)
 	s.records()
 	slices.SortStableFunc(s.d.Items, func(a, b *Item) int { return a.Line - b.Line })
 	slices.SortStableFunc(s.d.Problems, func(a, b *Problem) int { return a.Line - b.Line })
 	return s.d
 }
 
-// physicalLines decodes UTF-16 (with a byte order mark), drops UTF-8
-// byte order marks where a line starts with one (concatenated files have
-// several), and cuts at CRLF, LF and lone CR. The end of line is not kept.
+// physicalLines decodes UTF-16 (with a byte order mark) and cuts the
+// file into its physical lines as vobject reads them (CRLF, LF and lone
+// CR; a UTF-8 byte order mark starting a line dropped, as concatenated
+// files have several). The end of line is not kept.
 func physicalLines(data []byte) []string {
-	if len(data) >= 2 && (data[0] == 0xff && data[1] == 0xfe || data[0] == 0xfe && data[1] == 0xff) {
-		le := data[0] == 0xff
-		u := make([]uint16, 0, len(data)/2)
-		for i := 2; i+1 < len(data); i += 2 {
-			if le {
-				u = append(u, uint16(data[i])|uint16(data[i+1])<<8)
-			} else {
-				u = append(u, uint16(data[i])<<8|uint16(data[i+1]))
-			}
-		}
-		data = []byte(string(utf16.Decode(u)))
-	}
-	var lines []string
-	for len(data) > 0 {
-		i := bytes.IndexAny(data, "\r\n")
-		var line []byte
-		if i < 0 {
-			line, data = data, nil
-		} else {
-			line = data[:i]
-			if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
-				i++
-			}
-			data = data[i+1:]
-		}
-		lines = append(lines, string(bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))))
-	}
-	return lines
+	return vobject.PhysicalLines(vobject.DecodeUTF16(data))
 }
 
 // block is one BEGIN/END block of the file.
@@ -143,16 +117,14 @@ type splitter struct {
 	inJunk bool
 }
 
-// headCap bounds how much of a logical line is kept to look at its name
-// and value: BEGIN and END lines are short, and folded base64 must not
-// be copied over and over.
+// headCap is the longest content line that may be a BEGIN or END line:
+// those are short, and a long one (folded base64, say) is content.
 const headCap = 256
 
-// logical is one content line: physical lines first..last.
+// logical is one content line: physical lines first..last (indexes of
+// splitter.lines).
 type logical struct {
 	first, last int
-	head        string // the unfolded text, at most headCap bytes
-	long        bool   // the text was longer than head
 	name, value string // upper-case name without group or parameters; value trimmed
 }
 
@@ -160,12 +132,12 @@ type logical struct {
 // ends a quoted-printable value cut by a soft line break: some writers
 // end a value with a stray "=", which would otherwise swallow the END.
 func (s *splitter) structural(line string) bool {
-	name, value, ok := strings.Cut(strings.TrimSpace(line), ":")
+	l, ok := vobject.ParseContentLine(line)
 	if !ok {
 		return false
 	}
-	value = strings.ToUpper(strings.TrimSpace(value))
-	switch strings.ToUpper(name) {
+	value := strings.ToUpper(strings.TrimSpace(l.Value))
+	switch l.Name {
 	case "BEGIN":
 		return value == "VCARD" || value == "VCALENDAR"
 	case "END":
@@ -174,68 +146,18 @@ func (s *splitter) structural(line string) bool {
 	return false
 }
 
-// next reads the logical line starting at physical line i.
-func (s *splitter) next(i int) logical {
-	l := logical{first: i, last: i}
-	head := []byte(s.lines[i])
-	if len(head) > headCap {
-		head, l.long = head[:headCap], true
+// logical reads what build needs of a content line.
+func (s *splitter) logical(f vobject.Folded) logical {
+	l := logical{first: f.First - 1, last: f.Last - 1}
+	if f.StrayBreak {
+		// Drop the stray "=" so the value ends here.
+		s.lines[l.last] = strings.TrimSuffix(s.lines[l.last], "=")
 	}
-	last := byte(0)
-	if n := len(s.lines[i]); n > 0 {
-		last = s.lines[i][n-1]
+	if len(f.Text) > headCap {
+		return l
 	}
-	qp := false
-	if c := vobject.IndexUnquoted(string(head), ':'); c >= 0 {
-		qp = strings.Contains(strings.ToUpper(string(head[:c])), "QUOTED-PRINTABLE")
-	}
-	for j := i + 1; j < len(s.lines); j++ {
-		p := s.lines[j]
-		var add string
-		switch {
-		case qp && last == '=':
-			if s.structural(p) {
-				// Drop the stray "=" so the value ends here.
-				s.lines[j-1] = strings.TrimSuffix(s.lines[j-1], "=")
-				return s.finish(l, head)
-			}
-			head = head[:max(0, len(head)-1)]
-			add = p
-		case len(p) > 0 && (p[0] == ' ' || p[0] == '\t'):
-			add = p[1:]
-		default:
-			return s.finish(l, head)
-		}
-		l.last = j
-		if room := headCap - len(head); room > 0 && !l.long {
-			if len(add) > room {
-				add, l.long = add[:room], true
-			}
-			head = append(head, add...)
-		} else if len(add) > 0 {
-			l.long = true
-		}
-		if len(p) > 0 {
-			last = p[len(p)-1]
-		} else if qp {
-			last = 0
-		}
-	}
-	return s.finish(l, head)
-}
-
-func (s *splitter) finish(l logical, head []byte) logical {
-	l.head = string(head)
-	if c := vobject.IndexUnquoted(l.head, ':'); c > 0 {
-		name := l.head[:c]
-		if semi := strings.IndexByte(name, ';'); semi >= 0 {
-			name = name[:semi]
-		}
-		if dot := strings.LastIndexByte(name, '.'); dot >= 0 {
-			name = name[dot+1:]
-		}
-		l.name = strings.ToUpper(strings.TrimSpace(name))
-		l.value = strings.TrimSpace(l.head[c+1:])
+	if c, ok := vobject.ParseContentLine(f.Text); ok {
+		l.name, l.value = c.Name, strings.TrimSpace(c.Value)
 	}
 	return l
 }
@@ -259,14 +181,12 @@ var components = map[string]bool{"VEVENT": true, "VTODO": true, "VJOURNAL": true
 // closed, with end 0, where the next record begins (the next BEGIN:VCARD
 // or BEGIN:VCALENDAR, or the next component of its calendar) or where
 // the file ends.
-func (s *splitter) build() {
+func (s *splitter) build(data []byte) {
 	var prev logical
-	for i := 0; i < len(s.lines); {
-		l := s.next(i)
-		i = l.last + 1
-		if l.long {
-			l.name = "" // a long line is content, never BEGIN or END
-		}
+	// The structure of the blocks decides where a stray soft break ends.
+	u := vobject.NewUnfolder(data, &vobject.UnfoldOptions{EndsSoftBreak: s.structural})
+	for u.Next() {
+		l := s.logical(u.Line())
 		switch {
 		case l.name == "BEGIN" && l.value != "":
 			s.begin(l, prev)
@@ -367,7 +287,8 @@ func (s *splitter) flushJunk() {
 	s.inJunk = false
 	what := "text outside any BEGIN/END block"
 	for i := s.junk[0]; i <= s.junk[1]; i++ {
-		if n, v, _ := strings.Cut(strings.ToUpper(strings.TrimSpace(s.lines[i])), ":"); n == "END" {
+		if l, ok := vobject.ParseContentLine(s.lines[i]); ok && l.Name == "END" {
+			v := strings.ToUpper(strings.TrimSpace(l.Value))
 			what = fmt.Sprintf("%s without BEGIN:%s", describeBlock(v), v)
 			break
 		}

@@ -262,7 +262,7 @@ func sifCleanXML(data []byte) []byte {
 	}
 	if latin || !utf8.Valid(data) {
 		if !utf8.Valid(data) || latin && !isASCII(data) {
-			data = sifCP1252ToUTF8(data)
+			data = []byte(vobject.DecodeCharset(data, "windows-1252"))
 		}
 	}
 	out := make([]byte, 0, len(data))
@@ -289,28 +289,6 @@ func sifXMLChar(r rune) bool {
 		return false
 	}
 	return r <= 0x10FFFF
-}
-
-// sifCP1252 maps the bytes 0x80..0x9F of Windows-1252.
-var sifCP1252 = [32]rune{
-	'€', 0x81, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0x8D, 'Ž', 0x8F,
-	0x90, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0x9D, 'ž', 'Ÿ',
-}
-
-func sifCP1252ToUTF8(b []byte) []byte {
-	var out bytes.Buffer
-	out.Grow(len(b) + len(b)/8)
-	for _, c := range b {
-		switch {
-		case c < 0x80:
-			out.WriteByte(c)
-		case c < 0xA0:
-			out.WriteRune(sifCP1252[c-0x80])
-		default:
-			out.WriteRune(rune(c))
-		}
-	}
-	return out.Bytes()
 }
 
 // sifWriter writes a SIF item the way the Funambol client does: one
@@ -509,7 +487,7 @@ func sifParseTime(s string) (time.Time, int) {
 		i := strings.LastIndexAny(tp, "+-")
 		off := tp[i:]
 		tp = tp[:i]
-		if o, ok := sifParseOffset(off); ok {
+		if o, ok := vcalParseOffset(off); ok {
 			offset = o
 			kind = sifKindUTC
 		}
@@ -531,47 +509,6 @@ func sifParseTime(s string) (time.Time, int) {
 	}
 	t := date.Add(time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute + time.Duration(se)*time.Second)
 	return t.Add(-time.Duration(offset) * time.Second), kind
-}
-
-// sifParseOffset reads "+0100", "-06:00", "+01" into seconds east of UTC.
-func sifParseOffset(s string) (int, bool) {
-	s = strings.TrimSpace(strings.ReplaceAll(s, ":", ""))
-	if len(s) < 2 {
-		return 0, false
-	}
-	sign := 1
-	switch s[0] {
-	case '-':
-		sign = -1
-		s = s[1:]
-	case '+':
-		s = s[1:]
-	}
-	if len(s) == 2 {
-		s += "00"
-	}
-	if len(s) == 6 {
-		s = s[:4] // seconds are not kept
-	}
-	if len(s) != 4 || !allDigits(s) {
-		return 0, false
-	}
-	h, _ := strconv.Atoi(s[:2])
-	m, _ := strconv.Atoi(s[2:])
-	if h > 14 || m > 59 {
-		return 0, false
-	}
-	return sign * (h*3600 + m*60), true
-}
-
-// sifFormatOffset writes seconds east of UTC as "+0100".
-func sifFormatOffset(sec int) string {
-	sign := '+'
-	if sec < 0 {
-		sign = '-'
-		sec = -sec
-	}
-	return fmt.Sprintf("%c%02d%02d", sign, sec/3600, sec%3600/60)
 }
 
 func sifFmtDate(t time.Time) string     { return t.Format("20060102") }

@@ -354,192 +354,229 @@ func VCardToSIFC(in []byte) ([]byte, error) {
 	if card == nil {
 		return nil, errors.New("vformat: no VCARD in vCard data")
 	}
-	val := func(p *vobject.Line) string { return strings.TrimSpace(sifText(vobject.UnescapeText(p.Value))) }
-	f := make(map[string]string) // SIF field -> value
-	set := func(slots []string, v string) {
-		if v == "" {
+	fs := newSIFCFields()
+	for i := range card.Props {
+		fs.prop(&card.Props[i])
+	}
+	return fs.write(), nil
+}
+
+// sifCFields collects the SIF-C fields of a vCard: each field takes the
+// first value that comes for it (set), an ADR the first address slot its
+// type allows, PHOTO the first inline image.
+type sifCFields struct {
+	f                map[string]string // SIF field -> value
+	extraBy          map[string]sifExtra
+	cats             []string
+	photo, photoType string
+}
+
+func newSIFCFields() *sifCFields {
+	fs := &sifCFields{f: map[string]string{}, extraBy: map[string]sifExtra{}}
+	for _, x := range sifExtras {
+		fs.extraBy[x.name] = x
+		for _, a := range x.also {
+			fs.extraBy[a] = x
+		}
+	}
+	return fs
+}
+
+// sifCVal is a property's text value for SIF.
+func sifCVal(p *vobject.Line) string {
+	return strings.TrimSpace(sifText(vobject.UnescapeText(p.Value)))
+}
+
+// set gives v to the first of slots that has no value yet.
+func (fs *sifCFields) set(slots []string, v string) {
+	if v == "" {
+		return
+	}
+	for _, s := range slots {
+		if _, taken := fs.f[s]; !taken {
+			fs.f[s] = v
 			return
 		}
-		for _, s := range slots {
-			if _, taken := f[s]; !taken {
-				f[s] = v
-				return
-			}
-		}
 	}
-	extraBy := make(map[string]sifExtra)
-	for _, x := range sifExtras {
-		extraBy[x.name] = x
-		for _, a := range x.also {
-			extraBy[a] = x
-		}
-	}
-	var cats []string
-	photo, photoType := "", ""
-	for i := range card.Props {
-		p := &card.Props[i]
-		switch p.Name {
-		case "N":
-			c := vobject.SplitText(p.Value, ';')
-			for i, e := range []string{"LastName", "FirstName", "MiddleName", "Title", "Suffix"} {
-				if i < len(c) {
-					set([]string{e}, strings.TrimSpace(c[i]))
-				}
-			}
-		case "FN":
-			set([]string{"FileAs"}, val(p))
-		case "NICKNAME":
-			set([]string{"NickName"}, strings.TrimSpace(vobject.SplitText(p.Value, ',')[0]))
-		case "ORG":
-			c := vobject.SplitText(p.Value, ';')
-			for i, e := range []string{"CompanyName", "Department", "OfficeLocation"} {
-				if i < len(c) {
-					set([]string{e}, strings.TrimSpace(c[i]))
-				}
-			}
-		case "TITLE":
-			set([]string{"JobTitle"}, val(p))
-		case "ROLE":
-			set([]string{"Profession"}, val(p))
-		case "BDAY":
-			set([]string{"Birthday"}, sifNormDate(p.Value))
-		case "NOTE":
-			set([]string{"Body"}, sifText(vobject.UnescapeText(p.Value)))
-		case "CATEGORIES":
-			cats = append(cats, textList(p.Value)...)
-		case "CLASS":
-			f["Sensitivity"] = strconv.Itoa(sifSensitivity(p.Value))
-		case "TEL":
-			v := val(p)
-			if len(v) > 4 && strings.EqualFold(v[:4], "tel:") { // vCard 4.0 VALUE=uri
-				v = v[4:]
-			}
-			set(sifPhoneSlots(sifTypes(p)), v)
-		case "EMAIL":
-			t := sifTypes(p)
-			switch {
-			case t["X-FUNAMBOL-INSTANTMESSENGER"]:
-				set([]string{"IMAddress"}, val(p))
-			case t["HOME"]:
-				set([]string{"Email2Address", "Email1Address", "Email3Address"}, val(p))
-			case t["WORK"]:
-				set([]string{"Email3Address", "Email1Address", "Email2Address"}, val(p))
-			default:
-				set([]string{"Email1Address", "Email2Address", "Email3Address"}, val(p))
-			}
-		case "IMPP":
-			set([]string{"IMAddress"}, val(p))
-		case "URL":
-			t := sifTypes(p)
-			v := strings.TrimSpace(p.Value)
-			switch {
-			case t["WORK"]:
-				set([]string{"BusinessWebPage", "WebPage", "HomeWebPage"}, v)
-			case t["HOME"]:
-				set([]string{"HomeWebPage", "WebPage", "BusinessWebPage"}, v)
-			default:
-				set([]string{"WebPage", "BusinessWebPage", "HomeWebPage"}, v)
-			}
-		case "ADR":
-			t := sifTypes(p)
-			order := []string{"Other", "Business", "Home"}
-			switch {
-			case t["WORK"]:
-				order = []string{"Business", "Other", "Home"}
-			case t["HOME"]:
-				order = []string{"Home", "Other", "Business"}
-			}
-			c := vobject.SplitText(p.Value, ';')
-			for _, prefix := range order {
-				if _, taken := f[prefix+"Address"]; taken {
-					continue
-				}
-				f[prefix+"Address"] = "1"
-				for i, part := range sifAddrParts {
-					if i < len(c) {
-						v := strings.TrimSpace(sifText(c[i]))
-						if v != "" {
-							f[prefix+"Address"+part] = v
-						}
-					}
-				}
-				break
-			}
-		case "PHOTO":
-			v := sifStripSpace(p.Value)
-			ptype := p.Params["TYPE"]
-			enc := strings.ToUpper(p.Params["ENCODING"])
-			switch {
-			case enc == "B" || enc == "BASE64":
-			case strings.HasPrefix(strings.ToLower(v), "data:"):
-				meta, data, ok := strings.Cut(v[5:], ",")
-				if !ok || !strings.Contains(strings.ToLower(meta), "base64") {
-					continue
-				}
-				if mt, _, _ := strings.Cut(meta, ";"); mt != "" && ptype == "" {
-					ptype = mt
-				}
-				v = data
-			default:
-				continue // a URI SIF cannot carry
-			}
-			if photo == "" && v != "" {
-				photo = v
-				photoType = sifPhotoType(ptype)
-				if photoType == "" {
-					photoType = sifPhotoSniff(v)
-				}
-			}
-		case "X-FUNAMBOL-FOLDER":
-			set([]string{"Folder"}, val(p))
-		default:
-			if x, ok := extraBy[p.Name]; ok {
-				v := val(p)
-				if x.date {
-					v = sifNormDate(v)
-				}
-				set([]string{x.elem}, v)
-			}
-		}
-	}
+}
 
+// prop reads one property of the vCard.
+func (fs *sifCFields) prop(p *vobject.Line) {
+	switch p.Name {
+	case "N":
+		c := vobject.SplitText(p.Value, ';')
+		for i, e := range []string{"LastName", "FirstName", "MiddleName", "Title", "Suffix"} {
+			if i < len(c) {
+				fs.set([]string{e}, strings.TrimSpace(c[i]))
+			}
+		}
+	case "FN":
+		fs.set([]string{"FileAs"}, sifCVal(p))
+	case "NICKNAME":
+		fs.set([]string{"NickName"}, strings.TrimSpace(vobject.SplitText(p.Value, ',')[0]))
+	case "ORG":
+		c := vobject.SplitText(p.Value, ';')
+		for i, e := range []string{"CompanyName", "Department", "OfficeLocation"} {
+			if i < len(c) {
+				fs.set([]string{e}, strings.TrimSpace(c[i]))
+			}
+		}
+	case "TITLE":
+		fs.set([]string{"JobTitle"}, sifCVal(p))
+	case "ROLE":
+		fs.set([]string{"Profession"}, sifCVal(p))
+	case "BDAY":
+		fs.set([]string{"Birthday"}, sifNormDate(p.Value))
+	case "NOTE":
+		fs.set([]string{"Body"}, sifText(vobject.UnescapeText(p.Value)))
+	case "CATEGORIES":
+		fs.cats = append(fs.cats, textList(p.Value)...)
+	case "CLASS":
+		fs.f["Sensitivity"] = strconv.Itoa(sifSensitivity(p.Value))
+	case "TEL":
+		v := sifCVal(p)
+		if len(v) > 4 && strings.EqualFold(v[:4], "tel:") { // vCard 4.0 VALUE=uri
+			v = v[4:]
+		}
+		fs.set(sifPhoneSlots(sifTypes(p)), v)
+	case "EMAIL":
+		t := sifTypes(p)
+		switch {
+		case t["X-FUNAMBOL-INSTANTMESSENGER"]:
+			fs.set([]string{"IMAddress"}, sifCVal(p))
+		case t["HOME"]:
+			fs.set([]string{"Email2Address", "Email1Address", "Email3Address"}, sifCVal(p))
+		case t["WORK"]:
+			fs.set([]string{"Email3Address", "Email1Address", "Email2Address"}, sifCVal(p))
+		default:
+			fs.set([]string{"Email1Address", "Email2Address", "Email3Address"}, sifCVal(p))
+		}
+	case "IMPP":
+		fs.set([]string{"IMAddress"}, sifCVal(p))
+	case "URL":
+		t := sifTypes(p)
+		v := strings.TrimSpace(p.Value)
+		switch {
+		case t["WORK"]:
+			fs.set([]string{"BusinessWebPage", "WebPage", "HomeWebPage"}, v)
+		case t["HOME"]:
+			fs.set([]string{"HomeWebPage", "WebPage", "BusinessWebPage"}, v)
+		default:
+			fs.set([]string{"WebPage", "BusinessWebPage", "HomeWebPage"}, v)
+		}
+	case "ADR":
+		fs.address(p)
+	case "PHOTO":
+		fs.photoProp(p)
+	case "X-FUNAMBOL-FOLDER":
+		fs.set([]string{"Folder"}, sifCVal(p))
+	default:
+		if x, ok := fs.extraBy[p.Name]; ok {
+			v := sifCVal(p)
+			if x.date {
+				v = sifNormDate(v)
+			}
+			fs.set([]string{x.elem}, v)
+		}
+	}
+}
+
+// address reads an ADR into the first free address slot its type allows.
+func (fs *sifCFields) address(p *vobject.Line) {
+	t := sifTypes(p)
+	order := []string{"Other", "Business", "Home"}
+	switch {
+	case t["WORK"]:
+		order = []string{"Business", "Other", "Home"}
+	case t["HOME"]:
+		order = []string{"Home", "Other", "Business"}
+	}
+	c := vobject.SplitText(p.Value, ';')
+	for _, prefix := range order {
+		if _, taken := fs.f[prefix+"Address"]; taken {
+			continue
+		}
+		fs.f[prefix+"Address"] = "1"
+		for i, part := range sifAddrParts {
+			if i < len(c) {
+				v := strings.TrimSpace(sifText(c[i]))
+				if v != "" {
+					fs.f[prefix+"Address"+part] = v
+				}
+			}
+		}
+		break
+	}
+}
+
+// photoProp reads a PHOTO: inline base64, or a data: URI of it.
+func (fs *sifCFields) photoProp(p *vobject.Line) {
+	v := sifStripSpace(p.Value)
+	ptype := p.Params["TYPE"]
+	enc := strings.ToUpper(p.Params["ENCODING"])
+	switch {
+	case enc == "B" || enc == "BASE64":
+	case strings.HasPrefix(strings.ToLower(v), "data:"):
+		meta, data, ok := strings.Cut(v[5:], ",")
+		if !ok || !strings.Contains(strings.ToLower(meta), "base64") {
+			return
+		}
+		if mt, _, _ := strings.Cut(meta, ";"); mt != "" && ptype == "" {
+			ptype = mt
+		}
+		v = data
+	default:
+		return // a URI SIF cannot carry
+	}
+	if fs.photo == "" && v != "" {
+		fs.photo = v
+		fs.photoType = sifPhotoType(ptype)
+		if fs.photoType == "" {
+			fs.photoType = sifPhotoSniff(v)
+		}
+	}
+}
+
+// write writes the fields as a SIF-C contact, in the Funambol client's
+// order.
+func (fs *sifCFields) write() []byte {
 	w := sifNewWriter("contact")
 	for _, e := range []string{"FileAs", "Title", "FirstName", "MiddleName", "LastName", "Suffix", "NickName",
 		"CompanyName", "Department", "OfficeLocation", "JobTitle", "Profession", "Birthday"} {
-		w.elem(e, f[e])
+		w.elem(e, fs.f[e])
 	}
 	for _, p := range sifPhones {
-		w.elem(p.elem, f[p.elem])
+		w.elem(p.elem, fs.f[p.elem])
 	}
 	for _, e := range sifEmails {
-		w.elem(e.elem, f[e.elem])
-		if f[e.elem] != "" {
+		w.elem(e.elem, fs.f[e.elem])
+		if fs.f[e.elem] != "" {
 			w.elem(strings.TrimSuffix(e.elem, "Address")+"AddressType", "SMTP")
 		} else {
 			w.elem(strings.TrimSuffix(e.elem, "Address")+"AddressType", "")
 		}
 	}
-	w.elem("IMAddress", f["IMAddress"])
+	w.elem("IMAddress", fs.f["IMAddress"])
 	for _, u := range sifWebPages {
-		w.elem(u.elem, f[u.elem])
+		w.elem(u.elem, fs.f[u.elem])
 	}
 	for _, a := range sifAddresses {
 		for _, part := range sifAddrParts {
-			w.elem(a.prefix+"Address"+part, f[a.prefix+"Address"+part])
+			w.elem(a.prefix+"Address"+part, fs.f[a.prefix+"Address"+part])
 		}
 	}
-	w.elem("Body", f["Body"])
-	w.elem("Categories", strings.Join(cats, ", "))
-	if f["Sensitivity"] == "" {
-		f["Sensitivity"] = "0"
+	w.elem("Body", fs.f["Body"])
+	w.elem("Categories", strings.Join(fs.cats, ", "))
+	if fs.f["Sensitivity"] == "" {
+		fs.f["Sensitivity"] = "0"
 	}
-	w.elem("Sensitivity", f["Sensitivity"])
+	w.elem("Sensitivity", fs.f["Sensitivity"])
 	for _, x := range sifExtras {
-		w.elem(x.elem, f[x.elem])
+		w.elem(x.elem, fs.f[x.elem])
 	}
-	w.elemAttr("Photo", "TYPE", photoType, photo)
-	if f["Folder"] != "" {
-		w.elem("Folder", f["Folder"])
+	w.elemAttr("Photo", "TYPE", fs.photoType, fs.photo)
+	if fs.f["Folder"] != "" {
+		w.elem("Folder", fs.f["Folder"])
 	}
-	return w.bytes(), nil
+	return w.bytes()
 }

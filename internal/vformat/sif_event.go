@@ -313,8 +313,8 @@ func ICalToSIFE(in []byte) ([]byte, error) {
 	et := sifReadCalTime(ev.Prop("DTEND"), vtz)
 	if et.kind == sifKindNone && st.kind != sifKindNone {
 		et = st
-		if d, ok := sifParseDuration(ev.PropValue("DURATION")); ok && d > 0 {
-			et.wall = st.wall.Add(d)
+		if d, ok := vobject.ParseDuration(ev.PropValue("DURATION")); ok && d.Approx() > 0 {
+			et.wall = st.wall.Add(d.Approx())
 		} else if st.kind == sifKindDate {
 			et.wall = st.wall.AddDate(0, 0, 1)
 		}

@@ -17,8 +17,6 @@ import (
 	"syncml-imap/internal/vobject"
 )
 
-var sifDayNames = [7]string{"SU", "MO", "TU", "WE", "TH", "FR", "SA"}
-
 // Outlook's RecurrenceType values.
 const (
 	sifRecDaily    = 0
@@ -61,7 +59,7 @@ func sifMaskDays(mask int) []string {
 	for i := 1; i <= 7; i++ {
 		d := i % 7
 		if mask&(1<<d) != 0 {
-			out = append(out, sifDayNames[d])
+			out = append(out, vcalWeekdayNames[d])
 		}
 	}
 	return out
@@ -185,33 +183,6 @@ func (r sifRecur) rrule(first time.Time, shift int) string {
 	return strings.Join(parts, ";")
 }
 
-// sifParseByDay reads one BYDAY item: "MO", "2TU", "-1FR", "+1SU".
-func sifParseByDay(s string) (int, time.Weekday, bool) {
-	s = strings.TrimSpace(strings.ToUpper(s))
-	if len(s) < 2 {
-		return 0, 0, false
-	}
-	day := s[len(s)-2:]
-	wd := -1
-	for i, d := range sifDayNames {
-		if d == day {
-			wd = i
-		}
-	}
-	if wd < 0 {
-		return 0, 0, false
-	}
-	n := 0
-	if num := s[:len(s)-2]; num != "" {
-		v, err := strconv.Atoi(strings.TrimPrefix(num, "+"))
-		if err != nil {
-			return 0, 0, false
-		}
-		n = v
-	}
-	return n, time.Weekday(wd), true
-}
-
 // sifRecurFromRRule maps an RRULE to an Outlook pattern; first is DTSTART's
 // wall clock. ok is false when Outlook has no such pattern (hourly and
 // finer); other rules are mapped to the nearest pattern.
@@ -230,7 +201,7 @@ func sifRecurFromRRule(rule string, first time.Time) (sifRecur, bool) {
 	ord := 0
 	mask := 0
 	for _, d := range strings.Split(p["BYDAY"], ",") {
-		if n, wd, ok := sifParseByDay(d); ok {
+		if n, wd, ok := icalParseWeekdayNum(d); ok {
 			mask |= 1 << wd
 			if n != 0 && ord == 0 {
 				ord = n
@@ -322,60 +293,6 @@ func (r sifRecur) write(w *sifWriter, start, end string) {
 	}
 }
 
-// sifParseDuration reads an RFC 5545 duration ("-PT15M", "P1DT2H", "-P2W").
-func sifParseDuration(s string) (time.Duration, bool) {
-	s = strings.ToUpper(strings.TrimSpace(s))
-	neg := false
-	switch {
-	case strings.HasPrefix(s, "-"):
-		neg, s = true, s[1:]
-	case strings.HasPrefix(s, "+"):
-		s = s[1:]
-	}
-	if !strings.HasPrefix(s, "P") || len(s) < 3 {
-		return 0, false
-	}
-	s = s[1:]
-	var d time.Duration
-	inTime := false
-	num := ""
-	for _, c := range s {
-		switch {
-		case c >= '0' && c <= '9':
-			num += string(c)
-		case c == 'T':
-			inTime = true
-		default:
-			v, err := strconv.Atoi(num)
-			if err != nil || v > 1<<20 {
-				return 0, false
-			}
-			num = ""
-			switch {
-			case c == 'W' && !inTime:
-				d += time.Duration(v) * 7 * 24 * time.Hour
-			case c == 'D' && !inTime:
-				d += time.Duration(v) * 24 * time.Hour
-			case c == 'H' && inTime:
-				d += time.Duration(v) * time.Hour
-			case c == 'M' && inTime:
-				d += time.Duration(v) * time.Minute
-			case c == 'S' && inTime:
-				d += time.Duration(v) * time.Second
-			default:
-				return 0, false
-			}
-		}
-	}
-	if num != "" {
-		return 0, false
-	}
-	if neg {
-		d = -d
-	}
-	return d, true
-}
-
 // sifFmtMinutes writes a duration of whole minutes ("-PT15M", "-P1D").
 func sifFmtMinutes(m int) string {
 	sign := ""
@@ -420,8 +337,8 @@ func sifFirstTrigger(o *vobject.Object) sifTrigger {
 			}
 			continue
 		}
-		if d, ok := sifParseDuration(v); ok {
-			return sifTrigger{ok: true, rel: d, toEnd: strings.EqualFold(p.Params["RELATED"], "END")}
+		if d, ok := vobject.ParseDuration(v); ok {
+			return sifTrigger{ok: true, rel: d.Approx(), toEnd: strings.EqualFold(p.Params["RELATED"], "END")}
 		}
 	}
 	return sifTrigger{}
@@ -495,7 +412,7 @@ func sifCalTimeValue(v string, params map[string]string, vtz map[string]*vobject
 		if tzid := params["TZID"]; tzid != "" {
 			ct.tzid = tzid
 			ct.zone = sifZoneLookup(tzid, vtz, t.Year())
-			if ct.zone != nil && ct.zone.loc == nil && !ct.zone.hasDST && ct.zone.std == 0 && strings.Contains(strings.ToUpper(tzid), "UTC") {
+			if ct.zone != nil && !ct.zone.hasDST && ct.zone.std == 0 && strings.Contains(strings.ToUpper(tzid), "UTC") {
 				ct.wall, ct.kind, ct.zone = ct.zone.toUTC(t), sifKindUTC, nil
 			}
 		}

@@ -164,9 +164,9 @@ func ICalToSIFT(in []byte) ([]byte, error) {
 	st := sifReadCalTime(td.Prop("DTSTART"), vtz)
 	dt := sifReadCalTime(td.Prop("DUE"), vtz)
 	if dt.kind == sifKindNone && st.kind != sifKindNone {
-		if d, ok := sifParseDuration(td.PropValue("DURATION")); ok && d >= 0 {
+		if d, ok := vobject.ParseDuration(td.PropValue("DURATION")); ok && !d.Negative() {
 			dt = st
-			dt.wall = st.wall.Add(d)
+			dt.wall = st.wall.Add(d.Approx())
 		}
 	}
 	date := func(c sifCalTime) string {

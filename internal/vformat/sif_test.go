@@ -938,9 +938,12 @@ func TestSIFZones(t *testing.T) {
 	}
 	// A VTIMEZONE with old-style BYMONTHDAY rules (US before 2007).
 	vtz := vobject.Parse([]byte("BEGIN:VTIMEZONE\r\nTZID:US-Eastern\r\nBEGIN:STANDARD\r\nDTSTART:19671029T020000\r\nRRULE:FREQ=YEARLY;BYDAY=SU;BYMONTHDAY=25,26,27,28,29,30,31;BYMONTH=10\r\nTZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\nEND:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:19870405T020000\r\nRRULE:FREQ=YEARLY;BYDAY=SU;BYMONTHDAY=1,2,3,4,5,6,7;BYMONTH=4\r\nTZOFFSETFROM:-0500\r\nTZOFFSETTO:-0400\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n"))[0]
-	z := sifZoneFromVTimezone(vtz)
-	if z == nil || !z.hasDST || z.toDST != (sifRule{month: 4, week: 1, wday: time.Sunday, secs: 7200}) || z.toStd != (sifRule{month: 10, week: -1, wday: time.Sunday, secs: 7200}) {
-		t.Errorf("US-Eastern VTIMEZONE read as %+v", z)
+	z := sifZoneFromVTimezone(vtz, 1990)
+	if z == nil || !z.hasDST || z.std != -5*3600 || z.dst != -4*3600 {
+		t.Fatalf("US-Eastern VTIMEZONE read as %+v", z)
+	}
+	if on, off, ok := z.transitions(1990); !ok || !on.Equal(time.Date(1990, 4, 1, 2, 0, 0, 0, time.UTC)) || !off.Equal(time.Date(1990, 10, 28, 2, 0, 0, 0, time.UTC)) {
+		t.Errorf("US-Eastern 1990 transitions %v %v %v", on, off, ok)
 	}
 	// An IANA zone without VTIMEZONE gives a SIF Timezone.
 	out, err := ICalToSIFE([]byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;TZID=America/New_York:20240105T090000\r\nDTEND;TZID=America/New_York:20240105T100000\r\nRRULE:FREQ=WEEKLY;UNTIL=20260105T140000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"))
@@ -955,6 +958,35 @@ func TestSIFZones(t *testing.T) {
 	}
 	if n := bytes.Count(out, []byte("<DayLight>")); n != 3 {
 		t.Errorf("%d DayLight blocks for 2024..2026, want 3", n)
+	}
+}
+
+// TestSIFZoneHistory: the SIF zone reader once kept only the STANDARD
+// and DAYLIGHT observances with the latest DTSTART and applied their rules
+// to every year; it now reads a VTIMEZONE as vCalendar does (vcalZone),
+// so a 2005 series of a zone whose rules changed in 2007 gets 2005's
+// daylight time, and an RDATE-only observance counts.
+func TestSIFZoneHistory(t *testing.T) {
+	vtz := vobject.Parse([]byte("BEGIN:VTIMEZONE\r\nTZID:Eastern\r\n" +
+		"BEGIN:DAYLIGHT\r\nDTSTART:19870405T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=4;BYDAY=1SU;UNTIL=20060402T070000Z\r\nTZOFFSETFROM:-0500\r\nTZOFFSETTO:-0400\r\nEND:DAYLIGHT\r\n" +
+		"BEGIN:STANDARD\r\nDTSTART:19671029T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU;UNTIL=20061029T060000Z\r\nTZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\nEND:STANDARD\r\n" +
+		"BEGIN:DAYLIGHT\r\nDTSTART:20070311T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU\r\nTZOFFSETFROM:-0500\r\nTZOFFSETTO:-0400\r\nEND:DAYLIGHT\r\n" +
+		"BEGIN:STANDARD\r\nDTSTART:20071104T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU\r\nTZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\nEND:STANDARD\r\n" +
+		"END:VTIMEZONE\r\n"))[0]
+	z := sifZoneFromVTimezone(vtz, 2005)
+	on, off, ok := z.transitions(2005)
+	if !ok || !on.Equal(time.Date(2005, 4, 3, 2, 0, 0, 0, time.UTC)) || !off.Equal(time.Date(2005, 10, 30, 2, 0, 0, 0, time.UTC)) {
+		t.Errorf("2005: %v %v %v", on, off, ok)
+	}
+	if on, _, _ := z.transitions(2024); !on.Equal(time.Date(2024, 3, 10, 2, 0, 0, 0, time.UTC)) {
+		t.Errorf("2024: daylight time from %v", on)
+	}
+	rdate := vobject.Parse([]byte("BEGIN:VTIMEZONE\r\nTZID:R\r\n" +
+		"BEGIN:STANDARD\r\nDTSTART:20241027T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\n" +
+		"BEGIN:DAYLIGHT\r\nDTSTART:20240331T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nEND:DAYLIGHT\r\n" +
+		"END:VTIMEZONE\r\n"))[0]
+	if z := sifZoneFromVTimezone(rdate, 2024); !z.hasDST || z.offset(time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC)) != 7200 {
+		t.Errorf("DTSTART-only observances: %+v", z)
 	}
 }
 

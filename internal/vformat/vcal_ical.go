@@ -133,8 +133,8 @@ func icalReadItem(c *vcalComp, tzs map[string]*vcalZone) *vcalItem {
 		}
 	}
 	if durText != "" && !it.start.isZero() {
-		if days, ex, ok := vcalParseDuration(durText); ok {
-			end := vcalAddDur(it.start, days, ex)
+		if dur, ok := vobject.ParseDuration(durText); ok {
+			end := vcalAddDur(it.start, dur.Days, dur.Exact)
 			if it.kind == "VTODO" {
 				if it.due.isZero() {
 					it.due = end
@@ -201,16 +201,16 @@ func icalReadAlarm(c *vcalComp, tzs map[string]*vcalZone) (vcalAlarm, bool) {
 		return a, false
 	}
 	v := strings.TrimSpace(vcalRawValue(tr))
-	if days, ex, ok := vcalParseDuration(v); ok && !strings.EqualFold(tr.param("VALUE"), "DATE-TIME") {
-		a.relDays, a.relExact, a.hasRel = days, ex, true
+	if dur, ok := vobject.ParseDuration(v); ok && !strings.EqualFold(tr.param("VALUE"), "DATE-TIME") {
+		a.relDays, a.relExact, a.hasRel = dur.Days, dur.Exact, true
 		a.relEnd = strings.EqualFold(tr.param("RELATED"), "END")
 	} else if d, ok := icalReadDT(tr, v, tzs); ok && d.kind != vcalDate {
 		a.abs = d
 	} else {
 		return a, false
 	}
-	if days, ex, ok := vcalParseDuration(vcalRawValue(c.prop("DURATION"))); ok && days >= 0 && days < 1000 && ex >= 0 {
-		a.snooze = time.Duration(days)*24*time.Hour + ex
+	if dur, ok := vobject.ParseDuration(vcalRawValue(c.prop("DURATION"))); ok && !dur.Negative() && dur.Days < 1000 {
+		a.snooze = dur.Approx()
 	}
 	if n, err := strconv.Atoi(strings.TrimSpace(vcalRawValue(c.prop("REPEAT")))); err == nil && n > 0 && n < 1000 {
 		a.repeat = n
@@ -442,14 +442,14 @@ func icalWriteAlarm(w *vcalWriter, it *vcalItem, a vcalAlarm) {
 	w.icalLine("ACTION", a.action)
 	switch {
 	case a.hasRel && a.relEnd:
-		w.icalLine("TRIGGER", vcalFmtDuration(a.relDays, a.relExact), "RELATED", "END")
+		w.icalLine("TRIGGER", vobject.Duration{Days: a.relDays, Exact: a.relExact}.String(), "RELATED", "END")
 	case a.hasRel:
-		w.icalLine("TRIGGER", vcalFmtDuration(a.relDays, a.relExact))
+		w.icalLine("TRIGGER", vobject.Duration{Days: a.relDays, Exact: a.relExact}.String())
 	default:
 		w.icalLine("TRIGGER", icalFmtUTC(a.abs), "VALUE", "DATE-TIME")
 	}
 	if a.repeat > 0 && a.snooze > 0 {
-		w.icalLine("DURATION", vcalFmtDuration(0, a.snooze))
+		w.icalLine("DURATION", vobject.Duration{Exact: a.snooze}.String())
 		w.icalLine("REPEAT", strconv.Itoa(a.repeat))
 	}
 	text := a.text

@@ -5,6 +5,7 @@ package vformat
 import (
 	"strconv"
 	"strings"
+	"syncml-imap/internal/vobject"
 	"time"
 )
 
@@ -93,10 +94,35 @@ var vcalAllDayHints = map[string]bool{"X-FUNAMBOL-ALLDAY": true, "X-MICROSOFT-CD
 // found ("" when not all-day).
 func vcalReadItem(c *vcalComp, zone *vcalZone) (*vcalItem, string) {
 	it := &vcalItem{kind: c.name}
-	var ruleText string
-	var rawEx, rawRd []string
-	var alarms []vcalAlarm
-	hint := false
+	raw := vcalReadProps(it, c, zone)
+	origStart := it.start
+	form := vcalReadAllDay(it, zone, raw.hint)
+	it.exdates = vcalReadDates(raw.exdates, it.allDay, zone, form)
+	it.rdates = vcalReadDates(raw.rdates, it.allDay, zone, form)
+	// The rule, with the start as written and as stored.
+	written := origStart
+	if written.isZero() && it.kind == "VTODO" {
+		written = it.due
+	}
+	vcalReadRule(it, raw.rule, written, zone, form)
+	for _, a := range vcalMergeAlarms(raw.alarms) {
+		it.alarms = append(it.alarms, vcalRelateAlarm(a, it, zone))
+	}
+	return it, form
+}
+
+// vcalRawItem is what vcalReadProps leaves to be read once all the
+// properties are known.
+type vcalRawItem struct {
+	rule            string // the first RRULE
+	exdates, rdates []string
+	alarms          []vcalAlarm
+	hint            bool // an all-day hint property says so
+}
+
+// vcalReadProps reads the properties of c into it.
+func vcalReadProps(it *vcalItem, c *vcalComp, zone *vcalZone) vcalRawItem {
+	var raw vcalRawItem
 	readT := func(p *vcalProp) vcalDT {
 		d, _ := vcalReadDT(vcalRawValue(p), zone)
 		return d
@@ -157,16 +183,16 @@ func vcalReadItem(c *vcalComp, zone *vcalZone) (*vcalItem, string) {
 		case "RECURRENCE-ID":
 			it.recurrenceID = readT(p)
 		case "RRULE":
-			if ruleText == "" {
-				ruleText = vcalRawValue(p)
+			if raw.rule == "" {
+				raw.rule = vcalRawValue(p)
 			}
 		case "EXDATE":
-			rawEx = append(rawEx, vcalList(vcalRawValue(p), true)...)
+			raw.exdates = append(raw.exdates, vcalList(vcalRawValue(p), true)...)
 		case "RDATE":
-			rawRd = append(rawRd, vcalList(vcalRawValue(p), true)...)
+			raw.rdates = append(raw.rdates, vcalList(vcalRawValue(p), true)...)
 		case "AALARM", "DALARM", "PALARM", "MALARM":
 			if a, ok := vcalReadAlarm(p, zone); ok {
-				alarms = append(alarms, a)
+				raw.alarms = append(raw.alarms, a)
 			}
 		case "ATTENDEE", "ORGANIZER":
 			per := vcalReadPerson(p)
@@ -178,7 +204,7 @@ func vcalReadItem(c *vcalComp, zone *vcalZone) (*vcalItem, string) {
 		default:
 			if vcalAllDayHints[p.name] {
 				v := strings.ToUpper(strings.TrimSpace(vcalRawValue(p)))
-				hint = hint || v == "1" || v == "TRUE" || v == "YES" || v == "EVENT"
+				raw.hint = raw.hint || v == "1" || v == "TRUE" || v == "YES" || v == "EVENT"
 				continue
 			}
 			if strings.HasPrefix(p.name, "X-") {
@@ -187,7 +213,12 @@ func vcalReadItem(c *vcalComp, zone *vcalZone) (*vcalItem, string) {
 		}
 	}
 
-	origStart := it.start
+	return raw
+}
+
+// vcalReadAllDay finds whether the item is all-day (vcalDetectAllDay) and
+// makes its start and end dates if so; it returns the spelling found.
+func vcalReadAllDay(it *vcalItem, zone *vcalZone, hint bool) string {
 	form := ""
 	var sd, ed time.Time
 	switch {
@@ -208,6 +239,13 @@ func vcalReadItem(c *vcalComp, zone *vcalZone) (*vcalItem, string) {
 			it.start = vcalDT{wall: sd, kind: vcalDate}
 		}
 	}
+	return form
+}
+
+// vcalReadDates reads EXDATE or RDATE values, as dates for an all-day
+// item.
+func vcalReadDates(raw []string, allDay bool, zone *vcalZone, form string) []vcalDT {
+	var out []vcalDT
 	toDate := func(d vcalDT) vcalDT {
 		w := d.wall
 		if d.kind == vcalUTC && form != VCalAllDayUTCMidnight {
@@ -215,28 +253,21 @@ func vcalReadItem(c *vcalComp, zone *vcalZone) (*vcalItem, string) {
 		}
 		return vcalDT{wall: vcalDateOf(w), kind: vcalDate}
 	}
-	for _, s := range rawEx {
+	for _, s := range raw {
 		if d, ok := vcalReadDT(s, zone); ok {
-			if it.allDay {
+			if allDay {
 				d = toDate(d)
 			}
-			it.exdates = append(it.exdates, d)
+			out = append(out, d)
 		}
 	}
-	for _, s := range rawRd {
-		if d, ok := vcalReadDT(s, zone); ok {
-			if it.allDay {
-				d = toDate(d)
-			}
-			it.rdates = append(it.rdates, d)
-		}
-	}
+	return out
+}
 
-	// The rule, with the start as written and as stored.
-	written := origStart
-	if written.isZero() && it.kind == "VTODO" {
-		written = it.due
-	}
+// vcalReadRule reads the vCalendar 1.0 rule of the item, whose start as
+// the device wrote it is written, into an iCalendar rule, anchoring the
+// series (and its exceptions) on the device's wall clock.
+func vcalReadRule(it *vcalItem, ruleText string, written vcalDT, zone *vcalZone, form string) {
 	var r1 vcalRule1
 	var intervals int
 	var endText string
@@ -326,7 +357,11 @@ func vcalReadItem(c *vcalComp, zone *vcalZone) (*vcalItem, string) {
 		it.rule = &rec
 	}
 
-	// Alarms: an AALARM and a DALARM at the same time are one reminder.
+}
+
+// vcalMergeAlarms makes an AALARM and a DALARM at the same time one
+// reminder.
+func vcalMergeAlarms(alarms []vcalAlarm) []vcalAlarm {
 	var merged []vcalAlarm
 	for _, a := range alarms {
 		dup := false
@@ -344,10 +379,7 @@ func vcalReadItem(c *vcalComp, zone *vcalZone) (*vcalItem, string) {
 			merged = append(merged, a)
 		}
 	}
-	for _, a := range merged {
-		it.alarms = append(it.alarms, vcalRelateAlarm(a, it, zone))
-	}
-	return it, form
+	return merged
 }
 
 // vcalUntil turns a vCalendar 1.0 end date into an iCalendar UNTIL for a
@@ -518,8 +550,8 @@ func vcalReadAlarm(p *vcalProp, zone *vcalZone) (vcalAlarm, bool) {
 	}
 	a := vcalAlarm{abs: at}
 	if len(f) > 1 {
-		if d, ex, ok := vcalParseDuration(f[1]); ok && d >= 0 && d < 1000 && ex >= 0 {
-			a.snooze = time.Duration(d)*24*time.Hour + ex
+		if dur, ok := vobject.ParseDuration(f[1]); ok && !dur.Negative() && dur.Days < 1000 {
+			a.snooze = dur.Approx()
 		}
 	}
 	if len(f) > 2 {

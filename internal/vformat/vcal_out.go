@@ -5,6 +5,7 @@ package vformat
 import (
 	"strconv"
 	"strings"
+	"syncml-imap/internal/vobject"
 	"time"
 )
 
@@ -436,7 +437,7 @@ func (o *vcalOut) alarm(it *vcalItem, a vcalAlarm) {
 	extra := func(content string) string {
 		snooze, rep := "", ""
 		if a.repeat > 0 && a.snooze > 0 {
-			snooze, rep = vcalFmtDuration(0, a.snooze), strconv.Itoa(a.repeat)
+			snooze, rep = vobject.Duration{Exact: a.snooze}.String(), strconv.Itoa(a.repeat)
 		}
 		if snooze == "" && content == "" {
 			return t

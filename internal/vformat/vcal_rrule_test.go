@@ -153,36 +153,6 @@ func TestVCalEnumerate(t *testing.T) {
 	}
 }
 
-func TestVCalDurations(t *testing.T) {
-	tests := []struct {
-		in    string
-		days  int
-		exact time.Duration
-		out   string
-	}{
-		{"-PT15M", 0, -15 * time.Minute, "-PT15M"},
-		{"P1D", 1, 0, "P1D"},
-		{"-P1DT2H", -1, -2 * time.Hour, "-P1DT2H"},
-		{"P2W", 14, 0, "P2W"},
-		{"PT0S", 0, 0, "PT0S"},
-		{"+PT1H30M", 0, 90 * time.Minute, "PT1H30M"},
-	}
-	for _, tt := range tests {
-		d, ex, ok := vcalParseDuration(tt.in)
-		if !ok || d != tt.days || ex != tt.exact {
-			t.Errorf("%s: %d %v %v", tt.in, d, ex, ok)
-		}
-		if s := vcalFmtDuration(d, ex); s != tt.out {
-			t.Errorf("%s formatted %s", tt.in, s)
-		}
-	}
-	for _, bad := range []string{"", "P", "PT", "15M", "P1X", "P99999999D"} {
-		if _, _, ok := vcalParseDuration(bad); ok {
-			t.Errorf("%q parsed", bad)
-		}
-	}
-}
-
 // vcalTestProp is the value of the first property name inside a VEVENT or
 // VTODO of out ("" when there is none).
 func vcalTestProp(out []byte, name string) string {

@@ -1333,3 +1333,20 @@ func TestVCalLargeInputsBounded(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 }
+
+// TestVCalUTF16Input: vCards in UTF-16 with a byte order mark were read,
+// vCalendars were not (no VCALENDAR found); both take it now.
+func TestVCalUTF16Input(t *testing.T) {
+	s := "BEGIN:VCALENDAR\r\nVERSION:1.0\r\nBEGIN:VEVENT\r\nSUMMARY:Café\r\nDTSTART:20260101T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	in := []byte{0xFE, 0xFF}
+	for _, r := range s {
+		in = append(in, byte(r>>8), byte(r))
+	}
+	out, _, err := VCal10ToICal20(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "\r\nSUMMARY:Café\r\n") {
+		t.Errorf("UTF-16 input not decoded:\n%s", out)
+	}
+}

@@ -1,16 +1,14 @@
 package vformat
 
-// Content lines of vCalendar 1.0 and iCalendar 2.0: a tolerant reader
-// (folding, quoted-printable soft breaks, bare vCal 1.0 parameters) and
-// writers for both forms.
+// Content lines of vCalendar 1.0 and iCalendar 2.0: the components and
+// properties the converters work on, read by internal/vobject (folding,
+// quoted-printable soft breaks, bare vCal 1.0 parameters), their values
+// decoded here (transfer encoding, charset, escapes), and writers for
+// both forms.
 
 import (
 	"encoding/base64"
 	"strings"
-	"unicode/utf8"
-
-	"golang.org/x/text/encoding/charmap"
-	"golang.org/x/text/encoding/htmlindex"
 
 	"syncml-imap/internal/vobject"
 )
@@ -55,92 +53,45 @@ func (p *vcalProp) param(name string) string {
 	return p.params[name]
 }
 
-// vcalParse splits data into components. vcal10 selects vCalendar 1.0
-// unfolding (RFC 822: the white space after a line break is kept);
-// otherwise iCalendar unfolding (the break and one white space character
-// are removed). Unbalanced blocks are tolerated: an END closes the
-// innermost block of its name, one that matches none is ignored.
+// vcalParse splits data into components (vobject.ParseWith). vcal10
+// selects vCalendar 1.0 unfolding (RFC 822: the white space after a line
+// break is kept); otherwise iCalendar unfolding (the break and one white
+// space character are removed). Unbalanced blocks are tolerated: an END
+// closes the innermost block of its name, one that matches none is
+// ignored.
 func vcalParse(data []byte, vcal10 bool) []*vcalComp {
-	var top []*vcalComp
-	var stack []*vcalComp
-	open := map[string]int{} // how many blocks of each name are on the stack
-	for _, l := range vobject.Unfold(data, vcal10) {
-		p := vcalParseLine(l)
-		if p == nil {
-			continue
-		}
-		switch p.name {
-		case "BEGIN":
-			c := &vcalComp{name: strings.ToUpper(strings.TrimSpace(p.value))}
-			if n := len(stack); n > 0 {
-				stack[n-1].comps = append(stack[n-1].comps, c)
-			} else {
-				top = append(top, c)
-			}
-			stack = append(stack, c)
-			open[c.name]++
-		case "END":
-			name := strings.ToUpper(strings.TrimSpace(p.value))
-			if open[name] == 0 {
-				continue // closes nothing: no search of the whole stack
-			}
-			for i := len(stack) - 1; i >= 0; i-- {
-				if stack[i].name == name {
-					for _, c := range stack[i:] {
-						open[c.name]--
-					}
-					stack = stack[:i]
-					break
-				}
-			}
-		default:
-			if n := len(stack); n > 0 {
-				stack[n-1].props = append(stack[n-1].props, p)
-			}
-		}
+	objs := vobject.ParseWith(vobject.DecodeUTF16(data), &vobject.UnfoldOptions{KeepSpace: vcal10})
+	out := make([]*vcalComp, len(objs))
+	for i, o := range objs {
+		out[i] = vcalCompOf(o)
 	}
-	return top
+	return out
 }
 
-var vcalBareEncodings = map[string]bool{"QUOTED-PRINTABLE": true, "BASE64": true, "B": true, "8BIT": true, "7BIT": true}
-
-func vcalParseLine(s string) *vcalProp {
-	colon := vobject.IndexUnquoted(s, ':')
-	if colon <= 0 {
-		return nil
+// vcalCompOf is the component of a vobject block, values as written.
+// It walks the tree without recursion, as nesting may be deep.
+func vcalCompOf(o *vobject.Object) *vcalComp {
+	type pending struct {
+		o *vobject.Object
+		c *vcalComp
 	}
-	head := vobject.SplitUnquoted(s[:colon], ';')
-	name := strings.TrimSpace(head[0])
-	if dot := strings.LastIndexByte(name, '.'); dot >= 0 {
-		name = name[dot+1:]
-	}
-	name = strings.ToUpper(name)
-	if name == "" {
-		return nil
-	}
-	params := vobject.ParamSet{}
-	for _, h := range head[1:] {
-		h = strings.TrimSpace(h)
-		if h == "" {
-			continue
+	root := &vcalComp{}
+	for stack := []pending{{o, root}}; len(stack) > 0; {
+		p := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		p.c.name = p.o.Name
+		p.c.props = make([]*vcalProp, len(p.o.Props))
+		for i := range p.o.Props {
+			l := &p.o.Props[i]
+			p.c.props[i] = &vcalProp{name: l.Name, params: l.Params, value: l.RawValue}
 		}
-		k, v, ok := strings.Cut(h, "=")
-		if !ok {
-			v = h
-			if vcalBareEncodings[strings.ToUpper(h)] {
-				k = "ENCODING"
-			} else {
-				k = "TYPE"
-			}
+		p.c.comps = make([]*vcalComp, len(p.o.Children))
+		for i, ch := range p.o.Children {
+			p.c.comps[i] = &vcalComp{}
+			stack = append(stack, pending{ch, p.c.comps[i]})
 		}
-		k = strings.ToUpper(strings.TrimSpace(k))
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-			v = v[1 : len(v)-1]
-		}
-		params.Add(k, v)
 	}
-	return &vcalProp{name: name, value: s[colon+1:], params: params.Joined()}
+	return root
 }
 
 // vcalRawValue returns the value with its transfer encoding (QP, base64)
@@ -166,34 +117,10 @@ func vcalRawValue(p *vcalProp) string {
 			b = d
 		}
 	}
-	s := vcalToUTF8(b, p.params["CHARSET"])
+	s := vobject.DecodeCharset(b, p.params["CHARSET"])
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
 	return s
-}
-
-// vcalToUTF8 converts b from charset to UTF-8. Without a charset, valid
-// UTF-8 stays, anything else is read as Windows-1252 (what vCalendar 1.0
-// devices without CHARSET mostly send).
-func vcalToUTF8(b []byte, charset string) string {
-	cs := strings.ToLower(strings.TrimSpace(charset))
-	switch cs {
-	case "", "utf-8", "utf8", "us-ascii", "ascii":
-		if utf8.Valid(b) {
-			return string(b)
-		}
-		cs = "windows-1252"
-	}
-	if enc, err := htmlindex.Get(cs); err == nil {
-		if s, err := enc.NewDecoder().Bytes(b); err == nil && utf8.Valid(s) {
-			return string(s)
-		}
-	}
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	s, _ := charmap.Windows1252.NewDecoder().Bytes(b)
-	return strings.ToValidUTF8(string(s), "\uFFFD")
 }
 
 // vcalText is a vCalendar 1.0 text value: decoded, "\;" and "\," (which

@@ -24,9 +24,9 @@ package vformat
 //   - Charsets: a missing or unknown CHARSET means UTF-8 when the bytes are
 //     valid UTF-8, otherwise Windows-1252. ISO-8859-1 is decoded as
 //     Windows-1252 (as WHATWG does), so a euro sign sent as 0x80 survives.
-//     Other single-byte charsets come from x/text/encoding/charmap;
-//     multi-byte ones (Shift_JIS, GB2312, ...) are not supported. UTF-16
-//     input with a byte order mark is accepted.
+//     Other charsets, multi-byte ones (Shift_JIS, GB2312, ...) included,
+//     are read by vobject.DecodeCharset, as in vCalendars. UTF-16 input
+//     with a byte order mark is accepted.
 //   - N and ADR components: list commas inside a component become literal
 //     commas after a trip through 2.1 (2.1 has no lists there).
 //   - CATEGORIES and NICKNAME are lists: in 2.1 both ',' and ';' separate
@@ -49,14 +49,9 @@ package vformat
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
-
-	"golang.org/x/text/encoding"
-	"golang.org/x/text/encoding/charmap"
 
 	"syncml-imap/internal/vobject"
 )
@@ -127,17 +122,11 @@ func VCard30To21(in []byte) ([]byte, error) {
 // ---------------------------------------------------------------------------
 // Parsing
 
-type vcardParam struct {
-	name   string   // upper case; bare 2.1 parameters are classified
-	values []string // unquoted
-	raw    string   // the parameter as written
-}
-
 type vcardLine struct {
 	group     string
 	name      string // upper case
 	rawName   string
-	params    []vcardParam
+	params    []vobject.Param
 	rawParams string // ";..." as written, without the colon
 	value     []byte // folding undone, QP/base64 still encoded
 	qp        bool
@@ -159,8 +148,8 @@ func vcardIs40(v string) bool { return strings.HasPrefix(strings.TrimSpace(v), "
 // vcardParse splits in into cards. It returns nil when there is no
 // BEGIN:VCARD.
 func vcardParse(in []byte) []*vcardCard {
-	phys := vcardPhysical(vcardDecodeUTF16(in))
-	lines := vcardLogical(phys, vcardScanMode21(phys))
+	in = vobject.DecodeUTF16(in)
+	lines := vcardLogical(in, vcardScanMode21(in))
 	var cards []*vcardCard
 	for i := 0; i < len(lines); {
 		if vcardIsBeginEnd(lines[i], "BEGIN") {
@@ -182,53 +171,10 @@ func vcardReparse30(lines []string) *vcardCard {
 	return cards[0]
 }
 
-// vcardDecodeUTF16 turns UTF-16 input with a byte order mark into UTF-8.
-func vcardDecodeUTF16(in []byte) []byte {
-	if len(in) < 2 {
-		return in
-	}
-	var be bool
-	switch {
-	case in[0] == 0xFF && in[1] == 0xFE:
-	case in[0] == 0xFE && in[1] == 0xFF:
-		be = true
-	default:
-		return in
-	}
-	u := make([]uint16, 0, len(in)/2)
-	for i := 2; i+1 < len(in); i += 2 {
-		if be {
-			u = append(u, uint16(in[i])<<8|uint16(in[i+1]))
-		} else {
-			u = append(u, uint16(in[i+1])<<8|uint16(in[i]))
-		}
-	}
-	return []byte(string(utf16.Decode(u)))
-}
-
-// vcardPhysical splits at CRLF, LF or a lone CR.
-func vcardPhysical(in []byte) []string {
-	in = bytes.TrimPrefix(in, []byte("\xef\xbb\xbf"))
-	var out []string
-	for len(in) > 0 {
-		i := bytes.IndexAny(in, "\r\n")
-		if i < 0 {
-			out = append(out, string(in))
-			break
-		}
-		out = append(out, string(in[:i]))
-		if in[i] == '\r' && i+1 < len(in) && in[i+1] == '\n' {
-			i++
-		}
-		in = in[i+1:]
-	}
-	return out
-}
-
 // vcardScanMode21 reports whether the first VERSION line names anything
 // but 3.x or 4.x (or there is none): such input is read with 2.1 rules.
-func vcardScanMode21(phys []string) bool {
-	for _, l := range phys {
+func vcardScanMode21(in []byte) bool {
+	for _, l := range vobject.PhysicalLines(in) {
 		t := strings.TrimSpace(l)
 		if len(t) > 8 && strings.EqualFold(t[:8], "VERSION:") {
 			return !vcardIsModern(t[8:])
@@ -245,179 +191,56 @@ func vcardIsBeginEnd(l *vcardLine, what string) bool {
 	return l.name == what && strings.EqualFold(strings.TrimSpace(string(l.value)), "VCARD")
 }
 
-// vcardLogical undoes folding and QP soft line breaks. A line that does
-// not parse as a property once unfolded (a stray line break inside a
-// value, unindented base64) is appended to the previous value after a line
-// break; a blank line ends a value. It is not vobject.Unfold, which knows
-// none of this: vCard 2.1 input is messier than calendars (see the notes
-// at the top of this file), and an END:VCARD ends a QP value here.
-func vcardLogical(phys []string, mode21 bool) []*vcardLine {
+// vcardLogical reads the content lines of in (vobject.Unfolder; with
+// 2.1 rules, RFC 822 folding and a blank line ending a value). A line
+// that does not parse as a property (a stray line break inside a value,
+// unindented base64) is appended to the value before it after a line
+// break, unless a blank line came between; an END:VCARD ends a QP value
+// whose last line has a stray soft break.
+func vcardLogical(in []byte, mode21 bool) []*vcardLine {
 	var out []*vcardLine
 	var last *vcardLine // where stray lines go
-	var pend []byte     // the logical line being collected
-	havePend := false
-	// Whether pend declares QUOTED-PRINTABLE, found by scanning for the end
-	// of its header once and incrementally (-1: header not complete yet).
-	pendQP, pendScan, pendQuoted := -1, 0, false
-	isQP := func() bool {
-		for ; pendQP < 0 && pendScan < len(pend); pendScan++ {
-			switch pend[pendScan] {
-			case '"':
-				pendQuoted = !pendQuoted
-			case ':':
-				if !pendQuoted {
-					l, ok := vcardParseLine(string(pend[:pendScan+1]))
-					pendQP = 0
-					if ok && l.qp {
-						pendQP = 1
-					}
-				}
-			}
+	u := vobject.NewUnfolder(in, &vobject.UnfoldOptions{KeepSpace: mode21, BlankEnds: mode21, EndsSoftBreak: vcardIsEndVCard})
+	prev := 0 // the last physical line of the line before
+	for u.Next() {
+		f := u.Line()
+		if f.First > prev+1 {
+			last = nil // the lines between are blank
 		}
-		return pendQP == 1
-	}
-	flush := func() {
-		if !havePend {
-			return
+		prev = f.Last
+		if f.Text[0] == ' ' || f.Text[0] == '\t' {
+			continue // continues nothing
 		}
-		havePend = false
-		s := string(pend)
-		if nl, ok := vcardParseLine(s); ok {
+		if nl, ok := vcardParseLine(f.Text); ok {
 			out = append(out, nl)
 			last = nl
 			if vcardIsBeginEnd(nl, "BEGIN") || vcardIsBeginEnd(nl, "END") {
 				last = nil // nothing continues BEGIN:VCARD or END:VCARD
 			}
-			return
+			continue
 		}
 		if last != nil {
 			last.value = append(last.value, '\n')
-			last.value = append(last.value, s...)
+			last.value = append(last.value, f.Text...)
 		}
 	}
-	for _, l := range phys {
-		if havePend && len(pend) > 0 && pend[len(pend)-1] == '=' && isQP() && !vcardIsEndVCard(l) {
-			// QP soft line break: the next line continues verbatim.
-			pend = append(pend[:len(pend)-1], l...)
-			continue
-		}
-		if l == "" || mode21 && strings.TrimSpace(l) == "" {
-			// A blank line ends a value (2.1 base64 ends so); in 3.0/4.0
-			// a line of white space is a folded piece of a value.
-			flush()
-			last = nil
-			continue
-		}
-		if l[0] == ' ' || l[0] == '\t' {
-			if havePend {
-				if mode21 {
-					pend = append(pend, l...)
-				} else {
-					pend = append(pend, l[1:]...)
-				}
-			}
-			continue
-		}
-		flush()
-		pend = append(pend[:0], l...)
-		havePend = true
-		pendQP, pendScan, pendQuoted = -1, 0, false
-	}
-	flush()
 	return out
 }
 
-// vcardIndexUnquoted finds c outside double quotes, or falls back to the
-// first c when the quotes do not balance: a 2.1 card may carry a stray '"'
-// in a parameter, and the line is kept rather than lost (vCalendar and
-// vobject take no such fallback).
-func vcardIndexUnquoted(s string, c byte) int {
-	if i := vobject.IndexUnquoted(s, c); i >= 0 {
-		return i
-	}
-	return strings.IndexByte(s, c)
-}
-
-func vcardIsNameChar(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-}
-
+// vcardParseLine reads a property; a line whose name or group is not
+// well-formed is not one (see vcardLogical).
 func vcardParseLine(s string) (*vcardLine, bool) {
-	colon := vcardIndexUnquoted(s, ':')
-	if colon <= 0 {
+	c, ok := vobject.ParseContentLine(s)
+	if !ok || !c.WellFormedName() {
 		return nil, false
 	}
-	head := s[:colon]
-	semi := vcardIndexUnquoted(head, ';')
-	nameEnd := len(head)
-	if semi >= 0 {
-		nameEnd = semi
-	}
-	full := strings.TrimSpace(head[:nameEnd])
-	if full == "" {
-		return nil, false
-	}
-	for i := 0; i < len(full); i++ {
-		if !vcardIsNameChar(full[i]) && full[i] != '.' {
-			return nil, false
-		}
-	}
-	l := &vcardLine{rawName: full, value: []byte(s[colon+1:])}
-	if dot := strings.LastIndexByte(full, '.'); dot >= 0 {
-		l.group, l.rawName = full[:dot], full[dot+1:]
-		if l.rawName == "" || l.group == "" || l.group[0] == '.' || l.group[len(l.group)-1] == '.' || strings.Contains(l.group, "..") {
-			return nil, false
-		}
-	}
-	l.name = strings.ToUpper(l.rawName)
-	if semi >= 0 {
-		l.rawParams = head[semi:]
-		l.params = vcardParseParams(head[semi+1:])
-	}
+	l := &vcardLine{group: c.Group, name: c.Name, rawName: c.RawName, params: c.Params, rawParams: c.RawParams, value: []byte(c.Value)}
 	for _, p := range l.params {
-		if p.name == "ENCODING" && len(p.values) > 0 && strings.EqualFold(p.values[0], "QUOTED-PRINTABLE") {
+		if p.Name == "ENCODING" && len(p.Values) > 0 && strings.EqualFold(p.Values[0], "QUOTED-PRINTABLE") {
 			l.qp = true
 		}
 	}
 	return l, true
-}
-
-func vcardParseParams(s string) []vcardParam {
-	var out []vcardParam
-	for _, tok := range vobject.SplitUnquoted(s, ';') {
-		t := strings.TrimSpace(tok)
-		if t == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(t, "=")
-		if !ok {
-			out = append(out, vcardParam{name: vcardBareParam(t), values: []string{t}, raw: t})
-			continue
-		}
-		name := strings.ToUpper(strings.TrimSpace(k))
-		if !vcardIsToken(name) {
-			continue // not a parameter name: dropped
-		}
-		var vals []string
-		for _, pv := range vobject.SplitUnquoted(v, ',') {
-			vals = append(vals, strings.Trim(strings.TrimSpace(pv), `"`))
-		}
-		out = append(out, vcardParam{name: name, values: vals, raw: t})
-	}
-	return out
-}
-
-// vcardBareParam classifies a vCard 2.1 parameter written without a name.
-func vcardBareParam(v string) string {
-	switch strings.ToUpper(v) {
-	case "QUOTED-PRINTABLE", "BASE64", "8BIT", "7BIT":
-		return "ENCODING"
-	case "INLINE", "URL", "URI", "CONTENT-ID", "CID":
-		return "VALUE"
-	case "UTF-8", "UTF8", "ISO-8859-1", "WINDOWS-1252":
-		return "CHARSET"
-	}
-	return "TYPE"
 }
 
 func vcardBuildCard(lines []*vcardLine, i, depth int) (*vcardCard, int) {
@@ -472,69 +295,6 @@ func vcardSkipBlock(lines []*vcardLine, i int) int {
 // ---------------------------------------------------------------------------
 // Values
 
-// vcardCharmap finds a single-byte charset by its name or a usual alias.
-func vcardCharmap(name string) encoding.Encoding {
-	n := vcardCharsetKey(name)
-	switch n {
-	case "ISO88591", "LATIN1", "L1", "CP819", "IBM819", "ISO885911987", "WINDOWS1252", "CP1252", "WIN1252", "XCP1252", "ANSI":
-		return charmap.Windows1252
-	case "MAC", "MACROMAN", "XMACROMAN":
-		return charmap.Macintosh
-	case "LATIN2":
-		return charmap.ISO8859_2
-	case "LATIN9":
-		return charmap.ISO8859_15
-	}
-	for _, e := range charmap.All {
-		s, ok := e.(fmt.Stringer)
-		if !ok {
-			continue
-		}
-		k := vcardCharsetKey(s.String())
-		num := strings.TrimLeft(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-		if k == n || (num != "" && (strings.HasPrefix(k, "IBMCODEPAGE") || strings.HasPrefix(k, "WINDOWS")) &&
-			(n == "CP"+num || n == "IBM"+num || n == "WINDOWS"+num)) {
-			return e
-		}
-	}
-	return nil
-}
-
-func vcardCharsetKey(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		if c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-// vcardToUTF8 converts b from charset to UTF-8. Unknown or missing
-// charsets mean UTF-8 if b is valid UTF-8 and Windows-1252 otherwise.
-func vcardToUTF8(b []byte, charset string) string {
-	k := vcardCharsetKey(charset)
-	if k != "" && k != "UTF8" && k != "USASCII" && k != "ASCII" {
-		if e := vcardCharmap(charset); e != nil {
-			if out, err := e.NewDecoder().Bytes(b); err == nil && utf8.Valid(out) {
-				return string(out)
-			}
-		}
-	}
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	out, err := charmap.Windows1252.NewDecoder().Bytes(b)
-	if err != nil || !utf8.Valid(out) {
-		return strings.ToValidUTF8(string(b), "\uFFFD")
-	}
-	return string(out)
-}
-
 // vcardCleanText turns CRLF and CR into LF and removes other control
 // characters except TAB.
 func vcardCleanText(s string) string {
@@ -552,7 +312,7 @@ func vcardCleanText(s string) string {
 }
 
 func vcardCleanHeader(s string) string {
-	s = vcardToUTF8([]byte(s), "")
+	s = vobject.DecodeCharset([]byte(s), "")
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 && r != '\t' || r == 0x7f {
 			return -1
@@ -674,11 +434,11 @@ func vcardJoin(comps []string, kind vcardKind, esc func(string) string) string {
 	return strings.Join(parts, sep)
 }
 
-func vcardFirst(p vcardParam) string {
-	if len(p.values) == 0 {
+func vcardFirst(p vobject.Param) string {
+	if len(p.Values) == 0 {
 		return ""
 	}
-	return strings.TrimSpace(p.values[0])
+	return strings.TrimSpace(p.Values[0])
 }
 
 // vcardAddType adds the upper-cased type values in v (a quoted value may
@@ -809,9 +569,9 @@ func vcardProp21To30(p *vcardLine, depth int) (string, []string) {
 	binary := false
 	charset, valueType := "", ""
 	for _, prm := range p.params {
-		switch prm.name {
+		switch prm.Name {
 		case "TYPE":
-			for _, v := range prm.values {
+			for _, v := range prm.Values {
 				types = vcardAddType(types, v)
 			}
 			if typeAt < 0 {
@@ -839,10 +599,10 @@ func vcardProp21To30(p *vcardLine, depth int) (string, []string) {
 				parts = append(parts, ";VALUE=uri")
 			default:
 				valueType = v
-				parts = append(parts, vcardParam30("VALUE", prm.values))
+				parts = append(parts, vcardParam30("VALUE", prm.Values))
 			}
 		default:
-			parts = append(parts, vcardParam30(prm.name, prm.values))
+			parts = append(parts, vcardParam30(prm.Name, prm.Values))
 		}
 	}
 	if typeAt >= 0 {
@@ -864,7 +624,7 @@ func vcardProp21To30(p *vcardLine, depth int) (string, []string) {
 	if binary {
 		return hdr.String() + vcardBase64(raw), nil
 	}
-	text := vcardCleanText(vcardToUTF8(raw, charset))
+	text := vcardCleanText(vobject.DecodeCharset(raw, charset))
 	if p.agent != nil {
 		nested := strings.Join(vcardCardTo30(p.agent, depth+1), "\n")
 		return hdr.String() + vobject.EscapeText(nested), nil
@@ -899,7 +659,7 @@ func vcardPassThrough(c *vcardCard, depth int) []string {
 		binary, rebuild := false, p.qp
 		charset := ""
 		for _, prm := range p.params {
-			switch prm.name {
+			switch prm.Name {
 			case "ENCODING":
 				switch strings.ToUpper(vcardFirst(prm)) {
 				case "B":
@@ -909,7 +669,7 @@ func vcardPassThrough(c *vcardCard, depth int) []string {
 				}
 			case "CHARSET":
 				charset = vcardFirst(prm)
-				if k := vcardCharsetKey(charset); k != "UTF8" {
+				if !vobject.IsUTF8Charset(charset) {
 					rebuild = true
 				}
 			}
@@ -920,12 +680,12 @@ func vcardPassThrough(c *vcardCard, depth int) []string {
 			b.WriteString(vcardPrefix(p.group, p.rawName))
 			for _, prm := range p.params {
 				switch {
-				case prm.name == "CHARSET", prm.name == "ENCODING" && strings.EqualFold(vcardFirst(prm), "QUOTED-PRINTABLE"):
+				case prm.Name == "CHARSET", prm.Name == "ENCODING" && strings.EqualFold(vcardFirst(prm), "QUOTED-PRINTABLE"):
 					continue
-				case prm.name == "ENCODING" && binary:
+				case prm.Name == "ENCODING" && binary:
 					b.WriteString(";ENCODING=b")
 				default:
-					b.WriteString(";" + prm.raw)
+					b.WriteString(";" + prm.Raw)
 				}
 			}
 			hdr = b.String()
@@ -950,7 +710,7 @@ func vcardValue30(p *vcardLine, binary bool, charset string, depth int) string {
 	case p.agent != nil:
 		return vobject.EscapeText(strings.Join(vcardCardTo30(p.agent, depth+1), "\n"))
 	}
-	return strings.ReplaceAll(vcardCleanText(vcardToUTF8(raw, charset)), "\n", `\n`)
+	return strings.ReplaceAll(vcardCleanText(vobject.DecodeCharset(raw, charset)), "\n", `\n`)
 }
 
 // ---------------------------------------------------------------------------
@@ -962,18 +722,6 @@ func vcardIsBinaryProp(name string) bool {
 		return true
 	}
 	return false
-}
-
-func vcardIsToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !vcardIsNameChar(s[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 func vcardParam21(name string, values []string) string {
@@ -1018,9 +766,9 @@ func vcardProp30To21(p *vcardLine, depth int) []string {
 	binary := false
 	charset, valueType, mediatype := "", "", ""
 	for _, prm := range p.params {
-		switch prm.name {
+		switch prm.Name {
 		case "TYPE":
-			for _, v := range prm.values {
+			for _, v := range prm.Values {
 				types = vcardAddType(types, v)
 			}
 		case "ENCODING":
@@ -1038,14 +786,14 @@ func vcardProp30To21(p *vcardLine, depth int) []string {
 				"integer", "float", "utc-offset", "language-tag", "phone-number", "binary", "":
 			default:
 				valueType = v
-				others = append(others, vcardParam21("VALUE", prm.values))
+				others = append(others, vcardParam21("VALUE", prm.Values))
 			}
 		case "PREF":
 			types = vcardAddType(types, "PREF")
 		case "MEDIATYPE":
 			mediatype = vcardFirst(prm)
 		default:
-			others = append(others, vcardParam21(prm.name, prm.values))
+			others = append(others, vcardParam21(prm.Name, prm.Values))
 		}
 	}
 	raw := p.value
@@ -1056,7 +804,7 @@ func vcardProp30To21(p *vcardLine, depth int) []string {
 	if binary {
 		text = vcardBase64(raw)
 	} else {
-		text = vcardCleanText(vcardToUTF8(raw, charset))
+		text = vcardCleanText(vobject.DecodeCharset(raw, charset))
 	}
 	prefix := vcardPrefix(p.group, p.name)
 
@@ -1110,7 +858,7 @@ func vcardProp30To21(p *vcardLine, depth int) []string {
 		switch {
 		case vcardIsBinaryProp(p.name): // PHOTO;VALUE=URL;TYPE=GIF as in the 2.1 spec
 			hb.WriteString(vcardParam21("TYPE", []string{vcardMediaSubtype(t)}))
-		case vcardIsToken(t) && vcardBareParam(t) == "TYPE":
+		case vobject.IsName(t) && vobject.BareParamName(t) == "TYPE":
 			hb.WriteString(";" + t)
 		default:
 			hb.WriteString(vcardParam21("TYPE", []string{t}))

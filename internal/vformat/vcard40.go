@@ -80,7 +80,7 @@ func newVCard40(c *vcardCard) *vcard40 {
 			v.sortString = true
 		}
 		for _, prm := range p.params {
-			if prm.name != "PREF" {
+			if prm.Name != "PREF" {
 				continue
 			}
 			if n, ok := vcardPrefValue(prm); ok {
@@ -93,7 +93,7 @@ func newVCard40(c *vcardCard) *vcard40 {
 	return v
 }
 
-func vcardPrefValue(prm vcardParam) (int, bool) {
+func vcardPrefValue(prm vobject.Param) (int, bool) {
 	n, err := strconv.Atoi(vcardFirst(prm))
 	return n, err == nil
 }
@@ -145,11 +145,11 @@ func (v *vcard40) prop(p *vcardLine, depth int) ([]string, []string) {
 	var sortAs []string
 	pref := false
 	for _, prm := range p.params {
-		vals := make([]string, len(prm.values))
-		for i, s := range prm.values {
+		vals := make([]string, len(prm.Values))
+		for i, s := range prm.Values {
 			vals[i] = vcard6868(s, " ")
 		}
-		switch prm.name {
+		switch prm.Name {
 		case "TYPE":
 			for _, s := range vals {
 				types = vcardAddType(types, s)
@@ -174,13 +174,13 @@ func (v *vcard40) prop(p *vcardLine, depth int) ([]string, []string) {
 		case "MEDIATYPE":
 			mediatype = vcardFirst(prm)
 		case "LABEL":
-			if p.name == "ADR" && len(prm.values) > 0 {
-				label = vcard6868(strings.Join(prm.values, ","), "\n")
+			if p.name == "ADR" && len(prm.Values) > 0 {
+				label = vcard6868(strings.Join(prm.Values, ","), "\n")
 				// RFC 6350's own example writes the line breaks as \n.
 				label = strings.NewReplacer(`\n`, "\n", `\N`, "\n").Replace(label)
 				continue
 			}
-			parts = append(parts, vcardParam30(prm.name, vals))
+			parts = append(parts, vcardParam30(prm.Name, vals))
 		case "SORT-AS":
 			if p.name == "N" || p.name == "ORG" {
 				for _, s := range vals {
@@ -188,13 +188,13 @@ func (v *vcard40) prop(p *vcardLine, depth int) ([]string, []string) {
 				}
 				continue
 			}
-			parts = append(parts, vcardParam30(prm.name, vals))
+			parts = append(parts, vcardParam30(prm.Name, vals))
 		case "CALSCALE":
 			if !strings.EqualFold(vcardFirst(prm), "gregorian") {
-				parts = append(parts, vcardParam30(prm.name, vals))
+				parts = append(parts, vcardParam30(prm.Name, vals))
 			}
 		default:
-			parts = append(parts, vcardParam30(prm.name, vals))
+			parts = append(parts, vcardParam30(prm.Name, vals))
 		}
 	}
 	if pref {

@@ -79,7 +79,7 @@ func vcardCheck30(t testing.TB, out []byte) {
 			name = name[:i]
 		}
 		for _, c := range []byte(name) {
-			if !vcardIsNameChar(c) && c != '.' {
+			if c != '.' && !vobject.IsName(string(c)) {
 				t.Fatalf("bad property name in %q", l)
 			}
 		}
@@ -401,6 +401,24 @@ func TestVCardUTF16Input(t *testing.T) {
 	out := vcardMust30(t, in)
 	if !bytes.Contains(out, []byte("\r\nFN:Ö\r\n")) {
 		t.Errorf("UTF-16 input not decoded:\n%s", out)
+	}
+}
+
+// TestVCardShiftJIS: a Japanese phone's card, in Shift_JIS both plain and
+// quoted-printable. The vCard reader knew only single-byte charsets and
+// read these as Windows-1252; it now shares vCalendar's decoder
+// (vobject.DecodeCharset).
+func TestVCardShiftJIS(t *testing.T) {
+	in := []byte("BEGIN:VCARD\r\nVERSION:2.1\r\n" +
+		"N;CHARSET=SHIFT_JIS:\x8e\x52\x93\x63;\x91\xbe\x98\x59\r\n" +
+		"ADR;HOME;CHARSET=SHIFT_JIS;ENCODING=QUOTED-PRINTABLE:;;;=93=8C=8B=9E=93=73\r\n" +
+		"NOTE;CHARSET=Shift_JIS;QUOTED-PRINTABLE:=93=8C=\r\n=8B=9E\r\n" +
+		"END:VCARD\r\n")
+	lines := vcardUnfold30(vcardMust30(t, in))
+	for _, want := range []string{"N:山田;太郎", "ADR;TYPE=HOME:;;;東京都", "NOTE:東京", "FN:太郎 山田"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("no %q in\n%s", want, strings.Join(lines, "\n"))
+		}
 	}
 }
 
@@ -848,4 +866,13 @@ func FuzzVCard30To21(f *testing.F) {
 		}
 		vcardCheck30(t, back)
 	})
+}
+
+// TestVCardBareB: a bare "B" is the b encoding, as vCalendar read it; the
+// vCard reader took it for a TYPE and kept the base64 as text.
+func TestVCardBareB(t *testing.T) {
+	out := vcardMust30(t, vcardCRLF("\nBEGIN:VCARD\nVERSION:2.1\nN:A\nPHOTO;JPEG;B:/9j/\n 4AAQ\nEND:VCARD\n"))
+	if lines := vcardUnfold30(out); !slices.Contains(lines, "PHOTO;TYPE=JPEG;ENCODING=b:/9j/4AAQ") {
+		t.Errorf("bare B:\n%s", out)
+	}
 }

@@ -1,146 +1,15 @@
 package vobject
 
 // Text helpers of the content-line syntax, shared by this package's reader
-// and the format converters (internal/vformat): unfolding, quoted parameter
-// values, quoted-printable, TEXT escaping and folding on output.
+// and the format converters (internal/vformat): quoted parameter values,
+// quoted-printable, TEXT escaping and folding on output. Unfolding is in
+// unfold.go, the parts of a line in line.go.
 
 import (
-	"bytes"
 	"io"
 	"strings"
 	"unicode/utf8"
 )
-
-var bom = []byte("\xef\xbb\xbf")
-
-// Unfold splits data into logical content lines. It takes CRLF and LF line
-// ends and a leading UTF-8 byte order mark, and joins
-//   - a line starting with a space or tab to the one before it: RFC 5545
-//     3.1 and RFC 6350 3.2 remove that one white space character;
-//     keepSpace keeps it, as the RFC 822 folding of vCard 2.1 and
-//     vCalendar 1.0 prescribes;
-//   - the line after one ending in "=" when that line declares
-//     QUOTED-PRINTABLE before its first unquoted colon (a vCard 2.1 /
-//     vCalendar 1.0 soft line break; the "=" is removed).
-//
-// Empty lines are dropped. It takes time linear in len(data).
-func Unfold(data []byte, keepSpace bool) []string {
-	texts, _ := unfold(data, keepSpace, false)
-	return texts
-}
-
-// unfold is Unfold; with withOrig it also returns, for each logical line,
-// the physical lines it was read from, each CRLF-terminated.
-func unfold(data []byte, keepSpace, withOrig bool) (texts, origs []string) {
-	// One copy of the data; a logical line that is one physical line (most
-	// are) is a part of it, and so is its original when the data has CRLF
-	// line ends, so that reading an item costs few allocations.
-	s := string(bytes.TrimPrefix(data, bom))
-	var (
-		cur        []byte // the logical line being read
-		qp         qpScan
-		qpSoft     bool
-		start, end int  // s[start:end]: its physical lines with their line ends
-		oneEnd     int  // where its first physical line's text ends in s
-		phys       int  // how many physical lines it has
-		crlf       bool // each of them ended in CRLF
-	)
-	flush := func() {
-		if len(cur) > 0 {
-			if phys == 1 {
-				texts = append(texts, s[start:oneEnd])
-			} else {
-				texts = append(texts, string(cur))
-			}
-			if withOrig {
-				if crlf {
-					origs = append(origs, s[start:end])
-				} else {
-					origs = append(origs, crlfLines(s[start:end]))
-				}
-			}
-		}
-		cur = cur[:0]
-		qp = qpScan{}
-	}
-	for pos := 0; pos < len(s); {
-		line, next, nl := s[pos:], len(s), false
-		if i := strings.IndexByte(line, '\n'); i >= 0 {
-			line, next, nl = line[:i], pos+i+1, true
-		}
-		cr := strings.HasSuffix(line, "\r")
-		line = strings.TrimSuffix(line, "\r")
-		switch {
-		case qpSoft:
-			cur = append(cur[:len(cur)-1], line...) // drop the soft break's "="
-			phys++
-		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t') && len(cur) > 0:
-			if keepSpace {
-				cur = append(cur, line...)
-			} else {
-				cur = append(cur, line[1:]...)
-			}
-			phys++
-		default:
-			flush()
-			cur = append(cur, line...)
-			start, oneEnd, phys, crlf = pos, pos+len(line), 1, true
-		}
-		crlf = crlf && cr && nl
-		end, pos = next, next
-		qpSoft = len(cur) > 0 && cur[len(cur)-1] == '=' && qp.declared(cur)
-	}
-	flush()
-	return texts, origs
-}
-
-// crlfLines is s with each line ended in CRLF, whatever its line ends were.
-func crlfLines(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	for s != "" {
-		line, rest, _ := strings.Cut(s, "\n")
-		b.WriteString(strings.TrimSuffix(line, "\r"))
-		b.WriteString("\r\n")
-		s = rest
-	}
-	return b.String()
-}
-
-// qpScan finds, once per logical line and without going over its bytes
-// again as the line grows, whether its header (the part before the first
-// unquoted colon) declares QUOTED-PRINTABLE.
-type qpScan struct {
-	pos          int
-	quoted, done bool
-	qp           bool
-}
-
-func (q *qpScan) declared(line []byte) bool {
-	for ; !q.done && q.pos < len(line); q.pos++ {
-		switch line[q.pos] {
-		case '"':
-			q.quoted = !q.quoted
-		case ':':
-			if !q.quoted {
-				q.done = true
-				q.qp = headerDeclaresQP(string(line[:q.pos]))
-			}
-		}
-	}
-	return q.qp
-}
-
-// declaresQP reports whether a raw content line declares quoted-printable
-// encoding before its first unquoted colon.
-func declaresQP(s string) bool {
-	colon := IndexUnquoted(s, ':')
-	return colon >= 0 && headerDeclaresQP(s[:colon])
-}
-
-func headerDeclaresQP(head string) bool {
-	return strings.Contains(strings.ToUpper(head), "QUOTED-PRINTABLE")
-}
 
 // IndexUnquoted returns the index of the first c in s outside double
 // quotes, or -1. Parameter values may be quoted and hold ':' or ';', e.g.

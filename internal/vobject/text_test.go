@@ -7,37 +7,6 @@ import (
 	"unicode/utf8"
 )
 
-func TestUnfold(t *testing.T) {
-	tests := []struct {
-		name      string
-		in        string
-		keepSpace bool
-		want      []string
-	}{
-		{"CRLF and LF", "A:1\r\nB:2\nC:3", false, []string{"A:1", "B:2", "C:3"}},
-		{"byte order mark", "\xef\xbb\xbfA:1\r\n", false, []string{"A:1"}},
-		{"RFC 5545 folding drops one white space", "NOTE:a\r\n  b\r\n\tc\r\n", false, []string{"NOTE:a bc"}},
-		{"RFC 822 folding keeps it", "NOTE:a\r\n  b\r\n\tc\r\n", true, []string{"NOTE:a  b\tc"}},
-		{"empty lines dropped, no continuation after them", "A:1\r\n\r\n b\r\n", false, []string{"A:1", " b"}},
-		{"QP soft break", "N;ENCODING=QUOTED-PRINTABLE:M=C3=BC=\r\nller\r\nX:y\r\n", false,
-			[]string{"N;ENCODING=QUOTED-PRINTABLE:M=C3=BCller", "X:y"}},
-		{"bare 2.1 QP parameter, lower case", "NOTE;quoted-printable:a=\r\nb=\r\nc\r\n", false, []string{"NOTE;quoted-printable:abc"}},
-		{"QP soft break, parameter with a quoted colon", "NOTE;X-A=\"a:b\";ENCODING=QUOTED-PRINTABLE:x=\r\ny\r\n", false,
-			[]string{"NOTE;X-A=\"a:b\";ENCODING=QUOTED-PRINTABLE:xy"}},
-		{"QP only in the value is no soft break", "NOTE:QUOTED-PRINTABLE=\r\nX:y\r\n", false, []string{"NOTE:QUOTED-PRINTABLE=", "X:y"}},
-		{"trailing = without QP", "URL:http://x/?a=\r\nB:1\r\n", false, []string{"URL:http://x/?a=", "B:1"}},
-		{"QP header complete only after folding", "NOTE;ENCODING=\r\n QUOTED-PRINTABLE:a=\r\nb\r\n", false,
-			[]string{"NOTE;ENCODING=QUOTED-PRINTABLE:ab"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := Unfold([]byte(tt.in), tt.keepSpace); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("Unfold(%q, %v) = %q, want %q", tt.in, tt.keepSpace, got, tt.want)
-			}
-		})
-	}
-}
-
 // Lines keeps the physical lines with each logical one and finds a soft
 // break behind a quoted colon in a parameter (it used to look at the first
 // colon, quoted or not).
@@ -239,17 +208,6 @@ func FuzzTextRoundTrip(f *testing.F) {
 			t.Fatalf("Unfold(WriteFolded(%q)) = %q", line, got)
 		}
 	})
-}
-
-// BenchmarkUnfoldSoftBreaks: a value of many QP soft breaks unfolds in
-// linear time (each line used to copy the whole value so far).
-func BenchmarkUnfoldSoftBreaks(b *testing.B) {
-	data := []byte("NOTE;ENCODING=QUOTED-PRINTABLE:" + strings.Repeat("=41=\r\n", 20000) + "x\r\n")
-	for b.Loop() {
-		if got := Unfold(data, false); len(got) != 1 {
-			b.Fatalf("%d lines", len(got))
-		}
-	}
 }
 
 func TestParamSet(t *testing.T) {

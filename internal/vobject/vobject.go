@@ -2,10 +2,12 @@
 // shared by vCard 2.1/3.0/4.0, vCalendar 1.0 and iCalendar 2.0: unfolded
 // content lines (RFC 5545/6350 folding and vCard 2.1 quoted-printable soft
 // breaks), BEGIN/END blocks, and UID insertion that leaves every other byte
-// as it was. It never fails on odd input. It also holds the text helpers of
-// that syntax the format converters (internal/vformat) share: unfolding,
-// quoted parameter values, quoted-printable, TEXT escaping, folding on
-// output. It does not convert between formats.
+// as it was. It never fails on odd input. It is the one content-line model
+// of the module: the format converters (internal/vformat) and the backup
+// files read lines through its Unfolder and ParseContentLine, decode
+// charsets with DecodeCharset, and share its text helpers (quoted
+// parameter values, quoted-printable, TEXT escaping, folding on output).
+// It does not convert between formats.
 package vobject
 
 import (
@@ -18,21 +20,34 @@ import (
 type Line struct {
 	Group  string
 	Name   string            // upper case
-	Params map[string]string // upper-case names; bare vCard 2.1 parameters map to "TYPE"
+	Params map[string]string // ContentLine.ParamMap: bare vCard 2.1 parameters named by BareParamName
 	Value  string            // raw value, QUOTED-PRINTABLE decoded when so marked
-	Raw    string            // the unfolded line
-	Orig   string            // the physical lines as they stood, CRLF-terminated
+	// RawValue is the value as written, not decoded: for readers that
+	// decode it themselves (charsets, base64, lenient quoted-printable).
+	RawValue string
+	Raw      string // the unfolded line
+	Orig     string // the physical lines as they stood, CRLF-terminated
 }
 
-// Lines splits data into unfolded logical lines (see Unfold; content
-// lines use RFC 5545/6350 folding here) and parses them. A line without a
-// property name and a colon is dropped.
-func Lines(data []byte) []Line {
-	texts, origs := unfold(data, false, true)
-	out := make([]Line, 0, len(texts))
-	for i, t := range texts {
-		if l, ok := parseVLine(t); ok {
-			l.Orig = origs[i]
+// Lines splits data into unfolded logical lines (see Unfolder; content
+// lines use RFC 5545/6350 folding here) and parses them
+// (ParseContentLine). A line without a property name and a colon is
+// dropped.
+func Lines(data []byte) []Line { return lines(data, nil) }
+
+// lines is Lines with the unfolding rules of opts.
+func lines(data []byte, opts *UnfoldOptions) []Line {
+	o := UnfoldOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	o.Orig = true
+	var out []Line
+	u := NewUnfolder(data, &o)
+	for u.Next() {
+		f := u.Line()
+		if l, ok := parseVLine(f.Text); ok {
+			l.Orig = f.Orig
 			out = append(out, l)
 		}
 	}
@@ -40,31 +55,11 @@ func Lines(data []byte) []Line {
 }
 
 func parseVLine(s string) (Line, bool) {
-	colon := IndexUnquoted(s, ':')
-	if colon <= 0 {
+	c, ok := ParseContentLine(s)
+	if !ok {
 		return Line{}, false
 	}
-	l := Line{Raw: s, Value: s[colon+1:]}
-	head := strings.Split(s[:colon], ";")
-	name := head[0]
-	if dot := strings.LastIndexByte(name, '.'); dot >= 0 {
-		l.Group, name = name[:dot], name[dot+1:]
-	}
-	l.Name = strings.ToUpper(strings.TrimSpace(name))
-	if l.Name == "" {
-		return Line{}, false
-	}
-	if len(head) > 1 {
-		params := ParamSet{}
-		for _, p := range head[1:] {
-			k, v, ok := strings.Cut(p, "=")
-			if !ok {
-				k, v = "TYPE", p
-			}
-			params.Add(strings.ToUpper(strings.TrimSpace(k)), strings.Trim(v, `"`))
-		}
-		l.Params = params.Joined()
-	}
+	l := Line{Group: c.Group, Name: c.Name, Params: c.ParamMap(), Value: c.Value, RawValue: c.Value, Raw: s}
 	if strings.EqualFold(l.Params["ENCODING"], "QUOTED-PRINTABLE") {
 		if dec, err := decodeQP(l.Value); err == nil {
 			l.Value = dec
@@ -118,7 +113,11 @@ func (o *Object) PropValue(name string) string {
 // tolerated: an unterminated block ends at the end of the data, and a stray
 // END closes the innermost matching block. Time and memory are linear in
 // len(data) however deep the nesting.
-func Parse(data []byte) []*Object {
+func Parse(data []byte) []*Object { return ParseWith(data, nil) }
+
+// ParseWith is Parse with the unfolding rules of opts (nil: those of
+// Parse); each Line's Orig is kept whatever opts says.
+func ParseWith(data []byte, opts *UnfoldOptions) []*Object {
 	var top []*Object
 	var stack []*Object
 	// A block's Lines are a run of all: from its BEGIN to the END that
@@ -133,7 +132,7 @@ func Parse(data []byte) []*Object {
 		}
 		stack, starts = stack[:i], starts[:i]
 	}
-	for _, l := range Lines(data) {
+	for _, l := range lines(data, opts) {
 		switch l.Name {
 		case "BEGIN":
 			o := &Object{Name: strings.ToUpper(strings.TrimSpace(l.Value))}
@@ -184,59 +183,37 @@ func EnsureUID(data []byte, comp, uid string) ([]byte, bool) {
 	var out bytes.Buffer
 	out.Grow(len(data) + len(uid) + 8)
 	depth, inComp, hasUID, changed := 0, -1, false, false
-	rest := data
-	qpSoft := false
-	for len(rest) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line, rest = rest[:i+1], rest[i+1:]
-		} else {
-			line, rest = rest, nil
+	copied := 0 // data[:copied] is in out
+	u := NewUnfolder(data, nil)
+	for u.Next() {
+		f := u.Line()
+		l, ok := ParseContentLine(f.Text)
+		if !ok {
+			continue
 		}
-		trimmed := strings.TrimRight(string(line), "\r\n")
-		cont := qpSoft || (len(trimmed) > 0 && (trimmed[0] == ' ' || trimmed[0] == '\t'))
-		qpSoft = strings.HasSuffix(trimmed, "=") && (qpSoft || declaresQP(trimmed))
-		if !cont {
-			name, value := lineNameValue(trimmed)
-			switch name {
-			case "BEGIN":
-				if strings.EqualFold(value, comp) && inComp < 0 {
-					inComp, hasUID = depth, false
+		value := strings.TrimSpace(l.Value)
+		switch l.Name {
+		case "BEGIN":
+			if strings.EqualFold(value, comp) && inComp < 0 {
+				inComp, hasUID = depth, false
+			}
+			depth++
+		case "END":
+			depth--
+			if inComp >= 0 && depth == inComp && strings.EqualFold(value, comp) {
+				if !hasUID {
+					out.Write(data[copied:f.Start])
+					out.WriteString("UID:" + uid + nl)
+					copied, changed = f.Start, true
 				}
-				depth++
-			case "END":
-				depth--
-				if inComp >= 0 && depth == inComp && strings.EqualFold(value, comp) {
-					if !hasUID {
-						out.WriteString("UID:" + uid + nl)
-						changed = true
-					}
-					inComp = -1
-				}
-			case "UID":
-				if inComp >= 0 && depth == inComp+1 {
-					hasUID = true
-				}
+				inComp = -1
+			}
+		case "UID":
+			if inComp >= 0 && depth == inComp+1 {
+				hasUID = true
 			}
 		}
-		out.Write(line)
 	}
+	out.Write(data[copied:])
 	return out.Bytes(), changed
-}
-
-// lineNameValue returns the upper-case property name (without group) and
-// the raw value of a content line.
-func lineNameValue(s string) (string, string) {
-	colon := IndexUnquoted(s, ':')
-	if colon < 0 {
-		return "", ""
-	}
-	name := s[:colon]
-	if semi := strings.IndexByte(name, ';'); semi >= 0 {
-		name = name[:semi]
-	}
-	if dot := strings.LastIndexByte(name, '.'); dot >= 0 {
-		name = name[dot+1:]
-	}
-	return strings.ToUpper(strings.TrimSpace(name)), strings.TrimSpace(s[colon+1:])
 }
