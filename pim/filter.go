@@ -32,6 +32,7 @@ import (
 
 	"github.com/teambition/rrule-go"
 
+	"syncml-imap/internal/vformat"
 	"syncml-imap/internal/vobject"
 )
 
@@ -508,11 +509,11 @@ func eventFacts(cal, ev *vobject.Object) ItemFacts {
 	if !ok {
 		return ItemFacts{}
 	}
-	c := &calReader{cal: cal, zones: map[string]*calZone{}}
+	c := &calReader{cal: cal, zones: map[string]*vformat.Zone{}}
 	if !st.date && !st.utc {
 		c.frame = c.zone(dp.Params["TZID"])
 	}
-	f := ItemFacts{Kind: factsEvent, Start: st.wall.Unix(), Offset: c.frame.offsetAt(st.wall)}
+	f := ItemFacts{Kind: factsEvent, Start: st.wall.Unix(), Offset: int64(c.frame.Offset(c.frame.Instant(st.wall)))}
 	c.startDate, c.timeOfDay = st.date, f.Start-floorDiv(f.Start, daySeconds)*daySeconds
 	var def int64 // RFC 5545 3.6.1: a DATE start lasts a day, a DATE-TIME one no time
 	if st.date {
@@ -748,63 +749,27 @@ func parseCalTime(v string, params map[string]string) (calTime, bool) {
 	return t, err == nil
 }
 
-// parseCalDuration reads a DURATION (RFC 5545 3.3.6) in seconds; a
-// negative one is 0.
+// parseCalDuration reads a DURATION (RFC 5545 3.3.6) in seconds, at most
+// maxFactsDur; a negative one is 0.
 func parseCalDuration(v string) (int64, bool) {
-	s := strings.ToUpper(strings.TrimSpace(v))
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimLeft(s, "+-")
-	if !strings.HasPrefix(s, "P") || len(s) < 3 {
+	d, ok := vobject.ParseDuration(v)
+	if !ok {
 		return 0, false
 	}
-	var total, n int64
-	digits, inTime := false, false
-	for _, ch := range s[1:] {
-		unit := int64(0)
-		switch {
-		case ch >= '0' && ch <= '9':
-			if n > maxFactsDur {
-				return 0, false
-			}
-			n, digits = n*10+int64(ch-'0'), true
-			continue
-		case ch == 'T' && !inTime && !digits:
-			inTime = true
-			continue
-		case ch == 'W' && !inTime:
-			unit = 7 * daySeconds
-		case ch == 'D' && !inTime:
-			unit = daySeconds
-		case ch == 'H' && inTime:
-			unit = 3600
-		case ch == 'M' && inTime:
-			unit = 60
-		case ch == 'S' && inTime:
-			unit = 1
-		}
-		if unit == 0 || !digits {
-			return 0, false
-		}
-		total = min(total+n*unit, maxFactsDur)
-		n, digits = 0, false
-	}
-	if digits {
-		return 0, false
-	}
-	if neg {
+	if d.Negative() {
 		return 0, true
 	}
-	return total, true
+	return min(d.Seconds(), maxFactsDur), true
 }
 
 // calReader converts an event's times to wall seconds in the frame of
 // its DTSTART.
 type calReader struct {
 	cal       *vobject.Object
-	zones     map[string]*calZone
-	frame     *calZone // DTSTART's zone; nil: UTC (and floating, and DATE)
-	startDate bool     // DTSTART is a DATE
-	timeOfDay int64    // of DTSTART, wall seconds into the day
+	zones     map[string]*vformat.Zone
+	frame     *vformat.Zone // DTSTART's zone; nil: UTC (and floating, and DATE)
+	startDate bool          // DTSTART is a DATE
+	timeOfDay int64         // of DTSTART, wall seconds into the day
 }
 
 // wall converts t (with the TZID parameter tzid) to the frame. A value
@@ -817,7 +782,7 @@ func (c *calReader) wall(t calTime, tzid string) int64 {
 	case t.date:
 		return t.wall.Unix()
 	case t.utc:
-		return c.frame.wallOf(t.wall.Unix())
+		return wallOf(c.frame, t.wall.Unix())
 	case strings.TrimSpace(tzid) == "":
 		return t.wall.Unix()
 	}
@@ -825,7 +790,7 @@ func (c *calReader) wall(t calTime, tzid string) int64 {
 	if z == c.frame {
 		return t.wall.Unix()
 	}
-	return c.frame.wallOf(z.instant(t.wall))
+	return wallOf(c.frame, z.Instant(t.wall).Unix())
 }
 
 // duration is the length of comp starting at wall time start: DTEND, else
@@ -865,9 +830,10 @@ func (c *calReader) period(v string, params map[string]string, dur int64) (start
 	return start, start + dur, true
 }
 
-// zone resolves a TZID: an IANA name (also behind a prefix such as
-// "/mozilla.org/20050126_1/"), else the item's VTIMEZONE, else UTC (nil).
-func (c *calReader) zone(tzid string) *calZone {
+// zone resolves a TZID: the item's VTIMEZONE (RFC 5545 3.6.5 makes it the
+// definition), else an IANA name (also behind a prefix such as
+// "/mozilla.org/20050126_1/"), else UTC (nil); see vformat.LookupZone.
+func (c *calReader) zone(tzid string) *vformat.Zone {
 	tzid = strings.TrimSpace(tzid)
 	if tzid == "" {
 		return nil
@@ -875,185 +841,14 @@ func (c *calReader) zone(tzid string) *calZone {
 	if z, ok := c.zones[tzid]; ok {
 		return z
 	}
-	z := lookupZone(c.cal, tzid)
+	z := vformat.LookupZone(c.cal, tzid)
 	c.zones[tzid] = z
 	return z
 }
 
-func lookupZone(cal *vobject.Object, tzid string) *calZone {
-	names := []string{tzid}
-	if parts := strings.Split(strings.Trim(tzid, "/"), "/"); len(parts) > 2 {
-		names = append(names, strings.Join(parts[len(parts)-3:], "/"), strings.Join(parts[len(parts)-2:], "/"))
-	}
-	for _, name := range names {
-		if name == "" || name == "Local" {
-			continue
-		}
-		if loc, err := time.LoadLocation(name); err == nil {
-			if loc == time.UTC {
-				return nil
-			}
-			return &calZone{loc: loc}
-		}
-	}
-	for _, vt := range cal.Children {
-		if vt.Name != "VTIMEZONE" || vt.PropValue("TZID") != tzid {
-			continue
-		}
-		z := &calZone{}
-		for _, ob := range vt.Children {
-			if ob.Name == "STANDARD" || ob.Name == "DAYLIGHT" {
-				if o, ok := readObservance(ob); ok {
-					z.obs = append(z.obs, o)
-				}
-			}
-		}
-		if len(z.obs) > 0 {
-			return z
-		}
-	}
-	return nil
-}
-
-// calZone is a zone: a Go location, or a VTIMEZONE's observances.
-type calZone struct {
-	loc *time.Location
-	obs []tzObservance
-}
-
-// tzObservance is a VTIMEZONE's STANDARD or DAYLIGHT part (RFC 5545
-// 3.6.5). Its onsets are compared in wall time, whichever offset they
-// were given in: an error of an hour around the switch.
-type tzObservance struct {
-	std    bool
-	to     int64 // TZOFFSETTO, seconds east of UTC
-	start  time.Time
-	rule   *rrule.ROption // yearly, or nil
-	rdates []time.Time
-}
-
-func readObservance(ob *vobject.Object) (tzObservance, bool) {
-	to, ok := parseUTCOffset(ob.PropValue("TZOFFSETTO"))
-	if !ok {
-		return tzObservance{}, false
-	}
-	o := tzObservance{std: ob.Name == "STANDARD", to: to}
-	if p := ob.Prop("DTSTART"); p != nil {
-		if t, ok := parseCalTime(p.Value, p.Params); ok {
-			o.start = t.wall
-		}
-	}
-	if p := ob.Prop("RRULE"); p != nil && !o.start.IsZero() {
-		if r, count, until, ok := parseRule(p.Value); ok && r.Freq == rrule.YEARLY && ruleExpandable(r) && ruleOccurs(*r, o.start) {
-			if t, ok := parseCalTime(until, nil); ok {
-				r.Until = t.wall
-			}
-			if count > 0 && count <= maxRuleCount {
-				if last, ok := ruleLast(*r, o.start, count); ok {
-					r.Until = last
-				}
-			}
-			o.rule = r
-		}
-	}
-	for _, p := range ob.Props {
-		if p.Name == "RDATE" {
-			for _, v := range strings.Split(p.Value, ",") {
-				if t, ok := parseCalTime(v, p.Params); ok {
-					o.rdates = append(o.rdates, t.wall)
-				}
-			}
-		}
-	}
-	return o, true
-}
-
-// parseUTCOffset reads a UTC-OFFSET (RFC 5545 3.3.14): +hhmm or +hhmmss.
-func parseUTCOffset(v string) (int64, bool) {
-	v = strings.ReplaceAll(strings.TrimSpace(v), ":", "")
-	if len(v) != 5 && len(v) != 7 || v[0] != '+' && v[0] != '-' {
-		return 0, false
-	}
-	var secs int64
-	for i, mul := range []int64{3600, 60, 1} {
-		if 1+2*i >= len(v) {
-			break
-		}
-		n, err := strconv.Atoi(v[1+2*i : 3+2*i])
-		if err != nil || n < 0 {
-			return 0, false
-		}
-		secs += int64(n) * mul
-	}
-	if v[0] == '-' {
-		secs = -secs
-	}
-	return secs, true
-}
-
-// latest is the observance's latest onset not after wall time w.
-func (o *tzObservance) latest(w time.Time) (on time.Time, ok bool) {
-	if !o.start.IsZero() && !o.start.After(w) {
-		on, ok = o.start, true
-	}
-	for _, r := range o.rdates {
-		if !r.After(w) && (!ok || r.After(on)) {
-			on, ok = r, true
-		}
-	}
-	if o.rule != nil && ok {
-		if t, found := ruleLatest(*o.rule, o.start, w); found && t.After(on) {
-			on = t
-		}
-	}
-	return on, ok
-}
-
-// offsetAt is the UTC offset in seconds at wall time w (0 for nil: UTC).
-func (z *calZone) offsetAt(w time.Time) int64 {
-	if z == nil {
-		return 0
-	}
-	if z.loc != nil {
-		_, off := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, z.loc).Zone()
-		return int64(off)
-	}
-	var best time.Time
-	var off int64
-	found := false
-	for i := range z.obs {
-		if on, ok := z.obs[i].latest(w); ok && (!found || on.After(best)) {
-			best, off, found = on, z.obs[i].to, true
-		}
-	}
-	if found {
-		return off
-	}
-	// Before every onset: the standard time, as good a guess as any.
-	for _, o := range z.obs {
-		if o.std {
-			return o.to
-		}
-	}
-	return z.obs[0].to
-}
-
-// instant converts wall time w in z to Unix seconds.
-func (z *calZone) instant(w time.Time) int64 {
-	return w.Unix() - z.offsetAt(w)
-}
-
 // wallOf converts Unix seconds to wall seconds in z.
-func (z *calZone) wallOf(abs int64) int64 {
-	switch {
-	case z == nil:
-		return abs
-	case z.loc != nil:
-		_, off := time.Unix(abs, 0).In(z.loc).Zone()
-		return abs + int64(off)
-	}
-	guess := abs + z.offsetAt(time.Unix(abs, 0).UTC())
-	return abs + z.offsetAt(time.Unix(guess, 0).UTC())
+func wallOf(z *vformat.Zone, abs int64) int64 {
+	return z.Wall(time.Unix(abs, 0)).Unix()
 }
 
 // floorDiv divides rounding toward minus infinity.

@@ -451,3 +451,19 @@ func FuzzFactsOf(f *testing.F) {
 		}
 	})
 }
+
+// TestFactsZoneDefinition: an item's own VTIMEZONE defines its TZID, also
+// when the TZID is an IANA name (RFC 5545 3.6.5); without one the IANA
+// zone applies. (The filter used to take the IANA zone first; the one
+// zone model of internal/vformat reads it as the converters do.)
+func TestFactsZoneDefinition(t *testing.T) {
+	own := "BEGIN:VTIMEZONE\nTZID:Europe/Berlin\nBEGIN:STANDARD\nDTSTART:19700101T000000\nTZOFFSETFROM:+0500\nTZOFFSETTO:+0500\nEND:STANDARD\nEND:VTIMEZONE"
+	withOwn := FactsOf("calendar", filtEvent("DTSTART;TZID=Europe/Berlin:20261207T100000\nDURATION:PT1H", own))
+	if withOwn.Offset != 5*3600 {
+		t.Errorf("offset with the item's VTIMEZONE: %d, want %d", withOwn.Offset, 5*3600)
+	}
+	iana := FactsOf("calendar", filtEvent("DTSTART;TZID=Europe/Berlin:20261207T100000\nDURATION:PT1H"))
+	if iana.Offset != 3600 {
+		t.Errorf("offset of the IANA zone in December: %d, want 3600", iana.Offset)
+	}
+}
