@@ -194,7 +194,11 @@ func (s *Store) bulk(key string) bool { return s.opts.Bulk != nil && s.opts.Bulk
 
 // point is db's sync point: the version of every item.
 func (s *Store) point(db string) []byte {
-	b, _ := json.Marshal(s.version[db])
+	v := s.version[db]
+	if v == nil {
+		v = map[string]int{} // "{}", not "null": a database never written to
+	}
+	b, _ := json.Marshal(v)
 	return b
 }
 
@@ -351,7 +355,7 @@ func (s *Store) Advance(_ context.Context, db string, base []byte, own []string)
 		return nil, err
 	}
 	next := map[string]int{}
-	if json.Unmarshal(base, &next) != nil {
+	if json.Unmarshal(base, &next) != nil || next == nil {
 		next = map[string]int{}
 	}
 	for _, id := range own {

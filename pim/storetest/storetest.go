@@ -234,6 +234,15 @@ func (c *contract) changesSincePoint(t *testing.T, s pim.Store) {
 }
 
 func (c *contract) advanceHidesOwn(t *testing.T, s pim.Store) {
+	// From the point of a database never written to.
+	empty := changes(t, s, "tasks", nil).Point
+	task := put(t, s, "tasks", Task("First Task"))
+	p, err := s.Advance(ctx, "tasks", empty, []string{task})
+	if err != nil {
+		t.Fatalf("Advance from an empty database's point: %v", err)
+	}
+	wantChanges(t, "after Advance from an empty database's point", changes(t, s, "tasks", p), nil, nil, nil)
+
 	edited := put(t, s, "contacts", Card("Edited By Session"))
 	gone := put(t, s, "contacts", Card("Deleted By Session"))
 	other := put(t, s, "contacts", Card("Edited Elsewhere"))
