@@ -80,7 +80,9 @@ func confStores() []confBackend {
 				user := fmt.Sprintf("conf%d@example.org", n)
 				dove.AddUser(t, user, confPass)
 				auth := &renamedAuth{IMAPAuth: &plugin.IMAPAuth{Options: &imapstore.Options{Address: dove.Addr, DialTimeout: 5 * time.Second}}, user: user}
-				return &confStore{auth: auth, mailbox: func(t *testing.T, db string) map[string][]byte { return imapMailbox(t, dove.Addr, user, db) }}
+				return &confStore{auth: auth, mailbox: func(t *testing.T, db string) map[string][]byte {
+					return imapMailbox(t, dove.Addr, user, confPass, confKinds[db])
+				}}
 			}
 		}},
 	}
@@ -105,12 +107,13 @@ func (a *renamedAuth) Login(ctx context.Context, user, password string) (pim.Sto
 	return a.IMAPAuth.Login(ctx, user, password)
 }
 
-// imapMailbox reads every item of db as a mail client's account sees it,
-// on a connection of its own.
-func imapMailbox(t *testing.T, addr, user, db string) map[string][]byte {
+var confKinds = map[string]imapstore.Kind{"contacts": imapstore.KindContacts, "calendar": imapstore.KindCalendar, "tasks": imapstore.KindTasks}
+
+// imapMailbox reads every item of the kind as a mail client's account
+// sees it, on a connection of its own.
+func imapMailbox(t *testing.T, addr, user, pass string, kind imapstore.Kind) map[string][]byte {
 	t.Helper()
-	kind := map[string]imapstore.Kind{"contacts": imapstore.KindContacts, "calendar": imapstore.KindCalendar, "tasks": imapstore.KindTasks}[db]
-	a, err := imapstore.Dial(context.Background(), &imapstore.Options{Address: addr}, user, confPass)
+	a, err := imapstore.Dial(context.Background(), &imapstore.Options{Address: addr}, user, pass)
 	if err != nil {
 		t.Fatal(err)
 	}

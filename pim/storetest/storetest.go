@@ -91,6 +91,22 @@ func put(t *testing.T, s pim.Store, db string, data []byte) string {
 	return it.ID
 }
 
+// edit replaces item id of db by data.
+func edit(t *testing.T, s pim.Store, db, id string, data []byte) {
+	t.Helper()
+	if err := s.Put(ctx, db, &pim.Item{ID: id, Data: data}); err != nil {
+		t.Fatalf("Put of %s to %s: %v", id, db, err)
+	}
+}
+
+// del deletes item id of db.
+func del(t *testing.T, s pim.Store, db, id string) {
+	t.Helper()
+	if _, err := s.Delete(ctx, db, id); err != nil {
+		t.Fatalf("Delete of %s from %s: %v", id, db, err)
+	}
+}
+
 func changes(t *testing.T, s pim.Store, db string, since []byte) *pim.Changes {
 	t.Helper()
 	d, err := s.Changes(ctx, db, since)
@@ -144,9 +160,7 @@ func (c *contract) putFillsID(t *testing.T, s pim.Store) {
 		t.Errorf("Get after Put: %v", itemsString(got))
 	}
 	// An ID given is kept, and its Put replaces the item.
-	if err := s.Put(ctx, "contacts", &pim.Item{ID: a.ID, Data: Card("Ann Again")}); err != nil {
-		t.Fatal(err)
-	}
+	edit(t, s, "contacts", a.ID, Card("Ann Again"))
 	got, err = s.Get(ctx, "contacts", a.ID)
 	if err != nil || len(got) != 1 || !holds(got[0], "FN:Ann Again") || holds(got[0], "FN:Ann Alpha") {
 		t.Errorf("Get after a Put with the ID: %v, %v", itemsString(got), err)
@@ -220,12 +234,8 @@ func (c *contract) changesSincePoint(t *testing.T, s pim.Store) {
 	wantChanges(t, "nothing since the point", changes(t, s, "contacts", p), nil, nil, nil)
 
 	added := put(t, s, "contacts", Card("Added"))
-	if err := s.Put(ctx, "contacts", &pim.Item{ID: edited, Data: Card("Edited Later")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Delete(ctx, "contacts", gone); err != nil {
-		t.Fatal(err)
-	}
+	edit(t, s, "contacts", edited, Card("Edited Later"))
+	del(t, s, "contacts", gone)
 	d := changes(t, s, "contacts", p)
 	wantChanges(t, "since the point", d, []string{added}, []string{edited}, []string{gone})
 	wantChanges(t, "since the newest point", changes(t, s, "contacts", d.Point), nil, nil, nil)
@@ -250,17 +260,11 @@ func (c *contract) advanceHidesOwn(t *testing.T, s pim.Store) {
 
 	// The session's own writes...
 	added := put(t, s, "contacts", Card("Added By Session"))
-	if err := s.Put(ctx, "contacts", &pim.Item{ID: edited, Data: Card("Edited By Session Now")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Delete(ctx, "contacts", gone); err != nil {
-		t.Fatal(err)
-	}
+	edit(t, s, "contacts", edited, Card("Edited By Session Now"))
+	del(t, s, "contacts", gone)
 	// ...and a mail client's, at the same time.
 	theirs := put(t, s, "contacts", Card("Added Elsewhere"))
-	if err := s.Put(ctx, "contacts", &pim.Item{ID: other, Data: Card("Edited Elsewhere Now")}); err != nil {
-		t.Fatal(err)
-	}
+	edit(t, s, "contacts", other, Card("Edited Elsewhere Now"))
 
 	next, err := s.Advance(ctx, "contacts", base, []string{added, edited, gone})
 	if err != nil {
@@ -397,16 +401,12 @@ func (c *contract) quick(t *testing.T, s pim.Store) {
 	unchanged("after nothing", true)
 	put(t, s, "calendar", Event("Elsewhere"))
 	unchanged("after a change of another database", true)
-	if err := s.Put(ctx, "contacts", &pim.Item{ID: id, Data: Card("Quick Edited")}); err != nil {
-		t.Fatal(err)
-	}
+	edit(t, s, "contacts", id, Card("Quick Edited"))
 	unchanged("after a change", false)
 	p = changes(t, s, "contacts", nil).Point
 	head = q.PointHead("contacts", p)
 	unchanged("at the new point", true)
-	if _, err := s.Delete(ctx, "contacts", id); err != nil {
-		t.Fatal(err)
-	}
+	del(t, s, "contacts", id)
 	unchanged("after a delete", false)
 }
 
@@ -419,13 +419,9 @@ func (c *contract) pointDeltas(t *testing.T, s pim.Store) {
 	b := put(t, s, "contacts", Card("Delta B"))
 	p0 := changes(t, s, "contacts", nil).Point
 	c1 := put(t, s, "contacts", Card("Delta C"))
-	if err := s.Put(ctx, "contacts", &pim.Item{ID: a, Data: Card("Delta A Edited")}); err != nil {
-		t.Fatal(err)
-	}
+	edit(t, s, "contacts", a, Card("Delta A Edited"))
 	p1 := changes(t, s, "contacts", nil).Point
-	if _, err := s.Delete(ctx, "contacts", b); err != nil {
-		t.Fatal(err)
-	}
+	del(t, s, "contacts", b)
 	p2 := changes(t, s, "contacts", nil).Point
 
 	d1, err := pd.PointDelta("contacts", p0, p1)
