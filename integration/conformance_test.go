@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -143,6 +144,7 @@ func TestConformance(t *testing.T) {
 	}{
 		{"TempIDs", confTempIDs},
 		{"ResumeAfterCut", confResume},
+		{"SuspendResume", confSuspendResume},
 		{"SIFClient", confSIF},
 		{"TasksInCalendar", confTasksInCalendar},
 	}
@@ -162,6 +164,8 @@ type confDevice struct {
 	srv *syncml.Server
 	id  string
 	n   int // sessions begun
+	// maxMsgSize is the device's MaxMsgSize; 0: 60000.
+	maxMsgSize int64
 }
 
 func newConfDevice(t *testing.T, cs *confStore, id string) *confDevice {
@@ -190,7 +194,7 @@ func (s *confSession) send(final bool, cmds ...syncml.Command) *syncml.Message {
 	s.msgID++
 	m := &syncml.Message{Hdr: syncml.SyncHdr{VerDTD: "1.2", VerProto: "SyncML/1.2", SessionID: s.sid, MsgID: strconv.Itoa(s.msgID),
 		Target: syncml.Loc{LocURI: "http://127.0.0.1/syncml"}, Source: syncml.Loc{LocURI: s.d.id},
-		Meta: &syncml.Meta{MaxMsgSize: 60000}}, Body: cmds, Final: final}
+		Meta: &syncml.Meta{MaxMsgSize: cmp.Or(s.d.maxMsgSize, 60000)}}, Body: cmds, Final: final}
 	if s.key == "" {
 		m.Hdr.Cred = &syncml.Cred{Meta: &syncml.Meta{Type: "syncml:auth-basic", Format: "b64"},
 			Data: base64.StdEncoding.EncodeToString([]byte(confUser + ":" + confPass))}
@@ -469,6 +473,105 @@ func confResume(t *testing.T, cs *confStore) {
 		t.Errorf("after the resumed session the server sends %d changes", len(serverChanges(r)))
 	}
 	wantOnce(t, cs, "contacts", 10)
+}
+
+// devAlert is an Alert of the device about the session (222: next
+// message, 224: suspend).
+func devAlert(d *confDevice, code string) *syncml.Alert {
+	return &syncml.Alert{Data: code, Items: []syncml.Item{{Target: loc("http://127.0.0.1/syncml"), Source: loc(d.id)}}}
+}
+
+// confSuspendResume: the server's changes take several messages; the
+// device takes some, acknowledges half of the second message's and
+// suspends (Alert 224). Its resume (225) is answered 200, and the server
+// sends only what was not acknowledged: every item reaches the device
+// once, the mailbox doubles nothing, the next sync sends nothing.
+func confSuspendResume(t *testing.T, cs *confStore) {
+	d := newConfDevice(t, cs, "IMEI:S1")
+	d.maxMsgSize = 3000
+	s := d.begin()
+	s.alert("201", "contacts", "ab", "", "1")
+	s.send(true, acks(s.send(true, syncOf("contacts", "ab")))...)
+	box := cs.open(t)
+	for i := range 30 {
+		if err := box.Put(context.Background(), "contacts", &pim.Item{Data: []byte(confCard(fmt.Sprintf("Server %02d", i)))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	received := map[string]int{} // server ID → times received
+	acked := map[string]bool{}
+	take := func(r *syncml.Message, n int) ([]syncml.Command, []syncml.MapItem) {
+		sts := acks(r)
+		var maps []syncml.MapItem
+		for _, ch := range serverChanges(r)[:n] {
+			guid := ch.Items[0].Source.LocURI
+			received[guid]++
+			maps = append(maps, syncml.MapItem{Target: guid, Source: "L" + guid})
+		}
+		return sts[:n], maps
+	}
+	mapOf := func(m []syncml.MapItem) *syncml.Map {
+		return &syncml.Map{Target: *loc("contacts"), Source: *loc("ab"), MapItems: m}
+	}
+	s = d.begin()
+	s.alert("200", "contacts", "ab", "1", "2")
+	r := s.send(true, syncOf("contacts", "ab"))
+	if r.Final {
+		t.Fatalf("the server's changes fit one message (%d of 30): the test needs several", len(serverChanges(r)))
+	}
+	sts, maps := take(r, len(serverChanges(r)))
+	for _, m := range maps {
+		acked[m.Target] = true
+	}
+	r = s.send(false, append(sts, mapOf(maps), devAlert(d, "222"))...)
+	half := len(serverChanges(r)) / 2
+	if half == 0 || len(received)+2*half >= 30 {
+		t.Fatalf("the test needs a third message of changes: %d, then %d", len(received), 2*half)
+	}
+	sts, maps = take(r, half)
+	for _, m := range maps {
+		acked[m.Target] = true
+	}
+	s.send(true, append(sts, mapOf(maps), devAlert(d, "224"))...)
+	for _, ch := range serverChanges(r)[half:] { // taken, not acknowledged
+		received[ch.Items[0].Source.LocURI]++
+	}
+
+	s = d.begin()
+	r = s.alert("225", "contacts", "ab", "1", "3")
+	if got := statusesOf(r, "Alert"); fmt.Sprint(got) != "[200]" || serverAlert(r) != "200" {
+		t.Fatalf("resume answered %v, server alert %q; want 200 and 200", got, serverAlert(r))
+	}
+	r = s.send(true, syncOf("contacts", "ab"))
+	for n := 0; ; n++ {
+		for _, ch := range serverChanges(r) {
+			if guid := ch.Items[0].Source.LocURI; acked[guid] {
+				t.Errorf("item %s acknowledged before the suspend was sent again", guid)
+			}
+		}
+		sts, maps := take(r, len(serverChanges(r)))
+		if r.Final {
+			s.send(true, append(sts, mapOf(maps))...)
+			break
+		}
+		if n > 50 {
+			t.Fatal("the server's changes never end")
+		}
+		r = s.send(false, append(sts, mapOf(maps), devAlert(d, "222"))...)
+	}
+	if len(received) != 30 {
+		t.Errorf("the device received %d distinct items, want 30", len(received))
+	}
+	wantOnce(t, cs, "contacts", 30)
+
+	s = d.begin()
+	if r := s.alert("200", "contacts", "ab", "3", "4"); serverAlert(r) != "200" {
+		t.Fatalf("the sync after the resumed one: server alert %q", serverAlert(r))
+	}
+	if r := s.send(true, syncOf("contacts", "ab")); len(serverChanges(r)) != 0 {
+		t.Errorf("after the resumed session the server sends %d changes", len(serverChanges(r)))
+	}
 }
 
 // confSIF: an Outlook client (Funambol) sends SIF-C, base64: it is stored
