@@ -188,6 +188,9 @@ type folder struct {
 	name   string
 	kind   Kind // "" for the state folder
 	exists bool // known to exist (created or selected)
+	// behind: the main connection's view of the selected folder lacks
+	// messages appended on the second connection (MULTIAPPEND).
+	behind bool
 	cur    *SyncPoint
 	// rewritten maps the UID of a message Get found edited by a mail
 	// client to that of the message of our form that replaced it.
@@ -453,7 +456,7 @@ func (a *Account) subscribe(f *folder) {
 // syncs it; callers that must see other sessions' latest changes use
 // reselectFolder.
 func (a *Account) selectFolder(ctx context.Context, f *folder) error {
-	if a.selected == f.name {
+	if a.selected == f.name && !f.behind {
 		return nil
 	}
 	return a.reselectFolder(ctx, f)
@@ -477,7 +480,7 @@ func (a *Account) reselect(ctx context.Context, f *folder) (*imap.SelectData, er
 		a.selected = ""
 		return nil, a.errorf(ctx, f, "select", err)
 	}
-	a.selected, f.exists = f.name, true
+	a.selected, f.exists, f.behind = f.name, true, false
 	if f.cur != nil && f.cur.UIDValidity != data.UIDValidity {
 		f.cur = nil
 	}

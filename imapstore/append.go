@@ -181,6 +181,11 @@ func (a *Account) multiAppend(ctx context.Context, f *folder, o *outgoing, lo, h
 		return nil, a.errorf(ctx, f, "multiappend", err)
 	}
 	f.exists = true
+	// The main connection's view of f misses what the second one
+	// appended (Dovecot moves a session's view only when it syncs): a
+	// FETCH of the new UIDs there finds nothing. The next command that
+	// needs f selected selects it afresh.
+	f.behind = true
 	if raw == nil {
 		return nil, nil
 	}

@@ -350,6 +350,42 @@ func TestRoundTrips(t *testing.T) {
 	}
 }
 
+// TestGetAfterMultiAppend: the items of a Put of several (MULTIAPPEND, on
+// the second connection) are read back at once on the main one, whose
+// view of the folder had not seen them; so are those of a Put of one.
+func TestGetAfterMultiAppend(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, p := range profiles {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			a := newEnv(t, p.profile).dial(t)
+			for round, n := range []int{1, 3, 2} {
+				items := make([]*Item, n)
+				for i := range items {
+					items[i] = &Item{Data: vcard("", fmt.Sprintf("Round%d Person%d", round, i))}
+				}
+				if err := a.Put(ctx, KindContacts, items...); err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for _, it := range items {
+					ids = append(ids, it.ID)
+				}
+				got, err := a.Get(ctx, KindContacts, ids...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, it := range got {
+					if it == nil || !strings.Contains(string(it.Data), fmt.Sprintf("FN:Round%d Person%d", round, i)) {
+						t.Errorf("round %d (a Put of %d): item %d read back as %v", round, n, i, it)
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestCrashBetweenAppendAndExpunge leaves two versions of one item, as a
 // crash after APPEND and before removing the old message would.
 func TestCrashBetweenAppendAndExpunge(t *testing.T) {

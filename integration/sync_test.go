@@ -116,24 +116,7 @@ var kindOfSource = map[string]imapstore.Kind{"addressbook": imapstore.KindContac
 // mailbox reads every item of the kind as a mail client's account sees it.
 func (e *env) mailbox(kind imapstore.Kind) map[string][]byte {
 	e.t.Helper()
-	a, err := imapstore.Dial(context.Background(), &imapstore.Options{Address: e.dove.Addr}, e.user, e.pass)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer a.Close()
-	d, err := a.Changes(context.Background(), kind, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	items, err := a.Get(context.Background(), kind, d.Added...)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	out := map[string][]byte{}
-	for _, it := range items {
-		out[it.ID] = it.Data
-	}
-	return out
+	return imapMailbox(e.t, e.dove.Addr, e.user, e.pass, kind)
 }
 
 func (e *env) account() *imapstore.Account {
