@@ -290,7 +290,7 @@ func serverChanges(r *syncml.Message) []*syncml.Change {
 func acks(r *syncml.Message) []syncml.Command {
 	var out []syncml.Command
 	for _, ch := range serverChanges(r) {
-		st := &syncml.Status{MsgRef: r.Hdr.MsgID, CmdRef: ch.CmdID, Cmd: ch.Op, Data: "200"}
+		st := &syncml.Status{MsgRef: r.Hdr.MsgID, CmdRef: ch.CmdID, Cmd: string(ch.Op), Data: "200"}
 		if ch.Op == "Add" {
 			st.Data, st.SourceRef = "201", []string{ch.Items[0].Source.LocURI}
 		} else {
@@ -301,7 +301,7 @@ func acks(r *syncml.Message) []syncml.Command {
 	return out
 }
 
-func change(op, typ, luid, data string) *syncml.Change {
+func change(op syncml.ChangeOp, typ, luid, data string) *syncml.Change {
 	ch := &syncml.Change{Op: op, Items: []syncml.Item{{Source: loc(luid)}}}
 	if typ != "" {
 		ch.Meta = &syncml.Meta{Type: typ}
@@ -401,7 +401,7 @@ func confTempIDs(t *testing.T, cs *confStore) {
 	if r := s.alert("200", "contacts", "ab", "1", "2"); fmt.Sprint(statusesOf(r, "Alert")) != "[200]" || serverAlert(r) != "200" {
 		t.Fatalf("second session: alert %v, server alert %q", statusesOf(r, "Alert"), serverAlert(r))
 	}
-	r = s.send(true, syncOf("contacts", "ab", change("Replace", "text/vcard", twoLUID, confCard("Temp Two Edited"))))
+	r = s.send(true, syncOf("contacts", "ab", change(syncml.OpReplace, "text/vcard", twoLUID, confCard("Temp Two Edited"))))
 	if got := statusesOf(r, "Replace"); fmt.Sprint(got) != "[200]" {
 		t.Errorf("the device's Replace answered %v", got)
 	}
@@ -438,7 +438,7 @@ func confResume(t *testing.T, cs *confStore) {
 	for i := range 10 {
 		name := fmt.Sprintf("Phone %02d", i)
 		names = append(names, "FN:"+name+"\r\n")
-		adds = append(adds, change("Add", "text/vcard", strconv.Itoa(i+1), confCard(name)))
+		adds = append(adds, change(syncml.OpAdd, "text/vcard", strconv.Itoa(i+1), confCard(name)))
 	}
 	s = d.begin()
 	s.alert("200", "contacts", "ab", "1", "2")
@@ -585,7 +585,7 @@ func confSIF(t *testing.T, cs *confStore) {
 	d := newConfDevice(t, cs, "fol-outlook-1")
 	s := d.begin()
 	s.alert("201", "contacts", "card", "", "1")
-	add := change("Add", "text/x-s4j-sifc", "O1", base64.StdEncoding.EncodeToString([]byte(sif)))
+	add := change(syncml.OpAdd, "text/x-s4j-sifc", "O1", base64.StdEncoding.EncodeToString([]byte(sif)))
 	add.Meta.Format = "b64"
 	r := s.send(true, syncOf("contacts", "card", add))
 	if got := statusesOf(r, "Add"); fmt.Sprint(got) != "[201]" {
@@ -628,7 +628,7 @@ func confSIF(t *testing.T, cs *confStore) {
 	if r := s.alert("200", "contacts", "card", "1", "2"); serverAlert(r) != "200" {
 		t.Fatalf("second session: server alert %q", serverAlert(r))
 	}
-	r = s.send(true, syncOf("contacts", "card", change("Replace", "text/x-s4j-sifc", "O1", cleared), change("Replace", "text/x-s4j-sifc", "O2", noted)))
+	r = s.send(true, syncOf("contacts", "card", change(syncml.OpReplace, "text/x-s4j-sifc", "O1", cleared), change(syncml.OpReplace, "text/x-s4j-sifc", "O2", noted)))
 	if got := statusesOf(r, "Replace"); fmt.Sprint(got) != "[200 200]" {
 		t.Errorf("Outlook's Replaces answered %v", got)
 	}
@@ -659,7 +659,7 @@ func confTasksInCalendar(t *testing.T, cs *confStore) {
 	d := newConfDevice(t, cs, "IMEI:C1")
 	s := d.begin()
 	s.alert("201", "calendar", "cal", "", "1")
-	r := s.send(true, syncOf("calendar", "cal", change("Add", "text/x-vcalendar", "E1", confVCalEvent), change("Add", "text/x-vcalendar", "T1", confVCalTodo)))
+	r := s.send(true, syncOf("calendar", "cal", change(syncml.OpAdd, "text/x-vcalendar", "E1", confVCalEvent), change(syncml.OpAdd, "text/x-vcalendar", "T1", confVCalTodo)))
 	if got := statusesOf(r, "Add"); fmt.Sprint(got) != "[201 201]" {
 		t.Fatalf("the device's Adds answered %v", got)
 	}
@@ -690,7 +690,7 @@ func confTasksInCalendar(t *testing.T, cs *confStore) {
 	oat := strings.Replace(confVCalTodo, "Buy milk", "Buy oat milk", 1)
 	s = d.begin()
 	s.alert("200", "calendar", "cal", "2", "3")
-	r = s.send(true, syncOf("calendar", "cal", change("Replace", "text/x-vcalendar", "T1", oat), change("Delete", "", "T2", "")))
+	r = s.send(true, syncOf("calendar", "cal", change(syncml.OpReplace, "text/x-vcalendar", "T1", oat), change(syncml.OpDelete, "", "T2", "")))
 	if got := fmt.Sprint(statusesOf(r, "Replace"), statusesOf(r, "Delete")); got != "[200] [200]" {
 		t.Fatalf("the device's Replace and Delete answered %s", got)
 	}
@@ -701,7 +701,7 @@ func confTasksInCalendar(t *testing.T, cs *confStore) {
 	// The device lost its anchors: a slow sync matches, doubles nothing.
 	s = d.begin()
 	s.alert("201", "calendar", "cal", "", "9")
-	r = s.send(true, syncOf("calendar", "cal", change("Replace", "text/x-vcalendar", "E1", confVCalEvent), change("Replace", "text/x-vcalendar", "T1", oat)))
+	r = s.send(true, syncOf("calendar", "cal", change(syncml.OpReplace, "text/x-vcalendar", "E1", confVCalEvent), change(syncml.OpReplace, "text/x-vcalendar", "T1", oat)))
 	if sent := serverChanges(r); len(sent) != 0 {
 		for _, ch := range sent {
 			t.Logf("sent %s %q", ch.Op, ch.Items[0].Data.Text)
