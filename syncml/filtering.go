@@ -160,7 +160,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 		in := rule.Matches(d.db, f, now)
 		switch {
 		case in && !has[id]:
-			if d.outgoing[id] == "" || d.outgoing[id] == "Replace" {
+			if d.outgoing[id] == "" || d.outgoing[id] == OpReplace {
 				d.outgoing[id] = OpAdd
 				added++
 			}

@@ -45,11 +45,11 @@ type ChangeCounts struct{ Added, Replaced, Deleted int }
 
 func (c *ChangeCounts) count(op ChangeOp) {
 	switch op {
-	case "Add":
+	case OpAdd:
 		c.Added++
-	case "Replace":
+	case OpReplace:
 		c.Replaced++
-	case "Delete":
+	case OpDelete:
 		c.Deleted++
 	}
 }

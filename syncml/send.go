@@ -179,7 +179,7 @@ func (f *changeFeed) produce(ctx context.Context, batch []plannedChange) []Comma
 	for _, p := range batch {
 		if p.op == OpDelete {
 			c := &Change{Op: OpDelete, Items: []Item{{Target: &Loc{LocURI: p.luid}}}}
-			d.s.track(c, &sentItem{d: d, id: p.id, op: "Delete", luid: p.luid})
+			d.s.track(c, &sentItem{d: d, id: p.id, op: OpDelete, luid: p.luid})
 			cmds = append(cmds, f.emit(c))
 			delete(d.state.Map, p.luid) // noted for a resume once the device confirms it
 			d.agree(p.id, nil)

@@ -117,7 +117,7 @@ type dbSession struct {
 	// the session changed of it; nil: the map and point are this
 	// session's own (a slow sync), written as a new base.
 	loaded *dbBulk
-	// outgoing: server item ID → what to send ("Add", "Replace", "Delete").
+	// outgoing: server item ID → what to send (OpAdd, OpReplace or OpDelete).
 	outgoing map[string]ChangeOp
 	// items: server contents loaded for matching and sending.
 	items map[string][]byte
@@ -688,7 +688,7 @@ func (d *dbSession) revert(ctx context.Context, op ChangeOp, luid, guid string, 
 			d.kept[match] = true
 			if !pim.SameContent(d.items[match], data) {
 				d.outgoing[match] = OpReplace
-			} else if d.outgoing[match] == "Add" {
+			} else if d.outgoing[match] == OpAdd {
 				delete(d.outgoing, match)
 			}
 			return
@@ -697,7 +697,7 @@ func (d *dbSession) revert(ctx context.Context, op ChangeOp, luid, guid string, 
 	default:
 		d.kept[guid] = true
 		if pim.SameContent(d.load(ctx, guid), data) {
-			if d.outgoing[guid] == "Add" {
+			if d.outgoing[guid] == OpAdd {
 				delete(d.outgoing, guid)
 			}
 			return
@@ -891,67 +891,19 @@ func restoreCRLF(b []byte) []byte {
 // to be stored in a batch.
 func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid string, st *Status) *pendingPut {
 	guid := d.state.Map[luid]
-	if !d.applies() && ch.Op == OpDelete {
-		d.revert(ctx, ch.Op, luid, guid, nil, st, StatusOK)
-		return nil
-	}
 	switch ch.Op {
-	case "Delete":
-		if guid == "" {
-			st.Data = StatusItemNotDeleted.String()
+	case OpDelete:
+		if !d.applies() {
+			d.revert(ctx, ch.Op, luid, guid, nil, st, StatusOK)
 			return nil
 		}
-		delete(d.state.Map, luid)
-		d.pos.touchMap(luid)
-		if d.outgoing[guid] == "Replace" || d.outgoing[guid] == "Add" {
-			// Changed on the server, deleted on the device: the server's
-			// version wins and goes back to the device as new.
-			d.outgoing[guid] = OpAdd
-			st.Data = StatusConflictServerWon.String()
-			return nil
-		}
-		delete(d.outgoing, guid)
-		if _, err := d.view.Delete(ctx, guid); err != nil {
-			d.fail("delete item", err)
-			st.Data = StatusDataStoreFailure.String()
-			return nil
-		}
-		d.own = append(d.own, guid)
-		d.pos.agreed(guid, "")
-		d.received.count("Delete")
+		d.applyDelete(ctx, luid, guid, st)
 		return nil
-	case "Add", "Replace":
-		data, ok := itemData(ch, it)
-		if !ok || len(bytes.TrimSpace(data)) == 0 {
-			st.Data = StatusIncompleteCommand.String()
+	case OpAdd, OpReplace:
+		data, form, ok := d.canonicalOf(ch, it, st)
+		if !ok {
 			return nil
 		}
-		// The device's form to the stored one.
-		form := itemForm(metaTypeOf(ch, it), data)
-		if form == formVCal10 {
-			data = d.vcalZone(data)
-		}
-		canonical, allDay, err := toCanonical(form, data, d.s.zone())
-		if err != nil {
-			d.s.log.Info("item not convertible", "database", d.db, "form", form, "err", err)
-			st.Data = StatusUnsupportedMediaType.String()
-			return nil
-		}
-		data = canonical
-		if uv, ok := d.view.(pim.TaskCarrier); ok && d.db == "calendar" && pim.IsTaskOnly(data) {
-			// A to-do in the calendar: the device keeps tasks there. Its
-			// own are folded into the tasks point at commit; the mailbox's
-			// other tasks follow from the next session on.
-			d.state.Tasks = true
-			uv.CarryTasks()
-		}
-		if form != "" {
-			d.state.TxForm = form
-		}
-		if allDay != "" {
-			d.state.AllDay = allDay
-		}
-		d.state.Sent = addNames(d.state.Sent, sentNames(data))
 		okCode := StatusOK
 		if ch.Op == OpAdd || guid == "" {
 			okCode = StatusItemAdded
@@ -961,101 +913,185 @@ func (d *dbSession) applyOne(ctx context.Context, ch *Change, it Item, luid stri
 			return nil
 		}
 		if guid == "" {
-			// Not known under this LUID: an item the server may already
-			// have (slow sync, a repeated interrupted session).
-			if match := d.matchNew(ctx, data); match != "" {
-				d.state.Map[luid] = match
-				d.pos.touchMap(luid)
-				d.kept[match] = true
-				if ch.Op == OpReplace {
-					okCode = StatusOK // the item was there: replaced, not added
-				}
-				if pim.SameContent(d.items[match], data) {
-					delete(d.outgoing, match)
-					d.agree(match, d.items[match])
-					d.pos.agreed(match, pim.ContentVersion(d.items[match]))
-					st.Data = okCode.String()
-					return nil
-				}
-				// Same item, other content: the server's version stays and
-				// goes to the device (slow-sync match, server wins).
-				if d.sends() {
-					d.outgoing[match] = OpReplace
-				} else {
-					// Refresh/one-way from client: the device's version wins.
-					return &pendingPut{item: &pim.Item{ID: match, Data: data}, status: st, luid: luid, okCode: okCode}
-				}
-				st.Data = okCode.String()
-				return nil
-			}
-			return &pendingPut{item: &pim.Item{Data: data}, status: st, luid: luid, okCode: okCode}
+			return d.applyUnmapped(ctx, ch.Op, luid, data, st, okCode)
 		}
-		d.kept[guid] = true
-		if d.mode == AlertSlowSync && d.outgoing[guid] == "Add" {
-			// A slow sync resends everything: the device's item under a LUID
-			// we mapped is a match, merged into the server's item like any
-			// other slow-sync match (the server's version stays), not a
+		return d.applyMapped(ctx, ch.Op, luid, guid, form, data, st, okCode)
+	}
+	st.Data = StatusNotImplemented.String()
+	return nil
+}
+
+// applyDelete deletes the item the device mapped to luid.
+func (d *dbSession) applyDelete(ctx context.Context, luid, guid string, st *Status) {
+	if guid == "" {
+		st.Data = StatusItemNotDeleted.String()
+		return
+	}
+	delete(d.state.Map, luid)
+	d.pos.touchMap(luid)
+	if op := d.outgoing[guid]; op == OpReplace || op == OpAdd {
+		// Changed on the server, deleted on the device: the server's
+		// version wins and goes back to the device as new.
+		d.outgoing[guid] = OpAdd
+		st.Data = StatusConflictServerWon.String()
+		return
+	}
+	delete(d.outgoing, guid)
+	if _, err := d.view.Delete(ctx, guid); err != nil {
+		d.fail("delete item", err)
+		st.Data = StatusDataStoreFailure.String()
+		return
+	}
+	d.own = append(d.own, guid)
+	d.pos.agreed(guid, "")
+	d.received.count(OpDelete)
+}
+
+// canonicalOf is the item of an Add or Replace in the stored form, and
+// the device's form of it; what it learns of the device's forms (all-day
+// spelling, carried tasks, properties it sends) goes into the state. It
+// sets the status when the item is missing or cannot be converted.
+func (d *dbSession) canonicalOf(ch *Change, it Item, st *Status) (data []byte, form string, ok bool) {
+	data, ok = itemData(ch, it)
+	if !ok || len(bytes.TrimSpace(data)) == 0 {
+		st.Data = StatusIncompleteCommand.String()
+		return nil, "", false
+	}
+	form = itemForm(metaTypeOf(ch, it), data)
+	if form == formVCal10 {
+		data = d.vcalZone(data)
+	}
+	canonical, allDay, err := toCanonical(form, data, d.s.zone())
+	if err != nil {
+		d.s.log.Info("item not convertible", "database", d.db, "form", form, "err", err)
+		st.Data = StatusUnsupportedMediaType.String()
+		return nil, "", false
+	}
+	data = canonical
+	if uv, ok := d.view.(pim.TaskCarrier); ok && d.db == "calendar" && pim.IsTaskOnly(data) {
+		// A to-do in the calendar: the device keeps tasks there. Its
+		// own are folded into the tasks point at commit; the mailbox's
+		// other tasks follow from the next session on.
+		d.state.Tasks = true
+		uv.CarryTasks()
+	}
+	if form != "" {
+		d.state.TxForm = form
+	}
+	if allDay != "" {
+		d.state.AllDay = allDay
+	}
+	d.state.Sent = addNames(d.state.Sent, sentNames(data))
+	return data, form, true
+}
+
+// applyUnmapped applies an item not known under its LUID: one the server
+// may already have (slow sync, a repeated interrupted session), else a
+// new one.
+func (d *dbSession) applyUnmapped(ctx context.Context, op ChangeOp, luid string, data []byte, st *Status, okCode StatusCode) *pendingPut {
+	match := d.matchNew(ctx, data)
+	if match == "" {
+		return &pendingPut{item: &pim.Item{Data: data}, status: st, luid: luid, okCode: okCode}
+	}
+	d.state.Map[luid] = match
+	d.pos.touchMap(luid)
+	d.kept[match] = true
+	if op == OpReplace {
+		okCode = StatusOK // the item was there: replaced, not added
+	}
+	if pim.SameContent(d.items[match], data) {
+		d.agreed(match, d.items[match])
+		st.Data = okCode.String()
+		return nil
+	}
+	// Same item, other content: the server's version stays and goes to
+	// the device (slow-sync match, server wins).
+	if !d.sends() {
+		// Refresh/one-way from client: the device's version wins.
+		return &pendingPut{item: &pim.Item{ID: match, Data: data}, status: st, luid: luid, okCode: okCode}
+	}
+	d.outgoing[match] = OpReplace
+	st.Data = okCode.String()
+	return nil
+}
+
+// agreed records that the device holds the server's version of guid:
+// nothing goes to it, and the version is the merge base.
+func (d *dbSession) agreed(guid string, data []byte) {
+	delete(d.outgoing, guid)
+	d.agree(guid, data)
+	d.pos.agreed(guid, pim.ContentVersion(data))
+}
+
+// applyMapped applies an Add or Replace of an item the device mapped to
+// guid.
+func (d *dbSession) applyMapped(ctx context.Context, op ChangeOp, luid, guid, form string, data []byte, st *Status, okCode StatusCode) *pendingPut {
+	d.kept[guid] = true
+	switch d.outgoing[guid] {
+	case OpAdd:
+		if d.mode == AlertSlowSync {
+			// A slow sync resends everything: the device's item under a
+			// LUID we mapped is a match, merged into the server's item like
+			// any other slow-sync match (the server's version stays), not a
 			// conflict that would keep a duplicate.
 			if !pim.SameContent(d.load(ctx, guid), data) {
 				d.outgoing[guid] = OpReplace
 			} else {
-				delete(d.outgoing, guid)
-				d.agree(guid, d.items[guid])
-				d.pos.agreed(guid, pim.ContentVersion(d.items[guid]))
+				d.agreed(guid, d.items[guid])
 			}
 			st.Data = okCode.String()
 			return nil
 		}
-		switch d.outgoing[guid] {
-		case "Replace", "Add":
-			// Changed on both sides: a conflict, unless both say the same.
-			server := d.load(ctx, guid)
-			if pim.SameContent(server, data) {
-				delete(d.outgoing, guid)
-				d.agree(guid, server)
-				d.pos.agreed(guid, pim.ContentVersion(server))
-				st.Data = StatusOK.String()
-				return nil
-			}
-			if server != nil {
-				data = mergeKept(server, data, mergeInfo(d.datastore(ctx), form, server, d.state.AllDay, d.state.Sent))
-			}
-			res, result := d.resolveConflict(ctx, guid, server, data)
-			d.s.log.Info("conflict", "database", d.db, "id", guid, "policy", string(d.s.policy.Conflict), "resolution", resolutionStatus(res).String())
-			switch res {
-			case pim.DeviceWins:
-				delete(d.outgoing, guid)
-				return &pendingPut{item: &pim.Item{ID: guid, Data: result}, status: st, luid: luid, okCode: resolutionStatus(res)}
-			case pim.Merged:
-				// Stored, and sent back: the device has only its half.
-				d.outgoing[guid] = OpReplace
-				return &pendingPut{item: &pim.Item{ID: guid, Data: result}, status: st, luid: luid, okCode: resolutionStatus(res)}
-			case pim.KeepBoth:
-				d.outgoing[guid] = OpReplace
-				return &pendingPut{item: &pim.Item{Data: data}, status: st, okCode: resolutionStatus(res), luid: ""}
-			default:
-				d.outgoing[guid] = OpReplace
-				st.Data = resolutionStatus(res).String()
-				return nil
-			}
-		case "Delete":
-			// Deleted on the server, changed on the device: keep the
-			// device's version rather than lose it.
-			delete(d.outgoing, guid)
-		}
-		if d.resumed && ch.Op == OpAdd && d.outgoing[guid] == "" && pim.SameContent(d.load(ctx, guid), data) {
-			// Applied in the session resumed; its status did not reach
-			// the device, which sends the item again.
-			st.Data = okCode.String()
-			return nil
-		}
-		// What the device does not carry stays as stored.
-		if stored := d.load(ctx, guid); stored != nil {
-			data = mergeKept(stored, data, mergeInfo(d.datastore(ctx), form, stored, d.state.AllDay, d.state.Sent))
-		}
-		return &pendingPut{item: &pim.Item{ID: guid, Data: data}, status: st, luid: luid, okCode: okCode}
+		return d.applyConflict(ctx, luid, guid, form, data, st)
+	case OpReplace:
+		return d.applyConflict(ctx, luid, guid, form, data, st)
+	case OpDelete:
+		// Deleted on the server, changed on the device: keep the
+		// device's version rather than lose it.
+		delete(d.outgoing, guid)
 	}
-	st.Data = StatusNotImplemented.String()
+	if d.resumed && op == OpAdd && d.outgoing[guid] == "" && pim.SameContent(d.load(ctx, guid), data) {
+		// Applied in the session resumed; its status did not reach
+		// the device, which sends the item again.
+		st.Data = okCode.String()
+		return nil
+	}
+	// What the device does not carry stays as stored.
+	if stored := d.load(ctx, guid); stored != nil {
+		data = mergeKept(stored, data, mergeInfo(d.datastore(ctx), form, stored, d.state.AllDay, d.state.Sent))
+	}
+	return &pendingPut{item: &pim.Item{ID: guid, Data: data}, status: st, luid: luid, okCode: okCode}
+}
+
+// applyConflict applies a device's change of an item the server changed
+// too: a conflict, unless both say the same, decided by the policy.
+func (d *dbSession) applyConflict(ctx context.Context, luid, guid, form string, data []byte, st *Status) *pendingPut {
+	server := d.load(ctx, guid)
+	if pim.SameContent(server, data) {
+		d.agreed(guid, server)
+		st.Data = StatusOK.String()
+		return nil
+	}
+	if server != nil {
+		data = mergeKept(server, data, mergeInfo(d.datastore(ctx), form, server, d.state.AllDay, d.state.Sent))
+	}
+	res, result := d.resolveConflict(ctx, guid, server, data)
+	code := resolutionStatus(res)
+	d.s.log.Info("conflict", "database", d.db, "id", guid, "policy", string(d.s.policy.Conflict), "resolution", code.String())
+	switch res {
+	case pim.DeviceWins:
+		delete(d.outgoing, guid)
+		return &pendingPut{item: &pim.Item{ID: guid, Data: result}, status: st, luid: luid, okCode: code}
+	case pim.Merged:
+		// Stored, and sent back: the device has only its half.
+		d.outgoing[guid] = OpReplace
+		return &pendingPut{item: &pim.Item{ID: guid, Data: result}, status: st, luid: luid, okCode: code}
+	case pim.KeepBoth:
+		d.outgoing[guid] = OpReplace
+		return &pendingPut{item: &pim.Item{Data: data}, status: st, okCode: code}
+	}
+	d.outgoing[guid] = OpReplace
+	st.Data = code.String()
 	return nil
 }
 
@@ -1125,9 +1161,9 @@ func (d *dbSession) stored(p *pendingPut) {
 		d.agree(p.item.ID, p.item.Data)
 	}
 	if p.okCode == StatusItemAdded || p.luid == "" {
-		d.received.count("Add")
+		d.received.count(OpAdd)
 	} else {
-		d.received.count("Replace")
+		d.received.count(OpReplace)
 	}
 	d.own = append(d.own, p.item.ID)
 	if p.luid == "" || d.s.policy.Filter(d.db).Active(d.db) {
