@@ -47,117 +47,148 @@ func (d *dbSession) loadFacts(ctx context.Context) (map[string]pim.ItemFacts, er
 // and writes nothing more.
 func (d *dbSession) applyFilter(ctx context.Context) {
 	rule := d.s.policy.Filter(d.db)
-	now := d.s.srv.opts.now().UTC()
-	old := d.state.Filter
-	slow := d.mode.slow()
 	if !rule.Active(d.db) {
-		if old != nil {
-			// The filter was lifted: what it kept from the device goes to
-			// it now.
-			facts, err := d.loadFacts(ctx)
-			if err != nil {
-				d.s.log.Error("filter: read facts", "database", d.db, "err", err)
-				d.failed = true
-				return
-			}
-			has := d.deviceHas()
-			for id := range facts {
-				if !has[id] && d.outgoing[id] == "" {
-					d.outgoing[id] = OpAdd
-				}
-			}
-			d.state.Filter = nil
-			d.factsDirty, d.facts = true, nil
+		if d.state.Filter != nil {
+			d.liftFilter(ctx)
 		}
 		return
 	}
+	p := &filterPass{db: d.db, rule: rule, now: d.s.srv.opts.now().UTC(), old: d.state.Filter, slow: d.mode.slow()}
 	// Items whose facts are (re)read: every item when there is nothing
 	// to go on, else what changed on either side in this session.
-	var changed []string
+	deleted := false
 	for id, op := range d.outgoing {
 		if op != OpDelete {
-			changed = append(changed, id)
+			p.read = append(p.read, id)
 		}
-	}
-	changed = append(changed, d.own...)
-	sameRule := old != nil && slices.Equal(old.Rule.Categories, rule.Categories) && old.Rule.Past == rule.Past &&
-		old.Rule.Future == rule.Future && old.Rule.OpenOnly == rule.OpenOnly
-	fresh := sameRule && !slow && now.Sub(old.At) < time.Hour && !now.Before(old.At)
-	deleted := false
-	for _, op := range d.outgoing {
 		deleted = deleted || op == OpDelete
 	}
-	if fresh && len(changed) == 0 && !deleted {
+	p.read = append(p.read, d.own...)
+	old := p.old
+	sameRule := old != nil && slices.Equal(old.Rule.Categories, rule.Categories) && old.Rule.Past == rule.Past &&
+		old.Rule.Future == rule.Future && old.Rule.OpenOnly == rule.OpenOnly
+	p.fresh = sameRule && !p.slow && p.now.Sub(old.At) < time.Hour && !p.now.Before(old.At)
+	if p.fresh && len(p.read) == 0 && !deleted {
 		return // nothing to decide
 	}
-	var facts map[string]pim.ItemFacts
-	if old != nil && !slow {
-		var err error
-		if facts, err = d.loadFacts(ctx); err != nil {
-			d.s.log.Error("filter: read facts", "database", d.db, "err", err)
-			d.failed = true
-			return
+	if !d.readFacts(ctx, p) {
+		return
+	}
+	added, removed := d.decideFilter(p)
+	if added+removed > 0 {
+		d.s.log.Info("filter", "database", d.db, "entering", added, "leaving", removed)
+	}
+	at := p.now
+	if p.fresh {
+		at = old.At
+	}
+	d.state.Filter = &filterState{Rule: rule, At: at}
+	d.facts, d.factsDirty = p.facts, p.dirty
+}
+
+// filterPass is one session's run of a device's filter.
+type filterPass struct {
+	db          string
+	rule        pim.FilterRule
+	now         time.Time
+	old         *filterState // the rule at the last sync, nil when none
+	slow, fresh bool         // fresh: the same rule decided within the hour
+	read        []string     // the items whose facts are read again
+	facts       map[string]pim.ItemFacts
+	known       bool                     // there were facts to go on
+	prev        map[string]pim.ItemFacts // the earlier facts of those read again
+	reread      map[string]bool
+	dirty       bool // facts to be saved
+}
+
+// liftFilter sends the device what a filter, lifted now, kept from it.
+func (d *dbSession) liftFilter(ctx context.Context) {
+	facts, err := d.loadFacts(ctx)
+	if err != nil {
+		d.s.log.Error("filter: read facts", "database", d.db, "err", err)
+		d.failed = true
+		return
+	}
+	has := d.deviceHas()
+	for id := range facts {
+		if !has[id] && d.outgoing[id] == "" {
+			d.outgoing[id] = OpAdd
 		}
 	}
-	// known: there were facts to go on; prev keeps the earlier facts of
-	// the items re-read below (the others' did not change).
-	known := facts != nil
-	prev := map[string]pim.ItemFacts{}
-	read := changed
-	if facts == nil {
-		facts = map[string]pim.ItemFacts{}
-		fresh = false
-		if slow {
-			read = append([]string(nil), d.changes.Added...)
+	d.state.Filter = nil
+	d.factsDirty, d.facts = true, nil
+}
+
+// readFacts loads the facts kept of the database's items and reads again
+// those of p.read; with nothing kept (a slow sync, a new filter), those
+// of every item. false: the store failed (logged, the database fails).
+func (d *dbSession) readFacts(ctx context.Context, p *filterPass) bool {
+	if p.old != nil && !p.slow {
+		var err error
+		if p.facts, err = d.loadFacts(ctx); err != nil {
+			d.s.log.Error("filter: read facts", "database", d.db, "err", err)
+			d.failed = true
+			return false
+		}
+	}
+	p.known = p.facts != nil
+	p.prev = map[string]pim.ItemFacts{}
+	if p.facts == nil {
+		p.facts = map[string]pim.ItemFacts{}
+		p.fresh = false
+		if p.slow {
+			p.read = append([]string(nil), d.changes.Added...)
 		} else {
 			all, err := d.view.Changes(ctx, nil)
 			if err != nil {
 				d.s.log.Error("filter: list items", "database", d.db, "err", err)
 				d.failed = true
-				return
+				return false
 			}
-			read = all.Added
+			p.read = all.Added
 		}
 	}
-	d.loadAll(ctx, read)
-	dirty := !known
-	reread := make(map[string]bool, len(read))
-	for _, id := range read {
-		reread[id] = true
-		if f, ok := facts[id]; ok {
-			prev[id] = f
+	d.loadAll(ctx, p.read)
+	p.dirty = !p.known
+	p.reread = make(map[string]bool, len(p.read))
+	for _, id := range p.read {
+		p.reread[id] = true
+		if f, ok := p.facts[id]; ok {
+			p.prev[id] = f
 		}
-		dirty = true
+		p.dirty = true
 		if data := d.items[id]; data != nil {
-			facts[id] = pim.FactsOf(d.db, data)
+			p.facts[id] = pim.FactsOf(d.db, data)
 		} else {
-			delete(facts, id)
+			delete(p.facts, id)
 		}
 	}
 	for id, op := range d.outgoing {
-		if _, ok := facts[id]; ok && op == OpDelete {
-			delete(facts, id)
-			dirty = true
+		if _, ok := p.facts[id]; ok && op == OpDelete {
+			delete(p.facts, id)
+			p.dirty = true
 		}
 	}
-	// Every item is decided again when the rule changed or time moved on
-	// (by the hour: windows are counted in days); otherwise only the
-	// items read above can have changed their minds.
-	at := now
-	decide := facts
-	if fresh {
-		at = old.At
+	return true
+}
+
+// decideFilter sends the device the items entering its filter and
+// deletes on it those leaving. Every item is decided again when the rule
+// changed or time moved on (by the hour: windows are counted in days);
+// otherwise only the items read again can have changed their minds.
+func (d *dbSession) decideFilter(p *filterPass) (added, removed int) {
+	decide := p.facts
+	if p.fresh {
 		decide = map[string]pim.ItemFacts{}
-		for _, id := range read {
-			if f, ok := facts[id]; ok {
+		for _, id := range p.read {
+			if f, ok := p.facts[id]; ok {
 				decide[id] = f
 			}
 		}
 	}
 	has := d.deviceHas()
-	added, removed := 0, 0
 	for id, f := range decide {
-		in := rule.Matches(d.db, f, now)
+		in := p.rule.Matches(d.db, f, p.now)
 		switch {
 		case in && !has[id]:
 			if d.outgoing[id] == "" || d.outgoing[id] == OpReplace {
@@ -166,21 +197,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 			}
 		case in:
 		case has[id]:
-			// Not for the device any more, if it was before: what it
-			// matched then (a filter just switched on: it had everything).
-			was := !slow
-			if old != nil && !slow && known {
-				of, ok := prev[id]
-				if !ok && !reread[id] {
-					of, ok = f, true // unchanged since
-				}
-				if ok {
-					was = old.Rule.Matches(d.db, of, old.At)
-				} else {
-					was = false // new since: the device's own, or not sent
-				}
-			}
-			if was {
+			if p.matchedBefore(id, f) {
 				d.outgoing[id] = OpDelete
 				removed++
 			}
@@ -188,11 +205,24 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 			delete(d.outgoing, id)
 		}
 	}
-	if added+removed > 0 {
-		d.s.log.Info("filter", "database", d.db, "entering", added, "leaving", removed)
+	return added, removed
+}
+
+// matchedBefore reports whether an item the device has, with facts f now,
+// was for the device at the last sync: what it matched then (a filter
+// just switched on: it had everything).
+func (p *filterPass) matchedBefore(id string, f pim.ItemFacts) bool {
+	if p.old == nil || p.slow || !p.known {
+		return !p.slow
 	}
-	d.state.Filter = &filterState{Rule: rule, At: at}
-	d.facts, d.factsDirty = facts, dirty
+	of, ok := p.prev[id]
+	if !ok && !p.reread[id] {
+		of, ok = f, true // unchanged since
+	}
+	if !ok {
+		return false // new since: the device's own, or not sent
+	}
+	return p.old.Rule.Matches(p.db, of, p.old.At)
 }
 
 // saveFacts writes the facts when the session changed them.
