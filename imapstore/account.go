@@ -456,8 +456,17 @@ func (a *Account) subscribe(f *folder) {
 // syncs it; callers that must see other sessions' latest changes use
 // reselectFolder.
 func (a *Account) selectFolder(ctx context.Context, f *folder) error {
-	if a.selected == f.name && !f.behind {
-		return nil
+	if a.selected == f.name {
+		if !f.behind {
+			return nil
+		}
+		// A NOOP moves the session's view to what the second connection
+		// appended, at the cost of those messages rather than of a SELECT
+		// of the whole folder.
+		if a.c.Noop().Wait() == nil {
+			f.behind = false
+			return nil
+		}
 	}
 	return a.reselectFolder(ctx, f)
 }
