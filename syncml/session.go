@@ -128,86 +128,17 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 	if s.verDTD == "" {
 		s.verDTD, s.verProto = msg.Hdr.VerDTD, msg.Hdr.VerProto
 	}
-	reply := &Message{Hdr: SyncHdr{
-		VerDTD:    s.verDTD,
-		VerProto:  s.verProto,
-		SessionID: msg.Hdr.SessionID,
-		MsgID:     strconv.Itoa(s.msgID),
-		Target:    Loc{LocURI: msg.Hdr.Source.LocURI},
-		Source:    Loc{LocURI: msg.Hdr.Target.LocURI},
-	}}
 	if m := msg.Hdr.Meta; m != nil && m.MaxMsgSize > 0 {
 		s.maxMsg = m.MaxMsgSize
 	}
 	if m := msg.Hdr.Meta; m != nil && m.MaxObjSize > 0 {
 		s.maxObj = m.MaxObjSize
 	}
-	out := &outbox{ctx: ctx, sess: s, reply: reply, msgRef: msg.Hdr.MsgID}
-	hdrStatus := out.status("SyncHdr", "0", StatusOK)
-	hdrStatus.TargetRef = []string{msg.Hdr.Target.LocURI}
-	hdrStatus.SourceRef = []string{msg.Hdr.Source.LocURI}
-
-	// OMA-TS-SyncML_RepPro 1.2.2, 10: 505 for an unsupported VerDTD, 513
-	// for VerProto; the Item says what is supported.
-	switch {
-	case msg.Hdr.VerDTD != "1.0" && msg.Hdr.VerDTD != "1.1" && msg.Hdr.VerDTD != "1.2":
-		hdrStatus.Data = StatusVersionNotSupported.String()
-		hdrStatus.Items = []Item{{Data: &Data{Text: "1.0 1.1 1.2"}}}
-		return out.finish(true)
-	case msg.Hdr.VerProto != "SyncML/1.0" && msg.Hdr.VerProto != "SyncML/1.1" && msg.Hdr.VerProto != "SyncML/1.2":
-		hdrStatus.Data = StatusProtocolNotSupported.String()
-		hdrStatus.Items = []Item{{Data: &Data{Text: "SyncML/1.0 SyncML/1.1 SyncML/1.2"}}}
+	out, hdrStatus := s.newReply(ctx, msg)
+	if refuseVersion(msg, hdrStatus) || !s.admitMessage(ctx, out, msg, hdrStatus) {
 		return out.finish(true)
 	}
-
-	if s.superseded.Load() {
-		// The device started another session meanwhile; that one goes on.
-		s.refuse(out, msg, hdrStatus, StatusForbidden, "this session was replaced by a newer session of the same device")
-		return out.finish(true)
-	}
-	if s.store != nil && s.store.closed {
-		// Ended meanwhile (expired, or the server shuts down).
-		s.refuse(out, msg, hdrStatus, StatusForbidden, "this session has ended; start a new sync")
-		return out.finish(true)
-	}
-	if s.store == nil {
-		code, chal := s.authenticate(ctx, msg)
-		hdrStatus.Data = code.String()
-		hdrStatus.Chal = chal
-		if code == StatusServiceUnavailable {
-			hdrStatus.Items = []Item{{Data: &Data{Text: unavailableText}}}
-		}
-		if code != StatusAuthAccepted {
-			s.log.Info("authentication refused", "status", int(code), "user", s.user)
-			return out.finish(true)
-		}
-		if err := s.claimSlot(ctx); err != nil {
-			var full *pim.SlotsFullError
-			if errors.As(err, &full) {
-				s.log.Warn("device refused: no free slot", "max_devices", full.Max)
-				s.refuse(out, msg, hdrStatus, StatusForbidden, "device refused: "+err.Error())
-			} else {
-				s.log.Error("device slot", "err", err)
-				s.unavailable = true
-				s.refuse(out, msg, hdrStatus, StatusServiceUnavailable, "the server cannot read this account's device slots; try again later")
-			}
-			return out.finish(true)
-		}
-		victims, err := s.srv.admit(s)
-		if err != nil {
-			s.log.Warn("session refused", "err", err)
-			s.refuse(out, msg, hdrStatus, StatusServiceUnavailable, err.Error())
-			return out.finish(true)
-		}
-		s.srv.endReplaced(victims)
-	} else if u := credUser(msg); u != "" && !strings.EqualFold(u, s.user) {
-		// Credentials of another user on this user's session: nothing of
-		// it is executed, and the session ends.
-		s.log.Warn("message with another user's credentials on an open session refused", "other_user", u)
-		s.refuse(out, msg, hdrStatus, StatusInvalidCredentials, "this session belongs to another user")
-		hdrStatus.Chal = &Chal{Meta: &Meta{Type: "syncml:auth-basic", Format: "b64"}}
-		return out.finish(true)
-	}
+	reply := out.reply
 	reply.Hdr.RespURI = respURI(baseURL, s.key)
 	reply.Hdr.Meta = &Meta{MaxMsgSize: s.srv.opts.MaxMsgSize}
 	if s.verDTD != "1.0" {
@@ -232,6 +163,105 @@ func (s *session) handle(ctx context.Context, msg *Message, baseURL string) *Mes
 	reply = s.endOfMessage(ctx, out, msg.Final)
 	s.savePositions(ctx, sendsChunk(reply))
 	return reply
+}
+
+// newReply starts the reply to msg, with the status of its SyncHdr.
+func (s *session) newReply(ctx context.Context, msg *Message) (*outbox, *Status) {
+	reply := &Message{Hdr: SyncHdr{
+		VerDTD:    s.verDTD,
+		VerProto:  s.verProto,
+		SessionID: msg.Hdr.SessionID,
+		MsgID:     strconv.Itoa(s.msgID),
+		Target:    Loc{LocURI: msg.Hdr.Source.LocURI},
+		Source:    Loc{LocURI: msg.Hdr.Target.LocURI},
+	}}
+	out := &outbox{ctx: ctx, sess: s, reply: reply, msgRef: msg.Hdr.MsgID}
+	hdrStatus := out.status("SyncHdr", "0", StatusOK)
+	hdrStatus.TargetRef = []string{msg.Hdr.Target.LocURI}
+	hdrStatus.SourceRef = []string{msg.Hdr.Source.LocURI}
+	return out, hdrStatus
+}
+
+// refuseVersion refuses a message of a SyncML version not served:
+// OMA-TS-SyncML_RepPro 1.2.2, 10: 505 for an unsupported VerDTD, 513 for
+// VerProto; the Item says what is supported.
+func refuseVersion(msg *Message, hdrStatus *Status) bool {
+	switch {
+	case msg.Hdr.VerDTD != "1.0" && msg.Hdr.VerDTD != "1.1" && msg.Hdr.VerDTD != "1.2":
+		hdrStatus.Data = StatusVersionNotSupported.String()
+		hdrStatus.Items = []Item{{Data: &Data{Text: "1.0 1.1 1.2"}}}
+		return true
+	case msg.Hdr.VerProto != "SyncML/1.0" && msg.Hdr.VerProto != "SyncML/1.1" && msg.Hdr.VerProto != "SyncML/1.2":
+		hdrStatus.Data = StatusProtocolNotSupported.String()
+		hdrStatus.Items = []Item{{Data: &Data{Text: "SyncML/1.0 SyncML/1.1 SyncML/1.2"}}}
+		return true
+	}
+	return false
+}
+
+// admitMessage decides whether the session runs msg's commands: a
+// session replaced or ended runs nothing; the first message logs in,
+// claims the device's slot and is admitted by the server; a later one
+// must not carry another user's credentials. false: refused, with the
+// header's status and the reason set.
+func (s *session) admitMessage(ctx context.Context, out *outbox, msg *Message, hdrStatus *Status) bool {
+	switch {
+	case s.superseded.Load():
+		// The device started another session meanwhile; that one goes on.
+		s.refuse(out, msg, hdrStatus, StatusForbidden, "this session was replaced by a newer session of the same device")
+		return false
+	case s.store != nil && s.store.closed:
+		// Ended meanwhile (expired, or the server shuts down).
+		s.refuse(out, msg, hdrStatus, StatusForbidden, "this session has ended; start a new sync")
+		return false
+	case s.store == nil:
+		return s.open(ctx, out, msg, hdrStatus)
+	}
+	if u := credUser(msg); u != "" && !strings.EqualFold(u, s.user) {
+		// Credentials of another user on this user's session: nothing of
+		// it is executed, and the session ends.
+		s.log.Warn("message with another user's credentials on an open session refused", "other_user", u)
+		s.refuse(out, msg, hdrStatus, StatusInvalidCredentials, "this session belongs to another user")
+		hdrStatus.Chal = &Chal{Meta: &Meta{Type: "syncml:auth-basic", Format: "b64"}}
+		return false
+	}
+	return true
+}
+
+// open logs the session in with msg's credentials, claims the device's
+// slot and has the server admit the session (replacing an older one of
+// the device).
+func (s *session) open(ctx context.Context, out *outbox, msg *Message, hdrStatus *Status) bool {
+	code, chal := s.authenticate(ctx, msg)
+	hdrStatus.Data = code.String()
+	hdrStatus.Chal = chal
+	if code == StatusServiceUnavailable {
+		hdrStatus.Items = []Item{{Data: &Data{Text: unavailableText}}}
+	}
+	if code != StatusAuthAccepted {
+		s.log.Info("authentication refused", "status", int(code), "user", s.user)
+		return false
+	}
+	if err := s.claimSlot(ctx); err != nil {
+		var full *pim.SlotsFullError
+		if errors.As(err, &full) {
+			s.log.Warn("device refused: no free slot", "max_devices", full.Max)
+			s.refuse(out, msg, hdrStatus, StatusForbidden, "device refused: "+err.Error())
+		} else {
+			s.log.Error("device slot", "err", err)
+			s.unavailable = true
+			s.refuse(out, msg, hdrStatus, StatusServiceUnavailable, "the server cannot read this account's device slots; try again later")
+		}
+		return false
+	}
+	victims, err := s.srv.admit(s)
+	if err != nil {
+		s.log.Warn("session refused", "err", err)
+		s.refuse(out, msg, hdrStatus, StatusServiceUnavailable, err.Error())
+		return false
+	}
+	s.srv.endReplaced(victims)
+	return true
 }
 
 // sendsChunk reports whether the reply carries a chunk of an item that
