@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"syncml-imap/pim"
+	"syncml-imap/pim/memstore"
 	"testing"
 )
 
@@ -57,14 +58,17 @@ func (m memSecrets) Secret(_ context.Context, user string) (*Secret, error) {
 	return nil, ErrNoSecret
 }
 
-// memMaster adds a master login to memAuth.
-type memMaster struct{ memAuth }
+// memMaster adds a master login to alice's login to store.
+type memMaster struct {
+	pim.Authenticator
+	store *memstore.Store
+}
 
 func (m memMaster) LoginAs(_ context.Context, user string) (pim.Store, error) {
 	if user != "alice" {
 		return nil, pim.ErrAuthFailed
 	}
-	return memSession{m.store}, nil
+	return m.store, nil
 }
 
 func md5Message(t *testing.T, d *driver, msgID int, digest string) *Message {
@@ -83,29 +87,22 @@ func md5Message(t *testing.T, d *driver, msgID int, digest string) *Message {
 
 func hdrStatus(m *Message) *Status { return m.Body[0].(*Status) }
 
-// storeOf is the memStore behind a test pim.Authenticator.
-func storeOf(a pim.Authenticator) *memStore {
-	switch a := a.(type) {
-	case memAuth:
-		return a.store
-	case memMaster:
-		return a.store
-	}
-	return nil
-}
-
 func TestMD5Session(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		secret *Secret
-		auth   pim.Authenticator
+		master bool
 	}{
-		{"password", &Secret{Password: "pw"}, memAuth{newMemStore()}},
-		{"hash+master", &Secret{HashB64: md5Hash("alice", "pw")}, memMaster{memAuth{newMemStore()}}},
+		{"password", &Secret{Password: "pw"}, false},
+		{"hash+master", &Secret{HashB64: md5Hash("alice", "pw")}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: tc.auth, Secrets: memSecrets{"alice": tc.secret}})}
-			store := storeOf(tc.auth)
+			store := newMemStore()
+			auth := store.Auth("alice", "pw")
+			if tc.master {
+				auth = memMaster{auth, store}
+			}
+			d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: auth, Secrets: memSecrets{"alice": tc.secret}})}
 			nonceOf := func(st *Status) []byte {
 				t.Helper()
 				if st.Chal == nil || st.Chal.Meta.Type != "syncml:auth-md5" || st.Chal.Meta.NextNonce == "" {
@@ -129,8 +126,8 @@ func TestMD5Session(t *testing.T) {
 			if bad := hdrStatus(md5Message(t, d, 2, "AAAAAAAAAAAAAAAAAAAAAA==")); bad.Data != "401" || nonceOf(bad) == nil {
 				t.Fatalf("wrong digest: %+v", bad)
 			}
-			if store.saves != 0 || len(store.state) != 0 {
-				t.Fatalf("unverified messages wrote %d state records: %v", store.saves, store.state)
+			if store.Stats().Saves != 0 || len(store.State()) != 0 {
+				t.Fatalf("unverified messages wrote %d state records: %v", store.Stats().Saves, store.State())
 			}
 			// The right digest over the challenge: 212 and the next nonce.
 			good := digest(n1)
@@ -170,7 +167,7 @@ func TestMD5Session(t *testing.T) {
 		})
 	}
 	// A user without a secret gets the basic challenge.
-	d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: memAuth{newMemStore()}, Secrets: memSecrets{}})}
+	d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: newMemStore().Auth("alice", "pw"), Secrets: memSecrets{}})}
 	if st := hdrStatus(md5Message(t, d, 1, "AAAAAAAAAAAAAAAAAAAAAA==")); st.Data != "401" || st.Chal.Meta.Type != "syncml:auth-basic" {
 		t.Errorf("unknown user: %+v", st)
 	}
@@ -193,7 +190,7 @@ func (c *countingThrottle) Record(_ context.Context, _ string, ok bool) {
 // throttle says no, even the right digest is refused.
 func TestMD5Throttled(t *testing.T) {
 	th := &countingThrottle{max: 2}
-	d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: memAuth{newMemStore()}, Secrets: memSecrets{"alice": &Secret{Password: "pw"}}, Throttle: th})}
+	d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: newMemStore().Auth("alice", "pw"), Secrets: memSecrets{"alice": &Secret{Password: "pw"}}, Throttle: th})}
 	st := hdrStatus(md5Message(t, d, 1, ""))
 	nonce, _ := base64.StdEncoding.DecodeString(st.Chal.Meta.NextNonce)
 	for i := 2; i <= 3; i++ {

@@ -8,6 +8,7 @@ import (
 	"runtime/metrics"
 	"strings"
 	"syncml-imap/pim"
+	"syncml-imap/pim/memstore"
 	"testing"
 	"time"
 )
@@ -58,7 +59,7 @@ func benchSlowSync(b *testing.B, prefill bool) {
 			}
 		}
 		b.StartTimer()
-		srv := NewServer(ServerOptions{Auth: memAuth{store}})
+		srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 		sid := fmt.Sprint(i)
 		resp, err := srv.Handle(ctx, &Request{Body: encode(1, sid, true, &Alert{Data: "201", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}}), BaseURL: "http://x/syncml"})
 		if err != nil {
@@ -75,7 +76,7 @@ func benchSlowSync(b *testing.B, prefill bool) {
 		if !bytes.Contains(resp.Body, []byte("<Final/>")) {
 			b.Fatal("session did not end")
 		}
-		if n := len(store.items["contacts"]); n != 1000 {
+		if n := len(store.Items("contacts")); n != 1000 {
 			b.Fatalf("%d contacts after the slow sync, want 1000", n)
 		}
 	}
@@ -119,18 +120,18 @@ func BenchmarkQuietSync5000Events(b *testing.B) {
 			if window {
 				p.CalendarPast, p.CalendarFuture = 30*24*time.Hour, 365*24*time.Hour
 			}
-			srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
+			srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw"), Policy: p})
 			now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 			srv.opts.now = func() time.Time { return now }
 			benchSession(b, srv, "calendar", "s0", "201", "", "0", true)
-			if store.state["device/IMEI:1/calendar"] == nil {
-				b.Fatalf("first session not committed: %q", keys(store.state))
+			if store.State()["device/IMEI:1/calendar"] == nil {
+				b.Fatalf("first session not committed: %q", keys(store.State()))
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				benchSession(b, srv, "calendar", fmt.Sprint("q", i), "200", fmt.Sprint(i), fmt.Sprint(i+1), false)
 			}
-			b.ReportMetric(float64(len(store.state["device/IMEI:1/calendar"])), "state-bytes")
+			b.ReportMetric(float64(len(store.State()["device/IMEI:1/calendar"])), "state-bytes")
 		})
 	}
 }
@@ -160,7 +161,7 @@ func BenchmarkTwoWaySync(b *testing.B) {
 					store.Put(ctx, "contacts", it)
 					ids = append(ids, it.ID)
 				}
-				srv := NewServer(ServerOptions{Auth: memAuth{store}})
+				srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 				defer srv.Close()
 				benchSession(b, srv, "contacts", "s0", "201", "", "0", true)
 				b.ResetTimer()
@@ -171,10 +172,10 @@ func BenchmarkTwoWaySync(b *testing.B) {
 						id := ids[(i*changes+j)%n]
 						store.Put(ctx, "contacts", &pim.Item{ID: id, Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Changed %s %d\r\nEND:VCARD\r\n", id, i))})
 					}
-					before := store.bytesLoaded
+					before := store.Stats().BytesLoaded
 					b.StartTimer()
 					benchSession(b, srv, "contacts", fmt.Sprint("q", i), "200", fmt.Sprint(i), fmt.Sprint(i+1), changes > 0)
-					bytesRead += store.bytesLoaded - before
+					bytesRead += store.Stats().BytesLoaded - before
 				}
 				b.ReportMetric(float64(bytesRead)/float64(b.N), "state-read-B")
 			})
@@ -272,11 +273,11 @@ func BenchmarkRefreshFromServer(b *testing.B) {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			ctx := context.Background()
 			store := newMemStore()
-			store.copyGets = true
+			store.Configure(func(o *memstore.Options) { o.CopyGets = true })
 			for i := 0; i < n; i++ {
 				store.Put(ctx, "contacts", &pim.Item{Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person %06d\r\nN:%06d;Person;;;\r\nTEL;TYPE=CELL:+49 170 %07d\r\nEMAIL:p%06d@example.org\r\nEND:VCARD\r\n", i, i, i, i))})
 			}
-			srv := NewServer(ServerOptions{Auth: memAuth{store}})
+			srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 			defer srv.Close()
 			var peak heapPeak
 			b.ReportAllocs()
@@ -288,7 +289,7 @@ func BenchmarkRefreshFromServer(b *testing.B) {
 				peak.objects, peak.live = max(peak.objects, p.objects), max(peak.live, p.live)
 			}
 			b.StopTimer()
-			if st := store.state[stateKey("IMEI:1", "contacts")]; st == nil {
+			if st := store.State()[stateKey("IMEI:1", "contacts")]; st == nil {
 				b.Fatal("the refresh did not commit")
 			}
 			b.ReportMetric(float64(peak.objects)/(1<<20), "peak-heap-MiB")

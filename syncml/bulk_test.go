@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"syncml-imap/pim"
+	"syncml-imap/pim/memstore"
 	"testing"
 )
 
@@ -22,13 +23,13 @@ func TestQuietSyncSkipsBulk(t *testing.T) {
 		t.Run(fmt.Sprint("quick=", quick), func(t *testing.T) {
 			ctx := context.Background()
 			store := newMemStore()
-			store.noQuick = !quick
+			store.Configure(func(o *memstore.Options) { o.NoQuick = !quick })
 			for i := 1; i <= 30; i++ {
 				store.Put(ctx, "contacts", &pim.Item{Data: []byte(vc(fmt.Sprintf("Server %02d", i)))})
 			}
 			// Without the daemon's cache of states (TestStateCache), so
 			// that every read of the bulk shows.
-			srv := NewServer(ServerOptions{Auth: memAuth{store}, StateCacheItems: -1})
+			srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw"), StateCacheItems: -1})
 			defer srv.Close()
 			phone := newSimDevice(t, srv, "IMEI:bulk")
 			ann := phone.add(vc("Ann"))
@@ -44,25 +45,25 @@ func TestQuietSyncSkipsBulk(t *testing.T) {
 			}
 			step := func(name string, wantBulkLoads, wantBulkSaves, wantSaves int) {
 				t.Helper()
-				l, bs, s, ld := store.bulkLoads, store.bulkSaves, store.saves, store.loads
+				l, bs, s, ld := store.Stats().BulkLoads, store.Stats().BulkSaves, store.Stats().Saves, store.Stats().Loads
 				if !phone.sync(false) {
 					t.Fatalf("%s: sync failed", name)
 				}
 				// The slot, then the device's records in one batch.
-				if quick && wantBulkLoads == 0 && store.loads-ld != 2 {
-					t.Errorf("%s: %d state reads, want 2 (the slot, one batch)", name, store.loads-ld)
+				if quick && wantBulkLoads == 0 && store.Stats().Loads-ld != 2 {
+					t.Errorf("%s: %d state reads, want 2 (the slot, one batch)", name, store.Stats().Loads-ld)
 				}
-				if got := store.bulkLoads - l; got != wantBulkLoads {
+				if got := store.Stats().BulkLoads - l; got != wantBulkLoads {
 					t.Errorf("%s: %d bulk loads, want %d", name, got, wantBulkLoads)
 				}
-				if got := store.bulkSaves - bs; got != wantBulkSaves {
+				if got := store.Stats().BulkSaves - bs; got != wantBulkSaves {
 					t.Errorf("%s: %d bulk saves, want %d", name, got, wantBulkSaves)
 				}
-				if got := store.saves - s; wantSaves >= 0 && got != wantSaves {
+				if got := store.Stats().Saves - s; wantSaves >= 0 && got != wantSaves {
 					t.Errorf("%s: %d state saves, want %d", name, got, wantSaves)
 				}
 				// The base and the deltas the state names, nothing else.
-				st := store.dbState(t, phone.id, "contacts")
+				st := dbStateOf(t, store, phone.id, "contacts")
 				if n := len(bulks()); n != 1+len(st.Log) {
 					t.Errorf("%s: %d bulk records, want the base and %d deltas", name, n, len(st.Log))
 				}
@@ -104,7 +105,7 @@ func TestQuietSyncSkipsBulk(t *testing.T) {
 func TestStateBeforeBulkRecords(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srv.Close()
 	phone := newSimDevice(t, srv, "IMEI:old")
 	ann := phone.add(vc("Ann"))
@@ -113,7 +114,7 @@ func TestStateBeforeBulkRecords(t *testing.T) {
 		t.Fatal("slow sync failed")
 	}
 	// Rewrite the state as an older version kept it.
-	st := store.dbState(t, phone.id, "contacts")
+	st := dbStateOf(t, store, phone.id, "contacts")
 	for _, k := range mustList(t, store, bulkPrefix(phone.id, "contacts")) {
 		store.DeleteState(ctx, k)
 	}
@@ -145,7 +146,7 @@ func TestStateBeforeBulkRecords(t *testing.T) {
 func TestBulkRecordLost(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srv.Close()
 	phone := newSimDevice(t, srv, "IMEI:lost")
 	ann := phone.add(vc("Ann"))
@@ -157,7 +158,7 @@ func TestBulkRecordLost(t *testing.T) {
 		store.DeleteState(ctx, k)
 	}
 	// A daemon started afresh: nothing of the state in memory.
-	srv2 := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv2 := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srv2.Close()
 	phone.srv = srv2
 	phone.items[ann] = vc("Ann Edited")
@@ -177,7 +178,7 @@ func TestBulkRecordLost(t *testing.T) {
 	}
 }
 
-func mustList(t *testing.T, store *memStore, prefix string) []string {
+func mustList(t *testing.T, store *memstore.Store, prefix string) []string {
 	t.Helper()
 	keys, err := store.ListState(context.Background(), prefix)
 	if err != nil {
@@ -196,7 +197,7 @@ func TestMessagesWithinMaxMsgSize(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		store.Put(ctx, "contacts", &pim.Item{Data: []byte(fmt.Sprintf("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:P%d\r\nEND:VCARD\r\n", i))})
 	}
-	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srv.Close()
 	phone := newSimDevice(t, srv, "IMEI:small")
 	phone.maxMsgSize = 20000

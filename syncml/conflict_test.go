@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"syncml-imap/pim"
+	"syncml-imap/pim/memstore"
 	"testing"
 )
 
@@ -34,7 +35,7 @@ func TestConflictPolicies(t *testing.T) {
 			store.SaveState(ctx, "device/IMEI:3550000/contacts", st)
 			store.Put(ctx, "contacts", &pim.Item{ID: orig.ID, Data: []byte(strings.Replace(vc("Ann"), "NOTE:", "NOTE:server", 1))})
 
-			d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: memAuth{store},
+			d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: store.Auth("alice", "pw"),
 				Conflicts: pim.ConflictFunc(func(c *pim.Conflict) pim.Resolution {
 					if c.ID != orig.ID || !strings.Contains(string(c.Device), "NOTE:device") {
 						t.Errorf("conflict %+v", c)
@@ -52,10 +53,10 @@ func TestConflictPolicies(t *testing.T) {
 			if len(got) != 3 || !strings.HasPrefix(got[2], "Replace 2 "+tt.status) {
 				t.Fatalf("statuses %v, want Replace %s", got, tt.status)
 			}
-			if n := len(store.items["contacts"]); n != tt.items {
+			if n := len(store.Items("contacts")); n != tt.items {
 				t.Errorf("%d items stored, want %d", n, tt.items)
 			}
-			if note := string(store.items["contacts"][orig.ID]); !strings.Contains(note, "NOTE:"+tt.stored) {
+			if note := string(store.Items("contacts")[orig.ID]); !strings.Contains(note, "NOTE:"+tt.stored) {
 				t.Errorf("original item now %q, want NOTE:%s", note, tt.stored)
 			}
 			var ops []string
@@ -73,13 +74,13 @@ func TestConflictPolicies(t *testing.T) {
 
 // countingStore counts Get calls.
 type countingStore struct {
-	*memStore
+	*memstore.Store
 	gets int
 }
 
 func (c *countingStore) Get(ctx context.Context, db string, ids ...string) ([]*pim.Item, error) {
 	c.gets++
-	return c.memStore.Get(ctx, db, ids...)
+	return c.Store.Get(ctx, db, ids...)
 }
 
 // TestReplacesReadInOneGet: replacing many mapped items reads their stored
@@ -96,7 +97,7 @@ func TestReplacesReadInOneGet(t *testing.T) {
 	point, _ := mem.Changes(ctx, "contacts", nil)
 	st, _ := json.Marshal(&dbState{ClientNext: "1", ServerNext: "s", Point: point.Point, Map: m})
 	mem.SaveState(ctx, "device/IMEI:3550000/contacts", st)
-	cs := &countingStore{memStore: mem}
+	cs := &countingStore{Store: mem}
 	d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: countingAuth{cs}})}
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }
 	d.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: "1", Next: "2"}}}}})

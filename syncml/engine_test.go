@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"syncml-imap/pim"
+	"syncml-imap/pim/memstore"
 	"testing"
 	"time"
 )
@@ -95,8 +96,37 @@ func commands[T Command](m *Message) []T {
 	return out
 }
 
-func newDriver(t *testing.T, store *memStore) *driver {
-	return &driver{t: t, srv: NewServer(ServerOptions{Auth: memAuth{store}}), sid: "7"}
+// newMemStore is the engine tests' store: in memory, the item maps and
+// points (keys with "/map/") counted apart in its Stats.
+func newMemStore() *memstore.Store {
+	return memstore.New(&memstore.Options{Bulk: func(k string) bool { return strings.Contains(k, "/map/") }})
+}
+
+// dbStateOf is the committed state of a device's database in store, its
+// bulk record read in.
+func dbStateOf(t *testing.T, store *memstore.Store, device, db string) *dbState {
+	t.Helper()
+	raws := store.State()
+	var st dbState
+	if err := json.Unmarshal(raws[stateKey(device, db)], &st); err != nil {
+		t.Fatalf("state of %s %s: %v", device, db, err)
+	}
+	if st.Bulk != 0 {
+		keys := []string{bulkKey(device, db, st.Bulk)}
+		for _, gen := range st.Log {
+			keys = append(keys, deltaKey(device, db, st.Bulk, gen))
+		}
+		b, err := readBulk(pim.DatabaseView(store, db), keys, raws)
+		if err != nil || b == nil {
+			t.Fatalf("bulk of %s %s: %v", device, db, err)
+		}
+		st.Point, st.Map, st.TempIDs = b.Point, b.Map, b.TempIDs
+	}
+	return &st
+}
+
+func newDriver(t *testing.T, store *memstore.Store) *driver {
+	return &driver{t: t, srv: NewServer(ServerOptions{Auth: store.Auth("alice", "pw")}), sid: "7"}
 }
 
 // TestFixtureSession replays a whole slow sync: package 1 with devinf
@@ -149,20 +179,20 @@ func TestFixtureSession(t *testing.T) {
 	if got := statuses(r); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("package 4 statuses:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if store.puts != 1 {
-		t.Errorf("%d Put calls for one Sync, want 1 batch", store.puts)
+	if store.Stats().Puts != 1 {
+		t.Errorf("%d Put calls for one Sync, want 1 batch", store.Stats().Puts)
 	}
-	if n := len(store.items["contacts"]); n != 3 {
+	if n := len(store.Items("contacts")); n != 3 {
 		t.Errorf("%d contacts stored, want 3 (Ann, Bo, Quiet One)", n)
 	}
 	syncs := commands[*Sync](r)
 	if len(syncs) != 1 || len(syncs[0].Commands) != 0 || *syncs[0].NumberOfChanges != 0 || !r.Final {
 		t.Fatalf("server Sync %+v", syncs)
 	}
-	if store.state["device/IMEI:3550000/contacts"] != nil {
+	if store.State()["device/IMEI:3550000/contacts"] != nil {
 		t.Fatal("sync state committed before the session ended")
 	}
-	if store.state["device/IMEI:3550000/devinf"] == nil {
+	if store.State()["device/IMEI:3550000/devinf"] == nil {
 		t.Error("the device's DevInf was not kept")
 	}
 
@@ -170,7 +200,7 @@ func TestFixtureSession(t *testing.T) {
 	if got := statuses(r); fmt.Sprint(got) != "[SyncHdr 0 200 Map 3 200 src=./addressbook msg=3]" || !r.Final {
 		t.Fatalf("package 6: %v", got)
 	}
-	st := store.dbState(t, "IMEI:3550000", "contacts")
+	st := dbStateOf(t, store, "IMEI:3550000", "contacts")
 	if st.ClientNext != "42" || st.ServerNext == "" || len(st.Map) != 4 || st.Map["101"] == "" || st.Map["900"] != "g-unknown" {
 		t.Errorf("committed state %+v", st)
 	}
@@ -252,7 +282,7 @@ func TestMultiMessagePackages(t *testing.T) {
 func TestSessionExpiry(t *testing.T) {
 	store := newMemStore()
 	now := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
-	d := &driver{t: t, sid: "7", srv: NewServer(ServerOptions{Auth: memAuth{store}, SessionTimeout: time.Minute,
+	d := &driver{t: t, sid: "7", srv: NewServer(ServerOptions{Auth: store.Auth("alice", "pw"), SessionTimeout: time.Minute,
 		now: func() time.Time { return now }})}
 	d.fixture("pkg1-slow.xml")
 	now = now.Add(2 * time.Minute)
@@ -325,7 +355,7 @@ func TestSlowSyncKnownLUID(t *testing.T) {
 	if got := statuses(r); len(got) != 3 || !strings.HasPrefix(got[2], "Replace 2 200") {
 		t.Fatalf("statuses %v", got)
 	}
-	if n := len(store.items["contacts"]); n != 1 {
+	if n := len(store.Items("contacts")); n != 1 {
 		t.Errorf("%d items after the slow sync, want 1", n)
 	}
 	sy := commands[*Sync](r)
@@ -378,7 +408,7 @@ func TestSuspendResume(t *testing.T) {
 	if got := statuses(r); len(got) != 2 || !strings.HasPrefix(got[1], "Alert 1 200") || !r.Final || len(commands[*Sync](r)) != 0 {
 		t.Fatalf("suspend: %v", got)
 	}
-	if store.state["device/IMEI:3550000/contacts"] != nil {
+	if store.State()["device/IMEI:3550000/contacts"] != nil {
 		t.Fatal("a suspended session committed state")
 	}
 	d2 := &driver{t: t, srv: d.srv, sid: "2"}
@@ -427,7 +457,7 @@ func TestDeviceInfoDriven(t *testing.T) {
 		t.Fatalf("IDs sent %v, want temporary ones", temps)
 	}
 	d.message(3, true, &Map{Target: *loc("contacts"), Source: *loc("ab"), MapItems: []MapItem{{Target: "#1", Source: "L1"}}})
-	st := store.dbState(t, "IMEI:3550000", "contacts")
+	st := dbStateOf(t, store, "IMEI:3550000", "contacts")
 	if st.Map["L1"] != long1.ID || st.TempIDs["#2"] != long2.ID || st.RxType != "text/x-vcard" {
 		t.Fatalf("state %+v", st)
 	}
@@ -488,7 +518,7 @@ func wbxmlFixture(t *testing.T, sid string) []byte {
 // reply comes in WBXML, with the DevInf Results as an embedded WBXML
 // document, and says the same as in XML.
 func TestFixtureSessionWBXML(t *testing.T) {
-	srv := NewServer(ServerOptions{Auth: memAuth{newMemStore()}})
+	srv := NewServer(ServerOptions{Auth: newMemStore().Auth("alice", "pw")})
 	resp, err := srv.Handle(context.Background(), &Request{Body: wbxmlFixture(t, "7"), Encoding: EncodingWBXML, BaseURL: "http://x/syncml"})
 	if err != nil {
 		t.Fatal(err)
@@ -523,7 +553,7 @@ func TestFixtureSessionWBXML(t *testing.T) {
 // not repeat it.
 func TestServerDevInfOffered(t *testing.T) {
 	store := newMemStore()
-	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }
 	run := func(sid string, last, next string) *Message {
 		d := &driver{t: t, srv: srv, sid: sid}
@@ -570,7 +600,7 @@ func accessOps(m *Message, op string) []*Access {
 // root element (as some recorded devices send) is answered like the same
 // message without it, not refused.
 func TestWBXMLTrailingBytes(t *testing.T) {
-	srv := NewServer(ServerOptions{Auth: memAuth{newMemStore()}})
+	srv := NewServer(ServerOptions{Auth: newMemStore().Auth("alice", "pw")})
 	body := append(wbxmlFixture(t, "8"), "\r\n"...)
 	resp, err := srv.Handle(context.Background(), &Request{Body: body, Encoding: EncodingWBXML, BaseURL: "http://x/syncml"})
 	if err != nil {
@@ -604,7 +634,7 @@ func checkPkg1SlowReply(t *testing.T, m *Message, sid string) {
 // (as some devices send) is answered like the same message without them,
 // not refused.
 func TestXMLTrailingBytes(t *testing.T) {
-	srv := NewServer(ServerOptions{Auth: memAuth{newMemStore()}})
+	srv := NewServer(ServerOptions{Auth: newMemStore().Auth("alice", "pw")})
 	body := strings.ReplaceAll(string(readFixture(t, "pkg1-slow.xml")), "SID", "9") + "\x00\r\n"
 	resp, err := srv.Handle(context.Background(), &Request{Body: []byte(body), Encoding: EncodingXML, BaseURL: "http://x/syncml"})
 	if err != nil {

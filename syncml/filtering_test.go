@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"syncml-imap/pim"
+	"syncml-imap/pim/memstore"
 	"testing"
 	"time"
 )
@@ -75,13 +76,13 @@ func TestContactFilter(t *testing.T) {
 	store.Put(ctx, "contacts", mum, boss, &pim.Item{Data: []byte(catCard("Nobody", ""))})
 	p := pim.DefaultPolicy()
 	p.ContactCategories = []string{"family"}
-	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw"), Policy: p})
 	got := syncOps(t, srv, "1", "contacts", "201", "", "1",
 		&Change{Op: OpAdd, Items: []Item{{Source: &Loc{LocURI: "own"}, Data: &Data{Text: catCard("Pal", "Friends")}}}})
 	if strings.Join(got, " ") != "Add:Mum" {
 		t.Fatalf("first sync sent %v, want Mum only", got)
 	}
-	if len(store.items["contacts"]) != 4 {
+	if len(store.Items("contacts")) != 4 {
 		t.Errorf("the device's own contact not stored")
 	}
 	// Mum leaves the family (!), the boss joins it.
@@ -90,8 +91,8 @@ func TestContactFilter(t *testing.T) {
 	if strings.Join(got, " ") != "Add:Boss Delete:L-Mum" {
 		t.Errorf("second sync sent %v, want the boss added and Mum removed", got)
 	}
-	if len(store.items["contacts"]) != 4 {
-		t.Errorf("the mailbox lost a contact: %d", len(store.items["contacts"]))
+	if len(store.Items("contacts")) != 4 {
+		t.Errorf("the mailbox lost a contact: %d", len(store.Items("contacts")))
 	}
 	// Nothing changed: nothing sent (the device's own "Pal" stays).
 	if got = syncOps(t, srv, "3", "contacts", "200", "2", "3"); len(got) != 0 {
@@ -121,7 +122,7 @@ func TestCalendarWindow(t *testing.T) {
 	p := pim.DefaultPolicy()
 	p.CalendarPast, p.CalendarFuture = 30*24*time.Hour, 365*24*time.Hour
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw"), Policy: p})
 	srv.opts.now = func() time.Time { return now }
 	if got := syncOps(t, srv, "1", "calendar", "201", "", "1"); strings.Join(got, " ") != "Add:Soon Add:Weekly" {
 		t.Fatalf("first sync sent %v", got)
@@ -131,7 +132,7 @@ func TestCalendarWindow(t *testing.T) {
 	if got := syncOps(t, srv, "2", "calendar", "200", "1", "2"); strings.Join(got, " ") != "Add:Far Delete:L-Soon" {
 		t.Errorf("four months on: %v", got)
 	}
-	if len(store.items["calendar"]) != 4 {
+	if len(store.Items("calendar")) != 4 {
 		t.Errorf("the mailbox lost an event")
 	}
 	if got := syncOps(t, srv, "3", "calendar", "200", "2", "3"); len(got) != 0 {
@@ -150,17 +151,21 @@ func TestContactFolders(t *testing.T) {
 	store.Put(ctx, "contacts/Friends/School", &pim.Item{Data: []byte(catCard("Tom", ""))})
 	p := pim.DefaultPolicy()
 	p.ContactFolders = []string{"Family", "Friends/School"}
-	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw"), Policy: p})
 	got := syncOps(t, srv, "1", "contacts", "201", "", "1",
 		&Change{Op: OpAdd, Items: []Item{{Source: &Loc{LocURI: "own"}, Data: &Data{Text: catCard("Pal", "")}}}})
 	if strings.Join(got, " ") != "Add:Mum Add:Tom" {
 		t.Fatalf("first sync sent %v", got)
 	}
-	if len(store.items["contacts/Family"]) != 2 || len(store.items["contacts"]) != 1 {
-		t.Errorf("the device's contact went elsewhere: %v", store.items)
+	if len(store.Items("contacts/Family")) != 2 || len(store.Items("contacts")) != 1 {
+		all := map[string]map[string][]byte{}
+		for _, db := range store.Databases() {
+			all[db] = store.Items(db)
+		}
+		t.Errorf("the device's contact went elsewhere: %v", all)
 	}
 	// Edit in a sub-folder reaches it; the main folder's do not.
-	for id := range store.items["contacts/Friends/School"] {
+	for id := range store.Items("contacts/Friends/School") {
 		store.Put(ctx, "contacts/Friends/School", &pim.Item{ID: id, Data: []byte(catCard("Tom", "Pupil"))})
 	}
 	store.Put(ctx, "contacts", &pim.Item{Data: []byte(catCard("Other", ""))})
@@ -183,7 +188,7 @@ func TestSessionReport(t *testing.T) {
 	store := newMemStore()
 	store.Put(ctx, "contacts", &pim.Item{Data: []byte(catCard("Secret Name", ""))})
 	var reports []*SessionReport
-	srv := NewServer(ServerOptions{Auth: memAuth{store}, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw"), OnSession: func(r *SessionReport) { reports = append(reports, r) }})
 	syncOps(t, srv, "1", "contacts", "201", "", "1",
 		&Change{Op: OpAdd, Items: []Item{{Source: &Loc{LocURI: "a"}, Data: &Data{Text: catCard("Pal", "")}}}},
 		&Change{Op: OpAdd, Items: []Item{{Source: &Loc{LocURI: "b"}, Data: &Data{Text: catCard("Bud", "")}}}})
@@ -199,9 +204,10 @@ func TestSessionReport(t *testing.T) {
 	}
 }
 
-// snapStore is a memStore that records snapshots.
+// snapStore is a memstore.Store that records snapshots (a
+// pim.Snapshotter, which memstore is not).
 type snapStore struct {
-	memSession
+	*memstore.Store
 	snaps *[]string
 }
 
@@ -211,7 +217,7 @@ func (s snapStore) Snapshot(_ context.Context, db, label string) (int, error) {
 }
 
 type snapAuth struct {
-	store *memStore
+	store *memstore.Store
 	snaps *[]string
 }
 
@@ -219,7 +225,7 @@ func (a snapAuth) Login(_ context.Context, user, pw string) (pim.Store, error) {
 	if user != "alice" || pw != "pw" {
 		return nil, pim.ErrAuthFailed
 	}
-	return snapStore{memSession{a.store}, a.snaps}, nil
+	return snapStore{a.store, a.snaps}, nil
 }
 
 // TestSnapshotBeforeFirstSync: the copy covers every folder behind the
@@ -251,15 +257,15 @@ func TestWindowQuietWrites(t *testing.T) {
 	p := pim.DefaultPolicy()
 	p.CalendarPast, p.CalendarFuture = 24*time.Hour, 30*24*time.Hour
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	srv := NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw"), Policy: p})
 	srv.opts.now = func() time.Time { return now }
 	syncOps(t, srv, "1", "calendar", "201", "", "1")
 	now = now.Add(3 * time.Hour)
-	before := store.saves
+	before := store.Stats().Saves
 	if got := syncOps(t, srv, "2", "calendar", "200", "1", "2"); len(got) != 0 {
 		t.Errorf("sent %v", got)
 	}
-	if n := store.saves - before; n != 1 {
+	if n := store.Stats().Saves - before; n != 1 {
 		t.Errorf("%d state records written, want 1 (the anchors; the facts did not change)", n)
 	}
 }

@@ -110,7 +110,7 @@ func TestSIFDevice(t *testing.T) {
 	}
 	var stored string
 	var storedID string
-	for id, v := range store.items["contacts"] {
+	for id, v := range store.Items("contacts") {
 		if id != server.ID {
 			stored, storedID = string(v), id
 		}
@@ -131,13 +131,13 @@ func TestSIFDevice(t *testing.T) {
 
 	// The stored contact gets a field SIF cannot carry (GEO); Outlook then
 	// clears the notes.
-	store.items["contacts"][storedID] = []byte(strings.Replace(stored, "END:VCARD", "GEO:51.7;19.4\r\nEND:VCARD", 1))
+	store.Overwrite("contacts", storedID, []byte(strings.Replace(stored, "END:VCARD", "GEO:51.7;19.4\r\nEND:VCARD", 1)))
 	d2 := &driver{t: t, srv: d.srv, sid: "2"}
 	d2.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("card"), Meta: &Meta{Anchor: &Anchor{Last: "1", Next: "2"}}}}})
 	cleared := strings.Replace(sif, "<Body>notes from Outlook</Body>", "<Body/>", 1)
 	d2.message(2, true, &Sync{Target: loc("contacts"), Source: loc("card"), Commands: []Command{
 		&Change{Op: OpReplace, Meta: &Meta{Type: "text/x-s4j-sifc"}, Items: []Item{{Source: loc("O1"), Data: &Data{Text: cleared}}}}}})
-	now := string(store.items["contacts"][storedID])
+	now := string(store.Items("contacts")[storedID])
 	if strings.Contains(now, "notes from Outlook") {
 		t.Errorf("the note Outlook cleared came back:\n%s", now)
 	}
@@ -243,7 +243,7 @@ func TestDeviceLearnsHeld(t *testing.T) {
 	r = d2.message(1, true, &Alert{Data: "200", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Last: "1", Next: "2"}}}}})
 	r = d2.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab"), Commands: []Command{
 		&Change{Op: OpReplace, Items: []Item{{Source: loc("L1"), Data: &Data{Text: "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann B\r\nN:;Ann;;;\r\nTEL:1\r\nEND:VCARD\r\n"}}}}}})
-	got := string(store.items["contacts"][orig.ID])
+	got := string(store.Items("contacts")[orig.ID])
 	if !strings.Contains(got, "FN:Ann B") {
 		t.Fatalf("the edit did not arrive (%v):\n%s", statuses(r), got)
 	}

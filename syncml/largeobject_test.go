@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"syncml-imap/pim"
+	"syncml-imap/pim/memstore"
 	"testing"
 )
 
@@ -24,7 +25,7 @@ func bigCard(name string, n int) string {
 	return b.String()
 }
 
-func slowSession(t *testing.T, store *memStore) *driver {
+func slowSession(t *testing.T, store *memstore.Store) *driver {
 	d := newDriver(t, store)
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }
 	r := d.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Next: "1"}, MaxObjSize: 1 << 20}}}})
@@ -58,10 +59,10 @@ func TestChunkedFromClient(t *testing.T) {
 			t.Fatalf("chunk %d: %v, want %s", i, got, want)
 		}
 	}
-	if len(store.items["contacts"]) != 1 {
-		t.Fatalf("%d items", len(store.items["contacts"]))
+	if len(store.Items("contacts")) != 1 {
+		t.Fatalf("%d items", len(store.Items("contacts")))
 	}
-	for _, v := range store.items["contacts"] {
+	for _, v := range store.Items("contacts") {
 		if string(v) != card {
 			t.Errorf("reassembled item differs (%d vs %d bytes)", len(v), len(card))
 		}
@@ -72,8 +73,8 @@ func TestChunkedFromClient(t *testing.T) {
 	d.message(2, false, chunk(0, int64(len(card))+10))
 	d.message(3, false, chunk(1, 0))
 	r := d.message(4, true, chunk(2, 0))
-	if got := statuses(r); !strings.HasPrefix(got[2], "Add 2 424") || len(store.items["contacts"]) != 0 {
-		t.Errorf("size mismatch: %v, %d stored", got, len(store.items["contacts"]))
+	if got := statuses(r); !strings.HasPrefix(got[2], "Add 2 424") || len(store.Items("contacts")) != 0 {
+		t.Errorf("size mismatch: %v, %d stored", got, len(store.Items("contacts")))
 	}
 
 	store = newMemStore()
@@ -87,8 +88,8 @@ func TestChunkedFromClient(t *testing.T) {
 			abandoned = true
 		}
 	}
-	if !abandoned || len(store.items["contacts"]) != 1 {
-		t.Errorf("interleaved item: alert 223 %v, %d stored", abandoned, len(store.items["contacts"]))
+	if !abandoned || len(store.Items("contacts")) != 1 {
+		t.Errorf("interleaved item: alert 223 %v, %d stored", abandoned, len(store.Items("contacts")))
 	}
 
 	d = slowSession(t, newMemStore())

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"syncml-imap/pim"
+	"syncml-imap/pim/memstore"
 	"testing"
 )
 
@@ -12,13 +13,13 @@ import (
 // reason, and nothing is read or written.
 func TestSlotsFullRefused(t *testing.T) {
 	store := newMemStore()
-	srv := NewServer(ServerOptions{Auth: memAuth{store}, MaxDevices: 1})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw"), MaxDevices: 1})
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }
 	d1 := &driver{t: t, srv: srv, sid: "1"}
 	d1.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
 	d1.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab")})
 
-	before := len(store.state)
+	before := len(store.State())
 	m := &Message{Hdr: SyncHdr{VerDTD: "1.2", VerProto: "SyncML/1.2", SessionID: "9", MsgID: "1",
 		Target: Loc{LocURI: "http://127.0.0.1/syncml"}, Source: Loc{LocURI: "IMEI:other"},
 		Cred: &Cred{Meta: &Meta{Type: "syncml:auth-basic"}, Data: base64.StdEncoding.EncodeToString([]byte("alice:pw"))}},
@@ -37,8 +38,8 @@ func TestSlotsFullRefused(t *testing.T) {
 	if r.Hdr.RespURI != "" || len(commands[*Alert](r)) != 0 {
 		t.Errorf("refused session goes on: %+v", r.Hdr)
 	}
-	if len(store.state) != before {
-		t.Errorf("refusal wrote state: %d records, had %d", len(store.state), before)
+	if len(store.State()) != before {
+		t.Errorf("refusal wrote state: %d records, had %d", len(store.State()), before)
 	}
 }
 
@@ -48,13 +49,13 @@ func TestSlotsFullRefused(t *testing.T) {
 func TestDirections(t *testing.T) {
 	ctx := context.Background()
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }
-	setup := func(t *testing.T, dir pim.Direction) (*memStore, *driver, *pim.Item) {
+	setup := func(t *testing.T, dir pim.Direction) (*memstore.Store, *driver, *pim.Item) {
 		store := newMemStore()
 		ann := &pim.Item{Data: []byte(vc("Ann"))}
 		store.Put(ctx, "contacts", ann)
 		p := pim.DefaultPolicy()
 		p.Directions = map[string]pim.Direction{"contacts": dir}
-		d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: memAuth{store}, Policy: p})}
+		d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: store.Auth("alice", "pw"), Policy: p})}
 		return store, d, ann
 	}
 	sent := func(r *Message) []string {
@@ -79,8 +80,8 @@ func TestDirections(t *testing.T) {
 		if ops := strings.Join(sent(r), " "); ops != "Add:"+ann.ID+" Delete:L9" {
 			t.Errorf("sent %s, want the mailbox's item and a Delete of the device's new one", ops)
 		}
-		if len(store.items["contacts"]) != 1 {
-			t.Errorf("the device changed the mailbox: %d items", len(store.items["contacts"]))
+		if len(store.Items("contacts")) != 1 {
+			t.Errorf("the device changed the mailbox: %d items", len(store.Items("contacts")))
 		}
 		d.message(3, true, &Map{Target: *loc("contacts"), Source: *loc("ab"), MapItems: []MapItem{{Target: ann.ID, Source: "L1"}}})
 		// Next session: an edit and a delete are reverted too.
@@ -91,7 +92,7 @@ func TestDirections(t *testing.T) {
 		if ops := strings.Join(sent(r), " "); ops != "Replace:L1"+ann.ID {
 			t.Errorf("edit: sent %s, want the server's version back", ops)
 		}
-		if strings.Contains(string(store.items["contacts"][ann.ID]), "edited") {
+		if strings.Contains(string(store.Items("contacts")[ann.ID]), "edited") {
 			t.Error("the device's edit reached the mailbox")
 		}
 		d2.message(3, true)
@@ -102,7 +103,7 @@ func TestDirections(t *testing.T) {
 		if ops := strings.Join(sent(r), " "); ops != "Add:"+ann.ID {
 			t.Errorf("delete: sent %s, want the item added again", ops)
 		}
-		if len(store.items["contacts"]) != 1 {
+		if len(store.Items("contacts")) != 1 {
 			t.Error("the device's delete reached the mailbox")
 		}
 		// A refresh from the device would overwrite the mailbox: refused.
@@ -121,8 +122,8 @@ func TestDirections(t *testing.T) {
 		if ops := sent(r); len(ops) != 0 {
 			t.Errorf("sent %v to a device-to-server device", ops)
 		}
-		if len(store.items["contacts"]) != 2 {
-			t.Errorf("the device's item not stored: %d items", len(store.items["contacts"]))
+		if len(store.Items("contacts")) != 2 {
+			t.Errorf("the device's item not stored: %d items", len(store.Items("contacts")))
 		}
 	})
 
@@ -139,7 +140,7 @@ func TestDirections(t *testing.T) {
 // its first is open takes over; the first answers 403 and commits nothing.
 func TestSameDeviceTwoSessions(t *testing.T) {
 	store := newMemStore()
-	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }
 	first := &driver{t: t, srv: srv, sid: "1"}
 	first.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("contacts"), Source: loc("ab"), Meta: &Meta{Anchor: &Anchor{Next: "old"}}}}})
@@ -150,13 +151,13 @@ func TestSameDeviceTwoSessions(t *testing.T) {
 	if hdr := r.Body[0].(*Status); hdr.Data != "403" || !strings.Contains(hdr.Items[0].Data.Text, "replaced by a newer session") {
 		t.Fatalf("the replaced session: %+v", hdr)
 	}
-	if len(store.items["contacts"]) != 0 {
+	if len(store.Items("contacts")) != 0 {
 		t.Error("the replaced session wrote to the mailbox")
 	}
 	second.message(2, true, &Sync{Target: loc("contacts"), Source: loc("ab")})
 	second.message(3, true)
-	if !strings.Contains(string(store.state["device/IMEI:3550000/contacts"]), `"ClientNext":"new"`) {
-		t.Errorf("state after the newer session: %s", store.state["device/IMEI:3550000/contacts"])
+	if !strings.Contains(string(store.State()["device/IMEI:3550000/contacts"]), `"ClientNext":"new"`) {
+		t.Errorf("state after the newer session: %s", store.State()["device/IMEI:3550000/contacts"])
 	}
 }
 
@@ -166,14 +167,14 @@ func TestQuietSyncWrites(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
 	store.Put(ctx, "contacts", &pim.Item{Data: []byte(vc("Ann"))})
-	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	syncOps(t, srv, "1", "contacts", "201", "", "1")
-	before := store.saves
+	before := store.Stats().Saves
 	syncOps(t, srv, "2", "contacts", "200", "1", "2")
-	if n := store.saves - before; n != 1 {
+	if n := store.Stats().Saves - before; n != 1 {
 		t.Errorf("a quiet sync wrote %d state records, want 1", n)
 	}
-	s, err := pim.NewDevices(memSession{store}, 4).Get(ctx, "IMEI:3550000")
+	s, err := pim.NewDevices(store, 4).Get(ctx, "IMEI:3550000")
 	if err != nil || s == nil || s.LastSync.IsZero() || s.Databases["contacts"].IsZero() {
 		t.Errorf("slot %+v %v: sync times missing", s, err)
 	}

@@ -7,22 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syncml-imap/pim"
 	"testing"
 )
-
-// userAuth accepts one user and password.
-type userAuth struct {
-	user, pw string
-	store    *memStore
-}
-
-func (a userAuth) Login(_ context.Context, user, pw string) (pim.Store, error) {
-	if user != a.user || pw != a.pw {
-		return nil, pim.ErrAuthFailed
-	}
-	return memSession{a.store}, nil
-}
 
 // TestReplayCapturedWBXML replays a WBXML session recorded from the real
 // SyncEvolution client (integration.TestCaptureWBXML): a slow sync of
@@ -33,7 +19,7 @@ func TestReplayCapturedWBXML(t *testing.T) {
 		t.Fatalf("%d captured messages", len(files))
 	}
 	store := newMemStore()
-	srv := NewServer(ServerOptions{Auth: userAuth{"carol@example.org", "carol-pw", store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("carol@example.org", "carol-pw")})
 	keys := map[string]string{} // SessionID → session key
 	var alertCodes, hdr []string
 	for _, f := range files {
@@ -96,11 +82,11 @@ func TestReplayCapturedWBXML(t *testing.T) {
 	if strings.Join(alertCodes, ",") != "200,200" {
 		t.Errorf("alert statuses %v, want the slow sync then a matching two-way", alertCodes)
 	}
-	if n := len(store.items["contacts"]); n != 3 {
+	if n := len(store.Items("contacts")); n != 3 {
 		t.Errorf("%d contacts stored, want 3", n)
 	}
 	changed := 0
-	for _, d := range store.items["contacts"] {
+	for _, d := range store.Items("contacts") {
 		if strings.Contains(string(d), "NOTE:changed") {
 			changed++
 		}

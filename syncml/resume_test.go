@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"syncml-imap/pim"
+	"syncml-imap/pim/memstore"
 	"testing"
 )
 
@@ -166,7 +167,7 @@ func alertCodes(r *Message) (int, string) {
 // every item reaches the device once, and the next sync sends nothing.
 func TestResumeServerChanges(t *testing.T) {
 	m := newMemStore()
-	testResumeServerChanges(t, m, memAuth{m})
+	testResumeServerChanges(t, m, m.Auth("alice", "pw"))
 }
 
 func testResumeServerChanges(t *testing.T, store pim.Store, auth pim.Authenticator) {
@@ -243,7 +244,7 @@ func TestResumeClientAdds(t *testing.T) {
 	for _, resendAll := range []bool{true, false} {
 		t.Run(fmt.Sprintf("resendAll=%v", resendAll), func(t *testing.T) {
 			m := newMemStore()
-			testResumeClientAdds(t, m, memAuth{m}, resendAll)
+			testResumeClientAdds(t, m, m.Auth("alice", "pw"), resendAll)
 		})
 	}
 }
@@ -312,7 +313,7 @@ func testResumeClientAdds(t *testing.T, store pim.Store, auth pim.Authenticator,
 // know, 508 and a slow sync (as Synthesis).
 func TestResumeNotPossible(t *testing.T) {
 	store := newMemStore()
-	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	d := newResumeDevice(t, srv)
 	if !d.sync(false) {
 		t.Fatal("first sync")
@@ -358,7 +359,7 @@ func (d *resumeDevice) finishSync(t *testing.T) {
 // next sync offers them again.
 func TestRefusedAddRetried(t *testing.T) {
 	m := newMemStore()
-	testRefusedAddRetried(t, m, memAuth{m})
+	testRefusedAddRetried(t, m, m.Auth("alice", "pw"))
 }
 
 func testRefusedAddRetried(t *testing.T, store pim.Store, auth pim.Authenticator) {
@@ -427,10 +428,10 @@ func containsResume(key string) bool {
 	return false
 }
 
-// memState is the memStore's state records (nil for another store).
+// memState is the memstore.Store's state records (nil for another store).
 func memState(st pim.Store) map[string][]byte {
-	if m, ok := st.(*memStore); ok {
-		return m.state
+	if m, ok := st.(*memstore.Store); ok {
+		return m.State()
 	}
 	return nil
 }

@@ -12,16 +12,15 @@ import (
 	"strings"
 	"sync"
 	"syncml-imap/pim"
+	"syncml-imap/pim/memstore"
 	"testing"
 	"time"
 )
 
 // mailboxNames lists the FN of every stored contact, sorted.
-func mailboxNames(m *memStore) []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+func mailboxNames(m *memstore.Store) []string {
 	items := map[string]string{}
-	for id, b := range m.items["contacts"] {
+	for id, b := range m.Items("contacts") {
 		items[id] = string(b)
 	}
 	return names(items)
@@ -45,7 +44,7 @@ func TestResetPhoneSlowSync(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := newMemStore()
-			srv := NewServer(ServerOptions{Auth: memAuth{store}})
+			srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 			defer srv.Close()
 			phone := newSimDevice(t, srv, "IMEI:3550001")
 			phone.replaceOnSlow = tc.replace
@@ -89,10 +88,10 @@ func TestResetPhoneSlowSync(t *testing.T) {
 	}
 }
 
-// connAuth logs alice in to one memStore and counts the open
+// connAuth logs alice in to one memstore.Store and counts the open
 // "connections" (stores not closed yet), like IMAP logins.
 type connAuth struct {
-	store  *memStore
+	store  *memstore.Store
 	mu     sync.Mutex
 	open   int
 	logins int
@@ -101,7 +100,7 @@ type connAuth struct {
 }
 
 type connStore struct {
-	*memStore
+	*memstore.Store
 	a    *connAuth
 	once sync.Once
 }
@@ -125,7 +124,7 @@ func (a *connAuth) Login(_ context.Context, user, pw string) (pim.Store, error) 
 	}
 	a.open++
 	a.logins++
-	return &connStore{memStore: a.store, a: a}, nil
+	return &connStore{Store: a.store, a: a}, nil
 }
 
 func (a *connAuth) conns() int { a.mu.Lock(); defer a.mu.Unlock(); return a.open }
@@ -152,8 +151,8 @@ func TestUnauthenticatedLeavesNothing(t *testing.T) {
 	srv.mu.Lock()
 	n := len(srv.sessions)
 	srv.mu.Unlock()
-	if n != 0 || auth.conns() != 0 || store.saves != 0 {
-		t.Errorf("after 1500 unauthenticated messages: %d sessions, %d connections open, %d state writes", n, auth.conns(), store.saves)
+	if n != 0 || auth.conns() != 0 || store.Stats().Saves != 0 {
+		t.Errorf("after 1500 unauthenticated messages: %d sessions, %d connections open, %d state writes", n, auth.conns(), store.Stats().Saves)
 	}
 }
 
@@ -221,13 +220,13 @@ func TestReplacedSessionEndsAtOnce(t *testing.T) {
 	if hdrCode(r) != int(StatusForbidden) || !strings.Contains(hdrStatus(r).Items[0].Data.Text, "replaced") {
 		t.Errorf("the old session's next message: %v", statuses(r))
 	}
-	if n := len(store.items["contacts"]); n != 0 {
+	if n := len(store.Items("contacts")); n != 0 {
 		t.Errorf("the replaced session stored %d items", n)
 	}
 	if !retry.serverChanges(retry.clientSync(true)) {
 		t.Fatal("the new session failed")
 	}
-	if n := len(store.items["contacts"]); n != 5 {
+	if n := len(store.Items("contacts")); n != 5 {
 		t.Errorf("%d items after the new session, want 5", n)
 	}
 }
@@ -236,7 +235,7 @@ func TestReplacedSessionEndsAtOnce(t *testing.T) {
 // bob's credentials executes nothing.
 func TestOtherUsersCredentialsRefused(t *testing.T) {
 	store := newMemStore()
-	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srv.Close()
 	phone := newSimDevice(t, srv, "IMEI:8")
 	phone.add(vc("Ann"))
@@ -259,7 +258,7 @@ func TestOtherUsersCredentialsRefused(t *testing.T) {
 	if st := hdrStatus(r); st.Data != "401" {
 		t.Errorf("another user's credentials: %v", statuses(r))
 	}
-	if n := len(store.items["contacts"]); n != 0 {
+	if n := len(store.Items("contacts")); n != 0 {
 		t.Errorf("%d items stored from the refused message", n)
 	}
 }
@@ -296,8 +295,8 @@ func TestIdleSessionReleasesConnection(t *testing.T) {
 	if !s.serverChanges(s.clientSync(true)) {
 		t.Fatal("the session failed after its connection was released")
 	}
-	if auth.logins != 2 || len(store.items["contacts"]) != 1 {
-		t.Errorf("%d logins (want 2: the first and the reopen), %d items", auth.logins, len(store.items["contacts"]))
+	if auth.logins != 2 || len(store.Items("contacts")) != 1 {
+		t.Errorf("%d logins (want 2: the first and the reopen), %d items", auth.logins, len(store.Items("contacts")))
 	}
 }
 
@@ -334,10 +333,11 @@ func TestUserSessionCap(t *testing.T) {
 	}
 }
 
-// faultAuth logs alice in to a memStore whose Get and Put fail on demand.
+// faultAuth logs alice in to a memstore.Store whose operations fail on
+// demand, through the store's fault hooks.
 type faultAuth struct {
-	store *memStore
-	mu    sync.Mutex
+	pim.Authenticator
+	mu sync.Mutex
 	// failGet, failPut: the next calls fail; putThenFail: Put stores,
 	// then reports a failure (the connection broke after the write).
 	failGet, failPut, putThenFail bool
@@ -348,63 +348,33 @@ type faultAuth struct {
 	failSave string
 }
 
-type faultStore struct {
-	memSession
-	a *faultAuth
-}
-
-func (a *faultAuth) Login(_ context.Context, user, pw string) (pim.Store, error) {
-	if user != "alice" || pw != "pw" {
-		return nil, pim.ErrAuthFailed
-	}
-	return &faultStore{memSession{a.store}, a}, nil
+func newFaultAuth(store *memstore.Store) *faultAuth {
+	a := &faultAuth{Authenticator: store.Auth("alice", "pw")}
+	store.Configure(func(o *memstore.Options) { o.Fault, o.FaultAfter = a.before, a.after })
+	return a
 }
 
 func (a *faultAuth) set(f func(a *faultAuth)) { a.mu.Lock(); f(a); a.mu.Unlock() }
 
 var errBroken = fmt.Errorf("imap: connection reset: %w", pim.ErrUnavailable)
 
-func (f *faultStore) Changes(ctx context.Context, db string, since []byte) (*pim.Changes, error) {
-	f.a.mu.Lock()
-	err := f.a.failChanges
-	f.a.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	return f.memSession.Changes(ctx, db, since)
-}
-
-func (f *faultStore) Get(ctx context.Context, db string, ids ...string) ([]*pim.Item, error) {
-	f.a.mu.Lock()
-	fail := f.a.failGet
-	f.a.mu.Unlock()
-	if fail {
-		return nil, errBroken
-	}
-	return f.memSession.Get(ctx, db, ids...)
-}
-
-func (f *faultStore) SaveState(ctx context.Context, key string, data []byte) error {
-	f.a.mu.Lock()
-	fail := f.a.failSave != "" && key == f.a.failSave
-	f.a.mu.Unlock()
-	if fail {
+func (a *faultAuth) before(op memstore.Op, name string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case op == memstore.OpChanges:
+		return a.failChanges
+	case op == memstore.OpGet && a.failGet, op == memstore.OpPut && a.failPut,
+		op == memstore.OpSaveState && a.failSave != "" && name == a.failSave:
 		return errBroken
 	}
-	return f.memSession.SaveState(ctx, key, data)
+	return nil
 }
 
-func (f *faultStore) Put(ctx context.Context, db string, items ...*pim.Item) error {
-	f.a.mu.Lock()
-	fail, after := f.a.failPut, f.a.putThenFail
-	f.a.mu.Unlock()
-	if fail {
-		return errBroken
-	}
-	if err := f.memSession.Put(ctx, db, items...); err != nil {
-		return err
-	}
-	if after {
+func (a *faultAuth) after(op memstore.Op, _ string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if op == memstore.OpPut && a.putThenFail {
 		return errBroken
 	}
 	return nil
@@ -418,7 +388,7 @@ func TestStoreWriteFailure(t *testing.T) {
 	for _, after := range []bool{false, true} {
 		t.Run(fmt.Sprintf("stored-then-failed=%v", after), func(t *testing.T) {
 			store := newMemStore()
-			auth := &faultAuth{store: store}
+			auth := newFaultAuth(store)
 			var reports []*SessionReport
 			srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
 			defer srv.Close()
@@ -446,7 +416,7 @@ func TestStoreWriteFailure(t *testing.T) {
 			if raw, _ := store.LoadState(context.Background(), pim.LastErrorKey(phone.id)); raw == nil || json.Unmarshal(raw, &le) != nil || le.Result != "unavailable" {
 				t.Errorf("last-error record: %+v", le)
 			}
-			devs := pim.NewDevices(memSession{store}, 4)
+			devs := pim.NewDevices(store, 4)
 			lastErr := func() *pim.LastError {
 				t.Helper()
 				slot, err := devs.Get(context.Background(), phone.id)
@@ -484,7 +454,7 @@ func TestStoreWriteFailure(t *testing.T) {
 // value), nothing committed; the next sync applies the edit.
 func TestStoreReadFailureAborts(t *testing.T) {
 	store := newMemStore()
-	auth := &faultAuth{store: store}
+	auth := newFaultAuth(store)
 	srv := NewServer(ServerOptions{Auth: auth})
 	defer srv.Close()
 	phone := newSimDevice(t, srv, "IMEI:11")
@@ -494,7 +464,7 @@ func TestStoreReadFailureAborts(t *testing.T) {
 	}
 	phone.items[luid] = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nTEL:222\r\nEND:VCARD\r\n"
 	phone.dirty[luid] = OpReplace
-	before := store.puts
+	before := store.Stats().Puts
 	auth.set(func(a *faultAuth) { a.failGet = true })
 	s := phone.begin()
 	s.alert(false)
@@ -502,7 +472,7 @@ func TestStoreReadFailureAborts(t *testing.T) {
 	if got := statuses(r); !slices.ContainsFunc(got, func(st string) bool { return strings.HasPrefix(st, "Replace") && strings.Contains(st, " 510") }) {
 		t.Errorf("statuses with the read failing: %v", got)
 	}
-	if store.puts != before {
+	if store.Stats().Puts != before {
 		t.Error("the store was written while its read failed")
 	}
 	if s.serverChanges(r) {
@@ -512,13 +482,13 @@ func TestStoreReadFailureAborts(t *testing.T) {
 	if !phone.sync(false) {
 		t.Fatal("the next sync failed")
 	}
-	for _, b := range store.items["contacts"] {
+	for _, b := range store.Items("contacts") {
 		if !bytes.Contains(b, []byte("TEL:222")) {
 			t.Errorf("the edit did not reach the mailbox:\n%s", b)
 		}
 	}
-	if len(store.items["contacts"]) != 1 {
-		t.Errorf("%d contacts, want 1", len(store.items["contacts"]))
+	if len(store.Items("contacts")) != 1 {
+		t.Errorf("%d contacts, want 1", len(store.Items("contacts")))
 	}
 }
 
@@ -593,7 +563,7 @@ func TestServerSessionCap(t *testing.T) {
 // overwritten or doubled.
 func TestClientRefreshRequired(t *testing.T) {
 	store := newMemStore()
-	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srv.Close()
 	phone := newSimDevice(t, srv, "IMEI:508")
 	var want []string
@@ -645,7 +615,8 @@ func TestListFailureReported(t *testing.T) {
 		want string
 	}{{errBroken, "unavailable"}, {errors.New("imap: NO [SERVERBUG] internal error"), "failed"}} {
 		store := newMemStore()
-		auth := &faultAuth{store: store, failChanges: tc.err}
+		auth := newFaultAuth(store)
+		auth.failChanges = tc.err
 		var reports []*SessionReport
 		srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
 		phone := newSimDevice(t, srv, "IMEI:list")
@@ -668,7 +639,7 @@ func TestListFailureReported(t *testing.T) {
 // cleanly, without touching the store.
 func TestEndedSessionRefused(t *testing.T) {
 	store := newMemStore()
-	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srv.Close()
 	phone := newSimDevice(t, srv, "IMEI:ended")
 	phone.add(vc("Ann"))
@@ -682,7 +653,7 @@ func TestEndedSessionRefused(t *testing.T) {
 	if st := hdrStatus(r); st.Data != "403" || !strings.Contains(st.Items[0].Data.Text, "ended") {
 		t.Errorf("message to an ended session: %v", statuses(r))
 	}
-	if n := len(store.items["contacts"]); n != 0 {
+	if n := len(store.Items("contacts")); n != 0 {
 		t.Errorf("%d items stored by an ended session", n)
 	}
 }
@@ -695,7 +666,7 @@ func TestEndedSessionRefused(t *testing.T) {
 func TestSharedDeviceIDSameSecond(t *testing.T) {
 	store := newMemStore()
 	now := time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
-	srv := NewServer(ServerOptions{Auth: memAuth{store}, now: func() time.Time { return now }})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw"), now: func() time.Time { return now }})
 	defer srv.Close()
 	x, y := newSimDevice(t, srv, "IMEI:shared"), newSimDevice(t, srv, "IMEI:shared")
 	var want []string

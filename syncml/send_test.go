@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"syncml-imap/pim"
+	"syncml-imap/pim/memstore"
 	"testing"
 )
 
@@ -112,7 +113,7 @@ func TestRefreshFromServerBounded(t *testing.T) {
 		store.Put(ctx, "contacts", it)
 		ids = append(ids, it.ID)
 	}
-	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srv.Close()
 	phone := newSimDevice(t, srv, "IMEI:refresh")
 	phone.maxMsgSize = 6000
@@ -130,8 +131,8 @@ func TestRefreshFromServerBounded(t *testing.T) {
 	if most > feedBatch {
 		t.Errorf("the session held %d items at once, want at most a batch (%d)", most, feedBatch)
 	}
-	if store.maxGet > feedBatch {
-		t.Errorf("one store read asked for %d items, want at most %d", store.maxGet, feedBatch)
+	if store.Stats().MaxGet > feedBatch {
+		t.Errorf("one store read asked for %d items, want at most %d", store.Stats().MaxGet, feedBatch)
 	}
 	if announced != n {
 		t.Errorf("NumberOfChanges %d, want %d", announced, n)
@@ -155,7 +156,7 @@ func TestRefreshFromServerBounded(t *testing.T) {
 	if len(seen) != n {
 		t.Errorf("%d items sent, want %d", len(seen), n)
 	}
-	st := store.dbState(t, phone.id, "contacts")
+	st := dbStateOf(t, store, phone.id, "contacts")
 	if len(st.Map) != n {
 		t.Errorf("committed map holds %d items, want %d", len(st.Map), n)
 	}
@@ -181,7 +182,7 @@ func TestServerChangesAcrossMessages(t *testing.T) {
 		store.Put(ctx, "contacts", it)
 		ids = append(ids, it.ID)
 	}
-	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srv.Close()
 	phone := newSimDevice(t, srv, "IMEI:many")
 	phone.maxMsgSize = 5000
@@ -199,19 +200,19 @@ func TestServerChangesAcrossMessages(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		store.Put(ctx, "contacts", &pim.Item{Data: []byte(vc(fmt.Sprintf("New %03d", i)))})
 	}
-	store.maxGet = 0
+	store.ResetStats()
 	if !phone.sync(false) {
 		t.Fatal("the sync of the server's changes failed")
 	}
-	if store.maxGet > feedBatch {
-		t.Errorf("one store read asked for %d items, want at most %d", store.maxGet, feedBatch)
+	if store.Stats().MaxGet > feedBatch {
+		t.Errorf("one store read asked for %d items, want at most %d", store.Stats().MaxGet, feedBatch)
 	}
 	if got, want := names(phone.items), mailboxNames(store); !slices.Equal(got, want) {
 		t.Errorf("phone holds %d items, the mailbox %d; first differences: %v", len(got), len(want), firstDiff(got, want))
 	}
-	st := store.dbState(t, phone.id, "contacts")
-	if len(st.Map) != len(store.items["contacts"]) {
-		t.Errorf("map holds %d items, the mailbox %d", len(st.Map), len(store.items["contacts"]))
+	st := dbStateOf(t, store, phone.id, "contacts")
+	if len(st.Map) != len(store.Items("contacts")) {
+		t.Errorf("map holds %d items, the mailbox %d", len(st.Map), len(store.Items("contacts")))
 	}
 	before := len(phone.items)
 	if !phone.sync(false) || len(phone.items) != before {
@@ -240,7 +241,7 @@ func TestServerSendReadFailure(t *testing.T) {
 	for i := 0; i < n; i++ {
 		store.Put(ctx, "contacts", &pim.Item{Data: []byte(vc(fmt.Sprintf("C%04d", i)))})
 	}
-	auth := &faultAuth{store: store}
+	auth := newFaultAuth(store)
 	var reports []*SessionReport
 	srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
 	defer srv.Close()
@@ -279,7 +280,7 @@ func TestServerSendReadFailure(t *testing.T) {
 	if len(again) != n {
 		t.Errorf("the next refresh sent %d items, want %d", len(again), n)
 	}
-	if st := store.dbState(t, phone.id, "contacts"); len(st.Map) != n {
+	if st := dbStateOf(t, store, phone.id, "contacts"); len(st.Map) != n {
 		t.Errorf("committed map holds %d items, want %d", len(st.Map), n)
 	}
 }
@@ -291,7 +292,7 @@ func TestServerSendReadFailure(t *testing.T) {
 // once.
 func TestSlowSyncFromDeviceHoldsNothing(t *testing.T) {
 	store := newMemStore()
-	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srv.Close()
 	phone := newSimDevice(t, srv, "IMEI:ingest")
 	phone.maxMsgSize = 1 << 20
@@ -328,7 +329,7 @@ func TestSlowSyncFromDeviceHoldsNothing(t *testing.T) {
 func TestMergedItemSentBack(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srv.Close()
 	phone := newSimDevice(t, srv, "IMEI:merge")
 	card := func(tel, email string) string {
@@ -338,7 +339,7 @@ func TestMergedItemSentBack(t *testing.T) {
 	if !phone.sync(true) {
 		t.Fatal("slow sync failed")
 	}
-	for id := range store.items["contacts"] {
+	for id := range store.Items("contacts") {
 		store.Put(ctx, "contacts", &pim.Item{ID: id, Data: []byte(card("+49 30 2222", "clara@old.example"))})
 	}
 	phone.items[luid] = card("+49 30 1111", "clara@new.example")
@@ -353,10 +354,8 @@ func TestMergedItemSentBack(t *testing.T) {
 	}
 }
 
-func firstItem(store *memStore, db string) []byte {
-	store.mu.Lock()
-	defer store.mu.Unlock()
-	for _, d := range store.items[db] {
+func firstItem(store *memstore.Store, db string) []byte {
+	for _, d := range store.Items(db) {
 		return d
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"syncml-imap/pim"
+	"syncml-imap/pim/memstore"
 	"testing"
 )
 
@@ -23,25 +24,25 @@ func TestChangedSyncWritesDelta(t *testing.T) {
 		t.Run(fmt.Sprint("point-deltas=", deltas), func(t *testing.T) {
 			ctx := context.Background()
 			store := newMemStore()
-			store.noDelta = !deltas
+			store.Configure(func(o *memstore.Options) { o.NoDelta = !deltas })
 			var ids []string
 			for i := 0; i < 2000; i++ {
 				it := &pim.Item{Data: []byte(vc(fmt.Sprintf("Server %04d", i)))}
 				store.Put(ctx, "contacts", it)
 				ids = append(ids, it.ID)
 			}
-			srv := NewServer(ServerOptions{Auth: memAuth{store}})
+			srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 			defer srv.Close()
 			phone := newSimDevice(t, srv, "IMEI:delta")
 			phone.maxMsgSize = 1 << 20
 			if !phone.sync(true) {
 				t.Fatal("slow sync failed")
 			}
-			baseSize := store.bulkBytesSaved
+			baseSize := store.Stats().BulkBytesSaved
 			luids := slices.Sorted(maps.Keys(phone.items))
 			check := func(step int) {
 				t.Helper()
-				st := store.dbState(t, phone.id, "contacts")
+				st := dbStateOf(t, store, phone.id, "contacts")
 				if len(st.Map) != len(phone.items) {
 					t.Fatalf("step %d: state maps %d items, the phone holds %d", step, len(st.Map), len(phone.items))
 				}
@@ -60,8 +61,8 @@ func TestChangedSyncWritesDelta(t *testing.T) {
 			}
 			compactions := 0
 			for step := 0; step < 2*maxLog+4; step++ {
-				before := store.dbState(t, phone.id, "contacts")
-				saved := store.bulkBytesSaved
+				before := dbStateOf(t, store, phone.id, "contacts")
+				saved := store.Stats().BulkBytesSaved
 				if step%2 == 0 {
 					luid := luids[step]
 					phone.items[luid] = vc(fmt.Sprintf("Phone edit %d", step))
@@ -72,8 +73,8 @@ func TestChangedSyncWritesDelta(t *testing.T) {
 				if !phone.sync(false) {
 					t.Fatalf("step %d: sync failed", step)
 				}
-				after := store.dbState(t, phone.id, "contacts")
-				wrote := store.bulkBytesSaved - saved
+				after := dbStateOf(t, store, phone.id, "contacts")
+				wrote := store.Stats().BulkBytesSaved - saved
 				switch {
 				case after.Bulk != before.Bulk:
 					compactions++
@@ -93,7 +94,7 @@ func TestChangedSyncWritesDelta(t *testing.T) {
 				t.Error("the deltas were never compacted")
 			}
 			// A fresh server (nothing in memory) reads base and deltas.
-			srv2 := NewServer(ServerOptions{Auth: memAuth{store}})
+			srv2 := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 			defer srv2.Close()
 			phone.srv = srv2
 			phone.items[luids[1]] = vc("Last edit")
@@ -112,7 +113,7 @@ func TestChangedSyncWritesDelta(t *testing.T) {
 func TestDeltaLost(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	srv := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srv.Close()
 	phone := newSimDevice(t, srv, "IMEI:lost")
 	ann := phone.add(vc("Ann"))
@@ -125,13 +126,13 @@ func TestDeltaLost(t *testing.T) {
 	if !phone.sync(false) {
 		t.Fatal("sync failed")
 	}
-	st := store.dbState(t, phone.id, "contacts")
+	st := dbStateOf(t, store, phone.id, "contacts")
 	if len(st.Log) != 1 {
 		t.Fatalf("%d deltas, want 1", len(st.Log))
 	}
 	store.DeleteState(ctx, deltaKey(phone.id, "contacts", st.Bulk, st.Log[0]))
 	// A daemon started afresh: nothing of the state in memory.
-	srv2 := NewServer(ServerOptions{Auth: memAuth{store}})
+	srv2 := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srv2.Close()
 	phone.srv = srv2
 	phone.items[ann] = vc("Ann Edited")
@@ -215,9 +216,9 @@ func TestStateCache(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		store.Put(ctx, "contacts", &pim.Item{Data: []byte(vc(fmt.Sprintf("Server %02d", i)))})
 	}
-	srvA := NewServer(ServerOptions{Auth: memAuth{store}})
+	srvA := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srvA.Close()
-	srvB := NewServer(ServerOptions{Auth: memAuth{store}})
+	srvB := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srvB.Close()
 	phone := newSimDevice(t, srvA, "IMEI:cache")
 	if !phone.sync(true) {
@@ -229,11 +230,11 @@ func TestStateCache(t *testing.T) {
 		phone.srv = srv
 		phone.items[luids[i]] = vc(fmt.Sprintf("Edit %d", i))
 		phone.dirty[luids[i]] = "Replace"
-		before := store.bulkLoads
+		before := store.Stats().BulkLoads
 		if !phone.sync(false) {
 			t.Fatalf("edit %d: sync failed", i)
 		}
-		return store.bulkLoads - before
+		return store.Stats().BulkLoads - before
 	}
 	if n := edit(srvA, 0); n != 0 {
 		t.Errorf("same daemon: %d bulk reads, want 0", n)
@@ -250,7 +251,7 @@ func TestStateCache(t *testing.T) {
 	if got, want := names(phone.items), mailboxNames(store); !slices.Equal(got, want) {
 		t.Errorf("phone %v, mailbox %v", got, want)
 	}
-	st := store.dbState(t, phone.id, "contacts")
+	st := dbStateOf(t, store, phone.id, "contacts")
 	if len(st.Map) != len(phone.items) {
 		t.Errorf("state maps %d, phone holds %d", len(st.Map), len(phone.items))
 	}
@@ -263,7 +264,7 @@ func TestStateCache(t *testing.T) {
 // the anchors) leave each contact once, on both sides.
 func TestDeltaWithoutState(t *testing.T) {
 	store := newMemStore()
-	auth := &faultAuth{store: store}
+	auth := newFaultAuth(store)
 	srv := NewServer(ServerOptions{Auth: auth})
 	defer srv.Close()
 	phone := newSimDevice(t, srv, "IMEI:nohead")
@@ -272,7 +273,7 @@ func TestDeltaWithoutState(t *testing.T) {
 	if !phone.sync(true) {
 		t.Fatal("slow sync failed")
 	}
-	before := store.dbState(t, phone.id, "contacts")
+	before := dbStateOf(t, store, phone.id, "contacts")
 	phone.items[ann] = vc("Ann Edited")
 	phone.dirty[ann] = OpReplace
 	var reports []string
@@ -286,7 +287,7 @@ func TestDeltaWithoutState(t *testing.T) {
 	if len(reports) != 1 || reports[0] == "ok" {
 		t.Errorf("session results %v, want one that is not ok", reports)
 	}
-	if st := store.dbState(t, phone.id, "contacts"); len(st.Log) != len(before.Log) || st.Bulk != before.Bulk {
+	if st := dbStateOf(t, store, phone.id, "contacts"); len(st.Log) != len(before.Log) || st.Bulk != before.Bulk {
 		t.Fatalf("the state names %d deltas, want the %d before", len(st.Log), len(before.Log))
 	}
 	if keys := mustList(t, store, bulkPrefix(phone.id, "contacts")); len(keys) != 2 {
@@ -306,7 +307,7 @@ func TestDeltaWithoutState(t *testing.T) {
 	if p := names(phone.items); !slices.Equal(p, mailboxNames(store)) {
 		t.Errorf("phone %v", p)
 	}
-	if st := store.dbState(t, phone.id, "contacts"); len(st.Map) != 2 {
+	if st := dbStateOf(t, store, phone.id, "contacts"); len(st.Map) != 2 {
 		t.Errorf("state maps %d items, want 2", len(st.Map))
 	}
 }

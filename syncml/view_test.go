@@ -36,11 +36,11 @@ func TestTasksInCalendarDatabase(t *testing.T) {
 		t.Fatalf("statuses %v", got)
 	}
 	d.message(3, true)
-	if len(store.items["calendar"]) != 1 || len(store.items["tasks"]) != 1 {
-		t.Fatalf("stored %d events and %d tasks, want 1 and 1", len(store.items["calendar"]), len(store.items["tasks"]))
+	if len(store.Items("calendar")) != 1 || len(store.Items("tasks")) != 1 {
+		t.Fatalf("stored %d events and %d tasks, want 1 and 1", len(store.Items("calendar")), len(store.Items("tasks")))
 	}
 	var taskID string
-	for id, v := range store.items["tasks"] {
+	for id, v := range store.Items("tasks") {
 		taskID = id
 		if !strings.Contains(string(v), "BEGIN:VTODO") || !strings.Contains(string(v), "VERSION:2.0") {
 			t.Errorf("stored task %q", v)
@@ -78,11 +78,11 @@ func TestTasksInCalendarDatabase(t *testing.T) {
 		t.Fatalf("statuses %v", got)
 	}
 	d3.message(3, true)
-	if len(store.items["tasks"]) != 1 || !strings.Contains(string(store.items["tasks"][taskID]), "Buy oat milk") {
-		t.Fatalf("tasks after the device's edit and delete: %q", store.items["tasks"])
+	if len(store.Items("tasks")) != 1 || !strings.Contains(string(store.Items("tasks")[taskID]), "Buy oat milk") {
+		t.Fatalf("tasks after the device's edit and delete: %q", store.Items("tasks"))
 	}
-	if len(store.items["calendar"]) != 1 {
-		t.Errorf("calendar: %d items", len(store.items["calendar"]))
+	if len(store.Items("calendar")) != 1 {
+		t.Errorf("calendar: %d items", len(store.Items("calendar")))
 	}
 
 	// A slow sync (the device lost its anchors) matches, doubles nothing.
@@ -94,8 +94,8 @@ func TestTasksInCalendarDatabase(t *testing.T) {
 			{Source: loc("T1"), Data: &Data{Text: strings.Replace(vcalTodo, "Buy milk", "Buy oat milk", 1)}},
 		}}}})
 	d4.message(3, true)
-	if len(store.items["calendar"]) != 1 || len(store.items["tasks"]) != 1 {
-		t.Errorf("after a slow sync: %d events and %d tasks, want 1 and 1", len(store.items["calendar"]), len(store.items["tasks"]))
+	if len(store.Items("calendar")) != 1 || len(store.Items("tasks")) != 1 {
+		t.Errorf("after a slow sync: %d events and %d tasks, want 1 and 1", len(store.Items("calendar")), len(store.Items("tasks")))
 	}
 }
 
@@ -149,7 +149,7 @@ func TestVCalDeviceZone(t *testing.T) {
 		store := newMemStore()
 		p := pim.DefaultPolicy()
 		p.TimeZone = zone
-		d := &driver{t: t, srv: NewServer(ServerOptions{Auth: memAuth{store}, Policy: p}), sid: "1"}
+		d := &driver{t: t, srv: NewServer(ServerOptions{Auth: store.Auth("alice", "pw"), Policy: p}), sid: "1"}
 		d.message(1, true, &Alert{Data: "201", Items: []Item{{Target: loc("calendar"), Source: loc("cal"), Meta: &Meta{Anchor: &Anchor{Next: "1"}}}}})
 		var cmds []Command
 		for i, it := range items {
@@ -157,7 +157,7 @@ func TestVCalDeviceZone(t *testing.T) {
 		}
 		d.message(2, true, &Sync{Target: loc("calendar"), Source: loc("cal"), Commands: cmds})
 		out := map[string]string{}
-		for _, v := range store.items["calendar"] {
+		for _, v := range store.Items("calendar") {
 			out[vobjectSummary(v)] = string(v)
 		}
 		return out

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"syncml-imap/pim"
+	"syncml-imap/pim/memstore"
 	"syncml-imap/syncml"
 )
 
@@ -85,7 +86,7 @@ func accounts(n int) []Account {
 func TestRunInProcess(t *testing.T) {
 	for _, wbxml := range []bool{false, true} {
 		t.Run(fmt.Sprintf("wbxml=%v", wbxml), func(t *testing.T) {
-			e, url := newEndpoint(t, &memAuth{}, 6000)
+			e, url := newEndpoint(t, &memstore.Accounts{Password: "pw"}, 6000)
 			cfg := &Config{URL: url, Sizes: []int{40, 250}, Repeat: 2, Changes: 3, Concurrent: 10, ConcurrentItems: 3,
 				WBXML: wbxml, MaxMsgSize: 8000, Logf: t.Logf}
 			cfg.Accounts = accounts(NeedAccounts(cfg))
@@ -124,7 +125,7 @@ func TestRunInProcess(t *testing.T) {
 // loses some fails the run (a check, not a figure): the refresh to a
 // fresh device brings fewer than were sent.
 func TestRunFailsOnLostItems(t *testing.T) {
-	_, url := newEndpoint(t, &memAuth{lose: 7}, 60000)
+	_, url := newEndpoint(t, &memstore.Accounts{Password: "pw", Options: &memstore.Options{Lose: 7}}, 60000)
 	cfg := &Config{URL: url, Sizes: []int{50}, Repeat: 1, Changes: 2, Concurrent: -1}
 	cfg.Accounts = accounts(NeedAccounts(cfg))
 	rep, err := Run(context.Background(), cfg)
@@ -142,7 +143,7 @@ func TestRunFailsOnLostItems(t *testing.T) {
 // TestRunRefusesWrongPassword: a login the server refuses ends the run
 // with ErrAuth.
 func TestRunRefusesWrongPassword(t *testing.T) {
-	_, url := newEndpoint(t, &memAuth{}, 60000)
+	_, url := newEndpoint(t, &memstore.Accounts{Password: "pw"}, 60000)
 	cfg := &Config{URL: url, Sizes: []int{10}, Repeat: 1, Changes: 1, Concurrent: -1,
 		Accounts: []Account{{User: "load001", Password: "wrong"}}}
 	_, err := Run(context.Background(), cfg)
