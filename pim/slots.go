@@ -82,7 +82,7 @@ func LastErrorKey(deviceID string) string { return DeviceKey(deviceID, "last-err
 // device's last completed sync.
 type LastError struct {
 	Time   time.Time `json:"time"`
-	Result string    `json:"result"`
+	Result Result    `json:"result"`
 	Error  string    `json:"error"`
 }
 

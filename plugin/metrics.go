@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"syncml-imap/pim"
-	"syncml-imap/syncml"
 )
 
 // Metrics are the daemon's Prometheus metrics, in a registry of their own
@@ -127,14 +126,14 @@ func (m *Metrics) instrumentHTTP(next http.Handler) http.Handler {
 
 // ObserveSession counts a finished session; it is the engine's
 // ServerOptions.OnSession.
-func (m *Metrics) ObserveSession(r *syncml.SessionReport) {
-	m.sessions.WithLabelValues(r.Result).Inc()
+func (m *Metrics) ObserveSession(r *pim.SessionReport) {
+	m.sessions.WithLabelValues(string(r.Result)).Inc()
 	m.sessionDuration.Observe(r.Duration.Seconds())
 	for _, d := range r.Databases {
-		m.syncs.WithLabelValues(d.Name, d.Mode, r.Result).Inc()
+		m.syncs.WithLabelValues(d.Name, d.Mode, string(r.Result)).Inc()
 		for _, way := range []struct {
 			dir string
-			c   syncml.ChangeCounts
+			c   pim.ChangeCounts
 		}{{"from_device", d.FromDevice}, {"to_device", d.ToDevice}} {
 			for _, op := range []struct {
 				name string

@@ -39,12 +39,12 @@ func hasLine(text, line string) bool {
 
 func TestObserveSession(t *testing.T) {
 	m := NewMetrics()
-	m.ObserveSession(&syncml.SessionReport{User: "alice", Device: "IMEI:1", Duration: 2 * time.Second, Result: "ok",
-		Databases: []syncml.DatabaseReport{
-			{Name: "contacts", Mode: "slow", FromDevice: syncml.ChangeCounts{Added: 3}, ToDevice: syncml.ChangeCounts{Added: 1, Deleted: 2}},
-			{Name: "calendar", Mode: "two-way", ToDevice: syncml.ChangeCounts{Replaced: 4}},
+	m.ObserveSession(&pim.SessionReport{User: "alice", Device: "IMEI:1", Duration: 2 * time.Second, Result: "ok",
+		Databases: []pim.DatabaseReport{
+			{Name: "contacts", Mode: "slow", FromDevice: pim.ChangeCounts{Added: 3}, ToDevice: pim.ChangeCounts{Added: 1, Deleted: 2}},
+			{Name: "calendar", Mode: "two-way", ToDevice: pim.ChangeCounts{Replaced: 4}},
 		}})
-	m.ObserveSession(&syncml.SessionReport{Result: "refused"})
+	m.ObserveSession(&pim.SessionReport{Result: "refused"})
 	text := scrape(t, m)
 	for _, want := range []string{
 		`syncml_imap_sessions_total{result="ok"} 1`,

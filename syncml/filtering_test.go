@@ -187,8 +187,8 @@ func TestSessionReport(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
 	store.Put(ctx, "contacts", &pim.Item{Data: []byte(catCard("Secret Name", ""))})
-	var reports []*SessionReport
-	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw"), OnSession: func(r *SessionReport) { reports = append(reports, r) }})
+	var reports []*pim.SessionReport
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw"), OnSession: func(r *pim.SessionReport) { reports = append(reports, r) }})
 	syncOps(t, srv, "1", "contacts", "201", "", "1",
 		&Change{Op: OpAdd, Items: []Item{{Source: &Loc{LocURI: "a"}, Data: &Data{Text: catCard("Pal", "")}}}},
 		&Change{Op: OpAdd, Items: []Item{{Source: &Loc{LocURI: "b"}, Data: &Data{Text: catCard("Bud", "")}}}})

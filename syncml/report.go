@@ -11,39 +11,8 @@ import (
 	"time"
 )
 
-// SessionReport sums up one finished session: what the admin's log line
-// and the metrics are made of. It never holds item content.
-type SessionReport struct {
-	User, Device string
-	Started      time.Time
-	Duration     time.Duration
-	// Result: "ok"; "partial" (a database failed); "failed" (every
-	// database failed); "unavailable" (the mail server could not answer);
-	// "refused" (no free slot, too many sessions); "suspended" (by the
-	// device); "replaced" (the device started a newer session);
-	// "expired" (the device stopped answering); "shutdown".
-	Result string
-	// Error is the first failure of the session in plain words ("" when
-	// none).
-	Error     string
-	Databases []DatabaseReport
-}
-
-// DatabaseReport is one database of a session.
-type DatabaseReport struct {
-	Name       string
-	Mode       string // "two-way", "slow", "one-way-from-client", ...
-	FromDevice ChangeCounts
-	ToDevice   ChangeCounts
-	// Refused: server changes the device refused (device full...),
-	// offered again at its next sync.
-	Refused int
-}
-
-// ChangeCounts counts item changes one way.
-type ChangeCounts struct{ Added, Replaced, Deleted int }
-
-func (c *ChangeCounts) count(op ChangeOp) {
+// countChange counts one change of op.
+func countChange(c *pim.ChangeCounts, op ChangeOp) {
 	switch op {
 	case OpAdd:
 		c.Added++
@@ -53,9 +22,6 @@ func (c *ChangeCounts) count(op ChangeOp) {
 		c.Deleted++
 	}
 }
-
-// Total is the number of changes.
-func (c ChangeCounts) Total() int { return c.Added + c.Replaced + c.Deleted }
 
 // modeName names a sync mode as SyncML's alert codes mean it.
 func modeName(c AlertCode) string {
@@ -79,25 +45,25 @@ func modeName(c AlertCode) string {
 // report logs the session's one line and hands the report to the
 // server's OnSession hook, once. Sessions that never logged in are not
 // reported (authentication is logged where it fails).
-func (s *session) report(result string) {
+func (s *session) report(result pim.Result) {
 	if s.reported || s.owner == "" && !s.refused && !s.unavailable {
 		return
 	}
 	s.reported = true
-	r := &SessionReport{User: s.user, Device: s.deviceID, Started: s.started, Duration: s.srv.opts.now().Sub(s.started),
+	r := &pim.SessionReport{User: s.user, Device: s.deviceID, Started: s.started, Duration: s.srv.opts.now().Sub(s.started),
 		Result: result, Error: s.lastErr}
 	var dbs []string
 	for _, d := range s.order {
-		r.Databases = append(r.Databases, DatabaseReport{Name: d.db, Mode: modeName(d.mode), FromDevice: d.received, ToDevice: d.sent, Refused: d.refusedCount})
+		r.Databases = append(r.Databases, pim.DatabaseReport{Name: d.db, Mode: modeName(d.mode), FromDevice: d.received, ToDevice: d.sent, Refused: d.refusedCount})
 		dbs = append(dbs, d.db+":"+modeName(d.mode))
 	}
-	attrs := []any{"result", result, "databases", strings.Join(dbs, ","), "duration_ms", r.Duration.Milliseconds()}
+	attrs := []any{"result", string(result), "databases", strings.Join(dbs, ","), "duration_ms", r.Duration.Milliseconds()}
 	for _, d := range r.Databases {
 		attrs = append(attrs, slog.Group(d.Name,
 			"from_device", []int{d.FromDevice.Added, d.FromDevice.Replaced, d.FromDevice.Deleted},
 			"to_device", []int{d.ToDevice.Added, d.ToDevice.Replaced, d.ToDevice.Deleted}, "refused_by_device", d.Refused))
 	}
-	if result == "ok" {
+	if result == pim.ResultOK {
 		s.log.Info("sync session", attrs...)
 	} else {
 		if s.lastErr != "" {
@@ -113,7 +79,7 @@ func (s *session) report(result string) {
 
 // saveLastError keeps the failure of an authenticated device's session
 // for the admin's `devices list` (best effort). Callers hold s.mu.
-func (s *session) saveLastError(result string) {
+func (s *session) saveLastError(result pim.Result) {
 	switch result {
 	case "replaced", "shutdown", "suspended":
 		return
@@ -137,13 +103,13 @@ func (s *session) saveLastError(result string) {
 }
 
 // resultText says a result in the admin's words.
-func resultText(result string) string {
+func resultText(result pim.Result) string {
 	switch result {
-	case "expired":
+	case pim.ResultExpired:
 		return "the device stopped answering in the middle of a sync"
-	case "unavailable":
+	case pim.ResultUnavailable:
 		return "the mail server could not be reached"
-	case "refused":
+	case pim.ResultRefused:
 		return "the sync was refused"
 	}
 	return "the sync did not complete"
@@ -165,16 +131,16 @@ func (s *session) noteError(db, what string, err error) {
 }
 
 // result is how a finished session ended.
-func (s *session) result() string {
+func (s *session) result() pim.Result {
 	switch {
 	case s.superseded.Load():
-		return "replaced"
+		return pim.ResultReplaced
 	case s.unavailable:
-		return "unavailable"
+		return pim.ResultUnavailable
 	case s.refused:
-		return "refused"
+		return pim.ResultRefused
 	case s.suspended:
-		return "suspended"
+		return pim.ResultSuspended
 	}
 	failed := s.alertsFailed
 	for _, d := range s.order {
@@ -184,9 +150,9 @@ func (s *session) result() string {
 	}
 	switch {
 	case failed > 0 && failed == len(s.order)+s.alertsFailed:
-		return "failed"
+		return pim.ResultFailed
 	case failed > 0:
-		return "partial"
+		return pim.ResultPartial
 	}
-	return "ok"
+	return pim.ResultOK
 }

@@ -363,8 +363,8 @@ func TestRefusedAddRetried(t *testing.T) {
 }
 
 func testRefusedAddRetried(t *testing.T, store pim.Store, auth pim.Authenticator) {
-	var reports []*SessionReport
-	srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
+	var reports []*pim.SessionReport
+	srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *pim.SessionReport) { reports = append(reports, r) }})
 	d := newResumeDevice(t, srv)
 	if !d.sync(false) {
 		t.Fatal("first sync")

@@ -160,8 +160,8 @@ func TestUnauthenticatedLeavesNothing(t *testing.T) {
 // with a retry hint, never 401; the report says unavailable.
 func TestMailServerDown503(t *testing.T) {
 	auth := &connAuth{store: newMemStore(), down: true}
-	var reports []*SessionReport
-	srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
+	var reports []*pim.SessionReport
+	srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *pim.SessionReport) { reports = append(reports, r) }})
 	defer srv.Close()
 	dev := newSimDevice(t, srv, "IMEI:1")
 	s := dev.begin()
@@ -389,8 +389,8 @@ func TestStoreWriteFailure(t *testing.T) {
 		t.Run(fmt.Sprintf("stored-then-failed=%v", after), func(t *testing.T) {
 			store := newMemStore()
 			auth := newFaultAuth(store)
-			var reports []*SessionReport
-			srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
+			var reports []*pim.SessionReport
+			srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *pim.SessionReport) { reports = append(reports, r) }})
 			defer srv.Close()
 			phone := newSimDevice(t, srv, "IMEI:10")
 			for i := 0; i < 3; i++ {
@@ -612,13 +612,13 @@ func TestClientRefreshRequired(t *testing.T) {
 func TestListFailureReported(t *testing.T) {
 	for _, tc := range []struct {
 		err  error
-		want string
+		want pim.Result
 	}{{errBroken, "unavailable"}, {errors.New("imap: NO [SERVERBUG] internal error"), "failed"}} {
 		store := newMemStore()
 		auth := newFaultAuth(store)
 		auth.failChanges = tc.err
-		var reports []*SessionReport
-		srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
+		var reports []*pim.SessionReport
+		srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *pim.SessionReport) { reports = append(reports, r) }})
 		phone := newSimDevice(t, srv, "IMEI:list")
 		phone.add(vc("Ann"))
 		s := phone.begin()

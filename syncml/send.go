@@ -160,7 +160,7 @@ func (f *changeFeed) finish() {
 // emit counts a command as sent.
 func (f *changeFeed) emit(c *Change) Command {
 	f.produced++
-	f.d.sent.count(c.Op)
+	countChange(&f.d.sent, c.Op)
 	return c
 }
 

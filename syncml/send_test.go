@@ -242,8 +242,8 @@ func TestServerSendReadFailure(t *testing.T) {
 		store.Put(ctx, "contacts", &pim.Item{Data: []byte(vc(fmt.Sprintf("C%04d", i)))})
 	}
 	auth := newFaultAuth(store)
-	var reports []*SessionReport
-	srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *SessionReport) { reports = append(reports, r) }})
+	var reports []*pim.SessionReport
+	srv := NewServer(ServerOptions{Auth: auth, OnSession: func(r *pim.SessionReport) { reports = append(reports, r) }})
 	defer srv.Close()
 	phone := newSimDevice(t, srv, "IMEI:fail")
 	phone.maxMsgSize = 6000

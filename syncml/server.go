@@ -49,7 +49,7 @@ type ServerOptions struct {
 	MaxObjSize int64
 	// OnSession, when set, receives the report of every finished session
 	// (for metrics); it must not block.
-	OnSession func(*SessionReport)
+	OnSession func(*pim.SessionReport)
 	// Policy is how devices sync unless their slot overrides it; the zero
 	// value: DefaultPolicy.
 	Policy pim.Policy
@@ -212,7 +212,7 @@ func (s *Server) handleMessage(ctx context.Context, msg *Message, req *Request) 
 	}
 	kept := sess.owner != ""
 	if !kept && !done && sess.unavailable {
-		sess.report("unavailable")
+		sess.report(pim.ResultUnavailable)
 	}
 	sess.mu.Unlock()
 	switch {
@@ -323,7 +323,7 @@ func (s *Server) endReplaced(victims []*session) {
 	for _, v := range victims {
 		v.interrupt()
 		v.mu.Lock()
-		v.report("replaced")
+		v.report(pim.ResultReplaced)
 		v.closeStore()
 		v.mu.Unlock()
 	}
@@ -371,7 +371,7 @@ func (s *Server) Close() {
 	for _, sess := range all {
 		sess.interrupt()
 		sess.mu.Lock()
-		sess.report("shutdown")
+		sess.report(pim.ResultShutdown)
 		sess.mu.Unlock()
 		sess.close()
 	}
@@ -450,7 +450,7 @@ func (s *Server) sweepLocked(now time.Time) {
 	go func() {
 		for _, sess := range expired {
 			sess.mu.Lock()
-			sess.report("expired")
+			sess.report(pim.ResultExpired)
 			sess.mu.Unlock()
 			sess.close()
 		}

@@ -277,7 +277,7 @@ func TestDeltaWithoutState(t *testing.T) {
 	phone.items[ann] = vc("Ann Edited")
 	phone.dirty[ann] = OpReplace
 	var reports []string
-	srv.opts.OnSession = func(r *SessionReport) { reports = append(reports, r.Result) }
+	srv.opts.OnSession = func(r *pim.SessionReport) { reports = append(reports, string(r.Result)) }
 	auth.set(func(a *faultAuth) { a.failSave = stateKey(phone.id, "contacts") })
 	// The device has its final answer before the commit: it takes the
 	// session as done, and its next anchor is not the one the state

@@ -131,7 +131,7 @@ type dbSession struct {
 	facts      map[string]pim.ItemFacts
 	factsDirty bool
 	// received, sent: item changes applied from the device, sent to it.
-	received, sent ChangeCounts
+	received, sent pim.ChangeCounts
 	index          *matchIndex     // built on the first match
 	kept           map[string]bool // items the client sent or matched (refresh from client)
 
@@ -944,7 +944,7 @@ func (d *dbSession) applyDelete(ctx context.Context, luid, guid string, st *Stat
 	}
 	d.own = append(d.own, guid)
 	d.pos.agreed(guid, "")
-	d.received.count(OpDelete)
+	countChange(&d.received, OpDelete)
 }
 
 // canonicalOf is the item of an Add or Replace in the stored form, and
@@ -1161,9 +1161,9 @@ func (d *dbSession) stored(p *pendingPut) {
 		d.agree(p.item.ID, p.item.Data)
 	}
 	if p.okCode == StatusItemAdded || p.luid == "" {
-		d.received.count(OpAdd)
+		countChange(&d.received, OpAdd)
 	} else {
-		d.received.count(OpReplace)
+		countChange(&d.received, OpReplace)
 	}
 	d.own = append(d.own, p.item.ID)
 	if p.luid == "" || d.s.policy.Filter(d.db).Active(d.db) {

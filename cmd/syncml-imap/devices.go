@@ -734,7 +734,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) (rest []string, code int,
 func lastErrorLine(e *pim.LastError) string {
 	s := "last sync failed " + localTime(e.Time, "2006-01-02 15:04")
 	if e.Result != "" {
-		s += " (" + e.Result + ")"
+		s += " (" + string(e.Result) + ")"
 	}
 	if e.Error != "" {
 		s += ": " + e.Error
