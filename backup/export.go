@@ -11,11 +11,11 @@ import (
 // reading and writing of pim.Store, which any such store satisfies.
 type Store interface {
 	// Changes with a nil sync point lists every item of db.
-	Changes(ctx context.Context, db string, since []byte) (*pim.Changes, error)
-	Get(ctx context.Context, db string, ids ...string) ([]*pim.Item, error)
+	Changes(ctx context.Context, db pim.Kind, since []byte) (*pim.Changes, error)
+	Get(ctx context.Context, db pim.Kind, ids ...string) ([]*pim.Item, error)
 	// Put stores new items (empty ID) and fills in their IDs; many at a
 	// time go in one command (IMAP MULTIAPPEND).
-	Put(ctx context.Context, db string, items ...*pim.Item) error
+	Put(ctx context.Context, db pim.Kind, items ...*pim.Item) error
 }
 
 // DefaultBatchSize is how many items Export reads and Import writes at
@@ -39,7 +39,7 @@ type ExportData struct {
 }
 
 // Export writes every item of db to w as one file (see Join).
-func Export(ctx context.Context, st Store, db string, w io.Writer, opts *ExportOptions) (*ExportData, error) {
+func Export(ctx context.Context, st Store, db pim.Kind, w io.Writer, opts *ExportOptions) (*ExportData, error) {
 	if opts == nil {
 		opts = &ExportOptions{}
 	}
@@ -64,7 +64,7 @@ func Export(ctx context.Context, st Store, db string, w io.Writer, opts *ExportO
 }
 
 // readAll reads every item of db, batch items per Get.
-func readAll(ctx context.Context, st Store, db string, batch int, progress func(done, total int)) ([]*Item, error) {
+func readAll(ctx context.Context, st Store, db pim.Kind, batch int, progress func(done, total int)) ([]*Item, error) {
 	if batch <= 0 {
 		batch = DefaultBatchSize
 	}

@@ -3,6 +3,7 @@ package backup
 import (
 	"fmt"
 	"strings"
+	"syncml-imap/pim"
 )
 
 // Format is the form of an exported file.
@@ -20,7 +21,7 @@ var Formats = []Format{FormatVCard30, FormatVCard21, FormatICal20, FormatVCal10}
 
 // DefaultFormat is the format a database is exported in unless told
 // otherwise: vCard 3.0 for contacts, iCalendar 2.0 for the others.
-func DefaultFormat(db string) Format {
+func DefaultFormat(db pim.Kind) Format {
 	if db == "contacts" {
 		return FormatVCard30
 	}
@@ -41,7 +42,7 @@ func (f Format) Ext() string {
 func (f Format) contacts() bool { return f == FormatVCard30 || f == FormatVCard21 }
 
 // CheckFormat tells whether items of db can be written in format f.
-func CheckFormat(db string, f Format) error {
+func CheckFormat(db pim.Kind, f Format) error {
 	switch db {
 	case "contacts", "calendar", "tasks":
 	default:
@@ -62,8 +63,8 @@ func CheckFormat(db string, f Format) error {
 }
 
 // Noun names n items of db for reports: "1 contact", "3 events", "2 tasks".
-func Noun(db string, n int) string {
-	word := map[string]string{"contacts": "contact", "calendar": "event", "tasks": "task"}[db]
+func Noun(db pim.Kind, n int) string {
+	word := map[pim.Kind]string{pim.Contacts: "contact", pim.Calendar: "event", pim.Tasks: "task"}[db]
 	if word == "" {
 		word = "item"
 	}

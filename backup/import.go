@@ -63,7 +63,7 @@ type ImportData struct {
 }
 
 // Count counts the records of db ("" = all) with outcome o.
-func (d *ImportData) Count(db string, o Outcome) int {
+func (d *ImportData) Count(db pim.Kind, o Outcome) int {
 	n := 0
 	for _, r := range d.Records {
 		if r.Outcome == o && (db == "" || r.DB == db) {
@@ -85,9 +85,9 @@ func (d *ImportData) Bad() int {
 }
 
 // DBs lists the databases the file's records go to, in the usual order.
-func (d *ImportData) DBs() []string {
-	var dbs []string
-	for _, db := range pim.Databases {
+func (d *ImportData) DBs() []pim.Kind {
+	var dbs []pim.Kind
+	for _, db := range pim.Kinds {
 		if slices.ContainsFunc(d.Records, func(r *Record) bool { return r.DB == db }) {
 			dbs = append(dbs, db)
 		}
@@ -114,7 +114,7 @@ func (d *ImportData) DBs() []string {
 //
 // New records are written BatchSize at a time. On a write error the
 // ImportData says how many were written.
-func Import(ctx context.Context, st Store, db string, file []byte, opts *ImportOptions) (*ImportData, error) {
+func Import(ctx context.Context, st Store, db pim.Kind, file []byte, opts *ImportOptions) (*ImportData, error) {
 	if opts == nil {
 		opts = &ImportOptions{}
 	}
@@ -130,7 +130,7 @@ func Import(ctx context.Context, st Store, db string, file []byte, opts *ImportO
 	for _, it := range sd.Items {
 		if (it.DB == "contacts") != (db == "contacts") {
 			hint := "-db calendar"
-			what := map[string]string{"calendar": "an event", "tasks": "a to-do"}[it.DB]
+			what := map[pim.Kind]string{pim.Calendar: "an event", pim.Tasks: "a to-do"}[it.DB]
 			if it.DB == "contacts" {
 				hint, what = "-db contacts", "a contact"
 			}
@@ -144,7 +144,7 @@ func Import(ctx context.Context, st Store, db string, file []byte, opts *ImportO
 	for _, db := range d.DBs() {
 		var progress func(int, int)
 		if opts.Progress != nil {
-			progress = func(done, total int) { opts.Progress("read "+db, done, total) }
+			progress = func(done, total int) { opts.Progress("read "+string(db), done, total) }
 		}
 		existing, err := readAll(ctx, st, db, batch, progress)
 		if err != nil {
@@ -176,7 +176,7 @@ func Import(ctx context.Context, st Store, db string, file []byte, opts *ImportO
 			}
 			d.Written += len(chunk)
 			if opts.Progress != nil {
-				opts.Progress("write "+db, start+len(chunk), len(todo))
+				opts.Progress("write "+string(db), start+len(chunk), len(todo))
 			}
 		}
 	}
@@ -191,7 +191,7 @@ type identified struct {
 
 // classify sets the outcome of db's records against the items the
 // mailbox has.
-func classify(db string, records []*Record, existing []*Item) {
+func classify(db pim.Kind, records []*Record, existing []*Item) {
 	// The mailbox, indexed as a slow sync does.
 	byUID, byFields := map[string][]*Item{}, map[string][]*Item{}
 	for _, it := range existing {

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syncml-imap/pim"
 	"testing"
 )
 
-func mustImport(t *testing.T, st Store, db string, file []byte, opts *ImportOptions) *ImportData {
+func mustImport(t *testing.T, st Store, db pim.Kind, file []byte, opts *ImportOptions) *ImportData {
 	t.Helper()
 	d, err := Import(context.Background(), st, db, file, opts)
 	if err != nil {
@@ -20,7 +21,7 @@ func mustImport(t *testing.T, st Store, db string, file []byte, opts *ImportOpti
 
 type counts struct{ imported, unchanged, differs, duplicates, bad int }
 
-func countsOf(d *ImportData, db string) counts {
+func countsOf(d *ImportData, db pim.Kind) counts {
 	return counts{d.Count(db, Imported), d.Count(db, Unchanged), d.Count(db, Differs), d.Count(db, Duplicate), d.Bad()}
 }
 
@@ -104,7 +105,7 @@ func TestImportDryRun(t *testing.T) {
 // TestImportCalendar: to-dos of a calendar file go to tasks, events to
 // calendar, whichever of the two is named.
 func TestImportCalendar(t *testing.T) {
-	for _, db := range []string{"calendar", "tasks"} {
+	for _, db := range []pim.Kind{pim.Calendar, pim.Tasks} {
 		st := newMemStore()
 		d := mustImport(t, st, db, readFixture(t, "thunderbird.ics"), nil)
 		if d.Count("calendar", Imported) != 3 || d.Count("tasks", Imported) != 1 || st.count("calendar") != 3 || st.count("tasks") != 1 {

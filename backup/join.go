@@ -9,6 +9,7 @@ import (
 
 	"syncml-imap/internal/vformat"
 	"syncml-imap/internal/vobject"
+	"syncml-imap/pim"
 )
 
 const prodID = "-//syncml-imap//backup//EN"
@@ -80,7 +81,7 @@ func calendarParts(it *Item) (zones map[string][]byte, zoneOrder []string, comps
 	if err := checkObject(db, it.Data); err != nil {
 		// A to-do kept with the events (or the other way round) is
 		// still a calendar item.
-		if err2 := checkObject(map[string]string{"calendar": "tasks", "tasks": "calendar"}[db], it.Data); err2 != nil {
+		if err2 := checkObject(map[pim.Kind]pim.Kind{pim.Calendar: pim.Tasks, pim.Tasks: pim.Calendar}[db], it.Data); err2 != nil {
 			return nil, nil, nil, err
 		}
 	}

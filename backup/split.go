@@ -8,6 +8,7 @@ import (
 
 	"syncml-imap/internal/vformat"
 	"syncml-imap/internal/vobject"
+	"syncml-imap/pim"
 )
 
 // Item is one contact, event or task: a record of a file, or an item of
@@ -15,7 +16,7 @@ import (
 type Item struct {
 	// DB is the database the item belongs in: "contacts", "calendar"
 	// (events) or "tasks" (to-dos).
-	DB string
+	DB pim.Kind
 	// ID is the mailbox's ID of the item; "" for a record of a file
 	// until it is stored.
 	ID string
@@ -423,7 +424,7 @@ type zone struct {
 type comp struct {
 	cal  *calendar
 	b    *block
-	db   string
+	db   pim.Kind
 	uid  string
 	rid  string // RECURRENCE-ID: "" for the main component
 	data []byte
@@ -628,7 +629,7 @@ func (s *splitter) calendarItem(g *group, zones map[string][]byte) {
 // checkObject tells whether data is one item of db as the store takes
 // it: one vCard, or one VCALENDAR whose events (or to-dos) share a UID
 // and that holds nothing else of the kind.
-func checkObject(db string, data []byte) error {
+func checkObject(db pim.Kind, data []byte) error {
 	objs := vobject.Parse(data)
 	switch {
 	case len(objs) == 0:
@@ -643,7 +644,7 @@ func checkObject(db string, data []byte) error {
 		}
 		return nil
 	}
-	want := map[string]string{"calendar": "VEVENT", "tasks": "VTODO"}[db]
+	want := map[pim.Kind]string{pim.Calendar: "VEVENT", pim.Tasks: "VTODO"}[db]
 	if root.Name != "VCALENDAR" {
 		return fmt.Errorf("%s where a VCALENDAR was expected", root.Name)
 	}

@@ -9,6 +9,7 @@ import (
 	"unicode/utf16"
 
 	"syncml-imap/internal/vobject"
+	"syncml-imap/pim"
 )
 
 func readFixture(t testing.TB, name string) []byte {
@@ -51,7 +52,7 @@ func children(it *Item, name string) []*vobject.Object {
 	return out
 }
 
-func countDB(items []*Item, db string) int {
+func countDB(items []*Item, db pim.Kind) int {
 	n := 0
 	for _, it := range items {
 		if it.DB == db {

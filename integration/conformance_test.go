@@ -56,7 +56,7 @@ func (cs *confStore) open(t *testing.T) pim.Store {
 func (cs *confStore) put(t *testing.T, db, id, data string) string {
 	t.Helper()
 	it := &pim.Item{ID: id, Data: []byte(data)}
-	if err := cs.open(t).Put(context.Background(), db, it); err != nil {
+	if err := cs.open(t).Put(context.Background(), pim.Kind(db), it); err != nil {
 		t.Fatal(err)
 	}
 	return it.ID
@@ -70,7 +70,7 @@ func confStores() []confBackend {
 		{"memstore", func(*testing.T) func(t *testing.T) *confStore {
 			return func(t *testing.T) *confStore {
 				m := memstore.New(nil)
-				return &confStore{auth: m.Auth(confUser, confPass), mailbox: func(_ *testing.T, db string) map[string][]byte { return m.Items(db) }}
+				return &confStore{auth: m.Auth(confUser, confPass), mailbox: func(_ *testing.T, db string) map[string][]byte { return m.Items(pim.Kind(db)) }}
 			}
 		}},
 		{"imapstore", func(t *testing.T) func(t *testing.T) *confStore {

@@ -8,7 +8,7 @@ import "maps"
 
 // Conflict describes one conflict.
 type Conflict struct {
-	DB     string
+	DB     Kind
 	ID     string // the server item
 	Server []byte // the server's version
 	Device []byte // the device's version

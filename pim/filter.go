@@ -114,7 +114,7 @@ type FilterRule struct {
 }
 
 // Active reports whether the rule filters anything for db.
-func (r FilterRule) Active(db string) bool {
+func (r FilterRule) Active(db Kind) bool {
 	switch db {
 	case "contacts":
 		return slices.ContainsFunc(r.Categories, func(c string) bool { return strings.TrimSpace(c) != "" })
@@ -129,16 +129,16 @@ func (r FilterRule) Active(db string) bool {
 // Matches reports whether an item with facts f is sent under r at time
 // now. Facts of a kind the database's rule does not judge (unknown ones
 // in particular) match.
-func (r FilterRule) Matches(db string, f ItemFacts, now time.Time) bool {
+func (r FilterRule) Matches(db Kind, f ItemFacts, now time.Time) bool {
 	if !r.Active(db) {
 		return true
 	}
 	switch {
-	case f.Kind == factsContact && db == "contacts":
+	case f.Kind == factsContact && db == Contacts:
 		return r.hasCategory(f.Categories)
-	case f.Kind == factsEvent && db == "calendar":
+	case f.Kind == factsEvent && db == Calendar:
 		return f.inWindow(r.window(now))
-	case f.Kind == factsTask && (db == "tasks" || db == "calendar"):
+	case f.Kind == factsTask && (db == Tasks || db == Calendar):
 		return !r.OpenOnly || !f.Done
 	}
 	return true
@@ -429,12 +429,12 @@ func ruleLatest(o rrule.ROption, first, w time.Time) (last time.Time, ok bool) {
 // "tasks"; an item in "calendar" may be a VTODO (a to-do carried in a
 // calendar database): then task facts apply. Data that is not a vCard or
 // an iCalendar object with a VEVENT or VTODO gives unknown facts.
-func FactsOf(db string, data []byte) ItemFacts {
+func FactsOf(db Kind, data []byte) ItemFacts {
 	for _, o := range vobject.Parse(data) {
 		switch {
-		case o.Name == "VCARD" && db != "calendar" && db != "tasks":
+		case o.Name == "VCARD" && db != Calendar && db != Tasks:
 			return contactFacts(o)
-		case o.Name == "VCALENDAR" && db != "contacts":
+		case o.Name == "VCALENDAR" && db != Contacts:
 			return calendarFacts(o)
 		}
 	}

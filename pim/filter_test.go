@@ -69,7 +69,7 @@ END:VTIMEZONE`
 
 type filterCase struct {
 	name string
-	db   string
+	db   Kind
 	item []byte
 	rule FilterRule
 	now  string
@@ -251,7 +251,7 @@ func TestFactsJSONRoundTrip(t *testing.T) {
 // TestFactsOfLayout pins what is stored for typical items.
 func TestFactsOfLayout(t *testing.T) {
 	for _, tc := range []struct {
-		name, db string
+		name, db Kind
 		item     []byte
 		want     string
 	}{
@@ -339,7 +339,7 @@ func TestFilterRecurrenceAgainstFullExpansion(t *testing.T) {
 func TestFilterActive(t *testing.T) {
 	for _, tc := range []struct {
 		rule FilterRule
-		db   string
+		db   Kind
 		want bool
 	}{
 		{FilterRule{}, "contacts", false},
@@ -417,7 +417,7 @@ func FuzzFactsOf(f *testing.F) {
 	} {
 		f.Add(seed, uint8(0))
 	}
-	dbs := []string{"contacts", "calendar", "tasks"}
+	dbs := Kinds
 	rules := []FilterRule{
 		{Categories: []string{"Work"}},
 		{Past: 30 * filtDay, Future: 365 * filtDay},

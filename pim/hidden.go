@@ -19,7 +19,7 @@ type FilterCount struct {
 // (calendar window, contact categories, open tasks only) keeps off the
 // device at time now. It is for telling an admin or a user what a filter
 // hides; a database without an active filter is not read.
-func (p *Policy) CountFiltered(ctx context.Context, store Store, db string, now time.Time) (FilterCount, error) {
+func (p *Policy) CountFiltered(ctx context.Context, store Store, db Kind, now time.Time) (FilterCount, error) {
 	rule := p.Filter(db)
 	if !rule.Active(db) {
 		return FilterCount{}, nil

@@ -20,16 +20,16 @@ type Identity struct {
 }
 
 // IdentityOf returns the identity of an item of database db.
-func IdentityOf(db string, data []byte) Identity {
+func IdentityOf(db Kind, data []byte) Identity {
 	objs := vobject.Parse(data)
 	if len(objs) == 0 {
 		return Identity{}
 	}
 	main := objs[0]
-	if db == "calendar" && !hasChild(main, "VEVENT") && hasChild(main, "VTODO") {
+	if db == Calendar && !hasChild(main, "VEVENT") && hasChild(main, "VTODO") {
 		db = "tasks" // a to-do sent in a calendar database
 	}
-	comp := map[string]string{"calendar": "VEVENT", "tasks": "VTODO"}[db]
+	comp := map[Kind]string{Calendar: "VEVENT", Tasks: "VTODO"}[db]
 	if comp != "" {
 		main = nil
 		for _, c := range objs[0].Children {

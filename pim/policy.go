@@ -44,7 +44,7 @@ type Policy struct {
 	Direction Direction
 	// Directions overrides Direction per database ("contacts",
 	// "calendar", "tasks").
-	Directions map[string]Direction
+	Directions map[Kind]Direction
 	Conflict   ConflictRule
 	// TieBreak decides fields changed on both sides in a merge (and a
 	// newest-wins without times): server-wins, device-wins, newest-wins.
@@ -74,7 +74,7 @@ func DefaultPolicy() Policy {
 }
 
 // DirectionOf is the direction for database db.
-func (p *Policy) DirectionOf(db string) Direction {
+func (p *Policy) DirectionOf(db Kind) Direction {
 	if d, ok := p.Directions[db]; ok && d != "" {
 		return d
 	}
@@ -86,7 +86,7 @@ func (p *Policy) DirectionOf(db string) Direction {
 
 // Filter is the device's filter for database db (to-dos carried in a
 // calendar database follow the tasks rule).
-func (p *Policy) Filter(db string) FilterRule {
+func (p *Policy) Filter(db Kind) FilterRule {
 	switch db {
 	case "contacts":
 		return FilterRule{Categories: p.ContactCategories}
@@ -127,8 +127,8 @@ func (p Policy) WithOverrides(ov map[string]string) (Policy, error) {
 	return p, nil
 }
 
-func cloneDirections(m map[string]Direction) map[string]Direction {
-	out := make(map[string]Direction, len(m))
+func cloneDirections(m map[Kind]Direction) map[Kind]Direction {
+	out := make(map[Kind]Direction, len(m))
 	for k, v := range m {
 		out[k] = v
 	}
@@ -144,7 +144,7 @@ func (p *Policy) set(key, v string) error {
 		}
 		p.Direction = d
 	case "contacts_direction", "calendar_direction", "tasks_direction":
-		db := strings.TrimSuffix(key, "_direction")
+		db := Kind(strings.TrimSuffix(key, "_direction"))
 		if v == "" {
 			delete(p.Directions, db)
 			return nil

@@ -106,7 +106,7 @@ type countingStore struct {
 	gets int
 }
 
-func (c *countingStore) Get(ctx context.Context, db string, ids ...string) ([]*pim.Item, error) {
+func (c *countingStore) Get(ctx context.Context, db pim.Kind, ids ...string) ([]*pim.Item, error) {
 	c.gets++
 	return c.Store.Get(ctx, db, ids...)
 }

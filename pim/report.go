@@ -33,7 +33,7 @@ type SessionReport struct {
 
 // DatabaseReport is one database of a session.
 type DatabaseReport struct {
-	Name       string
+	Name       Kind
 	Mode       string // as the front names it: "two-way", "slow", ...
 	FromDevice ChangeCounts
 	ToDevice   ChangeCounts

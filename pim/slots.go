@@ -29,7 +29,7 @@ type Slot struct {
 	LastSync  time.Time `json:"last_sync,omitzero"`
 	// Databases the device synced, with the time of the last completed
 	// sync of each.
-	Databases map[string]time.Time `json:"databases,omitempty"`
+	Databases map[Kind]time.Time `json:"databases,omitempty"`
 	// Overrides of the server's default policy (PolicyKeys).
 	Overrides map[string]string `json:"overrides,omitempty"`
 }
@@ -201,8 +201,8 @@ func (d *Devices) LastError(ctx context.Context, s *Slot) (*LastError, error) {
 // every completed sync writes anyway (so a sync need not write the slot
 // too): per database, and the latest as LastSync.
 func (d *Devices) fill(ctx context.Context, s *Slot) error {
-	for _, db := range Databases {
-		raw, err := d.st.LoadState(ctx, DeviceKey(s.DeviceID, db))
+	for _, db := range Kinds {
+		raw, err := d.st.LoadState(ctx, DeviceKey(s.DeviceID, string(db)))
 		if err != nil {
 			return fmt.Errorf("read state of %q: %w", s.DeviceID, err)
 		}
@@ -211,7 +211,7 @@ func (d *Devices) fill(ctx context.Context, s *Slot) error {
 			continue
 		}
 		if s.Databases == nil {
-			s.Databases = map[string]time.Time{}
+			s.Databases = map[Kind]time.Time{}
 		}
 		if st.Synced.After(s.Databases[db]) {
 			s.Databases[db] = st.Synced
@@ -371,7 +371,7 @@ func (d *Devices) SetPolicy(ctx context.Context, ref string, base Policy, kv map
 // the items stay.
 func (d *Devices) Reset(ctx context.Context, ref string) (*Slot, error) {
 	s, err := d.forget(ctx, ref, "reset", func(rest string) bool {
-		return slices.Contains(Databases, strings.SplitN(rest, "/", 2)[0])
+		return slices.Contains(Kinds, Kind(strings.SplitN(rest, "/", 2)[0]))
 	})
 	if err != nil {
 		return nil, err

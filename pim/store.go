@@ -7,23 +7,23 @@ import (
 
 // Store is what the fronts need from where the items live: the few
 // operations of a sync, and a place for their state. Databases are named
-// canonically: "contacts", "calendar", "tasks". Items are in the canonical
-// stored form (vCard, iCalendar). Sync points are opaque to the engine.
+// by their Kind. Items are in the canonical stored form (vCard 3.0,
+// iCalendar 2.0). Sync points are opaque to the fronts.
 type Store interface {
 	// Changes lists what changed in db since the sync point (nil: every
 	// item, as added). ErrSyncPointInvalid: the point no longer applies
 	// and a slow sync is needed.
-	Changes(ctx context.Context, db string, since []byte) (*Changes, error)
+	Changes(ctx context.Context, db Kind, since []byte) (*Changes, error)
 	// Get returns one entry per ID, nil where the item does not exist.
-	Get(ctx context.Context, db string, ids ...string) ([]*Item, error)
+	Get(ctx context.Context, db Kind, ids ...string) ([]*Item, error)
 	// Put stores items; an empty ID makes a new item and the store fills
 	// it in.
-	Put(ctx context.Context, db string, items ...*Item) error
+	Put(ctx context.Context, db Kind, items ...*Item) error
 	// Delete removes items and returns the IDs that did not exist.
-	Delete(ctx context.Context, db string, ids ...string) (missing []string, err error)
+	Delete(ctx context.Context, db Kind, ids ...string) (missing []string, err error)
 	// Advance returns the sync point to keep after a session that started
 	// from base and itself wrote the items own.
-	Advance(ctx context.Context, db string, base []byte, own []string) ([]byte, error)
+	Advance(ctx context.Context, db Kind, base []byte, own []string) ([]byte, error)
 
 	// LoadState returns the state record key, nil when there is none.
 	LoadState(ctx context.Context, key string) ([]byte, error)
@@ -45,10 +45,10 @@ type Store interface {
 type QuickStore interface {
 	// PointHead returns the head of a sync point of db, nil when it has
 	// none that Unchanged can check.
-	PointHead(db string, point []byte) []byte
+	PointHead(db Kind, point []byte) []byte
 	// Unchanged reports whether db is as it was at the point whose head
 	// this is; false when it cannot tell.
-	Unchanged(ctx context.Context, db string, head []byte) (bool, error)
+	Unchanged(ctx context.Context, db Kind, head []byte) (bool, error)
 }
 
 // PointDeltas is a Store that can express a sync point as a small change
@@ -57,10 +57,10 @@ type QuickStore interface {
 // O(k) bytes of it (see statelog.go).
 type PointDeltas interface {
 	// PointDelta returns what turns point old of db into new.
-	PointDelta(db string, old, new []byte) ([]byte, error)
+	PointDelta(db Kind, old, new []byte) ([]byte, error)
 	// ApplyPointDelta returns the point that deltas, made one after the
 	// other from old by PointDelta, lead to.
-	ApplyPointDelta(db string, old []byte, deltas ...[]byte) ([]byte, error)
+	ApplyPointDelta(db Kind, old []byte, deltas ...[]byte) ([]byte, error)
 }
 
 // StateBatch is a Store that reads several state records at the cost of
@@ -102,7 +102,7 @@ func IsSecretLogin(ctx context.Context) bool {
 // Snapshotter is a Store that can copy a database aside (server side)
 // before a device's first sync; label names the copy (date and device).
 type Snapshotter interface {
-	Snapshot(ctx context.Context, db, label string) (int, error)
+	Snapshot(ctx context.Context, db Kind, label string) (int, error)
 }
 
 // Changes is the answer of Store.Changes.
@@ -154,6 +154,3 @@ func DeviceOf(ctx context.Context) string {
 type Authenticator interface {
 	Login(ctx context.Context, user, password string) (Store, error)
 }
-
-// Databases served, canonical names.
-var Databases = []string{"contacts", "calendar", "tasks"}

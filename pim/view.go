@@ -22,7 +22,7 @@ type View interface {
 	Delete(ctx context.Context, ids ...string) (missing []string, err error)
 	Advance(ctx context.Context, base []byte, own []string) ([]byte, error)
 	// Databases are the store databases behind the view.
-	Databases() []string
+	Databases() []Kind
 	// Head is the head of a sync point of the view (QuickStore), nil
 	// when the store has none; Unchanged checks one against the store.
 	Head(point []byte) []byte
@@ -36,11 +36,11 @@ type View interface {
 // PolicyView is the view of database db that a device with policy p
 // syncs: the contact sub-folders the policy names, the calendar with the
 // tasks when carryTasks, else the store database itself.
-func PolicyView(st Store, db string, p *Policy, carryTasks bool) View {
+func PolicyView(st Store, db Kind, p *Policy, carryTasks bool) View {
 	switch {
-	case db == "contacts" && len(p.ContactFolders) > 0:
+	case db == Contacts && len(p.ContactFolders) > 0:
 		return foldersView(st, db, p.ContactFolders)
-	case db == "calendar":
+	case db == Calendar:
 		return calendarView(st, carryTasks)
 	}
 	return plainView{st, db}
@@ -48,15 +48,15 @@ func PolicyView(st Store, db string, p *Policy, carryTasks bool) View {
 
 // DatabaseView is database db of st as it is, without a policy's folders
 // or carried tasks.
-func DatabaseView(st Store, db string) View { return plainView{st, db} }
+func DatabaseView(st Store, db Kind) View { return plainView{st, db} }
 
 // plainView is one store database.
 type plainView struct {
 	st Store
-	db string
+	db Kind
 }
 
-func (v plainView) Databases() []string { return []string{v.db} }
+func (v plainView) Databases() []Kind { return []Kind{v.db} }
 
 func (v plainView) Head(point []byte) []byte {
 	if q, ok := v.st.(QuickStore); ok && point != nil {
@@ -109,8 +109,9 @@ func (v plainView) ApplyPointDelta(old []byte, deltas [][]byte) ([]byte, error) 
 // prefix (store IDs are UUIDs, so no prefix of one part is another's ID).
 // listed: its changes are listed (a part that is not only takes writes).
 type viewPart struct {
-	db, prefix string
-	listed     bool
+	db     Kind
+	prefix string
+	listed bool
 }
 
 // unionView is several store databases as one: IDs are prefixed per part,
@@ -139,10 +140,10 @@ func calendarView(st Store, carry bool) *unionView {
 
 // foldersView is a device's contacts when its policy names sub-folders:
 // their union; new contacts go to the first.
-func foldersView(st Store, db string, folders []string) *unionView {
+func foldersView(st Store, db Kind, folders []string) *unionView {
 	v := &unionView{st: st, route: func([]byte) int { return 0 }}
 	for _, f := range folders {
-		v.parts = append(v.parts, viewPart{db: db + "/" + f, prefix: f + "/", listed: true})
+		v.parts = append(v.parts, viewPart{db: db.Sub(f), prefix: f + "/", listed: true})
 	}
 	return v
 }
@@ -158,7 +159,7 @@ const taskPrefix = "task/"
 // CarryTasks starts listing the tasks of a calendar view.
 func (v *unionView) CarryTasks() {
 	for i := range v.parts {
-		if v.parts[i].db == "tasks" {
+		if v.parts[i].db == Tasks {
 			v.parts[i].listed = true
 		}
 	}
@@ -254,8 +255,8 @@ func splitPoint(p []byte, n int) ([][]byte, error) {
 	return out, nil
 }
 
-func (v *unionView) Databases() []string {
-	var out []string
+func (v *unionView) Databases() []Kind {
+	var out []Kind
 	for _, p := range v.parts {
 		out = append(out, p.db)
 	}

@@ -74,7 +74,7 @@ func FuzzSplitPoint(f *testing.F) {
 // the point is kept whole.
 func TestUnionPointDelta(t *testing.T) {
 	ctx := context.Background()
-	store := &addStore{n: map[string]int{}}
+	store := &addStore{n: map[Kind]int{}}
 	v := calendarView(store, true)
 	for i := 0; i < 5; i++ {
 		store.Put(ctx, "calendar", &Item{Data: []byte(fmt.Sprintf("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:E%d\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", i))})
@@ -114,11 +114,13 @@ func TestUnionPointDelta(t *testing.T) {
 // number added since. The Store methods the test does not call are nil.
 type addStore struct {
 	Store
-	n       map[string]int // db → items
+	n       map[Kind]int // db → items
 	noDelta bool
 }
 
-func (s *addStore) Put(_ context.Context, db string, items ...*Item) error {
+var _ PointDeltas = (*addStore)(nil)
+
+func (s *addStore) Put(_ context.Context, db Kind, items ...*Item) error {
 	for _, it := range items {
 		s.n[db]++
 		it.ID = strconv.Itoa(s.n[db])
@@ -126,7 +128,7 @@ func (s *addStore) Put(_ context.Context, db string, items ...*Item) error {
 	return nil
 }
 
-func (s *addStore) Changes(_ context.Context, db string, since []byte) (*Changes, error) {
+func (s *addStore) Changes(_ context.Context, db Kind, since []byte) (*Changes, error) {
 	from := 0
 	if since != nil {
 		var err error
@@ -141,7 +143,7 @@ func (s *addStore) Changes(_ context.Context, db string, since []byte) (*Changes
 	return d, nil
 }
 
-func (s *addStore) PointDelta(_ string, old, new []byte) ([]byte, error) {
+func (s *addStore) PointDelta(_ Kind, old, new []byte) ([]byte, error) {
 	o, err1 := strconv.Atoi(string(old))
 	n, err2 := strconv.Atoi(string(new))
 	if s.noDelta || err1 != nil || err2 != nil {
@@ -150,7 +152,7 @@ func (s *addStore) PointDelta(_ string, old, new []byte) ([]byte, error) {
 	return []byte(strconv.Itoa(n - o)), nil
 }
 
-func (s *addStore) ApplyPointDelta(_ string, old []byte, deltas ...[]byte) ([]byte, error) {
+func (s *addStore) ApplyPointDelta(_ Kind, old []byte, deltas ...[]byte) ([]byte, error) {
 	n, err := strconv.Atoi(string(old))
 	for _, d := range deltas {
 		k, err2 := strconv.Atoi(string(d))

@@ -32,7 +32,7 @@ func TestStoreContractDovecot(t *testing.T) {
 		}
 		return st
 	}
-	recreate := func(t *testing.T, db string) {
+	recreate := func(t *testing.T, db pim.Kind) {
 		if db != "contacts" {
 			t.Fatalf("recreate %s: only contacts", db)
 		}

@@ -130,7 +130,7 @@ func (m *Metrics) ObserveSession(r *pim.SessionReport) {
 	m.sessions.WithLabelValues(string(r.Result)).Inc()
 	m.sessionDuration.Observe(r.Duration.Seconds())
 	for _, d := range r.Databases {
-		m.syncs.WithLabelValues(d.Name, d.Mode, string(r.Result)).Inc()
+		m.syncs.WithLabelValues(string(d.Name), d.Mode, string(r.Result)).Inc()
 		for _, way := range []struct {
 			dir string
 			c   pim.ChangeCounts
@@ -140,7 +140,7 @@ func (m *Metrics) ObserveSession(r *pim.SessionReport) {
 				n    int
 			}{{"add", way.c.Added}, {"replace", way.c.Replaced}, {"delete", way.c.Deleted}} {
 				if op.n > 0 {
-					m.items.WithLabelValues(d.Name, way.dir, op.name).Add(float64(op.n))
+					m.items.WithLabelValues(string(d.Name), way.dir, op.name).Add(float64(op.n))
 				}
 			}
 		}
@@ -248,35 +248,35 @@ var (
 	_ pim.PointDeltas = (*measuredStore)(nil)
 )
 
-func (s *measuredStore) Changes(ctx context.Context, db string, since []byte) (*pim.Changes, error) {
+func (s *measuredStore) Changes(ctx context.Context, db pim.Kind, since []byte) (*pim.Changes, error) {
 	start := time.Now()
 	c, err := s.st.Changes(ctx, db, since)
 	s.m.observe("changes", start, err)
 	return c, err
 }
 
-func (s *measuredStore) Get(ctx context.Context, db string, ids ...string) ([]*pim.Item, error) {
+func (s *measuredStore) Get(ctx context.Context, db pim.Kind, ids ...string) ([]*pim.Item, error) {
 	start := time.Now()
 	items, err := s.st.Get(ctx, db, ids...)
 	s.m.observe("get", start, err)
 	return items, err
 }
 
-func (s *measuredStore) Put(ctx context.Context, db string, items ...*pim.Item) error {
+func (s *measuredStore) Put(ctx context.Context, db pim.Kind, items ...*pim.Item) error {
 	start := time.Now()
 	err := s.st.Put(ctx, db, items...)
 	s.m.observe("put", start, err)
 	return err
 }
 
-func (s *measuredStore) Delete(ctx context.Context, db string, ids ...string) ([]string, error) {
+func (s *measuredStore) Delete(ctx context.Context, db pim.Kind, ids ...string) ([]string, error) {
 	start := time.Now()
 	missing, err := s.st.Delete(ctx, db, ids...)
 	s.m.observe("delete", start, err)
 	return missing, err
 }
 
-func (s *measuredStore) Advance(ctx context.Context, db string, base []byte, own []string) ([]byte, error) {
+func (s *measuredStore) Advance(ctx context.Context, db pim.Kind, base []byte, own []string) ([]byte, error) {
 	start := time.Now()
 	p, err := s.st.Advance(ctx, db, base, own)
 	s.m.observe("advance", start, err)
@@ -313,7 +313,7 @@ func (s *measuredStore) ListState(ctx context.Context, prefix string) ([]string,
 
 // Snapshot passes pim.Snapshotter through when the wrapped store has
 // it.
-func (s *measuredStore) Snapshot(ctx context.Context, db, label string) (int, error) {
+func (s *measuredStore) Snapshot(ctx context.Context, db pim.Kind, label string) (int, error) {
 	sn, ok := s.st.(pim.Snapshotter)
 	if !ok {
 		return 0, fmt.Errorf("plugin: this store cannot snapshot")
@@ -326,14 +326,14 @@ func (s *measuredStore) Snapshot(ctx context.Context, db, label string) (int, er
 
 // PointDelta and ApplyPointDelta pass pim.PointDeltas through; without
 // it, points are kept whole.
-func (s *measuredStore) PointDelta(db string, old, new []byte) ([]byte, error) {
+func (s *measuredStore) PointDelta(db pim.Kind, old, new []byte) ([]byte, error) {
 	if pd, ok := s.st.(pim.PointDeltas); ok {
 		return pd.PointDelta(db, old, new)
 	}
 	return nil, errors.New("plugin: the store has no point deltas")
 }
 
-func (s *measuredStore) ApplyPointDelta(db string, old []byte, deltas ...[]byte) ([]byte, error) {
+func (s *measuredStore) ApplyPointDelta(db pim.Kind, old []byte, deltas ...[]byte) ([]byte, error) {
 	if pd, ok := s.st.(pim.PointDeltas); ok {
 		return pd.ApplyPointDelta(db, old, deltas...)
 	}
@@ -344,14 +344,14 @@ func (s *measuredStore) ApplyPointDelta(db string, old []byte, deltas ...[]byte)
 // pim.StateBatch and pim.Releaser through (with their fallbacks
 // when the wrapped store lacks them): the engine looks for them on the
 // store it is given, which is this one.
-func (s *measuredStore) PointHead(db string, point []byte) []byte {
+func (s *measuredStore) PointHead(db pim.Kind, point []byte) []byte {
 	if q, ok := s.st.(pim.QuickStore); ok {
 		return q.PointHead(db, point)
 	}
 	return nil
 }
 
-func (s *measuredStore) Unchanged(ctx context.Context, db string, head []byte) (bool, error) {
+func (s *measuredStore) Unchanged(ctx context.Context, db pim.Kind, head []byte) (bool, error) {
 	q, ok := s.st.(pim.QuickStore)
 	if !ok {
 		return false, nil

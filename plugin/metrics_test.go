@@ -74,11 +74,11 @@ func TestObserveSession(t *testing.T) {
 // failingStore fails what it is asked.
 type failingStore struct{ nopStore }
 
-func (failingStore) Put(context.Context, string, ...*pim.Item) error {
+func (failingStore) Put(context.Context, pim.Kind, ...*pim.Item) error {
 	return errors.New("imapstore: append: connection reset")
 }
 
-func (failingStore) Changes(context.Context, string, []byte) (*pim.Changes, error) {
+func (failingStore) Changes(context.Context, pim.Kind, []byte) (*pim.Changes, error) {
 	return nil, fmt.Errorf("%w: UIDVALIDITY changed", pim.ErrSyncPointInvalid)
 }
 

@@ -162,13 +162,13 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 
 // Aliases merges the configured database aliases into the built-in ones.
 // Names are matched without case and without a leading "./".
-func Aliases(extra map[string]string) map[string]string {
-	all := make(map[string]string, len(syncml.DefaultAliases)+len(extra))
+func Aliases(extra map[string]string) map[string]pim.Kind {
+	all := make(map[string]pim.Kind, len(syncml.DefaultAliases)+len(extra))
 	for k, v := range syncml.DefaultAliases {
 		all[k] = v
 	}
 	for k, v := range extra {
-		all[strings.TrimSuffix(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(k)), "./"), "/")] = v
+		all[strings.TrimSuffix(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(k)), "./"), "/")] = pim.Kind(v)
 	}
 	return all
 }

@@ -9,7 +9,7 @@ import (
 func Policy(p config.Policy) pim.Policy {
 	out := pim.Policy{
 		Direction:         pim.Direction(p.Direction),
-		Directions:        map[string]pim.Direction{},
+		Directions:        map[pim.Kind]pim.Direction{},
 		Conflict:          pim.ConflictRule(p.Conflict),
 		TieBreak:          pim.ConflictRule(p.ConflictTieBreak),
 		ContactCategories: append([]string(nil), p.ContactCategories...),
@@ -20,7 +20,7 @@ func Policy(p config.Policy) pim.Policy {
 		TimeZone:          p.TimeZone,
 		BackupFirstSync:   p.BackupBeforeFirstSync,
 	}
-	for db, d := range map[string]config.Direction{"contacts": p.ContactsDirection, "calendar": p.CalendarDirection, "tasks": p.TasksDirection} {
+	for db, d := range map[pim.Kind]config.Direction{pim.Contacts: p.ContactsDirection, pim.Calendar: p.CalendarDirection, pim.Tasks: p.TasksDirection} {
 		if d != "" {
 			out.Directions[db] = pim.Direction(d)
 		}

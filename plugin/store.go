@@ -103,8 +103,8 @@ func (e *mappedError) Unwrap() []error { return []error{e.err, e.as} }
 
 // kindOf maps an engine database ("contacts", or a sub-folder view's
 // "contacts/Family") to the store's kind.
-func kindOf(db string) (imapstore.Kind, error) {
-	base, sub, _ := strings.Cut(db, "/")
+func kindOf(db pim.Kind) (imapstore.Kind, error) {
+	base, sub, _ := strings.Cut(string(db), "/")
 	for _, k := range imapstore.Kinds {
 		if string(k) == base {
 			if sub != "" {
@@ -129,11 +129,11 @@ func (s *accountStore) decodePoint(b []byte) (*imapstore.SyncPoint, error) {
 }
 
 // PointDelta and ApplyPointDelta: accountStore is a pim.PointDeltas.
-func (s *accountStore) PointDelta(db string, old, new []byte) ([]byte, error) {
+func (s *accountStore) PointDelta(db pim.Kind, old, new []byte) ([]byte, error) {
 	return s.acct.PointDelta(old, new)
 }
 
-func (s *accountStore) ApplyPointDelta(db string, old []byte, deltas ...[]byte) ([]byte, error) {
+func (s *accountStore) ApplyPointDelta(db pim.Kind, old []byte, deltas ...[]byte) ([]byte, error) {
 	p, err := s.acct.ApplyPointDelta(old, deltas...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", pim.ErrSyncPointInvalid, err)
@@ -143,7 +143,7 @@ func (s *accountStore) ApplyPointDelta(db string, old []byte, deltas ...[]byte) 
 
 var _ pim.PointDeltas = (*accountStore)(nil)
 
-func (s *accountStore) Changes(ctx context.Context, db string, since []byte) (*pim.Changes, error) {
+func (s *accountStore) Changes(ctx context.Context, db pim.Kind, since []byte) (*pim.Changes, error) {
 	kind, err := kindOf(db)
 	if err != nil {
 		return nil, err
@@ -168,7 +168,7 @@ func (s *accountStore) Changes(ctx context.Context, db string, since []byte) (*p
 
 // PointHead: accountStore is a pim.QuickStore; a point's head is the
 // start of its encoding.
-func (s *accountStore) PointHead(db string, point []byte) []byte {
+func (s *accountStore) PointHead(db pim.Kind, point []byte) []byte {
 	h, ok := imapstore.HeadOf(point)
 	if !ok {
 		return nil
@@ -200,7 +200,7 @@ func parseHead(b []byte) (imapstore.PointHead, bool) {
 	return imapstore.PointHead{UIDValidity: uint32(v[0]), UIDNext: imap.UID(v[1]), HighestModSeq: v[2]}, true
 }
 
-func (s *accountStore) Unchanged(ctx context.Context, db string, head []byte) (bool, error) {
+func (s *accountStore) Unchanged(ctx context.Context, db pim.Kind, head []byte) (bool, error) {
 	kind, err := kindOf(db)
 	if err != nil {
 		return false, err
@@ -213,7 +213,7 @@ func (s *accountStore) Unchanged(ctx context.Context, db string, head []byte) (b
 	return same, storeError(err)
 }
 
-func (s *accountStore) Get(ctx context.Context, db string, ids ...string) ([]*pim.Item, error) {
+func (s *accountStore) Get(ctx context.Context, db pim.Kind, ids ...string) ([]*pim.Item, error) {
 	kind, err := kindOf(db)
 	if err != nil {
 		return nil, err
@@ -231,7 +231,7 @@ func (s *accountStore) Get(ctx context.Context, db string, ids ...string) ([]*pi
 	return out, nil
 }
 
-func (s *accountStore) Put(ctx context.Context, db string, items ...*pim.Item) error {
+func (s *accountStore) Put(ctx context.Context, db pim.Kind, items ...*pim.Item) error {
 	kind, err := kindOf(db)
 	if err != nil {
 		return err
@@ -249,7 +249,7 @@ func (s *accountStore) Put(ctx context.Context, db string, items ...*pim.Item) e
 	return nil
 }
 
-func (s *accountStore) Delete(ctx context.Context, db string, ids ...string) ([]string, error) {
+func (s *accountStore) Delete(ctx context.Context, db pim.Kind, ids ...string) ([]string, error) {
 	kind, err := kindOf(db)
 	if err != nil {
 		return nil, err
@@ -258,7 +258,7 @@ func (s *accountStore) Delete(ctx context.Context, db string, ids ...string) ([]
 	return missing, storeError(err)
 }
 
-func (s *accountStore) Advance(ctx context.Context, db string, base []byte, own []string) ([]byte, error) {
+func (s *accountStore) Advance(ctx context.Context, db pim.Kind, base []byte, own []string) ([]byte, error) {
 	kind, err := kindOf(db)
 	if err != nil {
 		return nil, err
@@ -302,7 +302,7 @@ func (s *accountStore) SaveState(ctx context.Context, key string, data []byte) e
 
 // Snapshot implements pim.Snapshotter: a server-side copy of the
 // database's folder under the backup folder.
-func (s *accountStore) Snapshot(ctx context.Context, db, label string) (int, error) {
+func (s *accountStore) Snapshot(ctx context.Context, db pim.Kind, label string) (int, error) {
 	k, err := kindOf(db)
 	if err != nil {
 		return 0, err

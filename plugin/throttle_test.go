@@ -55,13 +55,13 @@ func (a *countingMaster) LoginAs(ctx context.Context, user string) (pim.Store, e
 // nopStore is an empty pim.Store.
 type nopStore struct{}
 
-func (nopStore) Changes(context.Context, string, []byte) (*pim.Changes, error) {
+func (nopStore) Changes(context.Context, pim.Kind, []byte) (*pim.Changes, error) {
 	return &pim.Changes{}, nil
 }
-func (nopStore) Get(context.Context, string, ...string) ([]*pim.Item, error) { return nil, nil }
-func (nopStore) Put(context.Context, string, ...*pim.Item) error             { return nil }
-func (nopStore) Delete(context.Context, string, ...string) ([]string, error) { return nil, nil }
-func (nopStore) Advance(context.Context, string, []byte, []string) ([]byte, error) {
+func (nopStore) Get(context.Context, pim.Kind, ...string) ([]*pim.Item, error) { return nil, nil }
+func (nopStore) Put(context.Context, pim.Kind, ...*pim.Item) error             { return nil }
+func (nopStore) Delete(context.Context, pim.Kind, ...string) ([]string, error) { return nil, nil }
+func (nopStore) Advance(context.Context, pim.Kind, []byte, []string) ([]byte, error) {
 	return nil, nil
 }
 func (nopStore) LoadState(context.Context, string) ([]byte, error)   { return nil, nil }

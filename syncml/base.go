@@ -18,9 +18,9 @@ import (
 // They are read only when a conflict needs one or when a session
 // rewrites the base.
 
-func baseKey(deviceID, db string) string { return stateKey(deviceID, db) + "/base" }
+func baseKey(deviceID string, db pim.Kind) string { return stateKey(deviceID, db) + "/base" }
 
-func baseDeltaKey(deviceID, db string, gen int64) string {
+func baseDeltaKey(deviceID string, db pim.Kind, gen int64) string {
 	return baseKey(deviceID, db) + "+" + strconv.FormatInt(gen, 10)
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"syncml-imap/pim"
 )
 
 // Typed device information (OMA-TS-DS_DevInf 1.1 and 1.2, protocol.md §6).
@@ -774,9 +775,9 @@ func ServerDevInf(verDTD, devID string) *DevInf {
 	ical20 := ContentType{"text/calendar", "2.0"}
 	vcal10 := ContentType{"text/x-vcalendar", "1.0"}
 	syncTypes := []int{1, 2, 3, 4, 5, 6}
-	store := func(ref, name string, pref, alt ContentType, caps ...CTCap) DataStore {
+	store := func(ref pim.Kind, name string, pref, alt ContentType, caps ...CTCap) DataStore {
 		return DataStore{
-			SourceRef: ref, DisplayName: name, MaxGUIDSize: 64,
+			SourceRef: string(ref), DisplayName: name, MaxGUIDSize: 64,
 			// The legacy type is sent only where the conversion to it
 			// exists (see converters); it is always taken.
 			RxPref: pref, Rx: []ContentType{alt}, TxPref: pref, Tx: sendable(ref, alt),
@@ -1074,7 +1075,7 @@ func diAddRequired(e *Element, name, text string) {
 }
 
 // sendable is the types among ts the server converts items of db to.
-func sendable(db string, ts ...ContentType) []ContentType {
+func sendable(db pim.Kind, ts ...ContentType) []ContentType {
 	var out []ContentType
 	for _, t := range ts {
 		if convertible(formOfType(t.CTType, t.VerCT), db) {

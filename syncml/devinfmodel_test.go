@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syncml-imap/pim"
 	"testing"
 )
 
@@ -291,7 +292,7 @@ func TestServerDevInfContent(t *testing.T) {
 		wantEqual(t, db, []any{ds.RxPref, ds.TxPref, ds.Rx, ds.Tx, ds.SyncTypes, ds.MaxGUIDSize},
 			// The legacy type is always taken (Rx), and sent (Tx) where the
 			// conversion to it exists.
-			[]any{types[0], types[0], []ContentType{types[1]}, sendable(db, types[1]), []int{1, 2, 3, 4, 5, 6}, 64})
+			[]any{types[0], types[0], []ContentType{types[1]}, sendable(pim.Kind(db), types[1]), []int{1, 2, 3, 4, 5, 6}, 64})
 		if db == "contacts" && len(ds.Tx) != 1 {
 			t.Errorf("contacts: vCard 2.1 is converted, so sent: Tx %v", ds.Tx)
 		}

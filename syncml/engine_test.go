@@ -104,7 +104,7 @@ func newMemStore() *memstore.Store {
 
 // dbStateOf is the committed state of a device's database in store, its
 // bulk record read in.
-func dbStateOf(t *testing.T, store *memstore.Store, device, db string) *dbState {
+func dbStateOf(t *testing.T, store *memstore.Store, device string, db pim.Kind) *dbState {
 	t.Helper()
 	raws := store.State()
 	var st dbState
@@ -307,8 +307,8 @@ func TestHeaderNoResp(t *testing.T) {
 }
 
 func TestResolveDB(t *testing.T) {
-	s := NewServer(ServerOptions{Aliases: map[string]string{"phonebook": "contacts"}})
-	for uri, want := range map[string]string{"./PhoneBook": "contacts", "phonebook/": "contacts", "phonebook?CATEGORIES&EQ;x": "contacts", "contacts": ""} {
+	s := NewServer(ServerOptions{Aliases: map[string]pim.Kind{"phonebook": "contacts"}})
+	for uri, want := range map[string]pim.Kind{"./PhoneBook": "contacts", "phonebook/": "contacts", "phonebook?CATEGORIES&EQ;x": "contacts", "contacts": ""} {
 		got, _ := s.resolveDB(uri)
 		if got != want {
 			t.Errorf("resolveDB(%q) = %q, want %q", uri, got, want)

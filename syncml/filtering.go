@@ -25,7 +25,7 @@ type filterState struct {
 	At   time.Time      // when every item was last decided under it
 }
 
-func factsKey(deviceID, db string) string { return stateKey(deviceID, db) + "/facts" }
+func factsKey(deviceID string, db pim.Kind) string { return stateKey(deviceID, db) + "/facts" }
 
 // loadFacts reads the device's facts for the database (nil when none).
 func (d *dbSession) loadFacts(ctx context.Context) (map[string]pim.ItemFacts, error) {
@@ -88,7 +88,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 
 // filterPass is one session's run of a device's filter.
 type filterPass struct {
-	db          string
+	db          pim.Kind
 	rule        pim.FilterRule
 	now         time.Time
 	old         *filterState // the rule at the last sync, nil when none

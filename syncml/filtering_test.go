@@ -158,7 +158,7 @@ func TestContactFolders(t *testing.T) {
 		t.Fatalf("first sync sent %v", got)
 	}
 	if len(store.Items("contacts/Family")) != 2 || len(store.Items("contacts")) != 1 {
-		all := map[string]map[string][]byte{}
+		all := map[pim.Kind]map[string][]byte{}
 		for _, db := range store.Databases() {
 			all[db] = store.Items(db)
 		}
@@ -211,10 +211,12 @@ type snapStore struct {
 	snaps *[]string
 }
 
-func (s snapStore) Snapshot(_ context.Context, db, label string) (int, error) {
-	*s.snaps = append(*s.snaps, db)
+func (s snapStore) Snapshot(_ context.Context, db pim.Kind, label string) (int, error) {
+	*s.snaps = append(*s.snaps, string(db))
 	return 0, nil
 }
+
+var _ pim.Snapshotter = snapStore{}
 
 type snapAuth struct {
 	store *memstore.Store

@@ -313,7 +313,7 @@ func vcardAs30(data []byte) ([]byte, error) {
 
 // fromCanonical converts a stored item to the form a device takes. It
 // returns the media type and version to announce.
-func fromCanonical(form string, db string, data []byte, allDay string) (out []byte, typ, ver string, err error) {
+func fromCanonical(form string, db pim.Kind, data []byte, allDay string) (out []byte, typ, ver string, err error) {
 	if c, ok := converters[form]; ok {
 		out, err = c.out(data, allDay)
 		return out, c.typ, c.ver, err
@@ -329,14 +329,14 @@ func fromCanonical(form string, db string, data []byte, allDay string) (out []by
 }
 
 // convertible reports whether the server can send items in a form.
-func convertible(form, db string) bool {
+func convertible(form string, db pim.Kind) bool {
 	_, ok := converters[form]
 	return ok || form == canonicalForm(db)
 }
 
 // canonicalForm is the stored form of a database.
-func canonicalForm(db string) string {
-	if db == "contacts" {
+func canonicalForm(db pim.Kind) string {
+	if db == pim.Contacts {
 		return formVCard30
 	}
 	return formICal20

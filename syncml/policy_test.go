@@ -54,7 +54,7 @@ func TestDirections(t *testing.T) {
 		ann := &pim.Item{Data: []byte(vc("Ann"))}
 		store.Put(ctx, "contacts", ann)
 		p := pim.DefaultPolicy()
-		p.Directions = map[string]pim.Direction{"contacts": dir}
+		p.Directions = map[pim.Kind]pim.Direction{pim.Contacts: dir}
 		d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: store.Auth("alice", "pw"), Policy: p})}
 		return store, d, ann
 	}

@@ -55,11 +55,11 @@ func (s *session) report(result pim.Result) {
 	var dbs []string
 	for _, d := range s.order {
 		r.Databases = append(r.Databases, pim.DatabaseReport{Name: d.db, Mode: modeName(d.mode), FromDevice: d.received, ToDevice: d.sent, Refused: d.refusedCount})
-		dbs = append(dbs, d.db+":"+modeName(d.mode))
+		dbs = append(dbs, string(d.db)+":"+modeName(d.mode))
 	}
 	attrs := []any{"result", string(result), "databases", strings.Join(dbs, ","), "duration_ms", r.Duration.Milliseconds()}
 	for _, d := range r.Databases {
-		attrs = append(attrs, slog.Group(d.Name,
+		attrs = append(attrs, slog.Group(string(d.Name),
 			"from_device", []int{d.FromDevice.Added, d.FromDevice.Replaced, d.FromDevice.Deleted},
 			"to_device", []int{d.ToDevice.Added, d.ToDevice.Replaced, d.ToDevice.Deleted}, "refused_by_device", d.Refused))
 	}
@@ -116,7 +116,7 @@ func resultText(result pim.Result) string {
 }
 
 // noteError keeps the session's first failure, in plain words.
-func (s *session) noteError(db, what string, err error) {
+func (s *session) noteError(db pim.Kind, what string, err error) {
 	if errors.Is(err, pim.ErrUnavailable) {
 		s.unavailable = true
 	}

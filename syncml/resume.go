@@ -36,7 +36,7 @@ import (
 // middle), 509 and an ordinary sync, as Synthesis servers do.
 
 // resumeKey names record seq of a database's position.
-func resumeKey(deviceID, db string, seq int) string {
+func resumeKey(deviceID string, db pim.Kind, seq int) string {
 	return stateKey(deviceID, db) + "/resume+" + strconv.Itoa(seq)
 }
 
@@ -276,7 +276,7 @@ func (d *dbSession) resumeFrom(ctx context.Context) *savedPosition {
 		reason = "no committed anchors"
 	case sp.Chunking:
 		reason = "a chunked item was under way"
-	case d.db == "contacts" && !slices.Equal(d.state.Folders, d.s.policy.ContactFolders):
+	case d.db == pim.Contacts && !slices.Equal(d.state.Folders, d.s.policy.ContactFolders):
 		reason = "contact folders changed"
 	}
 	if reason == "" {

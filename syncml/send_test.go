@@ -354,7 +354,7 @@ func TestMergedItemSentBack(t *testing.T) {
 	}
 }
 
-func firstItem(store *memstore.Store, db string) []byte {
+func firstItem(store *memstore.Store, db pim.Kind) []byte {
 	for _, d := range store.Items(db) {
 		return d
 	}

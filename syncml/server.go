@@ -21,7 +21,7 @@ type ServerOptions struct {
 	Auth pim.Authenticator
 	// Aliases maps client database names to canonical ones; nil:
 	// DefaultAliases.
-	Aliases map[string]string
+	Aliases map[string]pim.Kind
 	// SessionTimeout: an idle session is forgotten after it; default 15m.
 	SessionTimeout time.Duration
 	// IdleRelease: a session idle this long gives its IMAP connection
@@ -248,7 +248,7 @@ func (s *Server) newSession(msg *Message) *session {
 		key:       newSessionKey(),
 		deviceID:  msg.Hdr.Source.LocURI,
 		sessionID: msg.Hdr.SessionID,
-		dbs:       map[string]*dbSession{},
+		dbs:       map[pim.Kind]*dbSession{},
 		started:   s.opts.now(),
 		log:       s.opts.Logger.With("device", msg.Hdr.Source.LocURI, "session", msg.Hdr.SessionID),
 	}
@@ -475,7 +475,7 @@ func newSessionKey() string {
 }
 
 // resolveDB maps a client database URI to a canonical database.
-func (s *Server) resolveDB(uri string) (string, bool) {
+func (s *Server) resolveDB(uri string) (pim.Kind, bool) {
 	u := strings.ToLower(strings.TrimSpace(uri))
 	if i := strings.IndexAny(u, "?;"); i >= 0 {
 		u = u[:i]

@@ -45,10 +45,10 @@ type session struct {
 	// serverInfOffered: we Put it unasked.
 	serverInfSent, serverInfOffered bool
 
-	dbs       map[string]*dbSession // by canonical database
-	order     []*dbSession          // in alert order
-	pending   []Command             // server commands not yet sent (beyond what fitted)
-	partial   *partialItem          // a chunked client item being assembled
+	dbs       map[pim.Kind]*dbSession // by canonical database
+	order     []*dbSession            // in alert order
+	pending   []Command               // server commands not yet sent (beyond what fitted)
+	partial   *partialItem            // a chunked client item being assembled
 	phase     phase
 	done      bool
 	suspended bool // the device suspended the session (Alert 224)
@@ -102,7 +102,7 @@ func (s *session) closeStore() {
 	if s.store != nil {
 		s.store.Close()
 	}
-	s.dbs, s.order, s.pending, s.partial = map[string]*dbSession{}, nil, nil, nil
+	s.dbs, s.order, s.pending, s.partial = map[pim.Kind]*dbSession{}, nil, nil, nil
 }
 
 // setCancel notes how to end the message under way (nil: none).

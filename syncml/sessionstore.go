@@ -42,7 +42,7 @@ const maxKeptRecord = 64 << 10
 func (s *sessionStore) ownRecords(deviceID string) {
 	s.own, s.kept = pim.DevicePrefix(deviceID), map[string][]byte{}
 	s.preload = []string{devInfKey(deviceID), serverInfSeenKey(deviceID), pim.LastErrorKey(deviceID)}
-	for _, db := range pim.Databases {
+	for _, db := range pim.Kinds {
 		s.preload = append(s.preload, stateKey(deviceID, db))
 	}
 }
@@ -103,7 +103,7 @@ func (s *sessionStore) Close() error {
 	return err
 }
 
-func (s *sessionStore) Changes(ctx context.Context, db string, since []byte) (*pim.Changes, error) {
+func (s *sessionStore) Changes(ctx context.Context, db pim.Kind, since []byte) (*pim.Changes, error) {
 	st, err := s.open(ctx)
 	if err != nil {
 		return nil, err
@@ -111,7 +111,7 @@ func (s *sessionStore) Changes(ctx context.Context, db string, since []byte) (*p
 	return st.Changes(ctx, db, since)
 }
 
-func (s *sessionStore) Get(ctx context.Context, db string, ids ...string) ([]*pim.Item, error) {
+func (s *sessionStore) Get(ctx context.Context, db pim.Kind, ids ...string) ([]*pim.Item, error) {
 	st, err := s.open(ctx)
 	if err != nil {
 		return nil, err
@@ -119,7 +119,7 @@ func (s *sessionStore) Get(ctx context.Context, db string, ids ...string) ([]*pi
 	return st.Get(ctx, db, ids...)
 }
 
-func (s *sessionStore) Put(ctx context.Context, db string, items ...*pim.Item) error {
+func (s *sessionStore) Put(ctx context.Context, db pim.Kind, items ...*pim.Item) error {
 	st, err := s.open(ctx)
 	if err != nil {
 		return err
@@ -127,7 +127,7 @@ func (s *sessionStore) Put(ctx context.Context, db string, items ...*pim.Item) e
 	return st.Put(ctx, db, items...)
 }
 
-func (s *sessionStore) Delete(ctx context.Context, db string, ids ...string) ([]string, error) {
+func (s *sessionStore) Delete(ctx context.Context, db pim.Kind, ids ...string) ([]string, error) {
 	st, err := s.open(ctx)
 	if err != nil {
 		return nil, err
@@ -135,7 +135,7 @@ func (s *sessionStore) Delete(ctx context.Context, db string, ids ...string) ([]
 	return st.Delete(ctx, db, ids...)
 }
 
-func (s *sessionStore) Advance(ctx context.Context, db string, base []byte, own []string) ([]byte, error) {
+func (s *sessionStore) Advance(ctx context.Context, db pim.Kind, base []byte, own []string) ([]byte, error) {
 	st, err := s.open(ctx)
 	if err != nil {
 		return nil, err
@@ -145,7 +145,7 @@ func (s *sessionStore) Advance(ctx context.Context, db string, base []byte, own 
 
 // PointHead needs no connection: a store's point heads are pure
 // functions of its points (the store kind does not change on reopen).
-func (s *sessionStore) PointHead(db string, point []byte) []byte {
+func (s *sessionStore) PointHead(db pim.Kind, point []byte) []byte {
 	if q := s.quick(); q != nil {
 		return q.PointHead(db, point)
 	}
@@ -164,7 +164,7 @@ func (s *sessionStore) quick() pim.QuickStore {
 	return s.q
 }
 
-func (s *sessionStore) Unchanged(ctx context.Context, db string, head []byte) (bool, error) {
+func (s *sessionStore) Unchanged(ctx context.Context, db pim.Kind, head []byte) (bool, error) {
 	st, err := s.open(ctx)
 	if err != nil {
 		return false, err
@@ -309,14 +309,14 @@ func (s *sessionStore) pointDeltas() pim.PointDeltas {
 	return s.pd
 }
 
-func (s *sessionStore) PointDelta(db string, old, new []byte) ([]byte, error) {
+func (s *sessionStore) PointDelta(db pim.Kind, old, new []byte) ([]byte, error) {
 	if pd := s.pointDeltas(); pd != nil {
 		return pd.PointDelta(db, old, new)
 	}
 	return nil, errNoPointDeltas
 }
 
-func (s *sessionStore) ApplyPointDelta(db string, old []byte, deltas ...[]byte) ([]byte, error) {
+func (s *sessionStore) ApplyPointDelta(db pim.Kind, old []byte, deltas ...[]byte) ([]byte, error) {
 	if pd := s.pointDeltas(); pd != nil {
 		return pd.ApplyPointDelta(db, old, deltas...)
 	}

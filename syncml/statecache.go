@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syncml-imap/pim"
 )
 
 // bulkCache keeps the bulk a device's last session committed, decoded,
@@ -35,8 +36,8 @@ func newBulkCache(max int) *bulkCache {
 	return &bulkCache{max: max, entries: map[string]*bulkEntry{}}
 }
 
-func bulkCacheKey(user, deviceID, db string) string {
-	return strings.ToLower(user) + "\x00" + deviceID + "\x00" + db
+func bulkCacheKey(user, deviceID string, db pim.Kind) string {
+	return strings.ToLower(user) + "\x00" + deviceID + "\x00" + string(db)
 }
 
 // bulkIdent names the records a state's bulk is read from.

@@ -35,7 +35,7 @@ const (
 )
 
 // deltaKey names a delta record of the base generation base.
-func deltaKey(deviceID, db string, base, gen int64) string {
+func deltaKey(deviceID string, db pim.Kind, base, gen int64) string {
 	return bulkKey(deviceID, db, base) + "+" + strconv.FormatInt(gen, 10)
 }
 

@@ -77,16 +77,16 @@ type dbState struct {
 	Retry map[string]ChangeOp `json:",omitempty"`
 }
 
-func stateKey(deviceID, db string) string { return pim.DeviceKey(deviceID, db) }
+func stateKey(deviceID string, db pim.Kind) string { return pim.DeviceKey(deviceID, string(db)) }
 
 // bulkKey names generation gen of the bulk record of a device's database:
 // a new generation is written, then the state that names it, then the old
 // one removed, so a crash in between leaves the state whole.
-func bulkKey(deviceID, db string, gen int64) string {
+func bulkKey(deviceID string, db pim.Kind, gen int64) string {
 	return bulkPrefix(deviceID, db) + strconv.FormatInt(gen, 10)
 }
 
-func bulkPrefix(deviceID, db string) string { return stateKey(deviceID, db) + "/map/" }
+func bulkPrefix(deviceID string, db pim.Kind) string { return stateKey(deviceID, db) + "/map/" }
 
 // dbBulk is the bulk record.
 type dbBulk struct {
@@ -98,7 +98,7 @@ type dbBulk struct {
 // dbSession is one database being synced in a session.
 type dbSession struct {
 	s            *session
-	db           string
+	db           pim.Kind
 	clientURI    string // the client's database (Alert Source)
 	serverURI    string // what the client calls ours (Alert Target)
 	mode         AlertCode
@@ -312,8 +312,8 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		return StatusNotSupported
 	}
 	ds := d.datastore(ctx)
-	d.view = pim.PolicyView(st, d.db, &d.s.policy, d.db == "calendar" && d.carriesTasks(ctx, ds))
-	if d.db == "calendar" || d.db == "tasks" {
+	d.view = pim.PolicyView(st, d.db, &d.s.policy, d.db == pim.Calendar && d.carriesTasks(ctx, ds))
+	if d.db == pim.Calendar || d.db == pim.Tasks {
 		d.view = pim.NewRecurView(d.view, func() bool { return holdsExceptions(d.datastore(ctx)) })
 	}
 	if raw == nil && d.s.policy.BackupFirstSync {
@@ -332,7 +332,7 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		case d.state.ClientNext == "" || d.state.ClientNext != d.clientAnchor.Last:
 			d.s.log.Info("anchor mismatch, slow sync", "database", d.db, "mode", int(d.mode))
 			d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
-		case d.db == "contacts" && !slices.Equal(d.state.Folders, d.s.policy.ContactFolders):
+		case d.db == pim.Contacts && !slices.Equal(d.state.Folders, d.s.policy.ContactFolders):
 			// The device's item IDs name the folders they came from.
 			d.s.log.Info("contact folders changed, slow sync", "database", d.db)
 			d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
@@ -406,7 +406,7 @@ func (d *dbSession) listChanges(ctx context.Context, code StatusCode) StatusCode
 		d.s.noteError(d.db, "list changes", err)
 		return StatusDataStoreFailure
 	}
-	if d.db == "contacts" && !slices.Equal(d.state.Folders, d.s.policy.ContactFolders) {
+	if d.db == pim.Contacts && !slices.Equal(d.state.Folders, d.s.policy.ContactFolders) {
 		d.state.Map, d.state.Filter = nil, nil // IDs of another view
 		d.state.Folders = slices.Clone(d.s.policy.ContactFolders)
 	}
@@ -714,7 +714,7 @@ func (d *dbSession) revert(ctx context.Context, op ChangeOp, luid, guid string, 
 func (d *dbSession) carriesTasks(ctx context.Context, ds *DataStore) bool {
 	if di := d.s.deviceInfo(ctx); di != nil {
 		for _, other := range di.DataStores {
-			if db, ok := d.s.srv.resolveDB(other.SourceRef); ok && db == "tasks" {
+			if db, ok := d.s.srv.resolveDB(other.SourceRef); ok && db == pim.Tasks {
 				return false
 			}
 		}
@@ -968,7 +968,7 @@ func (d *dbSession) canonicalOf(ch *Change, it Item, st *Status) (data []byte, f
 		return nil, "", false
 	}
 	data = canonical
-	if uv, ok := d.view.(pim.TaskCarrier); ok && d.db == "calendar" && pim.IsTaskOnly(data) {
+	if uv, ok := d.view.(pim.TaskCarrier); ok && d.db == pim.Calendar && pim.IsTaskOnly(data) {
 		// A to-do in the calendar: the device keeps tasks there. Its
 		// own are folded into the tasks point at commit; the mailbox's
 		// other tasks follow from the next session on.
@@ -1355,7 +1355,7 @@ func (d *dbSession) form() string {
 
 // formCandidates are the types the server sends for a database, its own
 // first.
-func formCandidates(db string) []ContentType {
+func formCandidates(db pim.Kind) []ContentType {
 	switch db {
 	case "contacts":
 		return []ContentType{{"text/vcard", "3.0"}, {"text/x-vcard", "2.1"}, {formSIFC, "1.0"}}

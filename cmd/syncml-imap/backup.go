@@ -162,7 +162,7 @@ func (c *backupCmd) checkArgs(rest []string) int {
 		problem = fmt.Sprintf("unexpected argument %q: one file at a time", rest[1])
 	}
 	if problem == "" && c.name == "export" && c.format != "" {
-		if err := backup.CheckFormat(c.db, backup.Format(c.format)); err != nil {
+		if err := backup.CheckFormat(pim.Kind(c.db), backup.Format(c.format)); err != nil {
 			problem = strings.TrimPrefix(err.Error(), "backup: ")
 		}
 	}
@@ -431,7 +431,7 @@ func (c *backupCmd) export(ctx context.Context, store backup.Store, out *outFile
 		Format:   backup.Format(c.format),
 		Progress: func(done, total int) { p.show("reading "+c.db, done, total) },
 	}
-	d, err := backup.Export(ctx, store, c.db, out.w, opts)
+	d, err := backup.Export(ctx, store, pim.Kind(c.db), out.w, opts)
 	p.end()
 	if err == nil {
 		err = out.commit()
@@ -448,7 +448,7 @@ func (c *backupCmd) export(ctx context.Context, store backup.Store, out *outFile
 	for _, pr := range d.Problems {
 		fmt.Fprintf(c.stderr, "%s\n", pr)
 	}
-	fmt.Fprintf(report, "exported %s to %s (%s)", backup.Noun(c.db, d.Count), where, formatNames[d.Format])
+	fmt.Fprintf(report, "exported %s to %s (%s)", backup.Noun(pim.Kind(c.db), d.Count), where, formatNames[d.Format])
 	if len(d.Problems) > 0 {
 		fmt.Fprintf(report, "; %d left out", len(d.Problems))
 	}
@@ -460,8 +460,8 @@ func (c *backupCmd) export(ctx context.Context, store backup.Store, out *outFile
 }
 
 // kindWord names one record of db in a report.
-func kindWord(db string) string {
-	return map[string]string{"contacts": "contact", "calendar": "event", "tasks": "task"}[db]
+func kindWord(db pim.Kind) string {
+	return map[pim.Kind]string{pim.Contacts: "contact", pim.Calendar: "event", pim.Tasks: "task"}[db]
 }
 
 func plural(n int, word string) string {
@@ -477,7 +477,7 @@ func (c *backupCmd) importFile(ctx context.Context, store backup.Store, file []b
 		DryRun:   c.dryRun,
 		Progress: func(stage string, done, total int) { p.show(stage, done, total) },
 	}
-	d, err := backup.Import(ctx, store, c.db, file, opts)
+	d, err := backup.Import(ctx, store, pim.Kind(c.db), file, opts)
 	p.end()
 	if d == nil {
 		c.fail(err)
@@ -525,7 +525,7 @@ func (c *backupCmd) importFile(ctx context.Context, store backup.Store, file []b
 	for _, db := range dbs {
 		part := backup.Noun(db, d.Count(db, backup.Imported))
 		if db != "contacts" {
-			part += " into " + db
+			part += " into " + string(db)
 		}
 		parts = append(parts, part)
 	}
@@ -533,7 +533,7 @@ func (c *backupCmd) importFile(ctx context.Context, store backup.Store, file []b
 		parts = []string{"nothing"}
 	}
 	line := verb + " " + strings.Join(parts, ", ")
-	if c.db != "contacts" && slices.ContainsFunc(dbs, func(db string) bool { return db != c.db }) {
+	if c.db != "contacts" && slices.ContainsFunc(dbs, func(db pim.Kind) bool { return db != pim.Kind(c.db) }) {
 		line += " (events always go to calendar, to-dos to tasks)"
 	}
 	if err != nil {

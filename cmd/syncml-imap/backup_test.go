@@ -17,6 +17,7 @@ import (
 	"syncml-imap/config"
 	"syncml-imap/internal/dovetest"
 	"syncml-imap/internal/vobject"
+	"syncml-imap/pim"
 	"syncml-imap/plugin"
 )
 
@@ -79,7 +80,7 @@ func (s *backupSetup) count(t *testing.T, user, db string) int {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ch, err := st.Changes(context.Background(), db, nil)
+	ch, err := st.Changes(context.Background(), pim.Kind(db), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -247,25 +247,34 @@ func modelOf(s *pim.Slot) string {
 	return strings.TrimSpace(s.Manufacturer + " " + s.Model)
 }
 
+// joinKinds joins kinds with commas.
+func joinKinds(ks []pim.Kind) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ",")
+}
+
 // databasesOf lists the slot's databases, the served ones in their
 // usual order first.
-func databasesOf(s *pim.Slot) []string {
-	var dbs []string
+func databasesOf(s *pim.Slot) []pim.Kind {
+	var dbs []pim.Kind
 	for db := range s.Databases {
 		dbs = append(dbs, db)
 	}
-	slices.SortFunc(dbs, func(a, b string) int {
-		ia, ib := slices.Index(pim.Databases, a), slices.Index(pim.Databases, b)
+	slices.SortFunc(dbs, func(a, b pim.Kind) int {
+		ia, ib := slices.Index(pim.Kinds, a), slices.Index(pim.Kinds, b)
 		if ia < 0 {
-			ia = len(pim.Databases)
+			ia = len(pim.Kinds)
 		}
 		if ib < 0 {
-			ib = len(pim.Databases)
+			ib = len(pim.Kinds)
 		}
 		if ia != ib {
 			return ia - ib
 		}
-		return strings.Compare(a, b)
+		return strings.Compare(string(a), string(b))
 	})
 	return dbs
 }
@@ -350,7 +359,7 @@ func (c *devicesCmd) list(ctx context.Context, d *pim.Devices, lk *lockouts, max
 			policy = strings.Join(kv, " ")
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", s.Number, s.DeviceID, orDash(modelOf(s)),
-			localTime(s.LastSync, "2006-01-02 15:04"), orDash(strings.Join(databasesOf(s), ",")), policy)
+			localTime(s.LastSync, "2006-01-02 15:04"), orDash(joinKinds(databasesOf(s))), policy)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -525,7 +534,7 @@ func (c *devicesCmd) show(ctx context.Context, d *pim.Devices, store pim.Store, 
 // of the mailbox's items it keeps off the device now (a calendar window
 // hides events with no hint on the device itself).
 func (c *devicesCmd) writeFiltered(ctx context.Context, store pim.Store, p pim.Policy) {
-	for _, db := range []string{"contacts", "calendar", "tasks"} {
+	for _, db := range pim.Kinds {
 		if p.DirectionOf(db) == pim.DirOff {
 			continue
 		}
@@ -543,7 +552,7 @@ func (c *devicesCmd) writeFiltered(ctx context.Context, store pim.Store, p pim.P
 	}
 }
 
-func itemsOf(db string) string {
+func itemsOf(db pim.Kind) string {
 	switch db {
 	case "contacts":
 		return "contacts"
@@ -553,8 +562,8 @@ func itemsOf(db string) string {
 	return "tasks"
 }
 
-func filterWhy(db string, p pim.Policy) string {
-	keys := map[string][]string{
+func filterWhy(db pim.Kind, p pim.Policy) string {
+	keys := map[pim.Kind][]string{
 		"contacts": {"contact_categories"},
 		"calendar": {"calendar_past", "calendar_future", "tasks_open_only"},
 		"tasks":    {"tasks_open_only"},

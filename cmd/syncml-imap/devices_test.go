@@ -75,7 +75,7 @@ func setupDevices(t *testing.T) *devicesSetup {
 	}
 	p.Manufacturer, p.Model, p.SoftwareVersion, p.DevType = "Nokia", "E71", "300.21.012", "phone"
 	p.LastSync = s.lastSync
-	p.Databases = map[string]time.Time{"contacts": s.lastSync, "calendar": s.lastSync.Add(-time.Hour)}
+	p.Databases = map[pim.Kind]time.Time{pim.Contacts: s.lastSync, pim.Calendar: s.lastSync.Add(-time.Hour)}
 	if err := d.Save(ctx, p); err != nil {
 		t.Fatal(err)
 	}

@@ -91,18 +91,18 @@ type Stats struct {
 type Store struct {
 	mu      sync.Mutex
 	opts    Options
-	items   map[string]map[string][]byte // db → ID → data
-	version map[string]map[string]int    // db → ID → version
+	items   map[pim.Kind]map[string][]byte // db → ID → data
+	version map[pim.Kind]map[string]int    // db → ID → version
 	seq     int
 	put     int // items Put, for Options.Lose
 	state   map[string][]byte
-	heads   map[string][]byte // db → head of its current point, cleared by writes
+	heads   map[pim.Kind][]byte // db → head of its current point, cleared by writes
 	stats   Stats
 }
 
 // New returns an empty store (opts nil: the defaults).
 func New(opts *Options) *Store {
-	s := &Store{items: map[string]map[string][]byte{}, version: map[string]map[string]int{}, state: map[string][]byte{}, heads: map[string][]byte{}}
+	s := &Store{items: map[pim.Kind]map[string][]byte{}, version: map[pim.Kind]map[string]int{}, state: map[string][]byte{}, heads: map[pim.Kind][]byte{}}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -131,7 +131,7 @@ func (s *Store) ResetStats() {
 }
 
 // Items returns a copy of what db holds, by ID.
-func (s *Store) Items(db string) map[string][]byte {
+func (s *Store) Items(db pim.Kind) map[string][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.items[db])
@@ -139,10 +139,10 @@ func (s *Store) Items(db string) map[string][]byte {
 
 // Databases lists the databases that hold items, sorted (sub-folders such
 // as "contacts/Family" included).
-func (s *Store) Databases() []string {
+func (s *Store) Databases() []pim.Kind {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var dbs []string
+	var dbs []pim.Kind
 	for db, items := range s.items {
 		if len(items) > 0 {
 			dbs = append(dbs, db)
@@ -154,7 +154,7 @@ func (s *Store) Databases() []string {
 
 // Overwrite replaces the data of item id in db without making it a
 // change: no sync point sees it, as if it had always been so.
-func (s *Store) Overwrite(db, id string, data []byte) {
+func (s *Store) Overwrite(db pim.Kind, id string, data []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.db(db)[id] = data
@@ -169,7 +169,7 @@ func (s *Store) State() map[string][]byte {
 
 // db returns db's items, making the database on first use (a sub-folder
 // view's "contacts/Family" exists once written to).
-func (s *Store) db(db string) map[string][]byte {
+func (s *Store) db(db pim.Kind) map[string][]byte {
 	if s.items[db] == nil {
 		s.items[db], s.version[db] = map[string][]byte{}, map[string]int{}
 	}
@@ -193,7 +193,7 @@ func (s *Store) faultAfter(op Op, name string) error {
 func (s *Store) bulk(key string) bool { return s.opts.Bulk != nil && s.opts.Bulk(key) }
 
 // point is db's sync point: the version of every item.
-func (s *Store) point(db string) []byte {
+func (s *Store) point(db pim.Kind) []byte {
 	v := s.version[db]
 	if v == nil {
 		v = map[string]int{} // "{}", not "null": a database never written to
@@ -204,10 +204,10 @@ func (s *Store) point(db string) []byte {
 
 // Changes implements pim.Store: the difference between the versions in
 // since and the current ones.
-func (s *Store) Changes(_ context.Context, db string, since []byte) (*pim.Changes, error) {
+func (s *Store) Changes(_ context.Context, db pim.Kind, since []byte) (*pim.Changes, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.fault(OpChanges, db); err != nil {
+	if err := s.fault(OpChanges, string(db)); err != nil {
 		return nil, err
 	}
 	old := map[string]int{}
@@ -237,10 +237,10 @@ func (s *Store) Changes(_ context.Context, db string, since []byte) (*pim.Change
 }
 
 // Get implements pim.Store.
-func (s *Store) Get(_ context.Context, db string, ids ...string) ([]*pim.Item, error) {
+func (s *Store) Get(_ context.Context, db pim.Kind, ids ...string) ([]*pim.Item, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.fault(OpGet, db); err != nil {
+	if err := s.fault(OpGet, string(db)); err != nil {
 		return nil, err
 	}
 	s.stats.MaxGet = max(s.stats.MaxGet, len(ids))
@@ -259,10 +259,10 @@ func (s *Store) Get(_ context.Context, db string, ids ...string) ([]*pim.Item, e
 // Put implements pim.Store. Unless Lenient, data that is not one object
 // of db's kind fails with pim.ErrInvalidItem before anything is stored,
 // as in the real store.
-func (s *Store) Put(_ context.Context, db string, items ...*pim.Item) error {
+func (s *Store) Put(_ context.Context, db pim.Kind, items ...*pim.Item) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.fault(OpPut, db); err != nil {
+	if err := s.fault(OpPut, string(db)); err != nil {
 		return err
 	}
 	s.stats.Puts++
@@ -288,19 +288,19 @@ func (s *Store) Put(_ context.Context, db string, items ...*pim.Item) error {
 		s.seq++
 		s.version[db][it.ID] = s.seq
 	}
-	return s.faultAfter(OpPut, db)
+	return s.faultAfter(OpPut, string(db))
 }
 
 // check tells whether data is one object of db's kind: a VCARD for
 // contacts, a VCALENDAR with events for calendar, with tasks for tasks
 // (imapstore's rule, without its limits on UIDs).
-func check(db string, data []byte) error {
+func check(db pim.Kind, data []byte) error {
 	objs := vobject.Parse(data)
 	if len(objs) != 1 {
 		return fmt.Errorf("%d objects where one was expected", len(objs))
 	}
-	base, _, _ := strings.Cut(db, "/")
-	want := map[string]string{"contacts": "VCARD", "calendar": "VCALENDAR", "tasks": "VCALENDAR"}[base]
+	base := db.Base()
+	want := map[pim.Kind]string{pim.Contacts: "VCARD", pim.Calendar: "VCALENDAR", pim.Tasks: "VCALENDAR"}[base]
 	if want == "" {
 		return fmt.Errorf("unknown database %q", db)
 	}
@@ -310,7 +310,7 @@ func check(db string, data []byte) error {
 	if want == "VCARD" {
 		return nil
 	}
-	comp := map[string]string{"calendar": "VEVENT", "tasks": "VTODO"}[base]
+	comp := map[pim.Kind]string{pim.Calendar: "VEVENT", pim.Tasks: "VTODO"}[base]
 	n := 0
 	for _, c := range objs[0].Children {
 		switch c.Name {
@@ -327,10 +327,10 @@ func check(db string, data []byte) error {
 }
 
 // Delete implements pim.Store.
-func (s *Store) Delete(_ context.Context, db string, ids ...string) ([]string, error) {
+func (s *Store) Delete(_ context.Context, db pim.Kind, ids ...string) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.fault(OpDelete, db); err != nil {
+	if err := s.fault(OpDelete, string(db)); err != nil {
 		return nil, err
 	}
 	delete(s.heads, db)
@@ -342,16 +342,16 @@ func (s *Store) Delete(_ context.Context, db string, ids ...string) ([]string, e
 		delete(s.items[db], id)
 		delete(s.version[db], id)
 	}
-	return missing, s.faultAfter(OpDelete, db)
+	return missing, s.faultAfter(OpDelete, string(db))
 }
 
 // Advance implements pim.Store: base with the current versions of own
 // (or without them, where they are gone). A base that is no point counts
 // as none, as in plugin's adapter of the real store.
-func (s *Store) Advance(_ context.Context, db string, base []byte, own []string) ([]byte, error) {
+func (s *Store) Advance(_ context.Context, db pim.Kind, base []byte, own []string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.fault(OpAdvance, db); err != nil {
+	if err := s.fault(OpAdvance, string(db)); err != nil {
 		return nil, err
 	}
 	next := map[string]int{}
@@ -458,7 +458,7 @@ func (s *Store) Close() error { return nil }
 
 // PointDelta and ApplyPointDelta make Store a pim.PointDeltas, unless
 // NoDelta: a delta is the versions set and the IDs gone.
-func (s *Store) PointDelta(_ string, old, new []byte) ([]byte, error) {
+func (s *Store) PointDelta(_ pim.Kind, old, new []byte) ([]byte, error) {
 	s.mu.Lock()
 	noDelta := s.opts.NoDelta
 	s.mu.Unlock()
@@ -493,7 +493,7 @@ type pointDelta struct {
 }
 
 // ApplyPointDelta implements pim.PointDeltas.
-func (s *Store) ApplyPointDelta(_ string, old []byte, deltas ...[]byte) ([]byte, error) {
+func (s *Store) ApplyPointDelta(_ pim.Kind, old []byte, deltas ...[]byte) ([]byte, error) {
 	var o map[string]int
 	if err := json.Unmarshal(old, &o); err != nil {
 		return nil, fmt.Errorf("%w: %v", pim.ErrSyncPointInvalid, err)
@@ -516,7 +516,7 @@ func (s *Store) ApplyPointDelta(_ string, old []byte, deltas ...[]byte) ([]byte,
 
 // PointHead and Unchanged make Store a pim.QuickStore, unless NoQuick: a
 // point's head is its hash (the store's points are whole states).
-func (s *Store) PointHead(db string, point []byte) []byte {
+func (s *Store) PointHead(db pim.Kind, point []byte) []byte {
 	s.mu.Lock()
 	noQuick := s.opts.NoQuick
 	s.mu.Unlock()
@@ -528,7 +528,7 @@ func (s *Store) PointHead(db string, point []byte) []byte {
 }
 
 // Unchanged implements pim.QuickStore.
-func (s *Store) Unchanged(_ context.Context, db string, head []byte) (bool, error) {
+func (s *Store) Unchanged(_ context.Context, db pim.Kind, head []byte) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stats.QuickChecks++

@@ -22,7 +22,7 @@ type Options struct {
 	// Recreate, when set, makes the store's db anew outside the store
 	// (an admin recreating a folder): a point of before then no longer
 	// applies. Nil: that case is not checked, only a malformed point.
-	Recreate func(t *testing.T, db string)
+	Recreate func(t *testing.T, db pim.Kind)
 }
 
 // Run checks the contract on stores that open makes; each call must give
@@ -82,7 +82,7 @@ func calendar(comp, summary string) []byte {
 }
 
 // put stores a new item of data in db and returns its ID.
-func put(t *testing.T, s pim.Store, db string, data []byte) string {
+func put(t *testing.T, s pim.Store, db pim.Kind, data []byte) string {
 	t.Helper()
 	it := &pim.Item{Data: data}
 	if err := s.Put(ctx, db, it); err != nil {
@@ -92,7 +92,7 @@ func put(t *testing.T, s pim.Store, db string, data []byte) string {
 }
 
 // edit replaces item id of db by data.
-func edit(t *testing.T, s pim.Store, db, id string, data []byte) {
+func edit(t *testing.T, s pim.Store, db pim.Kind, id string, data []byte) {
 	t.Helper()
 	if err := s.Put(ctx, db, &pim.Item{ID: id, Data: data}); err != nil {
 		t.Fatalf("Put of %s to %s: %v", id, db, err)
@@ -100,14 +100,14 @@ func edit(t *testing.T, s pim.Store, db, id string, data []byte) {
 }
 
 // del deletes item id of db.
-func del(t *testing.T, s pim.Store, db, id string) {
+func del(t *testing.T, s pim.Store, db pim.Kind, id string) {
 	t.Helper()
 	if _, err := s.Delete(ctx, db, id); err != nil {
 		t.Fatalf("Delete of %s from %s: %v", id, db, err)
 	}
 }
 
-func changes(t *testing.T, s pim.Store, db string, since []byte) *pim.Changes {
+func changes(t *testing.T, s pim.Store, db pim.Kind, since []byte) *pim.Changes {
 	t.Helper()
 	d, err := s.Changes(ctx, db, since)
 	if err != nil {
@@ -299,7 +299,7 @@ func (c *contract) syncPointInvalid(t *testing.T, s pim.Store) {
 
 func (c *contract) invalidItem(t *testing.T, s pim.Store) {
 	for _, tt := range []struct {
-		db   string
+		db   pim.Kind
 		data []byte
 	}{
 		{"contacts", []byte("not a vCard at all")},
@@ -309,24 +309,24 @@ func (c *contract) invalidItem(t *testing.T, s pim.Store) {
 		{"calendar", Task("A task")},
 		{"tasks", Event("An event")},
 	} {
-		good := &pim.Item{Data: map[string][]byte{"contacts": Card("Good"), "calendar": Event("Good"), "tasks": Task("Good")}[tt.db]}
+		good := &pim.Item{Data: map[pim.Kind][]byte{pim.Contacts: Card("Good"), pim.Calendar: Event("Good"), pim.Tasks: Task("Good")}[tt.db]}
 		err := s.Put(ctx, tt.db, good, &pim.Item{Data: tt.data})
 		if !errors.Is(err, pim.ErrInvalidItem) {
 			t.Errorf("Put of %.30q to %s: %v, want ErrInvalidItem", tt.data, tt.db, err)
 		}
 		// The store is fine, and nothing of the refused Put was stored.
-		wantChanges(t, "after a refused Put to "+tt.db, changes(t, s, tt.db, nil), nil, nil, nil)
+		wantChanges(t, "after a refused Put to "+string(tt.db), changes(t, s, tt.db, nil), nil, nil, nil)
 	}
 }
 
 func (c *contract) kinds(t *testing.T, s pim.Store) {
-	for db, data := range map[string][]byte{"contacts": Card("Kind Card"), "calendar": Event("Kind Event"), "tasks": Task("Kind Task")} {
+	for db, data := range map[pim.Kind][]byte{pim.Contacts: Card("Kind Card"), pim.Calendar: Event("Kind Event"), pim.Tasks: Task("Kind Task")} {
 		id := put(t, s, db, data)
 		got, err := s.Get(ctx, db, id)
 		if err != nil || len(got) != 1 || !holds(got[0], "Kind ") {
 			t.Errorf("%s: Get after Put: %v, %v", db, itemsString(got), err)
 		}
-		wantChanges(t, db, changes(t, s, db, nil), []string{id}, nil, nil)
+		wantChanges(t, string(db), changes(t, s, db, nil), []string{id}, nil, nil)
 	}
 }
 
