@@ -780,15 +780,37 @@ func vcardProp30To21(p *vcardLine, depth int) []string {
 
 // prop21 is one 3.0 property on its way to 2.1.
 type prop21 struct {
+	vcardEncoding
 	types     []string // TYPE values, PREF among them
 	others    []string // the other parameters, written as 2.1 writes them
-	binary    bool     // ENCODING=b
-	charset   string
-	valueType string // VALUE when 2.1 keeps it: "uri" or one 2.1 may know
+	valueType string   // VALUE when 2.1 keeps it: "uri" or one 2.1 may know
 	mediatype string
 	text      string // the value, QP and charset decoded (base64 unfolded)
 }
 
+// vcardEncoding is what ENCODING and CHARSET say of a 3.0 or 4.0 value.
+type vcardEncoding struct {
+	binary  bool // ENCODING=b
+	charset string
+}
+
+// read reads prm when it is ENCODING or CHARSET, and says whether it was.
+func (e *vcardEncoding) read(prm vobject.Param) bool {
+	switch prm.Name {
+	case "ENCODING":
+		switch strings.ToUpper(vcardFirst(prm)) {
+		case "B", "BASE64":
+			e.binary = true
+		}
+	case "CHARSET":
+		e.charset = vcardFirst(prm)
+	default:
+		return false
+	}
+	return true
+}
+
+// vcardReadProp21 reads a 3.0 property's parameters and its value.
 func vcardReadProp21(p *vcardLine) *prop21 {
 	q := &prop21{}
 	for _, prm := range p.params {
@@ -809,18 +831,14 @@ func vcardReadProp21(p *vcardLine) *prop21 {
 // param reads one parameter. VALUE types that are 2.1's defaults, or 3.0
 // and 4.0 types 2.1 has no name for, are dropped.
 func (q *prop21) param(prm vobject.Param) {
+	if q.read(prm) {
+		return
+	}
 	switch prm.Name {
 	case "TYPE":
 		for _, v := range prm.Values {
 			q.types = vcardAddType(q.types, v)
 		}
-	case "ENCODING":
-		switch strings.ToUpper(vcardFirst(prm)) {
-		case "B", "BASE64":
-			q.binary = true
-		}
-	case "CHARSET":
-		q.charset = vcardFirst(prm)
 	case "VALUE":
 		switch v := strings.ToLower(vcardFirst(prm)); v {
 		case "uri", "url":

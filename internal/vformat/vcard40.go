@@ -170,12 +170,11 @@ func (v *vcard40) sortStringLine(sortAs []string) string {
 
 // prop40 is one 4.0 property on its way to a 3.0 line.
 type prop40 struct {
-	name      string   // the 3.0 name
-	types     []string // TYPE values, upper case
-	parts     []string // the other parameters, written as 3.0 writes them
-	typeAt    int      // where in parts TYPE goes, -1 while it has no place
-	binary    bool     // ENCODING=b
-	charset   string
+	name   string   // the 3.0 name
+	types  []string // TYPE values, upper case
+	parts  []string // the other parameters, written as 3.0 writes them
+	typeAt int      // where in parts TYPE goes, -1 while it has no place
+	vcardEncoding
 	valueType string // VALUE, lower case
 	mediatype string
 	label     string   // ADR's LABEL parameter, its line breaks undone
@@ -205,6 +204,9 @@ func (v *vcard40) params(p *vcardLine) *prop40 {
 // param reads one parameter of a property named prop; minPref is the
 // lowest PREF among the card's properties of that name.
 func (q *prop40) param(prop string, prm vobject.Param, minPref int) {
+	if q.read(prm) {
+		return
+	}
 	vals := make([]string, len(prm.Values))
 	for i, s := range prm.Values {
 		vals[i] = vcard6868(s, " ")
@@ -220,13 +222,6 @@ func (q *prop40) param(prop string, prm vobject.Param, minPref int) {
 			q.pref = true
 		}
 	case "PID":
-	case "ENCODING":
-		switch strings.ToUpper(vcardFirst(prm)) {
-		case "B", "BASE64":
-			q.binary = true
-		}
-	case "CHARSET":
-		q.charset = vcardFirst(prm)
 	case "VALUE":
 		q.valueType = strings.ToLower(vcardFirst(prm))
 	case "MEDIATYPE":
