@@ -16,7 +16,6 @@ package vformat
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
@@ -35,51 +34,178 @@ func SIFEToICalWithOptions(in []byte, opts *SIFOptions) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	start, sk := sifParseTime(n.get("Start"))
-	end, ek := sifParseTime(n.get("End"))
-	allDay := n.flag("AllDayEvent") || sk == sifKindDate
-	recurring := n.flag("IsRecurring")
-	var rec sifRecur
-	var patStart time.Time
-	pk := sifKindNone
-	if recurring {
-		rec = sifReadRecur(n)
-		patStart, pk = sifParseTime(rec.start)
-		if sk == sifKindNone && pk != sifKindNone {
-			start, sk = patStart, pk
+	a := sifReadAppointment(n)
+	var l sifLines
+	sifBeginCalendar(&l, "VEVENT", a.zone, opts)
+	sifWriteDescriptive(&l, n, true)
+	sifWriteBusyStatus(&l, n)
+	a.writeTimes(&l)
+	if a.recurring && a.sk != sifKindNone {
+		a.writeRecurrence(&l, n)
+	}
+	l.text("X-FUNAMBOL-FOLDER", n.get("Folder"))
+	if n.flag("ReminderSet") {
+		m := n.num("ReminderMinutesBeforeStart", 15)
+		if m < 0 {
+			m = 0
 		}
+		sifAlarm(&l, sifFmtMinutes(-m), n.get("Subject"))
 	}
-	var zone *sifZone
-	if recurring && !allDay && pk != sifKindUTC {
-		zone = sifZoneFromSIF(n.child("Timezone"))
-	}
+	sifEndCalendar(&l, "VEVENT")
+	return l.bytes(), nil
+}
+
+// sifAppointment is when a SIF-E appointment happens: its Start and End,
+// all day or not, its recurrence pattern, and the frame its times are
+// written in.
+type sifAppointment struct {
+	start, end time.Time
+	sk, ek     int // the sifKind of start and end
+	allDay     bool
+	recurring  bool
+	rec        sifRecur
+	patStart   time.Time // PatternStartDate
+	pk         int       // its sifKind
+	// zone is the Timezone of a recurring appointment not in UTC; nil
+	// writes times in UTC or floating, as SIF has them.
+	zone *sifZone
 	// offset (local minus UTC) of a recurring UTC appointment without a
 	// Timezone, from its local PatternStartDate; shift moves the pattern's
 	// local days to UTC days.
-	offset, shift, haveOffset := time.Duration(0), 0, false
-	if recurring && zone == nil && !allDay && sk == sifKindUTC && pk == sifKindLocal {
-		if d := patStart.Sub(start); d <= 14*time.Hour && d >= -14*time.Hour && d%(15*time.Minute) == 0 {
-			offset, haveOffset = d, true
-			shift = int(sifDateOnly(start).Sub(sifDateOnly(patStart)) / (24 * time.Hour))
+	offset     time.Duration
+	shift      int
+	haveOffset bool
+	// first is DTSTART's first wall clock, in the frame it is written in.
+	first time.Time
+}
+
+func sifReadAppointment(n *sifNode) *sifAppointment {
+	a := &sifAppointment{pk: sifKindNone}
+	a.start, a.sk = sifParseTime(n.get("Start"))
+	a.end, a.ek = sifParseTime(n.get("End"))
+	a.allDay = n.flag("AllDayEvent") || a.sk == sifKindDate
+	a.recurring = n.flag("IsRecurring")
+	if a.recurring {
+		a.rec = sifReadRecur(n)
+		a.patStart, a.pk = sifParseTime(a.rec.start)
+		if a.sk == sifKindNone && a.pk != sifKindNone {
+			a.start, a.sk = a.patStart, a.pk
 		}
 	}
+	if a.recurring && !a.allDay && a.pk != sifKindUTC {
+		a.zone = sifZoneFromSIF(n.child("Timezone"))
+	}
+	if a.recurring && a.zone == nil && !a.allDay && a.sk == sifKindUTC && a.pk == sifKindLocal {
+		if d := a.patStart.Sub(a.start); d <= 14*time.Hour && d >= -14*time.Hour && d%(15*time.Minute) == 0 {
+			a.offset, a.haveOffset = d, true
+			a.shift = int(sifDateOnly(a.start).Sub(sifDateOnly(a.patStart)) / (24 * time.Hour))
+		}
+	}
+	switch {
+	case a.allDay:
+		a.first = sifAllDayDate(a.start, a.sk, false)
+	case a.sk != sifKindNone:
+		a.first = a.start
+		if a.zone != nil && a.sk == sifKindUTC {
+			a.first = a.zone.toLocal(a.start)
+		}
+	}
+	return a
+}
 
-	var l sifLines
-	l.add("BEGIN", "VCALENDAR")
-	l.add("VERSION", "2.0")
-	l.add("PRODID", sifProdID)
-	if zone != nil {
-		zone.vtimezone(&l)
+// tzParam is the TZID parameter of times written in the appointment's
+// zone, "" when there is none.
+func (a *sifAppointment) tzParam() string {
+	if a.zone == nil {
+		return ""
 	}
-	l.add("BEGIN", "VEVENT")
-	l.add("DTSTAMP", opts.dtstamp())
-	l.text("SUMMARY", sifText(n.get("Subject")))
-	l.text("LOCATION", sifText(n.get("Location")))
-	l.text("DESCRIPTION", sifText(n.getRaw("Body")))
-	if cats := sifCategories(n.get("Categories")); len(cats) > 0 {
-		l.add("CATEGORIES", vobject.JoinText(cats, ','))
+	return "TZID=" + vobject.QuoteParam(a.zone.id)
+}
+
+// timed writes a time of kind kind in DTSTART's frame: the wall clock of
+// the zone when there is one, else UTC or floating as SIF has it.
+func (a *sifAppointment) timed(t time.Time, kind int) string {
+	switch {
+	case a.zone != nil && kind == sifKindUTC:
+		return sifFmtLocal(a.zone.toLocal(t))
+	case a.zone != nil:
+		return sifFmtLocal(t)
+	case kind == sifKindUTC:
+		return sifFmtUTC(t)
 	}
-	sifWriteClassPriority(&l, n)
+	return sifFmtLocal(t)
+}
+
+// writeTimes writes DTSTART and DTEND: dates for an all-day appointment,
+// DTEND the day after SIF's End (and at least a day after the start).
+func (a *sifAppointment) writeTimes(l *sifLines) {
+	if a.allDay {
+		sd := a.first
+		ed := sifAllDayDate(a.end, a.ek, true)
+		if a.ek == sifKindNone || !ed.After(sd) {
+			ed = sd.AddDate(0, 0, 1)
+		}
+		if a.sk != sifKindNone {
+			l.add("DTSTART", sifFmtDate(sd), "VALUE=DATE")
+			l.add("DTEND", sifFmtDate(ed), "VALUE=DATE")
+		}
+		return
+	}
+	if a.sk == sifKindNone {
+		return
+	}
+	l.add("DTSTART", a.timed(a.start, a.sk), a.tzParam())
+	if a.ek != sifKindNone {
+		l.add("DTEND", a.timed(a.end, a.ek), a.tzParam())
+	}
+}
+
+// writeRecurrence writes the RRULE of the pattern and, when it has one,
+// the Exceptions as EXDATE and RDATE.
+func (a *sifAppointment) writeRecurrence(l *sifLines, n *sifNode) {
+	rule := a.rec.rrule(a.first, a.shift)
+	if rule == "" {
+		return
+	}
+	l.add("RRULE", rule+a.rec.endPart(sifUntil(a.rec, a.allDay, a.zone, a.sk, a.shift)))
+	for _, e := range sifReadExceptions(n) {
+		a.writeException(l, e)
+	}
+}
+
+// writeException writes an exception in DTSTART's frame; a date alone
+// takes the time of day of the first occurrence.
+func (a *sifAppointment) writeException(l *sifLines, e sifException) {
+	t, k := e.t, e.kind
+	switch {
+	case a.allDay:
+		l.add(e.prop, sifFmtDate(sifAllDayDate(t, k, false)), "VALUE=DATE")
+	case a.zone != nil:
+		if k == sifKindDate {
+			t, k = t.Add(sifTimeOfDay(a.first)), sifKindLocal
+		}
+		l.add(e.prop, a.timed(t, k), a.tzParam())
+	case a.sk == sifKindUTC:
+		switch {
+		case k == sifKindDate && a.haveOffset:
+			t = t.Add(sifTimeOfDay(a.patStart)).Add(-a.offset)
+		case k == sifKindDate:
+			t = t.Add(sifTimeOfDay(a.start))
+		case k == sifKindLocal && a.haveOffset:
+			t = t.Add(-a.offset)
+		}
+		l.add(e.prop, sifFmtUTC(t))
+	default:
+		if k == sifKindDate {
+			t = t.Add(sifTimeOfDay(a.start))
+		}
+		l.add(e.prop, sifFmtLocal(t))
+	}
+}
+
+// sifWriteBusyStatus writes BusyStatus as TRANSP or
+// X-MICROSOFT-CDO-BUSYSTATUS (busy, the default, is not written).
+func sifWriteBusyStatus(l *sifLines, n *sifNode) {
 	switch n.num("BusyStatus", 2) {
 	case 0:
 		l.add("TRANSP", "TRANSPARENT")
@@ -90,104 +216,6 @@ func SIFEToICalWithOptions(in []byte, opts *SIFOptions) ([]byte, error) {
 	case 4:
 		l.add("X-MICROSOFT-CDO-BUSYSTATUS", "WORKINGELSEWHERE")
 	}
-
-	// The frame DTSTART is written in and its first wall clock.
-	var first time.Time
-	tzParam := ""
-	timed := func(t time.Time, kind int) string {
-		switch {
-		case zone != nil && kind == sifKindUTC:
-			return sifFmtLocal(zone.toLocal(t))
-		case zone != nil:
-			return sifFmtLocal(t)
-		case kind == sifKindUTC:
-			return sifFmtUTC(t)
-		}
-		return sifFmtLocal(t)
-	}
-	if zone != nil {
-		tzParam = "TZID=" + vobject.QuoteParam(zone.id)
-	}
-	if allDay {
-		sd := sifAllDayDate(start, sk, false)
-		ed := sifAllDayDate(end, ek, true)
-		if ek == sifKindNone || !ed.After(sd) {
-			ed = sd.AddDate(0, 0, 1)
-		}
-		if sk != sifKindNone {
-			l.add("DTSTART", sifFmtDate(sd), "VALUE=DATE")
-			l.add("DTEND", sifFmtDate(ed), "VALUE=DATE")
-		}
-		first = sd
-	} else if sk != sifKindNone {
-		l.add("DTSTART", timed(start, sk), tzParam)
-		if ek != sifKindNone {
-			l.add("DTEND", timed(end, ek), tzParam)
-		}
-		first = start
-		if zone != nil && sk == sifKindUTC {
-			first = zone.toLocal(start)
-		}
-	}
-
-	if recurring && sk != sifKindNone {
-		if rule := rec.rrule(first, shift); rule != "" {
-			if until := sifUntil(rec, allDay, zone, sk, shift); until != "" {
-				rule += ";UNTIL=" + until
-			} else if !rec.noEnd && rec.occurrences > 0 {
-				rule += ";COUNT=" + strconv.Itoa(rec.occurrences)
-			}
-			l.add("RRULE", rule)
-			ex := n.child("Exceptions")
-			for _, kind := range []string{"ExcludeDate", "IncludeDate"} {
-				prop := "EXDATE"
-				if kind == "IncludeDate" {
-					prop = "RDATE"
-				}
-				for _, e := range ex.children(kind) {
-					t, k := sifParseTime(e.text.String())
-					if k == sifKindNone {
-						continue
-					}
-					switch {
-					case allDay:
-						l.add(prop, sifFmtDate(sifAllDayDate(t, k, false)), "VALUE=DATE")
-					case zone != nil:
-						if k == sifKindDate {
-							t, k = t.Add(sifTimeOfDay(first)), sifKindLocal
-						}
-						l.add(prop, timed(t, k), tzParam)
-					case sk == sifKindUTC:
-						switch {
-						case k == sifKindDate && haveOffset:
-							t = t.Add(sifTimeOfDay(patStart)).Add(-offset)
-						case k == sifKindDate:
-							t = t.Add(sifTimeOfDay(start))
-						case k == sifKindLocal && haveOffset:
-							t = t.Add(-offset)
-						}
-						l.add(prop, sifFmtUTC(t))
-					default:
-						if k == sifKindDate {
-							t = t.Add(sifTimeOfDay(start))
-						}
-						l.add(prop, sifFmtLocal(t))
-					}
-				}
-			}
-		}
-	}
-	l.text("X-FUNAMBOL-FOLDER", n.get("Folder"))
-	if n.flag("ReminderSet") {
-		m := n.num("ReminderMinutesBeforeStart", 15)
-		if m < 0 {
-			m = 0
-		}
-		sifAlarm(&l, sifFmtMinutes(-m), n.get("Subject"))
-	}
-	l.add("END", "VEVENT")
-	l.add("END", "VCALENDAR")
-	return l.bytes(), nil
 }
 
 // sifAllDayDate gives the date of an all-day Start or End as SIF writes
@@ -253,18 +281,6 @@ func sifWriteClass(l *sifLines, n *sifNode) {
 		l.add("CLASS", "PRIVATE")
 	case 3:
 		l.add("CLASS", "CONFIDENTIAL")
-	}
-}
-
-// sifWriteClassPriority writes CLASS and PRIORITY from Sensitivity and
-// Importance.
-func sifWriteClassPriority(l *sifLines, n *sifNode) {
-	sifWriteClass(l, n)
-	switch n.num("Importance", 1) {
-	case 0:
-		l.add("PRIORITY", "9")
-	case 2:
-		l.add("PRIORITY", "1")
 	}
 }
 

@@ -53,6 +53,47 @@ func sifReadRecur(n *sifNode) sifRecur {
 	return r
 }
 
+// endPart is the RRULE part that ends the pattern: COUNT when Occurrences
+// is given (it is exact), else UNTIL when until is not "", nothing for a
+// pattern without end.
+func (r sifRecur) endPart(until string) string {
+	switch {
+	case r.noEnd:
+		return ""
+	case r.occurrences > 0:
+		return ";COUNT=" + strconv.Itoa(r.occurrences)
+	case until != "":
+		return ";UNTIL=" + until
+	}
+	return ""
+}
+
+// sifException is one date of a pattern's Exceptions.
+type sifException struct {
+	prop string // EXDATE for an ExcludeDate, RDATE for an IncludeDate
+	t    time.Time
+	kind int // its sifKind, never sifKindNone
+}
+
+// sifReadExceptions reads the Exceptions of item n, ExcludeDates first;
+// a date that does not read is left out.
+func sifReadExceptions(n *sifNode) []sifException {
+	var out []sifException
+	ex := n.child("Exceptions")
+	for _, kind := range []string{"ExcludeDate", "IncludeDate"} {
+		prop := "EXDATE"
+		if kind == "IncludeDate" {
+			prop = "RDATE"
+		}
+		for _, e := range ex.children(kind) {
+			if t, k := sifParseTime(e.text.String()); k != sifKindNone {
+				out = append(out, sifException{prop, t, k})
+			}
+		}
+	}
+	return out
+}
+
 // sifMaskDays lists the days of a DayOfWeekMask, Monday first.
 func sifMaskDays(mask int) []string {
 	var out []string

@@ -26,7 +26,11 @@ import (
 // sifTaskDate reads a SIF task date; a UTC instant is taken as a local
 // midnight.
 func sifTaskDate(s string) (time.Time, bool) {
-	t, k := sifParseTime(s)
+	return sifTaskDay(sifParseTime(s))
+}
+
+// sifTaskDay is the day of a time of kind k read from a task.
+func sifTaskDay(t time.Time, k int) (time.Time, bool) {
 	switch k {
 	case sifKindDate, sifKindLocal:
 		return sifDateOnly(t), true
@@ -48,40 +52,59 @@ func SIFTToICalWithOptions(in []byte, opts *SIFOptions) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	start, haveStart := sifTaskDate(n.get("StartDate"))
-	due, haveDue := sifTaskDate(n.get("DueDate"))
-	recurring := n.flag("IsRecurring")
-	var rec sifRecur
-	if recurring {
-		rec = sifReadRecur(n)
-		if !haveStart {
+	t := sifReadTask(n)
+	var l sifLines
+	sifBeginCalendar(&l, "VTODO", nil, opts)
+	sifWriteDescriptive(&l, n, false)
+	if t.haveStart {
+		l.add("DTSTART", sifFmtDate(t.start), "VALUE=DATE")
+	}
+	if t.haveDue {
+		l.add("DUE", sifFmtDate(t.due), "VALUE=DATE")
+	}
+	sifWriteTaskStatus(&l, n)
+	if t.recurring && t.haveStart {
+		t.writeRecurrence(&l, n)
+	}
+	l.text("X-FUNAMBOL-FOLDER", n.get("Folder"))
+	if n.flag("ReminderSet") {
+		t.writeReminder(&l, n)
+	}
+	sifEndCalendar(&l, "VTODO")
+	return l.bytes(), nil
+}
+
+// sifTask is when a SIF-T task is: its start and due days and its
+// recurrence pattern.
+type sifTask struct {
+	start, due         time.Time
+	haveStart, haveDue bool
+	recurring          bool
+	rec                sifRecur
+}
+
+func sifReadTask(n *sifNode) *sifTask {
+	t := &sifTask{}
+	t.start, t.haveStart = sifTaskDate(n.get("StartDate"))
+	t.due, t.haveDue = sifTaskDate(n.get("DueDate"))
+	t.recurring = n.flag("IsRecurring")
+	if t.recurring {
+		t.rec = sifReadRecur(n)
+		if !t.haveStart {
 			// RRULE needs a DTSTART: the pattern start, else the due date.
-			if t, ok := sifTaskDate(rec.start); ok {
-				start, haveStart = t, true
-			} else if haveDue {
-				start, haveStart = due, true
+			if d, ok := sifTaskDate(t.rec.start); ok {
+				t.start, t.haveStart = d, true
+			} else if t.haveDue {
+				t.start, t.haveStart = t.due, true
 			}
 		}
 	}
+	return t
+}
 
-	var l sifLines
-	l.add("BEGIN", "VCALENDAR")
-	l.add("VERSION", "2.0")
-	l.add("PRODID", sifProdID)
-	l.add("BEGIN", "VTODO")
-	l.add("DTSTAMP", opts.dtstamp())
-	l.text("SUMMARY", sifText(n.get("Subject")))
-	l.text("DESCRIPTION", sifText(n.getRaw("Body")))
-	if cats := sifCategories(n.get("Categories")); len(cats) > 0 {
-		l.add("CATEGORIES", vobject.JoinText(cats, ','))
-	}
-	sifWriteClassPriority(&l, n)
-	if haveStart {
-		l.add("DTSTART", sifFmtDate(start), "VALUE=DATE")
-	}
-	if haveDue {
-		l.add("DUE", sifFmtDate(due), "VALUE=DATE")
-	}
+// sifWriteTaskStatus writes STATUS (and X-OUTLOOK-TASKSTATUS for what
+// iCalendar has no status for), PERCENT-COMPLETE and COMPLETED.
+func sifWriteTaskStatus(l *sifLines, n *sifNode) {
 	status := n.num("Status", 0)
 	complete := n.flag("Complete") || status == 2
 	switch {
@@ -109,43 +132,42 @@ func SIFTToICalWithOptions(in []byte, opts *SIFOptions) ([]byte, error) {
 	if d, ok := sifTaskDate(n.get("DateCompleted")); ok {
 		l.add("COMPLETED", sifFmtUTC(d.Add(12*time.Hour)))
 	}
-	if recurring && haveStart {
-		if rule := rec.rrule(start, 0); rule != "" {
-			if rec.occurrences > 0 && !rec.noEnd {
-				rule += ";COUNT=" + strconv.Itoa(rec.occurrences)
-			} else if end, ok := sifTaskDate(rec.end); ok && !rec.noEnd {
-				rule += ";UNTIL=" + sifFmtDate(end)
-			}
-			l.add("RRULE", rule)
-			for _, e := range n.child("Exceptions").children("ExcludeDate") {
-				if d, ok := sifTaskDate(e.text.String()); ok {
-					l.add("EXDATE", sifFmtDate(d), "VALUE=DATE")
-				}
-			}
-			for _, e := range n.child("Exceptions").children("IncludeDate") {
-				if d, ok := sifTaskDate(e.text.String()); ok {
-					l.add("RDATE", sifFmtDate(d), "VALUE=DATE")
-				}
-			}
+}
+
+// writeRecurrence writes the RRULE of the pattern and, when it has one,
+// the Exceptions, all as dates.
+func (t *sifTask) writeRecurrence(l *sifLines, n *sifNode) {
+	rule := t.rec.rrule(t.start, 0)
+	if rule == "" {
+		return
+	}
+	until := ""
+	if end, ok := sifTaskDate(t.rec.end); ok {
+		until = sifFmtDate(end)
+	}
+	l.add("RRULE", rule+t.rec.endPart(until))
+	for _, e := range sifReadExceptions(n) {
+		if d, ok := sifTaskDay(e.t, e.kind); ok {
+			l.add(e.prop, sifFmtDate(d), "VALUE=DATE")
 		}
 	}
-	l.text("X-FUNAMBOL-FOLDER", n.get("Folder"))
-	if n.flag("ReminderSet") {
-		rt, rk := sifParseTime(n.get("ReminderTime"))
-		switch {
-		case rk == sifKindUTC:
-			sifAlarm(&l, sifFmtUTC(rt), n.get("Subject"), "VALUE=DATE-TIME")
-		case rk != sifKindNone && haveDue:
-			sifAlarm(&l, sifFmtMinutes(int(rt.Sub(due)/time.Minute)), n.get("Subject"), "RELATED=END")
-		case rk != sifKindNone && haveStart:
-			sifAlarm(&l, sifFmtMinutes(int(rt.Sub(start)/time.Minute)), n.get("Subject"))
-		case rk != sifKindNone:
-			sifAlarm(&l, sifFmtUTC(rt), n.get("Subject"), "VALUE=DATE-TIME")
-		}
+}
+
+// writeReminder writes the VALARM of ReminderTime: a UTC time is an
+// absolute trigger, a local one is taken relative to the due date, else
+// the start.
+func (t *sifTask) writeReminder(l *sifLines, n *sifNode) {
+	rt, rk := sifParseTime(n.get("ReminderTime"))
+	switch {
+	case rk == sifKindUTC:
+		sifAlarm(l, sifFmtUTC(rt), n.get("Subject"), "VALUE=DATE-TIME")
+	case rk != sifKindNone && t.haveDue:
+		sifAlarm(l, sifFmtMinutes(int(rt.Sub(t.due)/time.Minute)), n.get("Subject"), "RELATED=END")
+	case rk != sifKindNone && t.haveStart:
+		sifAlarm(l, sifFmtMinutes(int(rt.Sub(t.start)/time.Minute)), n.get("Subject"))
+	case rk != sifKindNone:
+		sifAlarm(l, sifFmtUTC(rt), n.get("Subject"), "VALUE=DATE-TIME")
 	}
-	l.add("END", "VTODO")
-	l.add("END", "VCALENDAR")
-	return l.bytes(), nil
 }
 
 // ICalToSIFT converts the VTODO of an iCalendar object to SIF-T.

@@ -50,115 +50,31 @@ func icalResolveZone(id string, tzs map[string]*vcalZone) *vcalZone {
 // icalReadItem reads a VEVENT or VTODO.
 func icalReadItem(c *vcalComp, tzs map[string]*vcalZone) *vcalItem {
 	it := &vcalItem{kind: c.name}
-	one := func(p *vcalProp) vcalDT {
-		d, _ := icalReadDT(p, strings.TrimSpace(vcalRawValue(p)), tzs)
-		return d
-	}
-	list := func(p *vcalProp) []vcalDT {
-		var out []vcalDT
-		for _, v := range strings.Split(vcalRawValue(p), ",") {
-			v = strings.SplitN(strings.TrimSpace(v), "/", 2)[0] // PERIOD: its start
-			if d, ok := icalReadDT(p, v, tzs); ok {
-				out = append(out, d)
-			}
-		}
-		return out
-	}
 	durText := ""
 	for _, p := range c.props {
 		switch p.name {
-		case "UID":
-			it.uid = strings.TrimSpace(icalText(p))
-		case "SUMMARY":
-			it.summary = icalText(p)
-		case "DESCRIPTION":
-			it.description = icalText(p)
-		case "LOCATION":
-			it.location = icalText(p)
-		case "URL":
-			it.url = strings.TrimSpace(vcalRawValue(p))
-		case "CLASS":
-			it.class = strings.ToUpper(strings.TrimSpace(vcalRawValue(p)))
-		case "STATUS":
-			it.status = strings.ToUpper(strings.TrimSpace(vcalRawValue(p)))
-		case "TRANSP":
-			it.transp = strings.ToUpper(strings.TrimSpace(vcalRawValue(p)))
-		case "SEQUENCE":
-			if v := strings.TrimSpace(vcalRawValue(p)); allDigits(v) && len(v) < 10 {
-				it.sequence = v
-			}
-		case "PERCENT-COMPLETE":
-			it.percent = strings.TrimSpace(vcalRawValue(p))
-		case "PRIORITY":
-			if n, err := strconv.Atoi(strings.TrimSpace(vcalRawValue(p))); err == nil && n >= 0 && n <= 9 {
-				it.priority, it.hasPriority = n, true
-			}
-		case "CATEGORIES":
-			it.categories = append(it.categories, textList(vcalRawValue(p))...)
-		case "RESOURCES":
-			it.resources = append(it.resources, textList(vcalRawValue(p))...)
-		case "DTSTART":
-			it.start = one(p)
-		case "DTEND":
-			it.end = one(p)
-		case "DUE":
-			it.due = one(p)
 		case "DURATION":
 			durText = vcalRawValue(p)
-		case "COMPLETED":
-			it.completed = one(p)
-		case "CREATED":
-			it.created = one(p)
-		case "LAST-MODIFIED":
-			it.modified = one(p)
-		case "DTSTAMP":
-			it.stamp = one(p)
-		case "RECURRENCE-ID":
-			it.recurrenceID = one(p)
-		case "RRULE":
-			if it.rule == nil {
-				if r, ok := icalParseRecur(vcalRawValue(p)); ok {
-					it.rule = &r
-				}
-			}
-		case "EXDATE":
-			it.exdates = append(it.exdates, list(p)...)
-		case "RDATE":
-			it.rdates = append(it.rdates, list(p)...)
+		case "RRULE", "EXDATE", "RDATE":
+			icalReadRecurProp(it, p, tzs)
 		case "ORGANIZER":
 			per := icalReadPerson(p)
 			it.organizer = &per
 		case "ATTENDEE":
 			it.attendees = append(it.attendees, icalReadPerson(p))
+		default:
+			if f := icalTimeField(it, p.name); f != nil {
+				*f, _ = icalReadDT(p, strings.TrimSpace(vcalRawValue(p)), tzs)
+			} else {
+				icalReadTextProp(it, p)
+			}
 		}
 	}
 	if durText != "" && !it.start.isZero() {
-		if dur, ok := vobject.ParseDuration(durText); ok {
-			end := vcalAddDur(it.start, dur.Days, dur.Exact)
-			if it.kind == "VTODO" {
-				if it.due.isZero() {
-					it.due = end
-				}
-			} else if it.end.isZero() {
-				it.end = end
-			}
-		}
+		icalApplyDuration(it, durText)
 	}
 	if it.kind == "VEVENT" && it.start.kind == vcalDate {
-		it.allDay = true
-		switch {
-		case it.end.isZero():
-			it.end = vcalDT{wall: it.start.wall.AddDate(0, 0, 1), kind: vcalDate}
-		case it.end.kind != vcalDate:
-			w := vcalDateOf(it.end.wall)
-			if !vcalIsMidnight(it.end.wall) {
-				w = w.AddDate(0, 0, 1)
-			}
-			it.end = vcalDT{wall: w, kind: vcalDate}
-		}
-		if !it.end.wall.After(it.start.wall) {
-			it.end = vcalDT{wall: it.start.wall.AddDate(0, 0, 1), kind: vcalDate}
-		}
+		icalAllDayEnd(it)
 	}
 	for _, sub := range c.comps {
 		if sub.name == "VALARM" {
@@ -168,6 +84,134 @@ func icalReadItem(c *vcalComp, tzs map[string]*vcalZone) *vcalItem {
 		}
 	}
 	return it
+}
+
+// icalTimeField is the field of it that the date-time property name sets,
+// nil when name is no such property.
+func icalTimeField(it *vcalItem, name string) *vcalDT {
+	switch name {
+	case "DTSTART":
+		return &it.start
+	case "DTEND":
+		return &it.end
+	case "DUE":
+		return &it.due
+	case "COMPLETED":
+		return &it.completed
+	case "CREATED":
+		return &it.created
+	case "LAST-MODIFIED":
+		return &it.modified
+	case "DTSTAMP":
+		return &it.stamp
+	case "RECURRENCE-ID":
+		return &it.recurrenceID
+	}
+	return nil
+}
+
+// icalReadTextProp reads a property whose value is text, a code or a
+// number; others are ignored.
+func icalReadTextProp(it *vcalItem, p *vcalProp) {
+	switch p.name {
+	case "UID":
+		it.uid = strings.TrimSpace(icalText(p))
+	case "SUMMARY":
+		it.summary = icalText(p)
+	case "DESCRIPTION":
+		it.description = icalText(p)
+	case "LOCATION":
+		it.location = icalText(p)
+	case "URL":
+		it.url = strings.TrimSpace(vcalRawValue(p))
+	case "CLASS":
+		it.class = strings.ToUpper(strings.TrimSpace(vcalRawValue(p)))
+	case "STATUS":
+		it.status = strings.ToUpper(strings.TrimSpace(vcalRawValue(p)))
+	case "TRANSP":
+		it.transp = strings.ToUpper(strings.TrimSpace(vcalRawValue(p)))
+	case "SEQUENCE":
+		if v := strings.TrimSpace(vcalRawValue(p)); allDigits(v) && len(v) < 10 {
+			it.sequence = v
+		}
+	case "PERCENT-COMPLETE":
+		it.percent = strings.TrimSpace(vcalRawValue(p))
+	case "PRIORITY":
+		if n, err := strconv.Atoi(strings.TrimSpace(vcalRawValue(p))); err == nil && n >= 0 && n <= 9 {
+			it.priority, it.hasPriority = n, true
+		}
+	case "CATEGORIES":
+		it.categories = append(it.categories, textList(vcalRawValue(p))...)
+	case "RESOURCES":
+		it.resources = append(it.resources, textList(vcalRawValue(p))...)
+	}
+}
+
+// icalReadRecurProp reads RRULE (the first one that parses: the model has
+// one rule), EXDATE and RDATE.
+func icalReadRecurProp(it *vcalItem, p *vcalProp, tzs map[string]*vcalZone) {
+	switch p.name {
+	case "RRULE":
+		if it.rule == nil {
+			if r, ok := icalParseRecur(vcalRawValue(p)); ok {
+				it.rule = &r
+			}
+		}
+	case "EXDATE":
+		it.exdates = append(it.exdates, icalReadDTList(p, tzs)...)
+	case "RDATE":
+		it.rdates = append(it.rdates, icalReadDTList(p, tzs)...)
+	}
+}
+
+// icalReadDTList reads a list of dates or date-times; a PERIOD counts as
+// its start, and what does not read is left out.
+func icalReadDTList(p *vcalProp, tzs map[string]*vcalZone) []vcalDT {
+	var out []vcalDT
+	for _, v := range strings.Split(vcalRawValue(p), ",") {
+		v = strings.SplitN(strings.TrimSpace(v), "/", 2)[0] // PERIOD: its start
+		if d, ok := icalReadDT(p, v, tzs); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// icalApplyDuration gives an item with a DURATION the end (DTEND, or DUE
+// for a VTODO) it lacks.
+func icalApplyDuration(it *vcalItem, durText string) {
+	dur, ok := vobject.ParseDuration(durText)
+	if !ok {
+		return
+	}
+	end := vcalAddDur(it.start, dur.Days, dur.Exact)
+	if it.kind == "VTODO" {
+		if it.due.isZero() {
+			it.due = end
+		}
+	} else if it.end.isZero() {
+		it.end = end
+	}
+}
+
+// icalAllDayEnd makes a VEVENT that starts on a date all day: its end a
+// date too (the day a time falls on, or the day after when it is not
+// midnight), and at least a day after the start.
+func icalAllDayEnd(it *vcalItem) {
+	it.allDay = true
+	switch {
+	case it.end.isZero():
+		it.end = vcalDT{wall: it.start.wall.AddDate(0, 0, 1), kind: vcalDate}
+	case it.end.kind != vcalDate:
+		w := vcalDateOf(it.end.wall)
+		if !vcalIsMidnight(it.end.wall) {
+			w = w.AddDate(0, 0, 1)
+		}
+		it.end = vcalDT{wall: w, kind: vcalDate}
+	}
+	if !it.end.wall.After(it.start.wall) {
+		it.end = vcalDT{wall: it.start.wall.AddDate(0, 0, 1), kind: vcalDate}
+	}
 }
 
 // vcalAddDur adds nominal days on the wall clock and an exact duration.

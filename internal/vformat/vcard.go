@@ -761,102 +761,158 @@ func vcardCardTo21(c *vcardCard, depth int) []string {
 	return append(out, "END:VCARD")
 }
 
+// vcardProp30To21 returns the physical 2.1 lines of a 3.0 property.
 func vcardProp30To21(p *vcardLine, depth int) []string {
-	var types, others []string
-	binary := false
-	charset, valueType, mediatype := "", "", ""
-	for _, prm := range p.params {
-		switch prm.Name {
-		case "TYPE":
-			for _, v := range prm.Values {
-				types = vcardAddType(types, v)
-			}
-		case "ENCODING":
-			switch strings.ToUpper(vcardFirst(prm)) {
-			case "B", "BASE64":
-				binary = true
-			}
-		case "CHARSET":
-			charset = vcardFirst(prm)
-		case "VALUE":
-			switch v := strings.ToLower(vcardFirst(prm)); v {
-			case "uri", "url":
-				valueType = "uri"
-			case "text", "date", "date-time", "time", "date-and-or-time", "timestamp", "boolean",
-				"integer", "float", "utc-offset", "language-tag", "phone-number", "binary", "":
-			default:
-				valueType = v
-				others = append(others, vcardParam21("VALUE", prm.Values))
-			}
-		case "PREF":
-			types = vcardAddType(types, "PREF")
-		case "MEDIATYPE":
-			mediatype = vcardFirst(prm)
-		default:
-			others = append(others, vcardParam21(prm.Name, prm.Values))
+	q := vcardReadProp21(p)
+	prefix := vcardPrefix(p.group, p.name)
+	// Some 3.0 writers put inline data into a data: URI, as 4.0 does.
+	if !q.binary && vcardIsBinaryProp(p.name) {
+		if mt, data, ok := vcardDataURI(q.text); ok {
+			q.binary, q.mediatype, q.text, q.valueType = true, mt, data, ""
 		}
+	}
+	if q.binary {
+		return q.binaryLines(prefix)
+	}
+	q.unwrapURI(p.name)
+	return q.textLines(p, q.header(prefix, p.name), depth)
+}
+
+// prop21 is one 3.0 property on its way to 2.1.
+type prop21 struct {
+	vcardEncoding
+	types     []string // TYPE values, PREF among them
+	others    []string // the other parameters, written as 2.1 writes them
+	valueType string   // VALUE when 2.1 keeps it: "uri" or one 2.1 may know
+	mediatype string
+	text      string // the value, QP and charset decoded (base64 unfolded)
+}
+
+// vcardEncoding is what ENCODING and CHARSET say of a 3.0 or 4.0 value.
+type vcardEncoding struct {
+	binary  bool // ENCODING=b
+	charset string
+}
+
+// read reads prm when it is ENCODING or CHARSET, and says whether it was.
+func (e *vcardEncoding) read(prm vobject.Param) bool {
+	switch prm.Name {
+	case "ENCODING":
+		switch strings.ToUpper(vcardFirst(prm)) {
+		case "B", "BASE64":
+			e.binary = true
+		}
+	case "CHARSET":
+		e.charset = vcardFirst(prm)
+	default:
+		return false
+	}
+	return true
+}
+
+// vcardReadProp21 reads a 3.0 property's parameters and its value.
+func vcardReadProp21(p *vcardLine) *prop21 {
+	q := &prop21{}
+	for _, prm := range p.params {
+		q.param(prm)
 	}
 	raw := p.value
 	if p.qp {
 		raw = vobject.DecodeQP(raw)
 	}
-	var text string
-	if binary {
-		text = vcardBase64(raw)
+	if q.binary {
+		q.text = vcardBase64(raw)
 	} else {
-		text = vcardCleanText(vobject.DecodeCharset(raw, charset))
+		q.text = vcardCleanText(vobject.DecodeCharset(raw, q.charset))
 	}
-	prefix := vcardPrefix(p.group, p.name)
+	return q
+}
 
-	// Some 3.0 writers put inline data into a data: URI, as 4.0 does.
-	if !binary && vcardIsBinaryProp(p.name) {
-		if mt, data, ok := vcardDataURI(text); ok {
-			binary, mediatype, text, valueType = true, mt, data, ""
-		}
+// param reads one parameter. VALUE types that are 2.1's defaults, or 3.0
+// and 4.0 types 2.1 has no name for, are dropped.
+func (q *prop21) param(prm vobject.Param) {
+	if q.read(prm) {
+		return
 	}
-	if binary {
-		var t21 []string
-		for _, t := range types {
-			t21 = vcardAddType(t21, vcardMediaSubtype(t))
+	switch prm.Name {
+	case "TYPE":
+		for _, v := range prm.Values {
+			q.types = vcardAddType(q.types, v)
 		}
-		if len(t21) == 0 && mediatype != "" {
-			t21 = []string{vcardMediaSubtype(mediatype)}
+	case "VALUE":
+		switch v := strings.ToLower(vcardFirst(prm)); v {
+		case "uri", "url":
+			q.valueType = "uri"
+		case "text", "date", "date-time", "time", "date-and-or-time", "timestamp", "boolean",
+			"integer", "float", "utc-offset", "language-tag", "phone-number", "binary", "":
+		default:
+			q.valueType = v
+			q.others = append(q.others, vcardParam21("VALUE", prm.Values))
 		}
-		hdr := prefix + ";ENCODING=BASE64"
-		for _, t := range t21 {
-			hdr += vcardParam21("TYPE", []string{t})
-		}
-		hdr += strings.Join(others, "") + ":"
-		lines := []string{hdr}
-		for len(text) > 0 {
-			n := min(72, len(text))
-			lines = append(lines, " "+text[:n])
-			text = text[n:]
-		}
-		return append(lines, "")
+	case "PREF":
+		q.types = vcardAddType(q.types, "PREF")
+	case "MEDIATYPE":
+		q.mediatype = vcardFirst(prm)
+	default:
+		q.others = append(q.others, vcardParam21(prm.Name, prm.Values))
 	}
+}
 
-	switch p.name {
+// binaryLines writes inline data as 2.1 does: ENCODING=BASE64, the media
+// subtypes as TYPE, the base64 on lines of 72 after the header, and an
+// empty line to end it.
+func (q *prop21) binaryLines(prefix string) []string {
+	var t21 []string
+	for _, t := range q.types {
+		t21 = vcardAddType(t21, vcardMediaSubtype(t))
+	}
+	if len(t21) == 0 && q.mediatype != "" {
+		t21 = []string{vcardMediaSubtype(q.mediatype)}
+	}
+	hdr := prefix + ";ENCODING=BASE64"
+	for _, t := range t21 {
+		hdr += vcardParam21("TYPE", []string{t})
+	}
+	hdr += strings.Join(q.others, "") + ":"
+	lines := []string{hdr}
+	text := q.text
+	for len(text) > 0 {
+		n := min(72, len(text))
+		lines = append(lines, " "+text[:n])
+		text = text[n:]
+	}
+	return append(lines, "")
+}
+
+// unwrapURI writes a tel: TEL as its number and a geo: GEO as 2.1's
+// "lat,lon".
+func (q *prop21) unwrapURI(prop string) {
+	switch prop {
 	case "TEL":
-		if t, ok := vcardTelURI(text); ok && valueType == "uri" {
-			text, valueType = t, ""
+		if t, ok := vcardTelURI(q.text); ok && q.valueType == "uri" {
+			q.text, q.valueType = t, ""
 		}
 	case "GEO":
-		if t, ok := vcardGeoURI(text); ok {
-			text, valueType = t, ""
+		if t, ok := vcardGeoURI(q.text); ok {
+			q.text, q.valueType = t, ""
 		}
-		if !strings.Contains(text, ",") {
-			text = strings.Replace(text, ";", ",", 1)
+		if !strings.Contains(q.text, ",") {
+			q.text = strings.Replace(q.text, ";", ",", 1)
 		}
 	}
+}
+
+// header is the 2.1 line of a text property up to the colon: a TYPE
+// value 2.1 knows bare is written bare (HOME, not TYPE=HOME).
+func (q *prop21) header(prefix, prop string) string {
 	var hb strings.Builder
 	hb.WriteString(prefix)
-	if valueType == "uri" {
+	if q.valueType == "uri" {
 		hb.WriteString(";VALUE=URL")
 	}
-	for _, t := range types {
+	for _, t := range q.types {
 		switch {
-		case vcardIsBinaryProp(p.name): // PHOTO;VALUE=URL;TYPE=GIF as in the 2.1 spec
+		case vcardIsBinaryProp(prop): // PHOTO;VALUE=URL;TYPE=GIF as in the 2.1 spec
 			hb.WriteString(vcardParam21("TYPE", []string{vcardMediaSubtype(t)}))
 		case vobject.IsName(t) && vobject.BareParamName(t) == "TYPE":
 			hb.WriteString(";" + t)
@@ -864,32 +920,48 @@ func vcardProp30To21(p *vcardLine, depth int) []string {
 			hb.WriteString(vcardParam21("TYPE", []string{t}))
 		}
 	}
-	for _, o := range others {
+	for _, o := range q.others {
 		hb.WriteString(o)
 	}
+	return hb.String()
+}
 
-	kind := vcardKindOf(p.name, valueType)
+// textLines writes the value after hdr, escaped as 2.1 escapes it; an
+// AGENT holding a card gets that card, in 2.1, as its value.
+func (q *prop21) textLines(p *vcardLine, hdr string, depth int) []string {
+	kind := vcardKindOf(p.name, q.valueType)
 	if p.name == "GEO" {
 		kind = vcardKindRaw
 	}
-	var val string
 	if kind == vcardKindRaw {
-		val = text
-	} else {
-		comps := vcardSplit(text, kind, true)
-		if p.name == "AGENT" && len(comps) == 1 && depth+1 < vcardMaxDepth &&
-			strings.HasPrefix(strings.ToUpper(strings.TrimSpace(comps[0])), "BEGIN:VCARD") {
-			if cards := vcardParse([]byte(comps[0])); len(cards) > 0 {
-				nested := cards[0]
-				if !vcardIsModern(nested.version) {
-					nested = vcardReparse30(vcardCardTo30(nested, depth+1))
-				}
-				return append([]string{hb.String() + ":"}, vcardCardTo21(nested, depth+1)...)
-			}
-		}
-		val = vcardJoin(comps, kind, func(s string) string { return vcardEscape21(s, kind) })
+		return vcardValueLines21(hdr, q.text)
 	}
-	return vcardValueLines21(hb.String(), val)
+	comps := vcardSplit(q.text, kind, true)
+	if p.name == "AGENT" && len(comps) == 1 {
+		if lines, ok := vcardAgent21(hdr, comps[0], depth); ok {
+			return lines
+		}
+	}
+	val := vcardJoin(comps, kind, func(s string) string { return vcardEscape21(s, kind) })
+	return vcardValueLines21(hdr, val)
+}
+
+// vcardAgent21 writes an AGENT whose value is a vCard as 2.1 nests it:
+// the header, then the card's own lines. ok is false when the value is
+// no card (or nesting would be too deep).
+func vcardAgent21(hdr, value string, depth int) ([]string, bool) {
+	if depth+1 >= vcardMaxDepth || !strings.HasPrefix(strings.ToUpper(strings.TrimSpace(value)), "BEGIN:VCARD") {
+		return nil, false
+	}
+	cards := vcardParse([]byte(value))
+	if len(cards) == 0 {
+		return nil, false
+	}
+	nested := cards[0]
+	if !vcardIsModern(nested.version) {
+		nested = vcardReparse30(vcardCardTo30(nested, depth+1))
+	}
+	return append([]string{hdr + ":"}, vcardCardTo21(nested, depth+1)...), true
 }
 
 // vcardValueLines21 writes a 2.1 text value: plain when it is printable

@@ -134,297 +134,149 @@ func (v *vcard40) prop(p *vcardLine, depth int) ([]string, []string) {
 	if p.name == "CLIENTPIDMAP" {
 		return nil, nil
 	}
-	name := p.rawName
-	if n, ok := vcard40Renamed[p.name]; ok {
-		name = n
-	}
-	var types, parts []string
-	typeAt := -1
-	binary := false
-	charset, valueType, mediatype, label := "", "", "", ""
-	var sortAs []string
-	pref := false
-	for _, prm := range p.params {
-		vals := make([]string, len(prm.Values))
-		for i, s := range prm.Values {
-			vals[i] = vcard6868(s, " ")
-		}
-		switch prm.Name {
-		case "TYPE":
-			for _, s := range vals {
-				types = vcardAddType(types, s)
-			}
-			if typeAt < 0 {
-				typeAt, parts = len(parts), append(parts, "")
-			}
-		case "PREF":
-			if n, ok := vcardPrefValue(prm); ok && n == v.minPref[p.name] {
-				pref = true
-			}
-		case "PID":
-		case "ENCODING":
-			switch strings.ToUpper(vcardFirst(prm)) {
-			case "B", "BASE64":
-				binary = true
-			}
-		case "CHARSET":
-			charset = vcardFirst(prm)
-		case "VALUE":
-			valueType = strings.ToLower(vcardFirst(prm))
-		case "MEDIATYPE":
-			mediatype = vcardFirst(prm)
-		case "LABEL":
-			if p.name == "ADR" && len(prm.Values) > 0 {
-				label = vcard6868(strings.Join(prm.Values, ","), "\n")
-				// RFC 6350's own example writes the line breaks as \n.
-				label = strings.NewReplacer(`\n`, "\n", `\N`, "\n").Replace(label)
-				continue
-			}
-			parts = append(parts, vcardParam30(prm.Name, vals))
-		case "SORT-AS":
-			if p.name == "N" || p.name == "ORG" {
-				for _, s := range vals {
-					sortAs = append(sortAs, strings.Split(s, ",")...)
-				}
-				continue
-			}
-			parts = append(parts, vcardParam30(prm.Name, vals))
-		case "CALSCALE":
-			if !strings.EqualFold(vcardFirst(prm), "gregorian") {
-				parts = append(parts, vcardParam30(prm.Name, vals))
-			}
-		default:
-			parts = append(parts, vcardParam30(prm.Name, vals))
-		}
-	}
-	if pref {
-		types = vcardAddType(types, "PREF")
-		if typeAt < 0 {
-			typeAt, parts = len(parts), append(parts, "")
-		}
-	}
-
-	text := vcardValue30(p, binary, charset, depth)
-
-	// What the value is in 3.0: VALUE (as a parameter part, "" for the
-	// default) and the value itself.
-	value := ""
-	switch {
-	case binary:
-		value = ";ENCODING=b"
-	case vcardIsBinaryProp(p.name):
-		if mt, data, ok := vcardDataURI(text); ok {
-			value, text = ";ENCODING=b", data
-			if mediatype == "" {
-				mediatype = mt
-			}
-		} else if p.name == "KEY" && (valueType == "text" || valueType == "") && !strings.Contains(text, ":") {
-			value = ";VALUE=text"
-		} else {
-			value = ";VALUE=uri"
-		}
-		if mediatype != "" && len(types) == 0 {
-			types = []string{vcardMediaSubtype(mediatype)}
-			if typeAt < 0 {
-				typeAt, parts = len(parts), append(parts, "")
-			}
-		}
-	case p.name == "TEL":
-		if t, ok := vcardTelURI(text); ok {
-			text = t
-		} else if valueType == "uri" {
-			value = ";VALUE=uri"
-		}
-	case p.name == "GEO":
-		if t, ok := vcardGeoURI(text); ok {
-			text = strings.Replace(t, ",", ";", 1)
-		} else if valueType == "uri" {
-			value = ";VALUE=uri"
-		}
-	case p.name == "BDAY" || p.name == "ANNIVERSARY" || p.name == "DEATHDATE":
-		date, omit, ok := vcardDate30(text, valueType)
-		switch {
-		case !ok && p.name == "BDAY":
-			name = "X-BDAY"
-			if valueType != "" {
-				value = vcardParam30("VALUE", []string{valueType})
-			}
-		case !ok:
-			if valueType != "" {
-				value = vcardParam30("VALUE", []string{valueType})
-			}
-		default:
-			text = date
-			if omit {
-				value = ";X-APPLE-OMIT-YEAR=1604"
-			}
-		}
-	case p.name == "TZ":
-		switch valueType {
-		case "utc-offset":
-			text = vcardOffset30(text)
-		case "uri":
-			value = ";VALUE=uri"
-		default:
-			if _, ok := vcardOffsetOK(text); ok {
-				text = vcardOffset30(text)
-			} else {
-				value = ";VALUE=text"
-			}
-		}
-	default:
-		switch valueType {
-		case "", "text", "date-and-or-time", "timestamp", "language-tag", "phone-number":
-		case "uri", "url": // Thunderbird writes URL;VALUE=URL
-			if p.name != "URL" && p.name != "SOURCE" && p.name != "FBURL" && p.name != "CALURI" &&
-				p.name != "CALADRURI" && p.name != "IMPP" && p.name != "MEMBER" {
-				value = ";VALUE=uri"
-			}
-		default:
-			value = vcardParam30("VALUE", []string{valueType})
-		}
-	}
-
-	if typeAt >= 0 {
-		if len(types) == 0 {
-			parts = append(parts[:typeAt], parts[typeAt+1:]...)
-		} else {
-			parts[typeAt] = vcardParam30("TYPE", types)
-		}
-	}
-	hdr := vcardCleanHeader(vcardPrefix(p.group, name) + value + strings.Join(parts, ""))
-	out := []string{hdr + ":" + text}
+	q := v.params(p)
+	q.text = vcardValue30(p, q.binary, q.charset, depth)
+	q.convertValue(p.name)
+	out := []string{q.header(p.group) + ":" + q.text}
 
 	kind := vcardKindText
 	if p.name == "N" || p.name == "ORG" {
 		kind = vcardKindStruct
 	}
-	comps := vcardSplit(text, kind, true)
-	if label != "" {
-		l := vcardPrefix(p.group, "LABEL")
-		if len(types) > 0 {
-			l += vcardParam30("TYPE", types)
-		}
-		out = append(out, vcardCleanHeader(l)+":"+strings.ReplaceAll(vobject.EscapeText(vcardCleanText(label)), "\n", `\n`))
+	comps := vcardSplit(q.text, kind, true)
+	if q.label != "" {
+		out = append(out, q.labelLine(p.group))
 	}
-	if len(sortAs) > 0 && !v.sortString {
-		v.sortString = true
-		s := strings.TrimSpace(strings.Join(sortAs, " "))
-		if s != "" {
-			out = append(out, "SORT-STRING:"+vobject.EscapeText(s))
-		}
+	if s := v.sortStringLine(q.sortAs); s != "" {
+		out = append(out, s)
 	}
 	return out, comps
 }
 
-// vcardDate30 writes a 4.0 date (RFC 6350 4.3.1, 4.3.4) as a 3.0 date:
-// ok is false for forms 3.0 has no room for. omit says the year was not
-// given (and 1604 stands in for it).
-func vcardDate30(s, valueType string) (date string, omit, ok bool) {
-	s = strings.TrimSpace(s)
-	switch valueType {
-	case "", "date", "date-time", "date-and-or-time", "timestamp":
-	default:
-		return "", false, false
+// sortStringLine is the SORT-STRING a SORT-AS parameter gives, "" when
+// there is none or the card has one already: 3.0 has one for the card,
+// not one per property.
+func (v *vcard40) sortStringLine(sortAs []string) string {
+	if len(sortAs) == 0 || v.sortString {
+		return ""
 	}
-	digits := func(t string) bool {
-		for i := 0; i < len(t); i++ {
-			if t[i] < '0' || t[i] > '9' {
-				return false
+	v.sortString = true
+	s := strings.TrimSpace(strings.Join(sortAs, " "))
+	if s == "" {
+		return ""
+	}
+	return "SORT-STRING:" + vobject.EscapeText(s)
+}
+
+// prop40 is one 4.0 property on its way to a 3.0 line.
+type prop40 struct {
+	name   string   // the 3.0 name
+	types  []string // TYPE values, upper case
+	parts  []string // the other parameters, written as 3.0 writes them
+	typeAt int      // where in parts TYPE goes, -1 while it has no place
+	vcardEncoding
+	valueType string // VALUE, lower case
+	mediatype string
+	label     string   // ADR's LABEL parameter, its line breaks undone
+	sortAs    []string // SORT-AS of N or ORG, its components
+	pref      bool     // it has the card's lowest PREF of its name
+
+	text  string // the value, as 3.0 writes it
+	value string // the VALUE (or ENCODING) parameter part, "" for the default
+}
+
+// params reads the parameters of p.
+func (v *vcard40) params(p *vcardLine) *prop40 {
+	q := &prop40{name: p.rawName, typeAt: -1}
+	if n, ok := vcard40Renamed[p.name]; ok {
+		q.name = n
+	}
+	for _, prm := range p.params {
+		q.param(p.name, prm, v.minPref[p.name])
+	}
+	if q.pref {
+		q.types = vcardAddType(q.types, "PREF")
+		q.typeSlot()
+	}
+	return q
+}
+
+// param reads one parameter of a property named prop; minPref is the
+// lowest PREF among the card's properties of that name.
+func (q *prop40) param(prop string, prm vobject.Param, minPref int) {
+	if q.read(prm) {
+		return
+	}
+	vals := make([]string, len(prm.Values))
+	for i, s := range prm.Values {
+		vals[i] = vcard6868(s, " ")
+	}
+	switch prm.Name {
+	case "TYPE":
+		for _, s := range vals {
+			q.types = vcardAddType(q.types, s)
+		}
+		q.typeSlot()
+	case "PREF":
+		if n, ok := vcardPrefValue(prm); ok && n == minPref {
+			q.pref = true
+		}
+	case "PID":
+	case "VALUE":
+		q.valueType = strings.ToLower(vcardFirst(prm))
+	case "MEDIATYPE":
+		q.mediatype = vcardFirst(prm)
+	case "LABEL":
+		if prop == "ADR" && len(prm.Values) > 0 {
+			label := vcard6868(strings.Join(prm.Values, ","), "\n")
+			// RFC 6350's own example writes the line breaks as \n.
+			q.label = strings.NewReplacer(`\n`, "\n", `\N`, "\n").Replace(label)
+			return
+		}
+		q.parts = append(q.parts, vcardParam30(prm.Name, vals))
+	case "SORT-AS":
+		if prop == "N" || prop == "ORG" {
+			for _, s := range vals {
+				q.sortAs = append(q.sortAs, strings.Split(s, ",")...)
 			}
+			return
 		}
-		return t != ""
-	}
-	date, rest, _ := strings.Cut(s, "T")
-	if rest != "" && date == "" {
-		return "", false, false // a time alone
-	}
-	switch {
-	case strings.HasPrefix(date, "--") && rest == "":
-		md := strings.ReplaceAll(date[2:], "-", "")
-		if len(md) != 4 || !digits(md) {
-			return "", false, false
+		q.parts = append(q.parts, vcardParam30(prm.Name, vals))
+	case "CALSCALE":
+		if !strings.EqualFold(vcardFirst(prm), "gregorian") {
+			q.parts = append(q.parts, vcardParam30(prm.Name, vals))
 		}
-		return "1604-" + md[:2] + "-" + md[2:], true, true
-	case len(date) == 8 && digits(date), len(date) == 10 && date[4] == '-' && date[7] == '-' &&
-		digits(date[:4]) && digits(date[5:7]) && digits(date[8:]):
-		return s, false, true
+	default:
+		q.parts = append(q.parts, vcardParam30(prm.Name, vals))
 	}
-	return "", false, false
 }
 
-// vcardOffsetOK reads a UTC offset: +hh, +hhmm or +hh:mm.
-func vcardOffsetOK(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	if len(s) < 3 || s[0] != '+' && s[0] != '-' {
-		return "", false
+// typeSlot gives TYPE its place among the parameters: where the first
+// TYPE was written, or after the others when it is made up.
+func (q *prop40) typeSlot() {
+	if q.typeAt < 0 {
+		q.typeAt, q.parts = len(q.parts), append(q.parts, "")
 	}
-	d := strings.ReplaceAll(s[1:], ":", "")
-	if len(d) != 2 && len(d) != 4 {
-		return "", false
-	}
-	for i := 0; i < len(d); i++ {
-		if d[i] < '0' || d[i] > '9' {
-			return "", false
+}
+
+// header is the 3.0 line up to the colon.
+func (q *prop40) header(group string) string {
+	if q.typeAt >= 0 {
+		if len(q.types) == 0 {
+			q.parts = append(q.parts[:q.typeAt], q.parts[q.typeAt+1:]...)
+		} else {
+			q.parts[q.typeAt] = vcardParam30("TYPE", q.types)
 		}
 	}
-	if len(d) == 2 {
-		d += "00"
-	}
-	return s[:1] + d[:2] + ":" + d[2:], true
+	return vcardCleanHeader(vcardPrefix(group, q.name) + q.value + strings.Join(q.parts, ""))
 }
 
-// vcardOffset30 writes a UTC offset as 3.0 does (-05:00), or s as it is.
-func vcardOffset30(s string) string {
-	if o, ok := vcardOffsetOK(s); ok {
-		return o
+// labelLine is the LABEL property an ADR's LABEL parameter becomes, of
+// the ADR's TYPEs.
+func (q *prop40) labelLine(group string) string {
+	l := vcardPrefix(group, "LABEL")
+	if len(q.types) > 0 {
+		l += vcardParam30("TYPE", q.types)
 	}
-	return s
-}
-
-// vcardDataURI reads a base64 data: URI (RFC 2397): its media type and
-// its data without white space.
-func vcardDataURI(s string) (mediatype, data string, ok bool) {
-	if len(s) <= 5 || !strings.EqualFold(s[:5], "data:") {
-		return "", "", false
-	}
-	comma := strings.IndexByte(s, ',')
-	if comma < 0 {
-		return "", "", false
-	}
-	meta := s[5:comma]
-	if !strings.HasSuffix(strings.ToLower(meta), ";base64") {
-		return "", "", false
-	}
-	mediatype = strings.TrimSuffix(meta[:len(meta)-len(";base64")], ";")
-	if i := strings.IndexByte(mediatype, ';'); i >= 0 {
-		mediatype = mediatype[:i]
-	}
-	return mediatype, vcardBase64([]byte(s[comma+1:])), true
-}
-
-// vcardTelURI reads a tel: URI (RFC 3966) as the number it holds.
-func vcardTelURI(s string) (string, bool) {
-	if len(s) > 4 && strings.EqualFold(s[:4], "tel:") {
-		return s[4:], true
-	}
-	return "", false
-}
-
-// vcardGeoURI reads a geo: URI (RFC 5870) as "lat,lon", its altitude
-// and parameters (;u=10, ;crs=) dropped: neither 2.1 nor 3.0 has room
-// for them.
-func vcardGeoURI(s string) (string, bool) {
-	if len(s) <= 4 || !strings.EqualFold(s[:4], "geo:") {
-		return "", false
-	}
-	s = s[4:]
-	if i := strings.IndexByte(s, ';'); i >= 0 {
-		s = s[:i]
-	}
-	if lat, rest, ok := strings.Cut(s, ","); ok {
-		lon, _, _ := strings.Cut(rest, ",")
-		s = lat + "," + lon
-	}
-	return s, true
+	return vcardCleanHeader(l) + ":" + strings.ReplaceAll(vobject.EscapeText(vcardCleanText(q.label)), "\n", `\n`)
 }
