@@ -55,7 +55,7 @@ type dbState struct {
 	TxForm string `json:",omitempty"`
 	AllDay string `json:",omitempty"`
 	// Sent lists, sorted, the properties the device has sent (as
-	// COMPONENT:NAME, see sentNames): what it holds, so that what it
+	// COMPONENT:NAME, see pim.SentNames): what it holds, so that what it
 	// leaves out of an item is a deletion only among these (mergeInfo).
 	Sent []string `json:",omitempty"`
 	// Tasks: the device sent to-dos in this calendar database, so it
@@ -981,7 +981,7 @@ func (d *dbSession) canonicalOf(ch *Change, it Item, st *Status) (data []byte, f
 	if allDay != "" {
 		d.state.AllDay = allDay
 	}
-	d.state.Sent = addNames(d.state.Sent, sentNames(data))
+	d.state.Sent = pim.AddNames(d.state.Sent, pim.SentNames(data))
 	return data, form, true
 }
 
@@ -1058,7 +1058,7 @@ func (d *dbSession) applyMapped(ctx context.Context, op ChangeOp, luid, guid, fo
 	}
 	// What the device does not carry stays as stored.
 	if stored := d.load(ctx, guid); stored != nil {
-		data = mergeKept(stored, data, mergeInfo(d.datastore(ctx), form, stored, d.state.AllDay, d.state.Sent))
+		data = pim.MergeKept(stored, data, mergeInfo(d.datastore(ctx), form, stored, d.state.AllDay, d.state.Sent))
 	}
 	return &pendingPut{item: &pim.Item{ID: guid, Data: data}, status: st, luid: luid, okCode: okCode}
 }
@@ -1073,7 +1073,7 @@ func (d *dbSession) applyConflict(ctx context.Context, luid, guid, form string, 
 		return nil
 	}
 	if server != nil {
-		data = mergeKept(server, data, mergeInfo(d.datastore(ctx), form, server, d.state.AllDay, d.state.Sent))
+		data = pim.MergeKept(server, data, mergeInfo(d.datastore(ctx), form, server, d.state.AllDay, d.state.Sent))
 	}
 	res, result := d.resolveConflict(ctx, guid, server, data)
 	code := resolutionStatus(res)
