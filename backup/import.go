@@ -193,18 +193,11 @@ type identified struct {
 // mailbox has.
 func classify(db pim.Kind, records []*Record, existing []*Item) {
 	// The mailbox, indexed as a slow sync does.
-	byUID, byFields := map[string][]*Item{}, map[string][]*Item{}
+	idx, byID := pim.NewIdentityIndex(db), map[string]*Item{}
 	for _, it := range existing {
-		id := pim.IdentityOf(db, it.Data)
-		uid, fields := id.UID, id.Fields
-		if uid != "" {
-			byUID[uid] = append(byUID[uid], it)
-		}
-		if fields != "" {
-			byFields[fields] = append(byFields[fields], it)
-		}
+		idx.Add(it.ID, it.Data)
+		byID[it.ID] = it
 	}
-	taken := map[*Item]bool{}
 	// The file's records seen so far.
 	seenUID, seenFields := map[string]*Record{}, map[string][]*Record{}
 	for _, r := range records {
@@ -234,29 +227,19 @@ func classify(db pim.Kind, records []*Record, existing []*Item) {
 		// with the same content first). A UID the mailbox has is never
 		// imported again, even when its item stands for another record
 		// already: that would make two items with one UID.
-		var match *Item
-		if uid != "" && len(byUID[uid]) > 0 {
-			match = byUID[uid][0]
-			for _, it := range byUID[uid] {
-				if !taken[it] {
-					match = it
-					break
-				}
+		var matchID string
+		if first := idx.HasUID(uid); first != "" {
+			if matchID = idx.MatchUID(uid); matchID == "" {
+				matchID = first
 			}
+		} else {
+			matchID = idx.MatchFields(fields, r.Data)
 		}
-		if match == nil && fields != "" {
-			free := slices.DeleteFunc(slices.Clone(byFields[fields]), func(it *Item) bool { return taken[it] })
-			if i := slices.IndexFunc(free, func(it *Item) bool { return pim.SameContent(it.Data, r.Data) }); i >= 0 {
-				match = free[i]
-			} else if len(free) > 0 {
-				match = free[0]
-			}
-		}
+		match := byID[matchID]
 		if match == nil {
 			r.Outcome = Imported
 			continue
 		}
-		taken[match] = true
 		r.Existing = match.ID
 		if pim.SameContent(match.Data, r.Data) {
 			r.Outcome = Unchanged

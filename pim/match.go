@@ -139,3 +139,109 @@ func ContentVersion(data []byte) string {
 	sum := sha256.Sum256([]byte(strings.Join(contentLines(data), "\n")))
 	return base64.RawStdEncoding.EncodeToString(sum[:12])
 }
+
+// sameContentScan bounds the items of one identity Match compares.
+const sameContentScan = 32
+
+// IdentityIndex finds, for an item a device or a file brings, the stored
+// item it is the same as (see Identity), each stored item at most once:
+// the slow sync's duplicate detection and the import's.
+type IdentityIndex struct {
+	kind     Kind
+	byUID    map[string][]string
+	byFields map[string][]string
+	data     map[string][]byte
+	taken    map[string]bool
+}
+
+// NewIdentityIndex returns an empty index of items of kind.
+func NewIdentityIndex(kind Kind) *IdentityIndex {
+	return &IdentityIndex{kind: kind, byUID: map[string][]string{}, byFields: map[string][]string{},
+		data: map[string][]byte{}, taken: map[string]bool{}}
+}
+
+// Add indexes stored item id; nil data (an item gone) is not indexed.
+func (x *IdentityIndex) Add(id string, data []byte) {
+	if data == nil {
+		return
+	}
+	k := IdentityOf(x.kind, data)
+	if k.UID != "" {
+		x.byUID[k.UID] = append(x.byUID[k.UID], id)
+	}
+	if k.Fields != "" {
+		x.byFields[k.Fields] = append(x.byFields[k.Fields], id)
+	}
+	x.data[id] = data
+}
+
+// Take marks item id as standing for something already (a device's
+// mapped item, an earlier record): Match passes over it.
+func (x *IdentityIndex) Take(id string) { x.taken[id] = true }
+
+// Empty reports whether no item with an identity is indexed: nothing
+// can match, and the caller need not read what it brings.
+func (x *IdentityIndex) Empty() bool { return len(x.byUID) == 0 && len(x.byFields) == 0 }
+
+// HasUID returns the first item indexed with uid, taken or not ("" when
+// none).
+func (x *IdentityIndex) HasUID(uid string) string {
+	if uid == "" || len(x.byUID[uid]) == 0 {
+		return ""
+	}
+	return x.byUID[uid][0]
+}
+
+// Match returns, and takes, the first free item with data's UID, else
+// one with its identity fields (MatchFields); "" when there is none.
+func (x *IdentityIndex) Match(data []byte) string {
+	k := IdentityOf(x.kind, data)
+	if id := x.MatchUID(k.UID); id != "" {
+		return id
+	}
+	return x.MatchFields(k.Fields, data)
+}
+
+// MatchUID returns, and takes, the first free item with uid.
+func (x *IdentityIndex) MatchUID(uid string) string {
+	if uid == "" {
+		return ""
+	}
+	for _, id := range x.byUID[uid] {
+		if !x.taken[id] {
+			x.taken[id] = true
+			return id
+		}
+	}
+	return ""
+}
+
+// MatchFields returns, and takes, a free item with identity fields
+// fields: one with the same content as data first (among the first
+// sameContentScan free ones: many items of one name must not make a slow
+// sync quadratic), else the first.
+func (x *IdentityIndex) MatchFields(fields string, data []byte) string {
+	if fields == "" {
+		return ""
+	}
+	first, scanned := "", 0
+	for _, id := range x.byFields[fields] {
+		if x.taken[id] {
+			continue
+		}
+		if scanned++; scanned > sameContentScan {
+			break
+		}
+		if SameContent(x.data[id], data) {
+			first = id
+			break
+		}
+		if first == "" {
+			first = id
+		}
+	}
+	if first != "" {
+		x.taken[first] = true
+	}
+	return first
+}

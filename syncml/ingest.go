@@ -10,7 +10,7 @@ func (d *dbSession) matchNew(ctx context.Context, data []byte) string {
 	if d.index == nil {
 		d.buildIndex(ctx)
 	}
-	if len(d.index.byUID) == 0 && len(d.index.byFields) == 0 {
+	if d.index.Empty() {
 		return ""
 	}
 	return d.match(ctx, data)

@@ -708,3 +708,40 @@ func TestNextServerAnchor(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowSyncMatchesSameContent: of two mailbox contacts of one name, a
+// phone's slow sync matches its card to the one that says the same (not
+// the first of the name): nothing is written either way, and the phone
+// keeps its card as it is and gets the other as new.
+func TestSlowSyncMatchesSameContent(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	card := func(tel string) string {
+		return "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann Alpha\r\nN:Alpha;Ann;;;\r\nTEL:" + tel + "\r\nEND:VCARD\r\n"
+	}
+	for _, tel := range []string{"+49 1", "+49 2"} {
+		if err := store.Put(ctx, "contacts", &pim.Item{Data: []byte(card(tel))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
+	defer srv.Close()
+	phone := newSimDevice(t, srv, "IMEI:3550002")
+	luid := phone.add(card("+49 2"))
+	puts := store.Stats().Puts
+	if !phone.sync(true) {
+		t.Fatal("slow sync failed")
+	}
+	if got := store.Stats().Puts - puts; got != 0 {
+		t.Errorf("the slow sync wrote %d times to the mailbox", got)
+	}
+	if len(store.Items("contacts")) != 2 {
+		t.Errorf("mailbox holds %d contacts, want 2", len(store.Items("contacts")))
+	}
+	if !strings.Contains(phone.items[luid], "TEL:+49 2") {
+		t.Errorf("the phone's card became\n%s", phone.items[luid])
+	}
+	if len(phone.items) != 2 {
+		t.Errorf("phone holds %d cards, want 2", len(phone.items))
+	}
+}

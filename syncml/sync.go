@@ -132,8 +132,8 @@ type dbSession struct {
 	factsDirty bool
 	// received, sent: item changes applied from the device, sent to it.
 	received, sent pim.ChangeCounts
-	index          *matchIndex     // built on the first match
-	kept           map[string]bool // items the client sent or matched (refresh from client)
+	index          *pim.IdentityIndex // built on the first match
+	kept           map[string]bool    // items the client sent or matched (refresh from client)
 
 	clientSynced bool
 	failed       bool
@@ -1237,48 +1237,24 @@ func (d *dbSession) fail(what string, err error) {
 
 // match finds a server item the client's new item is the same as: one
 // not mapped to another LUID of this device, with the same UID, or the
-// same identity fields (name; summary and start; summary and due). The
-// candidates' identities are indexed once per session.
+// same identity fields (name; summary and start; summary and due), see
+// pim.IdentityIndex. The candidates are indexed once per session.
 func (d *dbSession) match(ctx context.Context, data []byte) string {
 	if d.index == nil {
 		d.buildIndex(ctx)
 	}
-	key := pim.IdentityOf(d.db, data)
-	for _, list := range [][]string{d.index.byUID[key.UID], d.index.byFields[key.Fields]} {
-		for _, id := range list {
-			if !d.index.taken[id] {
-				d.index.taken[id] = true
-				return id
-			}
-		}
-	}
-	return ""
-}
-
-// matchIndex maps identities to the server items that have them.
-type matchIndex struct {
-	byUID    map[string][]string
-	byFields map[string][]string
-	taken    map[string]bool // mapped to a LUID already
+	return d.index.Match(data)
 }
 
 func (d *dbSession) buildIndex(ctx context.Context) {
 	ids := d.candidates(ctx)
-	d.index = &matchIndex{byUID: map[string][]string{}, byFields: map[string][]string{}, taken: map[string]bool{}}
+	d.index = pim.NewIdentityIndex(d.db)
 	for _, g := range d.state.Map {
-		d.index.taken[g] = true
+		d.index.Take(g)
 	}
 	for _, id := range ids {
-		k := pim.IdentityOf(d.db, d.items[id])
-		if k.UID != "" {
-			d.index.byUID[k.UID] = append(d.index.byUID[k.UID], id)
-		}
-		if k.Fields != "" {
-			d.index.byFields[k.Fields] = append(d.index.byFields[k.Fields], id)
-		}
+		d.index.Add(id, d.items[id])
 	}
-	delete(d.index.byUID, "")
-	delete(d.index.byFields, "")
 }
 
 // candidates are the server items a client item may match: in a slow or
