@@ -187,7 +187,7 @@ func (d *Devices) Get(ctx context.Context, deviceID string) (*Slot, error) {
 func (d *Devices) LastError(ctx context.Context, s *Slot) (*LastError, error) {
 	raw, err := d.st.LoadState(ctx, LastErrorKey(s.DeviceID))
 	if err != nil {
-		return nil, fmt.Errorf("syncml: device %q: read its last error: %w", s.DeviceID, err)
+		return nil, fmt.Errorf("pim: device %q: read its last error: %w", s.DeviceID, err)
 	}
 	var e LastError
 	if raw == nil || json.Unmarshal(raw, &e) != nil || e.Time.IsZero() || !e.Time.After(s.LastSync) {

@@ -368,7 +368,7 @@ func (v *unionView) Put(ctx context.Context, items ...*Item) error {
 			p = v.route(it.Data)
 		}
 		if p < 0 {
-			return fmt.Errorf("syncml: item ID %q belongs to no folder of this view", it.ID)
+			return fmt.Errorf("pim: item ID %q belongs to no folder of this view", it.ID)
 		}
 		batches[p] = append(batches[p], &Item{ID: sid, Data: it.Data})
 		callers[p] = append(callers[p], it)
