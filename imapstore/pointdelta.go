@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"syncml-imap/internal/binrec"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -77,29 +78,29 @@ func (sp *SyncPoint) ApplyDelta(delta []byte) error {
 	if len(delta) == 0 || delta[0] != pointDeltaVersion {
 		return fmt.Errorf("%w: not a point delta", errSyncPointCorrupt)
 	}
-	r := pointReader{b: delta[1:]}
+	r := pointReader{binrec.Reader{B: delta[1:]}}
 	var hdr [3]uint64
 	for i := range hdr {
-		hdr[i] = r.uv()
+		hdr[i] = r.Uvarint()
 	}
-	if r.bad || hdr[0] > 0xffffffff || hdr[1] > 0xffffffff {
+	if r.Bad || hdr[0] > 0xffffffff || hdr[1] > 0xffffffff {
 		return fmt.Errorf("%w: delta header", errSyncPointCorrupt)
 	}
 	goneItems := r.uids()
-	n := r.count()
+	n := r.Count(1)
 	newItems := make(map[imap.UID]string, n)
 	var uid uint64
-	for i := 0; i < n && !r.bad; i++ {
-		uid += r.uv()
+	for i := 0; i < n && !r.Bad; i++ {
+		uid += r.Uvarint()
 		id := r.itemID()
 		if uid > 0xffffffff {
-			r.bad = true
+			r.Bad = true
 		}
 		newItems[imap.UID(uid)] = id
 	}
 	goneOther := r.uids()
 	newOther := r.uids()
-	if r.bad || len(r.b) != 0 {
+	if r.Bad || len(r.B) != 0 {
 		return fmt.Errorf("%w: delta", errSyncPointCorrupt)
 	}
 	if sp.items == nil {
@@ -124,43 +125,20 @@ func (sp *SyncPoint) ApplyDelta(delta []byte) error {
 	return nil
 }
 
-// pointReader reads uvarints and IDs; a short or bad input sets bad.
+// pointReader reads what Delta wrote: uvarints, UID lists and item IDs;
+// a short or bad input sets Bad.
 type pointReader struct {
-	b   []byte
-	bad bool
-}
-
-func (r *pointReader) uv() uint64 {
-	if r.bad {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.bad = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-// count reads a count the rest of the input can hold.
-func (r *pointReader) count() int {
-	n := r.uv()
-	if n > uint64(len(r.b)) {
-		r.bad = true
-		return 0
-	}
-	return int(n)
+	binrec.Reader
 }
 
 func (r *pointReader) uids() []imap.UID {
-	n := r.count()
+	n := r.Count(1)
 	out := make([]imap.UID, 0, n)
 	var uid uint64
-	for i := 0; i < n && !r.bad; i++ {
-		uid += r.uv()
+	for i := 0; i < n && !r.Bad; i++ {
+		uid += r.Uvarint()
 		if uid > 0xffffffff {
-			r.bad = true
+			r.Bad = true
 		}
 		out = append(out, imap.UID(uid))
 	}
@@ -168,33 +146,33 @@ func (r *pointReader) uids() []imap.UID {
 }
 
 func (r *pointReader) itemID() string {
-	if r.bad || len(r.b) == 0 {
-		r.bad = true
+	if r.Bad || len(r.B) == 0 {
+		r.Bad = true
 		return ""
 	}
-	tag := r.b[0]
-	r.b = r.b[1:]
+	tag := r.B[0]
+	r.B = r.B[1:]
 	switch tag {
 	case 1:
-		if len(r.b) < 16 {
-			r.bad = true
+		if len(r.B) < 16 {
+			r.Bad = true
 			return ""
 		}
 		var raw [16]byte
-		copy(raw[:], r.b[:16])
-		r.b = r.b[16:]
+		copy(raw[:], r.B[:16])
+		r.B = r.B[16:]
 		return formatUUID(raw)
 	case 2:
-		n := r.uv()
-		if r.bad || n > uint64(len(r.b)) {
-			r.bad = true
+		n := r.Uvarint()
+		if r.Bad || n > uint64(len(r.B)) {
+			r.Bad = true
 			return ""
 		}
-		id := string(r.b[:n])
-		r.b = r.b[n:]
+		id := string(r.B[:n])
+		r.B = r.B[n:]
 		return id
 	}
-	r.bad = true
+	r.Bad = true
 	return ""
 }
 

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"syncml-imap/internal/binrec"
 	"syncml-imap/pim"
 )
 
@@ -41,96 +42,10 @@ func deltaKey(deviceID string, db pim.Kind, base, gen int64) string {
 
 var errStateCorrupt = errors.New("syncml: state record corrupt")
 
-// enc appends the binary encodings of state records.
-type enc []byte
-
-func (e *enc) uv(v uint64)   { *e = binary.AppendUvarint(*e, v) }
-func (e *enc) str(s string)  { e.uv(uint64(len(s))); *e = append(*e, s...) }
-func (e *enc) blob(b []byte) { e.uv(uint64(len(b))); *e = append(*e, b...) }
-
-// strMap encodes m sorted by key, so that equal maps encode alike.
-func (e *enc) strMap(m map[string]string) {
-	keys := slices.Sorted(maps.Keys(m))
-	e.uv(uint64(len(keys)))
-	for _, k := range keys {
-		e.str(k)
-		e.str(m[k])
-	}
-}
-
-func (e *enc) strs(l []string) {
-	l = slices.Clone(l)
-	slices.Sort(l)
-	e.uv(uint64(len(l)))
-	for _, s := range l {
-		e.str(s)
-	}
-}
-
-// dec reads what enc wrote; a short or bad input sets bad, never panics.
-type dec struct {
-	b   []byte
-	bad bool
-}
-
-func (d *dec) uv() uint64 {
-	if d.bad {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) blob() []byte {
-	n := d.uv()
-	if d.bad || n > uint64(len(d.b)) {
-		d.bad = true
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) str() string { return string(d.blob()) }
-
-// count reads a count of entries of at least min bytes each, refusing one
-// the rest of the input cannot hold (no allocation from a bad count).
-func (d *dec) count(min int) int {
-	n := d.uv()
-	if d.bad || n > uint64(len(d.b)/min) {
-		d.bad = true
-		return 0
-	}
-	return int(n)
-}
-
-func (d *dec) strMap() map[string]string {
-	n := d.count(2)
-	m := make(map[string]string, n)
-	for i := 0; i < n && !d.bad; i++ {
-		k := d.str()
-		m[k] = d.str()
-	}
-	return m
-}
-
-func (d *dec) strs() []string {
-	n := d.count(1)
-	l := make([]string, 0, n)
-	for i := 0; i < n && !d.bad; i++ {
-		l = append(l, d.str())
-	}
-	return l
-}
-
-func (d *dec) end() error {
-	if d.bad || len(d.b) != 0 {
+// end is the error of a record d read: errStateCorrupt unless it was
+// read whole and well.
+func end(d *binrec.Reader) error {
+	if !d.Done() {
 		return errStateCorrupt
 	}
 	return nil
@@ -138,10 +53,10 @@ func (d *dec) end() error {
 
 // encodeBulk is a base record.
 func encodeBulk(b *dbBulk) []byte {
-	e := enc(bulkMagic)
-	e.blob(b.Point)
-	e.strMap(b.Map)
-	e.strMap(b.TempIDs)
+	e := binrec.Writer(bulkMagic)
+	e.Blob(b.Point)
+	e.StrMap(b.Map)
+	e.StrMap(b.TempIDs)
 	return e
 }
 
@@ -162,13 +77,13 @@ func decodeBulk(raw []byte) (*dbBulk, error) {
 		}
 		return b, nil
 	}
-	d := dec{b: rest}
-	if p := d.blob(); len(p) > 0 {
+	d := binrec.Reader{B: rest}
+	if p := d.Blob(); len(p) > 0 {
 		b.Point = bytes.Clone(p)
 	}
-	b.Map = d.strMap()
-	b.TempIDs = d.strMap()
-	return b, d.end()
+	b.Map = d.StrMap()
+	b.TempIDs = d.StrMap()
+	return b, end(&d)
 }
 
 // Point forms in a delta.
@@ -227,13 +142,13 @@ func applyMap(m, set map[string]string, del []string) {
 }
 
 func (x *bulkDelta) encode() []byte {
-	e := enc(deltaMagic)
+	e := binrec.Writer(deltaMagic)
 	e = append(e, x.pointForm)
-	e.blob(x.point)
-	e.strMap(x.set)
-	e.strs(x.del)
-	e.strMap(x.tempSet)
-	e.strs(x.tempDel)
+	e.Blob(x.point)
+	e.StrMap(x.set)
+	e.Strs(x.del)
+	e.StrMap(x.tempSet)
+	e.Strs(x.tempDel)
 	return e
 }
 
@@ -246,15 +161,15 @@ func decodeDelta(raw []byte) (*bulkDelta, error) {
 	if x.pointForm > pointDelta {
 		return nil, errStateCorrupt
 	}
-	d := dec{b: rest[1:]}
-	if p := d.blob(); len(p) > 0 {
+	d := binrec.Reader{B: rest[1:]}
+	if p := d.Blob(); len(p) > 0 {
 		x.point = bytes.Clone(p)
 	}
-	x.set = d.strMap()
-	x.del = d.strs()
-	x.tempSet = d.strMap()
-	x.tempDel = d.strs()
-	return x, d.end()
+	x.set = d.StrMap()
+	x.del = d.Strs()
+	x.tempSet = d.StrMap()
+	x.tempDel = d.Strs()
+	return x, end(&d)
 }
 
 // packedFP is a fingerprint as kept for a merge base: its fields sorted
@@ -266,13 +181,13 @@ func packFP(fp pim.Fingerprint) packedFP {
 	if fp == nil {
 		return nil
 	}
-	e := enc{}
+	e := binrec.Writer{}
 	for _, n := range slices.Sorted(maps.Keys(fp)) {
-		e.str(n)
+		e.Str(n)
 		e = binary.BigEndian.AppendUint32(e, fp[n])
 	}
 	if e == nil {
-		e = enc{} // no fields, but a fingerprint
+		e = binrec.Writer{} // no fields, but a fingerprint
 	}
 	return packedFP(e)
 }
@@ -283,16 +198,16 @@ func (p packedFP) unpack() pim.Fingerprint {
 		return nil
 	}
 	fp := pim.Fingerprint{}
-	d := dec{b: p}
-	for len(d.b) > 0 && !d.bad {
-		name := d.str()
-		if d.bad || len(d.b) < 4 {
+	d := binrec.Reader{B: p}
+	for len(d.B) > 0 && !d.Bad {
+		name := d.Str()
+		if d.Bad || len(d.B) < 4 {
 			return nil
 		}
-		fp[name] = binary.BigEndian.Uint32(d.b)
-		d.b = d.b[4:]
+		fp[name] = binary.BigEndian.Uint32(d.B)
+		d.B = d.B[4:]
 	}
-	if d.bad {
+	if d.Bad {
 		return nil
 	}
 	return fp
@@ -300,19 +215,19 @@ func (p packedFP) unpack() pim.Fingerprint {
 
 // encodeFingerprints is a merge-bases record: fps set, gone removed.
 func encodeFingerprints(fps map[string]packedFP, gone []string) []byte {
-	e := enc(fpMagic)
+	e := binrec.Writer(fpMagic)
 	ids := slices.Sorted(maps.Keys(fps))
-	e.uv(uint64(len(ids)))
+	e.Uvarint(uint64(len(ids)))
 	for _, id := range ids {
-		e.str(id)
+		e.Str(id)
 		if fps[id] == nil {
 			e = append(e, 0)
 			continue
 		}
 		e = append(e, 1)
-		e.blob(fps[id])
+		e.Blob(fps[id])
 	}
-	e.strs(gone)
+	e.Strs(gone)
 	return e
 }
 
@@ -331,26 +246,26 @@ func decodeFingerprints(raw []byte) (fps map[string]packedFP, gone []string, err
 		}
 		return fps, nil, nil
 	}
-	d := dec{b: rest}
-	n := d.count(3)
+	d := binrec.Reader{B: rest}
+	n := d.Count(3)
 	fps = make(map[string]packedFP, n)
-	for i := 0; i < n && !d.bad; i++ {
-		id := d.str()
-		if len(d.b) == 0 {
-			d.bad = true
+	for i := 0; i < n && !d.Bad; i++ {
+		id := d.Str()
+		if len(d.B) == 0 {
+			d.Bad = true
 			break
 		}
-		has := d.b[0]
-		d.b = d.b[1:]
+		has := d.B[0]
+		d.B = d.B[1:]
 		switch has {
 		case 0:
 			fps[id] = nil
 		case 1:
-			fps[id] = packedFP(bytes.Clone(d.blob()))
+			fps[id] = packedFP(bytes.Clone(d.Blob()))
 		default:
-			d.bad = true
+			d.Bad = true
 		}
 	}
-	gone = d.strs()
-	return fps, gone, d.end()
+	gone = d.Strs()
+	return fps, gone, end(&d)
 }
