@@ -64,12 +64,18 @@ func CheckFormat(db pim.Kind, f Format) error {
 
 // Noun names n items of db for reports: "1 contact", "3 events", "2 tasks".
 func Noun(db pim.Kind, n int) string {
-	word := map[pim.Kind]string{pim.Contacts: "contact", pim.Calendar: "event", pim.Tasks: "task"}[db]
-	if word == "" {
-		word = "item"
-	}
+	word := Word(db)
 	if n != 1 {
 		word += "s"
 	}
 	return fmt.Sprintf("%d %s", n, word)
+}
+
+// Word names one record of db: "contact", "event", "task" ("item" for
+// another kind).
+func Word(db pim.Kind) string {
+	if w := map[pim.Kind]string{pim.Contacts: "contact", pim.Calendar: "event", pim.Tasks: "task"}[db.Base()]; w != "" {
+		return w
+	}
+	return "item"
 }

@@ -224,10 +224,22 @@ func (x *IdentityIndex) MatchFields(fields string, data []byte) string {
 	if fields == "" {
 		return ""
 	}
+	free := 0
+	for _, id := range x.byFields[fields] {
+		if !x.taken[id] {
+			free++
+		}
+	}
 	first, scanned := "", 0
 	for _, id := range x.byFields[fields] {
 		if x.taken[id] {
 			continue
+		}
+		if free == 1 {
+			// The only candidate: no comparison can change the answer
+			// (and the caller compares the contents itself).
+			first = id
+			break
 		}
 		if scanned++; scanned > sameContentScan {
 			break

@@ -459,11 +459,6 @@ func (c *backupCmd) export(ctx context.Context, store backup.Store, out *outFile
 	return 0
 }
 
-// kindWord names one record of db in a report.
-func kindWord(db pim.Kind) string {
-	return map[pim.Kind]string{pim.Contacts: "contact", pim.Calendar: "event", pim.Tasks: "task"}[db]
-}
-
 func plural(n int, word string) string {
 	if n == 1 {
 		return fmt.Sprintf("%d %s", n, word)
@@ -499,7 +494,7 @@ func (c *backupCmd) importFile(ctx context.Context, store backup.Store, file []b
 		notes = append(notes, note{pr.Line, pr.Error()})
 	}
 	for _, r := range d.Records {
-		name := fmt.Sprintf("%s %q", kindWord(r.DB), r.Name)
+		name := fmt.Sprintf("%s %q", backup.Word(r.DB), r.Name)
 		switch r.Outcome {
 		case backup.Differs:
 			notes = append(notes, note{r.Line, fmt.Sprintf("line %d: %s exists (differs), skipped", r.Line, name)})
