@@ -254,59 +254,55 @@ func TestDialTLS(t *testing.T) {
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	for _, p := range profiles {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, p.profile)
-			a := e.dial(t)
-			for _, kind := range Kinds {
-				mk := map[Kind]func(string, string) []byte{KindContacts: vcard, KindCalendar: event, KindTasks: task}[kind]
-				d := mustChanges(t, a, kind, nil)
-				if !d.Empty() || d.SyncPoint.Len() != 0 {
-					t.Fatalf("%s: new folder not empty: %s", kind, changesString(d))
-				}
-				sp0 := d.SyncPoint
-
-				x, y, z := &Item{Data: mk("uid-x", "X Ray")}, &Item{Data: mk("uid-y", "Yan Kee")}, &Item{Data: mk("uid-z", "Zu Lu")}
-				mustPut(t, a, kind, x, y, z)
-				d = mustChanges(t, a, kind, sp0)
-				if got, want := fmt.Sprint(d.Added), fmt.Sprint(sortedIDs(x, y, z)); got != want || len(d.Modified)+len(d.Deleted) > 0 {
-					t.Fatalf("%s after 3 adds: %s, want added %s", kind, changesString(d), want)
-				}
-				sp1 := d.SyncPoint
-				if d := mustChanges(t, a, kind, sp1); !d.Empty() {
-					t.Fatalf("%s: nothing changed but %s", kind, changesString(d))
-				}
-
-				got, err := a.Get(ctx, kind, y.ID, "no-such-id", x.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got[0] == nil || !bytes.Equal(got[0].Data, y.Data) || got[1] != nil || got[2] == nil || got[2].ID != x.ID {
-					t.Fatalf("%s: Get = %+v", kind, got)
-				}
-
-				y2 := &Item{ID: y.ID, Data: mk("uid-y", "Yan Kee Renamed")}
-				mustPut(t, a, kind, y2)
-				missing, err := a.Delete(ctx, kind, z.ID, "no-such-id")
-				if err != nil || fmt.Sprint(missing) != "[no-such-id]" {
-					t.Fatalf("Delete: missing %v, err %v", missing, err)
-				}
-				d = mustChanges(t, a, kind, sp1)
-				if got, want := changesString(d), fmt.Sprintf("added [] modified [%s] deleted [%s]", y.ID, z.ID); got != want {
-					t.Fatalf("%s: %s, want %s", kind, got, want)
-				}
-				got, _ = a.Get(ctx, kind, y.ID)
-				if !bytes.Contains(got[0].Data, []byte("Renamed")) {
-					t.Errorf("%s: Get after replace: %s", kind, got[0].Data)
-				}
-				// One message per item: the old version is gone.
-				if n := len(folderMessages(t, e.mailClient(t), a.opts.Folders[kind])); n != 2 {
-					t.Errorf("%s: %d messages, want 2", kind, n)
-				}
+	eachProfile(t, func(t *testing.T, e *testEnv) {
+		a := e.dial(t)
+		for _, kind := range Kinds {
+			mk := map[Kind]func(string, string) []byte{KindContacts: vcard, KindCalendar: event, KindTasks: task}[kind]
+			d := mustChanges(t, a, kind, nil)
+			if !d.Empty() || d.SyncPoint.Len() != 0 {
+				t.Fatalf("%s: new folder not empty: %s", kind, changesString(d))
 			}
-		})
-	}
+			sp0 := d.SyncPoint
+
+			x, y, z := &Item{Data: mk("uid-x", "X Ray")}, &Item{Data: mk("uid-y", "Yan Kee")}, &Item{Data: mk("uid-z", "Zu Lu")}
+			mustPut(t, a, kind, x, y, z)
+			d = mustChanges(t, a, kind, sp0)
+			if got, want := fmt.Sprint(d.Added), fmt.Sprint(sortedIDs(x, y, z)); got != want || len(d.Modified)+len(d.Deleted) > 0 {
+				t.Fatalf("%s after 3 adds: %s, want added %s", kind, changesString(d), want)
+			}
+			sp1 := d.SyncPoint
+			if d := mustChanges(t, a, kind, sp1); !d.Empty() {
+				t.Fatalf("%s: nothing changed but %s", kind, changesString(d))
+			}
+
+			got, err := a.Get(ctx, kind, y.ID, "no-such-id", x.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got[0] == nil || !bytes.Equal(got[0].Data, y.Data) || got[1] != nil || got[2] == nil || got[2].ID != x.ID {
+				t.Fatalf("%s: Get = %+v", kind, got)
+			}
+
+			y2 := &Item{ID: y.ID, Data: mk("uid-y", "Yan Kee Renamed")}
+			mustPut(t, a, kind, y2)
+			missing, err := a.Delete(ctx, kind, z.ID, "no-such-id")
+			if err != nil || fmt.Sprint(missing) != "[no-such-id]" {
+				t.Fatalf("Delete: missing %v, err %v", missing, err)
+			}
+			d = mustChanges(t, a, kind, sp1)
+			if got, want := changesString(d), fmt.Sprintf("added [] modified [%s] deleted [%s]", y.ID, z.ID); got != want {
+				t.Fatalf("%s: %s, want %s", kind, got, want)
+			}
+			got, _ = a.Get(ctx, kind, y.ID)
+			if !bytes.Contains(got[0].Data, []byte("Renamed")) {
+				t.Errorf("%s: Get after replace: %s", kind, got[0].Data)
+			}
+			// One message per item: the old version is gone.
+			if n := len(folderMessages(t, e.mailClient(t), a.opts.Folders[kind])); n != 2 {
+				t.Errorf("%s: %d messages, want 2", kind, n)
+			}
+		}
+	})
 }
 
 // TestRoundTrips checks the cost promises by counting the IMAP commands sent.
@@ -356,34 +352,31 @@ func TestRoundTrips(t *testing.T) {
 func TestGetAfterMultiAppend(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	for _, p := range profiles {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			a := newEnv(t, p.profile).dial(t)
-			for round, n := range []int{1, 3, 2} {
-				items := make([]*Item, n)
-				for i := range items {
-					items[i] = &Item{Data: vcard("", fmt.Sprintf("Round%d Person%d", round, i))}
-				}
-				if err := a.Put(ctx, KindContacts, items...); err != nil {
-					t.Fatal(err)
-				}
-				var ids []string
-				for _, it := range items {
-					ids = append(ids, it.ID)
-				}
-				got, err := a.Get(ctx, KindContacts, ids...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, it := range got {
-					if it == nil || !strings.Contains(string(it.Data), fmt.Sprintf("FN:Round%d Person%d", round, i)) {
-						t.Errorf("round %d (a Put of %d): item %d read back as %v", round, n, i, it)
-					}
+	eachProfile(t, func(t *testing.T, e *testEnv) {
+		a := e.dial(t)
+		for round, n := range []int{1, 3, 2} {
+			items := make([]*Item, n)
+			for i := range items {
+				items[i] = &Item{Data: vcard("", fmt.Sprintf("Round%d Person%d", round, i))}
+			}
+			if err := a.Put(ctx, KindContacts, items...); err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, it := range items {
+				ids = append(ids, it.ID)
+			}
+			got, err := a.Get(ctx, KindContacts, ids...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, it := range got {
+				if it == nil || !strings.Contains(string(it.Data), fmt.Sprintf("FN:Round%d Person%d", round, i)) {
+					t.Errorf("round %d (a Put of %d): item %d read back as %v", round, n, i, it)
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestCrashBetweenAppendAndExpunge leaves two versions of one item, as a
@@ -435,36 +428,32 @@ func appendRaw(t testing.TB, c *imapclient.Client, folder string, raw []byte) im
 func TestUIDValidityChange(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	for _, p := range profiles {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, p.profile)
-			a := e.dial(t)
-			mustPut(t, a, KindContacts, &Item{Data: vcard("", "Somebody")})
-			sp := mustChanges(t, a, KindContacts, nil).SyncPoint
-			// A restore from backup, or an admin recreating the folder.
-			mc := e.mailClient(t)
-			if err := mc.Delete("Contacts").Wait(); err != nil {
-				t.Fatal(err)
+	eachProfile(t, func(t *testing.T, e *testEnv) {
+		a := e.dial(t)
+		mustPut(t, a, KindContacts, &Item{Data: vcard("", "Somebody")})
+		sp := mustChanges(t, a, KindContacts, nil).SyncPoint
+		// A restore from backup, or an admin recreating the folder.
+		mc := e.mailClient(t)
+		if err := mc.Delete("Contacts").Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if err := mc.Create("Contacts", nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1100 * time.Millisecond) // Dovecot's UIDVALIDITY is a timestamp
+		mc.Delete("Contacts").Wait()
+		mc.Create("Contacts", nil).Wait()
+		for _, acct := range []*Account{a, e.dial(t)} {
+			_, err := acct.Changes(ctx, KindContacts, sp)
+			if !errors.Is(err, ErrSyncPointInvalid) {
+				t.Fatalf("Changes after UIDVALIDITY change: %v, want ErrSyncPointInvalid", err)
 			}
-			if err := mc.Create("Contacts", nil).Wait(); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(1100 * time.Millisecond) // Dovecot's UIDVALIDITY is a timestamp
-			mc.Delete("Contacts").Wait()
-			mc.Create("Contacts", nil).Wait()
-			for _, acct := range []*Account{a, e.dial(t)} {
-				_, err := acct.Changes(ctx, KindContacts, sp)
-				if !errors.Is(err, ErrSyncPointInvalid) {
-					t.Fatalf("Changes after UIDVALIDITY change: %v, want ErrSyncPointInvalid", err)
-				}
-			}
-			d := mustChanges(t, a, KindContacts, nil)
-			if !d.Empty() {
-				t.Errorf("slow listing of the new folder: %s", changesString(d))
-			}
-		})
-	}
+		}
+		d := mustChanges(t, a, KindContacts, nil)
+		if !d.Empty() {
+			t.Errorf("slow listing of the new folder: %s", changesString(d))
+		}
+	})
 }
 
 // TestForeignMessages: a mail with .vcf attachments dragged into the
@@ -472,69 +461,65 @@ func TestUIDValidityChange(t *testing.T) {
 func TestForeignMessages(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	for _, p := range profiles {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, p.profile)
-			a := e.dial(t)
-			sp := mustChanges(t, a, KindContacts, nil).SyncPoint
-			mc := e.mailClient(t)
-			twoCards := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Dropped One\r\nEND:VCARD\r\n" +
-				"BEGIN:VCARD\r\nVERSION:2.1\r\nUID:dropped-2\r\nN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:Gr=C3=BC=\r\nn;Gr=C3=A9ta\r\nEND:VCARD\r\n"
-			mail1 := "From: friend@example.org\r\nSubject: my contacts\r\nMIME-Version: 1.0\r\n" +
-				"Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n" +
-				"--b1\r\nContent-Type: text/x-vcard; name=cards.vcf\r\nContent-Disposition: attachment; filename=cards.vcf\r\n\r\n" +
-				twoCards + "--b1--\r\n"
-			appendRaw(t, mc, "Contacts", []byte(mail1))
-			appendRaw(t, mc, "Contacts", []byte("From: a@example.org\r\nSubject: just a note\r\n\r\nhello\r\n"))
+	eachProfile(t, func(t *testing.T, e *testEnv) {
+		a := e.dial(t)
+		sp := mustChanges(t, a, KindContacts, nil).SyncPoint
+		mc := e.mailClient(t)
+		twoCards := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Dropped One\r\nEND:VCARD\r\n" +
+			"BEGIN:VCARD\r\nVERSION:2.1\r\nUID:dropped-2\r\nN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:Gr=C3=BC=\r\nn;Gr=C3=A9ta\r\nEND:VCARD\r\n"
+		mail1 := "From: friend@example.org\r\nSubject: my contacts\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n" +
+			"--b1\r\nContent-Type: text/x-vcard; name=cards.vcf\r\nContent-Disposition: attachment; filename=cards.vcf\r\n\r\n" +
+			twoCards + "--b1--\r\n"
+		appendRaw(t, mc, "Contacts", []byte(mail1))
+		appendRaw(t, mc, "Contacts", []byte("From: a@example.org\r\nSubject: just a note\r\n\r\nhello\r\n"))
 
-			d := mustChanges(t, a, KindContacts, sp)
-			if len(d.Added) != 2 || len(d.Modified)+len(d.Deleted) != 0 {
-				t.Fatalf("after drop: %s", changesString(d))
+		d := mustChanges(t, a, KindContacts, sp)
+		if len(d.Added) != 2 || len(d.Modified)+len(d.Deleted) != 0 {
+			t.Fatalf("after drop: %s", changesString(d))
+		}
+		items, err := a.Get(ctx, KindContacts, d.Added...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, it := range items {
+			names = append(names, inspectItem(KindContacts, it.Data).Subject)
+			if inspectItem(KindContacts, it.Data).UID == "" {
+				t.Errorf("adopted item without UID: %s", it.Data)
 			}
-			items, err := a.Get(ctx, KindContacts, d.Added...)
+		}
+		slices.Sort(names)
+		if fmt.Sprint(names) != "[Dropped One Gréta Grün]" {
+			t.Errorf("adopted names %v", names)
+		}
+		// The folder now holds two messages of ours and the note.
+		msgs := folderMessages(t, mc, "Contacts")
+		var subjects []string
+		for _, m := range msgs {
+			r, err := mail.CreateReader(bytes.NewReader(m.BodySection[0].Bytes))
 			if err != nil {
 				t.Fatal(err)
 			}
-			var names []string
-			for _, it := range items {
-				names = append(names, inspectItem(KindContacts, it.Data).Subject)
-				if inspectItem(KindContacts, it.Data).UID == "" {
-					t.Errorf("adopted item without UID: %s", it.Data)
-				}
-			}
-			slices.Sort(names)
-			if fmt.Sprint(names) != "[Dropped One Gréta Grün]" {
-				t.Errorf("adopted names %v", names)
-			}
-			// The folder now holds two messages of ours and the note.
-			msgs := folderMessages(t, mc, "Contacts")
-			var subjects []string
-			for _, m := range msgs {
-				r, err := mail.CreateReader(bytes.NewReader(m.BodySection[0].Bytes))
-				if err != nil {
-					t.Fatal(err)
-				}
-				s, _ := r.Header.Subject()
-				subjects = append(subjects, s)
-			}
-			slices.Sort(subjects)
-			if fmt.Sprint(subjects) != "[Dropped One Gréta Grün just a note]" {
-				t.Errorf("folder subjects %q", subjects)
-			}
-			// Nothing new afterwards; the note is not reported, nor re-read.
-			d2 := mustChanges(t, e.dial(t), KindContacts, d.SyncPoint)
-			if !d2.Empty() {
-				t.Errorf("second look: %s", changesString(d2))
-			}
-			// The same file dropped again yields the same IDs: no doubles.
-			appendRaw(t, mc, "Contacts", []byte(mail1))
-			d3 := mustChanges(t, a, KindContacts, d.SyncPoint)
-			if len(d3.Added) != 0 || len(d3.Deleted) != 0 || d3.SyncPoint.Len() != 2 {
-				t.Errorf("same file again: %s, %d items", changesString(d3), d3.SyncPoint.Len())
-			}
-		})
-	}
+			s, _ := r.Header.Subject()
+			subjects = append(subjects, s)
+		}
+		slices.Sort(subjects)
+		if fmt.Sprint(subjects) != "[Dropped One Gréta Grün just a note]" {
+			t.Errorf("folder subjects %q", subjects)
+		}
+		// Nothing new afterwards; the note is not reported, nor re-read.
+		d2 := mustChanges(t, e.dial(t), KindContacts, d.SyncPoint)
+		if !d2.Empty() {
+			t.Errorf("second look: %s", changesString(d2))
+		}
+		// The same file dropped again yields the same IDs: no doubles.
+		appendRaw(t, mc, "Contacts", []byte(mail1))
+		d3 := mustChanges(t, a, KindContacts, d.SyncPoint)
+		if len(d3.Added) != 0 || len(d3.Deleted) != 0 || d3.SyncPoint.Len() != 2 {
+			t.Errorf("same file again: %s, %d items", changesString(d3), d3.SyncPoint.Len())
+		}
+	})
 }
 
 // TestMailClientDeletes: \Deleted set by a mail client (not yet expunged)
@@ -542,43 +527,39 @@ func TestForeignMessages(t *testing.T) {
 // add again.
 func TestMailClientDeletes(t *testing.T) {
 	t.Parallel()
-	for _, p := range profiles {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, p.profile)
-			a := e.dial(t)
-			x, y := &Item{Data: vcard("", "Xavier")}, &Item{Data: vcard("", "Yvonne")}
-			mustPut(t, a, KindContacts, x, y)
-			sp := mustChanges(t, a, KindContacts, nil).SyncPoint
-			mc := e.mailClient(t)
-			msgs := folderMessages(t, mc, "Contacts")
-			uidOf := map[string]imap.UID{}
-			for _, m := range msgs {
-				uidOf[headerValue(m.BodySection[0].Bytes, headerItemID)] = m.UID
-			}
-			flag := func(op imap.StoreFlagsOp, uid imap.UID) {
-				if err := mc.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: op, Flags: []imap.Flag{imap.FlagDeleted}, Silent: true}, nil).Close(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			flag(imap.StoreFlagsAdd, uidOf[x.ID])
-			d := mustChanges(t, a, KindContacts, sp)
-			if changesString(d) != fmt.Sprintf("added [] modified [] deleted [%s]", x.ID) {
-				t.Fatalf("after \\Deleted: %s", changesString(d))
-			}
-			flag(imap.StoreFlagsDel, uidOf[x.ID])
-			if d := mustChanges(t, e.dial(t), KindContacts, d.SyncPoint); changesString(d) != fmt.Sprintf("added [%s] modified [] deleted []", x.ID) {
-				t.Fatalf("after undelete: %s", changesString(d))
-			}
-			flag(imap.StoreFlagsAdd, uidOf[y.ID])
-			if err := mc.Expunge().Close(); err != nil {
+	eachProfile(t, func(t *testing.T, e *testEnv) {
+		a := e.dial(t)
+		x, y := &Item{Data: vcard("", "Xavier")}, &Item{Data: vcard("", "Yvonne")}
+		mustPut(t, a, KindContacts, x, y)
+		sp := mustChanges(t, a, KindContacts, nil).SyncPoint
+		mc := e.mailClient(t)
+		msgs := folderMessages(t, mc, "Contacts")
+		uidOf := map[string]imap.UID{}
+		for _, m := range msgs {
+			uidOf[headerValue(m.BodySection[0].Bytes, headerItemID)] = m.UID
+		}
+		flag := func(op imap.StoreFlagsOp, uid imap.UID) {
+			if err := mc.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: op, Flags: []imap.Flag{imap.FlagDeleted}, Silent: true}, nil).Close(); err != nil {
 				t.Fatal(err)
 			}
-			if d := mustChanges(t, a, KindContacts, sp); changesString(d) != fmt.Sprintf("added [] modified [] deleted [%s]", y.ID) {
-				t.Fatalf("after expunge: %s", changesString(d))
-			}
-		})
-	}
+		}
+		flag(imap.StoreFlagsAdd, uidOf[x.ID])
+		d := mustChanges(t, a, KindContacts, sp)
+		if changesString(d) != fmt.Sprintf("added [] modified [] deleted [%s]", x.ID) {
+			t.Fatalf("after \\Deleted: %s", changesString(d))
+		}
+		flag(imap.StoreFlagsDel, uidOf[x.ID])
+		if d := mustChanges(t, e.dial(t), KindContacts, d.SyncPoint); changesString(d) != fmt.Sprintf("added [%s] modified [] deleted []", x.ID) {
+			t.Fatalf("after undelete: %s", changesString(d))
+		}
+		flag(imap.StoreFlagsAdd, uidOf[y.ID])
+		if err := mc.Expunge().Close(); err != nil {
+			t.Fatal(err)
+		}
+		if d := mustChanges(t, a, KindContacts, sp); changesString(d) != fmt.Sprintf("added [] modified [] deleted [%s]", y.ID) {
+			t.Fatalf("after expunge: %s", changesString(d))
+		}
+	})
 }
 
 func TestReadableMessage(t *testing.T) {
@@ -819,48 +800,44 @@ func TestAdvance(t *testing.T) {
 
 func TestBatchPut(t *testing.T) {
 	t.Parallel()
-	for _, p := range profiles {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, p.profile)
-			var appends *cmdLog
-			e.opts.wrapAppender = func(c net.Conn) net.Conn {
-				appends = &cmdLog{Conn: c}
-				return appends
+	eachProfile(t, func(t *testing.T, e *testEnv) {
+		var appends *cmdLog
+		e.opts.wrapAppender = func(c net.Conn) net.Conn {
+			appends = &cmdLog{Conn: c}
+			return appends
+		}
+		a := e.dial(t)
+		var items []*Item
+		for i := 0; i < 250; i++ {
+			items = append(items, &Item{Data: vcard("", fmt.Sprintf("Batch %03d", i))})
+		}
+		mustPut(t, a, KindContacts, items...)
+		if a.caps.MultiAppend {
+			// One command for the lot: every command is a transaction
+			// of its own on the server.
+			if n := strings.Count(appends.buf.String(), " APPEND "); n != 1 {
+				t.Errorf("250 items went in %d MULTIAPPEND commands, want 1", n)
 			}
-			a := e.dial(t)
-			var items []*Item
-			for i := 0; i < 250; i++ {
-				items = append(items, &Item{Data: vcard("", fmt.Sprintf("Batch %03d", i))})
-			}
-			mustPut(t, a, KindContacts, items...)
-			if a.caps.MultiAppend {
-				// One command for the lot: every command is a transaction
-				// of its own on the server.
-				if n := strings.Count(appends.buf.String(), " APPEND "); n != 1 {
-					t.Errorf("250 items went in %d MULTIAPPEND commands, want 1", n)
-				}
-			} else if appends != nil {
-				t.Errorf("a MULTIAPPEND connection without MULTIAPPEND")
-			}
-			d := mustChanges(t, e.dial(t), KindContacts, nil)
-			if fmt.Sprint(d.Added) != fmt.Sprint(sortedIDs(items...)) {
-				t.Fatalf("%d added, want 250", len(d.Added))
-			}
-			// Replace them all at once: still 250 messages.
-			for _, it := range items {
-				it.Data = bytes.Replace(it.Data, []byte("Batch"), []byte("Again"), 1)
-			}
-			mustPut(t, a, KindContacts, items...)
-			d2 := mustChanges(t, a, KindContacts, d.SyncPoint)
-			if len(d2.Modified) != 250 || len(d2.Added)+len(d2.Deleted) != 0 {
-				t.Errorf("after replacing all: %d/%d/%d", len(d2.Added), len(d2.Modified), len(d2.Deleted))
-			}
-			if n := len(folderMessages(t, e.mailClient(t), "Contacts")); n != 250 {
-				t.Errorf("%d messages, want 250", n)
-			}
-		})
-	}
+		} else if appends != nil {
+			t.Errorf("a MULTIAPPEND connection without MULTIAPPEND")
+		}
+		d := mustChanges(t, e.dial(t), KindContacts, nil)
+		if fmt.Sprint(d.Added) != fmt.Sprint(sortedIDs(items...)) {
+			t.Fatalf("%d added, want 250", len(d.Added))
+		}
+		// Replace them all at once: still 250 messages.
+		for _, it := range items {
+			it.Data = bytes.Replace(it.Data, []byte("Batch"), []byte("Again"), 1)
+		}
+		mustPut(t, a, KindContacts, items...)
+		d2 := mustChanges(t, a, KindContacts, d.SyncPoint)
+		if len(d2.Modified) != 250 || len(d2.Added)+len(d2.Deleted) != 0 {
+			t.Errorf("after replacing all: %d/%d/%d", len(d2.Added), len(d2.Modified), len(d2.Deleted))
+		}
+		if n := len(folderMessages(t, e.mailClient(t), "Contacts")); n != 250 {
+			t.Errorf("%d messages, want 250", n)
+		}
+	})
 }
 
 func TestContextCancel(t *testing.T) {
@@ -911,6 +888,17 @@ func TestRescanSkipsOwnAppends(t *testing.T) {
 			if len(fetches) != 1 || fetches[0][1] != "21:*" {
 				t.Errorf("the folder was read with %q, want one UID FETCH 21:* (the 20 own messages are UIDs 1:20)", fetches)
 			}
+		})
+	}
+}
+
+// eachProfile runs f, in parallel, against a Dovecot of each capability
+// profile.
+func eachProfile(t *testing.T, f func(t *testing.T, e *testEnv)) {
+	for _, p := range profiles {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, newEnv(t, p.profile))
 		})
 	}
 }

@@ -149,108 +149,104 @@ func mustSubFolders(t testing.TB, a *Account, kind Kind) []string {
 func TestSubFolders(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	for _, p := range profiles {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, p.profile)
-			a := e.dial(t)
-			family, school := KindContacts.Sub("Family"), KindContacts.Sub("Friends/School")
+	eachProfile(t, func(t *testing.T, e *testEnv) {
+		a := e.dial(t)
+		family, school := KindContacts.Sub("Family"), KindContacts.Sub("Friends/School")
 
-			if subs := mustSubFolders(t, a, KindContacts); len(subs) != 0 {
-				t.Errorf("new mailbox: sub-folders %q", subs)
+		if subs := mustSubFolders(t, a, KindContacts); len(subs) != 0 {
+			t.Errorf("new mailbox: sub-folders %q", subs)
+		}
+		sp := map[Kind]*SyncPoint{}
+		for _, k := range []Kind{KindContacts, family, school} {
+			d := mustChanges(t, a, k, nil)
+			if !d.Empty() {
+				t.Fatalf("%s: new folder not empty: %s", k, changesString(d))
 			}
-			sp := map[Kind]*SyncPoint{}
-			for _, k := range []Kind{KindContacts, family, school} {
-				d := mustChanges(t, a, k, nil)
-				if !d.Empty() {
-					t.Fatalf("%s: new folder not empty: %s", k, changesString(d))
-				}
-				sp[k] = d.SyncPoint
+			sp[k] = d.SyncPoint
+		}
+		base := &Item{Data: vcard("", "Base Person")}
+		mum, dad := &Item{Data: vcard("", "Mum")}, &Item{Data: vcard("", "Dad")}
+		pal := &Item{Data: vcard("", "School Pal")}
+		for k, items := range map[Kind][]*Item{KindContacts: {base}, family: {mum, dad}, school: {pal}} {
+			if err := a.Put(ctx, k, items...); err != nil {
+				t.Fatalf("Put %s: %v", k, err)
 			}
-			base := &Item{Data: vcard("", "Base Person")}
-			mum, dad := &Item{Data: vcard("", "Mum")}, &Item{Data: vcard("", "Dad")}
-			pal := &Item{Data: vcard("", "School Pal")}
-			for k, items := range map[Kind][]*Item{KindContacts: {base}, family: {mum, dad}, school: {pal}} {
-				if err := a.Put(ctx, k, items...); err != nil {
-					t.Fatalf("Put %s: %v", k, err)
-				}
-			}
-			// Each folder reports its own items only, also to a new session.
-			b := e.dial(t)
-			for k, want := range map[Kind][]string{KindContacts: {base.ID}, family: sortedIDs(mum, dad), school: {pal.ID}} {
-				for _, acc := range []*Account{a, b} {
-					d := mustChanges(t, acc, k, sp[k])
-					if fmt.Sprint(d.Added) != fmt.Sprint(want) || len(d.Modified)+len(d.Deleted) != 0 {
-						t.Errorf("%s: %s, want added %v", k, changesString(d), want)
-					}
+		}
+		// Each folder reports its own items only, also to a new session.
+		b := e.dial(t)
+		for k, want := range map[Kind][]string{KindContacts: {base.ID}, family: sortedIDs(mum, dad), school: {pal.ID}} {
+			for _, acc := range []*Account{a, b} {
+				d := mustChanges(t, acc, k, sp[k])
+				if fmt.Sprint(d.Added) != fmt.Sprint(want) || len(d.Modified)+len(d.Deleted) != 0 {
+					t.Errorf("%s: %s, want added %v", k, changesString(d), want)
 				}
 			}
-			sp[family] = mustChanges(t, a, family, nil).SyncPoint
+		}
+		sp[family] = mustChanges(t, a, family, nil).SyncPoint
 
-			got, err := b.Get(ctx, family, mum.ID, base.ID, pal.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got[0] == nil || !bytes.Equal(got[0].Data, mum.Data) || got[1] != nil || got[2] != nil {
-				t.Errorf("Get in %s: %+v", family, got)
-			}
-			if got, _ := b.Get(ctx, KindContacts, mum.ID); got[0] != nil {
-				t.Errorf("the base folder holds a sub-folder's item")
-			}
+		got, err := b.Get(ctx, family, mum.ID, base.ID, pal.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0] == nil || !bytes.Equal(got[0].Data, mum.Data) || got[1] != nil || got[2] != nil {
+			t.Errorf("Get in %s: %+v", family, got)
+		}
+		if got, _ := b.Get(ctx, KindContacts, mum.ID); got[0] != nil {
+			t.Errorf("the base folder holds a sub-folder's item")
+		}
 
-			// Replace and delete in the sub-folder.
-			mustPut(t, b, family, &Item{ID: dad.ID, Data: vcard("", "Dad Renamed")})
-			missing, err := b.Delete(ctx, family, mum.ID, base.ID)
-			if err != nil || fmt.Sprint(missing) != fmt.Sprint([]string{base.ID}) {
-				t.Fatalf("Delete in %s: missing %v, err %v", family, missing, err)
-			}
-			if d := mustChanges(t, a, family, sp[family]); changesString(d) != fmt.Sprintf("added [] modified [%s] deleted [%s]", dad.ID, mum.ID) {
-				t.Errorf("%s after replace and delete: %s", family, changesString(d))
-			}
-			if d := mustChanges(t, a, KindContacts, nil); fmt.Sprint(d.Added) != fmt.Sprint([]string{base.ID}) {
-				t.Errorf("base folder after the sub-folder's changes: %s", changesString(d))
-			}
+		// Replace and delete in the sub-folder.
+		mustPut(t, b, family, &Item{ID: dad.ID, Data: vcard("", "Dad Renamed")})
+		missing, err := b.Delete(ctx, family, mum.ID, base.ID)
+		if err != nil || fmt.Sprint(missing) != fmt.Sprint([]string{base.ID}) {
+			t.Fatalf("Delete in %s: missing %v, err %v", family, missing, err)
+		}
+		if d := mustChanges(t, a, family, sp[family]); changesString(d) != fmt.Sprintf("added [] modified [%s] deleted [%s]", dad.ID, mum.ID) {
+			t.Errorf("%s after replace and delete: %s", family, changesString(d))
+		}
+		if d := mustChanges(t, a, KindContacts, nil); fmt.Sprint(d.Added) != fmt.Sprint([]string{base.ID}) {
+			t.Errorf("base folder after the sub-folder's changes: %s", changesString(d))
+		}
 
-			// The mail client sees a folder tree, subscribed, parents included.
-			mc := e.mailClient(t)
-			for name, n := range map[string]int{"Contacts": 1, "Contacts/Family": 1, "Contacts/Friends": 0, "Contacts/Friends/School": 1} {
-				if got := len(folderMessages(t, mc, name)); got != n {
-					t.Errorf("%q: %d messages, want %d", name, got, n)
-				}
+		// The mail client sees a folder tree, subscribed, parents included.
+		mc := e.mailClient(t)
+		for name, n := range map[string]int{"Contacts": 1, "Contacts/Family": 1, "Contacts/Friends": 0, "Contacts/Friends/School": 1} {
+			if got := len(folderMessages(t, mc, name)); got != n {
+				t.Errorf("%q: %d messages, want %d", name, got, n)
 			}
-			subs := subscribed(t, mc)
-			for _, name := range []string{"Contacts", "Contacts/Family", "Contacts/Friends", "Contacts/Friends/School"} {
-				if !slices.Contains(subs, name) {
-					t.Errorf("%q not subscribed; subscribed: %q", name, subs)
-				}
+		}
+		subs := subscribed(t, mc)
+		for _, name := range []string{"Contacts", "Contacts/Family", "Contacts/Friends", "Contacts/Friends/School"} {
+			if !slices.Contains(subs, name) {
+				t.Errorf("%q not subscribed; subscribed: %q", name, subs)
 			}
+		}
 
-			// SubFolders: one LIST, plus LIST "" "" pipelined with it when
-			// the Account has not asked for the delimiter yet.
-			c := e.dial(t)
-			want := []string{"Family", "Friends", "Friends/School"}
-			if subs := mustSubFolders(t, c, KindContacts); !slices.Equal(subs, want) {
-				t.Errorf("SubFolders = %q, want %q", subs, want)
-			}
-			if cmds := e.log.take(); !slices.Equal(cmds, []string{"LIST", "LIST"}) {
-				t.Errorf("first SubFolders sent %v", cmds)
-			}
-			if subs := mustSubFolders(t, c, KindContacts.Sub("Friends")); !slices.Equal(subs, []string{"School"}) {
-				t.Errorf("SubFolders(Friends) = %q", subs)
-			}
-			if subs := mustSubFolders(t, c, KindCalendar); len(subs) != 0 {
-				t.Errorf("SubFolders(calendar) = %q", subs)
-			}
-			if cmds := e.log.take(); !slices.Equal(cmds, []string{"LIST", "LIST"}) {
-				t.Errorf("SubFolders twice more sent %v", cmds)
-			}
-			// The delimiter learnt, a sub-folder costs what a base folder costs.
-			mustChanges(t, c, school, nil)
-			if cmds := e.log.take(); slices.Contains(cmds, "LIST") {
-				t.Errorf("Changes after SubFolders sent %v", cmds)
-			}
-		})
-	}
+		// SubFolders: one LIST, plus LIST "" "" pipelined with it when
+		// the Account has not asked for the delimiter yet.
+		c := e.dial(t)
+		want := []string{"Family", "Friends", "Friends/School"}
+		if subs := mustSubFolders(t, c, KindContacts); !slices.Equal(subs, want) {
+			t.Errorf("SubFolders = %q, want %q", subs, want)
+		}
+		if cmds := e.log.take(); !slices.Equal(cmds, []string{"LIST", "LIST"}) {
+			t.Errorf("first SubFolders sent %v", cmds)
+		}
+		if subs := mustSubFolders(t, c, KindContacts.Sub("Friends")); !slices.Equal(subs, []string{"School"}) {
+			t.Errorf("SubFolders(Friends) = %q", subs)
+		}
+		if subs := mustSubFolders(t, c, KindCalendar); len(subs) != 0 {
+			t.Errorf("SubFolders(calendar) = %q", subs)
+		}
+		if cmds := e.log.take(); !slices.Equal(cmds, []string{"LIST", "LIST"}) {
+			t.Errorf("SubFolders twice more sent %v", cmds)
+		}
+		// The delimiter learnt, a sub-folder costs what a base folder costs.
+		mustChanges(t, c, school, nil)
+		if cmds := e.log.take(); slices.Contains(cmds, "LIST") {
+			t.Errorf("Changes after SubFolders sent %v", cmds)
+		}
+	})
 }
 
 // TestSubFolderDelimiterOnce: the first use of a sub-folder asks for the

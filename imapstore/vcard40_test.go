@@ -63,32 +63,28 @@ func checkFolder30(t *testing.T, e *testEnv, want int) {
 func TestForeignVCard40(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	for _, p := range profiles {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, p.profile)
-			a := e.dial(t)
-			sp := mustChanges(t, a, KindContacts, nil).SyncPoint
-			mail := "From: John Doe <john@example.com>\r\nSubject: John Doe\r\nMIME-Version: 1.0\r\n" +
-				"Content-Type: text/vcard; charset=utf-8; name=\"John Doe.vcf\"\r\n" +
-				"Content-Disposition: attachment; filename=\"John Doe.vcf\"\r\n\r\n" + thunderbird40
-			appendRaw(t, e.mailClient(t), "Contacts", []byte(mail))
+	eachProfile(t, func(t *testing.T, e *testEnv) {
+		a := e.dial(t)
+		sp := mustChanges(t, a, KindContacts, nil).SyncPoint
+		mail := "From: John Doe <john@example.com>\r\nSubject: John Doe\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: text/vcard; charset=utf-8; name=\"John Doe.vcf\"\r\n" +
+			"Content-Disposition: attachment; filename=\"John Doe.vcf\"\r\n\r\n" + thunderbird40
+		appendRaw(t, e.mailClient(t), "Contacts", []byte(mail))
 
-			d := mustChanges(t, a, KindContacts, sp)
-			if len(d.Added) != 1 || len(d.Modified)+len(d.Deleted) != 0 {
-				t.Fatalf("after the drop: %s", changesString(d))
-			}
-			items, err := a.Get(ctx, KindContacts, d.Added...)
-			if err != nil || items[0] == nil {
-				t.Fatalf("Get: %v %v", items, err)
-			}
-			if items[0].Version != "3.0" {
-				t.Errorf("Version %q", items[0].Version)
-			}
-			checkStored30(t, "item read back", items[0].Data)
-			checkFolder30(t, e, 1)
-		})
-	}
+		d := mustChanges(t, a, KindContacts, sp)
+		if len(d.Added) != 1 || len(d.Modified)+len(d.Deleted) != 0 {
+			t.Fatalf("after the drop: %s", changesString(d))
+		}
+		items, err := a.Get(ctx, KindContacts, d.Added...)
+		if err != nil || items[0] == nil {
+			t.Fatalf("Get: %v %v", items, err)
+		}
+		if items[0].Version != "3.0" {
+			t.Errorf("Version %q", items[0].Version)
+		}
+		checkStored30(t, "item read back", items[0].Data)
+		checkFolder30(t, e, 1)
+	})
 }
 
 // TestMailClientEditVCard40: a mail client saves an item's card as 4.0
