@@ -14,12 +14,12 @@ import (
 
 // Slot is one of an account's device slots. It lives in the state
 // records (key "slot/<device ID>"), with the device's other records under
-// "device/<device ID>/": its DevInf and, per database, anchors, map and
-// sync point.
+// "device/<device ID>/", which its front keeps there (for SyncML: its
+// DevInf and, per database, anchors, item map and sync point).
 type Slot struct {
 	Number   int    `json:"number"`
 	DeviceID string `json:"device_id"`
-	// From the device's DevInf, when it sent one.
+	// What the device says it is (SyncML: from its DevInf).
 	Manufacturer    string `json:"manufacturer,omitempty"`
 	Model           string `json:"model,omitempty"`
 	SoftwareVersion string `json:"software_version,omitempty"`
@@ -366,8 +366,9 @@ func (d *Devices) SetPolicy(ctx context.Context, ref string, base Policy, kv map
 	return s, p, d.Save(ctx, s)
 }
 
-// Reset forgets the device's sync state (anchors, maps, sync points): its
-// next sync of every database is a slow sync. The slot, its policy and
+// Reset forgets the device's sync state (its records per database: sync
+// points, item maps, a front's anchors): its next sync of every database
+// starts over (SyncML: a slow sync). The slot, its policy and
 // the items stay.
 func (d *Devices) Reset(ctx context.Context, ref string) (*Slot, error) {
 	s, err := d.forget(ctx, ref, "reset", func(rest string) bool {
