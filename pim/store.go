@@ -69,6 +69,25 @@ type StateBatch interface {
 	LoadStates(ctx context.Context, keys ...string) (map[string][]byte, error)
 }
 
+// LoadStates reads several state records of st, in one batch where st
+// can (StateBatch): the map holds those that exist.
+func LoadStates(ctx context.Context, st Store, keys ...string) (map[string][]byte, error) {
+	if b, ok := st.(StateBatch); ok {
+		return b.LoadStates(ctx, keys...)
+	}
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		data, err := st.LoadState(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if data != nil {
+			out[k] = data
+		}
+	}
+	return out, nil
+}
+
 // Releaser is a Store whose Close may keep its connection for a later
 // login (a pool); Release closes it for good, as a session gone idle
 // does to give it back to the server.

@@ -289,7 +289,7 @@ func BenchmarkRefreshFromServer(b *testing.B) {
 				peak.objects, peak.live = max(peak.objects, p.objects), max(peak.live, p.live)
 			}
 			b.StopTimer()
-			if st := store.State()[stateKey("IMEI:1", "contacts")]; st == nil {
+			if st := store.State()[pim.ReplicaKey("IMEI:1", "contacts")]; st == nil {
 				b.Fatal("the refresh did not commit")
 			}
 			b.ReportMetric(float64(peak.objects)/(1<<20), "peak-heap-MiB")

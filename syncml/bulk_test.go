@@ -37,7 +37,7 @@ func TestQuietSyncSkipsBulk(t *testing.T) {
 				t.Fatal("slow sync failed")
 			}
 			bulks := func() []string {
-				keys, _ := store.ListState(ctx, bulkPrefix(phone.id, "contacts"))
+				keys, _ := store.ListState(ctx, pim.ReplicaBulkPrefix(phone.id, "contacts"))
 				return keys
 			}
 			if n := len(bulks()); n != 1 {
@@ -115,12 +115,12 @@ func TestStateBeforeBulkRecords(t *testing.T) {
 	}
 	// Rewrite the state as an older version kept it.
 	st := dbStateOf(t, store, phone.id, "contacts")
-	for _, k := range mustList(t, store, bulkPrefix(phone.id, "contacts")) {
+	for _, k := range mustList(t, store, pim.ReplicaBulkPrefix(phone.id, "contacts")) {
 		store.DeleteState(ctx, k)
 	}
 	st.Bulk, st.Head, st.Items = 0, nil, 0
 	raw, _ := json.Marshal(st)
-	store.SaveState(ctx, stateKey(phone.id, "contacts"), raw)
+	store.SaveState(ctx, pim.ReplicaKey(phone.id, "contacts"), raw)
 
 	phone.items[ann] = vc("Ann Edited")
 	phone.dirty[ann] = OpReplace
@@ -130,10 +130,10 @@ func TestStateBeforeBulkRecords(t *testing.T) {
 	if got := mailboxNames(store); fmt.Sprint(got) != "[Ann Edited Bob]" {
 		t.Errorf("mailbox %v", got)
 	}
-	if keys := mustList(t, store, bulkPrefix(phone.id, "contacts")); len(keys) != 1 {
+	if keys := mustList(t, store, pim.ReplicaBulkPrefix(phone.id, "contacts")); len(keys) != 1 {
 		t.Errorf("bulk records %v, want one", keys)
 	}
-	if raw, _ := store.LoadState(ctx, stateKey(phone.id, "contacts")); strings.Contains(string(raw), `"Map"`) {
+	if raw, _ := store.LoadState(ctx, pim.ReplicaKey(phone.id, "contacts")); strings.Contains(string(raw), `"Map"`) {
 		t.Errorf("the state record still holds the map: %s", raw)
 	}
 }
@@ -154,7 +154,7 @@ func TestBulkRecordLost(t *testing.T) {
 	if !phone.sync(true) {
 		t.Fatal("slow sync failed")
 	}
-	for _, k := range mustList(t, store, bulkPrefix(phone.id, "contacts")) {
+	for _, k := range mustList(t, store, pim.ReplicaBulkPrefix(phone.id, "contacts")) {
 		store.DeleteState(ctx, k)
 	}
 	// A daemon started afresh: nothing of the state in memory.

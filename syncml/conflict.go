@@ -16,7 +16,7 @@ func (d *dbSession) resolveConflict(ctx context.Context, guid string, server, de
 		return d.s.srv.opts.Conflicts.Resolve(&pim.Conflict{DB: d.db, ID: guid, Server: server, Device: device}), device
 	}
 	p := &d.s.policy
-	r, data, both := p.Resolve(func() pim.Fingerprint { return d.base(ctx, guid) }, server, device)
+	r, data, both := p.Resolve(func() pim.Fingerprint { return d.rep.Base(ctx, guid) }, server, device)
 	if len(both) > 0 {
 		d.s.log.Info("merge: fields changed on both sides", "database", d.db, "id", guid, "fields", strings.Join(both, ","), "tie_break", string(p.TieBreak))
 	}

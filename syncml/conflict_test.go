@@ -31,7 +31,7 @@ func TestConflictPolicies(t *testing.T) {
 			orig := &pim.Item{Data: []byte(vc("Ann"))}
 			store.Put(ctx, "contacts", orig)
 			point, _ := store.Changes(ctx, "contacts", nil)
-			st, _ := json.Marshal(&dbState{ClientNext: "1", ServerNext: "s1", Point: point.Point, Map: map[string]string{"L1": orig.ID}})
+			st, _ := json.Marshal(&dbState{ClientNext: "1", ServerNext: "s1", ReplicaState: pim.ReplicaState{Point: point.Point, Map: map[string]string{"L1": orig.ID}}})
 			store.SaveState(ctx, "device/IMEI:3550000/contacts", st)
 			store.Put(ctx, "contacts", &pim.Item{ID: orig.ID, Data: []byte(strings.Replace(vc("Ann"), "NOTE:", "NOTE:server", 1))})
 
@@ -95,7 +95,7 @@ func TestReplacesReadInOneGet(t *testing.T) {
 		m[fmt.Sprintf("L%d", i)] = it.ID
 	}
 	point, _ := mem.Changes(ctx, "contacts", nil)
-	st, _ := json.Marshal(&dbState{ClientNext: "1", ServerNext: "s", Point: point.Point, Map: m})
+	st, _ := json.Marshal(&dbState{ClientNext: "1", ServerNext: "s", ReplicaState: pim.ReplicaState{Point: point.Point, Map: m}})
 	mem.SaveState(ctx, "device/IMEI:3550000/contacts", st)
 	cs := &countingStore{Store: mem}
 	d := &driver{t: t, sid: "1", srv: NewServer(ServerOptions{Auth: countingAuth{cs}})}

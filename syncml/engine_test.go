@@ -108,19 +108,11 @@ func dbStateOf(t *testing.T, store *memstore.Store, device string, db pim.Kind) 
 	t.Helper()
 	raws := store.State()
 	var st dbState
-	if err := json.Unmarshal(raws[stateKey(device, db)], &st); err != nil {
+	if err := json.Unmarshal(raws[pim.ReplicaKey(device, db)], &st); err != nil {
 		t.Fatalf("state of %s %s: %v", device, db, err)
 	}
-	if st.Bulk != 0 {
-		keys := []string{bulkKey(device, db, st.Bulk)}
-		for _, gen := range st.Log {
-			keys = append(keys, deltaKey(device, db, st.Bulk, gen))
-		}
-		b, err := readBulk(pim.DatabaseView(store, db), keys, raws)
-		if err != nil || b == nil {
-			t.Fatalf("bulk of %s %s: %v", device, db, err)
-		}
-		st.Point, st.Map, st.TempIDs = b.Point, b.Map, b.TempIDs
+	if err := pim.ReadBulk(context.Background(), store, pim.DatabaseView(store, db), device, db, &st.ReplicaState); err != nil {
+		t.Fatalf("bulk of %s %s: %v", device, db, err)
 	}
 	return &st
 }
@@ -327,7 +319,7 @@ func TestResolveDB(t *testing.T) {
 func TestInvalidSyncPointForcesSlowSync(t *testing.T) {
 	ctx := context.Background()
 	store := newMemStore()
-	st, _ := json.Marshal(&dbState{ClientNext: "1", ServerNext: "s1", Point: []byte("not a point"), Map: map[string]string{"L1": "g1"}})
+	st, _ := json.Marshal(&dbState{ClientNext: "1", ServerNext: "s1", ReplicaState: pim.ReplicaState{Point: []byte("not a point"), Map: map[string]string{"L1": "g1"}}})
 	store.SaveState(ctx, "device/IMEI:3550000/contacts", st)
 	d := newDriver(t, store)
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }
@@ -345,7 +337,7 @@ func TestSlowSyncKnownLUID(t *testing.T) {
 	store := newMemStore()
 	orig := &pim.Item{Data: []byte(vc("Ann"))}
 	store.Put(ctx, "contacts", orig)
-	st, _ := json.Marshal(&dbState{ClientNext: "1", ServerNext: "s1", Map: map[string]string{"L1": orig.ID}})
+	st, _ := json.Marshal(&dbState{ClientNext: "1", ServerNext: "s1", ReplicaState: pim.ReplicaState{Map: map[string]string{"L1": orig.ID}}})
 	store.SaveState(ctx, "device/IMEI:3550000/contacts", st)
 	d := newDriver(t, store)
 	loc := func(s string) *Loc { return &Loc{LocURI: s} }

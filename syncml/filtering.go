@@ -2,7 +2,6 @@ package syncml
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"syncml-imap/pim"
 	"time"
@@ -16,30 +15,6 @@ import (
 // on the device only; one that starts matching is added to it. Items the
 // device made itself outside the filter stay on it (only a change from
 // matching to not matching removes an item).
-
-// filterState is kept in dbState while a filter is active. The facts of
-// the items live in a record of their own (factsKey), read only when a
-// session has something to decide.
-type filterState struct {
-	Rule pim.FilterRule // the rule at the last sync
-	At   time.Time      // when every item was last decided under it
-}
-
-func factsKey(deviceID string, db pim.Kind) string { return stateKey(deviceID, db) + "/facts" }
-
-// loadFacts reads the device's facts for the database (nil when none).
-func (d *dbSession) loadFacts(ctx context.Context) (map[string]pim.ItemFacts, error) {
-	raw, err := d.s.store.LoadState(ctx, factsKey(d.s.deviceID, d.db))
-	if err != nil || raw == nil {
-		return nil, err
-	}
-	facts := map[string]pim.ItemFacts{}
-	if err := json.Unmarshal(raw, &facts); err != nil {
-		d.s.log.Warn("filter facts unreadable: every item is read again", "database", d.db, "err", err)
-		return nil, nil
-	}
-	return facts, nil
-}
 
 // applyFilter adjusts what goes to the device (d.outgoing) to the
 // device's filter. It runs before the server's changes are sent. A
@@ -63,7 +38,7 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 		}
 		deleted = deleted || op == OpDelete
 	}
-	p.read = append(p.read, d.own...)
+	p.read = append(p.read, d.rep.Own()...)
 	old := p.old
 	sameRule := old != nil && slices.Equal(old.Rule.Categories, rule.Categories) && old.Rule.Past == rule.Past &&
 		old.Rule.Future == rule.Future && old.Rule.OpenOnly == rule.OpenOnly
@@ -82,8 +57,10 @@ func (d *dbSession) applyFilter(ctx context.Context) {
 	if p.fresh {
 		at = old.At
 	}
-	d.state.Filter = &filterState{Rule: rule, At: at}
-	d.facts, d.factsDirty = p.facts, p.dirty
+	d.state.Filter = &pim.FilterState{Rule: rule, At: at}
+	if p.dirty {
+		d.rep.SetFacts(p.facts)
+	}
 }
 
 // filterPass is one session's run of a device's filter.
@@ -91,9 +68,9 @@ type filterPass struct {
 	db          pim.Kind
 	rule        pim.FilterRule
 	now         time.Time
-	old         *filterState // the rule at the last sync, nil when none
-	slow, fresh bool         // fresh: the same rule decided within the hour
-	read        []string     // the items whose facts are read again
+	old         *pim.FilterState // the rule at the last sync, nil when none
+	slow, fresh bool             // fresh: the same rule decided within the hour
+	read        []string         // the items whose facts are read again
 	facts       map[string]pim.ItemFacts
 	known       bool                     // there were facts to go on
 	prev        map[string]pim.ItemFacts // the earlier facts of those read again
@@ -103,20 +80,20 @@ type filterPass struct {
 
 // liftFilter sends the device what a filter, lifted now, kept from it.
 func (d *dbSession) liftFilter(ctx context.Context) {
-	facts, err := d.loadFacts(ctx)
+	facts, err := d.rep.Facts(ctx)
 	if err != nil {
 		d.s.log.Error("filter: read facts", "database", d.db, "err", err)
 		d.failed = true
 		return
 	}
-	has := d.deviceHas()
+	has := d.rep.Has()
 	for id := range facts {
 		if !has[id] && d.outgoing[id] == "" {
 			d.outgoing[id] = OpAdd
 		}
 	}
 	d.state.Filter = nil
-	d.factsDirty, d.facts = true, nil
+	d.rep.SetFacts(nil)
 }
 
 // readFacts loads the facts kept of the database's items and reads again
@@ -125,7 +102,7 @@ func (d *dbSession) liftFilter(ctx context.Context) {
 func (d *dbSession) readFacts(ctx context.Context, p *filterPass) bool {
 	if p.old != nil && !p.slow {
 		var err error
-		if p.facts, err = d.loadFacts(ctx); err != nil {
+		if p.facts, err = d.rep.Facts(ctx); err != nil {
 			d.s.log.Error("filter: read facts", "database", d.db, "err", err)
 			d.failed = true
 			return false
@@ -137,7 +114,7 @@ func (d *dbSession) readFacts(ctx context.Context, p *filterPass) bool {
 		p.facts = map[string]pim.ItemFacts{}
 		p.fresh = false
 		if p.slow {
-			p.read = append([]string(nil), d.changes.Added...)
+			p.read = append([]string(nil), d.rep.Changes().Added...)
 		} else {
 			all, err := d.view.Changes(ctx, nil)
 			if err != nil {
@@ -186,7 +163,7 @@ func (d *dbSession) decideFilter(p *filterPass) (added, removed int) {
 			}
 		}
 	}
-	has := d.deviceHas()
+	has := d.rep.Has()
 	for id, f := range decide {
 		in := p.rule.Matches(d.db, f, p.now)
 		switch {
@@ -223,39 +200,4 @@ func (p *filterPass) matchedBefore(id string, f pim.ItemFacts) bool {
 		return false // new since: the device's own, or not sent
 	}
 	return p.old.Rule.Matches(p.db, of, p.old.At)
-}
-
-// saveFacts writes the facts when the session changed them.
-func (d *dbSession) saveFacts(ctx context.Context) {
-	if !d.factsDirty {
-		return
-	}
-	key := factsKey(d.s.deviceID, d.db)
-	if d.facts == nil {
-		if err := d.s.store.DeleteState(ctx, key); err != nil {
-			d.s.log.Warn("filter: remove facts", "database", d.db, "err", err)
-		}
-		return
-	}
-	raw, err := json.Marshal(d.facts)
-	if err == nil {
-		err = d.s.store.SaveState(ctx, key, raw)
-	}
-	if err != nil {
-		d.s.log.Warn("filter: save facts", "database", d.db, "err", err)
-		d.state.Filter = nil // decided from scratch next time
-	}
-}
-
-// deviceHas is the set of server items the device has (mapped, or sent
-// under a temporary ID).
-func (d *dbSession) deviceHas() map[string]bool {
-	has := make(map[string]bool, len(d.state.Map))
-	for _, g := range d.state.Map {
-		has[g] = true
-	}
-	for _, g := range d.state.TempIDs {
-		has[g] = true
-	}
-	return has
 }

@@ -37,7 +37,7 @@ import (
 
 // resumeKey names record seq of a database's position.
 func resumeKey(deviceID string, db pim.Kind, seq int) string {
-	return stateKey(deviceID, db) + "/resume+" + strconv.Itoa(seq)
+	return pim.ReplicaKey(deviceID, db) + "/resume+" + strconv.Itoa(seq)
 }
 
 // maxResumeRecords bounds the records a resume reads (one per message of

@@ -409,7 +409,7 @@ func TestStoreWriteFailure(t *testing.T) {
 			if len(reports) != 1 || reports[0].Result != "unavailable" || reports[0].Error == "" {
 				t.Errorf("reports: %+v", reports)
 			}
-			if raw, _ := store.LoadState(context.Background(), stateKey(phone.id, "contacts")); raw != nil {
+			if raw, _ := store.LoadState(context.Background(), pim.ReplicaKey(phone.id, "contacts")); raw != nil {
 				t.Error("the failed database committed its state")
 			}
 			var le pim.LastError

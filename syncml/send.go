@@ -182,7 +182,7 @@ func (f *changeFeed) produce(ctx context.Context, batch []plannedChange) []Comma
 			d.s.track(c, &sentItem{d: d, id: p.id, op: OpDelete, luid: p.luid})
 			cmds = append(cmds, f.emit(c))
 			delete(d.state.Map, p.luid) // noted for a resume once the device confirms it
-			d.agree(p.id, nil)
+			d.rep.Agree(p.id, nil)
 			continue
 		}
 		raw := data[p.id]
@@ -252,7 +252,7 @@ func (d *dbSession) changeOf(ctx context.Context, p plannedChange, form string, 
 		data, typ, ver, _ = fromCanonical("", d.db, raw, "")
 	}
 	meta := &Meta{Type: typ, Version: ver}
-	d.agree(p.id, raw)
+	d.rep.Agree(p.id, raw)
 	if p.luid != "" && d.mode != AlertRefreshFromServer {
 		return &Change{Op: OpReplace, Meta: meta,
 			Items: []Item{{Target: &Loc{LocURI: p.luid}, Source: &Loc{LocURI: p.id}, Data: &Data{Text: string(data)}}}}

@@ -270,7 +270,7 @@ func TestServerSendReadFailure(t *testing.T) {
 	if before == 0 || after > feedBatch {
 		t.Errorf("%d items sent before the store failed, %d after, want at most a batch (%d)", before, after, feedBatch)
 	}
-	if raw, _ := store.LoadState(ctx, stateKey(phone.id, "contacts")); raw != nil {
+	if raw, _ := store.LoadState(ctx, pim.ReplicaKey(phone.id, "contacts")); raw != nil {
 		t.Error("the failed database committed its state")
 	}
 	if len(reports) != 1 || reports[0].Result == "ok" {

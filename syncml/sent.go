@@ -89,7 +89,7 @@ func (d *dbSession) refuse(it *sentItem, code StatusCode) {
 	d.refused[it.id] = it.op
 	d.refusedCount++
 	if it.op == OpAdd {
-		d.agree(it.id, nil) // the device has no version of it
+		d.rep.Agree(it.id, nil) // the device has no version of it
 	}
 }
 

@@ -80,7 +80,7 @@ type Server struct {
 	swept    time.Time
 	janitor  sync.Once
 	stop     chan struct{}
-	bulks    *bulkCache // nil: none
+	bulks    *pim.ReplicaCache // nil: none
 	closed   bool
 }
 
@@ -134,7 +134,7 @@ func NewServer(opts ServerOptions) *Server {
 	}
 	srv := &Server{opts: opts, sessions: map[string]*session{}, byUser: map[string][]*session{}, stop: make(chan struct{})}
 	if opts.StateCacheItems > 0 {
-		srv.bulks = newBulkCache(opts.StateCacheItems)
+		srv.bulks = pim.NewReplicaCache(opts.StateCacheItems)
 	}
 	return srv
 }

@@ -43,7 +43,7 @@ func (s *sessionStore) ownRecords(deviceID string) {
 	s.own, s.kept = pim.DevicePrefix(deviceID), map[string][]byte{}
 	s.preload = []string{devInfKey(deviceID), serverInfSeenKey(deviceID), pim.LastErrorKey(deviceID)}
 	for _, db := range pim.Kinds {
-		s.preload = append(s.preload, stateKey(deviceID, db))
+		s.preload = append(s.preload, pim.ReplicaKey(deviceID, db))
 	}
 }
 

@@ -1,7 +1,6 @@
 package syncml
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -14,7 +13,7 @@ import (
 // TestChangedSyncWritesDelta: once a device holds 2,000 contacts, a sync
 // in which one contact changed (on either side) writes state of the size
 // of the change, not of the database: a delta record a small share of
-// the base. After maxLog deltas the next change writes a new base and
+// the base. After pim.MaxLog deltas the next change writes a new base and
 // the deltas go. At every step, a server that reads the state afresh
 // (base and deltas) finds the map the device has, and the device and the
 // mailbox agree. With a store that keeps its points whole, a delta
@@ -51,8 +50,8 @@ func TestChangedSyncWritesDelta(t *testing.T) {
 						t.Fatalf("step %d: the state has no server ID for the phone's %s", step, luid)
 					}
 				}
-				keys := mustList(t, store, bulkPrefix(phone.id, "contacts"))
-				if len(keys) != 1+len(st.Log) || len(st.Log) > maxLog {
+				keys := mustList(t, store, pim.ReplicaBulkPrefix(phone.id, "contacts"))
+				if len(keys) != 1+len(st.Log) || len(st.Log) > pim.MaxLog {
 					t.Fatalf("step %d: bulk records %d, state names a base and %d deltas", step, len(keys), len(st.Log))
 				}
 				if got, want := names(phone.items), mailboxNames(store); !slices.Equal(got, want) {
@@ -60,7 +59,7 @@ func TestChangedSyncWritesDelta(t *testing.T) {
 				}
 			}
 			compactions := 0
-			for step := 0; step < 2*maxLog+4; step++ {
+			for step := 0; step < 2*pim.MaxLog+4; step++ {
 				before := dbStateOf(t, store, phone.id, "contacts")
 				saved := store.Stats().BulkBytesSaved
 				if step%2 == 0 {
@@ -80,7 +79,7 @@ func TestChangedSyncWritesDelta(t *testing.T) {
 					compactions++
 					// Without point deltas every delta would hold the whole
 					// point: a new base is as cheap.
-					if deltas && (len(after.Log) != 0 || len(before.Log) < maxLog && before.LogSize < len(before.Map)/2) {
+					if deltas && (len(after.Log) != 0 || len(before.Log) < pim.MaxLog && before.LogSize < len(before.Map)/2) {
 						t.Errorf("step %d: a new base with %d deltas in force (%d before)", step, len(after.Log), len(before.Log))
 					}
 				case len(after.Log) != len(before.Log)+1:
@@ -130,7 +129,7 @@ func TestDeltaLost(t *testing.T) {
 	if len(st.Log) != 1 {
 		t.Fatalf("%d deltas, want 1", len(st.Log))
 	}
-	store.DeleteState(ctx, deltaKey(phone.id, "contacts", st.Bulk, st.Log[0]))
+	store.DeleteState(ctx, pim.ReplicaBulkKeys(phone.id, "contacts", &st.ReplicaState)[1])
 	// A daemon started afresh: nothing of the state in memory.
 	srv2 := NewServer(ServerOptions{Auth: store.Auth("alice", "pw")})
 	defer srv2.Close()
@@ -150,60 +149,6 @@ func TestDeltaLost(t *testing.T) {
 	if p := names(phone.items); !slices.Equal(p, got) {
 		t.Errorf("phone %v, mailbox %v", p, got)
 	}
-}
-
-// TestStateRecordsCorrupt: bad bytes in any state record are an error,
-// never a panic.
-func TestStateRecordsCorrupt(t *testing.T) {
-	good := [][]byte{
-		encodeBulk(&dbBulk{Point: []byte("p"), Map: map[string]string{"1": "a", "2": "b"}, TempIDs: map[string]string{"#1": "a"}}),
-		(&bulkDelta{pointForm: pointDelta, point: []byte("d"), set: map[string]string{"3": "c"}, del: []string{"1"}}).encode(),
-		encodeFingerprints(map[string]packedFP{"a": packFP(pim.Fingerprint{"FN": 1, "TEL": 2}), "b": nil, "e": packFP(pim.Fingerprint{})}, []string{"c"}),
-	}
-	for _, raw := range good {
-		for n := 0; n < len(raw); n++ {
-			decodeBulk(raw[:n])
-			decodeDelta(raw[:n])
-			decodeFingerprints(raw[:n])
-		}
-	}
-	b, err := decodeBulk(good[0])
-	if err != nil || b.Map["2"] != "b" || b.TempIDs["#1"] != "a" || string(b.Point) != "p" {
-		t.Errorf("bulk round trip: %+v %v", b, err)
-	}
-	x, err := decodeDelta(good[1])
-	if err != nil || x.set["3"] != "c" || x.del[0] != "1" || string(x.point) != "d" {
-		t.Errorf("delta round trip: %+v %v", x, err)
-	}
-	fps, gone, err := decodeFingerprints(good[2])
-	if err != nil || fps["a"].unpack()["TEL"] != 2 || fps["b"] != nil || fps["e"].unpack() == nil || len(fps["e"].unpack()) != 0 || gone[0] != "c" {
-		t.Errorf("fingerprints round trip: %v %v %v", fps, gone, err)
-	}
-	if _, err := decodeBulk(good[0][:len(good[0])-1]); err == nil {
-		t.Error("a truncated base was read")
-	}
-}
-
-func FuzzStateRecords(f *testing.F) {
-	f.Add(encodeBulk(&dbBulk{Point: []byte("p"), Map: map[string]string{"1": "a"}, TempIDs: map[string]string{}}))
-	f.Add((&bulkDelta{pointForm: pointWhole, point: []byte("q"), set: map[string]string{"2": "b"}, del: []string{"1"}}).encode())
-	f.Add(encodeFingerprints(map[string]packedFP{"a": packFP(pim.Fingerprint{"FN": 7})}, []string{"b"}))
-	f.Add([]byte(`{"Map":{"1":"a"}}`))
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		if b, err := decodeBulk(raw); err == nil && b.Map == nil {
-			t.Fatal("a base without a map")
-		}
-		if x, err := decodeDelta(raw); err == nil {
-			if y, err := decodeDelta(x.encode()); err != nil || len(y.set) != len(x.set) || len(y.del) != len(x.del) {
-				t.Fatalf("delta does not round-trip: %v", err)
-			}
-		}
-		if fps, gone, err := decodeFingerprints(raw); err == nil && !bytes.HasPrefix(raw, []byte("{")) {
-			if back, _, err := decodeFingerprints(encodeFingerprints(fps, gone)); err != nil || len(back) != len(fps) {
-				t.Fatalf("fingerprints do not round-trip: %v", err)
-			}
-		}
-	})
 }
 
 // TestStateCache: a device's next session on the same daemon takes the
@@ -278,7 +223,7 @@ func TestDeltaWithoutState(t *testing.T) {
 	phone.dirty[ann] = OpReplace
 	var reports []string
 	srv.opts.OnSession = func(r *pim.SessionReport) { reports = append(reports, string(r.Result)) }
-	auth.set(func(a *faultAuth) { a.failSave = stateKey(phone.id, "contacts") })
+	auth.set(func(a *faultAuth) { a.failSave = pim.ReplicaKey(phone.id, "contacts") })
 	// The device has its final answer before the commit: it takes the
 	// session as done, and its next anchor is not the one the state
 	// keeps (a slow sync, which matches by content).
@@ -290,7 +235,7 @@ func TestDeltaWithoutState(t *testing.T) {
 	if st := dbStateOf(t, store, phone.id, "contacts"); len(st.Log) != len(before.Log) || st.Bulk != before.Bulk {
 		t.Fatalf("the state names %d deltas, want the %d before", len(st.Log), len(before.Log))
 	}
-	if keys := mustList(t, store, bulkPrefix(phone.id, "contacts")); len(keys) != 2 {
+	if keys := mustList(t, store, pim.ReplicaBulkPrefix(phone.id, "contacts")); len(keys) != 2 {
 		t.Fatalf("bulk records %v: want the base and the delta left behind", keys)
 	}
 	if !phone.sync(false) {

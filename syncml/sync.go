@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,34 +16,12 @@ import (
 )
 
 // dbState is what the server keeps per device and database between
-// sessions (in the store's state records).
+// sessions: the core's replica state and SyncML's own fields, in one
+// record (pim.ReplicaKey).
 type dbState struct {
+	pim.ReplicaState
 	ClientNext string // the client's Next anchor of the last completed session
 	ServerNext string // ours
-	// Point is the store's sync point then, Map the client LUID → server
-	// item ID. With TempIDs they are the bulk of the state, kept as a
-	// base record (bulkKey) and deltas (statelog.go) that a sync where
-	// nothing changed neither reads nor writes; in this record only
-	// before bulk records.
-	Point []byte            `json:",omitempty"`
-	Map   map[string]string `json:",omitempty"`
-	// Bulk is the generation of the bulk record; 0: none (in this record).
-	// Log lists the delta records in force on it, oldest first, and
-	// LogSize their weight (statelog.go).
-	Bulk    int64   `json:",omitempty"`
-	Log     []int64 `json:",omitempty"`
-	LogSize int     `json:",omitempty"`
-	// BaseLog lists the merge-bases delta records in force (base.go).
-	BaseLog     []int64 `json:",omitempty"`
-	BaseLogSize int     `json:",omitempty"`
-	// Head is Point's head (pim.QuickStore): whether anything changed since is
-	// told from it alone. Items is the size of Map.
-	Head  []byte `json:",omitempty"`
-	Items int    `json:",omitempty"`
-	// TempIDs maps the short IDs sent to a device whose MaxGUIDSize is
-	// smaller than our item IDs back to those IDs, until its Map arrives
-	// (in this session or, cached by the device, the next).
-	TempIDs map[string]string `json:",omitempty"`
 	// RxType is the content type the device prefers to receive (from its
 	// DevInf), kept for the conversion to its format.
 	RxType string `json:",omitempty"`
@@ -64,35 +40,9 @@ type dbState struct {
 	// VCalTZ holds the TZ and DAYLIGHT lines of the device's last
 	// vCalendar 1.0 item that had them: its zone, for items without.
 	VCalTZ []string `json:",omitempty"`
-	// Filter: the device's filter and the facts of every item, while its
-	// policy filters this database.
-	Filter *filterState `json:",omitempty"`
-	// Folders: the contact sub-folders the device's IDs refer to; when
-	// its policy names others, its next sync is a slow sync.
-	Folders []string `json:",omitempty"`
-	// Synced is when the last sync completed.
-	Synced time.Time `json:",omitzero"`
 	// Retry: server changes the device refused in its last session (420
 	// device full...), offered again (server item ID → op; sent.go).
 	Retry map[string]ChangeOp `json:",omitempty"`
-}
-
-func stateKey(deviceID string, db pim.Kind) string { return pim.DeviceKey(deviceID, string(db)) }
-
-// bulkKey names generation gen of the bulk record of a device's database:
-// a new generation is written, then the state that names it, then the old
-// one removed, so a crash in between leaves the state whole.
-func bulkKey(deviceID string, db pim.Kind, gen int64) string {
-	return bulkPrefix(deviceID, db) + strconv.FormatInt(gen, 10)
-}
-
-func bulkPrefix(deviceID string, db pim.Kind) string { return stateKey(deviceID, db) + "/map/" }
-
-// dbBulk is the bulk record.
-type dbBulk struct {
-	Point   []byte            `json:",omitempty"`
-	Map     map[string]string `json:",omitempty"`
-	TempIDs map[string]string `json:",omitempty"`
 }
 
 // dbSession is one database being synced in a session.
@@ -106,30 +56,17 @@ type dbSession struct {
 	serverNext   string
 	state        *dbState
 	view         pim.View
-
-	changes  *pim.Changes // server side, since the last sync point
-	oldPoint []byte       // the sync point the session started from
-	// lazy: nothing changed on the server's side (told from the point's
-	// head), and the bulk record (map, point) is not read until the
-	// device's changes or Map need it (ensureBulk).
-	lazy bool
-	// loaded is the bulk as read (base and deltas), to write only what
-	// the session changed of it; nil: the map and point are this
-	// session's own (a slow sync), written as a new base.
-	loaded *dbBulk
+	// rep is the device's replica of the database: its point, map, merge
+	// bases and filter facts, and the store's changes since the point.
+	rep *pim.Replica
 	// outgoing: server item ID → what to send (OpAdd, OpReplace or OpDelete).
 	outgoing map[string]ChangeOp
 	// items: server contents loaded for matching and sending.
 	items map[string][]byte
-	own   []string // items this client wrote in this session
 	// reverts: LUIDs of items a server-to-device device added, to be
 	// deleted on it again.
 	reverts []string
 	dir     pim.Direction // the device's policy for this database
-	bases   baseState     // merge bases (policy "merge")
-	// facts: the filter's item facts to keep (factsDirty: to be saved).
-	facts      map[string]pim.ItemFacts
-	factsDirty bool
 	// received, sent: item changes applied from the device, sent to it.
 	received, sent pim.ChangeCounts
 	index          *pim.IdentityIndex // built on the first match
@@ -282,7 +219,7 @@ func nextServerAnchor(now time.Time, last string) string {
 // reads the server's changes.
 func (d *dbSession) start(ctx context.Context) StatusCode {
 	st := d.s.store
-	raw, err := st.LoadState(ctx, stateKey(d.s.deviceID, d.db))
+	raw, err := st.LoadState(ctx, pim.ReplicaKey(d.s.deviceID, d.db))
 	if err != nil {
 		d.s.log.Error("load sync state", "database", d.db, "err", err)
 		d.s.noteError(d.db, "read the sync state", err)
@@ -316,6 +253,14 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 	if d.db == pim.Calendar || d.db == pim.Tasks {
 		d.view = pim.NewRecurView(d.view, func() bool { return holdsExceptions(d.datastore(ctx)) })
 	}
+	var folders []string
+	if d.db == pim.Contacts {
+		folders = d.s.policy.ContactFolders
+	}
+	d.rep = pim.NewReplica(&d.state.ReplicaState, pim.ReplicaOptions{Store: st, View: d.view, Device: d.s.deviceID,
+		Kind: d.db, Folders: folders, User: d.s.user, Cache: d.s.srv.bulks, Log: d.s.log,
+		Merge: d.s.policy.Conflict == pim.ConflictMerge})
+	d.rep.Refresh = d.refreshing()
 	if raw == nil && d.s.policy.BackupFirstSync {
 		if code := d.snapshot(ctx); code != StatusOK {
 			return code
@@ -331,17 +276,19 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 		switch {
 		case d.state.ClientNext == "" || d.state.ClientNext != d.clientAnchor.Last:
 			d.s.log.Info("anchor mismatch, slow sync", "database", d.db, "mode", int(d.mode))
-			d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
-		case d.db == pim.Contacts && !slices.Equal(d.state.Folders, d.s.policy.ContactFolders):
+			d.setMode(d.mode.slowVariant())
+			code = StatusRefreshRequired
+		case d.rep.FoldersChanged():
 			// The device's item IDs name the folders they came from.
 			d.s.log.Info("contact folders changed, slow sync", "database", d.db)
-			d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
+			d.setMode(d.mode.slowVariant())
+			code = StatusRefreshRequired
 		}
 	}
-	if !d.mode.slow() && !d.resumed && d.quiet(ctx) {
-		d.lazy, d.changes = true, &pim.Changes{}
-	} else if code = d.listChanges(ctx, code); code == StatusDataStoreFailure {
-		return code
+	if d.mode.slow() || d.resumed || !d.quiet(ctx) {
+		if code = d.listChanges(ctx, code); code == StatusDataStoreFailure {
+			return code
+		}
 	}
 	if ds != nil {
 		var candidates []ContentType
@@ -365,156 +312,54 @@ func (d *dbSession) start(ctx context.Context) StatusCode {
 // point's head alone, so that the sync reads nothing that grows with the
 // database): no changes, and no filter to decide again.
 func (d *dbSession) quiet(ctx context.Context) bool {
-	if d.state.Bulk == 0 || d.state.Head == nil || d.state.Filter != nil || d.s.policy.Filter(d.db).Active(d.db) || len(d.state.Retry) > 0 {
+	if d.s.policy.Filter(d.db).Active(d.db) || len(d.state.Retry) > 0 {
 		return false
 	}
-	same, err := d.view.Unchanged(ctx, d.state.Head)
+	quiet, err := d.rep.Quiet(ctx)
 	if err != nil {
 		d.s.log.Warn("quick check for changes failed, listing them", "database", d.db, "err", err)
-		return false
 	}
-	return same
+	return quiet
 }
 
 // listChanges reads the bulk record and the server's changes since the
 // point (all of them in a slow sync); code is the Alert's status so far,
 // 508 when the sync had to become slow.
 func (d *dbSession) listChanges(ctx context.Context, code StatusCode) StatusCode {
-	if err := d.loadBulk(ctx); err != nil {
-		d.s.log.Error("load sync state", "database", d.db, "err", err)
-		d.s.noteError(d.db, "read the sync state", err)
-		return StatusDataStoreFailure
-	}
-	if d.state.Map == nil && d.state.Bulk != 0 && !d.mode.slow() {
-		d.s.log.Warn("item map missing, slow sync", "database", d.db)
-		d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
-	}
-	var since []byte
-	if !d.mode.slow() {
-		since = d.state.Point
-		d.oldPoint = d.state.Point
-	}
-	var err error
-	d.changes, err = d.view.Changes(ctx, since)
-	if errors.Is(err, pim.ErrSyncPointInvalid) {
-		d.s.log.Info("store sync point invalid, slow sync", "database", d.db)
-		d.mode, code = d.mode.slowVariant(), StatusRefreshRequired
-		d.changes, err = d.view.Changes(ctx, nil)
+	reslow, err := d.rep.List(ctx, d.mode.slow())
+	if reslow != "" {
+		d.s.log.Info(reslow+", slow sync", "database", d.db)
+		d.setMode(d.mode.slowVariant())
+		code = StatusRefreshRequired
 	}
 	if err != nil {
 		d.s.log.Error("list changes", "database", d.db, "err", err)
 		d.s.noteError(d.db, "list changes", err)
 		return StatusDataStoreFailure
 	}
-	if d.db == pim.Contacts && !slices.Equal(d.state.Folders, d.s.policy.ContactFolders) {
-		d.state.Map, d.state.Filter = nil, nil // IDs of another view
-		d.state.Folders = slices.Clone(d.s.policy.ContactFolders)
-	}
-	if d.state.Map == nil || d.mode.slow() {
-		d.forgetDeviceIDs()
-	}
 	return code
 }
 
-// loadBulk reads the bulk record named by the state and the deltas in
-// force on it (nothing when the state holds the bulk itself). A record
-// that is missing or unreadable leaves Map nil.
-func (d *dbSession) loadBulk(ctx context.Context) error {
-	d.lazy, d.loaded = false, nil
-	if d.state.Bulk == 0 {
-		return nil
-	}
-	cacheKey := bulkCacheKey(d.s.user, d.s.deviceID, d.db)
-	b := d.s.srv.bulks.get(cacheKey, bulkIdent(d.state))
-	if b == nil {
-		keys := []string{bulkKey(d.s.deviceID, d.db, d.state.Bulk)}
-		for _, gen := range d.state.Log {
-			keys = append(keys, deltaKey(d.s.deviceID, d.db, d.state.Bulk, gen))
-		}
-		raws, err := d.s.store.LoadStates(ctx, keys...)
-		if err != nil {
-			return err
-		}
-		if b, err = readBulk(d.view, keys, raws); err != nil {
-			d.s.log.Warn("item map unreadable", "database", d.db, "err", err)
-			b = nil
-		}
-	}
-	if b == nil {
-		d.state.Point, d.state.Map, d.state.TempIDs = nil, nil, nil
-		return nil
-	}
-	// The session changes copies; loaded stays as read.
-	d.loaded = b
-	d.state.Point, d.state.Map, d.state.TempIDs = b.Point, maps.Clone(b.Map), maps.Clone(b.TempIDs)
-	return nil
+// setMode makes m the database's sync mode.
+func (d *dbSession) setMode(m AlertCode) {
+	d.mode = m
+	d.rep.Refresh = d.refreshing()
 }
 
-// readBulk decodes a base record and its deltas (raws by keys); nil when
-// the base is missing, an error when it or a delta cannot be used.
-func readBulk(v pim.View, keys []string, raws map[string][]byte) (*dbBulk, error) {
-	raw, ok := raws[keys[0]]
-	if !ok || raw == nil {
-		return nil, nil
-	}
-	b, err := decodeBulk(raw)
-	if err != nil {
-		return nil, err
-	}
-	var pointDeltas [][]byte // applied in one go, at the end
-	for _, k := range keys[1:] {
-		raw, ok := raws[k]
-		if !ok || raw == nil {
-			return nil, fmt.Errorf("delta %s missing", k)
-		}
-		x, err := decodeDelta(raw)
-		if err != nil {
-			return nil, fmt.Errorf("delta %s: %w", k, err)
-		}
-		switch x.pointForm {
-		case pointWhole:
-			b.Point, pointDeltas = x.point, nil
-		case pointDelta:
-			pointDeltas = append(pointDeltas, x.point)
-		}
-		applyMap(b.Map, x.set, x.del)
-		applyMap(b.TempIDs, x.tempSet, x.tempDel)
-	}
-	if len(pointDeltas) > 0 {
-		var err error
-		if b.Point, err = v.ApplyPointDelta(b.Point, pointDeltas); err != nil {
-			return nil, fmt.Errorf("point deltas: %w", err)
-		}
-	}
-	return b, nil
+func (d *dbSession) refreshing() bool {
+	return d.mode == AlertRefreshFromServer || d.mode == AlertRefreshFromClient
 }
 
 // ensureBulk reads the bulk record of a lazy database when the device's
-// changes or Map need its map; false when the database failed. The
-// server's side was unchanged, so the point read is also the point of
-// the session's start.
+// changes or Map need its map; false when the database failed.
 func (d *dbSession) ensureBulk(ctx context.Context) bool {
-	if !d.lazy || d.failed {
-		return !d.failed
+	if d.failed {
+		return false
 	}
-	if err := d.loadBulk(ctx); err != nil {
+	if err := d.rep.Ensure(ctx); err != nil {
 		d.fail("read the sync state", err)
 		return false
 	}
-	if d.state.Map == nil {
-		// The state names a bulk record that is gone: this session cannot
-		// tell the device's IDs. Forget the anchors, so that the next
-		// session is a slow sync, which matches by content.
-		d.fail("read the sync state", fmt.Errorf("item map %s missing", bulkKey(d.s.deviceID, d.db, d.state.Bulk)))
-		if err := d.s.store.DeleteState(ctx, stateKey(d.s.deviceID, d.db)); err != nil {
-			d.s.log.Error("forget the sync state", "database", d.db, "err", err)
-		}
-		return false
-	}
-	if d.state.TempIDs == nil {
-		d.state.TempIDs = map[string]string{}
-	}
-	d.changes.Point, d.oldPoint = d.state.Point, d.state.Point
 	return true
 }
 
@@ -525,13 +370,14 @@ func (d *dbSession) planOutgoing() {
 	if !d.sends() {
 		return
 	}
-	for _, id := range d.changes.Added {
+	changes := d.rep.Changes()
+	for _, id := range changes.Added {
 		d.outgoing[id] = OpAdd
 	}
-	for _, id := range d.changes.Modified {
+	for _, id := range changes.Modified {
 		d.outgoing[id] = OpReplace
 	}
-	for _, id := range d.changes.Deleted {
+	for _, id := range changes.Deleted {
 		d.outgoing[id] = OpDelete
 	}
 	d.retry()
@@ -546,36 +392,18 @@ func (d *dbSession) becomeSlow(ctx context.Context) {
 	if slow == d.mode || d.clientSynced {
 		return
 	}
-	d.mode = slow
+	d.setMode(slow)
 	if d.pos != nil {
 		// Nothing of the resumed or the normal sync goes on.
 		d.resumed, d.pos = false, newPosition(d.state)
 	}
-	d.lazy = false // a new map and point, from this session (forgetDeviceIDs)
-	d.forgetDeviceIDs()
-	d.oldPoint = nil
-	changes, err := d.view.Changes(ctx, nil)
-	if err != nil {
+	if err := d.rep.Restart(ctx); err != nil {
 		d.s.log.Error("list changes", "database", d.db, "err", err)
 		d.failed = true
 		return
 	}
-	d.changes, d.index = changes, nil
+	d.index = nil
 	d.planOutgoing()
-}
-
-// forgetDeviceIDs drops what the device's item IDs meant in earlier
-// sessions. A slow or refresh sync never trusts them: a phone that was
-// reset (or reinstalled, or is a new phone with the old IMEI) numbers its
-// items 1, 2, 3... again, and the old map would take its new items for
-// old ones and write them onto mailbox items they are not. Its items are
-// matched by content instead, and the map is rebuilt from what this
-// session matched, added and was told (Map); so the server replaces only
-// items under IDs the device sent in this session.
-func (d *dbSession) forgetDeviceIDs() {
-	d.loaded = nil // written anew, as a base
-	d.state.Map = map[string]string{}
-	d.state.TempIDs = map[string]string{}
 }
 
 // snapshot copies the folders behind the device's view of the database
@@ -591,7 +419,7 @@ func (d *dbSession) snapshot(ctx context.Context) StatusCode {
 		return StatusOK
 	}
 	// A first session cut short and repeated copies nothing again.
-	key := stateKey(d.s.deviceID, d.db) + "/snapshot"
+	key := pim.ReplicaKey(d.s.deviceID, d.db) + "/snapshot"
 	if done, err := d.s.store.LoadState(ctx, key); err == nil && done != nil {
 		return StatusOK
 	}
@@ -780,9 +608,6 @@ type pendingPut struct {
 	status *Status
 	luid   string
 	okCode StatusCode
-	// fp: the merge base of item's data, worked out while it was stored.
-	fp      packedFP
-	fpKnown bool
 }
 
 func (d *dbSession) applyClientChanges(ctx context.Context, out *outbox, cmds []Command) {
@@ -942,7 +767,7 @@ func (d *dbSession) applyDelete(ctx context.Context, luid, guid string, st *Stat
 		st.Data = StatusDataStoreFailure.String()
 		return
 	}
-	d.own = append(d.own, guid)
+	d.rep.Deleted(guid)
 	d.pos.agreed(guid, "")
 	countChange(&d.received, OpDelete)
 }
@@ -1019,7 +844,7 @@ func (d *dbSession) applyUnmapped(ctx context.Context, op ChangeOp, luid string,
 // nothing goes to it, and the version is the merge base.
 func (d *dbSession) agreed(guid string, data []byte) {
 	delete(d.outgoing, guid)
-	d.agree(guid, data)
+	d.rep.Agree(guid, data)
 	d.pos.agreed(guid, pim.ContentVersion(data))
 }
 
@@ -1105,16 +930,7 @@ func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
 	for i, p := range batch {
 		items[i] = p.item
 	}
-	// The merge bases of what is stored are worked out while the store
-	// writes (CPU beside I/O), from the data as sent to the store.
-	fps := d.fingerprintsOf(batch)
-	err := d.view.Put(ctx, items...)
-	for i, p := range batch {
-		if f := fps.wait(i); f.ok && bytes.Equal(f.data, p.item.Data) {
-			p.fp, p.fpKnown = f.fp, true
-		}
-	}
-	if err != nil {
+	if err := d.rep.Put(ctx, items...); err != nil {
 		if !errors.Is(err, pim.ErrInvalidItem) {
 			// The store failed, not an item: every item of the batch is
 			// answered 510 (the device sends them again), and the database
@@ -1133,7 +949,7 @@ func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
 				p.status.Data = StatusDataStoreFailure.String()
 				continue
 			}
-			err := d.view.Put(ctx, p.item)
+			err := d.rep.Put(ctx, p.item)
 			switch {
 			case errors.Is(err, pim.ErrInvalidItem):
 				d.s.log.Warn("item refused", "database", d.db, "luid", p.luid, "err", err)
@@ -1155,17 +971,12 @@ func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
 
 func (d *dbSession) stored(p *pendingPut) {
 	p.status.Data = p.okCode.String()
-	if p.fpKnown {
-		d.agreeFP(p.item.ID, p.fp)
-	} else {
-		d.agree(p.item.ID, p.item.Data)
-	}
+	d.rep.Stored(p.item)
 	if p.okCode == StatusItemAdded || p.luid == "" {
 		countChange(&d.received, OpAdd)
 	} else {
 		countChange(&d.received, OpReplace)
 	}
-	d.own = append(d.own, p.item.ID)
 	if p.luid == "" || d.s.policy.Filter(d.db).Active(d.db) {
 		// Kept for what reads it later in the session: a duplicate is
 		// sent to the device, a filter decides on what changed. Else
@@ -1262,8 +1073,8 @@ func (d *dbSession) buildIndex(ctx context.Context) {
 // session cut short may have stored what the client now sends again).
 func (d *dbSession) candidates(ctx context.Context) []string {
 	var ids []string
-	ids = append(ids, d.changes.Added...)
-	ids = append(ids, d.changes.Modified...)
+	ids = append(ids, d.rep.Changes().Added...)
+	ids = append(ids, d.rep.Changes().Modified...)
 	d.loadAll(ctx, ids)
 	return ids
 }
@@ -1275,7 +1086,7 @@ func (d *dbSession) finishClientSide(ctx context.Context) {
 		return
 	}
 	var gone []string
-	for _, id := range d.changes.Added {
+	for _, id := range d.rep.Changes().Added {
 		if !d.kept[id] {
 			gone = append(gone, id)
 		}
@@ -1287,7 +1098,7 @@ func (d *dbSession) finishClientSide(ctx context.Context) {
 		d.fail("refresh from client: delete", err)
 		return
 	}
-	d.own = append(d.own, gone...)
+	d.rep.Deleted(gone...)
 	for luid, g := range d.state.Map {
 		for _, id := range gone {
 			if g == id {
@@ -1454,7 +1265,7 @@ func (s *session) commit(ctx context.Context) {
 		if d.pos != nil {
 			d.dropPosition(ctx, max(d.pos.seq, d.resumedRecords))
 		}
-		s.log.Info("sync complete", "database", d.db, "mode", int(d.mode), "from_device", len(d.own), "items", d.state.Items)
+		s.log.Info("sync complete", "database", d.db, "mode", int(d.mode), "from_device", len(d.rep.Own()), "items", d.state.Items)
 	}
 	// The slot changes only when the device describes itself anew; its
 	// sync times are the database states' (Devices.fill).
@@ -1467,115 +1278,15 @@ func (s *session) commit(ctx context.Context) {
 
 // commitState writes the database's state at the end of the session: its
 // anchors always (one small record), and what the session changed of its
-// bulk (map, point) as a delta record or, now and then, a new base
-// (statelog.go). Delta and base records are written first, then the
-// state naming them, then records no longer named are removed.
+// replica (pim.Replica.Commit). In one-way from the client the server's
+// changes were not sent, so they stay pending; the same when the policy
+// keeps the device receive-free: what it was not sent stays pending, for
+// when the policy changes.
 func (d *dbSession) commitState(ctx context.Context, now time.Time) error {
-	st := d.s.store
-	d.state.ClientNext, d.state.ServerNext, d.state.Synced = d.clientAnchor.Next, d.serverNext, now
+	d.state.ClientNext, d.state.ServerNext = d.clientAnchor.Next, d.serverNext
 	if d.sends() {
 		d.state.Retry = d.refused // what was not refused again went
 	}
-	compacted := false
-	if !d.lazy {
-		// The new sync point: what the client now has. In one-way from
-		// the client the server's changes were not sent, so they stay
-		// pending: start from the old point and add the client's writes.
-		// The same when the policy keeps the device receive-free: what it
-		// was not sent stays pending, for when the policy changes.
-		base := d.changes.Point
-		if !d.sends() && d.mode != AlertRefreshFromClient {
-			base = d.oldPoint
-		}
-		point, err := d.view.Advance(ctx, base, d.own)
-		if err != nil {
-			return fmt.Errorf("sync point: %w", err)
-		}
-		d.state.Point, d.state.Head, d.state.Items = point, d.view.Head(point), len(d.state.Map)
-		if compacted, err = d.writeBulk(ctx, now); err != nil {
-			return err
-		}
-	}
-	d.saveFacts(ctx) // before the state that refers to them
-	basesCompacted := d.s.policy.Conflict == pim.ConflictMerge && d.saveBases(ctx, now)
-	head := *d.state
-	head.Point, head.Map, head.TempIDs = nil, nil, nil
-	raw, err := json.Marshal(&head)
-	if err != nil {
-		return err
-	}
-	cacheKey := bulkCacheKey(d.s.user, d.s.deviceID, d.db)
-	if err := st.SaveState(ctx, stateKey(d.s.deviceID, d.db), raw); err != nil {
-		d.s.srv.bulks.drop(cacheKey)
-		return err
-	}
-	if !d.lazy && d.state.Map != nil {
-		// What the next session of the device starts from; this one
-		// changes it no more.
-		d.s.srv.bulks.put(cacheKey, bulkIdent(d.state), &dbBulk{Point: d.state.Point, Map: d.state.Map, TempIDs: d.state.TempIDs})
-	}
-	if basesCompacted {
-		d.dropBaseDeltas(ctx)
-	}
-	if compacted {
-		// Older generations and their deltas (and any a crash left
-		// behind) go.
-		keys, err := st.ListState(ctx, bulkPrefix(d.s.deviceID, d.db))
-		if err != nil {
-			d.s.log.Warn("list old item maps", "database", d.db, "err", err)
-		}
-		for _, k := range keys {
-			if k != bulkKey(d.s.deviceID, d.db, d.state.Bulk) {
-				if err := st.DeleteState(ctx, k); err != nil {
-					d.s.log.Warn("remove an old item map", "database", d.db, "key", k, "err", err)
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// writeBulk writes what the session changed of the bulk: a delta record
-// named in the state's Log, or a new base when there is none to build on
-// (a slow sync, no base yet) or the deltas outweigh a share of the base;
-// compacted reports the latter.
-func (d *dbSession) writeBulk(ctx context.Context, now time.Time) (compacted bool, err error) {
-	st := d.s.store
-	if d.loaded != nil && d.state.Bulk != 0 {
-		x := &bulkDelta{}
-		if !bytes.Equal(d.loaded.Point, d.state.Point) {
-			x.pointForm, x.point = pointWhole, d.state.Point
-			if delta, ok := d.view.PointDelta(d.loaded.Point, d.state.Point); ok && len(delta) < len(d.state.Point) {
-				x.pointForm, x.point = pointDelta, delta
-			}
-		}
-		x.set, x.del = diffMaps(d.loaded.Map, d.state.Map)
-		x.tempSet, x.tempDel = diffMaps(d.loaded.TempIDs, d.state.TempIDs)
-		if x.empty() {
-			return false, nil
-		}
-		if len(d.state.Log) < maxLog && d.state.LogSize+x.size() <= len(d.state.Map)/2+256 {
-			gen := now.UnixNano()
-			if n := len(d.state.Log); n > 0 {
-				gen = max(gen, d.state.Log[n-1]+1)
-			}
-			if err := st.SaveState(ctx, deltaKey(d.s.deviceID, d.db, d.state.Bulk, gen), x.encode()); err != nil {
-				return false, err
-			}
-			d.state.Log = append(d.state.Log, gen)
-			d.state.LogSize += x.size()
-			return false, nil
-		}
-	}
-	old := d.state.Bulk
-	gen := max(old+1, now.UnixNano())
-	for _, g := range d.state.Log {
-		gen = max(gen, g+1)
-	}
-	raw := encodeBulk(&dbBulk{Point: d.state.Point, Map: d.state.Map, TempIDs: d.state.TempIDs})
-	if err := st.SaveState(ctx, bulkKey(d.s.deviceID, d.db, gen), raw); err != nil {
-		return false, err
-	}
-	d.state.Bulk, d.state.Log, d.state.LogSize = gen, nil, 0
-	return true, nil
+	pending := !d.sends() && d.mode != AlertRefreshFromClient
+	return d.rep.Commit(ctx, now, pending, d.state)
 }

@@ -1,13 +1,12 @@
-package syncml
+package pim
 
 import (
 	"strconv"
 	"strings"
 	"sync"
-	"syncml-imap/pim"
 )
 
-// bulkCache keeps the bulk a device's last session committed, decoded,
+// ReplicaCache keeps the bulk a device's last session committed, decoded,
 // for its next session: that one then reads only the small state record,
 // and when it names the same base and deltas (ident) the bulk is taken
 // from here instead of being read and decoded again, so a sync with k
@@ -17,7 +16,7 @@ import (
 // another daemon's session on the same mailbox writes a new generation,
 // and the entry is no longer used. The cached maps are never changed:
 // sessions work on copies.
-type bulkCache struct {
+type ReplicaCache struct {
 	mu      sync.Mutex
 	max     int // map entries kept, all entries
 	total   int
@@ -27,21 +26,23 @@ type bulkCache struct {
 
 type bulkEntry struct {
 	ident string
-	bulk  *dbBulk
+	bulk  *bulk
 	size  int
 	used  uint64
 }
 
-func newBulkCache(max int) *bulkCache {
-	return &bulkCache{max: max, entries: map[string]*bulkEntry{}}
+// NewReplicaCache is a cache of at most max map entries, for the
+// replicas of every account a daemon serves.
+func NewReplicaCache(max int) *ReplicaCache {
+	return &ReplicaCache{max: max, entries: map[string]*bulkEntry{}}
 }
 
-func bulkCacheKey(user, deviceID string, db pim.Kind) string {
-	return strings.ToLower(user) + "\x00" + deviceID + "\x00" + string(db)
+func cacheKey(user, device string, k Kind) string {
+	return strings.ToLower(user) + "\x00" + device + "\x00" + string(k)
 }
 
 // bulkIdent names the records a state's bulk is read from.
-func bulkIdent(st *dbState) string {
+func bulkIdent(st *ReplicaState) string {
 	var b strings.Builder
 	b.WriteString(strconv.FormatInt(st.Bulk, 10))
 	for _, g := range st.Log {
@@ -51,7 +52,7 @@ func bulkIdent(st *dbState) string {
 	return b.String()
 }
 
-func (c *bulkCache) get(key, ident string) *dbBulk {
+func (c *ReplicaCache) get(key, ident string) *bulk {
 	if c == nil {
 		return nil
 	}
@@ -68,7 +69,7 @@ func (c *bulkCache) get(key, ident string) *dbBulk {
 
 // put keeps b (which its caller no longer changes) under key; the least
 // recently used entries go when the cache is over its size.
-func (c *bulkCache) put(key, ident string, b *dbBulk) {
+func (c *ReplicaCache) put(key, ident string, b *bulk) {
 	if c == nil {
 		return
 	}
@@ -94,7 +95,7 @@ func (c *bulkCache) put(key, ident string, b *dbBulk) {
 	}
 }
 
-func (c *bulkCache) drop(key string) {
+func (c *ReplicaCache) drop(key string) {
 	if c == nil {
 		return
 	}
@@ -103,7 +104,7 @@ func (c *bulkCache) drop(key string) {
 	c.dropLocked(key)
 }
 
-func (c *bulkCache) dropLocked(key string) {
+func (c *ReplicaCache) dropLocked(key string) {
 	if e := c.entries[key]; e != nil {
 		c.total -= e.size
 		delete(c.entries, key)

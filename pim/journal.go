@@ -1,4 +1,4 @@
-package syncml
+package pim
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"syncml-imap/internal/binrec"
-	"syncml-imap/pim"
 )
 
 // The bulk of a device's state for a database (its item map, the
@@ -17,10 +16,10 @@ import (
 // record, written whole now and then, and after it one small delta record
 // per session that changed something, holding only what changed. A sync
 // with k changes so writes O(k) bytes of state, whatever the database
-// holds. The head record (stateKey) lists the deltas in force; a delta it
+// holds. The front's record (ReplicaKey) lists the deltas in force; a delta it
 // does not list (a crash between the delta and the head) is ignored and
 // removed at the next compaction. When the deltas grow past a share of
-// the base, or past maxLog records, the next commit writes a new base.
+// the base, or past MaxLog records, the next commit writes a new base.
 //
 // Records are binary (stateMagic…): a map of 100,000 items is about 5 MB
 // as JSON, and its encoding and decoding were most of a changed sync's
@@ -31,16 +30,17 @@ const (
 	deltaMagic = "SXD\x01" // a delta record
 	fpMagic    = "SXF\x01" // merge bases (base or delta)
 
-	// maxLog bounds the deltas read per session.
-	maxLog = 32
+	// MaxLog bounds the deltas a session reads: past it, the next
+	// commit writes a new base.
+	MaxLog = 32
 )
 
 // deltaKey names a delta record of the base generation base.
-func deltaKey(deviceID string, db pim.Kind, base, gen int64) string {
-	return bulkKey(deviceID, db, base) + "+" + strconv.FormatInt(gen, 10)
+func deltaKey(device string, k Kind, base, gen int64) string {
+	return bulkKey(device, k, base) + "+" + strconv.FormatInt(gen, 10)
 }
 
-var errStateCorrupt = errors.New("syncml: state record corrupt")
+var errStateCorrupt = errors.New("pim: state record corrupt")
 
 // end is the error of a record d read: errStateCorrupt unless it was
 // read whole and well.
@@ -52,7 +52,7 @@ func end(d *binrec.Reader) error {
 }
 
 // encodeBulk is a base record.
-func encodeBulk(b *dbBulk) []byte {
+func encodeBulk(b *bulk) []byte {
 	e := binrec.Writer(bulkMagic)
 	e.Blob(b.Point)
 	e.StrMap(b.Map)
@@ -62,8 +62,8 @@ func encodeBulk(b *dbBulk) []byte {
 
 // decodeBulk reads a base record, binary or (written by earlier
 // versions) JSON.
-func decodeBulk(raw []byte) (*dbBulk, error) {
-	b := &dbBulk{}
+func decodeBulk(raw []byte) (*bulk, error) {
+	b := &bulk{}
 	rest, ok := bytes.CutPrefix(raw, []byte(bulkMagic))
 	if !ok {
 		if err := json.Unmarshal(raw, b); err != nil {
@@ -177,7 +177,7 @@ func decodeDelta(raw []byte) (*bulkDelta, error) {
 // item would be ten times that, for every item a device holds).
 type packedFP []byte
 
-func packFP(fp pim.Fingerprint) packedFP {
+func packFP(fp Fingerprint) packedFP {
 	if fp == nil {
 		return nil
 	}
@@ -193,11 +193,11 @@ func packFP(fp pim.Fingerprint) packedFP {
 }
 
 // unpack undoes packFP; nil for nil or bad input.
-func (p packedFP) unpack() pim.Fingerprint {
+func (p packedFP) unpack() Fingerprint {
 	if p == nil {
 		return nil
 	}
-	fp := pim.Fingerprint{}
+	fp := Fingerprint{}
 	d := binrec.Reader{B: p}
 	for len(d.B) > 0 && !d.Bad {
 		name := d.Str()
@@ -236,7 +236,7 @@ func encodeFingerprints(fps map[string]packedFP, gone []string) []byte {
 func decodeFingerprints(raw []byte) (fps map[string]packedFP, gone []string, err error) {
 	rest, ok := bytes.CutPrefix(raw, []byte(fpMagic))
 	if !ok {
-		var old map[string]pim.Fingerprint
+		var old map[string]Fingerprint
 		if err := json.Unmarshal(raw, &old); err != nil {
 			return nil, nil, err
 		}
