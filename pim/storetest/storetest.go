@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) pim.Store, opts *Options) {
 		{"QuickStore", c.quick},
 		{"PointDeltas", c.pointDeltas},
 		{"StateBatch", c.stateBatch},
+		{"Replica", c.replica},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
