@@ -54,7 +54,7 @@ type QuickStore interface {
 // PointDeltas is a Store that can express a sync point as a small change
 // of an earlier one: a device's state then keeps its point as a base and
 // the deltas of its later sessions, and a sync with k changes writes
-// O(k) bytes of it (see statelog.go).
+// O(k) bytes of it (see journal.go).
 type PointDeltas interface {
 	// PointDelta returns what turns point old of db into new.
 	PointDelta(db Kind, old, new []byte) ([]byte, error)
