@@ -246,7 +246,7 @@ func (s *sessionStore) snapshotter(ctx context.Context) (pim.Snapshotter, error)
 	return sn, nil
 }
 
-// LoadStates reads the records not kept in one batch where the store
+// LoadStates reads the records not kept, in one batch where the store
 // can (pim.StateBatch).
 func (s *sessionStore) LoadStates(ctx context.Context, keys ...string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(keys))
@@ -267,20 +267,7 @@ func (s *sessionStore) LoadStates(ctx context.Context, keys ...string) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	b, ok := st.(pim.StateBatch)
-	if !ok {
-		for _, k := range need {
-			data, err := s.LoadState(ctx, k)
-			if err != nil {
-				return nil, err
-			}
-			if data != nil {
-				out[k] = data
-			}
-		}
-		return out, nil
-	}
-	recs, err := b.LoadStates(ctx, need...)
+	recs, err := pim.LoadStates(ctx, st, need...)
 	if err != nil {
 		return nil, err
 	}
