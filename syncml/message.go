@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"syncml-imap/pim"
 )
 
 // Message is one SyncML message (OMA-TS-SyncML_RepPro 1.2, 5).
@@ -127,14 +128,15 @@ type Sync struct {
 	Commands        []Command
 }
 
-// ChangeOp is what a Change does to an item: its element name.
-type ChangeOp string
+// ChangeOp is what a Change does to an item: its element name. The
+// core's ops (pim.Op) are SyncML's, and SyncML has two more.
+type ChangeOp = pim.Op
 
 // The change commands (OMA-TS-SyncML_RepPro 6.6).
 const (
-	OpAdd     ChangeOp = "Add"
-	OpReplace ChangeOp = "Replace"
-	OpDelete  ChangeOp = "Delete"
+	OpAdd              = pim.OpAdd
+	OpReplace          = pim.OpReplace
+	OpDelete           = pim.OpDelete
 	OpCopy    ChangeOp = "Copy"
 	OpMove    ChangeOp = "Move"
 )

@@ -11,18 +11,6 @@ import (
 	"time"
 )
 
-// countChange counts one change of op.
-func countChange(c *pim.ChangeCounts, op ChangeOp) {
-	switch op {
-	case OpAdd:
-		c.Added++
-	case OpReplace:
-		c.Replaced++
-	case OpDelete:
-		c.Deleted++
-	}
-}
-
 // modeName names a sync mode as SyncML's alert codes mean it.
 func modeName(c AlertCode) string {
 	switch c {

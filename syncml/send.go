@@ -160,7 +160,7 @@ func (f *changeFeed) finish() {
 // emit counts a command as sent.
 func (f *changeFeed) emit(c *Change) Command {
 	f.produced++
-	countChange(&f.d.sent, c.Op)
+	f.d.sent.Count(c.Op)
 	return c
 }
 

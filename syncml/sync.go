@@ -769,7 +769,7 @@ func (d *dbSession) applyDelete(ctx context.Context, luid, guid string, st *Stat
 	}
 	d.rep.Deleted(guid)
 	d.pos.agreed(guid, "")
-	countChange(&d.received, OpDelete)
+	d.received.Count(OpDelete)
 }
 
 // canonicalOf is the item of an Add or Replace in the stored form, and
@@ -973,9 +973,9 @@ func (d *dbSession) stored(p *pendingPut) {
 	p.status.Data = p.okCode.String()
 	d.rep.Stored(p.item)
 	if p.okCode == StatusItemAdded || p.luid == "" {
-		countChange(&d.received, OpAdd)
+		d.received.Count(OpAdd)
 	} else {
-		countChange(&d.received, OpReplace)
+		d.received.Count(OpReplace)
 	}
 	if p.luid == "" || d.s.policy.Filter(d.db).Active(d.db) {
 		// Kept for what reads it later in the session: a duplicate is
