@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,4 +148,90 @@ func (c *contract) replica(t *testing.T, s pim.Store) {
 		t.Errorf("a slow sync kept %d map entries", len(r.State.Map))
 	}
 	wantChanges(t, "slow sync", r.Changes(), []string{a, b, mine.ID}, nil, nil)
+}
+
+// workCard is a vCard of name in category cat ("" for none).
+func workCard(name, cat string) []byte {
+	c := string(Card(name))
+	if cat != "" {
+		c = strings.Replace(c, "END:VCARD", "CATEGORIES:"+cat+"\r\nEND:VCARD", 1)
+	}
+	return []byte(c)
+}
+
+// replicaFilter drives a device's category filter through the replica:
+// a first sync sends only what matches; an item edited into the filter
+// is sent as new, one edited out of it is deleted on the device, and the
+// device's own item outside the filter stays on it.
+func (c *contract) replicaFilter(t *testing.T, s pim.Store) {
+	const device = "storetest-filtered"
+	rule := pim.FilterRule{Categories: []string{"Work"}}
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	ann := put(t, s, pim.Contacts, workCard("Ann", "Work"))
+	bob := put(t, s, pim.Contacts, workCard("Bob", ""))
+	load := func(ids []string) map[string][]byte {
+		items, err := s.Get(ctx, pim.Contacts, ids...)
+		if err != nil {
+			t.Fatalf("Get: %v", err)
+		}
+		m := map[string][]byte{}
+		for _, it := range items {
+			m[it.ID] = it.Data
+		}
+		return m
+	}
+	// session runs one sync: the store's changes planned, filtered and
+	// all taken by the device (new items mapped as "d"+ID, deleted ones
+	// unmapped); it returns the plan.
+	session := func(slow bool, add ...[]byte) pim.Plan {
+		t.Helper()
+		r, rec := openReplica(t, s, device, false)
+		if _, err := r.List(ctx, slow); err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		for _, data := range add {
+			it := &pim.Item{Data: data}
+			if err := r.Put(ctx, it); err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			r.Stored(it)
+			r.State.Map["own"+it.ID] = it.ID
+		}
+		plan := pim.Plan{}
+		for _, id := range r.Changes().Added {
+			plan[id] = pim.OpAdd
+		}
+		for _, id := range r.Changes().Modified {
+			plan[id] = pim.OpReplace
+		}
+		if _, _, err := r.Filter(ctx, rule, now, slow, plan, load); err != nil {
+			t.Fatalf("Filter: %v", err)
+		}
+		for id, op := range plan {
+			switch op {
+			case pim.OpAdd:
+				r.State.Map["d"+id] = id
+			case pim.OpDelete:
+				delete(r.State.Map, "d"+id)
+			}
+		}
+		if err := r.Commit(ctx, now, false, rec); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		return plan
+	}
+	if plan := session(true, workCard("Own", "")); fmt.Sprint(plan) != fmt.Sprint(pim.Plan{ann: pim.OpAdd}) {
+		t.Errorf("first sync sends %v, want only %s (in the filter)", plan, ann)
+	}
+	edit(t, s, pim.Contacts, bob, workCard("Bob", "Work"))
+	if plan := session(false); fmt.Sprint(plan) != fmt.Sprint(pim.Plan{bob: pim.OpAdd}) {
+		t.Errorf("an item edited into the filter: %v, want %s added", plan, bob)
+	}
+	edit(t, s, pim.Contacts, ann, workCard("Ann", "Home"))
+	if plan := session(false); fmt.Sprint(plan) != fmt.Sprint(pim.Plan{ann: pim.OpDelete}) {
+		t.Errorf("an item edited out of the filter: %v, want %s deleted", plan, ann)
+	}
+	if plan := session(false); len(plan) != 0 {
+		t.Errorf("nothing changed, yet %v", plan)
+	}
 }

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) pim.Store, opts *Options) {
 		{"PointDeltas", c.pointDeltas},
 		{"StateBatch", c.stateBatch},
 		{"Replica", c.replica},
+		{"ReplicaFilter", c.replicaFilter},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
