@@ -70,6 +70,10 @@ type Replica struct {
 	factsDirty bool
 }
 
+// ErrStateUnreadable: the store failed while the replica's state was read
+// (List), not while its items were listed.
+var ErrStateUnreadable = errors.New("pim: sync state not read")
+
 // ReplicaKey names the record a front keeps for a device's copy of a
 // database; the replica's other records start with it.
 func ReplicaKey(device string, k Kind) string { return DeviceKey(device, string(k)) }
@@ -180,7 +184,7 @@ func (r *Replica) Quiet(ctx context.Context) (bool, error) {
 // are forgotten (Forget).
 func (r *Replica) List(ctx context.Context, slow bool) (reslow string, err error) {
 	if err := r.loadBulk(ctx); err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %w", ErrStateUnreadable, err)
 	}
 	if r.State.Map == nil && r.State.Bulk != 0 && !slow {
 		reslow, slow = "item map missing", true

@@ -333,8 +333,12 @@ func (d *dbSession) listChanges(ctx context.Context, code StatusCode) StatusCode
 		code = StatusRefreshRequired
 	}
 	if err != nil {
-		d.s.log.Error("list changes", "database", d.db, "err", err)
-		d.s.noteError(d.db, "list changes", err)
+		what := "list changes"
+		if errors.Is(err, pim.ErrStateUnreadable) {
+			what = "read the sync state"
+		}
+		d.s.log.Error(what, "database", d.db, "err", err)
+		d.s.noteError(d.db, what, err)
 		return StatusDataStoreFailure
 	}
 	return code
