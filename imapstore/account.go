@@ -308,7 +308,12 @@ func (a *Account) begin(ctx context.Context) (context.Context, func(), error) {
 	c := a.c
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	return ctx, func() {
-		stop()
+		if !stop() {
+			// The context ended and the connection is being closed (on
+			// AfterFunc's goroutine): wait until it is, so that the next
+			// operation finds it closed instead of writing to it.
+			<-c.Closed()
+		}
 		cancel()
 		a.mu.Unlock()
 	}, nil
