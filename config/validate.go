@@ -77,9 +77,16 @@ func checkEnum[T ~string](ch *checker, key string, v T, allowed []T) {
 
 func (c *Config) validate() []*Error {
 	ch := &checker{}
+	c.IMAP.check(ch)
+	c.HTTP.check(ch)
+	c.Folders.check(ch)
+	c.Sync.check(ch)
+	c.checkAuthLog(ch)
+	return ch.errs
+}
 
-	// [imap]
-	im := &c.IMAP
+// check checks [imap].
+func (im *IMAP) check(ch *checker) {
 	ch.hostPort("imap.address", im.Address, "imap.example.org:993")
 	checkEnum(ch, "imap.tls", im.TLS, tlsModes())
 	if im.CAFile != "" && im.TLS == TLSNone {
@@ -105,9 +112,10 @@ func (c *Config) validate() []*Error {
 		ch.fail("imap.max_user_connections", "must not be negative, got %d (0 means no limit)", im.MaxUserConnections)
 	}
 	ch.notNegative("imap.connection_wait", im.ConnectionWait)
+}
 
-	// [http]
-	h := &c.HTTP
+// check checks [http].
+func (h *HTTP) check(ch *checker) {
 	ch.hostPort("http.listen", h.Listen, "127.0.0.1:8080")
 	if ch.required("http.path", h.Path) && !strings.HasPrefix(h.Path, "/") {
 		ch.fail("http.path", "%q must start with \"/\"", h.Path)
@@ -172,13 +180,15 @@ func (c *Config) validate() []*Error {
 			paths[p.path] = p.key
 		}
 	}
+}
 
-	// [folders]
+// check checks [folders].
+func (fo *Folders) check(ch *checker) {
 	folders := []struct{ key, name string }{
-		{"folders.contacts", c.Folders.Contacts},
-		{"folders.calendar", c.Folders.Calendar},
-		{"folders.tasks", c.Folders.Tasks},
-		{"folders.state", c.Folders.State},
+		{"folders.contacts", fo.Contacts},
+		{"folders.calendar", fo.Calendar},
+		{"folders.tasks", fo.Tasks},
+		{"folders.state", fo.State},
 	}
 	for i, f := range folders {
 		if !ch.required(f.key, f.name) {
@@ -195,23 +205,28 @@ func (c *Config) validate() []*Error {
 			}
 		}
 	}
+}
 
-	// [sync]
-	for name, db := range c.Sync.Aliases {
+// check checks [sync].
+func (sy *Sync) check(ch *checker) {
+	for name, db := range sy.Aliases {
 		switch db {
 		case "contacts", "calendar", "tasks":
 		default:
 			ch.fail("sync.aliases", "alias %q must map to \"contacts\", \"calendar\" or \"tasks\", not %q", name, db)
 		}
 	}
-	if c.Sync.MaxDevices < 1 {
-		ch.fail("sync.max_devices", "must be at least 1, got %d", c.Sync.MaxDevices)
+	if sy.MaxDevices < 1 {
+		ch.fail("sync.max_devices", "must be at least 1, got %d", sy.MaxDevices)
 	}
-	if c.Sync.StateCacheItems < 0 {
-		ch.fail("sync.state_cache_items", "must not be negative, got %d", c.Sync.StateCacheItems)
+	if sy.StateCacheItems < 0 {
+		ch.fail("sync.state_cache_items", "must not be negative, got %d", sy.StateCacheItems)
 	}
-	c.Sync.Defaults.check(ch, "sync.defaults.")
+	sy.Defaults.check(ch, "sync.defaults.")
+}
 
+// checkAuthLog checks [auth] and [log].
+func (c *Config) checkAuthLog(ch *checker) {
 	// [auth]
 	if c.Auth.MaxFailures < 0 {
 		ch.fail("auth.max_failures", "must not be negative, got %d (0 disables the throttle)", c.Auth.MaxFailures)
@@ -224,11 +239,8 @@ func (c *Config) validate() []*Error {
 	// [log]
 	checkEnum(ch, "log.level", c.Log.Level, logLevels())
 	checkEnum(ch, "log.format", c.Log.Format, logFormats())
-
-	return ch.errs
 }
 
-// check validates p, whose keys are prefix + the TOML key name.
 func (p *Policy) check(ch *checker, prefix string) {
 	checkEnum(ch, prefix+"direction", p.Direction, directions())
 	for key, d := range map[string]Direction{"contacts_direction": p.ContactsDirection, "calendar_direction": p.CalendarDirection, "tasks_direction": p.TasksDirection} {
