@@ -134,7 +134,41 @@ type Changes struct {
 type Item struct {
 	ID   string
 	Data []byte
+	// Version names this version of the item in the store: it changes
+	// whenever the item's content is written and never otherwise (IMAP:
+	// the folder's UIDVALIDITY and the UID of the item's message). Get
+	// and Put fill it in where the store keeps one (see Versioner); ""
+	// where it does not. DAV's ETags are versions.
+	Version string
 }
+
+// Versioner is a Store that keeps a version per item (Item.Version) and
+// can write an item only if it is still at a version, against any other
+// writer of the store (another session, a mail client): what DAV's
+// ETags, If-Match and If-None-Match need.
+type Versioner interface {
+	// Versions returns every item of db by ID with its version, from the
+	// store's index (no item is read), and the sync point the listing is
+	// of (as Changes's Point).
+	Versions(ctx context.Context, db Kind) (map[string]string, []byte, error)
+	// PutVersion stores it (it.ID set) if the item is still at version
+	// want, "" meaning that no item of that ID exists; it fills in
+	// it.Version. ErrVersionMismatch, with nothing changed, when another
+	// version is there (or came meanwhile): the other writer's version
+	// stays, never lost.
+	PutVersion(ctx context.Context, db Kind, it *Item, want string) error
+	// DeleteVersion removes item id if it is still at version want.
+	// ErrVersionMismatch when another version is there, ErrNotFound
+	// when none is.
+	DeleteVersion(ctx context.Context, db Kind, id, want string) error
+}
+
+// ErrVersionMismatch is returned by a Versioner when the item is not at
+// the version a write expected (a lost update avoided: DAV's 412).
+var ErrVersionMismatch = errors.New("pim: item version changed")
+
+// ErrNotFound is returned by a Versioner for an item that does not exist.
+var ErrNotFound = errors.New("pim: item not found")
 
 // ErrSyncPointInvalid is returned by a Store when a sync point is no
 // longer valid (the folder was recreated, say).
