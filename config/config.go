@@ -30,6 +30,21 @@ type Config struct {
 	Sync    Sync    `toml:"sync"`
 	Auth    Auth    `toml:"auth"`
 	Log     Log     `toml:"log"`
+	DAV     DAV     `toml:"dav"`
+}
+
+// DAV is the [dav] table: CardDAV and CalDAV on the same listener as the
+// SyncML endpoint, over the same folders.
+type DAV struct {
+	// Enabled serves CardDAV and CalDAV under Path, and the
+	// /.well-known/carddav and /.well-known/caldav redirects to it.
+	// Default: true.
+	Enabled bool `toml:"enabled"`
+
+	// Path is the URL path the DAV tree is served under; it must start
+	// with "/" and differ from the other paths of [http]. Default:
+	// "/dav/".
+	Path string `toml:"path"`
 }
 
 // Auth is the [auth] table: how devices authenticate beyond basic, and
@@ -375,6 +390,7 @@ func Default() *Config {
 			MaxFailures: 5,
 			Lockout:     Duration{5 * time.Minute},
 		},
+		DAV: DAV{Enabled: true, Path: "/dav/"},
 		Log: Log{
 			Level:  LogLevelInfo,
 			Format: LogFormatText,

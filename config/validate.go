@@ -82,6 +82,7 @@ func (c *Config) validate() []*Error {
 	c.Folders.check(ch)
 	c.Sync.check(ch)
 	c.checkAuthLog(ch)
+	c.checkDAV(ch)
 	return ch.errs
 }
 
@@ -178,6 +179,28 @@ func (h *HTTP) check(ch *checker) {
 			ch.fail(p.key, "%q is also %s", p.path, paths[p.path])
 		default:
 			paths[p.path] = p.key
+		}
+	}
+}
+
+// checkDAV checks [dav]: its path is its own on the listener.
+func (c *Config) checkDAV(ch *checker) {
+	d := c.DAV
+	if !d.Enabled {
+		return
+	}
+	p := strings.TrimSuffix(d.Path, "/")
+	switch {
+	case !strings.HasPrefix(d.Path, "/") || p == "":
+		ch.fail("dav.path", "%q must start with \"/\" and name a path below the root, e.g. \"/dav/\"", d.Path)
+	case strings.HasPrefix(p, "/.well-known"):
+		ch.fail("dav.path", "%q is under /.well-known, where the redirects to it are", d.Path)
+	default:
+		for _, o := range []struct{ key, path string }{{"http.path", c.HTTP.Path}, {"http.metrics_path", c.HTTP.MetricsPath}, {"http.health_path", c.HTTP.HealthPath}} {
+			op := strings.TrimSuffix(o.path, "/")
+			if o.path != "" && (op == p || strings.HasPrefix(op, p+"/") || strings.HasPrefix(p, op+"/")) {
+				ch.fail("dav.path", "%q overlaps %s %q", d.Path, o.key, o.path)
+			}
 		}
 	}
 }

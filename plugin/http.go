@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"syncml-imap/dav"
 	"syncml-imap/syncml"
 )
 
@@ -37,12 +38,35 @@ type Handler struct {
 	// Admin answers the admin requests made to the endpoint (a query
 	// parameter AdminParam); nil: none.
 	Admin *AdminHTTP
+	// DAV serves CardDAV and CalDAV (see DAVHandler); nil: off.
+	DAV *dav.Handler
 	// pool keeps the IMAP logins of finished sessions ([imap] keep_idle);
 	// nil: none.
 	pool *Pool
 
 	endpointOnce sync.Once
 	endpoint     http.Handler // serveSyncML, measured in Metrics
+	davOnce      sync.Once
+	davEndpoint  http.Handler
+}
+
+// DAVHandler serves DAV's tree and its /.well-known redirects, with the
+// client's address in the request context for the login throttle, counted
+// in Metrics; nil when DAV is off.
+func (h *Handler) DAVHandler() http.Handler {
+	if h.DAV == nil {
+		return nil
+	}
+	h.davOnce.Do(func() {
+		var next http.Handler = h.DAV
+		if h.Metrics != nil {
+			next = h.Metrics.instrumentDAV(next)
+		}
+		h.davEndpoint = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(WithRemoteAddr(r.Context(), ClientAddr(r, h.TrustedProxies))))
+		})
+	})
+	return h.davEndpoint
 }
 
 // ServeHTTP answers the SyncML endpoint (see serveSyncML), and admin

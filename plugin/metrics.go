@@ -39,6 +39,8 @@ type Metrics struct {
 	imapConns       prometheus.Gauge
 	imapWaits       *prometheus.CounterVec
 	httpRequests    *prometheus.CounterVec
+	davRequests     *prometheus.CounterVec
+	davSeconds      *prometheus.HistogramVec
 	httpInFlight    prometheus.Gauge
 }
 
@@ -85,6 +87,12 @@ func NewMetrics() *Metrics {
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "http_requests_total",
 			Help: "Requests to the SyncML endpoint, by HTTP status code (SyncML statuses travel inside 200 answers)."},
 			[]string{"code"}),
+		davRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dav_requests_total",
+			Help: "CardDAV and CalDAV requests, by method and HTTP status code."},
+			[]string{"method", "code"}),
+		davSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "dav_request_seconds",
+			Help: "Time to answer a CardDAV or CalDAV request (the IMAP login included), by method.", Buckets: prometheus.DefBuckets},
+			[]string{"method"}),
 		httpInFlight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "http_requests_in_flight",
 			Help: "Requests to the SyncML endpoint being answered now."}),
 	}
@@ -93,6 +101,7 @@ func NewMetrics() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.sessions, m.sessionDuration, m.syncs, m.items, m.logins,
 		m.imapOps, m.imapSeconds, m.imapConns, m.imapWaits, m.httpRequests, m.httpInFlight,
+		m.davRequests, m.davSeconds,
 	)
 	for _, r := range waitResults {
 		m.imapWaits.WithLabelValues(r)
@@ -122,6 +131,13 @@ func (m *Metrics) Handler(logger *slog.Logger) http.Handler {
 // requests it answered by status code, and those it is answering.
 func (m *Metrics) instrumentHTTP(next http.Handler) http.Handler {
 	return promhttp.InstrumentHandlerInFlight(m.httpInFlight, promhttp.InstrumentHandlerCounter(m.httpRequests, next))
+}
+
+// instrumentDAV counts the DAV requests by method and status, and times
+// them.
+func (m *Metrics) instrumentDAV(next http.Handler) http.Handler {
+	methods := promhttp.WithExtraMethods("PROPFIND", "PROPPATCH", "REPORT", "MKCOL", "MKCALENDAR", "COPY", "MOVE")
+	return promhttp.InstrumentHandlerDuration(m.davSeconds, promhttp.InstrumentHandlerCounter(m.davRequests, next, methods), methods)
 }
 
 // ObserveSession counts a finished session; it is the engine's

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"syncml-imap/config"
+	"syncml-imap/dav"
 	"syncml-imap/imapstore"
 	"syncml-imap/pim"
 	"syncml-imap/syncml"
@@ -154,7 +155,11 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 		}
 		proxies = append(proxies, pr)
 	}
-	return &Handler{Server: srv, PublicURL: cfg.HTTP.PublicURL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: logger,
+	var davHandler *dav.Handler
+	if cfg.DAV.Enabled {
+		davHandler = &dav.Handler{Auth: auth, Prefix: strings.TrimSuffix(cfg.DAV.Path, "/"), Logger: logger}
+	}
+	return &Handler{Server: srv, DAV: davHandler, PublicURL: cfg.HTTP.PublicURL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: logger,
 		Metrics: metrics, Health: NewHealth(opts, logger), TrustedProxies: proxies,
 		Admin: &AdminHTTP{Auth: auth, Throttle: t, MasterUser: cfg.IMAP.MasterUser, MasterPassword: cfg.IMAP.MasterPassword, Logger: logger},
 		pool:  imapAuth.Pool}, nil

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -75,6 +76,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	logger.Info("serving SyncML", "url", scheme+"://"+ln.Addr().String()+cfg.HTTP.Path, "imap", cfg.IMAP.Address,
 		"metrics_path", cfg.HTTP.MetricsPath, "health_path", cfg.HTTP.HealthPath)
+	if cfg.DAV.Enabled {
+		logger.Info("serving CardDAV and CalDAV", "url", scheme+"://"+ln.Addr().String()+cfg.DAV.Path)
+	}
 	err = d.run(ctx, ln, hup)
 	// The HTTP server is down: sessions not completed by now end without
 	// committing anything, by design (the devices repeat them); kept
@@ -98,6 +102,12 @@ func serveMux(cfg *config.Config, h *plugin.Handler, logger *slog.Logger) *http.
 	}
 	if p := cfg.HTTP.HealthPath; p != "" {
 		mux.Handle(p, h.Health)
+	}
+	if d := h.DAVHandler(); d != nil {
+		p := strings.TrimSuffix(cfg.DAV.Path, "/")
+		mux.Handle(p+"/", d)
+		mux.Handle("/.well-known/carddav", d)
+		mux.Handle("/.well-known/caldav", d)
 	}
 	return mux
 }
