@@ -82,7 +82,7 @@ func (q *request) object(p string) (resource, error) {
 	rest, ok := strings.CutPrefix(p, q.hrefs().prefix)
 	if ok {
 		var res resource
-		if res, ok = parsePath(rest); ok && res.level == levelObject && res.user == q.user && res.coll == q.res.coll {
+		if res, ok = parsePath(rest, q.colls); ok && res.level == levelObject && res.user == q.user && res.coll.kind == q.res.coll.kind {
 			return res, nil
 		}
 	}
@@ -246,8 +246,8 @@ func (b *cardBackend) addressBook(c *collection) carddav.AddressBook {
 
 func (b *cardBackend) ListAddressBooks(context.Context) ([]carddav.AddressBook, error) {
 	var out []carddav.AddressBook
-	for i := range collections {
-		if c := &collections[i]; c.comp == "" {
+	for i := range b.q.colls {
+		if c := &b.q.colls[i]; c.comp == "" {
 			out = append(out, b.addressBook(c))
 		}
 	}
@@ -348,8 +348,8 @@ func (b *calBackend) CreateCalendar(context.Context, *caldav.Calendar) error {
 
 func (b *calBackend) ListCalendars(context.Context) ([]caldav.Calendar, error) {
 	var out []caldav.Calendar
-	for i := range collections {
-		if c := &collections[i]; c.comp != "" {
+	for i := range b.q.colls {
+		if c := &b.q.colls[i]; c.comp != "" {
 			out = append(out, b.calendar(c))
 		}
 	}

@@ -49,6 +49,9 @@ type Handler struct {
 	// slash ("/dav").
 	Prefix string
 	Logger *slog.Logger
+	// ContactFolders are sub-folders of the Contacts folder served as
+	// address books of their own (the [sync] contact_folders).
+	ContactFolders []string
 	// RetryAfter is what a 503 tells clients to wait (the mail server
 	// cannot answer); 0: 60 s.
 	RetryAfter time.Duration
@@ -83,8 +86,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer st.Close()
-	res, ok := parsePath(p)
+	colls := collections(h.ContactFolders)
+	res, ok := parsePath(p, colls)
 	switch {
+	case !ok && (r.Method == "MKCOL" || r.Method == "MKCALENDAR"):
+		http.Error(w, errNoNewCollections, http.StatusForbidden)
+		return
 	case !ok:
 		http.NotFound(w, r)
 		return
@@ -92,7 +99,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this is another user's", http.StatusForbidden)
 		return
 	}
-	q := &request{h: h, st: st, user: user, res: res, w: w, r: r.WithContext(withConditions(ctx, r))}
+	q := &request{h: h, st: st, user: user, res: res, colls: colls, w: w, r: r.WithContext(withConditions(ctx, r))}
 	q.serve()
 }
 
@@ -130,11 +137,15 @@ type request struct {
 	st   pim.Store
 	user string
 	res  resource
-	w    http.ResponseWriter
-	r    *http.Request
+	// colls are the tree's collections.
+	colls []collection
+	w     http.ResponseWriter
+	r     *http.Request
 }
 
 func (q *request) hrefs() hrefs { return q.h.hrefs() }
+
+const errNoNewCollections = "the collections are the mailbox's Contacts, Calendar and Tasks folders; no other can be made"
 
 // davCaps are the DAV header's classes.
 const davCaps = "1, 3, addressbook, calendar-access"
@@ -168,7 +179,7 @@ func (q *request) serve() {
 	case "MKCOL", "MKCALENDAR":
 		// The collections are the mailbox's folders, which this server
 		// does not make on a client's word.
-		http.Error(w, "the collections are the mailbox's Contacts, Calendar and Tasks folders; no other can be made", http.StatusForbidden)
+		http.Error(w, errNoNewCollections, http.StatusForbidden)
 	case "PROPPATCH":
 		http.Error(w, "the collections' properties are fixed", http.StatusForbidden)
 	default:

@@ -48,11 +48,22 @@ type collection struct {
 }
 
 // collections lists what every user has, in the order PROPFIND lists
-// them.
-var collections = []collection{
-	{home: homeContacts, name: "default", kind: pim.Contacts, display: "Contacts"},
-	{home: homeCalendars, name: "events", kind: pim.Calendar, display: "Calendar", comp: "VEVENT"},
-	{home: homeCalendars, name: "tasks", kind: pim.Tasks, display: "Tasks", comp: "VTODO"},
+// them: the Contacts folder, then each of contactFolders (sub-folder
+// paths of it, "Family", "Friends/School") as an address book of its
+// own, then the Calendar and Tasks folders. A sub-folder's collection is
+// its path where that is plain, else "~" and the path in base64url.
+func collections(contactFolders []string) []collection {
+	out := []collection{{home: homeContacts, name: "default", kind: pim.Contacts, display: "Contacts"}}
+	for _, f := range contactFolders {
+		name := f
+		if !plain(f) || f == "default" {
+			name = "~" + b64.EncodeToString([]byte(f))
+		}
+		out = append(out, collection{home: homeContacts, name: name, kind: pim.Contacts.Sub(f), display: f})
+	}
+	return append(out,
+		collection{home: homeCalendars, name: "events", kind: pim.Calendar, display: "Calendar", comp: "VEVENT"},
+		collection{home: homeCalendars, name: "tasks", kind: pim.Tasks, display: "Tasks", comp: "VTODO"})
 }
 
 func (c *collection) ext() string {
@@ -79,9 +90,9 @@ type resource struct {
 	name, id string
 }
 
-// parsePath reads p (the request's decoded path, prefix removed). ok is
-// false for a path that names nothing of the tree.
-func parsePath(p string) (res resource, ok bool) {
+// parsePath reads p (the request's decoded path, prefix removed) in a
+// tree of colls. ok is false for a path that names nothing of the tree.
+func parsePath(p string, colls []collection) (res resource, ok bool) {
 	p = strings.Trim(path.Clean("/"+p), "/")
 	if p == "" {
 		return resource{level: levelRoot}, true
@@ -100,8 +111,8 @@ func parsePath(p string) (res resource, ok bool) {
 	if len(segs) == 2 {
 		return res, true
 	}
-	for i := range collections {
-		if c := &collections[i]; c.home == res.home && c.name == segs[2] {
+	for i := range colls {
+		if c := &colls[i]; c.home == res.home && c.name == segs[2] {
 			res.coll = c
 		}
 	}

@@ -206,8 +206,8 @@ func (q *request) propfind() {
 	case levelHome:
 		m.response(h.home(user, q.res.home), q.commonProps(collectionType("")), req)
 		if q.depth() > 0 {
-			for i := range collections {
-				if c := &collections[i]; c.home == q.res.home {
+			for i := range q.colls {
+				if c := &q.colls[i]; c.home == q.res.home {
 					p, err := q.collectionProps(c, wants(req, syncTokenName, ctagName))
 					if err != nil {
 						q.fail(err)

@@ -157,7 +157,8 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	}
 	var davHandler *dav.Handler
 	if cfg.DAV.Enabled {
-		davHandler = &dav.Handler{Auth: auth, Prefix: strings.TrimSuffix(cfg.DAV.Path, "/"), Logger: logger}
+		davHandler = &dav.Handler{Auth: auth, Prefix: strings.TrimSuffix(cfg.DAV.Path, "/"), Logger: logger,
+			ContactFolders: cfg.Sync.Defaults.ContactFolders}
 	}
 	return &Handler{Server: srv, DAV: davHandler, PublicURL: cfg.HTTP.PublicURL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: logger,
 		Metrics: metrics, Health: NewHealth(opts, logger), TrustedProxies: proxies,
