@@ -308,6 +308,13 @@ func (b *cardBackend) QueryAddressObjects(ctx context.Context, p string, query *
 	if err != nil {
 		return nil, wd(err)
 	}
+	if len(query.PropFilters) == 0 {
+		// No filter matches every card (RFC 6352, 8.6); go-webdav's
+		// anyof of no filters would match none.
+		q := *query
+		q.FilterTest = carddav.FilterAllOf
+		query = &q
+	}
 	return carddav.Filter(query, all)
 }
 

@@ -170,7 +170,13 @@ func (q *request) serve() {
 		q.propfind()
 	case "REPORT":
 		q.report()
-	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete:
+	case http.MethodDelete:
+		if !obj {
+			http.Error(w, "the collections are the mailbox's folders; they cannot be removed over DAV", http.StatusForbidden)
+			return
+		}
+		q.itemHandler().ServeHTTP(w, r)
+	case http.MethodGet, http.MethodHead, http.MethodPut:
 		if !obj {
 			q.notAllowed()
 			return

@@ -351,7 +351,7 @@ func TestCalDAVQueries(t *testing.T) {
 	}{
 		{"march", day, ""},
 		{"june", day.AddDate(0, 3, 0), ""},
-		{"weekly", day.AddDate(0, -2, 0), "FREQ=WEEKLY;COUNT=20"}, // an instance in March
+		{"weekly", day.AddDate(0, 0, -14), "FREQ=WEEKLY;COUNT=20"}, // an instance on March 2
 	} {
 		if _, err := c.PutCalendarObject(ctx, cal+e.uid+".ics", event(e.uid, e.uid, e.start, e.rrule)); err != nil {
 			t.Fatalf("PUT %s: %v", e.uid, err)

@@ -55,6 +55,11 @@ var (
 	ErrInvalidKind = errors.New("imapstore: invalid kind")
 	// ErrInvalidItem: the data is not one object of the folder's kind.
 	ErrInvalidItem = errors.New("imapstore: invalid item")
+	// ErrVersionMismatch: the item is not at the version a write
+	// expected (PutVersion, DeleteVersion).
+	ErrVersionMismatch = errors.New("imapstore: item version changed")
+	// ErrNotFound: the item does not exist (DeleteVersion).
+	ErrNotFound = errors.New("imapstore: item not found")
 	// ErrStateConflict: the state record changed since it was loaded.
 	ErrStateConflict = errors.New("imapstore: state record changed concurrently")
 	// ErrClosed: the connection was closed (by Close, a cancelled context

@@ -240,6 +240,12 @@ func (a *Account) Unchanged(ctx context.Context, kind Kind, head PointHead) (boo
 
 // rescan reads what changed since f.cur (everything when f.cur is nil).
 func (a *Account) rescan(ctx context.Context, f *folder) error {
+	return a.scan(ctx, f, true)
+}
+
+// scan is rescan; with drop false, it leaves an item's older messages
+// where they are (PutVersion looks at every message of its item).
+func (a *Account) scan(ctx context.Context, f *folder, drop bool) error {
 	cur := f.cur
 	// One pipelined round trip: SELECT, the live UID set, and the headers
 	// of what may be new.
@@ -283,7 +289,7 @@ func (a *Account) rescan(ctx context.Context, f *folder) error {
 			return err
 		}
 		f.cur = nil
-		return a.rescan(ctx, f)
+		return a.scan(ctx, f, drop)
 	}
 	a.selected, f.exists = f.name, true
 	if searchErr != nil {
@@ -296,7 +302,7 @@ func (a *Account) rescan(ctx context.Context, f *folder) error {
 		a.opts.Logger.Warn("imapstore: UIDVALIDITY changed, rescanning", "user", a.username, "folder", f.name,
 			"was", cur.UIDValidity, "now", sel.UIDValidity)
 		f.cur = nil
-		return a.rescan(ctx, f)
+		return a.scan(ctx, f, drop)
 	}
 
 	known := make(map[imap.UID]listing, len(fetched))
@@ -372,6 +378,9 @@ func (a *Account) rescan(ctx context.Context, f *folder) error {
 		if err := a.adopt(ctx, f, foreign, known); err != nil {
 			return err
 		}
+	}
+	if !drop {
+		return nil
 	}
 	return a.dropOldVersions(ctx, f)
 }
@@ -454,10 +463,29 @@ func hasUID(m map[imap.UID]struct{}, uid imap.UID) bool {
 // by more than one: what a crash between APPEND and the removal of the old
 // version leaves behind. The newest is the highest UID (UIDs grow with
 // every APPEND).
+//
+// An item one of whose messages is flagged pending (a PutVersion under
+// way on another connection, see version.go) is left alone: which of its
+// messages stays is that PutVersion's to decide.
 func (a *Account) dropOldVersions(ctx context.Context, f *folder) error {
-	var old []imap.UID
+	var dups []imap.UID
 	for _, uids := range f.cur.index() {
-		old = append(old, uids[:len(uids)-1]...) // all but the newest
+		if len(uids) > 1 {
+			dups = append(dups, uids...)
+		}
+	}
+	if len(dups) == 0 {
+		return nil
+	}
+	pending, err := a.pendingItems(ctx, f, dups)
+	if err != nil {
+		return err
+	}
+	var old []imap.UID
+	for id, uids := range f.cur.index() {
+		if len(uids) > 1 && !pending[id] {
+			old = append(old, uids[:len(uids)-1]...) // all but the newest
+		}
 	}
 	if len(old) == 0 {
 		return nil
@@ -478,20 +506,20 @@ func (a *Account) expunge(ctx context.Context, f *folder, uids []imap.UID) error
 		return err
 	}
 	set := imap.UIDSetNum(uids...)
-	store := a.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil)
-	var expunge *imapclient.ExpungeCommand
+	// STORE, then EXPUNGE once it is done: pipelined, Dovecot may run
+	// the EXPUNGE first when another session has the folder open, and
+	// the messages stay, flagged \Deleted, for mail clients to see.
+	if err := a.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		return a.errorf(ctx, f, "store \\Deleted", err)
+	}
+	var err error
 	if a.caps.UIDPlus {
-		expunge = a.c.UIDExpunge(set)
+		err = a.c.UIDExpunge(set).Close()
 	} else {
-		expunge = a.c.Expunge()
+		err = a.c.Expunge().Close()
 	}
-	var storeErr, expErr error
-	waitAll(func() { storeErr = store.Close() }, func() { expErr = expunge.Close() })
-	if storeErr != nil {
-		return a.errorf(ctx, f, "store \\Deleted", storeErr)
-	}
-	if expErr != nil {
-		return a.errorf(ctx, f, "expunge", expErr)
+	if err != nil {
+		return a.errorf(ctx, f, "expunge", err)
 	}
 	if f.cur != nil {
 		for _, uid := range uids {

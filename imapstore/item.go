@@ -139,6 +139,12 @@ type Item struct {
 	// Modified is the last modification time: REV / LAST-MODIFIED / DTSTAMP
 	// of the object when present, else when it was stored.
 	Modified time.Time
+	// StoreVersion names this version of the item in the store (not the
+	// object's VERSION, see Version): "<UIDVALIDITY>.<UID>" of the message
+	// that holds it, so it changes with every write of the item and never
+	// otherwise (flags do not change it). Get and Put fill it in; Put
+	// leaves it empty on a server without UIDPLUS (no APPENDUID).
+	StoreVersion string
 }
 
 // itemInfo is what the store reads out of an object to present it.

@@ -25,34 +25,10 @@ func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
 		return err
 	}
 	now := time.Now()
-	ids := make([]string, len(items))
-	infos := make([]itemInfo, len(items))
-	for i, it := range items {
-		// One parse serves the check and what the message shows: a UID
-		// that EnsureUID adds changes none of the latter.
-		objs := vobject.Parse(it.Data)
-		if err := checkObjects(kind, objs); err != nil {
-			return fmt.Errorf("%w: item %d (%q): %v", ErrInvalidItem, i, it.ID, err)
-		}
-		if data, ok := storedForm(kind, it.Data, objs[0].PropValue("VERSION")); ok {
-			it.Data, objs = data, vobject.Parse(data)
-		}
-		id := it.ID
-		if id == "" {
-			id = newGUID()
-		} else if !validGUID(id) {
-			return fmt.Errorf("%w: item ID %q has characters a header cannot carry", ErrInvalidItem, id)
-		}
-		data, _ := vobject.EnsureUID(it.Data, kind.component(), id)
-		info := inspectObjects(kind, objs)
-		ids[i], infos[i] = id, info
-		items[i].Data, items[i].Version = data, info.Version
-		items[i].Modified = info.Modified
-		if items[i].Modified.IsZero() {
-			items[i].Modified = now.Truncate(time.Second)
-		}
+	ids, infos, err := prepareItems(kind, items, now)
+	if err != nil {
+		return err
 	}
-
 	ctx, f, end, err := a.beginFolder(ctx, kind)
 	if err != nil {
 		return err
@@ -88,12 +64,47 @@ func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
 	if uids != nil {
 		for i, uid := range uids {
 			f.cur.set(uid, ids[i])
+			items[i].StoreVersion = versionOf(f.cur.UIDValidity, uid)
 		}
 	}
 	// Without APPENDUID the new UIDs are found by the next refresh, which
 	// sees them as ours by their header.
 	slices.Sort(old)
 	return a.expunge(ctx, f, slices.Compact(old))
+}
+
+// prepareItems checks items and brings each into the stored form, as Put
+// takes them: their IDs (made for new items, not yet written back) and
+// what their messages show.
+func prepareItems(kind Kind, items []*Item, now time.Time) ([]string, []itemInfo, error) {
+	ids := make([]string, len(items))
+	infos := make([]itemInfo, len(items))
+	for i, it := range items {
+		// One parse serves the check and what the message shows: a UID
+		// that EnsureUID adds changes none of the latter.
+		objs := vobject.Parse(it.Data)
+		if err := checkObjects(kind, objs); err != nil {
+			return nil, nil, fmt.Errorf("%w: item %d (%q): %v", ErrInvalidItem, i, it.ID, err)
+		}
+		if data, ok := storedForm(kind, it.Data, objs[0].PropValue("VERSION")); ok {
+			it.Data, objs = data, vobject.Parse(data)
+		}
+		id := it.ID
+		if id == "" {
+			id = newGUID()
+		} else if !validGUID(id) {
+			return nil, nil, fmt.Errorf("%w: item ID %q has characters a header cannot carry", ErrInvalidItem, id)
+		}
+		data, _ := vobject.EnsureUID(it.Data, kind.component(), id)
+		info := inspectObjects(kind, objs)
+		ids[i], infos[i] = id, info
+		items[i].Data, items[i].Version = data, info.Version
+		items[i].Modified = info.Modified
+		if items[i].Modified.IsZero() {
+			items[i].Modified = now.Truncate(time.Second)
+		}
+	}
+	return ids, infos, nil
 }
 
 // Delete removes items. IDs the folder does not hold are returned as
@@ -194,6 +205,16 @@ func (a *Account) Get(ctx context.Context, kind Kind, ids ...string) ([]*Item, e
 	}
 	if len(fresh) > 0 {
 		a.rewrite(ctx, f, fresh, freshIDs, stale)
+	}
+	for i, id := range ids {
+		if out[i] == nil {
+			continue
+		}
+		uid := byID[id]
+		if nu, ok := f.rewritten[uid]; ok && f.cur.items[nu] == id {
+			uid = nu // the message rewritten into our form holds it now
+		}
+		out[i].StoreVersion = versionOf(f.cur.UIDValidity, uid)
 	}
 	return out, nil
 }

@@ -173,8 +173,9 @@ func (m *Metrics) login(result string) {
 func (m *Metrics) observe(op string, start time.Time, err error) {
 	result := "ok"
 	switch {
-	case err == nil, errors.Is(err, pim.ErrSyncPointInvalid):
-		// An outdated sync point is an answer, not a failure.
+	case err == nil, errors.Is(err, pim.ErrSyncPointInvalid),
+		errors.Is(err, pim.ErrVersionMismatch), errors.Is(err, pim.ErrNotFound):
+		// An outdated sync point or version is an answer, not a failure.
 	case errors.Is(err, pim.ErrAuthFailed):
 		result = "refused"
 	default:
@@ -220,12 +221,17 @@ func (a *measuredAuth) LoginAs(ctx context.Context, user string) (pim.Store, err
 	return a.m.store(st), err
 }
 
-// store wraps an open store.
+// store wraps an open store; a pim.Versioner stays one (and a store that
+// is none does not become one: a front asks by type assertion).
 func (m *Metrics) store(st pim.Store) pim.Store {
 	if st == nil {
 		return nil
 	}
-	return &measuredStore{st: st, m: m}
+	ms := &measuredStore{st: st, m: m}
+	if v, ok := st.(pim.Versioner); ok {
+		return &measuredVersioner{measuredStore: ms, v: v}
+	}
+	return ms
 }
 
 // conns counts IMAP connections opened (+1) and closed (-1); the
@@ -424,5 +430,35 @@ func (s *measuredStore) Close() error {
 	start := time.Now()
 	err := s.st.Close()
 	s.m.observe("logout", start, err)
+	return err
+}
+
+// measuredVersioner is a measuredStore on a pim.Versioner, which it
+// passes through, measured.
+type measuredVersioner struct {
+	*measuredStore
+	v pim.Versioner
+}
+
+var _ pim.Versioner = (*measuredVersioner)(nil)
+
+func (s *measuredVersioner) Versions(ctx context.Context, db pim.Kind) (map[string]string, []byte, error) {
+	start := time.Now()
+	vs, p, err := s.v.Versions(ctx, db)
+	s.m.observe("versions", start, err)
+	return vs, p, err
+}
+
+func (s *measuredVersioner) PutVersion(ctx context.Context, db pim.Kind, it *pim.Item, want string) error {
+	start := time.Now()
+	err := s.v.PutVersion(ctx, db, it, want)
+	s.m.observe("put_version", start, err)
+	return err
+}
+
+func (s *measuredVersioner) DeleteVersion(ctx context.Context, db pim.Kind, id, want string) error {
+	start := time.Now()
+	err := s.v.DeleteVersion(ctx, db, id, want)
+	s.m.observe("delete_version", start, err)
 	return err
 }

@@ -91,6 +91,10 @@ func storeError(err error) error {
 		return &mappedError{err, pim.ErrAuthFailed}
 	case errors.Is(err, imapstore.ErrInvalidItem) && !errors.Is(err, pim.ErrInvalidItem):
 		return &mappedError{err, pim.ErrInvalidItem}
+	case errors.Is(err, imapstore.ErrVersionMismatch) && !errors.Is(err, pim.ErrVersionMismatch):
+		return &mappedError{err, pim.ErrVersionMismatch}
+	case errors.Is(err, imapstore.ErrNotFound) && !errors.Is(err, pim.ErrNotFound):
+		return &mappedError{err, pim.ErrNotFound}
 	}
 	return err
 }
@@ -225,7 +229,7 @@ func (s *accountStore) Get(ctx context.Context, db pim.Kind, ids ...string) ([]*
 	out := make([]*pim.Item, len(items))
 	for i, it := range items {
 		if it != nil {
-			out[i] = &pim.Item{ID: it.ID, Data: it.Data}
+			out[i] = &pim.Item{ID: it.ID, Data: it.Data, Version: it.StoreVersion}
 		}
 	}
 	return out, nil
@@ -244,9 +248,53 @@ func (s *accountStore) Put(ctx context.Context, db pim.Kind, items ...*pim.Item)
 		return storeError(err)
 	}
 	for i, it := range in {
-		items[i].ID, items[i].Data = it.ID, it.Data
+		items[i].ID, items[i].Data, items[i].Version = it.ID, it.Data, it.StoreVersion
 	}
 	return nil
+}
+
+// accountStore keeps a version per item: its message (see
+// imapstore.Account.PutVersion).
+var _ pim.Versioner = (*accountStore)(nil)
+
+// Versions implements pim.Versioner; the point is encoded as Changes's.
+func (s *accountStore) Versions(ctx context.Context, db pim.Kind) (map[string]string, []byte, error) {
+	kind, err := kindOf(db)
+	if err != nil {
+		return nil, nil, err
+	}
+	vs, sp, err := s.acct.Versions(ctx, kind)
+	if err != nil {
+		return nil, nil, storeError(err)
+	}
+	point, err := s.acct.EncodePoint(sp)
+	if err != nil {
+		return nil, nil, err
+	}
+	return vs, point, nil
+}
+
+// PutVersion implements pim.Versioner.
+func (s *accountStore) PutVersion(ctx context.Context, db pim.Kind, it *pim.Item, want string) error {
+	kind, err := kindOf(db)
+	if err != nil {
+		return err
+	}
+	in := &imapstore.Item{ID: it.ID, Data: it.Data}
+	if err := s.acct.PutVersion(ctx, kind, in, want); err != nil {
+		return storeError(err)
+	}
+	it.ID, it.Data, it.Version = in.ID, in.Data, in.StoreVersion
+	return nil
+}
+
+// DeleteVersion implements pim.Versioner.
+func (s *accountStore) DeleteVersion(ctx context.Context, db pim.Kind, id, want string) error {
+	kind, err := kindOf(db)
+	if err != nil {
+		return err
+	}
+	return storeError(s.acct.DeleteVersion(ctx, kind, id, want))
 }
 
 func (s *accountStore) Delete(ctx context.Context, db pim.Kind, ids ...string) ([]string, error) {

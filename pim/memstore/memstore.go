@@ -7,8 +7,9 @@
 // is the versions a session saw (opaque bytes to the engine), changes are
 // found by difference, and Advance folds a session's own writes into its
 // point. It has the optional capabilities too (pim.QuickStore,
-// pim.PointDeltas, pim.StateBatch), and what tests need beyond the
-// contract: counters (Stats), fault hooks and a view of the contents.
+// pim.PointDeltas, pim.StateBatch, pim.Versioner), and what tests need
+// beyond the contract: counters (Stats), fault hooks and a view of the
+// contents.
 package memstore
 
 import (
@@ -20,6 +21,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -41,6 +43,10 @@ const (
 	OpSaveState   Op = "SaveState"
 	OpDeleteState Op = "DeleteState"
 	OpListState   Op = "ListState"
+
+	OpVersions      Op = "Versions"
+	OpPutVersion    Op = "PutVersion"
+	OpDeleteVersion Op = "DeleteVersion"
 )
 
 // Options configure a Store; the zero value is a store like the real one.
@@ -66,8 +72,8 @@ type Options struct {
 	// or state key it is for (the first one for LoadStates); an error it
 	// returns is the operation's, which then does nothing.
 	Fault func(op Op, name string) error
-	// FaultAfter, when set, is asked after a Put, Delete, SaveState or
-	// DeleteState has written: an error it returns is the operation's,
+	// FaultAfter, when set, is asked after a Put, Delete, SaveState,
+	// DeleteState, PutVersion or DeleteVersion has written: an error it returns is the operation's,
 	// as when a connection breaks after the write.
 	FaultAfter func(op Op, name string) error
 }
@@ -250,7 +256,7 @@ func (s *Store) Get(_ context.Context, db pim.Kind, ids ...string) ([]*pim.Item,
 			if s.opts.CopyGets {
 				d = bytes.Clone(d)
 			}
-			out[i] = &pim.Item{ID: id, Data: d}
+			out[i] = &pim.Item{ID: id, Data: d, Version: strconv.Itoa(s.version[db][id])}
 		}
 	}
 	return out, nil
@@ -287,8 +293,80 @@ func (s *Store) Put(_ context.Context, db pim.Kind, items ...*pim.Item) error {
 		stored[it.ID] = it.Data
 		s.seq++
 		s.version[db][it.ID] = s.seq
+		it.Version = strconv.Itoa(s.seq)
 	}
 	return s.faultAfter(OpPut, string(db))
+}
+
+// Versions implements pim.Versioner: an item's version is the store's
+// counter when it was last written, in decimal.
+func (s *Store) Versions(_ context.Context, db pim.Kind) (map[string]string, []byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fault(OpVersions, string(db)); err != nil {
+		return nil, nil, err
+	}
+	out := make(map[string]string, len(s.version[db]))
+	for id, v := range s.version[db] {
+		out[id] = strconv.Itoa(v)
+	}
+	return out, s.point(db), nil
+}
+
+// versionOf is item id's version in db, "" when there is no such item.
+func (s *Store) versionOf(db pim.Kind, id string) string {
+	v, ok := s.version[db][id]
+	if !ok {
+		return ""
+	}
+	return strconv.Itoa(v)
+}
+
+// PutVersion implements pim.Versioner, as Put (Lose aside) does for one
+// item if it is at want.
+func (s *Store) PutVersion(_ context.Context, db pim.Kind, it *pim.Item, want string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fault(OpPutVersion, string(db)); err != nil {
+		return err
+	}
+	if it.ID == "" {
+		return fmt.Errorf("memstore: PutVersion needs an item ID: %w", pim.ErrInvalidItem)
+	}
+	if !s.opts.Lenient {
+		if err := check(db, it.Data); err != nil {
+			return fmt.Errorf("memstore: item %q: %w: %v", it.ID, pim.ErrInvalidItem, err)
+		}
+	}
+	if got := s.versionOf(db, it.ID); got != want {
+		return fmt.Errorf("memstore: item %q is at %q, not %q: %w", it.ID, got, want, pim.ErrVersionMismatch)
+	}
+	s.stats.Puts++
+	delete(s.heads, db)
+	s.db(db)[it.ID] = it.Data
+	s.seq++
+	s.version[db][it.ID] = s.seq
+	it.Version = strconv.Itoa(s.seq)
+	return s.faultAfter(OpPutVersion, string(db))
+}
+
+// DeleteVersion implements pim.Versioner.
+func (s *Store) DeleteVersion(_ context.Context, db pim.Kind, id, want string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fault(OpDeleteVersion, string(db)); err != nil {
+		return err
+	}
+	switch got := s.versionOf(db, id); {
+	case got == "":
+		return fmt.Errorf("memstore: item %q: %w", id, pim.ErrNotFound)
+	case got != want:
+		return fmt.Errorf("memstore: item %q is at %q, not %q: %w", id, got, want, pim.ErrVersionMismatch)
+	}
+	delete(s.heads, db)
+	delete(s.items[db], id)
+	delete(s.version[db], id)
+	return s.faultAfter(OpDeleteVersion, string(db))
 }
 
 // check tells whether data is one object of db's kind: a VCARD for
@@ -546,4 +624,5 @@ var (
 	_ pim.QuickStore  = (*Store)(nil)
 	_ pim.PointDeltas = (*Store)(nil)
 	_ pim.StateBatch  = (*Store)(nil)
+	_ pim.Versioner   = (*Store)(nil)
 )

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) pim.Store, opts *Options) {
 		{"QuickStore", c.quick},
 		{"PointDeltas", c.pointDeltas},
 		{"StateBatch", c.stateBatch},
+		{"Versions", c.versions},
 		{"Replica", c.replica},
 		{"ReplicaFilter", c.replicaFilter},
 	} {
@@ -476,5 +477,98 @@ func (c *contract) stateBatch(t *testing.T, s pim.Store) {
 	}
 	if _, ok := got["device/x/none"]; ok {
 		t.Error("LoadStates holds a record that does not exist")
+	}
+}
+
+func (c *contract) versions(t *testing.T, s pim.Store) {
+	v, ok := s.(pim.Versioner)
+	if !ok {
+		t.Skip("not a pim.Versioner")
+	}
+	list := func(what string) (map[string]string, []byte) {
+		t.Helper()
+		vs, p, err := v.Versions(ctx, "contacts")
+		if err != nil || p == nil {
+			t.Fatalf("Versions %s: %v, point %v", what, err, p)
+		}
+		return vs, p
+	}
+	// Put and Get name the version that Versions lists.
+	a := &pim.Item{Data: Card("Vera Alpha")}
+	if err := s.Put(ctx, "contacts", a); err != nil {
+		t.Fatal(err)
+	}
+	vs, p0 := list("after a Put")
+	if a.Version == "" || vs[a.ID] != a.Version || len(vs) != 1 {
+		t.Fatalf("Put gave version %q; Versions lists %v", a.Version, vs)
+	}
+	got, err := s.Get(ctx, "contacts", a.ID)
+	if err != nil || got[0] == nil || got[0].Version != a.Version {
+		t.Fatalf("Get: %v, %v; want version %q", itemsString(got), err, a.Version)
+	}
+	put(t, s, "calendar", Event("Elsewhere"))
+	if vs2, _ := list("after a write elsewhere"); vs2[a.ID] != a.Version {
+		t.Errorf("a write to another database changed the version: %q → %q", a.Version, vs2[a.ID])
+	}
+
+	// A write at the current version succeeds and makes a new one.
+	b := &pim.Item{ID: a.ID, Data: Card("Vera Alpha Edited")}
+	if err := v.PutVersion(ctx, "contacts", b, a.Version); err != nil {
+		t.Fatalf("PutVersion at the current version: %v", err)
+	}
+	if b.Version == "" || b.Version == a.Version {
+		t.Fatalf("PutVersion gave version %q (was %q)", b.Version, a.Version)
+	}
+	if vs, _ := list("after PutVersion"); vs[a.ID] != b.Version {
+		t.Errorf("Versions lists %q after PutVersion, want %q", vs[a.ID], b.Version)
+	}
+	// The listing's point is one Changes takes: the write is since it.
+	wantChanges(t, "since the listing before PutVersion", changes(t, s, "contacts", p0), nil, []string{a.ID}, nil)
+
+	// A write at an old version is refused and changes nothing.
+	stale := &pim.Item{ID: a.ID, Data: Card("Vera Lost Update")}
+	if err := v.PutVersion(ctx, "contacts", stale, a.Version); !errors.Is(err, pim.ErrVersionMismatch) {
+		t.Errorf("PutVersion at an old version: %v, want ErrVersionMismatch", err)
+	}
+	if err := v.PutVersion(ctx, "contacts", &pim.Item{ID: a.ID, Data: Card("Vera New")}, ""); !errors.Is(err, pim.ErrVersionMismatch) {
+		t.Errorf("PutVersion of a new item over an existing one: %v, want ErrVersionMismatch", err)
+	}
+	got, _ = s.Get(ctx, "contacts", a.ID)
+	if !holds(got[0], "Vera Alpha Edited") || got[0].Version != b.Version {
+		t.Errorf("after refused writes the item is %s, want the edited one at %q", itemsString(got), b.Version)
+	}
+
+	// "" creates an item of the given ID, once.
+	n := &pim.Item{ID: "dav-new-1", Data: Card("Nadia New")}
+	if err := v.PutVersion(ctx, "contacts", n, ""); err != nil {
+		t.Fatalf("PutVersion of a new item: %v", err)
+	}
+	if n.ID != "dav-new-1" || n.Version == "" {
+		t.Errorf("new item: ID %q, version %q", n.ID, n.Version)
+	}
+	if err := v.PutVersion(ctx, "contacts", &pim.Item{ID: "dav-new-1", Data: Card("Nadia Twice")}, ""); !errors.Is(err, pim.ErrVersionMismatch) {
+		t.Errorf("second create of the same ID: %v, want ErrVersionMismatch", err)
+	}
+	if err := v.PutVersion(ctx, "contacts", &pim.Item{ID: "dav-none", Data: Card("Nobody")}, n.Version); !errors.Is(err, pim.ErrVersionMismatch) {
+		t.Errorf("PutVersion of a missing item at a version: %v, want ErrVersionMismatch", err)
+	}
+	if err := v.PutVersion(ctx, "contacts", &pim.Item{ID: "dav-bad", Data: []byte("not a card")}, ""); !errors.Is(err, pim.ErrInvalidItem) {
+		t.Errorf("PutVersion of no card: %v, want ErrInvalidItem", err)
+	}
+
+	// DeleteVersion: only at the current version; a missing item is
+	// ErrNotFound.
+	if err := v.DeleteVersion(ctx, "contacts", n.ID, a.Version); !errors.Is(err, pim.ErrVersionMismatch) {
+		t.Errorf("DeleteVersion at another version: %v, want ErrVersionMismatch", err)
+	}
+	if err := v.DeleteVersion(ctx, "contacts", n.ID, n.Version); err != nil {
+		t.Errorf("DeleteVersion at the current version: %v", err)
+	}
+	if err := v.DeleteVersion(ctx, "contacts", n.ID, n.Version); !errors.Is(err, pim.ErrNotFound) {
+		t.Errorf("DeleteVersion of a deleted item: %v, want ErrNotFound", err)
+	}
+	vs, _ = list("at the end")
+	if len(vs) != 1 || vs[a.ID] != b.Version {
+		t.Errorf("Versions at the end: %v, want only %s at %q", vs, a.ID, b.Version)
 	}
 }

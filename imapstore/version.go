@@ -1,0 +1,237 @@
+package imapstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// An item's version is the message that holds it: every write of an item
+// appends a new message, and a message never changes, so
+// "<UIDVALIDITY>.<UID>" of its newest message names what the item holds
+// for as long as the folder lives (flags are no content: they change no
+// version).
+//
+// IMAP has no transactions, so a write at an expected version
+// (PutVersion) is made safe against the other writers of the folder
+// (another Account of the user: a SyncML session, a DAV request; a mail
+// client) by looking again after the write:
+//
+//  1. Refresh the index; the item's newest message must be want's (none
+//     for "").
+//  2. Append the new version, flagged pending (pendingFlag), and learn
+//     its UID from APPENDUID.
+//  3. Refresh the index again, keeping every message of the item.
+//  4. A message of the item other than want's and ours (someone wrote it
+//     since step 1), or want's gone without one (someone deleted the
+//     item since step 1): ours is removed and the answer is
+//     ErrVersionMismatch; the other writer's version (or deletion)
+//     stays. Else want's message is removed and the pending flag cleared.
+//
+// Against a plain Put of the same item on another connection (append W,
+// then remove the messages its index had before), which is
+// last-writer-wins by design:
+//   - W before step 1: PutVersion sees W (or W and want's) as newest: a
+//     mismatch, nothing written.
+//   - W between steps 1 and 3 (W below or above our UID): step 3 sees W,
+//     since the Put removes only what it knew before its append and W is
+//     its own: PutVersion removes its message; W stays.
+//   - W after step 3: PutVersion has succeeded and the Put replaces its
+//     version later, as a later write does; the Put's own removal takes
+//     what its index knew (want's message, perhaps ours: it then saw
+//     ours, so it came after it).
+//
+// So when PutVersion returns nil, no version made after want was
+// dropped by it. What could still drop one is another connection's
+// clean-up of an item with two messages (dropOldVersions, for a crash
+// between a Put's append and its removal), which keeps only the newest:
+// run between steps 2 and 3 it would remove W below our message and step
+// 3 would find nothing to tell. It therefore leaves alone an item one of
+// whose messages is pending, or one of whose messages it listed is gone
+// by the time it looks at their flags. A PutVersion that dies after step
+// 2 leaves its message pending; the item's next write removes it, and a
+// message pending for longer than pendingFor is taken for such a
+// leftover (a PutVersion takes milliseconds).
+//
+// A plain Delete that runs between steps 1 and 3 and does not know our
+// message removes want's: step 4 then sees want's gone and answers
+// ErrVersionMismatch, so the deletion stays. A mail client that edits
+// the item in between makes a message of its own, which step 3 sees.
+
+// pendingFlag marks the message of a PutVersion that has not decided yet
+// whether it stays: dropOldVersions leaves its item alone.
+const pendingFlag imap.Flag = "$SyncMLPending"
+
+// pendingFor is how long after its APPEND a pending message is taken for
+// a PutVersion still deciding; older, it is one that died.
+const pendingFor = 10 * time.Minute
+
+// versionOf names the version held by message uid of a folder of
+// UIDVALIDITY uidValidity; "" for no message.
+func versionOf(uidValidity uint32, uid imap.UID) string {
+	if uid == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d.%d", uidValidity, uid)
+}
+
+// Versions returns the version (Item.StoreVersion) of every item of the
+// kind's folder by ID, from the folder's index brought up to date as
+// Changes does (no item is read), and the sync point the listing is of.
+// An item another connection is writing at that moment may be listed at
+// its new version, which that write may yet take back.
+func (a *Account) Versions(ctx context.Context, kind Kind) (map[string]string, *SyncPoint, error) {
+	ctx, f, end, err := a.beginFolder(ctx, kind)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer end()
+	if err := a.refresh(ctx, f); err != nil {
+		return nil, nil, err
+	}
+	out := make(map[string]string, f.cur.Len())
+	for id, uid := range f.cur.byID() {
+		out[id] = versionOf(f.cur.UIDValidity, uid)
+	}
+	return out, f.cur.Clone(), nil
+}
+
+// PutVersion stores it (it.ID set) as Put does, if the item is still at
+// version want ("": no item of that ID exists), and fills in
+// it.StoreVersion. ErrVersionMismatch, with nothing changed, when another
+// version is there or another writer wrote (or deleted) the item
+// meanwhile: that writer's version stays. See the comment at the top of
+// version.go for why. It needs UIDPLUS (APPENDUID) to know its own
+// message from another writer's.
+func (a *Account) PutVersion(ctx context.Context, kind Kind, it *Item, want string) error {
+	if err := kind.check(); err != nil {
+		return err
+	}
+	if it.ID == "" {
+		return fmt.Errorf("%w: PutVersion needs an item ID", ErrInvalidItem)
+	}
+	now := time.Now()
+	ids, infos, err := prepareItems(kind, []*Item{it}, now)
+	if err != nil {
+		return err
+	}
+	id := ids[0]
+	ctx, f, end, err := a.beginFolder(ctx, kind)
+	if err != nil {
+		return err
+	}
+	defer end()
+	if !a.caps.UIDPlus {
+		return fmt.Errorf("imapstore: user %q: folder %q: a write at a version needs UIDPLUS, which the server lacks", a.username, f.name)
+	}
+	if err := a.refresh(ctx, f); err != nil {
+		return err
+	}
+	validity, old := f.cur.UIDValidity, f.cur.newest(id)
+	if got := versionOf(validity, old); got != want {
+		return fmt.Errorf("%w: item %q is at %q, not %q", ErrVersionMismatch, id, got, want)
+	}
+	raw, err := buildItemMessage(kind, id, it.Data, infos[0], a.fromAddress(), now)
+	if err != nil {
+		return fmt.Errorf("imapstore: build message for item %q: %w", id, err)
+	}
+	m := newAppendMessage(raw, now)
+	m.Flags = append(m.Flags, string(pendingFlag))
+	uids, err := a.appendAll(ctx, f, []appendMessage{m})
+	if err != nil {
+		return err
+	}
+	if len(uids) != 1 {
+		return fmt.Errorf("imapstore: user %q: folder %q: append of item %q: no APPENDUID", a.username, f.name, id)
+	}
+	mine := uids[0]
+	f.cur.set(mine, id)
+	if err := a.scan(ctx, f, false); err != nil {
+		return err
+	}
+	if f.cur.UIDValidity != validity {
+		// The folder was made anew meanwhile: ours went with the old one.
+		return fmt.Errorf("%w: folder %q was made anew", ErrVersionMismatch, f.name)
+	}
+	held := f.cur.uidsOf(id)
+	hasMine, hasOld := slices.Contains(held, mine), old != 0 && slices.Contains(held, old)
+	others := slices.DeleteFunc(held, func(u imap.UID) bool { return u == mine || u == old })
+	if len(others) > 0 || (old != 0 && !hasOld && hasMine) {
+		if hasMine {
+			if err := a.expunge(ctx, f, []imap.UID{mine}); err != nil {
+				return err
+			}
+		}
+		if len(others) > 0 {
+			return fmt.Errorf("%w: item %q was written meanwhile", ErrVersionMismatch, id)
+		}
+		return fmt.Errorf("%w: item %q was deleted meanwhile", ErrVersionMismatch, id)
+	}
+	it.ID, it.StoreVersion = id, versionOf(validity, mine)
+	if !hasMine {
+		// A later writer, who saw ours, replaced or deleted it already.
+		return nil
+	}
+	if hasOld {
+		if err := a.expunge(ctx, f, []imap.UID{old}); err != nil {
+			return err
+		}
+	}
+	if err := a.c.Store(imap.UIDSetNum(mine), &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: []imap.Flag{pendingFlag}}, nil).Close(); err != nil {
+		// The item is written: only the clean-up of its crash leftovers
+		// waits for its next write.
+		a.opts.Logger.Warn("imapstore: clearing the pending flag failed", "user", a.username, "folder", f.name, "err", err)
+	}
+	return nil
+}
+
+// DeleteVersion removes item id if it is still at version want.
+// ErrVersionMismatch when it is at another, ErrNotFound when the folder
+// does not hold it.
+func (a *Account) DeleteVersion(ctx context.Context, kind Kind, id, want string) error {
+	ctx, f, end, err := a.beginFolder(ctx, kind)
+	if err != nil {
+		return err
+	}
+	defer end()
+	if err := a.refresh(ctx, f); err != nil {
+		return err
+	}
+	uids := f.cur.uidsOf(id)
+	if len(uids) == 0 {
+		return fmt.Errorf("%w: item %q", ErrNotFound, id)
+	}
+	if got := versionOf(f.cur.UIDValidity, uids[len(uids)-1]); got != want {
+		return fmt.Errorf("%w: item %q is at %q, not %q", ErrVersionMismatch, id, got, want)
+	}
+	return a.expunge(ctx, f, uids)
+}
+
+// pendingItems returns the items of messages uids (of f, selected) that
+// dropOldVersions must leave alone: one of their messages is pending (a
+// PutVersion under way, appended less than pendingFor ago), or is gone
+// since it was listed (so its newest listed message may not be there).
+func (a *Account) pendingItems(ctx context.Context, f *folder, uids []imap.UID) (map[string]bool, error) {
+	msgs, err := a.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, Flags: true, InternalDate: true}).Collect()
+	if err != nil {
+		return nil, a.errorf(ctx, f, "fetch flags", err)
+	}
+	seen := make(map[imap.UID]bool, len(msgs))
+	skip := map[string]bool{}
+	for _, m := range msgs {
+		seen[m.UID] = true
+		pending := slices.Contains(m.Flags, pendingFlag) && time.Since(m.InternalDate) < pendingFor
+		if pending || slices.Contains(m.Flags, imap.FlagDeleted) {
+			skip[f.cur.items[m.UID]] = true
+		}
+	}
+	for _, uid := range uids {
+		if !seen[uid] {
+			skip[f.cur.items[uid]] = true
+		}
+	}
+	return skip, nil
+}
