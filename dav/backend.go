@@ -139,50 +139,58 @@ func (q *request) all(ctx context.Context) ([]*pim.Item, error) {
 
 // put writes data as item p, as the request's If-Match / If-None-Match
 // say: "*" in If-None-Match, only if there is none; a version in
-// If-Match, only if the item is still at it. The ETag is the new
-// version, "" when the store changed what it was sent (a vCard 4.0 kept
-// as 3.0, a UID added): the client then reads the item again.
-func (q *request) put(ctx context.Context, p string, data []byte, ifMatch, ifNoneMatch webdav.ConditionalMatch) (resource, string, error) {
-	res, err := q.object(p)
+// If-Match, only if the item is still at it. The version returned is
+// the new one, "" when the store changed what it was sent (a vCard 4.0
+// kept as 3.0, a UID added): the client then reads the item again.
+// created tells a new item from a replaced one.
+func (q *request) put(ctx context.Context, p string, data []byte, ifMatch, ifNoneMatch webdav.ConditionalMatch) (res resource, version string, created bool, err error) {
+	res, err = q.object(p)
 	if err != nil {
-		return res, "", err
+		return res, "", false, err
 	}
 	kind := res.coll.kind
 	it := &pim.Item{ID: res.id, Data: data}
+	v, err := q.versioner()
+	if err != nil {
+		return res, "", false, err
+	}
+	want := ""
 	switch {
-	case ifNoneMatch.IsWildcard() || ifMatch.IsSet():
-		v, err := q.versioner()
-		if err != nil {
-			return res, "", err
+	case ifMatch.IsSet() && !ifMatch.IsWildcard():
+		if want, err = ifMatch.ETag(); err != nil {
+			return res, "", false, httpError(http.StatusBadRequest, "dav: If-Match: %v", err)
 		}
-		want := ""
-		if ifMatch.IsWildcard() {
-			cur, err := q.currentVersion(ctx, v, kind, res.id)
-			if err != nil {
-				return res, "", err
-			}
-			if cur == "" {
-				return res, "", httpError(http.StatusPreconditionFailed, "dav: no item %q to replace", res.name)
-			}
-			want = cur
-		} else if ifMatch.IsSet() {
-			if want, err = ifMatch.ETag(); err != nil {
-				return res, "", httpError(http.StatusBadRequest, "dav: If-Match: %v", err)
-			}
-		}
-		if err := v.PutVersion(ctx, kind, it, want); err != nil {
-			return res, "", storeError(err)
-		}
+	case ifNoneMatch.IsWildcard():
+		// want "": only if there is none.
 	default:
-		if err := q.st.Put(ctx, kind, it); err != nil {
-			return res, "", storeError(err)
+		// No condition, If-Match *, or If-None-Match of versions: the
+		// write is at the version there is now, which it names.
+		if want, err = q.currentVersion(ctx, v, kind, res.id); err != nil {
+			return res, "", false, err
 		}
+		if ifMatch.IsWildcard() && want == "" {
+			return res, "", false, httpError(http.StatusPreconditionFailed, "dav: no item %q to replace", res.name)
+		}
+		if ifNoneMatch.IsSet() && matches(string(ifNoneMatch), want) {
+			return res, "", false, httpError(http.StatusPreconditionFailed, "dav: item %q is at a version If-None-Match names", res.name)
+		}
+	}
+	err = v.PutVersion(ctx, kind, it, want)
+	if errors.Is(err, pim.ErrVersionMismatch) && !ifMatch.IsSet() && !ifNoneMatch.IsSet() {
+		// An unconditional PUT is the last writer: another writer came
+		// in between; look once more and write over it.
+		if want, err = q.currentVersion(ctx, v, kind, res.id); err == nil {
+			err = v.PutVersion(ctx, kind, it, want)
+		}
+	}
+	if err != nil {
+		return res, "", false, storeError(err)
 	}
 	q.h.log().Info("DAV item stored", "user", q.user, "collection", res.coll.name, "item", res.id)
 	if !bytes.Equal(it.Data, data) {
-		return res, "", nil
+		return res, "", want == "", nil
 	}
-	return res, it.Version, nil
+	return res, it.Version, want == "", nil
 }
 
 func (q *request) currentVersion(ctx context.Context, v pim.Versioner, kind pim.Kind, id string) (string, error) {
@@ -308,14 +316,14 @@ func (b *cardBackend) QueryAddressObjects(ctx context.Context, p string, query *
 	if err != nil {
 		return nil, wd(err)
 	}
-	if len(query.PropFilters) == 0 {
-		// No filter matches every card (RFC 6352, 8.6); go-webdav's
-		// anyof of no filters would match none.
-		q := *query
-		q.FilterTest = carddav.FilterAllOf
-		query = &q
+	var matched []carddav.AddressObject
+	for _, ao := range all {
+		if matchCard(query, ao.Card) {
+			matched = append(matched, ao)
+		}
 	}
-	return carddav.Filter(query, all)
+	// What is left for go-webdav: the properties asked for, the limit.
+	return carddav.Filter(&carddav.AddressBookQuery{DataRequest: query.DataRequest, FilterTest: carddav.FilterAllOf, Limit: query.Limit}, matched)
 }
 
 func (b *cardBackend) PutAddressObject(ctx context.Context, p string, card vcard.Card, opts *carddav.PutAddressObjectOptions) (*carddav.AddressObject, error) {
@@ -323,11 +331,11 @@ func (b *cardBackend) PutAddressObject(ctx context.Context, p string, card vcard
 	if err := vcard.NewEncoder(&buf).Encode(card); err != nil {
 		return nil, wd(httpError(http.StatusBadRequest, "dav: vCard: %v", err))
 	}
-	res, etag, err := b.q.put(ctx, p, buf.Bytes(), opts.IfMatch, opts.IfNoneMatch)
+	res, version, _, err := b.q.put(ctx, p, buf.Bytes(), opts.IfMatch, opts.IfNoneMatch)
 	if err != nil {
 		return nil, wd(err)
 	}
-	return &carddav.AddressObject{Path: b.q.hrefs().object(b.q.user, res.coll, res.id), ETag: etag}, nil
+	return &carddav.AddressObject{Path: b.q.hrefs().object(b.q.user, res.coll, res.id), ETag: version}, nil
 }
 
 func (b *cardBackend) DeleteAddressObject(ctx context.Context, p string) error {
@@ -409,7 +417,13 @@ func (b *calBackend) QueryCalendarObjects(ctx context.Context, p string, query *
 	if err != nil {
 		return nil, wd(err)
 	}
-	return caldav.Filter(query, all)
+	out := all[:0]
+	for _, co := range all {
+		if co.Data != nil && matchCalendar(query.CompFilter, co.Data) {
+			out = append(out, co)
+		}
+	}
+	return out, nil
 }
 
 func (b *calBackend) PutCalendarObject(ctx context.Context, p string, cal *ical.Calendar, opts *caldav.PutCalendarObjectOptions) (*caldav.CalendarObject, error) {
@@ -420,11 +434,11 @@ func (b *calBackend) PutCalendarObject(ctx context.Context, p string, cal *ical.
 	if err := ical.NewEncoder(&buf).Encode(cal); err != nil {
 		return nil, wd(httpError(http.StatusBadRequest, "dav: iCalendar: %v", err))
 	}
-	res, etag, err := b.q.put(ctx, p, buf.Bytes(), opts.IfMatch, opts.IfNoneMatch)
+	res, version, _, err := b.q.put(ctx, p, buf.Bytes(), opts.IfMatch, opts.IfNoneMatch)
 	if err != nil {
 		return nil, wd(err)
 	}
-	return &caldav.CalendarObject{Path: b.q.hrefs().object(b.q.user, res.coll, res.id), ETag: etag}, nil
+	return &caldav.CalendarObject{Path: b.q.hrefs().object(b.q.user, res.coll, res.id), ETag: version}, nil
 }
 
 func (b *calBackend) DeleteCalendarObject(ctx context.Context, p string) error {

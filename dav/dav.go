@@ -25,6 +25,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,6 +89,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer st.Close()
 	colls := collections(h.ContactFolders)
 	res, ok := parsePath(p, colls)
+	if res.home == homeContacts && res.level == levelHome {
+		// The address book home, or a name in it that is not one of the
+		// configured books: the Contacts folder's sub-folders are books
+		// too (one LIST, only then).
+		colls = h.withSubFolders(ctx, st, user)
+		res, ok = parsePath(p, colls)
+	}
 	switch {
 	case !ok && (r.Method == "MKCOL" || r.Method == "MKCALENDAR"):
 		http.Error(w, errNoNewCollections, http.StatusForbidden)
@@ -103,6 +111,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q.serve()
 }
 
+// withSubFolders is the tree's collections with every sub-folder of the
+// Contacts folder as an address book, besides the configured ones.
+func (h *Handler) withSubFolders(ctx context.Context, st pim.Store, user string) []collection {
+	subs, err := pim.SubFolders(ctx, st, pim.Contacts)
+	if err != nil {
+		h.log().Warn("DAV: listing the Contacts sub-folders failed", "user", user, "err", err)
+	}
+	folders := slices.Clone(h.ContactFolders)
+	for _, f := range subs {
+		if !slices.Contains(folders, f) {
+			folders = append(folders, f)
+		}
+	}
+	return collections(folders)
+}
+
 // loginFailed answers a login that did not open the store: 401 only for
 // wrong credentials, 503 when the mail server cannot answer, so that
 // nobody is asked to re-enter a right password.
@@ -114,12 +138,15 @@ func (h *Handler) loginFailed(w http.ResponseWriter, r *http.Request, user strin
 		return
 	}
 	h.log().Error("DAV login failed: mail server unavailable", "user", user, "err", err)
-	retry := h.RetryAfter
-	if retry <= 0 {
-		retry = time.Minute
-	}
-	w.Header().Set("Retry-After", fmt.Sprint(int(retry.Seconds())))
+	w.Header().Set("Retry-After", fmt.Sprint(int(h.retryAfter().Seconds())))
 	http.Error(w, "the mail server cannot answer now; try again later", http.StatusServiceUnavailable)
+}
+
+func (h *Handler) retryAfter() time.Duration {
+	if h.RetryAfter <= 0 {
+		return time.Minute
+	}
+	return h.RetryAfter
 }
 
 func (h *Handler) hrefs() hrefs { return hrefs{prefix: strings.TrimSuffix(h.Prefix, "/")} }
@@ -177,11 +204,14 @@ func (q *request) serve() {
 		}
 		q.itemHandler().ServeHTTP(w, r)
 	case http.MethodGet, http.MethodHead, http.MethodPut:
-		if !obj {
+		switch {
+		case !obj:
 			q.notAllowed()
-			return
+		case r.Method == http.MethodPut:
+			q.putObject()
+		default:
+			q.getObject()
 		}
-		q.itemHandler().ServeHTTP(w, r)
 	case "MKCOL", "MKCALENDAR":
 		// The collections are the mailbox's folders, which this server
 		// does not make on a client's word.

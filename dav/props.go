@@ -3,6 +3,7 @@ package dav
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -325,7 +326,7 @@ func (q *request) collectionProps(c *collection, withToken bool) (props, error) 
 func memberProps(c *collection, version string) props {
 	return props{
 		dav("resourcetype"):   "",
-		dav("getetag"):        textXML(`"` + version + `"`),
+		dav("getetag"):        textXML(etag(version)),
 		dav("getcontenttype"): textXML(c.contentType()),
 	}
 }
@@ -339,8 +340,12 @@ func (q *request) fail(err error) {
 	if code >= 500 {
 		q.h.log().Error("DAV request failed", "user", q.user, "method", q.r.Method, "path", q.r.URL.Path, "err", err)
 	}
+	msg := err.Error()
 	if code == http.StatusServiceUnavailable {
-		q.w.Header().Set("Retry-After", "60")
+		q.w.Header().Set("Retry-After", fmt.Sprint(int(q.h.retryAfter().Seconds())))
+		msg = "the mail server cannot answer now; try again later"
+	} else if code >= 500 {
+		msg = http.StatusText(code) // the details are in the log
 	}
-	http.Error(q.w, err.Error(), code)
+	http.Error(q.w, msg, code)
 }

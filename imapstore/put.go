@@ -152,38 +152,19 @@ func (a *Account) Get(ctx context.Context, kind Kind, ids ...string) ([]*Item, e
 			break
 		}
 	}
-	var set imap.UIDSet
-	byID := make(map[string]imap.UID, len(ids))
-	for _, id := range ids {
-		if uid := f.cur.newest(id); uid != 0 {
-			set.AddNum(uid)
-			byID[id] = uid
-		}
-	}
 	out := make([]*Item, len(ids))
-	if len(set) == 0 {
-		return out, nil
+	byID, byUID, err := a.fetchNewest(ctx, f, ids)
+	if err != nil || len(byID) == 0 {
+		return out, err
 	}
 	now := time.Now()
 	var fresh []appendMessage
 	var freshIDs []string
 	var stale []imap.UID
-	if err := a.selectFolder(ctx, f); err != nil {
-		return nil, err
-	}
-	body := &imap.FetchItemBodySection{Peek: true}
-	msgs, err := a.c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{body}}).Collect()
-	if err != nil {
-		return nil, a.errorf(ctx, f, "fetch", err)
-	}
-	byUID := make(map[imap.UID][]byte, len(msgs))
-	for _, m := range msgs {
-		byUID[m.UID] = m.FindBodySection(body)
-	}
 	for i, id := range ids {
 		raw, ok := byUID[byID[id]]
 		if !ok {
-			continue // expunged meanwhile
+			continue // expunged meanwhile, with no newer message
 		}
 		pm, err := parseItemMessage(kind, raw)
 		if err != nil {
@@ -217,6 +198,49 @@ func (a *Account) Get(ctx context.Context, kind Kind, ids ...string) ([]*Item, e
 		out[i].StoreVersion = versionOf(f.cur.UIDValidity, uid)
 	}
 	return out, nil
+}
+
+// fetchNewest reads the newest message of each item of ids that f's
+// index knows: the UID of each by ID, and each message by UID. A message
+// another connection expunged since the index was brought up to date (it
+// replaced or deleted the item) makes it look again, once, so that an
+// item replaced meanwhile is read at its new message, not missed.
+func (a *Account) fetchNewest(ctx context.Context, f *folder, ids []string) (map[string]imap.UID, map[imap.UID][]byte, error) {
+	body := &imap.FetchItemBodySection{Peek: true}
+	for attempt := 0; ; attempt++ {
+		var set imap.UIDSet
+		byID := make(map[string]imap.UID, len(ids))
+		for _, id := range ids {
+			if uid := f.cur.newest(id); uid != 0 {
+				set.AddNum(uid)
+				byID[id] = uid
+			}
+		}
+		if len(set) == 0 {
+			return nil, nil, nil
+		}
+		if err := a.selectFolder(ctx, f); err != nil {
+			return nil, nil, err
+		}
+		msgs, err := a.c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{body}}).Collect()
+		if err != nil {
+			return nil, nil, a.errorf(ctx, f, "fetch", err)
+		}
+		byUID := make(map[imap.UID][]byte, len(msgs))
+		for _, m := range msgs {
+			// A message expunged by another session that this one has
+			// not been told of yet comes with no body (Dovecot).
+			if raw := m.FindBodySection(body); len(raw) > 0 {
+				byUID[m.UID] = raw
+			}
+		}
+		if len(byUID) == len(byID) || attempt > 0 {
+			return byID, byUID, nil
+		}
+		if err := a.refresh(ctx, f); err != nil {
+			return nil, nil, err
+		}
+	}
 }
 
 // reform builds the message of our form for an item read from a message

@@ -338,7 +338,11 @@ func (a *Account) readStates(ctx context.Context, uids []imap.UID) ([]*StateReco
 	}
 	recs := make([]*StateRecord, 0, len(msgs))
 	for _, m := range msgs {
-		key, data, err := parseStateMessage(m.FindBodySection(body))
+		raw := m.FindBodySection(body)
+		if len(raw) == 0 {
+			continue // expunged by another session, which this one is not told yet
+		}
+		key, data, err := parseStateMessage(raw)
 		if err != nil {
 			return nil, a.errorf(ctx, f, fmt.Sprintf("read state UID %d", m.UID), err)
 		}

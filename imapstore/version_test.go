@@ -196,3 +196,27 @@ func TestPendingLeftAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestGetAfterReplaceElsewhere: an item another connection replaced
+// since this one's index was up to date is read at its new message, not
+// missed (its old message is gone).
+func TestGetAfterReplaceElsewhere(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, dovetest.ProfileFull)
+	a, b := e.dial(t), e.dial(t)
+	it := &Item{Data: vcard("g", "Before")}
+	mustPut(t, a, KindContacts, it)
+	if got, err := a.Get(ctx, KindContacts, it.ID); err != nil || got[0] == nil {
+		t.Fatalf("Get: %v %v", got, err)
+	}
+	mustPut(t, b, KindContacts, &Item{ID: it.ID, Data: vcard("g", "After")})
+	got, err := a.Get(ctx, KindContacts, it.ID)
+	if err != nil || got[0] == nil || !bytes.Contains(got[0].Data, []byte("FN:After")) {
+		t.Fatalf("Get after another connection's replace: %v, %v\n%s", got, err, got[0].Data)
+	}
+	vs, _, _ := b.Versions(ctx, KindContacts)
+	if got[0].StoreVersion != vs[it.ID] {
+		t.Errorf("Get's version %q, Versions' %q", got[0].StoreVersion, vs[it.ID])
+	}
+}

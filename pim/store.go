@@ -163,6 +163,23 @@ type Versioner interface {
 	DeleteVersion(ctx context.Context, db Kind, id, want string) error
 }
 
+// FolderLister is a Store whose databases have sub-databases (the
+// sub-folders of the Contacts folder, say) that it can list.
+type FolderLister interface {
+	// SubFolders lists the sub-databases of db as paths below it ("/"
+	// between levels; db.Sub(path) is each one's Kind), sorted.
+	SubFolders(ctx context.Context, db Kind) ([]string, error)
+}
+
+// SubFolders lists the sub-databases of db in st, none when st is no
+// FolderLister.
+func SubFolders(ctx context.Context, st Store, db Kind) ([]string, error) {
+	if fl, ok := st.(FolderLister); ok {
+		return fl.SubFolders(ctx, db)
+	}
+	return nil, nil
+}
+
 // ErrVersionMismatch is returned by a Versioner when the item is not at
 // the version a write expected (a lost update avoided: DAV's 412).
 var ErrVersionMismatch = errors.New("pim: item version changed")

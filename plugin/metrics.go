@@ -270,6 +270,15 @@ var (
 	_ pim.PointDeltas = (*measuredStore)(nil)
 )
 
+// SubFolders implements pim.FolderLister, through to the store when it
+// is one.
+func (s *measuredStore) SubFolders(ctx context.Context, db pim.Kind) ([]string, error) {
+	start := time.Now()
+	subs, err := pim.SubFolders(ctx, s.st, db)
+	s.m.observe("list_folders", start, err)
+	return subs, err
+}
+
 func (s *measuredStore) Changes(ctx context.Context, db pim.Kind, since []byte) (*pim.Changes, error) {
 	start := time.Now()
 	c, err := s.st.Changes(ctx, db, since)

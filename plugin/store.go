@@ -288,6 +288,17 @@ func (s *accountStore) PutVersion(ctx context.Context, db pim.Kind, it *pim.Item
 	return nil
 }
 
+// SubFolders implements pim.FolderLister: the IMAP folders below the
+// kind's folder.
+func (s *accountStore) SubFolders(ctx context.Context, db pim.Kind) ([]string, error) {
+	kind, err := kindOf(db)
+	if err != nil {
+		return nil, err
+	}
+	subs, err := s.acct.SubFolders(ctx, kind)
+	return subs, storeError(err)
+}
+
 // DeleteVersion implements pim.Versioner.
 func (s *accountStore) DeleteVersion(ctx context.Context, db pim.Kind, id, want string) error {
 	kind, err := kindOf(db)

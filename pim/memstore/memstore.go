@@ -369,6 +369,21 @@ func (s *Store) DeleteVersion(_ context.Context, db pim.Kind, id, want string) e
 	return s.faultAfter(OpDeleteVersion, string(db))
 }
 
+// SubFolders implements pim.FolderLister: the databases below db that
+// hold or held an item.
+func (s *Store) SubFolders(_ context.Context, db pim.Kind) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for k := range s.items {
+		if sub, ok := strings.CutPrefix(string(k), string(db)+"/"); ok && sub != "" {
+			out = append(out, sub)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 // check tells whether data is one object of db's kind: a VCARD for
 // contacts, a VCALENDAR with events for calendar, with tasks for tasks
 // (imapstore's rule, without its limits on UIDs).
@@ -621,8 +636,9 @@ func (s *Store) Unchanged(_ context.Context, db pim.Kind, head []byte) (bool, er
 }
 
 var (
-	_ pim.QuickStore  = (*Store)(nil)
-	_ pim.PointDeltas = (*Store)(nil)
-	_ pim.StateBatch  = (*Store)(nil)
-	_ pim.Versioner   = (*Store)(nil)
+	_ pim.QuickStore   = (*Store)(nil)
+	_ pim.PointDeltas  = (*Store)(nil)
+	_ pim.StateBatch   = (*Store)(nil)
+	_ pim.Versioner    = (*Store)(nil)
+	_ pim.FolderLister = (*Store)(nil)
 )
