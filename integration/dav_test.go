@@ -1380,4 +1380,30 @@ func TestDAVProtocol(t *testing.T) {
 			t.Errorf("sync-collection since token2: %d responses, want 0", len(rs))
 		}
 	})
+
+	t.Run("vCard 4.0 is kept as 3.0 with nothing dropped", func(t *testing.T) {
+		obj := de.contactsPath() + "v4-card.vcf"
+		card := "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:urn:uuid:v4-card\r\nFN:Vera Four\r\nN:Four;Vera;;;\r\n" +
+			"EMAIL;TYPE=work:vera@work.example\r\nTEL;VALUE=uri;TYPE=cell:tel:+1-555-0104\r\n" +
+			"X-CUSTOM-FIELD:kept as sent\r\nEND:VCARD\r\n"
+		r := de.do(t, "PUT", obj, card, "If-None-Match", "*", "Content-Type", "text/vcard; version=4.0")
+		if r.Status != http.StatusCreated {
+			t.Fatalf("PUT a vCard 4.0: %s, want 201", r)
+		}
+		if et := r.Header.Get("ETag"); et != "" {
+			t.Errorf("PUT of a card kept in another form answered ETag %s; the client must read it back", et)
+		}
+		de.checkBox(t, "after the vCard 4.0 PUT", imapstore.KindContacts, 3,
+			[]string{"FN:Vera Four", "vera@work.example", "555-0104"}, nil)
+		vera := string(unfoldBytes(de.mailbox(imapstore.KindContacts)[de.boxID(t, imapstore.KindContacts, "FN:Vera Four")]))
+		if !strings.Contains(vera, "VERSION:3.0") || !strings.Contains(vera, "X-CUSTOM-FIELD:kept as sent") {
+			t.Errorf("the vCard 4.0 in the mailbox is not a 3.0 with all it was sent:\n%s", vera)
+		}
+		g := de.do(t, "GET", obj, "")
+		body := string(unfoldBytes(g.Body))
+		if g.Status != http.StatusOK || !strings.Contains(body, "VERSION:3.0") || !strings.Contains(body, "FN:Vera Four") ||
+			!strings.Contains(body, "X-CUSTOM-FIELD:kept as sent") || g.Header.Get("ETag") == "" {
+			t.Errorf("GET of the converted card: %s", g)
+		}
+	})
 }
