@@ -326,16 +326,10 @@ func (b *cardBackend) QueryAddressObjects(ctx context.Context, p string, query *
 	return carddav.Filter(&carddav.AddressBookQuery{DataRequest: query.DataRequest, FilterTest: carddav.FilterAllOf, Limit: query.Limit}, matched)
 }
 
-func (b *cardBackend) PutAddressObject(ctx context.Context, p string, card vcard.Card, opts *carddav.PutAddressObjectOptions) (*carddav.AddressObject, error) {
-	var buf bytes.Buffer
-	if err := vcard.NewEncoder(&buf).Encode(card); err != nil {
-		return nil, wd(httpError(http.StatusBadRequest, "dav: vCard: %v", err))
-	}
-	res, version, _, err := b.q.put(ctx, p, buf.Bytes(), opts.IfMatch, opts.IfNoneMatch)
-	if err != nil {
-		return nil, wd(err)
-	}
-	return &carddav.AddressObject{Path: b.q.hrefs().object(b.q.user, res.coll, res.id), ETag: version}, nil
+// PutAddressObject is never reached: the front answers PUT itself
+// (object.go).
+func (b *cardBackend) PutAddressObject(context.Context, string, vcard.Card, *carddav.PutAddressObjectOptions) (*carddav.AddressObject, error) {
+	return nil, webdav.NewHTTPError(http.StatusMethodNotAllowed, errors.New("dav: PUT is answered by the front"))
 }
 
 func (b *cardBackend) DeleteAddressObject(ctx context.Context, p string) error {
@@ -426,19 +420,10 @@ func (b *calBackend) QueryCalendarObjects(ctx context.Context, p string, query *
 	return out, nil
 }
 
-func (b *calBackend) PutCalendarObject(ctx context.Context, p string, cal *ical.Calendar, opts *caldav.PutCalendarObjectOptions) (*caldav.CalendarObject, error) {
-	if _, _, err := caldav.ValidateCalendarObject(cal); err != nil {
-		return nil, wd(httpError(http.StatusBadRequest, "dav: %v", err))
-	}
-	var buf bytes.Buffer
-	if err := ical.NewEncoder(&buf).Encode(cal); err != nil {
-		return nil, wd(httpError(http.StatusBadRequest, "dav: iCalendar: %v", err))
-	}
-	res, version, _, err := b.q.put(ctx, p, buf.Bytes(), opts.IfMatch, opts.IfNoneMatch)
-	if err != nil {
-		return nil, wd(err)
-	}
-	return &caldav.CalendarObject{Path: b.q.hrefs().object(b.q.user, res.coll, res.id), ETag: version}, nil
+// PutCalendarObject is never reached: the front answers PUT itself
+// (object.go).
+func (b *calBackend) PutCalendarObject(context.Context, string, *ical.Calendar, *caldav.PutCalendarObjectOptions) (*caldav.CalendarObject, error) {
+	return nil, webdav.NewHTTPError(http.StatusMethodNotAllowed, errors.New("dav: PUT is answered by the front"))
 }
 
 func (b *calBackend) DeleteCalendarObject(ctx context.Context, p string) error {
