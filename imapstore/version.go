@@ -78,6 +78,20 @@ func versionOf(uidValidity uint32, uid imap.UID) string {
 	return fmt.Sprintf("%d.%d", uidValidity, uid)
 }
 
+// Versions lists the version (Item.StoreVersion) of every item of sp
+// by ID. It leaves sp as it is (a point may be shared).
+func (sp *SyncPoint) Versions() map[string]string {
+	if sp == nil {
+		return map[string]string{}
+	}
+	byID := sp.byID()
+	out := make(map[string]string, len(byID))
+	for id, uid := range byID {
+		out[id] = versionOf(sp.UIDValidity, uid)
+	}
+	return out
+}
+
 // Versions returns the version (Item.StoreVersion) of every item of the
 // kind's folder by ID, from the folder's index brought up to date as
 // Changes does (no item is read), and the sync point the listing is of.
@@ -92,11 +106,7 @@ func (a *Account) Versions(ctx context.Context, kind Kind) (map[string]string, *
 	if err := a.refresh(ctx, f); err != nil {
 		return nil, nil, err
 	}
-	out := make(map[string]string, f.cur.Len())
-	for id, uid := range f.cur.byID() {
-		out[id] = versionOf(f.cur.UIDValidity, uid)
-	}
-	return out, f.cur.Clone(), nil
+	return f.cur.Versions(), f.cur.Clone(), nil
 }
 
 // PutVersion stores it (it.ID set) as Put does, if the item is still at

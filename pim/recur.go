@@ -363,13 +363,16 @@ type recurView struct {
 	// that sending those items does not read them again; any write
 	// drops it.
 	cache map[string][]byte
+	// versions: the version of each stored item read or written
+	// (VersionedView).
+	versions map[string]string
 }
 
 // NewRecurView shows inner's recurring items with exceptions as several
 // device items; capable reports, when first needed, whether the device
 // holds exceptions as items of their own (RECURRENCE-ID).
 func NewRecurView(inner View, capable func() bool) View {
-	return &recurView{View: inner, capable: capable, uids: map[string]string{}}
+	return &recurView{View: inner, capable: capable, uids: map[string]string{}, versions: map[string]string{}}
 }
 
 // CarryTasks passes on to a calendar view that carries tasks.
@@ -402,6 +405,7 @@ func (v *recurView) scan(ctx context.Context, ids []string) (map[string][]string
 			if v.cache != nil {
 				v.cache[it.ID] = it.Data
 			}
+			v.versions[it.ID] = it.Version
 			if rs, ok := parseRecur(it.Data); ok {
 				out[it.ID] = rs.keys()
 				v.uids[rs.master.PropValue("UID")] = it.ID
@@ -470,6 +474,7 @@ func (v *recurView) bases(ctx context.Context, ids []string) (map[string][]byte,
 	for _, it := range items {
 		if it != nil {
 			out[it.ID] = it.Data
+			v.versions[it.ID] = it.Version
 		}
 	}
 	return out, nil
@@ -490,7 +495,7 @@ func (v *recurView) Get(ctx context.Context, ids ...string) ([]*Item, error) {
 		rs, split := parseRecur(data)
 		switch {
 		case !split && key == "":
-			out[i] = &Item{ID: id, Data: data}
+			out[i] = &Item{ID: id, Data: data, Version: v.versions[base]}
 		case split:
 			if d := rs.deviceForm(key, v.capable()); d != nil {
 				out[i] = &Item{ID: id, Data: d}
@@ -579,8 +584,12 @@ func (v *recurView) Put(ctx context.Context, items ...*Item) error {
 		callers, keys = append(callers, it), append(keys, base+recurSep+key)
 	}
 	v.cache = nil
-	if err := v.View.Put(ctx, append(plain, joined.items...)...); err != nil {
+	all := append(plain, joined.items...)
+	if err := v.View.Put(ctx, all...); err != nil {
 		return err
+	}
+	for _, it := range all {
+		v.versions[it.ID] = it.Version
 	}
 	for i, it := range callers {
 		if b, k := RecurID(keys[i]); k == "" {
@@ -590,6 +599,55 @@ func (v *recurView) Put(ctx context.Context, items ...*Item) error {
 		}
 	}
 	return nil
+}
+
+// PointVersions implements VersionedView: the stored items' versions (an
+// exception the view shows as an item of its own has none).
+func (v *recurView) PointVersions(point []byte) (map[string]string, error) {
+	return AsVersioned(v.View).PointVersions(point)
+}
+
+// Versions implements VersionedView for the stored items.
+func (v *recurView) Versions(ctx context.Context, ids []string) (map[string]string, error) {
+	return AsVersioned(v.View).Versions(ctx, ids)
+}
+
+// PutVersion implements VersionedView for an item stored as it is shown:
+// not one whose exceptions the device holds as items of their own, nor
+// an exception (ErrUnversioned: the caller writes with Put, which joins
+// them).
+func (v *recurView) PutVersion(ctx context.Context, it *Item, want string) error {
+	if _, key := RecurID(it.ID); key != "" || it.ID == "" {
+		return ErrUnversioned
+	}
+	if _, rid := newException(it.Data); rid != "" {
+		return ErrUnversioned
+	}
+	stored, err := v.bases(ctx, []string{it.ID})
+	if err != nil {
+		return err
+	}
+	if data, ok := stored[it.ID]; ok {
+		if _, split := parseRecur(data); split {
+			return ErrUnversioned
+		}
+	}
+	v.cache = nil
+	if err := AsVersioned(v.View).PutVersion(ctx, it, want); err != nil {
+		return err
+	}
+	v.versions[it.ID] = it.Version
+	return nil
+}
+
+// DeleteVersion implements VersionedView for an item stored as it is
+// shown (a deleted exception changes its item: ErrUnversioned).
+func (v *recurView) DeleteVersion(ctx context.Context, id, want string) error {
+	if _, key := RecurID(id); key != "" {
+		return ErrUnversioned
+	}
+	v.cache = nil
+	return AsVersioned(v.View).DeleteVersion(ctx, id, want)
 }
 
 // newException returns the UID and RECURRENCE-ID of an item that is one

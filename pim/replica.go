@@ -61,8 +61,17 @@ type Replica struct {
 	loaded   *bulk
 	changes  *Changes // the store's, since the point
 	oldPoint []byte   // the point the session started from
+	// listed: the item versions at listedAt, the point of the listing
+	// (ListedVersion); nil when the store cannot tell them.
+	listed   map[string]string
+	listedAt []byte
 	own      []string // items the device wrote in this session
-	bases    baseState
+	// ownAt: the versions the session left own items at (written, or
+	// sent after the listing), when the store keeps versions; an item
+	// another writer changed after that is not folded into the new
+	// point (settled).
+	ownAt map[string]string
+	bases baseState
 	// pendingFP: merge bases worked out while Put stored the items.
 	pendingFP map[string]packedFP
 	// facts: the filter's item facts (factsDirty: to be saved).
@@ -156,6 +165,47 @@ func (r *Replica) FoldersChanged() bool { return !slices.Equal(r.State.Folders, 
 // Changes are the store's changes since the device's point, as List (or
 // Restart) found them; empty when Quiet.
 func (r *Replica) Changes() *Changes { return r.changes }
+
+// Versioned is the replica's view as a VersionedView, nil when its
+// store keeps no versions.
+func (r *Replica) Versioned() VersionedView { return AsVersioned(r.View) }
+
+// ListedVersion is the version item id had when the replica's changes
+// were listed ("" when it had none); ok is false when that cannot be
+// told (no versions, nothing listed yet, an item the view cannot name
+// at a version).
+func (r *Replica) ListedVersion(id string) (v string, ok bool) {
+	if _, key := RecurID(id); key != "" {
+		return "", false // an exception shown as an item: no version of its own
+	}
+	point := r.State.Point // a quiet listing changed nothing since
+	if r.changes != nil && r.changes.Point != nil {
+		point = r.changes.Point
+	}
+	if point == nil {
+		return "", false
+	}
+	if r.listedAt == nil || !samePoint(r.listedAt, point) {
+		r.listed, r.listedAt = nil, point // asked once per point
+		if vv := r.Versioned(); vv != nil {
+			vs, err := vv.PointVersions(point)
+			if err != nil && !errors.Is(err, ErrUnversioned) {
+				r.log.Warn("versions of the listed point: writes are last-writer-wins", "err", err)
+			}
+			r.listed = vs
+		}
+	}
+	if r.listed == nil {
+		return "", false
+	}
+	return r.listed[id], true
+}
+
+// samePoint tells whether a and b are the same point value (the same
+// slice, as the replica keeps it: not compared byte by byte).
+func samePoint(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
 
 // Own are the items the device wrote in this session.
 func (r *Replica) Own() []string { return r.own }
@@ -295,6 +345,26 @@ func (r *Replica) Put(ctx context.Context, items ...*Item) error {
 	return err
 }
 
+// PutVersion stores it (it.ID set) as Put does, only if the item is
+// still at want (VersionedView.PutVersion); ErrUnversioned when the view
+// cannot tell (then the caller writes with Put).
+func (r *Replica) PutVersion(ctx context.Context, it *Item, want string) error {
+	vv := r.Versioned()
+	if vv == nil {
+		return ErrUnversioned
+	}
+	return vv.PutVersion(ctx, it, want)
+}
+
+// DeleteVersion removes item id only if it is at want, as PutVersion.
+func (r *Replica) DeleteVersion(ctx context.Context, id, want string) error {
+	vv := r.Versioned()
+	if vv == nil {
+		return ErrUnversioned
+	}
+	return vv.DeleteVersion(ctx, id, want)
+}
+
 // Stored notes that the device's item is in the store as the device
 // sent it: it is the device's own write, and both sides have its version.
 func (r *Replica) Stored(it *Item) {
@@ -305,12 +375,72 @@ func (r *Replica) Stored(it *Item) {
 		r.Agree(it.ID, it.Data)
 	}
 	r.own = append(r.own, it.ID)
+	if it.Version != "" {
+		r.noteOwnAt(it.ID, it.Version)
+	}
+}
+
+func (r *Replica) noteOwnAt(id, version string) {
+	if r.ownAt == nil {
+		r.ownAt = map[string]string{}
+	}
+	r.ownAt[id] = version
+}
+
+// SentAt notes that the device was sent item id at version, read after
+// the listing saw it at another one (or none): the new point takes that
+// version in, as it does the device's own writes, so that the next
+// session does not send it again (nor take the device's change of it for
+// a conflict).
+func (r *Replica) SentAt(id, version string) {
+	if version == "" {
+		return
+	}
+	if listed, ok := r.ListedVersion(id); !ok || listed == version {
+		return
+	}
+	r.own = append(r.own, id)
+	r.noteOwnAt(id, version)
+}
+
+// settled are the own items the new point takes in: not those another
+// writer changed after the session wrote (or sent) them, which the next
+// session sees as changed and sends. The window left is the one between
+// this look and the store's Advance.
+func (r *Replica) settled(ctx context.Context) []string {
+	vv := r.Versioned()
+	if len(r.ownAt) == 0 || vv == nil {
+		return r.own
+	}
+	ids := make([]string, 0, len(r.ownAt))
+	for id := range r.ownAt {
+		ids = append(ids, id)
+	}
+	now, err := vv.Versions(ctx, ids)
+	if err != nil {
+		r.log.Warn("versions of the session's own items: all taken in", "err", err)
+		return r.own
+	}
+	out := make([]string, 0, len(r.own))
+	for _, id := range r.own {
+		if v, ok := r.ownAt[id]; ok && now[id] != v {
+			r.log.Info("item changed by another writer after the session wrote or sent it: it goes to the device next time", "id", id)
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
 }
 
 // Deleted notes that the store's items ids were deleted for the device
 // (its own deletions, or a refresh from it that left them out): the new
 // point moves past them. Their merge bases go at the next compaction.
-func (r *Replica) Deleted(ids ...string) { r.own = append(r.own, ids...) }
+func (r *Replica) Deleted(ids ...string) {
+	r.own = append(r.own, ids...)
+	for _, id := range ids {
+		delete(r.ownAt, id)
+	}
+}
 
 // Facts reads the filter's facts of the replica's items (nil when none).
 func (r *Replica) Facts(ctx context.Context) (map[string]ItemFacts, error) {
@@ -351,7 +481,7 @@ func (r *Replica) Commit(ctx context.Context, now time.Time, pending bool, recor
 		if pending {
 			base = r.oldPoint
 		}
-		point, err := r.View.Advance(ctx, base, r.own)
+		point, err := r.View.Advance(ctx, base, r.settled(ctx))
 		if err != nil {
 			return fmt.Errorf("sync point: %w", err)
 		}

@@ -161,6 +161,11 @@ type Versioner interface {
 	// ErrVersionMismatch when another version is there, ErrNotFound
 	// when none is.
 	DeleteVersion(ctx context.Context, db Kind, id, want string) error
+	// PointVersions are the versions the items had at point (a Point of
+	// db as Changes gives it), by ID. A session compares an item's with
+	// the version it reads, to tell a change another writer made since
+	// its listing from none.
+	PointVersions(db Kind, point []byte) (map[string]string, error)
 }
 
 // FolderLister is a Store whose databases have sub-databases (the

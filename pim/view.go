@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -349,7 +350,7 @@ func (v *unionView) Get(ctx context.Context, ids ...string) ([]*Item, error) {
 		}
 		for j, it := range got {
 			if it != nil {
-				it = &Item{ID: p.prefix + it.ID, Data: it.Data}
+				it = &Item{ID: p.prefix + it.ID, Data: it.Data, Version: it.Version}
 			}
 			out[at[i][j]] = it
 		}
@@ -381,7 +382,7 @@ func (v *unionView) Put(ctx context.Context, items ...*Item) error {
 			return err
 		}
 		for j, it := range batches[i] {
-			callers[i][j].ID = p.prefix + it.ID
+			callers[i][j].ID, callers[i][j].Version = p.prefix+it.ID, it.Version
 		}
 	}
 	return nil
@@ -480,4 +481,135 @@ func (v *unionView) Advance(ctx context.Context, base []byte, own []string) ([]b
 		}
 	}
 	return joinPoints(points), nil
+}
+
+// VersionedView is a View whose store keeps item versions (Versioner):
+// a session that writes an item only at the version it read, and knows
+// the version its listing saw, never overwrites unseen what another
+// writer (a DAV client, a mail client, another session) changed
+// meanwhile. See AsVersioned.
+type VersionedView interface {
+	View
+	// PointVersions are the versions the items had at point (a point
+	// of the view), by ID; items the view cannot name at a version
+	// (ErrUnversioned) are left out.
+	PointVersions(point []byte) (map[string]string, error)
+	// Versions are the versions items ids are at now ("" or absent:
+	// gone), listed as Versioner.Versions does.
+	Versions(ctx context.Context, ids []string) (map[string]string, error)
+	// PutVersion stores it (it.ID set) only if the item is at want ("":
+	// none), as Versioner.PutVersion.
+	PutVersion(ctx context.Context, it *Item, want string) error
+	// DeleteVersion removes item id only if it is at want.
+	DeleteVersion(ctx context.Context, id, want string) error
+}
+
+// ErrUnversioned is a VersionedView's answer for an item it cannot write
+// or name at a version (an exception a recurring item holds): the caller
+// writes it with Put, last writer wins.
+var ErrUnversioned = errors.New("pim: item written without versions")
+
+// AsVersioned is v as a VersionedView, nil when v or its store keeps no
+// versions (then writes are last-writer-wins).
+func AsVersioned(v View) VersionedView {
+	switch w := v.(type) {
+	case *recurView:
+		if AsVersioned(w.View) != nil {
+			return w
+		}
+	case plainView:
+		if _, ok := w.st.(Versioner); ok {
+			return w
+		}
+	case *unionView:
+		if _, ok := w.st.(Versioner); ok {
+			return w
+		}
+	}
+	return nil
+}
+
+func (v plainView) PointVersions(point []byte) (map[string]string, error) {
+	if point == nil {
+		return map[string]string{}, nil
+	}
+	return v.st.(Versioner).PointVersions(v.db, point)
+}
+
+func (v plainView) Versions(ctx context.Context, _ []string) (map[string]string, error) {
+	vs, _, err := v.st.(Versioner).Versions(ctx, v.db)
+	return vs, err
+}
+
+func (v plainView) PutVersion(ctx context.Context, it *Item, want string) error {
+	return v.st.(Versioner).PutVersion(ctx, v.db, it, want)
+}
+
+func (v plainView) DeleteVersion(ctx context.Context, id, want string) error {
+	return v.st.(Versioner).DeleteVersion(ctx, v.db, id, want)
+}
+
+func (v *unionView) PointVersions(point []byte) (map[string]string, error) {
+	out := map[string]string{}
+	if point == nil {
+		return out, nil
+	}
+	points, err := splitPoint(point, len(v.parts))
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range v.parts {
+		if points[i] == nil {
+			continue
+		}
+		vs, err := v.st.(Versioner).PointVersions(p.db, points[i])
+		if err != nil {
+			return nil, err
+		}
+		for id, ver := range vs {
+			out[p.prefix+id] = ver
+		}
+	}
+	return out, nil
+}
+
+func (v *unionView) Versions(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	byPart, _ := v.byPart(ids)
+	for i, sids := range byPart {
+		if len(sids) == 0 {
+			continue
+		}
+		vs, _, err := v.st.(Versioner).Versions(ctx, v.parts[i].db)
+		if err != nil {
+			return nil, err
+		}
+		for _, sid := range sids {
+			if ver, ok := vs[sid]; ok {
+				out[v.parts[i].prefix+sid] = ver
+			}
+		}
+	}
+	return out, nil
+}
+
+func (v *unionView) PutVersion(ctx context.Context, it *Item, want string) error {
+	p, sid := v.part(it.ID)
+	if p < 0 || it.ID == "" {
+		return fmt.Errorf("pim: item ID %q belongs to no folder of this view", it.ID)
+	}
+	in := &Item{ID: sid, Data: it.Data}
+	if err := v.st.(Versioner).PutVersion(ctx, v.parts[p].db, in, want); err != nil {
+		return err
+	}
+	it.Data, it.Version = in.Data, in.Version
+	return nil
+}
+
+func (v *unionView) DeleteVersion(ctx context.Context, id, want string) error {
+	p, sid := v.part(id)
+	if p < 0 {
+		return fmt.Errorf("%w: item ID %q belongs to no folder of this view", ErrNotFound, id)
+	}
+	return v.st.(Versioner).DeleteVersion(ctx, v.parts[p].db, sid, want)
 }

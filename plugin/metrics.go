@@ -471,3 +471,7 @@ func (s *measuredVersioner) DeleteVersion(ctx context.Context, db pim.Kind, id, 
 	s.m.observe("delete_version", start, err)
 	return err
 }
+
+func (s *measuredVersioner) PointVersions(db pim.Kind, point []byte) (map[string]string, error) {
+	return s.v.PointVersions(db, point)
+}

@@ -299,6 +299,15 @@ func (s *accountStore) SubFolders(ctx context.Context, db pim.Kind) ([]string, e
 	return subs, storeError(err)
 }
 
+// PointVersions implements pim.Versioner.
+func (s *accountStore) PointVersions(_ pim.Kind, point []byte) (map[string]string, error) {
+	sp, err := s.decodePoint(point)
+	if err != nil {
+		return nil, err
+	}
+	return sp.Versions(), nil
+}
+
 // DeleteVersion implements pim.Versioner.
 func (s *accountStore) DeleteVersion(ctx context.Context, db pim.Kind, id, want string) error {
 	kind, err := kindOf(db)

@@ -195,6 +195,13 @@ func (f *changeFeed) produce(ctx context.Context, batch []plannedChange) []Comma
 			continue
 		}
 		c := d.changeOf(ctx, p, f.form, raw)
+		if d.mode == AlertTwoWay || d.mode == AlertOneWayFromServer {
+			// An item read newer than the listing saw it (a conflict sent
+			// back): the point takes the version sent. A slow or refresh
+			// sync does not look (its listing is every item; a resend next
+			// time is harmless).
+			d.rep.SentAt(p.id, d.versions[p.id])
+		}
 		v := pim.ContentVersion(raw)
 		d.s.track(c, &sentItem{d: d, id: p.id, op: c.Op, luid: p.luid, version: v})
 		if d.sentVersion == nil {
@@ -219,7 +226,7 @@ func (f *changeFeed) load(ctx context.Context, batch []plannedChange) (map[strin
 		}
 		if raw, ok := d.items[p.id]; ok {
 			data[p.id] = raw
-			delete(d.items, p.id)
+			delete(d.items, p.id) // its version stays in d.versions
 		} else {
 			missing = append(missing, p.id) // once: the plan's IDs are a map's keys
 		}
@@ -230,9 +237,13 @@ func (f *changeFeed) load(ctx context.Context, batch []plannedChange) (map[strin
 			d.fail("read items", err)
 			return nil, false
 		}
+		incremental := d.mode == AlertTwoWay || d.mode == AlertOneWayFromServer
 		for i, it := range got {
 			if it != nil {
 				data[missing[i]] = it.Data
+				if incremental && it.Version != "" {
+					d.versions[missing[i]] = it.Version
+				}
 			}
 		}
 	}

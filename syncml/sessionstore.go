@@ -24,6 +24,9 @@ type sessionStore struct {
 	// pd: the store as a pim.PointDeltas (pdKnown: looked at once).
 	pd      pim.PointDeltas
 	pdKnown bool
+	// v: the store as a pim.Versioner (vKnown: looked at once).
+	v      pim.Versioner
+	vKnown bool
 	// own is the prefix of the records only this session writes (its
 	// device's: one session per device). They are read once per session
 	// and kept (small ones), the usual ones in one batch on the first
@@ -308,4 +311,55 @@ func (s *sessionStore) ApplyPointDelta(db pim.Kind, old []byte, deltas ...[]byte
 		return pd.ApplyPointDelta(db, old, deltas...)
 	}
 	return nil, errNoPointDeltas
+}
+
+// versioner is the store behind as a pim.Versioner, nil when it is none
+// (then the session's writes are last-writer-wins: pim.ErrUnversioned).
+// Point versions are pure functions of points, as deltas are.
+func (s *sessionStore) versioner() pim.Versioner {
+	if s.st != nil {
+		s.v, _ = s.st.(pim.Versioner)
+		s.vKnown = true
+	}
+	if !s.vKnown {
+		return nil
+	}
+	return s.v
+}
+
+func (s *sessionStore) Versions(ctx context.Context, db pim.Kind) (map[string]string, []byte, error) {
+	if _, err := s.open(ctx); err != nil {
+		return nil, nil, err
+	}
+	if v := s.versioner(); v != nil {
+		return v.Versions(ctx, db)
+	}
+	return nil, nil, pim.ErrUnversioned
+}
+
+func (s *sessionStore) PutVersion(ctx context.Context, db pim.Kind, it *pim.Item, want string) error {
+	if _, err := s.open(ctx); err != nil {
+		return err
+	}
+	if v := s.versioner(); v != nil {
+		return v.PutVersion(ctx, db, it, want)
+	}
+	return pim.ErrUnversioned
+}
+
+func (s *sessionStore) DeleteVersion(ctx context.Context, db pim.Kind, id, want string) error {
+	if _, err := s.open(ctx); err != nil {
+		return err
+	}
+	if v := s.versioner(); v != nil {
+		return v.DeleteVersion(ctx, db, id, want)
+	}
+	return pim.ErrUnversioned
+}
+
+func (s *sessionStore) PointVersions(db pim.Kind, point []byte) (map[string]string, error) {
+	if v := s.versioner(); v != nil {
+		return v.PointVersions(db, point)
+	}
+	return nil, pim.ErrUnversioned
 }

@@ -63,6 +63,11 @@ type dbSession struct {
 	outgoing map[string]ChangeOp
 	// items: server contents loaded for matching and sending.
 	items map[string][]byte
+	// versions: the store version of each item loaded or written in this
+	// session, the version a guarded write expects to find (pim.Versioner;
+	// none in a store without versions); wrote: those of the session's
+	// own writes, which are no change of another writer.
+	versions, wrote map[string]string
 	// reverts: LUIDs of items a server-to-device device added, to be
 	// deleted on it again.
 	reverts []string
@@ -145,7 +150,8 @@ func (s *session) handleAlert(ctx context.Context, out *outbox, a *Alert) {
 			continue
 		}
 		d := &dbSession{s: s, db: db, clientURI: source, serverURI: target, mode: ac, resume: resume,
-			outgoing: map[string]ChangeOp{}, items: map[string][]byte{}, kept: map[string]bool{}}
+			outgoing: map[string]ChangeOp{}, items: map[string][]byte{}, kept: map[string]bool{},
+			versions: map[string]string{}, wrote: map[string]string{}}
 		if it.Meta != nil && it.Meta.Anchor != nil {
 			d.clientAnchor = *it.Meta.Anchor
 		}
@@ -612,6 +618,49 @@ type pendingPut struct {
 	status *Status
 	luid   string
 	okCode StatusCode
+	// guarded: the item replaces the stored one read at version want,
+	// and is written only if it is still there (storeGuarded); device
+	// and form are the device's item as it came, resolved again as a
+	// conflict when another writer came in between.
+	guarded bool
+	want    string
+	device  []byte
+	form    string
+}
+
+// replacing is the pendingPut of data replacing stored item guid as read
+// (guarded when the store keeps versions); device is the device's item as
+// it came, data what is written (merged with what was stored).
+func (d *dbSession) replacing(guid, luid, form string, device, data []byte, st *Status, okCode StatusCode) *pendingPut {
+	p := &pendingPut{item: &pim.Item{ID: guid, Data: data}, status: st, luid: luid, okCode: okCode}
+	if v := d.versions[guid]; v != "" {
+		p.guarded, p.want, p.device, p.form = true, v, device, form
+	}
+	return p
+}
+
+// changedMeanwhile reports whether stored item guid, as loaded, is not at
+// the version the session's listing saw (or its own write left): another
+// writer (a DAV client, a mail client, another session) changed it since
+// the changes to send were planned, so the device's change of it is a
+// conflict like one of an item changed before the session.
+func (d *dbSession) changedMeanwhile(guid string) bool {
+	loaded := d.versions[guid]
+	if loaded == "" {
+		return false // no versions, or an item the view cannot name at one
+	}
+	want, ok := d.expectedVersion(guid)
+	return ok && loaded != want
+}
+
+// expectedVersion is the version item guid has unless another writer
+// changed it: the one the session's own write left, else the one its
+// listing saw ("": none); false when the store cannot tell.
+func (d *dbSession) expectedVersion(guid string) (string, bool) {
+	if v, ok := d.wrote[guid]; ok {
+		return v, true
+	}
+	return d.rep.ListedVersion(guid)
 }
 
 func (d *dbSession) applyClientChanges(ctx context.Context, out *outbox, cmds []Command) {
@@ -766,7 +815,15 @@ func (d *dbSession) applyDelete(ctx context.Context, luid, guid string, st *Stat
 		return
 	}
 	delete(d.outgoing, guid)
-	if _, err := d.view.Delete(ctx, guid); err != nil {
+	if err := d.deleteListed(ctx, guid); errors.Is(err, pim.ErrVersionMismatch) {
+		// Changed by another writer since the session listed it: the
+		// change is not lost with the device's deletion, it goes back to
+		// the device as new.
+		d.s.log.Info("item deleted on the device changed in the store meanwhile: kept", "database", d.db, "id", guid)
+		d.outgoing[guid] = OpAdd
+		st.Data = StatusConflictServerWon.String()
+		return
+	} else if err != nil {
 		d.fail("delete item", err)
 		st.Data = StatusDataStoreFailure.String()
 		return
@@ -774,6 +831,24 @@ func (d *dbSession) applyDelete(ctx context.Context, luid, guid string, st *Stat
 	d.rep.Deleted(guid)
 	d.pos.agreed(guid, "")
 	d.received.Count(OpDelete)
+}
+
+// deleteListed deletes item guid if it is still at the version the
+// session's listing saw (or its own write left), when the store keeps
+// versions; ErrVersionMismatch when another writer changed it meanwhile.
+// An item already gone is no error.
+func (d *dbSession) deleteListed(ctx context.Context, guid string) error {
+	if want, ok := d.expectedVersion(guid); ok && want != "" {
+		err := d.rep.DeleteVersion(ctx, guid, want)
+		if errors.Is(err, pim.ErrNotFound) {
+			return nil
+		}
+		if !errors.Is(err, pim.ErrUnversioned) {
+			return err
+		}
+	}
+	_, err := d.view.Delete(ctx, guid)
+	return err
 }
 
 // canonicalOf is the item of an Add or Replace in the stored form, and
@@ -885,11 +960,17 @@ func (d *dbSession) applyMapped(ctx context.Context, op ChangeOp, luid, guid, fo
 		st.Data = okCode.String()
 		return nil
 	}
-	// What the device does not carry stays as stored.
-	if stored := d.load(ctx, guid); stored != nil {
-		data = pim.MergeKept(stored, data, mergeInfo(d.datastore(ctx), form, stored, d.state.AllDay, d.state.Sent))
+	stored := d.load(ctx, guid)
+	if stored == nil {
+		return &pendingPut{item: &pim.Item{ID: guid, Data: data}, status: st, luid: luid, okCode: okCode}
 	}
-	return &pendingPut{item: &pim.Item{ID: guid, Data: data}, status: st, luid: luid, okCode: okCode}
+	if d.changedMeanwhile(guid) {
+		d.s.log.Info("item changed in the store since the session listed it", "database", d.db, "id", guid)
+		return d.applyConflict(ctx, luid, guid, form, data, st)
+	}
+	// What the device does not carry stays as stored.
+	merged := pim.MergeKept(stored, data, mergeInfo(d.datastore(ctx), form, stored, d.state.AllDay, d.state.Sent))
+	return d.replacing(guid, luid, form, data, merged, st, okCode)
 }
 
 // applyConflict applies a device's change of an item the server changed
@@ -901,6 +982,7 @@ func (d *dbSession) applyConflict(ctx context.Context, luid, guid, form string, 
 		st.Data = StatusOK.String()
 		return nil
 	}
+	device := data
 	if server != nil {
 		data = pim.MergeKept(server, data, mergeInfo(d.datastore(ctx), form, server, d.state.AllDay, d.state.Sent))
 	}
@@ -910,11 +992,11 @@ func (d *dbSession) applyConflict(ctx context.Context, luid, guid, form string, 
 	switch res {
 	case pim.DeviceWins:
 		delete(d.outgoing, guid)
-		return &pendingPut{item: &pim.Item{ID: guid, Data: result}, status: st, luid: luid, okCode: code}
+		return d.replacing(guid, luid, form, device, result, st, code)
 	case pim.Merged:
 		// Stored, and sent back: the device has only its half.
 		d.outgoing[guid] = OpReplace
-		return &pendingPut{item: &pim.Item{ID: guid, Data: result}, status: st, luid: luid, okCode: code}
+		return d.replacing(guid, luid, form, device, result, st, code)
 	case pim.KeepBoth:
 		d.outgoing[guid] = OpReplace
 		return &pendingPut{item: &pim.Item{Data: data}, status: st, okCode: code}
@@ -924,9 +1006,26 @@ func (d *dbSession) applyConflict(ctx context.Context, luid, guid, form string, 
 	return nil
 }
 
-// storeBatch stores the collected items in one store call (one
-// MULTIAPPEND), falling back to one by one to tell which item failed.
+// storeBatch stores the collected items: new ones and those of a store
+// without versions in one store call, replacements of items read at a
+// version one by one at that version (storeGuarded).
 func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
+	var guarded []*pendingPut
+	batch = slices.DeleteFunc(batch, func(p *pendingPut) bool {
+		if p.guarded {
+			guarded = append(guarded, p)
+		}
+		return p.guarded
+	})
+	d.storePlain(ctx, batch)
+	for _, p := range guarded {
+		d.storeGuarded(ctx, p)
+	}
+}
+
+// storePlain stores items in one store call (one MULTIAPPEND), falling
+// back to one by one to tell which item failed.
+func (d *dbSession) storePlain(ctx context.Context, batch []*pendingPut) {
 	if len(batch) == 0 {
 		return
 	}
@@ -973,8 +1072,67 @@ func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
 	}
 }
 
+// guardedTries bounds how often a device's change is resolved again
+// against an item other writers keep changing.
+const guardedTries = 3
+
+// storeGuarded writes a device's replacement of a stored item only if the
+// item is still at the version it was read (and merged or resolved)
+// at. When another writer changed it in between, the item is read again
+// and the device's change resolved against it as a conflict (the policy
+// decides; by default merged field by field), so that the other write is
+// never overwritten unseen; the result goes back to the device.
+func (d *dbSession) storeGuarded(ctx context.Context, p *pendingPut) {
+	for try := 1; ; try++ {
+		if d.failed {
+			p.status.Data = StatusDataStoreFailure.String()
+			return
+		}
+		err := d.rep.PutVersion(ctx, p.item, p.want)
+		switch {
+		case err == nil:
+			d.stored(p)
+			return
+		case errors.Is(err, pim.ErrUnversioned):
+			d.storePlain(ctx, []*pendingPut{p})
+			return
+		case errors.Is(err, pim.ErrInvalidItem):
+			d.s.log.Warn("item refused", "database", d.db, "luid", p.luid, "err", err)
+			p.status.Data = StatusUnsupportedMediaType.String()
+			return
+		case errors.Is(err, pim.ErrVersionMismatch) && try < guardedTries:
+			guid := p.item.ID
+			d.s.log.Info("item changed in the store while the device's change was applied: resolved again", "database", d.db, "id", guid, "try", try)
+			delete(d.items, guid)
+			delete(d.versions, guid)
+			next := d.applyConflict(ctx, p.luid, guid, p.form, p.device, p.status)
+			if next == nil || d.failed {
+				return // the server's item stays (and goes to the device), or the read failed
+			}
+			if !next.guarded {
+				d.storePlain(ctx, []*pendingPut{next}) // a duplicate kept, or the item is gone
+				return
+			}
+			p = next
+		case errors.Is(err, pim.ErrVersionMismatch):
+			// Written over again and again meanwhile: the device sends
+			// its change again next time.
+			d.s.log.Warn("item changing too fast to apply the device's change", "database", d.db, "id", p.item.ID)
+			p.status.Data = StatusConflict.String()
+			return
+		default:
+			d.fail("store item", err)
+			p.status.Data = StatusDataStoreFailure.String()
+			return
+		}
+	}
+}
+
 func (d *dbSession) stored(p *pendingPut) {
 	p.status.Data = p.okCode.String()
+	if p.item.Version != "" {
+		d.versions[p.item.ID], d.wrote[p.item.ID] = p.item.Version, p.item.Version
+	}
 	d.rep.Stored(p.item)
 	if p.okCode == StatusItemAdded || p.luid == "" {
 		d.received.Count(OpAdd)
@@ -1026,8 +1184,10 @@ func (d *dbSession) loadAll(ctx context.Context, ids []string) {
 	for i, it := range got {
 		if it != nil {
 			d.items[missing[i]] = it.Data
+			d.versions[missing[i]] = it.Version
 		} else {
 			d.items[missing[i]] = nil
+			delete(d.versions, missing[i])
 		}
 	}
 }

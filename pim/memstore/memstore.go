@@ -350,6 +350,19 @@ func (s *Store) PutVersion(_ context.Context, db pim.Kind, it *pim.Item, want st
 	return s.faultAfter(OpPutVersion, string(db))
 }
 
+// PointVersions implements pim.Versioner.
+func (s *Store) PointVersions(_ pim.Kind, point []byte) (map[string]string, error) {
+	var vs map[string]int
+	if err := json.Unmarshal(point, &vs); err != nil {
+		return nil, fmt.Errorf("%w: %v", pim.ErrSyncPointInvalid, err)
+	}
+	out := make(map[string]string, len(vs))
+	for id, v := range vs {
+		out[id] = strconv.Itoa(v)
+	}
+	return out, nil
+}
+
 // DeleteVersion implements pim.Versioner.
 func (s *Store) DeleteVersion(_ context.Context, db pim.Kind, id, want string) error {
 	s.mu.Lock()
