@@ -147,6 +147,7 @@ func TestConformance(t *testing.T) {
 		{"SuspendResume", confSuspendResume},
 		{"SIFClient", confSIF},
 		{"TasksInCalendar", confTasksInCalendar},
+		{"ForeignWrite", confForeignWrite},
 	}
 	for _, b := range confStores() {
 		t.Run(b.name, func(t *testing.T) {
@@ -711,4 +712,68 @@ func confTasksInCalendar(t *testing.T, cs *confStore) {
 	s.send(true, acks(r)...)
 	wantOnce(t, cs, "tasks", 1, "Buy oat milk")
 	wantOnce(t, cs, "calendar", 1, "Dentist")
+}
+
+// confForeignWrite: a mail client (or DAV client) changes a contact on
+// another connection after the device's session listed the changes. The
+// device's Replace of another field is merged with it (207, both edits
+// in the mailbox and sent back); the device's Delete of an item changed
+// meanwhile keeps it (419, sent back as new). Nothing is lost or doubled.
+func confForeignWrite(t *testing.T, cs *confStore) {
+	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Fay Race\r\nN:Race;Fay;;;\r\nTEL:111\r\nNOTE:old\r\nEND:VCARD\r\n"
+	id := cs.put(t, "contacts", "", card)
+	d := newConfDevice(t, cs, "IMEI:F1")
+	s := d.begin()
+	s.alert("201", "contacts", "ab", "", "1")
+	r := s.send(true, syncOf("contacts", "ab"))
+	sent := serverChanges(r)
+	if len(sent) != 1 || sent[0].Op != "Add" {
+		t.Fatalf("first sync sent %d changes, want one Add", len(sent))
+	}
+	guid := sent[0].Items[0].Source.LocURI
+	s.send(true, append(acks(r), &syncml.Map{Target: *loc("contacts"), Source: *loc("ab"), MapItems: []syncml.MapItem{{Target: guid, Source: "L1"}}})...)
+
+	s = d.begin()
+	if r := s.alert("200", "contacts", "ab", "1", "2"); serverAlert(r) != "200" {
+		t.Fatalf("second session: server alert %q", serverAlert(r))
+	}
+	cs.put(t, "contacts", id, strings.Replace(card, "TEL:111", "TEL:222", 1))
+	r = s.send(true, syncOf("contacts", "ab", change(syncml.OpReplace, "text/vcard", "L1", strings.Replace(card, "NOTE:old", "NOTE:new", 1))))
+	if got := statusesOf(r, "Replace"); fmt.Sprint(got) != "[207]" {
+		t.Errorf("the device's Replace answered %v, want [207] (merged with the mail client's edit)", got)
+	}
+	sent = serverChanges(r)
+	if len(sent) != 1 || sent[0].Op != "Replace" || !strings.Contains(sent[0].Items[0].Data.Text, "TEL:222") ||
+		!strings.Contains(sent[0].Items[0].Data.Text, "NOTE:new") {
+		t.Errorf("server sent %d changes, want the merged item back", len(sent))
+	}
+	s.send(true, acks(r)...)
+	wantOnce(t, cs, "contacts", 1, "TEL:222", "NOTE:new")
+
+	s = d.begin()
+	if r := s.alert("200", "contacts", "ab", "2", "3"); serverAlert(r) != "200" {
+		t.Fatalf("third session: server alert %q", serverAlert(r))
+	}
+	cs.put(t, "contacts", id, strings.Replace(strings.Replace(card, "TEL:111", "TEL:333", 1), "NOTE:old", "NOTE:new", 1))
+	r = s.send(true, syncOf("contacts", "ab", change(syncml.OpDelete, "", "L1", "")))
+	if got := statusesOf(r, "Delete"); fmt.Sprint(got) != "[419]" {
+		t.Errorf("the device's Delete answered %v, want [419] (the mail client's edit stays)", got)
+	}
+	sent = serverChanges(r)
+	if len(sent) != 1 || sent[0].Op != "Add" || !strings.Contains(sent[0].Items[0].Data.Text, "TEL:333") {
+		t.Errorf("server sent %d changes, want the item back as an Add", len(sent))
+	}
+	s.send(true, append(acks(r), &syncml.Map{Target: *loc("contacts"), Source: *loc("ab"), MapItems: []syncml.MapItem{{Target: sent[0].Items[0].Source.LocURI, Source: "L2"}}})...)
+	wantOnce(t, cs, "contacts", 1, "TEL:333")
+
+	// Settled: the next session has nothing to send, and the deletion
+	// goes through.
+	s = d.begin()
+	s.alert("200", "contacts", "ab", "3", "4")
+	r = s.send(true, syncOf("contacts", "ab", change(syncml.OpDelete, "", "L2", "")))
+	if got := statusesOf(r, "Delete"); fmt.Sprint(got) != "[200]" || len(serverChanges(r)) != 0 {
+		t.Errorf("fourth session: Delete answered %v, %d changes sent", got, len(serverChanges(r)))
+	}
+	s.send(true, acks(r)...)
+	wantOnce(t, cs, "contacts", 0)
 }
