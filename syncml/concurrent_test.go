@@ -200,8 +200,10 @@ func TestDeleteAfterForeignWrite(t *testing.T) {
 }
 
 // TestReplaceAgainstBusyItem: an item another writer changes at every
-// read. The device's change is resolved again a few times, then answered
-// as a conflict, with every other write standing.
+// read. The device's change is resolved again a few times, then the
+// database's sync fails (510) with every other write standing; the
+// device's next sync is a normal two-way one that sends the change again,
+// and it is merged.
 func TestReplaceAgainstBusyItem(t *testing.T) {
 	rs := &raceStore{Store: newMemStore()}
 	phone, luid := raceSetup(t, rs)
@@ -222,8 +224,8 @@ func TestReplaceAgainstBusyItem(t *testing.T) {
 	}
 	r := s.clientSync(false)
 	rs.afterGet = nil
-	if code := changeStatus(t, r, "Replace"); code != StatusConflict.String() {
-		t.Errorf("Replace answered %s, want %s", code, StatusConflict)
+	if code := changeStatus(t, r, "Replace"); code != StatusDataStoreFailure.String() {
+		t.Errorf("Replace answered %s, want %s", code, StatusDataStoreFailure)
 	}
 	got := oneItem(t, rs.Store)
 	if want := "X-EDIT:" + strings.Repeat("e", n) + "\r\n"; !strings.Contains(got, want) {
@@ -232,6 +234,14 @@ func TestReplaceAgainstBusyItem(t *testing.T) {
 	if n != guardedTries {
 		t.Errorf("%d reads of the busy item, want %d", n, guardedTries)
 	}
+	if s.serverChanges(r) {
+		t.Fatal("the device took the session with a failed item for complete")
+	}
+	if !phone.sync(false) {
+		t.Fatal("the next sync failed")
+	}
+	wantFields(t, "the mailbox's item", oneItem(t, rs.Store), "NOTE:new", "X-EDIT:"+strings.Repeat("e", n)+"\r\n")
+	wantFields(t, "the phone's item", phone.items[luid], "NOTE:new") // X-EDIT is not a field it holds
 }
 
 // TestForeignWriteAfterReplace: another writer changes an item right

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -1073,8 +1075,13 @@ func (d *dbSession) storePlain(ctx context.Context, batch []*pendingPut) {
 }
 
 // guardedTries bounds how often a device's change is resolved again
-// against an item other writers keep changing.
-const guardedTries = 3
+// against an item other writers keep changing; between tries the session
+// waits a little (guardedPause, growing, with jitter) so that a writer in
+// a loop does not win every time.
+const (
+	guardedTries = 5
+	guardedPause = 20 * time.Millisecond
+)
 
 // storeGuarded writes a device's replacement of a stored item only if the
 // item is still at the version it was read (and merged or resolved)
@@ -1103,6 +1110,13 @@ func (d *dbSession) storeGuarded(ctx context.Context, p *pendingPut) {
 		case errors.Is(err, pim.ErrVersionMismatch) && try < guardedTries:
 			guid := p.item.ID
 			d.s.log.Info("item changed in the store while the device's change was applied: resolved again", "database", d.db, "id", guid, "try", try)
+			select {
+			case <-time.After(time.Duration(try) * (guardedPause + rand.N(guardedPause))):
+			case <-ctx.Done():
+				d.fail("store item", ctx.Err())
+				p.status.Data = StatusDataStoreFailure.String()
+				return
+			}
 			delete(d.items, guid)
 			delete(d.versions, guid)
 			next := d.applyConflict(ctx, p.luid, guid, p.form, p.device, p.status)
@@ -1115,10 +1129,15 @@ func (d *dbSession) storeGuarded(ctx context.Context, p *pendingPut) {
 			}
 			p = next
 		case errors.Is(err, pim.ErrVersionMismatch):
-			// Written over again and again meanwhile: the device sends
-			// its change again next time.
-			d.s.log.Warn("item changing too fast to apply the device's change", "database", d.db, "id", p.item.ID)
-			p.status.Data = StatusConflict.String()
+			// Written over again and again meanwhile: the database's sync
+			// fails, as on a store failure, and commits nothing, so that
+			// the device's next sync is a normal one again that sends
+			// the change once more (SyncEvolution ends the whole session
+			// on a 409 or 503 for an item, drops the change on a 420;
+			// and a failure the server commits past makes the next sync
+			// slow, where the server's version of a match stays).
+			d.fail("store item", fmt.Errorf("item %s changed by another writer at each of %d tries: %w", p.item.ID, guardedTries, err))
+			p.status.Data = StatusDataStoreFailure.String()
 			return
 		default:
 			d.fail("store item", err)
