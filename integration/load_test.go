@@ -35,6 +35,7 @@ var (
 	loadConcurrent = flag.Int("load.concurrent", loadgen.DefaultConcurrent, "TestLoad: C, the sessions at once of scenario 5; 0: none")
 	loadWBXML      = flag.Bool("load.wbxml", false, "TestLoad: WBXML instead of XML")
 	loadRepeat     = flag.Int("load.repeat", loadgen.DefaultRepeat, "TestLoad: runs of scenarios 2 and 3 per N (the median counts)")
+	loadChanges    = flag.Int("load.k", 0, "TestLoad: changed contacts per sync of scenario 3 (0: the load generator's default)")
 	loadJSON       = flag.Bool("load.json", false, "TestLoad: log the report as JSON too")
 	loadIngest     = flag.Bool("load.ingest", false, "TestLoad: scenario 1 and the MULTIAPPEND baseline only")
 	loadFormat     = flag.String("load.mailformat", "", "TestLoad: Dovecot's mailbox format, maildir (default), sdbox or mdbox")
@@ -278,7 +279,7 @@ func TestLoad(t *testing.T) {
 		}
 		sizes = append(sizes, n)
 	}
-	cfg := &loadgen.Config{Sizes: sizes, Concurrent: *loadConcurrent, WBXML: *loadWBXML, Repeat: *loadRepeat, IngestOnly: *loadIngest}
+	cfg := &loadgen.Config{Sizes: sizes, Concurrent: *loadConcurrent, WBXML: *loadWBXML, Repeat: *loadRepeat, IngestOnly: *loadIngest, Changes: *loadChanges}
 	if *loadConcurrent == 0 {
 		cfg.Concurrent = -1 // no scenario 5
 	}
