@@ -117,85 +117,144 @@ func (a *Account) Versions(ctx context.Context, kind Kind) (map[string]string, *
 // version.go for why. It needs UIDPLUS (APPENDUID) to know its own
 // message from another writer's.
 func (a *Account) PutVersion(ctx context.Context, kind Kind, it *Item, want string) error {
-	if err := kind.check(); err != nil {
-		return err
-	}
-	if it.ID == "" {
-		return fmt.Errorf("%w: PutVersion needs an item ID", ErrInvalidItem)
-	}
-	now := time.Now()
-	ids, infos, err := prepareItems(kind, []*Item{it}, now)
+	errs, err := a.PutVersions(ctx, kind, []*Item{it}, []string{want})
 	if err != nil {
 		return err
 	}
-	id := ids[0]
+	return errs[0]
+}
+
+// PutVersions is PutVersion for several items (IDs set, each once) at
+// once, in the round trips of one: one index refresh, one MULTIAPPEND,
+// one look again, one removal of the replaced and stood-back messages.
+// errs[i] is item i's answer (nil, ErrVersionMismatch, ErrInvalidItem);
+// err, a failure of the whole (the connection, the folder), after which
+// any item may or may not be written.
+func (a *Account) PutVersions(ctx context.Context, kind Kind, items []*Item, wants []string) (errs []error, err error) {
+	if err := kind.check(); err != nil {
+		return nil, err
+	}
+	if len(wants) != len(items) {
+		return nil, fmt.Errorf("imapstore: PutVersions: %d items, %d versions", len(items), len(wants))
+	}
+	errs = make([]error, len(items))
+	now := time.Now()
+	ids := make([]string, len(items))
+	infos := make([]itemInfo, len(items))
+	seen := make(map[string]bool, len(items))
+	for i, it := range items {
+		if it.ID == "" {
+			errs[i] = fmt.Errorf("%w: PutVersion needs an item ID", ErrInvalidItem)
+			continue
+		}
+		if seen[it.ID] {
+			errs[i] = fmt.Errorf("%w: item %q twice in one PutVersions", ErrInvalidItem, it.ID)
+			continue
+		}
+		seen[it.ID] = true
+		id, info, err := prepareItems(kind, []*Item{it}, now)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		ids[i], infos[i] = id[0], info[0]
+	}
 	ctx, f, end, err := a.beginFolder(ctx, kind)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer end()
 	if !a.caps.UIDPlus {
-		return fmt.Errorf("imapstore: user %q: folder %q: a write at a version needs UIDPLUS, which the server lacks", a.username, f.name)
+		return nil, fmt.Errorf("imapstore: user %q: folder %q: a write at a version needs UIDPLUS, which the server lacks", a.username, f.name)
 	}
 	if err := a.refresh(ctx, f); err != nil {
-		return err
+		return nil, err
 	}
-	validity, old := f.cur.UIDValidity, f.cur.newest(id)
-	if got := versionOf(validity, old); got != want {
-		return fmt.Errorf("%w: item %q is at %q, not %q", ErrVersionMismatch, id, got, want)
+	validity := f.cur.UIDValidity
+	old := make([]imap.UID, len(items))
+	var at []int // the items written, in the order of msgs
+	var msgs []appendMessage
+	for i, it := range items {
+		if errs[i] != nil {
+			continue
+		}
+		old[i] = f.cur.newest(ids[i])
+		if got := versionOf(validity, old[i]); got != wants[i] {
+			errs[i] = fmt.Errorf("%w: item %q is at %q, not %q", ErrVersionMismatch, ids[i], got, wants[i])
+			continue
+		}
+		raw, err := buildItemMessage(kind, ids[i], it.Data, infos[i], a.fromAddress(), now)
+		if err != nil {
+			errs[i] = fmt.Errorf("%w: build message for item %q: %v", ErrInvalidItem, ids[i], err)
+			continue
+		}
+		m := newAppendMessage(raw, now)
+		m.Flags = append(m.Flags, string(pendingFlag))
+		msgs, at = append(msgs, m), append(at, i)
 	}
-	raw, err := buildItemMessage(kind, id, it.Data, infos[0], a.fromAddress(), now)
+	if len(msgs) == 0 {
+		return errs, nil
+	}
+	uids, err := a.appendAll(ctx, f, msgs)
 	if err != nil {
-		return fmt.Errorf("imapstore: build message for item %q: %w", id, err)
+		return nil, err
 	}
-	m := newAppendMessage(raw, now)
-	m.Flags = append(m.Flags, string(pendingFlag))
-	uids, err := a.appendAll(ctx, f, []appendMessage{m})
-	if err != nil {
-		return err
+	if len(uids) != len(msgs) {
+		return nil, fmt.Errorf("imapstore: user %q: folder %q: append of %d items: %d APPENDUIDs", a.username, f.name, len(msgs), len(uids))
 	}
-	if len(uids) != 1 {
-		return fmt.Errorf("imapstore: user %q: folder %q: append of item %q: no APPENDUID", a.username, f.name, id)
+	for k, i := range at {
+		f.cur.set(uids[k], ids[i])
 	}
-	mine := uids[0]
-	f.cur.set(mine, id)
 	if err := a.scan(ctx, f, false); err != nil {
-		return err
+		return nil, err
 	}
 	if f.cur.UIDValidity != validity {
 		// The folder was made anew meanwhile: ours went with the old one.
-		return fmt.Errorf("%w: folder %q was made anew", ErrVersionMismatch, f.name)
+		for _, i := range at {
+			errs[i] = fmt.Errorf("%w: folder %q was made anew", ErrVersionMismatch, f.name)
+		}
+		return errs, nil
 	}
-	held := f.cur.uidsOf(id)
-	hasMine, hasOld := slices.Contains(held, mine), old != 0 && slices.Contains(held, old)
-	others := slices.DeleteFunc(held, func(u imap.UID) bool { return u == mine || u == old })
-	if len(others) > 0 || (old != 0 && !hasOld && hasMine) {
-		if hasMine {
-			if err := a.expunge(ctx, f, []imap.UID{mine}); err != nil {
-				return err
+	var remove, settled []imap.UID
+	for k, i := range at {
+		mine, id := uids[k], ids[i]
+		held := f.cur.uidsOf(id)
+		hasMine, hasOld := slices.Contains(held, mine), old[i] != 0 && slices.Contains(held, old[i])
+		others := slices.DeleteFunc(held, func(u imap.UID) bool { return u == mine || u == old[i] })
+		switch {
+		case len(others) > 0:
+			errs[i] = fmt.Errorf("%w: item %q was written meanwhile", ErrVersionMismatch, id)
+		case old[i] != 0 && !hasOld && hasMine:
+			errs[i] = fmt.Errorf("%w: item %q was deleted meanwhile", ErrVersionMismatch, id)
+		}
+		if errs[i] != nil {
+			if hasMine {
+				remove = append(remove, mine)
 			}
+			continue
 		}
-		if len(others) > 0 {
-			return fmt.Errorf("%w: item %q was written meanwhile", ErrVersionMismatch, id)
+		items[i].ID, items[i].StoreVersion = id, versionOf(validity, mine)
+		if !hasMine {
+			continue // a later writer, who saw ours, replaced or deleted it already
 		}
-		return fmt.Errorf("%w: item %q was deleted meanwhile", ErrVersionMismatch, id)
+		if hasOld {
+			remove = append(remove, old[i])
+		}
+		settled = append(settled, mine)
 	}
-	it.ID, it.StoreVersion = id, versionOf(validity, mine)
-	if !hasMine {
-		// A later writer, who saw ours, replaced or deleted it already.
-		return nil
-	}
-	if hasOld {
-		if err := a.expunge(ctx, f, []imap.UID{old}); err != nil {
-			return err
+	if len(remove) > 0 {
+		if err := a.expunge(ctx, f, remove); err != nil {
+			return nil, err
 		}
 	}
-	if err := a.c.Store(imap.UIDSetNum(mine), &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: []imap.Flag{pendingFlag}}, nil).Close(); err != nil {
-		// The item is written: only the clean-up of its crash leftovers
-		// waits for its next write.
-		a.opts.Logger.Warn("imapstore: clearing the pending flag failed", "user", a.username, "folder", f.name, "err", err)
+	if len(settled) > 0 {
+		if err := a.c.Store(imap.UIDSetNum(settled...), &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: []imap.Flag{pendingFlag}}, nil).Close(); err != nil {
+			// The items are written: only the clean-up of their crash
+			// leftovers waits for their next write.
+			a.opts.Logger.Warn("imapstore: clearing the pending flag failed", "user", a.username, "folder", f.name, "err", err)
+		}
 	}
-	return nil
+	return errs, nil
 }
 
 // DeleteVersion removes item id if it is still at version want.

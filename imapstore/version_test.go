@@ -220,3 +220,83 @@ func TestGetAfterReplaceElsewhere(t *testing.T) {
 		t.Errorf("Get's version %q, Versions' %q", got[0].StoreVersion, vs[it.ID])
 	}
 }
+
+// TestPutVersionsRacesPut: a batch written at the versions read, while
+// another connection writes some of its items plainly. No plain write is
+// lost; each batch item either went in or stood back, and the folder
+// holds one message per item at the end.
+func TestPutVersionsRacesPut(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, dovetest.ProfileFull)
+	a, b := e.dial(t), e.dial(t)
+	const n = 8
+	ids := make([]string, n)
+	for i := range ids {
+		it := &Item{Data: vcard(fmt.Sprintf("batch-%d", i), "Zero")}
+		mustPut(t, a, KindContacts, it)
+		ids[i] = it.ID
+	}
+	var won, lost int
+	for round := 1; round <= 10; round++ {
+		vs, _, err := a.Versions(ctx, KindContacts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items, wants := make([]*Item, n), make([]string, n)
+		for i, id := range ids {
+			items[i], wants[i] = &Item{ID: id, Data: vcard(fmt.Sprintf("batch-%d", i), fmt.Sprintf("Batch %d", round))}, vs[id]
+		}
+		var wg sync.WaitGroup
+		var errs []error
+		var verr, perr error
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			errs, verr = a.PutVersions(ctx, KindContacts, items, wants)
+		}()
+		go func() {
+			defer wg.Done()
+			for i := round % 2; i < n && perr == nil; i += 2 { // half of them
+				perr = b.Put(ctx, KindContacts, &Item{ID: ids[i], Data: vcard(fmt.Sprintf("batch-%d", i), fmt.Sprintf("Plain %d", round))})
+			}
+		}()
+		wg.Wait()
+		if verr != nil || perr != nil {
+			t.Fatalf("round %d: PutVersions: %v; Put: %v", round, verr, perr)
+		}
+		c := e.dial(t)
+		got, err := c.Get(ctx, KindContacts, ids...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range ids {
+			plain := i%2 == round%2
+			switch {
+			case errs[i] == nil:
+				won++
+			case errors.Is(errs[i], ErrVersionMismatch):
+				lost++
+				if !plain {
+					t.Errorf("round %d: item %d, written by nobody else, stood back: %v", round, i, errs[i])
+				}
+			default:
+				t.Fatalf("round %d: item %d: %v", round, i, errs[i])
+			}
+			if got[i] == nil {
+				t.Fatalf("round %d: item %d gone", round, i)
+			}
+			if plain && !bytes.Contains(got[i].Data, []byte(fmt.Sprintf("Plain %d", round))) {
+				t.Fatalf("round %d: the plain Put of item %d was lost (PutVersions: %v); it holds\n%s", round, i, errs[i], got[i].Data)
+			}
+			if !plain && !bytes.Contains(got[i].Data, []byte(fmt.Sprintf("Batch %d", round))) {
+				t.Errorf("round %d: item %d holds\n%s", round, i, got[i].Data)
+			}
+		}
+		c.Close()
+	}
+	if m := len(folderMessages(t, e.mailClient(t), "Contacts")); m != n {
+		t.Errorf("%d messages in the folder at the end, want %d", m, n)
+	}
+	t.Logf("batch items written %d times, stood back %d times", won, lost)
+}

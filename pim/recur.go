@@ -34,6 +34,7 @@ package pim
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -617,27 +618,62 @@ func (v *recurView) Versions(ctx context.Context, ids []string) (map[string]stri
 // an exception (ErrUnversioned: the caller writes with Put, which joins
 // them).
 func (v *recurView) PutVersion(ctx context.Context, it *Item, want string) error {
-	if _, key := RecurID(it.ID); key != "" || it.ID == "" {
-		return ErrUnversioned
-	}
-	if _, rid := newException(it.Data); rid != "" {
-		return ErrUnversioned
-	}
-	stored, err := v.bases(ctx, []string{it.ID})
+	errs, err := v.PutVersions(ctx, []*Item{it}, []string{want})
 	if err != nil {
 		return err
 	}
-	if data, ok := stored[it.ID]; ok {
-		if _, split := parseRecur(data); split {
-			return ErrUnversioned
+	return errs[0]
+}
+
+// PutVersions implements VersionedView, as PutVersion for each item.
+func (v *recurView) PutVersions(ctx context.Context, items []*Item, wants []string) ([]error, error) {
+	if len(items) != len(wants) {
+		return nil, fmt.Errorf("pim: PutVersions: %d items, %d versions", len(items), len(wants))
+	}
+	errs := make([]error, len(items))
+	var ids []string
+	for i, it := range items {
+		if _, key := RecurID(it.ID); key != "" || it.ID == "" {
+			errs[i] = ErrUnversioned
+		} else if _, rid := newException(it.Data); rid != "" {
+			errs[i] = ErrUnversioned
+		} else {
+			ids = append(ids, it.ID)
 		}
 	}
-	v.cache = nil
-	if err := AsVersioned(v.View).PutVersion(ctx, it, want); err != nil {
-		return err
+	stored, err := v.bases(ctx, ids)
+	if err != nil {
+		return nil, err
 	}
-	v.versions[it.ID] = it.Version
-	return nil
+	var in []*Item
+	var ws []string
+	var at []int
+	for i, it := range items {
+		if errs[i] != nil {
+			continue
+		}
+		if data, ok := stored[it.ID]; ok {
+			if _, split := parseRecur(data); split {
+				errs[i] = ErrUnversioned
+				continue
+			}
+		}
+		in, ws, at = append(in, it), append(ws, wants[i]), append(at, i)
+	}
+	if len(in) == 0 {
+		return errs, nil
+	}
+	v.cache = nil
+	got, err := AsVersioned(v.View).PutVersions(ctx, in, ws)
+	if err != nil {
+		return nil, err
+	}
+	for k, i := range at {
+		if errs[i] = got[k]; got[k] == nil {
+			v.versions[in[k].ID] = in[k].Version
+		}
+	}
+	return errs, nil
 }
 
 // DeleteVersion implements VersionedView for an item stored as it is

@@ -356,6 +356,16 @@ func (r *Replica) PutVersion(ctx context.Context, it *Item, want string) error {
 	return vv.PutVersion(ctx, it, want)
 }
 
+// PutVersions is PutVersion for several items in one go
+// (VersionedView.PutVersions).
+func (r *Replica) PutVersions(ctx context.Context, items []*Item, wants []string) ([]error, error) {
+	vv := r.Versioned()
+	if vv == nil {
+		return nil, ErrUnversioned
+	}
+	return vv.PutVersions(ctx, items, wants)
+}
+
 // DeleteVersion removes item id only if it is at want, as PutVersion.
 func (r *Replica) DeleteVersion(ctx context.Context, id, want string) error {
 	vv := r.Versioned()

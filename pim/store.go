@@ -161,6 +161,11 @@ type Versioner interface {
 	// ErrVersionMismatch when another version is there, ErrNotFound
 	// when none is.
 	DeleteVersion(ctx context.Context, db Kind, id, want string) error
+	// PutVersions is PutVersion for several items (IDs set, each once)
+	// in one go: errs[i] is item i's answer (nil, ErrVersionMismatch,
+	// ErrInvalidItem); err a failure of the whole, after which any item
+	// may or may not be written.
+	PutVersions(ctx context.Context, db Kind, items []*Item, wants []string) (errs []error, err error)
 	// PointVersions are the versions the items had at point (a Point of
 	// db as Changes gives it), by ID. A session compares an item's with
 	// the version it reads, to tell a change another writer made since

@@ -500,6 +500,10 @@ type VersionedView interface {
 	// PutVersion stores it (it.ID set) only if the item is at want ("":
 	// none), as Versioner.PutVersion.
 	PutVersion(ctx context.Context, it *Item, want string) error
+	// PutVersions is PutVersion for several items in one go, as
+	// Versioner.PutVersions; errs[i] may also be ErrUnversioned (the
+	// caller writes that item with Put).
+	PutVersions(ctx context.Context, items []*Item, wants []string) (errs []error, err error)
 	// DeleteVersion removes item id only if it is at want.
 	DeleteVersion(ctx context.Context, id, want string) error
 }
@@ -543,6 +547,10 @@ func (v plainView) Versions(ctx context.Context, _ []string) (map[string]string,
 
 func (v plainView) PutVersion(ctx context.Context, it *Item, want string) error {
 	return v.st.(Versioner).PutVersion(ctx, v.db, it, want)
+}
+
+func (v plainView) PutVersions(ctx context.Context, items []*Item, wants []string) ([]error, error) {
+	return v.st.(Versioner).PutVersions(ctx, v.db, items, wants)
 }
 
 func (v plainView) DeleteVersion(ctx context.Context, id, want string) error {
@@ -604,6 +612,39 @@ func (v *unionView) PutVersion(ctx context.Context, it *Item, want string) error
 	}
 	it.Data, it.Version = in.Data, in.Version
 	return nil
+}
+
+func (v *unionView) PutVersions(ctx context.Context, items []*Item, wants []string) ([]error, error) {
+	if len(items) != len(wants) {
+		return nil, fmt.Errorf("pim: PutVersions: %d items, %d versions", len(items), len(wants))
+	}
+	errs := make([]error, len(items))
+	ins := make([][]*Item, len(v.parts))
+	ws := make([][]string, len(v.parts))
+	at := make([][]int, len(v.parts))
+	for i, it := range items {
+		p, sid := v.part(it.ID)
+		if p < 0 || it.ID == "" {
+			errs[i] = fmt.Errorf("%w: item ID %q belongs to no folder of this view", ErrInvalidItem, it.ID)
+			continue
+		}
+		ins[p], ws[p], at[p] = append(ins[p], &Item{ID: sid, Data: it.Data}), append(ws[p], wants[i]), append(at[p], i)
+	}
+	for p := range v.parts {
+		if len(ins[p]) == 0 {
+			continue
+		}
+		got, err := v.st.(Versioner).PutVersions(ctx, v.parts[p].db, ins[p], ws[p])
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range at[p] {
+			if errs[i] = got[k]; got[k] == nil {
+				items[i].Data, items[i].Version = ins[p][k].Data, ins[p][k].Version
+			}
+		}
+	}
+	return errs, nil
 }
 
 func (v *unionView) DeleteVersion(ctx context.Context, id, want string) error {

@@ -465,6 +465,13 @@ func (s *measuredVersioner) PutVersion(ctx context.Context, db pim.Kind, it *pim
 	return err
 }
 
+func (s *measuredVersioner) PutVersions(ctx context.Context, db pim.Kind, items []*pim.Item, wants []string) ([]error, error) {
+	start := time.Now()
+	errs, err := s.v.PutVersions(ctx, db, items, wants)
+	s.m.observe("put_versions", start, err)
+	return errs, err
+}
+
 func (s *measuredVersioner) DeleteVersion(ctx context.Context, db pim.Kind, id, want string) error {
 	start := time.Now()
 	err := s.v.DeleteVersion(ctx, db, id, want)

@@ -288,6 +288,30 @@ func (s *accountStore) PutVersion(ctx context.Context, db pim.Kind, it *pim.Item
 	return nil
 }
 
+// PutVersions implements pim.Versioner.
+func (s *accountStore) PutVersions(ctx context.Context, db pim.Kind, items []*pim.Item, wants []string) ([]error, error) {
+	kind, err := kindOf(db)
+	if err != nil {
+		return nil, err
+	}
+	in := make([]*imapstore.Item, len(items))
+	for i, it := range items {
+		in[i] = &imapstore.Item{ID: it.ID, Data: it.Data}
+	}
+	errs, err := s.acct.PutVersions(ctx, kind, in, wants)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	for i, it := range items {
+		if errs[i] != nil {
+			errs[i] = storeError(errs[i])
+			continue
+		}
+		it.ID, it.Data, it.Version = in[i].ID, in[i].Data, in[i].StoreVersion
+	}
+	return errs, nil
+}
+
 // SubFolders implements pim.FolderLister: the IMAP folders below the
 // kind's folder.
 func (s *accountStore) SubFolders(ctx context.Context, db pim.Kind) ([]string, error) {

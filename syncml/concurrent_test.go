@@ -16,17 +16,17 @@ type raceStore struct {
 	*memstore.Store
 	afterGet func()
 	always   bool
-	// afterPut runs once after the next PutVersion.
+	// afterPut runs once after the next PutVersions.
 	afterPut func()
 }
 
-func (r *raceStore) PutVersion(ctx context.Context, db pim.Kind, it *pim.Item, want string) error {
-	err := r.Store.PutVersion(ctx, db, it, want)
+func (r *raceStore) PutVersions(ctx context.Context, db pim.Kind, items []*pim.Item, wants []string) ([]error, error) {
+	errs, err := r.Store.PutVersions(ctx, db, items, wants)
 	if f := r.afterPut; f != nil {
 		r.afterPut = nil
 		f()
 	}
-	return err
+	return errs, err
 }
 
 func (r *raceStore) Get(ctx context.Context, db pim.Kind, ids ...string) ([]*pim.Item, error) {
@@ -258,7 +258,7 @@ func TestForeignWriteAfterReplace(t *testing.T) {
 		t.Fatal("second sync failed")
 	}
 	if rs.afterPut != nil {
-		t.Fatal("the device's Replace was not written with PutVersion")
+		t.Fatal("the device's Replace was not written with PutVersions")
 	}
 	wantFields(t, "the mailbox's item", oneItem(t, rs.Store), "TEL:222", "NOTE:new")
 	if !phone.sync(false) {

@@ -347,6 +347,16 @@ func (s *sessionStore) PutVersion(ctx context.Context, db pim.Kind, it *pim.Item
 	return pim.ErrUnversioned
 }
 
+func (s *sessionStore) PutVersions(ctx context.Context, db pim.Kind, items []*pim.Item, wants []string) ([]error, error) {
+	if _, err := s.open(ctx); err != nil {
+		return nil, err
+	}
+	if v := s.versioner(); v != nil {
+		return v.PutVersions(ctx, db, items, wants)
+	}
+	return nil, pim.ErrUnversioned
+}
+
 func (s *sessionStore) DeleteVersion(ctx context.Context, db pim.Kind, id, want string) error {
 	if _, err := s.open(ctx); err != nil {
 		return err

@@ -1020,9 +1020,7 @@ func (d *dbSession) storeBatch(ctx context.Context, batch []*pendingPut) {
 		return p.guarded
 	})
 	d.storePlain(ctx, batch)
-	for _, p := range guarded {
-		d.storeGuarded(ctx, p)
-	}
+	d.storeGuarded(ctx, guarded)
 }
 
 // storePlain stores items in one store call (one MULTIAPPEND), falling
@@ -1083,66 +1081,100 @@ const (
 	guardedPause = 20 * time.Millisecond
 )
 
-// storeGuarded writes a device's replacement of a stored item only if the
-// item is still at the version it was read (and merged or resolved)
-// at. When another writer changed it in between, the item is read again
-// and the device's change resolved against it as a conflict (the policy
-// decides; by default merged field by field), so that the other write is
-// never overwritten unseen; the result goes back to the device.
-func (d *dbSession) storeGuarded(ctx context.Context, p *pendingPut) {
-	for try := 1; ; try++ {
+// storeGuarded writes the device's replacements of stored items, each
+// only if the item is still at the version it was read (and merged or
+// resolved) at, all in one store call. When another writer changed one in
+// between, it is read again and the device's change resolved against it
+// as a conflict (the policy decides; by default merged field by field),
+// so that the other write is never overwritten unseen; the result goes
+// back to the device. What is resolved again is written in the next
+// round, after a short pause.
+func (d *dbSession) storeGuarded(ctx context.Context, batch []*pendingPut) {
+	for try := 1; len(batch) > 0; try++ {
 		if d.failed {
-			p.status.Data = StatusDataStoreFailure.String()
+			for _, p := range batch {
+				p.status.Data = StatusDataStoreFailure.String()
+			}
 			return
 		}
-		err := d.rep.PutVersion(ctx, p.item, p.want)
-		switch {
-		case err == nil:
-			d.stored(p)
+		items, wants := make([]*pim.Item, len(batch)), make([]string, len(batch))
+		for i, p := range batch {
+			items[i], wants[i] = p.item, p.want
+		}
+		errs, err := d.rep.PutVersions(ctx, items, wants)
+		if errors.Is(err, pim.ErrUnversioned) {
+			d.storePlain(ctx, batch)
 			return
-		case errors.Is(err, pim.ErrUnversioned):
-			d.storePlain(ctx, []*pendingPut{p})
-			return
-		case errors.Is(err, pim.ErrInvalidItem):
-			d.s.log.Warn("item refused", "database", d.db, "luid", p.luid, "err", err)
-			p.status.Data = StatusUnsupportedMediaType.String()
-			return
-		case errors.Is(err, pim.ErrVersionMismatch) && try < guardedTries:
-			guid := p.item.ID
-			d.s.log.Info("item changed in the store while the device's change was applied: resolved again", "database", d.db, "id", guid, "try", try)
-			select {
-			case <-time.After(time.Duration(try) * (guardedPause + rand.N(guardedPause))):
-			case <-ctx.Done():
-				d.fail("store item", ctx.Err())
+		}
+		if err != nil {
+			d.fail("store items", err)
+			for _, p := range batch {
 				p.status.Data = StatusDataStoreFailure.String()
-				return
 			}
-			delete(d.items, guid)
-			delete(d.versions, guid)
-			next := d.applyConflict(ctx, p.luid, guid, p.form, p.device, p.status)
-			if next == nil || d.failed {
-				return // the server's item stays (and goes to the device), or the read failed
+			return
+		}
+		var plain, again []*pendingPut
+		for i, p := range batch {
+			err := errs[i]
+			switch {
+			case err == nil:
+				d.stored(p)
+			case errors.Is(err, pim.ErrUnversioned):
+				plain = append(plain, p)
+			case errors.Is(err, pim.ErrInvalidItem):
+				d.s.log.Warn("item refused", "database", d.db, "luid", p.luid, "err", err)
+				p.status.Data = StatusUnsupportedMediaType.String()
+			case errors.Is(err, pim.ErrVersionMismatch) && try < guardedTries:
+				d.s.log.Info("item changed in the store while the device's change was applied: resolved again", "database", d.db, "id", p.item.ID, "try", try)
+				again = append(again, p)
+			case errors.Is(err, pim.ErrVersionMismatch):
+				// Written over again and again meanwhile: the database's
+				// sync fails, as on a store failure, and commits nothing,
+				// so that the device's next sync is a normal one again
+				// that sends the change once more (SyncEvolution ends the
+				// whole session on a 409 or 503 for an item, drops the
+				// change on a 420; and a failure the server commits past
+				// makes the next sync slow, where the server's version of
+				// a match stays).
+				d.fail("store item", fmt.Errorf("item %s changed by another writer at each of %d tries: %w", p.item.ID, guardedTries, err))
+				p.status.Data = StatusDataStoreFailure.String()
+			default:
+				d.fail("store item", err)
+				p.status.Data = StatusDataStoreFailure.String()
 			}
-			if !next.guarded {
+		}
+		d.storePlain(ctx, plain)
+		if len(again) == 0 {
+			return
+		}
+		select {
+		case <-time.After(time.Duration(try) * (guardedPause + rand.N(guardedPause))):
+		case <-ctx.Done():
+			d.fail("store items", ctx.Err())
+			for _, p := range again {
+				p.status.Data = StatusDataStoreFailure.String()
+			}
+			return
+		}
+		batch = batch[:0:0]
+		ids := make([]string, len(again))
+		for i, p := range again {
+			ids[i] = p.item.ID
+			delete(d.items, p.item.ID)
+			delete(d.versions, p.item.ID)
+		}
+		d.loadAll(ctx, ids) // one read for all of them
+		for _, p := range again {
+			next := d.applyConflict(ctx, p.luid, p.item.ID, p.form, p.device, p.status)
+			switch {
+			case next == nil || d.failed:
+				// The server's item stays (and goes to the device), or the
+				// read failed.
+			case !next.guarded:
 				d.storePlain(ctx, []*pendingPut{next}) // a duplicate kept, or the item is gone
-				return
+			default:
+				batch = append(batch, next)
 			}
-			p = next
-		case errors.Is(err, pim.ErrVersionMismatch):
-			// Written over again and again meanwhile: the database's sync
-			// fails, as on a store failure, and commits nothing, so that
-			// the device's next sync is a normal one again that sends
-			// the change once more (SyncEvolution ends the whole session
-			// on a 409 or 503 for an item, drops the change on a 420;
-			// and a failure the server commits past makes the next sync
-			// slow, where the server's version of a match stays).
-			d.fail("store item", fmt.Errorf("item %s changed by another writer at each of %d tries: %w", p.item.ID, guardedTries, err))
-			p.status.Data = StatusDataStoreFailure.String()
-			return
-		default:
-			d.fail("store item", err)
-			p.status.Data = StatusDataStoreFailure.String()
-			return
 		}
 	}
 }

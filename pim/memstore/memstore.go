@@ -350,6 +350,22 @@ func (s *Store) PutVersion(_ context.Context, db pim.Kind, it *pim.Item, want st
 	return s.faultAfter(OpPutVersion, string(db))
 }
 
+// PutVersions implements pim.Versioner: PutVersion item by item.
+func (s *Store) PutVersions(ctx context.Context, db pim.Kind, items []*pim.Item, wants []string) ([]error, error) {
+	if len(items) != len(wants) {
+		return nil, fmt.Errorf("memstore: PutVersions: %d items, %d versions", len(items), len(wants))
+	}
+	errs := make([]error, len(items))
+	for i, it := range items {
+		err := s.PutVersion(ctx, db, it, wants[i])
+		if err != nil && !errors.Is(err, pim.ErrVersionMismatch) && !errors.Is(err, pim.ErrInvalidItem) {
+			return nil, err
+		}
+		errs[i] = err
+	}
+	return errs, nil
+}
+
 // PointVersions implements pim.Versioner.
 func (s *Store) PointVersions(_ pim.Kind, point []byte) (map[string]string, error) {
 	var vs map[string]int

@@ -567,8 +567,36 @@ func (c *contract) versions(t *testing.T, s pim.Store) {
 	if err := v.DeleteVersion(ctx, "contacts", n.ID, n.Version); !errors.Is(err, pim.ErrNotFound) {
 		t.Errorf("DeleteVersion of a deleted item: %v, want ErrNotFound", err)
 	}
-	vs, _ = list("at the end")
+	vs, _ = list("before PutVersions")
 	if len(vs) != 1 || vs[a.ID] != b.Version {
-		t.Errorf("Versions at the end: %v, want only %s at %q", vs, a.ID, b.Version)
+		t.Errorf("Versions before PutVersions: %v, want only %s at %q", vs, a.ID, b.Version)
+	}
+
+	// PutVersions answers item by item: a write at the current version
+	// and a new item go in, a stale one and no card are refused, and
+	// nothing refused changes the store.
+	other := put(t, s, "contacts", Card("Otto Other"))
+	vs, _ = list("before PutVersions")
+	batch := []*pim.Item{
+		{ID: a.ID, Data: Card("Vera Batch")},
+		{ID: other, Data: Card("Otto Lost Update")},
+		{ID: "dav-batch-new", Data: Card("Bea Batch")},
+		{ID: "dav-batch-bad", Data: []byte("not a card")},
+	}
+	errs, err := v.PutVersions(ctx, "contacts", batch, []string{vs[a.ID], a.Version, "", ""})
+	if err != nil || len(errs) != len(batch) {
+		t.Fatalf("PutVersions: %v, %d answers", err, len(errs))
+	}
+	if errs[0] != nil || errs[2] != nil || !errors.Is(errs[1], pim.ErrVersionMismatch) || !errors.Is(errs[3], pim.ErrInvalidItem) {
+		t.Errorf("PutVersions answered %v, want nil, ErrVersionMismatch, nil, ErrInvalidItem", errs)
+	}
+	after, _ := list("after PutVersions")
+	if batch[0].Version == "" || after[a.ID] != batch[0].Version || after[other] != vs[other] ||
+		batch[2].Version == "" || after["dav-batch-new"] != batch[2].Version || len(after) != 3 {
+		t.Errorf("after PutVersions the versions are %v (written %q, %q; %s was %q)", after, batch[0].Version, batch[2].Version, other, vs[other])
+	}
+	got, _ = s.Get(ctx, "contacts", a.ID, other, "dav-batch-new")
+	if !holds(got[0], "Vera Batch") || !holds(got[1], "Otto Other") || !holds(got[2], "Bea Batch") {
+		t.Errorf("after PutVersions the items are %s", itemsString(got))
 	}
 }
