@@ -385,8 +385,16 @@ func (r *Replica) Stored(it *Item) {
 		r.Agree(it.ID, it.Data)
 	}
 	r.own = append(r.own, it.ID)
-	if it.Version != "" {
-		r.noteOwnAt(it.ID, it.Version)
+}
+
+// WroteAt notes the version the device's write of item id (Stored) left
+// it at, for a write that replaced what another writer may change too:
+// if the item is at another version when the session ends, the new point
+// leaves it out (settled), and the next session sends it. (New items are
+// not noted: a slow sync of 100,000 would hold them all.)
+func (r *Replica) WroteAt(id, version string) {
+	if version != "" {
+		r.noteOwnAt(id, version)
 	}
 }
 

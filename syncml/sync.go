@@ -1181,10 +1181,13 @@ func (d *dbSession) storeGuarded(ctx context.Context, batch []*pendingPut) {
 
 func (d *dbSession) stored(p *pendingPut) {
 	p.status.Data = p.okCode.String()
-	if p.item.Version != "" {
-		d.versions[p.item.ID], d.wrote[p.item.ID] = p.item.Version, p.item.Version
-	}
 	d.rep.Stored(p.item)
+	if p.guarded && p.item.Version != "" {
+		// Kept for a replacement only (what another writer may change
+		// too), not for every item of a slow sync.
+		d.versions[p.item.ID], d.wrote[p.item.ID] = p.item.Version, p.item.Version
+		d.rep.WroteAt(p.item.ID, p.item.Version)
+	}
 	if p.okCode == StatusItemAdded || p.luid == "" {
 		d.received.Count(OpAdd)
 	} else {
