@@ -912,8 +912,9 @@ func TestDAVCaldavQueries(t *testing.T) {
 }
 
 // TestDAVCrossSyncML: a SyncML phone (the real SyncEvolution client) and
-// vdirsyncer take turns on the same items; each change reaches the other
-// side at its next sync, and the mailbox never loses or doubles an item.
+// vdirsyncer take turns on the same items, and a mail client drops vCards
+// in; each change reaches the other sides at their next sync, and the
+// mailbox never loses or doubles an item.
 func TestDAVCrossSyncML(t *testing.T) {
 	de := newDAVEnv(t, true)
 	c := de.client
@@ -998,6 +999,21 @@ func TestDAVCrossSyncML(t *testing.T) {
 	}
 	de.same(t, "addressbook")
 	de.same(t, "calendar")
+
+	// A mail client drops a mail with two vCards into Contacts: both
+	// sides get the two contacts, once.
+	mc := de.imapSession(t, "Contacts")
+	if err := appendRaw(mc, "Contacts", vcfMail(contact(801, "dropped in"), contact(802, "dropped in"))); err != nil {
+		t.Fatal(err)
+	}
+	v.sync(t)
+	v.checkFiles(t, "mail drop-in", "contacts", "default", 3, []string{"FN:Person 801", "FN:Person 802", "FN:Dana DAV"}, nil)
+	r = de.sync(t, syncevo.TwoWay)
+	if s := r.Sources["addressbook"]; s.LocalAdded != 2 || s.RemoteAdded != 0 {
+		t.Errorf("phone sync after the mail drop-in: addressbook %+v", s)
+	}
+	de.checkBox(t, "mail drop-in", imapstore.KindContacts, 3, []string{"FN:Person 801", "FN:Person 802", "FN:Dana DAV"}, nil)
+	de.same(t, "addressbook")
 
 	// Both quiet now.
 	r = de.sync(t, syncevo.TwoWay)
