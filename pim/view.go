@@ -602,16 +602,11 @@ func (v *unionView) Versions(ctx context.Context, ids []string) (map[string]stri
 }
 
 func (v *unionView) PutVersion(ctx context.Context, it *Item, want string) error {
-	p, sid := v.part(it.ID)
-	if p < 0 || it.ID == "" {
-		return fmt.Errorf("pim: item ID %q belongs to no folder of this view", it.ID)
-	}
-	in := &Item{ID: sid, Data: it.Data}
-	if err := v.st.(Versioner).PutVersion(ctx, v.parts[p].db, in, want); err != nil {
+	errs, err := v.PutVersions(ctx, []*Item{it}, []string{want})
+	if err != nil {
 		return err
 	}
-	it.Data, it.Version = in.Data, in.Version
-	return nil
+	return errs[0]
 }
 
 func (v *unionView) PutVersions(ctx context.Context, items []*Item, wants []string) ([]error, error) {
