@@ -613,19 +613,9 @@ func (v *recurView) Versions(ctx context.Context, ids []string) (map[string]stri
 	return AsVersioned(v.View).Versions(ctx, ids)
 }
 
-// PutVersion implements VersionedView for an item stored as it is shown:
-// not one whose exceptions the device holds as items of their own, nor
-// an exception (ErrUnversioned: the caller writes with Put, which joins
-// them).
-func (v *recurView) PutVersion(ctx context.Context, it *Item, want string) error {
-	errs, err := v.PutVersions(ctx, []*Item{it}, []string{want})
-	if err != nil {
-		return err
-	}
-	return errs[0]
-}
-
-// PutVersions implements VersionedView, as PutVersion for each item.
+// PutVersions implements VersionedView for items stored as they are
+// shown: not one whose exceptions the device holds as items of their own,
+// nor an exception (ErrUnversioned).
 func (v *recurView) PutVersions(ctx context.Context, items []*Item, wants []string) ([]error, error) {
 	if len(items) != len(wants) {
 		return nil, fmt.Errorf("pim: PutVersions: %d items, %d versions", len(items), len(wants))

@@ -345,19 +345,9 @@ func (r *Replica) Put(ctx context.Context, items ...*Item) error {
 	return err
 }
 
-// PutVersion stores it (it.ID set) as Put does, only if the item is
-// still at want (VersionedView.PutVersion); ErrUnversioned when the view
-// cannot tell (then the caller writes with Put).
-func (r *Replica) PutVersion(ctx context.Context, it *Item, want string) error {
-	vv := r.Versioned()
-	if vv == nil {
-		return ErrUnversioned
-	}
-	return vv.PutVersion(ctx, it, want)
-}
-
-// PutVersions is PutVersion for several items in one go
-// (VersionedView.PutVersions).
+// PutVersions stores items (IDs set) each only if it is still at its
+// want (VersionedView.PutVersions); ErrUnversioned when the view cannot
+// tell (then the caller writes with Put).
 func (r *Replica) PutVersions(ctx context.Context, items []*Item, wants []string) ([]error, error) {
 	vv := r.Versioned()
 	if vv == nil {
@@ -366,7 +356,7 @@ func (r *Replica) PutVersions(ctx context.Context, items []*Item, wants []string
 	return vv.PutVersions(ctx, items, wants)
 }
 
-// DeleteVersion removes item id only if it is at want, as PutVersion.
+// DeleteVersion removes item id only if it is at want, as PutVersions.
 func (r *Replica) DeleteVersion(ctx context.Context, id, want string) error {
 	vv := r.Versioned()
 	if vv == nil {

@@ -497,12 +497,10 @@ type VersionedView interface {
 	// Versions are the versions items ids are at now ("" or absent:
 	// gone), listed as Versioner.Versions does.
 	Versions(ctx context.Context, ids []string) (map[string]string, error)
-	// PutVersion stores it (it.ID set) only if the item is at want ("":
-	// none), as Versioner.PutVersion.
-	PutVersion(ctx context.Context, it *Item, want string) error
-	// PutVersions is PutVersion for several items in one go, as
-	// Versioner.PutVersions; errs[i] may also be ErrUnversioned (the
-	// caller writes that item with Put).
+	// PutVersions stores items (IDs set) each only if it is at its want
+	// ("": none), as Versioner.PutVersions; errs[i] may also be
+	// ErrUnversioned (an exception, an item the device holds split: the
+	// caller writes it with Put, which joins them).
 	PutVersions(ctx context.Context, items []*Item, wants []string) (errs []error, err error)
 	// DeleteVersion removes item id only if it is at want.
 	DeleteVersion(ctx context.Context, id, want string) error
@@ -543,10 +541,6 @@ func (v plainView) PointVersions(point []byte) (map[string]string, error) {
 func (v plainView) Versions(ctx context.Context, _ []string) (map[string]string, error) {
 	vs, _, err := v.st.(Versioner).Versions(ctx, v.db)
 	return vs, err
-}
-
-func (v plainView) PutVersion(ctx context.Context, it *Item, want string) error {
-	return v.st.(Versioner).PutVersion(ctx, v.db, it, want)
 }
 
 func (v plainView) PutVersions(ctx context.Context, items []*Item, wants []string) ([]error, error) {
@@ -599,14 +593,6 @@ func (v *unionView) Versions(ctx context.Context, ids []string) (map[string]stri
 		}
 	}
 	return out, nil
-}
-
-func (v *unionView) PutVersion(ctx context.Context, it *Item, want string) error {
-	errs, err := v.PutVersions(ctx, []*Item{it}, []string{want})
-	if err != nil {
-		return err
-	}
-	return errs[0]
 }
 
 func (v *unionView) PutVersions(ctx context.Context, items []*Item, wants []string) ([]error, error) {
