@@ -35,11 +35,10 @@ func MainObject(data []byte) *vobject.Object {
 	return objs[0]
 }
 
-// SentNames lists the properties and sub-components of a canonical item's
-// main object as COMPONENT:NAME (VCARD:TEL, VEVENT:VALARM), to learn what
-// a device holds.
-func SentNames(data []byte) []string {
-	obj := MainObject(data)
+// NamesOf lists the properties and sub-components of a canonical item's
+// main object (MainObject) as COMPONENT:NAME (VCARD:TEL, VEVENT:VALARM),
+// to learn what a device holds.
+func NamesOf(obj *vobject.Object) []string {
 	if obj == nil {
 		return nil
 	}

@@ -29,39 +29,52 @@ const (
 // clear (devices send wrong types: a vCard 2.1 labelled text/vcard), else
 // from its Meta Type.
 func itemForm(metaType string, data []byte) string {
+	form, _ := formOf(metaType, data)
+	return form
+}
+
+// formOf is itemForm, and the item's objects when it parsed them (nil
+// for SIF), so that the caller need not parse the item again.
+func formOf(metaType string, data []byte) (string, []*vobject.Object) {
 	t := strings.ToLower(strings.TrimSpace(metaType))
 	switch t {
 	case formSIFC, formSIFE, formSIFT:
-		return t
+		return t, nil
 	}
 	if x := sifPayload(data); x != nil {
 		switch {
 		case bytes.Contains(x, []byte("<contact")):
-			return formSIFC
+			return formSIFC, nil
 		case bytes.Contains(x, []byte("<appointment")):
-			return formSIFE
+			return formSIFE, nil
 		case bytes.Contains(x, []byte("<task")):
-			return formSIFT
+			return formSIFT, nil
 		}
 	}
 	objs := vobject.Parse(data)
 	if len(objs) == 0 {
-		return t
+		return t, nil
 	}
 	ver := objs[0].PropValue("VERSION")
 	switch objs[0].Name {
 	case "VCARD":
 		if ver == "2.1" || ver == "" {
-			return formVCard21
+			return formVCard21, objs
 		}
-		return formVCard30
+		return formVCard30, objs
 	case "VCALENDAR":
 		if ver == "1.0" {
-			return formVCal10
+			return formVCal10, objs
 		}
-		return formICal20
+		return formICal20, objs
 	}
-	return t
+	return t, objs
+}
+
+// isVCard30 reports whether parsed objects are a vCard 3.0, the stored
+// form of a card as it is (vcardAs30 returns such data unchanged).
+func isVCard30(objs []*vobject.Object) bool {
+	return len(objs) > 0 && objs[0].Name == "VCARD" && objs[0].PropValue("VERSION") == "3.0"
 }
 
 // sifPayload returns SIF XML (base64 undone) when data looks like SIF.
@@ -171,7 +184,7 @@ func carried(form string, stored []byte, allDay string) map[string]bool {
 // which is then no deletion.
 //
 // And only what the device has itself sent at least once (sent, from
-// pim.SentNames) counts: DevInf says what a client's format can express, not
+// pim.NamesOf) counts: DevInf says what a client's format can express, not
 // what the device keeps (SyncEvolution announces URL and X-* for events
 // and cards, keeps neither for an event and sends back no X-ABLabel). A
 // property it never sent is one it does not hold, so its absence is no
@@ -254,7 +267,7 @@ func toCanonical(form string, data []byte, zone *time.Location) (out []byte, all
 // returned as it is.
 func vcardAs30(data []byte) ([]byte, error) {
 	objs := vobject.Parse(data)
-	if len(objs) == 0 || objs[0].Name != "VCARD" || objs[0].PropValue("VERSION") == "3.0" {
+	if len(objs) == 0 || objs[0].Name != "VCARD" || isVCard30(objs) {
 		return data, nil
 	}
 	return vformat.VCard21To30(data)

@@ -33,7 +33,7 @@ type dbState struct {
 	TxForm string `json:",omitempty"`
 	AllDay string `json:",omitempty"`
 	// Sent lists, sorted, the properties the device has sent (as
-	// COMPONENT:NAME, see pim.SentNames): what it holds, so that what it
+	// COMPONENT:NAME, see pim.NamesOf): what it holds, so that what it
 	// leaves out of an item is a deletion only among these (mergeInfo).
 	Sent []string `json:",omitempty"`
 	// Tasks: the device sent to-dos in this calendar database, so it
@@ -863,17 +863,27 @@ func (d *dbSession) canonicalOf(ch *Change, it Item, st *Status) (data []byte, f
 		st.Data = StatusIncompleteCommand.String()
 		return nil, "", false
 	}
-	form = itemForm(metaTypeOf(ch, it), data)
-	if form == formVCal10 {
-		data = d.vcalZone(data)
+	form, objs := formOf(metaTypeOf(ch, it), data)
+	var main *vobject.Object
+	if form == formVCard30 && isVCard30(objs) {
+		// Stored as it came (the common card): parsed once.
+		main = objs[0]
+	} else {
+		if form == formVCal10 {
+			data = d.vcalZone(data)
+		}
+		canonical, allDay, err := toCanonical(form, data, d.s.zone())
+		if err != nil {
+			d.s.log.Info("item not convertible", "database", d.db, "form", form, "err", err)
+			st.Data = StatusUnsupportedMediaType.String()
+			return nil, "", false
+		}
+		if allDay != "" {
+			d.state.AllDay = allDay
+		}
+		data = canonical
+		main = pim.MainObject(data)
 	}
-	canonical, allDay, err := toCanonical(form, data, d.s.zone())
-	if err != nil {
-		d.s.log.Info("item not convertible", "database", d.db, "form", form, "err", err)
-		st.Data = StatusUnsupportedMediaType.String()
-		return nil, "", false
-	}
-	data = canonical
 	if uv, ok := d.view.(pim.TaskCarrier); ok && d.db == pim.Calendar && pim.IsTaskOnly(data) {
 		// A to-do in the calendar: the device keeps tasks there. Its
 		// own are folded into the tasks point at commit; the mailbox's
@@ -884,10 +894,7 @@ func (d *dbSession) canonicalOf(ch *Change, it Item, st *Status) (data []byte, f
 	if form != "" {
 		d.state.TxForm = form
 	}
-	if allDay != "" {
-		d.state.AllDay = allDay
-	}
-	d.state.Sent = pim.AddNames(d.state.Sent, pim.SentNames(data))
+	d.state.Sent = pim.AddNames(d.state.Sent, pim.NamesOf(main))
 	return data, form, true
 }
 
