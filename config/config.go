@@ -31,6 +31,29 @@ type Config struct {
 	Auth    Auth    `toml:"auth"`
 	Log     Log     `toml:"log"`
 	DAV     DAV     `toml:"dav"`
+	Web     Web     `toml:"web"`
+}
+
+// Web is the [web] table: the pages where people sign in with their mail
+// login to see and set up their devices and back up, and admins see every
+// account, on the same listener.
+type Web struct {
+	// Enabled serves the pages under Path. Default: true.
+	Enabled bool `toml:"enabled"`
+	// Path is the URL path of the pages; it must start and end with "/".
+	// The endpoint, DAV, metrics and health paths keep their own paths
+	// when it is "/". Default: "/".
+	Path string `toml:"path"`
+	// SessionIdle signs a person out after this long without a request.
+	// Default: 30m.
+	SessionIdle Duration `toml:"session_idle"`
+	// SessionMax signs a person out after this long in any case. Default:
+	// 12h.
+	SessionMax Duration `toml:"session_max"`
+	// Admins may open the admin page with their own mail login (besides
+	// [imap] master_user, whose login always may). The admin page opens
+	// other accounts with the master user, so it needs one. Default: none.
+	Admins []string `toml:"admins"`
 }
 
 // DAV is the [dav] table: CardDAV and CalDAV on the same listener as the
@@ -391,6 +414,7 @@ func Default() *Config {
 			Lockout:     Duration{5 * time.Minute},
 		},
 		DAV: DAV{Enabled: true, Path: "/dav/"},
+		Web: Web{Enabled: true, Path: "/", SessionIdle: Duration{30 * time.Minute}, SessionMax: Duration{12 * time.Hour}, Admins: []string{}},
 		Log: Log{
 			Level:  LogLevelInfo,
 			Format: LogFormatText,

@@ -83,6 +83,7 @@ func (c *Config) validate() []*Error {
 	c.Sync.check(ch)
 	c.checkAuthLog(ch)
 	c.checkDAV(ch)
+	c.checkWeb(ch)
 	return ch.errs
 }
 
@@ -201,6 +202,44 @@ func (c *Config) checkDAV(ch *checker) {
 			if o.path != "" && (op == p || strings.HasPrefix(op, p+"/") || strings.HasPrefix(p, op+"/")) {
 				ch.fail("dav.path", "%q overlaps %s %q", d.Path, o.key, o.path)
 			}
+		}
+	}
+}
+
+// checkWeb checks [web]: a path of its own (or the root, under which the
+// other paths keep theirs) and sessions that end.
+func (c *Config) checkWeb(ch *checker) {
+	w := c.Web
+	if !w.Enabled {
+		return
+	}
+	if !strings.HasPrefix(w.Path, "/") || !strings.HasSuffix(w.Path, "/") {
+		ch.fail("web.path", "%q must start and end with \"/\", e.g. \"/\" or \"/sync/\"", w.Path)
+	} else if w.Path != "/" {
+		p := strings.TrimSuffix(w.Path, "/")
+		others := []struct{ key, path string }{{"http.path", c.HTTP.Path}, {"http.metrics_path", c.HTTP.MetricsPath}, {"http.health_path", c.HTTP.HealthPath}}
+		if c.DAV.Enabled {
+			others = append(others, struct{ key, path string }{"dav.path", c.DAV.Path})
+		}
+		for _, o := range others {
+			op := strings.TrimSuffix(o.path, "/")
+			if o.path != "" && (op == p || strings.HasPrefix(op, p+"/") || strings.HasPrefix(p, op+"/")) {
+				ch.fail("web.path", "%q overlaps %s %q", w.Path, o.key, o.path)
+			}
+		}
+		if strings.HasPrefix(p, "/.well-known") {
+			ch.fail("web.path", "%q is under /.well-known", w.Path)
+		}
+	}
+	if w.SessionIdle.Duration <= 0 {
+		ch.fail("web.session_idle", "must be more than 0, e.g. \"30m\"")
+	}
+	if w.SessionMax.Duration < w.SessionIdle.Duration {
+		ch.fail("web.session_max", "must be at least web.session_idle (%s)", w.SessionIdle.Duration)
+	}
+	for _, a := range w.Admins {
+		if strings.TrimSpace(a) == "" {
+			ch.fail("web.admins", "an empty user name")
 		}
 	}
 }

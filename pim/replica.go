@@ -121,6 +121,16 @@ type ReplicaState struct {
 	Folders []string `json:",omitempty"`
 	// Synced is when the last sync completed (Devices reads it).
 	Synced time.Time `json:",omitzero"`
+	// Last is what that sync did (Devices reads it too).
+	Last *SyncSummary `json:",omitempty"`
+}
+
+// SyncSummary is what a completed sync of a database did: its mode as the
+// front names it ("two-way", "slow", ...) and the item changes each way.
+type SyncSummary struct {
+	Mode       string       `json:",omitempty"`
+	FromDevice ChangeCounts `json:",omitzero"`
+	ToDevice   ChangeCounts `json:",omitzero"`
 }
 
 // FilterState is the filter rule a replica's items were last decided

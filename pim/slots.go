@@ -32,6 +32,22 @@ type Slot struct {
 	Databases map[Kind]time.Time `json:"databases,omitempty"`
 	// Overrides of the server's default policy (PolicyKeys).
 	Overrides map[string]string `json:"overrides,omitempty"`
+	// Protocol is how the device syncs ("SyncML" when empty: slots from
+	// before fronts named it).
+	Protocol string `json:"protocol,omitempty"`
+
+	// Last is what the last completed sync of each database did, filled
+	// from the database states (not kept in the slot).
+	Last map[Kind]SyncSummary `json:"-"`
+}
+
+// ProtocolName is the slot's protocol, "SyncML" for a slot that names
+// none.
+func (s *Slot) ProtocolName() string {
+	if s.Protocol == "" {
+		return "SyncML"
+	}
+	return s.Protocol
 }
 
 // StateStore is the part of a Store that keeps state records.
@@ -206,7 +222,10 @@ func (d *Devices) fill(ctx context.Context, s *Slot) error {
 		if err != nil {
 			return fmt.Errorf("read state of %q: %w", s.DeviceID, err)
 		}
-		var st struct{ Synced time.Time } // of a front's database state
+		var st struct { // of a front's database state
+			Synced time.Time
+			Last   *SyncSummary
+		}
 		if raw == nil || json.Unmarshal(raw, &st) != nil || st.Synced.IsZero() {
 			continue
 		}
@@ -215,6 +234,12 @@ func (d *Devices) fill(ctx context.Context, s *Slot) error {
 		}
 		if st.Synced.After(s.Databases[db]) {
 			s.Databases[db] = st.Synced
+		}
+		if st.Last != nil {
+			if s.Last == nil {
+				s.Last = map[Kind]SyncSummary{}
+			}
+			s.Last[db] = *st.Last
 		}
 		if st.Synced.After(s.LastSync) {
 			s.LastSync = st.Synced

@@ -14,6 +14,7 @@ import (
 
 	"syncml-imap/dav"
 	"syncml-imap/syncml"
+	"syncml-imap/web"
 )
 
 // Handler is the SyncML endpoint: POST carries SyncML messages, GET shows
@@ -40,6 +41,8 @@ type Handler struct {
 	Admin *AdminHTTP
 	// DAV serves CardDAV and CalDAV (see DAVHandler); nil: off.
 	DAV *dav.Handler
+	// Web serves the people's pages (see WebHandler); nil: off.
+	Web *web.Handler
 	// pool keeps the IMAP logins of finished sessions ([imap] keep_idle);
 	// nil: none.
 	pool *Pool

@@ -160,10 +160,16 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 		davHandler = &dav.Handler{Auth: auth, Prefix: strings.TrimSuffix(cfg.DAV.Path, "/"), Logger: logger,
 			ContactFolders: cfg.Sync.Defaults.ContactFolders}
 	}
-	return &Handler{Server: srv, DAV: davHandler, PublicURL: cfg.HTTP.PublicURL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: logger,
+	h := &Handler{Server: srv, DAV: davHandler, PublicURL: cfg.HTTP.PublicURL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: logger,
 		Metrics: metrics, Health: NewHealth(opts, logger), TrustedProxies: proxies,
 		Admin: &AdminHTTP{Auth: auth, Throttle: t, MasterUser: cfg.IMAP.MasterUser, MasterPassword: cfg.IMAP.MasterPassword, Logger: logger},
-		pool:  imapAuth.Pool}, nil
+		pool:  imapAuth.Pool}
+	if cfg.Web.Enabled {
+		if h.Web, err = newWeb(cfg, auth, t, h); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
 }
 
 // Aliases merges the configured database aliases into the built-in ones.

@@ -1513,5 +1513,6 @@ func (d *dbSession) commitState(ctx context.Context, now time.Time) error {
 		d.state.Retry = d.refused // what was not refused again went
 	}
 	pending := !d.sends() && d.mode != AlertRefreshFromClient
+	d.rep.State.Last = &pim.SyncSummary{Mode: modeName(d.mode), FromDevice: d.received, ToDevice: d.sent}
 	return d.rep.Commit(ctx, now, pending, d.state)
 }

@@ -79,6 +79,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if cfg.DAV.Enabled {
 		logger.Info("serving CardDAV and CalDAV", "url", scheme+"://"+ln.Addr().String()+cfg.DAV.Path)
 	}
+	if cfg.Web.Enabled {
+		logger.Info("serving the people's pages", "url", scheme+"://"+ln.Addr().String()+cfg.Web.Path)
+	}
 	err = d.run(ctx, ln, hup)
 	// The HTTP server is down: sessions not completed by now end without
 	// committing anything, by design (the devices repeat them); kept
@@ -108,6 +111,11 @@ func serveMux(cfg *config.Config, h *plugin.Handler, logger *slog.Logger) *http.
 		mux.Handle(p+"/", d)
 		mux.Handle("/.well-known/carddav", d)
 		mux.Handle("/.well-known/caldav", d)
+	}
+	if wh := h.WebHandler(); wh != nil {
+		// At "/" the paths above keep theirs: the mux routes to the
+		// longest pattern.
+		mux.Handle(cfg.Web.Path, wh)
 	}
 	return mux
 }
