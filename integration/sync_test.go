@@ -32,6 +32,7 @@ type env struct {
 	t      *testing.T
 	dove   *dovetest.Server
 	url    string
+	base   string // the listener's root: the people's pages
 	user   string
 	pass   string
 	client *syncevo.Client
@@ -91,10 +92,14 @@ func newEnvWith(t *testing.T, server func(*config.Config), client func(*syncevo.
 		}
 		h.ServeHTTP(w, r)
 	}))
+	if wh := h.WebHandler(); wh != nil {
+		mux.Handle(cfg.Web.Path, wh)
+	}
 	hs := &http.Server{Handler: mux}
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close(); h.Server.Close() })
-	e.url = "http://" + ln.Addr().String() + "/syncml"
+	e.base = "http://" + ln.Addr().String()
+	e.url = e.base + "/syncml"
 	opts := &syncevo.Options{
 		URL: e.url, Username: e.user, Password: e.pass, DeviceID: "sc-test-device-1",
 		RefreshSync: true,
