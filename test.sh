@@ -2,7 +2,7 @@
 # Runs every test of syncml-imap. On a fresh Debian machine it first
 # installs what the tests need (Dovecot's IMAP server, the SyncEvolution
 # client and gcc for its test shim, the DAV clients vdirsyncer and
-# python3-caldav), with apt-get as
+# python3-caldav, Chromium for the web pages), with apt-get as
 # root; it fails loudly when it cannot.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,6 +19,7 @@ command -v syncevolution >/dev/null 2>&1 || need+=(syncevolution)
 command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)   # builds the SyncEvolution curl shim
 command -v vdirsyncer >/dev/null 2>&1 || need+=(vdirsyncer)  # CardDAV/CalDAV client
 /usr/bin/python3 -c 'import caldav' >/dev/null 2>&1 || need+=(python3-caldav)  # CalDAV client library
+command -v chromium >/dev/null 2>&1 || need+=(chromium)  # headless browser for the web pages
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]}"
@@ -31,7 +32,7 @@ if [ ${#need[@]} -gt 0 ]; then
   # The packaged service must not start (and grab port 143) in containers.
   $sudo apt-get update -qq || die "apt-get update failed"
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || die "apt-get install ${need[*]} failed"
-  for c in dovecot syncevolution gcc vdirsyncer; do
+  for c in dovecot syncevolution gcc vdirsyncer chromium; do
     command -v $c >/dev/null 2>&1 || die "$c still missing after installing ${need[*]}"
   done
   /usr/bin/python3 -c 'import caldav' >/dev/null 2>&1 || die "python3-caldav still missing after installing ${need[*]}"
