@@ -322,3 +322,30 @@ func newMultipart(w *io.PipeWriter, csrf, name, content string) func() {
 		w.CloseWithError(mw.Close())
 	}
 }
+
+// TestLockoutShown: a locked device is shown locked with how it ends; a
+// user locked out is told until when at the sign-in.
+func TestLockoutShown(t *testing.T) {
+	var userLocked bool
+	s := newSite(t, nil)
+	until := s.now.Add(5 * time.Minute)
+	s.h.Lockouts = func(user string) []Lockout {
+		out := []Lockout{{Device: "IMEI:7", Failures: 5, LockedUntil: until, LastError: "wrong password or unknown user"}}
+		if userLocked {
+			out = append(out, Lockout{Failures: 10, LockedUntil: until})
+		}
+		return out
+	}
+	pim.NewDevices(s.accts.Store("alice"), 4).Claim(context.Background(), "IMEI:7")
+	s.signIn("alice", "secret")
+	_, _, page := s.do("GET", "/devices", nil)
+	if !strings.Contains(page, "Locked") || !strings.Contains(page, when(until)) || !strings.Contains(page, "right password") {
+		t.Errorf("the devices page does not show the lockout:\n%s", page)
+	}
+	_, _, page = s.do("GET", "/devices", nil)
+	s.do("POST", "/signout", url.Values{"csrf": {csrfOf(t, page)}})
+	userLocked = true
+	if code, _, page := s.signIn("alice", "wrong"); code != http.StatusTooManyRequests || !strings.Contains(page, "try again after") {
+		t.Errorf("locked sign-in: %d\n%s", code, page)
+	}
+}
