@@ -175,6 +175,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Referrer-Policy", "same-origin")
 	// No scripts at all; styles only from the page's own stylesheet.
 	hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	if r.Method == http.MethodPost {
+		// The largest form is an import: its file and a little more.
+		r.Body = http.MaxBytesReader(w, r.Body, maxImportBytes+1<<20)
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
