@@ -248,23 +248,23 @@ func (d *Devices) fill(ctx context.Context, s *Slot) error {
 	return nil
 }
 
-// Find returns the slot a reference names: a device ID, or a slot number.
+// Find returns the slot a reference names: a device ID, or a slot number,
+// with its sync times. Either way the slot is the one List shows, so its
+// number is the one List gives it and its times come from the device's
+// records (fill), whatever the reference.
 func (d *Devices) Find(ctx context.Context, ref string) (*Slot, error) {
-	if s, err := d.Get(ctx, ref); err != nil || s != nil {
-		return s, err
+	all, err := d.list(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if n, err := strconv.Atoi(ref); err == nil {
-		all, err := d.list(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range all {
-			if s.Number == n {
-				return s, nil
-			}
-		}
+	i := slices.IndexFunc(all, func(s *Slot) bool { return s.DeviceID == ref })
+	if n, err := strconv.Atoi(ref); i < 0 && err == nil {
+		i = slices.IndexFunc(all, func(s *Slot) bool { return s.Number == n })
 	}
-	return nil, fmt.Errorf("%w %q (give a device ID or a slot number; \"devices list\" shows them)", ErrNoSuchDevice, ref)
+	if i < 0 {
+		return nil, fmt.Errorf("%w %q (give a device ID or a slot number; \"devices list\" shows them)", ErrNoSuchDevice, ref)
+	}
+	return all[i], d.fill(ctx, all[i])
 }
 
 func (d *Devices) load(ctx context.Context, deviceID string) (*Slot, error) {

@@ -563,3 +563,50 @@ func TestLocalDaemonURL(t *testing.T) {
 		}
 	}
 }
+
+// TestDevicesShowBySlotNumber: "show -device 2" prints what "show -device
+// ID" prints for a device whose sync times live in its database records
+// (as a sync leaves them, not in the slot) and whose last error is older
+// than its last sync.
+func TestDevicesShowBySlotNumber(t *testing.T) {
+	s := setupDevices(t)
+	ctx := context.Background()
+	st := s.open(t)
+	synced := time.Date(2026, 3, 16, 7, 30, 0, 0, time.UTC)
+	failed := synced.Add(-24 * time.Hour)
+	for key, rec := range map[string]string{
+		"contacts":   fmt.Sprintf(`{"Synced":%q}`, synced.Format(time.RFC3339)),
+		"last-error": fmt.Sprintf(`{"time":%q,"result":"failed","error":"the IMAP server did not answer"}`, failed.Format(time.RFC3339)),
+	} {
+		if err := st.SaveState(ctx, pim.DeviceKey(tablet, key), []byte(rec)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("SYNCML_IMAP_PASSWORD", devPassword)
+	down := "http://" + freeAddr(t) + "/syncml"
+	show := func(ref string) string {
+		t.Helper()
+		code, out, errs := runCmd("devices", "show", "-config", s.plainCfg, "-user", devUser, "-device", ref, "-server", down)
+		if code != 0 {
+			t.Fatalf("show -device %s: %d\n%s%s", ref, code, out, errs)
+		}
+		return out
+	}
+	byID, byNumber := show(tablet), show("2")
+	mustContain(t, "show by ID", byID, "device "+tablet+" (slot 2 of 4)",
+		"  last sync:        "+synced.Local().Format("2006-01-02 15:04:05 -0700"),
+		"  contacts  last sync "+synced.Local().Format("2006-01-02 15:04:05"))
+	if strings.Contains(byID, "last error") {
+		t.Errorf("show by ID shows an error older than the last sync:\n%s", byID)
+	}
+	if byNumber != byID {
+		t.Errorf("show -device 2 differs from show -device %s:\n%s\nagainst\n%s", tablet, byNumber, byID)
+	}
+
+	// The same in JSON.
+	_, j1, _ := runCmd("devices", "show", "-config", s.plainCfg, "-user", devUser, "-device", tablet, "-server", down, "-json")
+	_, j2, _ := runCmd("devices", "show", "-config", s.plainCfg, "-user", devUser, "-device", "2", "-server", down, "-json")
+	if j1 != j2 || !strings.Contains(j1, `"last_sync"`) {
+		t.Errorf("show -json by number differs:\n%s\nagainst\n%s", j2, j1)
+	}
+}
