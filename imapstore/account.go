@@ -62,6 +62,9 @@ var (
 	ErrNotFound = errors.New("imapstore: item not found")
 	// ErrStateConflict: the state record changed since it was loaded.
 	ErrStateConflict = errors.New("imapstore: state record changed concurrently")
+	// ErrReadOnly: the Account was opened with Options.ReadOnly and the
+	// call would write.
+	ErrReadOnly = errors.New("imapstore: read-only")
 	// ErrClosed: the connection was closed (by Close, a cancelled context
 	// or the server) and the Account can no longer be used. Unless Close
 	// closed it, the error also matches ErrUnavailable.
@@ -99,6 +102,14 @@ type Options struct {
 	// most 64 KB) in one.
 	AppendBatch      int
 	AppendBatchBytes int
+
+	// ReadOnly is for commands that only look (listing devices, an
+	// export): the store creates no folder, a folder that does not exist
+	// reads as empty, and the writes a caller asks for (Put, Delete,
+	// SaveState, ...) fail with ErrReadOnly. The upkeep any read does in a
+	// folder that exists (adopting messages other programs dropped in,
+	// removing superseded versions of an item) still happens.
+	ReadOnly bool
 
 	Logger *slog.Logger // default: discard
 
@@ -421,10 +432,25 @@ func isNonexistent(err error) bool {
 	return false
 }
 
+// errNotCreated: a ReadOnly Account found a folder missing and did not
+// create it. Readers take it as an empty folder.
+var errNotCreated = fmt.Errorf("%w: folder does not exist and is not created", ErrReadOnly)
+
+// writable refuses op on a ReadOnly Account.
+func (a *Account) writable(op string) error {
+	if a.opts.ReadOnly {
+		return fmt.Errorf("imapstore: user %q: %s: %w", a.username, op, ErrReadOnly)
+	}
+	return nil
+}
+
 // create makes the folder; an item folder is also subscribed so that mail
 // clients show it. The state folder stays unsubscribed. A sub-folder's
 // missing parents are made first (see createParents).
 func (a *Account) create(ctx context.Context, f *folder) error {
+	if a.opts.ReadOnly {
+		return errNotCreated
+	}
 	if f.kind.SubPath() != "" {
 		if err := a.createParents(ctx, f.kind); err != nil {
 			return err

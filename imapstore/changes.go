@@ -285,6 +285,12 @@ func (a *Account) scan(ctx context.Context, f *folder, drop bool) error {
 		if !isNonexistent(selErr) {
 			return a.errorf(ctx, f, "select", selErr)
 		}
+		if a.opts.ReadOnly {
+			// Nothing there to read: an empty index, looked at again
+			// by the next read.
+			f.cur, f.exists = newSyncPoint(), false
+			return nil
+		}
 		if err := a.create(ctx, f); err != nil {
 			return err
 		}

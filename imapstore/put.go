@@ -21,6 +21,9 @@ import (
 // not one object of the kind fails with ErrInvalidItem before anything is
 // written. Many items go in MULTIAPPEND batches.
 func (a *Account) Put(ctx context.Context, kind Kind, items ...*Item) error {
+	if err := a.writable("put"); err != nil {
+		return err
+	}
 	if err := kind.check(); err != nil {
 		return err
 	}
@@ -110,6 +113,9 @@ func prepareItems(kind Kind, items []*Item, now time.Time) ([]string, []itemInfo
 // Delete removes items. IDs the folder does not hold are returned as
 // missing, not as an error: deleting what is gone already is no failure.
 func (a *Account) Delete(ctx context.Context, kind Kind, ids ...string) (missing []string, err error) {
+	if err := a.writable("delete"); err != nil {
+		return nil, err
+	}
 	ctx, f, end, err := a.beginFolder(ctx, kind)
 	if err != nil {
 		return nil, err

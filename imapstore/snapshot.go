@@ -11,6 +11,9 @@ import (
 // SnapshotFor snapshots the kind's folder into BackupFolder/label/<the
 // folder's name>, e.g. "SyncML Backup/2026-11-25 14.03 IMEI-3550/Contacts".
 func (a *Account) SnapshotFor(ctx context.Context, kind Kind, label string) (int, error) {
+	if err := a.writable("snapshot"); err != nil {
+		return 0, err
+	}
 	name := a.opts.Folders[kind.Base()]
 	if name == "" {
 		name = strings.ToUpper(string(kind.Base())[:1]) + string(kind.Base())[1:]
@@ -34,6 +37,9 @@ func (a *Account) SnapshotFor(ctx context.Context, kind Kind, label string) (int
 // backup to copy items back from by hand (or with import). It returns the
 // number of messages copied.
 func (a *Account) Snapshot(ctx context.Context, kind Kind, dest string) (int, error) {
+	if err := a.writable("snapshot"); err != nil {
+		return 0, err
+	}
 	ctx, end, err := a.begin(ctx)
 	if err != nil {
 		return 0, err

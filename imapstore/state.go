@@ -2,6 +2,7 @@ package imapstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -94,6 +95,9 @@ func (a *Account) loadStates(ctx context.Context, keys []string) (map[string]*St
 // nothing, when the newest version is not ifVersion (someone else saved in
 // between).
 func (a *Account) SaveState(ctx context.Context, key string, data []byte, ifVersion uint32) (*StateRecord, error) {
+	if err := a.writable("save state"); err != nil {
+		return nil, err
+	}
 	if key == "" {
 		return nil, fmt.Errorf("imapstore: save state: empty key")
 	}
@@ -134,6 +138,9 @@ func (a *Account) SaveState(ctx context.Context, key string, data []byte, ifVers
 
 // DeleteState removes every version of the record.
 func (a *Account) DeleteState(ctx context.Context, key string) error {
+	if err := a.writable("delete state"); err != nil {
+		return err
+	}
 	ctx, end, err := a.begin(ctx)
 	if err != nil {
 		return err
@@ -291,6 +298,9 @@ func (a *Account) stateIndex(ctx context.Context) (map[string][]imap.UID, error)
 	}
 	// Another connection changed the folder: look at it afresh.
 	sel, err := a.reselect(ctx, f)
+	if errors.Is(err, errNotCreated) {
+		return map[string][]imap.UID{}, nil // no records (yet)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -131,6 +131,9 @@ func (a *Account) PutVersion(ctx context.Context, kind Kind, it *Item, want stri
 // err, a failure of the whole (the connection, the folder), after which
 // any item may or may not be written.
 func (a *Account) PutVersions(ctx context.Context, kind Kind, items []*Item, wants []string) (errs []error, err error) {
+	if err := a.writable("put"); err != nil {
+		return nil, err
+	}
 	if err := kind.check(); err != nil {
 		return nil, err
 	}
@@ -261,6 +264,9 @@ func (a *Account) PutVersions(ctx context.Context, kind Kind, items []*Item, wan
 // ErrVersionMismatch when it is at another, ErrNotFound when the folder
 // does not hold it.
 func (a *Account) DeleteVersion(ctx context.Context, kind Kind, id, want string) error {
+	if err := a.writable("delete"); err != nil {
+		return err
+	}
 	ctx, f, end, err := a.beginFolder(ctx, kind)
 	if err != nil {
 		return err

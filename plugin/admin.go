@@ -30,6 +30,19 @@ func (e *loginError) Unwrap() error { return pim.ErrAuthFailed }
 // pim.ErrUnavailable, no password at all ErrNoPassword; no error
 // carries a password.
 func OpenAccount(ctx context.Context, cfg *config.Config, user, password string) (pim.Store, error) {
+	return openAccount(ctx, cfg, user, password, false)
+}
+
+// OpenAccountReadOnly opens the mailbox as OpenAccount does, for the
+// commands that only read (devices list and show, export): the store
+// creates no folder (a missing one reads as empty) and refuses writes
+// (imapstore.ErrReadOnly), so that looking at an account leaves it as
+// it was.
+func OpenAccountReadOnly(ctx context.Context, cfg *config.Config, user, password string) (pim.Store, error) {
+	return openAccount(ctx, cfg, user, password, true)
+}
+
+func openAccount(ctx context.Context, cfg *config.Config, user, password string, readOnly bool) (pim.Store, error) {
 	if user == "" {
 		return nil, errors.New("plugin: open account: no user name")
 	}
@@ -45,6 +58,7 @@ func OpenAccount(ctx context.Context, cfg *config.Config, user, password string)
 	if err != nil {
 		return nil, err
 	}
+	opts.ReadOnly = readOnly
 	acct, err := imapstore.Dial(ctx, opts, login, password)
 	if errors.Is(err, imapstore.ErrAuthFailed) {
 		// Dovecot answers an unknown user like a wrong password.

@@ -131,7 +131,8 @@ func runBackup(ctx context.Context, name string, args []string, stdout, stderr i
 	}
 	defer out.abort()
 
-	_, store, code := openAdmin(ctx, f, c.user, con, stderr, c.fail)
+	// An export or a dry run only reads: it must not create the folders.
+	_, store, code := openAdmin(ctx, f, c.user, name == "export" || c.dryRun, con, stderr, c.fail)
 	if store == nil {
 		return code
 	}
@@ -186,13 +187,13 @@ func (c *backupCmd) readFile() ([]byte, error) {
 // openAdmin loads the configuration and opens the user's mailbox for an
 // admin command. On failure store is nil and code the exit status: 2 when
 // there is no password to log in with, 1 otherwise; fail reports why.
-func openAdmin(ctx context.Context, f *commonFlags, user string, con console, stderr io.Writer, fail func(error)) (*config.Config, pim.Store, int) {
+func openAdmin(ctx context.Context, f *commonFlags, user string, readOnly bool, con console, stderr io.Writer, fail func(error)) (*config.Config, pim.Store, int) {
 	cfg, err := f.load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, nil, 1
 	}
-	store, err := openMailbox(ctx, cfg, user, con)
+	store, err := openMailbox(ctx, cfg, user, readOnly, con)
 	if err != nil {
 		fail(err)
 		if errors.Is(err, plugin.ErrNoPassword) {
@@ -205,14 +206,18 @@ func openAdmin(ctx context.Context, f *commonFlags, user string, con console, st
 
 // openMailbox logs in as the devices commands do: SYNCML_IMAP_PASSWORD,
 // else the configured master user, else the password asked for on the
-// terminal.
-func openMailbox(ctx context.Context, cfg *config.Config, user string, con console) (pim.Store, error) {
+// terminal. A readOnly mailbox creates no folder and refuses writes
+// (plugin.OpenAccountReadOnly).
+func openMailbox(ctx context.Context, cfg *config.Config, user string, readOnly bool, con console) (pim.Store, error) {
 	password := os.Getenv("SYNCML_IMAP_PASSWORD")
 	if password == "" && cfg.IMAP.MasterUser == "" && con.interactive() {
 		var err error
 		if password, err = con.readPassword(ctx, "IMAP password of "+user+": "); err != nil {
 			return nil, err
 		}
+	}
+	if readOnly {
+		return plugin.OpenAccountReadOnly(ctx, cfg, user, password)
 	}
 	return plugin.OpenAccount(ctx, cfg, user, password)
 }

@@ -152,7 +152,9 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer, co
 
 	// No overall deadline: the IMAP options' dial and command timeouts
 	// bound the I/O, and a y/N question may wait for the admin.
-	cfg, store, code := openAdmin(ctx, f, c.user, rc, stderr, c.fail)
+	// list and show only look: they must not create the folders of an
+	// account that never synced.
+	cfg, store, code := openAdmin(ctx, f, c.user, c.sub == "list" || c.sub == "show", rc, stderr, c.fail)
 	if store == nil {
 		return code
 	}
@@ -864,7 +866,7 @@ func (c *devicesCmd) unlock(ctx context.Context, f *commonFlags, rc *remembering
 	if device != "" && strings.Trim(device, "0123456789") == "" {
 		var store pim.Store
 		var code int
-		if cfg, store, code = openAdmin(ctx, f, c.user, rc, c.stderr, c.fail); store == nil {
+		if cfg, store, code = openAdmin(ctx, f, c.user, true, rc, c.stderr, c.fail); store == nil {
 			return code
 		}
 		s, err := plugin.AdminDevices(cfg, store).Find(ctx, device)

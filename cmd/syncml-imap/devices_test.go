@@ -610,3 +610,28 @@ func TestDevicesShowBySlotNumber(t *testing.T) {
 		t.Errorf("show -json by number differs:\n%s\nagainst\n%s", j2, j1)
 	}
 }
+
+// TestReadOnlyCommands: devices list and show and export on an account
+// that never synced create none of the store's folders.
+func TestReadOnlyCommands(t *testing.T) {
+	s := setupDevices(t)
+	const fresh = "dora@example.org"
+	s.srv.AddUser(t, fresh, "dora-pw")
+	t.Setenv("SYNCML_IMAP_PASSWORD", "")
+	down := "http://" + freeAddr(t) + "/syncml"
+	if code, out, errs := runCmd("devices", "list", "-config", s.masterCfg, "-user", fresh, "-server", down); code != 0 || !strings.Contains(out, "0 of 4 slots used") {
+		t.Errorf("list: %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := runCmd("devices", "show", "-config", s.masterCfg, "-user", fresh, "-device", "1", "-server", down); code != 2 || !strings.Contains(errs, "no such device") {
+		t.Errorf("show: %d %s", code, errs)
+	}
+	for _, db := range []string{"contacts", "calendar", "tasks"} {
+		code, out, errs := runCmd("export", "-config", s.masterCfg, "-user", fresh, "-db", db, "-o", "-")
+		if code != 0 || strings.Contains(out, "BEGIN:V") && strings.Contains(out, "FN:") {
+			t.Errorf("export %s: %d\n%s%s", db, code, out, errs)
+		}
+	}
+	if list := s.srv.Doveadm(t, "mailbox", "list", "-u", fresh); strings.TrimSpace(list) != "INBOX" {
+		t.Errorf("folders after list, show and export:\n%s", list)
+	}
+}
