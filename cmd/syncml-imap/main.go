@@ -36,6 +36,9 @@ Usage:
                                     check the configuration and the IMAP server;
                                     with -user, also log in as NAME (password from
                                     SYNCML_IMAP_PASSWORD, or the configured master user)
+                                    and check that each of [folders] exists or can
+                                    be created and takes a message (a test message,
+                                    removed at once), saying how to fix what fails
   syncml-imap devices list|show|set|reset|remove|unlock -config FILE -user NAME
                     [-device ID|N] [-json] [-yes] [-server URL] [key=value ...]
                                     manage a user's device slots: list them, show
@@ -182,6 +185,9 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "login as %s: ok\n", *user)
 	for _, line := range capabilityReport(acct.Caps()) {
 		fmt.Fprintln(stdout, "  "+line)
+	}
+	if !checkFolders(dctx, acct, *user, stdout) {
+		return 1
 	}
 	return 0
 }

@@ -45,6 +45,26 @@ func TestCheck(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "login as alice@example.org: ok") || !strings.Contains(out, "CONDSTORE: yes") {
 		t.Fatalf("check -user: %d\n%s\n%s", code, out, errs)
 	}
+	// The folders are made and each took a test message, gone again.
+	mustContain(t, "check -user", out, `  contacts "Contacts": ok (created)`, `  calendar "Calendar": ok (created)`,
+		`  tasks    "Tasks": ok (created)`, `  state    "SyncML State": ok (created)`)
+	for _, name := range []string{"Contacts", "Calendar", "Tasks", "SyncML State"} {
+		if st := srv.Doveadm(t, "mailbox", "status", "-u", "alice@example.org", "messages", name); !strings.HasSuffix(strings.TrimSpace(st), "messages=0") {
+			t.Errorf("%s after check: %q, want no message", name, st)
+		}
+	}
+	if code, out, _ = runCmd("check", "-config", cfg, "-user", "alice@example.org"); code != 0 || !strings.Contains(out, `  contacts "Contacts": ok`+"\n") {
+		t.Errorf("second check -user: %d\n%s", code, out)
+	}
+	// A name Dovecot does not take: the check says so and how to fix it.
+	badName := writeConfig(t, fmt.Sprintf("[imap]\naddress = %q\n[folders]\ncontacts = \"~Contacts\"\n", srv.Addr))
+	code, out, errs = runCmd("check", "-config", badName, "-user", "alice@example.org")
+	if code != 1 {
+		t.Errorf("check with a bad folder name: %d\n%s\n%s", code, out, errs)
+	}
+	mustContain(t, "check with a bad folder name", out, `  contacts "~Contacts": FAILED to open: [CANNOT] Invalid mailbox name`,
+		`    fix: the server does not take this name (its folders are named with the prefix "" and the separator "/"): set [folders] contacts = "Contacts"`,
+		`  calendar "Calendar": ok`)
 
 	t.Setenv("SYNCML_IMAP_PASSWORD", "wrong")
 	code, out, _ = runCmd("check", "-config", cfg, "-user", "alice@example.org")
