@@ -20,14 +20,19 @@ import (
 //	GET  <endpoint>?admin=lockouts[&user=U]   JSON list of Lockout
 //	POST <endpoint>?admin=unlock              form user=U [device=ID]
 //	                                          JSON list of what was lifted
+//	GET  <endpoint>?admin=accounts            JSON list of the users who
+//	                                          logged in since the daemon
+//	                                          started, sorted (master user only)
 const (
 	AdminParam    = "admin"
 	AdminLockouts = "lockouts"
 	AdminUnlock   = "unlock"
+	AdminAccounts = "accounts"
 )
 
 // AdminHTTP answers the daemon's admin requests: the login throttle's
-// lockouts, which live in this process's memory only, and lifting them.
+// lockouts, which live in this process's memory only, and lifting them;
+// and the accounts seen logging in, which IMAP cannot list.
 //
 // Requests carry HTTP Basic credentials: a user's own mail login (checked
 // by logging in to IMAP through Auth) allows requests about that user;
@@ -43,6 +48,8 @@ type AdminHTTP struct {
 	Auth pim.Authenticator
 	// Throttle holds the lockouts; nil: no throttle, nothing to show.
 	Throttle *Throttle
+	// Accounts are the users seen logging in; nil: none.
+	Accounts *Accounts
 	// MasterUser and MasterPassword are [imap] master_user and
 	// master_password; no master user: "".
 	MasterUser, MasterPassword string
@@ -56,12 +63,13 @@ func (a *AdminHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op := r.URL.Query().Get(AdminParam)
 	var method string
 	switch op {
-	case AdminLockouts:
+	case AdminLockouts, AdminAccounts:
 		method = http.MethodGet
 	case AdminUnlock:
 		method = http.MethodPost
 	default:
-		http.Error(w, fmt.Sprintf("unknown admin request %q: want %s=%s or %s=%s", op, AdminParam, AdminLockouts, AdminParam, AdminUnlock), http.StatusNotFound)
+		http.Error(w, fmt.Sprintf("unknown admin request %q: want %s=%s, %s=%s or %s=%s", op,
+			AdminParam, AdminLockouts, AdminParam, AdminUnlock, AdminParam, AdminAccounts), http.StatusNotFound)
 		return
 	}
 	if r.Method != method {
@@ -79,6 +87,10 @@ func (a *AdminHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	user := strings.TrimSpace(r.Form.Get("user"))
 	login, master, ok := a.authenticate(w, r)
 	if !ok {
+		return
+	}
+	if op == AdminAccounts {
+		a.accounts(w, r, login, master)
 		return
 	}
 	switch {
@@ -104,6 +116,22 @@ func (a *AdminHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if out == nil {
 		out = []Lockout{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
+// accounts answers AdminAccounts: who logged in is the master user's to
+// know, not a user's.
+func (a *AdminHTTP) accounts(w http.ResponseWriter, r *http.Request, login string, master bool) {
+	if !master {
+		a.log().Info("admin accounts request refused", "login", login, "remote", RemoteAddr(r.Context()))
+		http.Error(w, fmt.Sprintf("%s may not list the accounts; use the master user", login), http.StatusForbidden)
+		return
+	}
+	out := a.Accounts.List()
+	if out == nil {
+		out = []string{}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(out)

@@ -201,3 +201,40 @@ func TestAdminNoThrottle(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminAccounts: the master user gets the users who logged in since
+// start, sorted, once each whatever the case; a failed login adds
+// nobody; a user may not ask.
+func TestAdminAccounts(t *testing.T) {
+	s := newAdminSetup(t)
+	accounts := NewAccounts()
+	s.th = newTestThrottle(accounts.Authenticator(s.inner), s.clock)
+	s.h = &Handler{Admin: &AdminHTTP{Auth: s.th.Authenticator(), Throttle: s.th, Accounts: accounts, MasterUser: "admin", MasterPassword: "master-pw"}}
+	list := func() []string {
+		t.Helper()
+		w := s.do(http.MethodGet, "admin=accounts", "admin", "master-pw", nil)
+		var out []string
+		if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &out) != nil {
+			t.Fatalf("accounts: %d %s", w.Code, w.Body)
+		}
+		return out
+	}
+	if got := list(); len(got) != 0 {
+		t.Errorf("accounts before any login: %q", got)
+	}
+	for _, u := range []string{"carol", "alice", "Carol"} {
+		if _, err := s.th.Login(deviceCtx("IMEI:2", "192.0.2.8:1"), u, "right"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.th.Login(deviceCtx("IMEI:3", "192.0.2.9:1"), "mallory", "stale")
+	if got := list(); strings.Join(got, " ") != "alice carol" {
+		t.Errorf("accounts: %q, want alice carol", got)
+	}
+	if w := s.do(http.MethodGet, "admin=accounts", "alice", "right", nil); w.Code != http.StatusForbidden {
+		t.Errorf("accounts asked by a user: %d %s", w.Code, w.Body)
+	}
+	if w := s.do(http.MethodPost, "admin=accounts", "admin", "master-pw", url.Values{}); w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST accounts: %d", w.Code)
+	}
+}

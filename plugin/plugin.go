@@ -113,6 +113,8 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	}
 	// Throttled attempts never reach the metered IMAP login.
 	auth = metrics.Authenticator(auth)
+	accounts := NewAccounts()
+	auth = accounts.Authenticator(auth)
 	var throttle pim.AuthThrottle
 	var t *Throttle
 	if cfg.Auth.MaxFailures > 0 {
@@ -162,7 +164,7 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	}
 	h := &Handler{Server: srv, DAV: davHandler, PublicURL: cfg.HTTP.PublicURL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: logger,
 		Metrics: metrics, Health: NewHealth(opts, logger), TrustedProxies: proxies,
-		Admin: &AdminHTTP{Auth: auth, Throttle: t, MasterUser: cfg.IMAP.MasterUser, MasterPassword: cfg.IMAP.MasterPassword, Logger: logger},
+		Admin: &AdminHTTP{Auth: auth, Throttle: t, Accounts: accounts, MasterUser: cfg.IMAP.MasterUser, MasterPassword: cfg.IMAP.MasterPassword, Logger: logger},
 		pool:  imapAuth.Pool}
 	if cfg.Web.Enabled {
 		if h.Web, err = newWeb(cfg, auth, t, h); err != nil {
