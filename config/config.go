@@ -32,6 +32,7 @@ type Config struct {
 	Log     Log     `toml:"log"`
 	DAV     DAV     `toml:"dav"`
 	Web     Web     `toml:"web"`
+	Admin   Admin   `toml:"admin"`
 }
 
 // Web is the [web] table: the pages where people sign in with their mail
@@ -54,6 +55,17 @@ type Web struct {
 	// [imap] master_user, whose login always may). The admin page opens
 	// other accounts with the master user, so it needs one. Default: none.
 	Admins []string `toml:"admins"`
+}
+
+// Admin is the [admin] table: what the admin commands need beyond the
+// daemon's keys.
+type Admin struct {
+	// UsersFile names the accounts "devices list -all" goes over, besides
+	// those given with -user and those the running daemon saw log in
+	// (IMAP cannot list a server's accounts): one user per line, "#"
+	// starts a comment. A Dovecot admin fills it with
+	// "doveadm user '*' > FILE". Default: "" (none).
+	UsersFile string `toml:"users_file"`
 }
 
 // DAV is the [dav] table: CardDAV and CalDAV on the same listener as the
@@ -413,8 +425,9 @@ func Default() *Config {
 			MaxFailures: 5,
 			Lockout:     Duration{5 * time.Minute},
 		},
-		DAV: DAV{Enabled: true, Path: "/dav/"},
-		Web: Web{Enabled: true, Path: "/", SessionIdle: Duration{30 * time.Minute}, SessionMax: Duration{12 * time.Hour}, Admins: []string{}},
+		DAV:   DAV{Enabled: true, Path: "/dav/"},
+		Web:   Web{Enabled: true, Path: "/", SessionIdle: Duration{30 * time.Minute}, SessionMax: Duration{12 * time.Hour}, Admins: []string{}},
+		Admin: Admin{UsersFile: ""},
 		Log: Log{
 			Level:  LogLevelInfo,
 			Format: LogFormatText,

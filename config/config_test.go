@@ -382,6 +382,7 @@ func TestValidation(t *testing.T) {
 		{"[auth]\nmax_failures = -1\n", "auth.max_failures", 2, "must not be negative, got -1"},
 		{"[auth]\nlockout = \"-5m\"\n", "auth.lockout", 2, "must not be negative"},
 		{"[auth]\nlockout = \"0\"\n", "auth.lockout", 2, "must be more than 0 while auth.max_failures is 5"},
+		{"[admin]\nusers_file = \" /etc/users\"\n", "admin.users_file", 2, "has spaces at its start or end"},
 		// [log]
 		{"[log]\nlevel = \"verbose\"\n", "log.level", 2, `want "debug", "info", "warn" or "error"`},
 		{"[log]\nformat = \"xml\"\n", "log.format", 2, `invalid value "xml"; want "text" or "json"`},

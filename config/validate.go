@@ -84,6 +84,7 @@ func (c *Config) validate() []*Error {
 	c.checkAuthLog(ch)
 	c.checkDAV(ch)
 	c.checkWeb(ch)
+	c.checkAdmin(ch)
 	return ch.errs
 }
 
@@ -301,6 +302,14 @@ func (c *Config) checkAuthLog(ch *checker) {
 	// [log]
 	checkEnum(ch, "log.level", c.Log.Level, logLevels())
 	checkEnum(ch, "log.format", c.Log.Format, logFormats())
+}
+
+// checkAdmin checks [admin]. The users file is only named here; the
+// command that reads it opens it.
+func (c *Config) checkAdmin(ch *checker) {
+	if f := c.Admin.UsersFile; f != "" && strings.TrimSpace(f) != f {
+		ch.fail("admin.users_file", "%q has spaces at its start or end", f)
+	}
 }
 
 func (p *Policy) check(ch *checker, prefix string) {
