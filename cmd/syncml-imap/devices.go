@@ -27,6 +27,7 @@ import (
 
 const devicesUsage = `Usage:
   syncml-imap devices list   -config FILE -user NAME [-json]
+  syncml-imap devices list   -config FILE -all [-user NAME,...] [-json]
   syncml-imap devices show   -config FILE -user NAME -device ID|N [-json]
   syncml-imap devices set    -config FILE -user NAME -device ID|N key=value ...
   syncml-imap devices reset  -config FILE -user NAME -device ID|N [-yes]
@@ -35,6 +36,15 @@ const devicesUsage = `Usage:
 
   list    the user's device slots: number, device, model, last sync,
           databases and policy overrides
+  list -all
+          the same for every account: those named with -user (repeat it,
+          or give a comma list), those in [admin] users_file, and those
+          the running daemon saw log in since it started (IMAP cannot list
+          a server's accounts; without the daemon a note says they are
+          left out). Needs [imap] master_user, which opens each account.
+          One block per account; an account that cannot be opened gets
+          its error and the others go on (exit status 1). -json prints
+          an array of {"user", "devices", "error"}
   show    one slot in full, with the effective policy
   set     change the device's policy: keys as in [sync.defaults]
           (` + "`key=`" + ` removes the device's override of key)
@@ -79,11 +89,27 @@ func cmdDevices(ctx context.Context, args []string, stdout, stderr io.Writer) in
 type devicesCmd struct {
 	sub            string
 	user, device   string
+	users          userList // list: every -user
+	all            bool     // list -all
 	json, yes      bool
 	kv             map[string]string
 	servers        stringList
 	configPath     string
 	stdout, stderr io.Writer
+}
+
+// userList is -user of "devices list": repeatable, each a comma list.
+type userList []string
+
+func (l *userList) String() string { return strings.Join(*l, ",") }
+
+func (l *userList) Set(v string) error {
+	for _, u := range strings.Split(v, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			*l = append(*l, u)
+		}
+	}
+	return nil
 }
 
 // stringList is a flag that may be given several times.
@@ -117,8 +143,11 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer, co
 	}
 	f := newFlags("devices "+c.sub, stderr)
 	f.fs.Usage = func() { fmt.Fprint(stderr, devicesUsage) }
-	f.fs.StringVar(&c.user, "user", "", "the user whose devices to manage")
-	if c.sub != "list" {
+	if c.sub == "list" {
+		f.fs.Var(&c.users, "user", "the user whose devices to list (with -all: repeat it, or a comma list)")
+		f.fs.BoolVar(&c.all, "all", false, "list the devices of every account (needs [imap] master_user)")
+	} else {
+		f.fs.StringVar(&c.user, "user", "", "the user whose devices to manage")
 		f.fs.StringVar(&c.device, "device", "", "device ID or slot number")
 	}
 	if c.sub == "list" || c.sub == "show" {
@@ -148,6 +177,9 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer, co
 	rc := &rememberingConsole{console: con}
 	if c.sub == "unlock" {
 		return c.unlock(ctx, f, rc)
+	}
+	if c.all {
+		return c.listAll(ctx, f)
 	}
 
 	// No overall deadline: the IMAP options' dial and command timeouts
@@ -188,8 +220,18 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer, co
 // usage and policy mistake is reported without a login.
 func (c *devicesCmd) checkArgs(rest []string) int {
 	var problem string
+	if c.sub == "list" && !c.all {
+		switch len(c.users) {
+		case 0:
+		case 1:
+			c.user = c.users[0]
+		default:
+			problem = "-user names one user; -all lists the devices of several"
+		}
+	}
 	switch {
-	case c.user == "":
+	case problem != "":
+	case c.user == "" && !c.all:
 		problem = "-user is required"
 	case c.sub != "list" && c.sub != "unlock" && c.device == "":
 		problem = "-device is required (a device ID or a slot number, as \"devices list\" shows them)"
@@ -320,22 +362,42 @@ type slotJSON struct {
 	LastError *pim.LastError `json:"last_error,omitempty"`
 }
 
-func (c *devicesCmd) list(ctx context.Context, d *pim.Devices, lk *lockouts, max int) error {
+// listed are an account's slots with their last errors.
+type listed struct {
+	slots []*pim.Slot
+	errs  map[string]*pim.LastError // by device ID
+}
+
+func readSlots(ctx context.Context, d *pim.Devices) (*listed, error) {
 	slots, err := d.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l := &listed{slots: slots, errs: map[string]*pim.LastError{}}
+	for _, s := range slots {
+		if l.errs[s.DeviceID], err = d.LastError(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// slotsJSON are the slots as list -json prints them.
+func (l *listed) slotsJSON(lk *lockouts) []slotJSON {
+	out := []slotJSON{}
+	for _, s := range l.slots {
+		out = append(out, slotJSON{Slot: s, Lockout: lk.device(s.DeviceID), LastError: l.errs[s.DeviceID]})
+	}
+	return out
+}
+
+func (c *devicesCmd) list(ctx context.Context, d *pim.Devices, lk *lockouts, max int) error {
+	l, err := readSlots(ctx, d)
 	if err != nil {
 		return err
 	}
-	errs := map[string]*pim.LastError{}
-	for _, s := range slots {
-		if errs[s.DeviceID], err = d.LastError(ctx, s); err != nil {
-			return err
-		}
-	}
 	if c.json {
-		out := []slotJSON{}
-		for _, s := range slots {
-			out = append(out, slotJSON{Slot: s, Lockout: lk.device(s.DeviceID), LastError: errs[s.DeviceID]})
-		}
+		out := l.slotsJSON(lk)
 		return c.writeJSON(struct {
 			User       string          `json:"user"`
 			MaxDevices int             `json:"max_devices"`
@@ -345,6 +407,13 @@ func (c *devicesCmd) list(ctx context.Context, d *pim.Devices, lk *lockouts, max
 			LockoutsError string `json:"lockouts_error,omitempty"`
 		}{c.user, max, out, lk.nonNil(), lk.errText()})
 	}
+	return c.writeList(l, lk, max)
+}
+
+// writeList prints an account's slots as a table, headed by the user,
+// with a line for each lockout and last error.
+func (c *devicesCmd) writeList(l *listed, lk *lockouts, max int) error {
+	slots, errs := l.slots, l.errs
 	fmt.Fprintf(c.stdout, "%s: %d of %d slots used\n", c.user, len(slots), max)
 	if len(slots) == 0 {
 		return nil
@@ -841,11 +910,16 @@ func (c *devicesCmd) daemonLockouts(ctx context.Context, cfg *config.Config, rc 
 	if err != nil {
 		return &lockouts{err: err}
 	}
-	dc := newDaemonClient(cfg, c.servers, login, password)
+	return c.lockoutsOf(ctx, newDaemonClient(cfg, c.servers, login, password))
+}
+
+// lockoutsOf asks dc's instances for c.user's lockouts.
+func (c *devicesCmd) lockoutsOf(ctx context.Context, dc *daemonClient) *lockouts {
 	lk := &lockouts{}
 	var errs []error
 	for _, srv := range dc.servers {
-		got, err := dc.do(ctx, srv, plugin.AdminLockouts, url.Values{"user": {c.user}})
+		var got []plugin.Lockout
+		err := dc.do(ctx, srv, plugin.AdminLockouts, url.Values{"user": {c.user}}, &got)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -905,7 +979,8 @@ func (c *devicesCmd) unlock(ctx context.Context, f *commonFlags, rc *remembering
 		if l := dc.label(srv); l != "" {
 			on = " on " + l
 		}
-		got, err := dc.do(ctx, srv, plugin.AdminUnlock, url.Values{"user": {c.user}, "device": {device}})
+		var got []plugin.Lockout
+		err := dc.do(ctx, srv, plugin.AdminUnlock, url.Values{"user": {c.user}, "device": {device}}, &got)
 		if err != nil {
 			c.fail(err)
 			code = 1
@@ -1004,12 +1079,12 @@ func (dc *daemonClient) label(server string) string {
 	return ""
 }
 
-// do makes the admin request op to server; the answer is a list of
-// lockouts.
-func (dc *daemonClient) do(ctx context.Context, server, op string, form url.Values) ([]plugin.Lockout, error) {
+// do makes the admin request op to server and decodes the JSON answer
+// into out.
+func (dc *daemonClient) do(ctx context.Context, server, op string, form url.Values, out any) error {
 	u, err := url.Parse(server)
 	if err != nil {
-		return nil, fmt.Errorf("daemon URL %q: %w", server, err)
+		return fmt.Errorf("daemon URL %q: %w", server, err)
 	}
 	q := u.Query()
 	q.Set(plugin.AdminParam, op)
@@ -1028,7 +1103,7 @@ func (dc *daemonClient) do(ctx context.Context, server, op string, form url.Valu
 		req, err = http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.SetBasicAuth(dc.login, dc.password)
 	where := "daemon at " + server
@@ -1038,24 +1113,23 @@ func (dc *daemonClient) do(ctx context.Context, server, op string, form url.Valu
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
-		return nil, fmt.Errorf("%s not reachable (is it running? -server names another): %v", where, err)
+		return fmt.Errorf("%s not reachable (is it running? -server names another): %v", where, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	msg := strings.TrimSpace(string(body))
 	switch resp.StatusCode {
 	case http.StatusOK:
-		var out []plugin.Lockout
-		if err := json.Unmarshal(body, &out); err != nil {
-			return nil, fmt.Errorf("%s: not an admin answer (an older version, or not syncml-imap?): %v", where, err)
+		if err := json.Unmarshal(body, out); err != nil {
+			return fmt.Errorf("%s: not an admin answer (an older version, or not syncml-imap?): %v", where, err)
 		}
-		return out, nil
+		return nil
 	case http.StatusUnauthorized:
-		return nil, fmt.Errorf("%s refused the login of %s: wrong password, or locked out after failed logins (the master user can still unlock)", where, dc.login)
+		return fmt.Errorf("%s refused the login of %s: wrong password, or locked out after failed logins (the master user can still unlock)", where, dc.login)
 	case http.StatusServiceUnavailable:
-		return nil, fmt.Errorf("%s cannot check the password now (IMAP server unavailable): %s", where, msg)
+		return fmt.Errorf("%s cannot check the password now (IMAP server unavailable): %s", where, msg)
 	case http.StatusNotFound, http.StatusMethodNotAllowed:
-		return nil, fmt.Errorf("%s has no admin requests (an older version?): %s %s", where, resp.Status, msg)
+		return fmt.Errorf("%s has no admin requests (an older version?): %s %s", where, resp.Status, msg)
 	}
-	return nil, fmt.Errorf("%s: %s: %s", where, resp.Status, msg)
+	return fmt.Errorf("%s: %s: %s", where, resp.Status, msg)
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -633,5 +635,103 @@ func TestReadOnlyCommands(t *testing.T) {
 	}
 	if list := s.srv.Doveadm(t, "mailbox", "list", "-u", fresh); strings.TrimSpace(list) != "INBOX" {
 		t.Errorf("folders after list, show and export:\n%s", list)
+	}
+}
+
+// TestDevicesListAll: "devices list -all" goes over the accounts of
+// -user, of [admin] users_file and those the running daemon saw log in,
+// each once; an account that cannot be opened gets its error and the
+// others are listed; without the daemon a note says who is left out.
+func TestDevicesListAll(t *testing.T) {
+	s := setupDevices(t)
+	ctx := context.Background()
+	for _, u := range []string{"bob@example.org", "carol@example.org", "dave@example.org"} {
+		s.srv.AddUser(t, u, u+"-pw")
+	}
+	usersFile := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(usersFile, []byte("# doveadm user '*'\ncarol@example.org\n\nAlice@Example.org  # again\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := writeConfig(t, fmt.Sprintf("[imap]\naddress = %q\nmaster_user = \"admin\"\nmaster_password = \"master-pw\"\nmaster_separator = \"*\"\n[admin]\nusers_file = %q\n", s.srv.Addr, usersFile))
+
+	// The daemon has seen alice and dave log in, and alice's phone is
+	// locked out.
+	cfg := s.config(t, cfgPath)
+	h, err := plugin.NewHandler(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Server.Close()
+	ts := httptest.NewServer(serveMux(cfg, h, slog.New(slog.DiscardHandler)))
+	defer ts.Close()
+	server := ts.URL + cfg.HTTP.Path
+	for user, pw := range map[string]string{devUser: devPassword, "dave@example.org": "dave@example.org-pw"} {
+		st, err := h.Admin.Auth.Login(ctx, user, pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+	}
+	for i := 0; i < 5; i++ {
+		h.Admin.Auth.Login(pim.WithDevice(plugin.WithRemoteAddr(ctx, "192.0.2.7:4711"), phone), devUser, "stale")
+	}
+
+	t.Setenv("SYNCML_IMAP_PASSWORD", "")
+	args := []string{"devices", "list", "-all", "-config", cfgPath, "-user", "bob@example.org,ghost@example.org", "-server", server}
+	code, out, errs := runCmd(args...)
+	if code != 1 {
+		t.Errorf("list -all with an account that does not open: %d, want 1\n%s%s", code, out, errs)
+	}
+	mustContain(t, "list -all", out, "bob@example.org: 0 of 4 slots used", "carol@example.org: 0 of 4 slots used",
+		"dave@example.org: 0 of 4 slots used", "ghost@example.org: FAILED: plugin: login failed for ghost@example.org through master user admin",
+		"2 of 4 slots used", "Nokia E71", "slot 1 "+phone+": locked until ")
+	if n := strings.Count(strings.ToLower(out), devUser+": 2 of 4 slots used"); n != 1 {
+		t.Errorf("alice listed %d times:\n%s", n, out)
+	}
+	if i, j := strings.Index(out, "bob@"), strings.Index(out, "carol@"); i < 0 || j < i || !strings.Contains(out[:i], "slots used") {
+		t.Errorf("blocks not sorted by user:\n%s", out)
+	}
+	if errs != "" {
+		t.Errorf("stderr: %q", errs)
+	}
+
+	code, out, _ = runCmd(append(args, "-json")...)
+	var accounts []struct {
+		User    string `json:"user"`
+		Devices []struct {
+			DeviceID string           `json:"device_id"`
+			Lockout  *json.RawMessage `json:"lockout"`
+		} `json:"devices"`
+		Error string `json:"error"`
+	}
+	if code != 1 || json.Unmarshal([]byte(out), &accounts) != nil || len(accounts) != 5 {
+		t.Fatalf("list -all -json: %d\n%s", code, out)
+	}
+	for i, want := range []string{devUser, "bob@example.org", "carol@example.org", "dave@example.org", "ghost@example.org"} {
+		a := accounts[i]
+		if !strings.EqualFold(a.User, want) || (a.Error != "") != (want == "ghost@example.org") || a.Devices == nil {
+			t.Errorf("account %d: %+v, want %s", i, a, want)
+		}
+	}
+	if d := accounts[0].Devices; len(d) != 2 || d[0].DeviceID != phone || d[0].Lockout == nil {
+		t.Errorf("alice's devices: %+v", d)
+	}
+
+	// No daemon: a note, and dave (known only to it) is left out.
+	down := []string{"devices", "list", "-all", "-config", cfgPath, "-user", "bob@example.org", "-server", "http://" + freeAddr(t) + "/syncml"}
+	code, out, errs = runCmd(down...)
+	if code != 0 || strings.Contains(out, "dave@") || !strings.Contains(out, "carol@example.org: 0 of 4") ||
+		strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "the accounts the daemon saw log in are left out") {
+		t.Errorf("list -all without the daemon: %d\n%s%q", code, out, errs)
+	}
+
+	// -all needs the master user; -user names one user without it.
+	code, _, errs = runCmd("devices", "list", "-all", "-config", s.plainCfg, "-user", devUser)
+	if code != 2 || !strings.Contains(errs, "master_user") {
+		t.Errorf("list -all without a master user: %d %q", code, errs)
+	}
+	code, _, errs = runCmd("devices", "list", "-config", s.masterCfg, "-user", devUser, "-user", "bob@example.org")
+	if code != 2 || !strings.Contains(errs, "-all lists the devices of several") {
+		t.Errorf("list of two users without -all: %d %q", code, errs)
 	}
 }

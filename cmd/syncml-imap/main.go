@@ -45,7 +45,8 @@ Usage:
                                     one, change its policy, reset its sync state
                                     (next sync slow) or free its slot (the items
                                     stay); unlock a device locked out after failed
-                                    logins. "syncml-imap devices help" has details
+                                    logins; "devices list -all" lists every
+                                    account's. "syncml-imap devices help" has details
   syncml-imap export -config FILE -user NAME -db contacts|calendar|tasks
                     -o FILE|- [-format vcard30|vcard21|ical20|vcal10]
                                     write every item of a database to one file:
