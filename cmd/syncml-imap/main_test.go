@@ -143,3 +143,27 @@ func TestServe(t *testing.T) {
 		t.Errorf("serve exited %d\n%s", code, stderr.String())
 	}
 }
+
+// TestCheckNamespace: on a server whose folders all live under "INBOX."
+// (separator "."), check -user says which [folders] lines to set, and
+// with them set every folder is ok.
+func TestCheckNamespace(t *testing.T) {
+	srv := dovetest.Start(t, &dovetest.Options{NamespacePrefix: "INBOX.", NamespaceSeparator: "."})
+	srv.AddUser(t, "alice@example.org", "alice-secret")
+	t.Setenv("SYNCML_IMAP_PASSWORD", "alice-secret")
+	cfg := writeConfig(t, fmt.Sprintf("[imap]\naddress = %q\n", srv.Addr))
+	code, out, errs := runCmd("check", "-config", cfg, "-user", "alice@example.org")
+	if code != 1 {
+		t.Errorf("check with folders outside the namespace: %d\n%s%s", code, out, errs)
+	}
+	mustContain(t, "check", out, `  contacts "Contacts": FAILED to create: Client tried to access nonexistent namespace.`,
+		`    fix: the server does not take this name (its folders are named with the prefix "INBOX." and the separator "."): set [folders] contacts = "INBOX.Contacts"`,
+		`set [folders] calendar = "INBOX.Calendar"`, `set [folders] tasks = "INBOX.Tasks"`, `set [folders] state = "INBOX.SyncML State"`)
+
+	fixed := writeConfig(t, fmt.Sprintf("[imap]\naddress = %q\n[folders]\ncontacts = \"INBOX.Contacts\"\ncalendar = \"INBOX.Calendar\"\ntasks = \"INBOX.Tasks\"\nstate = \"INBOX.SyncML State\"\n", srv.Addr))
+	code, out, errs = runCmd("check", "-config", fixed, "-user", "alice@example.org")
+	if code != 0 {
+		t.Errorf("check with the fixed names: %d\n%s%s", code, out, errs)
+	}
+	mustContain(t, "check with the fixed names", out, `  contacts "INBOX.Contacts": ok (created)`, `  state    "INBOX.SyncML State": ok (created)`)
+}

@@ -23,6 +23,8 @@ type config struct {
 	trustedNetworks string
 	maxUserIP       int    // 0: 100
 	mailLocation    string // "": maildir:~/Maildir
+	nsPrefix        string // the inbox namespace's prefix
+	nsSeparator     string // its separator; "": "/"
 }
 
 // render returns the configuration file text.
@@ -55,10 +57,14 @@ func (c config) render() string {
 	} else {
 		line("mail_location = maildir:~/Maildir")
 	}
+	sep := c.nsSeparator
+	if sep == "" {
+		sep = "/"
+	}
 	line("namespace inbox {")
 	line("  inbox = yes")
-	line("  separator = /")
-	line("  prefix =")
+	line("  separator = %s", sep)
+	line("  prefix = %s", c.nsPrefix)
 	line("}")
 	if c.metadata {
 		line("mail_attribute_dict = file:%%h/dovecot-attributes")

@@ -170,6 +170,12 @@ type Options struct {
 	// (the default, "" too), MailSdbox or MailMdbox. Every format keeps
 	// the inbox namespace with "/" as its separator.
 	MailFormat MailFormat
+
+	// NamespacePrefix and NamespaceSeparator, when set, are the inbox
+	// namespace's prefix and separator (default "" and "/"), as servers
+	// that keep every folder under the inbox have them ("INBOX." and
+	// ".", Courier style).
+	NamespacePrefix, NamespaceSeparator string
 }
 
 // MailFormat is a Dovecot mailbox format (Dovecot's "mailbox formats"
@@ -317,6 +323,8 @@ func newServer(t testing.TB, opts *Options) (*Server, config) {
 		trustedNetworks: opts.TrustedNetworks,
 		maxUserIP:       opts.MaxUserIPConnections,
 		mailLocation:    location,
+		nsPrefix:        opts.NamespacePrefix,
+		nsSeparator:     opts.NamespaceSeparator,
 	}
 	if explicit {
 		cfg.capability = strings.Join(caps, " ")
