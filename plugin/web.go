@@ -37,6 +37,11 @@ func newWeb(cfg *config.Config, auth pim.Authenticator, t *Throttle, h *Handler)
 	if cfg.IMAP.MasterUser != "" {
 		w.Admin.Open = func(ctx context.Context, user string) (pim.Store, error) { return OpenAccount(ctx, cfg, user, "") }
 	}
+	if h.Admin != nil && h.Admin.Accounts != nil {
+		// The users seen logging in, as "devices list -all" gets them.
+		seen := h.Admin.Accounts
+		w.Admin.Accounts = func(context.Context) []string { return seen.List() }
+	}
 	if t != nil {
 		w.Guard = func(ctx context.Context, user string, check func() error) error {
 			return t.Guard(pim.WithDevice(ctx, ""), user, check)
