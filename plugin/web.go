@@ -35,7 +35,12 @@ func newWeb(cfg *config.Config, auth pim.Authenticator, t *Throttle, h *Handler)
 		w.Setup.DAVPath = cfg.DAV.Path
 	}
 	if cfg.IMAP.MasterUser != "" {
-		w.Admin.Open = func(ctx context.Context, user string) (pim.Store, error) { return OpenAccount(ctx, cfg, user, "") }
+		w.Admin.Open = func(ctx context.Context, user string, write bool) (pim.Store, error) {
+			if write {
+				return OpenAccount(ctx, cfg, user, "")
+			}
+			return OpenAccountReadOnly(ctx, cfg, user, "")
+		}
 	}
 	if h.Admin != nil && h.Admin.Accounts != nil {
 		// The users seen logging in, as "devices list -all" gets them.

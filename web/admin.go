@@ -64,7 +64,7 @@ func (h *Handler) adminPage(w http.ResponseWriter, r *http.Request, s *session) 
 		}
 		if a.Open == nil {
 			av.Error = "Set [imap] master_user to see the devices of other accounts."
-		} else if st, err := a.Open(ctx, user); err != nil {
+		} else if st, err := a.Open(ctx, user, false); err != nil {
 			av.Error = "Could not open the account: " + err.Error()
 		} else {
 			devs := h.Devices(st)
@@ -116,7 +116,7 @@ func (h *Handler) adminAction(w http.ResponseWriter, r *http.Request, s *session
 			h.redirect(w, r, s, back, "Give a user and a device.")
 			return
 		}
-		st, err := h.Admin.Open(r.Context(), user)
+		st, err := h.Admin.Open(r.Context(), user, true)
 		if err != nil {
 			h.redirect(w, r, s, back, "Could not open the account: "+err.Error())
 			return

@@ -68,8 +68,9 @@ type Admin struct {
 	Master, MasterPassword string
 	// Users may open the admin page with their own mail login.
 	Users []string
-	// Open opens another user's mailbox (with the master user).
-	Open func(ctx context.Context, user string) (pim.Store, error)
+	// Open opens another user's mailbox (with the master user); read
+	// only (no folder is created) unless write.
+	Open func(ctx context.Context, user string, write bool) (pim.Store, error)
 	// Accounts lists the accounts known to the daemon (nil: none), which
 	// the admin page lists besides any named.
 	Accounts func(ctx context.Context) []string

@@ -35,7 +35,7 @@ func newSite(t *testing.T, configure func(*Handler)) *site {
 		MaxDevices: 4, Policy: pim.DefaultPolicy(), Now: func() time.Time { return s.now },
 		Setup: Setup{SyncMLPath: "/syncml", DAVPath: "/dav/", BackupFolder: "SyncML Backup"},
 		Admin: &Admin{Master: "admin", MasterPassword: "master-pw",
-			Open:     func(_ context.Context, user string) (pim.Store, error) { return s.accts.Store(user), nil },
+			Open:     func(_ context.Context, user string, _ bool) (pim.Store, error) { return s.accts.Store(user), nil },
 			Accounts: func(context.Context) []string { return []string{"alice"} }}}
 	if configure != nil {
 		configure(s.h)
