@@ -349,3 +349,39 @@ func TestLockoutShown(t *testing.T) {
 		t.Errorf("locked sign-in: %d\n%s", code, page)
 	}
 }
+
+// TestAdminUnlock: the admin page shows a user's lockout and lifts it.
+func TestAdminUnlock(t *testing.T) {
+	locked := true
+	var unlocked []string
+	s := newSite(t, func(h *Handler) {
+		h.Admin.Lockouts = func() []AccountLockout {
+			if !locked {
+				return nil
+			}
+			return []AccountLockout{{User: "bob", Lockout: Lockout{Device: "IMEI:5", Failures: 5, LockedUntil: time.Now().Add(time.Hour)}}}
+		}
+		h.Unlock = func(user, device string) int {
+			unlocked = append(unlocked, user+"/"+device)
+			locked = false
+			return 1
+		}
+	})
+	s.signIn("admin", "master-pw")
+	_, _, page := s.do("GET", "/admin", nil)
+	if !strings.Contains(page, `id="account-bob"`) || !strings.Contains(page, "IMEI:5") || !strings.Contains(page, "Unlock") {
+		t.Fatalf("the admin page does not show bob's lockout:\n%s", page)
+	}
+	if code, _, _ := s.do("POST", "/admin/unlock", url.Values{"user": {"bob"}, "device": {"IMEI:5"}}); code != http.StatusForbidden {
+		t.Errorf("unlock without token: %d", code)
+	}
+	if code, loc, _ := s.do("POST", "/admin/unlock", url.Values{"csrf": {csrfOf(t, page)}, "user": {"bob"}, "device": {"IMEI:5"}}); code != http.StatusSeeOther || !strings.HasPrefix(loc, "/admin") {
+		t.Fatalf("unlock: %d %q", code, loc)
+	}
+	if len(unlocked) != 1 || unlocked[0] != "bob/IMEI:5" {
+		t.Errorf("unlocked %v", unlocked)
+	}
+	if _, _, page = s.do("GET", "/admin?user=bob", nil); !strings.Contains(page, "1 lockout(s) lifted") {
+		t.Errorf("no confirmation:\n%s", page)
+	}
+}
