@@ -341,10 +341,18 @@ func (h *Handler) savePolicy(w http.ResponseWriter, r *http.Request, s *session)
 		if _, sent := r.PostForm[k]; !sent && k != "tasks_open_only" && k != "backup_before_first_sync" {
 			continue // a field the form does not have: unchanged
 		}
-		if strings.HasSuffix(k, "_direction") && v == strings.TrimSpace(r.PostFormValue("direction")) {
-			v = ""
-		}
-		if v == def[k] && !strings.HasSuffix(k, "_direction") {
+		if db, ok := strings.CutSuffix(k, "_direction"); ok {
+			// What the database would follow without an override of its
+			// own: the server's default for it, else the device's
+			// direction.
+			follows := strings.TrimSpace(r.PostFormValue("direction"))
+			if d := h.Policy.Directions[pim.Kind(db)]; d != "" {
+				follows = string(d)
+			}
+			if v == follows {
+				v = ""
+			}
+		} else if v == def[k] {
 			v = ""
 		}
 		kv[k] = v

@@ -372,7 +372,6 @@ func (h *Handler) check(ctx context.Context, user, password string) (own, admin 
 		return false, false, err
 	}
 	st.Close()
-	admin = false
 	if h.Admin != nil {
 		for _, a := range h.Admin.Users {
 			if strings.EqualFold(a, user) {
