@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"syncml-imap/syncml/wbxml"
+	"syncml-imap/internal/wbxml"
 )
 
 // Encoding is how a message travels: XML or WBXML (OMA SyncML
