@@ -36,9 +36,12 @@ func Decode(enc Encoding, data []byte) (*Element, error) {
 	if enc == EncodingXML {
 		return DecodeXML(bytes.NewReader(data))
 	}
-	n, _, err := wbxml.Decode(data)
+	n, doc, err := wbxml.Decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("syncml: WBXML: %w", err)
+	}
+	if doc == wbxml.EAS {
+		return nil, fmt.Errorf("syncml: WBXML: an %s document, not a SyncML message", doc)
 	}
 	return fromNode(n), nil
 }
