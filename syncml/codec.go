@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"syncml-imap/syncml/wbxml"
+	"syncml-imap/internal/wbxml"
 )
 
 // Encoding is how a message travels: XML or WBXML (OMA SyncML
@@ -36,9 +36,12 @@ func Decode(enc Encoding, data []byte) (*Element, error) {
 	if enc == EncodingXML {
 		return DecodeXML(bytes.NewReader(data))
 	}
-	n, _, err := wbxml.Decode(data)
+	n, doc, err := wbxml.Decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("syncml: WBXML: %w", err)
+	}
+	if doc == wbxml.EAS {
+		return nil, fmt.Errorf("syncml: WBXML: an %s document, not a SyncML message", doc)
 	}
 	return fromNode(n), nil
 }

@@ -10,14 +10,22 @@ import (
 type textPieces struct {
 	text   strings.Builder
 	n      int
+	plain  int    // pieces that were not OPAQUE
 	opaque []byte // the raw bytes of the last piece, when it was OPAQUE
 }
 
 func (t *textPieces) add(s string, raw []byte) {
 	t.n++
+	if raw == nil {
+		t.plain++
+	}
 	t.opaque = raw
 	t.text.WriteString(s)
 }
+
+// allOpaque reports whether there was character data and all of it came
+// as OPAQUE (Node.Opaque).
+func (t *textPieces) allOpaque() bool { return t.n > 0 && t.plain == 0 }
 
 // content decodes the content of element n (on the vocabulary sp, in
 // namespace ns, at nesting depth depth) up to and including its END.
@@ -73,6 +81,7 @@ func (d *decoder) finish(n *Node, sp space, text *textPieces, depth int) {
 		}
 	}
 	n.Text = text.text.String()
+	n.Opaque = text.allOpaque()
 }
 
 // textPiece reads one piece of character data starting at its token t:

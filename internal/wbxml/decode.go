@@ -11,7 +11,8 @@ import (
 //   - The header's public id picks the document (numeric id or the FPI in
 //     the string table). If the id is unknown (e.g. 1, "unknown"), the
 //     document is recognised by its root element (SyncML or DevInf) and the
-//     version by its VerDTD.
+//     version by its VerDTD; with id 1, a root on an ActiveSync code page
+//     makes it an ActiveSync document (eas.go).
 //   - Code-page state persists across END; SWITCH_PAGE may appear anywhere
 //     in content. In a SyncML message page 0 is SyncML, page 1 MetInf and
 //     page 2 is taken to be DevInf (inline DevInf, which some phones send
@@ -39,7 +40,8 @@ type limits struct {
 }
 
 type header struct {
-	doc    Doc // 0 when the public id is unknown
+	doc    Doc    // 0 when the public id is unknown
+	id     uint32 // the numeric public id; 0 for a literal one
 	pubid  string
 	body   int
 	strtbl []byte
@@ -58,7 +60,8 @@ type decoder struct {
 	lim     *limits
 }
 
-// Decode reads one WBXML SyncML message or DevInf document.
+// Decode reads one WBXML SyncML message, DevInf document or ActiveSync
+// document. A front that knows it speaks ActiveSync calls DecodeEAS.
 func Decode(data []byte) (*Node, Doc, error) {
 	lim := &limits{maxText: 16*len(data) + 1<<16}
 	h, err := parseHeader(data)
@@ -74,6 +77,13 @@ func Decode(data []byte) (*Node, Doc, error) {
 		case "DevInf":
 			doc = DevInf12
 		default:
+			if isEAS(data, h) {
+				root, err := decodeEASBody(data, h, lim)
+				if err != nil {
+					return nil, 0, err
+				}
+				return root, EAS, nil
+			}
 			return nil, 0, fmt.Errorf("wbxml: unsupported public identifier %s", h.pubid)
 		}
 		root, err := decodeBody(data, h, doc, 0, lim)
@@ -205,6 +215,7 @@ func parseHeader(data []byte) (header, error) {
 	h.body = d.pos + int(n)
 
 	if !literal {
+		h.id = id
 		h.pubid = fmt.Sprintf("0x%X", id)
 		if metInfIDs[id] {
 			return h, errors.New("wbxml: a MetInf public identifier names no document")

@@ -23,9 +23,10 @@ import (
 //     as OPAQUE holding a complete DevInf document. Its version follows the
 //     DevInf's VerDTD when that is 1.0, 1.1 or 1.2, else the message's
 //     version (SyncML 1.x → DevInf 1.x).
-//   - Text without NUL bytes that is valid UTF-8 is written as STR_I, any
-//     other text as OPAQUE. Elements without text or children are written
-//     without the content bit.
+//   - Text of a Node with Opaque set is written as OPAQUE, and so is text
+//     that STR_I cannot carry (NUL bytes, invalid UTF-8); any other text
+//     as STR_I. Elements without text or children (and not Opaque) are
+//     written without the content bit.
 
 type encoder struct {
 	buf   []byte
@@ -35,13 +36,17 @@ type encoder struct {
 }
 
 // Encode writes root as a WBXML document of kind doc: a SyncML message
-// (root "SyncML") or a DevInf document (root "DevInf").
+// (root "SyncML"), a DevInf document (root "DevInf") or an ActiveSync
+// document (EAS, see EncodeEAS).
 func Encode(root *Node, doc Doc) ([]byte, error) {
 	if !doc.valid() {
 		return nil, fmt.Errorf("wbxml: invalid document kind %v", doc)
 	}
 	if root == nil {
 		return nil, errors.New("wbxml: nil root")
+	}
+	if doc == EAS {
+		return EncodeEAS(root)
 	}
 	nodes := 0
 	if doc.IsDevInf() {
@@ -92,8 +97,8 @@ func (e *encoder) switchPage(p byte) {
 	}
 }
 
-func (e *encoder) text(s string) {
-	if strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) {
+func (e *encoder) text(s string, opaque bool) {
+	if opaque || strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) {
 		e.opaque([]byte(s))
 		return
 	}
@@ -183,13 +188,13 @@ func (e *encoder) syncml(n *Node, inherited space, depth int) error {
 		return nil
 	}
 	e.switchPage(page)
-	if n.Text == "" && len(n.Children) == 0 {
+	if n.Text == "" && len(n.Children) == 0 && !n.Opaque {
 		e.buf = append(e.buf, tok)
 		return nil
 	}
 	e.buf = append(e.buf, tok|bitContent)
-	if n.Text != "" {
-		e.text(n.Text)
+	if n.Text != "" || n.Opaque {
+		e.text(n.Text, n.Opaque)
 	}
 	for _, c := range n.Children {
 		if err := e.syncml(c, sp, depth+1); err != nil {
@@ -247,13 +252,13 @@ func (e *encoder) devinf(n *Node, depth int) error {
 	if !ok {
 		return fmt.Errorf("wbxml: cannot encode element %q (namespace %q): not a DevInf element", n.Name, n.NS)
 	}
-	if n.Text == "" && len(n.Children) == 0 {
+	if n.Text == "" && len(n.Children) == 0 && !n.Opaque {
 		e.buf = append(e.buf, tok)
 		return nil
 	}
 	e.buf = append(e.buf, tok|bitContent)
-	if n.Text != "" {
-		e.text(n.Text)
+	if n.Text != "" || n.Opaque {
+		e.text(n.Text, n.Opaque)
 	}
 	for _, c := range n.Children {
 		if err := e.devinf(c, depth+1); err != nil {

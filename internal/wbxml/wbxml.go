@@ -1,25 +1,38 @@
-// Package wbxml is a WBXML (WAP Binary XML 1.1–1.3) codec for SyncML
-// documents: SyncML 1.0, 1.1 and 1.2 messages (SyncML code page 0, MetInf
-// code page 1) and DevInf 1.0, 1.1 and 1.2 documents, including DevInf
-// embedded in a SyncML message as OPAQUE data inside <Data>.
+// Package wbxml is a WBXML (WAP Binary XML 1.1–1.3) codec for the two
+// binary vocabularies syncml-imap speaks:
+//
+//   - SyncML: SyncML 1.0, 1.1 and 1.2 messages (SyncML code page 0, MetInf
+//     code page 1) and DevInf 1.0, 1.1 and 1.2 documents, including DevInf
+//     embedded in a SyncML message as OPAQUE data inside <Data>.
+//   - Exchange ActiveSync (Doc EAS): requests and responses on the 25 code
+//     pages of MS-ASWBXML for protocol 16.1, AirSync (0) to Find (25).
 //
 // It turns bytes into a small element tree (Node) and back. Nodes carry
 // the element's local name, its namespace where it differs from the
-// parent's, its text and its children — the same shape as the XML side of
-// package syncml, which converts between the two.
+// parent's, its text, whether that text is OPAQUE data, and its children
+// — the same shape as the XML side of package syncml, which converts
+// between the two. Format prints a tree as indented XML-like text.
+//
+// Decode and Encode handle every kind. ActiveSync's header (public id 1,
+// "unknown") is one some SyncML phones send too, so the header alone does
+// not tell the two apart: Decode tells them by the root element, and the
+// ActiveSync front calls DecodeEAS and EncodeEAS, which use the ActiveSync
+// tables whatever the header says.
 //
 // What it is not: it is not a general-purpose WBXML library (it knows only
-// the SyncML, MetInf and DevInf token tables; attributes, extension tokens
-// and processing instructions are skipped when reading and never written),
-// it does not validate documents against the DTDs (element order and
-// cardinality are the caller's business), and it does not interpret SyncML
-// semantics. It is not streaming: whole messages are decoded in memory,
-// with limits on nesting depth, element count and decoded text size so
-// that hostile input cannot exhaust the stack or memory.
+// the SyncML, MetInf, DevInf and ActiveSync token tables; attributes,
+// extension tokens and processing instructions are skipped when reading
+// and never written), it does not validate documents against the DTDs or
+// schemas (element order and cardinality are the caller's business), and
+// it does not interpret SyncML or ActiveSync semantics. It is not
+// streaming: whole messages are decoded in memory, with limits on nesting
+// depth, element count and decoded text size so that hostile input cannot
+// exhaust the stack or memory.
 //
-// Token tables follow libwbxml (src/wbxml_tables.c, wbxml_tables.h) and
-// the Synthesis SyncML engine (libsynthesis xltdecwbxml.c, xltenc.c),
-// which agree byte for byte.
+// SyncML token tables follow libwbxml (src/wbxml_tables.c,
+// wbxml_tables.h) and the Synthesis SyncML engine (libsynthesis
+// xltdecwbxml.c, xltenc.c), which agree byte for byte. ActiveSync tables
+// follow MS-ASWBXML 2.1.2.1 (eastables.go).
 package wbxml
 
 import "fmt"
@@ -32,10 +45,19 @@ import "fmt"
 // the root of a DevInf document "syncml:devinf". Text may hold arbitrary
 // bytes (OPAQUE data is returned as it is). An element has text, children,
 // or (rarely) both, in which case the text is written before the children.
+//
+// Opaque says the text is, or is to be written as, OPAQUE data rather than
+// an inline string. The decoder sets it on an element whose character
+// data came only as OPAQUE pieces; the encoder writes the text of such an
+// element as OPAQUE (and, whatever Opaque says, text that an inline string
+// cannot carry: NUL bytes, invalid UTF-8). ActiveSync sends its byte
+// arrays (MS-ASDTYPE 2.7.1: email2:ConversationId, email2:ConversationIndex,
+// composemail:Mime, ...) as OPAQUE; SyncML leaves it to the encoder.
 type Node struct {
 	Name     string
 	NS       string
 	Text     string
+	Opaque   bool
 	Children []*Node
 }
 
@@ -52,6 +74,9 @@ const (
 	DevInf10
 	DevInf11
 	DevInf12
+	// EAS is an Exchange ActiveSync request or response (MS-ASWBXML):
+	// WBXML 1.3, public id 1 ("unknown"), UTF-8, no string table.
+	EAS
 )
 
 func (d Doc) String() string {
@@ -68,6 +93,8 @@ func (d Doc) String() string {
 		return "DevInf 1.1"
 	case DevInf12:
 		return "DevInf 1.2"
+	case EAS:
+		return "ActiveSync"
 	}
 	return fmt.Sprintf("wbxml.Doc(%d)", int(d))
 }
@@ -76,7 +103,7 @@ func (d Doc) String() string {
 // message).
 func (d Doc) IsDevInf() bool { return d == DevInf10 || d == DevInf11 || d == DevInf12 }
 
-func (d Doc) valid() bool { return d >= SyncML10 && d <= DevInf12 }
+func (d Doc) valid() bool { return d >= SyncML10 && d <= EAS }
 
 // Namespaces.
 const (
