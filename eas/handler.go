@@ -1,0 +1,488 @@
+package eas
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"syncml-imap/internal/wbxml"
+	"syncml-imap/pim"
+)
+
+// Versions are the protocol versions served (MS-ASProtocolVersions).
+var Versions = []string{"14.0", "14.1", "16.0", "16.1"}
+
+// Protocol is the name a device slot of this front carries.
+const Protocol = "ActiveSync"
+
+// maxBody bounds a request body.
+const maxBody = 16 << 20
+
+// Handler serves POST and OPTIONS at /Microsoft-Server-ActiveSync.
+type Handler struct {
+	// Auth logs a user in (throttled: the daemon's Authenticator).
+	Auth pim.Authenticator
+	// Devices manages the slots of the account behind a store.
+	Devices func(pim.Store) *pim.Devices
+	// Policy is the server's default policy ([sync.defaults]).
+	Policy pim.Policy
+	Logger *slog.Logger
+}
+
+// commands are the commands served, each with its handler.
+var commands = map[string]func(*call) (*wbxml.Node, error){
+	"Provision":  (*call).provision,
+	"FolderSync": (*call).folderSync,
+	"Settings":   (*call).settings,
+}
+
+// Commands lists the commands served (MS-ASProtocolCommands).
+func Commands() []string {
+	return []string{"FolderSync", "Provision", "Settings"}
+}
+
+
+
+func (h *Handler) log() *slog.Logger {
+	if h.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Logger
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("MS-Server-ActiveSync", "16.1")
+	switch r.Method {
+	case http.MethodOptions:
+		w.Header().Set("Allow", "OPTIONS,POST")
+		w.Header().Set("Public", "OPTIONS,POST")
+		w.Header().Set("MS-ASProtocolVersions", strings.Join(Versions, ","))
+		w.Header().Set("MS-ASProtocolCommands", strings.Join(Commands(), ","))
+		w.WriteHeader(http.StatusOK)
+		return
+	case http.MethodPost:
+	default:
+		w.Header().Set("Allow", "OPTIONS,POST")
+		http.Error(w, "ActiveSync takes OPTIONS and POST", http.StatusMethodNotAllowed)
+		return
+	}
+	req, err := ParseRequest(r.URL.RawQuery, r.Header.Get)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if !supported(req.Version) {
+		// MS-ASHTTP: a version the server does not speak.
+		w.Header().Set("MS-ASProtocolVersions", strings.Join(Versions, ","))
+		http.Error(w, fmt.Sprintf("protocol version %q is not served (%s)", req.Version, strings.Join(Versions, ", ")), http.StatusBadRequest)
+		return
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok || user == "" {
+		w.Header().Set("WWW-Authenticate", realm)
+		http.Error(w, "log in with your mail account", http.StatusUnauthorized)
+		return
+	}
+	ctx := pim.WithDevice(r.Context(), req.DeviceID)
+	st, err := h.Auth.Login(ctx, user, pass)
+	if err != nil {
+		if errors.Is(err, pim.ErrAuthFailed) && !errors.Is(err, pim.ErrUnavailable) {
+			h.log().Info("ActiveSync login refused", "user", user, "device", req.DeviceID)
+			w.Header().Set("WWW-Authenticate", realm)
+			http.Error(w, "wrong user name or password", http.StatusUnauthorized)
+			return
+		}
+		h.log().Error("ActiveSync login failed: mail server unavailable", "user", user, "err", err)
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, "the mail server cannot be reached now", http.StatusServiceUnavailable)
+		return
+	}
+	defer st.Close()
+	run, ok := commands[req.Cmd]
+	if !ok {
+		http.Error(w, "command "+req.Cmd+" is not served", http.StatusNotImplemented)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		http.Error(w, "request body unreadable or too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	var root *wbxml.Node
+	if len(body) > 0 {
+		if root, err = wbxml.DecodeEAS(body); err != nil {
+			h.log().Info("ActiveSync: bad WBXML", "user", user, "device", req.DeviceID, "cmd", req.Cmd, "err", err)
+			http.Error(w, "the body is no ActiveSync WBXML: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
+	c := &call{h: h, ctx: ctx, st: st, user: user, req: req, body: root, w: w, r: r}
+	if err := c.begin(); err != nil {
+		c.fail(err)
+		return
+	}
+	if req.Cmd != "Provision" && !c.provisioned() {
+		c.notProvisioned()
+		return
+	}
+	out, err := run(c)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	if out == nil {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	data, err := wbxml.EncodeEAS(out)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.ms-sync.wbxml")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Write(data)
+}
+
+func supported(v string) bool {
+	for _, s := range Versions {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// call is one request being answered.
+type call struct {
+	h    *Handler
+	ctx  context.Context
+	st   pim.Store
+	user string
+	req  *Request
+	body *wbxml.Node
+	w    http.ResponseWriter
+	r    *http.Request
+	slot *pim.Slot
+	dev  deviceState
+}
+
+// deviceState is what this front keeps of a device, besides its slot
+// and its replicas: the provisioning and the folder hierarchy it was
+// given.
+type deviceState struct {
+	PolicyKey  uint32 `json:"policy_key,omitempty"`
+	PendingKey uint32 `json:"pending_key,omitempty"`
+	// FolderKey is the FolderSync SyncKey the device holds (0: none).
+	FolderKey int           `json:"folder_key,omitempty"`
+	Folders   []folderState `json:"folders,omitempty"`
+}
+
+type folderState struct {
+	ServerID, Name string
+	Type           int
+}
+
+func (c *call) stateKey() string { return pim.DeviceKey(c.req.DeviceID, "eas") }
+
+// begin claims the device's slot (first free) and reads its state.
+func (c *call) begin() error {
+	slot, err := c.h.Devices(c.st).Claim(c.ctx, c.req.DeviceID)
+	if err != nil {
+		return err
+	}
+	c.slot = slot
+	if slot.Protocol != Protocol || slot.DevType == "" && c.req.DeviceType != "" {
+		slot.Protocol = Protocol
+		if slot.DevType == "" {
+			slot.DevType = c.req.DeviceType
+		}
+		if err := c.h.Devices(c.st).Save(c.ctx, slot); err != nil {
+			return err
+		}
+	}
+	raw, err := c.st.LoadState(c.ctx, c.stateKey())
+	if err != nil {
+		return err
+	}
+	if raw != nil && json.Unmarshal(raw, &c.dev) != nil {
+		c.h.log().Warn("ActiveSync: unreadable device state: starting over", "user", c.user, "device", c.req.DeviceID)
+		c.dev = deviceState{}
+	}
+	return nil
+}
+
+func (c *call) save() error {
+	raw, err := json.Marshal(&c.dev)
+	if err != nil {
+		return err
+	}
+	return c.st.SaveState(c.ctx, c.stateKey(), raw)
+}
+
+func (c *call) provisioned() bool {
+	return c.dev.PolicyKey != 0 && c.req.HasPolicyKey && c.req.PolicyKey == c.dev.PolicyKey
+}
+
+// notProvisioned tells the device to provision first: HTTP 449 before
+// 14.0, a command status 142 from 14.0 on (MS-ASPROV 3.2.5.1).
+func (c *call) notProvisioned() {
+	root := el(c.req.Cmd, c.req.Cmd, status("", 142))
+	page := map[string]string{"Sync": "AirSync", "FolderSync": "FolderHierarchy", "GetItemEstimate": "GetItemEstimate",
+		"Ping": "Ping", "ItemOperations": "ItemOperations", "Settings": "Settings"}[c.req.Cmd]
+	if page == "" {
+		c.w.WriteHeader(449)
+		return
+	}
+	root.NS = page
+	data, err := wbxml.EncodeEAS(root)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.w.Header().Set("Content-Type", "application/vnd.ms-sync.wbxml")
+	c.w.Write(data)
+}
+
+// fail answers an error: 503 when the mail server cannot answer, 403 for
+// a device that gets no slot, 500 else.
+func (c *call) fail(err error) {
+	var full *pim.SlotsFullError
+	switch {
+	case errors.As(err, &full):
+		c.h.log().Warn("ActiveSync device refused: no free slot", "user", c.user, "device", c.req.DeviceID)
+		http.Error(c.w, err.Error(), http.StatusForbidden)
+	case errors.Is(err, pim.ErrUnavailable):
+		c.w.Header().Set("Retry-After", "60")
+		http.Error(c.w, "the mail server cannot be reached now", http.StatusServiceUnavailable)
+	default:
+		c.h.log().Error("ActiveSync command failed", "user", c.user, "device", c.req.DeviceID, "cmd", c.req.Cmd, "err", err)
+		http.Error(c.w, "the server failed: "+err.Error(), http.StatusInternalServerError)
+	}
+}
+
+// newKey is a random non-zero policy key.
+func newKey() uint32 {
+	for {
+		var b [4]byte
+		rand.Read(b[:])
+		if k := binary.LittleEndian.Uint32(b[:]) & 0x7fffffff; k != 0 {
+			return k
+		}
+	}
+}
+
+// provisionDoc is the policy: nothing demanded of the device (no
+// password, no encryption, no wipe), everything allowed.
+func provisionDoc() *wbxml.Node {
+	kv := [][2]string{
+		{"DevicePasswordEnabled", "0"}, {"AlphanumericDevicePasswordRequired", "0"}, {"PasswordRecoveryEnabled", "0"},
+		{"RequireStorageCardEncryption", "0"}, {"AttachmentsEnabled", "1"}, {"AllowSimpleDevicePassword", "1"},
+		{"AllowStorageCard", "1"}, {"AllowCamera", "1"}, {"RequireDeviceEncryption", "0"},
+		{"AllowUnsignedApplications", "1"}, {"AllowUnsignedInstallationPackages", "1"}, {"AllowWiFi", "1"},
+		{"AllowTextMessaging", "1"}, {"AllowPOPIMAPEmail", "1"}, {"AllowBluetooth", "2"}, {"AllowIrDA", "1"},
+		{"RequireManualSyncWhenRoaming", "0"}, {"AllowDesktopSync", "1"}, {"AllowHTMLEmail", "1"},
+		{"AllowSMIMESoftCerts", "1"}, {"AllowBrowser", "1"}, {"AllowConsumerEmail", "1"},
+		{"AllowRemoteDesktop", "1"}, {"AllowInternetSharing", "1"},
+	}
+	doc := el("", "EASProvisionDoc")
+	for _, p := range kv {
+		doc.Children = append(doc.Children, tx("", p[0], p[1]))
+	}
+	return doc
+}
+
+// provision is MS-ASPROV's two phases: the policy with a temporary key,
+// then, acknowledged with it, the final key.
+func (c *call) provision() (*wbxml.Node, error) {
+	const ns = "Provision"
+	root := el(ns, "Provision")
+	if di := child(c.body, "DeviceInformation"); di != nil {
+		c.noteDevice(child(di, "Set"))
+		root.Children = append(root.Children, el("Settings", "DeviceInformation", status("", 1)))
+	}
+	policy := child(child(c.body, "Policies"), "Policy")
+	if child(c.body, "RemoteWipe") != nil {
+		// An acknowledged wipe we never asked for: nothing to do.
+		root.Children = append(root.Children, status("", 1))
+		return root, nil
+	}
+	if policy == nil {
+		root.Children = append(root.Children, status("", 2)) // protocol error
+		return root, nil
+	}
+	typ := text(policy, "PolicyType")
+	if typ != "MS-EAS-Provisioning-WBXML" {
+		root.Children = append(root.Children, status("", 1), el("", "Policies", el("", "Policy", tx("", "PolicyType", typ), status("", 3))))
+		return root, nil
+	}
+	if key := text(policy, "PolicyKey"); key != "" {
+		// The acknowledgement.
+		n, _ := strconv.ParseUint(key, 10, 32)
+		if c.dev.PendingKey == 0 || uint32(n) != c.dev.PendingKey {
+			root.Children = append(root.Children, status("", 1), el("", "Policies", el("", "Policy", tx("", "PolicyType", typ), status("", 5))))
+			return root, nil
+		}
+		c.dev.PolicyKey, c.dev.PendingKey = newKey(), 0
+		if err := c.save(); err != nil {
+			return nil, err
+		}
+		c.h.log().Info("ActiveSync device provisioned", "user", c.user, "device", c.req.DeviceID)
+		root.Children = append(root.Children, status("", 1), el("", "Policies", el("", "Policy",
+			tx("", "PolicyType", typ), status("", 1), tx("", "PolicyKey", strconv.FormatUint(uint64(c.dev.PolicyKey), 10)))))
+		return root, nil
+	}
+	c.dev.PendingKey = newKey()
+	if err := c.save(); err != nil {
+		return nil, err
+	}
+	root.Children = append(root.Children, status("", 1), el("", "Policies", el("", "Policy",
+		tx("", "PolicyType", typ), status("", 1), tx("", "PolicyKey", strconv.FormatUint(uint64(c.dev.PendingKey), 10)),
+		el("", "Data", provisionDoc()))))
+	return root, nil
+}
+
+// noteDevice keeps what a device says of itself (Settings'
+// DeviceInformation Set) in its slot.
+func (c *call) noteDevice(set *wbxml.Node) {
+	if set == nil {
+		return
+	}
+	s := c.slot
+	changed := false
+	for _, f := range []struct {
+		dst  *string
+		name string
+	}{{&s.Model, "Model"}, {&s.SoftwareVersion, "OS"}, {&s.Manufacturer, "FriendlyName"}} {
+		if v := strings.TrimSpace(text(set, f.name)); v != "" && *f.dst != v {
+			*f.dst, changed = v, true
+		}
+	}
+	if changed {
+		if err := c.h.Devices(c.st).Save(c.ctx, s); err != nil {
+			c.h.log().Warn("ActiveSync: keep device information", "device", c.req.DeviceID, "err", err)
+		}
+	}
+}
+
+// settings answers DeviceInformation Set and UserInformation Get.
+func (c *call) settings() (*wbxml.Node, error) {
+	const ns = "Settings"
+	root := el(ns, "Settings", status("", 1))
+	if di := child(c.body, "DeviceInformation"); di != nil {
+		c.noteDevice(child(di, "Set"))
+		root.Children = append(root.Children, el("", "DeviceInformation", status("", 1)))
+	}
+	if ui := child(c.body, "UserInformation"); ui != nil && child(ui, "Get") != nil {
+		addr := c.user
+		root.Children = append(root.Children, el("", "UserInformation", status("", 1),
+			el("", "Get", el("", "Accounts", el("", "Account", el("", "EmailAddresses", tx("", "PrimarySmtpAddress", addr)))))))
+	}
+	return root, nil
+}
+
+// Folder types (MS-ASCMD 2.2.3.186.3).
+const (
+	typeTasks         = 7
+	typeCalendar      = 8
+	typeContacts      = 9
+	typeUserContacts  = 14
+	typeUserCalendar  = 13
+	typeUserTasksList = 15
+)
+
+// folders are the folders the device's policy gives it: the Contacts
+// (or its configured sub-folders), Calendar and Tasks folders.
+func (c *call) folders() ([]folderState, error) {
+	p, err := c.slot.Policy(c.h.Policy)
+	if err != nil {
+		return nil, err
+	}
+	var out []folderState
+	if p.DirectionOf(pim.Contacts) != pim.DirOff {
+		if len(p.ContactFolders) == 0 {
+			out = append(out, folderState{"contacts", "Contacts", typeContacts})
+		}
+		for i, f := range p.ContactFolders {
+			t := typeUserContacts
+			if i == 0 {
+				t = typeContacts // a device needs one default address book
+			}
+			out = append(out, folderState{"contacts/" + f, f, t})
+		}
+	}
+	if p.DirectionOf(pim.Calendar) != pim.DirOff {
+		out = append(out, folderState{"calendar", "Calendar", typeCalendar})
+	}
+	if p.DirectionOf(pim.Tasks) != pim.DirOff {
+		out = append(out, folderState{"tasks", "Tasks", typeTasks})
+	}
+	return out, nil
+}
+
+// folderSync is MS-ASCMD FolderSync: the hierarchy at SyncKey 0, then
+// what changed since the key the device holds.
+func (c *call) folderSync() (*wbxml.Node, error) {
+	const ns = "FolderHierarchy"
+	key := strings.TrimSpace(text(c.body, "SyncKey"))
+	n, err := strconv.Atoi(key)
+	if err != nil || n < 0 || n != 0 && n != c.dev.FolderKey {
+		// An unknown key: the device starts over with SyncKey 0.
+		return el(ns, "FolderSync", status("", 9)), nil
+	}
+	have := c.dev.Folders
+	if n == 0 {
+		have = nil
+	}
+	now, err := c.folders()
+	if err != nil {
+		return nil, err
+	}
+	changes := el("", "Changes")
+	count := 0
+	for _, f := range now {
+		var old *folderState
+		for i := range have {
+			if have[i].ServerID == f.ServerID {
+				old = &have[i]
+			}
+		}
+		switch {
+		case old == nil:
+			changes.Children = append(changes.Children, el("", "Add", tx("", "ServerId", f.ServerID), tx("", "ParentId", "0"),
+				tx("", "DisplayName", f.Name), tx("", "Type", strconv.Itoa(f.Type))))
+			count++
+		case old.Name != f.Name || old.Type != f.Type:
+			changes.Children = append(changes.Children, el("", "Update", tx("", "ServerId", f.ServerID), tx("", "ParentId", "0"),
+				tx("", "DisplayName", f.Name), tx("", "Type", strconv.Itoa(f.Type))))
+			count++
+		}
+	}
+	for _, f := range have {
+		gone := true
+		for _, g := range now {
+			gone = gone && g.ServerID != f.ServerID
+		}
+		if gone {
+			changes.Children = append(changes.Children, el("", "Delete", tx("", "ServerId", f.ServerID)))
+			count++
+		}
+	}
+	if count > 0 || n == 0 {
+		c.dev.FolderKey++
+		c.dev.Folders = now
+		if err := c.save(); err != nil {
+			return nil, err
+		}
+	}
+	changes.Children = append([]*wbxml.Node{tx("", "Count", strconv.Itoa(count))}, changes.Children...)
+	return el(ns, "FolderSync", status("", 1), tx("", "SyncKey", strconv.Itoa(c.dev.FolderKey)), changes), nil
+}
