@@ -49,8 +49,6 @@ func Commands() []string {
 	return []string{"FolderSync", "Provision", "Settings"}
 }
 
-
-
 func (h *Handler) log() *slog.Logger {
 	if h.Logger == nil {
 		return slog.New(slog.DiscardHandler)
