@@ -1,7 +1,11 @@
 package plugin
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -73,4 +77,26 @@ func (s *seenAuth) LoginAs(ctx context.Context, user string) (pim.Store, error) 
 		s.seen.add(user)
 	}
 	return st, err
+}
+
+// ReadUsersFile reads [admin] users_file: one user per line, "#" starts
+// a comment, blank lines are skipped. "doveadm user '*'" writes such a
+// file.
+func ReadUsersFile(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("[admin] users_file: %w", err)
+	}
+	var users []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		if line = strings.TrimSpace(line); line != "" {
+			users = append(users, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("[admin] users_file %s: %w", path, err)
+	}
+	return users, nil
 }

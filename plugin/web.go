@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 
 	"syncml-imap/config"
@@ -43,9 +44,24 @@ func newWeb(cfg *config.Config, auth pim.Authenticator, t *Throttle, h *Handler)
 		}
 	}
 	if h.Admin != nil && h.Admin.Accounts != nil {
-		// The users seen logging in, as "devices list -all" gets them.
+		// The users seen logging in and those of [admin] users_file, as
+		// "devices list -all" gets them.
 		seen := h.Admin.Accounts
-		w.Admin.Accounts = func(context.Context) []string { return seen.List() }
+		w.Admin.Accounts = func(context.Context) []string {
+			users := seen.List()
+			if f := cfg.Admin.UsersFile; f != "" {
+				named, err := ReadUsersFile(f)
+				if err != nil {
+					h.Logger.Warn("web: admin page", "err", err)
+				}
+				for _, u := range named {
+					if !slices.ContainsFunc(users, func(s string) bool { return strings.EqualFold(s, u) }) {
+						users = append(users, u)
+					}
+				}
+			}
+			return users
+		}
 	}
 	if t != nil {
 		w.Guard = func(ctx context.Context, user string, check func() error) error {

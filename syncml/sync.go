@@ -1084,8 +1084,8 @@ func (d *dbSession) storePlain(ctx context.Context, batch []*pendingPut) {
 // waits a little (guardedPause, growing, with jitter) so that a writer in
 // a loop does not win every time.
 const (
-	guardedTries = 5
-	guardedPause = 20 * time.Millisecond
+	guardedTries = 8
+	guardedPause = 30 * time.Millisecond
 )
 
 // storeGuarded writes the device's replacements of stored items, each
@@ -1135,14 +1135,14 @@ func (d *dbSession) storeGuarded(ctx context.Context, batch []*pendingPut) {
 				d.s.log.Info("item changed in the store while the device's change was applied: resolved again", "database", d.db, "id", p.item.ID, "try", try)
 				again = append(again, p)
 			case errors.Is(err, pim.ErrVersionMismatch):
-				// Written over again and again meanwhile: the database's
-				// sync fails, as on a store failure, and commits nothing,
-				// so that the device's next sync is a normal one again
-				// that sends the change once more (SyncEvolution ends the
-				// whole session on a 409 or 503 for an item, drops the
-				// change on a 420; and a failure the server commits past
-				// makes the next sync slow, where the server's version of
-				// a match stays).
+				// Written over again and again meanwhile (for a second
+				// or more): the database's sync fails, as on a store
+				// failure, and commits nothing (SyncEvolution ends the
+				// whole session on a 409 or 503 for an item and drops the
+				// change on a 420). SyncEvolution then asks its user for a
+				// slow sync, in which the server's version of a match
+				// stays: the change is not written over the other
+				// writer's, but it is not merged either.
 				d.fail("store item", fmt.Errorf("item %s changed by another writer at each of %d tries: %w", p.item.ID, guardedTries, err))
 				p.status.Data = StatusDataStoreFailure.String()
 			default:

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -100,7 +97,7 @@ func (c *devicesCmd) listAccount(ctx context.Context, cfg *config.Config, dc *da
 func (c *devicesCmd) allUsers(ctx context.Context, cfg *config.Config, dc *daemonClient) (users []string, daemonUp bool, err error) {
 	users = append(users, c.users...)
 	if cfg.Admin.UsersFile != "" {
-		named, err := readUsersFile(cfg.Admin.UsersFile)
+		named, err := plugin.ReadUsersFile(cfg.Admin.UsersFile)
 		if err != nil {
 			return nil, false, err
 		}
@@ -123,26 +120,4 @@ func (c *devicesCmd) allUsers(ctx context.Context, cfg *config.Config, dc *daemo
 	slices.SortStableFunc(users, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
 	users = slices.CompactFunc(users, strings.EqualFold)
 	return users, daemonUp, nil
-}
-
-// readUsersFile reads [admin] users_file: one user per line, "#" starts
-// a comment, blank lines are skipped. "doveadm user '*'" writes such a
-// file.
-func readUsersFile(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("[admin] users_file: %w", err)
-	}
-	var users []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		if line = strings.TrimSpace(line); line != "" {
-			users = append(users, line)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("[admin] users_file %s: %w", path, err)
-	}
-	return users, nil
 }
