@@ -93,7 +93,7 @@ func resultWords(r pim.Result) string {
 }
 
 // view makes the page's view of a slot: its last error and lockout, and
-// its policy when base is given.
+// its policy when withPolicy.
 func (h *Handler) view(ctx context.Context, st pim.Store, devs *pim.Devices, user string, s *pim.Slot, withPolicy bool) (*deviceView, error) {
 	v := &deviceView{Number: s.Number, ID: s.DeviceID, Name: deviceName(s), Protocol: s.ProtocolName(),
 		Manufacturer: s.Manufacturer, Model: s.Model, Software: s.SoftwareVersion, DevType: s.DevType,
@@ -193,6 +193,24 @@ func (h *Handler) devicesPage(w http.ResponseWriter, r *http.Request, s *session
 	}{views, h.MaxDevices, max(h.MaxDevices-len(views), 0)})
 }
 
+// deviceHandler serves a page of one device: the {slot} of the path, in
+// the signed-in user's mailbox, opened.
+type deviceHandler func(w http.ResponseWriter, r *http.Request, s *session, st pim.Store, devs *pim.Devices, sl *pim.Slot)
+
+func (h *Handler) onDevice(next deviceHandler) sessionHandler {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		st, ok := h.open(w, r, s)
+		if !ok {
+			return
+		}
+		defer st.Close()
+		devs := h.Devices(st)
+		if sl, ok := h.slotOf(w, r, s, devs); ok {
+			next(w, r, s, st, devs, sl)
+		}
+	}
+}
+
 // choice is an option of a select.
 type choice struct {
 	Value, Label string
@@ -286,17 +304,7 @@ func formatted(p pim.Policy) map[string]string {
 	return m
 }
 
-func (h *Handler) devicePage(w http.ResponseWriter, r *http.Request, s *session) {
-	st, ok := h.open(w, r, s)
-	if !ok {
-		return
-	}
-	defer st.Close()
-	devs := h.Devices(st)
-	sl, ok := h.slotOf(w, r, s, devs)
-	if !ok {
-		return
-	}
+func (h *Handler) devicePage(w http.ResponseWriter, r *http.Request, s *session, st pim.Store, devs *pim.Devices, sl *pim.Slot) {
 	v, err := h.view(r.Context(), st, devs, s.user, sl, true)
 	if err != nil {
 		h.storeError(w, r, s, err)
@@ -317,17 +325,7 @@ func (h *Handler) devicePage(w http.ResponseWriter, r *http.Request, s *session)
 // to the server's default is no override (the device follows the default
 // when it changes); a database's direction equal to the device's own is
 // none either.
-func (h *Handler) savePolicy(w http.ResponseWriter, r *http.Request, s *session) {
-	st, ok := h.open(w, r, s)
-	if !ok {
-		return
-	}
-	defer st.Close()
-	devs := h.Devices(st)
-	sl, ok := h.slotOf(w, r, s, devs)
-	if !ok {
-		return
-	}
+func (h *Handler) savePolicy(w http.ResponseWriter, r *http.Request, s *session, st pim.Store, devs *pim.Devices, sl *pim.Slot) {
 	def := formatted(h.Policy)
 	kv := map[string]string{}
 	for _, k := range pim.PolicyKeys {
@@ -394,20 +392,10 @@ var actions = map[string]struct{ Title, Warning, Button string }{
 		"The items in your mailbox and on the device stay. If the device syncs again it is a new device: its first sync is a slow sync.", "Remove the device"},
 }
 
-func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request, s *session, st pim.Store, devs *pim.Devices, sl *pim.Slot) {
 	a, ok := actions[r.PathValue("action")]
 	if !ok {
 		h.notFound(w, r)
-		return
-	}
-	st, ok := h.open(w, r, s)
-	if !ok {
-		return
-	}
-	defer st.Close()
-	devs := h.Devices(st)
-	sl, ok := h.slotOf(w, r, s, devs)
-	if !ok {
 		return
 	}
 	h.render(w, r, s, http.StatusOK, "confirm", a.Title+" "+deviceName(sl), struct {
@@ -417,20 +405,10 @@ func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request, s *session
 	}{sl.Number, deviceName(sl), r.PathValue("action"), a.Title, a.Warning, a.Button})
 }
 
-func (h *Handler) deviceAction(w http.ResponseWriter, r *http.Request, s *session) {
+func (h *Handler) deviceAction(w http.ResponseWriter, r *http.Request, s *session, st pim.Store, devs *pim.Devices, sl *pim.Slot) {
 	action := r.PathValue("action")
 	if _, ok := actions[action]; !ok {
 		h.notFound(w, r)
-		return
-	}
-	st, ok := h.open(w, r, s)
-	if !ok {
-		return
-	}
-	defer st.Close()
-	devs := h.Devices(st)
-	sl, ok := h.slotOf(w, r, s, devs)
-	if !ok {
 		return
 	}
 	var err error

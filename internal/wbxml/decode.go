@@ -304,26 +304,8 @@ func decodeBody(data []byte, h header, doc Doc, depth int, lim *limits) (*Node, 
 	if doc == SyncML10 || doc == SyncML11 || doc == DevInf10 || doc == DevInf11 {
 		d.devSize = "Size"
 	}
-	// Prolog: processing instructions and code-page switches.
-	for {
-		if d.pos >= len(data) {
-			return nil, errors.New("wbxml: no root element")
-		}
-		b := data[d.pos]
-		if b == tokPI {
-			d.pos++
-			if err := d.skipAttrs(); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if b == tokSwitchPage {
-			if err := d.switchPage(); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		break
+	if err := d.prolog(); err != nil {
+		return nil, err
 	}
 	root, err := d.element(depth+1, "")
 	if err != nil {
@@ -473,4 +455,27 @@ func latin1ToUTF8(s string) string {
 		b.WriteRune(rune(s[i]))
 	}
 	return b.String()
+}
+
+// prolog reads what may stand before the root element: processing
+// instructions and code-page switches.
+func (d *decoder) prolog() error {
+	for {
+		if d.pos >= len(d.data) {
+			return errors.New("wbxml: no root element")
+		}
+		switch d.data[d.pos] {
+		case tokPI:
+			d.pos++
+			if err := d.skipAttrs(); err != nil {
+				return err
+			}
+		case tokSwitchPage:
+			if err := d.switchPage(); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
 }

@@ -112,25 +112,8 @@ func isEAS(data []byte, h header) bool {
 
 func decodeEASBody(data []byte, h header, lim *limits) (*Node, error) {
 	d := &decoder{data: data, pos: h.body, strtbl: h.strtbl, latin1: h.latin1, lim: lim}
-	for {
-		if d.pos >= len(data) {
-			return nil, errors.New("wbxml: no root element")
-		}
-		b := data[d.pos]
-		if b == tokPI {
-			d.pos++
-			if err := d.skipAttrs(); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if b == tokSwitchPage {
-			if err := d.switchPage(); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		break
+	if err := d.prolog(); err != nil {
+		return nil, err
 	}
 	root, err := d.easElement(1, "")
 	if err != nil {
