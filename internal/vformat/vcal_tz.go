@@ -10,6 +10,7 @@ package vformat
 // written.
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -802,3 +803,9 @@ func icalFillObsRule(o *vcalObs, rule string) {
 		}
 	}
 }
+
+// TZCandidates are the IANA zones a device's time zone rules are matched
+// against (one per rule set, most used first; then the fixed offsets of
+// half and quarter hours), for fronts that get rules instead of names
+// (ActiveSync's TIME_ZONE_INFORMATION).
+func TZCandidates() []string { return slices.Concat(vcalTZCandidates, vcalFixedCandidates) }
