@@ -22,10 +22,12 @@ import (
 // Change), unless the client ghosts it (Supported).
 
 // Field is one ActiveSync field of an item: its code page, its name and
-// its text (List for the lists: Categories, Children).
+// its text (List for the lists of strings: Categories, Children; Sub for
+// a container's fields: Recurrence, an Attendee, an Exception).
 type Field struct {
 	Page, Name, Value string
 	List              []string
+	Sub               []Field
 }
 
 // place is where a field lives in a card.

@@ -12,7 +12,9 @@
 // Provision's two phases with a policy that demands nothing of the
 // device, status 142 for commands before it; FolderSync of the folders
 // the device's policy gives it; Settings (device information, the user's
-// address); Autodiscover in its XML and JSON forms; contacts (MS-ASCNTC)
-// and tasks (MS-ASTASK) mapped to and from the mailbox's items, keeping
-// what ActiveSync cannot carry.
+// address); Autodiscover in its XML and JSON forms; contacts (MS-ASCNTC),
+// tasks (MS-ASTASK) and events (MS-ASCAL: TIME_ZONE_INFORMATION matched
+// to IANA zones, recurrence, deleted occurrences, attendees, reminders)
+// mapped to and from the mailbox's items, keeping what ActiveSync cannot
+// carry.
 package eas

@@ -112,18 +112,30 @@ func zoneOf(loc *time.Location, y int) *timeZone {
 	std, dst := off0, off0
 	var into, out time.Time // the switches into and out of daylight saving
 	prev := off0
-	for t := start; t.Year() == y; t = t.Add(time.Hour) {
-		_, off := t.In(loc).Zone()
+	yearEnd := time.Date(y+1, 1, 1, 0, 0, 0, 0, time.UTC)
+	for t := start; t.Before(yearEnd); t = t.Add(24 * time.Hour) {
+		next := t.Add(24 * time.Hour)
+		_, off := next.In(loc).Zone()
 		if off == prev {
 			continue
 		}
-		// The first instant of the new offset, to the minute.
-		s := t.Add(-time.Hour)
-		for m := 1; m <= 60; m++ {
-			if _, o := s.Add(time.Duration(m) * time.Minute).In(loc).Zone(); o == off {
-				s = s.Add(time.Duration(m) * time.Minute)
+		// The first minute of the new offset: the old one holds at lo,
+		// the new one at hi.
+		lo, hi := t, next
+		for hi.Sub(lo) > time.Minute {
+			mid := lo.Add(hi.Sub(lo) / 2).Truncate(time.Minute)
+			if !mid.After(lo) {
 				break
 			}
+			if _, o := mid.In(loc).Zone(); o == off {
+				hi = mid
+			} else {
+				lo = mid
+			}
+		}
+		s := hi
+		if !s.Before(yearEnd) {
+			break
 		}
 		if off > prev {
 			into, std, dst = s, prev, off

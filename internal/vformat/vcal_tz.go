@@ -809,3 +809,11 @@ func icalFillObsRule(o *vcalObs, rule string) {
 // half and quarter hours), for fronts that get rules instead of names
 // (ActiveSync's TIME_ZONE_INFORMATION).
 func TZCandidates() []string { return slices.Concat(vcalTZCandidates, vcalFixedCandidates) }
+
+// VTimezone is a VTIMEZONE (CRLF lines) of loc for the years y0 to y1,
+// with TZID the zone's name, for fronts that write times in an IANA zone.
+func VTimezone(loc *time.Location, y0, y1 int) string {
+	var w vcalWriter
+	vcalZoneOfLocation(loc).writeVTimezone(&w, y0, y1)
+	return w.b.String()
+}
