@@ -423,7 +423,9 @@ func ApplyEvent(stored []byte, fields []Field, ghosted []string, uid string) []b
 		if id == "" {
 			id = uid
 		}
-		body = "UID:" + vobject.EscapeText(id) + "\r\n" + body
+		if id != "" { // else the store names it
+			body = "UID:" + vobject.EscapeText(id) + "\r\n" + body
+		}
 	}
 	if ev.Prop("DTSTAMP") == nil {
 		body = "DTSTAMP:" + time.Now().UTC().Format(compactTime) + "\r\n" + body

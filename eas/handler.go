@@ -42,11 +42,14 @@ var commands = map[string]func(*call) (*wbxml.Node, error){
 	"Provision":  (*call).provision,
 	"FolderSync": (*call).folderSync,
 	"Settings":   (*call).settings,
+	"Sync":       (*call).sync,
+	// GetItemEstimate: how much the next Sync brings.
+	"GetItemEstimate": (*call).getItemEstimate,
 }
 
 // Commands lists the commands served (MS-ASProtocolCommands).
 func Commands() []string {
-	return []string{"FolderSync", "Provision", "Settings"}
+	return []string{"FolderSync", "GetItemEstimate", "Provision", "Settings", "Sync"}
 }
 
 func (h *Handler) log() *slog.Logger {

@@ -222,7 +222,7 @@ func ApplyTask(stored []byte, fields []Field, ghosted []string, uid string) []by
 		b.WriteString(strings.Join(c.Lines, "")) // alarms, as stored
 	}
 	body := b.String()
-	if todo.Prop("UID") == nil {
+	if todo.Prop("UID") == nil && uid != "" { // else the store names it
 		body = "UID:" + uid + "\r\n" + body
 	}
 	if todo.Prop("DTSTAMP") == nil {
