@@ -33,6 +33,15 @@ type Config struct {
 	DAV     DAV     `toml:"dav"`
 	Web     Web     `toml:"web"`
 	Admin   Admin   `toml:"admin"`
+	EAS     EAS     `toml:"activesync"`
+}
+
+// EAS is the [activesync] table: Exchange ActiveSync for contacts,
+// calendar and tasks at /Microsoft-Server-ActiveSync, with Autodiscover,
+// on the same listener.
+type EAS struct {
+	// Enabled serves ActiveSync and Autodiscover. Default: true.
+	Enabled bool `toml:"enabled"`
 }
 
 // Web is the [web] table: the pages where people sign in with their mail
@@ -426,6 +435,7 @@ func Default() *Config {
 			Lockout:     Duration{5 * time.Minute},
 		},
 		DAV:   DAV{Enabled: true, Path: "/dav/"},
+		EAS:   EAS{Enabled: true},
 		Web:   Web{Enabled: true, Path: "/", SessionIdle: Duration{30 * time.Minute}, SessionMax: Duration{12 * time.Hour}, Admins: []string{}},
 		Admin: Admin{UsersFile: ""},
 		Log: Log{

@@ -4,17 +4,18 @@
 // built-in Exchange account or Thunderbird with TbSync syncs the
 // Contacts, Calendar and Tasks folders through it.
 //
-// Built so far (the daemon does not mount it yet: without Sync a client
-// would set up and then fail): the request URI in both of its forms
-// (MS-ASHTTP 2.2.1.1.1); OPTIONS; Basic login through the daemon's
-// Authenticator (401 only for a wrong password, 503 when IMAP cannot
-// answer); the device's slot (first free, protocol "ActiveSync");
+// Served (mounted by the daemon under [activesync]): the request URI in
+// both of its forms (MS-ASHTTP 2.2.1.1.1); OPTIONS; Basic login through
+// the daemon's Authenticator (401 only for a wrong password, 503 when IMAP
+// cannot answer); the device's slot (first free, protocol "ActiveSync");
 // Provision's two phases with a policy that demands nothing of the
 // device, status 142 for commands before it; FolderSync of the folders
-// the device's policy gives it; Settings (device information, the user's
-// address); Autodiscover in its XML and JSON forms; contacts (MS-ASCNTC),
-// tasks (MS-ASTASK) and events (MS-ASCAL: TIME_ZONE_INFORMATION matched
-// to IANA zones, recurrence, deleted occurrences, attendees, reminders)
-// mapped to and from the mailbox's items, keeping what ActiveSync cannot
-// carry.
+// the device's policy gives it; Sync and GetItemEstimate of Contacts,
+// Calendar and Tasks; Settings (device information, the user's address);
+// Autodiscover in its XML and JSON forms; contacts (MS-ASCNTC), tasks
+// (MS-ASTASK) and events (MS-ASCAL: TIME_ZONE_INFORMATION matched to IANA
+// zones, recurrence, deleted occurrences, attendees, reminders) mapped to
+// and from the mailbox's items, keeping what ActiveSync cannot carry. Not
+// yet: Ping, ItemOperations, the calendar window (FilterType), contact
+// sub-folders.
 package eas

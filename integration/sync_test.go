@@ -95,6 +95,11 @@ func newEnvWith(t *testing.T, server func(*config.Config), client func(*syncevo.
 	if wh := h.WebHandler(); wh != nil {
 		mux.Handle(cfg.Web.Path, wh)
 	}
+	if eh := h.EASHandler(); eh != nil {
+		for _, p := range plugin.EASPaths {
+			mux.Handle(p, eh)
+		}
+	}
 	hs := &http.Server{Handler: mux}
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close(); h.Server.Close() })

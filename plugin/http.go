@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"syncml-imap/dav"
+	"syncml-imap/eas"
 	"syncml-imap/syncml"
 	"syncml-imap/web"
 )
@@ -43,6 +44,9 @@ type Handler struct {
 	DAV *dav.Handler
 	// Web serves the people's pages (see WebHandler); nil: off.
 	Web *web.Handler
+	// EAS and Autodiscover serve ActiveSync (see EASHandler); nil: off.
+	EAS          *eas.Handler
+	Autodiscover *eas.Autodiscover
 	// pool keeps the IMAP logins of finished sessions ([imap] keep_idle);
 	// nil: none.
 	pool *Pool

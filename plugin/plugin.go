@@ -166,6 +166,9 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 		Metrics: metrics, Health: NewHealth(opts, logger), TrustedProxies: proxies,
 		Admin: &AdminHTTP{Auth: auth, Throttle: t, Accounts: accounts, MasterUser: cfg.IMAP.MasterUser, MasterPassword: cfg.IMAP.MasterPassword, Logger: logger},
 		pool:  imapAuth.Pool}
+	if cfg.EAS.Enabled {
+		h.EAS, h.Autodiscover = newEAS(cfg, auth, h)
+	}
 	if cfg.Web.Enabled {
 		if h.Web, err = newWeb(cfg, auth, t, h); err != nil {
 			return nil, err

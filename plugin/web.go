@@ -3,10 +3,12 @@ package plugin
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
 	"syncml-imap/config"
+	"syncml-imap/eas"
 	"syncml-imap/pim"
 	"syncml-imap/web"
 )
@@ -105,3 +107,35 @@ func (h *Handler) WebHandler() http.Handler {
 		h.Web.ServeHTTP(w, r.WithContext(WithRemoteAddr(r.Context(), ClientAddr(r, h.TrustedProxies))))
 	})
 }
+
+// newEAS makes the ActiveSync front of [activesync] over the daemon's
+// Authenticator, and its Autodiscover.
+func newEAS(cfg *config.Config, auth pim.Authenticator, h *Handler) (*eas.Handler, *eas.Autodiscover) {
+	e := &eas.Handler{Auth: auth, Devices: func(st pim.Store) *pim.Devices { return AdminDevices(cfg, st) },
+		Policy: Policy(cfg.Sync.Defaults), Logger: h.Logger}
+	ad := &eas.Autodiscover{Auth: auth}
+	if u, err := url.Parse(cfg.HTTP.PublicURL); err == nil && cfg.HTTP.PublicURL != "" {
+		ad.URL = u.Scheme + "://" + u.Host + eas.Path
+	}
+	return e, ad
+}
+
+// EASHandler serves ActiveSync and Autodiscover ([activesync]), with the
+// client's address in the request context for the login throttle; nil
+// when they are off.
+func (h *Handler) EASHandler() http.Handler {
+	if h.EAS == nil {
+		return nil
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(WithRemoteAddr(r.Context(), ClientAddr(r, h.TrustedProxies)))
+		if strings.HasPrefix(strings.ToLower(r.URL.Path), "/autodiscover/") {
+			h.Autodiscover.ServeHTTP(w, r)
+			return
+		}
+		h.EAS.ServeHTTP(w, r)
+	})
+}
+
+// EASPaths are the paths EASHandler serves.
+var EASPaths = []string{eas.Path, "/autodiscover/", "/Autodiscover/", "/AutoDiscover/"}

@@ -79,6 +79,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if cfg.DAV.Enabled {
 		logger.Info("serving CardDAV and CalDAV", "url", scheme+"://"+ln.Addr().String()+cfg.DAV.Path)
 	}
+	if cfg.EAS.Enabled {
+		logger.Info("serving ActiveSync", "url", scheme+"://"+ln.Addr().String()+"/Microsoft-Server-ActiveSync")
+	}
 	if cfg.Web.Enabled {
 		logger.Info("serving the people's pages", "url", scheme+"://"+ln.Addr().String()+cfg.Web.Path)
 	}
@@ -111,6 +114,11 @@ func serveMux(cfg *config.Config, h *plugin.Handler, logger *slog.Logger) *http.
 		mux.Handle(p+"/", d)
 		mux.Handle("/.well-known/carddav", d)
 		mux.Handle("/.well-known/caldav", d)
+	}
+	if eh := h.EASHandler(); eh != nil {
+		for _, p := range plugin.EASPaths {
+			mux.Handle(p, eh)
+		}
 	}
 	if wh := h.WebHandler(); wh != nil {
 		// At "/" the paths above keep theirs: the mux routes to the

@@ -1,0 +1,182 @@
+package integration
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"syncml-imap/imapstore"
+	"syncml-imap/integration/syncevo"
+	"syncml-imap/internal/wbxml"
+)
+
+// easClient is a scripted ActiveSync client, as TbSync talks: plain
+// query, MS-ASProtocolVersion and X-MS-PolicyKey headers.
+type easClient struct {
+	t          *testing.T
+	url        string
+	user, pass string
+	device     string
+	key        string
+}
+
+func en(ns, name string, kids ...*wbxml.Node) *wbxml.Node {
+	return &wbxml.Node{Name: name, NS: ns, Children: kids}
+}
+
+func et(ns, name, text string) *wbxml.Node { return &wbxml.Node{Name: name, NS: ns, Text: text} }
+
+func ekid(n *wbxml.Node, path ...string) *wbxml.Node {
+	for _, name := range path {
+		if n == nil {
+			return nil
+		}
+		var next *wbxml.Node
+		for _, c := range n.Children {
+			if c.Name == name {
+				next = c
+				break
+			}
+		}
+		n = next
+	}
+	return n
+}
+
+func etext(n *wbxml.Node, path ...string) string {
+	if c := ekid(n, path...); c != nil {
+		return c.Text
+	}
+	return ""
+}
+
+func (c *easClient) post(cmd string, body *wbxml.Node) *wbxml.Node {
+	c.t.Helper()
+	data, err := wbxml.EncodeEAS(body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", c.url+"/Microsoft-Server-ActiveSync?Cmd="+cmd+"&User="+c.user+"&DeviceId="+c.device+"&DeviceType=TbSync", bytes.NewReader(data))
+	req.SetBasicAuth(c.user, c.pass)
+	req.Header.Set("MS-ASProtocolVersion", "16.1")
+	req.Header.Set("Content-Type", "application/vnd.ms-sync.wbxml")
+	if c.key != "" {
+		req.Header.Set("X-MS-PolicyKey", c.key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		c.t.Fatalf("%s: HTTP %d %s", cmd, resp.StatusCode, out)
+	}
+	root, err := wbxml.DecodeEAS(out)
+	if err != nil {
+		c.t.Fatalf("%s: %v", cmd, err)
+	}
+	return root
+}
+
+func (c *easClient) setUp() {
+	c.t.Helper()
+	a := c.post("Provision", en("Provision", "Provision", en("", "Policies", en("", "Policy", et("", "PolicyType", "MS-EAS-Provisioning-WBXML")))))
+	temp := etext(a, "Policies", "Policy", "PolicyKey")
+	a = c.post("Provision", en("Provision", "Provision", en("", "Policies", en("", "Policy",
+		et("", "PolicyType", "MS-EAS-Provisioning-WBXML"), et("", "PolicyKey", temp), et("", "Status", "1")))))
+	c.key = etext(a, "Policies", "Policy", "PolicyKey")
+	if a = c.post("FolderSync", en("FolderHierarchy", "FolderSync", et("", "SyncKey", "0"))); etext(a, "Status") != "1" {
+		c.t.Fatalf("FolderSync: %s", wbxml.Format(a))
+	}
+}
+
+// sync sends one collection's Sync and returns the answer's collection.
+func (c *easClient) sync(coll ...*wbxml.Node) *wbxml.Node {
+	c.t.Helper()
+	a := c.post("Sync", en("AirSync", "Sync", en("", "Collections", en("", "Collection", coll...))))
+	out := ekid(a, "Collections", "Collection")
+	if etext(out, "Status") != "1" {
+		c.t.Fatalf("Sync: %s", wbxml.Format(a))
+	}
+	return out
+}
+
+// TestActiveSyncCrossSyncML: an ActiveSync client and the SyncEvolution
+// phone on one account on Dovecot. The ActiveSync client gets what the
+// phone brought, the phone gets the ActiveSync client's contact and its
+// edit of the phone's, and a mail client's fields ActiveSync cannot carry
+// survive its edit; nothing is doubled.
+func TestActiveSyncCrossSyncML(t *testing.T) {
+	e := newEnv(t)
+	acct := e.account()
+	// A contact with what ActiveSync has no field for.
+	if err := acct.Put(t.Context(), imapstore.KindContacts, &imapstore.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Mail Client\r\nN:Client;Mail;;;\r\n" +
+		"TEL;TYPE=WORK:1\r\nTEL;TYPE=WORK:2\r\nTEL;TYPE=WORK:3\r\nX-JABBER:mail@jabber.example\r\nEND:VCARD\r\n")}); err != nil {
+		t.Fatal(err)
+	}
+	book := syncevo.Source{Name: "addressbook", URI: "contacts", Format: "text/vcard"}
+	phone := e.device(t, "eas-cross-phone", book)
+	phone.WriteItem(t, "addressbook", "p1.vcf", []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Phone Person\r\nN:Person;Phone;;;\r\nTEL;TYPE=CELL:+49 170 5\r\nEND:VCARD\r\n"))
+	mustSync(t, phone, syncevo.Slow)
+
+	c := &easClient{t: t, url: strings.TrimSuffix(e.url, "/syncml"), user: e.user, pass: e.pass, device: "EASCROSS1"}
+	c.setUp()
+	c.sync(et("", "SyncKey", "0"), et("", "CollectionId", "contacts"))
+	got := c.sync(et("", "SyncKey", "1"), et("", "CollectionId", "contacts"))
+	adds := ekid(got, "Commands")
+	if adds == nil || len(adds.Children) != 2 {
+		t.Fatalf("the ActiveSync client got %s", wbxml.Format(got))
+	}
+	var mailID string
+	for _, a := range adds.Children {
+		if etext(a, "ApplicationData", "FileAs") == "Mail Client" {
+			mailID = etext(a, "ServerId")
+		}
+	}
+	if mailID == "" {
+		t.Fatalf("no Mail Client: %s", wbxml.Format(got))
+	}
+	// It adds one and edits the mail client's (its job title).
+	got = c.sync(et("", "SyncKey", "2"), et("", "CollectionId", "contacts"), en("", "Commands",
+		en("", "Add", et("", "ClientId", "n1"), en("", "ApplicationData", et("Contacts", "FileAs", "EAS Person"), et("Contacts", "FirstName", "EAS"),
+			et("Contacts", "LastName", "Person"), et("Contacts", "Email1Address", "eas@example.org"))),
+		en("", "Change", et("", "ServerId", mailID), en("", "ApplicationData", et("Contacts", "FileAs", "Mail Client"), et("Contacts", "FirstName", "Mail"),
+			et("Contacts", "LastName", "Client"), et("Contacts", "BusinessPhoneNumber", "1"), et("Contacts", "Business2PhoneNumber", "2"), et("Contacts", "JobTitle", "Boss")))))
+	if etext(got, "Responses", "Add", "Status") != "1" {
+		t.Fatalf("add: %s", wbxml.Format(got))
+	}
+	box := e.mailbox(imapstore.KindContacts)
+	if len(box) != 3 {
+		t.Errorf("the mailbox holds %d contacts, want 3", len(box))
+	}
+	for _, d := range box {
+		if s := string(d); strings.Contains(s, "FN:Mail Client") {
+			for _, want := range []string{"TITLE:Boss", "TEL;TYPE=WORK:3", "X-JABBER:mail@jabber.example"} {
+				if !strings.Contains(s, want) {
+					t.Errorf("the mail client's contact lost %q through the ActiveSync edit:\n%s", want, s)
+				}
+			}
+		}
+	}
+	// The phone gets both, once.
+	mustSync(t, phone, syncevo.TwoWay)
+	items := phone.Items(t, "addressbook")
+	if len(items) != 3 {
+		t.Errorf("the phone holds %d contacts, want 3", len(items))
+	}
+	var titles, eas int
+	for _, d := range items {
+		titles += strings.Count(string(d), "TITLE:Boss")
+		eas += strings.Count(string(d), "FN:EAS Person")
+	}
+	if titles != 1 || eas != 1 {
+		t.Errorf("the phone has the edit %d times and the new contact %d times", titles, eas)
+	}
+	// Quiet on both sides now.
+	if got = c.sync(et("", "SyncKey", "3"), et("", "CollectionId", "contacts")); ekid(got, "Commands") != nil {
+		t.Errorf("the ActiveSync client got its own writes back: %s", wbxml.Format(got))
+	}
+}
