@@ -45,11 +45,13 @@ var commands = map[string]func(*call) (*wbxml.Node, error){
 	"Sync":       (*call).sync,
 	// GetItemEstimate: how much the next Sync brings.
 	"GetItemEstimate": (*call).getItemEstimate,
+	"Ping":            (*call).ping,
+	"ItemOperations":  (*call).itemOperations,
 }
 
 // Commands lists the commands served (MS-ASProtocolCommands).
 func Commands() []string {
-	return []string{"FolderSync", "GetItemEstimate", "Provision", "Settings", "Sync"}
+	return []string{"FolderSync", "GetItemEstimate", "ItemOperations", "Ping", "Provision", "Settings", "Sync"}
 }
 
 func (h *Handler) log() *slog.Logger {

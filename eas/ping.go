@@ -1,0 +1,136 @@
+package eas
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"time"
+
+	"syncml-imap/internal/wbxml"
+	"syncml-imap/pim"
+)
+
+// Ping (MS-ASCMD 2.2.1.13): the client waits until one of its folders
+// changes or the heartbeat ends. The store is asked every pingPoll
+// (CONDSTORE makes that one cheap round trip per folder); the folders and
+// heartbeat of the last Ping are kept, for a Ping that names none.
+
+// Heartbeat bounds (seconds) and how often the store is asked.
+const (
+	minHeartbeat = 60
+	maxHeartbeat = 1800
+	pingPoll     = 15 * time.Second
+)
+
+type pingState struct {
+	Heartbeat int      `json:"heartbeat"`
+	Folders   []string `json:"folders"`
+}
+
+func (c *call) ping() (*wbxml.Node, error) {
+	const ns = "Ping"
+	key := pim.DeviceKey(c.req.DeviceID, "eas-ping")
+	var last pingState
+	if raw, err := c.st.LoadState(c.ctx, key); err != nil {
+		return nil, err
+	} else if raw != nil {
+		json.Unmarshal(raw, &last)
+	}
+	hb, folders := last.Heartbeat, last.Folders
+	if c.body != nil {
+		if n, err := strconv.Atoi(text(c.body, "HeartbeatInterval")); err == nil {
+			hb = n
+		}
+		if fs := child(c.body, "Folders"); fs != nil {
+			folders = nil
+			for _, f := range children(fs, "Folder") {
+				folders = append(folders, text(f, "Id"))
+			}
+		}
+	}
+	switch {
+	case len(folders) == 0 || hb == 0:
+		return el(ns, "Ping", status("", 3)), nil // the client must name them
+	case hb < minHeartbeat:
+		return el(ns, "Ping", status("", 5), tx("", "HeartbeatInterval", strconv.Itoa(minHeartbeat))), nil
+	case hb > maxHeartbeat:
+		return el(ns, "Ping", status("", 5), tx("", "HeartbeatInterval", strconv.Itoa(maxHeartbeat))), nil
+	}
+	if hb != last.Heartbeat || !slices.Equal(folders, last.Folders) {
+		raw, _ := json.Marshal(pingState{hb, folders})
+		if err := c.st.SaveState(c.ctx, key, raw); err != nil {
+			return nil, err
+		}
+	}
+	end := time.Now().Add(time.Duration(hb) * time.Second)
+	for {
+		var changed []string
+		for _, id := range folders {
+			kind, ok := kinds[id]
+			if !ok {
+				return el(ns, "Ping", status("", 7)), nil // the hierarchy changed
+			}
+			fs, err := c.loadFolder(id)
+			if err != nil {
+				return nil, err
+			}
+			ch, err := pim.DatabaseView(c.st, kind).Changes(c.ctx, fs.Point)
+			if errors.Is(err, pim.ErrSyncPointInvalid) || err == nil && (len(fs.Pending)+len(ch.Added)+len(ch.Modified)+len(ch.Deleted) > 0) {
+				changed = append(changed, id)
+			} else if err != nil {
+				return nil, err
+			}
+		}
+		if len(changed) > 0 {
+			out := el("", "Folders")
+			for _, id := range changed {
+				out.Children = append(out.Children, tx("", "Folder", id))
+			}
+			return el(ns, "Ping", status("", 2), out), nil
+		}
+		wait := min(pingPoll, time.Until(end))
+		if wait <= 0 {
+			return el(ns, "Ping", status("", 1)), nil
+		}
+		select {
+		case <-c.ctx.Done():
+			return nil, c.ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// itemOperations answers Fetch of items (MS-ASCMD 2.2.1.10); the other
+// operations (EmptyFolderContents, Move) are refused.
+func (c *call) itemOperations() (*wbxml.Node, error) {
+	const ns = "ItemOperations"
+	resp := el("", "Response")
+	if c.body == nil {
+		return el(ns, "ItemOperations", status("", 2)), nil
+	}
+	for _, op := range c.body.Children {
+		if op.Name != "Fetch" {
+			resp.Children = append(resp.Children, el("", op.Name, status("", 2)))
+			continue
+		}
+		id, sid := text(op, "CollectionId"), text(op, "ServerId")
+		kind, ok := kinds[id]
+		if !ok {
+			resp.Children = append(resp.Children, el("", "Fetch", status("", 6), tx("AirSync", "CollectionId", id), tx("AirSync", "ServerId", sid)))
+			continue
+		}
+		got, err := pim.DatabaseView(c.st, kind).Get(c.ctx, sid)
+		if err != nil {
+			return nil, err
+		}
+		if len(got) == 0 || got[0] == nil {
+			resp.Children = append(resp.Children, el("", "Fetch", status("", 6), tx("AirSync", "CollectionId", id), tx("AirSync", "ServerId", sid)))
+			continue
+		}
+		resp.Children = append(resp.Children, el("", "Fetch", status("", 1), tx("AirSync", "CollectionId", id), tx("AirSync", "ServerId", sid),
+			tx("AirSync", "Class", map[pim.Kind]string{pim.Contacts: "Contacts", pim.Calendar: "Calendar", pim.Tasks: "Tasks"}[kind]),
+			el("ItemOperations", "Properties", fieldNodes(fieldsOf(kind, got[0].Data))...)))
+	}
+	return el(ns, "ItemOperations", status("", 1), resp), nil
+}
