@@ -419,7 +419,7 @@ func (c *devicesCmd) writeList(l *listed, lk *lockouts, max int) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SLOT\tDEVICE ID\tMODEL\tLAST SYNC\tDATABASES\tPOLICY")
+	fmt.Fprintln(tw, "SLOT\tDEVICE ID\tPROTOCOL\tMODEL\tLAST SYNC\tDATABASES\tPOLICY")
 	for _, s := range slots {
 		policy := "default"
 		if keys := overriddenKeys(s); len(keys) > 0 {
@@ -429,7 +429,7 @@ func (c *devicesCmd) writeList(l *listed, lk *lockouts, max int) error {
 			}
 			policy = strings.Join(kv, " ")
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", s.Number, s.DeviceID, orDash(modelOf(s)),
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Number, s.DeviceID, s.ProtocolName(), orDash(modelOf(s)),
 			localTime(s.LastSync, "2006-01-02 15:04"), orDash(joinKinds(databasesOf(s))), policy)
 	}
 	if err := tw.Flush(); err != nil {
@@ -570,6 +570,7 @@ func (c *devicesCmd) show(ctx context.Context, d *pim.Devices, store pim.Store, 
 	const layout = "2006-01-02 15:04:05 -0700"
 	w := c.stdout
 	fmt.Fprintf(w, "device %s (slot %d of %d)\n", s.DeviceID, s.Number, max)
+	fmt.Fprintf(w, "  protocol:         %s\n", s.ProtocolName())
 	fmt.Fprintf(w, "  manufacturer:     %s\n", orDash(s.Manufacturer))
 	fmt.Fprintf(w, "  model:            %s\n", orDash(s.Model))
 	fmt.Fprintf(w, "  software version: %s\n", orDash(s.SoftwareVersion))
