@@ -394,16 +394,14 @@ func (c *call) settings() (*wbxml.Node, error) {
 
 // Folder types (MS-ASCMD 2.2.3.186.3).
 const (
-	typeTasks         = 7
-	typeCalendar      = 8
-	typeContacts      = 9
-	typeUserContacts  = 14
-	typeUserCalendar  = 13
-	typeUserTasksList = 15
+	typeTasks    = 7
+	typeCalendar = 8
+	typeContacts = 9
 )
 
-// folders are the folders the device's policy gives it: the Contacts
-// (or its configured sub-folders), Calendar and Tasks folders.
+// folders are the folders the device's policy gives it: the contacts
+// (the Contacts folder or its configured sub-folders), Calendar and
+// Tasks.
 func (c *call) folders() ([]folderState, error) {
 	p, err := c.slot.Policy(c.h.Policy)
 	if err != nil {
@@ -411,16 +409,9 @@ func (c *call) folders() ([]folderState, error) {
 	}
 	var out []folderState
 	if p.DirectionOf(pim.Contacts) != pim.DirOff {
-		if len(p.ContactFolders) == 0 {
-			out = append(out, folderState{"contacts", "Contacts", typeContacts})
-		}
-		for i, f := range p.ContactFolders {
-			t := typeUserContacts
-			if i == 0 {
-				t = typeContacts // a device needs one default address book
-			}
-			out = append(out, folderState{"contacts/" + f, f, t})
-		}
+		// One address book, as for SyncML: the Contacts folder, or the
+		// sub-folders the policy names together.
+		out = append(out, folderState{"contacts", "Contacts", typeContacts})
 	}
 	if p.DirectionOf(pim.Calendar) != pim.DirOff {
 		out = append(out, folderState{"calendar", "Calendar", typeCalendar})

@@ -75,7 +75,11 @@ func (c *call) ping() (*wbxml.Node, error) {
 			if err != nil {
 				return nil, err
 			}
-			ch, err := pim.DatabaseView(c.st, kind).Changes(c.ctx, fs.Point)
+			policy, err := c.slot.Policy(c.h.Policy)
+			if err != nil {
+				return nil, err
+			}
+			ch, err := c.view(kind, &policy).Changes(c.ctx, fs.Point)
 			if errors.Is(err, pim.ErrSyncPointInvalid) || err == nil && (len(fs.Pending)+len(ch.Added)+len(ch.Modified)+len(ch.Deleted) > 0) {
 				changed = append(changed, id)
 			} else if err != nil {
@@ -120,7 +124,11 @@ func (c *call) itemOperations() (*wbxml.Node, error) {
 			resp.Children = append(resp.Children, el("", "Fetch", status("", 6), tx("AirSync", "CollectionId", id), tx("AirSync", "ServerId", sid)))
 			continue
 		}
-		got, err := pim.DatabaseView(c.st, kind).Get(c.ctx, sid)
+		policy, err := c.slot.Policy(c.h.Policy)
+		if err != nil {
+			return nil, err
+		}
+		got, err := c.view(kind, &policy).Get(c.ctx, sid)
 		if err != nil {
 			return nil, err
 		}

@@ -34,6 +34,8 @@ type folderSyncState struct {
 	Point   []byte   `json:"point,omitempty"`
 	Pending []change `json:"pending,omitempty"`
 	Holds   []string `json:"holds,omitempty"`
+	// Folders: the contact sub-folders the device's IDs refer to.
+	Folders []string `json:"folders,omitempty"`
 	// LastKey and LastAnswer: the key of the last request and the
 	// Collection answered to it (WBXML).
 	LastKey    int    `json:"last_key,omitempty"`
@@ -141,6 +143,9 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 	case n == 0:
 		// The device starts the folder over: everything is sent again.
 		fs = &folderSyncState{Key: 1}
+		if kind == pim.Contacts {
+			fs.Folders = slices.Clone(policy.ContactFolders)
+		}
 		if err := c.saveFolder(id, fs); err != nil {
 			return nil, err
 		}
@@ -155,7 +160,12 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 	case n != fs.Key:
 		return answer(syncInvalidKey), nil
 	}
-	view := pim.DatabaseView(c.st, kind)
+	view := c.view(kind, policy)
+	if kind == pim.Contacts && !slices.Equal(fs.Folders, policy.ContactFolders) {
+		// The policy names other sub-folders: the device's IDs mean
+		// nothing now, so it starts the folder over.
+		return answer(syncInvalidKey), nil
+	}
 	ch, err := view.Changes(c.ctx, fs.Point)
 	if errors.Is(err, pim.ErrSyncPointInvalid) {
 		// The folder was recreated: the device starts over.
@@ -350,6 +360,15 @@ func (c *call) apply(cmd *wbxml.Node, view pim.View, kind pim.Kind, fs *folderSy
 	return nil, nil, nil
 }
 
+// view is a database as the device's policy gives it: the contacts of
+// the sub-folders it names.
+func (c *call) view(kind pim.Kind, policy *pim.Policy) pim.View {
+	if kind == pim.Contacts {
+		return pim.PolicyView(c.st, kind, policy, false)
+	}
+	return pim.DatabaseView(c.st, kind)
+}
+
 // fieldsOf and applyFields pick the mapping of a database.
 func fieldsOf(kind pim.Kind, data []byte) []Field {
 	switch kind {
@@ -480,7 +499,11 @@ func (c *call) getItemEstimate() (*wbxml.Node, error) {
 			resp.Children = append(resp.Children, status("", 4)) // the key: Sync first
 			continue
 		}
-		ch, err := pim.DatabaseView(c.st, kind).Changes(c.ctx, fs.Point)
+		policy, err := c.slot.Policy(c.h.Policy)
+		if err != nil {
+			return nil, err
+		}
+		ch, err := c.view(kind, &policy).Changes(c.ctx, fs.Point)
 		if err != nil {
 			if errors.Is(err, pim.ErrSyncPointInvalid) {
 				resp.Children = append(resp.Children, status("", 4))

@@ -157,3 +157,30 @@ func TestSyncTasksAndEvents(t *testing.T) {
 		}
 	}
 }
+
+// A device whose policy names contact sub-folders gets them as its one
+// address book; when the policy names others, it starts over.
+func TestSyncContactFolders(t *testing.T) {
+	p := provisioned(t)
+	st := p.accts.Store("alice")
+	ctx := context.Background()
+	st.Put(ctx, pim.Contacts, &pim.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Top\r\nN:;Top;;;\r\nEND:VCARD\r\n")})
+	st.Put(ctx, pim.Contacts.Sub("Family"), &pim.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Mum\r\nN:;Mum;;;\r\nEND:VCARD\r\n")})
+	devs := pim.NewDevices(st, 4)
+	if _, _, err := devs.SetPolicy(ctx, "TB1234", pim.DefaultPolicy(), map[string]string{"contact_folders": "Family"}); err != nil {
+		t.Fatal(err)
+	}
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "contacts")))
+	c := p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "contacts")))
+	adds := children(child(c, "Commands"), "Add")
+	if len(adds) != 1 || text(child(adds[0], "ApplicationData"), "FileAs") != "Mum" {
+		t.Fatalf("the Family folder: %s", wbxml.Format(c))
+	}
+	if _, _, err := devs.SetPolicy(ctx, "TB1234", pim.DefaultPolicy(), map[string]string{"contact_folders": ""}); err != nil {
+		t.Fatal(err)
+	}
+	_, ans := p.post("Sync", "secret", el("AirSync", "Sync", el("", "Collections", el("", "Collection", tx("", "SyncKey", "2"), tx("", "CollectionId", "contacts")))))
+	if text(child(child(ans, "Collections"), "Collection"), "Status") != "3" {
+		t.Errorf("other folders, same key: %s", wbxml.Format(ans))
+	}
+}
