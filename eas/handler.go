@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"syncml-imap/internal/wbxml"
 	"syncml-imap/pim"
@@ -35,6 +36,15 @@ type Handler struct {
 	// Policy is the server's default policy ([sync.defaults]).
 	Policy pim.Policy
 	Logger *slog.Logger
+	// Now is the clock (time.Now unless a test sets it).
+	Now func() time.Time
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
 }
 
 // commands are the commands served, each with its handler.

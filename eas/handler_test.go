@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 
 	"syncml-imap/internal/wbxml"
 	"syncml-imap/pim"
@@ -23,7 +24,8 @@ type phone struct {
 
 func newPhone(t *testing.T) *phone {
 	accts := &memstore.Accounts{Password: "secret"}
-	h := &Handler{Auth: accts, Devices: func(st pim.Store) *pim.Devices { return pim.NewDevices(st, 4) }, Policy: pim.DefaultPolicy()}
+	h := &Handler{Auth: accts, Devices: func(st pim.Store) *pim.Devices { return pim.NewDevices(st, 4) }, Policy: pim.DefaultPolicy(),
+		Now: func() time.Time { return time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC) }}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &phone{t: t, srv: srv, accts: accts}

@@ -1,6 +1,8 @@
 package eas
 
 import (
+	"time"
+
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -36,6 +38,9 @@ type folderSyncState struct {
 	Holds   []string `json:"holds,omitempty"`
 	// Folders: the contact sub-folders the device's IDs refer to.
 	Folders []string `json:"folders,omitempty"`
+	// FilterType: the client's last Options FilterType (MS-ASCMD
+	// 2.2.3.68.2), for a request without Options.
+	FilterType string `json:"filter_type,omitempty"`
 	// LastKey and LastAnswer: the key of the last request and the
 	// Collection answered to it (WBXML).
 	LastKey    int    `json:"last_key,omitempty"`
@@ -224,6 +229,11 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 	if err != nil {
 		return nil, err
 	}
+	if ft := text(child(coll, "Options"), "FilterType"); ft != "" {
+		fs.FilterType = ft
+	}
+	rule := filterOf(kind, policy, fs.FilterType)
+	now := c.h.now()
 	commands := el("", "Commands")
 	getChanges := text(coll, "GetChanges") != "0" && policy.DirectionOf(kind) != pim.DirDeviceToServer
 	if getChanges {
@@ -257,6 +267,14 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 			it := byID[p.ID]
 			if it == nil {
 				continue // gone since: its Delete follows
+			}
+			if !rule.Matches(kind, pim.FactsOf(kind, it.Data), now) {
+				// Outside the device's filter: not sent, and off the
+				// device if it had it.
+				if p.Op == "Change" {
+					commands.Children = append(commands.Children, el("", "Delete", tx("", "ServerId", p.ID)))
+				}
+				continue
 			}
 			commands.Children = append(commands.Children, el("", p.Op, tx("", "ServerId", p.ID),
 				el("", "ApplicationData", fieldNodes(fieldsOf(kind, it.Data))...)))
@@ -358,6 +376,27 @@ func (c *call) apply(cmd *wbxml.Node, view pim.View, kind pim.Kind, fs *folderSy
 			el("", "ApplicationData", fieldNodes(fieldsOf(kind, got[0].Data))...)), nil, nil
 	}
 	return nil, nil, nil
+}
+
+// filterTypes are the client's FilterType values as a time back from now
+// (MS-ASCMD 2.2.3.68.2).
+var filterTypes = map[string]time.Duration{
+	"1": 24 * time.Hour, "2": 3 * 24 * time.Hour, "3": 7 * 24 * time.Hour, "4": 14 * 24 * time.Hour,
+	"5": 30 * 24 * time.Hour, "6": 90 * 24 * time.Hour, "7": 180 * 24 * time.Hour,
+}
+
+// filterOf is the device's filter for a folder: its policy's, narrowed by
+// the client's FilterType (the closer of the two past limits; 8 for
+// tasks: open ones only).
+func filterOf(kind pim.Kind, policy *pim.Policy, filterType string) pim.FilterRule {
+	r := policy.Filter(kind)
+	if d, ok := filterTypes[filterType]; ok && kind == pim.Calendar && (r.Past <= 0 || d < r.Past) {
+		r.Past = d
+	}
+	if filterType == "8" && kind == pim.Tasks {
+		r.OpenOnly = true
+	}
+	return r
 }
 
 // view is a database as the device's policy gives it: the contacts of

@@ -184,3 +184,25 @@ func TestSyncContactFolders(t *testing.T) {
 		t.Errorf("other folders, same key: %s", wbxml.Format(ans))
 	}
 }
+
+// The calendar window: the client's FilterType and the device's policy,
+// the closer limit; the mailbox keeps every event.
+func TestSyncCalendarWindow(t *testing.T) {
+	p := provisioned(t)
+	st := p.accts.Store("alice")
+	ctx := context.Background()
+	for _, start := range []string{"20260101T090000Z", "20261120T090000Z", "20261205T090000Z", "20270601T090000Z"} {
+		st.Put(ctx, pim.Calendar, &pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:" + start +
+			"\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:" + start + "\r\nDURATION:PT1H\r\nSUMMARY:at " + start + "\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")})
+	}
+	count := func(c *wbxml.Node) int { return len(children(child(c, "Commands"), "Add")) }
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "calendar")))
+	// FilterType 5: a month back (today is the 7th of December 2026).
+	c := p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "calendar"), el("", "Options", tx("", "FilterType", "5"))))
+	if n := count(c); n != 3 {
+		t.Errorf("FilterType 5: %d events, want 3: %s", n, wbxml.Format(c))
+	}
+	if n := len(st.Items(pim.Calendar)); n != 4 {
+		t.Errorf("the mailbox holds %d events", n)
+	}
+}
