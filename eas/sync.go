@@ -193,7 +193,12 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 	responses := el("", "Responses")
 	receives := policy.DirectionOf(kind) != pim.DirServerToDevice
 	if cmds := child(coll, "Commands"); cmds != nil {
+		var adds []*wbxml.Node
 		for _, cmd := range cmds.Children {
+			if cmd.Name == "Add" && receives {
+				adds = append(adds, cmd) // stored together below
+				continue
+			}
 			r, wrote, err := c.apply(cmd, view, kind, fs, changed, receives, policy)
 			if err != nil {
 				return nil, err
@@ -203,6 +208,12 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 				responses.Children = append(responses.Children, r)
 			}
 		}
+		rs, wrote, err := c.addAll(adds, view, kind, fs)
+		if err != nil {
+			return nil, err
+		}
+		own = append(own, wrote...)
+		responses.Children = append(responses.Children, rs...)
 	}
 	// The store's changes, after what is pending from before.
 	pending := slices.Clone(fs.Pending)
@@ -311,20 +322,10 @@ func (c *call) apply(cmd *wbxml.Node, view pim.View, kind pim.Kind, fs *folderSy
 	sid := text(cmd, "ServerId")
 	switch cmd.Name {
 	case "Add":
-		cid := text(cmd, "ClientId")
-		fields := nodeFields(child(cmd, "ApplicationData"))
-		fs.Holds = learn(fs.Holds, fields)
-		if !receives {
-			return el("", "Add", tx("", "ClientId", cid), status("", syncServerError)), nil, nil
-		}
-		it := &pim.Item{Data: applyFields(kind, nil, fields, nil, newUID())}
-		if err := view.Put(c.ctx, it); err != nil {
-			if errors.Is(err, pim.ErrInvalidItem) {
-				return el("", "Add", tx("", "ClientId", cid), status("", syncProtocolError)), nil, nil
-			}
-			return nil, nil, err
-		}
-		return el("", "Add", tx("", "ClientId", cid), tx("", "ServerId", it.ID), status("", syncOK)), []string{it.ID}, nil
+		// Only for a device whose changes are not applied (addAll stores
+		// the others).
+		fs.Holds = learn(fs.Holds, nodeFields(child(cmd, "ApplicationData")))
+		return el("", "Add", tx("", "ClientId", text(cmd, "ClientId")), status("", syncServerError)), nil, nil
 	case "Change":
 		fields := nodeFields(child(cmd, "ApplicationData"))
 		fs.Holds = learn(fs.Holds, fields)
@@ -406,6 +407,43 @@ func (c *call) view(kind pim.Kind, policy *pim.Policy) pim.View {
 		return pim.PolicyView(c.st, kind, policy, false)
 	}
 	return pim.DatabaseView(c.st, kind)
+}
+
+// addAll stores the device's new items in one store call (one
+// MULTIAPPEND); when the store refuses one, they are stored one by one so
+// that only that one is refused.
+func (c *call) addAll(adds []*wbxml.Node, view pim.View, kind pim.Kind, fs *folderSyncState) ([]*wbxml.Node, []string, error) {
+	if len(adds) == 0 {
+		return nil, nil, nil
+	}
+	items := make([]*pim.Item, len(adds))
+	for i, cmd := range adds {
+		fields := nodeFields(child(cmd, "ApplicationData"))
+		fs.Holds = learn(fs.Holds, fields)
+		items[i] = &pim.Item{Data: applyFields(kind, nil, fields, nil, newUID())}
+	}
+	err := view.Put(c.ctx, items...)
+	if err != nil && !errors.Is(err, pim.ErrInvalidItem) {
+		return nil, nil, err
+	}
+	var out []*wbxml.Node
+	var own []string
+	for i, cmd := range adds {
+		cid := text(cmd, "ClientId")
+		if err != nil {
+			// One of them was refused: each on its own.
+			items[i].ID = ""
+			if e := view.Put(c.ctx, items[i]); errors.Is(e, pim.ErrInvalidItem) {
+				out = append(out, el("", "Add", tx("", "ClientId", cid), status("", syncProtocolError)))
+				continue
+			} else if e != nil {
+				return nil, nil, e
+			}
+		}
+		out = append(out, el("", "Add", tx("", "ClientId", cid), tx("", "ServerId", items[i].ID), status("", syncOK)))
+		own = append(own, items[i].ID)
+	}
+	return out, own, nil
 }
 
 // fieldsOf and applyFields pick the mapping of a database.
