@@ -227,17 +227,7 @@ func ContactFields(data []byte) []Field {
 			out = append(out, Field{Page: p.page, Name: p.name, Value: v})
 		}
 	}
-	if cats := c.obj.Prop("CATEGORIES"); cats != nil {
-		var list []string
-		for _, s := range vobject.SplitText(cats.Value, ',') {
-			if s = strings.TrimSpace(s); s != "" {
-				list = append(list, s)
-			}
-		}
-		if len(list) > 0 {
-			out = append(out, Field{Page: "Contacts", Name: fieldCategories, List: list})
-		}
-	}
+	out = append(out, categoriesField("Contacts", c.obj.Prop("CATEGORIES"))...)
 	if note := c.obj.Prop("NOTE"); note != nil && note.Value != "" {
 		out = append(out, Field{Page: "AirSyncBase", Name: fieldBody, Value: vobject.UnescapeText(note.Value)})
 	}
@@ -420,12 +410,7 @@ func ApplyContact(stored []byte, fields []Field, ghosted []string) []byte {
 		}
 	}
 	cats, sent := got[fieldCategories]
-	var catParts []string
-	for _, s := range cats.List {
-		if s = strings.TrimSpace(s); s != "" {
-			catParts = append(catParts, s)
-		}
-	}
+	catParts := nonEmpty(cats.List)
 	if cur := c.obj.Prop("CATEGORIES"); cur == nil || !slices.Equal(vobject.SplitText(cur.Value, ','), catParts) {
 		setWhole(fieldCategories, "CATEGORIES", vobject.JoinText(catParts, ','), sent)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"syncml-imap/internal/vformat"
 	"syncml-imap/internal/vobject"
-	"syncml-imap/pim"
 )
 
 // Events between MS-ASCAL and the mailbox's iCalendar VEVENT, by the rule
@@ -26,12 +25,8 @@ import (
 
 // EventFields are the ActiveSync fields of a stored event.
 func EventFields(data []byte) []Field {
-	objs := vobject.Parse(data)
-	if len(objs) == 0 || objs[0].Name != "VCALENDAR" {
-		return nil
-	}
-	ev := pim.MainComponent(objs[0])
-	if ev == nil || ev.Name != "VEVENT" {
+	_, ev := mainComponent(data, "VEVENT")
+	if ev == nil {
 		return nil
 	}
 	var out []Field
@@ -73,17 +68,7 @@ func EventFields(data []byte) []Field {
 	if m, ok := reminderOf(ev); ok {
 		add("Reminder", strconv.Itoa(m))
 	}
-	if c := ev.Prop("CATEGORIES"); c != nil {
-		var list []string
-		for _, s := range vobject.SplitText(c.Value, ',') {
-			if s = strings.TrimSpace(s); s != "" {
-				list = append(list, s)
-			}
-		}
-		if len(list) > 0 {
-			out = append(out, Field{Page: "Calendar", Name: fieldCategories, List: list})
-		}
-	}
+	out = append(out, categoriesField("Calendar", ev.Prop("CATEGORIES"))...)
 	var atts []Field
 	for _, p := range ev.Props {
 		if p.Name != "ATTENDEE" {
@@ -221,13 +206,7 @@ func ApplyEvent(stored []byte, fields []Field, ghosted []string, uid string) []b
 		_, ok := got[name]
 		return ok || !slices.Contains(ghosted, name)
 	}
-	var cal, ev *vobject.Object
-	if objs := vobject.Parse(stored); len(objs) > 0 && objs[0].Name == "VCALENDAR" {
-		cal = objs[0]
-		if m := pim.MainComponent(cal); m != nil && m.Name == "VEVENT" {
-			ev = m
-		}
-	}
+	cal, ev := mainComponent(stored, "VEVENT")
 	if ev == nil {
 		cal, ev = nil, &vobject.Object{Name: "VEVENT"}
 	}
@@ -256,12 +235,7 @@ func ApplyEvent(stored []byte, fields []Field, ghosted []string, uid string) []b
 			want["TRANSP"] = []string{"TRANSP:OPAQUE"} // busy is the default: no line otherwise
 		}
 	}
-	var cats []string
-	for _, s := range got[fieldCategories].List {
-		if s = strings.TrimSpace(s); s != "" {
-			cats = append(cats, s)
-		}
-	}
+	cats := nonEmpty(got[fieldCategories].List)
 	if len(cats) > 0 {
 		set(fieldCategories, "CATEGORIES", "CATEGORIES:"+vobject.JoinText(cats, ','))
 	} else {

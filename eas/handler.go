@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"syncml-imap/internal/wbxml"
@@ -38,6 +39,42 @@ type Handler struct {
 	Logger *slog.Logger
 	// Now is the clock (time.Now unless a test sets it).
 	Now func() time.Time
+
+	// busy serializes a device's requests (but Ping, which waits): a
+	// client that sends again before its first request is answered
+	// gets the kept answer, not a second run on the same state.
+	mu   sync.Mutex
+	busy map[string]*deviceLock
+}
+
+type deviceLock struct {
+	sync.Mutex
+	users int
+}
+
+// lock takes the device's lock; the func returned gives it back.
+func (h *Handler) lock(user, device string) func() {
+	key := strings.ToLower(user) + "\x00" + device
+	h.mu.Lock()
+	if h.busy == nil {
+		h.busy = map[string]*deviceLock{}
+	}
+	l := h.busy[key]
+	if l == nil {
+		l = &deviceLock{}
+		h.busy[key] = l
+	}
+	l.users++
+	h.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		h.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(h.busy, key)
+		}
+		h.mu.Unlock()
+	}
 }
 
 func (h *Handler) now() time.Time {
@@ -136,6 +173,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "the body is no ActiveSync WBXML: "+err.Error(), http.StatusBadRequest)
 			return
 		}
+	}
+	if req.Cmd != "Ping" {
+		defer h.lock(user, req.DeviceID)()
 	}
 	c := &call{h: h, ctx: ctx, st: st, user: user, req: req, body: root, w: w, r: r}
 	if err := c.begin(); err != nil {

@@ -2,6 +2,10 @@ package eas
 
 import (
 	"strconv"
+	"strings"
+
+	"syncml-imap/internal/vobject"
+	"syncml-imap/pim"
 
 	"syncml-imap/internal/wbxml"
 )
@@ -63,4 +67,40 @@ func pageOf(n *wbxml.Node, parent string) string {
 		return n.NS
 	}
 	return parent
+}
+
+// nonEmpty is a list's trimmed, non-empty values.
+func nonEmpty(list []string) []string {
+	var out []string
+	for _, v := range list {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// categoriesField is the Categories field of a CATEGORIES line (none for
+// no line or an empty one).
+func categoriesField(page string, l *vobject.Line) []Field {
+	if l == nil {
+		return nil
+	}
+	if list := nonEmpty(vobject.SplitText(l.Value, ',')); len(list) > 0 {
+		return []Field{{Page: page, Name: fieldCategories, List: list}}
+	}
+	return nil
+}
+
+// mainComponent is a stored item's calendar and its main component of
+// kind comp (VEVENT, VTODO); nil, nil when it has none.
+func mainComponent(data []byte, comp string) (cal, main *vobject.Object) {
+	objs := vobject.Parse(data)
+	if len(objs) == 0 || objs[0].Name != "VCALENDAR" {
+		return nil, nil
+	}
+	if m := pim.MainComponent(objs[0]); m != nil && m.Name == comp {
+		return objs[0], m
+	}
+	return nil, nil
 }

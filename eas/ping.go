@@ -63,6 +63,10 @@ func (c *call) ping() (*wbxml.Node, error) {
 			return nil, err
 		}
 	}
+	policy, err := c.slot.Policy(c.h.Policy)
+	if err != nil {
+		return nil, err
+	}
 	end := time.Now().Add(time.Duration(hb) * time.Second)
 	for {
 		var changed []string
@@ -72,10 +76,6 @@ func (c *call) ping() (*wbxml.Node, error) {
 				return el(ns, "Ping", status("", 7)), nil // the hierarchy changed
 			}
 			fs, err := c.loadFolder(id)
-			if err != nil {
-				return nil, err
-			}
-			policy, err := c.slot.Policy(c.h.Policy)
 			if err != nil {
 				return nil, err
 			}

@@ -559,6 +559,10 @@ func fieldNodes(fields []Field) []*wbxml.Node {
 // would bring (MS-ASCMD 2.2.1.9).
 func (c *call) getItemEstimate() (*wbxml.Node, error) {
 	root := el("GetItemEstimate", "GetItemEstimate")
+	policy, err := c.slot.Policy(c.h.Policy)
+	if err != nil {
+		return nil, err
+	}
 	for _, coll := range children(child(c.body, "Collections"), "Collection") {
 		id := text(coll, "CollectionId")
 		resp := el("", "Response")
@@ -575,10 +579,6 @@ func (c *call) getItemEstimate() (*wbxml.Node, error) {
 		if key, err := strconv.Atoi(strings.TrimSpace(text(coll, "SyncKey"))); err != nil || key == 0 || key != fs.Key {
 			resp.Children = append(resp.Children, status("", 4)) // the key: Sync first
 			continue
-		}
-		policy, err := c.slot.Policy(c.h.Policy)
-		if err != nil {
-			return nil, err
 		}
 		ch, err := c.view(kind, &policy).Changes(c.ctx, fs.Point)
 		if err != nil {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"syncml-imap/internal/wbxml"
 	"syncml-imap/pim"
+	"syncml-imap/pim/memstore"
 )
 
 // provisioned is a phone through Provision and FolderSync.
@@ -204,5 +206,37 @@ func TestSyncCalendarWindow(t *testing.T) {
 	}
 	if n := len(st.Items(pim.Calendar)); n != 4 {
 		t.Errorf("the mailbox holds %d events", n)
+	}
+}
+
+// A client that sends the same Sync twice at once (it gave up waiting
+// and sent again): its Add is stored once, and both answers agree.
+func TestSyncSentTwiceAtOnce(t *testing.T) {
+	p := provisioned(t)
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "contacts")))
+	req := el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "contacts"), el("", "Commands",
+		el("", "Add", tx("", "ClientId", "c1"), el("", "ApplicationData", tx("Contacts", "FileAs", "Once Only"), tx("Contacts", "LastName", "Only")))))
+	// Reads of the folder's state are slow, so the two overlap.
+	p.accts.Store("alice").Configure(func(o *memstore.Options) {
+		o.Fault = func(op memstore.Op, name string) error {
+			if strings.HasSuffix(name, "/eas/contacts") {
+				time.Sleep(50 * time.Millisecond)
+			}
+			return nil
+		}
+	})
+	answers := make(chan string, 2)
+	for range 2 {
+		go func() {
+			_, ans := p.post("Sync", "secret", el("AirSync", "Sync", el("", "Collections", req)))
+			answers <- wbxml.Format(ans)
+		}()
+	}
+	a, b := <-answers, <-answers
+	if a == "" || a != b || !strings.Contains(a, "<AirSync:ClientId>c1</AirSync:ClientId>") {
+		t.Errorf("two answers to one request:\n%s\n%s", a, b)
+	}
+	if n := len(p.accts.Store("alice").Items(pim.Contacts)); n != 1 {
+		t.Errorf("%d contacts stored, want 1", n)
 	}
 }

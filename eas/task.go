@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"syncml-imap/internal/vobject"
-	"syncml-imap/pim"
 )
 
 // Tasks between MS-ASTASK and the mailbox's iCalendar VTODO, by the same
@@ -53,12 +52,8 @@ func icalTime(l *vobject.Line) (utc, wall time.Time, date, ok bool) {
 
 // TaskFields are the ActiveSync fields of a stored task.
 func TaskFields(data []byte) []Field {
-	objs := vobject.Parse(data)
-	if len(objs) == 0 || objs[0].Name != "VCALENDAR" {
-		return nil
-	}
-	todo := pim.MainComponent(objs[0])
-	if todo == nil || todo.Name != "VTODO" {
+	_, todo := mainComponent(data, "VTODO")
+	if todo == nil {
 		return nil
 	}
 	var out []Field
@@ -88,17 +83,7 @@ func TaskFields(data []byte) []Field {
 		}
 	}
 	add("Tasks", "Sensitivity", map[string]string{"PUBLIC": "0", "PRIVATE": "2", "CONFIDENTIAL": "3"}[strings.ToUpper(todo.PropValue("CLASS"))])
-	if c := todo.Prop("CATEGORIES"); c != nil {
-		var list []string
-		for _, s := range vobject.SplitText(c.Value, ',') {
-			if s = strings.TrimSpace(s); s != "" {
-				list = append(list, s)
-			}
-		}
-		if len(list) > 0 {
-			out = append(out, Field{Page: "Tasks", Name: fieldCategories, List: list})
-		}
-	}
+	out = append(out, categoriesField("Tasks", todo.Prop("CATEGORIES"))...)
 	return out
 }
 
@@ -122,13 +107,7 @@ func ApplyTask(stored []byte, fields []Field, ghosted []string, uid string) []by
 	for _, f := range fields {
 		got[f.Name] = f
 	}
-	var cal, todo *vobject.Object
-	if objs := vobject.Parse(stored); len(objs) > 0 && objs[0].Name == "VCALENDAR" {
-		cal = objs[0]
-		if m := pim.MainComponent(cal); m != nil && m.Name == "VTODO" {
-			todo = m
-		}
-	}
+	cal, todo := mainComponent(stored, "VTODO")
 	isNew := todo == nil
 	if isNew {
 		cal, todo = nil, &vobject.Object{Name: "VTODO"}
@@ -178,12 +157,7 @@ func ApplyTask(stored []byte, fields []Field, ghosted []string, uid string) []by
 		}
 	}
 	set("Sensitivity", "CLASS", map[string]string{"0": "CLASS:PUBLIC", "1": "CLASS:PRIVATE", "2": "CLASS:PRIVATE", "3": "CLASS:CONFIDENTIAL"}[got["Sensitivity"].Value])
-	var cats []string
-	for _, s := range got[fieldCategories].List {
-		if s = strings.TrimSpace(s); s != "" {
-			cats = append(cats, s)
-		}
-	}
+	cats := nonEmpty(got[fieldCategories].List)
 	if len(cats) > 0 {
 		set(fieldCategories, "CATEGORIES", "CATEGORIES:"+vobject.JoinText(cats, ','))
 	} else {
