@@ -39,6 +39,9 @@ type Handler struct {
 	Logger *slog.Logger
 	// Now is the clock (time.Now unless a test sets it).
 	Now func() time.Time
+	// Cache keeps the devices' committed sync states (item maps) between
+	// their requests ([sync] state_cache_items); nil: none.
+	Cache *pim.ReplicaCache
 
 	// busy serializes a device's requests (but Ping, which waits): a
 	// client that sends again before its first request is answered

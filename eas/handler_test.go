@@ -20,6 +20,7 @@ type phone struct {
 	srv   *httptest.Server
 	key   string
 	accts *memstore.Accounts
+	h     *Handler
 }
 
 func newPhone(t *testing.T) *phone {
@@ -28,7 +29,7 @@ func newPhone(t *testing.T) *phone {
 		Now: func() time.Time { return time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC) }}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &phone{t: t, srv: srv, accts: accts}
+	return &phone{t: t, srv: srv, accts: accts, h: h}
 }
 
 // post sends a command as TbSync does (plain query, headers) and returns

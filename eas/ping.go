@@ -75,12 +75,12 @@ func (c *call) ping() (*wbxml.Node, error) {
 			if !ok {
 				return el(ns, "Ping", status("", 7)), nil // the hierarchy changed
 			}
-			fs, err := c.loadFolder(id)
+			rec, err := c.loadRecord(kind)
 			if err != nil {
 				return nil, err
 			}
-			ch, err := c.view(kind, &policy).Changes(c.ctx, fs.Point)
-			if errors.Is(err, pim.ErrSyncPointInvalid) || err == nil && (len(fs.Pending)+len(ch.Added)+len(ch.Modified)+len(ch.Deleted) > 0) {
+			n, err := c.news(kind, rec, &policy, false)
+			if errors.Is(err, pim.ErrSyncPointInvalid) || err == nil && n > 0 {
 				changed = append(changed, id)
 			} else if err != nil {
 				return nil, err

@@ -1,15 +1,15 @@
 package eas
 
 import (
-	"time"
-
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"syncml-imap/internal/wbxml"
 	"syncml-imap/pim"
@@ -17,27 +17,32 @@ import (
 
 // Sync (MS-ASCMD 2.2.1.21) of the Contacts, Calendar and Tasks folders.
 //
-// Per folder the device's state is a record: the SyncKey it holds, the
-// store's sync point it was brought to, the store's changes not sent yet
-// (a window at a time, MoreAvailable), the fields it has shown it holds
-// (a field it never sent is kept when its change leaves it out, as a
-// SyncML device's), and the last answer, for a request sent again with
-// the key before (the client did not get the answer). The device's
-// item IDs are the store's: no map.
+// A folder of a device is a replica of the core (pim.Replica), as a
+// SyncML device's database is: the store's sync point it was brought to,
+// the items it holds (the map, ActiveSync's IDs being the store's), the
+// merge bases and the filter's facts, kept as SyncML's are. The front's
+// record beside them holds the SyncKey, the store's changes not sent yet
+// (a window at a time, MoreAvailable), the fields the device has shown it
+// holds (a field it never sent is kept when its change leaves it out) and
+// the last answer, for a request sent again with the key before (the
+// client did not get the answer).
 //
-// Conflicts: a change of an item that was changed in the store since the
-// device's last sync is resolved by the device's policy: device-wins
-// writes it; otherwise the store's version stays and goes to the device
-// (status 7), ActiveSync's own default.
+// Conflicts (a device's change of an item changed in the store since its
+// last sync) are the device's policy's: merged field by field from the
+// version both last agreed on, the device's or the store's version kept,
+// or both. When the store's version stays the device is told so (status
+// 7) and gets it.
 
-// folderState is the record of one folder of one device.
-type folderSyncState struct {
-	Key     int      `json:"key"`
-	Point   []byte   `json:"point,omitempty"`
-	Pending []change `json:"pending,omitempty"`
+// folderRecord is the record of one folder of one device, under the
+// core's ReplicaKey.
+type folderRecord struct {
+	pim.ReplicaState
+	Key int `json:"key"`
+	// Pending: the store's items still to be sent, in order; what each
+	// becomes (Add, Change, Delete) is told when it is sent, from the
+	// store and from what the device holds.
+	Pending []string `json:"pending,omitempty"`
 	Holds   []string `json:"holds,omitempty"`
-	// Folders: the contact sub-folders the device's IDs refer to.
-	Folders []string `json:"folders,omitempty"`
 	// FilterType: the client's last Options FilterType (MS-ASCMD
 	// 2.2.3.68.2), for a request without Options.
 	FilterType string `json:"filter_type,omitempty"`
@@ -45,11 +50,6 @@ type folderSyncState struct {
 	// Collection answered to it (WBXML).
 	LastKey    int    `json:"last_key,omitempty"`
 	LastAnswer []byte `json:"last_answer,omitempty"`
-}
-
-type change struct {
-	Op string `json:"op"` // Add, Change, Delete
-	ID string `json:"id"`
 }
 
 // kinds are the folders' ServerIds and the databases behind them.
@@ -73,27 +73,32 @@ const (
 	syncFolderChanged = 12
 )
 
-func (c *call) folderKey(id string) string { return pim.DeviceKey(c.req.DeviceID, "eas/"+id) }
+// guardedTries bounds how often a device's change is tried again when
+// another writer changed the item between its read and its write.
+const guardedTries = 4
 
-func (c *call) loadFolder(id string) (*folderSyncState, error) {
-	raw, err := c.st.LoadState(c.ctx, c.folderKey(id))
+func (c *call) loadRecord(kind pim.Kind) (*folderRecord, error) {
+	raw, err := c.st.LoadState(c.ctx, pim.ReplicaKey(c.req.DeviceID, kind))
 	if err != nil || raw == nil {
-		return &folderSyncState{}, err
+		return &folderRecord{}, err
 	}
-	fs := &folderSyncState{}
-	if json.Unmarshal(raw, fs) != nil {
-		c.h.log().Warn("ActiveSync: unreadable folder state: the device starts the folder over", "device", c.req.DeviceID, "folder", id)
-		return &folderSyncState{}, nil
+	rec := &folderRecord{}
+	if json.Unmarshal(raw, rec) != nil {
+		c.h.log().Warn("ActiveSync: unreadable folder state: the device starts the folder over", "device", c.req.DeviceID, "database", kind)
+		return &folderRecord{}, nil
 	}
-	return fs, nil
+	return rec, nil
 }
 
-func (c *call) saveFolder(id string, fs *folderSyncState) error {
-	raw, err := json.Marshal(fs)
-	if err != nil {
-		return err
+// replica is the device's replica of a database, on rec's state.
+func (c *call) replica(kind pim.Kind, rec *folderRecord, view pim.View, policy *pim.Policy) *pim.Replica {
+	var folders []string
+	if kind == pim.Contacts {
+		folders = policy.ContactFolders
 	}
-	return c.st.SaveState(c.ctx, c.folderKey(id), raw)
+	return pim.NewReplica(&rec.ReplicaState, pim.ReplicaOptions{Store: c.st, View: view, Device: c.req.DeviceID,
+		Kind: kind, Folders: folders, User: c.user, Cache: c.h.Cache, Log: c.h.log(),
+		Merge: policy.Conflict == pim.ConflictMerge})
 }
 
 // sync answers a Sync request: each collection in turn.
@@ -122,6 +127,38 @@ func (c *call) sync() (*wbxml.Node, error) {
 	return el("AirSync", "Sync", colls), nil
 }
 
+// folderSync is one collection's run: its replica, what the device sent
+// and what goes to it.
+type folderSync struct {
+	c       *call
+	kind    pim.Kind
+	policy  *pim.Policy
+	view    pim.View
+	rep     *pim.Replica
+	rec     *folderRecord
+	changed map[string]bool // changed in the store since the device's point
+	// pending: what goes to the device next, in order.
+	pending  []string
+	queued   map[string]bool
+	from, to pim.ChangeCounts
+}
+
+func (f *folderSync) queue(ids ...string) {
+	for _, id := range ids {
+		if !f.queued[id] {
+			f.queued[id] = true
+			f.pending = append(f.pending, id)
+		}
+	}
+}
+
+func (f *folderSync) unqueue(id string) {
+	if f.queued[id] {
+		delete(f.queued, id)
+		f.pending = slices.DeleteFunc(f.pending, func(x string) bool { return x == id })
+	}
+}
+
 func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) (*wbxml.Node, error) {
 	id := text(coll, "CollectionId")
 	key := strings.TrimSpace(text(coll, "SyncKey"))
@@ -137,7 +174,7 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 	if n, err := strconv.Atoi(text(coll, "WindowSize")); err == nil && n > 0 {
 		window = min(n, maxWindow)
 	}
-	fs, err := c.loadFolder(id)
+	rec, err := c.loadRecord(kind)
 	if err != nil {
 		return nil, err
 	}
@@ -147,157 +184,155 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 		return answer(syncProtocolError), nil
 	case n == 0:
 		// The device starts the folder over: everything is sent again.
-		fs = &folderSyncState{Key: 1}
-		if kind == pim.Contacts {
-			fs.Folders = slices.Clone(policy.ContactFolders)
-		}
-		if err := c.saveFolder(id, fs); err != nil {
+		if err := c.restart(kind, policy, rec); err != nil {
 			return nil, err
 		}
 		key = "1"
 		return answer(syncOK), nil
-	case n == fs.LastKey && n != fs.Key && fs.LastAnswer != nil:
+	case n == rec.LastKey && n != rec.Key && rec.LastAnswer != nil:
 		// The same request again: the answer it did not get.
-		if again, err := wbxml.DecodeEAS(fs.LastAnswer); err == nil {
+		if again, err := wbxml.DecodeEAS(rec.LastAnswer); err == nil {
 			return again, nil
 		}
 		return answer(syncInvalidKey), nil
-	case n != fs.Key:
+	case n != rec.Key:
 		return answer(syncInvalidKey), nil
 	}
-	view := c.view(kind, policy)
-	if kind == pim.Contacts && !slices.Equal(fs.Folders, policy.ContactFolders) {
-		// The policy names other sub-folders: the device's IDs mean
-		// nothing now, so it starts the folder over.
+	f := &folderSync{c: c, kind: kind, policy: policy, view: c.view(kind, policy), rec: rec, queued: map[string]bool{}}
+	f.rep = c.replica(kind, rec, f.view, policy)
+	if f.rep.FoldersChanged() {
+		// The policy names other contact sub-folders: the device's IDs
+		// mean nothing now, so it starts the folder over.
 		return answer(syncInvalidKey), nil
 	}
-	ch, err := view.Changes(c.ctx, fs.Point)
-	if errors.Is(err, pim.ErrSyncPointInvalid) {
-		// The folder was recreated: the device starts over.
-		return answer(syncInvalidKey), nil
+	if ft := text(child(coll, "Options"), "FilterType"); ft != "" {
+		rec.FilterType = ft
 	}
-	if err != nil {
-		return nil, err
-	}
-	changed := map[string]bool{}
-	for _, s := range [][]string{ch.Added, ch.Modified, ch.Deleted} {
-		for _, x := range s {
-			changed[x] = true
+	rule := filterOf(kind, policy, rec.FilterType)
+	cmds := child(coll, "Commands")
+	quiet := false
+	if (cmds == nil || len(cmds.Children) == 0) && len(rec.Pending) == 0 && !rule.Active(kind) && rec.Filter == nil {
+		if quiet, err = f.rep.Quiet(c.ctx); err != nil {
+			c.h.log().Warn("ActiveSync: quick check for changes failed, listing them", "device", c.req.DeviceID, "database", kind, "err", err)
 		}
 	}
-	for _, p := range fs.Pending {
-		changed[p.ID] = true
+	if !quiet {
+		reslow, err := f.rep.List(c.ctx, false)
+		switch {
+		case err != nil && errors.Is(err, pim.ErrStateUnreadable):
+			c.h.log().Error("ActiveSync: sync state unreadable", "device", c.req.DeviceID, "database", kind, "err", err)
+			return answer(syncServerError), nil
+		case err != nil:
+			return nil, err
+		case reslow != "":
+			// The store's point or the device's map is gone: the device
+			// starts the folder over.
+			c.h.log().Info("ActiveSync: "+reslow+": the device starts the folder over", "device", c.req.DeviceID, "database", kind)
+			return answer(syncInvalidKey), nil
+		}
 	}
+	ch := f.rep.Changes()
+	f.changed = map[string]bool{}
+	for _, s := range [][]string{ch.Added, ch.Modified, ch.Deleted} {
+		for _, x := range s {
+			f.changed[x] = true
+		}
+	}
+	for _, x := range rec.Pending {
+		f.changed[x] = true
+	}
+	f.queue(rec.Pending...)
 	// The device's commands.
-	var own []string
 	responses := el("", "Responses")
 	receives := policy.DirectionOf(kind) != pim.DirServerToDevice
-	if cmds := child(coll, "Commands"); cmds != nil {
+	if cmds != nil {
 		var adds []*wbxml.Node
 		for _, cmd := range cmds.Children {
 			if cmd.Name == "Add" && receives {
 				adds = append(adds, cmd) // stored together below
 				continue
 			}
-			r, wrote, err := c.apply(cmd, view, kind, fs, changed, receives, policy)
+			r, err := f.apply(cmd, receives)
 			if err != nil {
 				return nil, err
 			}
-			own = append(own, wrote...)
 			if r != nil {
 				responses.Children = append(responses.Children, r)
 			}
 		}
-		rs, wrote, err := c.addAll(adds, view, kind, fs)
+		rs, err := f.addAll(adds)
 		if err != nil {
 			return nil, err
 		}
-		own = append(own, wrote...)
 		responses.Children = append(responses.Children, rs...)
 	}
-	// The store's changes, after what is pending from before.
-	pending := slices.Clone(fs.Pending)
-	inPending := map[string]bool{}
-	for _, p := range pending {
-		inPending[p.ID] = true
+	// The store's changes, after what is pending from before; the
+	// device's own writes are not echoed.
+	own := map[string]bool{}
+	for _, x := range f.rep.Own() {
+		own[x] = true
 	}
-	wroteNow := map[string]bool{}
-	for _, x := range own {
-		wroteNow[x] = true
-	}
+	has := f.rep.Has()
+	plan := pim.Plan{}
 	for _, s := range []struct {
-		op  string
+		op  pim.Op
 		ids []string
-	}{{"Add", ch.Added}, {"Change", ch.Modified}, {"Delete", ch.Deleted}} {
+	}{{pim.OpAdd, ch.Added}, {pim.OpReplace, ch.Modified}, {pim.OpDelete, ch.Deleted}} {
 		for _, x := range s.ids {
-			if wroteNow[x] || inPending[x] {
+			if own[x] || f.queued[x] {
 				continue
 			}
-			pending = append(pending, change{s.op, x})
+			op := s.op
+			if op == pim.OpAdd && has[x] {
+				op = pim.OpReplace
+			}
+			plan[x] = op
 		}
 	}
-	point, err := view.Advance(c.ctx, ch.Point, own)
-	if err != nil {
-		return nil, err
+	// The device's filter: what enters it is sent, what leaves it is
+	// deleted on the device, what is outside it is not sent.
+	loaded := map[string]*pim.Item{}
+	var loadErr error
+	load := func(ids []string) map[string][]byte {
+		out := map[string][]byte{}
+		got, err := f.get(ids, loaded)
+		if err != nil {
+			loadErr = err
+		}
+		for id, it := range got {
+			out[id] = it.Data
+		}
+		return out
 	}
-	if ft := text(child(coll, "Options"), "FilterType"); ft != "" {
-		fs.FilterType = ft
+	now := c.h.now().UTC()
+	if _, _, err := f.rep.Filter(c.ctx, rule, now, false, plan, load); err != nil || loadErr != nil {
+		return nil, errors.Join(err, loadErr)
 	}
-	rule := filterOf(kind, policy, fs.FilterType)
-	now := c.h.now()
+	added := slices.Sorted(maps.Keys(plan))
+	slices.SortStableFunc(added, func(a, b string) int { return opOrder(plan[a]) - opOrder(plan[b]) })
+	for _, x := range added {
+		if plan[x] != pim.OpDelete || has[x] {
+			f.queue(x)
+		}
+	}
 	commands := el("", "Commands")
 	getChanges := text(coll, "GetChanges") != "0" && policy.DirectionOf(kind) != pim.DirDeviceToServer
 	if getChanges {
-		var sent int
-		var send []change
-		for sent < window && len(pending) > 0 {
-			send, pending = append(send, pending[0]), pending[1:]
-			sent++
-		}
-		var ids []string
-		for _, p := range send {
-			if p.Op != "Delete" {
-				ids = append(ids, p.ID)
-			}
-		}
-		items, err := view.Get(c.ctx, ids...)
+		send := f.pending[:min(window, len(f.pending))]
+		cmds, err := f.send(send, rule, now, loaded)
 		if err != nil {
 			return nil, err
 		}
-		byID := map[string]*pim.Item{}
-		for i, it := range items {
-			if it != nil {
-				byID[ids[i]] = it
-			}
-		}
-		for _, p := range send {
-			if p.Op == "Delete" {
-				commands.Children = append(commands.Children, el("", "Delete", tx("", "ServerId", p.ID)))
-				continue
-			}
-			it := byID[p.ID]
-			if it == nil {
-				continue // gone since: its Delete follows
-			}
-			if !rule.Matches(kind, pim.FactsOf(kind, it.Data), now) {
-				// Outside the device's filter: not sent, and off the
-				// device if it had it.
-				if p.Op == "Change" {
-					commands.Children = append(commands.Children, el("", "Delete", tx("", "ServerId", p.ID)))
-				}
-				continue
-			}
-			commands.Children = append(commands.Children, el("", p.Op, tx("", "ServerId", p.ID),
-				el("", "ApplicationData", fieldNodes(fieldsOf(kind, it.Data))...)))
-		}
+		commands.Children = cmds
+		f.pending = slices.Clone(f.pending[len(send):])
 	} else if policy.DirectionOf(kind) == pim.DirDeviceToServer {
-		pending = nil // nothing goes to this device
+		f.pending = nil // nothing goes to this device
 	}
-	fs.Pending, fs.Point = pending, point
-	fs.LastKey, fs.Key = fs.Key, fs.Key+1
-	key = strconv.Itoa(fs.Key)
+	rec.Pending = f.pending
+	rec.LastKey, rec.Key = rec.Key, rec.Key+1
+	key = strconv.Itoa(rec.Key)
 	var kids []*wbxml.Node
-	if len(pending) > 0 && getChanges {
+	if len(f.pending) > 0 && getChanges {
 		kids = append(kids, el("", "MoreAvailable"))
 	}
 	if len(commands.Children) > 0 {
@@ -307,76 +342,292 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 		kids = append(kids, responses)
 	}
 	out := answer(syncOK, kids...)
-	if fs.LastAnswer, err = wbxml.EncodeEAS(out); err != nil {
+	if rec.LastAnswer, err = wbxml.EncodeEAS(out); err != nil {
 		return nil, err
 	}
-	if err := c.saveFolder(id, fs); err != nil {
+	rec.Last = &pim.SyncSummary{Mode: modeOf(policy.DirectionOf(kind)), FromDevice: f.from, ToDevice: f.to}
+	if err := f.rep.Commit(c.ctx, now, false, rec); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
+// restart starts a device's folder over (SyncKey 0): every item of the
+// store (within the device's filter) is to be sent, and the device is
+// taken to hold none.
+func (c *call) restart(kind pim.Kind, policy *pim.Policy, old *folderRecord) error {
+	rec := &folderRecord{Key: 1, FilterType: old.FilterType}
+	view := c.view(kind, policy)
+	rep := c.replica(kind, rec, view, policy)
+	rep.Refresh = true
+	if _, err := rep.List(c.ctx, true); err != nil {
+		return err
+	}
+	plan := pim.Plan{}
+	for _, id := range rep.Changes().Added {
+		plan[id] = pim.OpAdd
+	}
+	var loadErr error
+	load := func(ids []string) map[string][]byte {
+		out := map[string][]byte{}
+		got, err := view.Get(c.ctx, ids...)
+		if err != nil {
+			loadErr = err
+		}
+		for i, it := range got {
+			if it != nil {
+				out[ids[i]] = it.Data
+			}
+		}
+		return out
+	}
+	now := c.h.now().UTC()
+	if _, _, err := rep.Filter(c.ctx, filterOf(kind, policy, rec.FilterType), now, true, plan, load); err != nil || loadErr != nil {
+		return errors.Join(err, loadErr)
+	}
+	for _, id := range rep.Changes().Added {
+		if plan[id] == pim.OpAdd {
+			rec.Pending = append(rec.Pending, id)
+		}
+	}
+	rec.Last = &pim.SyncSummary{Mode: "refresh-from-server"}
+	if err := rep.Commit(c.ctx, now, false, rec); err != nil {
+		return err
+	}
+	// The record of the front's first releases.
+	c.st.DeleteState(c.ctx, pim.DeviceKey(c.req.DeviceID, "eas/"+folderIDs[kind]))
+	return nil
+}
+
+// folderIDs are the folders' ServerIds by database.
+var folderIDs = map[pim.Kind]string{pim.Contacts: "contacts", pim.Calendar: "calendar", pim.Tasks: "tasks"}
+
+func opOrder(op pim.Op) int {
+	switch op {
+	case pim.OpAdd:
+		return 0
+	case pim.OpReplace:
+		return 1
+	}
+	return 2
+}
+
+// modeOf names a sync by the device's direction, as SyncML's modes are.
+func modeOf(d pim.Direction) string {
+	switch d {
+	case pim.DirServerToDevice:
+		return "one-way-from-server"
+	case pim.DirDeviceToServer:
+		return "one-way-from-client"
+	}
+	return "two-way"
+}
+
+// get reads items, from loaded first (where what it reads is kept).
+func (f *folderSync) get(ids []string, loaded map[string]*pim.Item) (map[string]*pim.Item, error) {
+	out := map[string]*pim.Item{}
+	var missing []string
+	for _, id := range ids {
+		if it, ok := loaded[id]; ok {
+			if it != nil {
+				out[id] = it
+			}
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	got, err := f.view.Get(f.c.ctx, missing...)
+	if err != nil {
+		return out, err
+	}
+	for i, id := range missing {
+		var it *pim.Item
+		if i < len(got) {
+			it = got[i]
+		}
+		loaded[id] = it
+		if it != nil {
+			out[id] = it
+		}
+	}
+	return out, nil
+}
+
+// send makes the commands that bring the device the items ids: an Add of
+// what it does not hold, a Change of what it does, a Delete of what it
+// holds and the store no longer has (or its filter no longer lets
+// through).
+func (f *folderSync) send(ids []string, rule pim.FilterRule, now time.Time, loaded map[string]*pim.Item) ([]*wbxml.Node, error) {
+	got, err := f.get(ids, loaded)
+	if err != nil {
+		return nil, err
+	}
+	st := &f.rec.ReplicaState
+	var out []*wbxml.Node
+	for _, id := range ids {
+		it, held := got[id], st.Map[id] != ""
+		in := it != nil && (!rule.Active(f.kind) || rule.Matches(f.kind, pim.FactsOf(f.kind, it.Data), now))
+		switch {
+		case !in && held:
+			out = append(out, el("", "Delete", tx("", "ServerId", id)))
+			delete(st.Map, id)
+			f.rep.Agree(id, nil)
+			f.to.Count(pim.OpDelete)
+		case !in:
+			// Not for the device (gone, or outside its filter).
+		default:
+			op := "Change"
+			if !held {
+				op = "Add"
+				st.Map[id] = id
+				f.to.Count(pim.OpAdd)
+			} else {
+				f.to.Count(pim.OpReplace)
+			}
+			f.rep.Agree(id, it.Data)
+			f.rep.SentAt(id, it.Version)
+			out = append(out, el("", op, tx("", "ServerId", id),
+				el("", "ApplicationData", fieldNodes(fieldsOf(f.kind, it.Data))...)))
+		}
+	}
+	return out, nil
+}
+
 // apply carries out one command of the device; it returns its response
-// (nil: none is due) and the items it wrote.
-func (c *call) apply(cmd *wbxml.Node, view pim.View, kind pim.Kind, fs *folderSyncState, changed map[string]bool, receives bool, policy *pim.Policy) (*wbxml.Node, []string, error) {
+// (nil: none is due).
+func (f *folderSync) apply(cmd *wbxml.Node, receives bool) (*wbxml.Node, error) {
+	c, rec, st := f.c, f.rec, &f.rec.ReplicaState
 	sid := text(cmd, "ServerId")
 	switch cmd.Name {
 	case "Add":
 		// Only for a device whose changes are not applied (addAll stores
 		// the others).
-		fs.Holds = learn(fs.Holds, nodeFields(child(cmd, "ApplicationData")))
-		return el("", "Add", tx("", "ClientId", text(cmd, "ClientId")), status("", syncServerError)), nil, nil
+		rec.Holds = learn(rec.Holds, nodeFields(child(cmd, "ApplicationData")))
+		return el("", "Add", tx("", "ClientId", text(cmd, "ClientId")), status("", syncServerError)), nil
 	case "Change":
 		fields := nodeFields(child(cmd, "ApplicationData"))
-		fs.Holds = learn(fs.Holds, fields)
-		got, err := view.Get(c.ctx, sid)
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(got) == 0 || got[0] == nil {
-			return el("", "Change", tx("", "ServerId", sid), status("", syncNotFound)), nil, nil
-		}
-		if !receives || changed[sid] && policy.Conflict != pim.ConflictDeviceWins {
-			// The store's version stays and goes to the device.
-			if !slices.ContainsFunc(fs.Pending, func(p change) bool { return p.ID == sid }) {
-				fs.Pending = append(fs.Pending, change{"Change", sid})
-			}
-			return el("", "Change", tx("", "ServerId", sid), status("", syncConflict)), nil, nil
-		}
-		it := &pim.Item{ID: sid, Data: applyFields(kind, got[0].Data, fields, ghostedOf(kind, fs.Holds), "")}
-		if err := view.Put(c.ctx, it); err != nil {
-			if errors.Is(err, pim.ErrInvalidItem) {
-				return el("", "Change", tx("", "ServerId", sid), status("", syncProtocolError)), nil, nil
-			}
-			return nil, nil, err
-		}
-		return nil, []string{sid}, nil
+		rec.Holds = learn(rec.Holds, fields)
+		return f.change(sid, fields, receives)
 	case "Delete":
-		if !receives {
-			fs.Pending = append(fs.Pending, change{"Add", sid})
-			return nil, nil, nil
+		if st.Map[sid] == "" {
+			return nil, nil // not one it was given: nothing to do
 		}
-		if changed[sid] && policy.Conflict != pim.ConflictDeviceWins {
-			// Changed in the store meanwhile: kept, and sent again.
-			fs.Pending = append(fs.Pending, change{"Add", sid})
-			return nil, nil, nil
+		f.from.Count(pim.OpDelete)
+		if !receives || f.changed[sid] && f.policy.Conflict != pim.ConflictDeviceWins {
+			// Kept (changed in the store meanwhile, or the device's
+			// changes are not taken), and sent again.
+			delete(st.Map, sid)
+			f.rep.Agree(sid, nil)
+			f.queue(sid)
+			return nil, nil
 		}
-		if _, err := view.Delete(c.ctx, sid); err != nil {
-			return nil, nil, err
+		if _, err := f.view.Delete(c.ctx, sid); err != nil {
+			return nil, err
 		}
-		return nil, []string{sid}, nil
+		delete(st.Map, sid)
+		f.rep.Agree(sid, nil)
+		f.rep.Deleted(sid)
+		f.unqueue(sid)
+		return nil, nil
 	case "Fetch":
-		got, err := view.Get(c.ctx, sid)
+		got, err := f.view.Get(c.ctx, sid)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if len(got) == 0 || got[0] == nil {
-			return el("", "Fetch", tx("", "ServerId", sid), status("", syncNotFound)), nil, nil
+			return el("", "Fetch", tx("", "ServerId", sid), status("", syncNotFound)), nil
 		}
 		return el("", "Fetch", tx("", "ServerId", sid), status("", syncOK),
-			el("", "ApplicationData", fieldNodes(fieldsOf(kind, got[0].Data))...)), nil, nil
+			el("", "ApplicationData", fieldNodes(fieldsOf(f.kind, got[0].Data))...)), nil
 	}
-	return nil, nil, nil
+	return nil, nil
+}
+
+// change stores the device's change of item sid: as it is, or by the
+// device's policy when the store's version changed since the device's
+// last sync. The write is guarded by the version read, so that another
+// writer's change in between is not overwritten but met as a conflict.
+func (f *folderSync) change(sid string, fields []Field, receives bool) (*wbxml.Node, error) {
+	c, st := f.c, &f.rec.ReplicaState
+	conflict := func() *wbxml.Node {
+		f.queue(sid)
+		return el("", "Change", tx("", "ServerId", sid), status("", syncConflict))
+	}
+	f.from.Count(pim.OpReplace)
+	for try := 0; ; try++ {
+		got, err := f.view.Get(c.ctx, sid)
+		if err != nil {
+			return nil, err
+		}
+		if len(got) == 0 || got[0] == nil {
+			delete(st.Map, sid)
+			f.rep.Agree(sid, nil)
+			return el("", "Change", tx("", "ServerId", sid), status("", syncNotFound)), nil
+		}
+		if !receives {
+			return conflict(), nil
+		}
+		server := got[0]
+		device := applyFields(f.kind, server.Data, fields, ghostedOf(f.kind, f.rec.Holds), "")
+		data, res := device, pim.DeviceWins
+		if f.changed[sid] && !pim.SameContent(server.Data, device) {
+			var both []string
+			res, data, both = f.policy.Resolve(func() pim.Fingerprint { return f.rep.Base(c.ctx, sid) }, server.Data, device)
+			c.h.log().Info("ActiveSync: conflict", "device", c.req.DeviceID, "database", f.kind, "id", sid, "resolution", res, "both", strings.Join(both, ","))
+		}
+		if res == pim.ServerWins {
+			return conflict(), nil
+		}
+		if res == pim.KeepBoth {
+			// The device's version as a new item; the store's stays on
+			// this one; the device gets both.
+			dup := &pim.Item{Data: applyFields(f.kind, nil, fields, nil, newUID())}
+			if err := f.view.Put(c.ctx, dup); err != nil {
+				return nil, err
+			}
+			f.queue(dup.ID)
+			return conflict(), nil
+		}
+		it := &pim.Item{ID: sid, Data: data}
+		wrote, err := f.write(it, server.Version)
+		switch {
+		case errors.Is(err, pim.ErrVersionMismatch) && try < guardedTries:
+			f.changed[sid] = true // changed by another writer since it was read
+			continue
+		case errors.Is(err, pim.ErrInvalidItem):
+			return el("", "Change", tx("", "ServerId", sid), status("", syncProtocolError)), nil
+		case err != nil:
+			return nil, err
+		}
+		f.rep.Stored(wrote)
+		if res == pim.Merged {
+			f.queue(sid) // the merge goes to the device
+		} else {
+			f.unqueue(sid)
+		}
+		return nil, nil
+	}
+}
+
+// write stores it only if the item is still at version want, when the
+// store keeps versions; else as it is.
+func (f *folderSync) write(it *pim.Item, want string) (*pim.Item, error) {
+	if want != "" {
+		errs, err := f.rep.PutVersions(f.c.ctx, []*pim.Item{it}, []string{want})
+		if err == nil && len(errs) == 1 && !errors.Is(errs[0], pim.ErrUnversioned) {
+			if errs[0] == nil {
+				f.rep.WroteAt(it.ID, it.Version)
+			}
+			return it, errs[0]
+		}
+		if err != nil && !errors.Is(err, pim.ErrUnversioned) {
+			return nil, err
+		}
+	}
+	return it, f.rep.Put(f.c.ctx, it)
 }
 
 // filterTypes are the client's FilterType values as a time back from now
@@ -412,38 +663,39 @@ func (c *call) view(kind pim.Kind, policy *pim.Policy) pim.View {
 // addAll stores the device's new items in one store call (one
 // MULTIAPPEND); when the store refuses one, they are stored one by one so
 // that only that one is refused.
-func (c *call) addAll(adds []*wbxml.Node, view pim.View, kind pim.Kind, fs *folderSyncState) ([]*wbxml.Node, []string, error) {
+func (f *folderSync) addAll(adds []*wbxml.Node) ([]*wbxml.Node, error) {
 	if len(adds) == 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
 	items := make([]*pim.Item, len(adds))
 	for i, cmd := range adds {
 		fields := nodeFields(child(cmd, "ApplicationData"))
-		fs.Holds = learn(fs.Holds, fields)
-		items[i] = &pim.Item{Data: applyFields(kind, nil, fields, nil, newUID())}
+		f.rec.Holds = learn(f.rec.Holds, fields)
+		items[i] = &pim.Item{Data: applyFields(f.kind, nil, fields, nil, newUID())}
 	}
-	err := view.Put(c.ctx, items...)
+	err := f.rep.Put(f.c.ctx, items...)
 	if err != nil && !errors.Is(err, pim.ErrInvalidItem) {
-		return nil, nil, err
+		return nil, err
 	}
 	var out []*wbxml.Node
-	var own []string
 	for i, cmd := range adds {
 		cid := text(cmd, "ClientId")
 		if err != nil {
 			// One of them was refused: each on its own.
 			items[i].ID = ""
-			if e := view.Put(c.ctx, items[i]); errors.Is(e, pim.ErrInvalidItem) {
+			if e := f.rep.Put(f.c.ctx, items[i]); errors.Is(e, pim.ErrInvalidItem) {
 				out = append(out, el("", "Add", tx("", "ClientId", cid), status("", syncProtocolError)))
 				continue
 			} else if e != nil {
-				return nil, nil, e
+				return nil, e
 			}
 		}
+		f.rep.Stored(items[i])
+		f.rec.Map[items[i].ID] = items[i].ID
+		f.from.Count(pim.OpAdd)
 		out = append(out, el("", "Add", tx("", "ClientId", cid), tx("", "ServerId", items[i].ID), status("", syncOK)))
-		own = append(own, items[i].ID)
 	}
-	return out, own, nil
+	return out, nil
 }
 
 // fieldsOf and applyFields pick the mapping of a database.
@@ -572,26 +824,70 @@ func (c *call) getItemEstimate() (*wbxml.Node, error) {
 			resp.Children = append(resp.Children, status("", 2)) // a collection it does not know
 			continue
 		}
-		fs, err := c.loadFolder(id)
+		rec, err := c.loadRecord(kind)
 		if err != nil {
 			return nil, err
 		}
-		if key, err := strconv.Atoi(strings.TrimSpace(text(coll, "SyncKey"))); err != nil || key == 0 || key != fs.Key {
+		if key, err := strconv.Atoi(strings.TrimSpace(text(coll, "SyncKey"))); err != nil || key == 0 || key != rec.Key {
 			resp.Children = append(resp.Children, status("", 4)) // the key: Sync first
 			continue
 		}
-		ch, err := c.view(kind, &policy).Changes(c.ctx, fs.Point)
+		n, err := c.news(kind, rec, &policy, true)
+		if errors.Is(err, pim.ErrSyncPointInvalid) {
+			resp.Children = append(resp.Children, status("", 4))
+			continue
+		}
 		if err != nil {
-			if errors.Is(err, pim.ErrSyncPointInvalid) {
-				resp.Children = append(resp.Children, status("", 4))
-				continue
-			}
 			return nil, err
 		}
-		n := len(fs.Pending) + len(ch.Added) + len(ch.Modified) + len(ch.Deleted)
 		resp.Children = append(resp.Children, status("", 1), el("", "Collection", tx("", "CollectionId", id), tx("", "Estimate", strconv.Itoa(n))))
 	}
 	return root, nil
+}
+
+// news tells how many changes the device's next Sync of a database
+// brings (count) or whether it brings any (not count: then 0 or 1, and
+// it stops at the first it finds). Whether the store changed is told
+// from the point's head when the store keeps heads, so that nothing
+// growing with the database is read; a filter whose window has moved on
+// by a day counts as news (items may have entered it).
+func (c *call) news(kind pim.Kind, rec *folderRecord, policy *pim.Policy, count bool) (int, error) {
+	n := len(rec.Pending)
+	if n > 0 && !count {
+		return n, nil
+	}
+	if rec.Filter != nil && c.h.now().Sub(rec.Filter.At) >= 24*time.Hour {
+		n++
+		if !count {
+			return n, nil
+		}
+	}
+	view := c.view(kind, policy)
+	if rec.Bulk != 0 && rec.Head != nil {
+		same, err := view.Unchanged(c.ctx, rec.Head)
+		if err != nil {
+			return 0, err
+		}
+		if same {
+			return n, nil
+		}
+		if !count {
+			return n + 1, nil
+		}
+	}
+	rep := c.replica(kind, rec, view, policy)
+	if rep.FoldersChanged() {
+		return 0, pim.ErrSyncPointInvalid
+	}
+	reslow, err := rep.List(c.ctx, false)
+	if err != nil {
+		return 0, err
+	}
+	if reslow != "" {
+		return 0, pim.ErrSyncPointInvalid
+	}
+	ch := rep.Changes()
+	return n + len(ch.Added) + len(ch.Modified) + len(ch.Deleted), nil
 }
 
 // newUID names a new event or task that brings no UID.

@@ -2,6 +2,7 @@ package eas
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -219,7 +220,7 @@ func TestSyncSentTwiceAtOnce(t *testing.T) {
 	// Reads of the folder's state are slow, so the two overlap.
 	p.accts.Store("alice").Configure(func(o *memstore.Options) {
 		o.Fault = func(op memstore.Op, name string) error {
-			if strings.HasSuffix(name, "/eas/contacts") {
+			if name == pim.ReplicaKey("TB1234", pim.Contacts) {
 				time.Sleep(50 * time.Millisecond)
 			}
 			return nil
@@ -238,5 +239,138 @@ func TestSyncSentTwiceAtOnce(t *testing.T) {
 	}
 	if n := len(p.accts.Store("alice").Items(pim.Contacts)); n != 1 {
 		t.Errorf("%d contacts stored, want 1", n)
+	}
+}
+
+// A client's change of an item changed in the store since its last sync,
+// under the merge policy (the default): the fields each side changed are
+// both kept, from the version they last agreed on, and the merge goes to
+// the client.
+func TestSyncConflictMerged(t *testing.T) {
+	p := provisioned(t)
+	st := p.accts.Store("alice")
+	ctx := context.Background()
+	it := &pim.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Orig Name\r\nN:Name;Orig;;;\r\nTEL;TYPE=WORK:111\r\nEND:VCARD\r\n")}
+	st.Put(ctx, pim.Contacts, it)
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "contacts")))
+	c := p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "contacts")))
+	add := child(child(c, "Commands"), "Add")
+	if add == nil {
+		t.Fatalf("not sent: %s", wbxml.Format(c))
+	}
+	// The store changes the phone number, the client the title.
+	st.Put(ctx, pim.Contacts, &pim.Item{ID: it.ID, Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Orig Name\r\nN:Name;Orig;;;\r\nTEL;TYPE=WORK:222\r\nEND:VCARD\r\n")})
+	fields := append(slices.Clone(child(add, "ApplicationData").Children), tx("Contacts", "JobTitle", "Chief"))
+	c = p.sync(t, el("", "Collection", tx("", "SyncKey", "2"), tx("", "CollectionId", "contacts"), el("", "Commands",
+		el("", "Change", tx("", "ServerId", it.ID), el("", "ApplicationData", fields...)))))
+	if r := child(child(c, "Responses"), "Change"); r != nil {
+		t.Errorf("the merge answered as a conflict: %s", wbxml.Format(c))
+	}
+	got := string(st.Items(pim.Contacts)[it.ID])
+	if !strings.Contains(got, "TITLE:Chief") || !strings.Contains(got, "222") || strings.Contains(got, "111") {
+		t.Errorf("the merged contact:\n%s", got)
+	}
+	ch := child(child(c, "Commands"), "Change")
+	if app := child(ch, "ApplicationData"); text(ch, "ServerId") != it.ID || text(app, "JobTitle") != "Chief" || text(app, "BusinessPhoneNumber") != "222" {
+		t.Errorf("the merge not sent to the client: %s", wbxml.Format(c))
+	}
+	// Now both agree: the next sync brings nothing.
+	if c = p.sync(t, el("", "Collection", tx("", "SyncKey", "3"), tx("", "CollectionId", "contacts"))); child(c, "Commands") != nil {
+		t.Errorf("after the merge: %s", wbxml.Format(c))
+	}
+}
+
+// The duplicate policy: a conflict keeps both versions, each on the
+// client too.
+func TestSyncConflictDuplicate(t *testing.T) {
+	p := provisioned(t)
+	st := p.accts.Store("alice")
+	ctx := context.Background()
+	if _, _, err := pim.NewDevices(st, 4).SetPolicy(ctx, "TB1234", pim.DefaultPolicy(), map[string]string{"conflict": "duplicate"}); err != nil {
+		t.Fatal(err)
+	}
+	it := &pim.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Orig\r\nN:;Orig;;;\r\nEND:VCARD\r\n")}
+	st.Put(ctx, pim.Contacts, it)
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "contacts")))
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "contacts")))
+	st.Put(ctx, pim.Contacts, &pim.Item{ID: it.ID, Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Server\r\nN:;Server;;;\r\nEND:VCARD\r\n")})
+	c := p.sync(t, el("", "Collection", tx("", "SyncKey", "2"), tx("", "CollectionId", "contacts"), el("", "Commands",
+		el("", "Change", tx("", "ServerId", it.ID), el("", "ApplicationData", tx("Contacts", "FileAs", "Client"), tx("Contacts", "FirstName", "Client"))))))
+	items := st.Items(pim.Contacts)
+	var names []string
+	for _, data := range items {
+		for _, l := range strings.Split(string(data), "\r\n") {
+			if strings.HasPrefix(l, "FN:") {
+				names = append(names, l)
+			}
+		}
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"FN:Client", "FN:Server"}) {
+		t.Errorf("the mailbox holds %q, want both versions", names)
+	}
+	cmds := child(c, "Commands")
+	if len(children(cmds, "Add")) != 1 || len(children(cmds, "Change")) != 1 {
+		t.Errorf("the client should get the store's version and its own as a new one: %s", wbxml.Format(c))
+	}
+}
+
+// Time moves events in and out of the device's window: with nothing
+// changed in the mailbox, an event that comes within the future limit is
+// added and one that falls behind the past limit is deleted on the
+// device, and a Ping tells the client so.
+func TestSyncWindowMoves(t *testing.T) {
+	p := provisioned(t)
+	st := p.accts.Store("alice")
+	ctx := context.Background()
+	if _, _, err := pim.NewDevices(st, 4).SetPolicy(ctx, "TB1234", pim.DefaultPolicy(), map[string]string{"calendar_future": "30d"}); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for name, start := range map[string]string{"ahead": "20270116T090000Z", "behind": "20261117T090000Z"} {
+		it := &pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:" + name +
+			"\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:" + start + "\r\nDURATION:PT1H\r\nSUMMARY:" + name + "\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")}
+		st.Put(ctx, pim.Calendar, it)
+		ids[name] = it.ID
+	}
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "calendar")))
+	c := p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "calendar"), el("", "Options", tx("", "FilterType", "5"))))
+	if adds := children(child(c, "Commands"), "Add"); len(adds) != 1 || text(adds[0], "ServerId") != ids["behind"] {
+		t.Fatalf("on the 7th of December: %s", wbxml.Format(c))
+	}
+	p.h.Now = func() time.Time { return time.Date(2026, 12, 22, 12, 0, 0, 0, time.UTC) }
+	code, ans := p.post("Ping", "secret", el("Ping", "Ping", tx("", "HeartbeatInterval", "60"),
+		el("", "Folders", el("", "Folder", tx("", "Id", "calendar"), tx("", "Class", "Calendar")))))
+	if code != 200 || text(ans, "Status") != "2" {
+		t.Errorf("Ping after the window moved: HTTP %d %s", code, wbxml.Format(ans))
+	}
+	c = p.sync(t, el("", "Collection", tx("", "SyncKey", "2"), tx("", "CollectionId", "calendar")))
+	cmds := child(c, "Commands")
+	add, del := child(cmds, "Add"), child(cmds, "Delete")
+	if len(cmds.Children) != 2 || text(add, "ServerId") != ids["ahead"] || text(del, "ServerId") != ids["behind"] {
+		t.Errorf("on the 22nd: %s", wbxml.Format(c))
+	}
+	if n := len(st.Items(pim.Calendar)); n != 2 {
+		t.Errorf("the mailbox holds %d events, want 2", n)
+	}
+}
+
+// What a sync did is in the device's records, for its page and
+// `devices show`.
+func TestSyncSummary(t *testing.T) {
+	p := provisioned(t)
+	st := p.accts.Store("alice")
+	ctx := context.Background()
+	st.Put(ctx, pim.Tasks, &pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:t1\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:a task\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")})
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "tasks")))
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "tasks"), el("", "Commands",
+		el("", "Add", tx("", "ClientId", "n1"), el("", "ApplicationData", tx("Tasks", "Subject", "from the client"))))))
+	slot, err := pim.NewDevices(st, 4).Find(ctx, "TB1234")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, ok := slot.Last[pim.Tasks]
+	if !ok || last.Mode != "two-way" || last.FromDevice.Added != 1 || last.ToDevice.Added != 1 || slot.Databases[pim.Tasks].IsZero() {
+		t.Errorf("the tasks' last sync: %+v (%v)", last, slot.Databases)
 	}
 }

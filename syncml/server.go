@@ -139,6 +139,10 @@ func NewServer(opts ServerOptions) *Server {
 	return srv
 }
 
+// StateCache is the server's cache of the devices' committed sync states
+// (nil: none), for the other fronts of the daemon to share.
+func (srv *Server) StateCache() *pim.ReplicaCache { return srv.bulks }
+
 // Request is one incoming SyncML message.
 type Request struct {
 	Body []byte
