@@ -1,17 +1,35 @@
 package integration
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"syncml-imap/imapstore"
 	"syncml-imap/integration/syncevo"
+	"syncml-imap/internal/wbxml"
 )
+
+// tbSeeds are what the mailbox holds when Thunderbird first syncs it.
+var tbSeeds = map[imapstore.Kind]string{
+	imapstore.KindContacts: "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Max Server\r\nN:Server;Max;;;\r\nEMAIL;TYPE=INTERNET:max@example.org\r\nX-JABBER:max@jabber.example\r\nEND:VCARD\r\n",
+	imapstore.KindCalendar: "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:srv-ev@test\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20270110T090000Z\r\nDTEND:20270110T100000Z\r\nSUMMARY:Server event\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+	imapstore.KindTasks:    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:srv-t@test\r\nDTSTAMP:20261201T000000Z\r\nSUMMARY:Server task\r\nEND:VTODO\r\nEND:VCALENDAR\r\n",
+}
 
 // TestThunderbird runs the real ActiveSync client, Thunderbird 140 with
 // TbSync and EAS-4-TbSync, against the daemon on Dovecot
@@ -28,11 +46,7 @@ func TestThunderbird(t *testing.T) {
 	e := newEnv(t)
 	acct := e.account()
 	ctx := context.Background()
-	for kind, data := range map[imapstore.Kind]string{
-		imapstore.KindContacts: "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Max Server\r\nN:Server;Max;;;\r\nEMAIL;TYPE=INTERNET:max@example.org\r\nX-JABBER:max@jabber.example\r\nEND:VCARD\r\n",
-		imapstore.KindCalendar: "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:srv-ev@test\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20270110T090000Z\r\nDTEND:20270110T100000Z\r\nSUMMARY:Server event\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
-		imapstore.KindTasks:    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:srv-t@test\r\nDTSTAMP:20261201T000000Z\r\nSUMMARY:Server task\r\nEND:VTODO\r\nEND:VCALENDAR\r\n",
-	} {
+	for kind, data := range tbSeeds {
 		if err := acct.Put(ctx, kind, &imapstore.Item{Data: []byte(data)}); err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +56,13 @@ func TestThunderbird(t *testing.T) {
 	cctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, script)
-	cmd.Env = append(os.Environ(), "TB_WORK="+work, "EAS_URL="+strings.TrimSuffix(e.url, "/syncml"), "EAS_USER="+e.user,
+	url := strings.TrimSuffix(e.url, "/syncml")
+	if dir := os.Getenv("SYNCML_IMAP_EAS_RECORD"); dir != "" {
+		// What Thunderbird sends and the daemon answers, for the replay
+		// (integration/testdata/eas/tbsync-140/daemon-16.1).
+		url = recordEAS(t, url, dir, e.user, e.pass)
+	}
+	cmd.Env = append(os.Environ(), "TB_WORK="+work, "EAS_URL="+url, "EAS_USER="+e.user,
 		"EAS_PASSWORD="+e.pass, "EAS_PROVISION=1", "EAS_VERSION=16.1", "MARIONETTE_PORT=2839")
 	out, err := cmd.CombinedOutput()
 	if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == 77 {
@@ -97,4 +117,70 @@ func TestThunderbird(t *testing.T) {
 	if erika != 1 {
 		t.Errorf("the phone holds Thunderbird's contact %d times", erika)
 	}
+}
+
+// recordEAS starts a proxy on 127.0.0.1 in front of the daemon at base
+// that keeps each request and answer in dir, as the recording stub
+// easstub.py does (integration/testdata/eas/tbsync-140/README.md): the
+// request line and headers (the login replaced by alice:secret), the
+// body, the answer, and both decoded for reading. It returns the proxy's
+// URL.
+func recordEAS(t *testing.T, base, dir, user, pass string) string {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	n := 0
+	readable := func(data []byte) []byte {
+		if len(data) == 0 {
+			return nil
+		}
+		root, err := wbxml.DecodeEAS(data)
+		if err != nil {
+			return []byte("undecodable: " + err.Error() + "\n")
+		}
+		return []byte(wbxml.Format(root))
+	}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		n++
+		name := filepath.Join(dir, fmt.Sprintf("%03d-%s-%s", n, r.Method, cmp.Or(r.URL.Query().Get("Cmd"), "-")))
+		mu.Unlock()
+		var head strings.Builder
+		fmt.Fprintf(&head, "%s %s %s\n", r.Method, r.URL.RequestURI(), r.Proto)
+		for _, k := range slices.Sorted(maps.Keys(r.Header)) {
+			for _, v := range r.Header[k] {
+				if k == "Authorization" {
+					v = "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:secret"))
+				}
+				fmt.Fprintf(&head, "%s: %s\n", k, v)
+			}
+		}
+		os.WriteFile(name+".headers.txt", []byte(head.String()), 0o644)
+		if len(body) > 0 {
+			os.WriteFile(name+".wbxml", body, 0o644)
+			os.WriteFile(name+".xml", readable(body), 0o644)
+		}
+		req, _ := http.NewRequestWithContext(r.Context(), r.Method, base+r.URL.RequestURI(), bytes.NewReader(body))
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if len(out) > 0 && resp.Header.Get("Content-Type") == "application/vnd.ms-sync.wbxml" {
+			os.WriteFile(name+".response.wbxml", out, 0o644)
+			os.WriteFile(name+".response.xml", readable(out), 0o644)
+		}
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(resp.StatusCode)
+		w.Write(out)
+	}))
+	t.Cleanup(proxy.Close)
+	return proxy.URL
 }
