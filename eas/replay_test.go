@@ -72,8 +72,8 @@ func TestRecordedBodiesDecode(t *testing.T) {
 			t.Errorf("%s: encoded and decoded again, it differs (%v)", f, err)
 		}
 		raw, err := os.ReadFile(strings.TrimSuffix(f, ".wbxml") + ".xml")
-		if err != nil {
-			continue
+		if err != nil || strings.HasPrefix(filepath.Base(filepath.Dir(f)), "daemon-") {
+			continue // no decoding of its own (daemon-*: ours, for reading)
 		}
 		var theirs xmlNode
 		if err := xml.Unmarshal(raw, &theirs); err != nil {
@@ -143,7 +143,10 @@ func TestReplayTbSync(t *testing.T) {
 			var tempKey, finalKey, folderKey string
 			for _, r := range readRecorded(t, filepath.Join(recorded, ver)) {
 				if r.cmd == "Sync" || r.cmd == "GetItemEstimate" {
-					break // not served yet
+					// The stub's Sync answers are not ours: the client's
+					// Syncs against the daemon are played by
+					// integration's TestReplayThunderbird.
+					break
 				}
 				// The client's keys are ours.
 				if finalKey != "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -42,6 +43,11 @@ type folderRecord struct {
 	// becomes (Add, Change, Delete) is told when it is sent, from the
 	// store and from what the device holds.
 	Pending []string `json:"pending,omitempty"`
+	// Backlog: the items a folder started over still has to send, kept
+	// in records of their own, a chunk at a time, so that each request of
+	// a long first sync reads and writes a window's worth of state, not
+	// the whole folder's.
+	Backlog *backlog `json:"backlog,omitempty"`
 	Holds   []string `json:"holds,omitempty"`
 	// FilterType: the client's last Options FilterType (MS-ASCMD
 	// 2.2.3.68.2), for a request without Options.
@@ -50,6 +56,33 @@ type folderRecord struct {
 	// Collection answered to it (WBXML).
 	LastKey    int    `json:"last_key,omitempty"`
 	LastAnswer []byte `json:"last_answer,omitempty"`
+}
+
+// backlog names the chunks of item IDs a restart left to send: chunk i of
+// generation Gen, for i from Next to Chunks-1.
+type backlog struct {
+	Gen    int64 `json:"gen"`
+	Chunks int   `json:"chunks"`
+	Next   int   `json:"next"`
+}
+
+// backlogChunk is how many IDs one backlog record holds.
+const backlogChunk = 500
+
+func backlogPrefix(device string, kind pim.Kind) string {
+	return pim.ReplicaKey(device, kind) + "/eas-backlog/"
+}
+
+func backlogKey(device string, kind pim.Kind, gen int64, i int) string {
+	return backlogPrefix(device, kind) + strconv.FormatInt(gen, 10) + "-" + strconv.Itoa(i)
+}
+
+// left is about how many items the backlog still holds.
+func (b *backlog) left() int {
+	if b == nil {
+		return 0
+	}
+	return (b.Chunks - b.Next) * backlogChunk
 }
 
 // kinds are the folders' ServerIds and the databases behind them.
@@ -140,6 +173,7 @@ type folderSync struct {
 	// pending: what goes to the device next, in order.
 	pending  []string
 	queued   map[string]bool
+	pulled   bool // chunks of the backlog were pulled
 	from, to pim.ChangeCounts
 }
 
@@ -211,7 +245,7 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 	rule := filterOf(kind, policy, rec.FilterType)
 	cmds := child(coll, "Commands")
 	quiet := false
-	if (cmds == nil || len(cmds.Children) == 0) && len(rec.Pending) == 0 && !rule.Active(kind) && rec.Filter == nil {
+	if (cmds == nil || len(cmds.Children) == 0) && len(rec.Pending) == 0 && rec.Backlog == nil && !rule.Active(kind) && rec.Filter == nil {
 		if quiet, err = f.rep.Quiet(c.ctx); err != nil {
 			c.h.log().Warn("ActiveSync: quick check for changes failed, listing them", "device", c.req.DeviceID, "database", kind, "err", err)
 		}
@@ -318,6 +352,11 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 	commands := el("", "Commands")
 	getChanges := text(coll, "GetChanges") != "0" && policy.DirectionOf(kind) != pim.DirDeviceToServer
 	if getChanges {
+		if err := f.pull(window); errors.Is(err, errBacklogLost) {
+			return answer(syncInvalidKey), nil
+		} else if err != nil {
+			return nil, err
+		}
 		send := f.pending[:min(window, len(f.pending))]
 		cmds, err := f.send(send, rule, now, loaded)
 		if err != nil {
@@ -326,13 +365,16 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 		commands.Children = cmds
 		f.pending = slices.Clone(f.pending[len(send):])
 	} else if policy.DirectionOf(kind) == pim.DirDeviceToServer {
-		f.pending = nil // nothing goes to this device
+		f.pending, rec.Backlog = nil, nil // nothing goes to this device
 	}
 	rec.Pending = f.pending
+	if b := rec.Backlog; b != nil && b.Next >= b.Chunks {
+		rec.Backlog = nil
+	}
 	rec.LastKey, rec.Key = rec.Key, rec.Key+1
 	key = strconv.Itoa(rec.Key)
 	var kids []*wbxml.Node
-	if len(f.pending) > 0 && getChanges {
+	if (len(f.pending) > 0 || rec.Backlog != nil) && getChanges {
 		kids = append(kids, el("", "MoreAvailable"))
 	}
 	if len(commands.Children) > 0 {
@@ -348,6 +390,9 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 	rec.Last = &pim.SyncSummary{Mode: modeOf(policy.DirectionOf(kind)), FromDevice: f.from, ToDevice: f.to}
 	if err := f.rep.Commit(c.ctx, now, false, rec); err != nil {
 		return nil, err
+	}
+	if f.pulled {
+		c.dropBacklog(kind, rec.Backlog) // the chunks pulled, now that the record no longer needs them
 	}
 	return out, nil
 }
@@ -385,10 +430,27 @@ func (c *call) restart(kind pim.Kind, policy *pim.Policy, old *folderRecord) err
 	if _, _, err := rep.Filter(c.ctx, filterOf(kind, policy, rec.FilterType), now, true, plan, load); err != nil || loadErr != nil {
 		return errors.Join(err, loadErr)
 	}
+	var ids []string
 	for _, id := range rep.Changes().Added {
 		if plan[id] == pim.OpAdd {
-			rec.Pending = append(rec.Pending, id)
+			ids = append(ids, id)
 		}
+	}
+	// Older backlogs go; this one is written before the record that
+	// names it.
+	c.dropBacklog(kind, nil)
+	if len(ids) > backlogChunk {
+		b := &backlog{Gen: now.UnixNano()}
+		for i := 0; i < len(ids); i += backlogChunk {
+			raw, _ := json.Marshal(ids[i:min(i+backlogChunk, len(ids))])
+			if err := c.st.SaveState(c.ctx, backlogKey(c.req.DeviceID, kind, b.Gen, b.Chunks), raw); err != nil {
+				return err
+			}
+			b.Chunks++
+		}
+		rec.Backlog = b
+	} else {
+		rec.Pending = ids
 	}
 	rec.Last = &pim.SyncSummary{Mode: "refresh-from-server"}
 	if err := rep.Commit(c.ctx, now, false, rec); err != nil {
@@ -398,6 +460,50 @@ func (c *call) restart(kind pim.Kind, policy *pim.Policy, old *folderRecord) err
 	c.st.DeleteState(c.ctx, pim.DeviceKey(c.req.DeviceID, "eas/"+folderIDs[kind]))
 	return nil
 }
+
+// dropBacklog removes the backlog records of a database but those keep
+// names (nil: all of them).
+func (c *call) dropBacklog(kind pim.Kind, keep *backlog) {
+	keys, err := c.st.ListState(c.ctx, backlogPrefix(c.req.DeviceID, kind))
+	if err != nil {
+		c.h.log().Warn("ActiveSync: list old backlogs", "device", c.req.DeviceID, "database", kind, "err", err)
+		return
+	}
+	for _, k := range keys {
+		if keep != nil {
+			var gen int64
+			var i int
+			if _, err := fmt.Sscanf(strings.TrimPrefix(k, backlogPrefix(c.req.DeviceID, kind)), "%d-%d", &gen, &i); err == nil && gen == keep.Gen && i >= keep.Next {
+				continue
+			}
+		}
+		if err := c.st.DeleteState(c.ctx, k); err != nil {
+			c.h.log().Warn("ActiveSync: remove an old backlog", "key", k, "err", err)
+		}
+	}
+}
+
+// pull moves chunks of the backlog into pending until it holds a window.
+func (f *folderSync) pull(window int) error {
+	b := f.rec.Backlog
+	for b != nil && b.Next < b.Chunks && len(f.pending) < window {
+		raw, err := f.c.st.LoadState(f.c.ctx, backlogKey(f.c.req.DeviceID, f.kind, b.Gen, b.Next))
+		if err != nil {
+			return err
+		}
+		var ids []string
+		if raw == nil || json.Unmarshal(raw, &ids) != nil {
+			f.c.h.log().Warn("ActiveSync: a chunk of the first sync's backlog is lost: the device starts the folder over", "device", f.c.req.DeviceID, "database", f.kind)
+			return errBacklogLost
+		}
+		f.queue(ids...)
+		b.Next++
+		f.pulled = true
+	}
+	return nil
+}
+
+var errBacklogLost = errors.New("eas: backlog chunk lost")
 
 // folderIDs are the folders' ServerIds by database.
 var folderIDs = map[pim.Kind]string{pim.Contacts: "contacts", pim.Calendar: "calendar", pim.Tasks: "tasks"}
@@ -852,7 +958,7 @@ func (c *call) getItemEstimate() (*wbxml.Node, error) {
 // growing with the database is read; a filter whose window has moved on
 // by a day counts as news (items may have entered it).
 func (c *call) news(kind pim.Kind, rec *folderRecord, policy *pim.Policy, count bool) (int, error) {
-	n := len(rec.Pending)
+	n := len(rec.Pending) + rec.Backlog.left()
 	if n > 0 && !count {
 		return n, nil
 	}

@@ -2,7 +2,9 @@ package eas
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -372,5 +374,55 @@ func TestSyncSummary(t *testing.T) {
 	last, ok := slot.Last[pim.Tasks]
 	if !ok || last.Mode != "two-way" || last.FromDevice.Added != 1 || last.ToDevice.Added != 1 || slot.Databases[pim.Tasks].IsZero() {
 		t.Errorf("the tasks' last sync: %+v (%v)", last, slot.Databases)
+	}
+}
+
+// A first sync of a big folder: the backlog is read a chunk at a time, so
+// each request's record holds about a window of IDs, not the folder's;
+// every item arrives once, and the chunks are gone at the end.
+func TestSyncBacklog(t *testing.T) {
+	p := provisioned(t)
+	st := p.accts.Store("alice")
+	ctx := context.Background()
+	const n = 1203
+	items := make([]*pim.Item, n)
+	for i := range items {
+		items[i] = &pim.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person " + strconv.Itoa(i) + "\r\nN:" + strconv.Itoa(i) + ";Person;;;\r\nEND:VCARD\r\n")}
+	}
+	if err := st.Put(ctx, pim.Contacts, items...); err != nil {
+		t.Fatal(err)
+	}
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "contacts")))
+	got := map[string]int{}
+	key := "1"
+	for round := 0; ; round++ {
+		c := p.sync(t, el("", "Collection", tx("", "SyncKey", key), tx("", "CollectionId", "contacts"), tx("", "WindowSize", "100")))
+		for _, a := range children(child(c, "Commands"), "Add") {
+			got[text(a, "ServerId")]++
+		}
+		key = text(c, "SyncKey")
+		raw, _ := st.LoadState(ctx, pim.ReplicaKey("TB1234", pim.Contacts))
+		var rec folderRecord
+		json.Unmarshal(raw, &rec)
+		if len(rec.Pending) > backlogChunk {
+			t.Fatalf("round %d: the record holds %d pending IDs", round, len(rec.Pending))
+		}
+		if child(c, "MoreAvailable") == nil {
+			break
+		}
+		if round > n/100+2 {
+			t.Fatal("MoreAvailable without end")
+		}
+	}
+	if len(got) != n {
+		t.Errorf("%d contacts arrived, want %d", len(got), n)
+	}
+	for id, k := range got {
+		if k != 1 {
+			t.Errorf("%s arrived %d times", id, k)
+		}
+	}
+	if keys, _ := st.ListState(ctx, backlogPrefix("TB1234", pim.Contacts)); len(keys) != 0 {
+		t.Errorf("backlog records left: %q", keys)
 	}
 }
