@@ -180,3 +180,71 @@ func TestActiveSyncCrossSyncML(t *testing.T) {
 		t.Errorf("the ActiveSync client got its own writes back: %s", wbxml.Format(got))
 	}
 }
+
+// TestActiveSyncCrossDAV: an ActiveSync client and vdirsyncer (CardDAV
+// and CalDAV) on one account, through the daemon's binary. What either
+// adds, changes or deletes reaches the other once, and an event's fields
+// ActiveSync does not carry survive its edit.
+func TestActiveSyncCrossDAV(t *testing.T) {
+	de := newDAVEnv(t, false)
+	v := newVdir(t, de, "contacts", "calendars")
+	v.run(t, "discover")
+	v.write(t, "contacts", "default", "x-d1.vcf", davCard("x-d1", "Dana DAV", "from vdirsyncer"))
+	v.write(t, "contacts", "default", "x-d2.vcf", davCard("x-d2", "Dora DAV", "from vdirsyncer"))
+	v.write(t, "calendars", "events", "x-de1.ics", davEvent("x-de1", "DAV meeting", "20270502T080000Z", "X-DAV-ONLY:kept"))
+	v.sync(t)
+	de.checkBox(t, "DAV add", imapstore.KindCalendar, 1, []string{"SUMMARY:DAV meeting"}, nil)
+
+	c := &easClient{t: t, url: de.base, user: de.user, pass: de.pass, device: "EASDAV1"}
+	c.setUp()
+	ids := map[string]string{}
+	for _, coll := range []string{"contacts", "calendar"} {
+		c.sync(et("", "SyncKey", "0"), et("", "CollectionId", coll))
+		got := c.sync(et("", "SyncKey", "1"), et("", "CollectionId", coll))
+		adds := ekids(got, "Commands")
+		if want := map[string]int{"contacts": 2, "calendar": 1}[coll]; len(adds) != want {
+			t.Fatalf("%s: the ActiveSync client got %s", coll, wbxml.Format(got))
+		}
+		for _, a := range adds {
+			if a.Name != "Add" {
+				t.Fatalf("%s: %s", coll, wbxml.Format(a))
+			}
+			if etext(a, "ApplicationData", "FileAs") != "Dora DAV" {
+				ids[coll] = etext(a, "ServerId")
+			}
+		}
+	}
+	// It deletes the DAV contact, moves the DAV event's subject and adds
+	// an event of its own.
+	c.sync(et("", "SyncKey", "2"), et("", "CollectionId", "contacts"), en("", "Commands", en("", "Delete", et("", "ServerId", ids["contacts"]))))
+	got := c.sync(et("", "SyncKey", "2"), et("", "CollectionId", "calendar"), en("", "Commands",
+		en("", "Change", et("", "ServerId", ids["calendar"]), en("", "ApplicationData", et("Calendar", "Subject", "DAV meeting (from EAS)"),
+			et("Calendar", "StartTime", "20270502T080000Z"), et("Calendar", "EndTime", "20270502T090000Z"))),
+		en("", "Add", et("", "ClientId", "e1"), en("", "ApplicationData", et("Calendar", "Subject", "EAS lunch"),
+			et("Calendar", "StartTime", "20270503T110000Z"), et("Calendar", "EndTime", "20270503T120000Z")))))
+	if etext(got, "Responses", "Add", "Status") != "1" {
+		t.Fatalf("the ActiveSync event: %s", wbxml.Format(got))
+	}
+	de.checkBox(t, "EAS changes", imapstore.KindContacts, 1, []string{"FN:Dora DAV"}, []string{"FN:Dana DAV"})
+	de.checkBox(t, "EAS changes", imapstore.KindCalendar, 2, []string{"SUMMARY:DAV meeting (from EAS)", "SUMMARY:EAS lunch", "X-DAV-ONLY:kept"}, nil)
+	v.sync(t)
+	v.checkFiles(t, "EAS changes", "contacts", "default", 1, []string{"FN:Dora DAV"}, []string{"FN:Dana DAV"})
+	v.checkFiles(t, "EAS changes", "calendars", "events", 2, []string{"SUMMARY:DAV meeting (from EAS)", "SUMMARY:EAS lunch", "X-DAV-ONLY:kept"}, nil)
+
+	// vdirsyncer edits the ActiveSync event: the client gets the change.
+	name := v.fileWith(t, "calendars", "events", "SUMMARY:EAS lunch")
+	v.write(t, "calendars", "events", name, replaceLine(v.files(t, "calendars", "events")[name], "SUMMARY:", "EAS lunch (moved by DAV)"))
+	v.sync(t)
+	got = c.sync(et("", "SyncKey", "3"), et("", "CollectionId", "calendar"))
+	if ops := ekids(got, "Commands"); len(ops) != 1 || ops[0].Name != "Change" || etext(ops[0], "ApplicationData", "Subject") != "EAS lunch (moved by DAV)" {
+		t.Errorf("the ActiveSync client after the DAV edit: %s", wbxml.Format(got))
+	}
+	// Quiet on both sides now.
+	if got = c.sync(et("", "SyncKey", "4"), et("", "CollectionId", "calendar")); ekid(got, "Commands") != nil {
+		t.Errorf("quiet ActiveSync sync: %s", wbxml.Format(got))
+	}
+	if tr := transfers(v.sync(t)); len(tr) != 0 {
+		t.Errorf("quiet vdirsyncer sync transferred:\n%s", strings.Join(tr, "\n"))
+	}
+	de.checkBox(t, "at the end", imapstore.KindCalendar, 2, nil, nil)
+}
