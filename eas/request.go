@@ -3,6 +3,7 @@ package eas
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -104,7 +105,7 @@ func parseBase64(s string) (*Request, error) {
 	if lo := rd.take(2); len(lo) == 2 {
 		r.Locale = binary.LittleEndian.Uint16(lo)
 	}
-	r.DeviceID = string(rd.take(int(rd.byte())))
+	r.DeviceID = deviceIDOf(rd.take(int(rd.byte())))
 	switch key := rd.take(int(rd.byte())); len(key) {
 	case 0:
 	case 4:
@@ -139,6 +140,18 @@ func parseBase64(s string) (*Request, error) {
 		return nil, fmt.Errorf("%w: the base64 query ends early", errQuery)
 	}
 	return r, r.check()
+}
+
+// deviceIDOf is a base64 query's device ID as the state's keys name it:
+// as sent when it is printable, else in hex (some clients send the raw
+// bytes of a GUID).
+func deviceIDOf(b []byte) string {
+	for _, c := range b {
+		if c <= ' ' || c > '~' || c == '/' {
+			return hex.EncodeToString(b)
+		}
+	}
+	return string(b)
 }
 
 func (r *Request) check() error {
