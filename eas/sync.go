@@ -174,6 +174,8 @@ type folderSync struct {
 	pending  []string
 	queued   map[string]bool
 	pulled   bool // chunks of the backlog were pulled
+	// loaded: the items read in this request, by ID (nil: none there).
+	loaded map[string]*pim.Item
 	from, to pim.ChangeCounts
 }
 
@@ -232,7 +234,7 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 	case n != rec.Key:
 		return answer(syncInvalidKey), nil
 	}
-	f := &folderSync{c: c, kind: kind, policy: policy, view: c.view(kind, policy), rec: rec, queued: map[string]bool{}}
+	f := &folderSync{c: c, kind: kind, policy: policy, view: c.view(kind, policy), rec: rec, queued: map[string]bool{}, loaded: map[string]*pim.Item{}}
 	f.rep = c.replica(kind, rec, f.view, policy)
 	if f.rep.FoldersChanged() {
 		// The policy names other contact sub-folders: the device's IDs
@@ -325,7 +327,7 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 	}
 	// The device's filter: what enters it is sent, what leaves it is
 	// deleted on the device, what is outside it is not sent.
-	loaded := map[string]*pim.Item{}
+	loaded := f.loaded
 	var loadErr error
 	load := func(ids []string) map[string][]byte {
 		out := map[string][]byte{}
@@ -779,14 +781,30 @@ func (f *folderSync) addAll(adds []*wbxml.Node) ([]*wbxml.Node, error) {
 		f.rec.Holds = learn(f.rec.Holds, fields)
 		items[i] = &pim.Item{Data: applyFields(f.kind, nil, fields, nil, newUID())}
 	}
-	err := f.rep.Put(f.c.ctx, items...)
+	adopted, err := f.adopt(items)
+	if err != nil {
+		return nil, err
+	}
+	var fresh []*pim.Item
+	for i, it := range items {
+		if adopted[i] == "" {
+			fresh = append(fresh, it)
+		}
+	}
+	if len(fresh) > 0 {
+		err = f.rep.Put(f.c.ctx, fresh...)
+	}
 	if err != nil && !errors.Is(err, pim.ErrInvalidItem) {
 		return nil, err
 	}
 	var out []*wbxml.Node
 	for i, cmd := range adds {
 		cid := text(cmd, "ClientId")
-		if err != nil {
+		if id := adopted[i]; id != "" {
+			// Already in the store: it is the device's.
+			items[i].ID, items[i].Data = id, f.loaded[id].Data
+			f.unqueue(id)
+		} else if err != nil {
 			// One of them was refused: each on its own.
 			items[i].ID = ""
 			if e := f.rep.Put(f.c.ctx, items[i]); errors.Is(e, pim.ErrInvalidItem) {
@@ -802,6 +820,40 @@ func (f *folderSync) addAll(adds []*wbxml.Node) ([]*wbxml.Node, error) {
 		out = append(out, el("", "Add", tx("", "ClientId", cid), tx("", "ServerId", items[i].ID), status("", syncOK)))
 	}
 	return out, nil
+}
+
+// adopt finds, for each of the device's new items, an item the store
+// gained since the device's last sync that the device does not hold and
+// that says the same (pim.SameContent): a request sent again after the
+// first try stored its items but failed before its state was saved (a
+// cut connection, a crash), or the same contact added elsewhere
+// meanwhile. Those are taken as the device's instead of being stored
+// twice. adopted[i] is the store's ID for items[i], "" for none.
+func (f *folderSync) adopt(items []*pim.Item) ([]string, error) {
+	adopted := make([]string, len(items))
+	var cands []string
+	for _, id := range f.rep.Changes().Added {
+		if f.rec.Map[id] == "" {
+			cands = append(cands, id)
+		}
+	}
+	if len(cands) == 0 {
+		return adopted, nil
+	}
+	got, err := f.get(cands, f.loaded)
+	if err != nil {
+		return nil, err
+	}
+	taken := map[string]bool{}
+	for i, it := range items {
+		for _, id := range cands {
+			if c := got[id]; c != nil && !taken[id] && pim.SameContent(c.Data, it.Data) {
+				adopted[i], taken[id] = id, true
+				break
+			}
+		}
+	}
+	return adopted, nil
 }
 
 // fieldsOf and applyFields pick the mapping of a database.

@@ -3,6 +3,7 @@ package eas
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -424,5 +425,56 @@ func TestSyncBacklog(t *testing.T) {
 	}
 	if keys, _ := st.ListState(ctx, backlogPrefix("TB1234", pim.Contacts)); len(keys) != 0 {
 		t.Errorf("backlog records left: %q", keys)
+	}
+}
+
+// A Sync whose items were stored but whose state was not saved (the
+// connection to the store broke): the client sends it again with the same
+// key, and its items are not stored twice.
+func TestSyncAddsSentAgainAfterFailure(t *testing.T) {
+	p := provisioned(t)
+	st := p.accts.Store("alice")
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "contacts")))
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "contacts")))
+	req := el("AirSync", "Sync", el("", "Collections", el("", "Collection", tx("", "SyncKey", "2"), tx("", "CollectionId", "contacts"), el("", "Commands",
+		el("", "Add", tx("", "ClientId", "c1"), el("", "ApplicationData", tx("Contacts", "FileAs", "Only Once"), tx("Contacts", "LastName", "Once"), tx("Contacts", "FirstName", "Only"))),
+		el("", "Add", tx("", "ClientId", "c2"), el("", "ApplicationData", tx("Contacts", "FileAs", "Also Once"), tx("Contacts", "LastName", "Once"), tx("Contacts", "FirstName", "Also")))))))
+	failed := false
+	st.Configure(func(o *memstore.Options) {
+		o.Fault = func(op memstore.Op, name string) error {
+			if op == memstore.OpSaveState && name == pim.ReplicaKey("TB1234", pim.Contacts) && !failed {
+				failed = true
+				return errors.New("connection reset")
+			}
+			return nil
+		}
+	})
+	if code, _ := p.post("Sync", "secret", req); code != 500 || !failed {
+		t.Fatalf("the failed Sync: HTTP %d", code)
+	}
+	if n := len(st.Items(pim.Contacts)); n != 2 {
+		t.Fatalf("%d contacts stored by the failed Sync (the test needs them stored)", n)
+	}
+	code, ans := p.post("Sync", "secret", req)
+	c := child(child(ans, "Collections"), "Collection")
+	if code != 200 || text(c, "Status") != "1" {
+		t.Fatalf("sent again: HTTP %d %s", code, wbxml.Format(ans))
+	}
+	ids := map[string]bool{}
+	for _, a := range children(child(c, "Responses"), "Add") {
+		if text(a, "Status") != "1" || text(a, "ServerId") == "" {
+			t.Errorf("add: %s", wbxml.Format(a))
+		}
+		ids[text(a, "ServerId")] = true
+	}
+	if n := len(st.Items(pim.Contacts)); n != 2 || len(ids) != 2 {
+		t.Errorf("%d contacts in the store, %d IDs answered; want 2 and 2", n, len(ids))
+	}
+	if cmds := child(c, "Commands"); cmds != nil {
+		t.Errorf("its own items sent back: %s", wbxml.Format(cmds))
+	}
+	// Both are the client's: quiet next time.
+	if c = p.sync(t, el("", "Collection", tx("", "SyncKey", text(c, "SyncKey")), tx("", "CollectionId", "contacts"))); child(c, "Commands") != nil {
+		t.Errorf("after: %s", wbxml.Format(c))
 	}
 }
