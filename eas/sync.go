@@ -171,11 +171,11 @@ type folderSync struct {
 	rec     *folderRecord
 	changed map[string]bool // changed in the store since the device's point
 	// pending: what goes to the device next, in order.
-	pending  []string
-	queued   map[string]bool
-	pulled   bool // chunks of the backlog were pulled
+	pending []string
+	queued  map[string]bool
+	pulled  bool // chunks of the backlog were pulled
 	// loaded: the items read in this request, by ID (nil: none there).
-	loaded map[string]*pim.Item
+	loaded   map[string]*pim.Item
 	from, to pim.ChangeCounts
 }
 
