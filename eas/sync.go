@@ -632,7 +632,13 @@ func (f *folderSync) apply(cmd *wbxml.Node, receives bool) (*wbxml.Node, error) 
 			f.queue(sid)
 			return nil, nil
 		}
-		if _, err := f.view.Delete(c.ctx, sid); err != nil {
+		if err := f.remove(sid); errors.Is(err, pim.ErrVersionMismatch) && f.policy.Conflict != pim.ConflictDeviceWins {
+			// Changed by another writer since it was listed: kept.
+			delete(st.Map, sid)
+			f.rep.Agree(sid, nil)
+			f.queue(sid)
+			return nil, nil
+		} else if err != nil && !errors.Is(err, pim.ErrVersionMismatch) {
 			return nil, err
 		}
 		delete(st.Map, sid)
@@ -711,8 +717,11 @@ func (f *folderSync) change(sid string, fields []Field, receives bool) (*wbxml.N
 			return nil, err
 		}
 		f.rep.Stored(wrote)
-		if res == pim.Merged {
-			f.queue(sid) // the merge goes to the device
+		if f.changed[sid] {
+			// The store had changed it meanwhile: what it is now (the
+			// merge, or the device's version with the store's other
+			// fields) goes to the device.
+			f.queue(sid)
 		} else {
 			f.unqueue(sid)
 		}
@@ -720,9 +729,37 @@ func (f *folderSync) change(sid string, fields []Field, receives bool) (*wbxml.N
 	}
 }
 
+// testHookBeforeWrite, when set by a test, runs before a device's change
+// or deletion of an item is written: another writer's moment.
+var testHookBeforeWrite func(id string)
+
+// remove deletes item id only if it is still at the version the listing
+// saw (when the store keeps versions); ErrVersionMismatch when another
+// writer changed it since. A device-wins policy deletes it all the same.
+func (f *folderSync) remove(id string) error {
+	if testHookBeforeWrite != nil {
+		testHookBeforeWrite(id)
+	}
+	if v, ok := f.rep.ListedVersion(id); ok && v != "" {
+		err := f.rep.DeleteVersion(f.c.ctx, id, v)
+		switch {
+		case err == nil, errors.Is(err, pim.ErrNotFound):
+			return nil
+		case errors.Is(err, pim.ErrVersionMismatch) && f.policy.Conflict == pim.ConflictDeviceWins:
+		case !errors.Is(err, pim.ErrUnversioned):
+			return err
+		}
+	}
+	_, err := f.view.Delete(f.c.ctx, id)
+	return err
+}
+
 // write stores it only if the item is still at version want, when the
 // store keeps versions; else as it is.
 func (f *folderSync) write(it *pim.Item, want string) (*pim.Item, error) {
+	if testHookBeforeWrite != nil {
+		testHookBeforeWrite(it.ID)
+	}
 	if want != "" {
 		errs, err := f.rep.PutVersions(f.c.ctx, []*pim.Item{it}, []string{want})
 		if err == nil && len(errs) == 1 && !errors.Is(errs[0], pim.ErrUnversioned) {

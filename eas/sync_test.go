@@ -478,3 +478,55 @@ func TestSyncAddsSentAgainAfterFailure(t *testing.T) {
 		t.Errorf("after: %s", wbxml.Format(c))
 	}
 }
+
+// Another writer changes an item between the client's Sync reading it and
+// writing the client's change or deletion: its change is not overwritten
+// (the client's is merged onto it) nor deleted.
+func TestSyncGuardedWrites(t *testing.T) {
+	p := provisioned(t)
+	st := p.accts.Store("alice")
+	ctx := context.Background()
+	a := &pim.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Anna A\r\nN:A;Anna;;;\r\nEND:VCARD\r\n")}
+	b := &pim.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bert B\r\nN:B;Bert;;;\r\nEND:VCARD\r\n")}
+	st.Put(ctx, pim.Contacts, a, b)
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "contacts")))
+	c := p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "contacts")))
+	var appA []*wbxml.Node
+	for _, add := range children(child(c, "Commands"), "Add") {
+		if text(add, "ServerId") == a.ID {
+			appA = slices.Clone(child(add, "ApplicationData").Children)
+		}
+	}
+	other := map[string]string{
+		a.ID: "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Anna A\r\nN:A;Anna;;;\r\nNOTE:the other writer\r\nEND:VCARD\r\n",
+		b.ID: "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bert B\r\nN:B;Bert;;;\r\nNOTE:the other writer\r\nEND:VCARD\r\n",
+	}
+	testHookBeforeWrite = func(id string) {
+		if data, ok := other[id]; ok {
+			delete(other, id)
+			st.Put(ctx, pim.Contacts, &pim.Item{ID: id, Data: []byte(data)})
+		}
+	}
+	t.Cleanup(func() { testHookBeforeWrite = nil })
+	c = p.sync(t, el("", "Collection", tx("", "SyncKey", "2"), tx("", "CollectionId", "contacts"), el("", "Commands",
+		el("", "Change", tx("", "ServerId", a.ID), el("", "ApplicationData", append(appA, tx("Contacts", "JobTitle", "Chief"))...)),
+		el("", "Delete", tx("", "ServerId", b.ID)))))
+	items := st.Items(pim.Contacts)
+	if got := string(items[a.ID]); !strings.Contains(got, "NOTE:the other writer") || !strings.Contains(got, "TITLE:Chief") {
+		t.Errorf("the changed contact:\n%s", got)
+	}
+	if got := string(items[b.ID]); !strings.Contains(got, "NOTE:the other writer") {
+		t.Errorf("the contact the client deleted and the other writer changed: %q", got)
+	}
+	// Both go to the client: the merge, and the one it deleted back.
+	var sent []string
+	for _, op := range child(c, "Commands").Children {
+		sent = append(sent, op.Name+" "+text(op, "ServerId"))
+	}
+	slices.Sort(sent)
+	want := []string{"Add " + b.ID, "Change " + a.ID}
+	slices.Sort(want)
+	if !slices.Equal(sent, want) {
+		t.Errorf("sent %q, want %q", sent, want)
+	}
+}
