@@ -42,6 +42,25 @@ type Config struct {
 type EAS struct {
 	// Enabled serves ActiveSync and Autodiscover. Default: true.
 	Enabled bool `toml:"enabled"`
+	// The security policy devices are given at provisioning (MS-ASPROV):
+	// by default nothing is demanded, since contacts and calendars are
+	// no reason to lock a person's phone. When it changes, every device
+	// is asked to provision again on its next request. Remote wipe is
+	// never sent.
+	//
+	// RequirePassword makes a device set a screen lock. Default: false.
+	RequirePassword bool `toml:"require_password"`
+	// MinPasswordLength is the lock's least length (0 to 16; 0: any).
+	// Default: 0.
+	MinPasswordLength int `toml:"min_password_length"`
+	// AlphanumericPassword demands letters and digits. Default: false.
+	AlphanumericPassword bool `toml:"alphanumeric_password"`
+	// MaxInactivity locks the device after that idle time (0: not
+	// demanded; at most 9999s). Default: "0s".
+	MaxInactivity Duration `toml:"max_inactivity"`
+	// RequireEncryption demands the device's storage encrypted.
+	// Default: false.
+	RequireEncryption bool `toml:"require_encryption"`
 }
 
 // Web is the [web] table: the pages where people sign in with their mail

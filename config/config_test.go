@@ -316,6 +316,11 @@ func TestValidation(t *testing.T) {
 		line int // 0: the key is not in src
 		msg  string
 	}{
+		// [activesync]
+		{"[activesync]\nmin_password_length = 20\nrequire_password = true\n", "activesync.min_password_length", 2, "must be 0 to 16"},
+		{"[activesync]\nmin_password_length = 6\n", "activesync.min_password_length", 2, "require_password is false"},
+		{"[activesync]\nmax_inactivity = \"5m\"\n", "activesync.max_inactivity", 2, "needs require_password = true"},
+		{"[activesync]\nmax_inactivity = \"3h\"\nrequire_password = true\n", "activesync.max_inactivity", 2, "must be 0s to 9999s"},
 		// [imap]
 		{"[imap]\naddress = \"\"\n", "imap.address", 2, "must not be empty"},
 		{"[imap]\naddress = \"imap.example.org\"\n", "imap.address", 2, "not host:port"},

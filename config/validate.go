@@ -84,6 +84,7 @@ func (c *Config) validate() []*Error {
 	c.checkAuthLog(ch)
 	c.checkDAV(ch)
 	c.checkWeb(ch)
+	c.checkEAS(ch)
 	c.checkAdmin(ch)
 	return ch.errs
 }
@@ -204,6 +205,21 @@ func (c *Config) checkDAV(ch *checker) {
 				ch.fail("dav.path", "%q overlaps %s %q", d.Path, o.key, o.path)
 			}
 		}
+	}
+}
+
+// checkEAS checks [activesync]'s device policy: MS-ASPROV's bounds, and
+// no lock without a password.
+func (c *Config) checkEAS(ch *checker) {
+	if a := c.EAS; a.MinPasswordLength < 0 || a.MinPasswordLength > 16 {
+		ch.fail("activesync.min_password_length", "must be 0 to 16 (MS-ASPROV), got %d", a.MinPasswordLength)
+	} else if a.MinPasswordLength > 0 && !a.RequirePassword {
+		ch.fail("activesync.min_password_length", "is %d, but require_password is false: set require_password = true or min_password_length = 0", a.MinPasswordLength)
+	}
+	if a := c.EAS; a.MaxInactivity.Duration < 0 || a.MaxInactivity.Duration > 9999*time.Second {
+		ch.fail("activesync.max_inactivity", "must be 0s to 9999s (MS-ASPROV), got %s", a.MaxInactivity.Duration)
+	} else if a.MaxInactivity.Duration > 0 && !a.RequirePassword {
+		ch.fail("activesync.max_inactivity", "locks the device, which needs require_password = true")
 	}
 }
 

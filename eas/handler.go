@@ -3,7 +3,9 @@ package eas
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +41,8 @@ type Handler struct {
 	Logger *slog.Logger
 	// Now is the clock (time.Now unless a test sets it).
 	Now func() time.Time
+	// Security is the security policy devices are given ([activesync]).
+	Security Security
 	// Cache keeps the devices' committed sync states (item maps) between
 	// their requests ([sync] state_cache_items); nil: none.
 	Cache *pim.ReplicaCache
@@ -237,6 +241,8 @@ type call struct {
 type deviceState struct {
 	PolicyKey  uint32 `json:"policy_key,omitempty"`
 	PendingKey uint32 `json:"pending_key,omitempty"`
+	// Policy: the digest of the policy it acknowledged (policyDigest).
+	Policy string `json:"policy,omitempty"`
 	// FolderKey is the FolderSync SyncKey the device holds (0: none).
 	FolderKey int           `json:"folder_key,omitempty"`
 	Folders   []folderState `json:"folders,omitempty"`
@@ -285,13 +291,17 @@ func (c *call) save() error {
 }
 
 func (c *call) provisioned() bool {
-	return c.dev.PolicyKey != 0 && c.req.HasPolicyKey && c.req.PolicyKey == c.dev.PolicyKey
+	return c.dev.PolicyKey != 0 && c.req.HasPolicyKey && c.req.PolicyKey == c.dev.PolicyKey && c.dev.Policy == policyDigest(c.h.Security)
 }
 
 // notProvisioned tells the device to provision first: HTTP 449 before
 // 14.0, a command status 142 from 14.0 on (MS-ASPROV 3.2.5.1).
 func (c *call) notProvisioned() {
-	root := el(c.req.Cmd, c.req.Cmd, status("", 142))
+	code := 142 // not provisioned
+	if c.dev.PolicyKey != 0 && c.req.HasPolicyKey && c.req.PolicyKey == c.dev.PolicyKey {
+		code = 143 // provisioned under a policy that has changed since
+	}
+	root := el(c.req.Cmd, c.req.Cmd, status("", code))
 	page := map[string]string{"Sync": "AirSync", "FolderSync": "FolderHierarchy", "GetItemEstimate": "GetItemEstimate",
 		"Ping": "Ping", "ItemOperations": "ItemOperations", "Settings": "Settings"}[c.req.Cmd]
 	if page == "" {
@@ -336,24 +346,64 @@ func newKey() uint32 {
 	}
 }
 
-// provisionDoc is the policy: nothing demanded of the device (no
-// password, no encryption, no wipe), everything allowed.
-func provisionDoc() *wbxml.Node {
+// Security is what the device's security policy demands (MS-ASPROV's
+// EASProvisionDoc); the zero value demands nothing. The server never
+// sends a wipe, nor MaxDevicePasswordFailedAttempts (which makes a
+// device wipe itself).
+type Security struct {
+	RequirePassword   bool
+	MinPasswordLength int  // 0: any
+	Alphanumeric      bool // letters and digits
+	MaxInactivity     time.Duration
+	RequireEncryption bool
+}
+
+func (s Security) demands() bool { return s != Security{} }
+
+// provisionDoc is the policy: what sec demands, everything allowed.
+func provisionDoc(sec Security) *wbxml.Node {
+	b := func(v bool) string {
+		if v {
+			return "1"
+		}
+		return "0"
+	}
 	kv := [][2]string{
-		{"DevicePasswordEnabled", "0"}, {"AlphanumericDevicePasswordRequired", "0"}, {"PasswordRecoveryEnabled", "0"},
-		{"RequireStorageCardEncryption", "0"}, {"AttachmentsEnabled", "1"}, {"AllowSimpleDevicePassword", "1"},
-		{"AllowStorageCard", "1"}, {"AllowCamera", "1"}, {"RequireDeviceEncryption", "0"},
+		{"DevicePasswordEnabled", b(sec.RequirePassword)}, {"AlphanumericDevicePasswordRequired", b(sec.RequirePassword && sec.Alphanumeric)},
+		{"PasswordRecoveryEnabled", "0"}, {"RequireStorageCardEncryption", b(sec.RequireEncryption)}, {"AttachmentsEnabled", "1"},
+	}
+	if sec.RequirePassword && sec.MinPasswordLength > 0 {
+		kv = append(kv, [2]string{"MinDevicePasswordLength", strconv.Itoa(sec.MinPasswordLength)})
+	}
+	if sec.RequirePassword && sec.MaxInactivity > 0 {
+		kv = append(kv, [2]string{"MaxInactivityTimeDeviceLock", strconv.Itoa(int(sec.MaxInactivity / time.Second))})
+	}
+	kv = append(kv, [][2]string{
+		{"AllowSimpleDevicePassword", b(!sec.Alphanumeric)},
+		{"AllowStorageCard", "1"}, {"AllowCamera", "1"}, {"RequireDeviceEncryption", b(sec.RequireEncryption)},
 		{"AllowUnsignedApplications", "1"}, {"AllowUnsignedInstallationPackages", "1"}, {"AllowWiFi", "1"},
 		{"AllowTextMessaging", "1"}, {"AllowPOPIMAPEmail", "1"}, {"AllowBluetooth", "2"}, {"AllowIrDA", "1"},
 		{"RequireManualSyncWhenRoaming", "0"}, {"AllowDesktopSync", "1"}, {"AllowHTMLEmail", "1"},
 		{"AllowSMIMESoftCerts", "1"}, {"AllowBrowser", "1"}, {"AllowConsumerEmail", "1"},
 		{"AllowRemoteDesktop", "1"}, {"AllowInternetSharing", "1"},
-	}
+	}...)
 	doc := el("", "EASProvisionDoc")
 	for _, p := range kv {
 		doc.Children = append(doc.Children, tx("", p[0], p[1]))
 	}
 	return doc
+}
+
+// policyDigest names a policy: a device provisioned under another one is
+// asked to provision again (143). The policy that demands nothing is "",
+// as devices provisioned before policies could be set have it.
+func policyDigest(sec Security) string {
+	if !sec.demands() {
+		return ""
+	}
+	data, _ := wbxml.EncodeEAS(el("Provision", "Provision", provisionDoc(sec)))
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
 }
 
 // provision is MS-ASPROV's two phases: the policy with a temporary key,
@@ -387,7 +437,13 @@ func (c *call) provision() (*wbxml.Node, error) {
 			root.Children = append(root.Children, status("", 1), el("", "Policies", el("", "Policy", tx("", "PolicyType", typ), status("", 5))))
 			return root, nil
 		}
-		c.dev.PolicyKey, c.dev.PendingKey = newKey(), 0
+		if text(policy, "Status") == "2" && c.h.Security.demands() {
+			// The device cannot apply all of it, and it demands something.
+			c.h.log().Warn("ActiveSync device refused: it cannot apply the security policy", "user", c.user, "device", c.req.DeviceID)
+			root.Children = append(root.Children, status("", 139))
+			return root, nil
+		}
+		c.dev.PolicyKey, c.dev.PendingKey, c.dev.Policy = newKey(), 0, policyDigest(c.h.Security)
 		if err := c.save(); err != nil {
 			return nil, err
 		}
@@ -402,7 +458,7 @@ func (c *call) provision() (*wbxml.Node, error) {
 	}
 	root.Children = append(root.Children, status("", 1), el("", "Policies", el("", "Policy",
 		tx("", "PolicyType", typ), status("", 1), tx("", "PolicyKey", strconv.FormatUint(uint64(c.dev.PendingKey), 10)),
-		el("", "Data", provisionDoc()))))
+		el("", "Data", provisionDoc(c.h.Security)))))
 	return root, nil
 }
 

@@ -150,3 +150,48 @@ func TestProvisionAndFolderSync(t *testing.T) {
 		t.Errorf("slot %+v", s)
 	}
 }
+
+// An admin's security policy: the device is told to lock itself, may
+// not refuse that, and provisions again when the policy changes.
+func TestProvisionSecurityPolicy(t *testing.T) {
+	p := newPhone(t)
+	p.h.Security = Security{RequirePassword: true, MinPasswordLength: 6, MaxInactivity: 5 * time.Minute}
+	ask := el("Provision", "Provision", el("", "Policies", el("", "Policy", tx("", "PolicyType", "MS-EAS-Provisioning-WBXML"))))
+	ack := func(key, st string) *wbxml.Node {
+		return el("Provision", "Provision", el("", "Policies", el("", "Policy",
+			tx("", "PolicyType", "MS-EAS-Provisioning-WBXML"), tx("", "PolicyKey", key), tx("", "Status", st))))
+	}
+	policyOf := func(ans *wbxml.Node) *wbxml.Node { return child(child(ans, "Policies"), "Policy") }
+	_, ans := p.post("Provision", "secret", ask)
+	doc := child(child(policyOf(ans), "Data"), "EASProvisionDoc")
+	for name, want := range map[string]string{"DevicePasswordEnabled": "1", "MinDevicePasswordLength": "6", "MaxInactivityTimeDeviceLock": "300",
+		"RequireDeviceEncryption": "0", "MaxDevicePasswordFailedAttempts": ""} {
+		if got := text(doc, name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	// A device that cannot apply it is refused.
+	if _, ans = p.post("Provision", "secret", ack(text(policyOf(ans), "PolicyKey"), "2")); text(ans, "Status") != "139" {
+		t.Errorf("a device that cannot comply: %s", wbxml.Format(ans))
+	}
+	_, ans = p.post("Provision", "secret", ask)
+	_, ans = p.post("Provision", "secret", ack(text(policyOf(ans), "PolicyKey"), "1"))
+	p.key = text(policyOf(ans), "PolicyKey")
+	if _, ans = p.post("FolderSync", "secret", el("FolderHierarchy", "FolderSync", tx("", "SyncKey", "0"))); text(ans, "Status") != "1" {
+		t.Fatalf("FolderSync: %s", wbxml.Format(ans))
+	}
+	// The admin changes the policy: the device is to provision again.
+	p.h.Security.RequireEncryption = true
+	if _, ans = p.post("FolderSync", "secret", el("FolderHierarchy", "FolderSync", tx("", "SyncKey", "0"))); text(ans, "Status") != "143" {
+		t.Errorf("after the policy changed: %s", wbxml.Format(ans))
+	}
+	_, ans = p.post("Provision", "secret", ask)
+	if text(child(child(policyOf(ans), "Data"), "EASProvisionDoc"), "RequireDeviceEncryption") != "1" {
+		t.Errorf("the new policy: %s", wbxml.Format(ans))
+	}
+	_, ans = p.post("Provision", "secret", ack(text(policyOf(ans), "PolicyKey"), "1"))
+	p.key = text(policyOf(ans), "PolicyKey")
+	if _, ans = p.post("FolderSync", "secret", el("FolderHierarchy", "FolderSync", tx("", "SyncKey", "0"))); text(ans, "Status") != "1" {
+		t.Errorf("FolderSync after provisioning again: %s", wbxml.Format(ans))
+	}
+}

@@ -112,7 +112,9 @@ func (h *Handler) WebHandler() http.Handler {
 // Authenticator, and its Autodiscover.
 func newEAS(cfg *config.Config, auth pim.Authenticator, h *Handler) (*eas.Handler, *eas.Autodiscover) {
 	e := &eas.Handler{Auth: auth, Devices: func(st pim.Store) *pim.Devices { return AdminDevices(cfg, st) },
-		Policy: Policy(cfg.Sync.Defaults), Logger: h.Logger, Cache: h.Server.StateCache()}
+		Policy: Policy(cfg.Sync.Defaults), Logger: h.Logger, Cache: h.Server.StateCache(),
+		Security: eas.Security{RequirePassword: cfg.EAS.RequirePassword, MinPasswordLength: cfg.EAS.MinPasswordLength,
+			Alphanumeric: cfg.EAS.AlphanumericPassword, MaxInactivity: cfg.EAS.MaxInactivity.Duration, RequireEncryption: cfg.EAS.RequireEncryption}}
 	ad := &eas.Autodiscover{Auth: auth}
 	if u, err := url.Parse(cfg.HTTP.PublicURL); err == nil && cfg.HTTP.PublicURL != "" {
 		ad.URL = u.Scheme + "://" + u.Host + eas.Path
