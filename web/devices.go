@@ -398,6 +398,12 @@ func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request, s *session
 		h.notFound(w, r)
 		return
 	}
+	if r.PathValue("action") == "reset" && sl.ProtocolName() == "ActiveSync" {
+		// An ActiveSync client starting over drops its copy and takes the
+		// mailbox's; it compares nothing.
+		a.Warning = "Its next sync starts over: the device replaces its copy with the items of your mailbox. " +
+			"Changes made on the device since its last sync are lost, so let it sync first. Its settings stay."
+	}
 	h.render(w, r, s, http.StatusOK, "confirm", a.Title+" "+deviceName(sl), struct {
 		Number                 int
 		Name, Action           string
@@ -423,7 +429,11 @@ func (h *Handler) deviceAction(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	h.Logger.Info("web: device "+action, "user", s.user, "device", sl.DeviceID)
 	if action == "reset" {
-		h.redirect(w, r, s, fmt.Sprintf("devices/%d", sl.Number), deviceName(sl)+" was reset: its next sync is a slow sync.")
+		next := "its next sync is a slow sync."
+		if sl.ProtocolName() == "ActiveSync" {
+			next = "its next sync starts over."
+		}
+		h.redirect(w, r, s, fmt.Sprintf("devices/%d", sl.Number), deviceName(sl)+" was reset: "+next)
 		return
 	}
 	h.redirect(w, r, s, "devices", deviceName(sl)+" was removed; its slot is free.")

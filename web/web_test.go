@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -217,6 +218,17 @@ func TestDevicePolicyResetRemove(t *testing.T) {
 	if raw, _ := st.LoadState(ctx, pim.DeviceKey("IMEI:1", "contacts")); raw != nil {
 		t.Error("reset kept the database state")
 	}
+	// An ActiveSync device's reset is told as what it is: it starts over.
+	eas, err := devs.Claim(ctx, "TBEAS1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eas.Protocol = "ActiveSync"
+	devs.Save(ctx, eas)
+	if _, _, page = s.do("GET", fmt.Sprintf("/devices/%d/reset", eas.Number), nil); !strings.Contains(page, "replaces its copy") || strings.Contains(page, "compare every item") {
+		t.Errorf("an ActiveSync device's reset confirmation:\n%s", page)
+	}
+	devs.Remove(ctx, "TBEAS1")
 	if code, _, _ := s.do("POST", "/devices/1/remove", url.Values{}); code != http.StatusForbidden {
 		t.Errorf("remove without token: %d", code)
 	}
