@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"syncml-imap/internal/vobject"
+	"syncml-imap/internal/wbxml"
 )
 
 const richCard = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c1\r\nFN:Ann Example\r\nN:Example;Ann;B.;Dr.;\r\n" +
@@ -33,8 +34,8 @@ func TestContactFields(t *testing.T) {
 		"FileAs": "Ann Example", "LastName": "Example", "FirstName": "Ann", "MiddleName": "B.", "Title": "Dr.",
 		"CompanyName": "Example Inc.", "Department": "Research", "JobTitle": "Chemist",
 		"BusinessPhoneNumber": "+49 30 1", "Business2PhoneNumber": "+49 30 2", "MobilePhoneNumber": "+49 170 1",
-		"Email1Address": "ann@example.org", "Email2Address": "ann@home.example", "HomeStreet": "Main St 1",
-		"HomeCity": "Berlin", "HomePostalCode": "10115", "HomeCountry": "Germany", "Birthday": "1976-01-12T00:00:00.000Z",
+		"Email1Address": "ann@example.org", "Email2Address": "ann@home.example", "HomeAddressStreet": "Main St 1",
+		"HomeAddressCity": "Berlin", "HomeAddressPostalCode": "10115", "HomeAddressCountry": "Germany", "Birthday": "1976-01-12T00:00:00.000Z",
 		"Body": "Line one\nline two", "Categories": "Family,Work",
 	} {
 		if got := fieldValue(fs, name); got != want {
@@ -106,7 +107,7 @@ func TestApplyContactNew(t *testing.T) {
 }
 
 func FuzzApplyContact(f *testing.F) {
-	f.Add([]byte(richCard), "MobilePhoneNumber", "+1", "HomeCity")
+	f.Add([]byte(richCard), "MobilePhoneNumber", "+1", "HomeAddressCity")
 	f.Add([]byte("BEGIN:VCARD\r\nN:;;\r\nEND:VCARD\r\n"), "FirstName", "x;y\\", "")
 	f.Fuzz(func(t *testing.T, stored []byte, name, value, ghost string) {
 		out := ApplyContact(stored, []Field{{Page: "Contacts", Name: name, Value: value}}, []string{ghost})
@@ -116,4 +117,32 @@ func FuzzApplyContact(f *testing.F) {
 		}
 		ContactFields(out)
 	})
+}
+
+// TestContactFieldNames: every field a card gives is an element of the
+// Contacts or Contacts2 code page (MS-ASCNTC's names: HomeAddressCity, not
+// HomeCity), so that a Sync can encode it, and a client that sends the
+// addresses back under those names changes nothing.
+func TestContactFieldNames(t *testing.T) {
+	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nN:A;B;C;D;E\r\nORG:O;P\r\nTITLE:T\r\nNICKNAME:N\r\nURL:http://x.example\r\n" +
+		"BDAY:1970-01-01\r\nX-ANNIVERSARY:1990-01-01\r\nX-EVOLUTION-SPOUSE:S\r\nX-EVOLUTION-ASSISTANT:As\r\nX-EVOLUTION-MANAGER:M\r\n" +
+		"X-MS-OFFICELOCATION:R1\r\nEMAIL:a@x\r\nEMAIL:b@x\r\nEMAIL:c@x\r\n" +
+		"ADR;TYPE=WORK:;;W St;W City;W State;1;W Land\r\nADR;TYPE=HOME:;;H St;H City;H State;2;H Land\r\nADR:;;O St;O City;O State;3;O Land\r\n" +
+		"TEL;TYPE=WORK,VOICE:1\r\nTEL;TYPE=WORK,VOICE:2\r\nTEL;TYPE=HOME,VOICE:3\r\nTEL;TYPE=HOME,VOICE:4\r\nTEL;TYPE=CELL:5\r\n" +
+		"TEL;TYPE=WORK,FAX:6\r\nTEL;TYPE=HOME,FAX:7\r\nTEL;TYPE=PAGER:8\r\nTEL;TYPE=CAR:9\r\nTEL;TYPE=X-RADIO:10\r\n" +
+		"TEL;TYPE=X-ASSISTANT:11\r\nTEL;TYPE=WORK,PREF:12\r\nTEL;TYPE=MSG:13\r\nPHOTO;ENCODING=b;TYPE=JPEG:AAAA\r\n" +
+		"CATEGORIES:K\r\nNOTE:n\r\nEND:VCARD\r\n"
+	fs := ContactFields([]byte(card))
+	if len(fs) != len(contactPlaces)+2 {
+		t.Errorf("%d fields of %d places (and Categories, Body)", len(fs), len(contactPlaces))
+	}
+	if _, err := wbxml.EncodeEAS(el("AirSync", "ApplicationData", fieldNodes(fs)...)); err != nil {
+		t.Errorf("the fields do not encode: %v", err)
+	}
+	if got := ApplyContact([]byte(card), fs, nil); string(got) != card {
+		t.Errorf("sent back, the card changed:\n%s", got)
+	}
+	if v := fieldValue(fs, "OtherAddressCity"); v != "O City" {
+		t.Errorf("OtherAddressCity %q", v)
+	}
 }
