@@ -22,8 +22,9 @@ import (
 // Change), unless the client ghosts it (Supported).
 
 // Field is one ActiveSync field of an item: its code page, its name and
-// its text (List for the lists of strings: Categories, Children; Sub for
-// a container's fields: Recurrence, an Attendee, an Exception).
+// its text (List for the lists of strings: Categories, Children (see
+// children.go); Sub for a container's fields: Recurrence, an Attendee, an
+// Exception).
 type Field struct {
 	Page, Name, Value string
 	List              []string
@@ -228,6 +229,7 @@ func ContactFields(data []byte) []Field {
 		}
 	}
 	out = append(out, categoriesField("Contacts", c.obj.Prop("CATEGORIES"))...)
+	out = append(out, childrenField(c)...)
 	if note := c.obj.Prop("NOTE"); note != nil && note.Value != "" {
 		out = append(out, Field{Page: "AirSyncBase", Name: fieldBody, Value: vobject.UnescapeText(note.Value)})
 	}
@@ -416,6 +418,9 @@ func ApplyContact(stored []byte, fields []Field, ghosted []string) []byte {
 	}
 	body, sent := got[fieldBody]
 	setWhole(fieldBody, "NOTE", vobject.EscapeText(strings.ReplaceAll(body.Value, "\r\n", "\n")), sent)
+	if ch, sent := got[fieldChildren]; sent {
+		added = append(added, applyChildren(c, nonEmpty(ch.List), lines, dropped)...)
+	}
 
 	var b strings.Builder
 	b.WriteString("BEGIN:VCARD\r\nVERSION:3.0\r\n")

@@ -1,12 +1,15 @@
 package eas
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
 
+	"syncml-imap/internal/vformat"
 	"syncml-imap/internal/vobject"
 	"syncml-imap/internal/wbxml"
+	"syncml-imap/pim"
 )
 
 const richCard = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c1\r\nFN:Ann Example\r\nN:Example;Ann;B.;Dr.;\r\n" +
@@ -109,6 +112,7 @@ func TestApplyContactNew(t *testing.T) {
 func FuzzApplyContact(f *testing.F) {
 	f.Add([]byte(richCard), "MobilePhoneNumber", "+1", "HomeAddressCity")
 	f.Add([]byte("BEGIN:VCARD\r\nN:;;\r\nEND:VCARD\r\n"), "FirstName", "x;y\\", "")
+	f.Add([]byte(appleChildrenCard), "Children", "", "")
 	f.Fuzz(func(t *testing.T, stored []byte, name, value, ghost string) {
 		out := ApplyContact(stored, []Field{{Page: "Contacts", Name: name, Value: value}}, []string{ghost})
 		objs := vobject.Parse(out)
@@ -144,5 +148,162 @@ func TestContactFieldNames(t *testing.T) {
 	}
 	if v := fieldValue(fs, "OtherAddressCity"); v != "O City" {
 		t.Errorf("OtherAddressCity %q", v)
+	}
+}
+
+// Cards with children as the programs that write them do (fixtures made
+// after what /work/shared/testdata's CardDAV and SIF items show).
+const (
+	// The SyncML front's SIF (Outlook's Children text).
+	sifChildrenCard = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nN:;Ann;;;\r\nX-FUNAMBOL-CHILDREN:Lena\\, Tim\r\nEND:VCARD\r\n"
+	// Apple's Contacts: related names with labels; the spouse is no child.
+	appleChildrenCard = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nN:;Ann;;;\r\n" +
+		"item1.X-ABRELATEDNAMES:Lena\r\nitem1.X-ABLabel:_$!<Child>!$_\r\n" +
+		"item2.X-ABRELATEDNAMES:Bob\r\nitem2.X-ABLabel:_$!<Spouse>!$_\r\n" +
+		"item3.X-ABRELATEDNAMES;type=pref:Tim\r\nitem3.X-ABLabel:_$!<Child>!$_\r\n" +
+		"item4.URL:http://ann.example\r\nitem4.X-ABLabel:_$!<HomePage>!$_\r\nEND:VCARD\r\n"
+	// Google's CardDAV labels, and a vCard 4.0 RELATED as the DAV front
+	// keeps it (the URI one names no child).
+	otherChildrenCard = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nN:;Ann;;;\r\n" +
+		"item17.X-ABRELATEDNAMES:Ida\r\nitem17.X-ABLabel:Child\r\nX-RELATED;TYPE=child;VALUE=text:Max\r\n" +
+		"X-RELATED;TYPE=child:urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6\r\nEND:VCARD\r\n"
+)
+
+func TestContactChildrenRead(t *testing.T) {
+	for _, c := range []struct{ card, want string }{
+		{sifChildrenCard, "Lena,Tim"},
+		{appleChildrenCard, "Lena,Tim"},
+		{otherChildrenCard, "Ida,Max"},
+		{richCard, ""},
+	} {
+		fs := ContactFields([]byte(c.card))
+		if got := fieldValue(fs, "Children"); got != c.want {
+			t.Errorf("Children %q, want %q, of\n%s", got, c.want, c.card)
+		}
+		// Sent back as they came, nothing changes.
+		if out := ApplyContact([]byte(c.card), fs, nil); string(out) != c.card {
+			t.Errorf("round trip changed the card:\n%s\nwant\n%s", out, c.card)
+		}
+		if c.want == "" {
+			continue
+		}
+		data, err := wbxml.EncodeEAS(el("AirSync", "ApplicationData", fieldNodes(fs)...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := wbxml.DecodeEAS(data)
+		if ch := children(child(n, "Children"), "Child"); len(ch) != 2 || ch[0].Text+","+ch[1].Text != c.want {
+			t.Errorf("on the wire: %s", wbxml.Format(n))
+		}
+	}
+}
+
+func TestContactChildrenApply(t *testing.T) {
+	with := func(names ...string) Field { return Field{Page: "Contacts", Name: "Children", List: names} }
+	edit := func(card string, ch Field) string {
+		var fs []Field
+		for _, f := range ContactFields([]byte(card)) {
+			if f.Name != "Children" {
+				fs = append(fs, f)
+			}
+		}
+		if ch.Name != "" {
+			fs = append(fs, ch)
+		}
+		return string(ApplyContact([]byte(card), fs, nil))
+	}
+	// Apple's card: Tim goes with his label, Lena stays as written, Ida
+	// comes as a new pair; the spouse and the home page stay.
+	got := edit(appleChildrenCard, with("Lena", "Ida"))
+	want := strings.Replace(appleChildrenCard, "item3.X-ABRELATEDNAMES;type=pref:Tim\r\nitem3.X-ABLabel:_$!<Child>!$_\r\n", "", 1)
+	want = strings.Replace(want, "END:VCARD", "item5.X-ABRELATEDNAMES:Ida\r\nitem5.X-ABLabel:_$!<Child>!$_\r\nEND:VCARD", 1)
+	if got != want {
+		t.Errorf("Apple's card edited:\n%s\nwant\n%s", got, want)
+	}
+	// The SIF line: rewritten in place, gone when the list is empty.
+	if got = edit(sifChildrenCard, with("Lena", "Tim", "Ida")); !strings.Contains(got, "\r\nX-FUNAMBOL-CHILDREN:Lena\\, Tim\\, Ida\r\n") {
+		t.Errorf("a child added to the SIF line:\n%s", got)
+	}
+	if got = edit(sifChildrenCard, with()); strings.Contains(got, "CHILDREN") {
+		t.Errorf("an empty Children kept the line:\n%s", got)
+	}
+	// A change without Children keeps them (issue 10: nothing stored is
+	// lost when a client edits).
+	for _, card := range []string{sifChildrenCard, appleChildrenCard, otherChildrenCard} {
+		if got = edit(card, Field{}); got != card {
+			t.Errorf("a change without Children:\n%s\nwant\n%s", got, card)
+		}
+	}
+	// Google's and 4.0's: Max goes, the URI stays, the new one joins the
+	// Apple pairs.
+	got = edit(otherChildrenCard, with("Ida", "Eva"))
+	if strings.Contains(got, "Max") || !strings.Contains(got, "urn:uuid:") || !strings.Contains(got, "item17.X-ABLabel:Child\r\n") ||
+		!strings.Contains(got, "item18.X-ABRELATEDNAMES:Eva\r\nitem18.X-ABLabel:_$!<Child>!$_\r\n") {
+		t.Errorf("Google's card edited:\n%s", got)
+	}
+	// A new contact's children go where the SyncML front's SIF reads
+	// Outlook's Children.
+	out := ApplyContact(nil, []Field{{Page: "Contacts", Name: "FirstName", Value: "Ann"}, with("Lena", "Tim")}, nil)
+	if !strings.Contains(string(out), "\r\nX-FUNAMBOL-CHILDREN:Lena\\, Tim\r\n") {
+		t.Fatalf("new card:\n%s", out)
+	}
+	sif, err := vformat.VCardToSIFC(out)
+	if err != nil || !strings.Contains(string(sif), "<Children>Lena, Tim</Children>") {
+		t.Errorf("the SIF front reads %s (%v)", sif, err)
+	}
+	back, err := vformat.SIFCToVCard(sif)
+	if err != nil || fieldValue(ContactFields(back), "Children") != "Lena,Tim" {
+		t.Errorf("from SIF back: %s (%v)", back, err)
+	}
+}
+
+// TestSyncContactChildren: through a Sync, the device gets the children of
+// Apple's card, its change without Children keeps them, its change with
+// one child less removes that one.
+func TestSyncContactChildren(t *testing.T) {
+	p := provisioned(t)
+	st := p.accts.Store("alice")
+	ctx := context.Background()
+	if err := st.Put(ctx, pim.Contacts, &pim.Item{Data: []byte(appleChildrenCard)}); err != nil {
+		t.Fatal(err)
+	}
+	c := p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "contacts")))
+	c = p.sync(t, el("", "Collection", tx("", "SyncKey", text(c, "SyncKey")), tx("", "CollectionId", "contacts")))
+	adds := children(child(c, "Commands"), "Add")
+	if len(adds) != 1 {
+		t.Fatalf("first sync: %s", wbxml.Format(c))
+	}
+	sid := text(adds[0], "ServerId")
+	kids := children(child(child(adds[0], "ApplicationData"), "Children"), "Child")
+	if len(kids) != 2 || kids[0].Text != "Lena" || kids[1].Text != "Tim" {
+		t.Fatalf("the device's children: %s", wbxml.Format(adds[0]))
+	}
+	stored := func() string {
+		t.Helper()
+		got, err := st.Get(ctx, pim.Contacts, sid)
+		if err != nil || len(got) != 1 || got[0] == nil {
+			t.Fatalf("get %s: %v", sid, err)
+		}
+		return string(got[0].Data)
+	}
+	change := func(key string, kids ...*wbxml.Node) string {
+		fields := []*wbxml.Node{tx("Contacts", "FirstName", "Anna"), tx("Contacts", "FileAs", "Ann")}
+		fields = append(fields, kids...)
+		c := p.sync(t, el("", "Collection", tx("", "SyncKey", key), tx("", "CollectionId", "contacts"),
+			el("", "Commands", el("", "Change", tx("", "ServerId", sid), el("", "ApplicationData", fields...)))))
+		if text(c, "Status") != "1" {
+			t.Fatalf("change: %s", wbxml.Format(c))
+		}
+		return text(c, "SyncKey")
+	}
+	key := change(text(c, "SyncKey"))
+	if got := stored(); !strings.Contains(got, "N:;Anna;;;") || !strings.Contains(got, "item1.X-ABRELATEDNAMES:Lena\r\n") ||
+		!strings.Contains(got, "item3.X-ABRELATEDNAMES;type=pref:Tim\r\n") {
+		t.Fatalf("a change without Children:\n%s", got)
+	}
+	change(key, el("Contacts", "Children", tx("", "Child", "Lena")))
+	if got := stored(); !strings.Contains(got, "item1.X-ABRELATEDNAMES:Lena\r\n") || strings.Contains(got, "Tim") ||
+		!strings.Contains(got, "item2.X-ABRELATEDNAMES:Bob\r\n") {
+		t.Errorf("a change with one child:\n%s", got)
 	}
 }
