@@ -1,6 +1,7 @@
 package eas
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -118,23 +119,42 @@ func (c *call) respond(r *wbxml.Node, policy *pim.Policy) (*wbxml.Node, error) {
 		}
 		when = t
 	}
-	view := c.view(pim.Calendar, policy)
-	got, err := view.Get(c.ctx, sid)
-	if err != nil {
-		return nil, err
-	}
-	if len(got) == 0 || got[0] == nil {
-		return result(meetingInvalid, ""), nil
-	}
-	data, code := answerMeeting(got[0].Data, c.user, ps, when)
-	if code != meetingOK {
-		return result(code, ""), nil
-	}
-	if data != nil {
-		if err := view.Put(c.ctx, &pim.Item{ID: sid, Data: data}); err != nil {
+	// Read, answer, write; where the store keeps versions, the write
+	// holds only if nobody changed the event since the read, else the
+	// answer is made again on what is there now.
+	vs, versioned := c.st.(pim.Versioner)
+	for try := 0; ; try++ {
+		got, err := c.st.Get(c.ctx, pim.Calendar, sid)
+		if err != nil {
+			return nil, err
+		}
+		if len(got) == 0 || got[0] == nil {
+			return result(meetingInvalid, ""), nil
+		}
+		data, code := answerMeeting(got[0].Data, c.user, ps, when)
+		if code != meetingOK {
+			return result(code, ""), nil
+		}
+		if data == nil {
+			break
+		}
+		it := &pim.Item{ID: sid, Data: data}
+		if versioned && got[0].Version != "" {
+			err = vs.PutVersion(c.ctx, pim.Calendar, it, got[0].Version)
+		} else {
+			err = c.st.Put(c.ctx, pim.Calendar, it)
+		}
+		if errors.Is(err, pim.ErrVersionMismatch) && try < 3 {
+			continue
+		}
+		if errors.Is(err, pim.ErrUnavailable) {
+			return nil, err
+		}
+		if err != nil {
 			c.h.log().Warn("ActiveSync: keep a meeting response", "device", c.req.DeviceID, "err", err)
 			return result(meetingServerError, ""), nil
 		}
+		break
 	}
 	c.h.log().Info("ActiveSync meeting response", "user", c.user, "device", c.req.DeviceID, "partstat", ps)
 	if ps == "DECLINED" {

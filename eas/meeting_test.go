@@ -7,6 +7,7 @@ import (
 
 	"syncml-imap/internal/wbxml"
 	"syncml-imap/pim"
+	"syncml-imap/pim/memstore"
 )
 
 // invitation is a meeting alice (the login) is invited to; the other
@@ -266,5 +267,37 @@ func TestPartStatLine(t *testing.T) {
 		if got := partStatLine(c[0], "ACCEPTED"); got != c[1] {
 			t.Errorf("partStatLine(%s) = %s, want %s", c[0], got, c[1])
 		}
+	}
+}
+
+// TestMeetingResponseVersionMoved: a write the store refuses because the
+// event's version moved on (another writer came between the read and the
+// write) is made again on a fresh read, not given up nor forced.
+func TestMeetingResponseVersionMoved(t *testing.T) {
+	p := newPhone(t)
+	moved := false
+	p.accts.Options = &memstore.Options{Fault: func(op memstore.Op, name string) error {
+		if op == memstore.OpPutVersion && !moved {
+			// Another writer came first: its version is there now.
+			moved = true
+			return pim.ErrVersionMismatch
+		}
+		return nil
+	}}
+	st := p.accts.Store("alice")
+	_, ans := p.post("Provision", "secret", el("Provision", "Provision", el("", "Policies", el("", "Policy", tx("", "PolicyType", "MS-EAS-Provisioning-WBXML")))))
+	temp := text(child(child(ans, "Policies"), "Policy"), "PolicyKey")
+	_, ans = p.post("Provision", "secret", el("Provision", "Provision", el("", "Policies", el("", "Policy",
+		tx("", "PolicyType", "MS-EAS-Provisioning-WBXML"), tx("", "PolicyKey", temp), tx("", "Status", "1")))))
+	p.key = text(child(child(ans, "Policies"), "Policy"), "PolicyKey")
+	p.post("FolderSync", "secret", el("FolderHierarchy", "FolderSync", tx("", "SyncKey", "0")))
+
+	st.Put(context.Background(), pim.Calendar, &pim.Item{Data: []byte(invitation)})
+	sid := calendarItems(t, st)[0].ID
+	if res := p.meeting(t, meetingRequest("1", "calendar", sid)); text(res, "Status") != "1" {
+		t.Fatalf("accept: %s", wbxml.Format(res))
+	}
+	if !moved || !strings.Contains(string(calendarItems(t, st)[0].Data), "PARTSTAT=ACCEPTED;RSVP=TRUE") {
+		t.Errorf("after a refused write (%v):\n%s", moved, calendarItems(t, st)[0].Data)
 	}
 }
