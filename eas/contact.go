@@ -22,8 +22,9 @@ import (
 // Change), unless the client ghosts it (Supported).
 
 // Field is one ActiveSync field of an item: its code page, its name and
-// its text (List for the lists of strings: Categories, Children; Sub for
-// a container's fields: Recurrence, an Attendee, an Exception).
+// its text (List for the lists of strings: Categories, Children (see
+// children.go); Sub for a container's fields: Recurrence, an Attendee, an
+// Exception).
 type Field struct {
 	Page, Name, Value string
 	List              []string
@@ -47,11 +48,11 @@ var contactPlaces = []place{
 	{"Contacts", "AssistantPhoneNumber", "TEL", "assistant", 0, -1},
 	{"Contacts", "Birthday", "BDAY", "", 0, -1},
 	{"Contacts", "Business2PhoneNumber", "TEL", "work", 1, -1},
-	{"Contacts", "BusinessCity", "ADR", "work", 0, 3},
-	{"Contacts", "BusinessCountry", "ADR", "work", 0, 6},
-	{"Contacts", "BusinessPostalCode", "ADR", "work", 0, 5},
-	{"Contacts", "BusinessState", "ADR", "work", 0, 4},
-	{"Contacts", "BusinessStreet", "ADR", "work", 0, 2},
+	{"Contacts", "BusinessAddressCity", "ADR", "work", 0, 3},
+	{"Contacts", "BusinessAddressCountry", "ADR", "work", 0, 6},
+	{"Contacts", "BusinessAddressPostalCode", "ADR", "work", 0, 5},
+	{"Contacts", "BusinessAddressState", "ADR", "work", 0, 4},
+	{"Contacts", "BusinessAddressStreet", "ADR", "work", 0, 2},
 	{"Contacts", "BusinessFaxNumber", "TEL", "workfax", 0, -1},
 	{"Contacts", "BusinessPhoneNumber", "TEL", "work", 0, -1},
 	{"Contacts", "CarPhoneNumber", "TEL", "car", 0, -1},
@@ -63,11 +64,11 @@ var contactPlaces = []place{
 	{"Contacts", "FileAs", "FN", "", 0, -1},
 	{"Contacts", "FirstName", "N", "", 0, 1},
 	{"Contacts", "Home2PhoneNumber", "TEL", "home", 1, -1},
-	{"Contacts", "HomeCity", "ADR", "home", 0, 3},
-	{"Contacts", "HomeCountry", "ADR", "home", 0, 6},
-	{"Contacts", "HomePostalCode", "ADR", "home", 0, 5},
-	{"Contacts", "HomeState", "ADR", "home", 0, 4},
-	{"Contacts", "HomeStreet", "ADR", "home", 0, 2},
+	{"Contacts", "HomeAddressCity", "ADR", "home", 0, 3},
+	{"Contacts", "HomeAddressCountry", "ADR", "home", 0, 6},
+	{"Contacts", "HomeAddressPostalCode", "ADR", "home", 0, 5},
+	{"Contacts", "HomeAddressState", "ADR", "home", 0, 4},
+	{"Contacts", "HomeAddressStreet", "ADR", "home", 0, 2},
 	{"Contacts", "HomeFaxNumber", "TEL", "homefax", 0, -1},
 	{"Contacts", "HomePhoneNumber", "TEL", "home", 0, -1},
 	{"Contacts", "JobTitle", "TITLE", "", 0, -1},
@@ -75,11 +76,11 @@ var contactPlaces = []place{
 	{"Contacts", "MiddleName", "N", "", 0, 2},
 	{"Contacts", "MobilePhoneNumber", "TEL", "cell", 0, -1},
 	{"Contacts", "OfficeLocation", "X-MS-OFFICELOCATION", "", 0, -1},
-	{"Contacts", "OtherCity", "ADR", "other", 0, 3},
-	{"Contacts", "OtherCountry", "ADR", "other", 0, 6},
-	{"Contacts", "OtherPostalCode", "ADR", "other", 0, 5},
-	{"Contacts", "OtherState", "ADR", "other", 0, 4},
-	{"Contacts", "OtherStreet", "ADR", "other", 0, 2},
+	{"Contacts", "OtherAddressCity", "ADR", "other", 0, 3},
+	{"Contacts", "OtherAddressCountry", "ADR", "other", 0, 6},
+	{"Contacts", "OtherAddressPostalCode", "ADR", "other", 0, 5},
+	{"Contacts", "OtherAddressState", "ADR", "other", 0, 4},
+	{"Contacts", "OtherAddressStreet", "ADR", "other", 0, 2},
 	{"Contacts", "PagerNumber", "TEL", "pager", 0, -1},
 	{"Contacts", "RadioPhoneNumber", "TEL", "radio", 0, -1},
 	{"Contacts", "Spouse", "X-EVOLUTION-SPOUSE", "", 0, -1},
@@ -228,6 +229,7 @@ func ContactFields(data []byte) []Field {
 		}
 	}
 	out = append(out, categoriesField("Contacts", c.obj.Prop("CATEGORIES"))...)
+	out = append(out, childrenField(c)...)
 	if note := c.obj.Prop("NOTE"); note != nil && note.Value != "" {
 		out = append(out, Field{Page: "AirSyncBase", Name: fieldBody, Value: vobject.UnescapeText(note.Value)})
 	}
@@ -416,6 +418,9 @@ func ApplyContact(stored []byte, fields []Field, ghosted []string) []byte {
 	}
 	body, sent := got[fieldBody]
 	setWhole(fieldBody, "NOTE", vobject.EscapeText(strings.ReplaceAll(body.Value, "\r\n", "\n")), sent)
+	if ch, sent := got[fieldChildren]; sent || !slices.Contains(ghosted, fieldChildren) {
+		added = append(added, applyChildren(c, nonEmpty(ch.List), lines, dropped)...)
+	}
 
 	var b strings.Builder
 	b.WriteString("BEGIN:VCARD\r\nVERSION:3.0\r\n")

@@ -12,6 +12,7 @@
 // device, status 142 for commands before it; FolderSync of the folders
 // the device's policy gives it; Sync and GetItemEstimate of Contacts,
 // Calendar and Tasks; Settings (device information, the user's address);
+// MeetingResponse for the Calendar folder's events (meeting.go);
 // Autodiscover in its XML and JSON forms; contacts (MS-ASCNTC), tasks
 // (MS-ASTASK) and events (MS-ASCAL: TIME_ZONE_INFORMATION matched to IANA
 // zones, recurrence, deleted occurrences, attendees, reminders) mapped to

@@ -101,11 +101,12 @@ var commands = map[string]func(*call) (*wbxml.Node, error){
 	"GetItemEstimate": (*call).getItemEstimate,
 	"Ping":            (*call).ping,
 	"ItemOperations":  (*call).itemOperations,
+	"MeetingResponse": (*call).meetingResponse,
 }
 
 // Commands lists the commands served (MS-ASProtocolCommands).
 func Commands() []string {
-	return []string{"FolderSync", "GetItemEstimate", "ItemOperations", "Ping", "Provision", "Settings", "Sync"}
+	return []string{"FolderSync", "GetItemEstimate", "ItemOperations", "MeetingResponse", "Ping", "Provision", "Settings", "Sync"}
 }
 
 func (h *Handler) log() *slog.Logger {

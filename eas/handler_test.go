@@ -21,6 +21,8 @@ type phone struct {
 	key   string
 	accts *memstore.Accounts
 	h     *Handler
+	// version is the protocol version sent ("": 14.1).
+	version string
 }
 
 func newPhone(t *testing.T) *phone {
@@ -45,7 +47,11 @@ func (p *phone) post(cmd, password string, body *wbxml.Node) (int, *wbxml.Node) 
 	}
 	req, _ := http.NewRequest("POST", p.srv.URL+"/Microsoft-Server-ActiveSync?Cmd="+cmd+"&User=alice&DeviceId=TB1234&DeviceType=TbSync", bytes.NewReader(data))
 	req.SetBasicAuth("alice", password)
-	req.Header.Set("MS-ASProtocolVersion", "14.1")
+	v := p.version
+	if v == "" {
+		v = "14.1"
+	}
+	req.Header.Set("MS-ASProtocolVersion", v)
 	req.Header.Set("Content-Type", "application/vnd.ms-sync.wbxml")
 	if p.key != "" {
 		req.Header.Set("X-MS-PolicyKey", p.key)

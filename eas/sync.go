@@ -934,7 +934,7 @@ func ghostedOf(kind pim.Kind, holds []string) []string {
 		for _, p := range contactPlaces {
 			all = append(all, p.name)
 		}
-		all = append(all, fieldCategories, fieldBody)
+		all = append(all, fieldCategories, fieldBody, fieldChildren)
 	case pim.Tasks:
 		all = []string{"Subject", fieldBody, "Importance", "UtcStartDate", "StartDate", "UtcDueDate", "DueDate", "Complete", "DateCompleted", "Sensitivity", fieldCategories}
 	default:

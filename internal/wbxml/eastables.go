@@ -155,12 +155,17 @@ var easPages = [...]*easPage{
 		0x35: "AllowRemoteDesktop", 0x36: "AllowInternetSharing", 0x37: "UnapprovedInROMApplicationList", 0x38: "ApplicationName",
 		0x39: "ApprovedApplicationList", 0x3A: "Hash", 0x3B: "AccountOnlyRemoteWipe",
 	}},
+	// 0x06 and 0x16 have no tag. Older tables called them Stores and
+	// SubstringOp, but Microsoft's own MS-ASWBXML codec (the Exchange
+	// Interop test suites), libwbxml ("not supported") and Z-Push leave
+	// both unassigned, and no command of MS-ASCMD uses either name. A
+	// device that sends one gets it decoded as unknown-0x06 or unknown-0x16.
 	{num: 15, name: "Search", tags: [64]string{
-		0x05: "Search", 0x06: "Stores", 0x07: "Store", 0x08: "Name",
+		0x05: "Search", 0x07: "Store", 0x08: "Name",
 		0x09: "Query", 0x0A: "Options", 0x0B: "Range", 0x0C: "Status",
 		0x0D: "Response", 0x0E: "Result", 0x0F: "Properties", 0x10: "Total",
 		0x11: "EqualTo", 0x12: "Value", 0x13: "And", 0x14: "Or",
-		0x15: "FreeText", 0x16: "SubstringOp", 0x17: "DeepTraversal", 0x18: "LongId",
+		0x15: "FreeText", 0x17: "DeepTraversal", 0x18: "LongId",
 		0x19: "RebuildResults", 0x1A: "LessThan", 0x1B: "GreaterThan", 0x1C: "Schema",
 		0x1D: "Supported", 0x1E: "UserName", 0x1F: "Password", 0x20: "ConversationId",
 		0x21: "Picture", 0x22: "MaxSize", 0x23: "MaxPictures",
