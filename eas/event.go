@@ -23,12 +23,41 @@ import (
 // changed occurrences (RECURRENCE-ID components), alarms past the first,
 // the calendar's other time zones, X- lines.
 
-// EventFields are the ActiveSync fields of a stored event.
-func EventFields(data []byte) []Field {
-	_, ev := mainComponent(data, "VEVENT")
+// EventFields are the ActiveSync fields of a stored event, in the form
+// of protocol 14.1 (EventFieldsFor names the version).
+func EventFields(data []byte) []Field { return EventFieldsFor(data, "14.1") }
+
+// EventFieldsFor are the ActiveSync fields of a stored event for a client
+// of protocol version (MS-ASProtocolVersion, "14.1", "16.1"): 16.0 and
+// 16.1 carry the location as airsyncbase:Location and name an exception
+// by airsyncbase:InstanceId (MS-ASCAL 2.2.2.21, 2.2.2.27).
+func EventFieldsFor(data []byte, version string) []Field {
+	cal, ev := mainComponent(data, "VEVENT")
 	if ev == nil {
 		return nil
 	}
+	out := componentFields(ev, version)
+	start, _, _, loc, ok := eventTimes(ev)
+	if rr := ev.PropValue("RRULE"); rr != "" && ok {
+		if rec, ok := recurrenceOf(rr, start.In(locOr(loc))); ok {
+			more := []Field{{Page: "Calendar", Name: "Recurrence", Sub: rec}}
+			if exc := exceptionsOut(cal, ev, out, version); len(exc) > 0 {
+				more = append(more, Field{Page: "Calendar", Name: "Exceptions", Sub: exc})
+			}
+			// Before the body, which goes last.
+			at := len(out)
+			if at > 0 && out[at-1].Name == fieldBody {
+				at--
+			}
+			out = slices.Insert(out, at, more...)
+		}
+	}
+	return out
+}
+
+// componentFields are the fields of one VEVENT, the master or an
+// exception, but its recurrence.
+func componentFields(ev *vobject.Object, version string) []Field {
 	var out []Field
 	add := func(name, v string) {
 		if v != "" {
@@ -56,7 +85,9 @@ func EventFields(data []byte) []Field {
 		add("OrganizerName", o.Params["CN"])
 		add("OrganizerEmail", mailto(o.Value))
 	}
-	add("Location", ev.PropValue("LOCATION"))
+	if l := ev.PropValue("LOCATION"); l != "" {
+		out = append(out, locationField(l, version))
+	}
 	add("Sensitivity", map[string]string{"PUBLIC": "0", "PRIVATE": "2", "CONFIDENTIAL": "3"}[strings.ToUpper(ev.PropValue("CLASS"))])
 	busy := "2"
 	if strings.EqualFold(ev.PropValue("TRANSP"), "TRANSPARENT") {
@@ -95,33 +126,36 @@ func EventFields(data []byte) []Field {
 	if len(atts) > 0 {
 		out = append(out, Field{Page: "Calendar", Name: "Attendees", Sub: atts})
 	}
-	if rr := ev.PropValue("RRULE"); rr != "" && ok {
-		if rec, ok := recurrenceOf(rr, start.In(locOr(loc))); ok {
-			out = append(out, Field{Page: "Calendar", Name: "Recurrence", Sub: rec})
-			var exc []Field
-			for _, p := range ev.Props {
-				if p.Name != "EXDATE" {
-					continue
-				}
-				for _, v := range strings.Split(p.Value, ",") {
-					l := vobject.Line{Name: "EXDATE", Params: p.Params, Value: v}
-					if u, _, _, ok := icalTime(&l); ok {
-						exc = append(exc, Field{Page: "Calendar", Name: "Exception", Sub: []Field{
-							{Page: "Calendar", Name: "Deleted", Value: "1"},
-							{Page: "Calendar", Name: "ExceptionStartTime", Value: u.UTC().Format(compactTime)}}})
-					}
-				}
-			}
-			if len(exc) > 0 {
-				out = append(out, Field{Page: "Calendar", Name: "Exceptions", Sub: exc})
-			}
-		}
-	}
 	if b := ev.Prop("DESCRIPTION"); b != nil && b.Value != "" {
 		out = append(out, Field{Page: "AirSyncBase", Name: fieldBody, Value: vobject.UnescapeText(b.Value)})
 	}
 	return out
 }
+
+// locationField is a location as the version carries it: from 16.0 on
+// airsyncbase:Location with its DisplayName (MS-ASAIRS 2.2.2.28), before
+// it calendar:Location.
+func locationField(v, version string) Field {
+	if isV16(version) {
+		return Field{Page: "AirSyncBase", Name: "Location", Sub: []Field{{Page: "AirSyncBase", Name: "DisplayName", Value: v}}}
+	}
+	return Field{Page: "Calendar", Name: "Location", Value: v}
+}
+
+// locationOf reads a client's location in either form.
+func locationOf(f Field) string {
+	if f.Sub != nil {
+		for _, s := range f.Sub {
+			if s.Name == "DisplayName" {
+				return s.Value
+			}
+		}
+		return ""
+	}
+	return f.Value
+}
+
+func isV16(version string) bool { return strings.HasPrefix(strings.TrimSpace(version), "16.") }
 
 func locOr(loc *time.Location) *time.Location {
 	if loc == nil {
@@ -196,8 +230,15 @@ func reminderOf(ev *vobject.Object) (int, bool) {
 
 // ApplyEvent is the stored event (nil: new) with a client's fields; what
 // ActiveSync does not carry stays as stored. uid names a new event that
-// brings no UID.
+// brings no UID. Its Exceptions, when it sends them, are the series' whole
+// list (exception.go).
 func ApplyEvent(stored []byte, fields []Field, ghosted []string, uid string) []byte {
+	return applyEvent(stored, fields, ghosted, uid, nil)
+}
+
+// applyEvent is ApplyEvent; inst, when not nil, is one occurrence's
+// change (ApplyEventInstance) instead of the client's Exceptions.
+func applyEvent(stored []byte, fields []Field, ghosted []string, uid string, inst *excEdit) []byte {
 	got := map[string]Field{}
 	for _, f := range fields {
 		got[f.Name] = f
@@ -224,7 +265,7 @@ func ApplyEvent(stored []byte, fields []Field, ghosted []string, uid string) []b
 		want[prop] = keep
 	}
 	set("Subject", "SUMMARY", textLine("SUMMARY", got["Subject"].Value))
-	set("Location", "LOCATION", textLine("LOCATION", got["Location"].Value))
+	set("Location", "LOCATION", textLine("LOCATION", locationOf(got["Location"])))
 	set(fieldBody, "DESCRIPTION", textLine("DESCRIPTION", strings.ReplaceAll(got[fieldBody].Value, "\r\n", "\n")))
 	set("Sensitivity", "CLASS", map[string]string{"0": "CLASS:PUBLIC", "1": "CLASS:PRIVATE", "2": "CLASS:PRIVATE", "3": "CLASS:CONFIDENTIAL"}[got["Sensitivity"].Value])
 	if b, ok := got["BusyStatus"]; ok {
@@ -299,20 +340,19 @@ func ApplyEvent(stored []byte, fields []Field, ghosted []string, uid string) []b
 			want["RRULE"] = nil // the client made it a single event
 		}
 	}
-	if ex, ok := got["Exceptions"]; ok {
-		var lines []string
+	edit := inst
+	if ex, ok := got["Exceptions"]; ok && edit == nil {
+		edit = &excEdit{all: true}
 		for _, e := range ex.Sub {
-			sub := map[string]string{}
-			for _, f := range e.Sub {
-				sub[f.Name] = f.Value
-			}
-			if sub["Deleted"] == "1" {
-				if t, err := time.Parse(compactTime, sub["ExceptionStartTime"]); err == nil {
-					lines = append(lines, "EXDATE:"+t.UTC().Format(compactTime))
-				}
+			if e.Name == "Exception" {
+				edit.list = append(edit.list, clientException(e.Sub))
 			}
 		}
-		if !sameExdates(ev, lines) {
+	}
+	var series seriesForm
+	if edit != nil {
+		series = seriesOf(ev, want["DTSTART"], got["TimeZone"].Value)
+		if lines, changed := exdateLines(cal, ev, series, edit); changed {
 			want["EXDATE"] = lines
 		}
 	}
@@ -405,12 +445,22 @@ func ApplyEvent(stored []byte, fields []Field, ghosted []string, uid string) []b
 		body = "DTSTAMP:" + time.Now().UTC().Format(compactTime) + "\r\n" + body
 	}
 	vevent := "BEGIN:VEVENT\r\n" + body + "END:VEVENT\r\n"
+	var overrides map[*vobject.Object]string
+	if edit != nil {
+		var added string
+		overrides, added = applyExceptions(cal, ev, vevent, zoneText, series, edit, got["TimeZone"])
+		vevent += added
+	}
 	if cal == nil {
 		return []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//syncml-imap//ActiveSync//EN\r\n" + zoneText + vevent + "END:VCALENDAR\r\n")
 	}
-	whole := strings.Join(cal.Lines, "")
-	whole = strings.Replace(whole, strings.Join(ev.Lines, ""), zoneText+vevent, 1)
-	return []byte(whole)
+	return []byte(rewriteChildren(cal, func(c *vobject.Object) (string, bool) {
+		if c == ev {
+			return zoneText + vevent, true
+		}
+		text, ok := overrides[c]
+		return text, ok
+	}))
 }
 
 // eventEnd is the stored end (eventTimes without the start's details).
@@ -440,26 +490,6 @@ func sameRule(a, b string) bool {
 		return p
 	}
 	return slices.Equal(split(a), split(b))
-}
-
-func sameExdates(ev *vobject.Object, lines []string) bool {
-	var have, want []string
-	for _, p := range ev.Props {
-		if p.Name == "EXDATE" {
-			for _, v := range strings.Split(p.Value, ",") {
-				l := vobject.Line{Name: "EXDATE", Params: p.Params, Value: v}
-				if u, _, _, ok := icalTime(&l); ok {
-					have = append(have, u.UTC().Format(compactTime))
-				}
-			}
-		}
-	}
-	for _, l := range lines {
-		want = append(want, strings.TrimPrefix(l, "EXDATE:"))
-	}
-	slices.Sort(have)
-	slices.Sort(want)
-	return slices.Equal(have, want)
 }
 
 func sameAttendees(ev *vobject.Object, lines []string) bool {
