@@ -36,7 +36,7 @@ func EventFieldsFor(data []byte, version string) []Field {
 	if ev == nil {
 		return nil
 	}
-	out := componentFields(ev, version)
+	out := componentFields(ev, version, true)
 	start, _, _, loc, ok := eventTimes(ev)
 	if rr := ev.PropValue("RRULE"); rr != "" && ok {
 		if rec, ok := recurrenceOf(rr, start.In(locOr(loc))); ok {
@@ -56,8 +56,9 @@ func EventFieldsFor(data []byte, version string) []Field {
 }
 
 // componentFields are the fields of one VEVENT, the master or an
-// exception, but its recurrence.
-func componentFields(ev *vobject.Object, version string) []Field {
+// exception, but its recurrence; its TimeZone only when zone is true (an
+// Exception has none, and the blob costs a scan of the year).
+func componentFields(ev *vobject.Object, version string, zone bool) []Field {
 	var out []Field
 	add := func(name, v string) {
 		if v != "" {
@@ -66,12 +67,10 @@ func componentFields(ev *vobject.Object, version string) []Field {
 	}
 	start, end, allDay, loc, ok := eventTimes(ev)
 	if ok {
-		y := start.Year()
-		tz := zoneOf(time.UTC, y)
-		if loc != nil {
-			tz = zoneOf(loc, y)
+		if zone {
+			tz := zoneOf(locOr(loc), start.Year())
+			add("TimeZone", tz.encode())
 		}
-		add("TimeZone", tz.encode())
 		add("AllDayEvent", map[bool]string{true: "1", false: "0"}[allDay])
 		add("StartTime", start.UTC().Format(compactTime))
 		add("EndTime", end.UTC().Format(compactTime))
@@ -236,12 +235,31 @@ func ApplyEvent(stored []byte, fields []Field, ghosted []string, uid string) []b
 	return applyEvent(stored, fields, ghosted, uid, nil)
 }
 
-// applyEvent is ApplyEvent; inst, when not nil, is one occurrence's
-// change (ApplyEventInstance) instead of the client's Exceptions.
-func applyEvent(stored []byte, fields []Field, ghosted []string, uid string, inst *excEdit) []byte {
+// applyOpts are what the edit of an exception adds to ApplyEvent.
+type applyOpts struct {
+	inst *excEdit       // one occurrence's change (ApplyEventInstance) instead of the client's Exceptions
+	loc  *time.Location // the client's zone, read once for the series (an Exception has no TimeZone)
+}
+
+func applyEvent(stored []byte, fields []Field, ghosted []string, uid string, o *applyOpts) []byte {
 	got := map[string]Field{}
 	for _, f := range fields {
 		got[f.Name] = f
+	}
+	// The client's zone: ianaZone tries every zone, so once.
+	var zone *time.Location
+	zoneRead := false
+	clientZone := func(y int) *time.Location {
+		switch {
+		case o != nil && o.loc != nil:
+			return o.loc
+		case !zoneRead:
+			zoneRead = true
+			if z, err := parseTimeZone(got["TimeZone"].Value); err == nil {
+				zone = ianaZone(z, y)
+			}
+		}
+		return zone
 	}
 	sent := func(name string) bool {
 		_, ok := got[name]
@@ -267,7 +285,9 @@ func applyEvent(stored []byte, fields []Field, ghosted []string, uid string, ins
 	set("Subject", "SUMMARY", textLine("SUMMARY", got["Subject"].Value))
 	set("Location", "LOCATION", textLine("LOCATION", locationOf(got["Location"])))
 	set(fieldBody, "DESCRIPTION", textLine("DESCRIPTION", strings.ReplaceAll(got[fieldBody].Value, "\r\n", "\n")))
-	set("Sensitivity", "CLASS", map[string]string{"0": "CLASS:PUBLIC", "1": "CLASS:PRIVATE", "2": "CLASS:PRIVATE", "3": "CLASS:CONFIDENTIAL"}[got["Sensitivity"].Value])
+	if !(got["Sensitivity"].Value == "0" && ev.Prop("CLASS") == nil) { // PUBLIC is what no CLASS means (RFC 5545 3.8.1.3)
+		set("Sensitivity", "CLASS", map[string]string{"0": "CLASS:PUBLIC", "1": "CLASS:PRIVATE", "2": "CLASS:PRIVATE", "3": "CLASS:CONFIDENTIAL"}[got["Sensitivity"].Value])
+	}
 	if b, ok := got["BusyStatus"]; ok {
 		switch {
 		case b.Value == "0":
@@ -290,10 +310,7 @@ func applyEvent(stored []byte, fields []Field, ghosted []string, uid string, ins
 		if err != nil || en.Before(st) {
 			en = st
 		}
-		var loc *time.Location
-		if z, err := parseTimeZone(got["TimeZone"].Value); err == nil {
-			loc = ianaZone(z, st.Year())
-		}
+		loc := clientZone(st.Year())
 		_, _, _, storedLoc, _ := eventTimes(ev)
 		if loc == nil {
 			loc = storedLoc
@@ -331,7 +348,7 @@ func applyEvent(stored []byte, fields []Field, ghosted []string, uid string, ins
 	}
 	if r, ok := got["Recurrence"]; ok {
 		if rule, ok := rruleOf(r.Sub); ok {
-			if cur := ev.PropValue("RRULE"); !sameRule(cur, rule) {
+			if cur := ev.PropValue("RRULE"); !sameRule(cur, rule) && !samePattern(ev, rule) {
 				want["RRULE"] = []string{"RRULE:" + rule}
 			}
 		}
@@ -340,7 +357,10 @@ func applyEvent(stored []byte, fields []Field, ghosted []string, uid string, ins
 			want["RRULE"] = nil // the client made it a single event
 		}
 	}
-	edit := inst
+	var edit *excEdit
+	if o != nil {
+		edit = o.inst
+	}
 	if ex, ok := got["Exceptions"]; ok && edit == nil {
 		edit = &excEdit{all: true}
 		for _, e := range ex.Sub {
@@ -351,7 +371,7 @@ func applyEvent(stored []byte, fields []Field, ghosted []string, uid string, ins
 	}
 	var series seriesForm
 	if edit != nil {
-		series = seriesOf(ev, want["DTSTART"], got["TimeZone"].Value)
+		series = seriesOf(ev, want["DTSTART"], clientZone(time.Now().Year()))
 		if lines, changed := exdateLines(cal, ev, series, edit); changed {
 			want["EXDATE"] = lines
 		}
@@ -448,7 +468,7 @@ func applyEvent(stored []byte, fields []Field, ghosted []string, uid string, ins
 	var overrides map[*vobject.Object]string
 	if edit != nil {
 		var added string
-		overrides, added = applyExceptions(cal, ev, vevent, zoneText, series, edit, got["TimeZone"])
+		overrides, added = applyExceptions(cal, ev, vevent, zoneText, series, edit)
 		vevent += added
 	}
 	if cal == nil {
@@ -490,6 +510,21 @@ func sameRule(a, b string) bool {
 		return p
 	}
 	return slices.Equal(split(a), split(b))
+}
+
+// samePattern: the stored RRULE makes the client's rule once its implied
+// parts are spelled out (FREQ=YEARLY goes out with its month and day).
+func samePattern(ev *vobject.Object, rule string) bool {
+	start, _, _, loc, ok := eventTimes(ev)
+	if !ok {
+		return false
+	}
+	rec, ok := recurrenceOf(ev.PropValue("RRULE"), start.In(locOr(loc)))
+	if !ok {
+		return false
+	}
+	back, ok := rruleOf(rec)
+	return ok && sameRule(back, rule)
 }
 
 func sameAttendees(ev *vobject.Object, lines []string) bool {

@@ -93,8 +93,9 @@ type seriesForm struct {
 }
 
 // seriesOf is the series' form after the client's change: newStart is the
-// DTSTART it writes (nil: the stored one stays), tz its TimeZone.
-func seriesOf(ev *vobject.Object, newStart []string, tz string) seriesForm {
+// DTSTART it writes (nil: the stored one stays), loc its zone (nil: none
+// sent or none known).
+func seriesOf(ev *vobject.Object, newStart []string, loc *time.Location) seriesForm {
 	var s seriesForm
 	s.start = ev.Prop("DTSTART")
 	if len(newStart) == 1 {
@@ -105,9 +106,7 @@ func seriesOf(ev *vobject.Object, newStart []string, tz string) seriesForm {
 	if s.start != nil {
 		s.allDay = s.start.Params["VALUE"] == "DATE" || len(strings.TrimSpace(s.start.Value)) == 8
 	}
-	if z, err := parseTimeZone(tz); err == nil {
-		s.loc = ianaZone(z, time.Now().Year())
-	}
+	s.loc = loc
 	if s.loc == nil {
 		_, _, _, s.loc, _ = eventTimes(ev)
 	}
@@ -185,7 +184,7 @@ func cancelled(o *vobject.Object) bool {
 // its RECURRENCE-ID components, one per occurrence (a changed occurrence
 // wins over an EXDATE of the same start), in time order.
 func exceptionsOut(cal, master *vobject.Object, masterFields []Field, version string) []Field {
-	s := seriesOf(master, nil, "")
+	s := seriesOf(master, nil, nil)
 	type one struct {
 		at     time.Time
 		fields []Field
@@ -211,7 +210,7 @@ func exceptionsOut(cal, master *vobject.Object, masterFields []Field, version st
 			all = append(all, one{at, deleted(at)})
 			continue
 		}
-		all = append(all, one{at, exceptionFields(componentFields(o, version), masterFields, name(at))})
+		all = append(all, one{at, exceptionFields(componentFields(o, version, false), masterFields, name(at))})
 	}
 	for _, p := range master.Props {
 		if p.Name != "EXDATE" {
@@ -398,9 +397,8 @@ func exdateLines(cal, master *vobject.Object, s seriesForm, edit *excEdit) ([]st
 // applyExceptions applies the client's exceptions: the new text of each
 // stored exception it changes ("" for one that goes), and the new ones,
 // written after the master. master is the stored master, vevent the
-// master's new text, zoneText a time zone added with it, tz the client's
-// TimeZone.
-func applyExceptions(cal, master *vobject.Object, vevent, zoneText string, s seriesForm, edit *excEdit, tz Field) (map[*vobject.Object]string, string) {
+// master's new text, zoneText a time zone added with it.
+func applyExceptions(cal, master *vobject.Object, vevent, zoneText string, s seriesForm, edit *excEdit) (map[*vobject.Object]string, string) {
 	objs := vobject.Parse([]byte(vevent))
 	if len(objs) == 0 {
 		return nil, ""
@@ -427,7 +425,7 @@ func applyExceptions(cal, master *vobject.Object, vevent, zoneText string, s ser
 		}
 	}
 	zones.WriteString(zoneText)
-	oldFields, newFields := componentFields(master, ""), componentFields(newMaster, "")
+	oldFields, newFields := componentFields(master, "", false), componentFields(newMaster, "", false)
 
 	out := map[*vobject.Object]string{}
 	named := map[*vobject.Object]bool{}
@@ -447,12 +445,12 @@ func applyExceptions(cal, master *vobject.Object, vevent, zoneText string, s ser
 			out[o] = ""
 		case c.deleted:
 		case o != nil:
-			fields := exceptionEdit(c.fields, o, oldFields, newFields, s.allDay, tz)
-			out[o] = applyComponent(o, zones.String(), fields)
+			fields, loc := exceptionEdit(c.fields, o, oldFields, newFields, s)
+			out[o] = applyComponent(o, zones.String(), fields, loc)
 		default:
 			seed := seedException(newMaster, s, k)
-			fields := exceptionEdit(c.fields, seed, nil, nil, s.allDay, tz)
-			added.WriteString(applyComponent(seed, zones.String(), fields))
+			fields, loc := exceptionEdit(c.fields, seed, nil, nil, s)
+			added.WriteString(applyComponent(seed, zones.String(), fields, loc))
 		}
 	}
 	if edit.all {
@@ -465,13 +463,14 @@ func applyExceptions(cal, master *vobject.Object, vevent, zoneText string, s ser
 	return out, added.String()
 }
 
-// exceptionEdit are the fields applied to an exception: the client's,
-// with its times completed (a start alone keeps the exception's length;
-// AllDayEvent left out is the series'), the series' TimeZone, and the
+// exceptionEdit are the fields applied to an exception, and the zone its
+// times are read in: the client's fields, with its times completed (a
+// start alone keeps the exception's length; AllDayEvent left out is the
+// series'; all-day boundaries as the series reads them), and the
 // master's new value for each field the client left out where the stored
 // exception had the master's old one (oldMaster nil: o is new, a copy of
 // the master).
-func exceptionEdit(sent []Field, o *vobject.Object, oldMaster, newMaster []Field, allDay bool, tz Field) []Field {
+func exceptionEdit(sent []Field, o *vobject.Object, oldMaster, newMaster []Field, s seriesForm) ([]Field, *time.Location) {
 	var fields []Field
 	for _, f := range sent {
 		switch f.Name {
@@ -492,14 +491,24 @@ func exceptionEdit(sent []Field, o *vobject.Object, oldMaster, newMaster []Field
 			fields = append(fields, Field{Page: "Calendar", Name: "StartTime", Value: os.UTC().Format(compactTime)})
 		}
 		if _, ok := findField(fields, "AllDayEvent"); !ok {
-			fields = append(fields, Field{Page: "Calendar", Name: "AllDayEvent", Value: map[bool]string{true: "1", false: "0"}[allDay]})
+			fields = append(fields, Field{Page: "Calendar", Name: "AllDayEvent", Value: map[bool]string{true: "1", false: "0"}[s.allDay]})
 		}
-		if tz.Value != "" {
-			fields = append(fields, tz)
+	}
+	loc := s.loc
+	if ad, _ := findField(fields, "AllDayEvent"); ad.Value == "1" {
+		// Its days, as midnight UTC, read in UTC.
+		loc = time.UTC
+		day := seriesForm{allDay: true, loc: s.loc}
+		for i, f := range fields {
+			if f.Name == "StartTime" || f.Name == "EndTime" {
+				if t, err := time.Parse(compactTime, f.Value); err == nil {
+					fields[i].Value = day.key(t).Format(compactTime)
+				}
+			}
 		}
 	}
 	if oldMaster != nil {
-		own := componentFields(o, "")
+		own := componentFields(o, "", false)
 		for _, n := range inherited {
 			if _, ok := findField(sent, n); ok || n == "AllDayEvent" {
 				continue
@@ -522,7 +531,7 @@ func exceptionEdit(sent []Field, o *vobject.Object, oldMaster, newMaster []Field
 			fields = append(fields, nv)
 		}
 	}
-	return fields
+	return fields, loc
 }
 
 // seedException is a new exception of the series at the occurrence k: a
@@ -552,8 +561,8 @@ func seedException(master *vobject.Object, s seriesForm, k time.Time) *vobject.O
 
 // applyComponent is an exception's text with the client's fields applied
 // by ApplyEvent's rule (the fields it does not send stay), in a calendar
-// of the item's zones.
-func applyComponent(o *vobject.Object, zones string, fields []Field) string {
+// of the item's zones, its times in loc.
+func applyComponent(o *vobject.Object, zones string, fields []Field, loc *time.Location) string {
 	var ghosted []string
 	for _, n := range append(slices.Clone(exceptionElements), "TimeZone", "Recurrence", "Exceptions") {
 		if _, ok := findField(fields, n); !ok {
@@ -561,7 +570,7 @@ func applyComponent(o *vobject.Object, zones string, fields []Field) string {
 		}
 	}
 	wrapped := "BEGIN:VCALENDAR\r\n" + zones + strings.Join(o.Lines, "") + "END:VCALENDAR\r\n"
-	cal, ev := mainComponent(applyEvent([]byte(wrapped), fields, ghosted, "", nil), "VEVENT")
+	cal, ev := mainComponent(applyEvent([]byte(wrapped), fields, ghosted, "", &applyOpts{loc: loc}), "VEVENT")
 	if cal == nil {
 		return strings.Join(o.Lines, "")
 	}
@@ -628,5 +637,5 @@ func ApplyEventInstance(stored []byte, instanceID string, fields []Field, delete
 	if tz.Value != "" {
 		master = []Field{tz}
 	}
-	return applyEvent(stored, master, ghosted, "", edit), true
+	return applyEvent(stored, master, ghosted, "", &applyOpts{inst: edit}), true
 }
