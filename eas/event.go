@@ -17,11 +17,11 @@ import (
 // Mapped: Subject, Location, the body, the start and end (StartTime,
 // EndTime, AllDayEvent, TimeZone), Sensitivity, BusyStatus (TRANSP),
 // Categories, the reminder (the first alarm's minutes before the start),
-// the recurrence (recurrence.go) with its deleted occurrences (EXDATE as
-// Exceptions), the organizer and the attendees (sent; a client's list
-// replaces the stored one only when it sends one). Kept as stored: the
-// changed occurrences (RECURRENCE-ID components), alarms past the first,
-// the calendar's other time zones, X- lines.
+// the recurrence (recurrence.go) with its exceptions (exception.go: EXDATEs
+// and RECURRENCE-ID components as Exceptions), the organizer and the
+// attendees (sent; a client's list replaces the stored one only when it
+// sends one). Kept as stored: alarms past the first, the calendar's other
+// time zones, X- lines, in the master and in each exception.
 
 // EventFields are the ActiveSync fields of a stored event, in the form
 // of protocol 14.1 (EventFieldsFor names the version).
