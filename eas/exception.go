@@ -244,7 +244,8 @@ var exceptionElements = []string{"Subject", "StartTime", "EndTime", fieldBody, "
 var inherited = []string{"Subject", fieldBody, "Location", fieldCategories, "Sensitivity", "BusyStatus", "AllDayEvent", "Reminder", "Attendees"}
 
 // exceptionFields is an exception's Exception: its start and end always
-// (clients read a missing StartTime as the series' first), the other
+// (a missing StartTime is the top-level one, MS-ASCAL 2.2.2.42: the
+// series' first), the other
 // fields where they differ from the master, an empty one where the master
 // has a value and the exception none.
 func exceptionFields(own, master []Field, name Field) []Field {

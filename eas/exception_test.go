@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"syncml-imap/internal/vobject"
+	"syncml-imap/internal/wbxml"
 )
 
 // A weekly series in Berlin: one occurrence deleted (EXDATE), one moved
@@ -53,9 +54,18 @@ func exceptionsText(fs []Field) string {
 }
 
 // wire is fields as a client sends them back: written as ApplicationData
-// and read again.
-func wire(fs []Field) []Field {
-	return nodeFields(el("AirSync", "ApplicationData", fieldNodes(fs)...))
+// in WBXML and read again.
+func wire(t *testing.T, fs []Field) []Field {
+	t.Helper()
+	data, err := wbxml.EncodeEAS(el("AirSync", "Sync", el("", "ApplicationData", fieldNodes(fs)...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := wbxml.DecodeEAS(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nodeFields(child(root, "ApplicationData"))
 }
 
 // edited is fs with the Exception at ExceptionStartTime (or InstanceId)
@@ -122,7 +132,7 @@ func TestExceptionsOut(t *testing.T) {
 
 func TestExceptionsRoundTrip(t *testing.T) {
 	for _, v := range []string{"14.1", "16.1"} {
-		fs := wire(EventFieldsFor([]byte(storedSeries), v))
+		fs := wire(t, EventFieldsFor([]byte(storedSeries), v))
 		if got := string(ApplyEvent([]byte(storedSeries), fs, nil, "")); got != storedSeries {
 			t.Errorf("%s: sent back as it went out, the series changed:\n%s", v, got)
 		}
@@ -143,7 +153,7 @@ func TestExceptionEditKeepsTheRest(t *testing.T) {
 	fs := edited(EventFields([]byte(storedSeries)), "20261222T090000Z", func(sub []Field) []Field {
 		return append(sub, Field{Page: "Calendar", Name: "Subject", Value: "Standup (moved)"})
 	})
-	out := string(ApplyEvent([]byte(storedSeries), wire(fs), nil, ""))
+	out := string(ApplyEvent([]byte(storedSeries), wire(t, fs), nil, ""))
 	for _, want := range []string{
 		// The edited one: its subject; its X- line and its second alarm stay.
 		blockMoved + "DTSTART;TZID=Europe/Berlin:20261222T140000\r\nDTEND;TZID=Europe/Berlin:20261222T150000\r\nSUMMARY:Standup (moved)\r\nLOCATION:Room 1\r\nX-A:keep\r\n" +
@@ -178,7 +188,7 @@ func TestExceptionsIn(t *testing.T) {
 				{Page: "Calendar", Name: "StartTime", Value: "20270112T100000Z"}}})
 		}
 	}
-	out := string(ApplyEvent([]byte(storedSeries), wire(fs), nil, ""))
+	out := string(ApplyEvent([]byte(storedSeries), wire(t, fs), nil, ""))
 	for _, want := range []string{
 		"EXDATE;TZID=Europe/Berlin:20261215T100000\r\nEXDATE;TZID=Europe/Berlin:20261222T100000\r\nX-MASTER:1\r\n", blockCancelled,
 		"RECURRENCE-ID;TZID=Europe/Berlin:20270112T100000\r\n", "DTSTART;TZID=Europe/Berlin:20270112T110000\r\n", "DTEND;TZID=Europe/Berlin:20270112T120000\r\n",
@@ -218,7 +228,7 @@ func TestExceptionsIn(t *testing.T) {
 			fs[i] = Field{Page: "Calendar", Name: "Exceptions"}
 		}
 	}
-	out = string(ApplyEvent([]byte(storedSeries), wire(fs), nil, ""))
+	out = string(ApplyEvent([]byte(storedSeries), wire(t, fs), nil, ""))
 	if strings.Count(out, "BEGIN:VEVENT") != 1 || strings.Contains(out, "EXDATE") {
 		t.Errorf("an empty Exceptions:\n%s", out)
 	}
@@ -233,7 +243,7 @@ func TestExceptionsFollowTheMaster(t *testing.T) {
 			fs[i].Value = "Daily"
 		}
 	}
-	out := string(ApplyEvent([]byte(storedSeries), wire(fs), nil, ""))
+	out := string(ApplyEvent([]byte(storedSeries), wire(t, fs), nil, ""))
 	if !strings.Contains(out, blockMoved+"DTSTART;TZID=Europe/Berlin:20261222T140000\r\nDTEND;TZID=Europe/Berlin:20261222T150000\r\nSUMMARY:Daily\r\n") ||
 		!strings.Contains(out, "SUMMARY:Standup (demo)\r\n") || strings.Count(out, "SUMMARY:Daily") != 2 {
 		t.Errorf("renamed series:\n%s", out)
@@ -253,7 +263,7 @@ func TestExceptionsAllDay(t *testing.T) {
 	if got := exceptionsText(fs); got != want {
 		t.Errorf("all-day exceptions:\n%s\nwant:\n%s", got, want)
 	}
-	if got := string(ApplyEvent([]byte(storedAllDay), wire(fs), nil, "")); got != storedAllDay {
+	if got := string(ApplyEvent([]byte(storedAllDay), wire(t, fs), nil, "")); got != storedAllDay {
 		t.Errorf("all-day round trip:\n%s", got)
 	}
 	// A client in Berlin that writes all-day boundaries as its midnight
@@ -294,7 +304,7 @@ func TestNewSeriesWithExceptions(t *testing.T) {
 			{Page: "Calendar", Name: "Exception", Sub: []Field{{Page: "Calendar", Name: "Deleted", Value: "1"}, {Page: "Calendar", Name: "ExceptionStartTime", Value: "20261215T090000Z"}}},
 			{Page: "Calendar", Name: "Exception", Sub: []Field{{Page: "Calendar", Name: "ExceptionStartTime", Value: "20261222T090000Z"}, {Page: "Calendar", Name: "Subject", Value: "Moved"},
 				{Page: "Calendar", Name: "StartTime", Value: "20261222T130000Z"}, {Page: "Calendar", Name: "EndTime", Value: "20261222T140000Z"}}}}}}
-	out := string(ApplyEvent(nil, wire(fs), nil, "n1@test"))
+	out := string(ApplyEvent(nil, wire(t, fs), nil, "n1@test"))
 	for _, want := range []string{"DTSTART;TZID=Europe/Berlin:20261208T100000\r\n", "RRULE:FREQ=WEEKLY;BYDAY=TU\r\n", "EXDATE;TZID=Europe/Berlin:20261215T100000\r\n",
 		"RECURRENCE-ID;TZID=Europe/Berlin:20261222T100000\r\n", "DTSTART;TZID=Europe/Berlin:20261222T140000\r\n", "SUMMARY:Moved\r\n"} {
 		if !strings.Contains(out, want) {
