@@ -17,18 +17,48 @@ import (
 // Mapped: Subject, Location, the body, the start and end (StartTime,
 // EndTime, AllDayEvent, TimeZone), Sensitivity, BusyStatus (TRANSP),
 // Categories, the reminder (the first alarm's minutes before the start),
-// the recurrence (recurrence.go) with its deleted occurrences (EXDATE as
-// Exceptions), the organizer and the attendees (sent; a client's list
-// replaces the stored one only when it sends one). Kept as stored: the
-// changed occurrences (RECURRENCE-ID components), alarms past the first,
-// the calendar's other time zones, X- lines.
+// the recurrence (recurrence.go) with its exceptions (exception.go: EXDATEs
+// and RECURRENCE-ID components as Exceptions), the organizer and the
+// attendees (sent; a client's list replaces the stored one only when it
+// sends one). Kept as stored: alarms past the first, the calendar's other
+// time zones, X- lines, in the master and in each exception.
 
-// EventFields are the ActiveSync fields of a stored event.
-func EventFields(data []byte) []Field {
-	_, ev := mainComponent(data, "VEVENT")
+// EventFields are the ActiveSync fields of a stored event, in the form
+// of protocol 14.1 (EventFieldsFor names the version).
+func EventFields(data []byte) []Field { return EventFieldsFor(data, "14.1") }
+
+// EventFieldsFor are the ActiveSync fields of a stored event for a client
+// of protocol version (MS-ASProtocolVersion, "14.1", "16.1"): 16.0 and
+// 16.1 carry the location as airsyncbase:Location and name an exception
+// by airsyncbase:InstanceId (MS-ASCAL 2.2.2.21, 2.2.2.27).
+func EventFieldsFor(data []byte, version string) []Field {
+	cal, ev := mainComponent(data, "VEVENT")
 	if ev == nil {
 		return nil
 	}
+	out := componentFields(ev, version, true)
+	start, _, _, loc, ok := eventTimes(ev)
+	if rr := ev.PropValue("RRULE"); rr != "" && ok {
+		if rec, ok := recurrenceOf(rr, start.In(locOr(loc))); ok {
+			more := []Field{{Page: "Calendar", Name: "Recurrence", Sub: rec}}
+			if exc := exceptionsOut(cal, ev, out, version); len(exc) > 0 {
+				more = append(more, Field{Page: "Calendar", Name: "Exceptions", Sub: exc})
+			}
+			// Before the body, which goes last.
+			at := len(out)
+			if at > 0 && out[at-1].Name == fieldBody {
+				at--
+			}
+			out = slices.Insert(out, at, more...)
+		}
+	}
+	return out
+}
+
+// componentFields are the fields of one VEVENT, the master or an
+// exception, but its recurrence; its TimeZone only when zone is true (an
+// Exception has none, and the blob costs a scan of the year).
+func componentFields(ev *vobject.Object, version string, zone bool) []Field {
 	var out []Field
 	add := func(name, v string) {
 		if v != "" {
@@ -37,12 +67,10 @@ func EventFields(data []byte) []Field {
 	}
 	start, end, allDay, loc, ok := eventTimes(ev)
 	if ok {
-		y := start.Year()
-		tz := zoneOf(time.UTC, y)
-		if loc != nil {
-			tz = zoneOf(loc, y)
+		if zone {
+			tz := zoneOf(locOr(loc), start.Year())
+			add("TimeZone", tz.encode())
 		}
-		add("TimeZone", tz.encode())
 		add("AllDayEvent", map[bool]string{true: "1", false: "0"}[allDay])
 		add("StartTime", start.UTC().Format(compactTime))
 		add("EndTime", end.UTC().Format(compactTime))
@@ -56,7 +84,9 @@ func EventFields(data []byte) []Field {
 		add("OrganizerName", o.Params["CN"])
 		add("OrganizerEmail", mailto(o.Value))
 	}
-	add("Location", ev.PropValue("LOCATION"))
+	if l := ev.PropValue("LOCATION"); l != "" {
+		out = append(out, locationField(l, version))
+	}
 	add("Sensitivity", map[string]string{"PUBLIC": "0", "PRIVATE": "2", "CONFIDENTIAL": "3"}[strings.ToUpper(ev.PropValue("CLASS"))])
 	busy := "2"
 	if strings.EqualFold(ev.PropValue("TRANSP"), "TRANSPARENT") {
@@ -95,33 +125,36 @@ func EventFields(data []byte) []Field {
 	if len(atts) > 0 {
 		out = append(out, Field{Page: "Calendar", Name: "Attendees", Sub: atts})
 	}
-	if rr := ev.PropValue("RRULE"); rr != "" && ok {
-		if rec, ok := recurrenceOf(rr, start.In(locOr(loc))); ok {
-			out = append(out, Field{Page: "Calendar", Name: "Recurrence", Sub: rec})
-			var exc []Field
-			for _, p := range ev.Props {
-				if p.Name != "EXDATE" {
-					continue
-				}
-				for _, v := range strings.Split(p.Value, ",") {
-					l := vobject.Line{Name: "EXDATE", Params: p.Params, Value: v}
-					if u, _, _, ok := icalTime(&l); ok {
-						exc = append(exc, Field{Page: "Calendar", Name: "Exception", Sub: []Field{
-							{Page: "Calendar", Name: "Deleted", Value: "1"},
-							{Page: "Calendar", Name: "ExceptionStartTime", Value: u.UTC().Format(compactTime)}}})
-					}
-				}
-			}
-			if len(exc) > 0 {
-				out = append(out, Field{Page: "Calendar", Name: "Exceptions", Sub: exc})
-			}
-		}
-	}
 	if b := ev.Prop("DESCRIPTION"); b != nil && b.Value != "" {
 		out = append(out, Field{Page: "AirSyncBase", Name: fieldBody, Value: vobject.UnescapeText(b.Value)})
 	}
 	return out
 }
+
+// locationField is a location as the version carries it: from 16.0 on
+// airsyncbase:Location with its DisplayName (MS-ASAIRS 2.2.2.28), before
+// it calendar:Location.
+func locationField(v, version string) Field {
+	if isV16(version) {
+		return Field{Page: "AirSyncBase", Name: "Location", Sub: []Field{{Page: "AirSyncBase", Name: "DisplayName", Value: v}}}
+	}
+	return Field{Page: "Calendar", Name: "Location", Value: v}
+}
+
+// locationOf reads a client's location in either form.
+func locationOf(f Field) string {
+	if f.Sub != nil {
+		for _, s := range f.Sub {
+			if s.Name == "DisplayName" {
+				return s.Value
+			}
+		}
+		return ""
+	}
+	return f.Value
+}
+
+func isV16(version string) bool { return strings.HasPrefix(strings.TrimSpace(version), "16.") }
 
 func locOr(loc *time.Location) *time.Location {
 	if loc == nil {
@@ -196,11 +229,37 @@ func reminderOf(ev *vobject.Object) (int, bool) {
 
 // ApplyEvent is the stored event (nil: new) with a client's fields; what
 // ActiveSync does not carry stays as stored. uid names a new event that
-// brings no UID.
+// brings no UID. Its Exceptions, when it sends them, are the series' whole
+// list (exception.go).
 func ApplyEvent(stored []byte, fields []Field, ghosted []string, uid string) []byte {
+	return applyEvent(stored, fields, ghosted, uid, nil)
+}
+
+// applyOpts are what the edit of an exception adds to ApplyEvent.
+type applyOpts struct {
+	inst *excEdit       // one occurrence's change (ApplyEventInstance) instead of the client's Exceptions
+	loc  *time.Location // the client's zone, read once for the series (an Exception has no TimeZone)
+}
+
+func applyEvent(stored []byte, fields []Field, ghosted []string, uid string, o *applyOpts) []byte {
 	got := map[string]Field{}
 	for _, f := range fields {
 		got[f.Name] = f
+	}
+	// The client's zone: ianaZone tries every zone, so once.
+	var zone *time.Location
+	zoneRead := false
+	clientZone := func(y int) *time.Location {
+		switch {
+		case o != nil && o.loc != nil:
+			return o.loc
+		case !zoneRead:
+			zoneRead = true
+			if z, err := parseTimeZone(got["TimeZone"].Value); err == nil {
+				zone = ianaZone(z, y)
+			}
+		}
+		return zone
 	}
 	sent := func(name string) bool {
 		_, ok := got[name]
@@ -224,9 +283,11 @@ func ApplyEvent(stored []byte, fields []Field, ghosted []string, uid string) []b
 		want[prop] = keep
 	}
 	set("Subject", "SUMMARY", textLine("SUMMARY", got["Subject"].Value))
-	set("Location", "LOCATION", textLine("LOCATION", got["Location"].Value))
+	set("Location", "LOCATION", textLine("LOCATION", locationOf(got["Location"])))
 	set(fieldBody, "DESCRIPTION", textLine("DESCRIPTION", strings.ReplaceAll(got[fieldBody].Value, "\r\n", "\n")))
-	set("Sensitivity", "CLASS", map[string]string{"0": "CLASS:PUBLIC", "1": "CLASS:PRIVATE", "2": "CLASS:PRIVATE", "3": "CLASS:CONFIDENTIAL"}[got["Sensitivity"].Value])
+	if !(got["Sensitivity"].Value == "0" && ev.Prop("CLASS") == nil) { // PUBLIC is what no CLASS means (RFC 5545 3.8.1.3)
+		set("Sensitivity", "CLASS", map[string]string{"0": "CLASS:PUBLIC", "1": "CLASS:PRIVATE", "2": "CLASS:PRIVATE", "3": "CLASS:CONFIDENTIAL"}[got["Sensitivity"].Value])
+	}
 	if b, ok := got["BusyStatus"]; ok {
 		switch {
 		case b.Value == "0":
@@ -249,10 +310,7 @@ func ApplyEvent(stored []byte, fields []Field, ghosted []string, uid string) []b
 		if err != nil || en.Before(st) {
 			en = st
 		}
-		var loc *time.Location
-		if z, err := parseTimeZone(got["TimeZone"].Value); err == nil {
-			loc = ianaZone(z, st.Year())
-		}
+		loc := clientZone(st.Year())
 		_, _, _, storedLoc, _ := eventTimes(ev)
 		if loc == nil {
 			loc = storedLoc
@@ -290,7 +348,7 @@ func ApplyEvent(stored []byte, fields []Field, ghosted []string, uid string) []b
 	}
 	if r, ok := got["Recurrence"]; ok {
 		if rule, ok := rruleOf(r.Sub); ok {
-			if cur := ev.PropValue("RRULE"); !sameRule(cur, rule) {
+			if cur := ev.PropValue("RRULE"); !sameRule(cur, rule) && !samePattern(ev, rule) {
 				want["RRULE"] = []string{"RRULE:" + rule}
 			}
 		}
@@ -299,20 +357,22 @@ func ApplyEvent(stored []byte, fields []Field, ghosted []string, uid string) []b
 			want["RRULE"] = nil // the client made it a single event
 		}
 	}
-	if ex, ok := got["Exceptions"]; ok {
-		var lines []string
+	var edit *excEdit
+	if o != nil {
+		edit = o.inst
+	}
+	if ex, ok := got["Exceptions"]; ok && edit == nil {
+		edit = &excEdit{all: true}
 		for _, e := range ex.Sub {
-			sub := map[string]string{}
-			for _, f := range e.Sub {
-				sub[f.Name] = f.Value
-			}
-			if sub["Deleted"] == "1" {
-				if t, err := time.Parse(compactTime, sub["ExceptionStartTime"]); err == nil {
-					lines = append(lines, "EXDATE:"+t.UTC().Format(compactTime))
-				}
+			if e.Name == "Exception" {
+				edit.list = append(edit.list, clientException(e.Sub))
 			}
 		}
-		if !sameExdates(ev, lines) {
+	}
+	var series seriesForm
+	if edit != nil {
+		series = seriesOf(ev, want["DTSTART"], clientZone(time.Now().Year()))
+		if lines, changed := exdateLines(cal, ev, series, edit); changed {
 			want["EXDATE"] = lines
 		}
 	}
@@ -405,12 +465,22 @@ func ApplyEvent(stored []byte, fields []Field, ghosted []string, uid string) []b
 		body = "DTSTAMP:" + time.Now().UTC().Format(compactTime) + "\r\n" + body
 	}
 	vevent := "BEGIN:VEVENT\r\n" + body + "END:VEVENT\r\n"
+	var overrides map[*vobject.Object]string
+	if edit != nil {
+		var added string
+		overrides, added = applyExceptions(cal, ev, vevent, zoneText, series, edit)
+		vevent += added
+	}
 	if cal == nil {
 		return []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//syncml-imap//ActiveSync//EN\r\n" + zoneText + vevent + "END:VCALENDAR\r\n")
 	}
-	whole := strings.Join(cal.Lines, "")
-	whole = strings.Replace(whole, strings.Join(ev.Lines, ""), zoneText+vevent, 1)
-	return []byte(whole)
+	return []byte(rewriteChildren(cal, func(c *vobject.Object) (string, bool) {
+		if c == ev {
+			return zoneText + vevent, true
+		}
+		text, ok := overrides[c]
+		return text, ok
+	}))
 }
 
 // eventEnd is the stored end (eventTimes without the start's details).
@@ -442,24 +512,19 @@ func sameRule(a, b string) bool {
 	return slices.Equal(split(a), split(b))
 }
 
-func sameExdates(ev *vobject.Object, lines []string) bool {
-	var have, want []string
-	for _, p := range ev.Props {
-		if p.Name == "EXDATE" {
-			for _, v := range strings.Split(p.Value, ",") {
-				l := vobject.Line{Name: "EXDATE", Params: p.Params, Value: v}
-				if u, _, _, ok := icalTime(&l); ok {
-					have = append(have, u.UTC().Format(compactTime))
-				}
-			}
-		}
+// samePattern: the stored RRULE makes the client's rule once its implied
+// parts are spelled out (FREQ=YEARLY goes out with its month and day).
+func samePattern(ev *vobject.Object, rule string) bool {
+	start, _, _, loc, ok := eventTimes(ev)
+	if !ok {
+		return false
 	}
-	for _, l := range lines {
-		want = append(want, strings.TrimPrefix(l, "EXDATE:"))
+	rec, ok := recurrenceOf(ev.PropValue("RRULE"), start.In(locOr(loc)))
+	if !ok {
+		return false
 	}
-	slices.Sort(have)
-	slices.Sort(want)
-	return slices.Equal(have, want)
+	back, ok := rruleOf(rec)
+	return ok && sameRule(back, rule)
 }
 
 func sameAttendees(ev *vobject.Object, lines []string) bool {

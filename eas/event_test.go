@@ -45,7 +45,9 @@ func TestEventFields(t *testing.T) {
 	if rule, ok := rruleOf(rec); !ok || rule != "FREQ=WEEKLY;BYDAY=TU" {
 		t.Errorf("recurrence %v → %q", rec, rule)
 	}
-	if len(exc) != 1 || fieldValue(exc[0].Sub, "ExceptionStartTime") != "20261215T090000Z" {
+	if len(exc) != 2 || fieldValue(exc[0].Sub, "ExceptionStartTime") != "20261215T090000Z" || fieldValue(exc[0].Sub, "Deleted") != "1" ||
+		fieldValue(exc[1].Sub, "ExceptionStartTime") != "20261222T090000Z" || fieldValue(exc[1].Sub, "StartTime") != "20261222T110000Z" ||
+		fieldValue(exc[1].Sub, "Subject") != "Team meeting (moved)" || fieldValue(exc[1].Sub, "Deleted") != "" {
 		t.Errorf("exceptions %+v", exc)
 	}
 	if len(att) != 1 || fieldValue(att[0].Sub, "Email") != "bob@example.org" || fieldValue(att[0].Sub, "AttendeeStatus") != "3" {
