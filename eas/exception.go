@@ -613,12 +613,19 @@ func rewriteChildren(cal *vobject.Object, edit func(*vobject.Object) (string, bo
 // ServerId and airsyncbase:InstanceId (MS-ASCAL 2.2.2.22): fields are the
 // Change's ApplicationData, deleted a Delete of the occurrence. The
 // master and the other exceptions stay as stored. ok is false when the
-// item is no series or instanceID names no time.
+// item is no series, instanceID names no time, or (for a change) no
+// occurrence of the series starts then; deleting one that is not there
+// changes nothing.
 func ApplyEventInstance(stored []byte, instanceID string, fields []Field, deleted bool) ([]byte, bool) {
 	_, ev := mainComponent(stored, "VEVENT")
 	t, tok := parseInstant(instanceID)
 	if ev == nil || ev.Prop("RRULE") == nil && ev.Prop("RDATE") == nil || !tok {
 		return stored, false
+	}
+	if start, _, allDay, loc, ok := eventTimes(ev); !ok || !isOccurrence(ev, start, allDay, loc, t) {
+		// No occurrence starts then (or it is deleted already): nothing
+		// to delete; nothing to change.
+		return stored, deleted && ok
 	}
 	var ghosted []string
 	for _, n := range append(slices.Clone(exceptionElements), "TimeZone", "Recurrence", "Exceptions", "UID") {

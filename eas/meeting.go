@@ -391,6 +391,9 @@ func newOccurrence(master *vobject.Object, user, ps string, when time.Time) (str
 // (UTC; for an all-day series, on when's day) that its EXDATEs do not
 // remove.
 func isOccurrence(master *vobject.Object, start time.Time, allDay bool, loc *time.Location, when time.Time) bool {
+	if loc == nil {
+		loc = time.UTC // a time in UTC, or floating
+	}
 	first := start.In(loc)
 	if allDay {
 		first = time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, loc)

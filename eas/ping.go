@@ -138,7 +138,7 @@ func (c *call) itemOperations() (*wbxml.Node, error) {
 		}
 		resp.Children = append(resp.Children, el("", "Fetch", status("", 1), tx("AirSync", "CollectionId", id), tx("AirSync", "ServerId", sid),
 			tx("AirSync", "Class", map[pim.Kind]string{pim.Contacts: "Contacts", pim.Calendar: "Calendar", pim.Tasks: "Tasks"}[kind]),
-			el("ItemOperations", "Properties", fieldNodes(fieldsOf(kind, got[0].Data))...)))
+			el("ItemOperations", "Properties", fieldNodes(fieldsOf(kind, got[0].Data, c.req.Version))...)))
 	}
 	return el(ns, "ItemOperations", status("", 1), resp), nil
 }

@@ -97,13 +97,14 @@ const (
 
 // Sync statuses (MS-ASCMD 2.2.3.177.17).
 const (
-	syncOK            = 1
-	syncInvalidKey    = 3
-	syncProtocolError = 4
-	syncServerError   = 5
-	syncConflict      = 7
-	syncNotFound      = 8
-	syncFolderChanged = 12
+	syncOK              = 1
+	syncInvalidKey      = 3
+	syncProtocolError   = 4
+	syncServerError     = 5
+	syncConversionError = 6
+	syncConflict        = 7
+	syncNotFound        = 8
+	syncFolderChanged   = 12
 )
 
 // guardedTries bounds how often a device's change is tried again when
@@ -598,7 +599,7 @@ func (f *folderSync) send(ids []string, rule pim.FilterRule, now time.Time, load
 			f.rep.Agree(id, it.Data)
 			f.rep.SentAt(id, it.Version)
 			out = append(out, el("", op, tx("", "ServerId", id),
-				el("", "ApplicationData", fieldNodes(fieldsOf(f.kind, it.Data))...)))
+				el("", "ApplicationData", fieldNodes(fieldsOf(f.kind, it.Data, f.c.req.Version))...)))
 		}
 	}
 	return out, nil
@@ -617,9 +618,16 @@ func (f *folderSync) apply(cmd *wbxml.Node, receives bool) (*wbxml.Node, error) 
 		return el("", "Add", tx("", "ClientId", text(cmd, "ClientId")), status("", syncServerError)), nil
 	case "Change":
 		fields := nodeFields(child(cmd, "ApplicationData"))
+		if iid := text(cmd, "InstanceId"); iid != "" && f.kind == pim.Calendar {
+			return f.change(sid, fields, receives, occurrence{iid, false})
+		}
 		rec.Holds = learn(rec.Holds, fields)
-		return f.change(sid, fields, receives)
+		return f.change(sid, fields, receives, occurrence{})
 	case "Delete":
+		if iid := text(cmd, "InstanceId"); iid != "" && f.kind == pim.Calendar {
+			// One occurrence of a series (16.x): the series changes.
+			return f.change(sid, nil, receives, occurrence{iid, true})
+		}
 		if st.Map[sid] == "" {
 			return nil, nil // not one it was given: nothing to do
 		}
@@ -655,7 +663,7 @@ func (f *folderSync) apply(cmd *wbxml.Node, receives bool) (*wbxml.Node, error) 
 			return el("", "Fetch", tx("", "ServerId", sid), status("", syncNotFound)), nil
 		}
 		return el("", "Fetch", tx("", "ServerId", sid), status("", syncOK),
-			el("", "ApplicationData", fieldNodes(fieldsOf(f.kind, got[0].Data))...)), nil
+			el("", "ApplicationData", fieldNodes(fieldsOf(f.kind, got[0].Data, c.req.Version))...)), nil
 	}
 	return nil, nil
 }
@@ -664,11 +672,22 @@ func (f *folderSync) apply(cmd *wbxml.Node, receives bool) (*wbxml.Node, error) 
 // device's policy when the store's version changed since the device's
 // last sync. The write is guarded by the version read, so that another
 // writer's change in between is not overwritten but met as a conflict.
-func (f *folderSync) change(sid string, fields []Field, receives bool) (*wbxml.Node, error) {
+func (f *folderSync) change(sid string, fields []Field, receives bool, occ occurrence) (*wbxml.Node, error) {
 	c, st := f.c, &f.rec.ReplicaState
+	answer := func(code int) *wbxml.Node {
+		n := el("", "Change", tx("", "ServerId", sid))
+		if occ.id != "" {
+			if occ.deleted {
+				n.Name = "Delete"
+			}
+			n.Children = append(n.Children, tx("AirSyncBase", "InstanceId", occ.id))
+		}
+		n.Children = append(n.Children, status("", code))
+		return n
+	}
 	conflict := func() *wbxml.Node {
 		f.queue(sid)
-		return el("", "Change", tx("", "ServerId", sid), status("", syncConflict))
+		return answer(syncConflict)
 	}
 	f.from.Count(pim.OpReplace)
 	for try := 0; ; try++ {
@@ -679,13 +698,21 @@ func (f *folderSync) change(sid string, fields []Field, receives bool) (*wbxml.N
 		if len(got) == 0 || got[0] == nil {
 			delete(st.Map, sid)
 			f.rep.Agree(sid, nil)
-			return el("", "Change", tx("", "ServerId", sid), status("", syncNotFound)), nil
+			return answer(syncNotFound), nil
 		}
 		if !receives {
 			return conflict(), nil
 		}
 		server := got[0]
-		device := applyFields(f.kind, server.Data, fields, ghostedOf(f.kind, f.rec.Holds), "")
+		var device []byte
+		if occ.id != "" {
+			var ok bool
+			if device, ok = ApplyEventInstance(server.Data, occ.id, fields, occ.deleted); !ok {
+				return answer(syncConversionError), nil // no series, or no such occurrence
+			}
+		} else {
+			device = applyFields(f.kind, server.Data, fields, ghostedOf(f.kind, f.rec.Holds), "")
+		}
 		data, res := device, pim.DeviceWins
 		if f.changed[sid] && !pim.SameContent(server.Data, device) {
 			var both []string
@@ -712,7 +739,7 @@ func (f *folderSync) change(sid string, fields []Field, receives bool) (*wbxml.N
 			f.changed[sid] = true // changed by another writer since it was read
 			continue
 		case errors.Is(err, pim.ErrInvalidItem):
-			return el("", "Change", tx("", "ServerId", sid), status("", syncProtocolError)), nil
+			return answer(syncProtocolError), nil
 		case err != nil:
 			return nil, err
 		}
@@ -752,6 +779,13 @@ func (f *folderSync) remove(id string) error {
 	}
 	_, err := f.view.Delete(f.c.ctx, id)
 	return err
+}
+
+// occurrence names one occurrence of a series a 16.x client changes or
+// deletes by its InstanceId (MS-ASCAL 2.2.2.22); zero: the whole item.
+type occurrence struct {
+	id      string
+	deleted bool
 }
 
 // write stores it only if the item is still at version want, when the
@@ -894,14 +928,14 @@ func (f *folderSync) adopt(items []*pim.Item) ([]string, error) {
 }
 
 // fieldsOf and applyFields pick the mapping of a database.
-func fieldsOf(kind pim.Kind, data []byte) []Field {
+func fieldsOf(kind pim.Kind, data []byte, version string) []Field {
 	switch kind {
 	case pim.Contacts:
 		return ContactFields(data)
 	case pim.Tasks:
 		return TaskFields(data)
 	}
-	return EventFields(data)
+	return EventFieldsFor(data, version)
 }
 
 func applyFields(kind pim.Kind, stored []byte, fields []Field, ghosted []string, uid string) []byte {

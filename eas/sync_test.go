@@ -530,3 +530,41 @@ func TestSyncGuardedWrites(t *testing.T) {
 		t.Errorf("sent %q, want %q", sent, want)
 	}
 }
+
+// A 16.1 client changes and deletes single occurrences of a series by
+// InstanceId (MS-ASCAL 2.2.2.22): the series stays one item, with a
+// moved occurrence and an EXDATE, and the other fields as they were.
+func TestSyncOccurrenceByInstanceId(t *testing.T) {
+	p := provisioned(t)
+	p.version = "16.1"
+	st := p.accts.Store("alice")
+	ctx := context.Background()
+	series := &pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:standup\r\nDTSTAMP:20261201T000000Z\r\n" +
+		"DTSTART:20261214T090000Z\r\nDTEND:20261214T093000Z\r\nRRULE:FREQ=WEEKLY;COUNT=6\r\nSUMMARY:Standup\r\nX-KEEP:yes\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")}
+	st.Put(ctx, pim.Calendar, series)
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "calendar")))
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "calendar")))
+	c := p.sync(t, el("", "Collection", tx("", "SyncKey", "2"), tx("", "CollectionId", "calendar"), el("", "Commands",
+		el("", "Change", tx("", "ServerId", series.ID), tx("AirSyncBase", "InstanceId", "20261221T090000Z"),
+			el("", "ApplicationData", tx("Calendar", "StartTime", "20261221T130000Z"), tx("Calendar", "EndTime", "20261221T133000Z"))),
+		el("", "Delete", tx("", "ServerId", series.ID), tx("AirSyncBase", "InstanceId", "20261228T090000Z")),
+		el("", "Change", tx("", "ServerId", series.ID), tx("AirSyncBase", "InstanceId", "20261229T090000Z"),
+			el("", "ApplicationData", tx("Calendar", "Subject", "not an occurrence"))))))
+	if r := children(child(c, "Responses"), "Change"); len(r) != 1 || text(r[0], "InstanceId") != "20261229T090000Z" || text(r[0], "Status") != "6" {
+		t.Errorf("answers: %s", wbxml.Format(c))
+	}
+	items := st.Items(pim.Calendar)
+	got := string(items[series.ID])
+	for _, want := range []string{"RECURRENCE-ID:20261221T090000Z", "DTSTART:20261221T130000Z", "EXDATE:20261228T090000Z", "RRULE:FREQ=WEEKLY;COUNT=6", "X-KEEP:yes"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the series lacks %s:\n%s", want, got)
+		}
+	}
+	if len(items) != 1 {
+		t.Errorf("%d items in the calendar, want the one series", len(items))
+	}
+	// The series is still the client's: its next sync brings nothing.
+	if c = p.sync(t, el("", "Collection", tx("", "SyncKey", "3"), tx("", "CollectionId", "calendar"))); child(c, "Commands") != nil {
+		t.Errorf("after: %s", wbxml.Format(c))
+	}
+}
