@@ -141,6 +141,37 @@ func (h *WatchHub) IdleConns(login string) int {
 	return 0
 }
 
+// ReleaseIdle closes the IDLE connections of the mailbox of login, for a
+// login that finds the user's connection budget full, and returns how
+// many it closed, once they are. Their Watches are woken and poll from
+// then on, and the mailbox gets no new IDLE connection for a while.
+func (h *WatchHub) ReleaseIdle(login string) int {
+	user := h.opts.UserOf(login)
+	h.mu.Lock()
+	u := h.users[user]
+	if u == nil {
+		h.mu.Unlock()
+		return 0
+	}
+	u.retry = time.Now().Add(idleRetry)
+	var stopped []*idler
+	for name, wf := range u.folders {
+		if d := wf.idle; d != nil {
+			h.dropLocked(u, wf)
+			stopped = append(stopped, d)
+			for w := range wf.watches {
+				w.wake()
+			}
+			h.forgetLocked(user, name)
+		}
+	}
+	h.mu.Unlock()
+	for _, d := range stopped {
+		<-d.done
+	}
+	return len(stopped)
+}
+
 // changed wakes the Watches of the mailbox's folder.
 func (h *WatchHub) changed(user, name string) {
 	h.mu.Lock()
@@ -234,14 +265,14 @@ func (h *WatchHub) dropLocked(u *watchUser, wf *watchedFolder) {
 	close(d.stop)
 }
 
-// forgetLocked forgets a folder nobody watches and a user with no
-// folder; callers hold h.mu.
+// forgetLocked forgets a folder nobody watches, and a user with no
+// folder and no IDLE retry pending; callers hold h.mu.
 func (h *WatchHub) forgetLocked(user, name string) {
 	u := h.users[user]
 	if wf := u.folders[name]; wf != nil && len(wf.watches) == 0 && wf.idle == nil {
 		delete(u.folders, name)
 	}
-	if len(u.folders) == 0 && u.idlers == 0 {
+	if len(u.folders) == 0 && u.idlers == 0 && !time.Now().Before(u.retry) {
 		delete(h.users, user)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"syncml-imap/internal/dovetest"
@@ -97,11 +98,28 @@ func TestWatchIdleWakesOnOthersAppend(t *testing.T) {
 		t.Errorf("%d IDLE connections for two Watches of one folder, want 1", n)
 	}
 	notWoken(t, w, nil, "before any change")
-	appendByMailClient(t, e.mailClient(t), "Mail Client")
+	mail := e.mailClient(t)
+	appendByMailClient(t, mail, "Mail Client")
 	waitWoken(t, w, nil, "after the mail client's APPEND")
 	waitWoken(t, w2, nil, "the second Watch")
 	// The wake was taken: nothing more until the next change.
 	notWoken(t, w, nil, "after the wake")
+	// A flag (FETCH in IDLE) and a removal (EXPUNGE) wake it too.
+	if _, err := mail.Select("Contacts", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := mail.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitWoken(t, w, nil, "after the mail client flagged the message")
+	if err := mail.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitWoken(t, w, nil, "after the mail client marked the message deleted")
+	if err := mail.Expunge().Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitWoken(t, w, nil, "after the mail client's EXPUNGE")
 	w.Close()
 	w2.Close()
 	if n := hub.IdleConns(e.user); n != 0 {
@@ -228,4 +246,29 @@ func TestWatchEnds(t *testing.T) {
 	if _, err := w.Wait(ctx, a, time.Now().Add(time.Minute)); err != context.Canceled {
 		t.Errorf("Wait on an ended context: %v", err)
 	}
+}
+
+// TestWatchReleaseIdle: a login at the user's full budget has the IDLE
+// connections closed; the Watch is woken and polls, and the next Watch
+// opens none for a while.
+func TestWatchReleaseIdle(t *testing.T) {
+	t.Parallel()
+	e, hub := watchEnv(t, dovetest.ProfileFull, WatchHubOptions{Poll: 50 * time.Millisecond})
+	a, w := watchContacts(t, e)
+	if !w.Detached() {
+		t.Fatal("no IDLE connection")
+	}
+	if n := hub.ReleaseIdle(e.user); n != 1 {
+		t.Errorf("ReleaseIdle closed %d, want 1", n)
+	}
+	waitWoken(t, w, nil, "after the release")
+	if w.Detached() || hub.IdleConns(e.user) != 0 {
+		t.Fatalf("still detached (%d IDLE connections) after the release", hub.IdleConns(e.user))
+	}
+	_, w2 := watchContacts(t, e)
+	if w2.Detached() {
+		t.Error("a new Watch opened IDLE again right after the release")
+	}
+	appendByMailClient(t, e.mailClient(t), "After The Release")
+	waitWoken(t, w, a, "polling, after the mail client's APPEND")
 }

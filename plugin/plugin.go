@@ -150,8 +150,12 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 		OnSession:       metrics.ObserveSession,
 	})
 	// A login at the user's full budget first has the user's sessions
-	// that wait between messages give their connections back.
-	imapAuth.Budget.SetReleaseIdle(srv.ReleaseIdle)
+	// that wait between messages give their connections back, and the
+	// user's Pings their IDLE connections (they poll then): a device
+	// that syncs goes before one that waits.
+	imapAuth.Budget.SetReleaseIdle(func(user string) int {
+		return srv.ReleaseIdle(user) + storeOpts.Watch.ReleaseIdle(user)
+	})
 	var proxies []netip.Prefix
 	for _, p := range cfg.HTTP.TrustedProxies {
 		pr, err := config.ParsePrefix(p)
