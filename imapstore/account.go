@@ -8,7 +8,9 @@
 // between device formats is not its job: it stores the objects it is given.
 //
 // One Account is one logged-in IMAP connection. It is safe for use by one
-// goroutine at a time (calls are serialised).
+// goroutine at a time (calls are serialised). A Watch (watch.go) waits for
+// the Account's folders to change, on IDLE connections of a WatchHub
+// that the process's Accounts share.
 package imapstore
 
 import (
