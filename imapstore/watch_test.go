@@ -272,3 +272,20 @@ func TestWatchReleaseIdle(t *testing.T) {
 	appendByMailClient(t, e.mailClient(t), "After The Release")
 	waitWoken(t, w, a, "polling, after the mail client's APPEND")
 }
+
+// TestWatchIdleRenewed: IDLE ended and begun again (every 50ms here, 25
+// minutes in the daemon) neither wakes the Watch nor loses a change.
+func TestWatchIdleRenewed(t *testing.T) {
+	t.Parallel()
+	e, _ := watchEnv(t, dovetest.ProfileFull, WatchHubOptions{Renew: 50 * time.Millisecond})
+	_, w := watchContacts(t, e)
+	if !w.Detached() {
+		t.Fatal("no IDLE connection")
+	}
+	notWoken(t, w, nil, "over a few renewals")
+	appendByMailClient(t, e.mailClient(t), "After Renewals")
+	waitWoken(t, w, nil, "after the mail client's APPEND")
+	if !w.Detached() {
+		t.Error("the IDLE connection ended with its renewals")
+	}
+}
