@@ -61,6 +61,12 @@ type EAS struct {
 	// RequireEncryption demands the device's storage encrypted.
 	// Default: false.
 	RequireEncryption bool `toml:"require_encryption"`
+	// PingPoll is how often a device's Ping asks the mailbox about a
+	// folder nothing wakes it for: a server without IDLE, or a user at
+	// max_user_connections (an IDLE connection is one). Writes of the
+	// daemon itself and, with IDLE, of mail clients wake it at once.
+	// Default: 15s.
+	PingPoll Duration `toml:"ping_poll"`
 }
 
 // Web is the [web] table: the pages where people sign in with their mail
@@ -454,7 +460,7 @@ func Default() *Config {
 			Lockout:     Duration{5 * time.Minute},
 		},
 		DAV:   DAV{Enabled: true, Path: "/dav/"},
-		EAS:   EAS{Enabled: true},
+		EAS:   EAS{Enabled: true, PingPoll: Duration{15 * time.Second}},
 		Web:   Web{Enabled: true, Path: "/", SessionIdle: Duration{30 * time.Minute}, SessionMax: Duration{12 * time.Hour}, Admins: []string{}},
 		Admin: Admin{UsersFile: ""},
 		Log: Log{

@@ -83,6 +83,7 @@ func (c *Config) validate() []*Error {
 	c.Sync.check(ch)
 	c.checkAuthLog(ch)
 	c.checkDAV(ch)
+	ch.notNegative("activesync.ping_poll", c.EAS.PingPoll)
 	c.checkWeb(ch)
 	c.checkEAS(ch)
 	c.checkAdmin(ch)

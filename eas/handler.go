@@ -46,6 +46,9 @@ type Handler struct {
 	// Cache keeps the devices' committed sync states (item maps) between
 	// their requests ([sync] state_cache_items); nil: none.
 	Cache *pim.ReplicaCache
+	// PingPoll is how often a Ping looks at folders the store cannot
+	// wake it for (a store that is no pim.Watcher); 0: 15s.
+	PingPoll time.Duration
 
 	// busy serializes a device's requests (but Ping, which waits): a
 	// client that sends again before its first request is answered
@@ -163,7 +166,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the mail server cannot be reached now", http.StatusServiceUnavailable)
 		return
 	}
-	defer st.Close()
+	c := &call{h: h, ctx: ctx, st: st, user: user, req: req, w: w, r: r}
+	// The call's store, which a Ping may give back while it waits and
+	// open again.
+	defer func() {
+		if c.st != nil {
+			c.st.Close()
+		}
+	}()
 	run, ok := commands[req.Cmd]
 	if !ok {
 		http.Error(w, "command "+req.Cmd+" is not served", http.StatusNotImplemented)
@@ -185,7 +195,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if req.Cmd != "Ping" {
 		defer h.lock(user, req.DeviceID)()
 	}
-	c := &call{h: h, ctx: ctx, st: st, user: user, req: req, body: root, w: w, r: r}
+	c.body = root
 	if err := c.begin(); err != nil {
 		c.fail(err)
 		return

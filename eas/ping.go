@@ -12,16 +12,25 @@ import (
 )
 
 // Ping (MS-ASCMD 2.2.1.13): the client waits until one of its folders
-// changes or the heartbeat ends. The store is asked every pingPoll
-// (CONDSTORE makes that one cheap round trip per folder); the folders and
-// heartbeat of the last Ping are kept, for a Ping that names none.
+// changes or the heartbeat ends. The store wakes the Ping where it can
+// (pim.Watcher: its own writes, IMAP IDLE), else it is asked every
+// PingPoll; the folders and heartbeat of the last Ping are kept, for a
+// Ping that names none.
 
-// Heartbeat bounds (seconds) and how often the store is asked.
+// Heartbeat bounds (seconds) and how often a store that cannot watch is
+// asked.
 const (
 	minHeartbeat = 60
 	maxHeartbeat = 1800
 	pingPoll     = 15 * time.Second
 )
+
+func (h *Handler) pingPoll() time.Duration {
+	if h.PingPoll > 0 {
+		return h.PingPoll
+	}
+	return pingPoll
+}
 
 type pingState struct {
 	Heartbeat int      `json:"heartbeat"`
@@ -68,6 +77,13 @@ func (c *call) ping() (*wbxml.Node, error) {
 		return nil, err
 	}
 	end := time.Now().Add(time.Duration(hb) * time.Second)
+	// The watch begins before the first look, so that a change made
+	// between a look and the wait wakes the wait.
+	watch, err := pim.WatchStore(c.ctx, c.st, c.h.pingPoll(), c.pingDatabases(folders, &policy)...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { watch.Close() }()
 	for {
 		var changed []string
 		for _, id := range folders {
@@ -93,16 +109,54 @@ func (c *call) ping() (*wbxml.Node, error) {
 			}
 			return el(ns, "Ping", status("", 2), out), nil
 		}
-		wait := min(pingPoll, time.Until(end))
-		if wait <= 0 {
+		if time.Until(end) <= 0 {
 			return el(ns, "Ping", status("", 1)), nil
 		}
-		select {
-		case <-c.ctx.Done():
-			return nil, c.ctx.Err()
-		case <-time.After(wait):
+		if changed, err := c.await(&watch, folders, &policy, end); err != nil {
+			return nil, err
+		} else if !changed {
+			return el(ns, "Ping", status("", 1)), nil
 		}
 	}
+}
+
+// pingDatabases are the store databases behind the folders.
+func (c *call) pingDatabases(folders []string, policy *pim.Policy) []pim.Kind {
+	var dbs []pim.Kind
+	for _, id := range folders {
+		if kind, ok := kinds[id]; ok {
+			dbs = append(dbs, c.view(kind, policy).Databases()...)
+		}
+	}
+	return dbs
+}
+
+// await waits on the watch until a folder may have changed (true) or the
+// heartbeat ends. While the watch needs no store, the call gives its
+// store back (its IMAP connection goes to the pool, or is closed) and,
+// after a wake, logs in again for the next look, with a new watch of
+// the new store begun first.
+func (c *call) await(watch *pim.Watch, folders []string, policy *pim.Policy, end time.Time) (bool, error) {
+	detached := (*watch).Detached()
+	if detached {
+		c.st.Close()
+		c.st = nil
+	}
+	changed, err := (*watch).Wait(c.ctx, end)
+	if err != nil || !changed || !detached {
+		return changed, err
+	}
+	_, pass, _ := c.r.BasicAuth()
+	if c.st, err = c.h.Auth.Login(c.ctx, c.user, pass); err != nil {
+		return false, err
+	}
+	next, err := pim.WatchStore(c.ctx, c.st, c.h.pingPoll(), c.pingDatabases(folders, policy)...)
+	if err != nil {
+		return false, err
+	}
+	(*watch).Close()
+	*watch = next
+	return true, nil
 }
 
 // itemOperations answers Fetch of items (MS-ASCMD 2.2.1.10); the other

@@ -8,7 +8,9 @@
 // between device formats is not its job: it stores the objects it is given.
 //
 // One Account is one logged-in IMAP connection. It is safe for use by one
-// goroutine at a time (calls are serialised).
+// goroutine at a time (calls are serialised). A Watch (watch.go) waits for
+// the Account's folders to change, on IDLE connections of a WatchHub
+// that the process's Accounts share.
 package imapstore
 
 import (
@@ -117,9 +119,16 @@ type Options struct {
 	// and may refuse one (see ConnGate).
 	Conns ConnGate
 
+	// Watch, when set, is shared by all the Accounts of the process:
+	// what one writes to an item folder wakes the Watches of that
+	// mailbox at once, and the IDLE connections of a folder serve all
+	// the Watches of it (see WatchHub). Unset, an Account has a hub of
+	// its own.
+	Watch *WatchHub
+
 	// wrapConn, for tests, wraps the main connection (to count commands);
-	// wrapAppender the MULTIAPPEND connection.
-	wrapConn, wrapAppender func(net.Conn) net.Conn
+	// wrapAppender the MULTIAPPEND connection, wrapIdle an IDLE one.
+	wrapConn, wrapAppender, wrapIdle func(net.Conn) net.Conn
 }
 
 func (o *Options) withDefaults() Options {
@@ -175,13 +184,14 @@ type Caps struct {
 	LiteralPlus bool // RFC 7888
 	Move        bool // RFC 6851
 	Unselect    bool // RFC 3691
+	Idle        bool // RFC 2177
 }
 
 // Account is a user's mailbox seen through one IMAP connection.
 type Account struct {
 	opts     Options
 	username string
-	password string      // kept only to open the MULTIAPPEND connection
+	password string      // kept only to open the MULTIAPPEND and IDLE connections
 	tlsConf  *tls.Config // the effective TLS configuration, for that connection too
 	caps     Caps
 	origin   netip.AddrPort // the device's address (WithOriginatingIP), for both connections
@@ -197,6 +207,8 @@ type Account struct {
 	delimKnown bool
 	state      stateCache
 	points     pointCache
+	hub        *WatchHub
+	ownHub     bool // hub is the Account's own (no Options.Watch): Close closes it
 }
 
 // folder is the store's per-folder state within one Account.
@@ -220,12 +232,15 @@ type folder struct {
 // in ctx is sent to the server before the login.
 func Dial(ctx context.Context, opts *Options, username, password string) (*Account, error) {
 	o := opts.withDefaults()
-	a := &Account{opts: o, username: username, password: password, origin: originOf(ctx), folders: map[string]*folder{}}
+	a := &Account{opts: o, username: username, password: password, origin: originOf(ctx), folders: map[string]*folder{}, hub: o.Watch}
+	if a.hub == nil {
+		a.hub, a.ownHub = NewWatchHub(nil), true
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
 	defer cancel()
 
 	a.tlsConf = effectiveTLSConfig(&o)
-	c, caps, err := login(ctx, &o, a.tlsConf, a.origin, username, password)
+	c, caps, err := login(ctx, &o, a.tlsConf, a.origin, username, password, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -242,6 +257,7 @@ func Dial(ctx context.Context, opts *Options, username, password string) (*Accou
 		LiteralPlus: caps["LITERAL+"],
 		Move:        caps["MOVE"] || rev2,
 		Unselect:    caps["UNSELECT"] || rev2,
+		Idle:        caps["IDLE"] || rev2,
 	}
 	o.Logger.Debug("imapstore: logged in", "user", username, "server", o.Address, "caps", fmt.Sprintf("%+v", a.caps))
 	return a, nil
@@ -262,6 +278,9 @@ func (a *Account) Close() error {
 	if a.appender != nil {
 		a.appender.Close()
 		a.appender = nil
+	}
+	if a.ownHub {
+		a.hub.Close()
 	}
 	if a.c == nil {
 		return nil

@@ -85,6 +85,9 @@ func appendBatches(n int, size func(i int) int, max, maxBytes int) [][2]int {
 
 // appendBatch stores messages lo to hi-1 of o.
 func (a *Account) appendBatch(ctx context.Context, f *folder, o *outgoing, lo, hi int) ([]imap.UID, error) {
+	// Even a failed batch may have stored some: a spurious wake costs a
+	// look, a missed one a device that waits.
+	defer a.wrote(f)
 	if a.caps.MultiAppend && hi-lo > 1 {
 		uids, err := a.multiAppend(ctx, f, o, lo, hi)
 		if err == nil || !errors.Is(err, errAppenderUnavailable) {

@@ -511,6 +511,7 @@ func (a *Account) expunge(ctx context.Context, f *folder, uids []imap.UID) error
 	if err := a.selectFolder(ctx, f); err != nil {
 		return err
 	}
+	defer a.wrote(f)
 	set := imap.UIDSetNum(uids...)
 	// STORE, then EXPUNGE once it is done: pipelined, Dovecot may run
 	// the EXPUNGE first when another session has the folder open, and

@@ -67,8 +67,10 @@ func parseOrigin(s string) (netip.AddrPort, bool) {
 
 // login connects and logs in as o says, and returns a go-imap client on
 // the logged-in connection with the capabilities announced after login.
-func login(ctx context.Context, o *Options, tlsConf *tls.Config, origin netip.AddrPort, username, password string) (*imapclient.Client, map[string]bool, error) {
-	wrap, failed, err := o.gate(ctx, username, false, o.wrapConn)
+// An extra connection (IDLE) is one the gate may refuse (see ConnGate);
+// unilateral, when set, is told of the server's unilateral data.
+func login(ctx context.Context, o *Options, tlsConf *tls.Config, origin netip.AddrPort, username, password string, extra bool, unilateral *imapclient.UnilateralDataHandler) (*imapclient.Client, map[string]bool, error) {
+	wrap, failed, err := o.gate(ctx, username, extra, o.wrapConn)
 	if err != nil {
 		return nil, nil, markUnavailable(fmt.Errorf("imapstore: login as %q at %s: %w", username, o.Address, err))
 	}
@@ -93,7 +95,7 @@ func login(ctx context.Context, o *Options, tlsConf *tls.Config, origin netip.Ad
 	slices.Sort(names)
 	greeting := "* PREAUTH [CAPABILITY " + strings.Join(names, " ") + "] logged in\r\n"
 	c := imapclient.New(&handedConn{Conn: conn, r: io.MultiReader(strings.NewReader(greeting), bytes.NewReader(rest), conn)},
-		&imapclient.Options{TLSConfig: tlsConf})
+		&imapclient.Options{TLSConfig: tlsConf, UnilateralDataHandler: unilateral})
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	if err := c.WaitGreeting(); err != nil {

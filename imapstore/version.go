@@ -251,6 +251,7 @@ func (a *Account) PutVersions(ctx context.Context, kind Kind, items []*Item, wan
 		}
 	}
 	if len(settled) > 0 {
+		defer a.wrote(f) // a pending item becomes one
 		if err := a.c.Store(imap.UIDSetNum(settled...), &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: []imap.Flag{pendingFlag}}, nil).Close(); err != nil {
 			// The items are written: only the clean-up of their crash
 			// leftovers waits for their next write.

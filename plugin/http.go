@@ -14,6 +14,7 @@ import (
 
 	"syncml-imap/dav"
 	"syncml-imap/eas"
+	"syncml-imap/imapstore"
 	"syncml-imap/syncml"
 	"syncml-imap/web"
 )
@@ -50,6 +51,9 @@ type Handler struct {
 	// pool keeps the IMAP logins of finished sessions ([imap] keep_idle);
 	// nil: none.
 	pool *Pool
+	// watch is where the stores' writes wake the Pings and their IDLE
+	// connections are kept.
+	watch *imapstore.WatchHub
 
 	endpointOnce sync.Once
 	endpoint     http.Handler // serveSyncML, measured in Metrics
@@ -101,6 +105,9 @@ func (h *Handler) Close() {
 	h.Server.Close()
 	if h.pool != nil {
 		h.pool.Close()
+	}
+	if h.watch != nil {
+		h.watch.Close()
 	}
 }
 

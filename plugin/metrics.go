@@ -268,6 +268,7 @@ var (
 	_ pim.StateBatch  = (*measuredStore)(nil)
 	_ pim.Releaser    = (*measuredStore)(nil)
 	_ pim.PointDeltas = (*measuredStore)(nil)
+	_ pim.Watcher     = (*measuredStore)(nil)
 )
 
 // SubFolders implements pim.FolderLister, through to the store when it
@@ -416,6 +417,19 @@ func (s *measuredStore) LoadStates(ctx context.Context, keys ...string) (map[str
 		return nil, err
 	}
 	return out, nil
+}
+
+// Watch passes pim.Watcher through; for a store that is none it says
+// so (pim.ErrNoWatch), and the front polls.
+func (s *measuredStore) Watch(ctx context.Context, dbs ...pim.Kind) (pim.Watch, error) {
+	wr, ok := s.st.(pim.Watcher)
+	if !ok {
+		return nil, pim.ErrNoWatch
+	}
+	start := time.Now()
+	w, err := wr.Watch(ctx, dbs...)
+	s.m.observe("watch", start, err)
+	return w, err
 }
 
 func (s *measuredStore) Release() error {

@@ -105,6 +105,9 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	imapAuth.Budget = NewConnBudget(budget)
 	storeOpts := *opts
 	storeOpts.Conns = imapAuth.Budget
+	// One hub for the process: a write of any front wakes the Pings of
+	// the user, and IDLE connections are shared by the user's devices.
+	storeOpts.Watch = imapstore.NewWatchHub(&imapstore.WatchHubOptions{Poll: cfg.EAS.PingPoll.Duration, UserOf: imapAuth.Budget.userOf})
 	imapAuth.Options = &storeOpts
 	var auth pim.Authenticator = imapAuth
 	if cfg.IMAP.MasterUser != "" {
@@ -147,8 +150,12 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 		OnSession:       metrics.ObserveSession,
 	})
 	// A login at the user's full budget first has the user's sessions
-	// that wait between messages give their connections back.
-	imapAuth.Budget.SetReleaseIdle(srv.ReleaseIdle)
+	// that wait between messages give their connections back, and the
+	// user's Pings their IDLE connections (they poll then): a device
+	// that syncs goes before one that waits.
+	imapAuth.Budget.SetReleaseIdle(func(user string) int {
+		return srv.ReleaseIdle(user) + storeOpts.Watch.ReleaseIdle(user)
+	})
 	var proxies []netip.Prefix
 	for _, p := range cfg.HTTP.TrustedProxies {
 		pr, err := config.ParsePrefix(p)
@@ -165,9 +172,10 @@ func NewHandler(cfg *config.Config, logger *slog.Logger) (*Handler, error) {
 	h := &Handler{Server: srv, DAV: davHandler, PublicURL: cfg.HTTP.PublicURL, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Logger: logger,
 		Metrics: metrics, Health: NewHealth(opts, logger), TrustedProxies: proxies,
 		Admin: &AdminHTTP{Auth: auth, Throttle: t, Accounts: accounts, MasterUser: cfg.IMAP.MasterUser, MasterPassword: cfg.IMAP.MasterPassword, Logger: logger},
-		pool:  imapAuth.Pool}
+		pool:  imapAuth.Pool, watch: storeOpts.Watch}
 	if cfg.EAS.Enabled {
 		h.EAS, h.Autodiscover = newEAS(cfg, auth, h)
+		h.EAS.PingPoll = cfg.EAS.PingPoll.Duration
 	}
 	if cfg.Web.Enabled {
 		if h.Web, err = newWeb(cfg, auth, t, h); err != nil {

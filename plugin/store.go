@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -21,6 +22,9 @@ type accountStore struct {
 	// session of user with pass (checked alive before it is used again).
 	pool       *Pool
 	user, pass string
+	// closed: the connection went to the pool or was closed; a Watch of
+	// the store then polls with none.
+	closed bool
 }
 
 // IMAPAuth checks SyncML credentials by logging in to the IMAP server with
@@ -414,13 +418,56 @@ func (s *accountStore) ListState(ctx context.Context, prefix string) ([]string, 
 
 // Release closes the connection for good (a session gone idle gives it
 // back to the IMAP server, not to the pool).
-func (s *accountStore) Release() error { return s.acct.Close() }
+func (s *accountStore) Release() error {
+	s.closed = true
+	return s.acct.Close()
+}
 
 // Close gives the connection to the pool, if any.
 func (s *accountStore) Close() error {
+	s.closed = true
 	if s.pool != nil {
 		s.pool.put(s.user, s.pass, s.acct)
 		return nil
 	}
 	return s.acct.Close()
 }
+
+// Watch implements pim.Watcher: the account's folders watched through
+// the process's WatchHub (Options.Watch).
+func (s *accountStore) Watch(ctx context.Context, dbs ...pim.Kind) (pim.Watch, error) {
+	kinds := make([]imapstore.Kind, len(dbs))
+	for i, db := range dbs {
+		k, err := kindOf(db)
+		if err != nil {
+			return nil, err
+		}
+		kinds[i] = k
+	}
+	w, err := s.acct.Watch(ctx, kinds...)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	return &storeWatch{s: s, w: w}, nil
+}
+
+var _ pim.Watcher = (*accountStore)(nil)
+
+// storeWatch polls, where it must, on its store's connection while that
+// is open.
+type storeWatch struct {
+	s *accountStore
+	w *imapstore.Watch
+}
+
+func (w *storeWatch) Wait(ctx context.Context, until time.Time) (bool, error) {
+	var poll *imapstore.Account
+	if !w.s.closed {
+		poll = w.s.acct
+	}
+	changed, err := w.w.Wait(ctx, poll, until)
+	return changed, storeError(err)
+}
+
+func (w *storeWatch) Detached() bool { return w.w.Detached() }
+func (w *storeWatch) Close() error   { return w.w.Close() }
