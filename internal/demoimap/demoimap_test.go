@@ -105,7 +105,7 @@ func TestLogin(t *testing.T) {
 		t.Errorf("unknown user: %v, want ErrAuthFailed", err)
 	}
 	a := e.dial(t)
-	want := imapstore.Caps{ESearch: true, UIDPlus: true, LiteralPlus: true, Move: true, Unselect: true}
+	want := imapstore.Caps{ESearch: true, UIDPlus: true, LiteralPlus: true, Move: true, Unselect: true, Idle: true}
 	if got := a.Caps(); got != want {
 		t.Errorf("caps %+v, want %+v", got, want)
 	}
