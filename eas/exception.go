@@ -20,7 +20,8 @@ import (
 // and the fields in which it differs from the master (an element the
 // Exception leaves out is "the same as the top-level element", MS-ASCAL
 // 2.2.2.21). The original start names the occurrence: ExceptionStartTime
-// up to 14.1, airsyncbase:InstanceId in 16.0 and 16.1.
+// up to 14.1, airsyncbase:InstanceId in 16.0 and 16.1 (with
+// ExceptionStartTime too, which 16.1 clients still read).
 //
 // In: a Change's Exceptions are the series' whole list. An occurrence the
 // client names by its original start is matched to the stored one; its
@@ -198,7 +199,11 @@ func exceptionsOut(cal, master *vobject.Object, masterFields []Field, version st
 		return Field{Page: "Calendar", Name: "ExceptionStartTime", Value: at.Format(compactTime)}
 	}
 	deleted := func(at time.Time) []Field {
-		return []Field{{Page: "Calendar", Name: "Deleted", Value: "1"}, name(at)}
+		out := []Field{{Page: "Calendar", Name: "Deleted", Value: "1"}}
+		if n := name(at); n.Name == "InstanceId" {
+			out = append(out, Field{Page: "Calendar", Name: "ExceptionStartTime", Value: n.Value})
+		}
+		return append(out, name(at))
 	}
 	for _, o := range overridesOf(cal, master) {
 		at, ok := s.storedKey(o.Prop("RECURRENCE-ID"))
@@ -249,7 +254,10 @@ var inherited = []string{"Subject", fieldBody, "Location", fieldCategories, "Sen
 // fields where they differ from the master, an empty one where the master
 // has a value and the exception none.
 func exceptionFields(own, master []Field, name Field) []Field {
-	out := []Field{name}
+	// 16.x names the occurrence by InstanceId, after Reminder; its
+	// ExceptionStartTime goes too, first, since clients of 16.1 read it
+	// still (TbSync 4.18 reads only it, and took a missing one for 1970).
+	out := []Field{{Page: "Calendar", Name: "ExceptionStartTime", Value: name.Value}}
 	for _, n := range exceptionElements {
 		o, has := findField(own, n)
 		m, mhas := findField(master, n)
@@ -264,7 +272,7 @@ func exceptionFields(own, master []Field, name Field) []Field {
 			out = append(out, emptyField(m))
 		}
 		if n == "Reminder" && name.Name == "InstanceId" {
-			out = append(out[1:], name)
+			out = append(out, name)
 		}
 	}
 	return out

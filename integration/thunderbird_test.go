@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -24,11 +25,31 @@ import (
 	"syncml-imap/internal/wbxml"
 )
 
-// tbSeeds are what the mailbox holds when Thunderbird first syncs it.
-var tbSeeds = map[imapstore.Kind]string{
-	imapstore.KindContacts: "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Max Server\r\nN:Server;Max;;;\r\nEMAIL;TYPE=INTERNET:max@example.org\r\nX-JABBER:max@jabber.example\r\nEND:VCARD\r\n",
-	imapstore.KindCalendar: "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:srv-ev@test\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20270110T090000Z\r\nDTEND:20270110T100000Z\r\nSUMMARY:Server event\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
-	imapstore.KindTasks:    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:srv-t@test\r\nDTSTAMP:20261201T000000Z\r\nSUMMARY:Server task\r\nEND:VTODO\r\nEND:VCALENDAR\r\n",
+// tbSeeds are what the mailbox holds when Thunderbird first syncs it: a
+// contact, an event, a weekly series with a moved and a deleted
+// occurrence, a task.
+var tbSeeds = map[imapstore.Kind][]string{
+	imapstore.KindContacts: {"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Max Server\r\nN:Server;Max;;;\r\nEMAIL;TYPE=INTERNET:max@example.org\r\nX-JABBER:max@jabber.example\r\nEND:VCARD\r\n"},
+	imapstore.KindCalendar: {
+		"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:srv-ev@test\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20270110T090000Z\r\nDTEND:20270110T100000Z\r\nSUMMARY:Server event\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+		"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:srv-series@test\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20270104T090000Z\r\nDTEND:20270104T100000Z\r\n" +
+			"RRULE:FREQ=WEEKLY;COUNT=4\r\nEXDATE:20270118T090000Z\r\nSUMMARY:Server series\r\nX-SERIES-KEEP:yes\r\nEND:VEVENT\r\n" +
+			"BEGIN:VEVENT\r\nUID:srv-series@test\r\nDTSTAMP:20261201T000000Z\r\nRECURRENCE-ID:20270111T090000Z\r\nDTSTART:20270111T150000Z\r\nDTEND:20270111T160000Z\r\n" +
+			"SUMMARY:Server series (moved)\r\nX-OCCURRENCE-KEEP:yes\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+	},
+	imapstore.KindTasks: {"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:srv-t@test\r\nDTSTAMP:20261201T000000Z\r\nSUMMARY:Server task\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"},
+}
+
+// seedTB puts tbSeeds into the account's mailbox.
+func seedTB(t *testing.T, acct *imapstore.Account) {
+	t.Helper()
+	for _, kind := range []imapstore.Kind{imapstore.KindContacts, imapstore.KindCalendar, imapstore.KindTasks} {
+		for _, data := range tbSeeds[kind] {
+			if err := acct.Put(context.Background(), kind, &imapstore.Item{Data: []byte(data)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
 
 // TestThunderbird runs the real ActiveSync client, Thunderbird 140 with
@@ -43,14 +64,18 @@ func TestThunderbird(t *testing.T) {
 	if _, err := exec.LookPath("thunderbird"); err != nil {
 		t.Skip("thunderbird is not installed (integration/thunderbird/run.sh says how)")
 	}
+	// 14.0 is what TbSync picks by itself from our versions; 16.1 what
+	// it can be set to.
+	for _, version := range []string{"14.0", "16.1"} {
+		t.Run(version, func(t *testing.T) { thunderbirdCycle(t, version) })
+	}
+}
+
+func thunderbirdCycle(t *testing.T, version string) {
 	e := newEnv(t)
 	acct := e.account()
 	ctx := context.Background()
-	for kind, data := range tbSeeds {
-		if err := acct.Put(ctx, kind, &imapstore.Item{Data: []byte(data)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seedTB(t, acct)
 	script, _ := filepath.Abs("thunderbird/run.sh")
 	work := t.TempDir()
 	cctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
@@ -59,11 +84,11 @@ func TestThunderbird(t *testing.T) {
 	url := strings.TrimSuffix(e.url, "/syncml")
 	if dir := os.Getenv("SYNCML_IMAP_EAS_RECORD"); dir != "" {
 		// What Thunderbird sends and the daemon answers, for the replay
-		// (integration/testdata/eas/tbsync-140/daemon-16.1).
-		url = recordEAS(t, url, dir, e.user, e.pass)
+		// (integration/testdata/eas/tbsync-140/daemon-VERSION).
+		url = recordEAS(t, url, filepath.Join(dir, "daemon-"+version), e.user, e.pass)
 	}
 	cmd.Env = append(os.Environ(), "TB_WORK="+work, "EAS_URL="+url, "EAS_USER="+e.user,
-		"EAS_PASSWORD="+e.pass, "EAS_PROVISION=1", "EAS_VERSION=16.1", "MARIONETTE_PORT=2839")
+		"EAS_PASSWORD="+e.pass, "EAS_PROVISION=1", "EAS_VERSION="+version, "MARIONETTE_PORT=2839")
 	out, err := cmd.CombinedOutput()
 	if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == 77 {
 		t.Skipf("%s", strings.TrimSpace(string(out)))
@@ -80,6 +105,20 @@ func TestThunderbird(t *testing.T) {
 	}
 	if strings.Contains(list, `"Test event"`) {
 		t.Error("Thunderbird still lists the event it deleted")
+	}
+	// The mailbox's series reached it with its moved occurrence and
+	// without its deleted one.
+	if !regexp.MustCompile(`"EXDATE[^"]*:20270118T`).MatchString(list) { // in Thunderbird's zone
+		t.Error("Thunderbird's copy of the series has its deleted occurrence")
+	}
+	for _, want := range []string{`"id": "20270111T090000Z"`, `"start": "20270111T150000Z"`, `"title": "Server series (moved)"`} {
+		if !strings.Contains(list, want) {
+			t.Errorf("Thunderbird's copy of the series lacks %s", want)
+			if i := strings.Index(list, `"title": "Server series"`); i >= 0 {
+				t.Logf("it holds: %s", list[max(0, i-200):min(len(list), i+1500)])
+			}
+			break
+		}
 	}
 	find := func(kind imapstore.Kind, text string) []string {
 		var got []string
@@ -104,6 +143,16 @@ func TestThunderbird(t *testing.T) {
 	}
 	if got := find(imapstore.KindCalendar, "SUMMARY:Server event"); len(got) != 1 {
 		t.Errorf("the mailbox's copies of its own event: %d", len(got))
+	}
+	// Thunderbird's series, one occurrence moved and one deleted there:
+	// one item, with the moved one as its instance and an EXDATE. (At
+	// 16.1 TbSync 4.18 sends a series' exceptions neither in its Change
+	// nor per occurrence, so there the mailbox gets the series alone.)
+	if got := find(imapstore.KindCalendar, "SUMMARY:TB series"); len(got) != 1 || version != "16.1" && !tbSeriesEdited(got[0]) {
+		t.Errorf("the mailbox's copies of Thunderbird's series: %q", got)
+	}
+	if got := find(imapstore.KindCalendar, "UID:srv-series@test"); len(got) != 1 || !strings.Contains(got[0], "X-OCCURRENCE-KEEP:yes") || !strings.Contains(got[0], "X-SERIES-KEEP:yes") {
+		t.Errorf("the mailbox's series: %q", got)
 	}
 	// The SyncML phone sees the same.
 	phone := e.device(t, "tb-cross-phone", syncevo.Source{Name: "addressbook", URI: "contacts", Format: "text/vcard"})
@@ -183,4 +232,29 @@ func recordEAS(t *testing.T, base, dir, user, pass string) string {
 	}))
 	t.Cleanup(proxy.Close)
 	return proxy.URL
+}
+
+// tbSeriesEdited reports whether a stored series is Thunderbird's with
+// its occurrence of 8 February moved to 14:00 and that of 15 February
+// deleted (the times as UTC or in a zone, as the client wrote them).
+func tbSeriesEdited(data string) bool {
+	var moved, exdate bool
+	for _, block := range strings.Split(strings.ReplaceAll(data, "\r\n ", ""), "BEGIN:VEVENT")[1:] {
+		var recur, start string
+		for _, l := range strings.Split(block, "\r\n") {
+			name, value, _ := strings.Cut(l, ":")
+			switch {
+			case strings.HasPrefix(name, "RECURRENCE-ID"):
+				recur = value
+			case strings.HasPrefix(name, "DTSTART"):
+				start = value
+			case strings.HasPrefix(name, "EXDATE"):
+				exdate = exdate || strings.Contains(value, "20270215T")
+			}
+		}
+		if strings.HasPrefix(recur, "20270208T") && strings.HasPrefix(start, "20270208T") && start != recur {
+			moved = true
+		}
+	}
+	return moved && exdate
 }

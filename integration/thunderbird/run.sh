@@ -90,9 +90,12 @@ step "startup+password+folder list+first sync" sync --user "$EAS_USER" --passwor
 step add-contact add-contact --first Erika --last Mustermann --email erika@example.org
 step add-event add-event --title "Test event" --start 20270115T100000Z --end 20270115T110000Z
 step add-task add-task --title "Test task" --due 20270120T120000Z
+step add-series add-event --title "TB series" --start 20270201T100000Z --end 20270201T110000Z --rrule "FREQ=WEEKLY;COUNT=4"
 step sync sync --user "$EAS_USER"
 step change-contact change-contact --name "Erika Mustermann" --title Engineer
 step delete-item delete-item --title "Test event"
+step move-occurrence move-occurrence --title "TB series" --occurrence 20270208T100000Z --start 20270208T140000Z --end 20270208T150000Z
+step delete-occurrence delete-occurrence --title "TB series" --occurrence 20270215T100000Z
 step sync sync --user "$EAS_USER"
 step list list
 echo "run.sh: done in $(( $(date +%s) - start ))s; profile and logs in $TB_WORK" >&2

@@ -6,6 +6,7 @@ Subcommands:
   sync     store the password, run TbSync.core.syncAccount, print status and folders
   list     print the contacts, events and tasks of the account's synced folders (JSON)
   add-contact / add-event / add-task   add an item to the synced address book / calendar / tasks
+  move-occurrence / delete-occurrence  change one occurrence of a series
   change-contact / delete-item         change a contact / delete an event or task
   quit     ask Thunderbird to quit
 
@@ -235,6 +236,25 @@ function targets(TbSync, accountID) {
   }
   return out;
 }
+// recurrence is what a series holds beside its rule: its exceptions
+// (by recurrence ID: start and title) and its deleted occurrences.
+function recurrence(it) {
+  const ri = it.recurrenceInfo;
+  if (!ri) return {};
+  const exceptions = ri.getExceptionIds().map(id => {
+    const e = ri.getExceptionFor(id);
+    return { id: id.getInTimezone(cal.dtz.UTC).icalString, start: e.startDate.getInTimezone(cal.dtz.UTC).icalString, title: e.title };
+  });
+  const exdates = ri.getRecurrenceItems().filter(r => r.isNegative).map(r => r.icalString);
+  return { exceptions, exdates };
+}
+// seriesOf is the series titled title in c, with its calendar.
+async function seriesOf(t, title) {
+  for (const c of t.calendars)
+    for (const it of await calItems(c.cal))
+      if (it.title == title && it.recurrenceInfo) return [c, it];
+  throw new Error("no series " + title);
+}
 async function calItems(c) {
   const filter = Ci.calICalendar.ITEM_FILTER_ALL_ITEMS;
   if (c.getItemsAsArray) return await c.getItemsAsArray(filter, 0, null, null);
@@ -261,7 +281,7 @@ def cmd_list(a):
         for (const it of await calItems(c.cal))
           out.events.push({ calendar: c.folder, type: c.type, kind: (it instanceof Ci.calITodo) ? "task" : "event", id: it.id, title: it.title,
                             start: it.startDate ? it.startDate.icalString : (it.dueDate ? it.dueDate.icalString : null),
-                            ics: it.icalString });
+                            ics: it.icalString, ...recurrence(it) });
       return out;
     """, [a.account])
     print(json.dumps(res, indent=1))
@@ -286,8 +306,9 @@ def cmd_add_contact(a):
 def cmd_add_event(a):
     m = connect(a)
     uid = str(uuid.uuid4())
-    ics = ("BEGIN:VEVENT\r\nUID:%s\r\nSUMMARY:%s\r\nDTSTART:%s\r\nDTEND:%s\r\nDTSTAMP:20260101T000000Z\r\nEND:VEVENT\r\n"
-           % (uid, a.title, a.start, a.end))
+    rrule = "RRULE:%s\r\n" % a.rrule if a.rrule else ""
+    ics = ("BEGIN:VEVENT\r\nUID:%s\r\nSUMMARY:%s\r\nDTSTART:%s\r\nDTEND:%s\r\n%sDTSTAMP:20260101T000000Z\r\nEND:VEVENT\r\n"
+           % (uid, a.title, a.start, a.end, rrule))
     res = run(m, JS_TARGETS + """
       const [accountID, ics] = arguments;
       const TbSync = await tbsync(60000);
@@ -336,6 +357,39 @@ def cmd_change_contact(a):
           }
       throw new Error("no contact " + name);
     """, [a.account, a.name, a.title])
+    print(json.dumps(res))
+
+
+def cmd_move_occurrence(a):
+    m = connect(a)
+    res = run(m, JS_TARGETS + """
+      const [accountID, title, at, start, end] = arguments;
+      const TbSync = await tbsync(60000);
+      const t = targets(TbSync, accountID);
+      const [c, parent] = await seriesOf(t, title);
+      const series = parent.clone();
+      const occ = series.recurrenceInfo.getOccurrenceFor(cal.createDateTime(at)).clone();
+      occ.startDate = cal.createDateTime(start);
+      occ.endDate = cal.createDateTime(end);
+      series.recurrenceInfo.modifyException(occ, true);
+      await c.cal.modifyItem(series, parent);
+      return { calendar: c.folder, id: parent.id };
+    """, [a.account, a.title, a.occurrence, a.start, a.end])
+    print(json.dumps(res))
+
+
+def cmd_delete_occurrence(a):
+    m = connect(a)
+    res = run(m, JS_TARGETS + """
+      const [accountID, title, at] = arguments;
+      const TbSync = await tbsync(60000);
+      const t = targets(TbSync, accountID);
+      const [c, parent] = await seriesOf(t, title);
+      const series = parent.clone();
+      series.recurrenceInfo.removeOccurrenceAt(cal.createDateTime(at));
+      await c.cal.modifyItem(series, parent);
+      return { calendar: c.folder, id: parent.id };
+    """, [a.account, a.title, a.occurrence])
     print(json.dumps(res))
 
 
@@ -402,7 +456,20 @@ def main():
     p.add_argument("--title", default="Test event")
     p.add_argument("--start", default="20270115T100000Z")
     p.add_argument("--end", default="20270115T110000Z")
+    p.add_argument("--rrule", default="", help="a recurrence rule, e.g. FREQ=WEEKLY;COUNT=4")
     p.set_defaults(fn=cmd_add_event)
+
+    p = sub.add_parser("move-occurrence", help="move one occurrence of a series, by title and original start")
+    p.add_argument("--title", required=True)
+    p.add_argument("--occurrence", required=True)
+    p.add_argument("--start", required=True)
+    p.add_argument("--end", required=True)
+    p.set_defaults(fn=cmd_move_occurrence)
+
+    p = sub.add_parser("delete-occurrence", help="delete one occurrence of a series, by title and original start")
+    p.add_argument("--title", required=True)
+    p.add_argument("--occurrence", required=True)
+    p.set_defaults(fn=cmd_delete_occurrence)
 
     p = sub.add_parser("add-task")
     p.add_argument("--title", default="Test task")
