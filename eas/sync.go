@@ -618,8 +618,8 @@ func (f *folderSync) apply(cmd *wbxml.Node, receives bool) (*wbxml.Node, error) 
 		return el("", "Add", tx("", "ClientId", text(cmd, "ClientId")), status("", syncServerError)), nil
 	case "Change":
 		fields := nodeFields(child(cmd, "ApplicationData"))
-		if iid := text(cmd, "InstanceId"); iid != "" && f.kind == pim.Calendar {
-			return f.change(sid, fields, receives, occurrence{iid, false})
+		if occ, own, ok := occurrenceOf(cmd, fields); ok && f.kind == pim.Calendar {
+			return f.change(sid, own, receives, occ)
 		}
 		rec.Holds = learn(rec.Holds, fields)
 		return f.change(sid, fields, receives, occurrence{})
@@ -779,6 +779,29 @@ func (f *folderSync) remove(id string) error {
 	}
 	_, err := f.view.Delete(f.c.ctx, id)
 	return err
+}
+
+// occurrenceOf tells whether a Change names one occurrence: by an
+// InstanceId beside its ApplicationData (MS-ASCMD), or inside it, where
+// TbSync 4.18 at 16.1 puts it, with Deleted 1 there for a deleted one.
+// own are the occurrence's fields.
+func occurrenceOf(cmd *wbxml.Node, fields []Field) (occurrence, []Field, bool) {
+	if iid := text(cmd, "InstanceId"); iid != "" {
+		return occurrence{id: iid}, fields, true
+	}
+	var occ occurrence
+	var own []Field
+	for _, f := range fields {
+		switch {
+		case f.Name == "InstanceId":
+			occ.id = f.Value
+		case f.Name == "Deleted" && f.Page == "Calendar":
+			occ.deleted = f.Value == "1"
+		default:
+			own = append(own, f)
+		}
+	}
+	return occ, own, occ.id != ""
 }
 
 // occurrence names one occurrence of a series a 16.x client changes or

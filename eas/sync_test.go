@@ -568,3 +568,28 @@ func TestSyncOccurrenceByInstanceId(t *testing.T) {
 		t.Errorf("after: %s", wbxml.Format(c))
 	}
 }
+
+// TbSync 4.18 at 16.1 names a changed occurrence inside the Change's
+// ApplicationData: taken as the occurrence's, not the series'.
+func TestSyncOccurrenceInsideApplicationData(t *testing.T) {
+	p := provisioned(t)
+	p.version = "16.1"
+	st := p.accts.Store("alice")
+	ctx := context.Background()
+	series := &pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:weekly\r\nDTSTAMP:20261201T000000Z\r\n" +
+		"DTSTART:20261214T090000Z\r\nDTEND:20261214T093000Z\r\nRRULE:FREQ=WEEKLY;COUNT=6\r\nSUMMARY:Weekly\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")}
+	st.Put(ctx, pim.Calendar, series)
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "calendar")))
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "calendar")))
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "2"), tx("", "CollectionId", "calendar"), el("", "Commands",
+		el("", "Change", tx("", "ServerId", series.ID), el("", "ApplicationData", tx("AirSyncBase", "InstanceId", "20261221T090000Z"),
+			tx("Calendar", "Subject", "Weekly (one off)"), tx("Calendar", "StartTime", "20261221T100000Z"), tx("Calendar", "EndTime", "20261221T103000Z"))),
+		el("", "Change", tx("", "ServerId", series.ID), el("", "ApplicationData", tx("AirSyncBase", "InstanceId", "20261228T090000Z"),
+			tx("Calendar", "Deleted", "1"))))))
+	got := string(st.Items(pim.Calendar)[series.ID])
+	for _, want := range []string{"SUMMARY:Weekly\r\n", "RECURRENCE-ID:20261221T090000Z", "SUMMARY:Weekly (one off)", "EXDATE:20261228T090000Z"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the series lacks %q:\n%s", want, got)
+		}
+	}
+}
