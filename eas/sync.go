@@ -67,7 +67,7 @@ type backlog struct {
 }
 
 // backlogChunk is how many IDs one backlog record holds.
-const backlogChunk = 500
+var backlogChunk = 500
 
 func backlogPrefix(device string, kind pim.Kind) string {
 	return pim.ReplicaKey(device, kind) + "/eas-backlog/"
