@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"syncml-imap/internal/wbxml"
 	"syncml-imap/pim"
@@ -300,4 +301,32 @@ func TestMeetingResponseVersionMoved(t *testing.T) {
 	if !moved || !strings.Contains(string(calendarItems(t, st)[0].Data), "PARTSTAT=ACCEPTED;RSVP=TRUE") {
 		t.Errorf("after a refused write (%v):\n%s", moved, calendarItems(t, st)[0].Data)
 	}
+}
+
+// FuzzAnswerMeeting: whatever the stored event, an answer never panics,
+// and a changed event still reads as one, with the same series.
+func FuzzAnswerMeeting(f *testing.F) {
+	f.Add([]byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:m1\r\nDTSTART:20261214T090000Z\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\n"+
+		"ORGANIZER:mailto:boss@example.org\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:alice@example.org\r\nSUMMARY:Plan\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"), "20261221T090000Z", 1)
+	f.Add([]byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:m2\r\nDTSTART;VALUE=DATE:20261214\r\nATTENDEE;CN=\"A, B\";\r\n PARTSTAT=TENTATIVE:MAILTO:ALICE@EXAMPLE.ORG\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"), "", 3)
+	f.Fuzz(func(t *testing.T, data []byte, instance string, response int) {
+		ps := []string{"ACCEPTED", "TENTATIVE", "DECLINED"}[uint(response)%3]
+		var when time.Time
+		if instance != "" {
+			if at, ok := parseInstant(instance); ok {
+				when = at
+			}
+		}
+		out, code := answerMeeting(data, "alice@example.org", ps, when)
+		if out == nil || code != meetingOK {
+			return
+		}
+		if _, ev := mainComponent(out, "VEVENT"); ev == nil {
+			t.Fatalf("the answered event reads as none:\n%s", out)
+		}
+		_, before := mainComponent(data, "VEVENT")
+		if _, after := mainComponent(out, "VEVENT"); after.PropValue("UID") != before.PropValue("UID") {
+			t.Fatalf("the answer changed the series' UID:\n%s", out)
+		}
+	})
 }

@@ -265,8 +265,9 @@ func (r *replay) check(name, cmd string, req, got, want *wbxml.Node) {
 				t.Errorf("%s: %s: SyncKey %q not new", name, coll, k)
 			}
 			r.keys[coll+"/"+etext(w, "SyncKey")] = k
-			// The items sent: the recording's, in order, with this run's
-			// IDs.
+			// The items sent: the recording's, with this run's IDs. The
+			// store lists new items in no fixed order, so an Add is
+			// paired by what it carries, a Change or Delete by its ID.
 			ops, wops := ekid(c, "Commands"), ekid(w, "Commands")
 			if ops == nil || wops == nil {
 				if ops != wops {
@@ -275,18 +276,33 @@ func (r *replay) check(name, cmd string, req, got, want *wbxml.Node) {
 			} else if len(ops.Children) != len(wops.Children) {
 				t.Errorf("%s: %s: %d commands, the recording's %d", name, coll, len(ops.Children), len(wops.Children))
 			} else {
-				for j, op := range ops.Children {
+				used := make([]bool, len(wops.Children))
+				for _, op := range ops.Children {
+					id, data := etext(op, "ServerId"), wbxml.Format(ekid(op, "ApplicationData"))
+					j := -1
+					for k, wop := range wops.Children {
+						switch {
+						case used[k] || wop.Name != op.Name:
+						case op.Name == "Add" && wbxml.Format(ekid(wop, "ApplicationData")) == data,
+							op.Name != "Add" && r.ids[etext(wop, "ServerId")] == id:
+							j = k
+						}
+						if j >= 0 {
+							break
+						}
+					}
+					if j < 0 {
+						t.Errorf("%s: %s: sent, and not in the recording's answer:\n%s\nthe recording's\n%s", name, coll, wbxml.Format(op), wbxml.Format(wops))
+						continue
+					}
+					used[j] = true
 					wop := wops.Children[j]
-					id, wid := etext(op, "ServerId"), etext(wop, "ServerId")
 					if op.Name == "Add" {
-						if _, dup := r.ids[wid]; dup || id == "" {
+						if _, dup := r.ids[etext(wop, "ServerId")]; dup || id == "" {
 							t.Errorf("%s: %s: Add of ServerId %q again", name, coll, id)
 						}
-						r.ids[wid] = id
-					} else if r.ids[wid] != id {
-						t.Errorf("%s: %s: %s of %s, the recording's of %s", name, coll, op.Name, id, wid)
-					}
-					if op.Name != wop.Name || wbxml.Format(ekid(op, "ApplicationData")) != wbxml.Format(ekid(wop, "ApplicationData")) {
+						r.ids[etext(wop, "ServerId")] = id
+					} else if wbxml.Format(ekid(wop, "ApplicationData")) != data {
 						t.Errorf("%s: %s: sent\n%s\nthe recording's daemon sent\n%s", name, coll, wbxml.Format(op), wbxml.Format(wop))
 					}
 				}
