@@ -2,10 +2,12 @@ package integration
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"syncml-imap/imapstore"
 	"syncml-imap/integration/syncevo"
@@ -247,4 +249,87 @@ func TestActiveSyncCrossDAV(t *testing.T) {
 		t.Errorf("quiet vdirsyncer sync transferred:\n%s", strings.Join(tr, "\n"))
 	}
 	de.checkBox(t, "at the end", imapstore.KindCalendar, 2, nil, nil)
+}
+
+// TestFaultEASDaemonKilled: the daemon (a real syncml-imap process) is
+// killed with SIGKILL while it takes an ActiveSync client's Sync with 60
+// new contacts: before it reads it, while it stores them, or after. A new
+// daemon on the same port gets the same request again, as the client
+// sends it when it had no answer; the mailbox then holds the 60 once, each
+// of the client's items has its ServerId, and the next Sync is quiet.
+func TestFaultEASDaemonKilled(t *testing.T) {
+	t.Parallel()
+	bin := buildDaemon(t, t.TempDir())
+	for _, delay := range []time.Duration{0, 15 * time.Millisecond, 40 * time.Millisecond, 100 * time.Millisecond, 400 * time.Millisecond} {
+		t.Run(delay.String(), func(t *testing.T) {
+			de := newDaemonEnv(t, bin)
+			c := &easClient{t: t, url: "http://" + de.addr, user: de.user, pass: de.pass, device: "EASKILL1"}
+			c.setUp()
+			c.sync(et("", "SyncKey", "0"), et("", "CollectionId", "contacts"))
+			c.sync(et("", "SyncKey", "1"), et("", "CollectionId", "contacts"))
+			cmds := en("", "Commands")
+			for i := range 60 {
+				cmds.Children = append(cmds.Children, en("", "Add", et("", "ClientId", fmt.Sprintf("k%d", i)), en("", "ApplicationData",
+					et("Contacts", "FileAs", fmt.Sprintf("Killed %02d", i)), et("Contacts", "LastName", fmt.Sprintf("Killed%02d", i)), et("Contacts", "FirstName", "Person"))))
+			}
+			req := en("AirSync", "Sync", en("", "Collections", en("", "Collection", et("", "SyncKey", "2"), et("", "CollectionId", "contacts"), cmds)))
+			data, err := wbxml.EncodeEAS(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			send := func() (int, []byte, error) {
+				hr, _ := http.NewRequest("POST", c.url+"/Microsoft-Server-ActiveSync?Cmd=Sync&User="+c.user+"&DeviceId="+c.device+"&DeviceType=TbSync", bytes.NewReader(data))
+				hr.SetBasicAuth(c.user, c.pass)
+				hr.Header.Set("MS-ASProtocolVersion", "16.1")
+				hr.Header.Set("Content-Type", "application/vnd.ms-sync.wbxml")
+				hr.Header.Set("X-MS-PolicyKey", c.key)
+				resp, err := http.DefaultClient.Do(hr)
+				if err != nil {
+					return 0, nil, err
+				}
+				defer resp.Body.Close()
+				out, err := io.ReadAll(resp.Body)
+				return resp.StatusCode, out, err
+			}
+			done := make(chan error, 1)
+			go func() {
+				code, _, err := send()
+				if err == nil && code != 200 {
+					err = fmt.Errorf("HTTP %d", code)
+				}
+				done <- err
+			}()
+			time.Sleep(delay)
+			de.d.kill(t)
+			first := <-done
+			stored := len(de.mailbox(imapstore.KindContacts))
+			t.Logf("killed after %v: the first try ended with %v, %d contacts stored then", delay, first, stored)
+			de.d = startDaemon(t, de.bin, de.conf, de.addr, de.log)
+			code, out, err := send()
+			if err != nil || code != 200 {
+				t.Fatalf("sent again: HTTP %d %v %s", code, err, out)
+			}
+			ans, err := wbxml.DecodeEAS(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			coll := ekid(ans, "Collections", "Collection")
+			ids := map[string]bool{}
+			for _, a := range ekids(coll, "Responses") {
+				if etext(a, "Status") != "1" || etext(a, "ServerId") == "" {
+					t.Errorf("an add answered %s", wbxml.Format(a))
+				}
+				ids[etext(a, "ServerId")] = true
+			}
+			if etext(coll, "Status") != "1" || len(ids) != 60 {
+				t.Fatalf("sent again: %d ServerIds: %s", len(ids), wbxml.Format(coll))
+			}
+			if n := len(de.mailbox(imapstore.KindContacts)); n != 60 {
+				t.Errorf("the mailbox holds %d contacts, want 60", n)
+			}
+			if got := c.sync(et("", "SyncKey", etext(coll, "SyncKey")), et("", "CollectionId", "contacts")); ekid(got, "Commands") != nil {
+				t.Errorf("after: %s", wbxml.Format(got))
+			}
+		})
+	}
 }
