@@ -40,6 +40,14 @@ func (p *phone) sync(t *testing.T, coll *wbxml.Node) *wbxml.Node {
 	return c
 }
 
+// first is a folder's first sync: key 0, then key 1, whose answer it
+// returns.
+func (p *phone) first(t *testing.T, folder string) *wbxml.Node {
+	t.Helper()
+	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", folder)))
+	return p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", folder)))
+}
+
 func TestSyncContacts(t *testing.T) {
 	p := provisioned(t)
 	st := p.accts.Store("alice")
@@ -118,8 +126,7 @@ func TestSyncConflictServerWins(t *testing.T) {
 	ctx := context.Background()
 	it := &pim.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Orig\r\nN:;Orig;;;\r\nEND:VCARD\r\n")}
 	st.Put(ctx, pim.Contacts, it)
-	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "contacts")))
-	p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "contacts")))
+	p.first(t, "contacts")
 	st.Put(ctx, pim.Contacts, &pim.Item{ID: it.ID, Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Server\r\nN:;Server;;;\r\nEND:VCARD\r\n")})
 	c := p.sync(t, el("", "Collection", tx("", "SyncKey", "2"), tx("", "CollectionId", "contacts"), el("", "Commands",
 		el("", "Change", tx("", "ServerId", it.ID), el("", "ApplicationData", tx("Contacts", "FileAs", "Client"), tx("Contacts", "FirstName", "Client"))))))
@@ -176,8 +183,7 @@ func TestSyncContactFolders(t *testing.T) {
 	if _, _, err := devs.SetPolicy(ctx, "TB1234", pim.DefaultPolicy(), map[string]string{"contact_folders": "Family"}); err != nil {
 		t.Fatal(err)
 	}
-	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "contacts")))
-	c := p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "contacts")))
+	c := p.first(t, "contacts")
 	adds := children(child(c, "Commands"), "Add")
 	if len(adds) != 1 || text(child(adds[0], "ApplicationData"), "FileAs") != "Mum" {
 		t.Fatalf("the Family folder: %s", wbxml.Format(c))
@@ -255,8 +261,7 @@ func TestSyncConflictMerged(t *testing.T) {
 	ctx := context.Background()
 	it := &pim.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Orig Name\r\nN:Name;Orig;;;\r\nTEL;TYPE=WORK:111\r\nEND:VCARD\r\n")}
 	st.Put(ctx, pim.Contacts, it)
-	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "contacts")))
-	c := p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "contacts")))
+	c := p.first(t, "contacts")
 	add := child(child(c, "Commands"), "Add")
 	if add == nil {
 		t.Fatalf("not sent: %s", wbxml.Format(c))
@@ -294,8 +299,7 @@ func TestSyncConflictDuplicate(t *testing.T) {
 	}
 	it := &pim.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Orig\r\nN:;Orig;;;\r\nEND:VCARD\r\n")}
 	st.Put(ctx, pim.Contacts, it)
-	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "contacts")))
-	p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "contacts")))
+	p.first(t, "contacts")
 	st.Put(ctx, pim.Contacts, &pim.Item{ID: it.ID, Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Server\r\nN:;Server;;;\r\nEND:VCARD\r\n")})
 	c := p.sync(t, el("", "Collection", tx("", "SyncKey", "2"), tx("", "CollectionId", "contacts"), el("", "Commands",
 		el("", "Change", tx("", "ServerId", it.ID), el("", "ApplicationData", tx("Contacts", "FileAs", "Client"), tx("Contacts", "FirstName", "Client"))))))
@@ -434,8 +438,7 @@ func TestSyncBacklog(t *testing.T) {
 func TestSyncAddsSentAgainAfterFailure(t *testing.T) {
 	p := provisioned(t)
 	st := p.accts.Store("alice")
-	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "contacts")))
-	p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "contacts")))
+	p.first(t, "contacts")
 	req := el("AirSync", "Sync", el("", "Collections", el("", "Collection", tx("", "SyncKey", "2"), tx("", "CollectionId", "contacts"), el("", "Commands",
 		el("", "Add", tx("", "ClientId", "c1"), el("", "ApplicationData", tx("Contacts", "FileAs", "Only Once"), tx("Contacts", "LastName", "Once"), tx("Contacts", "FirstName", "Only"))),
 		el("", "Add", tx("", "ClientId", "c2"), el("", "ApplicationData", tx("Contacts", "FileAs", "Also Once"), tx("Contacts", "LastName", "Once"), tx("Contacts", "FirstName", "Also")))))))
@@ -489,8 +492,7 @@ func TestSyncGuardedWrites(t *testing.T) {
 	a := &pim.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Anna A\r\nN:A;Anna;;;\r\nEND:VCARD\r\n")}
 	b := &pim.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bert B\r\nN:B;Bert;;;\r\nEND:VCARD\r\n")}
 	st.Put(ctx, pim.Contacts, a, b)
-	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "contacts")))
-	c := p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "contacts")))
+	c := p.first(t, "contacts")
 	var appA []*wbxml.Node
 	for _, add := range children(child(c, "Commands"), "Add") {
 		if text(add, "ServerId") == a.ID {
@@ -542,8 +544,7 @@ func TestSyncOccurrenceByInstanceId(t *testing.T) {
 	series := &pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:standup\r\nDTSTAMP:20261201T000000Z\r\n" +
 		"DTSTART:20261214T090000Z\r\nDTEND:20261214T093000Z\r\nRRULE:FREQ=WEEKLY;COUNT=6\r\nSUMMARY:Standup\r\nX-KEEP:yes\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")}
 	st.Put(ctx, pim.Calendar, series)
-	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "calendar")))
-	p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "calendar")))
+	p.first(t, "calendar")
 	c := p.sync(t, el("", "Collection", tx("", "SyncKey", "2"), tx("", "CollectionId", "calendar"), el("", "Commands",
 		el("", "Change", tx("", "ServerId", series.ID), tx("AirSyncBase", "InstanceId", "20261221T090000Z"),
 			el("", "ApplicationData", tx("Calendar", "StartTime", "20261221T130000Z"), tx("Calendar", "EndTime", "20261221T133000Z"))),
@@ -579,8 +580,7 @@ func TestSyncOccurrenceInsideApplicationData(t *testing.T) {
 	series := &pim.Item{Data: []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:weekly\r\nDTSTAMP:20261201T000000Z\r\n" +
 		"DTSTART:20261214T090000Z\r\nDTEND:20261214T093000Z\r\nRRULE:FREQ=WEEKLY;COUNT=6\r\nSUMMARY:Weekly\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")}
 	st.Put(ctx, pim.Calendar, series)
-	p.sync(t, el("", "Collection", tx("", "SyncKey", "0"), tx("", "CollectionId", "calendar")))
-	p.sync(t, el("", "Collection", tx("", "SyncKey", "1"), tx("", "CollectionId", "calendar")))
+	p.first(t, "calendar")
 	p.sync(t, el("", "Collection", tx("", "SyncKey", "2"), tx("", "CollectionId", "calendar"), el("", "Commands",
 		el("", "Change", tx("", "ServerId", series.ID), el("", "ApplicationData", tx("AirSyncBase", "InstanceId", "20261221T090000Z"),
 			tx("Calendar", "Subject", "Weekly (one off)"), tx("Calendar", "StartTime", "20261221T100000Z"), tx("Calendar", "EndTime", "20261221T103000Z"))),
