@@ -192,8 +192,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if req.Cmd != "Ping" {
-		defer h.lock(user, req.DeviceID)()
+	if req.Cmd != "Ping" && req.Cmd != "Sync" {
+		defer h.lock(user, req.DeviceID)() // Sync takes it after any wait
 	}
 	c.body = root
 	if err := c.begin(); err != nil {

@@ -135,13 +135,29 @@ func (c *call) replica(kind pim.Kind, rec *folderRecord, view pim.View, policy *
 		Merge: policy.Conflict == pim.ConflictMerge})
 }
 
-// sync answers a Sync request: each collection in turn.
+// sync answers a Sync request: each collection in turn. A request that
+// asks to wait (Wait, HeartbeatInterval: MS-ASCMD 3.1.5.4) and carries no
+// changes of the device waits first, without the device's lock, until
+// one of its folders has news; when none comes, or another request of the
+// device moves a folder on meanwhile, it gets the empty Sync response
+// (2.2.1.21.2) and nothing of its state changes.
 func (c *call) sync() (*wbxml.Node, error) {
 	colls := el("", "Collections")
 	policy, err := c.slot.Policy(c.h.Policy)
 	if err != nil {
 		return nil, err
 	}
+	wait, bad := syncWait(c.body)
+	if bad != nil {
+		return bad, nil
+	}
+	if wait > 0 && !carriesCommands(c.body) {
+		news, err := c.awaitNews(&policy, time.Now().Add(wait))
+		if err != nil || !news {
+			return nil, err
+		}
+	}
+	defer c.h.lock(c.user, c.req.DeviceID)()
 	window := defaultWindow
 	if n, err := strconv.Atoi(text(c.body, "WindowSize")); err == nil && n > 0 {
 		window = min(n, maxWindow)
@@ -159,6 +175,107 @@ func (c *call) sync() (*wbxml.Node, error) {
 		return el("AirSync", "Sync", status("", 13)), nil
 	}
 	return el("AirSync", "Sync", colls), nil
+}
+
+// waitUnit is the unit of Sync's Wait (a test shortens it).
+var waitUnit = time.Minute
+
+// syncWait is how long a Sync asks to wait for changes (0: not at all);
+// bad is the answer to a request whose wait is out of bounds (status 14,
+// with the bound as Limit) or given twice over (4).
+func syncWait(body *wbxml.Node) (wait time.Duration, bad *wbxml.Node) {
+	w, h := child(body, "Wait"), child(body, "HeartbeatInterval")
+	limit := func(n int) *wbxml.Node {
+		return el("AirSync", "Sync", status("", 14), tx("", "Limit", strconv.Itoa(n)))
+	}
+	switch {
+	case w != nil && h != nil:
+		return 0, el("AirSync", "Sync", status("", syncProtocolError))
+	case w != nil:
+		n, err := strconv.Atoi(strings.TrimSpace(w.Text))
+		if err != nil || n < 1 {
+			return 0, limit(1)
+		} else if n > 59 {
+			return 0, limit(59)
+		}
+		return time.Duration(n) * waitUnit, nil
+	case h != nil:
+		n, err := strconv.Atoi(strings.TrimSpace(h.Text))
+		if err != nil || n < 60 {
+			return 0, limit(60)
+		} else if n > 3540 {
+			return 0, limit(3540)
+		}
+		return time.Duration(n) * waitUnit / 60, nil
+	}
+	return 0, nil
+}
+
+// carriesCommands reports whether a Sync brings changes of the device.
+func carriesCommands(body *wbxml.Node) bool {
+	for _, coll := range children(child(body, "Collections"), "Collection") {
+		if cmds := child(coll, "Commands"); cmds != nil && len(cmds.Children) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// awaitNews waits until one of the request's folders has something for
+// the device (true), or until end, or until another request of the device
+// moved one of them on (false). A folder it cannot tell about (a key that
+// is not the folder's, a folder not served) ends the wait at once: the
+// Sync itself answers for it.
+func (c *call) awaitNews(policy *pim.Policy, end time.Time) (bool, error) {
+	type folder struct {
+		id   string
+		kind pim.Kind
+		key  int
+	}
+	var folders []folder
+	var ids []string
+	for _, coll := range children(child(c.body, "Collections"), "Collection") {
+		id := text(coll, "CollectionId")
+		kind, ok := kinds[id]
+		key, err := strconv.Atoi(strings.TrimSpace(text(coll, "SyncKey")))
+		if !ok || err != nil || key == 0 {
+			return true, nil
+		}
+		folders = append(folders, folder{id, kind, key})
+		ids = append(ids, id)
+	}
+	watch, err := pim.WatchStore(c.ctx, c.st, c.h.pingPoll(), c.pingDatabases(ids, policy)...)
+	if err != nil {
+		return false, err
+	}
+	defer func() { watch.Close() }()
+	for first := true; ; first = false {
+		for _, f := range folders {
+			rec, err := c.loadRecord(f.kind)
+			if err != nil {
+				return false, err
+			}
+			if rec.Key != f.key {
+				// A key not the folder's from the start (a request sent
+				// again, a stale key) is the Sync's to answer; one that
+				// another request of the device moved on while this one
+				// waited leaves it nothing to say.
+				return first, nil
+			}
+			n, err := c.news(f.kind, rec, policy, false)
+			if errors.Is(err, pim.ErrSyncPointInvalid) || err == nil && n > 0 {
+				return true, nil
+			} else if err != nil {
+				return false, err
+			}
+		}
+		if time.Until(end) <= 0 {
+			return false, nil
+		}
+		if changed, err := c.await(&watch, ids, policy, end); err != nil || !changed {
+			return false, err
+		}
+	}
 }
 
 // folderSync is one collection's run: its replica, what the device sent

@@ -593,3 +593,66 @@ func TestSyncOccurrenceInsideApplicationData(t *testing.T) {
 		}
 	}
 }
+
+// A Sync that asks to wait (MS-ASCMD 3.1.5.4): it is answered when a
+// change comes, with it; with the empty response when none comes or
+// another request of the device moved the folder on, its key still good;
+// out of bounds, with the bound.
+func TestSyncWait(t *testing.T) {
+	defer func(u time.Duration) { waitUnit = u }(waitUnit)
+	waitUnit = 300 * time.Millisecond // Wait 1: 300 ms
+	p := provisioned(t)
+	p.h.PingPoll = 20 * time.Millisecond
+	st := p.accts.Store("alice")
+	ctx := context.Background()
+	p.first(t, "contacts")
+	waiting := func(key string, extra ...*wbxml.Node) *wbxml.Node {
+		coll := el("", "Collection", tx("", "SyncKey", key), tx("", "CollectionId", "contacts"))
+		coll.Children = append(coll.Children, extra...)
+		return el("AirSync", "Sync", el("", "Collections", coll), tx("", "Wait", "1"))
+	}
+	// A change comes while it waits.
+	go func() {
+		time.Sleep(60 * time.Millisecond)
+		st.Put(ctx, pim.Contacts, &pim.Item{Data: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Came Later\r\nN:Later;Came;;;\r\nEND:VCARD\r\n")})
+	}()
+	code, ans := p.post("Sync", "secret", waiting("2"))
+	c := child(child(ans, "Collections"), "Collection")
+	if code != 200 || text(child(child(c, "Commands"), "Add"), "ServerId") == "" {
+		t.Fatalf("the waiting Sync: HTTP %d %s", code, wbxml.Format(ans))
+	}
+	// Nothing comes: the empty response, and key 3 still holds.
+	if code, ans = p.post("Sync", "secret", waiting("3")); code != 200 || ans != nil {
+		t.Errorf("a wait without changes: HTTP %d %s", code, wbxml.Format(ans))
+	}
+	// Another request of the device moves the folder on while it waits.
+	done := make(chan *wbxml.Node, 1)
+	go func() {
+		_, ans := p.post("Sync", "secret", waiting("3"))
+		done <- ans
+	}()
+	time.Sleep(100 * time.Millisecond) // it has looked once and waits
+	c = p.sync(t, el("", "Collection", tx("", "SyncKey", "3"), tx("", "CollectionId", "contacts"), el("", "Commands",
+		el("", "Add", tx("", "ClientId", "w1"), el("", "ApplicationData", tx("Contacts", "FileAs", "While Waiting"), tx("Contacts", "LastName", "Waiting"))))))
+	if text(child(child(c, "Responses"), "Add"), "Status") != "1" {
+		t.Fatalf("the request beside the waiting one: %s", wbxml.Format(c))
+	}
+	if ans := <-done; ans != nil {
+		t.Errorf("the waiting Sync after another moved the folder on: %s", wbxml.Format(ans))
+	}
+	// Bounds.
+	for _, tc := range []struct {
+		extra       []*wbxml.Node
+		code, limit string
+	}{
+		{[]*wbxml.Node{tx("", "Wait", "60")}, "14", "59"},
+		{[]*wbxml.Node{tx("", "HeartbeatInterval", "30")}, "14", "60"},
+		{[]*wbxml.Node{tx("", "Wait", "5"), tx("", "HeartbeatInterval", "300")}, "4", ""},
+	} {
+		req := el("AirSync", "Sync", el("", "Collections", el("", "Collection", tx("", "SyncKey", "4"), tx("", "CollectionId", "contacts"))))
+		req.Children = append(req.Children, tc.extra...)
+		if _, ans := p.post("Sync", "secret", req); text(ans, "Status") != tc.code || text(ans, "Limit") != tc.limit {
+			t.Errorf("%s: %s", wbxml.Format(req), wbxml.Format(ans))
+		}
+	}
+}
