@@ -289,11 +289,10 @@ type folderSync struct {
 	rec     *folderRecord
 	changed map[string]bool // changed in the store since the device's point
 	// pending: what goes to the device next, in order.
-	pending []string
-	queued  map[string]bool
-	pulled  bool // chunks of the backlog were pulled
-	// loaded: the items read in this request, by ID (nil: none there).
-	loaded   map[string]*pim.Item
+	pending  []string
+	queued   map[string]bool
+	pulled   bool       // chunks of the backlog were pulled
+	items    *itemCache // the items read in this request
 	from, to pim.ChangeCounts
 }
 
@@ -352,7 +351,8 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 	case n != rec.Key:
 		return answer(syncInvalidKey), nil
 	}
-	f := &folderSync{c: c, kind: kind, policy: policy, view: c.view(kind, policy), rec: rec, queued: map[string]bool{}, loaded: map[string]*pim.Item{}}
+	f := &folderSync{c: c, kind: kind, policy: policy, view: c.view(kind, policy), rec: rec, queued: map[string]bool{}}
+	f.items = newItemCache(c, f.view)
 	f.rep = c.replica(kind, rec, f.view, policy)
 	if f.rep.FoldersChanged() {
 		// The policy names other contact sub-folders: the device's IDs
@@ -445,22 +445,9 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 	}
 	// The device's filter: what enters it is sent, what leaves it is
 	// deleted on the device, what is outside it is not sent.
-	loaded := f.loaded
-	var loadErr error
-	load := func(ids []string) map[string][]byte {
-		out := map[string][]byte{}
-		got, err := f.get(ids, loaded)
-		if err != nil {
-			loadErr = err
-		}
-		for id, it := range got {
-			out[id] = it.Data
-		}
-		return out
-	}
 	now := c.h.now().UTC()
-	if _, _, err := f.rep.Filter(c.ctx, rule, now, false, plan, load); err != nil || loadErr != nil {
-		return nil, errors.Join(err, loadErr)
+	if _, _, err := f.rep.Filter(c.ctx, rule, now, false, plan, f.items.load); err != nil || f.items.err != nil {
+		return nil, errors.Join(err, f.items.err)
 	}
 	added := slices.Sorted(maps.Keys(plan))
 	slices.SortStableFunc(added, func(a, b string) int { return opOrder(plan[a]) - opOrder(plan[b]) })
@@ -478,7 +465,7 @@ func (c *call) syncCollection(coll *wbxml.Node, policy *pim.Policy, window int) 
 			return nil, err
 		}
 		send := f.pending[:min(window, len(f.pending))]
-		cmds, err := f.send(send, rule, now, loaded)
+		cmds, err := f.send(send, rule, now)
 		if err != nil {
 			return nil, err
 		}
@@ -532,23 +519,10 @@ func (c *call) restart(kind pim.Kind, policy *pim.Policy, old *folderRecord) err
 	for _, id := range rep.Changes().Added {
 		plan[id] = pim.OpAdd
 	}
-	var loadErr error
-	load := func(ids []string) map[string][]byte {
-		out := map[string][]byte{}
-		got, err := view.Get(c.ctx, ids...)
-		if err != nil {
-			loadErr = err
-		}
-		for i, it := range got {
-			if it != nil {
-				out[ids[i]] = it.Data
-			}
-		}
-		return out
-	}
 	now := c.h.now().UTC()
-	if _, _, err := rep.Filter(c.ctx, filterOf(kind, policy, rec.FilterType), now, true, plan, load); err != nil || loadErr != nil {
-		return errors.Join(err, loadErr)
+	items := newItemCache(c, view)
+	if _, _, err := rep.Filter(c.ctx, filterOf(kind, policy, rec.FilterType), now, true, plan, items.load); err != nil || items.err != nil {
+		return errors.Join(err, items.err)
 	}
 	var ids []string
 	for _, id := range rep.Changes().Added {
@@ -577,7 +551,11 @@ func (c *call) restart(kind pim.Kind, policy *pim.Policy, old *folderRecord) err
 		return err
 	}
 	// The record of the front's first releases.
-	c.st.DeleteState(c.ctx, pim.DeviceKey(c.req.DeviceID, "eas/"+folderIDs[kind]))
+	for id, k := range kinds {
+		if k == kind {
+			c.st.DeleteState(c.ctx, pim.DeviceKey(c.req.DeviceID, "eas/"+id))
+		}
+	}
 	return nil
 }
 
@@ -625,9 +603,6 @@ func (f *folderSync) pull(window int) error {
 
 var errBacklogLost = errors.New("eas: backlog chunk lost")
 
-// folderIDs are the folders' ServerIds by database.
-var folderIDs = map[pim.Kind]string{pim.Contacts: "contacts", pim.Calendar: "calendar", pim.Tasks: "tasks"}
-
 func opOrder(op pim.Op) int {
 	switch op {
 	case pim.OpAdd:
@@ -649,12 +624,26 @@ func modeOf(d pim.Direction) string {
 	return "two-way"
 }
 
-// get reads items, from loaded first (where what it reads is kept).
-func (f *folderSync) get(ids []string, loaded map[string]*pim.Item) (map[string]*pim.Item, error) {
+// itemCache reads a view's items for one request, each once: what the
+// filter reads is what is sent. A Get that failed is kept in err.
+type itemCache struct {
+	c     *call
+	view  pim.View
+	items map[string]*pim.Item // nil: not in the store
+	err   error
+}
+
+func newItemCache(c *call, view pim.View) *itemCache {
+	return &itemCache{c: c, view: view, items: map[string]*pim.Item{}}
+}
+
+// get reads items ids, those read before from the cache; absent from
+// the result: not in the store.
+func (ic *itemCache) get(ids []string) (map[string]*pim.Item, error) {
 	out := map[string]*pim.Item{}
 	var missing []string
 	for _, id := range ids {
-		if it, ok := loaded[id]; ok {
+		if it, ok := ic.items[id]; ok {
 			if it != nil {
 				out[id] = it
 			}
@@ -665,7 +654,7 @@ func (f *folderSync) get(ids []string, loaded map[string]*pim.Item) (map[string]
 	if len(missing) == 0 {
 		return out, nil
 	}
-	got, err := f.view.Get(f.c.ctx, missing...)
+	got, err := ic.view.Get(ic.c.ctx, missing...)
 	if err != nil {
 		return out, err
 	}
@@ -674,7 +663,7 @@ func (f *folderSync) get(ids []string, loaded map[string]*pim.Item) (map[string]
 		if i < len(got) {
 			it = got[i]
 		}
-		loaded[id] = it
+		ic.items[id] = it
 		if it != nil {
 			out[id] = it
 		}
@@ -682,12 +671,25 @@ func (f *folderSync) get(ids []string, loaded map[string]*pim.Item) (map[string]
 	return out, nil
 }
 
+// load is get as the filter's pim.Loader.
+func (ic *itemCache) load(ids []string) map[string][]byte {
+	got, err := ic.get(ids)
+	if err != nil {
+		ic.err = err
+	}
+	out := make(map[string][]byte, len(got))
+	for id, it := range got {
+		out[id] = it.Data
+	}
+	return out
+}
+
 // send makes the commands that bring the device the items ids: an Add of
 // what it does not hold, a Change of what it does, a Delete of what it
 // holds and the store no longer has (or its filter no longer lets
 // through).
-func (f *folderSync) send(ids []string, rule pim.FilterRule, now time.Time, loaded map[string]*pim.Item) ([]*wbxml.Node, error) {
-	got, err := f.get(ids, loaded)
+func (f *folderSync) send(ids []string, rule pim.FilterRule, now time.Time) ([]*wbxml.Node, error) {
+	got, err := f.items.get(ids)
 	if err != nil {
 		return nil, err
 	}
@@ -843,9 +845,10 @@ func (f *folderSync) change(sid string, fields []Field, receives bool, occ occur
 			// The device's version as a new item; the store's stays on
 			// this one; the device gets both.
 			dup := &pim.Item{Data: applyFields(f.kind, nil, fields, nil, newUID())}
-			if err := f.view.Put(c.ctx, dup); err != nil {
+			if err := f.rep.Put(c.ctx, dup); err != nil {
 				return nil, err
 			}
+			f.rep.Stored(dup) // the session's own: sent now, not again next time
 			f.queue(dup.ID)
 			return conflict(), nil
 		}
@@ -1013,7 +1016,7 @@ func (f *folderSync) addAll(adds []*wbxml.Node) ([]*wbxml.Node, error) {
 		cid := text(cmd, "ClientId")
 		if id := adopted[i]; id != "" {
 			// Already in the store: it is the device's.
-			items[i].ID, items[i].Data = id, f.loaded[id].Data
+			items[i].ID, items[i].Data = id, f.items.items[id].Data
 			f.unqueue(id)
 		} else if err != nil {
 			// One of them was refused: each on its own.
@@ -1051,7 +1054,7 @@ func (f *folderSync) adopt(items []*pim.Item) ([]string, error) {
 	if len(cands) == 0 {
 		return adopted, nil
 	}
-	got, err := f.get(cands, f.loaded)
+	got, err := f.items.get(cands)
 	if err != nil {
 		return nil, err
 	}

@@ -320,6 +320,9 @@ func TestSyncConflictDuplicate(t *testing.T) {
 	if len(children(cmds, "Add")) != 1 || len(children(cmds, "Change")) != 1 {
 		t.Errorf("the client should get the store's version and its own as a new one: %s", wbxml.Format(c))
 	}
+	if c = p.sync(t, el("", "Collection", tx("", "SyncKey", text(c, "SyncKey")), tx("", "CollectionId", "contacts"))); child(c, "Commands") != nil {
+		t.Errorf("both sent again: %s", wbxml.Format(c))
+	}
 }
 
 // Time moves events in and out of the device's window: with nothing

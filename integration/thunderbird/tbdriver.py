@@ -360,37 +360,37 @@ def cmd_change_contact(a):
     print(json.dumps(res))
 
 
-def cmd_move_occurrence(a):
+def edit_series(a, edit, args):
+    """Runs edit (JS, on `series`, a clone of the series titled a.title,
+    with `args` the extra arguments) and saves the series."""
     m = connect(a)
     res = run(m, JS_TARGETS + """
-      const [accountID, title, at, start, end] = arguments;
+      const [accountID, title, ...args] = arguments;
       const TbSync = await tbsync(60000);
       const t = targets(TbSync, accountID);
       const [c, parent] = await seriesOf(t, title);
       const series = parent.clone();
+    """ + edit + """
+      await c.cal.modifyItem(series, parent);
+      return { calendar: c.folder, id: parent.id };
+    """, [a.account, a.title] + args)
+    print(json.dumps(res))
+
+
+def cmd_move_occurrence(a):
+    edit_series(a, """
+      const [at, start, end] = args;
       const occ = series.recurrenceInfo.getOccurrenceFor(cal.createDateTime(at)).clone();
       occ.startDate = cal.createDateTime(start);
       occ.endDate = cal.createDateTime(end);
       series.recurrenceInfo.modifyException(occ, true);
-      await c.cal.modifyItem(series, parent);
-      return { calendar: c.folder, id: parent.id };
-    """, [a.account, a.title, a.occurrence, a.start, a.end])
-    print(json.dumps(res))
+    """, [a.occurrence, a.start, a.end])
 
 
 def cmd_delete_occurrence(a):
-    m = connect(a)
-    res = run(m, JS_TARGETS + """
-      const [accountID, title, at] = arguments;
-      const TbSync = await tbsync(60000);
-      const t = targets(TbSync, accountID);
-      const [c, parent] = await seriesOf(t, title);
-      const series = parent.clone();
-      series.recurrenceInfo.removeOccurrenceAt(cal.createDateTime(at));
-      await c.cal.modifyItem(series, parent);
-      return { calendar: c.folder, id: parent.id };
-    """, [a.account, a.title, a.occurrence])
-    print(json.dumps(res))
+    edit_series(a, """
+      series.recurrenceInfo.removeOccurrenceAt(cal.createDateTime(args[0]));
+    """, [a.occurrence])
 
 
 def cmd_delete_item(a):
